@@ -1,0 +1,65 @@
+/* layout.h - every guest-physical address mvm uses, in one place.
+ *
+ * Low memory (below 1 MiB) holds the structures mvm builds for boot; the
+ * kernel loads at 1 MiB; RAM above MMIO_HOLE_START continues at 4 GiB.
+ *
+ *   0x00000500  GDT                     0x00007000  zero page (boot_params)
+ *   0x00000520  IDT (empty)             0x00009000  PML4, 0xa000 PDPT,
+ *   0x00006000  PVH hvm_start_info      0x0000b000  4 page directories (0-4 GiB, 2 MiB pages)
+ *   0x00006400  PVH memory map          0x00020000  kernel command line (max 64 KiB)
+ *   0x0009fc00  EBDA (reserved)         0x000e0000  ACPI: RSDP then tables (reserved)
+ *   0x00100000  kernel (bzImage protected-mode part)
+ *   0xc0000000  32-bit MMIO hole start (virtio-mmio windows at 0xd0000000)
+ *   0xfec00000  IOAPIC   0xfee00000 LAPIC   0xfffbc000 identity map + TSS (KVM)
+ */
+#ifndef MVM_CORE_LAYOUT_H
+#define MVM_CORE_LAYOUT_H
+
+#define LAYOUT_GDT              0x00000500ULL
+#define LAYOUT_IDT              0x00000520ULL
+#define LAYOUT_PVH_START_INFO   0x00006000ULL
+#define LAYOUT_PVH_MEMMAP       0x00006400ULL
+#define LAYOUT_PVH_MODLIST      0x00006e00ULL
+#define LAYOUT_ZERO_PAGE        0x00007000ULL
+#define LAYOUT_BOOT_STACK       0x00008ff0ULL
+#define LAYOUT_PML4             0x00009000ULL
+#define LAYOUT_PDPT             0x0000a000ULL
+#define LAYOUT_PD               0x0000b000ULL /* four pages: 0xb000-0xefff */
+#define LAYOUT_CMDLINE          0x00020000ULL
+#define LAYOUT_CMDLINE_MAX      0x00010000ULL
+#define LAYOUT_EBDA_START       0x0009fc00ULL
+#define LAYOUT_ACPI_START       0x000e0000ULL /* RSDP here, tables after it */
+#define LAYOUT_ACPI_END         0x00100000ULL
+#define LAYOUT_HIMEM_START      0x00100000ULL /* bzImage loads here */
+
+#define LAYOUT_MMIO_HOLE_START  0xc0000000ULL
+#define LAYOUT_MMIO_HOLE_END    0x100000000ULL
+#define LAYOUT_VIRTIO_MMIO_BASE 0xd0000000ULL /* one 4 KiB window per device */
+#define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
+#define LAYOUT_IOAPIC           0xfec00000ULL
+#define LAYOUT_LAPIC            0xfee00000ULL
+#define LAYOUT_IDENTITY_MAP     0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR, 1 page */
+#define LAYOUT_TSS              0xfffbd000ULL /* KVM_SET_TSS_ADDR, 3 pages */
+#define LAYOUT_HIGH_RAM_START   0x100000000ULL
+
+/* Legacy devices (port I/O). */
+#define PORT_COM1               0x3f8
+#define IRQ_COM1                4
+#define PORT_I8042_DATA         0x60
+#define PORT_I8042_CMD          0x64
+#define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
+#define IRQ_RTC                 8
+#define PORT_PVPANIC            0x505
+/* HW-reduced ACPI registers (FADT sleep control/status, reset), 1 byte each. */
+#define PORT_ACPI_SLEEP_CTL     0x600 /* write (SLP_TYP << 2) | SLP_EN (0x20) */
+#define PORT_ACPI_SLEEP_STS     0x601
+#define PORT_ACPI_RESET         0x602 /* write ACPI_RESET_VALUE to reset */
+#define PORT_ACPI_PM_LEN        3
+#define ACPI_RESET_VALUE        0x1
+#define ACPI_S5_SLP_TYP         5     /* \_S5 package value */
+#define IRQ_ACPI_SCI            9
+
+/* The mptable-free x86 board: 24 IOAPIC pins, GSI n == pin n. */
+#define IOAPIC_NR_PINS          24
+
+#endif

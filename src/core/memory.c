@@ -1,0 +1,86 @@
+/* memory.c - guest RAM mapping and checked guest-physical access. */
+#include "core/memory.h"
+#include "core/layout.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int gmem_init(struct gmem *m, uint64_t ram_size)
+{
+	uint64_t low;
+	void *p;
+
+	memset(m, 0, sizeof(*m));
+	if (ram_size < GMEM_MIN_SIZE || (ram_size & 0xfff))
+		return -EINVAL;
+	/* NORESERVE: a guest's RAM is touched lazily; refusing a 4 GiB VM on a
+	 * host with 3 GiB free would be wrong for a mostly idle guest. */
+	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(p, ram_size, MADV_MERGEABLE);
+	m->base = p;
+	m->ram_size = ram_size;
+
+	low = ram_size < LAYOUT_MMIO_HOLE_START ? ram_size : LAYOUT_MMIO_HOLE_START;
+	m->regions[0] = (struct gmem_region){ .gpa = 0, .size = low, .host = m->base };
+	m->nr_regions = 1;
+	if (ram_size > low) {
+		m->regions[1] = (struct gmem_region){
+			.gpa = LAYOUT_HIGH_RAM_START, .size = ram_size - low, .host = m->base + low };
+		m->nr_regions = 2;
+	}
+	return 0;
+}
+
+void gmem_free(struct gmem *m)
+{
+	if (m->base)
+		munmap(m->base, m->ram_size);
+	memset(m, 0, sizeof(*m));
+}
+
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		len = 1;
+	for (int i = 0; i < m->nr_regions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+
+		/* Written so nothing can overflow: gpa - r->gpa only after gpa >= r->gpa. */
+		if (gpa < r->gpa || gpa - r->gpa >= r->size)
+			continue;
+		if (len > r->size - (gpa - r->gpa))
+			return NULL;
+		return r->host + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *dst = gmem_ptr(m, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+	const void *src = gmem_ptr(m, gpa, len);
+
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+uint64_t gmem_low_end(const struct gmem *m)
+{
+	return m->nr_regions ? m->regions[0].size : 0;
+}

@@ -1,0 +1,48 @@
+/* memory.h - guest RAM and the one checked door to it.
+ *
+ * Contract: guest RAM is one anonymous host mapping, presented to the guest
+ * as up to two regions: [0, min(ram, MMIO hole)) and, when RAM reaches the
+ * 32-bit MMIO hole, the rest at 4 GiB. gmem_ptr() is the only function that
+ * turns a guest-physical address into a host pointer: it returns NULL unless
+ * all of [gpa, gpa+len) lies inside one region, with overflow checked.
+ * Nothing else in mvm does arithmetic on guest addresses. Needs no KVM, so
+ * unit tests build a gmem directly.
+ */
+#ifndef MVM_CORE_MEMORY_H
+#define MVM_CORE_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GMEM_MAX_REGIONS 2
+#define GMEM_MIN_SIZE    (16ULL << 20)
+
+struct gmem_region {
+	uint64_t gpa;   /* guest-physical start */
+	uint64_t size;  /* bytes */
+	uint8_t *host;  /* host address of gpa */
+};
+
+struct gmem {
+	uint64_t ram_size;                 /* total bytes of RAM */
+	uint8_t *base;                     /* the one host mapping */
+	struct gmem_region regions[GMEM_MAX_REGIONS];
+	int nr_regions;
+};
+
+/* Map ram_size bytes (a multiple of 4 KiB, >= GMEM_MIN_SIZE). 0 or -errno. */
+int gmem_init(struct gmem *m, uint64_t ram_size);
+void gmem_free(struct gmem *m);
+
+/* Host pointer to [gpa, gpa+len) or NULL when any byte is not RAM. len 0 is
+ * treated as 1 so a pointer is never returned for an address outside RAM. */
+void *gmem_ptr(const struct gmem *m, uint64_t gpa, uint64_t len);
+
+/* Copy in/out of guest RAM; -EFAULT when the range is not all RAM. */
+int gmem_write(const struct gmem *m, uint64_t gpa, const void *src, uint64_t len);
+int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len);
+
+/* End (exclusive) of the RAM region below 4 GiB. */
+uint64_t gmem_low_end(const struct gmem *m);
+
+#endif

@@ -1,0 +1,36 @@
+/* vmstop.c - names and exit statuses of the ways a VM ends. */
+#include "core/vmstop.h"
+
+const char *vm_stop_reason_name(enum vm_stop_reason r)
+{
+	switch (r) {
+	case VM_STOP_NONE:           return "running";
+	case VM_STOP_POWEROFF:       return "guest powered off";
+	case VM_STOP_RESET:          return "guest rebooted";
+	case VM_STOP_USER:           return "stopped by user";
+	case VM_STOP_PANIC:          return "guest panicked";
+	case VM_STOP_TRIPLE_FAULT:   return "guest triple fault";
+	case VM_STOP_INTERNAL_ERROR: return "KVM internal error";
+	case VM_STOP_HOST_ERROR:     return "host error";
+	}
+	return "unknown";
+}
+
+int vm_stop_exit_status(enum vm_stop_reason r)
+{
+	switch (r) {
+	case VM_STOP_NONE:
+	case VM_STOP_POWEROFF:
+	case VM_STOP_RESET:
+	case VM_STOP_USER:
+		return MVM_EXIT_OK;
+	case VM_STOP_PANIC:
+		return MVM_EXIT_PANIC;
+	case VM_STOP_TRIPLE_FAULT:
+	case VM_STOP_INTERNAL_ERROR:
+		return MVM_EXIT_CRASH;
+	case VM_STOP_HOST_ERROR:
+		return MVM_EXIT_HOST;
+	}
+	return MVM_EXIT_HOST;
+}
