@@ -1,0 +1,140 @@
+/* cli.c - parsing of `mvm run` flags into a vm_config. */
+#include "cli/cli.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v, shift = 20;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	case '\0': break;
+	default: return -EINVAL;
+	}
+	if ((*end == 'i' || *end == 'I') && (end[1] == 'b' || end[1] == 'B'))
+		end += 2;
+	else if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || v > (~0ULL >> shift))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+int cli_parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
+		"       mvm version\n"
+		"\n"
+		"  --kernel FILE   bzImage, or ELF vmlinux with a PVH entry note\n"
+		"  --initrd FILE   initial ramdisk\n"
+		"  --cmdline STR   kernel command line (default: \"%s\")\n"
+		"  --cpus N        number of vCPUs (default 1, at most what KVM allows)\n"
+		"  --mem SIZE      guest RAM with K/M/G suffix, plain numbers are MiB (default 256M)\n"
+		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
+		"\n"
+		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
+		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
+		"3 guest panic, 4 triple fault or KVM internal error.\n",
+		VM_DEFAULT_CMDLINE);
+}
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
+{
+	static const struct option opts[] = {
+		{ "kernel",  required_argument, NULL, 'k' },
+		{ "initrd",  required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "cpus",    required_argument, NULL, 'n' },
+		{ "mem",     required_argument, NULL, 'm' },
+		{ "debug",   no_argument,       NULL, 'd' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ 0 },
+	};
+	long n;
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nr_cpus = 1;
+	cfg->mem_size = CLI_DEFAULT_MEM;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': cfg->kernel_path = optarg; break;
+		case 'i': cfg->initrd_path = optarg; break;
+		case 'c': cfg->cmdline = optarg; break;
+		case 'd': log_set_level(LOG_DEBUG); break;
+		case 'n':
+			if (cli_parse_int(optarg, 1, 255, &n)) {
+				log_err("--cpus '%s': expected a whole number from 1 to 255", optarg);
+				return -EINVAL;
+			}
+			cfg->nr_cpus = (int)n;
+			break;
+		case 'm':
+			if (cli_parse_size(optarg, &cfg->mem_size)) {
+				log_err("--mem '%s': expected a size such as 512M or 4G", optarg);
+				return -EINVAL;
+			}
+			if (cfg->mem_size < (16ULL << 20) || cfg->mem_size > CLI_MAX_MEM) {
+				log_err("--mem '%s': must be between 16M and 1T", optarg);
+				return -EINVAL;
+			}
+			if (cfg->mem_size & 0xfff) {
+				log_err("--mem '%s': must be a multiple of 4K", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return 1;
+		case ':':
+			log_err("%s needs a value (see mvm run --help)", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			log_err("unknown option '%s' (see mvm run --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (!cfg->kernel_path) {
+		log_err("no kernel given: use --kernel FILE (see mvm run --help)");
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* cli.h - command-line flags -> struct vm_config.
+ *
+ * Contract: cli_parse_run() accepts exactly the documented `mvm run` flags;
+ * on a bad flag or value it prints one message naming the flag and returns
+ * -EINVAL (mvm exits MVM_EXIT_USAGE). It returns 1 after printing help.
+ */
+#ifndef MVM_CLI_CLI_H
+#define MVM_CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/vm_config.h"
+
+#define CLI_DEFAULT_MEM  (256ULL << 20)
+#define CLI_MAX_MEM      (1ULL << 40) /* 1 TiB: far past any host we target */
+
+/* "256M", "4G", "1048576K", plain numbers are MiB (as QEMU's -m). */
+int cli_parse_size(const char *s, uint64_t *out);
+/* A decimal integer in [min, max]. */
+int cli_parse_int(const char *s, long min, long max, long *out);
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg);
+void cli_usage(FILE *out);
+
+#endif

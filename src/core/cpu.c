@@ -1,0 +1,254 @@
+/* cpu.c - x86 vCPU initial state for the 64-bit Linux entry and PVH. */
+#include "core/cpu.h"
+#include "core/cpuid.h"
+#include "core/layout.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define X86_CR0_PE 0x1ULL
+#define X86_CR0_MP 0x2ULL
+#define X86_CR0_ET 0x10ULL
+#define X86_CR0_NE 0x20ULL
+#define X86_CR0_PG 0x80000000ULL
+#define X86_CR4_PAE 0x20ULL
+#define X86_EFER_LME 0x100ULL
+#define X86_EFER_LMA 0x400ULL
+
+#define PTE_PRESENT 0x1ULL
+#define PTE_RW      0x2ULL
+#define PTE_PS      0x80ULL
+
+#define MSR_IA32_TSC            0x10
+#define MSR_IA32_SYSENTER_CS    0x174
+#define MSR_IA32_SYSENTER_ESP   0x175
+#define MSR_IA32_SYSENTER_EIP   0x176
+#define MSR_IA32_MISC_ENABLE    0x1a0
+#define MSR_MTRR_DEF_TYPE       0x2ff
+#define MSR_STAR                0xc0000081
+#define MSR_LSTAR               0xc0000082
+#define MSR_CSTAR               0xc0000083
+#define MSR_SYSCALL_MASK        0xc0000084
+#define MSR_KERNEL_GS_BASE      0xc0000102
+
+#define MISC_ENABLE_FAST_STRING 0x1ULL
+#define MTRR_ENABLE_WRITEBACK   ((1ULL << 11) | 6) /* MTRRs on, default type WB */
+
+#define APIC_LVT_LINT0   0x350
+#define APIC_LVT_LINT1   0x360
+#define APIC_MODE_EXTINT 0x7
+#define APIC_MODE_NMI    0x4
+
+/* A flat descriptor: base 0, limit 4 GiB (4 KiB granular). */
+static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
+{
+	return ((uint64_t)(base & 0xff000000u) << 32) | ((uint64_t)(flags & 0xf0ff) << 40) |
+	       ((uint64_t)(limit & 0x000f0000u) << 32) | ((uint64_t)(base & 0x00ffffffu) << 16) |
+	       (limit & 0xffffu);
+}
+
+/* Flags: G/DB/L in the top nibble, then P/DPL/S/type. */
+static const uint16_t gdt_flags[] = {
+	[CPU_SEL_CODE32 >> 3] = 0xc09b, /* 32-bit code, execute/read, accessed */
+	[CPU_SEL_CODE64 >> 3] = 0xa09b, /* 64-bit code */
+	[CPU_SEL_DATA >> 3]   = 0xc093, /* data, read/write, accessed */
+	[CPU_SEL_TSS >> 3]    = 0x008b, /* 32-bit busy TSS */
+};
+
+int cpu_write_boot_tables(const struct gmem *m)
+{
+	uint64_t gdt[5] = { 0 };
+	uint64_t *pml4 = gmem_ptr(m, LAYOUT_PML4, 4096);
+	uint64_t *pdpt = gmem_ptr(m, LAYOUT_PDPT, 4096);
+	uint64_t *pd = gmem_ptr(m, LAYOUT_PD, 4 * 4096);
+
+	for (int i = 1; i < 5; i++)
+		gdt[i] = gdt_entry(gdt_flags[i], 0, i == (CPU_SEL_TSS >> 3) ? 0x67 : 0xfffff);
+	if (!pml4 || !pdpt || !pd || gmem_write(m, LAYOUT_GDT, gdt, sizeof(gdt)))
+		return -EFAULT;
+
+	memset(pml4, 0, 4096);
+	memset(pdpt, 0, 4096);
+	pml4[0] = LAYOUT_PDPT | PTE_PRESENT | PTE_RW;
+	for (uint64_t i = 0; i < 4; i++)
+		pdpt[i] = (LAYOUT_PD + i * 4096) | PTE_PRESENT | PTE_RW;
+	for (uint64_t i = 0; i < 4 * 512; i++)
+		pd[i] = (i << 21) | PTE_PRESENT | PTE_RW | PTE_PS;
+	return 0;
+}
+
+static int cpu_set_msrs(int fd)
+{
+	static const struct { uint32_t index; uint64_t value; } boot_msrs[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
+		{ MSR_IA32_TSC, 0 }, { MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
+		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK },
+	};
+	const int n = sizeof(boot_msrs) / sizeof(boot_msrs[0]);
+	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
+	int ret;
+
+	if (!msrs)
+		return -ENOMEM;
+	msrs->nmsrs = n;
+	for (int i = 0; i < n; i++) {
+		msrs->entries[i].index = boot_msrs[i].index;
+		msrs->entries[i].data = boot_msrs[i].value;
+	}
+	/* KVM_SET_MSRS returns how many it set; fewer is an error. */
+	ret = ioctl(fd, KVM_SET_MSRS, msrs);
+	free(msrs);
+	if (ret != n) {
+		log_err("KVM_SET_MSRS set %d of %d boot MSRs", ret, n);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* PC wiring of the LAPIC's local pins: LINT0 takes the PIC (ExtINT), LINT1 NMI. */
+static int cpu_set_lint(int fd)
+{
+	struct kvm_lapic_state lapic;
+	uint32_t *lint0, *lint1;
+
+	if (ioctl(fd, KVM_GET_LAPIC, &lapic) < 0)
+		return -errno;
+	lint0 = (uint32_t *)&lapic.regs[APIC_LVT_LINT0];
+	lint1 = (uint32_t *)&lapic.regs[APIC_LVT_LINT1];
+	*lint0 = (*lint0 & ~0x700u) | (APIC_MODE_EXTINT << 8);
+	*lint1 = (*lint1 & ~0x700u) | (APIC_MODE_NMI << 8);
+	if (ioctl(fd, KVM_SET_LAPIC, &lapic) < 0)
+		return -errno;
+	return 0;
+}
+
+int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus)
+{
+	struct kvm_cpuid2 *cpuid = cpuid_build(supported, index, nr_cpus);
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	int ret;
+
+	if (!cpuid)
+		return -ENOMEM;
+	ret = ioctl(fd, KVM_SET_CPUID2, cpuid);
+	free(cpuid);
+	if (ret < 0) {
+		log_err("vCPU %d: KVM_SET_CPUID2: %s", index, strerror(errno));
+		return -errno;
+	}
+	ret = cpu_set_msrs(fd);
+	if (ret)
+		return ret;
+	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0) {
+		log_err("vCPU %d: KVM_SET_FPU: %s", index, strerror(errno));
+		return -errno;
+	}
+	ret = cpu_set_lint(fd);
+	if (ret)
+		log_err("vCPU %d: setting LAPIC LINT0/LINT1: %s", index, strerror(-ret));
+	return ret;
+}
+
+static void seg_flat(struct kvm_segment *s, uint16_t sel)
+{
+	uint16_t f = gdt_flags[sel >> 3];
+
+	*s = (struct kvm_segment){
+		.base = 0, .limit = 0xffffffff, .selector = sel,
+		.type = f & 0xf, .present = (f >> 7) & 1, .dpl = (f >> 5) & 3,
+		.db = (f >> 14) & 1, .s = (f >> 4) & 1, .l = (f >> 13) & 1, .g = (f >> 15) & 1,
+	};
+}
+
+int cpu_set_entry(int fd, const struct boot_entry *entry)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rflags = 0x2 };
+	bool long_mode = entry->mode == BOOT_MODE_LINUX64;
+
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	seg_flat(&sregs.cs, long_mode ? CPU_SEL_CODE64 : CPU_SEL_CODE32);
+	seg_flat(&sregs.ds, CPU_SEL_DATA);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	seg_flat(&sregs.tr, CPU_SEL_TSS);
+	sregs.tr.limit = 0x67;
+	sregs.tr.g = 0;
+	sregs.tr.s = 0;
+	sregs.gdt.base = LAYOUT_GDT;
+	sregs.gdt.limit = 5 * 8 - 1;
+	sregs.idt.base = LAYOUT_IDT;
+	sregs.idt.limit = 0;
+	if (long_mode) {
+		sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_PG;
+		sregs.cr3 = LAYOUT_PML4;
+		sregs.cr4 = X86_CR4_PAE;
+		sregs.efer = X86_EFER_LME | X86_EFER_LMA;
+		regs.rsi = entry->boot_info;
+	} else {
+		/* PVH: 32-bit protected mode, paging off, EBX -> hvm_start_info. */
+		sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
+		sregs.cr3 = 0;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+		regs.rbx = entry->boot_info;
+	}
+	regs.rip = entry->entry;
+	regs.rsp = LAYOUT_BOOT_STACK;
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
+		log_err("setting boot vCPU registers: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void dump_seg(FILE *out, const char *name, const struct kvm_segment *s)
+{
+	fprintf(out, "  %-3s sel=%04x base=%016llx limit=%08x type=%x dpl=%u l=%u db=%u\r\n",
+		name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->dpl, s->l, s->db);
+}
+
+void cpu_dump_state(FILE *out, int fd, const struct gmem *m)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(fd, KVM_GET_REGS, &r) < 0 || ioctl(fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(out, "  (registers unavailable: %s)\r\n", strerror(errno));
+		return;
+	}
+	fprintf(out, "  rip=%016llx rsp=%016llx rflags=%016llx\r\n"
+		"  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\r\n"
+		"  rsi=%016llx rdi=%016llx rbp=%016llx\r\n"
+		"  r8 =%016llx r9 =%016llx r10=%016llx r11=%016llx\r\n"
+		"  r12=%016llx r13=%016llx r14=%016llx r15=%016llx\r\n"
+		"  cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%016llx\r\n",
+		r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
+		r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
+		s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	dump_seg(out, "cs", &s.cs);
+	dump_seg(out, "ss", &s.ss);
+	dump_seg(out, "ds", &s.ds);
+	dump_seg(out, "tr", &s.tr);
+	fprintf(out, "  gdt=%016llx/%x idt=%016llx/%x\r\n", (unsigned long long)s.gdt.base,
+		s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit);
+
+	struct kvm_translation t = { .linear_address = s.cs.base + r.rip };
+
+	if (ioctl(fd, KVM_TRANSLATE, &t) == 0 && t.valid) {
+		const uint8_t *code = gmem_ptr(m, t.physical_address, 16);
+
+		if (code) {
+			fprintf(out, "  code at rip (gpa %#llx):", (unsigned long long)t.physical_address);
+			for (int i = 0; i < 16; i++)
+				fprintf(out, " %02x", code[i]);
+			fprintf(out, "\r\n");
+		}
+	}
+}

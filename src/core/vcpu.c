@@ -1,0 +1,244 @@
+/* vcpu.c - one thread per vCPU running KVM_RUN and dispatching each exit
+ * through a table of handlers, like the kernel's svm_exit_handlers[]. */
+#include "core/cpu.h"
+#include "core/vm.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The signal that kicks a vCPU out of KVM_RUN; its handler does nothing. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+enum exit_action { EXIT_CONTINUE = 0, EXIT_STOP = 1 };
+typedef enum exit_action (*exit_handler_fn)(struct vcpu *v);
+
+static void kick_handler(int sig) { (void)sig; }
+
+int vcpu_signal_setup(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+
+	/* No SA_RESTART: KVM_RUN must return EINTR. */
+	sigemptyset(&sa.sa_mask);
+	return sigaction(VCPU_KICK_SIGNAL, &sa, NULL) ? -errno : 0;
+}
+
+static enum exit_action vcpu_fail(struct vcpu *v, enum vm_stop_reason reason,
+				  const char *what)
+{
+	log_err("vCPU %d: %s; register state:", v->index, what);
+	cpu_dump_state(stderr, v->fd, &v->vm->mem);
+	vm_request_stop(v->vm, reason);
+	return EXIT_STOP;
+}
+
+static enum exit_action handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* KVM hands over string I/O (REP INS/OUTS) as count back-to-back items
+	 * inside the shared page; data_offset and size come from KVM, not the guest. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		bus_access(&v->vm->pio, run->io.port, data, run->io.size, is_write);
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return EXIT_CONTINUE;
+	bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
+	return EXIT_CONTINUE;
+}
+
+static enum exit_action handle_intr(struct vcpu *v)
+{
+	return EXIT_CONTINUE; /* a kick or a stray signal; the loop checks stopping */
+}
+
+static enum exit_action handle_hlt(struct vcpu *v)
+{
+	/* With the in-kernel LAPIC, HLT is handled by KVM and never exits. If it
+	 * does, nothing can wake this vCPU: stop instead of spinning. */
+	return vcpu_fail(v, VM_STOP_INTERNAL_ERROR, "HLT exited to user space");
+}
+
+static enum exit_action handle_shutdown(struct vcpu *v)
+{
+	return vcpu_fail(v, VM_STOP_TRIPLE_FAULT,
+			 "guest triple fault (KVM_EXIT_SHUTDOWN): the CPU would reset");
+}
+
+static enum exit_action handle_fail_entry(struct vcpu *v)
+{
+	char what[128];
+
+	snprintf(what, sizeof(what), "KVM could not enter the guest (hardware reason %#llx)",
+		 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+	return vcpu_fail(v, VM_STOP_INTERNAL_ERROR, what);
+}
+
+static enum exit_action handle_internal_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char what[512];
+	int n;
+
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+		n = snprintf(what, sizeof(what),
+			     "the host's KVM could not emulate a guest instruction");
+		if (kvm_is_pvm_backed())
+			snprintf(what + n, sizeof(what) - n,
+				 " (this host's /dev/kvm is kvm_pvm: it has no VT-x/AMD-V and runs guest "
+				 "kernel code in KVM's instruction emulator, which lacks instructions "
+				 "stock kernels use; run Linux guests on a VT-x/AMD-V host or inside "
+				 "the test host VM: scripts/boot.sh)");
+	} else {
+		n = snprintf(what, sizeof(what), "KVM internal error, suberror %u",
+			     run->internal.suberror);
+		for (uint32_t i = 0; i < run->internal.ndata && i < 16 && n < (int)sizeof(what) - 24; i++)
+			n += snprintf(what + n, sizeof(what) - n, " %#llx",
+				      (unsigned long long)run->internal.data[i]);
+	}
+	return vcpu_fail(v, VM_STOP_INTERNAL_ERROR, what);
+}
+
+static enum exit_action handle_system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_stop(v->vm, VM_STOP_POWEROFF);
+		return EXIT_STOP;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_stop(v->vm, VM_STOP_RESET);
+		return EXIT_STOP;
+	case KVM_SYSTEM_EVENT_CRASH:
+		vm_request_stop(v->vm, VM_STOP_PANIC);
+		return EXIT_STOP;
+	default:
+		log_warn("vCPU %d: ignoring system event %u", v->index, v->run->system_event.type);
+		return EXIT_CONTINUE;
+	}
+}
+
+static const exit_handler_fn exit_handlers[VM_EXIT_REASONS] = {
+	[KVM_EXIT_IO]             = handle_io,
+	[KVM_EXIT_MMIO]           = handle_mmio,
+	[KVM_EXIT_INTR]           = handle_intr,
+	[KVM_EXIT_HLT]            = handle_hlt,
+	[KVM_EXIT_SHUTDOWN]       = handle_shutdown,
+	[KVM_EXIT_FAIL_ENTRY]     = handle_fail_entry,
+	[KVM_EXIT_INTERNAL_ERROR] = handle_internal_error,
+	[KVM_EXIT_SYSTEM_EVENT]   = handle_system_event,
+};
+
+static enum exit_action handle_unknown(struct vcpu *v)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "unhandled exit reason %u", v->run->exit_reason);
+	return vcpu_fail(v, VM_STOP_INTERNAL_ERROR, what);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	sigset_t set;
+	char name[16];
+
+	snprintf(name, sizeof(name), "mvm-vcpu%d", v->index);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->exits[KVM_EXIT_INTR]++;
+				continue;
+			}
+			log_err("vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
+			vm_request_stop(vm, VM_STOP_HOST_ERROR);
+			break;
+		}
+		uint32_t reason = v->run->exit_reason;
+		exit_handler_fn fn = reason < VM_EXIT_REASONS ? exit_handlers[reason] : NULL;
+
+		if (reason < VM_EXIT_REASONS)
+			v->exits[reason]++;
+		if ((fn ? fn : handle_unknown)(v) == EXIT_STOP)
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_create(struct vm *vm, struct vcpu *v, int index)
+{
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->index = index;
+	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, index);
+	if (v->fd < 0) {
+		v->fd = -1;
+		log_err("KVM_CREATE_VCPU %d: %s", index, strerror(errno));
+		return -errno;
+	}
+	v->run = mmap(NULL, vm->kvm.run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		log_err("mmap of vCPU %d's kvm_run: %s", index, strerror(errno));
+		return -errno;
+	}
+	return cpu_init(v->fd, vm->kvm.supported, index, vm->nr_vcpus);
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	int ret = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+	if (ret) {
+		log_err("starting vCPU %d thread: %s", v->index, strerror(ret));
+		return -ret;
+	}
+	v->started = true;
+	return 0;
+}
+
+/* Make the vCPU leave KVM_RUN now, or never enter it again. */
+void vcpu_kick(struct vcpu *v)
+{
+	if (!v->started)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (v->started)
+		pthread_join(v->thread, NULL);
+	v->started = false;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (v->run)
+		munmap(v->run, v->vm->kvm.run_mmap_size);
+	if (v->fd >= 0)
+		close(v->fd);
+	v->run = NULL;
+	v->fd = -1;
+}

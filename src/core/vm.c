@@ -1,0 +1,271 @@
+/* vm.c - VM lifecycle: assembly in a fixed order, run, stop, teardown. */
+#include "core/vm.h"
+#include "boot/acpi/acpi.h"
+#include "boot/boot.h"
+#include "core/cpu.h"
+#include "core/layout.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define VM_MAX_CPUS 255 /* xAPIC IDs in the MADT are 8 bits; 0xff is broadcast */
+
+static void vm_irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
+		log_debug("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
+}
+
+static void vm_stop_request_cb(void *ctx, enum vm_stop_reason reason)
+{
+	vm_request_stop(ctx, reason);
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason == VM_STOP_NONE)
+		vm->stop_reason = reason;
+	pthread_mutex_unlock(&vm->stop_lock);
+	atomic_store(&vm->stopping, true);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		; /* the counter can only saturate; vm_run wakes either way */
+}
+
+static int vm_check_config(const struct vm_config *cfg)
+{
+	if (!cfg->kernel_path) {
+		log_err("no kernel given: use --kernel FILE");
+		return -EINVAL;
+	}
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_CPUS) {
+		log_err("--cpus %d: must be between 1 and %d", cfg->nr_cpus, VM_MAX_CPUS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Guest RAM, ACPI tables, kernel, boot page tables: everything that reads
+ * user input, done before KVM is touched so bad input fails the same way on
+ * every host. */
+static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
+			 struct boot_entry *entry, int *exit_status)
+{
+	struct acpi_cfg acpi = { .nr_cpus = cfg->nr_cpus };
+	struct boot_cfg boot = {
+		.kernel_path = cfg->kernel_path,
+		.initrd_path = cfg->initrd_path,
+		.cmdline = cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
+	};
+	int ret;
+
+	ret = gmem_init(&vm->mem, cfg->mem_size);
+	if (ret) {
+		log_err("--mem %llu MiB: cannot map guest RAM: %s",
+			(unsigned long long)(cfg->mem_size >> 20), strerror(-ret));
+		*exit_status = ret == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		return ret;
+	}
+	ret = acpi_build(&vm->mem, &acpi, &boot.rsdp_gpa);
+	if (ret) {
+		log_err("building ACPI tables: %s", strerror(-ret));
+		return ret;
+	}
+	ret = boot_load(&vm->mem, &boot, entry);
+	if (ret) {
+		*exit_status = ret == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		return ret;
+	}
+	return cpu_write_boot_tables(&vm->mem);
+}
+
+static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
+{
+	if (ioctl(vm->fd, req, arg) < 0) {
+		int err = errno;
+
+		log_err("%s: %s", what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+static int vm_create_kvm_vm(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = LAYOUT_IDENTITY_MAP;
+	int ret;
+
+	do
+		vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	while (vm->fd < 0 && errno == EINTR);
+	if (vm->fd < 0) {
+		log_err("KVM_CREATE_VM: %s", strerror(errno));
+		return -errno;
+	}
+	/* x86 needs both before the first vCPU exists (they sit in the MMIO hole). */
+	if ((ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&identity,
+			    "KVM_SET_IDENTITY_MAP_ADDR")) ||
+	    (ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, LAYOUT_TSS, "KVM_SET_TSS_ADDR")) ||
+	    (ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP")) ||
+	    (ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2")))
+		return ret;
+
+	for (int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+
+		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot,
+			       "KVM_SET_USER_MEMORY_REGION");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+{
+	struct boot_entry entry;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->fd = vm->kvm.fd = vm->stop_efd = -1;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	bus_init(&vm->pio, "port I/O");
+	bus_init(&vm->mmio, "MMIO");
+	*exit_status = MVM_EXIT_USAGE;
+	if ((ret = vm_check_config(cfg)))
+		return ret;
+	vm->nr_vcpus = cfg->nr_cpus;
+	if ((ret = vm_load_guest(vm, cfg, &entry, exit_status)))
+		return ret;
+
+	*exit_status = MVM_EXIT_HOST;
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return -errno;
+	if ((ret = kvm_open(&vm->kvm, cfg->kvm_path ? cfg->kvm_path : "/dev/kvm")))
+		return ret;
+	if (cfg->nr_cpus > vm->kvm.max_vcpus) {
+		log_err("--cpus %d: this host's KVM allows at most %d", cfg->nr_cpus, vm->kvm.max_vcpus);
+		*exit_status = MVM_EXIT_USAGE;
+		return -EINVAL;
+	}
+	if ((ret = vm_create_kvm_vm(vm)))
+		return ret;
+
+	struct board_env env = {
+		.pio = &vm->pio, .mmio = &vm->mmio,
+		.irq_set = vm_irq_set, .irq_ctx = vm,
+		.stopper = { .request = vm_stop_request_cb, .ctx = vm },
+		.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
+	};
+	if ((ret = board_create(&vm->board, &env)))
+		return ret;
+
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (int i = 0; i < cfg->nr_cpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (int i = 0; i < cfg->nr_cpus; i++) {
+		if ((ret = vcpu_create(vm, &vm->vcpus[i], i)))
+			return ret;
+	}
+	return cpu_set_entry(vm->vcpus[0].fd, &entry);
+}
+
+/* Wait for a stop request or a terminating signal. */
+static void vm_wait_for_stop(struct vm *vm, int sig_fd)
+{
+	struct pollfd fds[2] = {
+		{ .fd = vm->stop_efd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+	};
+
+	while (!atomic_load(&vm->stopping)) {
+		if (poll(fds, sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (sig_fd >= 0 && (fds[1].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("received %s, stopping the VM", strsignal(si.ssi_signo));
+				vm_request_stop(vm, VM_STOP_USER);
+			}
+		}
+	}
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	sigset_t block, old;
+	int sig_fd;
+
+	/* Every thread started from here inherits this mask: termination signals
+	 * arrive only through the signalfd, the kick signal only on vCPU threads. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	sigdelset(&block, SIGUSR1);
+	sig_fd = signalfd(-1, &block, SFD_CLOEXEC);
+
+	if (vcpu_signal_setup() || board_start(&vm->board)) {
+		vm_request_stop(vm, VM_STOP_HOST_ERROR);
+	} else {
+		for (int i = 0; i < vm->nr_vcpus; i++) {
+			if (vcpu_start(&vm->vcpus[i])) {
+				vm_request_stop(vm, VM_STOP_HOST_ERROR);
+				break;
+			}
+		}
+	}
+	vm_wait_for_stop(vm, sig_fd);
+
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	board_stop(&vm->board);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return vm->stop_reason;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	board_destroy(&vm->board);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	kvm_close(&vm->kvm);
+	gmem_free(&vm->mem);
+	pthread_mutex_destroy(&vm->stop_lock);
+}
