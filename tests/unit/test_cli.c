@@ -1,0 +1,116 @@
+/* test_cli.c - `mvm run` flag parsing and size suffixes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cli/cli.h"
+#include "util/log.h"
+
+static char last_err[1024];
+
+static void capture(enum log_level l, const char *m, void *c)
+{
+	snprintf(last_err, sizeof(last_err), "%s", m);
+}
+
+static int parse(struct vm_config *cfg, int argc, const char **argv)
+{
+	last_err[0] = 0;
+	return cli_parse_run(argc, (char **)argv, cfg);
+}
+
+static void test_sizes(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(cli_parse_size("256M", &v), 0); assert_int_equal(v, 256ULL << 20);
+	assert_int_equal(cli_parse_size("4G", &v), 0);   assert_int_equal(v, 4ULL << 30);
+	assert_int_equal(cli_parse_size("4g", &v), 0);   assert_int_equal(v, 4ULL << 30);
+	assert_int_equal(cli_parse_size("1024K", &v), 0); assert_int_equal(v, 1ULL << 20);
+	assert_int_equal(cli_parse_size("512", &v), 0);  assert_int_equal(v, 512ULL << 20);
+	assert_int_equal(cli_parse_size("2GiB", &v), 0); assert_int_equal(v, 2ULL << 30);
+	assert_int_equal(cli_parse_size("", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("-1G", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("12Q", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("G", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1GG", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("99999999999999999999G", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("17179869184G", &v), -EINVAL); /* 2^64 bytes */
+}
+
+static void test_defaults(void **state)
+{
+	struct vm_config cfg;
+	const char *argv[] = { "run", "--kernel", "bz", NULL };
+
+	assert_int_equal(parse(&cfg, 3, argv), 0);
+	assert_string_equal(cfg.kernel_path, "bz");
+	assert_int_equal(cfg.nr_cpus, 1);
+	assert_int_equal(cfg.mem_size, 256ULL << 20);
+	assert_null(cfg.initrd_path);
+	assert_null(cfg.cmdline);
+}
+
+static void test_all_flags(void **state)
+{
+	struct vm_config cfg;
+	const char *argv[] = { "run", "--kernel", "bz", "--initrd", "rd", "--cmdline", "quiet",
+			       "--cpus", "2", "--mem", "4G", NULL };
+
+	assert_int_equal(parse(&cfg, 11, argv), 0);
+	assert_string_equal(cfg.initrd_path, "rd");
+	assert_string_equal(cfg.cmdline, "quiet");
+	assert_int_equal(cfg.nr_cpus, 2);
+	assert_int_equal(cfg.mem_size, 4ULL << 30);
+}
+
+static void test_errors_name_the_flag(void **state)
+{
+	struct vm_config cfg;
+	const char *no_kernel[] = { "run", "--cpus", "2", NULL };
+	const char *bad_cpus[] = { "run", "--kernel", "bz", "--cpus", "0", NULL };
+	const char *many_cpus[] = { "run", "--kernel", "bz", "--cpus", "256", NULL };
+	const char *bad_mem[] = { "run", "--kernel", "bz", "--mem", "lots", NULL };
+	const char *tiny_mem[] = { "run", "--kernel", "bz", "--mem", "1M", NULL };
+	const char *odd_mem[] = { "run", "--kernel", "bz", "--mem", "16385K", NULL };
+	const char *unknown[] = { "run", "--kernel", "bz", "--frobnicate", NULL };
+	const char *missing[] = { "run", "--kernel", NULL };
+	const char *extra[] = { "run", "--kernel", "bz", "stray", NULL };
+
+	log_set_sink(capture, NULL);
+	assert_int_equal(parse(&cfg, 3, no_kernel), -EINVAL);
+	assert_non_null(strstr(last_err, "--kernel"));
+	assert_int_equal(parse(&cfg, 5, bad_cpus), -EINVAL);
+	assert_non_null(strstr(last_err, "--cpus '0'"));
+	assert_int_equal(parse(&cfg, 5, many_cpus), -EINVAL);
+	assert_non_null(strstr(last_err, "--cpus '256'"));
+	assert_int_equal(parse(&cfg, 5, bad_mem), -EINVAL);
+	assert_non_null(strstr(last_err, "--mem 'lots'"));
+	assert_int_equal(parse(&cfg, 5, tiny_mem), -EINVAL);
+	assert_non_null(strstr(last_err, "between 16M"));
+	assert_int_equal(parse(&cfg, 5, odd_mem), -EINVAL);
+	assert_non_null(strstr(last_err, "multiple of 4K"));
+	assert_int_equal(parse(&cfg, 4, unknown), -EINVAL);
+	assert_non_null(strstr(last_err, "--frobnicate"));
+	assert_int_equal(parse(&cfg, 2, missing), -EINVAL);
+	assert_non_null(strstr(last_err, "--kernel needs a value"));
+	assert_int_equal(parse(&cfg, 4, extra), -EINVAL);
+	assert_non_null(strstr(last_err, "stray"));
+	log_set_sink(NULL, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_all_flags),
+		cmocka_unit_test(test_errors_name_the_flag),
+	};
+	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

@@ -1,0 +1,106 @@
+/* test_memory.c - guest RAM layout and the checked door gmem_ptr(). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/layout.h"
+#include "core/memory.h"
+
+static void test_small_ram_is_one_region(void **state)
+{
+	struct gmem m;
+
+	assert_int_equal(gmem_init(&m, 256ULL << 20), 0);
+	assert_int_equal(m.nr_regions, 1);
+	assert_int_equal(m.regions[0].gpa, 0);
+	assert_int_equal(m.regions[0].size, 256ULL << 20);
+	assert_int_equal(gmem_low_end(&m), 256ULL << 20);
+	gmem_free(&m);
+}
+
+static void test_ram_up_to_hole_is_one_region(void **state)
+{
+	struct gmem m;
+
+	assert_int_equal(gmem_init(&m, LAYOUT_MMIO_HOLE_START), 0);
+	assert_int_equal(m.nr_regions, 1);
+	assert_null(gmem_ptr(&m, LAYOUT_MMIO_HOLE_START, 1));
+	assert_non_null(gmem_ptr(&m, LAYOUT_MMIO_HOLE_START - 1, 1));
+	gmem_free(&m);
+}
+
+static void test_4g_splits_around_hole(void **state)
+{
+	struct gmem m;
+	uint64_t above = (4ULL << 30) - LAYOUT_MMIO_HOLE_START;
+
+	assert_int_equal(gmem_init(&m, 4ULL << 30), 0);
+	assert_int_equal(m.nr_regions, 2);
+	assert_int_equal(m.regions[0].size, LAYOUT_MMIO_HOLE_START);
+	assert_int_equal(m.regions[1].gpa, LAYOUT_HIGH_RAM_START);
+	assert_int_equal(m.regions[1].size, above);
+	/* Host memory is contiguous: the high region follows the low one. */
+	assert_ptr_equal(m.regions[1].host, m.regions[0].host + LAYOUT_MMIO_HOLE_START);
+	assert_null(gmem_ptr(&m, LAYOUT_IOAPIC, 4));
+	assert_null(gmem_ptr(&m, LAYOUT_MMIO_HOLE_START, 1));
+	assert_non_null(gmem_ptr(&m, LAYOUT_HIGH_RAM_START, 4096));
+	assert_non_null(gmem_ptr(&m, LAYOUT_HIGH_RAM_START + above - 1, 1));
+	assert_null(gmem_ptr(&m, LAYOUT_HIGH_RAM_START + above, 1));
+	/* A range crossing from low RAM into the hole is refused whole. */
+	assert_null(gmem_ptr(&m, LAYOUT_MMIO_HOLE_START - 8, 16));
+	gmem_free(&m);
+}
+
+static void test_ptr_bounds_and_overflow(void **state)
+{
+	struct gmem m;
+	uint64_t size = 32ULL << 20;
+
+	assert_int_equal(gmem_init(&m, size), 0);
+	assert_ptr_equal(gmem_ptr(&m, 0, size), m.base);
+	assert_null(gmem_ptr(&m, 0, size + 1));
+	assert_null(gmem_ptr(&m, size - 4, 8));
+	assert_null(gmem_ptr(&m, size, 0));          /* len 0 still must be inside */
+	assert_null(gmem_ptr(&m, 16, UINT64_MAX));   /* gpa + len wraps */
+	assert_null(gmem_ptr(&m, UINT64_MAX, 2));
+	assert_null(gmem_ptr(&m, UINT64_MAX - 4096, 8192));
+	assert_non_null(gmem_ptr(&m, size - 1, 1));
+	gmem_free(&m);
+}
+
+static void test_read_write_roundtrip(void **state)
+{
+	struct gmem m;
+	uint32_t v = 0xdeadbeef, r = 0;
+
+	assert_int_equal(gmem_init(&m, 16ULL << 20), 0);
+	assert_int_equal(gmem_write(&m, 0x1000, &v, sizeof(v)), 0);
+	assert_int_equal(gmem_read(&m, 0x1000, &r, sizeof(r)), 0);
+	assert_int_equal(r, v);
+	assert_int_equal(gmem_write(&m, (16ULL << 20) - 2, &v, sizeof(v)), -EFAULT);
+	gmem_free(&m);
+}
+
+static void test_bad_sizes_refused(void **state)
+{
+	struct gmem m;
+
+	assert_int_equal(gmem_init(&m, 1ULL << 20), -EINVAL);
+	assert_int_equal(gmem_init(&m, (64ULL << 20) + 1), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_ram_is_one_region),
+		cmocka_unit_test(test_ram_up_to_hole_is_one_region),
+		cmocka_unit_test(test_4g_splits_around_hole),
+		cmocka_unit_test(test_ptr_bounds_and_overflow),
+		cmocka_unit_test(test_read_write_roundtrip),
+		cmocka_unit_test(test_bad_sizes_refused),
+	};
+	return cmocka_run_group_tests_name("memory", tests, NULL, NULL);
+}
