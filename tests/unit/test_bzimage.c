@@ -1,0 +1,474 @@
+/* test_bzimage.c - bzImage loader on crafted images, plus the real Debian kernel's header. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "boot/e820.h"
+#include "core/layout.h"
+#include "core/memory.h"
+#include "util/log.h"
+
+#define MIB (1ULL << 20)
+#define RAM (256 * MIB)
+#define SETUP_SECTS 4
+#define PM_OFF ((SETUP_SECTS + 1) * 512)
+#define PM_SIZE 4096
+#define IMG_LEN (PM_OFF + PM_SIZE)
+#define REAL_KERNEL "/tmp/dl/x/boot/vmlinuz-6.1.0-56-cloud-amd64"
+
+struct fixture {
+	struct gmem m;
+	uint8_t img[IMG_LEN];
+	struct boot_cfg cfg;
+	struct boot_entry out;
+	char err[1024];
+	int nr_err;
+};
+
+static void sink(enum log_level level, const char *msg, void *ctx)
+{
+	struct fixture *f = ctx;
+
+	if (level == LOG_ERR) {
+		snprintf(f->err, sizeof(f->err), "%s", msg);
+		f->nr_err++;
+	}
+}
+
+static uint16_t rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
+static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static void wr16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+static void wr32(uint8_t *p, uint32_t v) { wr16(p, v); wr16(p + 2, v >> 16); }
+static void wr64(uint8_t *p, uint64_t v) { wr32(p, v); wr32(p + 4, v >> 32); }
+
+/* A minimal protocol-2.15 bzImage: 4 setup sectors, 4 KiB protected-mode part. */
+static void make_bzimage(uint8_t *img)
+{
+	memset(img, 0, IMG_LEN);
+	img[0x1f1] = SETUP_SECTS;
+	wr32(img + 0x1f4, PM_SIZE / 16);   /* syssize */
+	wr16(img + 0x1fe, 0xaa55);         /* boot_flag */
+	img[0x200] = 0xeb;                 /* jmp to 0x26c: header end */
+	img[0x201] = 0x6a;
+	memcpy(img + 0x202, "HdrS", 4);
+	wr16(img + 0x206, 0x020f);         /* version */
+	img[0x211] = 0x01;                 /* loadflags: LOADED_HIGH */
+	wr32(img + 0x22c, 0x7fffffff);     /* initrd_addr_max */
+	wr32(img + 0x230, 0x200000);       /* kernel_alignment */
+	img[0x234] = 1;                    /* relocatable_kernel */
+	wr16(img + 0x236, 0x0003);         /* xloadflags: KERNEL_64 | CAN_BE_LOADED_ABOVE_4G */
+	wr32(img + 0x238, 0x7ff);          /* cmdline_size */
+	wr64(img + 0x258, 0x1000000);      /* pref_address */
+	wr32(img + 0x260, 0x400000);       /* init_size */
+	for (int i = 0; i < PM_SIZE; i++)
+		img[PM_OFF + i] = (uint8_t)(i * 7 + 1);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || gmem_init(&f->m, RAM))
+		return -1;
+	make_bzimage(f->img);
+	f->cfg = (struct boot_cfg){ .kernel_path = "bzImage", .initrd_path = "initrd.img",
+				    .cmdline = "console=ttyS0 root=/dev/vda",
+				    .rsdp_gpa = LAYOUT_ACPI_START };
+	log_set_sink(sink, f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	log_set_sink(NULL, NULL);
+	gmem_free(&f->m);
+	free(f);
+	return 0;
+}
+
+static int load(struct fixture *f, const uint8_t *initrd, size_t initrd_len)
+{
+	return bzimage_load(&f->m, f->img, IMG_LEN, "bzImage", initrd, initrd_len, &f->cfg,
+			    &f->out);
+}
+
+static void expect_reject(struct fixture *f, const char *text)
+{
+	f->err[0] = 0;
+	assert_int_equal(load(f, NULL, 0), -EINVAL);
+	if (!strstr(f->err, text))
+		fail_msg("expected error containing \"%s\", got \"%s\"", text, f->err);
+}
+
+static void test_valid(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t initrd[10000] = { 0x30, 0x37, 0x30, 0x37 };
+	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096);
+	uint64_t rd_addr, rd_size, expect_rd = (RAM - sizeof(initrd)) & ~0xfffULL;
+	struct e820_entry map[E820_MAX_ENTRIES];
+	int n;
+
+	assert_int_equal(load(f, initrd, sizeof(initrd)), 0);
+	assert_int_equal(f->nr_err, 0);
+	assert_int_equal(f->out.mode, BOOT_MODE_LINUX64);
+	/* Relocatable: 1 MiB rounded up to kernel_alignment 2 MiB, + 0x200. */
+	assert_int_equal(f->out.entry, 0x200000 + 0x200);
+	assert_int_equal(f->out.boot_info, LAYOUT_ZERO_PAGE);
+	assert_memory_equal(gmem_ptr(&f->m, 0x200000, PM_SIZE), f->img + PM_OFF, PM_SIZE);
+
+	/* Header copied, loader fields set. */
+	assert_memory_equal(zp + 0x202, "HdrS", 4);
+	assert_int_equal(rd16(zp + 0x206), 0x020f);
+	assert_int_equal(zp[0x1ef], 0); /* sentinel: nonzero makes the kernel wipe fields */
+	assert_int_equal(zp[0x210], 0xff);
+	assert_int_equal(zp[0x211], 0x81);
+	assert_int_equal(rd16(zp + 0x1fa), 0xffff);
+	assert_int_equal(rd32(zp + 0x228), LAYOUT_CMDLINE);
+	assert_int_equal(rd32(zp + 0x0c8), 0);
+	assert_string_equal((char *)gmem_ptr(&f->m, LAYOUT_CMDLINE, 1), f->cfg.cmdline);
+	assert_int_equal(rd64(zp + 0x070), LAYOUT_ACPI_START);
+
+	/* Initrd: highest 4 KiB-aligned place in low RAM. */
+	rd_addr = rd32(zp + 0x218) | (uint64_t)rd32(zp + 0x0c0) << 32;
+	rd_size = rd32(zp + 0x21c) | (uint64_t)rd32(zp + 0x0c4) << 32;
+	assert_int_equal(rd_addr, expect_rd);
+	assert_int_equal(rd_size, sizeof(initrd));
+	assert_memory_equal(gmem_ptr(&f->m, rd_addr, rd_size), initrd, sizeof(initrd));
+
+	/* e820 in the zero page is exactly e820_build's map. */
+	n = e820_build(&f->m, map, E820_MAX_ENTRIES);
+	assert_int_equal(zp[0x1e8], n);
+	assert_int_equal(n, 4);
+	for (int i = 0; i < n; i++) {
+		const uint8_t *e = zp + 0x2d0 + i * 20;
+
+		assert_int_equal(rd64(e), map[i].addr);
+		assert_int_equal(rd64(e + 8), map[i].size);
+		assert_int_equal(rd32(e + 16), map[i].type);
+	}
+}
+
+static void test_no_initrd(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096);
+
+	f->cfg.initrd_path = NULL;
+	assert_int_equal(load(f, NULL, 0), 0);
+	assert_int_equal(rd32(zp + 0x218), 0);
+	assert_int_equal(rd32(zp + 0x21c), 0);
+}
+
+static void test_not_relocatable_uses_pref_address(void **state)
+{
+	struct fixture *f = *state;
+
+	f->img[0x234] = 0;
+	assert_int_equal(load(f, NULL, 0), 0);
+	assert_int_equal(f->out.entry, 0x1000000 + 0x200);
+	assert_memory_equal(gmem_ptr(&f->m, 0x1000000, PM_SIZE), f->img + PM_OFF, PM_SIZE);
+}
+
+static void test_setup_sects_zero_means_four(void **state)
+{
+	struct fixture *f = *state;
+
+	f->img[0x1f1] = 0;
+	assert_int_equal(load(f, NULL, 0), 0);
+	assert_memory_equal(gmem_ptr(&f->m, 0x200000, PM_SIZE), f->img + PM_OFF, PM_SIZE);
+}
+
+static void test_too_short(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(bzimage_load(&f->m, f->img, 0x100, "bzImage", NULL, 0, &f->cfg,
+				      &f->out), -EINVAL);
+	assert_non_null(strstr(f->err, "bzImage: file is 256 bytes, too short"));
+}
+
+static void test_bad_boot_flag(void **state)
+{
+	struct fixture *f = *state;
+
+	wr16(f->img + 0x1fe, 0x1234);
+	expect_reject(f, "boot_flag at 0x1fe is 0x1234, expected 0xaa55");
+}
+
+static void test_no_hdrs(void **state)
+{
+	struct fixture *f = *state;
+
+	memcpy(f->img + 0x202, "HdrX", 4);
+	expect_reject(f, "no HdrS magic at 0x202");
+}
+
+static void test_old_version(void **state)
+{
+	struct fixture *f = *state;
+
+	wr16(f->img + 0x206, 0x0205);
+	expect_reject(f, "bzImage: boot protocol 2.05 is too old, need >= 2.12");
+	wr16(f->img + 0x206, 0x020b);
+	expect_reject(f, "boot protocol 2.11 is too old");
+}
+
+static void test_bad_header_jump(void **state)
+{
+	struct fixture *f = *state;
+
+	f->img[0x201] = 0x10;
+	expect_reject(f, "gives setup header end 0x212");
+}
+
+static void test_setup_sects_past_end(void **state)
+{
+	struct fixture *f = *state;
+
+	f->img[0x1f1] = 20;
+	expect_reject(f, "setup_sects 20 puts the protected-mode kernel at 0x2a00, at or past "
+			 "the end of the file (6656 bytes)");
+}
+
+static void test_syssize_past_end(void **state)
+{
+	struct fixture *f = *state;
+
+	wr32(f->img + 0x1f4, PM_SIZE / 16 + 1);
+	expect_reject(f, "syssize claims 4112 bytes of protected-mode kernel but the file "
+			 "holds only 4096");
+	wr32(f->img + 0x1f4, 0xffffffff);
+	expect_reject(f, "syssize claims 68719476720 bytes");
+	wr32(f->img + 0x1f4, 0);
+	expect_reject(f, "syssize is 0");
+}
+
+static void test_no_loaded_high(void **state)
+{
+	struct fixture *f = *state;
+
+	f->img[0x211] = 0;
+	expect_reject(f, "loadflags 0x00 lacks LOADED_HIGH");
+}
+
+static void test_no_kernel_64(void **state)
+{
+	struct fixture *f = *state;
+
+	wr16(f->img + 0x236, 0x0002);
+	expect_reject(f, "xloadflags 0x0002 lacks XLF_KERNEL_64");
+}
+
+static void test_cmdline_too_long(void **state)
+{
+	struct fixture *f = *state;
+	char line[40];
+
+	memset(line, 'a', sizeof(line) - 1);
+	line[sizeof(line) - 1] = 0;
+	f->cfg.cmdline = line;
+	wr32(f->img + 0x238, 39);
+	assert_int_equal(load(f, NULL, 0), 0); /* cmdline_size excludes the NUL */
+	wr32(f->img + 0x238, 38);
+	expect_reject(f, "command line is 39 bytes, longer than cmdline_size 38");
+}
+
+static void test_initrd_too_big(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 300 * MIB;
+	/* Never read: the size check comes first. Mapped anyway so the pointer is honest. */
+	uint8_t *big = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			    -1, 0);
+
+	assert_true(big != MAP_FAILED);
+	assert_int_equal(load(f, big, len), -EINVAL);
+	assert_non_null(strstr(f->err, "initrd.img (300 MiB) does not fit below initrd_addr_max "
+				       "0x7fffffff"));
+	assert_non_null(strstr(f->err, "in 256 MiB of RAM; give --mem more"));
+	munmap(big, len);
+}
+
+static void test_initrd_capped_by_initrd_addr_max(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t initrd[5000];
+	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096);
+
+	wr32(f->img + 0x22c, 0x00ffffff); /* last usable byte: just below 16 MiB */
+	assert_int_equal(load(f, initrd, sizeof(initrd)), 0);
+	assert_int_equal(rd32(zp + 0x218), (0x1000000 - sizeof(initrd)) & ~0xfffULL);
+	/* ...but not if that pushes it into the kernel (0x200000 + 4 MiB). */
+	wr32(f->img + 0x22c, 0x005fffff);
+	assert_int_equal(load(f, initrd, sizeof(initrd)), -EINVAL);
+	assert_non_null(strstr(f->err, "initrd.img (5000 bytes) does not fit below "
+				       "initrd_addr_max 0x5fffff and above the kernel's end 0x600000"));
+}
+
+static void test_init_size_past_ram(void **state)
+{
+	struct fixture *f = *state;
+
+	wr32(f->img + 0x260, 0xf0000000);
+	expect_reject(f, "bzImage: kernel needs 0x200000-0xf0200000 (load address + init_size "
+			 "0xf0000000) but RAM below the MMIO hole ends at 0x10000000");
+}
+
+static void test_bad_alignment(void **state)
+{
+	struct fixture *f = *state;
+
+	wr32(f->img + 0x230, 0x300000);
+	expect_reject(f, "kernel_alignment 0x300000 is not a power of two");
+}
+
+static void test_pref_address_low(void **state)
+{
+	struct fixture *f = *state;
+
+	f->img[0x234] = 0;
+	wr64(f->img + 0x258, 0x10000);
+	expect_reject(f, "pref_address 0x10000 is below 1 MiB");
+}
+
+/* Write buf to a temporary file; returns its path (static storage per slot). */
+static const char *tmp_file(int slot, const void *buf, size_t len)
+{
+	static char paths[2][64];
+	int fd;
+
+	snprintf(paths[slot], sizeof(paths[slot]), "/tmp/mvm-test-boot-XXXXXX");
+	fd = mkstemp(paths[slot]);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	return paths[slot];
+}
+
+static void test_boot_load_files(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t initrd[3000] = { 1, 2, 3 };
+	static const uint8_t junk[600] = { 'M', 'Z' };
+	const char *kpath = tmp_file(0, f->img, IMG_LEN);
+	const char *ipath = tmp_file(1, initrd, sizeof(initrd));
+	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096);
+
+	f->cfg.kernel_path = kpath;
+	f->cfg.initrd_path = ipath;
+	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), 0);
+	assert_int_equal(f->out.entry, 0x200200);
+	assert_int_equal(rd32(zp + 0x21c), sizeof(initrd));
+	assert_memory_equal(gmem_ptr(&f->m, rd32(zp + 0x218), sizeof(initrd)), initrd,
+			    sizeof(initrd));
+	unlink(kpath);
+
+	kpath = tmp_file(0, junk, sizeof(junk));
+	f->cfg.kernel_path = kpath;
+	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), -EINVAL);
+	assert_non_null(strstr(f->err, ": not a bzImage or ELF vmlinux (no HdrS magic at 0x202, "
+				       "no ELF magic)"));
+	unlink(kpath);
+	unlink(ipath);
+
+	f->cfg.kernel_path = "/nonexistent/mvm-kernel";
+	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), -ENOENT);
+	assert_non_null(strstr(f->err, "kernel /nonexistent/mvm-kernel: cannot open"));
+}
+
+static const char *real_kernel(void)
+{
+	const char *p = getenv("MVM_TEST_KERNEL");
+
+	if (p && access(p, R_OK) == 0)
+		return p;
+	return access(REAL_KERNEL, R_OK) == 0 ? REAL_KERNEL : NULL;
+}
+
+/* The Debian 6.1 cloud kernel: protocol 2.15, relocatable, 2 MiB alignment,
+ * a PE signature after syssize*16. */
+static void test_real_kernel(void **state)
+{
+	struct fixture *f = *state;
+	const char *path = real_kernel();
+	static const uint8_t initrd[8192] = { 0x30, 0x37 };
+	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096), *img;
+	size_t len, pm_off;
+	FILE *fp;
+
+	if (!path)
+		skip();
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	rewind(fp);
+	img = malloc(len);
+	assert_non_null(img);
+	assert_int_equal(fread(img, 1, len, fp), len);
+	fclose(fp);
+
+	assert_int_equal(bzimage_load(&f->m, img, len, path, initrd, sizeof(initrd), &f->cfg,
+				      &f->out), 0);
+	assert_int_equal(f->out.mode, BOOT_MODE_LINUX64);
+	assert_int_equal(f->out.entry, 0x200000 + 0x200);
+	pm_off = (size_t)((img[0x1f1] ? img[0x1f1] : 4) + 1) * 512;
+	assert_memory_equal(gmem_ptr(&f->m, 0x200000, 4096), img + pm_off, 4096);
+	assert_int_equal(zp[0x210], 0xff);
+	assert_true(rd32(zp + 0x218) >= 0x200000 + rd32(img + 0x260));
+	assert_int_equal(rd32(zp + 0x21c), sizeof(initrd));
+	assert_int_equal(rd64(zp + 0x070), LAYOUT_ACPI_START);
+	assert_memory_equal(zp + 0x1f1, img + 0x1f1, 0x210 - 0x1f1);
+
+	/* The same file cut short is refused, naming syssize. */
+	assert_int_equal(bzimage_load(&f->m, img, len / 2, path, NULL, 0, &f->cfg, &f->out),
+			 -EINVAL);
+	assert_non_null(strstr(f->err, "syssize claims"));
+	free(img);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_valid),
+		T(test_no_initrd),
+		T(test_not_relocatable_uses_pref_address),
+		T(test_setup_sects_zero_means_four),
+		T(test_too_short),
+		T(test_bad_boot_flag),
+		T(test_no_hdrs),
+		T(test_old_version),
+		T(test_bad_header_jump),
+		T(test_setup_sects_past_end),
+		T(test_syssize_past_end),
+		T(test_no_loaded_high),
+		T(test_no_kernel_64),
+		T(test_cmdline_too_long),
+		T(test_initrd_too_big),
+		T(test_initrd_capped_by_initrd_addr_max),
+		T(test_init_size_past_ram),
+		T(test_bad_alignment),
+		T(test_pref_address_low),
+		T(test_boot_load_files),
+		T(test_real_kernel),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
