@@ -1,0 +1,73 @@
+/* acpi_pm.c - ACPI sleep/reset registers: S5 powers off, reset reboots. */
+#include "board/acpi_pm.h"
+
+#include <string.h>
+
+#include "core/layout.h"
+#include "util/log.h"
+
+enum { OFF_SLEEP_CTL = 0, OFF_SLEEP_STS = 1, OFF_RESET = 2 };
+
+void acpi_pm_init(struct acpi_pm *p, struct vm_stopper stop)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->stop = stop;
+}
+
+void acpi_pm_destroy(struct acpi_pm *p)
+{
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* Returns the stop reason a write asks for, or VM_STOP_NONE. */
+static enum vm_stop_reason write_reg(struct acpi_pm_regs *r, uint64_t off, uint8_t v)
+{
+	switch (off) {
+	case OFF_SLEEP_CTL:
+		if (!(v & ACPI_PM_SLP_EN))
+			return VM_STOP_NONE;
+		if (ACPI_PM_SLP_TYP(v) == ACPI_S5_SLP_TYP)
+			return VM_STOP_POWEROFF;
+		log_info("guest asked for ACPI sleep type %u, which mvm does not "
+			 "implement; resuming it at once", ACPI_PM_SLP_TYP(v));
+		r->sleep_sts |= ACPI_PM_WAK_STS;
+		return VM_STOP_NONE;
+	case OFF_SLEEP_STS:
+		r->sleep_sts &= ~v;
+		return VM_STOP_NONE;
+	case OFF_RESET:
+		return v == ACPI_RESET_VALUE ? VM_STOP_RESET : VM_STOP_NONE;
+	}
+	return VM_STOP_NONE;
+}
+
+void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+		bool is_write)
+{
+	struct acpi_pm *p = opaque;
+	enum vm_stop_reason why = VM_STOP_NONE;
+	uint32_t i;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < len; i++) {
+		uint64_t reg = off + i;
+
+		if (reg < off || reg >= PORT_ACPI_PM_LEN) {
+			if (!is_write)
+				data[i] = 0xff;
+			continue;
+		}
+		if (!is_write) {
+			data[i] = reg == OFF_SLEEP_STS ? p->regs.sleep_sts : 0;
+			continue;
+		}
+		enum vm_stop_reason r = write_reg(&p->regs, reg, data[i]);
+
+		if (why == VM_STOP_NONE)
+			why = r;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (why != VM_STOP_NONE)
+		vm_stopper_request(&p->stop, why);
+}

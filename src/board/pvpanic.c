@@ -1,0 +1,38 @@
+/* pvpanic.c - pvpanic port: guest panic -> VM stop, crash kernel -> log. */
+#include "board/pvpanic.h"
+
+#include <string.h>
+
+#include "util/log.h"
+
+void pvpanic_init(struct pvpanic *p, struct vm_stopper stop)
+{
+	memset(p, 0, sizeof(*p));
+	p->stop = stop;
+}
+
+void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+		bool is_write)
+{
+	struct pvpanic *p = opaque;
+	uint8_t ev;
+
+	if (!is_write) {
+		memset(data, 0, len);
+		if (off == 0 && len > 0)
+			data[0] = PVPANIC_SUPPORTED;
+		return;
+	}
+	if (off != 0 || len == 0)
+		return;
+	ev = data[0] & PVPANIC_SUPPORTED;
+	if (!ev)
+		return;
+	__atomic_fetch_or(&p->regs.events_seen, ev, __ATOMIC_RELAXED);
+	if (ev & PVPANIC_CRASH_LOADED)
+		log_warn("guest panicked; its crash kernel is loaded and takes over");
+	if (ev & PVPANIC_PANICKED) {
+		log_err("guest reported a kernel panic (pvpanic); stopping the VM");
+		vm_stopper_request(&p->stop, VM_STOP_PANIC);
+	}
+}

@@ -1,0 +1,39 @@
+/* pvpanic.h - QEMU's pvpanic ISA port: the guest reports a kernel panic.
+ *
+ * Contract: pvpanic_init() then register pvpanic_io for
+ * [PORT_PVPANIC, +1) with the struct pvpanic as opaque. Reading returns
+ * the events supported (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED); a write
+ * with PVPANIC_PANICKED asks the VM to stop with VM_STOP_PANIC; a write
+ * with PVPANIC_CRASH_LOADED (a kdump kernel will take over) is only logged,
+ * so the guest can boot its crash kernel. Linux needs pvpanic in ACPI
+ * (QEMU0001) or pvpanic.ioport= to find it.
+ */
+#ifndef MVM_BOARD_PVPANIC_H
+#define MVM_BOARD_PVPANIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/vmstop.h"
+
+#define PVPANIC_PANICKED     0x01
+#define PVPANIC_CRASH_LOADED 0x02
+#define PVPANIC_SUPPORTED    (PVPANIC_PANICKED | PVPANIC_CRASH_LOADED)
+
+/* Guest-visible state: the events the guest has reported (sticky). */
+struct pvpanic_regs {
+	uint8_t events_seen;
+};
+
+struct pvpanic {
+	struct pvpanic_regs regs; /* written with atomic OR: no lock needed */
+	struct vm_stopper stop;
+};
+
+void pvpanic_init(struct pvpanic *p, struct vm_stopper stop);
+
+/* bus_io_fn for the 1-byte port; opaque is the struct pvpanic. */
+void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+		bool is_write);
+
+#endif

@@ -1,0 +1,60 @@
+/* rtc.h - MC146818 CMOS real-time clock and its 128 bytes of CMOS RAM.
+ *
+ * Contract: rtc_init() then register rtc_io for [PORT_RTC, +2) with the
+ * struct rtc as opaque: offset 0 is the index port (bit 7, the NMI mask,
+ * is dropped; reads return 0xff), offset 1 the data port. Callbacks may
+ * run on several vCPUs at once (a mutex guards the state).
+ *
+ * Behaviour: the time registers (seconds, minutes, hours, day of week,
+ * day, month, year, century at RTC_CENTURY) show the host's UTC time plus
+ * a guest offset, computed on every read, in BCD or binary and 12- or
+ * 24-hour form per register B. Register A never shows update-in-progress,
+ * C reads 0 (and would clear), D reads VRT (battery good). Guest writes to
+ * the time registers are kept: while register B's SET bit is on, writes
+ * land in a latched copy that reads back as written; clearing SET (or any
+ * time write with SET off) turns the latched time into an offset from host
+ * time, which lasts for the life of the VM (not saved across runs).
+ * Not implemented: periodic, alarm and update-ended interrupts (the irq
+ * line is kept for when they are); PIE/AIE/UIE in register B are stored
+ * but never fire, so register C stays 0.
+ */
+#ifndef MVM_BOARD_RTC_H
+#define MVM_BOARD_RTC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/irq.h"
+
+#define RTC_CMOS_SIZE 128
+#define RTC_CENTURY   0x32
+
+/* Guest-visible state: plain data. */
+struct rtc_regs {
+	uint8_t index;                /* selected CMOS byte, 0-127 */
+	uint8_t cmos[RTC_CMOS_SIZE];  /* time bytes hold the latch while SET is on */
+	int64_t offset_s;             /* guest time minus host time, seconds */
+};
+
+struct rtc {
+	struct rtc_regs regs;
+	pthread_mutex_t lock;
+	struct irq_line irq;          /* IRQ_RTC; unused until interrupts exist */
+	time_t (*now)(void);          /* host UTC seconds; time(NULL) by default */
+};
+
+void rtc_init(struct rtc *r, struct irq_line irq);
+void rtc_destroy(struct rtc *r);
+
+/* bus_io_fn for the 2 ports; opaque is the struct rtc. */
+void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+	    bool is_write);
+
+/* For the builder, before the VM runs: plain CMOS bytes from 0x0e up (e.g.
+ * memory size at 0x34/0x35). Index is masked to 0-127; bytes 0x00-0x0d
+ * and the century are clock registers and should not be set this way. */
+void rtc_cmos_set(struct rtc *r, uint8_t index, uint8_t value);
+
+#endif

@@ -1,0 +1,388 @@
+/* uart8250.c - 16550A UART register model with immediate transmit. */
+#include "board/uart8250.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/* Register offsets (DLAB = 0 unless noted). */
+enum {
+	REG_RBR_THR_DLL = 0,
+	REG_IER_DLM     = 1,
+	REG_IIR_FCR     = 2,
+	REG_LCR         = 3,
+	REG_MCR         = 4,
+	REG_LSR         = 5,
+	REG_MSR         = 6,
+	REG_SCR         = 7,
+};
+
+#define IER_RDI   0x01 /* received data available */
+#define IER_THRI  0x02 /* THR empty */
+#define IER_RLSI  0x04 /* receiver line status */
+#define IER_MSI   0x08 /* modem status */
+
+#define IIR_NO_INT     0x01
+#define IIR_MSI        0x00
+#define IIR_THRI       0x02
+#define IIR_RDI        0x04
+#define IIR_RLSI       0x06
+#define IIR_RX_TIMEOUT 0x0c
+#define IIR_FIFO_BITS  0xc0
+
+#define FCR_ENABLE   0x01
+#define FCR_CLEAR_RX 0x02
+#define FCR_CLEAR_TX 0x04
+
+#define LCR_DLAB 0x80
+
+#define MCR_DTR  0x01
+#define MCR_RTS  0x02
+#define MCR_OUT1 0x04
+#define MCR_OUT2 0x08
+#define MCR_LOOP 0x10
+
+#define LSR_DR   0x01
+#define LSR_OE   0x02
+#define LSR_BI   0x10
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define LSR_ERRS 0x1e
+
+#define MSR_DCTS 0x01
+#define MSR_DDSR 0x02
+#define MSR_TERI 0x04
+#define MSR_DDCD 0x08
+#define MSR_CTS  0x10
+#define MSR_DSR  0x20
+#define MSR_RI   0x40
+#define MSR_DCD  0x80
+
+void uart8250_init(struct uart8250 *u, struct irq_line irq, int out_fd)
+{
+	pthread_condattr_t ca;
+
+	memset(u, 0, sizeof(*u));
+	pthread_mutex_init(&u->lock, NULL);
+	/* Timed waits on the monotonic clock: wall-clock jumps don't matter. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&u->rx_room, &ca);
+	pthread_condattr_destroy(&ca);
+	u->irq = irq;
+	u->out_fd = out_fd;
+	/* Power-on state: DTR/RTS/OUT2 as a BIOS would leave them. */
+	u->regs.mcr = MCR_OUT2 | MCR_RTS | MCR_DTR;
+	u->regs.lcr = 0x03; /* 8N1 */
+	u->regs.dll = 0x0c; /* 9600 baud, for the curious */
+}
+
+void uart8250_destroy(struct uart8250 *u)
+{
+	pthread_cond_destroy(&u->rx_room);
+	pthread_mutex_destroy(&u->lock);
+}
+
+static unsigned rx_capacity(const struct uart8250_regs *r)
+{
+	return (r->fcr & FCR_ENABLE) ? UART8250_FIFO_SIZE : 1;
+}
+
+static unsigned rx_trigger(const struct uart8250_regs *r)
+{
+	static const unsigned level[4] = { 1, 4, 8, 14 };
+
+	return (r->fcr & FCR_ENABLE) ? level[r->fcr >> 6] : 1;
+}
+
+/* Modem status lines: in loopback they mirror the MCR outputs; otherwise
+ * the "cable" is always connected (CTS, DSR, DCD), as QEMU reports. */
+static uint8_t msr_lines(uint8_t mcr)
+{
+	uint8_t v = 0;
+
+	if (!(mcr & MCR_LOOP))
+		return MSR_DCD | MSR_DSR | MSR_CTS;
+	if (mcr & MCR_RTS)
+		v |= MSR_CTS;
+	if (mcr & MCR_DTR)
+		v |= MSR_DSR;
+	if (mcr & MCR_OUT1)
+		v |= MSR_RI;
+	if (mcr & MCR_OUT2)
+		v |= MSR_DCD;
+	return v;
+}
+
+static uint8_t lsr_value(const struct uart8250_regs *r)
+{
+	return LSR_THRE | LSR_TEMT | r->lsr_errors | (r->rx_count ? LSR_DR : 0);
+}
+
+/* Highest-priority enabled pending interrupt, as the IIR ID bits. */
+static uint8_t iir_id(const struct uart8250_regs *r)
+{
+	if ((r->ier & IER_RLSI) && (r->lsr_errors & LSR_ERRS))
+		return IIR_RLSI;
+	if ((r->ier & IER_RDI) && r->rx_count)
+		return r->rx_count >= rx_trigger(r) ? IIR_RDI : IIR_RX_TIMEOUT;
+	if ((r->ier & IER_THRI) && r->thr_ipending)
+		return IIR_THRI;
+	if ((r->ier & IER_MSI) && (r->msr_delta & 0x0f))
+		return IIR_MSI;
+	return IIR_NO_INT;
+}
+
+/* Called with the lock held after every state change, so level reports
+ * from the console thread and vCPUs reach the irqchip in order. */
+static void update_irq(struct uart8250 *u)
+{
+	uint8_t level = iir_id(&u->regs) != IIR_NO_INT;
+
+	if (level != u->regs.irq_level) {
+		u->regs.irq_level = level;
+		irq_line_set(&u->irq, level);
+	}
+}
+
+static bool rx_push(struct uart8250_regs *r, uint8_t byte)
+{
+	if (r->rx_count >= rx_capacity(r))
+		return false;
+	r->rx_fifo[(r->rx_head + r->rx_count) % UART8250_FIFO_SIZE] = byte;
+	r->rx_count++;
+	return true;
+}
+
+static uint8_t rx_pop(struct uart8250_regs *r)
+{
+	uint8_t byte;
+
+	if (!r->rx_count)
+		return 0;
+	/* Masked: a restored snapshot's indices are not trusted. */
+	byte = r->rx_fifo[r->rx_head % UART8250_FIFO_SIZE];
+	r->rx_head = (r->rx_head + 1) % UART8250_FIFO_SIZE;
+	r->rx_count--;
+	return byte;
+}
+
+static void rx_clear(struct uart8250_regs *r)
+{
+	r->rx_head = 0;
+	r->rx_count = 0;
+}
+
+/* Retry interrupted or would-block writes briefly; a stuck or broken
+ * output loses the byte, never the VM. */
+static void transmit(struct uart8250 *u, uint8_t byte)
+{
+	int tries = 0;
+
+	if (u->out_fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = write(u->out_fd, &byte, 1);
+
+		if (n == 1)
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN && ++tries <= 10) {
+			struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
+
+			poll(&p, 1, 10);
+			continue;
+		}
+		if (!u->out_failed) {
+			u->out_failed = true;
+			log_warn("serial output (fd %d) write failed: %s; dropping guest output",
+				 u->out_fd, n < 0 ? strerror(errno) : "short write");
+		}
+		return;
+	}
+}
+
+static void set_mcr(struct uart8250_regs *r, uint8_t val)
+{
+	uint8_t old = msr_lines(r->mcr), now;
+
+	r->mcr = val & 0x1f;
+	now = msr_lines(r->mcr);
+	if ((old ^ now) & MSR_CTS)
+		r->msr_delta |= MSR_DCTS;
+	if ((old ^ now) & MSR_DSR)
+		r->msr_delta |= MSR_DDSR;
+	if ((old ^ now) & MSR_DCD)
+		r->msr_delta |= MSR_DDCD;
+	if ((old & MSR_RI) && !(now & MSR_RI))
+		r->msr_delta |= MSR_TERI;
+}
+
+static void write_reg(struct uart8250 *u, unsigned reg, uint8_t val)
+{
+	struct uart8250_regs *r = &u->regs;
+	bool dlab = r->lcr & LCR_DLAB;
+
+	switch (reg) {
+	case REG_RBR_THR_DLL:
+		if (dlab) {
+			r->dll = val;
+			break;
+		}
+		if (r->mcr & MCR_LOOP) {
+			if (!rx_push(r, val))
+				r->lsr_errors |= LSR_OE;
+		} else {
+			transmit(u, val);
+		}
+		/* Transmission is instant: THR is empty again. */
+		r->thr_ipending = 1;
+		break;
+	case REG_IER_DLM:
+		if (dlab) {
+			r->dlm = val;
+			break;
+		}
+		val &= 0x0f;
+		/* A rising ETBEI with THR empty raises THRE even if an IIR read
+		 * consumed it before; Linux's startup THRE test relies on it. */
+		if ((val ^ r->ier) & IER_THRI)
+			r->thr_ipending = (val & IER_THRI) ? 1 : 0;
+		r->ier = val;
+		break;
+	case REG_IIR_FCR:
+		/* Toggling FIFO enable resets both FIFOs, as on the chip. */
+		if ((val ^ r->fcr) & FCR_ENABLE)
+			val |= FCR_CLEAR_RX | FCR_CLEAR_TX;
+		if (val & FCR_CLEAR_RX)
+			rx_clear(r);
+		r->fcr = val & 0xc1;
+		break;
+	case REG_LCR:
+		r->lcr = val;
+		break;
+	case REG_MCR:
+		set_mcr(r, val);
+		break;
+	case REG_LSR:
+	case REG_MSR:
+		break; /* read-only (factory test writes ignored) */
+	case REG_SCR:
+		r->scr = val;
+		break;
+	}
+}
+
+static uint8_t read_reg(struct uart8250 *u, unsigned reg)
+{
+	struct uart8250_regs *r = &u->regs;
+	bool dlab = r->lcr & LCR_DLAB;
+	uint8_t v, id;
+
+	switch (reg) {
+	case REG_RBR_THR_DLL:
+		return dlab ? r->dll : rx_pop(r);
+	case REG_IER_DLM:
+		return dlab ? r->dlm : r->ier;
+	case REG_IIR_FCR:
+		id = iir_id(r);
+		/* Reading IIR acknowledges THRE only when it is what we report. */
+		if (id == IIR_THRI)
+			r->thr_ipending = 0;
+		return id | ((r->fcr & FCR_ENABLE) ? IIR_FIFO_BITS : 0);
+	case REG_LCR:
+		return r->lcr;
+	case REG_MCR:
+		return r->mcr;
+	case REG_LSR:
+		v = lsr_value(r);
+		r->lsr_errors = 0;
+		return v;
+	case REG_MSR:
+		v = msr_lines(r->mcr) | r->msr_delta;
+		r->msr_delta = 0;
+		return v;
+	case REG_SCR:
+		return r->scr;
+	}
+	return 0xff;
+}
+
+void uart8250_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+		 bool is_write)
+{
+	struct uart8250 *u = opaque;
+	uint32_t i;
+
+	pthread_mutex_lock(&u->lock);
+	/* An 8-bit device on a wider access: one byte per consecutive port. */
+	for (i = 0; i < len; i++) {
+		uint64_t reg = off + i;
+
+		if (reg < off || reg >= UART8250_NR_REGS) {
+			if (!is_write)
+				data[i] = 0xff;
+			continue;
+		}
+		if (is_write)
+			write_reg(u, (unsigned)reg, data[i]);
+		else
+			data[i] = read_reg(u, (unsigned)reg);
+	}
+	update_irq(u);
+	/* Reads drain the FIFO; FCR/MCR writes change capacity or loopback. */
+	pthread_cond_broadcast(&u->rx_room);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static bool has_room(const struct uart8250_regs *r)
+{
+	return !(r->mcr & MCR_LOOP) && r->rx_count < rx_capacity(r);
+}
+
+size_t uart8250_receive(struct uart8250 *u, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&u->lock);
+	/* In loopback the receiver is disconnected from the outside world. */
+	while (n < len && has_room(&u->regs) && rx_push(&u->regs, buf[n]))
+		n++;
+	if (n)
+		update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}
+
+int uart8250_wait_rx_room(struct uart8250 *u, int timeout_ms)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	if (timeout_ms >= 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout_ms / 1000;
+		deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&u->lock);
+	while (!has_room(&u->regs)) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&u->rx_room, &u->lock);
+		} else if (pthread_cond_timedwait(&u->rx_room, &u->lock,
+						  &deadline) == ETIMEDOUT) {
+			rc = has_room(&u->regs) ? 0 : -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&u->lock);
+	return rc;
+}

@@ -1,0 +1,238 @@
+/* console.c - reader thread: host input -> escape handling -> UART RX. */
+#include "util/console.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/* One controlling terminal per process: its saved mode is process state,
+ * and must be reachable from signal handlers that know nothing of a VM. */
+static struct termios saved_tio;
+static volatile sig_atomic_t saved_fd = -1;
+
+#define ROOM_WAIT_MS 50 /* how often a blocked feed rechecks for stop */
+
+void console_restore_terminal(void)
+{
+	int fd = saved_fd;
+
+	if (fd >= 0)
+		tcsetattr(fd, TCSANOW, &saved_tio);
+}
+
+static const char help_text[] =
+	"\r\nmvm console escapes:\r\n"
+	"  Ctrl-A x       stop the VM\r\n"
+	"  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n"
+	"  Ctrl-A h       this help\r\n";
+
+size_t console_escape_feed(struct console_escape *e, const uint8_t *in,
+			   size_t len, uint8_t *out, unsigned *actions)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		uint8_t ch = in[i];
+
+		if (!e->pending) {
+			if (ch == CONSOLE_ESCAPE_CHAR)
+				e->pending = true;
+			else
+				out[n++] = ch;
+			continue;
+		}
+		e->pending = false;
+		switch (ch) {
+		case CONSOLE_ESCAPE_CHAR:
+			out[n++] = ch;
+			break;
+		case 'x':
+		case 'X':
+			*actions |= CONSOLE_ACT_QUIT;
+			return n;
+		case 'h':
+		case 'H':
+		case '?':
+			*actions |= CONSOLE_ACT_HELP;
+			break;
+		default:
+			break; /* unknown command: swallowed, like QEMU's mux */
+		}
+	}
+	return n;
+}
+
+static int set_raw(int fd)
+{
+	struct termios tio;
+
+	if (tcgetattr(fd, &tio) < 0)
+		return -errno;
+	/* A second console on the same terminal must not save raw mode as
+	 * "original". */
+	if (saved_fd < 0) {
+		saved_tio = tio;
+		saved_fd = fd;
+	}
+	tio.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR |
+			 ICRNL | IXON);
+	tio.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	tio.c_cflag &= ~(CSIZE | PARENB);
+	tio.c_cflag |= CS8;
+	tio.c_cc[VMIN] = 1;
+	tio.c_cc[VTIME] = 0;
+	/* c_oflag untouched: OPOST/ONLCR keep our own "\n" messages sane. */
+	if (tcsetattr(fd, TCSANOW, &tio) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Hand bytes to the UART, waiting while its FIFO is full. False when the
+ * console is being stopped. */
+static bool feed(struct console *c, const uint8_t *p, size_t n)
+{
+	while (n) {
+		size_t k = uart8250_receive(c->uart, p, n);
+
+		p += k;
+		n -= k;
+		if (!n)
+			break;
+		if (atomic_load(&c->stopping))
+			return false;
+		uart8250_wait_rx_room(c->uart, ROOM_WAIT_MS);
+	}
+	return true;
+}
+
+static void *console_thread(void *arg)
+{
+	struct console *c = arg;
+	uint8_t buf[256], out[256];
+
+	while (!atomic_load(&c->stopping)) {
+		struct pollfd p[2] = {
+			{ .fd = c->in_fd, .events = POLLIN },
+			{ .fd = c->wake_fd, .events = POLLIN },
+		};
+		unsigned actions = 0;
+		ssize_t n;
+		size_t m;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("console: poll failed: %s; guest input stops", strerror(errno));
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents & POLLNVAL) {
+			log_err("console: input fd %d is not open; guest input stops", c->in_fd);
+			break;
+		}
+		if (!p[0].revents)
+			continue;
+		n = read(c->in_fd, buf, sizeof(buf));
+		if (n == 0)
+			break; /* EOF: no more input, the VM runs on */
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_warn("console: reading input failed: %s; guest input stops",
+				 strerror(errno));
+			break;
+		}
+		if (!c->is_tty) {
+			if (!feed(c, buf, (size_t)n))
+				break;
+			continue;
+		}
+		m = console_escape_feed(&c->esc, buf, (size_t)n, out, &actions);
+		if (m && !feed(c, out, m))
+			break;
+		if (actions & CONSOLE_ACT_HELP) {
+			ssize_t w = write(STDERR_FILENO, help_text, sizeof(help_text) - 1);
+			(void)w; /* help is best effort */
+		}
+		if (actions & CONSOLE_ACT_QUIT) {
+			vm_stopper_request(&c->stop, VM_STOP_USER);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int console_start(struct console *c, int in_fd, struct uart8250 *u,
+		  struct vm_stopper stop)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->wake_fd = -1;
+	c->in_fd = in_fd;
+	c->uart = u;
+	c->stop = stop;
+	atomic_init(&c->stopping, false);
+	if (in_fd < 0 || !u)
+		return -EBADF;
+
+	c->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (c->wake_fd < 0) {
+		rc = -errno;
+		log_err("console: eventfd failed: %s", strerror(errno));
+		return rc;
+	}
+	c->is_tty = isatty(in_fd);
+	if (c->is_tty) {
+		rc = set_raw(in_fd);
+		if (rc < 0) {
+			log_err("console: cannot put the terminal in raw mode: %s",
+				strerror(-rc));
+			goto fail;
+		}
+		c->made_raw = true;
+	}
+	rc = -pthread_create(&c->thread, NULL, console_thread, c);
+	if (rc < 0) {
+		log_err("console: cannot start the input thread: %s", strerror(-rc));
+		goto fail;
+	}
+	c->started = true;
+	return 0;
+fail:
+	if (c->made_raw) {
+		console_restore_terminal();
+		c->made_raw = false;
+	}
+	close(c->wake_fd);
+	c->wake_fd = -1;
+	return rc;
+}
+
+void console_stop(struct console *c)
+{
+	uint64_t one = 1;
+
+	if (c->started) {
+		atomic_store(&c->stopping, true);
+		if (write(c->wake_fd, &one, sizeof(one)) < 0)
+			log_warn("console: cannot wake the input thread: %s", strerror(errno));
+		pthread_join(c->thread, NULL);
+		close(c->wake_fd);
+		c->wake_fd = -1;
+		c->started = false;
+	}
+	if (c->made_raw) {
+		console_restore_terminal();
+		saved_fd = -1;
+		c->made_raw = false;
+	}
+}
