@@ -1,0 +1,24 @@
+# scripts/lib/common.sh - shared paths and helpers for mvm's shell scripts (source it; bash only).
+#
+# Contract: defines MVM_ROOT (the repository), MVM_CACHE (.cache/, git-ignored), MVM_DEBIAN
+# (.cache/debian/, where fetch-debian.sh extracts Debian packages) and small helpers that print
+# to stderr. Sourcing has no side effect beyond setting these.
+
+MVM_ROOT=${MVM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MVM_CACHE=${MVM_CACHE:-$MVM_ROOT/.cache}
+MVM_DEBIAN=${MVM_DEBIAN:-$MVM_CACHE/debian}
+
+mvm_say() { printf '%s\n' "$*" >&2; }
+mvm_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Seconds since the epoch with millisecond precision, for the timings the scripts report.
+mvm_now() { date +%s.%N | cut -c1-14; }
+mvm_elapsed() { awk -v a="$1" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# Run as root or through sudo when it is there; the scripts install packages.
+mvm_sudo() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"
+	elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+	else mvm_die "need root to run: $*"
+	fi
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# scripts/mk-guest-initramfs.sh - build the reference Linux guest's initramfs (busybox + /init).
+#
+# Usage: scripts/mk-guest-initramfs.sh [-o OUT] [--module NAME]...
+# Builds from the Debian kernel and busybox that scripts/fetch-debian.sh unpacked (run it first)
+# and prints OUT's path (default .cache/guest/initramfs.cpio.gz). The guest's /init:
+#   mounts proc, sys, dev; loads its modules (pvpanic-mmio so a panic reaches the VMM, and the
+#   virtio-mmio drivers), passing each its NAME.param=value words from the kernel command line;
+#   prints MVM-GUEST-READY, MVM-GUEST-CPUS=<online cpus>, MVM-GUEST-MEMTOTAL-KB=<MemTotal>,
+#   MVM-GUEST-PVPANIC=<bound|unbound>; then acts on the kernel parameter mvmtest=:
+#     poweroff  poweroff -f          reboot  reboot -f
+#     panic     sysrq crash (echo c > /proc/sysrq-trigger)
+#     echo      prints MVM-GUEST-ECHO-READY, then runs each line read from the console
+#     shell     (default) an interactive shell on the console; leaving it powers off
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/kmod.sh"
+
+out=$MVM_CACHE/guest/initramfs.cpio.gz
+modules=(pvpanic-mmio virtio_mmio virtio_blk virtio_net virtio_console virtio-rng)
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-o) out=$2; shift 2 ;;
+	--module) modules+=("$2"); shift 2 ;;
+	*) mvm_die "usage: $0 [-o OUT] [--module NAME]..." ;;
+	esac
+done
+
+envfile=$MVM_DEBIAN/env.sh
+[ -f "$envfile" ] || mvm_die "no $envfile: run scripts/fetch-debian.sh first"
+# shellcheck disable=SC1090
+. "$envfile"
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lib/modules}
+cp "$MVM_BUSYBOX" "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+# The kernel opens /dev/console for init before anything is mounted.
+mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || :
+
+order=$stage/lib/modules/load.order
+: >"$order"
+while IFS= read -r ko; do
+	name=${ko##*/}; name=${name%.zst}; name=${name%.xz}; name=${name%.ko}
+	case "$ko" in
+	*.xz) xz -dc "$ko" >"$stage/lib/modules/$name.ko" ;;
+	*.zst) zstd -qdc "$ko" >"$stage/lib/modules/$name.ko" ;;
+	*) cp "$ko" "$stage/lib/modules/$name.ko" ;;
+	esac
+	echo "$name" >>"$order"
+done < <(mvm_kmod_closure "$MVM_MODDIR" "${modules[@]}")
+
+cat >"$stage/init" <<'EOF'
+#!/bin/sh
+# /init of mvm's reference Linux guest (written by scripts/mk-guest-initramfs.sh).
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=${TERM:-linux}
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+hostname mvm-guest
+
+cmdline=$(cat /proc/cmdline)
+# NAME.param=value words of the command line belong to module NAME; insmod does not read them.
+modparams() {
+	for w in $cmdline; do
+		case "$w" in "$1".*=*) echo "${w#"$1".}" ;; esac
+	done
+}
+while read -r m; do
+	norm=$(echo "$m" | tr - _)
+	# shellcheck disable=SC2046
+	insmod "/lib/modules/$m.ko" $(modparams "$norm") 2>/dev/null ||
+		echo "MVM-GUEST-WARN: could not load module $m"
+done </lib/modules/load.order
+
+mode=shell
+for w in $cmdline; do
+	case "$w" in mvmtest=*) mode=${w#mvmtest=} ;; esac
+done
+
+ncpu=0
+online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
+if [ -n "$online" ]; then
+	for r in $(echo "$online" | tr , ' '); do
+		case "$r" in
+		*-*) ncpu=$((ncpu + ${r#*-} - ${r%-*} + 1)) ;;
+		*) ncpu=$((ncpu + 1)) ;;
+		esac
+	done
+else
+	ncpu=$(nproc)
+fi
+memkb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+pvpanic=unbound
+for d in /sys/bus/platform/drivers/pvpanic-mmio/*; do
+	[ -L "$d" ] && case "${d##*/}" in module) ;; *) pvpanic=bound ;; esac
+done
+
+echo "MVM-GUEST-READY"
+echo "MVM-GUEST-CPUS=$ncpu"
+echo "MVM-GUEST-MEMTOTAL-KB=$memkb"
+echo "MVM-GUEST-PVPANIC=$pvpanic"
+echo "MVM-GUEST-MODE=$mode"
+
+case "$mode" in
+poweroff)
+	poweroff -f ;;
+reboot)
+	reboot -f ;;
+panic)
+	echo 1 >/proc/sys/kernel/sysrq
+	echo c >/proc/sysrq-trigger ;;
+echo)
+	echo "MVM-GUEST-ECHO-READY"
+	while IFS= read -r line; do
+		eval "$line"
+	done
+	poweroff -f ;;
+shell|*)
+	[ "$mode" = shell ] || echo "MVM-GUEST-WARN: unknown mvmtest=$mode, starting a shell"
+	echo "mvm reference guest: busybox shell; 'exit' powers the VM off."
+	setsid cttyhack sh -l
+	poweroff -f ;;
+esac
+# Only reached if the action above failed; sleeping keeps init alive so the failure is visible.
+echo "MVM-GUEST-ERROR: mvmtest=$mode did not stop the VM"
+while :; do sleep 3600; done
+EOF
+chmod 755 "$stage/init"
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9n >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "$out"

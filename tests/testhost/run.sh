@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# tests/testhost/run.sh - run one command inside a throwaway test host VM that has a working /dev/kvm.
+#
+# Usage: tests/testhost/run.sh [--interactive] [--timeout S] [--quiet] [--log FILE]
+#            [--file SRC[:DEST]]... [--env NAME=VALUE]... -- COMMAND [ARG]...
+# Boots the Debian kernel (scripts/fetch-debian.sh) under QEMU emulation (TCG, an EPYC CPU with
+# SVM, 2 vCPUs, 6 GiB) with an initramfs (scripts/mk-testhost-initramfs.sh) holding busybox,
+# kvm/kvm_amd, the given files (at their own paths unless DEST is given, ELF files with their
+# libraries) and COMMAND, run in the current directory. Exits with COMMAND's status, read back
+# from the VM's second serial port; 124 when --timeout S (default 1200; 0 = none) passes, after
+# QEMU has been killed; 125 when the test host itself failed (its console is printed).
+# Output: the VM's console streams to stdout (carriage returns removed) unless --quiet, which
+# prints it only on failure. --interactive wires the terminal straight to the VM's console with
+# no QEMU escape key, so keystrokes (Ctrl-C, Ctrl-A x) reach COMMAND; it has no timeout by default.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/lib/common.sh"
+
+interactive=0 timeout=1200 quiet=0 log=
+args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--interactive) interactive=1; timeout=0; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	--log) log=$2; shift 2 ;;
+	--file|--env) args+=("$1" "$2"); shift 2 ;;
+	--) shift; break ;;
+	*) mvm_die "testhost: unknown argument $1 (see the usage at the top of $0)" ;;
+	esac
+done
+[ $# -gt 0 ] || mvm_die "testhost: no command given"
+command -v qemu-system-x86_64 >/dev/null || mvm_die "testhost: qemu-system-x86_64 not installed (scripts/deps.sh)"
+
+envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
+# shellcheck disable=SC1090
+. "$envfile"
+
+work=$(mktemp -d)
+qpid=
+cleanup() {
+	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then kill -KILL "$qpid" 2>/dev/null || :; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ia=()
+[ $interactive -eq 1 ] && ia=(--interactive)
+"$MVM_ROOT/scripts/mk-testhost-initramfs.sh" -o "$work/initramfs.cpio" "${ia[@]}" "${args[@]}" -- "$@" >/dev/null
+
+qemu=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm -smp 2 -m 6G -nodefaults -no-reboot
+	-display none -kernel "$MVM_BZIMAGE" -initrd "$work/initramfs.cpio"
+	-append "console=ttyS0 quiet loglevel=3 panic=1 reboot=k")
+: >"$work/status"
+start=$(mvm_now)
+if [ $interactive -eq 1 ]; then
+	# signal=off: Ctrl-C goes to the VM; mux=off: no QEMU monitor escape, Ctrl-A reaches mvm.
+	"${qemu[@]}" -chardev stdio,id=con,signal=off,mux=off -serial chardev:con \
+		-serial "file:$work/status" 2>"$work/qemu.err" && qrc=0 || qrc=$?
+else
+	: >"$work/console"
+	"${qemu[@]}" -serial "file:$work/console" -serial "file:$work/status" \
+		</dev/null >/dev/null 2>"$work/qemu.err" &
+	qpid=$!
+	shown=0 timed_out=0
+	show_new() {
+		local n
+		n=$(wc -c <"$work/console")
+		if [ "$n" -gt "$shown" ]; then
+			tail -c +$((shown + 1)) "$work/console" | head -c $((n - shown)) | tr -d '\r'
+			shown=$n
+		fi
+	}
+	while kill -0 "$qpid" 2>/dev/null; do
+		[ $quiet -eq 0 ] && show_new
+		if [ "$timeout" -gt 0 ] && [ "$(awk -v a="$start" -v b="$(mvm_now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 1 ]; then
+			timed_out=1
+			kill -KILL "$qpid" 2>/dev/null || :
+			break
+		fi
+		sleep 0.3
+	done
+	wait "$qpid" && qrc=0 || qrc=$?
+	qpid=
+	[ $quiet -eq 0 ] && show_new
+	[ -n "$log" ] && tr -d '\r' <"$work/console" >"$log"
+fi
+
+status=$(tr -d '\r' <"$work/status" | sed -n 's/^TESTHOST-EXIT=\([0-9]*\)$/\1/p' | tail -n1)
+elapsed=$(mvm_elapsed "$start")
+dump() {
+	if [ $interactive -eq 0 ] && [ $quiet -eq 1 ]; then
+		echo "---- test host console ----"; tr -d '\r' <"$work/console"
+	fi
+	if [ -s "$work/qemu.err" ]; then echo "---- qemu stderr ----"; cat "$work/qemu.err"; fi
+}
+if [ $interactive -eq 0 ] && [ "$timed_out" = 1 ]; then
+	dump >&2
+	mvm_say "testhost: timed out after ${timeout} s; QEMU killed"
+	exit 124
+fi
+if [ -z "$status" ]; then
+	dump >&2
+	mvm_say "testhost: the test host VM stopped (QEMU status $qrc, ${elapsed} s) without reporting the command's status"
+	exit 125
+fi
+case "$status" in
+120|121) dump >&2; mvm_say "testhost: the test host VM could not provide /dev/kvm (status $status)"; exit 125 ;;
+esac
+[ "$status" -ne 0 ] && [ $quiet -eq 1 ] && dump >&2
+mvm_say "testhost: command exited $status after ${elapsed} s in the test host VM"
+exit "$status"
