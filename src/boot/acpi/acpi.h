@@ -12,9 +12,11 @@
  *  - FADT rev 6, HW_REDUCED_ACPI: no PM1/GPE blocks, no SCI handler, no
  *    FACS. Poweroff writes (ACPI_S5_SLP_TYP << 2) | 0x20 to the byte port
  *    PORT_ACPI_SLEEP_CTL (ACPICA's extended sleep path, using \_S5); reboot
- *    writes ACPI_RESET_VALUE to PORT_ACPI_RESET; ACPICA then polls bit 7
- *    (WAK_STS) of PORT_ACPI_SLEEP_STS, so the VMM should stop the VM on the
- *    control write and never needs to set it.
+ *    writes ACPI_RESET_VALUE to PORT_ACPI_RESET (Linux's acpi_reboot, the
+ *    first method of the default x86 reboot order). Before the sleep write
+ *    ACPICA writes 0x80 (WAK_STS, clear) to PORT_ACPI_SLEEP_STS, and after
+ *    it polls that port until bit 7 is set, so the VMM should accept the
+ *    status write and stop the VM on the control write.
  *  - MADT: one enabled LAPIC per vCPU (APIC ID == ACPI UID == index), one
  *    IOAPIC (ID 0, GSI base 0, IOAPIC_NR_PINS pins), PCAT_COMPAT (KVM's
  *    in-kernel irqchip has the dual 8259), and no interrupt source
