@@ -14,8 +14,10 @@
  *    covers every field used here (cmdline_size 2.06, pref_address and
  *    init_size 2.10). The protected-mode part loads at LAYOUT_HIMEM_START
  *    rounded up to kernel_alignment (or at pref_address when not
- *    relocatable); the initrd goes as high as initrd_addr_max and low RAM
- *    allow, above the kernel's load address + init_size.
+ *    relocatable). The kernel is taken to occupy init_size bytes from the
+ *    higher of its load address and pref_address (a relocatable Linux
+ *    loaded lower decompresses at pref_address); that must fit in low RAM.
+ *    The initrd goes as high as initrd_addr_max and low RAM allow, above it.
  *  - ELF64 vmlinux with a XEN_ELFNOTE_PHYS32_ENTRY note: PVH, entered in
  *    32-bit protected mode with paging off and EBX = hvm_start_info. PT_LOAD
  *    segments load at p_paddr (>= 1 MiB, inside one RAM region); the initrd

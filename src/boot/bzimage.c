@@ -75,7 +75,9 @@ struct bz_plan {
 	size_t pm_offset;     /* protected-mode kernel in the file */
 	size_t pm_size;
 	uint64_t load;        /* gpa of the protected-mode kernel */
-	uint64_t span;        /* bytes the kernel needs from load (init_size) */
+	uint64_t span;        /* bytes the kernel needs from run_base (init_size) */
+	uint64_t run_base;    /* where it decompresses: load, or pref_address if higher */
+	uint64_t end;         /* first byte the kernel never touches */
 	uint64_t initrd_gpa;
 };
 
@@ -179,13 +181,21 @@ static int bz_place_kernel(const struct gmem *m, const uint8_t *img, const char 
 	/* init_size covers the decompressor's work area; never trust it to be
 	 * at least the bytes we copy. */
 	p->span = init_size > p->pm_size ? init_size : p->pm_size;
-	if (p->load > low_end || p->span > low_end - p->load) {
-		log_err("%s: kernel needs 0x%llx-0x%llx (load address + init_size 0x%x) but RAM "
-			"below the MMIO hole ends at 0x%llx; give --mem more", name,
-			(unsigned long long)p->load, (unsigned long long)(p->load + p->span),
-			init_size, (unsigned long long)low_end);
+	/* A relocatable Linux loaded below pref_address (its LOAD_PHYSICAL_ADDR)
+	 * decompresses to pref_address instead, and uses init_size from there:
+	 * the initrd must stay clear of that, not only of [load, load+init_size). */
+	p->run_base = p->load;
+	if (img[BZ_RELOCATABLE] && get64(img + BZ_PREF_ADDRESS) > p->load)
+		p->run_base = get64(img + BZ_PREF_ADDRESS);
+	if (p->run_base > low_end || p->span > low_end - p->run_base) {
+		log_err("%s: kernel needs RAM up to 0x%llx (init_size 0x%llx from 0x%llx, the "
+			"higher of its load address and pref_address) but RAM below the MMIO "
+			"hole ends at 0x%llx; give --mem more", name,
+			(unsigned long long)(p->run_base + p->span), (unsigned long long)p->span,
+			(unsigned long long)p->run_base, (unsigned long long)low_end);
 		return -EINVAL;
 	}
+	p->end = p->run_base + p->span;
 	return 0;
 }
 
@@ -254,7 +264,7 @@ int bzimage_load(const struct gmem *m, const uint8_t *img, size_t len, const cha
 						    : BZ_INITRD_MAX_OLD;
 
 		/* initrd_addr_max is the last byte the initrd may occupy. */
-		ret = boot_place_initrd(m, cfg, initrd_len, p.load + p.span, max + 1,
+		ret = boot_place_initrd(m, cfg, initrd_len, p.end, max + 1,
 					"initrd_addr_max", max, &p.initrd_gpa);
 		if (ret)
 			return ret;
@@ -281,8 +291,8 @@ int bzimage_load(const struct gmem *m, const uint8_t *img, size_t len, const cha
 	out->mode = BOOT_MODE_LINUX64;
 	out->entry = p.load + BZ_ENTRY64_OFFSET;
 	out->boot_info = LAYOUT_ZERO_PAGE;
-	log_debug("%s: bzImage protocol %u.%02u at 0x%llx (init_size 0x%llx), entry 0x%llx",
+	log_debug("%s: bzImage protocol %u.%02u at 0x%llx (uses up to 0x%llx), entry 0x%llx",
 		  name, p.version >> 8, p.version & 0xff, (unsigned long long)p.load,
-		  (unsigned long long)p.span, (unsigned long long)out->entry);
+		  (unsigned long long)p.end, (unsigned long long)out->entry);
 	return 0;
 }

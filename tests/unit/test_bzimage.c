@@ -310,14 +310,18 @@ static void test_initrd_capped_by_initrd_addr_max(void **state)
 	static const uint8_t initrd[5000];
 	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096);
 
-	wr32(f->img + 0x22c, 0x00ffffff); /* last usable byte: just below 16 MiB */
+	wr32(f->img + 0x22c, 0x01ffffff); /* last usable byte: just below 32 MiB */
 	assert_int_equal(load(f, initrd, sizeof(initrd)), 0);
-	assert_int_equal(rd32(zp + 0x218), (0x1000000 - sizeof(initrd)) & ~0xfffULL);
-	/* ...but not if that pushes it into the kernel (0x200000 + 4 MiB). */
-	wr32(f->img + 0x22c, 0x005fffff);
+	assert_int_equal(rd32(zp + 0x218), (0x2000000 - sizeof(initrd)) & ~0xfffULL);
+	/* ...but not if that pushes it into the kernel, which decompresses at
+	 * pref_address 16 MiB and uses init_size 4 MiB from there. */
+	wr32(f->img + 0x22c, 0x013fffff);
 	assert_int_equal(load(f, initrd, sizeof(initrd)), -EINVAL);
 	assert_non_null(strstr(f->err, "initrd.img (5000 bytes) does not fit below "
-				       "initrd_addr_max 0x5fffff and above the kernel's end 0x600000"));
+				       "initrd_addr_max 0x13fffff and above the kernel's end 0x1400000"));
+	wr32(f->img + 0x22c, 0x01400fff);
+	assert_int_equal(load(f, initrd, 4096), 0);
+	assert_int_equal(rd32(zp + 0x218), 0x1400000);
 }
 
 static void test_init_size_past_ram(void **state)
@@ -325,8 +329,13 @@ static void test_init_size_past_ram(void **state)
 	struct fixture *f = *state;
 
 	wr32(f->img + 0x260, 0xf0000000);
-	expect_reject(f, "bzImage: kernel needs 0x200000-0xf0200000 (load address + init_size "
-			 "0xf0000000) but RAM below the MMIO hole ends at 0x10000000");
+	expect_reject(f, "bzImage: kernel needs RAM up to 0xf1000000 (init_size 0xf0000000 from "
+			 "0x1000000, the higher of its load address and pref_address) but RAM "
+			 "below the MMIO hole ends at 0x10000000; give --mem more");
+	/* Not relocatable: counted from pref_address, which is the load address. */
+	f->img[0x234] = 0;
+	wr64(f->img + 0x258, 0x100000);
+	expect_reject(f, "kernel needs RAM up to 0xf0100000 (init_size 0xf0000000 from 0x100000");
 }
 
 static void test_bad_alignment(void **state)
@@ -430,7 +439,7 @@ static void test_real_kernel(void **state)
 	pm_off = (size_t)((img[0x1f1] ? img[0x1f1] : 4) + 1) * 512;
 	assert_memory_equal(gmem_ptr(&f->m, 0x200000, 4096), img + pm_off, 4096);
 	assert_int_equal(zp[0x210], 0xff);
-	assert_true(rd32(zp + 0x218) >= 0x200000 + rd32(img + 0x260));
+	assert_true(rd32(zp + 0x218) >= rd64(img + 0x258) + rd32(img + 0x260));
 	assert_int_equal(rd32(zp + 0x21c), sizeof(initrd));
 	assert_int_equal(rd64(zp + 0x070), LAYOUT_ACPI_START);
 	assert_memory_equal(zp + 0x1f1, img + 0x1f1, 0x210 - 0x1f1);
