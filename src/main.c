@@ -27,6 +27,7 @@ static int cmd_run(int argc, char **argv)
 		return status;
 	}
 	reason = vm_run(&vm);
+	vm_report_bench(&vm);
 	status = vm_stop_exit_status(reason);
 	if (status != MVM_EXIT_OK)
 		log_err("%s (exit status %d)", vm_stop_reason_name(reason), status);

@@ -10,6 +10,7 @@
 #define MVM_CORE_CPU_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "boot/boot.h"

@@ -51,7 +51,15 @@ struct vm {
 	enum vm_stop_reason stop_reason;  /* first reason wins */
 	atomic_bool stopping;
 	int stop_efd;              /* eventfd: wakes vm_run on a stop request */
+
+	/* Benchmark probes (MVM_T0_NS set by bench/launch): CLOCK_MONOTONIC at
+	 * the launcher's exec and at vCPU 0's first KVM_RUN. */
+	uint64_t bench_t0_ns;
+	uint64_t first_run_ns;
 };
+
+/* Print the benchmark figures on stderr when MVM_T0_NS was given. */
+void vm_report_bench(const struct vm *vm);
 
 /* 0 or -errno; on failure the message has been printed and the exit status
  * to use is in *exit_status (MVM_EXIT_USAGE for bad input, else HOST). */
