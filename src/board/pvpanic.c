@@ -11,6 +11,11 @@ void pvpanic_init(struct pvpanic *p, struct vm_stopper stop)
 	p->stop = stop;
 }
 
+void pvpanic_destroy(struct pvpanic *p)
+{
+	(void)p;
+}
+
 void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		bool is_write)
 {

@@ -31,6 +31,8 @@ struct pvpanic {
 };
 
 void pvpanic_init(struct pvpanic *p, struct vm_stopper stop);
+/* Nothing to free today; present so every device has the same lifecycle. */
+void pvpanic_destroy(struct pvpanic *p);
 
 /* bus_io_fn for the 1-byte port; opaque is the struct pvpanic. */
 void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
