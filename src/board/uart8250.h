@@ -9,7 +9,8 @@
  *
  * Behaviour: transmit is immediate (THR is written to out_fd and is empty
  * again before the access returns; a failed write drops the byte), so LSR
- * THRE/TEMT always read set. The interrupt output is "an enabled interrupt
+ * THRE/TEMT always read set. (mvm must ignore SIGPIPE, or a closed output
+ * pipe kills the process instead of failing the write.) The interrupt output is "an enabled interrupt
  * is pending", reported with irq_line_set() on every change; OUT2 does not
  * gate it (as in QEMU). With FIFOs enabled the RX FIFO holds
  * UART8250_FIFO_SIZE bytes, otherwise one. The character-timeout interrupt
