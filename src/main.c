@@ -2,7 +2,10 @@
 #include "cli/cli.h"
 #include "core/vm.h"
 #include "core/vmstop.h"
+#include "util/console.h"
 #include "util/log.h"
+
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +40,31 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* A crash must not leave the user's terminal raw: restore it, then let the
+ * default action (core dump) happen. Only async-signal-safe calls here. */
+static void fatal_signal(int sig)
+{
+	console_restore_terminal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_process_handlers(void)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGQUIT };
+
+	/* A closed stdout pipe must not kill the VM: the UART drops the byte. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		signal(fatal[i], fatal_signal);
+	atexit(console_restore_terminal);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 
+	install_process_handlers();
 	if (getenv("MVM_DEBUG"))
 		log_set_level(LOG_DEBUG);
 	if (!cmd || !strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
