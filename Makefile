@@ -1,8 +1,9 @@
 # mvm build: one binary, unit tests (cmocka), and an ASan/UBSan variant of both.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
-           -D_GNU_SOURCE -Isrc -MMD -MP
+# Flags mvm always needs, kept apart so `make CFLAGS=...` (the asan target) keeps them.
+MVM_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
+              -D_GNU_SOURCE -Isrc -MMD -MP
 LDLIBS  += -lpthread
 
 BUILD   ?= build
@@ -12,19 +13,19 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(LIBSRCS:%.c=$(BUILD)/%.o)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
 
-.PHONY: all unit asan clean
+.PHONY: all unit unit-asan asan asan-tests clean
 all: $(BUILD)/mvm
 
 $(BUILD)/mvm: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
 
 # Build and run every unit test binary; scripts/test.sh aggregates the results.
 unit: $(TESTS)
@@ -33,7 +34,13 @@ unit: $(TESTS)
 # Same tree built with sanitizers into build-asan/.
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" all $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+		LDFLAGS="-fsanitize=address,undefined" all asan-tests
+
+asan-tests: $(TESTS)
+
+# Run the sanitizer build of the unit tests (any report aborts the test).
+unit-asan: asan
+	@fail=0; for t in $(patsubst $(BUILD)/%,build-asan/%,$(TESTS)); do $$t || fail=1; done; exit $$fail
 
 clean:
 	rm -rf build build-asan
