@@ -232,6 +232,11 @@ void cpu_dump_state(FILE *out, int fd, const struct gmem *m)
 		r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp,
 		r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15,
 		s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	/* SVM's shutdown intercept leaves the VMCB undefined, so KVM resets the
+	 * vCPU before telling us: say so rather than pass off reset state. */
+	if (r.rip == 0xfff0 && s.cs.base == 0xffff0000)
+		fprintf(out, "  (this is the reset state: KVM reset the vCPU on shutdown, as it does "
+			"on AMD; the state at the fault is lost)\r\n");
 	dump_seg(out, "cs", &s.cs);
 	dump_seg(out, "ss", &s.ss);
 	dump_seg(out, "ds", &s.ds);
