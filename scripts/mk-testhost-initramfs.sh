@@ -110,7 +110,6 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
 hostname mvm-testhost
 [ -e /dev/ttyS1 ] || mknod /dev/ttyS1 c 4 65
 

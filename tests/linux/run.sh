@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# tests/linux/run.sh - boot the Debian reference guest under mvm and check what the guest reports.
+#
+# Usage: tests/linux/run.sh [--direct] [--mvm PATH] [--kernel BZIMAGE] [--initrd FILE]
+#            [--vmlinux ELF] [--only NAME]...
+# Each case prints `ok NAME` or `not ok NAME: reason` (then the tail of mvm's output as # lines)
+# or `SKIP NAME: reason`; the run ends with `N passed, M failed` (`, K skipped` when some were).
+# Defaults: build/mvm, the kernel from scripts/fetch-debian.sh, the initramfs from
+# scripts/mk-guest-initramfs.sh (both run when needed).
+# Where the cases run (scripts/lib/hostkvm.sh decides): here when this host's KVM can boot a stock
+# kernel (or with --direct); otherwise the script, mvm and the guest files are shipped into ONE test
+# host VM (tests/testhost/run.sh) and the cases run there. When neither works the cases are
+# skipped, except with CI=true, where they fail. Every case has its own deadline, so a hung guest
+# fails that case and the run goes on.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/lib/common.sh"
+. "$here/../../scripts/lib/hostkvm.sh"
+
+ALL_CASES=(version boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
+	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux)
+BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
+QUICK_TIMEOUT=10                            # a bad input file must be refused at once
+BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
+
+direct=0 mvm=$MVM_ROOT/build/mvm kernel= initrd= vmlinux= only=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--direct) direct=1; shift ;;
+	--mvm) mvm=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--initrd) initrd=$2; shift 2 ;;
+	--vmlinux) vmlinux=$2; shift 2 ;;
+	--only) only+=("$2"); shift 2 ;;
+	*) mvm_die "tests/linux/run.sh: unknown argument $1" ;;
+	esac
+done
+cases=("${ALL_CASES[@]}")
+[ ${#only[@]} -gt 0 ] && cases=("${only[@]}")
+
+passed=0 failed=0 skipped=0
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+notok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
+skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
+summary() {
+	local s="$passed passed, $failed failed"
+	[ $skipped -gt 0 ] && s="$s, $skipped skipped"
+	echo "$s"
+	[ $failed -eq 0 ]
+	exit $?
+}
+
+# ---- preconditions, decided before any VM boots -----------------------------------------------
+if [ ! -x "$mvm" ]; then
+	for c in "${cases[@]}"; do notok "$c" "$mvm not found or not executable (run make first)"; done
+	summary
+fi
+if [ -z "$kernel" ] || [ -z "$initrd" ]; then
+	envfile=$("$MVM_ROOT/scripts/fetch-debian.sh") || { notok fetch "scripts/fetch-debian.sh failed"; summary; }
+	# shellcheck disable=SC1090
+	. "$envfile"
+	[ -n "$kernel" ] || kernel=$MVM_BZIMAGE
+	[ -n "$initrd" ] || initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh") ||
+		{ notok guest-initramfs "scripts/mk-guest-initramfs.sh failed"; summary; }
+fi
+kernel=$(readlink -f "$kernel") initrd=$(readlink -f "$initrd") mvm=$(readlink -f "$mvm")
+
+want_case() { local c; for c in "${cases[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
+extractor=$MVM_ROOT/tests/tools/extract-vmlinux.sh
+extract_vmlinux() {
+	# Accept either convention: `extract-vmlinux.sh IN OUT` or `extract-vmlinux.sh IN > OUT`.
+	local out=$1
+	sh "$extractor" "$kernel" "$out" >/dev/null 2>&1 || :
+	[ -s "$out" ] || sh "$extractor" "$kernel" >"$out" 2>/dev/null || :
+	[ -s "$out" ] && [ "$(head -c4 "$out" | od -An -c | tr -d ' ')" = 177ELF ]
+}
+
+# ---- not here: ship everything into one test host VM ------------------------------------------
+if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
+	if ! mvm_testhost_check; then
+		why="no usable KVM ($MVM_HOSTKVM_WHY) and no test host VM ($MVM_TESTHOST_WHY)"
+		for c in "${cases[@]}"; do
+			if [ "${CI:-}" = true ]; then notok "$c" "$why"; else skip "$c" "$why"; fi
+		done
+		summary
+	fi
+	echo "# $MVM_HOSTKVM_WHY: running the cases inside a test host VM (QEMU emulation, nested AMD-V)"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	inner=(bash "$here/run.sh" --direct --mvm "$mvm" --kernel "$kernel" --initrd "$initrd")
+	files=(--file "$here/run.sh" --file "$MVM_ROOT/scripts/lib" --file "$mvm" --file "$kernel" --file "$initrd")
+	if want_case pvh-vmlinux && [ -f "$extractor" ]; then
+		if extract_vmlinux "$tmp/vmlinux"; then
+			files+=(--file "$tmp/vmlinux") inner+=(--vmlinux "$tmp/vmlinux")
+		else
+			inner+=(--vmlinux /nonexistent-extract-failed)
+		fi
+	fi
+	for c in "${only[@]}"; do inner+=(--only "$c"); done
+	# Every case bounded: the VM's own deadline is their sum plus its boot.
+	budget=$(( ${#cases[@]} * (BOOT_TIMEOUT + 15) + 120 ))
+	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$tmp/console" \
+		--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" "${files[@]}" -- "${inner[@]}"
+	rc=$?
+	if grep -qE '^[0-9]+ passed, [0-9]+ failed' "$tmp/console" && [ $rc -le 1 ]; then
+		exit $rc
+	fi
+	# The test host died or timed out before the inner run finished: account for every case.
+	passed=$(grep -c '^ok ' "$tmp/console") failed=$(grep -c '^not ok ' "$tmp/console")
+	skipped=$(grep -c '^SKIP ' "$tmp/console")
+	for c in "${cases[@]}"; do
+		grep -qE "^(ok|not ok|SKIP) $c(:|\$)" "$tmp/console" ||
+			notok "$c" "the test host VM stopped before this case finished (tests/testhost/run.sh exited $rc)"
+	done
+	[ $rc -ne 0 ] && [ $failed -eq 0 ] && notok testhost "tests/testhost/run.sh exited $rc"
+	summary
+fi
+
+# ---- the cases, run here -----------------------------------------------------------------------
+work=$(mktemp -d)
+VM_PID=
+cleanup() { vm_kill; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Start mvm in the background: vm_start NAME STDIN ARGS... (output in $work/NAME.out, .err).
+vm_start() {
+	VM_NAME=$1 VM_OUT=$work/$1.out VM_ERR=$work/$1.err VM_RC=
+	local in=$2; shift 2
+	{ printf '# %s: mvm' "$VM_NAME"; printf ' %q' "$@"; echo; } >"$work/$VM_NAME.cmd"
+	"$mvm" "$@" <"$in" >"$VM_OUT" 2>"$VM_ERR" &
+	VM_PID=$! VM_T0=$(mvm_now)
+}
+vm_elapsed_over() { awk -v a="$VM_T0" -v b="$(mvm_now)" -v t="$1" 'BEGIN { exit !(b - a > t) }'; }
+# Wait until REGEX appears in mvm's stdout (0), mvm exits first (1) or SECS pass (2).
+vm_wait_for() {
+	local re=$1 secs=$2
+	while :; do
+		grep -qaE "$re" "$VM_OUT" && return 0
+		if ! kill -0 "$VM_PID" 2>/dev/null; then
+			vm_reap
+			grep -qaE "$re" "$VM_OUT" && return 0
+			return 1
+		fi
+		vm_elapsed_over "$secs" && return 2
+		sleep 0.2
+	done
+}
+# Wait for mvm to exit within SECS: 0 with VM_RC set, or 2 after killing it.
+vm_wait_exit() {
+	while [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; do
+		if vm_elapsed_over "$1"; then vm_kill; return 2; fi
+		sleep 0.2
+	done
+	vm_reap
+	return 0
+}
+vm_reap() {
+	[ -n "$VM_PID" ] || return 0
+	wait "$VM_PID" 2>/dev/null; VM_RC=$?
+	VM_PID=
+}
+vm_kill() {
+	[ -n "${VM_PID:-}" ] || return 0
+	kill -TERM "$VM_PID" 2>/dev/null
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.3; done
+	kill -KILL "$VM_PID" 2>/dev/null
+	vm_reap
+	VM_RC=killed
+}
+vm_secs() { awk -v a="$VM_T0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }'; }
+# Show what mvm printed, for a failed case.
+vm_tail() {
+	cat "$work/$VM_NAME.cmd"
+	tr -d '\r' <"$VM_OUT" | tail -n 15 | sed 's/^/#   out: /'
+	tr -d '\r' <"$VM_ERR" | tail -n 8 | sed 's/^/#   err: /'
+}
+fail_case() { notok "$1" "$2"; vm_tail; }
+marker() { tr -d '\r' <"$VM_OUT" | sed -n "s/^$1=\\([0-9a-z]*\\).*/\\1/p" | head -n1; }
+time_note() { echo "# $1: $(vm_secs) s"; }
+
+# Boot with CMDLINE_EXTRA and ARGS, wait for the guest's last report line, then stop mvm.
+boot_report() {
+	local name=$1 extra=$2; shift 2
+	vm_start "$name" /dev/null "$@" --cmdline "$BASE_CMDLINE $extra"
+	vm_wait_for '^MVM-GUEST-MODE=' "$BOOT_TIMEOUT"
+	BOOT_WAIT=$?
+	time_note "$name"
+	vm_wait_exit 5 || :
+}
+boot_failed_reason() {
+	case $BOOT_WAIT in
+	1) echo "mvm exited with status $VM_RC before the guest reported" ;;
+	2) echo "the guest did not report within $BOOT_TIMEOUT s" ;;
+	esac
+}
+
+case_version() {
+	vm_start version /dev/null version
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case version "mvm version did not exit within $QUICK_TIMEOUT s"
+	elif [ "$VM_RC" != 0 ]; then fail_case version "mvm version exited $VM_RC"
+	elif ! [ -s "$VM_OUT" ]; then fail_case version "mvm version printed nothing"
+	else ok version; fi
+}
+
+case_boot-cpus1() {
+	boot_report boot-cpus1 mvmtest=poweroff run --kernel "$kernel" --initrd "$initrd" --cpus 1
+	local n; n=$(marker MVM-GUEST-CPUS)
+	if [ $BOOT_WAIT -ne 0 ]; then fail_case boot-cpus1 "$(boot_failed_reason)"
+	elif ! grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then fail_case boot-cpus1 "no MVM-GUEST-READY line"
+	elif [ "$n" != 1 ]; then fail_case boot-cpus1 "guest reports ${n:-no} CPUs, expected 1"
+	else ok boot-cpus1; fi
+}
+
+case_cpus2() {
+	boot_report cpus2 mvmtest=poweroff run --kernel "$kernel" --initrd "$initrd" --cpus 2
+	local n; n=$(marker MVM-GUEST-CPUS)
+	if [ $BOOT_WAIT -ne 0 ]; then fail_case cpus2 "$(boot_failed_reason)"
+	elif [ "$n" != 2 ]; then fail_case cpus2 "guest reports ${n:-no} CPUs, expected 2"
+	else ok cpus2; fi
+}
+
+case_mem-4g() {
+	boot_report mem-4g mvmtest=poweroff run --kernel "$kernel" --initrd "$initrd" --mem 4G
+	local kb lo=$((37 * 1024 * 1024 / 10)) hi=$((4 * 1024 * 1024))
+	kb=$(marker MVM-GUEST-MEMTOTAL-KB)
+	# Linux keeps its image, struct pages and the 64 MiB swiotlb out of MemTotal: 4 GiB of RAM
+	# shows as ~3.84 GiB under QEMU. Above 4 GiB would mean mvm gave more RAM than asked.
+	if [ $BOOT_WAIT -ne 0 ]; then fail_case mem-4g "$(boot_failed_reason)"
+	elif [ -z "$kb" ]; then fail_case mem-4g "no MVM-GUEST-MEMTOTAL-KB line"
+	elif [ "$kb" -le "$lo" ] || [ "$kb" -gt "$hi" ]; then
+		fail_case mem-4g "MemTotal $kb kB outside ($lo, $hi] kB for --mem 4G"
+	else ok mem-4g; fi
+}
+
+stop_case() {
+	local name=$1 mode=$2 want=$3
+	vm_start "$name" /dev/null run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=$mode"
+	if ! vm_wait_exit "$BOOT_TIMEOUT"; then
+		time_note "$name"
+		if grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then
+			fail_case "$name" "mvm still running $BOOT_TIMEOUT s after start (guest reached userspace, mvmtest=$mode did not stop it)"
+		else
+			fail_case "$name" "mvm still running $BOOT_TIMEOUT s after start, guest never reached userspace"
+		fi
+		return
+	fi
+	time_note "$name"
+	local why=
+	[ "$mode" = panic ] && ! grep -qa '^MVM-GUEST-PVPANIC=bound' "$VM_OUT" &&
+		why=" (the guest's pvpanic-mmio driver did not bind: is ACPI device QEMU0001 with I/O port 0x505 in the DSDT?)"
+	if ! grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then fail_case "$name" "mvm exited $VM_RC before the guest reached userspace"
+	elif [ "$VM_RC" != "$want" ]; then fail_case "$name" "mvm exited $VM_RC, expected $want$why"
+	else ok "$name"; fi
+}
+case_poweroff() { stop_case poweroff poweroff 0; }
+case_reboot() { stop_case reboot reboot 0; }
+case_panic() { stop_case panic panic 3; }
+
+case_stdin-echo() {
+	local fifo=$work/stdin.fifo r
+	mkfifo "$fifo"
+	vm_start stdin-echo "$fifo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo"
+	exec 3>"$fifo"
+	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; r=$?
+	if [ $r -ne 0 ]; then
+		exec 3>&-; BOOT_WAIT=$r; vm_kill
+		fail_case stdin-echo "$(boot_failed_reason)"; return
+	fi
+	# The guest's tty echoes the line itself as typed; only the shell's answer contains hello-42.
+	echo 'echo hello-$((6*7))' >&3
+	vm_wait_for 'hello-42' 20; r=$?
+	echo 'poweroff -f' >&3
+	time_note stdin-echo
+	vm_wait_exit 10 || :
+	exec 3>&-
+	if [ $r -ne 0 ]; then fail_case stdin-echo "a line written to mvm's stdin got no answer (no hello-42 on stdout)"
+	else ok stdin-echo; fi
+}
+
+# An input file mvm must refuse at once, with status 2 and a message naming the file.
+bad_input_case() {
+	local name=$1 file=$2; shift 2
+	vm_start "$name" /dev/null run "$@"
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case "$name" "mvm still running $QUICK_TIMEOUT s after start"
+	elif [ "$VM_RC" != 2 ]; then fail_case "$name" "mvm exited $VM_RC, expected 2"
+	elif ! grep -qaF "$file" "$VM_ERR" "$VM_OUT"; then fail_case "$name" "no error message naming $file"
+	else ok "$name"; fi
+}
+case_bad-kernel-zeros() {
+	local f=$work/zeros.bzImage
+	head -c 4096 /dev/zero >"$f"
+	bad_input_case bad-kernel-zeros "$f" --kernel "$f" --initrd "$initrd"
+}
+case_bad-kernel-truncated() {
+	local f=$work/truncated.bzImage size
+	size=$(wc -c <"$kernel")
+	head -c $((size / 2)) "$kernel" >"$f"
+	bad_input_case bad-kernel-truncated "$f" --kernel "$f" --initrd "$initrd"
+}
+case_bad-kernel-missing() {
+	local f=$work/no-such-kernel
+	bad_input_case bad-kernel-missing "$f" --kernel "$f" --initrd "$initrd"
+}
+case_missing-initrd() {
+	local f=$work/no-such-initrd.img
+	bad_input_case missing-initrd "$f" --kernel "$kernel" --initrd "$f"
+}
+
+case_pvh-vmlinux() {
+	if [ -z "$vmlinux" ]; then
+		if [ ! -f "$extractor" ]; then
+			skip pvh-vmlinux "tests/tools/extract-vmlinux.sh does not exist (yet)"; return
+		fi
+		vmlinux=$work/vmlinux
+		extract_vmlinux "$vmlinux" || { notok pvh-vmlinux "tests/tools/extract-vmlinux.sh gave no ELF file from $kernel"; return; }
+	fi
+	[ -s "$vmlinux" ] || { notok pvh-vmlinux "tests/tools/extract-vmlinux.sh gave no ELF file from $kernel"; return; }
+	vm_start pvh-vmlinux /dev/null run --kernel "$vmlinux" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=poweroff"
+	if ! vm_wait_exit "$BOOT_TIMEOUT"; then time_note pvh-vmlinux; fail_case pvh-vmlinux "mvm still running $BOOT_TIMEOUT s after start"; return; fi
+	time_note pvh-vmlinux
+	if ! grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then fail_case pvh-vmlinux "guest booted from the ELF vmlinux (PVH) never reached userspace (mvm exited $VM_RC)"
+	elif [ "$VM_RC" != 0 ]; then fail_case pvh-vmlinux "mvm exited $VM_RC, expected 0"
+	else ok pvh-vmlinux; fi
+}
+
+echo "# mvm: $mvm"
+echo "# kernel: $kernel"
+echo "# initrd: $initrd"
+for c in "${cases[@]}"; do
+	if declare -F "case_$c" >/dev/null; then "case_$c"; else notok "$c" "no such test case"; fi
+done
+summary
