@@ -1,15 +1,25 @@
-/* launch.c - exec a command with MVM_T0_NS set to CLOCK_MONOTONIC now, so
- * mvm can report exec -> first KVM_RUN; prints wall time to a marker line.
+/* launch.c - run a command with MVM_T0_NS set and time it to a marker line on its stdout.
  *
  * usage: launch MARKER TIMEOUT_S -- cmd args...
- * Runs cmd with its stdout on a pipe, copies it to our stdout, and when a
- * line contains MARKER prints "launch: marker_ms=<ms since exec>" on stderr.
+ * Sets MVM_T0_NS to CLOCK_MONOTONIC just before fork+exec, so mvm can report exec -> first
+ * KVM_RUN against the same clock; runs cmd with its stdout on a pipe and copies it to our
+ * stdout. On stderr it prints, when a line containing MARKER arrives,
+ *   launch: marker_ms=<ms from exec to the end of that line>
+ * and when cmd has exited
+ *   launch: exit_ms=<ms from exec to exit> maxrss_kb=<cmd's peak RSS> status=<exit status>
+ * maxrss_kb comes from wait4()'s rusage, so it is measured the same way for every command.
+ * After TIMEOUT_S seconds (0: none) cmd is killed with SIGKILL. Exit status: cmd's status when
+ * the marker was seen (128+signal when it was killed), 124 when it was not.
+ * Built static (bench/boot.sh) so it runs in the test host VM without libraries.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,55 +32,109 @@ static unsigned long long now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* Scan new output for MARKER, one line at a time; a line longer than the buffer is split,
+ * which can only hide a marker that is not at a line start in a huge line. */
+struct scan {
+	const char *marker;
+	char line[8192];
+	size_t used;
+	int found;
+};
+
+static int scan_feed(struct scan *s, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n && !s->found; i++) {
+		if (buf[i] == '\n' || s->used == sizeof(s->line) - 1) {
+			s->line[s->used] = 0;
+			s->found = strstr(s->line, s->marker) != NULL;
+			s->used = 0;
+		} else {
+			s->line[s->used++] = buf[i];
+		}
+	}
+	return s->found;
+}
+
 int main(int argc, char **argv)
 {
-	int pfd[2], status = 0;
-	char env[64], buf[4096], line[8192];
-	size_t used = 0;
-	int found = 0;
-	unsigned long long t0;
+	struct scan scan = { 0 };
+	unsigned long long t0, deadline = 0;
+	struct rusage ru = { 0 };
+	int pfd[2], status = 0, timed_out = 0, code;
+	char env[32], buf[4096];
 	pid_t pid;
 
 	if (argc < 5 || strcmp(argv[3], "--")) {
 		fprintf(stderr, "usage: launch MARKER TIMEOUT_S -- cmd args...\n");
 		return 2;
 	}
-	if (pipe(pfd))
-		return 1;
+	scan.marker = argv[1];
+	if (pipe(pfd)) {
+		perror("launch: pipe");
+		return 2;
+	}
+	/* Our own stdout may be a closed pipe when the caller stops reading; keep going. */
+	signal(SIGPIPE, SIG_IGN);
 	t0 = now_ns();
+	if (atoi(argv[2]) > 0)
+		deadline = t0 + atoi(argv[2]) * 1000000000ULL;
 	snprintf(env, sizeof(env), "%llu", t0);
 	setenv("MVM_T0_NS", env, 1);
 	pid = fork();
+	if (pid < 0) {
+		perror("launch: fork");
+		return 2;
+	}
 	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		close(pfd[1]);
-		alarm(atoi(argv[2]));
 		execvp(argv[4], argv + 4);
+		fprintf(stderr, "launch: cannot run %s: %s\n", argv[4], strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
 	for (;;) {
-		ssize_t n = read(pfd[0], buf, sizeof(buf));
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		int wait_ms = -1;
+		ssize_t n;
 
+		if (deadline) {
+			unsigned long long t = now_ns();
+
+			if (t >= deadline) {
+				timed_out = 1;
+				kill(pid, SIGKILL);
+				break;
+			}
+			wait_ms = (deadline - t) / 1000000 + 1;
+		}
+		if (poll(&p, 1, wait_ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (!p.revents)
+			continue;
+		n = read(pfd[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			break;
 		fwrite(buf, 1, n, stdout);
-		for (ssize_t i = 0; i < n && !found; i++) {
-			if (buf[i] == '\n' || used == sizeof(line) - 1) {
-				line[used] = 0;
-				if (strstr(line, argv[1])) {
-					found = 1;
-					fprintf(stderr, "launch: marker_ms=%.1f\n", (now_ns() - t0) / 1e6);
-				}
-				used = 0;
-			} else {
-				line[used++] = buf[i];
-			}
-		}
+		if (!scan.found && scan_feed(&scan, buf, n))
+			fprintf(stderr, "launch: marker_ms=%.1f\n", (now_ns() - t0) / 1e6);
 	}
-	waitpid(pid, &status, 0);
-	if (!found)
+	fflush(stdout);
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+		;
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	fprintf(stderr, "launch: exit_ms=%.1f maxrss_kb=%ld status=%d%s\n", (now_ns() - t0) / 1e6,
+		ru.ru_maxrss, code, timed_out ? " timed_out=1" : "");
+	if (!scan.found) {
 		fprintf(stderr, "launch: marker not seen\n");
-	return found ? (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) : 124;
+		return 124;
+	}
+	return code;
 }
