@@ -6,8 +6,8 @@
 # The test host (L1) is a Debian kernel under QEMU emulation with nested AMD-V; its /init loads
 # irqbypass, kvm and kvm_amd (from the same kernel package, see fetch-debian.sh), makes sure
 # /dev/kvm exists, copies nothing at run time, runs COMMAND in DIR (default: the caller's working
-# directory) and reports `TESTHOST-EXIT=<status>` on its console and on its second serial port
-# (ttyS1), then powers off. Files keep their host path unless DEST is given; a dynamically linked
+# directory) with ttyS0 as its terminal and reports `TESTHOST-EXIT=<status>` on ttyS0 (not with
+# --interactive) and on ttyS1, then powers off; the kernel's own console is ttyS2. Files keep their host path unless DEST is given; a dynamically linked
 # ELF file brings every library ldd names, at the same paths, with the ELF interpreter. bash is
 # always included so scripts written for bash run inside. With --interactive COMMAND gets the
 # console (ttyS0) as its controlling terminal; otherwise its stdin is /dev/null.
@@ -103,18 +103,22 @@ echo "$interactive" >"$stage/testhost/interactive"
 cat >"$stage/init" <<'EOF'
 #!/bin/sh
 # /init of mvm's test host VM (written by scripts/mk-testhost-initramfs.sh).
+# Serial ports: ttyS0 the command's terminal, ttyS1 the status line, ttyS2 the kernel's console
+# (kept apart so kernel messages never mix with the command's output).
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
+for n in 0 1 2; do [ -e /dev/ttyS$n ] || mknod /dev/ttyS$n c 4 $((64 + n)); done
+exec </dev/ttyS0 >/dev/ttyS0 2>&1
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 hostname mvm-testhost
-[ -e /dev/ttyS1 ] || mknod /dev/ttyS1 c 4 65
+interactive=$(cat /testhost/interactive)
 
 report() {
-	echo "TESTHOST-EXIT=$1"
+	[ "$interactive" = 1 ] || echo "TESTHOST-EXIT=$1"
 	echo "TESTHOST-EXIT=$1" >/dev/ttyS1
 	sync
 	poweroff -f
@@ -129,14 +133,15 @@ while read -r m; do
 	fi
 done </testhost/modules/load.order
 [ -e /dev/kvm ] || mknod /dev/kvm c 10 232
-if ! [ -r /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
+if ! (exec 3<>/dev/kvm) 2>/dev/null; then
 	echo "TESTHOST-ERROR: /dev/kvm unusable"
 	dmesg | tail -n 20
 	report 121
 fi
 
-if [ "$(cat /testhost/interactive)" = 1 ]; then
-	setsid cttyhack sh /testhost/cmd
+if [ "$interactive" = 1 ]; then
+	stty sane 2>/dev/null
+	setsid -c sh /testhost/cmd
 else
 	sh /testhost/cmd </dev/null
 fi

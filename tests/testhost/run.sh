@@ -52,16 +52,16 @@ ia=()
 
 qemu=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm -smp 2 -m 6G -nodefaults -no-reboot
 	-display none -kernel "$MVM_BZIMAGE" -initrd "$work/initramfs.cpio"
-	-append "console=ttyS0 quiet loglevel=3 panic=1 reboot=k")
+	-append "console=ttyS2 loglevel=4 panic=1 reboot=k")
 : >"$work/status"
 start=$(mvm_now)
 if [ $interactive -eq 1 ]; then
 	# signal=off: Ctrl-C goes to the VM; mux=off: no QEMU monitor escape, Ctrl-A reaches mvm.
 	"${qemu[@]}" -chardev stdio,id=con,signal=off,mux=off -serial chardev:con \
-		-serial "file:$work/status" 2>"$work/qemu.err" && qrc=0 || qrc=$?
+		-serial "file:$work/status" -serial "file:$work/kernel" 2>"$work/qemu.err" && qrc=0 || qrc=$?
 else
 	: >"$work/console"
-	"${qemu[@]}" -serial "file:$work/console" -serial "file:$work/status" \
+	"${qemu[@]}" -serial "file:$work/console" -serial "file:$work/status" -serial "file:$work/kernel" \
 		</dev/null >/dev/null 2>"$work/qemu.err" &
 	qpid=$!
 	shown=0 timed_out=0
@@ -94,6 +94,7 @@ dump() {
 	if [ $interactive -eq 0 ] && [ $quiet -eq 1 ]; then
 		echo "---- test host console ----"; tr -d '\r' <"$work/console"
 	fi
+	if [ -s "$work/kernel" ]; then echo "---- test host kernel log (tail) ----"; tr -d '\r' <"$work/kernel" | tail -n 40; fi
 	if [ -s "$work/qemu.err" ]; then echo "---- qemu stderr ----"; cat "$work/qemu.err"; fi
 }
 if [ $interactive -eq 0 ] && [ "$timed_out" = 1 ]; then

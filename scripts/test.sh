@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# scripts/test.sh - run mvm's whole test suite: build, unit tests, unit tests under ASan/UBSan,
+# and the Linux-guest integration tests (tests/linux/run.sh).
+#
+# Usage: scripts/test.sh
+# Installs missing packages (scripts/deps.sh) and fetches the Debian kernel (scripts/fetch-debian.sh)
+# first. Every step's output is shown; the last line is `N passed, M failed` summed over all steps
+# (a step that fails without counting its tests, such as a build error, adds one failure). Exits
+# non-zero when anything failed. With CI=true, tests that need KVM fail instead of skipping when
+# neither /dev/kvm nor the test host VM can run them.
+set -uo pipefail
+. "$(dirname "$0")/lib/common.sh"
+cd "$MVM_ROOT" || exit 1
+
+passed=0 failed=0 skipped=0
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+jobs=$(nproc 2>/dev/null || echo 2)
+t_all=$(mvm_now)
+
+step() { echo; echo "==== $* ===="; }
+step_fail() { echo "not ok $1: $2"; failed=$((failed + 1)); }
+
+# Add the counts in a cmocka log; a binary that started tests and died before its summary (an
+# ASan abort, a crash) has its unreported tests counted as failed.
+cmocka_counts() {
+	local log=$1 name=$2 p f run
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below.*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+	run=$(sed -n 's/^\[==========\] .*Running \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+	echo "# $name: $p passed, $f failed of $run run"
+	passed=$((passed + p)) failed=$((failed + f))
+	if [ $((p + f)) -lt "$run" ]; then
+		step_fail "$name" "$((run - p - f)) test(s) started but never reported (a test binary crashed?)"
+		failed=$((failed + run - p - f - 1))
+	fi
+}
+
+step "dependencies"
+scripts/deps.sh || step_fail deps "scripts/deps.sh failed"
+
+step "Debian kernel and busybox"
+scripts/fetch-debian.sh >/dev/null || step_fail fetch "scripts/fetch-debian.sh failed"
+
+step "build (make)"
+make -j"$jobs" 2>&1 || step_fail build "make failed"
+
+step "unit tests (make unit)"
+make -j"$jobs" unit 2>&1 | tee "$logs/unit"
+rc=${PIPESTATUS[0]}
+f0=$failed
+cmocka_counts "$logs/unit" unit
+[ $rc -ne 0 ] && [ $failed -eq $f0 ] && step_fail unit "make unit exited $rc (build error?)"
+
+step "unit tests under ASan/UBSan"
+rc=0
+if make -n unit-asan >/dev/null 2>&1; then
+	make -j"$jobs" unit-asan 2>&1 | tee "$logs/asan"; rc=${PIPESTATUS[0]}
+else
+	make -j"$jobs" asan 2>&1 || rc=$?
+	for t in build-asan/tests/test_*; do
+		[ -x "$t" ] || continue
+		"$t" 2>&1 || rc=$?
+	done | tee "$logs/asan"
+fi
+f0=$failed
+cmocka_counts "$logs/asan" unit-asan
+[ $rc -ne 0 ] && [ $failed -eq $f0 ] && step_fail unit-asan "the ASan/UBSan build or run exited $rc"
+
+step "Linux guest tests (tests/linux/run.sh)"
+t0=$(mvm_now)
+tests/linux/run.sh 2>&1 | tee "$logs/linux"
+rc=${PIPESTATUS[0]}
+echo "# Linux guest tests: $(mvm_elapsed "$t0") s"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/linux" | tail -n1)
+if [ -n "$line" ]; then
+	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
+	f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
+	s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
+	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail linux "tests/linux/run.sh exited $rc"
+else
+	step_fail linux "tests/linux/run.sh exited $rc without a summary line"
+fi
+
+echo
+echo "# whole suite: $(mvm_elapsed "$t_all") s"
+summary="$passed passed, $failed failed"
+[ $skipped -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+[ $failed -eq 0 ]
