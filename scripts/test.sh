@@ -18,21 +18,27 @@ trap 'rm -rf "$logs"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 t_all=$(mvm_now)
 
-step() { echo; echo "==== $* ===="; }
+t_step=
+step() {
+	[ -n "$t_step" ] && echo "# (step took $(mvm_elapsed "$t_step") s)"
+	t_step=$(mvm_now)
+	echo; echo "==== $* ===="
+}
 step_fail() { echo "not ok $1: $2"; failed=$((failed + 1)); }
 
 # Add the counts in a cmocka log; a binary that started tests and died before its summary (an
 # ASan abort, a crash) has its unreported tests counted as failed.
 cmocka_counts() {
-	local log=$1 name=$2 p f run
+	local log=$1 name=$2 p f k run
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
 	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below.*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+	k=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s), listed below.*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
 	run=$(sed -n 's/^\[==========\] .*Running \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
-	echo "# $name: $p passed, $f failed of $run run"
-	passed=$((passed + p)) failed=$((failed + f))
-	if [ $((p + f)) -lt "$run" ]; then
-		step_fail "$name" "$((run - p - f)) test(s) started but never reported (a test binary crashed?)"
-		failed=$((failed + run - p - f - 1))
+	echo "# $name: $p passed, $f failed, $k skipped of $run run"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + k))
+	if [ $((p + f + k)) -lt "$run" ]; then
+		step_fail "$name" "$((run - p - f - k)) test(s) started but never reported (a test binary crashed?)"
+		failed=$((failed + run - p - f - k - 1))
 	fi
 }
 
@@ -40,7 +46,20 @@ step "dependencies"
 scripts/deps.sh || step_fail deps "scripts/deps.sh failed"
 
 step "Debian kernel and busybox"
-scripts/fetch-debian.sh >/dev/null || step_fail fetch "scripts/fetch-debian.sh failed"
+if envfile=$(scripts/fetch-debian.sh); then
+	# shellcheck disable=SC1090
+	. "$envfile"
+	# Unit tests that load the real Debian kernel (bzImage, and its ELF vmlinux for PVH) read these.
+	export MVM_TEST_KERNEL=$MVM_BZIMAGE
+	if [ -f tests/tools/extract-vmlinux.sh ]; then
+		vml=$MVM_DEBIAN/vmlinux-$MVM_KVER
+		[ -s "$vml" ] || sh tests/tools/extract-vmlinux.sh "$MVM_BZIMAGE" "$vml" ||
+			{ rm -f "$vml"; step_fail extract-vmlinux "tests/tools/extract-vmlinux.sh $MVM_BZIMAGE failed"; }
+		[ -s "$vml" ] && export MVM_TEST_VMLINUX=$vml
+	fi
+else
+	step_fail fetch "scripts/fetch-debian.sh failed"
+fi
 
 step "build (make)"
 make -j"$jobs" 2>&1 || step_fail build "make failed"
@@ -68,10 +87,8 @@ cmocka_counts "$logs/asan" unit-asan
 [ $rc -ne 0 ] && [ $failed -eq $f0 ] && step_fail unit-asan "the ASan/UBSan build or run exited $rc"
 
 step "Linux guest tests (tests/linux/run.sh)"
-t0=$(mvm_now)
 tests/linux/run.sh 2>&1 | tee "$logs/linux"
 rc=${PIPESTATUS[0]}
-echo "# Linux guest tests: $(mvm_elapsed "$t0") s"
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/linux" | tail -n1)
 if [ -n "$line" ]; then
 	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
@@ -83,6 +100,7 @@ else
 	step_fail linux "tests/linux/run.sh exited $rc without a summary line"
 fi
 
+echo "# (step took $(mvm_elapsed "$t_step") s)"
 echo
 echo "# whole suite: $(mvm_elapsed "$t_all") s"
 summary="$passed passed, $failed failed"
