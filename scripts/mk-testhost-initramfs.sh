@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/kmod.sh"
 
-out= cwd=$PWD interactive=0
+out='' cwd=$PWD interactive=0
 files=() envs=()
 while [ $# -gt 0 ]; do
 	case "$1" in

@@ -1,4 +1,5 @@
 # scripts/lib/common.sh - shared paths and helpers for mvm's shell scripts (source it; bash only).
+# shellcheck shell=bash disable=SC2034
 #
 # Contract: defines MVM_ROOT (the repository), MVM_CACHE (.cache/, git-ignored), MVM_DEBIAN
 # (.cache/debian/, where fetch-debian.sh extracts Debian packages) and small helpers that print

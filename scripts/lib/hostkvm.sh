@@ -1,4 +1,5 @@
 # scripts/lib/hostkvm.sh - can this host's KVM boot a stock Linux guest? (source it; bash)
+# shellcheck shell=bash disable=SC2034
 #
 # Contract: mvm_hostkvm_check sets MVM_HOSTKVM_OK (1 or 0), MVM_HOSTKVM_KIND (one word:
 # ok, forced, no-dev, no-access, pvm, no-virt) and MVM_HOSTKVM_WHY (one sentence for a person)
@@ -12,6 +13,7 @@
 #
 # mvm_testhost_check sets MVM_TESTHOST_OK and MVM_TESTHOST_WHY: whether the fallback, a test host
 # VM under QEMU emulation (tests/testhost/run.sh), can run here: qemu-system-x86_64 present.
+# MVM_TESTHOST=off in the environment says it cannot (to check what happens without either).
 
 mvm_hostkvm_check() {
 	MVM_HOSTKVM_OK=0
@@ -64,6 +66,10 @@ mvm_hostkvm_check() {
 
 mvm_testhost_check() {
 	MVM_TESTHOST_OK=0
+	if [ "${MVM_TESTHOST:-}" = off ]; then
+		MVM_TESTHOST_WHY="MVM_TESTHOST=off"
+		return 1
+	fi
 	if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 		MVM_TESTHOST_WHY="qemu-system-x86_64 is not installed (scripts/deps.sh installs it)"
 		return 1

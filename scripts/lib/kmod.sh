@@ -1,4 +1,5 @@
 # scripts/lib/kmod.sh - find a kernel module and the modules it depends on, in load order.
+# shellcheck shell=bash disable=SC2034
 #
 # Contract: mvm_kmod_closure MODDIR NAME... prints one .ko path per line, every dependency before
 # the module that needs it, each module once. NAME may use '-' or '_'. Reads each module's

@@ -9,7 +9,7 @@ set -uo pipefail
 [ "${1:-}" = version ] && { echo "fake-mvm-qemu (QEMU $(qemu-system-x86_64 --version | head -n1))"; exit 0; }
 [ "${1:-}" = run ] || { echo "usage: $0 run --kernel FILE [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]" >&2; exit 2; }
 shift
-kernel= initrd= cmdline="console=ttyS0 reboot=k panic=1" cpus=1 mem=512M
+kernel='' initrd='' cmdline="console=ttyS0 reboot=k panic=1" cpus=1 mem=512M
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2 ;; --initrd) initrd=$2 ;; --cmdline) cmdline=$2 ;;

@@ -23,7 +23,7 @@ BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches 
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
 
-direct=0 mvm=$MVM_ROOT/build/mvm kernel= initrd= vmlinux= only=()
+direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' only=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--direct) direct=1; shift ;;
@@ -162,8 +162,7 @@ vm_reap() {
 vm_kill() {
 	[ -n "${VM_PID:-}" ] || return 0
 	kill -TERM "$VM_PID" 2>/dev/null
-	local i
-	for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.3; done
+	for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.3; done
 	kill -KILL "$VM_PID" 2>/dev/null
 	vm_reap
 	VM_RC=killed
