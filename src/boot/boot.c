@@ -1,90 +1,17 @@
-/* boot.c - kernel/initrd file reading, format detection and shared loader helpers. */
+/* boot.c - format detection, boot_load, and helpers shared by the loaders. */
 #include "boot/boot.h"
 #include "core/layout.h"
 #include "util/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define BOOT_PAGE_MASK 0xfffULL
 #define MIB            (1ULL << 20)
 
-/* Whole file into a malloc'd buffer. The size cap is guest RAM: anything
- * larger can never be loaded, and refusing early avoids a huge allocation. */
-static int boot_read_file(const char *path, const char *what, uint64_t cap,
-			  uint8_t **buf, size_t *len)
-{
-	struct stat st;
-	uint8_t *p = NULL;
-	size_t done = 0;
-	int fd, ret = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("%s %s: cannot open: %s", what, path, strerror(-ret));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_err("%s %s: cannot stat: %s", what, path, strerror(-ret));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		log_err("%s %s: not a regular file", what, path);
-		ret = -EINVAL;
-		goto out;
-	}
-	if (st.st_size == 0) {
-		log_err("%s %s: file is empty", what, path);
-		ret = -EINVAL;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > cap) {
-		log_err("%s %s (%llu MiB) is larger than guest RAM (%llu MiB); give --mem more",
-			what, path, (unsigned long long)((st.st_size + MIB - 1) / MIB),
-			(unsigned long long)(cap / MIB));
-		ret = -EINVAL;
-		goto out;
-	}
-	p = malloc(st.st_size);
-	if (!p) {
-		ret = -ENOMEM;
-		log_err("%s %s: cannot allocate %lld bytes to read it", what, path,
-			(long long)st.st_size);
-		goto out;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, p + done, st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			log_err("%s %s: read failed: %s", what, path, strerror(-ret));
-			goto out;
-		}
-		if (n == 0) {
-			log_err("%s %s: file shrank while being read (%zu of %lld bytes)",
-				what, path, done, (long long)st.st_size);
-			ret = -EIO;
-			goto out;
-		}
-		done += n;
-	}
-	*buf = p;
-	*len = done;
-	p = NULL;
-out:
-	free(p);
-	close(fd);
-	return ret;
-}
+/* Enough of the file's start to tell the formats apart: "HdrS" ends at 0x206. */
+#define BOOT_PROBE_LEN 0x206
 
 static int boot_is_bzimage(const uint8_t *img, size_t len)
 {
@@ -98,38 +25,46 @@ static int boot_is_elf(const uint8_t *img, size_t len)
 
 int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out)
 {
-	uint8_t *kernel = NULL, *initrd = NULL;
-	size_t kernel_len = 0, initrd_len = 0;
+	struct boot_src kernel = { .fd = -1 }, initrd = { .fd = -1 };
+	uint8_t probe[BOOT_PROBE_LEN];
+	size_t probe_len;
 	int ret;
 
 	if (!cfg->kernel_path || !cfg->cmdline) {
 		log_err("boot: no kernel path or command line given");
 		return -EINVAL;
 	}
-	ret = boot_read_file(cfg->kernel_path, "kernel", m->ram_size, &kernel, &kernel_len);
+	ret = boot_src_open(&kernel, "kernel", cfg->kernel_path, m->ram_size);
 	if (ret)
 		return ret;
 	if (cfg->initrd_path) {
-		ret = boot_read_file(cfg->initrd_path, "initrd", m->ram_size, &initrd,
-				     &initrd_len);
+		ret = boot_src_open(&initrd, "initrd", cfg->initrd_path, m->ram_size);
 		if (ret)
 			goto out;
 	}
+	probe_len = kernel.len < sizeof(probe) ? kernel.len : sizeof(probe);
+	ret = boot_src_read(&kernel, 0, probe, probe_len);
+	if (ret)
+		goto out;
 
-	if (boot_is_bzimage(kernel, kernel_len)) {
-		ret = bzimage_load(m, kernel, kernel_len, cfg->kernel_path, initrd, initrd_len,
-				   cfg, out);
-	} else if (boot_is_elf(kernel, kernel_len)) {
-		ret = pvh_load(m, kernel, kernel_len, cfg->kernel_path, initrd, initrd_len,
-			       cfg, out);
+	if (boot_is_bzimage(probe, probe_len)) {
+		ret = bzimage_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
+	} else if (boot_is_elf(probe, probe_len)) {
+		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
 	} else {
 		log_err("%s: not a bzImage or ELF vmlinux (no HdrS magic at 0x202, no ELF magic)",
 			cfg->kernel_path);
 		ret = -EINVAL;
 	}
+	/* A file that grew or shrank under us may have been loaded half old,
+	 * half new: refuse to boot it. */
+	if (!ret)
+		ret = boot_src_check_size(&kernel);
+	if (!ret)
+		ret = boot_src_check_size(&initrd);
 out:
-	free(kernel);
-	free(initrd);
+	boot_src_close(&kernel);
+	boot_src_close(&initrd);
 	return ret;
 }
 

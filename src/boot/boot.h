@@ -1,12 +1,16 @@
 /* boot.h - loading a Linux kernel (bzImage or PVH ELF vmlinux) and its initrd.
  *
- * Contract: boot_load() reads the kernel (and initrd) files, detects the
+ * Contract: boot_load() opens the kernel (and initrd) files, detects the
  * format and loads everything into guest RAM through gmem_ptr/gmem_write
- * only. It writes the kernel, the initrd, the command line (at
- * LAYOUT_CMDLINE), the e820 map and either the zero page (at
- * LAYOUT_ZERO_PAGE) or the PVH hvm_start_info (at LAYOUT_PVH_START_INFO, map
- * at LAYOUT_PVH_MEMMAP, module list at LAYOUT_PVH_MODLIST). It writes no page
- * tables, GDT or registers: the caller sets the CPU up from *out.
+ * only. Only headers are read into small host buffers (bzImage: the setup
+ * header; ELF: the ELF header, program headers and PT_NOTE contents); the
+ * kernel proper and the initrd go from the file straight into guest RAM
+ * with pread, so mvm never holds a host copy of either (a big initrd would
+ * otherwise cost its size twice). It writes the kernel, the initrd, the
+ * command line (at LAYOUT_CMDLINE), the e820 map and either the zero page
+ * (at LAYOUT_ZERO_PAGE) or the PVH hvm_start_info (at LAYOUT_PVH_START_INFO,
+ * map at LAYOUT_PVH_MEMMAP, module list at LAYOUT_PVH_MODLIST). It writes no
+ * page tables, GDT or registers: the caller sets the CPU up from *out.
  *
  *  - bzImage: the "HdrS" setup header at 0x202. Boot protocol >= 2.12 is
  *    required, because mvm enters at the 64-bit entry (load address + 0x200)
@@ -23,9 +27,11 @@
  *    segments load at p_paddr (>= 1 MiB, inside one RAM region); the initrd
  *    is module 0, placed at the top of low RAM above every segment.
  *
- * All validation happens before the first byte is written to guest RAM.
+ * All validation happens before the first byte is written to guest RAM;
+ * only an I/O error (or a file that shrinks) can fail after that.
  * Errors: -EINVAL for a bad or unusable file, after a log_err naming the
- * file and the exact field or problem; -errno for I/O failures (logged too).
+ * file and the exact field or problem; -errno for I/O failures (logged too),
+ * -EIO for a file that changed size while being read.
  */
 #ifndef MVM_BOOT_BOOT_H
 #define MVM_BOOT_BOOT_H
@@ -55,15 +61,47 @@ struct boot_entry {
 
 int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out);
 
-/* The loaders on in-memory images (what boot_load calls; tests use them
- * directly). name labels the kernel in messages; the initrd is labelled by
- * cfg->initrd_path (or "initrd"). initrd may be NULL when initrd_len is 0.
+/* An image to load: an open regular file (fd >= 0, len from fstat) or a
+ * buffer (fd < 0; what tests use). The loaders see only this, so the same
+ * code runs on both. what ("kernel", "initrd") and name (the path) label
+ * messages. */
+struct boot_src {
+	const char *what;
+	const char *name;
+	int fd;
+	const uint8_t *buf;
+	uint64_t len;
+};
+
+/* source.c. */
+
+/* A buffer source; never fails, needs no close. */
+void boot_src_buf(struct boot_src *src, const char *what, const char *name,
+		  const uint8_t *buf, uint64_t len);
+/* Open path read-only: must be a non-empty regular file of at most cap
+ * bytes (guest RAM). 0 or -errno/-EINVAL, logged as "<what> <path>: ...". */
+int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap);
+void boot_src_close(struct boot_src *src);
+/* Exactly len bytes at off into dst. [off, off+len) must lie within
+ * src->len (-EIO, logged, if not). A short read means the file shrank: -EIO;
+ * a read error: -errno. Both logged naming the file. */
+int boot_src_read(const struct boot_src *src, uint64_t off, void *dst, uint64_t len);
+/* boot_src_read straight into guest RAM at gpa, through gmem_ptr; -EFAULT
+ * (logged) when [gpa, gpa+len) is not all RAM. */
+int boot_src_to_guest(const struct gmem *m, const struct boot_src *src, uint64_t off,
+		      uint64_t gpa, uint64_t len);
+/* -EIO (logged) when an open file's size is no longer src->len; 0 for buffers. */
+int boot_src_check_size(const struct boot_src *src);
+
+/* The loaders (what boot_load calls; tests call them on buffer sources).
+ * kernel->name labels the kernel in messages; the initrd is labelled by
+ * cfg->initrd_path (or "initrd"). initrd is NULL for none (never empty).
  * cfg->kernel_path and cfg->initrd_path are used only for messages. */
-int bzimage_load(const struct gmem *m, const uint8_t *img, size_t len, const char *name,
-		 const uint8_t *initrd, size_t initrd_len, const struct boot_cfg *cfg,
+int bzimage_load(const struct gmem *m, const struct boot_src *kernel,
+		 const struct boot_src *initrd, const struct boot_cfg *cfg,
 		 struct boot_entry *out);
-int pvh_load(const struct gmem *m, const uint8_t *img, size_t len, const char *name,
-	     const uint8_t *initrd, size_t initrd_len, const struct boot_cfg *cfg,
+int pvh_load(const struct gmem *m, const struct boot_src *kernel,
+	     const struct boot_src *initrd, const struct boot_cfg *cfg,
 	     struct boot_entry *out);
 
 /* Helpers shared by the loaders (boot.c). */

@@ -72,8 +72,8 @@ static void put64(uint8_t *p, uint64_t v) { put32(p, v); put32(p + 4, v >> 32); 
 struct bz_plan {
 	uint16_t version;
 	size_t hdr_end;       /* setup header is image[0x1f1, hdr_end) */
-	size_t pm_offset;     /* protected-mode kernel in the file */
-	size_t pm_size;
+	uint64_t pm_offset;   /* protected-mode kernel in the file */
+	uint64_t pm_size;
 	uint64_t load;        /* gpa of the protected-mode kernel */
 	uint64_t span;        /* bytes the kernel needs from run_base (init_size) */
 	uint64_t run_base;    /* where it decompresses: load, or pref_address if higher */
@@ -81,15 +81,17 @@ struct bz_plan {
 	uint64_t initrd_gpa;
 };
 
-static int bz_check_header(const uint8_t *img, size_t len, const char *name,
+/* img is the file's first min(len, BZ_HDR_MAX_END) bytes, zero-padded to
+ * BZ_HDR_MAX_END; len is the whole file's size. */
+static int bz_check_header(const uint8_t *img, uint64_t len, const char *name,
 			   struct bz_plan *p)
 {
 	unsigned setup_sects;
 	uint64_t pm_claim;
 
 	if (len < BZ_HDR_212_END) {
-		log_err("%s: file is %zu bytes, too short for a bzImage setup header "
-			"(need >= %d)", name, len, BZ_HDR_212_END);
+		log_err("%s: file is %llu bytes, too short for a bzImage setup header "
+			"(need >= %d)", name, (unsigned long long)len, BZ_HDR_212_END);
 		return -EINVAL;
 	}
 	if (get16(img + BZ_BOOT_FLAG) != BZ_BOOT_FLAG_MAGIC) {
@@ -119,11 +121,11 @@ static int bz_check_header(const uint8_t *img, size_t len, const char *name,
 	}
 
 	setup_sects = img[BZ_SETUP_SECTS] ? img[BZ_SETUP_SECTS] : 4;
-	p->pm_offset = (size_t)(setup_sects + 1) * 512;
+	p->pm_offset = (uint64_t)(setup_sects + 1) * 512;
 	if (p->pm_offset >= len) {
-		log_err("%s: setup_sects %u puts the protected-mode kernel at 0x%zx, at or "
-			"past the end of the file (%zu bytes)", name, setup_sects,
-			p->pm_offset, len);
+		log_err("%s: setup_sects %u puts the protected-mode kernel at 0x%llx, at or "
+			"past the end of the file (%llu bytes)", name, setup_sects,
+			(unsigned long long)p->pm_offset, (unsigned long long)len);
 		return -EINVAL;
 	}
 	pm_claim = (uint64_t)get32(img + BZ_SYSSIZE) * 16;
@@ -135,8 +137,8 @@ static int bz_check_header(const uint8_t *img, size_t len, const char *name,
 	 * part is kernel, but less than the claim means a truncated file. */
 	if (pm_claim > len - p->pm_offset) {
 		log_err("%s: syssize claims %llu bytes of protected-mode kernel but the file "
-			"holds only %zu after the setup (truncated file?)", name,
-			(unsigned long long)pm_claim, len - p->pm_offset);
+			"holds only %llu after the setup (truncated file?)", name,
+			(unsigned long long)pm_claim, (unsigned long long)(len - p->pm_offset));
 		return -EINVAL;
 	}
 	p->pm_size = pm_claim;
@@ -200,7 +202,7 @@ static int bz_place_kernel(const struct gmem *m, const uint8_t *img, const char 
 }
 
 static int bz_build_zero_page(const struct gmem *m, const uint8_t *img,
-			      const struct bz_plan *p, size_t initrd_len,
+			      const struct bz_plan *p, uint64_t initrd_len,
 			      const struct boot_cfg *cfg, uint8_t *zp)
 {
 	struct e820_entry map[E820_MAX_ENTRIES];
@@ -244,15 +246,23 @@ static int bz_build_zero_page(const struct gmem *m, const uint8_t *img,
 	return 0;
 }
 
-int bzimage_load(const struct gmem *m, const uint8_t *img, size_t len, const char *name,
-		 const uint8_t *initrd, size_t initrd_len, const struct boot_cfg *cfg,
+int bzimage_load(const struct gmem *m, const struct boot_src *kernel,
+		 const struct boot_src *initrd, const struct boot_cfg *cfg,
 		 struct boot_entry *out)
 {
+	const char *name = kernel->name;
+	uint64_t initrd_len = initrd ? initrd->len : 0;
+	/* Everything the loader reads from the setup lies below BZ_HDR_MAX_END:
+	 * the 16-bit setup code itself is skipped by the 64-bit entry, so it is
+	 * never read, and the protected-mode part goes straight to guest RAM. */
+	uint8_t img[BZ_HDR_MAX_END] = { 0 };
 	struct bz_plan p = { 0 };
 	uint8_t zp[ZP_SIZE];
 	int ret;
 
-	ret = bz_check_header(img, len, name, &p);
+	ret = boot_src_read(kernel, 0, img, kernel->len < sizeof(img) ? kernel->len : sizeof(img));
+	if (!ret)
+		ret = bz_check_header(img, kernel->len, name, &p);
 	if (!ret)
 		ret = bz_place_kernel(m, img, name, &p);
 	if (!ret)
@@ -273,15 +283,17 @@ int bzimage_load(const struct gmem *m, const uint8_t *img, size_t len, const cha
 	if (ret)
 		return ret;
 
-	/* Every range below was checked against RAM above; a failure here is a
-	 * bug, still reported rather than ignored. */
-	ret = gmem_write(m, p.load, img + p.pm_offset, p.pm_size);
+	/* Every range below was checked against RAM and the file above; a
+	 * failure here is an I/O error (logged by boot_src) or a bug. */
+	ret = boot_src_to_guest(m, kernel, p.pm_offset, p.load, p.pm_size);
 	if (!ret && initrd_len)
-		ret = gmem_write(m, p.initrd_gpa, initrd, initrd_len);
-	if (!ret)
-		ret = gmem_write(m, LAYOUT_ZERO_PAGE, zp, sizeof(zp));
+		ret = boot_src_to_guest(m, initrd, 0, p.initrd_gpa, initrd_len);
+	if (ret)
+		return ret;
+	ret = gmem_write(m, LAYOUT_ZERO_PAGE, zp, sizeof(zp));
 	if (ret) {
-		log_err("%s: cannot write the kernel, initrd or zero page to guest RAM", name);
+		log_err("%s: cannot write the zero page to guest RAM at 0x%llx", name,
+			(unsigned long long)LAYOUT_ZERO_PAGE);
 		return ret;
 	}
 	ret = boot_write_cmdline(m, cfg);

@@ -6,6 +6,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The PVH boot ABI, as documented in Xen's public/arch-x86/hvm/start_info.h
@@ -14,6 +15,10 @@
 #define PVH_START_VERSION        1
 #define PVH_XEN_ELFNOTE_PHYS32   18 /* XEN_ELFNOTE_PHYS32_ENTRY */
 #define PVH_MAX_PHDRS            64
+/* PT_NOTE contents are read into a host buffer to walk them. A vmlinux has
+ * well under 1 KiB of notes; the cap keeps a hostile file from costing
+ * host memory the RSS budget does not have. */
+#define PVH_MAX_NOTE_BYTES       (64 * 1024)
 
 struct pvh_start_info {
 	uint32_t magic;
@@ -57,7 +62,7 @@ static uint32_t pvh_get32(const uint8_t *p)
 	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static int pvh_check_ehdr(const Elf64_Ehdr *eh, size_t len, const char *name)
+static int pvh_check_ehdr(const Elf64_Ehdr *eh, uint64_t len, const char *name)
 {
 	uint64_t ph_bytes;
 
@@ -98,26 +103,27 @@ static int pvh_check_ehdr(const Elf64_Ehdr *eh, size_t len, const char *name)
 	ph_bytes = (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr);
 	if (eh->e_phoff > len || ph_bytes > len - eh->e_phoff) {
 		log_err("%s: ELF program headers at e_phoff 0x%llx (%u x %zu bytes) run past "
-			"the end of the file (%zu bytes)", name,
-			(unsigned long long)eh->e_phoff, eh->e_phnum, sizeof(Elf64_Phdr), len);
+			"the end of the file (%llu bytes)", name,
+			(unsigned long long)eh->e_phoff, eh->e_phnum, sizeof(Elf64_Phdr),
+			(unsigned long long)len);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 /* A segment's file bytes must lie in the file: [off, off+filesz). */
-static int pvh_check_file_range(const Elf64_Phdr *ph, int i, size_t len, const char *name)
+static int pvh_check_file_range(const Elf64_Phdr *ph, int i, uint64_t len, const char *name)
 {
 	if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset) {
 		log_err("%s: program header %d: p_offset 0x%llx + p_filesz 0x%llx is past the "
-			"end of the file (%zu bytes)", name, i, (unsigned long long)ph->p_offset,
-			(unsigned long long)ph->p_filesz, len);
+			"end of the file (%llu bytes)", name, i, (unsigned long long)ph->p_offset,
+			(unsigned long long)ph->p_filesz, (unsigned long long)len);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int pvh_check_load(const struct gmem *m, const Elf64_Phdr *ph, int i, size_t len,
+static int pvh_check_load(const struct gmem *m, const Elf64_Phdr *ph, int i, uint64_t len,
 			  const char *name)
 {
 	uint64_t start = ph->p_paddr, end;
@@ -156,12 +162,12 @@ static int pvh_check_load(const struct gmem *m, const Elf64_Phdr *ph, int i, siz
 	return 0;
 }
 
-/* Walk the notes of one PT_NOTE segment looking for the PVH entry.
- * 1 found (*entry set), 0 not there, -EINVAL malformed (logged). */
-static int pvh_find_note(const uint8_t *img, const Elf64_Phdr *ph, int i, const char *name,
-			 uint32_t *entry)
+/* Walk the notes of one PT_NOTE segment (its file bytes in seg) looking for
+ * the PVH entry. 1 found (*entry set), 0 not there, -EINVAL malformed (logged). */
+static int pvh_walk_notes(const uint8_t *seg, const Elf64_Phdr *ph, int i, const char *name,
+			  uint32_t *entry)
 {
-	const uint8_t *p = img + ph->p_offset;
+	const uint8_t *p = seg;
 	uint64_t left = ph->p_filesz;
 
 	while (left >= 12) {
@@ -173,7 +179,8 @@ static int pvh_find_note(const uint8_t *img, const Elf64_Phdr *ph, int i, const 
 		if (name_pad + desc_pad > left - 12) {
 			log_err("%s: program header %d: note at file offset 0x%llx (namesz %llu, "
 				"descsz %llu) runs past its segment", name, i,
-				(unsigned long long)(p - img), (unsigned long long)namesz,
+				(unsigned long long)(ph->p_offset + (p - seg)),
+				(unsigned long long)namesz,
 				(unsigned long long)descsz);
 			return -EINVAL;
 		}
@@ -199,36 +206,63 @@ static int pvh_find_note(const uint8_t *img, const Elf64_Phdr *ph, int i, const 
 	return 0;
 }
 
-/* Every check, no writes. Fills the PVH entry and the end of the highest
- * loaded byte below 4 GiB (where the initrd may start). */
-static int pvh_check(const struct gmem *m, const uint8_t *img, size_t len, const char *name,
-		     const Elf64_Ehdr *eh, uint32_t *entry, uint64_t *low_top)
+/* Read one PT_NOTE segment (already range-checked against the file) into a
+ * size-checked buffer and walk it. Same results as pvh_walk_notes. */
+static int pvh_find_note(const struct boot_src *kernel, const Elf64_Phdr *ph, int i,
+			 uint32_t *entry)
 {
-	int ret, found = 0, nr_load = 0, entry_ok = 0;
-	Elf64_Phdr ph;
+	uint8_t *seg;
+	int ret;
 
-	ret = pvh_check_ehdr(eh, len, name);
-	if (ret)
-		return ret;
+	if (ph->p_filesz < 12)
+		return 0; /* no room for a note header: nothing to find, as before */
+	if (ph->p_filesz > PVH_MAX_NOTE_BYTES) {
+		log_err("%s: program header %d: PT_NOTE p_filesz 0x%llx is larger than mvm "
+			"reads (%u bytes)", kernel->name, i, (unsigned long long)ph->p_filesz,
+			PVH_MAX_NOTE_BYTES);
+		return -EINVAL;
+	}
+	seg = malloc(ph->p_filesz);
+	if (!seg) {
+		log_err("%s: cannot allocate %llu bytes for the notes of program header %d",
+			kernel->name, (unsigned long long)ph->p_filesz, i);
+		return -ENOMEM;
+	}
+	ret = boot_src_read(kernel, ph->p_offset, seg, ph->p_filesz);
+	if (!ret)
+		ret = pvh_walk_notes(seg, ph, i, kernel->name, entry);
+	free(seg);
+	return ret;
+}
+
+/* Every check on the (already checked) ELF header and its program headers,
+ * no writes. Fills the PVH entry and the end of the highest loaded byte
+ * below 4 GiB (where the initrd may start). */
+static int pvh_check(const struct gmem *m, const struct boot_src *kernel, const Elf64_Phdr *phs,
+		     int phnum, uint32_t *entry, uint64_t *low_top)
+{
+	const char *name = kernel->name;
+	int ret, found = 0, nr_load = 0, entry_ok = 0;
 
 	*low_top = LAYOUT_HIMEM_START;
-	for (int i = 0; i < eh->e_phnum; i++) {
-		memcpy(&ph, img + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-		if (ph.p_type == PT_LOAD) {
-			ret = pvh_check_load(m, &ph, i, len, name);
+	for (int i = 0; i < phnum; i++) {
+		const Elf64_Phdr *ph = &phs[i];
+
+		if (ph->p_type == PT_LOAD) {
+			ret = pvh_check_load(m, ph, i, kernel->len, name);
 			if (ret)
 				return ret;
-			if (ph.p_memsz == 0)
+			if (ph->p_memsz == 0)
 				continue;
 			nr_load++;
-			if (ph.p_paddr < LAYOUT_MMIO_HOLE_START &&
-			    ph.p_paddr + ph.p_memsz > *low_top)
-				*low_top = ph.p_paddr + ph.p_memsz;
-		} else if (ph.p_type == PT_NOTE && !found) {
-			ret = pvh_check_file_range(&ph, i, len, name);
+			if (ph->p_paddr < LAYOUT_MMIO_HOLE_START &&
+			    ph->p_paddr + ph->p_memsz > *low_top)
+				*low_top = ph->p_paddr + ph->p_memsz;
+		} else if (ph->p_type == PT_NOTE && !found) {
+			ret = pvh_check_file_range(ph, i, kernel->len, name);
 			if (ret)
 				return ret;
-			ret = pvh_find_note(img, &ph, i, name, entry);
+			ret = pvh_find_note(kernel, ph, i, entry);
 			if (ret < 0)
 				return ret;
 			found = ret;
@@ -244,11 +278,9 @@ static int pvh_check(const struct gmem *m, const uint8_t *img, size_t len, const
 		return -EINVAL;
 	}
 	/* The entry must be code we load from the file, not bss or nothing. */
-	for (int i = 0; i < eh->e_phnum && !entry_ok; i++) {
-		memcpy(&ph, img + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-		entry_ok = ph.p_type == PT_LOAD && *entry >= ph.p_paddr &&
-			   *entry - ph.p_paddr < ph.p_filesz;
-	}
+	for (int i = 0; i < phnum && !entry_ok; i++)
+		entry_ok = phs[i].p_type == PT_LOAD && *entry >= phs[i].p_paddr &&
+			   *entry - phs[i].p_paddr < phs[i].p_filesz;
 	if (!entry_ok) {
 		log_err("%s: PVH entry 0x%x (XEN_ELFNOTE_PHYS32_ENTRY) lies in no loaded "
 			"segment", name, *entry);
@@ -257,27 +289,34 @@ static int pvh_check(const struct gmem *m, const uint8_t *img, size_t len, const
 	return 0;
 }
 
-static int pvh_load_segments(const struct gmem *m, const uint8_t *img, const Elf64_Ehdr *eh)
+/* File bytes straight from the image into guest RAM, then the bss zeroed
+ * there: no host copy of a segment ever exists. */
+static int pvh_load_segments(const struct gmem *m, const struct boot_src *kernel,
+			     const Elf64_Phdr *phs, int phnum)
 {
-	Elf64_Phdr ph;
-
-	for (int i = 0; i < eh->e_phnum; i++) {
+	for (int i = 0; i < phnum; i++) {
+		const Elf64_Phdr *ph = &phs[i];
 		uint8_t *dst;
+		int ret;
 
-		memcpy(&ph, img + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+		if (ph->p_type != PT_LOAD || ph->p_memsz == 0)
 			continue;
-		dst = gmem_ptr(m, ph.p_paddr, ph.p_memsz);
-		if (!dst)
+		dst = gmem_ptr(m, ph->p_paddr, ph->p_memsz);
+		if (!dst) {
+			log_err("%s: program header %d: 0x%llx is not guest RAM", kernel->name, i,
+				(unsigned long long)ph->p_paddr);
 			return -EFAULT;
-		memcpy(dst, img + ph.p_offset, ph.p_filesz);
-		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		}
+		ret = boot_src_read(kernel, ph->p_offset, dst, ph->p_filesz);
+		if (ret)
+			return ret;
+		memset(dst + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
 	}
 	return 0;
 }
 
 static int pvh_write_start_info(const struct gmem *m, const struct boot_cfg *cfg,
-				uint64_t initrd_gpa, size_t initrd_len)
+				uint64_t initrd_gpa, uint64_t initrd_len)
 {
 	struct e820_entry map[E820_MAX_ENTRIES];
 	struct pvh_memmap_entry mm[E820_MAX_ENTRIES];
@@ -309,22 +348,37 @@ static int pvh_write_start_info(const struct gmem *m, const struct boot_cfg *cfg
 	return ret;
 }
 
-int pvh_load(const struct gmem *m, const uint8_t *img, size_t len, const char *name,
-	     const uint8_t *initrd, size_t initrd_len, const struct boot_cfg *cfg,
+int pvh_load(const struct gmem *m, const struct boot_src *kernel,
+	     const struct boot_src *initrd, const struct boot_cfg *cfg,
 	     struct boot_entry *out)
 {
-	uint64_t low_top = 0, initrd_gpa = 0;
+	const char *name = kernel->name;
+	uint64_t low_top = 0, initrd_gpa = 0, initrd_len = initrd ? initrd->len : 0;
+	Elf64_Phdr phs[PVH_MAX_PHDRS];
 	uint32_t entry = 0;
 	Elf64_Ehdr eh;
 	int ret;
 
-	if (len < sizeof(eh) || memcmp(img, ELFMAG, SELFMAG) != 0) {
-		log_err("%s: not an ELF file (%zu bytes, no ELF header)", name, len);
+	if (kernel->len < sizeof(eh)) {
+		log_err("%s: not an ELF file (%llu bytes, no ELF header)", name,
+			(unsigned long long)kernel->len);
 		return -EINVAL;
 	}
-	/* A copy: the image buffer need not be aligned for Elf64_Ehdr. */
-	memcpy(&eh, img, sizeof(eh));
-	ret = pvh_check(m, img, len, name, &eh, &entry, &low_top);
+	ret = boot_src_read(kernel, 0, &eh, sizeof(eh));
+	if (ret)
+		return ret;
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+		log_err("%s: not an ELF file (%llu bytes, no ELF header)", name,
+			(unsigned long long)kernel->len);
+		return -EINVAL;
+	}
+	ret = pvh_check_ehdr(&eh, kernel->len, name);
+	if (ret)
+		return ret;
+	/* e_phnum <= PVH_MAX_PHDRS and the table lies in the file: both checked. */
+	ret = boot_src_read(kernel, eh.e_phoff, phs, (uint64_t)eh.e_phnum * sizeof(phs[0]));
+	if (!ret)
+		ret = pvh_check(m, kernel, phs, eh.e_phnum, &entry, &low_top);
 	if (!ret)
 		ret = boot_check_cmdline(cfg, name, LAYOUT_CMDLINE_MAX - 1, "mvm's limit");
 	if (!ret && initrd_len)
@@ -333,13 +387,15 @@ int pvh_load(const struct gmem *m, const uint8_t *img, size_t len, const char *n
 	if (ret)
 		return ret;
 
-	ret = pvh_load_segments(m, img, &eh);
+	/* Checked above; a failure now is an I/O error (logged) or a bug. */
+	ret = pvh_load_segments(m, kernel, phs, eh.e_phnum);
 	if (!ret && initrd_len)
-		ret = gmem_write(m, initrd_gpa, initrd, initrd_len);
-	if (!ret)
-		ret = pvh_write_start_info(m, cfg, initrd_gpa, initrd_len);
+		ret = boot_src_to_guest(m, initrd, 0, initrd_gpa, initrd_len);
+	if (ret)
+		return ret;
+	ret = pvh_write_start_info(m, cfg, initrd_gpa, initrd_len);
 	if (ret) {
-		log_err("%s: cannot write the kernel, initrd or start_info to guest RAM", name);
+		log_err("%s: cannot write start_info to guest RAM", name);
 		return ret;
 	}
 	ret = boot_write_cmdline(m, cfg);

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,20 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The loader on buffer sources: kernel labelled "bzImage", initrd "initrd.img". */
+static int load_buf(struct fixture *f, const uint8_t *img, size_t len, const uint8_t *initrd,
+		    size_t initrd_len)
+{
+	struct boot_src k, i;
+
+	boot_src_buf(&k, "kernel", "bzImage", img, len);
+	boot_src_buf(&i, "initrd", "initrd.img", initrd, initrd_len);
+	return bzimage_load(&f->m, &k, initrd_len ? &i : NULL, &f->cfg, &f->out);
+}
+
 static int load(struct fixture *f, const uint8_t *initrd, size_t initrd_len)
 {
-	return bzimage_load(&f->m, f->img, IMG_LEN, "bzImage", initrd, initrd_len, &f->cfg,
-			    &f->out);
+	return load_buf(f, f->img, IMG_LEN, initrd, initrd_len);
 }
 
 static void expect_reject(struct fixture *f, const char *text)
@@ -197,8 +208,7 @@ static void test_too_short(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(bzimage_load(&f->m, f->img, 0x100, "bzImage", NULL, 0, &f->cfg,
-				      &f->out), -EINVAL);
+	assert_int_equal(load_buf(f, f->img, 0x100, NULL, 0), -EINVAL);
 	assert_non_null(strstr(f->err, "bzImage: file is 256 bytes, too short"));
 }
 
@@ -400,6 +410,98 @@ static void test_boot_load_files(void **state)
 	assert_non_null(strstr(f->err, "kernel /nonexistent/mvm-kernel: cannot open"));
 }
 
+/* Load img (+ initrd) from buffers into a fresh guest, and through temp
+ * files with boot_load (the pread path) into another: the two guests' RAM
+ * and entries must be identical. */
+static void compare_fd_and_buffer(struct fixture *f, const uint8_t *img, size_t len,
+				  const uint8_t *initrd, size_t initrd_len)
+{
+	struct boot_cfg cfg = f->cfg;
+	struct boot_entry out2 = { 0 };
+	struct gmem m2;
+	const uint8_t *a, *b;
+
+	gmem_free(&f->m);
+	assert_int_equal(gmem_init(&f->m, RAM), 0);
+	assert_int_equal(load_buf(f, img, len, initrd, initrd_len), 0);
+
+	assert_int_equal(gmem_init(&m2, RAM), 0);
+	cfg.kernel_path = tmp_file(0, img, len);
+	cfg.initrd_path = initrd_len ? tmp_file(1, initrd, initrd_len) : NULL;
+	assert_int_equal(boot_load(&m2, &cfg, &out2), 0);
+	unlink(cfg.kernel_path);
+	if (cfg.initrd_path)
+		unlink(cfg.initrd_path);
+
+	assert_int_equal(out2.mode, f->out.mode);
+	assert_int_equal(out2.entry, f->out.entry);
+	assert_int_equal(out2.boot_info, f->out.boot_info);
+	a = gmem_ptr(&f->m, 0, RAM);
+	b = gmem_ptr(&m2, 0, RAM);
+	assert_non_null(a);
+	assert_non_null(b);
+	if (memcmp(a, b, RAM) != 0) {
+		size_t i = 0;
+		uint8_t va, vb;
+
+		while (a[i] == b[i])
+			i++;
+		va = a[i];
+		vb = b[i];
+		gmem_free(&m2);
+		fail_msg("guest RAM differs at 0x%zx (buffer 0x%02x, file 0x%02x)", i, va, vb);
+	}
+	gmem_free(&m2);
+}
+
+static void test_fd_path_matches_buffer(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t initrd[3 * 4096 + 123];
+
+	for (size_t i = 0; i < sizeof(initrd); i++)
+		initrd[i] = (uint8_t)(i * 31 + 7);
+	compare_fd_and_buffer(f, f->img, IMG_LEN, initrd, sizeof(initrd));
+	compare_fd_and_buffer(f, f->img, IMG_LEN, NULL, 0);
+	/* A signed kernel: bytes after syssize*16 are never loaded either way. */
+	{
+		uint8_t big[IMG_LEN + 512];
+
+		memcpy(big, f->img, IMG_LEN);
+		memset(big + IMG_LEN, 0xee, 512);
+		compare_fd_and_buffer(f, big, sizeof(big), initrd, sizeof(initrd));
+		assert_int_equal(*(uint8_t *)gmem_ptr(&f->m, 0x200000 + PM_SIZE, 1), 0);
+	}
+}
+
+/* The file behind an fd shorter than its source claims (it shrank after
+ * fstat), or unreadable: the load fails naming the file, no crash. */
+static void test_fd_short_read_and_io_error(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t initrd[5000] = { 9 };
+	const char *kpath = tmp_file(0, f->img, IMG_LEN - 100);
+	struct boot_src k = { .what = "kernel", .name = kpath, .len = IMG_LEN };
+	struct boot_src i;
+
+	k.fd = open(kpath, O_RDONLY);
+	assert_true(k.fd >= 0);
+	assert_int_equal(bzimage_load(&f->m, &k, NULL, &f->cfg, &f->out), -EIO);
+	assert_non_null(strstr(f->err, "file shrank while being read"));
+	assert_non_null(strstr(f->err, kpath));
+	close(k.fd);
+	unlink(kpath);
+
+	/* A good kernel; the initrd's fd is a directory, so pread fails. */
+	boot_src_buf(&k, "kernel", "bzImage", f->img, IMG_LEN);
+	i = (struct boot_src){ .what = "initrd", .name = "/tmp", .len = sizeof(initrd),
+			       .fd = open("/tmp", O_RDONLY | O_DIRECTORY) };
+	assert_true(i.fd >= 0);
+	assert_int_equal(bzimage_load(&f->m, &k, &i, &f->cfg, &f->out), -EISDIR);
+	assert_non_null(strstr(f->err, "initrd /tmp: read of 5000 bytes at offset 0x0 failed"));
+	close(i.fd);
+}
+
 static const char *real_kernel(void)
 {
 	const char *p = getenv("MVM_TEST_KERNEL");
@@ -432,8 +534,7 @@ static void test_real_kernel(void **state)
 	assert_int_equal(fread(img, 1, len, fp), len);
 	fclose(fp);
 
-	assert_int_equal(bzimage_load(&f->m, img, len, path, initrd, sizeof(initrd), &f->cfg,
-				      &f->out), 0);
+	assert_int_equal(load_buf(f, img, len, initrd, sizeof(initrd)), 0);
 	assert_int_equal(f->out.mode, BOOT_MODE_LINUX64);
 	assert_int_equal(f->out.entry, 0x200000 + 0x200);
 	pm_off = (size_t)((img[0x1f1] ? img[0x1f1] : 4) + 1) * 512;
@@ -445,9 +546,12 @@ static void test_real_kernel(void **state)
 	assert_memory_equal(zp + 0x1f1, img + 0x1f1, 0x210 - 0x1f1);
 
 	/* The same file cut short is refused, naming syssize. */
-	assert_int_equal(bzimage_load(&f->m, img, len / 2, path, NULL, 0, &f->cfg, &f->out),
-			 -EINVAL);
+	assert_int_equal(load_buf(f, img, len / 2, NULL, 0), -EINVAL);
 	assert_non_null(strstr(f->err, "syssize claims"));
+
+	/* Through the file (fd path), guest RAM is the buffer path's, byte for byte. */
+	compare_fd_and_buffer(f, img, len, initrd, sizeof(initrd));
+	compare_fd_and_buffer(f, img, len, NULL, 0);
 	free(img);
 }
 
@@ -476,6 +580,8 @@ int main(void)
 		T(test_bad_alignment),
 		T(test_pref_address_low),
 		T(test_boot_load_files),
+		T(test_fd_path_matches_buffer),
+		T(test_fd_short_read_and_io_error),
 		T(test_real_kernel),
 	};
 

@@ -137,9 +137,20 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The loader on buffer sources: kernel labelled "vmlinux", initrd "initrd.img". */
+static int load_img(struct fixture *f, const uint8_t *img, size_t len, const uint8_t *initrd,
+		    size_t initrd_len)
+{
+	struct boot_src k, i;
+
+	boot_src_buf(&k, "kernel", "vmlinux", img, len);
+	boot_src_buf(&i, "initrd", "initrd.img", initrd, initrd_len);
+	return pvh_load(&f->m, &k, initrd_len ? &i : NULL, &f->cfg, &f->out);
+}
+
 static int load(struct fixture *f, const uint8_t *initrd, size_t initrd_len)
 {
-	return pvh_load(&f->m, f->img, f->len, "vmlinux", initrd, initrd_len, &f->cfg, &f->out);
+	return load_img(f, f->img, f->len, initrd, initrd_len);
 }
 
 static void expect_reject(struct fixture *f, const char *text)
@@ -404,6 +415,126 @@ static void test_boot_load_dispatches_elf(void **state)
 	unlink(path);
 }
 
+static const char *tmp_file(const char *tmpl, char *path, const void *buf, size_t len)
+{
+	int fd;
+
+	strcpy(path, tmpl);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Load img (+ initrd) from buffers into a fresh guest, and through files
+ * with boot_load (the pread path; img's own file when kfile is given, else
+ * a temp copy) into another: RAM and entry must be identical. */
+static void compare_img(struct fixture *f, const uint8_t *img, size_t len, const char *kfile,
+			const uint8_t *initrd, size_t initrd_len)
+{
+	uint64_t ram = f->m.ram_size, low = gmem_low_end(&f->m);
+	char kpath[64], ipath[64];
+	struct boot_cfg cfg = f->cfg;
+	struct boot_entry out2 = { 0 };
+	struct gmem m2;
+
+	gmem_free(&f->m);
+	assert_int_equal(gmem_init(&f->m, ram), 0);
+	assert_int_equal(load_img(f, img, len, initrd, initrd_len), 0);
+
+	assert_int_equal(gmem_init(&m2, ram), 0);
+	cfg.kernel_path = kfile ? kfile : tmp_file("/tmp/mvm-test-pvh-XXXXXX", kpath, img, len);
+	cfg.initrd_path = initrd_len ? tmp_file("/tmp/mvm-test-pvh-rd-XXXXXX", ipath, initrd,
+						initrd_len) : NULL;
+	assert_int_equal(boot_load(&m2, &cfg, &out2), 0);
+	if (!kfile)
+		unlink(kpath);
+	if (initrd_len)
+		unlink(ipath);
+
+	assert_int_equal(out2.mode, f->out.mode);
+	assert_int_equal(out2.entry, f->out.entry);
+	assert_int_equal(out2.boot_info, f->out.boot_info);
+	/* Every RAM region: low RAM, and RAM above 4 GiB when there is any. */
+	for (int r = 0; r < f->m.nr_regions; r++) {
+		const struct gmem_region *reg = &f->m.regions[r];
+		const uint8_t *a = gmem_ptr(&f->m, reg->gpa, reg->size);
+		const uint8_t *b = gmem_ptr(&m2, reg->gpa, reg->size);
+
+		assert_non_null(a);
+		assert_non_null(b);
+		if (memcmp(a, b, reg->size) != 0) {
+			uint64_t i = 0;
+			uint8_t va, vb;
+
+			while (a[i] == b[i])
+				i++;
+			va = a[i];
+			vb = b[i];
+			gmem_free(&m2);
+			fail_msg("guest RAM differs at 0x%llx (buffer 0x%02x, file 0x%02x)",
+				 (unsigned long long)(reg->gpa + i), va, vb);
+		}
+	}
+	assert_int_equal(gmem_low_end(&m2), low);
+	gmem_free(&m2);
+}
+
+static void compare_fd_and_buffer(struct fixture *f, const uint8_t *initrd, size_t initrd_len)
+{
+	compare_img(f, f->img, f->len, NULL, initrd, initrd_len);
+}
+
+static void test_fd_path_matches_buffer(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t initrd[2 * 4096 + 77];
+
+	for (size_t i = 0; i < sizeof(initrd); i++)
+		initrd[i] = (uint8_t)(i * 29 + 3);
+	compare_fd_and_buffer(f, initrd, sizeof(initrd));
+	compare_fd_and_buffer(f, NULL, 0);
+	/* The bss was zeroed in guest RAM, not copied from the file. */
+	assert_int_equal(*(uint8_t *)gmem_ptr(&f->m, SEG_PADDR + 0x2fff, 1), 0);
+}
+
+/* Same with a segment in RAM above 4 GiB (4 GiB guest: two regions). */
+static void test_fd_path_matches_buffer_high(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t initrd[100] = { 0x30 };
+
+	ehdr(f)->e_phnum = 3;
+	*phdr(f, 2) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = SEG_OFF + 0x10,
+				    .p_paddr = LAYOUT_HIGH_RAM_START + 0x5000,
+				    .p_filesz = 0xff0, .p_memsz = 0x2000 };
+	compare_fd_and_buffer(f, initrd, sizeof(initrd));
+	compare_fd_and_buffer(f, NULL, 0);
+}
+
+/* The note segment is read into a host buffer: its size is checked first. */
+static void test_note_segment_too_big(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = SEG_OFF + 0x1000 + 65 * 1024;
+	uint8_t *img = calloc(1, len);
+	struct boot_src k;
+
+	assert_non_null(img);
+	memcpy(img, f->img, IMG_LEN);
+	((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz = 65 * 1024;
+	boot_src_buf(&k, "kernel", "vmlinux", img, len);
+	assert_int_equal(pvh_load(&f->m, &k, NULL, &f->cfg, &f->out), -EINVAL);
+	assert_non_null(strstr(f->err, "vmlinux: program header 1: PT_NOTE p_filesz 0x10400 is "
+				       "larger than mvm reads (65536 bytes)"));
+	/* 64 KiB exactly is read; the PVH note is in its first bytes. */
+	((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz = 64 * 1024;
+	assert_int_equal(pvh_load(&f->m, &k, NULL, &f->cfg, &f->out), 0);
+	assert_int_equal(f->out.entry, ENTRY);
+	free(img);
+}
+
 /* A real vmlinux (tests/tools/extract-vmlinux.sh on the Debian bzImage):
  * skipped unless MVM_TEST_VMLINUX names one. */
 static void test_real_vmlinux(void **state)
@@ -421,6 +552,27 @@ static void test_real_vmlinux(void **state)
 	assert_true(f->out.entry >= LAYOUT_HIMEM_START && f->out.entry < 256 * MIB);
 	assert_int_equal(gmem_read(&f->m, LAYOUT_PVH_START_INFO, &si, sizeof(si)), 0);
 	assert_int_equal(si.magic, 0x336ec578);
+
+	/* Read whole into a buffer, it loads exactly as through the file. */
+	{
+		static const uint8_t initrd[5000] = { 0x30, 0x37 };
+		FILE *fp = fopen(path, "rb");
+		uint8_t *img;
+		long len;
+
+		assert_non_null(fp);
+		fseek(fp, 0, SEEK_END);
+		len = ftell(fp);
+		rewind(fp);
+		img = malloc(len);
+		assert_non_null(img);
+		assert_int_equal(fread(img, 1, len, fp), (size_t)len);
+		fclose(fp);
+		f->cfg.initrd_path = "initrd.img";
+		compare_img(f, img, len, path, initrd, sizeof(initrd));
+		compare_img(f, img, len, path, NULL, 0);
+		free(img);
+	}
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -446,6 +598,9 @@ int main(void)
 		T(test_entry_outside_segments),
 		T(test_initrd_too_big),
 		T(test_boot_load_dispatches_elf),
+		T(test_fd_path_matches_buffer),
+		cmocka_unit_test_setup_teardown(test_fd_path_matches_buffer_high, setup_4g, teardown),
+		T(test_note_segment_too_big),
 		T(test_real_vmlinux),
 	};
 

@@ -1,0 +1,148 @@
+/* source.c - kernel/initrd images as an open file or a buffer, read straight into guest RAM. */
+#include "boot/boot.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MIB (1ULL << 20)
+/* Linux moves at most ~2 GiB per read call; asking for 1 GiB keeps every
+ * request a valid ssize_t and a whole number of pages. */
+#define BOOT_SRC_CHUNK (1ULL << 30)
+
+void boot_src_buf(struct boot_src *src, const char *what, const char *name,
+		  const uint8_t *buf, uint64_t len)
+{
+	*src = (struct boot_src){ .what = what, .name = name, .fd = -1, .buf = buf, .len = len };
+}
+
+/* The size cap is guest RAM: a larger file can never be loaded, and saying
+ * so here beats a confusing placement error later. */
+int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap)
+{
+	struct stat st;
+	int fd, ret;
+
+	*src = (struct boot_src){ .what = what, .name = path, .fd = -1 };
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		log_err("%s %s: cannot open: %s", what, path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		log_err("%s %s: cannot stat: %s", what, path, strerror(-ret));
+		goto fail;
+	}
+	ret = -EINVAL;
+	if (!S_ISREG(st.st_mode)) {
+		log_err("%s %s: not a regular file", what, path);
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		log_err("%s %s: file is empty", what, path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > cap) {
+		log_err("%s %s (%llu MiB) is larger than guest RAM (%llu MiB); give --mem more",
+			what, path, (unsigned long long)((st.st_size + MIB - 1) / MIB),
+			(unsigned long long)(cap / MIB));
+		goto fail;
+	}
+	src->fd = fd;
+	src->len = st.st_size;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+void boot_src_close(struct boot_src *src)
+{
+	if (src->fd >= 0)
+		close(src->fd);
+	src->fd = -1;
+}
+
+int boot_src_read(const struct boot_src *src, uint64_t off, void *dst, uint64_t len)
+{
+	uint8_t *p = dst;
+	uint64_t done = 0;
+
+	/* Loaders check every range against len first; this is the backstop
+	 * that keeps a missed check from reading past a buffer. */
+	if (off > src->len || len > src->len - off) {
+		log_err("%s %s: %llu bytes at offset 0x%llx run past the end of the file "
+			"(%llu bytes)", src->what, src->name, (unsigned long long)len,
+			(unsigned long long)off, (unsigned long long)src->len);
+		return -EIO;
+	}
+	if (len == 0)
+		return 0;
+	if (src->fd < 0) {
+		memcpy(dst, src->buf + off, len);
+		return 0;
+	}
+	while (done < len) {
+		uint64_t want = len - done < BOOT_SRC_CHUNK ? len - done : BOOT_SRC_CHUNK;
+		ssize_t n = pread(src->fd, p + done, want, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int ret = -errno;
+
+			log_err("%s %s: read of %llu bytes at offset 0x%llx failed: %s", src->what,
+				src->name, (unsigned long long)len, (unsigned long long)off,
+				strerror(-ret));
+			return ret;
+		}
+		if (n == 0) {
+			log_err("%s %s: file shrank while being read (ends at 0x%llx, was %llu "
+				"bytes)", src->what, src->name, (unsigned long long)(off + done),
+				(unsigned long long)src->len);
+			return -EIO;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+int boot_src_to_guest(const struct gmem *m, const struct boot_src *src, uint64_t off,
+		      uint64_t gpa, uint64_t len)
+{
+	uint8_t *dst = gmem_ptr(m, gpa, len);
+
+	if (!dst) {
+		log_err("%s %s: %llu bytes at 0x%llx are not all guest RAM", src->what, src->name,
+			(unsigned long long)len, (unsigned long long)gpa);
+		return -EFAULT;
+	}
+	return boot_src_read(src, off, dst, len);
+}
+
+int boot_src_check_size(const struct boot_src *src)
+{
+	struct stat st;
+
+	if (src->fd < 0)
+		return 0;
+	if (fstat(src->fd, &st) < 0) {
+		int ret = -errno;
+
+		log_err("%s %s: cannot stat: %s", src->what, src->name, strerror(-ret));
+		return ret;
+	}
+	if ((uint64_t)st.st_size != src->len) {
+		log_err("%s %s: file changed size while being read (%llu bytes, now %llu); "
+			"do not modify it while mvm starts", src->what, src->name,
+			(unsigned long long)src->len, (unsigned long long)st.st_size);
+		return -EIO;
+	}
+	return 0;
+}
