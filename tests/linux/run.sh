@@ -2,7 +2,7 @@
 # tests/linux/run.sh - boot the Debian reference guest under mvm and check what the guest reports.
 #
 # Usage: tests/linux/run.sh [--direct] [--mvm PATH] [--kernel BZIMAGE] [--initrd FILE]
-#            [--vmlinux ELF] [--only NAME]...
+#            [--vmlinux ELF] [--triple-fault-guest ELF] [--only NAME]...
 # Each case prints `ok NAME` or `not ok NAME: reason` (then the tail of mvm's output as # lines)
 # or `SKIP NAME: reason`; the run ends with `N passed, M failed` (`, K skipped` when some were).
 # Defaults: build/mvm, the kernel from scripts/fetch-debian.sh, the initramfs from
@@ -18,12 +18,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/hostkvm.sh"
 
 ALL_CASES=(version boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
-	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux)
+	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
+	triple-fault)
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
 
-direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' only=()
+direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' tfguest='' only=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--direct) direct=1; shift ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--vmlinux) vmlinux=$2; shift 2 ;;
+	--triple-fault-guest) tfguest=$2; shift 2 ;;
 	--only) only+=("$2"); shift 2 ;;
 	*) mvm_die "tests/linux/run.sh: unknown argument $1" ;;
 	esac
@@ -95,6 +97,9 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 		else
 			inner+=(--vmlinux /nonexistent-extract-failed)
 		fi
+	fi
+	if want_case triple-fault && python3 "$MVM_ROOT/tests/guests/mk-triple-fault.py" "$tmp/triple-fault.elf"; then
+		files+=(--file "$tmp/triple-fault.elf") inner+=(--triple-fault-guest "$tmp/triple-fault.elf")
 	fi
 	for c in "${only[@]}"; do inner+=(--only "$c"); done
 	# Every case bounded: the VM's own deadline is their sum plus its boot.
@@ -304,6 +309,22 @@ case_bad-kernel-missing() {
 case_missing-initrd() {
 	local f=$work/no-such-initrd.img
 	bad_input_case missing-initrd "$f" --kernel "$kernel" --initrd "$f"
+}
+
+# A tiny PVH guest whose IDT has limit 0 executes ud2: the CPU shuts down.
+case_triple-fault() {
+	local f=$tfguest
+	if [ -z "$f" ]; then
+		f=$work/triple-fault.elf
+		python3 "$MVM_ROOT/tests/guests/mk-triple-fault.py" "$f" 2>/dev/null ||
+			{ notok triple-fault "cannot build the guest (tests/guests/mk-triple-fault.py needs python3)"; return; }
+	fi
+	vm_start triple-fault /dev/null run --kernel "$f"
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case triple-fault "mvm still running $QUICK_TIMEOUT s after start"
+	elif [ "$VM_RC" != 4 ]; then fail_case triple-fault "mvm exited $VM_RC, expected 4"
+	elif ! grep -qa 'triple fault' "$VM_ERR"; then fail_case triple-fault "no message saying triple fault"
+	elif ! grep -qa 'rip=' "$VM_ERR"; then fail_case triple-fault "no register dump"
+	else ok triple-fault; fi
 }
 
 case_pvh-vmlinux() {
