@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "core/vm.h"
 #include "core/vmstop.h"
-#include "util/console.h"
+#include "board/console.h"
 #include "util/log.h"
 
 #include <signal.h>

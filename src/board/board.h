@@ -18,7 +18,7 @@
 #include "core/bus.h"
 #include "core/irq.h"
 #include "core/vmstop.h"
-#include "util/console.h"
+#include "board/console.h"
 
 struct board_env {
 	struct bus *pio;

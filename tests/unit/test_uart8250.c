@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "board/uart8250.h"
-#include "util/console.h"
+#include "board/console.h"
 #include "util/log.h"
 
 /* Register offsets as the guest sees them. */

@@ -20,8 +20,8 @@
  * only calls tcsetattr(), which is async-signal-safe. The integrator
  * registers those handlers; console_stop() restores by itself.
  */
-#ifndef MVM_UTIL_CONSOLE_H
-#define MVM_UTIL_CONSOLE_H
+#ifndef MVM_BOARD_CONSOLE_H
+#define MVM_BOARD_CONSOLE_H
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,10 +1,11 @@
 /* console.c - reader thread: host input -> escape handling -> UART RX. */
-#include "util/console.h"
+#include "board/console.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <termios.h>
@@ -112,21 +113,56 @@ static bool feed(struct console *c, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Terminal input the guest has not taken yet. A terminal keeps being read
+ * while the guest ignores its UART, so Ctrl-A x always works; what does not
+ * fit here is dropped, as a real serial line would. */
+#define TTY_BACKLOG 4096
+
+struct tty_backlog {
+	uint8_t bytes[TTY_BACKLOG];
+	size_t len;
+};
+
+static void backlog_push(struct tty_backlog *b, const uint8_t *p, size_t n)
+{
+	if (n > TTY_BACKLOG - b->len)
+		n = TTY_BACKLOG - b->len;
+	memcpy(b->bytes + b->len, p, n);
+	b->len += n;
+}
+
+static void backlog_drain(struct tty_backlog *b, struct uart8250 *u)
+{
+	size_t k = b->len ? uart8250_receive(u, b->bytes, b->len) : 0;
+
+	memmove(b->bytes, b->bytes + k, b->len - k);
+	b->len -= k;
+}
+
 static void *console_thread(void *arg)
 {
 	struct console *c = arg;
 	uint8_t buf[256], out[256];
+	struct tty_backlog *backlog = calloc(1, sizeof(*backlog));
 
+	if (c->is_tty && !backlog) {
+		log_err("console: out of memory; guest input stops");
+		return NULL;
+	}
 	while (!atomic_load(&c->stopping)) {
+		/* A terminal is read whenever there is room to keep what it sends;
+		 * a pipe only when the guest has taken the previous bytes. */
+		bool read_input = !c->is_tty || backlog->len < TTY_BACKLOG;
 		struct pollfd p[2] = {
-			{ .fd = c->in_fd, .events = POLLIN },
+			{ .fd = read_input ? c->in_fd : -1, .events = POLLIN },
 			{ .fd = c->wake_fd, .events = POLLIN },
 		};
+		int timeout = c->is_tty && backlog->len ? ROOM_WAIT_MS : -1;
 		unsigned actions = 0;
 		ssize_t n;
 		size_t m;
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("console: poll failed: %s; guest input stops", strerror(errno));
@@ -138,8 +174,11 @@ static void *console_thread(void *arg)
 			log_err("console: input fd %d is not open; guest input stops", c->in_fd);
 			break;
 		}
-		if (!p[0].revents)
+		if (!p[0].revents) {
+			if (c->is_tty)
+				backlog_drain(backlog, c->uart);
 			continue;
+		}
 		n = read(c->in_fd, buf, sizeof(buf));
 		if (n == 0)
 			break; /* EOF: no more input, the VM runs on */
@@ -156,8 +195,8 @@ static void *console_thread(void *arg)
 			continue;
 		}
 		m = console_escape_feed(&c->esc, buf, (size_t)n, out, &actions);
-		if (m && !feed(c, out, m))
-			break;
+		backlog_push(backlog, out, m);
+		backlog_drain(backlog, c->uart);
 		if (actions & CONSOLE_ACT_HELP) {
 			ssize_t w = write(STDERR_FILENO, help_text, sizeof(help_text) - 1);
 			(void)w; /* help is best effort */
@@ -167,6 +206,7 @@ static void *console_thread(void *arg)
 			break;
 		}
 	}
+	free(backlog);
 	return NULL;
 }
 

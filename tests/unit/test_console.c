@@ -1,0 +1,117 @@
+/* test_console.c - the console on a real terminal (a pty): raw mode, restore,
+ * and Ctrl-A x reaching the VM while the guest never reads its UART. */
+#include <errno.h>
+#include <pty.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "board/console.h"
+#include "board/uart8250.h"
+
+struct stop_rec {
+	int count;
+	enum vm_stop_reason reason;
+};
+
+static void stop_rec_request(void *ctx, enum vm_stop_reason reason)
+{
+	struct stop_rec *s = ctx;
+
+	s->reason = reason;
+	__atomic_add_fetch(&s->count, 1, __ATOMIC_SEQ_CST);
+}
+
+static int wait_for_stop(struct stop_rec *s, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		if (__atomic_load_n(&s->count, __ATOMIC_SEQ_CST))
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* The guest never reads: the 16-byte FIFO fills, then 600 more bytes are
+ * typed, then Ctrl-A x. The quit must still get through. */
+static void test_quit_while_guest_ignores_input(void **state)
+{
+	struct stop_rec stops = { 0 };
+	struct uart8250 u;
+	struct console c;
+	struct termios before, during, after;
+	uint8_t junk[600];
+	int master, slave;
+
+	assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	assert_int_equal(tcgetattr(slave, &before), 0);
+	uart8250_init(&u, (struct irq_line){ 0 }, -1);
+	assert_int_equal(console_start(&c, slave, &u,
+				       (struct vm_stopper){ stop_rec_request, &stops }), 0);
+	assert_true(c.is_tty);
+	assert_int_equal(tcgetattr(slave, &during), 0);
+	assert_int_equal(during.c_lflag & (ICANON | ECHO | ISIG), 0);
+
+	memset(junk, 'a', sizeof(junk));
+	assert_int_equal(write(master, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	assert_int_equal(write(master, "\x01x", 2), 2);
+	assert_true(wait_for_stop(&stops, 2000));
+	assert_int_equal(stops.reason, VM_STOP_USER);
+
+	console_stop(&c);
+	assert_int_equal(tcgetattr(slave, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_int_equal(after.c_iflag, before.c_iflag);
+	uart8250_destroy(&u);
+	close(master);
+	close(slave);
+}
+
+/* Ctrl-A Ctrl-A sends one 0x01; plain bytes arrive in order. */
+static void test_escape_literal_reaches_guest(void **state)
+{
+	struct stop_rec stops = { 0 };
+	struct uart8250 u;
+	struct console c;
+	uint8_t got[8], data = 0;
+	int master, slave, n = 0;
+
+	assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	uart8250_init(&u, (struct irq_line){ 0 }, -1);
+	assert_int_equal(console_start(&c, slave, &u,
+				       (struct vm_stopper){ stop_rec_request, &stops }), 0);
+	assert_int_equal(write(master, "h\x01\x01i", 4), 4);
+	for (int tries = 0; tries < 2000 && n < 3; tries++) {
+		uint8_t lsr = 0;
+
+		uart8250_io(&u, 5, &lsr, 1, false);
+		if (lsr & 1) {
+			uart8250_io(&u, 0, &data, 1, false);
+			got[n++] = data;
+		} else {
+			usleep(1000);
+		}
+	}
+	assert_int_equal(n, 3);
+	assert_memory_equal(got, "h\x01i", 3);
+	assert_int_equal(stops.count, 0);
+	console_stop(&c);
+	uart8250_destroy(&u);
+	close(master);
+	close(slave);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quit_while_guest_ignores_input),
+		cmocka_unit_test(test_escape_literal_reaches_guest),
+	};
+	return cmocka_run_group_tests_name("console-tty", tests, NULL, NULL);
+}
