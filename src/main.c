@@ -3,6 +3,7 @@
 #include "core/vm.h"
 #include "core/vmstop.h"
 #include "board/console.h"
+#include "util/bench_probe.h"
 #include "util/log.h"
 
 #include <signal.h>
@@ -25,12 +26,13 @@ static int cmd_run(int argc, char **argv)
 	ret = cli_parse_run(argc, argv, &cfg);
 	if (ret)
 		return ret > 0 ? MVM_EXIT_OK : MVM_EXIT_USAGE;
+	cfg.bench_t0_ns = bench_probe_t0();
 	if (vm_create(&vm, &cfg, &status)) {
 		vm_destroy(&vm);
 		return status;
 	}
 	reason = vm_run(&vm);
-	vm_report_bench(&vm);
+	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base);
 	status = vm_stop_exit_status(reason);
 	if (status != MVM_EXIT_OK)
 		log_err("%s (exit status %d)", vm_stop_reason_name(reason), status);

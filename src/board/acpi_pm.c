@@ -21,16 +21,21 @@ void acpi_pm_destroy(struct acpi_pm *p)
 }
 
 /* Returns the stop reason a write asks for, or VM_STOP_NONE. */
-static enum vm_stop_reason write_reg(struct acpi_pm_regs *r, uint64_t off, uint8_t v)
+static enum vm_stop_reason write_reg(struct acpi_pm *p, uint64_t off, uint8_t v)
 {
+	struct acpi_pm_regs *r = &p->regs;
+
 	switch (off) {
 	case OFF_SLEEP_CTL:
 		if (!(v & ACPI_PM_SLP_EN))
 			return VM_STOP_NONE;
 		if (ACPI_PM_SLP_TYP(v) == ACPI_S5_SLP_TYP)
 			return VM_STOP_POWEROFF;
-		log_info("guest asked for ACPI sleep type %u, which mvm does not "
-			 "implement; resuming it at once", ACPI_PM_SLP_TYP(v));
+		/* Once per VM: a guest looping on this must not flood the host's log. */
+		if (!p->sleep_warned)
+			log_info("guest asked for ACPI sleep type %u, which mvm does not "
+				 "implement; resuming it at once", ACPI_PM_SLP_TYP(v));
+		p->sleep_warned = true;
 		r->sleep_sts |= ACPI_PM_WAK_STS;
 		return VM_STOP_NONE;
 	case OFF_SLEEP_STS:
@@ -62,7 +67,7 @@ void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			data[i] = reg == OFF_SLEEP_STS ? p->regs.sleep_sts : 0;
 			continue;
 		}
-		enum vm_stop_reason r = write_reg(&p->regs, reg, data[i]);
+		enum vm_stop_reason r = write_reg(p, reg, data[i]);
 
 		if (why == VM_STOP_NONE)
 			why = r;

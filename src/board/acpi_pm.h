@@ -34,6 +34,7 @@ struct acpi_pm {
 	struct acpi_pm_regs regs;
 	pthread_mutex_t lock;
 	struct vm_stopper stop;
+	bool sleep_warned;      /* the unsupported-sleep message was printed */
 };
 
 void acpi_pm_init(struct acpi_pm *p, struct vm_stopper stop);

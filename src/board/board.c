@@ -36,6 +36,7 @@ int board_create(struct board *b, const struct board_env *env)
 	b->stopper = env->stopper;
 	b->console_in_fd = env->console_in_fd;
 	uart8250_init(&b->com1, com1_irq, env->console_out_fd);
+	uart8250_set_stop_flag(&b->com1, env->stopping);
 	i8042_init(&b->i8042, env->stopper);
 	rtc_init(&b->rtc, rtc_irq);
 	pvpanic_init(&b->pvpanic, env->stopper);

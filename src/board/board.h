@@ -10,6 +10,8 @@
 #ifndef MVM_BOARD_BOARD_H
 #define MVM_BOARD_BOARD_H
 
+#include <stdatomic.h>
+
 #include "board/acpi_pm.h"
 #include "board/i8042.h"
 #include "board/pvpanic.h"
@@ -26,6 +28,7 @@ struct board_env {
 	void (*irq_set)(void *ctx, uint32_t gsi, int level);
 	void *irq_ctx;
 	struct vm_stopper stopper;
+	const atomic_bool *stopping; /* the VM's stop flag (lets blocked output give up) */
 	int console_in_fd;   /* stdin */
 	int console_out_fd;  /* stdout */
 };

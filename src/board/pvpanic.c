@@ -33,7 +33,8 @@ void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	ev = data[0] & PVPANIC_SUPPORTED;
 	if (!ev)
 		return;
-	__atomic_fetch_or(&p->regs.events_seen, ev, __ATOMIC_RELAXED);
+	/* Each event is reported once: a guest repeating it cannot flood the log. */
+	ev &= ~__atomic_fetch_or(&p->regs.events_seen, ev, __ATOMIC_RELAXED);
 	if (ev & PVPANIC_CRASH_LOADED)
 		log_warn("guest panicked; its crash kernel is loaded and takes over");
 	if (ev & PVPANIC_PANICKED) {

@@ -81,6 +81,11 @@ void uart8250_init(struct uart8250 *u, struct irq_line irq, int out_fd)
 	u->regs.dll = 0x0c; /* 9600 baud, for the curious */
 }
 
+void uart8250_set_stop_flag(struct uart8250 *u, const atomic_bool *stopping)
+{
+	u->stopping = stopping;
+}
+
 void uart8250_destroy(struct uart8250 *u)
 {
 	pthread_cond_destroy(&u->rx_room);
@@ -177,21 +182,31 @@ static void rx_clear(struct uart8250_regs *r)
 	r->rx_count = 0;
 }
 
-/* Retry interrupted or would-block writes briefly; a stuck or broken
- * output loses the byte, never the VM. */
+static bool vm_stopping(const struct uart8250 *u)
+{
+	return u->stopping && atomic_load(u->stopping);
+}
+
+/* A blocking write: a slow reader slows the guest, as a real serial line
+ * would. Retry interrupted or would-block writes briefly; once the VM is
+ * stopping, the vCPU kick's EINTR drops the byte so the vCPU can leave. A
+ * stuck or broken output loses the byte, never the VM. */
 static void transmit(struct uart8250 *u, uint8_t byte)
 {
 	int tries = 0;
 
-	if (u->out_fd < 0)
+	if (u->out_fd < 0 || vm_stopping(u))
 		return;
 	for (;;) {
 		ssize_t n = write(u->out_fd, &byte, 1);
 
 		if (n == 1)
 			return;
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			if (vm_stopping(u))
+				return;
 			continue;
+		}
 		if (n < 0 && errno == EAGAIN && ++tries <= 10) {
 			struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
 

@@ -24,6 +24,7 @@
 #define MVM_BOARD_UART8250_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,10 +59,15 @@ struct uart8250 {
 	struct irq_line irq;
 	int out_fd;              /* < 0: output discarded */
 	bool out_failed;         /* a write failure was already logged */
+	/* Set when the VM stops: a transmit blocked on a full output pipe is
+	 * interrupted by the vCPU kick and then drops its byte. NULL: never. */
+	const atomic_bool *stopping;
 };
 
 void uart8250_init(struct uart8250 *u, struct irq_line irq, int out_fd);
 void uart8250_destroy(struct uart8250 *u);
+/* Let a VM stop interrupt output that the host is not reading. */
+void uart8250_set_stop_flag(struct uart8250 *u, const atomic_bool *stopping);
 
 /* bus_io_fn for the 8 registers; opaque is the struct uart8250. */
 void uart8250_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,

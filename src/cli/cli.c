@@ -87,7 +87,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nr_cpus = 1;
-	cfg->mem_size = CLI_DEFAULT_MEM;
+	cfg->mem_size = VM_DEFAULT_MEM;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -97,8 +97,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'c': cfg->cmdline = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
 		case 'n':
-			if (cli_parse_int(optarg, 1, 255, &n)) {
-				log_err("--cpus '%s': expected a whole number from 1 to 255", optarg);
+			if (cli_parse_int(optarg, 1, VM_MAX_CPUS, &n)) {
+				log_err("--cpus '%s': expected a whole number from 1 to %d", optarg,
+					VM_MAX_CPUS);
 				return -EINVAL;
 			}
 			cfg->nr_cpus = (int)n;
@@ -108,7 +109,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 				log_err("--mem '%s': expected a size such as 512M or 4G", optarg);
 				return -EINVAL;
 			}
-			if (cfg->mem_size < (16ULL << 20) || cfg->mem_size > CLI_MAX_MEM) {
+			if (cfg->mem_size < VM_MIN_MEM || cfg->mem_size > VM_MAX_MEM) {
 				log_err("--mem '%s': must be between 16M and 1T", optarg);
 				return -EINVAL;
 			}

@@ -12,9 +12,6 @@
 
 #include "core/vm_config.h"
 
-#define CLI_DEFAULT_MEM  (256ULL << 20)
-#define CLI_MAX_MEM      (1ULL << 40) /* 1 TiB: far past any host we target */
-
 /* "256M", "4G", "1048576K", plain numbers are MiB (as QEMU's -m). */
 int cli_parse_size(const char *s, uint64_t *out);
 /* A decimal integer in [min, max]. */

@@ -23,7 +23,6 @@
 #define PTE_RW      0x2ULL
 #define PTE_PS      0x80ULL
 
-#define MSR_IA32_TSC            0x10
 #define MSR_IA32_SYSENTER_CS    0x174
 #define MSR_IA32_SYSENTER_ESP   0x175
 #define MSR_IA32_SYSENTER_EIP   0x176
@@ -87,7 +86,7 @@ static int cpu_set_msrs(int fd)
 		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
 		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_CSTAR, 0 },
 		{ MSR_KERNEL_GS_BASE, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
-		{ MSR_IA32_TSC, 0 }, { MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
+		{ MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING },
 		{ MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK },
 	};
 	const int n = sizeof(boot_msrs) / sizeof(boot_msrs[0]);
@@ -103,9 +102,15 @@ static int cpu_set_msrs(int fd)
 	}
 	/* KVM_SET_MSRS returns how many it set; fewer is an error. */
 	ret = ioctl(fd, KVM_SET_MSRS, msrs);
+	int err = errno;
+
 	free(msrs);
 	if (ret != n) {
-		log_err("KVM_SET_MSRS set %d of %d boot MSRs", ret, n);
+		/* KVM stops at the first MSR it refuses: name it. */
+		if (ret >= 0 && ret < n)
+			log_err("KVM_SET_MSRS: the host refused MSR %#x", boot_msrs[ret].index);
+		else
+			log_err("KVM_SET_MSRS: %s", strerror(err));
 		return -EINVAL;
 	}
 	return 0;
@@ -118,7 +123,7 @@ static int cpu_set_lint(int fd)
 	uint32_t *lint0, *lint1;
 
 	if (ioctl(fd, KVM_GET_LAPIC, &lapic) < 0)
-		return -errno;
+		return -errno; /* cpu_init names the failure */
 	lint0 = (uint32_t *)&lapic.regs[APIC_LVT_LINT0];
 	lint1 = (uint32_t *)&lapic.regs[APIC_LVT_LINT1];
 	*lint0 = (*lint0 & ~0x700u) | (APIC_MODE_EXTINT << 8);
@@ -136,18 +141,19 @@ int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus)
 
 	if (!cpuid)
 		return -ENOMEM;
-	ret = ioctl(fd, KVM_SET_CPUID2, cpuid);
+	ret = ioctl(fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
-	if (ret < 0) {
-		log_err("vCPU %d: KVM_SET_CPUID2: %s", index, strerror(errno));
-		return -errno;
+	if (ret) {
+		log_err("vCPU %d: KVM_SET_CPUID2: %s", index, strerror(-ret));
+		return ret;
 	}
 	ret = cpu_set_msrs(fd);
 	if (ret)
 		return ret;
 	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0) {
-		log_err("vCPU %d: KVM_SET_FPU: %s", index, strerror(errno));
-		return -errno;
+		ret = -errno;
+		log_err("vCPU %d: KVM_SET_FPU: %s", index, strerror(-ret));
+		return ret;
 	}
 	ret = cpu_set_lint(fd);
 	if (ret)
@@ -172,8 +178,12 @@ int cpu_set_entry(int fd, const struct boot_entry *entry)
 	struct kvm_regs regs = { .rflags = 0x2 };
 	bool long_mode = entry->mode == BOOT_MODE_LINUX64;
 
-	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
-		return -errno;
+	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0) {
+		int err = errno;
+
+		log_err("KVM_GET_SREGS: %s", strerror(err));
+		return -err;
+	}
 	seg_flat(&sregs.cs, long_mode ? CPU_SEL_CODE64 : CPU_SEL_CODE32);
 	seg_flat(&sregs.ds, CPU_SEL_DATA);
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
@@ -202,8 +212,10 @@ int cpu_set_entry(int fd, const struct boot_entry *entry)
 	regs.rip = entry->entry;
 	regs.rsp = LAYOUT_BOOT_STACK;
 	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
-		log_err("setting boot vCPU registers: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+
+		log_err("setting boot vCPU registers: %s", strerror(err));
+		return -err;
 	}
 	return 0;
 }

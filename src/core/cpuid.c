@@ -79,7 +79,16 @@ static void fix_entry(struct kvm_cpuid_entry2 *e, int apic_id, int nr_cpus)
 		if ((e->eax & 0x1f) == 0)
 			break;
 		e->eax &= 0x3fff;
-		e->eax |= (unsigned)(nr_cpus - 1) << 26;
+		e->eax |= (unsigned)(nr_cpus - 1 < 63 ? nr_cpus - 1 : 63) << 26; /* 6-bit field */
+		if (((e->eax >> 5) & 7) >= 3)
+			e->eax |= (unsigned)(nr_cpus - 1) << 14;
+		break;
+	case 0x8000001d:
+		/* AMD cache topology: EAX[25:14] logical processors sharing the
+		 * cache - 1: per core below L3, the whole package at L3. */
+		if ((e->eax & 0x1f) == 0)
+			break;
+		e->eax &= ~(0xfffu << 14);
 		if (((e->eax >> 5) & 7) >= 3)
 			e->eax |= (unsigned)(nr_cpus - 1) << 14;
 		break;

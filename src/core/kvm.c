@@ -78,6 +78,18 @@ static int kvm_load_supported_cpuid(struct kvm_sys *k)
 	return -E2BIG;
 }
 
+/* KVM emulates the LAPIC's TSC-deadline timer, but before Linux 6.13 its
+ * supported CPUID did not say so (it is a capability instead). Guests
+ * without the bit fall back to a calibrated one-shot timer. */
+static void kvm_add_tsc_deadline(struct kvm_sys *k)
+{
+	if (ioctl(k->fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
+		return;
+	for (unsigned i = 0; i < k->supported->nent; i++)
+		if (k->supported->entries[i].function == 1)
+			k->supported->entries[i].ecx |= 1u << 24;
+}
+
 int kvm_open(struct kvm_sys *k, const char *path)
 {
 	int ret, version;
@@ -115,6 +127,7 @@ int kvm_open(struct kvm_sys *k, const char *path)
 	ret = kvm_load_supported_cpuid(k);
 	if (ret)
 		goto fail;
+	kvm_add_tsc_deadline(k);
 	return 0;
 fail:
 	kvm_close(k);
@@ -123,7 +136,7 @@ fail:
 
 void kvm_close(struct kvm_sys *k)
 {
-	if (k->fd > 0)
+	if (k->fd >= 0)
 		close(k->fd);
 	free(k->supported);
 	memset(k, 0, sizeof(*k));

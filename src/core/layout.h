@@ -4,7 +4,7 @@
  * kernel loads at 1 MiB; RAM above MMIO_HOLE_START continues at 4 GiB.
  *
  *   0x00000500  GDT                     0x00007000  zero page (boot_params)
- *   0x00000520  IDT (empty)             0x00009000  PML4, 0xa000 PDPT,
+ *   0x00000528  IDT (empty)             0x00009000  PML4, 0xa000 PDPT,
  *   0x00006000  PVH hvm_start_info      0x0000b000  4 page directories (0-4 GiB, 2 MiB pages)
  *   0x00006400  PVH memory map          0x00020000  kernel command line (max 64 KiB)
  *   0x0009fc00  EBDA (reserved)         0x000e0000  ACPI: RSDP then tables (reserved)
@@ -16,7 +16,7 @@
 #define MVM_CORE_LAYOUT_H
 
 #define LAYOUT_GDT              0x00000500ULL
-#define LAYOUT_IDT              0x00000520ULL
+#define LAYOUT_IDT              0x00000528ULL /* after the 5-entry GDT */
 #define LAYOUT_PVH_START_INFO   0x00006000ULL
 #define LAYOUT_PVH_MEMMAP       0x00006400ULL
 #define LAYOUT_PVH_MODLIST      0x00006e00ULL

@@ -21,7 +21,6 @@ int gmem_init(struct gmem *m, uint64_t ram_size)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	madvise(p, ram_size, MADV_MERGEABLE);
 	m->base = p;
 	m->ram_size = ram_size;
 

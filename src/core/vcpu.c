@@ -1,7 +1,9 @@
 /* vcpu.c - one thread per vCPU running KVM_RUN and dispatching each exit
  * through a table of handlers, like the kernel's svm_exit_handlers[]. */
+#include "core/vcpu.h"
 #include "core/cpu.h"
 #include "core/vm.h"
+#include "util/bench_probe.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -133,7 +135,7 @@ static enum exit_action handle_system_event(struct vcpu *v)
 	}
 }
 
-static const exit_handler_fn exit_handlers[VM_EXIT_REASONS] = {
+static const exit_handler_fn exit_handlers[VCPU_EXIT_REASONS] = {
 	[KVM_EXIT_IO]             = handle_io,
 	[KVM_EXIT_MMIO]           = handle_mmio,
 	[KVM_EXIT_INTR]           = handle_intr,
@@ -165,12 +167,8 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	if (v->index == 0 && vm->bench_t0_ns) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		vm->first_run_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	}
+	if (v->index == 0 && vm->bench_t0_ns)
+		vm->first_run_ns = bench_probe_now_ns();
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -182,9 +180,9 @@ static void *vcpu_thread(void *arg)
 			break;
 		}
 		uint32_t reason = v->run->exit_reason;
-		exit_handler_fn fn = reason < VM_EXIT_REASONS ? exit_handlers[reason] : NULL;
+		exit_handler_fn fn = reason < VCPU_EXIT_REASONS ? exit_handlers[reason] : NULL;
 
-		if (reason < VM_EXIT_REASONS)
+		if (reason < VCPU_EXIT_REASONS)
 			v->exits[reason]++;
 		if ((fn ? fn : handle_unknown)(v) == EXIT_STOP)
 			break;
@@ -199,15 +197,19 @@ int vcpu_create(struct vm *vm, struct vcpu *v, int index)
 	v->index = index;
 	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, index);
 	if (v->fd < 0) {
+		int err = errno;
+
 		v->fd = -1;
-		log_err("KVM_CREATE_VCPU %d: %s", index, strerror(errno));
-		return -errno;
+		log_err("KVM_CREATE_VCPU %d: %s", index, strerror(err));
+		return -err;
 	}
 	v->run = mmap(NULL, vm->kvm.run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
+		int err = errno;
+
 		v->run = NULL;
-		log_err("mmap of vCPU %d's kvm_run: %s", index, strerror(errno));
-		return -errno;
+		log_err("mmap of vCPU %d's kvm_run: %s", index, strerror(err));
+		return -err;
 	}
 	return cpu_init(v->fd, vm->kvm.supported, index, vm->nr_vcpus);
 }
@@ -233,11 +235,23 @@ void vcpu_kick(struct vcpu *v)
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
-void vcpu_join(struct vcpu *v)
+int vcpu_join(struct vcpu *v, int timeout_ms)
 {
-	if (v->started)
-		pthread_join(v->thread, NULL);
+	struct timespec deadline;
+
+	if (!v->started)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(v->thread, NULL, &deadline))
+		return -ETIMEDOUT;
 	v->started = false;
+	return 0;
 }
 
 void vcpu_destroy(struct vcpu *v)

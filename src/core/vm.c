@@ -1,5 +1,6 @@
 /* vm.c - VM lifecycle: assembly in a fixed order, run, stop, teardown. */
 #include "core/vm.h"
+#include "board/board.h"
 #include "boot/acpi/acpi.h"
 #include "boot/boot.h"
 #include "core/cpu.h"
@@ -16,8 +17,6 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-
-#define VM_MAX_CPUS 255 /* xAPIC IDs in the MADT are 8 bits; 0xff is broadcast */
 
 static void vm_irq_set(void *ctx, uint32_t gsi, int level)
 {
@@ -80,6 +79,7 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 		*exit_status = ret == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
 		return ret;
 	}
+	*exit_status = MVM_EXIT_HOST;
 	ret = acpi_build(&vm->mem, &acpi, &boot.rsdp_gpa);
 	if (ret) {
 		log_err("building ACPI tables: %s", strerror(-ret));
@@ -91,7 +91,11 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 		*exit_status = ret == -ENOMEM ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
 		return ret;
 	}
-	return cpu_write_boot_tables(&vm->mem);
+	*exit_status = MVM_EXIT_HOST;
+	ret = cpu_write_boot_tables(&vm->mem);
+	if (ret)
+		log_err("writing the boot page tables and GDT: %s", strerror(-ret));
+	return ret;
 }
 
 static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
@@ -115,8 +119,10 @@ static int vm_create_kvm_vm(struct vm *vm)
 		vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	while (vm->fd < 0 && errno == EINTR);
 	if (vm->fd < 0) {
-		log_err("KVM_CREATE_VM: %s", strerror(errno));
-		return -errno;
+		int err = errno;
+
+		log_err("KVM_CREATE_VM: %s", strerror(err));
+		return -err;
 	}
 	/* x86 needs both before the first vCPU exists (they sit in the MMIO hole). */
 	if ((ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&identity,
@@ -148,8 +154,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->fd = vm->kvm.fd = vm->stop_efd = -1;
-	if (getenv("MVM_T0_NS"))
-		vm->bench_t0_ns = strtoull(getenv("MVM_T0_NS"), NULL, 10);
+	vm->bench_t0_ns = cfg->bench_t0_ns;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
@@ -162,8 +167,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 
 	*exit_status = MVM_EXIT_HOST;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_efd < 0)
-		return -errno;
+	if (vm->stop_efd < 0) {
+		ret = -errno;
+		log_err("eventfd: %s", strerror(-ret));
+		return ret;
+	}
 	if ((ret = kvm_open(&vm->kvm, cfg->kvm_path ? cfg->kvm_path : "/dev/kvm")))
 		return ret;
 	if (cfg->nr_cpus > vm->kvm.max_vcpus) {
@@ -178,14 +186,18 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 		.pio = &vm->pio, .mmio = &vm->mmio,
 		.irq_set = vm_irq_set, .irq_ctx = vm,
 		.stopper = { .request = vm_stop_request_cb, .ctx = vm },
+		.stopping = &vm->stopping,
 		.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
 	};
-	if ((ret = board_create(&vm->board, &env)))
+	vm->board = calloc(1, sizeof(*vm->board));
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->board || !vm->vcpus) {
+		log_err("out of memory for the board and vCPUs");
+		return -ENOMEM;
+	}
+	if ((ret = board_create(vm->board, &env)))
 		return ret;
 
-	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus)
-		return -ENOMEM;
 	for (int i = 0; i < cfg->nr_cpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (int i = 0; i < cfg->nr_cpus; i++) {
@@ -204,9 +216,12 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 	};
 
 	while (!atomic_load(&vm->stopping)) {
-		if (poll(fds, sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+			log_err("waiting for the VM: poll: %s", strerror(errno));
+			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 			break;
-		if (sig_fd >= 0 && (fds[1].revents & POLLIN)) {
+		}
+		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -217,23 +232,41 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 	}
 }
 
+/* Kick until every vCPU thread has left: a vCPU can be inside a device's
+ * blocking host call (a write to a full stdout pipe) that a kick turns into
+ * EINTR, and a kick that lands just before such a call is lost. */
+static void vm_stop_vcpus(struct vm *vm)
+{
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_kick(&vm->vcpus[i]);
+		while (vcpu_join(&vm->vcpus[i], 100) == -ETIMEDOUT)
+			vcpu_kick(&vm->vcpus[i]);
+	}
+}
+
 enum vm_stop_reason vm_run(struct vm *vm)
 {
-	sigset_t block, old;
+	sigset_t block;
 	int sig_fd;
 
 	/* Every thread started from here inherits this mask: termination signals
-	 * arrive only through the signalfd, the kick signal only on vCPU threads. */
+	 * arrive only through the signalfd, the kick signal only on vCPU threads.
+	 * The mask stays after the run: a SIGTERM arriving during teardown must
+	 * not kill mvm before it reports why the VM stopped. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	sigdelset(&block, SIGUSR1);
 	sig_fd = signalfd(-1, &block, SFD_CLOEXEC);
+	if (sig_fd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return VM_STOP_HOST_ERROR;
+	}
 
-	if (vcpu_signal_setup() || board_start(&vm->board)) {
+	if (vcpu_signal_setup() || board_start(vm->board)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);
 	} else {
 		for (int i = 0; i < vm->nr_vcpus; i++) {
@@ -244,15 +277,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 	}
 	vm_wait_for_stop(vm, sig_fd);
-
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		vcpu_join(&vm->vcpus[i]);
-	board_stop(&vm->board);
-	if (sig_fd >= 0)
-		close(sig_fd);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	vm_stop_vcpus(vm);
+	board_stop(vm->board);
+	close(sig_fd);
 	return vm->stop_reason;
 }
 
@@ -262,7 +289,10 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-	board_destroy(&vm->board);
+	if (vm->board)
+		board_destroy(vm->board);
+	free(vm->board);
+	vm->board = NULL;
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	if (vm->fd >= 0)
@@ -272,37 +302,4 @@ void vm_destroy(struct vm *vm)
 	kvm_close(&vm->kvm);
 	gmem_free(&vm->mem);
 	pthread_mutex_destroy(&vm->stop_lock);
-}
-
-/* Peak RSS of the process and the part of it that is guest RAM: the guest
- * mapping only grows, so its RSS at exit is its peak. */
-void vm_report_bench(const struct vm *vm)
-{
-	char line[256];
-	unsigned long long hwm_kb = 0, guest_kb = 0, start = 0, end = 0;
-	bool in_guest = false;
-	FILE *f;
-
-	if (!vm->bench_t0_ns)
-		return;
-	f = fopen("/proc/self/status", "r");
-	while (f && fgets(line, sizeof(line), f))
-		sscanf(line, "VmHWM: %llu kB", &hwm_kb);
-	if (f)
-		fclose(f);
-	f = fopen("/proc/self/smaps", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long long kb;
-
-		if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' '))
-			in_guest = start == (uintptr_t)vm->mem.base;
-		else if (in_guest && sscanf(line, "Rss: %llu kB", &kb) == 1)
-			guest_kb += kb;
-	}
-	if (f)
-		fclose(f);
-	fprintf(stderr, "mvm-bench: exec_to_first_kvm_run_us=%.1f peak_rss_kb=%llu guest_rss_kb=%llu "
-		"overhead_kb=%llu\n",
-		vm->first_run_ns > vm->bench_t0_ns ? (vm->first_run_ns - vm->bench_t0_ns) / 1000.0 : -1.0,
-		hwm_kb, guest_kb, hwm_kb > guest_kb ? hwm_kb - guest_kb : 0);
 }

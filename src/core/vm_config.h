@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 #define VM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+#define VM_DEFAULT_MEM     (256ULL << 20)
+#define VM_MIN_MEM         (16ULL << 20) /* == GMEM_MIN_SIZE */
+#define VM_MAX_MEM         (1ULL << 40)  /* 1 TiB: far past any host we target */
+#define VM_MAX_CPUS        255           /* MADT xAPIC IDs are 8 bits; 0xff is broadcast */
 
 struct vm_config {
 	const char *kernel_path;
@@ -14,6 +18,7 @@ struct vm_config {
 	int nr_cpus;
 	uint64_t mem_size;
 	const char *kvm_path;      /* NULL: /dev/kvm */
+	uint64_t bench_t0_ns;      /* benchmark launcher's CLOCK_MONOTONIC at exec; 0: off */
 };
 
 #endif

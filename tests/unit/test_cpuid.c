@@ -22,6 +22,10 @@ static struct kvm_cpuid2 *fake_supported(void)
 		{ .function = 0x80000001, .ecx = 0x1 },
 		{ .function = 0x80000008, .ecx = 0x3007 },
 		{ .function = 0x8000001e, .eax = 7, .ebx = 0x107, .ecx = 0x3 },
+		{ .function = 4, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x121 },
+		{ .function = 4, .index = 3, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x163 },
+		{ .function = 0x8000001d, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x121 | (1u << 14) },
+		{ .function = 0x8000001d, .index = 3, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0x163 | (15u << 14) },
 	};
 	const int n = sizeof(e) / sizeof(e[0]);
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(e[0]));
@@ -87,6 +91,26 @@ static void test_kvm_leaves_pass_through(void **state)
 	free(sup);
 }
 
+/* Cache-sharing fields: per core below L3, the package at L3; leaf 4's
+ * 6-bit core count saturates instead of spilling into other bits. */
+static void test_cache_topology(void **state)
+{
+	struct kvm_cpuid2 *sup = fake_supported();
+	struct kvm_cpuid2 *c = cpuid_build(sup, 0, 4);
+
+	assert_int_equal((cpuid_find(c, 0x8000001d, 0)->eax >> 14) & 0xfff, 0);
+	assert_int_equal((cpuid_find(c, 0x8000001d, 3)->eax >> 14) & 0xfff, 3);
+	assert_int_equal(cpuid_find(c, 0x8000001d, 3)->eax & 0x3fff, 0x163);
+	assert_int_equal(cpuid_find(c, 4, 0)->eax >> 26, 3);
+	assert_int_equal((cpuid_find(c, 4, 3)->eax >> 14) & 0xfff, 3);
+	free(c);
+	c = cpuid_build(sup, 0, 200);
+	assert_int_equal(cpuid_find(c, 4, 0)->eax >> 26, 63);
+	assert_int_equal(cpuid_find(c, 4, 0)->eax & 0x3fff, 0x121);
+	free(c);
+	free(sup);
+}
+
 static void test_bad_index_refused(void **state)
 {
 	struct kvm_cpuid2 *sup = fake_supported();
@@ -103,6 +127,7 @@ int main(void)
 		cmocka_unit_test(test_apic_ids_and_counts),
 		cmocka_unit_test(test_core_shift_covers_count),
 		cmocka_unit_test(test_kvm_leaves_pass_through),
+		cmocka_unit_test(test_cache_topology),
 		cmocka_unit_test(test_bad_index_refused),
 	};
 	return cmocka_run_group_tests_name("cpuid", tests, NULL, NULL);

@@ -1,0 +1,42 @@
+/* vcpu.h - one vCPU: its KVM fd, its kvm_run page and its thread.
+ *
+ * Contract: vcpu_create() makes the KVM vCPU and gives it CPUID, MSRs, FPU
+ * and LAPIC state (cpu.c). vcpu_start() runs it on its own thread in a
+ * KVM_RUN loop that dispatches every exit through a table of handlers; an
+ * exit without a handler stops the VM with a diagnostic. vcpu_kick() makes
+ * the thread leave KVM_RUN (immediate_exit + a signal whose handler does
+ * nothing) and is safe to repeat; the thread ends once vm->stopping is set.
+ */
+#ifndef MVM_CORE_VCPU_H
+#define MVM_CORE_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VCPU_EXIT_REASONS 64 /* covers every KVM_EXIT_* this header knows */
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int index;                 /* also its APIC ID */
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint64_t exits[VCPU_EXIT_REASONS];  /* per KVM_EXIT_* reason */
+};
+
+/* Install the kick signal's handler (once per process). */
+int vcpu_signal_setup(void);
+
+int vcpu_create(struct vm *vm, struct vcpu *v, int index);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+/* Wait up to timeout_ms for the thread to end: 0 once joined, -ETIMEDOUT. */
+int vcpu_join(struct vcpu *v, int timeout_ms);
+void vcpu_destroy(struct vcpu *v);
+
+#endif
