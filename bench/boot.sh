@@ -124,9 +124,29 @@ else
 		--env "BENCH_ENV=test host VM: QEMU TCG (-cpu EPYC,+svm, 2 vCPUs) on $cpu, nested kvm_amd; L2 guests are not real-hardware figures")
 	# Everything inside gets three boots per run at most ~timeout each, plus the test host's own boot.
 	budget=$((600 + 3 * (n + 1) * timeout))
+	# The emulated test host can itself hang (nested SVM under TCG); the runner prints a line per
+	# boot, so silence much longer than one boot means the VM is stuck: stop it rather than wait
+	# for the whole budget. run.sh kills its QEMU when it gets SIGTERM.
+	fifo=$(mktemp -u) && mkfifo "$fifo"
 	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$logs/testhost.log" \
-		"${fargs[@]}" "${envs[@]}" -- bash "$runner" |
-		sed -u '/^bench-log\[/d' && rc=0 || rc=$?
+		"${fargs[@]}" "${envs[@]}" -- bash "$runner" >"$fifo" &
+	rpid=$!
+	stall=600 last="(none yet)"
+	while :; do
+		if IFS= read -r -t "$stall" line; then
+			case "$line" in 'bench-log['*) ;; *) printf '%s\n' "$line"; last=$line ;; esac
+			stall=$((2 * timeout + 60))
+		elif [ $? -gt 128 ]; then
+			mvm_say "bench: no output from the test host VM for $stall s (last line: $last); stopping it"
+			kill -TERM "$rpid" 2>/dev/null || :
+			cat >/dev/null
+			break
+		else
+			break
+		fi
+	done <"$fifo"
+	wait "$rpid" && rc=0 || rc=$?
+	rm -f "$fifo"
 	# Keep the boot logs the test host printed, one file per VMM.
 	if [ -f "$logs/testhost.log" ]; then
 		for v in mvm qemu-microvm qemu-pc; do

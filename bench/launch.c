@@ -1,6 +1,6 @@
 /* launch.c - run a command with MVM_T0_NS set and time it to a marker line on its stdout.
  *
- * usage: launch MARKER TIMEOUT_S -- cmd args...
+ * usage: launch [--guest-mem KB] MARKER TIMEOUT_S -- cmd args...
  * Sets MVM_T0_NS to CLOCK_MONOTONIC just before fork+exec, so mvm can report exec -> first
  * KVM_RUN against the same clock; runs cmd with its stdout on a pipe and copies it to our
  * stdout. On stderr it prints, when a line containing MARKER arrives,
@@ -8,6 +8,10 @@
  * and when cmd has exited
  *   launch: exit_ms=<ms from exec to exit> maxrss_kb=<cmd's peak RSS> status=<exit status>
  * maxrss_kb comes from wait4()'s rusage, so it is measured the same way for every command.
+ * With --guest-mem KB, at the marker it also reads cmd's /proc/PID/status and smaps and prints
+ *   launch: at_marker rss_kb=<VmRSS> guest_rss_kb=<RSS of mappings of >= KB> overhead_kb=<difference>
+ * which treats every mapping at least as large as guest memory as guest RAM: the same rule for
+ * any VMM, so their footprints beyond guest memory compare (QEMU's ROMs count as its overhead).
  * After TIMEOUT_S seconds (0: none) cmd is killed with SIGKILL. Exit status: cmd's status when
  * the marker was seen (128+signal when it was killed), 124 when it was not.
  * Built static (bench/boot.sh) so it runs in the test host VM without libraries.
@@ -55,6 +59,37 @@ static int scan_feed(struct scan *s, const char *buf, size_t n)
 	return s->found;
 }
 
+/* RSS of pid and of its mappings of at least guest_kb, from /proc; 0 when unreadable. */
+static void sample_rss(pid_t pid, unsigned long long guest_kb)
+{
+	unsigned long long rss_kb = 0, in_kb = 0, start, end, kb;
+	char path[64], line[512];
+	int big = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "VmRSS: %llu kB", &rss_kb);
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *sp = strchr(line, ' '), *dash = strchr(line, '-');
+
+		/* A mapping's header starts "start-end perms"; field lines start "Name:". */
+		if (sp && dash && dash < sp && sscanf(line, "%llx-%llx ", &start, &end) == 2)
+			big = (end - start) / 1024 >= guest_kb;
+		else if (big && sscanf(line, "Rss: %llu kB", &kb) == 1)
+			in_kb += kb;
+	}
+	if (f)
+		fclose(f);
+	fprintf(stderr, "launch: at_marker rss_kb=%llu guest_rss_kb=%llu overhead_kb=%llu\n", rss_kb,
+		in_kb, rss_kb > in_kb ? rss_kb - in_kb : 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct scan scan = { 0 };
@@ -62,10 +97,16 @@ int main(int argc, char **argv)
 	struct rusage ru = { 0 };
 	int pfd[2], status = 0, timed_out = 0, code;
 	char env[32], buf[4096];
+	unsigned long long guest_kb = 0;
 	pid_t pid;
 
+	if (argc > 2 && !strcmp(argv[1], "--guest-mem")) {
+		guest_kb = strtoull(argv[2], NULL, 10);
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 5 || strcmp(argv[3], "--")) {
-		fprintf(stderr, "usage: launch MARKER TIMEOUT_S -- cmd args...\n");
+		fprintf(stderr, "usage: launch [--guest-mem KB] MARKER TIMEOUT_S -- cmd args...\n");
 		return 2;
 	}
 	scan.marker = argv[1];
@@ -123,8 +164,11 @@ int main(int argc, char **argv)
 		if (n <= 0)
 			break;
 		fwrite(buf, 1, n, stdout);
-		if (!scan.found && scan_feed(&scan, buf, n))
+		if (!scan.found && scan_feed(&scan, buf, n)) {
 			fprintf(stderr, "launch: marker_ms=%.1f\n", (now_ns() - t0) / 1e6);
+			if (guest_kb)
+				sample_rss(pid, guest_kb);
+		}
 	}
 	fflush(stdout);
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
