@@ -5,6 +5,7 @@
 #include "boot/boot.h"
 #include "core/cpu.h"
 #include "core/layout.h"
+#include "util/bench_probe.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -162,8 +163,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	if ((ret = vm_check_config(cfg)))
 		return ret;
 	vm->nr_vcpus = cfg->nr_cpus;
+	uint64_t t0 = bench_probe_now_ns(), t_loaded, t_kvm;
+
 	if ((ret = vm_load_guest(vm, cfg, &entry, exit_status)))
 		return ret;
+	t_loaded = bench_probe_now_ns();
 
 	*exit_status = MVM_EXIT_HOST;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -181,6 +185,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	}
 	if ((ret = vm_create_kvm_vm(vm)))
 		return ret;
+	t_kvm = bench_probe_now_ns();
 
 	struct board_env env = {
 		.pio = &vm->pio, .mmio = &vm->mmio,
@@ -204,7 +209,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 		if ((ret = vcpu_create(vm, &vm->vcpus[i], i)))
 			return ret;
 	}
-	return cpu_set_entry(vm->vcpus[0].fd, &entry);
+	ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
+	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "
+		  "vCPUs %.2f ms", (t_loaded - t0) / 1e6, (t_kvm - t_loaded) / 1e6,
+		  (bench_probe_now_ns() - t_kvm) / 1e6);
+	return ret;
 }
 
 /* Wait for a stop request or a terminating signal. */

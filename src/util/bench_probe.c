@@ -40,8 +40,12 @@ void bench_probe_report(uint64_t t0_ns, uint64_t first_run_ns, const void *guest
 		fclose(f);
 	f = fopen("/proc/self/smaps", "r");
 	while (f && fgets(line, sizeof(line), f)) {
-		/* Mapping header lines are "start-end perms ..."; field lines are "Name: value". */
-		if (sscanf(line, "%llx-%llx ", &start, &end) == 2 && !strchr(line, ':'))
+		/* Mapping header lines are "start-end perms offset dev inode path"
+		 * (the dev field has a ':' too); field lines are "Name: value",
+		 * where no '-' comes before the first space. */
+		char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+
+		if (dash && space && dash < space && sscanf(line, "%llx-%llx ", &start, &end) == 2)
 			in_guest = start == (uintptr_t)guest_base;
 		else if (in_guest && sscanf(line, "Rss: %llu kB", &kb) == 1)
 			guest_kb += kb;
