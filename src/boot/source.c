@@ -123,6 +123,7 @@ int boot_src_to_guest(const struct gmem *m, const struct boot_src *src, uint64_t
 			(unsigned long long)len, (unsigned long long)gpa);
 		return -EFAULT;
 	}
+	gmem_advise_filled(dst, len);
 	return boot_src_read(src, off, dst, len);
 }
 

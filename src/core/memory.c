@@ -17,11 +17,19 @@ int gmem_init(struct gmem *m, uint64_t ram_size)
 		return -EINVAL;
 	/* NORESERVE: a guest's RAM is touched lazily; refusing a 4 GiB VM on a
 	 * host with 3 GiB free would be wrong for a mostly idle guest. */
-	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+	/* Over-map and trim so the host address is 2 MiB aligned like the
+	 * guest-physical one: then a host huge page can back a guest one. */
+	p = mmap(NULL, ram_size + GMEM_ALIGN, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	m->base = p;
+	uintptr_t start = (uintptr_t)p, aligned = (start + GMEM_ALIGN - 1) & ~(GMEM_ALIGN - 1);
+
+	if (aligned > start)
+		munmap(p, aligned - start);
+	if (aligned + ram_size < start + ram_size + GMEM_ALIGN)
+		munmap((void *)(aligned + ram_size), start + ram_size + GMEM_ALIGN - (aligned + ram_size));
+	m->base = (uint8_t *)aligned;
 	m->ram_size = ram_size;
 
 	low = ram_size < LAYOUT_MMIO_HOLE_START ? ram_size : LAYOUT_MMIO_HOLE_START;
@@ -77,6 +85,15 @@ int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len)
 		return -EFAULT;
 	memcpy(dst, src, len);
 	return 0;
+}
+
+void gmem_advise_filled(void *host, uint64_t len)
+{
+	uintptr_t start = ((uintptr_t)host + GMEM_ALIGN - 1) & ~(GMEM_ALIGN - 1);
+	uintptr_t end = ((uintptr_t)host + len) & ~(GMEM_ALIGN - 1);
+
+	if (end > start)
+		madvise((void *)start, end - start, MADV_HUGEPAGE); /* advice only: ignore failure */
 }
 
 uint64_t gmem_low_end(const struct gmem *m)
