@@ -10,8 +10,9 @@
  * maxrss_kb comes from wait4()'s rusage, so it is measured the same way for every command.
  * With --guest-mem KB, at the marker it also reads cmd's /proc/PID/status and smaps and prints
  *   launch: at_marker rss_kb=<VmRSS> guest_rss_kb=<RSS of mappings of >= KB> overhead_kb=<difference>
- * which treats every mapping at least as large as guest memory as guest RAM: the same rule for
- * any VMM, so their footprints beyond guest memory compare (QEMU's ROMs count as its overhead).
+ * which treats every run of contiguous anonymous mappings at least as large as guest memory as
+ * guest RAM: the same rule for any VMM, so their footprints beyond guest memory compare (QEMU's
+ * ROMs count as its overhead).
  * After TIMEOUT_S seconds (0: none) cmd is killed with SIGKILL. Exit status: cmd's status when
  * the marker was seen (128+signal when it was killed), 124 when it was not.
  * Built static (bench/boot.sh) so it runs in the test host VM without libraries.
@@ -59,12 +60,24 @@ static int scan_feed(struct scan *s, const char *buf, size_t n)
 	return s->found;
 }
 
-/* RSS of pid and of its mappings of at least guest_kb, from /proc; 0 when unreadable. */
+/* One mapping from smaps: its range, whether it is anonymous, its RSS. */
+struct vma {
+	unsigned long long start, end, rss_kb;
+	int anon;
+};
+
+#define MAX_VMAS 8192
+
+/* RSS of pid and of its guest RAM, from /proc; 0 when unreadable. Guest RAM
+ * is every run of address-contiguous anonymous mappings at least guest_kb
+ * long: a VMM's madvise() on part of its RAM splits one mapping into
+ * several, which must still count as one. */
 static void sample_rss(pid_t pid, unsigned long long guest_kb)
 {
-	unsigned long long rss_kb = 0, in_kb = 0, start, end, kb;
+	static struct vma v[MAX_VMAS];
+	unsigned long long rss_kb = 0, in_kb = 0, kb;
 	char path[64], line[512];
-	int big = 0;
+	int n = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
@@ -77,15 +90,34 @@ static void sample_rss(pid_t pid, unsigned long long guest_kb)
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *sp = strchr(line, ' '), *dash = strchr(line, '-');
+		unsigned long long start, end;
+		int pos = 0;
 
-		/* A mapping's header starts "start-end perms"; field lines start "Name:". */
-		if (sp && dash && dash < sp && sscanf(line, "%llx-%llx ", &start, &end) == 2)
-			big = (end - start) / 1024 >= guest_kb;
-		else if (big && sscanf(line, "Rss: %llu kB", &kb) == 1)
-			in_kb += kb;
+		/* A mapping's header starts "start-end perms offset dev inode [path]";
+		 * field lines start "Name:". */
+		if (sp && dash && dash < sp &&
+		    sscanf(line, "%llx-%llx %*s %*s %*s %*s%n", &start, &end, &pos) == 2) {
+			if (n == MAX_VMAS)
+				break;
+			while (line[pos] == ' ')
+				pos++;
+			v[n++] = (struct vma){ start, end, 0, line[pos] == '\n' || line[pos] == 0 };
+		} else if (n && sscanf(line, "Rss: %llu kB", &kb) == 1) {
+			v[n - 1].rss_kb = kb;
+		}
 	}
 	if (f)
 		fclose(f);
+	for (int i = 0; i < n;) {
+		int j = i + 1;
+		unsigned long long run_rss = v[i].rss_kb;
+
+		while (v[i].anon && j < n && v[j].anon && v[j].start == v[j - 1].end)
+			run_rss += v[j++].rss_kb;
+		if (v[i].anon && (v[j - 1].end - v[i].start) / 1024 >= guest_kb)
+			in_kb += run_rss;
+		i = j;
+	}
 	fprintf(stderr, "launch: at_marker rss_kb=%llu guest_rss_kb=%llu overhead_kb=%llu\n", rss_kb,
 		in_kb, rss_kb > in_kb ? rss_kb - in_kb : 0);
 }

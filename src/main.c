@@ -32,7 +32,7 @@ static int cmd_run(int argc, char **argv)
 		return status;
 	}
 	reason = vm_run(&vm);
-	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base);
+	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base, vm.mem.ram_size);
 	status = vm_stop_exit_status(reason);
 	if (status != MVM_EXIT_OK)
 		log_err("%s (exit status %d)", vm_stop_reason_name(reason), status);

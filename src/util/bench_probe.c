@@ -22,9 +22,11 @@ uint64_t bench_probe_t0(void)
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
-/* Peak RSS (VmHWM) and the RSS of the guest mapping: guest RAM only grows,
- * so its RSS at exit is its peak, and the difference is mvm's own. */
-void bench_probe_report(uint64_t t0_ns, uint64_t first_run_ns, const void *guest_base)
+/* Peak RSS (VmHWM) and the RSS of the guest RAM mappings (madvise can split
+ * the one mapping into several): guest RAM only grows, so its RSS at exit
+ * is its peak, and the difference is mvm's own. */
+void bench_probe_report(uint64_t t0_ns, uint64_t first_run_ns, const void *guest_base,
+			uint64_t guest_size)
 {
 	unsigned long long hwm_kb = 0, guest_kb = 0, start, end, kb;
 	bool in_guest = false;
@@ -46,7 +48,8 @@ void bench_probe_report(uint64_t t0_ns, uint64_t first_run_ns, const void *guest
 		char *dash = strchr(line, '-'), *space = strchr(line, ' ');
 
 		if (dash && space && dash < space && sscanf(line, "%llx-%llx ", &start, &end) == 2)
-			in_guest = start == (uintptr_t)guest_base;
+			in_guest = start >= (uintptr_t)guest_base &&
+				   end <= (uintptr_t)guest_base + guest_size;
 		else if (in_guest && sscanf(line, "Rss: %llu kB", &kb) == 1)
 			guest_kb += kb;
 	}

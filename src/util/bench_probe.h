@@ -12,6 +12,7 @@
 
 uint64_t bench_probe_now_ns(void);
 uint64_t bench_probe_t0(void);
-void bench_probe_report(uint64_t t0_ns, uint64_t first_run_ns, const void *guest_base);
+void bench_probe_report(uint64_t t0_ns, uint64_t first_run_ns, const void *guest_base,
+			uint64_t guest_size);
 
 #endif
