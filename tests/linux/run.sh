@@ -2,7 +2,7 @@
 # tests/linux/run.sh - boot the Debian reference guest under mvm and check what the guest reports.
 #
 # Usage: tests/linux/run.sh [--direct] [--mvm PATH] [--kernel BZIMAGE] [--initrd FILE]
-#            [--vmlinux ELF] [--triple-fault-guest ELF] [--only NAME]...
+#            [--vmlinux ELF] [--guests DIR] [--only NAME]...
 # Each case prints `ok NAME` or `not ok NAME: reason` (then the tail of mvm's output as # lines)
 # or `SKIP NAME: reason`; the run ends with `N passed, M failed` (`, K skipped` when some were).
 # Defaults: build/mvm, the kernel from scripts/fetch-debian.sh, the initramfs from
@@ -19,12 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 ALL_CASES=(version boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
-	triple-fault)
+	triple-fault port-sweep)
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
 
-direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' tfguest='' only=()
+direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' guests='' only=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--direct) direct=1; shift ;;
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift 2 ;;
 	--initrd) initrd=$2; shift 2 ;;
 	--vmlinux) vmlinux=$2; shift 2 ;;
-	--triple-fault-guest) tfguest=$2; shift 2 ;;
+	--guests) guests=$2; shift 2 ;;
 	--only) only+=("$2"); shift 2 ;;
 	*) mvm_die "tests/linux/run.sh: unknown argument $1" ;;
 	esac
@@ -69,6 +69,12 @@ kernel=$(readlink -f "$kernel") initrd=$(readlink -f "$initrd") mvm=$(readlink -
 
 want_case() { local c; for c in "${cases[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 extractor=$MVM_ROOT/tests/tools/extract-vmlinux.sh
+make_tiny_guests() {
+	mkdir -p "$1" &&
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" triple-fault "$1/triple-fault.elf" &&
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" port-sweep "$1/port-sweep.elf"
+}
+
 extract_vmlinux() {
 	# Accept either convention: `extract-vmlinux.sh IN OUT` or `extract-vmlinux.sh IN > OUT`.
 	local out=$1
@@ -98,8 +104,9 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 			inner+=(--vmlinux /nonexistent-extract-failed)
 		fi
 	fi
-	if want_case triple-fault && python3 "$MVM_ROOT/tests/guests/mk-triple-fault.py" "$tmp/triple-fault.elf"; then
-		files+=(--file "$tmp/triple-fault.elf") inner+=(--triple-fault-guest "$tmp/triple-fault.elf")
+	# The tiny guests are built here: the test host has no python3.
+	if make_tiny_guests "$tmp/guests"; then
+		files+=(--file "$tmp/guests") inner+=(--guests "$tmp/guests")
 	fi
 	for c in "${only[@]}"; do inner+=(--only "$c"); done
 	# Every case bounded: the VM's own deadline is their sum plus its boot.
@@ -311,20 +318,43 @@ case_missing-initrd() {
 	bad_input_case missing-initrd "$f" --kernel "$kernel" --initrd "$f"
 }
 
+# The tiny PVH guests of tests/guests/mk-pvh-guest.py: tiny_guest KIND prints its path.
+tiny_guest() {
+	local f=${guests:-$work/guests}/$1.elf
+	if [ ! -s "$f" ]; then
+		mkdir -p "$(dirname "$f")"
+		python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" "$1" "$f" 2>/dev/null || return 1
+	fi
+	echo "$f"
+}
+
 # A tiny PVH guest whose IDT has limit 0 executes ud2: the CPU shuts down.
 case_triple-fault() {
-	local f=$tfguest
-	if [ -z "$f" ]; then
-		f=$work/triple-fault.elf
-		python3 "$MVM_ROOT/tests/guests/mk-triple-fault.py" "$f" 2>/dev/null ||
-			{ notok triple-fault "cannot build the guest (tests/guests/mk-triple-fault.py needs python3)"; return; }
-	fi
+	local f
+	f=$(tiny_guest triple-fault) ||
+		{ notok triple-fault "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
 	vm_start triple-fault /dev/null run --kernel "$f"
 	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case triple-fault "mvm still running $QUICK_TIMEOUT s after start"
 	elif [ "$VM_RC" != 4 ]; then fail_case triple-fault "mvm exited $VM_RC, expected 4"
 	elif ! grep -qa 'triple fault' "$VM_ERR"; then fail_case triple-fault "no message saying triple fault"
 	elif ! grep -qa 'rip=' "$VM_ERR"; then fail_case triple-fault "no register dump"
 	else ok triple-fault; fi
+}
+
+# A tiny guest reads and writes every port below 0x1000 at every width, and
+# MMIO that is neither RAM nor a device, then powers off: mvm must survive.
+case_port-sweep() {
+	local f
+	f=$(tiny_guest port-sweep) ||
+		{ notok port-sweep "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	vm_start port-sweep /dev/null run --debug --kernel "$f"
+	if ! vm_wait_exit "$BOOT_TIMEOUT"; then time_note port-sweep; fail_case port-sweep "mvm still running $BOOT_TIMEOUT s after start"; return; fi
+	time_note port-sweep
+	if [ "$VM_RC" != 0 ]; then fail_case port-sweep "mvm exited $VM_RC, expected 0 (the guest powers off last)"
+	elif ! grep -qa 'guest powered off' "$VM_ERR"; then fail_case port-sweep "the VM did not end by the guest's poweroff at the end of the sweep"
+	elif ! grep -qa 'unclaimed' "$VM_ERR"; then fail_case port-sweep "no unclaimed accesses reported under --debug"
+	elif grep -qaE 'AddressSanitizer|runtime error|internal error' "$VM_ERR"; then fail_case port-sweep "mvm reported an error"
+	else ok port-sweep; fi
 }
 
 case_pvh-vmlinux() {

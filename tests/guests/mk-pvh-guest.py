@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""mk-pvh-guest.py KIND OUT - write a tiny PVH ELF guest that tests mvm.
+
+The guest starts where PVH puts it: 32-bit protected mode, paging off,
+flat segments, interrupts off. Kinds:
+
+triple-fault  loads an IDT with limit 0 and executes ud2: #UD cannot be
+              delivered (#GP), nor #GP (#DF), nor #DF, so the CPU shuts
+              down (KVM_EXIT_SHUTDOWN). mvm must exit 4 with a register dump.
+port-sweep    reads every port 0-0xfff at widths 1, 2 and 4 and writes
+              0x5a5a5a5a to each at every width (except the ports that would
+              legitimately end the VM: i8042 command, pvpanic, ACPI PM),
+              reads and writes MMIO that is neither RAM nor a device, then
+              powers off through the ACPI sleep register. mvm must survive
+              all of it and exit 0.
+"""
+import struct
+import sys
+
+LOAD = 0x100000
+
+
+class Asm:
+    """Just enough of an assembler: bytes, labels and rel8/rel32 jumps."""
+
+    def __init__(self):
+        self.code = bytearray()
+        self.labels = {}
+        self.fixups = []  # (position, label, size)
+
+    def emit(self, *parts):
+        for p in parts:
+            self.code += bytes(p) if isinstance(p, (list, bytes, bytearray)) else bytes([p])
+
+    def label(self, name):
+        self.labels[name] = len(self.code)
+
+    def jcc8(self, opcode, target):
+        self.emit(opcode, 0)
+        self.fixups.append((len(self.code) - 1, target, 1))
+
+    def jcc32(self, opcode2, target):
+        self.emit(0x0F, opcode2, 0, 0, 0, 0)
+        self.fixups.append((len(self.code) - 4, target, 4))
+
+    def finish(self):
+        for pos, target, size in self.fixups:
+            rel = self.labels[target] - (pos + size)
+            if size == 1:
+                assert -128 <= rel < 128, target
+                self.code[pos] = rel & 0xFF
+            else:
+                self.code[pos:pos + 4] = struct.pack("<i", rel)
+        return bytes(self.code)
+
+
+def triple_fault():
+    a = Asm()
+    a.emit(0x0F, 0x01, 0x1D, struct.pack("<I", LOAD + 0x20))  # lidt [LOAD+0x20]
+    a.emit(0x0F, 0x0B)                                        # ud2
+    code = a.finish().ljust(0x20, b"\x90")
+    return code + bytes(8)                                    # the IDT pointer: limit 0, base 0
+
+
+def port_sweep():
+    a = Asm()
+    a.emit(0x31, 0xC9)                                 # xor ecx, ecx
+    a.label("loop")
+    a.emit(0x89, 0xCA)                                 # mov edx, ecx
+    a.emit(0xEC, 0x66, 0xED, 0xED)                     # in al,dx ; in ax,dx ; in eax,dx
+    a.emit(0x83, 0xFA, 0x64)                           # cmp edx, 0x64 (i8042 command: reset)
+    a.jcc8(0x74, "skip")
+    a.emit(0x81, 0xFA, struct.pack("<I", 0x505))       # cmp edx, 0x505 (pvpanic)
+    a.jcc8(0x74, "skip")
+    a.emit(0x81, 0xFA, struct.pack("<I", 0x600))       # cmp edx, 0x600 (ACPI PM: off, reset)
+    a.jcc8(0x72, "write")
+    a.emit(0x81, 0xFA, struct.pack("<I", 0x602))
+    a.jcc8(0x76, "skip")
+    a.label("write")
+    a.emit(0xB8, struct.pack("<I", 0x5A5A5A5A))        # mov eax, 0x5a5a5a5a
+    a.emit(0xEE, 0x66, 0xEF, 0xEF)                     # out dx,al ; out dx,ax ; out dx,eax
+    a.label("skip")
+    a.emit(0x41)                                       # inc ecx
+    a.emit(0x81, 0xF9, struct.pack("<I", 0x1000))      # cmp ecx, 0x1000
+    a.jcc32(0x82, "loop")                              # jb loop
+    for addr in (0xD0000000, 0xC0000000, 0xBFFFFFFC, 0xFEBFFFFC):
+        a.emit(0xA1, struct.pack("<I", addr))          # mov eax, [addr]
+        a.emit(0xA3, struct.pack("<I", addr))          # mov [addr], eax
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
+    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
+    a.emit(0xEE)                                       # out dx, al
+    a.label("halt")
+    a.emit(0xF4)                                       # hlt
+    a.jcc8(0xEB, "halt")
+    return a.finish()
+
+
+def elf(code):
+    name = b"Xen\0"
+    note = struct.pack("<III", len(name), 4, 18) + name + struct.pack("<I", LOAD)
+    ehdr_size, phdr_size, code_off = 64, 56, 0x1000
+    note_off = code_off + len(code)
+    ehdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    ehdr += struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, LOAD, ehdr_size, 0, 0,
+                        ehdr_size, phdr_size, 2, 64, 0, 0)
+    load = struct.pack("<IIQQQQQQ", 1, 5, code_off, LOAD, LOAD, len(code), len(code), 0x1000)
+    pnote = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    return (ehdr + load + pnote).ljust(code_off, b"\0") + code + note
+
+
+KINDS = {"triple-fault": triple_fault, "port-sweep": port_sweep}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in KINDS:
+        sys.exit("usage: mk-pvh-guest.py {%s} OUT" % "|".join(KINDS))
+    with open(sys.argv[2], "wb") as f:
+        f.write(elf(KINDS[sys.argv[1]]()))
