@@ -289,6 +289,8 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	vm_stop_vcpus(vm);
 	board_stop(vm->board);
 	close(sig_fd);
+	log_debug("accesses nobody claimed: %lu port I/O, %lu MMIO",
+		  atomic_load(&vm->pio.unclaimed), atomic_load(&vm->mmio.unclaimed));
 	return vm->stop_reason;
 }
 
