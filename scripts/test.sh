@@ -86,18 +86,34 @@ f0=$failed
 cmocka_counts "$logs/asan" unit-asan
 [ $rc -ne 0 ] && [ $failed -eq $f0 ] && step_fail unit-asan "the ASan/UBSan build or run exited $rc"
 
+# Run tests/linux/run.sh with ARGS and add its summary line's counts.
+linux_step() {
+	local name=$1 line p f s rc; shift
+	tests/linux/run.sh "$@" 2>&1 | tee "$logs/$name"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$name" | tail -n1)
+	if [ -n "$line" ]; then
+		p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
+		f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
+		s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
+		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
+		[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "tests/linux/run.sh exited $rc"
+	else
+		step_fail "$name" "tests/linux/run.sh exited $rc without a summary line"
+	fi
+}
+
 step "Linux guest tests (tests/linux/run.sh)"
-tests/linux/run.sh 2>&1 | tee "$logs/linux"
-rc=${PIPESTATUS[0]}
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/linux" | tail -n1)
-if [ -n "$line" ]; then
-	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
-	f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
-	s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
-	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail linux "tests/linux/run.sh exited $rc"
+linux_step linux
+
+# The KVM paths (exits, devices, stop) under the sanitizers: any report aborts mvm,
+# which fails the case.
+step "Linux guest tests with the ASan/UBSan build of mvm"
+if [ -x build-asan/mvm ]; then
+	linux_step linux-asan --mvm build-asan/mvm --only port-sweep --only triple-fault \
+		--only cpus2 --only poweroff --only stdin-echo --only panic
 else
-	step_fail linux "tests/linux/run.sh exited $rc without a summary line"
+	step_fail linux-asan "build-asan/mvm was not built"
 fi
 
 echo "# (step took $(mvm_elapsed "$t_step") s)"
