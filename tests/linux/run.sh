@@ -108,21 +108,46 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	if make_tiny_guests "$tmp/guests"; then
 		files+=(--file "$tmp/guests") inner+=(--guests "$tmp/guests")
 	fi
-	for c in "${only[@]}"; do inner+=(--only "$c"); done
 	# Every case bounded: the VM's own deadline is their sum plus its boot.
 	budget=$(( ${#cases[@]} * (BOOT_TIMEOUT + 15) + 120 ))
-	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$tmp/console" \
-		--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" "${files[@]}" -- "${inner[@]}"
+	in_testhost() { # LOG ONLY-ARGS...: one test host VM running the inner script
+		local log=$1; shift
+		"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$log" \
+			--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" "${files[@]}" -- "${inner[@]}" "$@"
+	}
+	finished() { grep -qE "^(ok|not ok|SKIP) $1(:|\$)" "$2"; }
+	first=()
+	for c in "${only[@]}"; do first+=(--only "$c"); done
+	in_testhost "$tmp/console" "${first[@]}"
 	rc=$?
 	if grep -qE '^[0-9]+ passed, [0-9]+ failed' "$tmp/console" && [ $rc -le 1 ]; then
 		exit $rc
 	fi
-	# The test host died or timed out before the inner run finished: account for every case.
 	passed=$(grep -c '^ok ' "$tmp/console") failed=$(grep -c '^not ok ' "$tmp/console")
 	skipped=$(grep -c '^SKIP ' "$tmp/console")
-	for c in "${cases[@]}"; do
-		grep -qE "^(ok|not ok|SKIP) $c(:|\$)" "$tmp/console" ||
-			notok "$c" "the test host VM stopped before this case finished (tests/testhost/run.sh exited $rc)"
+	# The test host VM itself died (status 125: QEMU-emulated SVM under nested KVM has
+	# been seen to reset its L1 at random, once in several runs, with no trace in L1's
+	# kernel log). Say so, and run the unfinished cases once more in a fresh one; a
+	# case that kills the test host twice fails.
+	rest=() again=()
+	for c in "${cases[@]}"; do finished "$c" "$tmp/console" || rest+=("$c"); done
+	if [ $rc -eq 125 ] && [ ${#rest[@]} -gt 0 ]; then
+		echo "# the test host VM died during: ${rest[0]}; rerunning ${rest[*]} in a fresh test host VM"
+		for c in "${rest[@]}"; do again+=(--only "$c"); done
+		in_testhost "$tmp/console2" "${again[@]}"
+		rc=$?
+		passed=$((passed + $(grep -c '^ok ' "$tmp/console2")))
+		failed=$((failed + $(grep -c '^not ok ' "$tmp/console2")))
+		skipped=$((skipped + $(grep -c '^SKIP ' "$tmp/console2")))
+		for c in "${rest[@]}"; do
+			finished "$c" "$tmp/console2" ||
+				notok "$c" "the test host VM stopped twice before this case finished (tests/testhost/run.sh exited $rc)"
+		done
+		[ $rc -gt 1 ] && [ $rc -ne 125 ] && notok testhost "tests/testhost/run.sh exited $rc"
+		summary
+	fi
+	for c in "${rest[@]}"; do
+		notok "$c" "the test host VM stopped before this case finished (tests/testhost/run.sh exited $rc)"
 	done
 	[ $rc -ne 0 ] && [ $failed -eq 0 ] && notok testhost "tests/testhost/run.sh exited $rc"
 	summary
