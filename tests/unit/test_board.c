@@ -11,21 +11,8 @@
 #include "board/i8042.h"
 #include "board/pvpanic.h"
 #include "core/layout.h"
+#include "recorders.h"
 
-struct stop_rec {
-	enum vm_stop_reason last;
-	int count;
-};
-
-static void stop_rec_request(void *ctx, enum vm_stop_reason reason)
-{
-	struct stop_rec *s = ctx;
-
-	s->last = reason;
-	s->count++;
-}
-
-#define STOPPER(rec) ((struct vm_stopper){ stop_rec_request, &(rec) })
 
 typedef void (*io_fn)(void *, uint64_t, uint8_t *, uint32_t, bool);
 

@@ -16,6 +16,7 @@
 #include "board/uart8250.h"
 #include "board/console.h"
 #include "util/log.h"
+#include "recorders.h"
 
 /* Register offsets as the guest sees them. */
 enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3,
@@ -38,18 +39,6 @@ static void irq_rec_set(void *ctx, uint32_t gsi, int level)
 	r->calls++;
 }
 
-struct stop_rec {
-	enum vm_stop_reason last;
-	int count;
-};
-
-static void stop_rec_request(void *ctx, enum vm_stop_reason reason)
-{
-	struct stop_rec *s = ctx;
-
-	s->last = reason;
-	s->count++;
-}
 
 struct fixture {
 	struct uart8250 u;
