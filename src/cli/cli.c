@@ -55,6 +55,7 @@ void cli_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
+		"               [--stats] [--debug]\n"
 		"       mvm version\n"
 		"\n"
 		"  --kernel FILE   bzImage, or ELF vmlinux with a PVH entry note\n"
@@ -63,6 +64,7 @@ void cli_usage(FILE *out)
 		"  --cpus N        number of vCPUs (default 1, at most what KVM allows)\n"
 		"  --mem SIZE      guest RAM with K/M/G suffix, plain numbers are MiB (default 256M)\n"
 		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
+		"  --stats         print exit counts per reason and vCPU, and handler times, at exit\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
@@ -79,6 +81,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "cpus",    required_argument, NULL, 'n' },
 		{ "mem",     required_argument, NULL, 'm' },
 		{ "debug",   no_argument,       NULL, 'd' },
+		{ "stats",   no_argument,       NULL, 's' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
@@ -96,6 +99,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'i': cfg->initrd_path = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
+		case 's': cfg->stats = true; break;
 		case 'n':
 			if (cli_parse_int(optarg, 1, VM_MAX_CPUS, &n)) {
 				log_err("--cpus '%s': expected a whole number from 1 to %d", optarg,

@@ -146,6 +146,23 @@ static const exit_handler_fn exit_handlers[VCPU_EXIT_REASONS] = {
 	[KVM_EXIT_SYSTEM_EVENT]   = handle_system_event,
 };
 
+static const char *const exit_names[VCPU_EXIT_REASONS] = {
+	[KVM_EXIT_UNKNOWN] = "UNKNOWN", [KVM_EXIT_EXCEPTION] = "EXCEPTION",
+	[KVM_EXIT_IO] = "IO", [KVM_EXIT_HYPERCALL] = "HYPERCALL", [KVM_EXIT_DEBUG] = "DEBUG",
+	[KVM_EXIT_HLT] = "HLT", [KVM_EXIT_MMIO] = "MMIO",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN", [KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+	[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY", [KVM_EXIT_INTR] = "INTR",
+	[KVM_EXIT_SET_TPR] = "SET_TPR", [KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+	[KVM_EXIT_NMI] = "NMI", [KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+	[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT", [KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
+	[KVM_EXIT_X86_RDMSR] = "X86_RDMSR", [KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+};
+
+const char *vcpu_exit_name(uint32_t reason)
+{
+	return reason < VCPU_EXIT_REASONS ? exit_names[reason] : NULL;
+}
+
 static enum exit_action handle_unknown(struct vcpu *v)
 {
 	char what[96];
@@ -182,9 +199,20 @@ static void *vcpu_thread(void *arg)
 		uint32_t reason = v->run->exit_reason;
 		exit_handler_fn fn = reason < VCPU_EXIT_REASONS ? exit_handlers[reason] : NULL;
 
+		enum exit_action action;
+
+		if (!v->time_exits) {
+			action = (fn ? fn : handle_unknown)(v);
+		} else {
+			uint64_t t = bench_probe_now_ns();
+
+			action = (fn ? fn : handle_unknown)(v);
+			if (reason < VCPU_EXIT_REASONS)
+				v->exit_ns[reason] += bench_probe_now_ns() - t;
+		}
 		if (reason < VCPU_EXIT_REASONS)
 			v->exits[reason]++;
-		if ((fn ? fn : handle_unknown)(v) == EXIT_STOP)
+		if (action == EXIT_STOP)
 			break;
 	}
 	return NULL;

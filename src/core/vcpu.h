@@ -26,8 +26,13 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
-	uint64_t exits[VCPU_EXIT_REASONS];  /* per KVM_EXIT_* reason */
+	uint64_t exits[VCPU_EXIT_REASONS];    /* per KVM_EXIT_* reason */
+	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
+	bool time_exits;                      /* --stats: time each handler */
 };
+
+/* Name of a KVM_EXIT_* reason ("IO", "MMIO", ...), or NULL. */
+const char *vcpu_exit_name(uint32_t reason);
 
 /* Install the kick signal's handler (once per process). */
 int vcpu_signal_setup(void);

@@ -3,6 +3,7 @@
 #ifndef MVM_CORE_VM_CONFIG_H
 #define MVM_CORE_VM_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define VM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
@@ -19,6 +20,7 @@ struct vm_config {
 	uint64_t mem_size;
 	const char *kvm_path;      /* NULL: /dev/kvm */
 	uint64_t bench_t0_ns;      /* benchmark launcher's CLOCK_MONOTONIC at exec; 0: off */
+	bool stats;                /* --stats: time exits, print the table at exit */
 };
 
 #endif

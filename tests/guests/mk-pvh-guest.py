@@ -9,7 +9,8 @@ triple-fault  loads an IDT with limit 0 and executes ud2: #UD cannot be
               down (KVM_EXIT_SHUTDOWN). mvm must exit 4 with a register dump.
 port-sweep    reads every port 0-0xfff at widths 1, 2 and 4 and writes
               0x5a5a5a5a to each at every width (except the ports that would
-              legitimately end the VM: i8042 command, pvpanic, ACPI PM),
+              legitimately end the VM: i8042 command, debug exit, pvpanic,
+              ACPI PM),
               reads and writes MMIO that is neither RAM nor a device, then
               powers off through the ACPI sleep register. mvm must survive
               all of it and exit 0.
@@ -70,6 +71,11 @@ def port_sweep():
     a.emit(0xEC, 0x66, 0xED, 0xED)                     # in al,dx ; in ax,dx ; in eax,dx
     a.emit(0x83, 0xFA, 0x64)                           # cmp edx, 0x64 (i8042 command: reset)
     a.jcc8(0x74, "skip")
+    a.emit(0x81, 0xFA, struct.pack("<I", 0xF4))        # cmp edx, 0xf4 (isa-debug-exit: ends the VM)
+    a.jcc8(0x72, "notdbg")
+    a.emit(0x81, 0xFA, struct.pack("<I", 0xF7))
+    a.jcc8(0x76, "skip")
+    a.label("notdbg")
     a.emit(0x81, 0xFA, struct.pack("<I", 0x505))       # cmp edx, 0x505 (pvpanic)
     a.jcc8(0x74, "skip")
     a.emit(0x81, 0xFA, struct.pack("<I", 0x600))       # cmp edx, 0x600 (ACPI PM: off, reset)
