@@ -22,6 +22,7 @@ static const struct board_port board_ports[] = {
 	{ PORT_I8042_DATA,     1,                i8042_data_io, DEV(i8042),   "i8042 data" },
 	{ PORT_I8042_CMD,      1,                i8042_cmd_io,  DEV(i8042),   "i8042 command" },
 	{ PORT_RTC,            2,                rtc_io,        DEV(rtc),     "CMOS RTC" },
+	{ PORT_DEBUG_EXIT,     PORT_DEBUG_EXIT_LEN, debug_exit_io, DEV(debug_exit), "isa-debug-exit" },
 	{ PORT_COM1,           8,                uart8250_io,   DEV(com1),    "COM1 16550A" },
 	{ PORT_PVPANIC,        1,                pvpanic_io,    DEV(pvpanic), "pvpanic" },
 	{ PORT_ACPI_SLEEP_CTL, PORT_ACPI_PM_LEN, acpi_pm_io,    DEV(acpi_pm), "ACPI PM" },
@@ -40,6 +41,7 @@ int board_create(struct board *b, const struct board_env *env)
 	i8042_init(&b->i8042, env->stopper);
 	rtc_init(&b->rtc, rtc_irq);
 	pvpanic_init(&b->pvpanic, env->stopper);
+	debug_exit_init(&b->debug_exit, env->stopper);
 	acpi_pm_init(&b->acpi_pm, env->stopper);
 	b->created = true;
 
@@ -82,6 +84,7 @@ void board_destroy(struct board *b)
 		return;
 	board_stop(b);
 	acpi_pm_destroy(&b->acpi_pm);
+	debug_exit_destroy(&b->debug_exit);
 	pvpanic_destroy(&b->pvpanic);
 	rtc_destroy(&b->rtc);
 	i8042_destroy(&b->i8042);

@@ -1,6 +1,6 @@
 /* board.h - the x86 board mvm emulates around the in-kernel irqchip and PIT:
- * COM1, i8042 (reset only), CMOS RTC, pvpanic and the HW-reduced ACPI
- * power registers, plus the host console that feeds COM1.
+ * COM1, i8042 (reset only), CMOS RTC, pvpanic, QEMU's isa-debug-exit and
+ * the HW-reduced ACPI power registers, plus the host console that feeds COM1.
  *
  * Contract: board_create() is the builder: it initializes every device and
  * registers its port ranges in a fixed order; it fails (with a message) if
@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "board/acpi_pm.h"
+#include "board/debug_exit.h"
 #include "board/i8042.h"
 #include "board/pvpanic.h"
 #include "board/rtc.h"
@@ -38,6 +39,7 @@ struct board {
 	struct i8042 i8042;
 	struct rtc rtc;
 	struct pvpanic pvpanic;
+	struct debug_exit debug_exit;
 	struct acpi_pm acpi_pm;
 	struct console console;
 	struct vm_stopper stopper;

@@ -3,6 +3,7 @@
 #include "core/layout.h"
 #include "util/log.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +11,9 @@
 #define BOOT_PAGE_MASK 0xfffULL
 #define MIB            (1ULL << 20)
 
-/* Enough of the file's start to tell the formats apart: "HdrS" ends at 0x206. */
-#define BOOT_PROBE_LEN 0x206
+/* Enough of the file's start to tell the formats apart: "HdrS" ends at
+ * 0x206, a multiboot header lies within the first 8 KiB. */
+#define BOOT_PROBE_LEN MULTIBOOT_SEARCH_LEN
 
 static int boot_is_bzimage(const uint8_t *img, size_t len)
 {
@@ -23,12 +25,18 @@ static int boot_is_elf(const uint8_t *img, size_t len)
 	return len >= 4 && memcmp(img, "\x7f" "ELF", 4) == 0;
 }
 
+static int boot_is_elf64(const uint8_t *img, size_t len)
+{
+	return boot_is_elf(img, len) && len > EI_CLASS && img[EI_CLASS] == ELFCLASS64;
+}
+
 int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out)
 {
 	struct boot_src kernel = { .fd = -1 }, initrd = { .fd = -1 };
 	uint8_t probe[BOOT_PROBE_LEN];
 	size_t probe_len;
-	int ret;
+	uint64_t mb_off;
+	int ret, mb, mb_ok;
 
 	if (!cfg->kernel_path || !cfg->cmdline) {
 		log_err("boot: no kernel path or command line given");
@@ -47,12 +55,24 @@ int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entr
 	if (ret)
 		goto out;
 
+	/* Precedence (boot.h): bzImage, ELF64 (PVH), multiboot, other ELF. */
+	mb = multiboot_find_header(probe, probe_len, &mb_off, &mb_ok);
 	if (boot_is_bzimage(probe, probe_len)) {
 		ret = bzimage_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
+	} else if (boot_is_elf64(probe, probe_len)) {
+		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
+		if (ret == -EINVAL && mb)
+			log_err("%s: it also has a multiboot header, but mvm loads multiboot "
+				"kernels only as ELF32 or a.out-kludge images (32-bit entry); a "
+				"64-bit ELF needs a PVH note", cfg->kernel_path);
+	} else if (mb) {
+		ret = multiboot_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
 	} else if (boot_is_elf(probe, probe_len)) {
 		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
 	} else {
-		log_err("%s: not a bzImage or ELF vmlinux (no HdrS magic at 0x202, no ELF magic)",
+		/* The first sentence is what tests and scripts match on. */
+		log_err("%s: not a bzImage or ELF vmlinux (no HdrS magic at 0x202, no ELF "
+			"magic), nor a multiboot kernel (no header in the first 8192 bytes)",
 			cfg->kernel_path);
 		ret = -EINVAL;
 	}

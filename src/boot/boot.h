@@ -1,4 +1,4 @@
-/* boot.h - loading a Linux kernel (bzImage or PVH ELF vmlinux) and its initrd.
+/* boot.h - loading a kernel (bzImage, PVH ELF vmlinux or Multiboot v1) and its initrd.
  *
  * Contract: boot_load() opens the kernel (and initrd) files, detects the
  * format and loads everything into guest RAM through gmem_ptr/gmem_write
@@ -26,6 +26,23 @@
  *    32-bit protected mode with paging off and EBX = hvm_start_info. PT_LOAD
  *    segments load at p_paddr (>= 1 MiB, inside one RAM region); the initrd
  *    is module 0, placed at the top of low RAM above every segment.
+ *  - Multiboot v1: a header (magic 0x1BADB002, 4-byte aligned, in the first
+ *    8192 bytes, magic + flags + checksum == 0). Flag bit 16 (a.out kludge):
+ *    header_addr/load_addr/load_end_addr/bss_end_addr/entry_addr place the
+ *    file; otherwise it must be an ELF32 i386 ET_EXEC (PT_LOAD at p_paddr,
+ *    entry e_entry). Everything loads at or above 1 MiB. Flag bits 0/1 are
+ *    honoured (modules are page aligned, memory info is always given); any
+ *    other bit in 2..15 (e.g. 2, video mode) is refused. The multiboot_info
+ *    (MEM, CMDLINE, MODS, MMAP, BOOT_LOADER_NAME "mvm") lives at
+ *    LAYOUT_MB_INFO, the command line at LAYOUT_CMDLINE, the initrd is
+ *    module 0 (its string the initrd path). Entry: 32-bit protected mode,
+ *    paging off, EAX = 0x2BADB002, EBX = info.
+ *
+ * Format precedence in boot_load: "HdrS" at 0x202 -> bzImage; an ELF64 file
+ * -> PVH, even when it also carries a multiboot header (PVH is the better
+ * protocol for a 64-bit kernel; if the PVH note is missing the error says a
+ * 64-bit multiboot ELF is not supported); a multiboot header -> multiboot
+ * (ELF32 and flat a.out-kludge images); anything else is refused.
  *
  * All validation happens before the first byte is written to guest RAM;
  * only an I/O error (or a file that shrinks) can fail after that.
@@ -51,12 +68,18 @@ struct boot_cfg {
 enum boot_mode {
 	BOOT_MODE_LINUX64,  /* 64-bit boot protocol: long mode, RSI = zero page */
 	BOOT_MODE_PVH32,    /* PVH: 32-bit protected mode, paging off, EBX = hvm_start_info */
+	BOOT_MODE_MULTIBOOT32, /* like PVH32, plus EAX = MULTIBOOT_BOOTLOADER_MAGIC */
 };
+
+#define MULTIBOOT_MAGIC             0x1BADB002u /* in the kernel's header */
+#define MULTIBOOT_BOOTLOADER_MAGIC  0x2BADB002u /* in EAX at entry */
+#define MULTIBOOT_SEARCH_LEN        8192        /* the header lies within these bytes */
 
 struct boot_entry {
 	enum boot_mode mode;
 	uint64_t entry;      /* RIP */
-	uint64_t boot_info;  /* zero page (LINUX64) or hvm_start_info (PVH32) gpa */
+	uint64_t boot_info;  /* zero page (LINUX64), hvm_start_info (PVH32) or
+			      * multiboot_info (MULTIBOOT32) gpa */
 };
 
 int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out);
@@ -103,6 +126,14 @@ int bzimage_load(const struct gmem *m, const struct boot_src *kernel,
 int pvh_load(const struct gmem *m, const struct boot_src *kernel,
 	     const struct boot_src *initrd, const struct boot_cfg *cfg,
 	     struct boot_entry *out);
+int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
+		   const struct boot_src *initrd, const struct boot_cfg *cfg,
+		   struct boot_entry *out);
+/* Scan buf[0..min(len, MULTIBOOT_SEARCH_LEN)) for the magic at 4-byte
+ * aligned offsets. 1 when found: *off is the first header with a valid
+ * checksum (*checksum_ok = 1) or else the first magic (*checksum_ok = 0);
+ * 0 when there is no magic at all. Pure. */
+int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *checksum_ok);
 
 /* Helpers shared by the loaders (boot.c). */
 

@@ -202,12 +202,15 @@ int cpu_set_entry(int fd, const struct boot_entry *entry)
 		sregs.efer = X86_EFER_LME | X86_EFER_LMA;
 		regs.rsi = entry->boot_info;
 	} else {
-		/* PVH: 32-bit protected mode, paging off, EBX -> hvm_start_info. */
+		/* PVH and multiboot: 32-bit protected mode, paging off,
+		 * EBX -> hvm_start_info or multiboot_info. */
 		sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
 		sregs.cr3 = 0;
 		sregs.cr4 = 0;
 		sregs.efer = 0;
 		regs.rbx = entry->boot_info;
+		if (entry->mode == BOOT_MODE_MULTIBOOT32)
+			regs.rax = MULTIBOOT_BOOTLOADER_MAGIC;
 	}
 	regs.rip = entry->entry;
 	regs.rsp = LAYOUT_BOOT_STACK;

@@ -7,6 +7,7 @@
  *   0x00000528  IDT (empty)             0x00009000  PML4, 0xa000 PDPT,
  *   0x00006000  PVH hvm_start_info      0x0000b000  4 page directories (0-4 GiB, 2 MiB pages)
  *   0x00006400  PVH memory map          0x00020000  kernel command line (max 64 KiB)
+ *   0x00030000  Multiboot info, module list, loader name, memory map, module string (to 0x31000)
  *   0x0009fc00  EBDA (reserved)         0x000e0000  ACPI: RSDP then tables (reserved)
  *   0x00100000  kernel (bzImage protected-mode part)
  *   0xc0000000  32-bit MMIO hole start (virtio-mmio windows at 0xd0000000)
@@ -27,6 +28,14 @@
 #define LAYOUT_PD               0x0000b000ULL /* four pages: 0xb000-0xefff */
 #define LAYOUT_CMDLINE          0x00020000ULL
 #define LAYOUT_CMDLINE_MAX      0x00010000ULL
+/* Multiboot v1 (boot/multiboot.c): info structure and what it points to.
+ * The command line itself goes to LAYOUT_CMDLINE as for the other loaders. */
+#define LAYOUT_MB_INFO          0x00030000ULL /* struct multiboot_info, 0x80 bytes */
+#define LAYOUT_MB_MODS          0x00030080ULL /* one 16-byte module entry */
+#define LAYOUT_MB_LOADER_NAME   0x000300c0ULL /* "mvm" */
+#define LAYOUT_MB_MMAP          0x00030100ULL /* size-prefixed e820 entries, 24 bytes each */
+#define LAYOUT_MB_MODSTR        0x00030200ULL /* module 0's string (the initrd path) */
+#define LAYOUT_MB_END           0x00031000ULL
 #define LAYOUT_EBDA_START       0x0009fc00ULL
 #define LAYOUT_ACPI_START       0x000e0000ULL /* RSDP here, tables after it */
 #define LAYOUT_ACPI_END         0x00100000ULL
@@ -50,6 +59,8 @@
 #define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
 #define IRQ_RTC                 8
 #define PORT_PVPANIC            0x505
+#define PORT_DEBUG_EXIT         0xf4  /* QEMU isa-debug-exit, 4 bytes */
+#define PORT_DEBUG_EXIT_LEN     4
 /* HW-reduced ACPI registers (FADT sleep control/status, reset), 1 byte each. */
 #define PORT_ACPI_SLEEP_CTL     0x600 /* write (SLP_TYP << 2) | SLP_EN (0x20) */
 #define PORT_ACPI_SLEEP_STS     0x601

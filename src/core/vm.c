@@ -33,6 +33,19 @@ static void vm_stop_request_cb(void *ctx, enum vm_stop_reason reason)
 	vm_request_stop(ctx, reason);
 }
 
+/* The status is recorded only by the request that wins, so a later
+ * debug-exit write cannot change the status of an earlier stop. */
+static void vm_stop_request_exit_cb(void *ctx, int status)
+{
+	struct vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason == VM_STOP_NONE)
+		vm->guest_exit_status = status;
+	pthread_mutex_unlock(&vm->stop_lock);
+	vm_request_stop(vm, VM_STOP_GUEST_EXIT);
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 {
 	uint64_t one = 1;
@@ -190,7 +203,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	struct board_env env = {
 		.pio = &vm->pio, .mmio = &vm->mmio,
 		.irq_set = vm_irq_set, .irq_ctx = vm,
-		.stopper = { .request = vm_stop_request_cb, .ctx = vm },
+		.stopper = { .request = vm_stop_request_cb, .ctx = vm,
+			     .request_exit = vm_stop_request_exit_cb },
 		.stopping = &vm->stopping,
 		.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
 	};
@@ -208,6 +222,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	for (int i = 0; i < cfg->nr_cpus; i++) {
 		if ((ret = vcpu_create(vm, &vm->vcpus[i], i)))
 			return ret;
+		vm->vcpus[i].time_exits = cfg->stats;
 	}
 	ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
 	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "

@@ -38,6 +38,7 @@ struct vm {
 
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;  /* first reason wins */
+	int guest_exit_status;     /* exit status when stop_reason is VM_STOP_GUEST_EXIT */
 	atomic_bool stopping;
 	int stop_efd;              /* eventfd: wakes vm_run on a stop request */
 

@@ -12,6 +12,7 @@ const char *vm_stop_reason_name(enum vm_stop_reason r)
 	case VM_STOP_TRIPLE_FAULT:   return "guest triple fault";
 	case VM_STOP_INTERNAL_ERROR: return "KVM internal error";
 	case VM_STOP_HOST_ERROR:     return "host error";
+	case VM_STOP_GUEST_EXIT:     return "guest exited through the debug-exit port";
 	}
 	return "unknown";
 }
@@ -30,6 +31,7 @@ int vm_stop_exit_status(enum vm_stop_reason r)
 	case VM_STOP_INTERNAL_ERROR:
 		return MVM_EXIT_CRASH;
 	case VM_STOP_HOST_ERROR:
+	case VM_STOP_GUEST_EXIT: /* the caller uses the guest's status instead */
 		return MVM_EXIT_HOST;
 	}
 	return MVM_EXIT_HOST;

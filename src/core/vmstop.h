@@ -3,6 +3,9 @@
  * Contract: any thread (a vCPU in a device callback, the console thread)
  * may call vm_stopper_request(); the first reason recorded wins, every vCPU
  * leaves KVM_RUN, and mvm exits with the status that reason maps to.
+ * vm_stopper_request_exit() stops with VM_STOP_GUEST_EXIT and a status
+ * chosen by the guest (the debug-exit port); it too loses to an earlier
+ * reason, and the VM keeps that status (struct vm guest_exit_status).
  */
 #ifndef MVM_CORE_VMSTOP_H
 #define MVM_CORE_VMSTOP_H
@@ -16,6 +19,7 @@ enum vm_stop_reason {
 	VM_STOP_TRIPLE_FAULT,   /* KVM_EXIT_SHUTDOWN */
 	VM_STOP_INTERNAL_ERROR, /* KVM internal error, failed entry, unknown exit */
 	VM_STOP_HOST_ERROR,     /* mvm itself failed (I/O, memory) */
+	VM_STOP_GUEST_EXIT,     /* guest wrote the debug-exit port: its own status */
 };
 
 /* mvm's exit status for each outcome (documented in the README). */
@@ -28,6 +32,9 @@ enum vm_stop_reason {
 struct vm_stopper {
 	void (*request)(void *ctx, enum vm_stop_reason reason);
 	void *ctx;
+	/* VM_STOP_GUEST_EXIT with status 0..255; last, so the existing
+	 * { request, ctx } initializers keep working (NULL: ignored). */
+	void (*request_exit)(void *ctx, int status);
 };
 
 static inline void vm_stopper_request(const struct vm_stopper *s, enum vm_stop_reason r)
@@ -36,7 +43,15 @@ static inline void vm_stopper_request(const struct vm_stopper *s, enum vm_stop_r
 		s->request(s->ctx, r);
 }
 
+static inline void vm_stopper_request_exit(const struct vm_stopper *s, int status)
+{
+	if (s && s->request_exit)
+		s->request_exit(s->ctx, status);
+}
+
 const char *vm_stop_reason_name(enum vm_stop_reason r);
+/* The status for r; VM_STOP_GUEST_EXIT's status is the guest's, kept by
+ * the VM (vm.guest_exit_status), so here it maps to MVM_EXIT_HOST. */
 int vm_stop_exit_status(enum vm_stop_reason r);
 
 #endif
