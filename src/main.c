@@ -33,8 +33,11 @@ static int cmd_run(int argc, char **argv)
 	}
 	reason = vm_run(&vm);
 	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base, vm.mem.ram_size);
-	status = vm_stop_exit_status(reason);
-	if (status != MVM_EXIT_OK)
+	status = reason == VM_STOP_GUEST_EXIT ? vm.guest_exit_status
+					      : vm_stop_exit_status(reason);
+	if (reason == VM_STOP_GUEST_EXIT)
+		log_info("%s (exit status %d)", vm_stop_reason_name(reason), status);
+	else if (status != MVM_EXIT_OK)
 		log_err("%s (exit status %d)", vm_stop_reason_name(reason), status);
 	else
 		log_debug("%s", vm_stop_reason_name(reason));
