@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""mk-pvh-guest.py KIND OUT - write a tiny PVH ELF guest that tests mvm.
+"""mk-pvh-guest.py KIND OUT - write a tiny PVH ELF (or multiboot) guest that tests mvm.
 
-The guest starts where PVH puts it: 32-bit protected mode, paging off,
-flat segments, interrupts off. Kinds:
+The guest starts where PVH (or multiboot) puts it: 32-bit protected mode,
+paging off, flat segments, interrupts off. Kinds:
 
 triple-fault  loads an IDT with limit 0 and executes ud2: #UD cannot be
               delivered (#GP), nor #GP (#DF), nor #DF, so the CPU shuts
@@ -14,6 +14,12 @@ port-sweep    reads every port 0-0xfff at widths 1, 2 and 4 and writes
               reads and writes MMIO that is neither RAM nor a device, then
               powers off through the ACPI sleep register. mvm must survive
               all of it and exit 0.
+multiboot-exit  a flat Multiboot v1 image (a.out kludge, loaded at 1 MiB)
+              that checks EAX == 0x2BADB002, the info flags MEM|CMDLINE|MMAP
+              and the command line "mvmtest", then writes 0x21 to the
+              isa-debug-exit port 0xf4 (mvm exits (0x21 << 1) | 1 = 67). A
+              failed check writes 1 (EAX: exit 3), 2 (flags: 5) or 3
+              (cmdline: 7) instead.
 """
 import struct
 import sys
@@ -101,6 +107,48 @@ def port_sweep():
     return a.finish()
 
 
+MB_HDR_LEN = 32
+MB_CMDLINE = b"mvmtest\0"
+
+
+def multiboot_exit():
+    a = Asm()
+    a.emit(0x3D, struct.pack("<I", 0x2BADB002))        # cmp eax, 0x2badb002
+    a.emit(0xB0, 1)                                    # mov al, 1 (keeps flags)
+    a.jcc8(0x75, "fail")                               # jne fail
+    a.emit(0x8B, 0x0B)                                 # mov ecx, [ebx] (info flags)
+    a.emit(0x83, 0xE1, 0x45)                           # and ecx, MEM|CMDLINE|MMAP
+    a.emit(0x83, 0xF9, 0x45)                           # cmp ecx, 0x45
+    a.emit(0xB0, 2)                                    # mov al, 2
+    a.jcc8(0x75, "fail")
+    a.emit(0x8B, 0x73, 0x10)                           # mov esi, [ebx+16] (cmdline)
+    a.emit(0xBF, 0, 0, 0, 0)                           # mov edi, the expected string
+    str_fix = len(a.code) - 4
+    a.emit(0xB9, struct.pack("<I", len(MB_CMDLINE)))   # mov ecx, 8
+    a.emit(0xFC, 0xF3, 0xA6)                           # cld ; repe cmpsb
+    a.emit(0xB0, 3)                                    # mov al, 3
+    a.jcc8(0x75, "fail")
+    a.emit(0xB8, struct.pack("<I", 0x21))              # mov eax, 0x21
+    a.emit(0xE7, 0xF4)                                 # out 0xf4, eax
+    a.jcc8(0xEB, "halt")
+    a.label("fail")
+    a.emit(0xE6, 0xF4)                                 # out 0xf4, al
+    a.label("halt")
+    a.emit(0xF4)                                       # hlt
+    a.jcc8(0xEB, "halt")
+    code = bytearray(a.finish())
+    code[str_fix:str_fix + 4] = struct.pack("<I", LOAD + MB_HDR_LEN + len(code))
+    return bytes(code) + MB_CMDLINE
+
+
+def multiboot(code):
+    """Header at file offset 0 = LOAD; flags: a.out kludge only; entry after it."""
+    magic, flags = 0x1BADB002, 1 << 16
+    hdr = struct.pack("<IIIIIIII", magic, flags, (-(magic + flags)) & 0xFFFFFFFF,
+                      LOAD, LOAD, 0, 0, LOAD + MB_HDR_LEN)
+    return hdr + code
+
+
 def elf(code):
     name = b"Xen\0"
     note = struct.pack("<III", len(name), 4, 18) + name + struct.pack("<I", LOAD)
@@ -114,10 +162,12 @@ def elf(code):
     return (ehdr + load + pnote).ljust(code_off, b"\0") + code + note
 
 
-KINDS = {"triple-fault": triple_fault, "port-sweep": port_sweep}
+KINDS = {"triple-fault": (triple_fault, elf), "port-sweep": (port_sweep, elf),
+         "multiboot-exit": (multiboot_exit, multiboot)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in KINDS:
         sys.exit("usage: mk-pvh-guest.py {%s} OUT" % "|".join(KINDS))
     with open(sys.argv[2], "wb") as f:
-        f.write(elf(KINDS[sys.argv[1]]()))
+        gen, wrap = KINDS[sys.argv[1]]
+        f.write(wrap(gen()))
