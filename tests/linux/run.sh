@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 ALL_CASES=(version boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
-	triple-fault port-sweep)
+	triple-fault port-sweep multiboot-exit)
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
@@ -72,7 +72,8 @@ extractor=$MVM_ROOT/tests/tools/extract-vmlinux.sh
 make_tiny_guests() {
 	mkdir -p "$1" &&
 	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" triple-fault "$1/triple-fault.elf" &&
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" port-sweep "$1/port-sweep.elf"
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" port-sweep "$1/port-sweep.elf" &&
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-exit "$1/multiboot-exit.elf"
 }
 
 extract_vmlinux() {
@@ -380,6 +381,23 @@ case_port-sweep() {
 	elif ! grep -qa 'unclaimed' "$VM_ERR"; then fail_case port-sweep "no unclaimed accesses reported under --debug"
 	elif grep -qaE 'AddressSanitizer|runtime error|internal error' "$VM_ERR"; then fail_case port-sweep "mvm reported an error"
 	else ok port-sweep; fi
+}
+
+# A tiny flat multiboot guest checks EAX, the info flags and its command
+# line, then writes 0x21 to isa-debug-exit: mvm exits (0x21 << 1) | 1 = 67.
+# A failed check writes 1, 2 or 3 instead (exit 3, 5, 7: EAX, flags, cmdline).
+case_multiboot-exit() {
+	local f
+	f=$(tiny_guest multiboot-exit) ||
+		{ notok multiboot-exit "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	vm_start multiboot-exit /dev/null run --kernel "$f" --cmdline mvmtest
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case multiboot-exit "mvm still running $QUICK_TIMEOUT s after start"
+	elif [ "$VM_RC" = 3 ]; then fail_case multiboot-exit "mvm exited 3: the guest saw EAX != 0x2BADB002"
+	elif [ "$VM_RC" = 5 ]; then fail_case multiboot-exit "mvm exited 5: multiboot info flags lack MEM|CMDLINE|MMAP"
+	elif [ "$VM_RC" = 7 ]; then fail_case multiboot-exit "mvm exited 7: the guest's command line is not \"mvmtest\""
+	elif [ "$VM_RC" != 67 ]; then fail_case multiboot-exit "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)"
+	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case multiboot-exit "mvm reported an error"
+	else ok multiboot-exit; fi
 }
 
 case_pvh-vmlinux() {
