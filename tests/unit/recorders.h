@@ -18,6 +18,6 @@ static inline void stop_rec_request(void *ctx, enum vm_stop_reason reason)
 	__atomic_add_fetch(&s->count, 1, __ATOMIC_SEQ_CST);
 }
 
-#define STOPPER(rec) ((struct vm_stopper){ stop_rec_request, &(rec) })
+#define STOPPER(rec) ((struct vm_stopper){ .request = stop_rec_request, .ctx = &(rec) })
 
 #endif

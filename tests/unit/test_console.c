@@ -42,7 +42,7 @@ static void test_quit_while_guest_ignores_input(void **state)
 	assert_int_equal(tcgetattr(slave, &before), 0);
 	uart8250_init(&u, (struct irq_line){ 0 }, -1);
 	assert_int_equal(console_start(&c, slave, &u,
-				       (struct vm_stopper){ stop_rec_request, &stops }), 0);
+				       (struct vm_stopper){ .request = stop_rec_request, .ctx = &stops }), 0);
 	assert_true(c.is_tty);
 	assert_int_equal(tcgetattr(slave, &during), 0);
 	assert_int_equal(during.c_lflag & (ICANON | ECHO | ISIG), 0);
@@ -74,7 +74,7 @@ static void test_escape_literal_reaches_guest(void **state)
 	assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
 	uart8250_init(&u, (struct irq_line){ 0 }, -1);
 	assert_int_equal(console_start(&c, slave, &u,
-				       (struct vm_stopper){ stop_rec_request, &stops }), 0);
+				       (struct vm_stopper){ .request = stop_rec_request, .ctx = &stops }), 0);
 	assert_int_equal(write(master, "h\x01\x01i", 4), 4);
 	for (int tries = 0; tries < 2000 && n < 3; tries++) {
 		uint8_t lsr = 0;

@@ -470,7 +470,7 @@ static void test_console_pipe_passthrough(void **state)
 	assert_int_equal(pipe(in), 0);
 	wr(f, FCR, 0x01);
 	assert_int_equal(console_start(&c, in[0], &f->u,
-				       (struct vm_stopper){ stop_rec_request, &stops }), 0);
+				       (struct vm_stopper){ .request = stop_rec_request, .ctx = &stops }), 0);
 	assert_false(c.is_tty);
 	assert_int_equal(write(in[1], msg, sizeof(msg)), (ssize_t)sizeof(msg));
 	close(in[1]);                             /* EOF after the data */
