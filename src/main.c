@@ -1,5 +1,6 @@
 /* main.c - command dispatch: run, version. */
 #include "cli/cli.h"
+#include "core/stats.h"
 #include "core/vm.h"
 #include "core/vmstop.h"
 #include "board/console.h"
@@ -33,6 +34,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	reason = vm_run(&vm);
 	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base, vm.mem.ram_size);
+	if (cfg.stats)
+		stats_print(stderr, &vm);
 	status = reason == VM_STOP_GUEST_EXIT ? vm.guest_exit_status
 					      : vm_stop_exit_status(reason);
 	if (reason == VM_STOP_GUEST_EXIT)
