@@ -4,7 +4,8 @@ CFLAGS  ?= -O2 -g
 # Flags mvm always needs, kept apart so `make CFLAGS=...` (the asan target) keeps them.
 MVM_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
               -D_GNU_SOURCE -Isrc -MMD -MP
-LDLIBS  += -lpthread
+# liburing (virtio-blk I/O), libslirp (user networking), json-c (config file and API).
+LDLIBS  += -lpthread -luring -lslirp -ljson-c
 
 BUILD   ?= build
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))

@@ -1,0 +1,156 @@
+/* mmio.h - the virtio-mmio transport, version 2 (virtio 1.2 spec 4.2).
+ *
+ * Contract: a device embeds a struct virtio_mmio and fills a
+ * virtio_dev_ops; virtio_mmio_attach() claims its 4 KiB window on the MMIO
+ * bus, creates one kick eventfd per queue and the interrupt eventfd, and
+ * asks the environment to wire them to KVM (ioeventfd on QueueNotify with
+ * the queue index as datamatch; irqfd on the device's GSI). A QueueNotify
+ * write that still reaches mvm (no ioeventfd) is turned into a write of the
+ * same kick eventfd, so the device sees one path either way. The device's
+ * worker waits on virtio_mmio_kick_fd(); the vCPU thread never does device
+ * work.
+ *
+ * Registers are served from vCPU threads under t->lock. The transport
+ * enforces the driver's side of the protocol: features are accepted only
+ * while DRIVER is set and FEATURES_OK is not; FEATURES_OK is refused (reads
+ * back clear) unless VERSION_1 is accepted and no unoffered bit is set;
+ * queue registers are writable only before DRIVER_OK with the queue not
+ * ready; QueueReady=1 runs vq_enable() checks (a bad size or address sets
+ * DEVICE_NEEDS_RESET instead of enabling); writing 0 to Status resets the
+ * device at any time (ops->reset runs first, then every register and queue
+ * is cleared). DRIVER_OK calls ops->activate(); a failure there sets
+ * NEEDS_RESET. Config space accesses past config_size read as zero and are
+ * ignored on write; config_generation changes whenever the device calls
+ * virtio_mmio_config_changed(). Bad offsets, widths (registers are 32-bit
+ * only) and values are ignored and logged at debug level, never fatal.
+ */
+#ifndef MVM_VIRTIO_MMIO_H
+#define MVM_VIRTIO_MMIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/memory.h"
+#include "virtio/queue.h"
+
+#define VIRTIO_MMIO_MAX_QUEUES 8
+#define VIRTIO_MMIO_VENDOR_ID  0x004d564d /* "MVM" as little-endian bytes */
+
+/* Register offsets (spec 4.2.2). */
+#define VIRTIO_MMIO_MAGIC_VALUE        0x000
+#define VIRTIO_MMIO_VERSION            0x004
+#define VIRTIO_MMIO_DEVICE_ID          0x008
+#define VIRTIO_MMIO_VENDOR             0x00c
+#define VIRTIO_MMIO_DEVICE_FEATURES    0x010
+#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014
+#define VIRTIO_MMIO_DRIVER_FEATURES    0x020
+#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
+#define VIRTIO_MMIO_QUEUE_SEL          0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX      0x034
+#define VIRTIO_MMIO_QUEUE_NUM          0x038
+#define VIRTIO_MMIO_QUEUE_READY        0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY       0x050
+#define VIRTIO_MMIO_INTERRUPT_STATUS   0x060
+#define VIRTIO_MMIO_INTERRUPT_ACK      0x064
+#define VIRTIO_MMIO_STATUS             0x070
+#define VIRTIO_MMIO_QUEUE_DESC_LOW     0x080
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH    0x084
+#define VIRTIO_MMIO_QUEUE_DRIVER_LOW   0x090
+#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH  0x094
+#define VIRTIO_MMIO_QUEUE_DEVICE_LOW   0x0a0
+#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH  0x0a4
+#define VIRTIO_MMIO_SHM_SEL            0x0ac
+#define VIRTIO_MMIO_SHM_LEN_LOW        0x0b0
+#define VIRTIO_MMIO_SHM_LEN_HIGH       0x0b4
+#define VIRTIO_MMIO_SHM_BASE_LOW       0x0b8
+#define VIRTIO_MMIO_SHM_BASE_HIGH      0x0bc
+#define VIRTIO_MMIO_CONFIG_GENERATION  0x0fc
+#define VIRTIO_MMIO_CONFIG             0x100
+#define VIRTIO_MMIO_MAGIC              0x74726976 /* "virt" */
+
+/* What the device tells the transport. dev is the device's own pointer. */
+struct virtio_dev_ops {
+	const char *name;           /* "virtio-blk", for messages */
+	uint32_t device_id;         /* VIRTIO_ID_* */
+	uint64_t features;          /* device-specific bits offered; the transport
+	                             * adds VERSION_1, EVENT_IDX and INDIRECT_DESC */
+	int nr_queues;              /* 1..VIRTIO_MMIO_MAX_QUEUES */
+	uint16_t queue_max;         /* QueueNumMax for every queue, <= VQ_MAX_SIZE */
+	uint32_t config_size;       /* bytes of device config space (<= 0xf00) */
+	/* Config space: off + len <= config_size is guaranteed by the transport. */
+	void (*config_read)(void *dev, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(void *dev, uint32_t off, const uint8_t *data, uint32_t len); /* NULL: read-only */
+	/* DRIVER_OK: enabled queues are ready in t->queues[i].vq; start serving
+	 * them (from the worker). 0 or -errno (sets NEEDS_RESET). */
+	int (*activate)(void *dev);
+	/* Reset (Status=0) or teardown: stop touching every queue and drop
+	 * in-flight work before returning; called with t->lock held. */
+	void (*reset)(void *dev);
+};
+
+/* How the transport reaches KVM (vm.c provides it; tests may leave it NULL). */
+struct virtio_env {
+	const struct gmem *mem;
+	struct bus *mmio;
+	/* KVM_IOEVENTFD: addr, 4 bytes, datamatch. 0 or -errno (then the bus path is used). */
+	int (*ioeventfd)(void *ctx, uint64_t addr, uint32_t datamatch, int fd);
+	/* KVM_IRQFD: fd raises an edge on gsi. 0 or -errno (fatal: no interrupts). */
+	int (*irqfd)(void *ctx, uint32_t gsi, int fd);
+	void *ctx;
+};
+
+struct virtio_mmio_queue {
+	uint16_t num;               /* QueueNum written by the driver */
+	bool ready;
+	uint64_t desc, driver, device;  /* ring addresses written by the driver */
+	struct vq vq;
+	int kick_fd;                /* eventfd: driver notified this queue */
+};
+
+struct virtio_mmio {
+	pthread_mutex_t lock;
+	const struct virtio_dev_ops *ops;
+	void *dev;
+	const struct gmem *mem;
+	uint64_t base;
+	uint32_t gsi;
+	uint32_t status;
+	uint64_t device_features;   /* ops->features | transport bits */
+	uint64_t driver_features;   /* what the driver accepted */
+	uint32_t device_features_sel, driver_features_sel, queue_sel;
+	uint32_t config_generation;
+	atomic_uint interrupt_status;
+	int call_fd;                /* eventfd behind the irqfd */
+	bool attached;
+	struct virtio_mmio_queue queues[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+/* Claim [base, base+4K) on env->mmio, wire kicks and the interrupt. 0 or
+ * -errno with a message naming the device. */
+int virtio_mmio_attach(struct virtio_mmio *t, const struct virtio_env *env,
+		       uint64_t base, uint32_t gsi,
+		       const struct virtio_dev_ops *ops, void *dev);
+void virtio_mmio_detach(struct virtio_mmio *t);  /* resets the device, closes fds */
+
+/* bus_io_fn for the window (registered by attach; exposed for tests). */
+void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
+/* From the device (any thread; none of these take t->lock, so a worker may
+ * call them while a vCPU holding the lock waits for that worker): */
+bool virtio_mmio_has_feature(const struct virtio_mmio *t, unsigned bit);
+void virtio_mmio_signal_used(struct virtio_mmio *t);   /* used-buffer interrupt */
+void virtio_mmio_config_changed(struct virtio_mmio *t); /* bump generation + interrupt */
+void virtio_mmio_needs_reset(struct virtio_mmio *t);   /* driver broke the rules */
+static inline struct vq *virtio_mmio_vq(struct virtio_mmio *t, int i)
+{
+	return &t->queues[i].vq;
+}
+static inline int virtio_mmio_kick_fd(const struct virtio_mmio *t, int i)
+{
+	return t->queues[i].kick_fd;
+}
+
+#endif
