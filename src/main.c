@@ -25,11 +25,14 @@ static int cmd_run(int argc, char **argv)
 	int ret, status;
 
 	ret = cli_parse_run(argc, argv, &cfg);
-	if (ret)
+	if (ret) {
+		cli_free_run(&cfg);
 		return ret > 0 ? MVM_EXIT_OK : MVM_EXIT_USAGE;
+	}
 	cfg.bench_t0_ns = bench_probe_t0();
 	if (vm_create(&vm, &cfg, &status)) {
 		vm_destroy(&vm);
+		cli_free_run(&cfg);
 		return status;
 	}
 	reason = vm_run(&vm);
@@ -45,6 +48,7 @@ static int cmd_run(int argc, char **argv)
 	else
 		log_debug("%s", vm_stop_reason_name(reason));
 	vm_destroy(&vm);
+	cli_free_run(&cfg);
 	return status;
 }
 

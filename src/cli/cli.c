@@ -51,11 +51,66 @@ int cli_parse_int(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* FILE[,ro|,rw][,id=NAME]: the path is everything before the first comma
+ * (a path containing a comma is not accepted; rename or link it). */
+int cli_parse_disk(const char *arg, struct vm_disk_cfg *d)
+{
+	const char *comma = strchr(arg, ',');
+	size_t plen = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	memset(d, 0, sizeof(*d));
+	if (plen == 0) {
+		log_err("--disk '%s': expected FILE[,ro][,id=NAME]", arg);
+		return -EINVAL;
+	}
+	while (comma) {
+		const char *opt = comma + 1, *next = strchr(opt, ',');
+		size_t len = next ? (size_t)(next - opt) : strlen(opt);
+
+		if (len == 2 && !strncmp(opt, "ro", 2)) {
+			d->read_only = true;
+		} else if (len == 2 && !strncmp(opt, "rw", 2)) {
+			d->read_only = false;
+		} else if (len > 3 && !strncmp(opt, "id=", 3)) {
+			free((char *)d->id);
+			/* virtio-blk's GET_ID answers with at most 20 bytes. */
+			if (len - 3 > 20) {
+				log_err("--disk '%s': id is longer than 20 characters", arg);
+				goto bad;
+			}
+			d->id = strndup(opt + 3, len - 3);
+		} else {
+			log_err("--disk '%s': unknown option '%.*s' (expected ro, rw or id=NAME)",
+				arg, (int)len, opt);
+			goto bad;
+		}
+		comma = next;
+	}
+	d->path = strndup(arg, plen);
+	if (!d->path || (d->id == NULL && strstr(arg, ",id=")))
+		goto bad;
+	return 0;
+bad:
+	free((char *)d->id);
+	d->id = NULL;
+	return -EINVAL;
+}
+
+void cli_free_run(struct vm_config *cfg)
+{
+	for (int i = 0; i < cfg->nr_disks; i++) {
+		free((char *)cfg->disks[i].path);
+		free((char *)cfg->disks[i].id);
+	}
+	cfg->nr_disks = 0;
+}
+
 void cli_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
-		"               [--stats] [--debug]\n"
+		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
+		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
 		"       mvm version\n"
 		"\n"
 		"  --kernel FILE   bzImage, or ELF vmlinux with a PVH entry note\n"
@@ -63,6 +118,16 @@ void cli_usage(FILE *out)
 		"  --cmdline STR   kernel command line (default: \"%s\")\n"
 		"  --cpus N        number of vCPUs (default 1, at most what KVM allows)\n"
 		"  --mem SIZE      guest RAM with K/M/G suffix, plain numbers are MiB (default 256M)\n"
+		"  --disk FILE[,ro][,id=NAME]\n"
+		"                  virtio-blk disk on a raw image (repeatable; the first is /dev/vda)\n"
+		"  --net tap=IFNAME[,mac=MAC]\n"
+		"                  virtio-net on an existing or new TAP device (needs CAP_NET_ADMIN)\n"
+		"  --net user[,mac=MAC][,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
+		"                  virtio-net with user-mode networking (libslirp, no root): DHCP\n"
+		"                  gives 10.0.2.15, the host is 10.0.2.2, DNS 10.0.2.3\n"
+		"  --rng           virtio-rng fed from getrandom()\n"
+		"  --console serial|virtio\n"
+		"                  where stdin goes: COM1/ttyS0 (default) or virtio-console/hvc0\n"
 		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
 		"  --stats         print exit counts per reason and vCPU, and handler times, at exit\n"
 		"\n"
@@ -80,6 +145,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "cmdline", required_argument, NULL, 'c' },
 		{ "cpus",    required_argument, NULL, 'n' },
 		{ "mem",     required_argument, NULL, 'm' },
+		{ "disk",    required_argument, NULL, 'D' },
+		{ "net",     required_argument, NULL, 'N' },
+		{ "rng",     no_argument,       NULL, 'r' },
+		{ "console", required_argument, NULL, 'C' },
 		{ "debug",   no_argument,       NULL, 'd' },
 		{ "stats",   no_argument,       NULL, 's' },
 		{ "help",    no_argument,       NULL, 'h' },
@@ -99,6 +168,33 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'i': cfg->initrd_path = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); break;
+		case 'r': cfg->rng = true; break;
+		case 'D':
+			if (cfg->nr_disks == VM_MAX_DISKS) {
+				log_err("--disk '%s': at most %d disks", optarg, VM_MAX_DISKS);
+				return -EINVAL;
+			}
+			if (cli_parse_disk(optarg, &cfg->disks[cfg->nr_disks]))
+				return -EINVAL;
+			cfg->nr_disks++;
+			break;
+		case 'N':
+			if (cfg->nr_nets == VM_MAX_NETS) {
+				log_err("--net '%s': at most %d network devices", optarg, VM_MAX_NETS);
+				return -EINVAL;
+			}
+			cfg->nets[cfg->nr_nets++] = optarg;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "serial")) {
+				cfg->console = VM_CONSOLE_SERIAL;
+			} else if (!strcmp(optarg, "virtio")) {
+				cfg->console = VM_CONSOLE_VIRTIO;
+			} else {
+				log_err("--console '%s': expected serial or virtio", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 's': cfg->stats = true; break;
 		case 'n':
 			if (cli_parse_int(optarg, 1, VM_MAX_CPUS, &n)) {

@@ -17,7 +17,12 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* A decimal integer in [min, max]. */
 int cli_parse_int(const char *s, long min, long max, long *out);
 
+/* FILE[,ro|,rw][,id=NAME] -> *d (path and id are heap copies). */
+int cli_parse_disk(const char *arg, struct vm_disk_cfg *d);
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg);
+/* Free what cli_parse_run() allocated (disk paths and ids). */
+void cli_free_run(struct vm_config *cfg);
 void cli_usage(FILE *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -104,6 +105,70 @@ static void test_errors_name_the_flag(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+static void test_disk_values(void **state)
+{
+	struct vm_disk_cfg d;
+
+	log_set_sink(capture, NULL);
+	assert_int_equal(cli_parse_disk("a.img", &d), 0);
+	assert_string_equal(d.path, "a.img");
+	assert_false(d.read_only);
+	assert_null(d.id);
+	free((char *)d.path);
+
+	assert_int_equal(cli_parse_disk("/x/b.img,ro,id=root", &d), 0);
+	assert_string_equal(d.path, "/x/b.img");
+	assert_true(d.read_only);
+	assert_string_equal(d.id, "root");
+	free((char *)d.path);
+	free((char *)d.id);
+
+	assert_int_equal(cli_parse_disk("c.img,ro,rw", &d), 0);
+	assert_false(d.read_only);
+	free((char *)d.path);
+
+	assert_int_equal(cli_parse_disk(",ro", &d), -EINVAL);
+	assert_non_null(strstr(last_err, "FILE"));
+	assert_int_equal(cli_parse_disk("d.img,rox", &d), -EINVAL);
+	assert_non_null(strstr(last_err, "unknown option 'rox'"));
+	assert_int_equal(cli_parse_disk("d.img,id=", &d), -EINVAL);
+	assert_int_equal(cli_parse_disk("d.img,", &d), -EINVAL);
+	assert_int_equal(cli_parse_disk("d.img,id=abcdefghijklmnopqrstu", &d), -EINVAL);
+	assert_non_null(strstr(last_err, "20 characters"));
+	log_set_sink(NULL, NULL);
+}
+
+static void test_device_flags(void **state)
+{
+	struct vm_config cfg;
+	const char *argv[] = { "run", "--kernel", "bz", "--disk", "a.img", "--disk", "b.img,ro",
+			       "--net", "user", "--rng", "--console", "virtio", NULL };
+	const char *bad_console[] = { "run", "--kernel", "bz", "--console", "hdmi", NULL };
+	const char *too_many[] = { "run", "--kernel", "bz", "--disk", "1", "--disk", "2",
+				   "--disk", "3", "--disk", "4", "--disk", "5", "--disk", "6",
+				   "--disk", "7", "--disk", "8", "--disk", "9", NULL };
+
+	assert_int_equal(parse(&cfg, 12, argv), 0);
+	assert_int_equal(cfg.nr_disks, 2);
+	assert_string_equal(cfg.disks[0].path, "a.img");
+	assert_true(cfg.disks[1].read_only);
+	assert_int_equal(cfg.nr_nets, 1);
+	assert_string_equal(cfg.nets[0], "user");
+	assert_true(cfg.rng);
+	assert_int_equal(cfg.console, VM_CONSOLE_VIRTIO);
+	cli_free_run(&cfg);
+
+	log_set_sink(capture, NULL);
+	assert_int_equal(parse(&cfg, 5, bad_console), -EINVAL);
+	assert_non_null(strstr(last_err, "--console 'hdmi'"));
+	cli_free_run(&cfg);
+	assert_int_equal(parse(&cfg, 21, too_many), -EINVAL);
+	assert_non_null(strstr(last_err, "at most 8 disks"));
+	assert_int_equal(cfg.nr_disks, 8);
+	cli_free_run(&cfg);
+	log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -111,6 +176,8 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_flags),
 		cmocka_unit_test(test_errors_name_the_flag),
+		cmocka_unit_test(test_disk_values),
+		cmocka_unit_test(test_device_flags),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
