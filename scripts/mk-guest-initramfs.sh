@@ -12,6 +12,9 @@
 #     panic     sysrq crash (echo c > /proc/sysrq-trigger)
 #     echo      prints MVM-GUEST-ECHO-READY, then runs each line read from the console
 #     shell     (default) an interactive shell on the console; leaving it powers off
+#     hvc       an interactive shell on /dev/hvc0 (virtio-console) instead of the serial console
+#   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
+#   udhcpc finds /usr/share/udhcpc/default.script, which configures the interface it leased.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/kmod.sh"
@@ -33,7 +36,23 @@ envfile=$MVM_DEBIAN/env.sh
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lib/modules}
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lib/modules,newroot} \
+	"$stage/usr/share/udhcpc"
+cat >"$stage/usr/share/udhcpc/default.script" <<'SCRIPT'
+#!/bin/sh
+# udhcpc calls this with the lease in the environment: configure $interface with it.
+case "$1" in
+deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+bound|renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+	: >/etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done ;;
+esac
+exit 0
+SCRIPT
+chmod 755 "$stage/usr/share/udhcpc/default.script"
 cp "$MVM_BUSYBOX" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 # The kernel opens /dev/console for init before anything is mounted.
@@ -77,9 +96,21 @@ while read -r m; do
 done </lib/modules/load.order
 
 mode=shell
+root=
 for w in $cmdline; do
-	case "$w" in mvmtest=*) mode=${w#mvmtest=} ;; esac
+	case "$w" in
+	mvmtest=*) mode=${w#mvmtest=} ;;
+	mvmroot=*) root=${w#mvmroot=} ;;
+	esac
 done
+if [ -n "$root" ]; then
+	if mount -t ext4 "$root" /newroot; then
+		echo "MVM-GUEST-ROOT-MOUNTED=$root"
+		umount /dev/pts /proc /sys 2>/dev/null
+		exec switch_root /newroot /sbin/init
+	fi
+	echo "MVM-GUEST-ERROR: cannot mount $root"
+fi
 
 ncpu=0
 online=$(cat /sys/devices/system/cpu/online 2>/dev/null)
@@ -118,6 +149,14 @@ echo)
 	while IFS= read -r line; do
 		eval "$line"
 	done
+	poweroff -f ;;
+hvc)
+	if [ -c /dev/hvc0 ]; then
+		echo "MVM-GUEST-HVC-SHELL"
+		setsid sh -c 'exec sh -l </dev/hvc0 >/dev/hvc0 2>&1'
+	else
+		echo "MVM-GUEST-ERROR: no /dev/hvc0"
+	fi
 	poweroff -f ;;
 shell|*)
 	[ "$mode" = shell ] || echo "MVM-GUEST-WARN: unknown mvmtest=$mode, starting a shell"
