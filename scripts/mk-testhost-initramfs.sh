@@ -4,7 +4,7 @@
 # Usage: scripts/mk-testhost-initramfs.sh -o OUT [--file SRC[:DEST]]... [--env NAME=VALUE]...
 #            [--cwd DIR] [--interactive] -- COMMAND [ARG]...
 # The test host (L1) is a Debian kernel under QEMU emulation with nested AMD-V; its /init loads
-# irqbypass, kvm and kvm_amd (from the same kernel package, see fetch-debian.sh), makes sure
+# irqbypass, kvm, kvm_amd and tun (from the same kernel package, see fetch-debian.sh), brings lo up, makes sure
 # /dev/kvm exists, copies nothing at run time, runs COMMAND in DIR (default: the caller's working
 # directory) with ttyS0 as its terminal and reports `TESTHOST-EXIT=<status>` on ttyS0 (not with
 # --interactive) and on ttyS1, then powers off; the kernel's own console is ttyS2. Files keep their host path unless DEST is given; a dynamically linked
@@ -86,7 +86,7 @@ while IFS= read -r ko; do
 	*) cp "$ko" "$stage/testhost/modules/$name.ko" ;;
 	esac
 	echo "$name" >>"$stage/testhost/modules/load.order"
-done < <(mvm_kmod_closure "$MVM_MODDIR" kvm-amd)
+done < <(mvm_kmod_closure "$MVM_MODDIR" kvm-amd tun)
 
 # The command and environment, single-quoted for a POSIX shell.
 q() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
@@ -133,6 +133,9 @@ while read -r m; do
 	fi
 done </testhost/modules/load.order
 [ -e /dev/kvm ] || mknod /dev/kvm c 10 232
+# Loopback for user-networking tests (slirp reaches host services on 127.0.0.1); tun for TAP tests.
+ip link set lo up
+mkdir -p /dev/net && { [ -e /dev/net/tun ] || mknod /dev/net/tun c 10 200; }
 if ! (exec 3<>/dev/kvm) 2>/dev/null; then
 	echo "TESTHOST-ERROR: /dev/kvm unusable"
 	dmesg | tail -n 20
