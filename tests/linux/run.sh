@@ -2,7 +2,7 @@
 # tests/linux/run.sh - boot the Debian reference guest under mvm and check what the guest reports.
 #
 # Usage: tests/linux/run.sh [--direct] [--mvm PATH] [--kernel BZIMAGE] [--initrd FILE]
-#            [--vmlinux ELF] [--guests DIR] [--only NAME]...
+#            [--vmlinux ELF] [--guests DIR] [--rootfs EXT4] [--only NAME]...
 # Each case prints `ok NAME` or `not ok NAME: reason` (then the tail of mvm's output as # lines)
 # or `SKIP NAME: reason`; the run ends with `N passed, M failed` (`, K skipped` when some were).
 # Defaults: build/mvm, the kernel from scripts/fetch-debian.sh, the initramfs from
@@ -16,15 +16,16 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 . "$here/../../scripts/lib/hostkvm.sh"
+. "$here/virtio-cases.sh"
 
 ALL_CASES=(version boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
-	triple-fault port-sweep multiboot-exit)
+	triple-fault port-sweep multiboot-exit "${VIRTIO_CASES[@]}")
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
 
-direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' guests='' only=()
+direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' guests='' rootfs='' only=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--direct) direct=1; shift ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--initrd) initrd=$2; shift 2 ;;
 	--vmlinux) vmlinux=$2; shift 2 ;;
 	--guests) guests=$2; shift 2 ;;
+	--rootfs) rootfs=$2; shift 2 ;;
 	--only) only+=("$2"); shift 2 ;;
 	*) mvm_die "tests/linux/run.sh: unknown argument $1" ;;
 	esac
@@ -97,7 +99,7 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	inner=(bash "$here/run.sh" --direct --mvm "$mvm" --kernel "$kernel" --initrd "$initrd")
-	files=(--file "$here/run.sh" --file "$MVM_ROOT/scripts/lib" --file "$mvm" --file "$kernel" --file "$initrd")
+	files=(--file "$here/run.sh" --file "$here/virtio-cases.sh" --file "$MVM_ROOT/scripts/lib" --file "$mvm" --file "$kernel" --file "$initrd")
 	if want_case pvh-vmlinux && [ -f "$extractor" ]; then
 		if extract_vmlinux "$tmp/vmlinux"; then
 			files+=(--file "$tmp/vmlinux") inner+=(--vmlinux "$tmp/vmlinux")
@@ -108,6 +110,10 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	# The tiny guests are built here: the test host has no python3.
 	if make_tiny_guests "$tmp/guests"; then
 		files+=(--file "$tmp/guests") inner+=(--guests "$tmp/guests")
+	fi
+	# So is the ext4 root image: the test host has no e2fsprogs.
+	if want_case blk-root && make_rootfs "$tmp/rootfs.ext4"; then
+		files+=(--file "$tmp/rootfs.ext4") inner+=(--rootfs "$tmp/rootfs.ext4")
 	fi
 	# Every case bounded: the VM's own deadline is their sum plus its boot.
 	budget=$(( ${#cases[@]} * (BOOT_TIMEOUT + 15) + 120 ))

@@ -1,0 +1,188 @@
+# tests/linux/virtio-cases.sh - the virtio cases of tests/linux/run.sh (sourced by it; uses its
+# vm_* helpers, $kernel, $initrd, $work and $BASE_CMDLINE).
+#
+# The guest runs in mvmtest=echo mode: after MVM-GUEST-ECHO-READY it runs every line written to
+# mvm's stdin. Its tty echoes each line as typed, so every marker a case looks for is computed
+# by the guest's shell ($((...)) or a command's output) and never appears literally in the line.
+
+VIRTIO_CASES=(blk-write blk-ro blk-root bad-disk-missing rng hvc net-user net-tap)
+
+# Boot in echo mode with ARGS: open_session NAME ARGS... (0 when the guest is ready for lines;
+# then write lines with `say`, finish with close_session SECS).
+open_session() {
+	local name=$1 fifo=$work/$1.fifo; shift
+	mkfifo "$fifo"
+	vm_start "$name" "$fifo" "$@"
+	exec 3>"$fifo"
+	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
+	[ $BOOT_WAIT -eq 0 ] && return 0
+	exec 3>&-
+	vm_kill
+	fail_case "$name" "$(boot_failed_reason)"
+	return 1
+}
+say() { printf '%s\n' "$*" >&3; }
+close_session() { say 'poweroff -f'; vm_wait_exit "${1:-15}" || :; exec 3>&-; time_note "$VM_NAME"; }
+echo_args() { echo run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo"; }
+
+# The guest writes a pattern to /dev/vda and fsyncs (a virtio-blk FLUSH); mvm is then killed
+# with SIGKILL, so only what reached the image before the flush completed can be there.
+case_blk-write() {
+	local img=$work/blk-write.img got
+	dd if=/dev/zero of="$img" bs=1M count=8 2>/dev/null
+	# shellcheck disable=SC2046
+	open_session blk-write $(echo_args) --disk "$img" || return
+	say 'printf "MVM-BLK-%s-PATTERN" $((40+2)) | dd of=/dev/vda conv=fsync 2>/dev/null && echo MVM-BLK-SYNCED-$((1+1))'
+	vm_wait_for 'MVM-BLK-SYNCED-2' 20; local r=$?
+	kill -KILL "$VM_PID" 2>/dev/null; vm_reap; exec 3>&-
+	time_note blk-write
+	got=$(head -c 18 "$img")
+	if [ $r -ne 0 ]; then fail_case blk-write "the guest did not report a completed write + fsync of /dev/vda"
+	elif [ "$got" != MVM-BLK-42-PATTERN ]; then fail_case blk-write "image starts with '$got', expected MVM-BLK-42-PATTERN"
+	else ok blk-write; fi
+}
+
+# A read-only disk: the guest reads it, a write fails, the image is unchanged.
+case_blk-ro() {
+	local img=$work/blk-ro.img ref=$work/blk-ro.ref
+	{ printf 'MVM-RO-ORIGINAL'; dd if=/dev/zero bs=1M count=4 2>/dev/null; } >"$img"
+	cp "$img" "$ref"
+	# shellcheck disable=SC2046
+	open_session blk-ro $(echo_args) --disk "$img,ro" || return
+	say 'echo MVM-RO-FLAG-$(cat /sys/block/vda/ro); echo MVM-RO-READ-$(head -c 15 /dev/vda | tr A-Z a-z)'
+	say 'echo overwrite | dd of=/dev/vda conv=fsync 2>/dev/null; echo MVM-RO-RC-$?'
+	vm_wait_for 'MVM-RO-RC-[0-9]' 20
+	close_session
+	if ! grep -qa 'MVM-RO-READ-mvm-ro-original' "$VM_OUT"; then fail_case blk-ro "the guest could not read the read-only disk"
+	elif ! grep -qa 'MVM-RO-FLAG-1' "$VM_OUT"; then fail_case blk-ro "/sys/block/vda/ro is not 1 (VIRTIO_BLK_F_RO not offered?)"
+	elif grep -qa 'MVM-RO-RC-0' "$VM_OUT"; then fail_case blk-ro "a write to the read-only disk succeeded in the guest"
+	elif ! cmp -s "$img" "$ref"; then fail_case blk-ro "the read-only image changed"
+	elif [ "$VM_RC" != 0 ]; then fail_case blk-ro "mvm exited $VM_RC, expected 0"
+	else ok blk-ro; fi
+}
+
+# make_rootfs OUT: an ext4 image (mke2fs -d, run where the tests are launched: the test host has
+# no e2fsprogs) with busybox and an /sbin/init that reports, writes a file, syncs, powers off.
+make_rootfs() {
+	local out=$1 dir busybox=${MVM_BUSYBOX:-}
+	[ -x "$busybox" ] || busybox=$(command -v busybox) || return 1
+	command -v mke2fs >/dev/null || return 1
+	dir=$(mktemp -d)
+	mkdir -p "$dir"/{bin,sbin,proc,sys,dev,root,tmp}
+	cp "$busybox" "$dir/bin/busybox"
+	ln -s busybox "$dir/bin/sh"
+	cat >"$dir/sbin/init" <<'INIT'
+#!/bin/sh
+/bin/busybox --install -s
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "MVM-ROOTFS-INIT root=$(awk '$2 == "/" { print $1 " " $3 }' /proc/mounts | tail -n1)"
+echo "written by the guest" >/root/marker && sync && echo MVM-ROOTFS-WROTE
+poweroff -f
+INIT
+	chmod 755 "$dir/sbin/init"
+	rm -f "$out"
+	mke2fs -q -t ext4 -d "$dir" "$out" 32M >/dev/null 2>&1; local rc=$?
+	rm -rf "$dir"
+	return $rc
+}
+
+case_blk-root() {
+	local img=${rootfs:-}
+	if [ -z "$img" ]; then
+		img=$work/rootfs.ext4
+		make_rootfs "$img" || { notok blk-root "cannot build the ext4 root image (needs mke2fs and busybox)"; return; }
+	fi
+	local copy=$work/root.ext4
+	cp "$img" "$copy"
+	vm_start blk-root /dev/null run --kernel "$kernel" --initrd "$initrd" --disk "$copy" \
+		--cmdline "$BASE_CMDLINE mvmroot=/dev/vda"
+	vm_wait_exit "$BOOT_TIMEOUT" || :
+	time_note blk-root
+	if ! grep -qa '^MVM-ROOTFS-INIT root=/dev/vda ext4' "$VM_OUT"; then fail_case blk-root "init did not start from /dev/vda as an ext4 root"
+	elif ! grep -qa '^MVM-ROOTFS-WROTE' "$VM_OUT"; then fail_case blk-root "writing and syncing a file on the root disk failed"
+	elif [ "$VM_RC" != 0 ]; then fail_case blk-root "mvm exited $VM_RC, expected 0"
+	else ok blk-root; fi
+}
+
+case_bad-disk-missing() {
+	local f=$work/no-such-disk.img
+	bad_input_case bad-disk-missing "$f" --kernel "$kernel" --initrd "$initrd" --disk "$f"
+}
+
+case_rng() {
+	# shellcheck disable=SC2046
+	open_session rng $(echo_args) --rng || return
+	say 'echo MVM-RNG-$(cat /sys/class/misc/hw_random/rng_current)'
+	say 'echo MVM-RNG-BYTES-$(head -c 32 /dev/hwrng | od -An -tx1 | tr -d " \n")'
+	vm_wait_for 'MVM-RNG-BYTES-' 20
+	close_session
+	local hex; hex=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-RNG-BYTES-\([0-9a-f]*\).*/\1/p' | head -n1)
+	if ! grep -qa 'MVM-RNG-virtio_rng' "$VM_OUT"; then fail_case rng "the guest's hw_random is not virtio_rng"
+	elif [ ${#hex} -ne 64 ]; then fail_case rng "read ${#hex} hex digits from /dev/hwrng, expected 64"
+	elif [ "$hex" = "$(printf '0%.0s' $(seq 64))" ]; then fail_case rng "/dev/hwrng gave zeros"
+	else ok rng; fi
+}
+
+# --console virtio: stdin goes to hvc0, where the guest runs its shell.
+case_hvc() {
+	local fifo=$work/hvc.fifo r
+	mkfifo "$fifo"
+	vm_start hvc "$fifo" run --kernel "$kernel" --initrd "$initrd" --console virtio \
+		--cmdline "$BASE_CMDLINE mvmtest=hvc"
+	exec 3>"$fifo"
+	vm_wait_for '^MVM-GUEST-HVC-SHELL' "$BOOT_TIMEOUT"; r=$?
+	if [ $r -ne 0 ]; then
+		exec 3>&-; BOOT_WAIT=$r; vm_kill
+		if grep -qa 'no /dev/hvc0' "$VM_OUT"; then fail_case hvc "the guest has no /dev/hvc0"
+		else fail_case hvc "$(boot_failed_reason)"; fi
+		return
+	fi
+	sleep 1
+	say 'echo hvc-$((6*7)) $(tty)'
+	vm_wait_for 'hvc-42 /dev/hvc0' 20; r=$?
+	close_session
+	if [ $r -ne 0 ]; then fail_case hvc "a line written to mvm's stdin got no answer from the shell on /dev/hvc0"
+	else ok hvc; fi
+}
+
+# User networking: DHCP, guest -> host service on 127.0.0.1 (as 10.0.2.2), host -> guest via hostfwd.
+case_net-user() {
+	local got=$work/net-user.got hport=15556 sport=15555 srv r
+	command -v nc >/dev/null || { notok net-user "no nc on the host"; return; }
+	nc -l -p "$sport" >"$got" 2>/dev/null & srv=$!
+	# shellcheck disable=SC2046
+	open_session net-user $(echo_args) --net "user,hostfwd=tcp::$hport-:80" || { kill $srv 2>/dev/null; return; }
+	say 'ip link set eth0 up; udhcpc -i eth0 -n -q -t 5 -T 2 >/dev/null 2>&1; echo MVM-NET-ADDR-$(ip -4 addr show eth0 | sed -n "s/.*inet \([0-9.]*\).*/\1/p")'
+	vm_wait_for 'MVM-NET-ADDR-' 40
+	say "echo from-guest-\$((3*3)) | nc -w 5 10.0.2.2 $sport; echo MVM-NET-SENT-\$?"
+	vm_wait_for 'MVM-NET-SENT-' 20
+	say '(echo from-guest-server-$((5*5)) | nc -l -p 80 >/dev/null 2>&1 &); sleep 1; echo MVM-NET-LISTENING-$((0+1))'
+	vm_wait_for 'MVM-NET-LISTENING-1' 20; r=$?
+	local fwd=''
+	[ $r -eq 0 ] && fwd=$(nc -w 5 127.0.0.1 "$hport" </dev/null 2>/dev/null | tr -d '\r')
+	close_session
+	kill $srv 2>/dev/null; wait $srv 2>/dev/null
+	if ! grep -qa 'MVM-NET-ADDR-10.0.2.15' "$VM_OUT"; then fail_case net-user "the guest got no 10.0.2.15 lease over user networking"
+	elif ! grep -qa 'from-guest-9' "$got"; then fail_case net-user "the host service on 127.0.0.1:$sport got nothing from the guest (10.0.2.2:$sport)"
+	elif [ "$fwd" != from-guest-server-25 ]; then fail_case net-user "hostfwd 127.0.0.1:$hport -> guest:80 gave '$fwd'"
+	else ok net-user; fi
+}
+
+# TAP: mvm creates mvmtap0; the host side gets 192.168.77.1, the guest 192.168.77.2; ping.
+case_net-tap() {
+	if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ]; then
+		if [ "${CI:-}" = true ]; then notok net-tap "needs root and /dev/net/tun"; else skip net-tap "needs root and /dev/net/tun"; fi
+		return
+	fi
+	# shellcheck disable=SC2046
+	open_session net-tap $(echo_args) --net tap=mvmtap0 || return
+	ip addr add 192.168.77.1/24 dev mvmtap0 && ip link set mvmtap0 up
+	say 'ip addr add 192.168.77.2/24 dev eth0; ip link set eth0 up; ping -c 3 -W 5 192.168.77.1 >/dev/null 2>&1; echo MVM-TAP-PING-$?'
+	vm_wait_for 'MVM-TAP-PING-[0-9]' 40
+	local hostping=1
+	ping -c 2 -W 5 192.168.77.2 >/dev/null 2>&1 && hostping=0
+	close_session
+	if ! grep -qa 'MVM-TAP-PING-0' "$VM_OUT"; then fail_case net-tap "the guest could not ping the host over the tap"
+	elif [ $hostping -ne 0 ]; then fail_case net-tap "the host could not ping the guest over the tap"
+	else ok net-tap; fi
+}
