@@ -1,0 +1,139 @@
+/* blk.h - virtio-blk: a raw disk image (file or block device) as a virtio
+ * block device (virtio 1.2 spec 5.2).
+ *
+ * Contract: virtio_blk_create() opens the image (read-write, or read-only
+ * with cfg->read_only), refuses directories and anything that is neither a
+ * regular file nor a block device, and takes an flock (exclusive for
+ * read-write, shared for read-only) so two VMs cannot write one image; its
+ * messages name the file. The guest sees size/512 sectors (a partial last
+ * sector is invisible). One request queue of up to 256 entries; all request
+ * work runs on the device's worker thread: reads and writes go to the image
+ * through io_uring (synchronous preadv/pwritev on the worker when io_uring
+ * is unavailable), completions come back through io_uring's eventfd on the
+ * same worker. FLUSH completes only after fdatasync finished. A guest reset
+ * waits for every request in flight before returning, so no completion
+ * writes guest memory afterwards; destroy likewise finishes in-flight I/O.
+ * Guest requests are hostile: every malformed one ends in a status byte
+ * (IOERR/UNSUPP) or, when it has no room for one, in NEEDS_RESET.
+ *
+ * virtio_blk_req_parse() is the pure request validator, exposed for tests.
+ */
+#ifndef MVM_VIRTIO_BLK_H
+#define MVM_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/memory.h"
+#include "virtio/mmio.h"
+#include "virtio/queue.h"
+
+/* Feature bits (spec 5.2.3). */
+#define VIRTIO_BLK_F_SIZE_MAX     1
+#define VIRTIO_BLK_F_SEG_MAX      2
+#define VIRTIO_BLK_F_RO           5
+#define VIRTIO_BLK_F_BLK_SIZE     6
+#define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_DISCARD      13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+/* Request types and status values (spec 5.2.6). */
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_S_OK           0
+#define VIRTIO_BLK_S_IOERR        1
+#define VIRTIO_BLK_S_UNSUPP       2
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
+
+#define VIRTIO_BLK_SECTOR     512
+#define VIRTIO_BLK_ID_BYTES   20
+#define VIRTIO_BLK_QUEUE_MAX  256
+#define VIRTIO_BLK_MAX_DISCARD_SECTORS 0x400000u  /* 2 GiB per request */
+#define VIRTIO_BLK_DISCARD_ALIGN       8u         /* sectors: 4 KiB */
+
+/* Device config space (spec 5.2.4), little-endian like the host. */
+struct virtio_blk_config {
+	uint64_t capacity;            /* in 512-byte sectors */
+	uint32_t size_max;
+	uint32_t seg_max;
+	struct {
+		uint16_t cylinders;
+		uint8_t heads;
+		uint8_t sectors;
+	} geometry;
+	uint32_t blk_size;
+	struct {
+		uint8_t physical_block_exp;
+		uint8_t alignment_offset;
+		uint16_t min_io_size;
+		uint32_t opt_io_size;
+	} topology;
+	uint8_t writeback;
+	uint8_t unused0;
+	uint16_t num_queues;
+	uint32_t max_discard_sectors;
+	uint32_t max_discard_seg;
+	uint32_t discard_sector_alignment;
+	uint32_t max_write_zeroes_sectors;
+	uint32_t max_write_zeroes_seg;
+	uint8_t write_zeroes_may_unmap;
+	uint8_t unused1[3];
+	uint32_t max_secure_erase_sectors;
+	uint32_t max_secure_erase_seg;
+	uint32_t secure_erase_sector_alignment;
+} __attribute__((packed));
+
+struct virtio_blk_cfg {
+	const char *path;
+	bool read_only;
+	const char *id;   /* GET_ID string, <= 20 bytes; NULL: the file's basename */
+};
+
+struct virtio_blk;
+
+/* Open and check the image. 0, or -ENOENT/-EACCES/-EINVAL/-EBUSY (locked)
+ * with a message naming the file, or another -errno. */
+int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
+		      const struct gmem *mem);
+/* Claim the MMIO window and start the worker. 0 or -errno (logged). */
+int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
+		      uint64_t base, uint32_t gsi);
+/* NULL-safe: detach, finish in-flight I/O, stop the worker, close. */
+void virtio_blk_destroy(struct virtio_blk *d);
+
+uint64_t virtio_blk_capacity(const struct virtio_blk *d);
+/* The embedded transport (tests drive virtio_mmio_io() through it). */
+struct virtio_mmio *virtio_blk_transport(struct virtio_blk *d);
+/* Whether requests go through io_uring (false: the synchronous fallback). */
+bool virtio_blk_uses_io_uring(const struct virtio_blk *d);
+
+/* One validated request. data[] is the payload: for IN and GET_ID the
+ * writable bytes before the status byte, for OUT the readable bytes after
+ * the 16-byte header. For DISCARD/WRITE_ZEROES the one segment is decoded
+ * into sector/nr_sectors/flags. */
+struct virtio_blk_req {
+	uint32_t type;
+	uint64_t sector;          /* first sector (segment's for DISCARD/WZ) */
+	uint64_t nr_sectors;      /* IN/OUT: data_len / 512; DISCARD/WZ: segment's */
+	uint32_t flags;           /* DISCARD/WZ segment flags */
+	uint8_t *status;          /* the last writable byte */
+	uint32_t data_len;
+	int nr_data;
+	struct iovec data[VQ_CHAIN_MAX];
+};
+
+/* Validate chain c against a disk of capacity sectors. Returns
+ * VIRTIO_BLK_S_OK (do the I/O described by *req), VIRTIO_BLK_S_IOERR or
+ * VIRTIO_BLK_S_UNSUPP (write that to *req->status and complete), or
+ * -EINVAL when the request cannot be completed at all (header shorter than
+ * 16 bytes or no writable status byte; req->status is NULL). Pure: reads
+ * only guest memory through c's iovecs, writes only *req. */
+int virtio_blk_req_parse(const struct vq_chain *c, uint64_t capacity, bool ro,
+			 struct virtio_blk_req *req);
+
+#endif
