@@ -38,6 +38,7 @@ int board_create(struct board *b, const struct board_env *env)
 	b->console_in_fd = env->console_in_fd;
 	uart8250_init(&b->com1, com1_irq, env->console_out_fd);
 	uart8250_set_stop_flag(&b->com1, env->stopping);
+	b->console_sink = console_uart_sink(&b->com1);
 	i8042_init(&b->i8042, env->stopper);
 	rtc_init(&b->rtc, rtc_irq);
 	pvpanic_init(&b->pvpanic, env->stopper);
@@ -59,9 +60,15 @@ int board_create(struct board *b, const struct board_env *env)
 	return 0;
 }
 
+void board_set_console_sink(struct board *b, struct console_sink sink)
+{
+	b->console_sink = sink;
+}
+
 int board_start(struct board *b)
 {
-	int ret = console_start(&b->console, b->console_in_fd, &b->com1, b->stopper);
+	int ret = console_start_sink(&b->console, b->console_in_fd, b->console_sink,
+				     b->stopper);
 
 	if (ret) {
 		log_err("starting the console: %s", strerror(-ret));

@@ -42,6 +42,7 @@ struct board {
 	struct debug_exit debug_exit;
 	struct acpi_pm acpi_pm;
 	struct console console;
+	struct console_sink console_sink; /* COM1 unless board_set_console_sink() */
 	struct vm_stopper stopper;
 	int console_in_fd;
 	bool created;
@@ -49,6 +50,9 @@ struct board {
 };
 
 int board_create(struct board *b, const struct board_env *env);
+/* Between board_create() and board_start(): host input feeds sink (the
+ * virtio console) instead of COM1; COM1 keeps printing guest output. */
+void board_set_console_sink(struct board *b, struct console_sink sink);
 int board_start(struct board *b);
 void board_stop(struct board *b);
 void board_destroy(struct board *b);

@@ -1,4 +1,5 @@
-/* console.c - reader thread: host input -> escape handling -> UART RX. */
+/* console.c - reader thread: host input -> escape handling -> a sink (UART RX
+ * or the virtio console). */
 #include "board/console.h"
 
 #include <errno.h>
@@ -95,12 +96,31 @@ static int set_raw(int fd)
 	return 0;
 }
 
-/* Hand bytes to the UART, waiting while its FIFO is full. False when the
- * console is being stopped. */
+static size_t uart_sink_write(void *ctx, const uint8_t *buf, size_t len)
+{
+	return uart8250_receive(ctx, buf, len);
+}
+
+static int uart_sink_wait_room(void *ctx, int timeout_ms)
+{
+	return uart8250_wait_rx_room(ctx, timeout_ms);
+}
+
+struct console_sink console_uart_sink(struct uart8250 *u)
+{
+	return (struct console_sink){
+		.write = uart_sink_write,
+		.wait_room = uart_sink_wait_room,
+		.ctx = u,
+	};
+}
+
+/* Hand bytes to the sink, waiting while it is full. False when the console
+ * is being stopped. */
 static bool feed(struct console *c, const uint8_t *p, size_t n)
 {
 	while (n) {
-		size_t k = uart8250_receive(c->uart, p, n);
+		size_t k = c->sink.write(c->sink.ctx, p, n);
 
 		p += k;
 		n -= k;
@@ -108,7 +128,7 @@ static bool feed(struct console *c, const uint8_t *p, size_t n)
 			break;
 		if (atomic_load(&c->stopping))
 			return false;
-		uart8250_wait_rx_room(c->uart, ROOM_WAIT_MS);
+		c->sink.wait_room(c->sink.ctx, ROOM_WAIT_MS);
 	}
 	return true;
 }
@@ -131,9 +151,9 @@ static void backlog_push(struct tty_backlog *b, const uint8_t *p, size_t n)
 	b->len += n;
 }
 
-static void backlog_drain(struct tty_backlog *b, struct uart8250 *u)
+static void backlog_drain(struct tty_backlog *b, const struct console_sink *s)
 {
-	size_t k = b->len ? uart8250_receive(u, b->bytes, b->len) : 0;
+	size_t k = b->len ? s->write(s->ctx, b->bytes, b->len) : 0;
 
 	memmove(b->bytes, b->bytes + k, b->len - k);
 	b->len -= k;
@@ -176,7 +196,7 @@ static void *console_thread(void *arg)
 		}
 		if (!p[0].revents) {
 			if (c->is_tty)
-				backlog_drain(backlog, c->uart);
+				backlog_drain(backlog, &c->sink);
 			continue;
 		}
 		n = read(c->in_fd, buf, sizeof(buf));
@@ -196,7 +216,7 @@ static void *console_thread(void *arg)
 		}
 		m = console_escape_feed(&c->esc, buf, (size_t)n, out, &actions);
 		backlog_push(backlog, out, m);
-		backlog_drain(backlog, c->uart);
+		backlog_drain(backlog, &c->sink);
 		if (actions & CONSOLE_ACT_HELP) {
 			ssize_t w = write(STDERR_FILENO, help_text, sizeof(help_text) - 1);
 			(void)w; /* help is best effort */
@@ -213,15 +233,26 @@ static void *console_thread(void *arg)
 int console_start(struct console *c, int in_fd, struct uart8250 *u,
 		  struct vm_stopper stop)
 {
+	if (!u) {
+		memset(c, 0, sizeof(*c));
+		c->wake_fd = -1;
+		return -EBADF;
+	}
+	return console_start_sink(c, in_fd, console_uart_sink(u), stop);
+}
+
+int console_start_sink(struct console *c, int in_fd, struct console_sink sink,
+		       struct vm_stopper stop)
+{
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	c->wake_fd = -1;
 	c->in_fd = in_fd;
-	c->uart = u;
+	c->sink = sink;
 	c->stop = stop;
 	atomic_init(&c->stopping, false);
-	if (in_fd < 0 || !u)
+	if (in_fd < 0 || !sink.write || !sink.wait_room)
 		return -EBADF;
 
 	c->wake_fd = eventfd(0, EFD_CLOEXEC);

@@ -1,10 +1,12 @@
-/* console.h - the host terminal (or any input fd) feeding the guest's UART.
+/* console.h - the host terminal (or any input fd) feeding the guest's
+ * console device: COM1 or the virtio console, through a console_sink.
  *
- * Contract: console_start() starts one thread that reads in_fd and feeds
- * uart8250_receive(), waiting for the guest to drain the FIFO rather than
- * dropping input; console_stop() ends it promptly (even mid-read or while
- * the FIFO is full), joins it and restores the terminal. EOF on in_fd only
- * ends the reader; the VM keeps running.
+ * Contract: console_start_sink() starts one thread that reads in_fd and
+ * hands the bytes to sink.write(), waiting (sink.wait_room()) for the guest
+ * to take them rather than dropping input; console_start() is the same with
+ * the UART as the sink. console_stop() ends the thread promptly (even
+ * mid-read or while the sink is full), joins it and restores the terminal.
+ * EOF on in_fd only ends the reader; the VM keeps running.
  *
  * When in_fd is a terminal it goes into raw mode (no echo, no line
  * editing, no signals from Ctrl-C/Ctrl-Z, no XON/XOFF, 8-bit; output
@@ -48,9 +50,24 @@ struct console_escape {
 size_t console_escape_feed(struct console_escape *e, const uint8_t *in,
 			   size_t len, uint8_t *out, unsigned *actions);
 
+/* Where console input goes. Both calls come from the console thread only.
+ * write() takes what fits of buf now and returns that count (0: full);
+ * wait_room() returns 0 once write() would take at least one byte, or
+ * -ETIMEDOUT after timeout_ms; the console calls it with a short timeout
+ * in a loop so console_stop() is never held up by a guest that reads
+ * nothing. */
+struct console_sink {
+	size_t (*write)(void *ctx, const uint8_t *buf, size_t len);
+	int (*wait_room)(void *ctx, int timeout_ms);
+	void *ctx;
+};
+
+/* The UART as a sink (uart8250_receive / uart8250_wait_rx_room). */
+struct console_sink console_uart_sink(struct uart8250 *u);
+
 struct console {
 	int in_fd;
-	struct uart8250 *uart;
+	struct console_sink sink;
 	struct vm_stopper stop;
 	int wake_fd;            /* eventfd written by console_stop() */
 	atomic_bool stopping;
@@ -61,7 +78,11 @@ struct console {
 	struct console_escape esc;
 };
 
-/* 0 or a negative errno (bad fd, no thread, terminal could not be set). */
+/* 0 or a negative errno (bad fd or sink, no thread, terminal could not be
+ * set). */
+int console_start_sink(struct console *c, int in_fd, struct console_sink sink,
+		       struct vm_stopper stop);
+/* console_start_sink(c, in_fd, console_uart_sink(u), stop). */
 int console_start(struct console *c, int in_fd, struct uart8250 *u,
 		  struct vm_stopper stop);
 
