@@ -1,4 +1,5 @@
-/* main.c - command dispatch: run, version. */
+/* main.c - command dispatch: run, check, version. */
+#include "check/check.h"
 #include "cli/cli.h"
 #include "core/stats.h"
 #include "core/vm.h"
@@ -89,6 +90,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
-	log_err("unknown command '%s' (commands: run, version)", cmd);
+	if (!strcmp(cmd, "check"))
+		return check_main(argc - 1, argv + 1, stdout);
+	log_err("unknown command '%s' (commands: run, check, version)", cmd);
 	return MVM_EXIT_USAGE;
 }

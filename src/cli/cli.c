@@ -111,6 +111,7 @@ void cli_usage(FILE *out)
 		"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
+		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"
 		"  --kernel FILE   bzImage, or ELF vmlinux with a PVH entry note\n"

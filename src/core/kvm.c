@@ -9,22 +9,25 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-struct required_cap {
-	int cap;
-	const char *name;
-	const char *why;
+static const struct kvm_cap_info kvm_caps[] = {
+	{ KVM_CAP_USER_MEMORY,           "KVM_CAP_USER_MEMORY",           "guest RAM", true },
+	{ KVM_CAP_SET_TSS_ADDR,          "KVM_CAP_SET_TSS_ADDR",          "x86 TSS placement", true },
+	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR", "x86 identity map placement", true },
+	{ KVM_CAP_IRQCHIP,               "KVM_CAP_IRQCHIP",               "in-kernel PIC/IOAPIC/LAPIC", true },
+	{ KVM_CAP_PIT2,                  "KVM_CAP_PIT2",                  "in-kernel PIT", true },
+	{ KVM_CAP_EXT_CPUID,             "KVM_CAP_EXT_CPUID",             "CPUID setup", true },
+	{ KVM_CAP_IMMEDIATE_EXIT,        "KVM_CAP_IMMEDIATE_EXIT",        "stopping vCPUs cleanly", true },
+	{ KVM_CAP_MP_STATE,              "KVM_CAP_MP_STATE",              "SMP bring-up", true },
+	{ KVM_CAP_IOEVENTFD,             "KVM_CAP_IOEVENTFD",             "virtio queue kicks without a VM exit to mvm", false },
+	{ KVM_CAP_IRQFD,                 "KVM_CAP_IRQFD",                 "virtio interrupts (virtio devices need it)", false },
+	{ KVM_CAP_BINARY_STATS_FD,       "KVM_CAP_BINARY_STATS_FD",       "reading KVM's own VM and vCPU statistics", false },
 };
 
-static const struct required_cap required_caps[] = {
-	{ KVM_CAP_USER_MEMORY,           "KVM_CAP_USER_MEMORY",           "guest RAM" },
-	{ KVM_CAP_SET_TSS_ADDR,          "KVM_CAP_SET_TSS_ADDR",          "x86 TSS placement" },
-	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR", "x86 identity map placement" },
-	{ KVM_CAP_IRQCHIP,               "KVM_CAP_IRQCHIP",               "in-kernel PIC/IOAPIC/LAPIC" },
-	{ KVM_CAP_PIT2,                  "KVM_CAP_PIT2",                  "in-kernel PIT" },
-	{ KVM_CAP_EXT_CPUID,             "KVM_CAP_EXT_CPUID",             "CPUID setup" },
-	{ KVM_CAP_IMMEDIATE_EXIT,        "KVM_CAP_IMMEDIATE_EXIT",        "stopping vCPUs cleanly" },
-	{ KVM_CAP_MP_STATE,              "KVM_CAP_MP_STATE",              "SMP bring-up" },
-};
+const struct kvm_cap_info *kvm_cap_table(size_t *n)
+{
+	*n = sizeof(kvm_caps) / sizeof(kvm_caps[0]);
+	return kvm_caps;
+}
 
 bool kvm_is_pvm_backed(void)
 {
@@ -105,10 +108,11 @@ int kvm_open(struct kvm_sys *k, const char *path)
 		ret = -ENOTSUP;
 		goto fail;
 	}
-	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
-		if (ioctl(k->fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+	for (size_t i = 0; i < sizeof(kvm_caps) / sizeof(kvm_caps[0]); i++) {
+		if (kvm_caps[i].required &&
+		    ioctl(k->fd, KVM_CHECK_EXTENSION, kvm_caps[i].cap) <= 0) {
 			log_err("host KVM lacks %s (needed for %s); a newer host kernel is required",
-				required_caps[i].name, required_caps[i].why);
+				kvm_caps[i].name, kvm_caps[i].why);
 			ret = -ENOTSUP;
 			goto fail;
 		}

@@ -10,6 +10,7 @@
 
 #include <linux/kvm.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct kvm_sys {
 	int fd;                          /* /dev/kvm */
@@ -17,6 +18,18 @@ struct kvm_sys {
 	int max_vcpus;                   /* KVM_CAP_MAX_VCPUS (or NR_VCPUS) */
 	struct kvm_cpuid2 *supported;    /* KVM_GET_SUPPORTED_CPUID, malloc'd */
 };
+
+/* Every capability mvm asks of KVM. kvm_open() refuses a KVM lacking a
+ * required one; `mvm check` reports them all (the others as warnings). */
+struct kvm_cap_info {
+	int cap;                         /* KVM_CAP_* */
+	const char *name;                /* "KVM_CAP_IRQCHIP" */
+	const char *why;                 /* what mvm uses it for */
+	bool required;
+};
+
+/* The table above, *n set to its length. */
+const struct kvm_cap_info *kvm_cap_table(size_t *n);
 
 int kvm_open(struct kvm_sys *k, const char *path);
 void kvm_close(struct kvm_sys *k);
