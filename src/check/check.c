@@ -122,6 +122,7 @@ static void judge_firmware(const struct check_facts *f, struct check_report *r)
 	unsigned long long v = m->value;
 	/* A loaded vendor module proves firmware left the extension on. */
 	bool module = intel ? f->kvm_intel.loaded : f->kvm_amd.loaded;
+	const char *mod_name = intel ? "kvm_intel" : "kvm_amd";
 	enum check_level unknown = module ? CHECK_INFO : CHECK_WARN;
 
 	if (!f->vmx && !f->svm)
@@ -130,13 +131,13 @@ static void judge_firmware(const struct check_facts *f, struct check_report *r)
 	case CHECK_MSR_NOT_READ:
 		return;
 	case CHECK_MSR_NO_DEVICE:
-		add(r, unknown, item, NULL, "unknown (no /dev/cpu/0/msr; modprobe msr)%s",
-		    module ? ", but the KVM module loaded, so it is enabled" : "");
+		add(r, unknown, item, NULL, "unknown (no /dev/cpu/0/msr; modprobe msr)%s%s%s",
+		    module ? "; but " : "", module ? mod_name : "", module ? " loaded, so it is on" : "");
 		return;
 	case CHECK_MSR_ERROR:
-		add(r, unknown, item, NULL, "unknown (reading %s from /dev/cpu/0/msr: %s%s)%s", msr,
+		add(r, unknown, item, NULL, "unknown (reading %s from /dev/cpu/0/msr: %s%s)%s%s%s", msr,
 		    strerror(m->err), m->err == EACCES || m->err == EPERM ? "; needs root" : "",
-		    module ? ", but the KVM module loaded, so it is enabled" : "");
+		    module ? "; but " : "", module ? mod_name : "", module ? " loaded, so it is on" : "");
 		return;
 	case CHECK_MSR_OK:
 		break;
@@ -310,7 +311,7 @@ static bool judge_device(const struct check_facts *f, struct check_report *r)
 		const struct check_cap *c = &f->caps[i];
 
 		if (c->value > 0)
-			add(r, CHECK_PASS, c->name, NULL, "present (%s)", c->why);
+			add(r, CHECK_PASS, c->name, NULL, "present: %s", c->why);
 		else if (c->required)
 			add(r, CHECK_FAIL, c->name, "a newer host kernel is required",
 			    "missing: mvm needs it for %s", c->why);

@@ -19,7 +19,7 @@ static const struct kvm_cap_info kvm_caps[] = {
 	{ KVM_CAP_IMMEDIATE_EXIT,        "KVM_CAP_IMMEDIATE_EXIT",        "stopping vCPUs cleanly", true },
 	{ KVM_CAP_MP_STATE,              "KVM_CAP_MP_STATE",              "SMP bring-up", true },
 	{ KVM_CAP_IOEVENTFD,             "KVM_CAP_IOEVENTFD",             "virtio queue kicks without a VM exit to mvm", false },
-	{ KVM_CAP_IRQFD,                 "KVM_CAP_IRQFD",                 "virtio interrupts (virtio devices need it)", false },
+	{ KVM_CAP_IRQFD,                 "KVM_CAP_IRQFD",                 "virtio interrupts from device worker threads", false },
 	{ KVM_CAP_BINARY_STATS_FD,       "KVM_CAP_BINARY_STATS_FD",       "reading KVM's own VM and vCPU statistics", false },
 };
 

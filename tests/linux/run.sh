@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/hostkvm.sh"
 . "$here/virtio-cases.sh"
 
-ALL_CASES=(version boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
+ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
 	triple-fault port-sweep multiboot-exit "${VIRTIO_CASES[@]}")
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
@@ -244,6 +244,31 @@ case_version() {
 	elif [ "$VM_RC" != 0 ]; then fail_case version "mvm version exited $VM_RC"
 	elif ! [ -s "$VM_OUT" ]; then fail_case version "mvm version printed nothing"
 	else ok version; fi
+}
+
+# `mvm check` on this host (which runs the cases, so KVM works): the key lines and status 0.
+case_check() {
+	local out
+	vm_start check /dev/null check
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case check "mvm check did not exit within $QUICK_TIMEOUT s"; return; fi
+	out=$(tr -d '\r' <"$VM_OUT")
+	if [ "$VM_RC" != 0 ]; then fail_case check "mvm check exited $VM_RC, expected 0"
+	elif ! grep -qE '^PASS +virtualization +(SVM|VMX)' <<<"$out"; then fail_case check "no PASS line for SVM/VMX"
+	elif ! grep -qE '^PASS +kvm_(amd|intel) +loaded' <<<"$out"; then fail_case check "no PASS line for a loaded kvm_amd/kvm_intel"
+	elif ! grep -qE '^PASS +/dev/kvm ' <<<"$out"; then fail_case check "no PASS line for /dev/kvm"
+	elif grep -q '^FAIL' <<<"$out"; then fail_case check "a line FAILed"
+	elif ! grep -q '^mvm can run: Linux guests: yes; tiny ring-3 guests: yes' <<<"$out"; then
+		fail_case check "the summary does not say both kinds of guest can run"
+	else ok check; fi
+}
+
+case_check-missing-kvm() {
+	vm_start check-missing-kvm /dev/null check --kvm /nonexistent/kvm
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case check-missing-kvm "mvm check did not exit within $QUICK_TIMEOUT s"
+	elif [ "$VM_RC" != 1 ]; then fail_case check-missing-kvm "mvm check --kvm /nonexistent/kvm exited $VM_RC, expected 1"
+	elif ! grep -qaE '^FAIL +/dev/kvm +/nonexistent/kvm does not exist' "$VM_OUT"; then
+		fail_case check-missing-kvm "no FAIL line for the missing device"
+	else ok check-missing-kvm; fi
 }
 
 case_boot-cpus1() {

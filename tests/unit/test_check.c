@@ -254,7 +254,8 @@ static void test_msr_unknown(void **state)
 	f.fw_msr = (struct check_msr){ .state = CHECK_MSR_NO_DEVICE, .err = ENOENT };
 	check_judge(&f, &report);
 	/* kvm_amd refuses to load when firmware disabled SVM: proof enough. */
-	expect("firmware (AMD-V)", CHECK_INFO, "unknown (no /dev/cpu/0/msr; modprobe msr)", NULL);
+	expect("firmware (AMD-V)", CHECK_INFO,
+	       "unknown (no /dev/cpu/0/msr; modprobe msr); but kvm_amd loaded, so it is on", NULL);
 	assert_false(check_failed(&report));
 
 	f.kvm_amd.loaded = false;
@@ -264,7 +265,7 @@ static void test_msr_unknown(void **state)
 	intel_host(&f);
 	f.fw_msr = (struct check_msr){ .state = CHECK_MSR_ERROR, .err = EACCES };
 	check_judge(&f, &report);
-	expect("firmware (VT-x)", CHECK_INFO, "needs root", NULL);
+	expect("firmware (VT-x)", CHECK_INFO, "Permission denied; needs root); but kvm_intel loaded, so it is on", NULL);
 }
 
 static void test_dev_kvm_eacces(void **state)
