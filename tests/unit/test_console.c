@@ -1,6 +1,7 @@
 /* test_console.c - the console on a real terminal (a pty): raw mode, restore,
  * and Ctrl-A x reaching the VM while the guest never reads its UART. */
 #include <errno.h>
+#include <pthread.h>
 #include <pty.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,11 +97,84 @@ static void test_escape_literal_reaches_guest(void **state)
 	close(slave);
 }
 
+/* A sink that takes at most 3 bytes a call and records them. */
+struct slow_sink {
+	pthread_mutex_t lock;
+	uint8_t got[64];
+	size_t len;
+	int waits;
+};
+
+static size_t slow_write(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct slow_sink *s = ctx;
+	size_t n = len < 3 ? len : 3;
+
+	pthread_mutex_lock(&s->lock);
+	if (n > sizeof(s->got) - s->len)
+		n = sizeof(s->got) - s->len;
+	memcpy(s->got + s->len, buf, n);
+	s->len += n;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static int slow_wait(void *ctx, int timeout_ms)
+{
+	struct slow_sink *s = ctx;
+
+	__atomic_add_fetch(&s->waits, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* A pipe (not a terminal) into a sink that takes little at a time: every
+ * byte arrives, 0x01 included (no escapes off a terminal). */
+static void test_sink_from_pipe(void **state)
+{
+	struct stop_rec stops = { 0 };
+	struct slow_sink s = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct console c;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(console_start_sink(&c, p[0],
+					    (struct console_sink){ slow_write, slow_wait, &s },
+					    STOPPER(stops)), 0);
+	assert_false(c.is_tty);
+	assert_int_equal(write(p[1], "hello\x01x world", 13), 13);
+	for (int i = 0; i < 2000 && __atomic_load_n(&s.len, __ATOMIC_SEQ_CST) < 13; i++)
+		usleep(1000);
+	console_stop(&c);
+	assert_int_equal(s.len, 13);
+	assert_memory_equal(s.got, "hello\x01x world", 13);
+	assert_true(s.waits > 0);
+	assert_int_equal(stops.count, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_start_rejects_bad_sink(void **state)
+{
+	struct stop_rec stops = { 0 };
+	struct console c;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(console_start_sink(&c, p[0], (struct console_sink){ 0 }, STOPPER(stops)), -EBADF);
+	console_stop(&c);
+	assert_int_equal(console_start(&c, p[0], NULL, STOPPER(stops)), -EBADF);
+	console_stop(&c);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quit_while_guest_ignores_input),
 		cmocka_unit_test(test_escape_literal_reaches_guest),
+		cmocka_unit_test(test_sink_from_pipe),
+		cmocka_unit_test(test_start_rejects_bad_sink),
 	};
 	return cmocka_run_group_tests_name("console-tty", tests, NULL, NULL);
 }
