@@ -1,0 +1,598 @@
+/* net.c - virtio-net: rx/tx queues between the guest and a net backend. */
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util/evloop.h"
+#include "util/log.h"
+
+/* tx chains handled per wake-up before the worker serves rx again. */
+#define NET_TX_BUDGET 256
+
+struct net_pending {
+	size_t len;                 /* header + frame */
+	uint8_t data[];             /* struct net_vnet_hdr, then the frame */
+};
+
+struct virtio_net {
+	struct virtio_mmio t;
+	struct virtio_dev_ops ops;
+	struct evloop loop;
+	bool loop_ready, attached, be_started;
+	struct net_backend *be;
+	const struct gmem *mem;
+	struct virtio_net_config config;
+
+	/* Worker state (only the worker touches it once the loop runs). */
+	bool active;
+	bool mrg_rxbuf, guest_csum;
+	bool rx_notify;             /* rx kicks enabled (we are short of buffers) */
+	bool tx_held;               /* tx_chain was popped and waits for the backend */
+	int activate_result;
+	struct net_pending *pending[VIRTIO_NET_PENDING_MAX];
+	unsigned p_head, p_count;
+	struct vq_chain rx_first, rx_more, tx_chain;
+	struct { uint16_t head; uint32_t len; } rx_used[VQ_MAX_SIZE];
+	struct iovec tx_iov[VQ_CHAIN_MAX];
+	struct virtio_net_stats stats, stats_copy;
+};
+
+static const struct net_vnet_hdr zero_hdr;
+
+/* ---- helpers over a chain's writable part ---- */
+
+/* Copy [src, src+len) to the writable bytes of c starting at off. Returns
+ * the bytes copied (less when the chain ends). */
+static size_t chain_write(const struct vq_chain *c, size_t off, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+	size_t done = 0;
+
+	for (int i = c->nr_out; i < c->nr_out + c->nr_in && done < len; i++) {
+		size_t l = c->iov[i].iov_len;
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		size_t n = l - off < len - done ? l - off : len - done;
+		memcpy((uint8_t *)c->iov[i].iov_base + off, s + done, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+/* Give back the last n chains vq_pop() returned, unused: the driver never
+ * sees a difference (queue.h: last_avail is the next entry to take). Used
+ * when a frame does not fit the buffers available yet. */
+static void rx_unpop(struct vq *q, uint16_t n)
+{
+	q->last_avail = (uint16_t)(q->last_avail - n);
+}
+
+static void net_signal(struct virtio_net *d, struct vq *q)
+{
+	if (vq_needs_interrupt(q))
+		virtio_mmio_signal_used(&d->t);
+}
+
+/* ---- rx: backend -> guest ---- */
+
+/* Put one frame (hdr + data) into rx chains. 0: delivered; 1: dropped
+ * (does not fit the guest's buffers at all); -ENOSPC: not enough buffers
+ * now, nothing consumed; -EIO: the driver broke the queue. */
+static int net_rx_put(struct virtio_net *d, const struct net_vnet_hdr *in_hdr,
+		      const uint8_t *data, size_t len)
+{
+	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
+	struct net_vnet_hdr hdr = *in_hdr;
+	size_t total = NET_VNET_HDR_LEN + len, copied = 0;
+	uint16_t n = 0, nb;
+	int r;
+
+	if (!d->active || !vq_enabled(q))
+		return -ENOSPC;
+	if (!d->guest_csum) {
+		/* Spec 5.1.6.4.1: flags zero unless GUEST_CSUM was negotiated. */
+		hdr.flags = 0;
+		hdr.gso_type = NET_HDR_GSO_NONE;
+		hdr.gso_size = hdr.hdr_len = hdr.csum_start = hdr.csum_offset = 0;
+	}
+	while (copied < total) {
+		struct vq_chain *c = n == 0 ? &d->rx_first : &d->rx_more;
+		size_t off = 0, w;
+
+		if (n == q->size) {
+			/* Every buffer the ring can hold is too little. */
+			rx_unpop(q, n);
+			return 1;
+		}
+		r = vq_pop(q, c);
+		if (r < 0) {
+			virtio_mmio_needs_reset(&d->t);
+			return -EIO;
+		}
+		if (r == 0) {
+			rx_unpop(q, n);
+			return -ENOSPC;
+		}
+		if (c->in_len == 0 || (n == 0 && c->in_len < NET_VNET_HDR_LEN)) {
+			log_debug("virtio-net: rx buffer of %u bytes cannot hold the header", c->in_len);
+			virtio_mmio_needs_reset(&d->t);
+			return -EIO;
+		}
+		if (copied < NET_VNET_HDR_LEN) {
+			w = chain_write(c, 0, (const uint8_t *)&hdr + copied, NET_VNET_HDR_LEN - copied);
+			copied += w;
+			off = w;
+		}
+		if (copied >= NET_VNET_HDR_LEN) {
+			w = chain_write(c, off, data + (copied - NET_VNET_HDR_LEN), total - copied);
+			copied += w;
+			off += w;
+		}
+		d->rx_used[n].head = c->head;
+		d->rx_used[n].len = (uint32_t)off;
+		n++;
+		if (!d->mrg_rxbuf && copied < total) {
+			rx_unpop(q, n);
+			return 1;
+		}
+	}
+	nb = n;
+	chain_write(&d->rx_first, offsetof(struct net_vnet_hdr, num_buffers), &nb, sizeof(nb));
+	for (uint16_t i = 0; i < n; i++)
+		vq_push(q, d->rx_used[i].head, d->rx_used[i].len);
+	d->stats.rx_frames++;
+	d->stats.rx_bytes += len;
+	return 0;
+}
+
+static void net_pending_free_all(struct virtio_net *d)
+{
+	while (d->p_count) {
+		free(d->pending[d->p_head]);
+		d->p_head = (d->p_head + 1) % VIRTIO_NET_PENDING_MAX;
+		d->p_count--;
+	}
+	d->p_head = 0;
+}
+
+static void net_pending_add(struct virtio_net *d, const struct net_vnet_hdr *hdr,
+			    const uint8_t *data, size_t len)
+{
+	struct net_pending *p;
+
+	if (d->p_count == VIRTIO_NET_PENDING_MAX ||
+	    !(p = malloc(sizeof(*p) + NET_VNET_HDR_LEN + len))) {
+		d->stats.rx_dropped++;
+		return;
+	}
+	p->len = NET_VNET_HDR_LEN + len;
+	memcpy(p->data, hdr, NET_VNET_HDR_LEN);
+	memcpy(p->data + NET_VNET_HDR_LEN, data, len);
+	d->pending[(d->p_head + d->p_count) % VIRTIO_NET_PENDING_MAX] = p;
+	if (d->p_count++ == 0)
+		net_backend_set_rx_paused(d->be, true);
+}
+
+/* Out of buffers: ask for rx kicks. true when the caller should retry
+ * (buffers may have arrived while kicks were off). */
+static bool net_rx_starved(struct virtio_net *d)
+{
+	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
+
+	if (d->rx_notify || !d->active)
+		return false;
+	d->rx_notify = true;
+	vq_set_notify(q, true);
+	return vq_has_avail(q);
+}
+
+/* Deliver queued frames in order while buffers last. */
+static void net_rx_flush(struct virtio_net *d)
+{
+	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
+	bool pushed = false;
+
+	while (d->p_count) {
+		struct net_pending *p = d->pending[d->p_head];
+		int r = net_rx_put(d, (const struct net_vnet_hdr *)p->data,
+				   p->data + NET_VNET_HDR_LEN, p->len - NET_VNET_HDR_LEN);
+		if (r == -ENOSPC) {
+			if (net_rx_starved(d))
+				continue;
+			break;
+		}
+		if (r < 0)
+			break;
+		if (r == 1)
+			d->stats.rx_dropped++;
+		else
+			pushed = true;
+		free(p);
+		d->p_head = (d->p_head + 1) % VIRTIO_NET_PENDING_MAX;
+		d->p_count--;
+	}
+	if (pushed)
+		net_signal(d, q);
+	if (d->p_count == 0 && d->active) {
+		if (d->rx_notify) {
+			/* Plenty again: the next shortage turns kicks back on. */
+			d->rx_notify = false;
+			vq_set_notify(q, false);
+		}
+		net_backend_set_rx_paused(d->be, false);
+	}
+}
+
+static void net_on_rx(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct virtio_net *d = opaque;
+	const struct net_vnet_hdr *hdr = &zero_hdr;
+	int r;
+
+	if (d->be->vnet_hdr) {
+		if (len < NET_VNET_HDR_LEN) {
+			d->stats.rx_dropped++;
+			return;
+		}
+		hdr = (const struct net_vnet_hdr *)frame;
+		frame += NET_VNET_HDR_LEN;
+		len -= NET_VNET_HDR_LEN;
+	}
+	if (len < NET_FRAME_MIN || len > NET_FRAME_MAX) {
+		d->stats.rx_dropped++;
+		return;
+	}
+	if (d->p_count) {
+		net_pending_add(d, hdr, frame, len);
+		return;
+	}
+	for (;;) {
+		r = net_rx_put(d, hdr, frame, len);
+		if (r != -ENOSPC || !net_rx_starved(d))
+			break;
+	}
+	if (r == 0)
+		net_signal(d, virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ));
+	else if (r == 1)
+		d->stats.rx_dropped++;
+	else if (r == -ENOSPC)
+		net_pending_add(d, hdr, frame, len);
+	else
+		d->stats.rx_dropped++;
+}
+
+static void net_rx_kick(void *opaque, uint32_t events)
+{
+	struct virtio_net *d = opaque;
+	uint64_t v;
+
+	if (read(virtio_mmio_kick_fd(&d->t, VIRTIO_NET_RXQ), &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("virtio-net: rx kick read: %s", strerror(errno));
+	if (d->active)
+		net_rx_flush(d);
+}
+
+/* ---- tx: guest -> backend ---- */
+
+/* Send d->tx_chain. 0: done (push it); -EAGAIN: keep it for later. */
+static int net_tx_one(struct virtio_net *d)
+{
+	struct vq_chain *c = &d->tx_chain;
+	struct net_vnet_hdr hdr;
+	struct iovec *iov = c->iov;
+	int cnt = c->nr_out, r;
+	size_t got = 0;
+
+	if (c->nr_in || c->out_len < NET_VNET_HDR_LEN + NET_FRAME_MIN ||
+	    c->out_len > NET_VNET_HDR_LEN + NET_FRAME_MAX) {
+		d->stats.tx_dropped++;
+		return 0;
+	}
+	for (int i = 0; i < cnt && got < sizeof(hdr); i++) {
+		size_t n = c->iov[i].iov_len < sizeof(hdr) - got ? c->iov[i].iov_len : sizeof(hdr) - got;
+		memcpy((uint8_t *)&hdr + got, c->iov[i].iov_base, n);
+		got += n;
+	}
+	if (!d->be->vnet_hdr) {
+		size_t skip = NET_VNET_HDR_LEN;
+		/* No offload was offered: a frame asking for one is the guest's bug. */
+		if (hdr.flags & NET_HDR_F_NEEDS_CSUM || hdr.gso_type != NET_HDR_GSO_NONE) {
+			d->stats.tx_dropped++;
+			return 0;
+		}
+		cnt = 0;
+		for (int i = 0; i < c->nr_out; i++) {
+			size_t l = c->iov[i].iov_len;
+			if (skip >= l) {
+				skip -= l;
+				continue;
+			}
+			d->tx_iov[cnt].iov_base = (uint8_t *)c->iov[i].iov_base + skip;
+			d->tx_iov[cnt].iov_len = l - skip;
+			skip = 0;
+			cnt++;
+		}
+		iov = d->tx_iov;
+	}
+	r = net_backend_send(d->be, iov, cnt);
+	if (r == -EAGAIN)
+		return -EAGAIN;
+	if (r < 0) {
+		d->stats.tx_dropped++;
+		return 0;
+	}
+	d->stats.tx_frames++;
+	d->stats.tx_bytes += c->out_len - NET_VNET_HDR_LEN;
+	return 0;
+}
+
+static void net_tx_run(struct virtio_net *d)
+{
+	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_TXQ);
+	int budget = NET_TX_BUDGET, r;
+	bool pushed = false;
+
+	if (!d->active || !vq_enabled(q))
+		return;
+	vq_set_notify(q, false);
+	for (;;) {
+		if (!d->tx_held) {
+			r = vq_pop(q, &d->tx_chain);
+			if (r < 0) {
+				virtio_mmio_needs_reset(&d->t);
+				break;
+			}
+			if (r == 0) {
+				vq_set_notify(q, true);
+				if (vq_has_avail(q)) {
+					vq_set_notify(q, false);
+					continue;
+				}
+				break;
+			}
+		}
+		if (net_tx_one(d) == -EAGAIN) {
+			/* The backend calls net_on_writable(); kicks stay off. */
+			d->tx_held = true;
+			break;
+		}
+		d->tx_held = false;
+		vq_push(q, d->tx_chain.head, 0);
+		pushed = true;
+		if (--budget == 0) {
+			/* Let rx run; come back through our own kick. */
+			uint64_t one = 1;
+			if (write(virtio_mmio_kick_fd(&d->t, VIRTIO_NET_TXQ), &one, sizeof(one)) < 0)
+				log_debug("virtio-net: tx self-kick: %s", strerror(errno));
+			break;
+		}
+	}
+	if (pushed)
+		net_signal(d, q);
+}
+
+static void net_tx_kick(void *opaque, uint32_t events)
+{
+	struct virtio_net *d = opaque;
+	uint64_t v;
+
+	if (read(virtio_mmio_kick_fd(&d->t, VIRTIO_NET_TXQ), &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("virtio-net: tx kick read: %s", strerror(errno));
+	net_tx_run(d);
+}
+
+static void net_on_writable(void *opaque)
+{
+	net_tx_run(opaque);
+}
+
+/* ---- transport callbacks ---- */
+
+static void net_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_net *d = dev;
+
+	memcpy(data, (const uint8_t *)&d->config + off, len);
+}
+
+static void net_do_activate(void *arg)
+{
+	struct virtio_net *d = arg;
+	unsigned off = 0;
+
+	d->mrg_rxbuf = virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_MRG_RXBUF);
+	d->guest_csum = d->be->vnet_hdr && virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_CSUM);
+	if (d->guest_csum) {
+		off |= NET_OFFLOAD_CSUM;
+		if (virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_TSO4))
+			off |= NET_OFFLOAD_TSO4;
+		if (virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_TSO6))
+			off |= NET_OFFLOAD_TSO6;
+		if (virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_ECN))
+			off |= NET_OFFLOAD_ECN;
+	}
+	d->activate_result = net_backend_set_offload(d->be, off);
+	if (d->activate_result)
+		return;
+	d->active = true;
+	d->rx_notify = true;   /* a fresh ring asks for kicks */
+	d->tx_held = false;
+	net_rx_flush(d);
+	net_tx_run(d);
+}
+
+static int net_activate(void *dev)
+{
+	struct virtio_net *d = dev;
+
+	evloop_run_sync(&d->loop, net_do_activate, d);
+	return d->activate_result;
+}
+
+static void net_do_reset(void *arg)
+{
+	struct virtio_net *d = arg;
+
+	d->active = false;
+	d->tx_held = false;
+	net_pending_free_all(d);
+	if (d->be_started) {
+		net_backend_set_rx_paused(d->be, true);
+		net_backend_set_offload(d->be, 0);
+	}
+}
+
+static void net_reset(void *dev)
+{
+	struct virtio_net *d = dev;
+
+	evloop_run_sync(&d->loop, net_do_reset, d);
+}
+
+/* ---- lifecycle ---- */
+
+int virtio_net_parse(const char *arg, struct virtio_net_cfg *cfg)
+{
+	return net_cfg_parse(arg, &cfg->net);
+}
+
+int virtio_net_create_with(struct virtio_net **out, struct net_backend *be,
+			   const uint8_t mac[6], const struct gmem *mem)
+{
+	struct virtio_net *d;
+	uint64_t f;
+
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		net_backend_close(be);
+		return -ENOMEM;
+	}
+	d->be = be;
+	d->mem = mem;
+	memcpy(d->config.mac, mac, 6);
+	d->config.status = VIRTIO_NET_S_LINK_UP;
+	d->config.max_virtqueue_pairs = 1;
+
+	f = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+	    VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+	if (be->vnet_hdr) {
+		f |= VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
+		if (be->offload_caps & NET_OFFLOAD_TSO4)
+			f |= VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4);
+		if (be->offload_caps & NET_OFFLOAD_TSO6)
+			f |= VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6);
+		if (be->offload_caps & NET_OFFLOAD_ECN &&
+		    be->offload_caps & (NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6))
+			f |= VIRTIO_BIT(VIRTIO_NET_F_HOST_ECN) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_ECN);
+	}
+	d->ops = (struct virtio_dev_ops){
+		.name = "virtio-net",
+		.device_id = VIRTIO_ID_NET,
+		.features = f,
+		.nr_queues = 2,
+		.queue_max = VIRTIO_NET_QUEUE_MAX,
+		.config_size = sizeof(struct virtio_net_config),
+		.config_read = net_config_read,
+		.config_write = NULL,
+		.activate = net_activate,
+		.reset = net_reset,
+	};
+	*out = d;
+	return 0;
+}
+
+int virtio_net_create(struct virtio_net **out, const struct virtio_net_cfg *cfg,
+		      const struct gmem *mem)
+{
+	struct net_backend *be;
+	int r;
+
+	*out = NULL;
+	r = net_backend_open(&be, &cfg->net);
+	if (r)
+		return r;
+	return virtio_net_create_with(out, be, cfg->net.mac, mem);
+}
+
+int virtio_net_attach(struct virtio_net *d, const struct virtio_env *env,
+		      uint64_t base, uint32_t gsi)
+{
+	int r;
+
+	r = evloop_init(&d->loop, "mvm-net");
+	if (r < 0) {
+		log_err("virtio-net %s: cannot create its worker: %s", d->be->name, strerror(-r));
+		return r;
+	}
+	d->loop_ready = true;
+	r = virtio_mmio_attach(&d->t, env, base, gsi, &d->ops, d);
+	if (r < 0)
+		return r;
+	d->attached = true;
+	r = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, VIRTIO_NET_RXQ), EPOLLIN, net_rx_kick, d);
+	if (r == 0)
+		r = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, VIRTIO_NET_TXQ), EPOLLIN,
+			       net_tx_kick, d);
+	if (r == 0) {
+		/* The loop is not running yet: start() registers directly. */
+		r = net_backend_start(d->be, &d->loop, net_on_rx, net_on_writable, d);
+		if (r == 0) {
+			d->be_started = true;
+			net_backend_set_rx_paused(d->be, true);   /* until DRIVER_OK */
+		}
+	}
+	if (r == 0)
+		r = evloop_start(&d->loop);
+	if (r < 0)
+		log_err("virtio-net %s: cannot start its worker: %s", d->be->name, strerror(-r));
+	return r;
+}
+
+void virtio_net_destroy(struct virtio_net *d)
+{
+	if (!d)
+		return;
+	/* Stop the worker first: afterwards evloop_run_sync() (the reset the
+	 * detach performs) runs here, and no backend callback runs. */
+	if (d->loop_ready)
+		evloop_stop(&d->loop);
+	if (d->attached)
+		virtio_mmio_detach(&d->t);
+	d->active = false;
+	if (d->be_started)
+		net_backend_stop(d->be);
+	net_pending_free_all(d);
+	if (d->loop_ready)
+		evloop_destroy(&d->loop);
+	net_backend_close(d->be);
+	free(d);
+}
+
+struct virtio_mmio *virtio_net_transport(struct virtio_net *d)
+{
+	return &d->t;
+}
+
+static void net_do_stats(void *arg)
+{
+	struct virtio_net *d = arg;
+
+	d->stats_copy = d->stats;
+}
+
+void virtio_net_get_stats(struct virtio_net *d, struct virtio_net_stats *out)
+{
+	if (d->loop_ready)
+		evloop_run_sync(&d->loop, net_do_stats, d);
+	else
+		net_do_stats(d);
+	*out = d->stats_copy;
+}
