@@ -46,4 +46,43 @@ unit-asan: asan
 clean:
 	rm -rf build build-asan
 
+# ---- tiny-guest SDK (guest/) and its guests: freestanding static ELF64 ET_EXEC, host gcc ----
+# $(BUILD)/guest/DIR/NAME.elf is built from guest/DIR/NAME.c plus the SDK; more guests
+# (tests/adversarial, bench) link the same way: $(GUEST_CC) $(GUEST_CFLAGS) ... $(GUEST_LDFLAGS).
+GUEST_CC      ?= gcc
+GUEST_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin-printf -fno-pic -fno-pie \
+                 -fno-stack-protector -fno-tree-loop-distribute-patterns -mno-red-zone -mcmodel=small \
+                 -fcf-protection=none -fno-asynchronous-unwind-tables -Iguest/include -MMD -MP
+GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/link.ld -Wl,--build-id=none \
+                 -Wl,-z,noexecstack -Wl,-z,max-page-size=4096
+GUEST_SDK_OBJS := $(patsubst guest/%.c,$(BUILD)/guest/%.o,$(sort $(wildcard guest/lib/*.c))) \
+                  $(BUILD)/guest/start.o
+GUEST_ELFS    := $(BUILD)/guest/hello/hello.elf $(BUILD)/guest/tests/fault.elf \
+                 $(BUILD)/guest/tests/status.elf
+MVM_CFLAGS    += -Iguest/include
+
+.PHONY: guests
+.PRECIOUS: $(BUILD)/guest/%.o
+guests: $(GUEST_ELFS)
+all: guests
+
+$(BUILD)/guest/%.o: guest/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/guest/start.o: guest/start.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/guest/%.elf: $(BUILD)/guest/%.o $(GUEST_SDK_OBJS) guest/link.ld
+	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $(BUILD)/guest/$*.o $(GUEST_SDK_OBJS) $(GUEST_LDFLAGS)
+
+# The hello demo linked into mvm: `mvm run` without --kernel boots it.
+$(BUILD)/guest/embed.o: guest/embed.S $(BUILD)/guest/hello/hello.elf
+	$(CC) -c -DHELLO_ELF='"$(BUILD)/guest/hello/hello.elf"' -o $@ $<
+$(BUILD)/mvm: $(BUILD)/guest/embed.o
+
+-include $(GUEST_SDK_OBJS:.o=.d) $(GUEST_ELFS:.elf=.d)
+# ---- end of the tiny-guest SDK block ----
+
 -include $(OBJS:.o=.d)

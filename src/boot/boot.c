@@ -38,9 +38,25 @@ int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entr
 	uint64_t mb_off;
 	int ret, mb, mb_ok;
 
-	if (!cfg->kernel_path || !cfg->cmdline) {
-		log_err("boot: no kernel path or command line given");
+	if (!cfg->cmdline) {
+		log_err("boot: no command line given");
 		return -EINVAL;
+	}
+	if (!cfg->kernel_path) {
+		/* No --kernel: the hello demo linked into mvm (elf64.c). */
+		uint64_t demo_len;
+		const uint8_t *demo = elf64_builtin_demo(&demo_len);
+
+		if (!demo) {
+			log_err("no kernel given and this mvm has no built-in demo: use --kernel FILE");
+			return -EINVAL;
+		}
+		boot_src_buf(&kernel, "kernel", "built-in hello demo", demo, demo_len);
+		if (cfg->initrd_path) {
+			log_err("--initrd needs --kernel (the built-in demo takes no initrd)");
+			return -EINVAL;
+		}
+		return elf64_load(m, &kernel, NULL, cfg, out);
 	}
 	ret = boot_src_open(&kernel, "kernel", cfg->kernel_path, m->ram_size);
 	if (ret)
@@ -55,10 +71,14 @@ int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entr
 	if (ret)
 		goto out;
 
-	/* Precedence (boot.h): bzImage, ELF64 (PVH), multiboot, other ELF. */
+	/* Precedence (boot.h): bzImage, ELF64 tiny guest, ELF64 (PVH), multiboot,
+	 * other ELF. */
 	mb = multiboot_find_header(probe, probe_len, &mb_off, &mb_ok);
 	if (boot_is_bzimage(probe, probe_len)) {
 		ret = bzimage_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
+	} else if (boot_is_elf64(probe, probe_len) && elf64_is_tiny_guest(&kernel)) {
+		/* ELF64 ET_EXEC x86-64 without a PVH note: an SDK guest. */
+		ret = elf64_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
 	} else if (boot_is_elf64(probe, probe_len)) {
 		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
 		if (ret == -EINVAL && mb)

@@ -38,8 +38,9 @@
  *    module 0 (its string the initrd path). Entry: 32-bit protected mode,
  *    paging off, EAX = 0x2BADB002, EBX = info.
  *
- * Format precedence in boot_load: "HdrS" at 0x202 -> bzImage; an ELF64 file
- * -> PVH, even when it also carries a multiboot header (PVH is the better
+ * Format precedence in boot_load: "HdrS" at 0x202 -> bzImage; an ELF64
+ * x86-64 ET_EXEC without a PVH note -> tiny guest (elf64_load); another
+ * ELF64 file -> PVH, even when it also carries a multiboot header (PVH is the better
  * protocol for a 64-bit kernel; if the PVH note is missing the error says a
  * 64-bit multiboot ELF is not supported); a multiboot header -> multiboot
  * (ELF32 and flat a.out-kludge images); anything else is refused.
@@ -69,6 +70,7 @@ enum boot_mode {
 	BOOT_MODE_LINUX64,  /* 64-bit boot protocol: long mode, RSI = zero page */
 	BOOT_MODE_PVH32,    /* PVH: 32-bit protected mode, paging off, EBX = hvm_start_info */
 	BOOT_MODE_MULTIBOOT32, /* like PVH32, plus EAX = MULTIBOOT_BOOTLOADER_MAGIC */
+	BOOT_MODE_ELF64,    /* tiny guest: long mode, ring 3, RDI = struct mvm_bootinfo */
 };
 
 #define MULTIBOOT_MAGIC             0x1BADB002u /* in the kernel's header */
@@ -129,6 +131,26 @@ int pvh_load(const struct gmem *m, const struct boot_src *kernel,
 int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 		   const struct boot_src *initrd, const struct boot_cfg *cfg,
 		   struct boot_entry *out);
+/* elf64.c: a static ELF64 x86-64 ET_EXEC tiny guest (docs/guest-abi.md).
+ * PT_LOAD segments (p_vaddr == p_paddr) load at or above 1 MiB in low RAM,
+ * never overlapping; PT_NOTE/PT_GNU_STACK/PT_GNU_PROPERTY are ignored, any
+ * other type refused; the entry must lie in an executable segment. Writes
+ * the command line and a struct mvm_bootinfo at LAYOUT_R3_BOOTINFO (no
+ * devices: elf64_add_device adds them). initrd must be NULL. */
+int elf64_load(const struct gmem *m, const struct boot_src *kernel,
+	       const struct boot_src *initrd, const struct boot_cfg *cfg,
+	       struct boot_entry *out);
+/* 1 when src is an ELF64 x86-64 ET_EXEC without a Xen PVH entry note (a
+ * tiny guest), 0 otherwise (including unreadable headers). */
+int elf64_is_tiny_guest(const struct boot_src *src);
+/* Append a virtio-mmio window to the boot info elf64_load wrote at
+ * boot_info. 0, -ENOSPC (MVM_BOOTINFO_MAX_DEVS reached) or -EFAULT. */
+int elf64_add_device(const struct gmem *m, uint64_t boot_info, uint64_t base,
+		     uint64_t size, uint32_t gsi, uint32_t device_id);
+/* The hello demo linked into mvm (guest/hello), or NULL/0 in builds
+ * without it (unit tests). boot_load boots it when kernel_path is NULL. */
+const uint8_t *elf64_builtin_demo(uint64_t *len);
+
 /* Scan buf[0..min(len, MULTIBOOT_SEARCH_LEN)) for the magic at 4-byte
  * aligned offsets. 1 when found: *off is the first header with a valid
  * checksum (*checksum_ok = 1) or else the first magic (*checksum_ok = 0);

@@ -108,13 +108,14 @@ void cli_free_run(struct vm_config *cfg)
 void cli_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mvm run --kernel FILE [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
+		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"
-		"  --kernel FILE   bzImage, or ELF vmlinux with a PVH entry note\n"
+		"  --kernel FILE   bzImage, ELF vmlinux with a PVH entry note, multiboot kernel or\n"
+		"                  static ELF64 tiny guest (guest/ SDK); none: the built-in hello demo\n"
 		"  --initrd FILE   initial ramdisk\n"
 		"  --cmdline STR   kernel command line (default: \"%s\")\n"
 		"  --cpus N        number of vCPUs (default 1, at most what KVM allows)\n"
@@ -234,9 +235,6 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
 		return -EINVAL;
 	}
-	if (!cfg->kernel_path) {
-		log_err("no kernel given: use --kernel FILE (see mvm run --help)");
-		return -EINVAL;
-	}
+	/* No --kernel: vm_create boots the built-in hello demo (docs/guest-abi.md). */
 	return 0;
 }

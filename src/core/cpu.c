@@ -2,6 +2,7 @@
 #include "core/cpu.h"
 #include "core/cpuid.h"
 #include "core/layout.h"
+#include "core/ring3.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -214,6 +215,14 @@ int cpu_set_entry(int fd, const struct boot_entry *entry)
 	}
 	regs.rip = entry->entry;
 	regs.rsp = LAYOUT_BOOT_STACK;
+	if (entry->mode == BOOT_MODE_ELF64) {
+		/* Tiny guest: ring 3, IOPL 3, its own GDT/TSS/IDT (core/ring3.c). */
+		ring3_set_sregs(&sregs);
+		regs.rflags = RING3_RFLAGS;
+		regs.rsp = LAYOUT_R3_STACK_TOP;
+		regs.rsi = 0;
+		regs.rdi = entry->boot_info;
+	}
 	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
 		int err = errno;
 

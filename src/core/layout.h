@@ -36,6 +36,24 @@
 #define LAYOUT_MB_MMAP          0x00030100ULL /* size-prefixed e820 entries, 24 bytes each */
 #define LAYOUT_MB_MODSTR        0x00030200ULL /* module 0's string (the initrd path) */
 #define LAYOUT_MB_END           0x00031000ULL
+/* ELF64 tiny guests (boot/elf64.c, core/ring3.c; docs/guest-abi.md). The
+ * boot info page is user-readable; GDT..PT are mvm's, mapped supervisor-only;
+ * page 0 is not mapped at all, so a NULL dereference faults. */
+#define LAYOUT_R3_BOOTINFO      0x00040000ULL /* struct mvm_bootinfo, one page */
+#define LAYOUT_R3_SYS_START     0x00041000ULL /* first supervisor-only page */
+#define LAYOUT_R3_GDT           0x00041000ULL /* 7 entries (the TSS takes two) */
+#define LAYOUT_R3_TSS           0x00041080ULL /* 64-bit TSS, 104 bytes */
+#define LAYOUT_R3_FAULT_REPORT  0x00041200ULL /* struct mvm_fault_report */
+#define LAYOUT_R3_IDT           0x00042000ULL /* 256 gates, one page */
+#define LAYOUT_R3_STUB          0x00043000ULL /* ring-0 exception stub code */
+#define LAYOUT_R3_STACK0_TOP    0x00045000ULL /* TSS.RSP0: ring-0 stack page 0x44000 */
+#define LAYOUT_R3_PML4          0x00045000ULL
+#define LAYOUT_R3_PDPT          0x00046000ULL
+#define LAYOUT_R3_PD            0x00047000ULL /* four pages: 0-4 GiB */
+#define LAYOUT_R3_PT            0x0004b000ULL /* the first 2 MiB in 4 KiB pages */
+#define LAYOUT_R3_SYS_END       0x0004c000ULL
+#define LAYOUT_R3_STACK_BOTTOM  0x00050000ULL /* the guest's ring-3 stack */
+#define LAYOUT_R3_STACK_TOP     0x0009f000ULL
 #define LAYOUT_EBDA_START       0x0009fc00ULL
 #define LAYOUT_ACPI_START       0x000e0000ULL /* RSDP here, tables after it */
 #define LAYOUT_ACPI_END         0x00100000ULL
@@ -59,6 +77,8 @@
 #define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
 #define IRQ_RTC                 8
 #define PORT_PVPANIC            0x505
+#define PORT_HCALL              0x520 /* 16 ports, ELF64 tiny guests only (mvm/abi.h) */
+#define PORT_HCALL_LEN          16
 #define PORT_DEBUG_EXIT         0xf4  /* QEMU isa-debug-exit, 4 bytes */
 #define PORT_DEBUG_EXIT_LEN     4
 /* HW-reduced ACPI registers (FADT sleep control/status, reset), 1 byte each. */
