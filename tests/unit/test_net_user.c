@@ -1,0 +1,489 @@
+/* test_net_user.c - the --net parser, MAC generation, and the libslirp
+ * backend driven through a real event loop: ARP, DHCP, hostfwd, idle CPU. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "net/backend.h"
+#include "net/user.h"
+#include "util/evloop.h"
+#include "util/log.h"
+
+/* ---- captured log ---- */
+
+static char last_err[512];
+
+static void sink(enum log_level l, const char *m, void *c)
+{
+	if (l == LOG_ERR)
+		snprintf(last_err, sizeof(last_err), "%s", m);
+}
+
+static int parse(const char *arg, struct net_cfg *cfg)
+{
+	last_err[0] = '\0';
+	return net_cfg_parse(arg, cfg);
+}
+
+static void expect_bad(const char *arg, const char *needle)
+{
+	struct net_cfg cfg;
+
+	assert_int_equal(parse(arg, &cfg), -EINVAL);
+	if (!strstr(last_err, needle)) {
+		print_error("'%s': message '%s' lacks '%s'\n", arg, last_err, needle);
+		fail();
+	}
+}
+
+static bool mac_is_local_unicast(const uint8_t *m)
+{
+	return (m[0] & 0x01) == 0 && (m[0] & 0x02) == 2;
+}
+
+/* ---- parser ---- */
+
+static void test_parse_tap(void **state)
+{
+	struct net_cfg cfg;
+
+	assert_int_equal(parse("tap=mvmtap0", &cfg), 0);
+	assert_int_equal(cfg.kind, NET_TAP);
+	assert_string_equal(cfg.ifname, "mvmtap0");
+	assert_false(cfg.mac_set);
+	assert_true(mac_is_local_unicast(cfg.mac));
+	assert_int_equal(cfg.nr_hostfwd, 0);
+}
+
+static void test_parse_tap_mac(void **state)
+{
+	struct net_cfg cfg;
+	static const uint8_t want[6] = { 0x52, 0x54, 0x00, 0xab, 0xCD, 0x0f };
+
+	assert_int_equal(parse("tap=t0,mac=52:54:00:ab:CD:0f", &cfg), 0);
+	assert_true(cfg.mac_set);
+	assert_memory_equal(cfg.mac, want, 6);
+	/* 15 characters is the longest name Linux allows. */
+	assert_int_equal(parse("tap=abcdefghijklmno", &cfg), 0);
+	assert_string_equal(cfg.ifname, "abcdefghijklmno");
+}
+
+static void test_parse_user(void **state)
+{
+	struct net_cfg cfg;
+
+	assert_int_equal(parse("user", &cfg), 0);
+	assert_int_equal(cfg.kind, NET_USER);
+	assert_int_equal(cfg.nr_hostfwd, 0);
+	assert_true(mac_is_local_unicast(cfg.mac));
+}
+
+static void test_parse_hostfwd(void **state)
+{
+	struct net_cfg cfg;
+
+	assert_int_equal(parse("user,mac=02:00:00:00:00:01,hostfwd=tcp::2222-:22,"
+			       "hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-10.0.2.16:53",
+			       &cfg), 0);
+	assert_int_equal(cfg.kind, NET_USER);
+	assert_true(cfg.mac_set);
+	assert_int_equal(cfg.nr_hostfwd, 3);
+	/* Empty host address: loopback only (safer than QEMU's any-address). */
+	assert_false(cfg.hostfwd[0].udp);
+	assert_int_equal(cfg.hostfwd[0].host_addr, htonl(INADDR_LOOPBACK));
+	assert_int_equal(cfg.hostfwd[0].host_port, 2222);
+	assert_int_equal(cfg.hostfwd[0].guest_addr, htonl(NET_USER_GUEST_ADDR));
+	assert_int_equal(cfg.hostfwd[0].guest_port, 22);
+	assert_int_equal(cfg.hostfwd[1].host_addr, htonl(INADDR_LOOPBACK));
+	assert_int_equal(cfg.hostfwd[1].host_port, 8080);
+	assert_int_equal(cfg.hostfwd[1].guest_port, 80);
+	assert_true(cfg.hostfwd[2].udp);
+	assert_int_equal(cfg.hostfwd[2].host_addr, htonl(INADDR_ANY));
+	assert_int_equal(cfg.hostfwd[2].guest_addr, htonl(0x0a000210));
+	assert_int_equal(cfg.hostfwd[2].guest_port, 53);
+}
+
+static void test_parse_hostfwd_limit(void **state)
+{
+	struct net_cfg cfg;
+	char arg[2048];
+	int n = snprintf(arg, sizeof(arg), "user");
+
+	for (int i = 0; i < NET_MAX_HOSTFWD; i++)
+		n += snprintf(arg + n, sizeof(arg) - (size_t)n, ",hostfwd=tcp::%d-:%d", 10000 + i, 80);
+	assert_int_equal(parse(arg, &cfg), 0);
+	assert_int_equal(cfg.nr_hostfwd, NET_MAX_HOSTFWD);
+	snprintf(arg + n, sizeof(arg) - (size_t)n, ",hostfwd=tcp::9999-:80");
+	assert_int_equal(parse(arg, &cfg), -EINVAL);
+	assert_non_null(strstr(last_err, "at most 16 hostfwd"));
+}
+
+static void test_parse_bad(void **state)
+{
+	expect_bad("", "empty value");
+	expect_bad("tap", "needs an interface name");
+	expect_bad("tap=", "tap interface name ''");
+	expect_bad("tap=abcdefghijklmnop", "1-15 characters");
+	expect_bad("tap=a/b", "'a/b'");
+	expect_bad("tap=..", "'..'");
+	expect_bad("bridge=br0", "backend 'bridge=br0' is unknown");
+	expect_bad("usr", "backend 'usr' is unknown");
+	expect_bad("user,foo=1", "option 'foo=1' is unknown");
+	expect_bad("user,", "option '' is unknown");
+	expect_bad("tap=t0,mac=52:54:00:12:34", "mac '52:54:00:12:34'");
+	expect_bad("tap=t0,mac=52-54-00-12-34-56", "is not xx:xx:xx:xx:xx:xx");
+	expect_bad("tap=t0,mac=52:54:00:12:34:5g", "mac '52:54:00:12:34:5g'");
+	expect_bad("tap=t0,mac=01:00:5e:00:00:01", "multicast");
+	expect_bad("tap=t0,mac=00:00:00:00:00:00", "not a usable address");
+	expect_bad("tap=t0,mac=02:00:00:00:00:01,mac=02:00:00:00:00:02", "mac given twice");
+	expect_bad("tap=t0,hostfwd=tcp::22-:22", "only with user networking");
+	expect_bad("user,hostfwd=sctp::22-:22", "protocol 'sctp'");
+	expect_bad("user,hostfwd=22-22", "has no protocol");
+	expect_bad("user,hostfwd=tcp::2222:22", "has no '-'");
+	expect_bad("user,hostfwd=tcp::0-:22", "host port '0'");
+	expect_bad("user,hostfwd=tcp::65536-:22", "host port '65536'");
+	expect_bad("user,hostfwd=tcp::22x-:22", "host port '22x'");
+	expect_bad("user,hostfwd=tcp::2222-:", "guest port ''");
+	expect_bad("user,hostfwd=tcp::2222-22", "guest side '22'");
+	expect_bad("user,hostfwd=tcp:300.1.1.1:2222-:22", "host address '300.1.1.1'");
+	expect_bad("user,hostfwd=tcp::2222-10.0.2:22", "guest address '10.0.2'");
+	expect_bad("user,hostfwd=tcp::2222-:22,hostfwd=tcp::2222-:23", "host port 2222 is forwarded twice");
+}
+
+/* ---- MAC generation ---- */
+
+static void test_random_mac(void **state)
+{
+	uint8_t a[6], b[6];
+	int same = 0;
+
+	for (int i = 0; i < 200; i++) {
+		net_random_mac(a);
+		net_random_mac(b);
+		assert_true(mac_is_local_unicast(a));
+		assert_true(mac_is_local_unicast(b));
+		same += !memcmp(a, b, 6);
+	}
+	assert_true(same < 2);
+}
+
+/* ---- the libslirp backend ---- */
+
+#define MAX_FRAMES 64
+
+struct rxlog {
+	pthread_mutex_t lock;
+	uint8_t frames[MAX_FRAMES][1600];
+	size_t len[MAX_FRAMES];
+	int n;
+};
+
+static void rx_record(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct rxlog *r = opaque;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->n < MAX_FRAMES && len <= sizeof(r->frames[0])) {
+		memcpy(r->frames[r->n], frame, len);
+		r->len[r->n] = len;
+		r->n++;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const uint8_t guest_mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+struct send_req {
+	struct net_backend *be;
+	const uint8_t *frame;
+	size_t len;
+	int r;
+};
+
+static void do_send(void *arg)
+{
+	struct send_req *s = arg;
+	struct iovec iov = { (void *)s->frame, s->len };
+
+	s->r = net_backend_send(s->be, &iov, 1);
+}
+
+static int send_frame(struct evloop *l, struct net_backend *be, const uint8_t *f, size_t len)
+{
+	struct send_req s = { be, f, len, -1 };
+
+	evloop_run_sync(l, do_send, &s);
+	return s.r;
+}
+
+static uint16_t ip_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static size_t build_arp(uint8_t *f, uint16_t op, const uint8_t *dst_mac, const uint8_t *tha,
+			uint32_t spa, uint32_t tpa)
+{
+	memset(f, 0, 60);
+	memcpy(f, dst_mac, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, op);
+	memcpy(f + 22, guest_mac, 6);
+	put16(f + 28, (uint16_t)(spa >> 16));
+	put16(f + 30, (uint16_t)spa);
+	memcpy(f + 32, tha, 6);
+	put16(f + 38, (uint16_t)(tpa >> 16));
+	put16(f + 40, (uint16_t)tpa);
+	return 60;
+}
+
+static size_t build_dhcp_discover(uint8_t *f)
+{
+	uint8_t *ip = f + 14, *udp = ip + 20, *b = udp + 8;
+	size_t blen = 240 + 4, ulen = 8 + blen, iplen = 20 + ulen;
+
+	memset(f, 0, 14 + iplen);
+	memcpy(f, bcast, 6);
+	memcpy(f + 6, guest_mac, 6);
+	put16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)iplen);
+	ip[8] = 64;
+	ip[9] = 17;
+	memset(ip + 16, 0xff, 4);              /* 0.0.0.0 -> 255.255.255.255 */
+	put16(ip + 10, ip_csum(ip, 20));
+	put16(udp, 68);
+	put16(udp + 2, 67);
+	put16(udp + 4, (uint16_t)ulen);        /* checksum 0: none */
+	b[0] = 1;                              /* BOOTREQUEST */
+	b[1] = 1;
+	b[2] = 6;
+	b[4] = 0x12; b[5] = 0x34; b[6] = 0x56; b[7] = 0x78;  /* xid */
+	memcpy(b + 28, guest_mac, 6);
+	b[236] = 99; b[237] = 130; b[238] = 83; b[239] = 99;  /* magic cookie */
+	b[240] = 53; b[241] = 1; b[242] = 1;   /* DHCPDISCOVER */
+	b[243] = 255;
+	return 14 + iplen;
+}
+
+/* Wait up to ms for a frame matching pred; copies it to out. Answers ARP
+ * requests for the guest's address on the way (slirp asks before it
+ * sends to 10.0.2.15). */
+typedef bool (*frame_pred)(const uint8_t *f, size_t len, const void *arg);
+
+static bool wait_frame(struct rxlog *r, struct evloop *l, struct net_backend *be, frame_pred pred,
+		       const void *arg, int ms, uint8_t *out, size_t *out_len)
+{
+	int seen = 0;
+
+	for (int t = 0; t < ms; t++) {
+		pthread_mutex_lock(&r->lock);
+		while (seen < r->n) {
+			const uint8_t *f = r->frames[seen];
+			size_t len = r->len[seen];
+			seen++;
+			if (len >= 42 && get16(f + 12) == 0x0806 && get16(f + 20) == 1 &&
+			    get32(f + 38) == NET_USER_GUEST_ADDR) {
+				uint8_t reply[60];
+				build_arp(reply, 2, f + 6, f + 22, NET_USER_GUEST_ADDR, get32(f + 28));
+				pthread_mutex_unlock(&r->lock);
+				send_frame(l, be, reply, sizeof(reply));
+				pthread_mutex_lock(&r->lock);
+				continue;
+			}
+			if (pred(f, len, arg)) {
+				memcpy(out, f, len);
+				*out_len = len;
+				pthread_mutex_unlock(&r->lock);
+				return true;
+			}
+		}
+		pthread_mutex_unlock(&r->lock);
+		usleep(1000);
+	}
+	return false;
+}
+
+static bool is_arp_reply_from_host(const uint8_t *f, size_t len, const void *arg)
+{
+	return len >= 42 && get16(f + 12) == 0x0806 && get16(f + 20) == 2 &&
+	       get32(f + 28) == NET_USER_HOST_ADDR && !memcmp(f, guest_mac, 6);
+}
+
+static bool is_dhcp_offer(const uint8_t *f, size_t len, const void *arg)
+{
+	const uint8_t *ip = f + 14, *udp, *b;
+
+	if (len < 14 + 20 + 8 + 240 || get16(f + 12) != 0x0800 || ip[9] != 17)
+		return false;
+	udp = ip + (ip[0] & 15) * 4;
+	b = udp + 8;
+	if (get16(udp) != 67 || get16(udp + 2) != 68 || b[0] != 2)
+		return false;
+	/* option 53 (message type) = 2 (OFFER) */
+	for (const uint8_t *o = b + 240; o + 2 < f + len && *o != 255; o += 2 + o[1])
+		if (o[0] == 53)
+			return o[2] == 2;
+	return false;
+}
+
+static bool is_syn_to(const uint8_t *f, size_t len, const void *arg)
+{
+	uint16_t port = *(const uint16_t *)arg;
+	const uint8_t *ip = f + 14, *tcp;
+
+	if (len < 14 + 20 + 20 || get16(f + 12) != 0x0800 || ip[9] != 6)
+		return false;
+	tcp = ip + (ip[0] & 15) * 4;
+	return get32(ip + 16) == NET_USER_GUEST_ADDR && get16(tcp + 2) == port &&
+	       (tcp[13] & 0x12) == 0x02;
+}
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_user_backend(void **state)
+{
+	struct net_cfg cfg;
+	struct net_backend *be;
+	struct evloop loop;
+	static struct rxlog r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	uint8_t f[1600], got[1600];
+	size_t len, got_len;
+	uint16_t hport = free_port(), gport = 8022;
+	char arg[128];
+
+	snprintf(arg, sizeof(arg), "user,hostfwd=tcp::%u-:%u", hport, gport);
+	assert_int_equal(net_cfg_parse(arg, &cfg), 0);
+	assert_int_equal(net_backend_open(&be, &cfg), 0);
+	assert_false(be->vnet_hdr);
+	assert_int_equal(evloop_init(&loop, "test-slirp"), 0);
+	assert_int_equal(net_backend_start(be, &loop, rx_record, NULL, &r), 0);
+	assert_int_equal(evloop_start(&loop), 0);
+
+	/* ARP: who has 10.0.2.2? The gateway answers (slirp's 52:55:0a:00:02:02). */
+	len = build_arp(f, 1, bcast, (const uint8_t[6]){ 0 }, NET_USER_GUEST_ADDR, NET_USER_HOST_ADDR);
+	assert_int_equal(send_frame(&loop, be, f, len), 0);
+	assert_true(wait_frame(&r, &loop, be, is_arp_reply_from_host, NULL, 2000, got, &got_len));
+	assert_int_equal(got[6], 0x52);
+	assert_int_equal(got[7], 0x55);
+
+	/* DHCP: DISCOVER gets an OFFER of 10.0.2.15. */
+	len = build_dhcp_discover(f);
+	assert_int_equal(send_frame(&loop, be, f, len), 0);
+	assert_true(wait_frame(&r, &loop, be, is_dhcp_offer, NULL, 2000, got, &got_len));
+	assert_int_equal(get32(got + 14 + 20 + 8 + 16), NET_USER_GUEST_ADDR);   /* yiaddr */
+	assert_true(!memcmp(got, guest_mac, 6) || !memcmp(got, bcast, 6));
+	assert_memory_equal(got + 14 + 20 + 8 + 28, guest_mac, 6);             /* chaddr */
+
+	/* hostfwd: a host connection becomes a SYN toward 10.0.2.15:gport. */
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(hport),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_true(s >= 0);
+	int cr = connect(s, (struct sockaddr *)&a, sizeof(a));
+	assert_true(cr == 0 || errno == EINPROGRESS);
+	assert_true(wait_frame(&r, &loop, be, is_syn_to, &gport, 3000, got, &got_len));
+	close(s);
+
+	/* Idle: the worker sleeps (slirp wakes it about once a second). */
+	usleep(300 * 1000);
+	double c0 = cpu_s();
+	usleep(1500 * 1000);
+	double used = cpu_s() - c0;
+	print_message("user backend idle CPU: %.2f ms over 1.5 s\n", used * 1000);
+	assert_true(used < 0.05);
+
+	/* Frames that are not frames. */
+	assert_int_equal(send_frame(&loop, be, f, 10), -EINVAL);
+
+	evloop_stop(&loop);
+	net_backend_stop(be);
+	net_backend_close(be);
+	evloop_destroy(&loop);
+}
+
+static void test_user_hostfwd_in_use(void **state)
+{
+	struct net_cfg cfg;
+	struct net_backend *be;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	char arg[128];
+
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s, 1), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	snprintf(arg, sizeof(arg), "user,hostfwd=tcp:127.0.0.1:%u-:22", ntohs(a.sin_port));
+	assert_int_equal(net_cfg_parse(arg, &cfg), 0);
+	last_err[0] = '\0';
+	assert_true(net_backend_open(&be, &cfg) < 0);
+	assert_null(be);
+	assert_non_null(strstr(last_err, "hostfwd=tcp:127.0.0.1:"));
+	close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_tap),
+		cmocka_unit_test(test_parse_tap_mac),
+		cmocka_unit_test(test_parse_user),
+		cmocka_unit_test(test_parse_hostfwd),
+		cmocka_unit_test(test_parse_hostfwd_limit),
+		cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_random_mac),
+		cmocka_unit_test(test_user_backend),
+		cmocka_unit_test(test_user_hostfwd_in_use),
+	};
+
+	log_set_sink(sink, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
