@@ -1,0 +1,387 @@
+/* test_hcall.c - the hypercall dispatcher against good and hostile argument structs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/layout.h"
+#include "core/memory.h"
+#include "hcall/hcall.h"
+#include "util/log.h"
+
+#define RAM (16ULL << 20)
+#define ARG 0x200000ULL   /* argument struct */
+#define BUF 0x300000ULL   /* data buffer */
+#define DISK_SECTORS 64
+
+struct fixture {
+	struct gmem m;
+	struct hcall h;
+	int pipe[2];
+	char disk[64];
+	int exit_status, exits, stops;
+	char err[1024];
+};
+
+static void rec_exit(void *ctx, int status)
+{
+	struct fixture *f = ctx;
+
+	f->exit_status = status;
+	f->exits++;
+}
+
+static void rec_stop(void *ctx, enum vm_stop_reason r)
+{
+	((struct fixture *)ctx)->stops++;
+}
+
+static void sink(enum log_level level, const char *msg, void *ctx)
+{
+	struct fixture *f = ctx;
+
+	if (level == LOG_ERR)
+		snprintf(f->err, sizeof(f->err), "%s", msg);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct hcall_cfg cfg;
+
+	assert_non_null(f);
+	assert_int_equal(gmem_init(&f->m, RAM), 0);
+	assert_int_equal(pipe2(f->pipe, O_NONBLOCK), 0);
+	hcall_cfg_init(&cfg);
+	cfg.console_fd = f->pipe[1];
+	hcall_init(&f->h, &cfg, &f->m, (struct vm_stopper){ .request = rec_stop, .ctx = f,
+							    .request_exit = rec_exit });
+	log_set_sink(sink, f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	log_set_sink(NULL, NULL);
+	hcall_destroy(&f->h);
+	if (f->disk[0])
+		unlink(f->disk);
+	close(f->pipe[0]);
+	close(f->pipe[1]);
+	gmem_free(&f->m);
+	free(f);
+	return 0;
+}
+
+/* A temp disk of DISK_SECTORS sectors, sector n filled with byte n. */
+static void add_disk(struct fixture *f, bool ro)
+{
+	uint8_t sec[512];
+	struct hcall_cfg cfg = f->h.cfg;
+	int fd;
+
+	strcpy(f->disk, "/tmp/mvm-test-hcall-XXXXXX");
+	fd = mkstemp(f->disk);
+	assert_true(fd >= 0);
+	for (int i = 0; i < DISK_SECTORS; i++) {
+		memset(sec, i, sizeof(sec));
+		assert_int_equal(write(fd, sec, sizeof(sec)), sizeof(sec));
+	}
+	assert_int_equal(write(fd, "tail", 4), 4); /* a partial last sector is not reachable */
+	close(fd);
+	assert_int_equal(hcall_open_disk(&cfg, f->disk, ro), 0);
+	assert_int_equal(cfg.disk_sectors, DISK_SECTORS);
+	f->h.cfg = cfg;
+}
+
+static void *g(struct fixture *f, uint64_t gpa, uint64_t len)
+{
+	void *p = gmem_ptr(&f->m, gpa, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* Issue the call as the guest would: a 4-byte OUT to the call's port. */
+static int64_t call(struct fixture *f, unsigned nr, const void *arg, size_t len)
+{
+	uint32_t gpa = ARG;
+
+	assert_int_equal(gmem_write(&f->m, ARG, arg, len), 0);
+	hcall_io(&f->h, nr, (uint8_t *)&gpa, 4, true);
+	return *(int64_t *)g(f, ARG, 8);
+}
+
+static int64_t blkio(struct fixture *f, unsigned nr, uint64_t sector, uint64_t buf, uint64_t len)
+{
+	struct mvm_hc_blkio a = { .ret = 12345, .sector = sector, .buf = buf, .len = len };
+
+	return call(f, nr, &a, sizeof(a));
+}
+
+static void test_console(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_console a = { .buf = BUF, .len = 6 };
+	char out[16] = { 0 };
+
+	memcpy(g(f, BUF, 6), "hello\n", 6);
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), 6);
+	assert_int_equal(read(f->pipe[0], out, sizeof(out)), 6);
+	assert_string_equal(out, "hello\n");
+	a.len = 0;
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), 0);
+}
+
+static void test_console_bad(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_console a = { .buf = BUF, .len = MVM_CONSOLE_MAX + 1 };
+	char out[16];
+
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), -MVM_EINVAL);
+	a = (struct mvm_hc_console){ .buf = RAM - 2, .len = 4 };       /* straddles the end */
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), -MVM_EFAULT);
+	a = (struct mvm_hc_console){ .buf = ~0ULL - 1, .len = 4 };     /* wraps */
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), -MVM_EFAULT);
+	a = (struct mvm_hc_console){ .buf = 0xd0000000ULL, .len = 4 }; /* MMIO hole */
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), -MVM_EFAULT);
+	assert_int_equal(read(f->pipe[0], out, sizeof(out)), -1);       /* nothing printed */
+}
+
+static void test_time(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_time a = { .ret = 99 };
+	const struct mvm_hc_time *r = g(f, ARG, sizeof(a));
+	uint64_t first;
+
+	assert_int_equal(call(f, MVM_HC_TIME, &a, sizeof(a)), 0);
+	first = r->mono_ns;
+	assert_true(first > 0);
+	assert_true(r->wall_ns > 1600000000ULL * 1000000000ULL); /* after 2020 */
+	assert_int_equal(call(f, MVM_HC_TIME, &a, sizeof(a)), 0);
+	assert_true(r->mono_ns >= first);
+}
+
+static void test_no_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_blkinfo info = { 0 };
+
+	assert_int_equal(call(f, MVM_HC_BLKINFO, &info, sizeof(info)), -MVM_ENODEV);
+	assert_int_equal(blkio(f, MVM_HC_BLKREAD, 0, BUF, 512), -MVM_ENODEV);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 0, BUF, 512), -MVM_ENODEV);
+}
+
+static void test_disk_rw(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_blkinfo info = { 0 };
+	const struct mvm_hc_blkinfo *ri = g(f, ARG, sizeof(info));
+	uint8_t *buf = g(f, BUF, 4096), sec[512];
+	int fd;
+
+	add_disk(f, false);
+	assert_int_equal(call(f, MVM_HC_BLKINFO, &info, sizeof(info)), 0);
+	assert_int_equal(ri->sectors, DISK_SECTORS);
+	assert_int_equal(ri->sector_size, 512);
+	assert_int_equal(ri->read_only, 0);
+	assert_int_equal(blkio(f, MVM_HC_BLKREAD, 3, BUF, 1024), 1024);
+	assert_int_equal(buf[0], 3);
+	assert_int_equal(buf[1023], 4);
+	memset(buf, 0xee, 512);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, DISK_SECTORS - 1, BUF, 512), 512);
+	fd = open(f->disk, O_RDONLY);
+	assert_int_equal(pread(fd, sec, 512, (DISK_SECTORS - 1) * 512), 512);
+	close(fd);
+	assert_int_equal(sec[0], 0xee);
+	assert_int_equal(sec[511], 0xee);
+}
+
+static void test_disk_ro(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_blkinfo info = { 0 };
+	uint8_t sec[512];
+	int fd;
+
+	add_disk(f, true);
+	assert_int_equal(call(f, MVM_HC_BLKINFO, &info, sizeof(info)), 0);
+	assert_int_equal(((struct mvm_hc_blkinfo *)g(f, ARG, sizeof(info)))->read_only, 1);
+	memset(g(f, BUF, 512), 0xee, 512);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 2, BUF, 512), -MVM_EROFS);
+	assert_int_equal(blkio(f, MVM_HC_BLKREAD, 2, BUF, 512), 512);
+	fd = open(f->disk, O_RDONLY);
+	assert_int_equal(pread(fd, sec, 512, 2 * 512), 512);
+	close(fd);
+	assert_int_equal(sec[0], 2); /* unchanged */
+}
+
+static void test_disk_bad_args(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t sec[512];
+	int fd;
+
+	add_disk(f, false);
+	memset(g(f, BUF, MVM_BLK_MAX), 0xee, MVM_BLK_MAX);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 0, BUF, 0), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 0, BUF, 511), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 0, BUF, 513), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 0, BUF, MVM_BLK_MAX + 512), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, DISK_SECTORS, BUF, 512), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, DISK_SECTORS - 1, BUF, 1024), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, ~0ULL, BUF, 512), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, ~0ULL / 512, BUF, 512), -MVM_EINVAL);
+	assert_int_equal(blkio(f, MVM_HC_BLKWRITE, 0, RAM - 512, 1024), -MVM_EFAULT);
+	assert_int_equal(blkio(f, MVM_HC_BLKREAD, 0, ~0ULL - 511, 1024), -MVM_EFAULT);
+	assert_int_equal(blkio(f, MVM_HC_BLKREAD, 0, 0xfee00000ULL, 512), -MVM_EFAULT);
+	/* None of them touched the file. */
+	fd = open(f->disk, O_RDONLY);
+	for (int i = 0; i < DISK_SECTORS; i++) {
+		assert_int_equal(pread(fd, sec, 512, i * 512), 512);
+		assert_int_equal(sec[0], i);
+	}
+	close(fd);
+}
+
+static void test_bad_struct(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t gpa;
+
+	gpa = (uint32_t)(RAM - 8); /* a 24-byte struct straddling the end of RAM */
+	hcall_io(&f->h, MVM_HC_TIME, (uint8_t *)&gpa, 4, true);
+	gpa = 0xd0000000u;         /* in the MMIO hole */
+	hcall_io(&f->h, MVM_HC_EXIT, (uint8_t *)&gpa, 4, true);
+	hcall_dispatch(&f->h, MVM_HC_CONSOLE, ~0ULL - 4);
+	assert_int_equal(atomic_load(&f->h.bad_structs), 3);
+	assert_int_equal(f->exits, 0);
+	/* Wrong widths and reads: ignored, reads all-ones. */
+	gpa = ARG;
+	hcall_io(&f->h, MVM_HC_EXIT, (uint8_t *)&gpa, 2, true);
+	hcall_io(&f->h, MVM_HC_EXIT, (uint8_t *)&gpa, 1, true);
+	assert_int_equal(atomic_load(&f->h.bad_structs), 5);
+	hcall_io(&f->h, MVM_HC_EXIT, (uint8_t *)&gpa, 4, false);
+	assert_int_equal(gpa, 0xffffffffu);
+	assert_int_equal(f->exits, 0);
+}
+
+static void test_unknown_call(void **state)
+{
+	struct fixture *f = *state;
+	int64_t ret = 7;
+
+	assert_int_equal(call(f, 0, &ret, sizeof(ret)), -MVM_ENOSYS);
+	assert_int_equal(call(f, 12, &ret, sizeof(ret)), -MVM_ENOSYS);
+	hcall_dispatch(&f->h, 1000, ARG);
+	assert_int_equal(atomic_load(&f->h.bad_structs), 3);
+}
+
+static void test_net_absent(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_netio io = { .buf = BUF, .len = 64 };
+	struct mvm_hc_netinfo info = { 0 };
+
+	assert_int_equal(call(f, MVM_HC_NETINFO, &info, sizeof(info)), -MVM_ENODEV);
+	assert_int_equal(call(f, MVM_HC_NETWRITE, &io, sizeof(io)), -MVM_ENODEV);
+	assert_int_equal(call(f, MVM_HC_NETREAD, &io, sizeof(io)), -MVM_ENODEV);
+}
+
+static void test_exit(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_exit a = { .status = 42 };
+
+	assert_int_equal(call(f, MVM_HC_EXIT, &a, sizeof(a)), 0);
+	assert_int_equal(f->exits, 1);
+	assert_int_equal(f->exit_status, 42);
+	a.status = 0x1ff; /* taken modulo 256 */
+	call(f, MVM_HC_EXIT, &a, sizeof(a));
+	assert_int_equal(f->exit_status, 0xff);
+}
+
+static void test_fault_report(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_fault_report r = { .vector = 14, .error_code = 0x7, .rip = 0x101234,
+				      .cr2 = 0x41000, .cs = 0x23, .rsp = 0x9eff0, .rflags = 0x3002 };
+	uint32_t forged = ARG;
+
+	assert_int_equal(gmem_write(&f->m, LAYOUT_R3_FAULT_REPORT, &r, sizeof(r)), 0);
+	/* The OUT's value is ignored: the report comes from mvm's own page. */
+	hcall_io(&f->h, MVM_HC_FAULT, (uint8_t *)&forged, 4, true);
+	assert_int_equal(f->exits, 1);
+	assert_int_equal(f->exit_status, MVM_EXIT_CRASH);
+	assert_non_null(strstr(f->err, "guest fault: #PF (page fault) at RIP 0x101234 CR2 0x41000 "
+				       "error 0x7"));
+	assert_non_null(strstr(f->err, "write to a supervisor-only page"));
+	/* Only the first report counts. */
+	hcall_io(&f->h, MVM_HC_FAULT, (uint8_t *)&forged, 4, true);
+	assert_int_equal(f->exits, 1);
+}
+
+static void test_fault_ud(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_fault_report r = { .vector = 6, .rip = 0x100020 };
+
+	assert_int_equal(gmem_write(&f->m, LAYOUT_R3_FAULT_REPORT, &r, sizeof(r)), 0);
+	hcall_dispatch(&f->h, MVM_HC_FAULT, 0);
+	assert_non_null(strstr(f->err, "guest fault: #UD (invalid opcode) at RIP 0x100020"));
+	assert_int_equal(f->exit_status, MVM_EXIT_CRASH);
+}
+
+static void test_open_disk_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct hcall_cfg cfg;
+
+	hcall_cfg_init(&cfg);
+	assert_int_equal(hcall_open_disk(&cfg, "/nonexistent/disk.img", false), -ENOENT);
+	assert_non_null(strstr(f->err, "/nonexistent/disk.img"));
+	assert_int_equal(cfg.disk_fd, -1);
+}
+
+static void test_register(void **state)
+{
+	struct fixture *f = *state;
+	struct bus pio;
+	uint32_t gpa = ARG;
+	struct mvm_hc_exit a = { .status = 7 };
+
+	bus_init(&pio, "pio");
+	assert_int_equal(hcall_register(&f->h, &pio), 0);
+	assert_int_equal(gmem_write(&f->m, ARG, &a, sizeof(a)), 0);
+	assert_true(bus_access(&pio, MVM_HC_PORT(MVM_HC_EXIT), (uint8_t *)&gpa, 4, true));
+	assert_int_equal(f->exit_status, 7);
+	assert_false(bus_access(&pio, MVM_HC_PORT_BASE + MVM_HC_PORT_COUNT, (uint8_t *)&gpa, 4, true));
+	assert_true(bus_find(&pio, PORT_PVPANIC) == NULL);
+	bus_free(&pio);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_console), T(test_console_bad), T(test_time), T(test_no_disk),
+		T(test_disk_rw), T(test_disk_ro), T(test_disk_bad_args), T(test_bad_struct),
+		T(test_unknown_call), T(test_net_absent), T(test_exit), T(test_fault_report),
+		T(test_fault_ud), T(test_open_disk_missing), T(test_register),
+	};
+
+	return cmocka_run_group_tests_name("hcall", tests, NULL, NULL);
+}
