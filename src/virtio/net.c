@@ -180,13 +180,15 @@ static void net_pending_add(struct virtio_net *d, const struct net_vnet_hdr *hdr
 		net_backend_set_rx_paused(d->be, true);
 }
 
-/* Out of buffers: ask for rx kicks. true when the caller should retry
- * (buffers may have arrived while kicks were off). */
+/* Out of buffers: ask for rx kicks. Always re-armed, because with
+ * EVENT_IDX the kick point is "past the last entry we took", which moves.
+ * true when the caller should retry once (buffers may have arrived while
+ * kicks were off). */
 static bool net_rx_starved(struct virtio_net *d)
 {
 	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
 
-	if (d->rx_notify || !d->active)
+	if (!d->active || !vq_enabled(q))
 		return false;
 	d->rx_notify = true;
 	vq_set_notify(q, true);
@@ -197,17 +199,20 @@ static bool net_rx_starved(struct virtio_net *d)
 static void net_rx_flush(struct virtio_net *d)
 {
 	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
-	bool pushed = false;
+	bool pushed = false, retried = false;
 
 	while (d->p_count) {
 		struct net_pending *p = d->pending[d->p_head];
 		int r = net_rx_put(d, (const struct net_vnet_hdr *)p->data,
 				   p->data + NET_VNET_HDR_LEN, p->len - NET_VNET_HDR_LEN);
 		if (r == -ENOSPC) {
-			if (net_rx_starved(d))
+			if (!retried && net_rx_starved(d)) {
+				retried = true;
 				continue;
+			}
 			break;
 		}
+		retried = false;
 		if (r < 0)
 			break;
 		if (r == 1)
@@ -253,11 +258,9 @@ static void net_on_rx(void *opaque, const uint8_t *frame, size_t len)
 		net_pending_add(d, hdr, frame, len);
 		return;
 	}
-	for (;;) {
+	r = net_rx_put(d, hdr, frame, len);
+	if (r == -ENOSPC && net_rx_starved(d))
 		r = net_rx_put(d, hdr, frame, len);
-		if (r != -ENOSPC || !net_rx_starved(d))
-			break;
-	}
 	if (r == 0)
 		net_signal(d, virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ));
 	else if (r == 1)
@@ -422,7 +425,9 @@ static void net_do_activate(void *arg)
 	if (d->activate_result)
 		return;
 	d->active = true;
-	d->rx_notify = true;   /* a fresh ring asks for kicks */
+	d->rx_notify = true;
+	if (vq_enabled(virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ)))
+		vq_set_notify(virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ), true);
 	d->tx_held = false;
 	net_rx_flush(d);
 	net_tx_run(d);
