@@ -5,8 +5,12 @@
 #include "boot/boot.h"
 #include "core/cpu.h"
 #include "core/layout.h"
+#include "core/ring3.h"
+#include "hcall/hcall.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
+#include "virtio/console.h"
+#include "virtio/devices.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +30,28 @@ static void vm_irq_set(void *ctx, uint32_t gsi, int level)
 
 	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
 		log_debug("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
+}
+
+/* KVM_IOEVENTFD: a 4-byte write of datamatch at addr signals fd in the
+ * kernel, without an exit to mvm (a virtio queue notification). */
+static int vm_ioeventfd(void *ctx, uint64_t addr, uint32_t datamatch, int fd)
+{
+	struct vm *vm = ctx;
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch, .addr = addr, .len = 4, .fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	return ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+/* KVM_IRQFD: a write to fd raises an edge on gsi from any thread. */
+static int vm_irqfd(void *ctx, uint32_t gsi, int fd)
+{
+	struct vm *vm = ctx;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	return ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
 }
 
 static void vm_stop_request_cb(void *ctx, enum vm_stop_reason reason)
@@ -61,10 +87,6 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 
 static int vm_check_config(const struct vm_config *cfg)
 {
-	if (!cfg->kernel_path) {
-		log_err("no kernel given: use --kernel FILE");
-		return -EINVAL;
-	}
 	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_CPUS) {
 		log_err("--cpus %d: must be between 1 and %d", cfg->nr_cpus, VM_MAX_CPUS);
 		return -EINVAL;
@@ -82,33 +104,65 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	struct boot_cfg boot = {
 		.kernel_path = cfg->kernel_path,
 		.initrd_path = cfg->initrd_path,
-		.cmdline = cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
 	};
+	char *cmdline;
 	int ret;
+
+	/* The devices' windows and GSIs go into the DSDT and the command line. */
+	vm->devices = calloc(1, sizeof(*vm->devices));
+	cmdline = malloc(LAYOUT_CMDLINE_MAX);
+	if (!vm->devices || !cmdline) {
+		free(cmdline);
+		log_err("out of memory for the device plan");
+		*exit_status = MVM_EXIT_HOST;
+		return -ENOMEM;
+	}
+	if ((ret = vm_devices_plan(vm->devices, cfg)))
+		goto out;
+	acpi.mmio_devs = vm->devices->acpi;
+	acpi.nr_mmio_devs = vm->devices->nr_slots;
+	if (vm_devices_cmdline(vm->devices, cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
+			       cmdline, LAYOUT_CMDLINE_MAX)) {
+		log_err("--cmdline: too long with the virtio_mmio.device= entries added "
+			"(at most %llu bytes)", (unsigned long long)LAYOUT_CMDLINE_MAX - 1);
+		ret = -EINVAL;
+		goto out;
+	}
+	boot.cmdline = cmdline;
 
 	ret = gmem_init(&vm->mem, cfg->mem_size);
 	if (ret) {
 		log_err("--mem %llu MiB: cannot map guest RAM: %s",
 			(unsigned long long)(cfg->mem_size >> 20), strerror(-ret));
 		*exit_status = ret == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
-		return ret;
+		goto out;
 	}
 	*exit_status = MVM_EXIT_HOST;
 	ret = acpi_build(&vm->mem, &acpi, &boot.rsdp_gpa);
 	if (ret) {
 		log_err("building ACPI tables: %s", strerror(-ret));
-		return ret;
+		goto out;
 	}
 	ret = boot_load(&vm->mem, &boot, entry);
 	if (ret) {
 		/* Missing, unreadable or malformed kernel/initrd: the user's input. */
 		*exit_status = ret == -ENOMEM ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
-		return ret;
+		goto out;
 	}
 	*exit_status = MVM_EXIT_HOST;
 	ret = cpu_write_boot_tables(&vm->mem);
-	if (ret)
+	if (!ret && entry->mode == BOOT_MODE_ELF64)
+		ret = ring3_write_tables(&vm->mem);
+	if (ret) {
 		log_err("writing the boot page tables and GDT: %s", strerror(-ret));
+		goto out;
+	}
+	/* Disk images, tap devices, slirp: the user's input too, checked before KVM. */
+	ret = vm_devices_create(vm->devices, cfg, &vm->mem);
+	if (ret)
+		*exit_status = (ret == -ENOMEM || ret == -EIO) ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+out:
+	free(cmdline);
 	return ret;
 }
 
@@ -159,6 +213,34 @@ static int vm_create_kvm_vm(struct vm *vm)
 			return ret;
 	}
 	return 0;
+}
+
+/* Hypercall ports for an ELF64 tiny guest; the first --disk is its block device. */
+static int vm_create_hcall(struct vm *vm, const struct vm_config *cfg,
+			   const struct boot_entry *entry, const struct vm_stopper *stopper)
+{
+	struct hcall_cfg hc;
+	int ret;
+
+	/* The guest finds its virtio-mmio windows in the boot info. */
+	for (int i = 0; vm->devices && i < vm->devices->nr_slots; i++) {
+		const struct vm_device_slot *d = &vm->devices->slots[i];
+
+		if (elf64_add_device(&vm->mem, entry->boot_info, d->base, LAYOUT_VIRTIO_MMIO_SIZE,
+				     d->gsi, d->device_id))
+			log_warn("tiny guest: boot info lists only the first %d virtio devices", i);
+	}
+	hcall_cfg_init(&hc);
+	if (cfg->nr_disks > 0 &&
+	    (ret = hcall_open_disk(&hc, cfg->disks[0].path, cfg->disks[0].read_only)))
+		return ret;
+	vm->hcall = calloc(1, sizeof(*vm->hcall));
+	if (!vm->hcall) {
+		hcall_destroy(&(struct hcall){ .cfg = hc });
+		return -ENOMEM;
+	}
+	hcall_init(vm->hcall, &hc, &vm->mem, *stopper);
+	return hcall_register(vm->hcall, &vm->pio);
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
@@ -215,6 +297,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 		return -ENOMEM;
 	}
 	if ((ret = board_create(vm->board, &env)))
+		return ret;
+	struct virtio_env venv = {
+		.mem = &vm->mem, .mmio = &vm->mmio,
+		.ioeventfd = vm_ioeventfd, .irqfd = vm_irqfd, .ctx = vm,
+	};
+	if ((ret = vm_devices_attach(vm->devices, &venv)))
+		return ret;
+	if (vm->devices->console)
+		board_set_console_sink(vm->board, virtio_console_sink(vm->devices->console));
+	if (entry.mode == BOOT_MODE_ELF64 && (ret = vm_create_hcall(vm, cfg, &entry, &env.stopper)))
 		return ret;
 
 	for (int i = 0; i < cfg->nr_cpus; i++)
@@ -315,6 +407,15 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	/* Workers stop and in-flight disk I/O completes before guest RAM goes. */
+	if (vm->devices)
+		vm_devices_destroy(vm->devices);
+	free(vm->devices);
+	vm->devices = NULL;
+	if (vm->hcall)
+		hcall_destroy(vm->hcall);
+	free(vm->hcall);
+	vm->hcall = NULL;
 	if (vm->board)
 		board_destroy(vm->board);
 	free(vm->board);

@@ -25,6 +25,8 @@
 #include "core/vmstop.h"
 
 struct board;
+struct vm_devices;
+struct hcall;
 
 struct vm {
 	struct kvm_sys kvm;
@@ -33,6 +35,8 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct board *board;       /* the devices (board/board.h) */
+	struct vm_devices *devices; /* virtio devices (virtio/devices.h) */
+	struct hcall *hcall;       /* tiny-guest hypercalls (hcall/hcall.h); NULL for Linux */
 	struct vcpu *vcpus;
 	int nr_vcpus;
 
