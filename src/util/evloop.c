@@ -1,0 +1,373 @@
+/* evloop.c - an epoll event loop on its own thread (a device's worker). */
+#include "util/evloop.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define EVLOOP_BATCH 32
+
+/* One registered fd. A deleted entry is only marked dead while the loop
+ * runs: the current epoll batch may still hold its pointer, so the loop
+ * thread frees dead entries once the batch is over. */
+struct evloop_entry {
+	int fd;
+	bool dead;
+	evloop_fn fn;
+	void *opaque;
+	struct evloop_entry *next;
+};
+
+static struct evloop_entry *evloop_find(struct evloop *l, int fd)
+{
+	struct evloop_entry *e;
+
+	for (e = l->entries; e; e = e->next)
+		if (e->fd == fd && !e->dead)
+			return e;
+	return NULL;
+}
+
+/* Unlink and free dead entries; lock held, no batch in progress. */
+static void evloop_sweep(struct evloop *l)
+{
+	struct evloop_entry **pp = &l->entries, *e;
+
+	while ((e = *pp)) {
+		if (e->dead) {
+			*pp = e->next;
+			free(e);
+		} else {
+			pp = &e->next;
+		}
+	}
+}
+
+static void evloop_wake(struct evloop *l)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN means the counter is already non-zero: the loop will wake. */
+	if (write(l->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_err("%s: cannot wake the event loop: %s", l->name, strerror(errno));
+}
+
+int evloop_init(struct evloop *l, const char *name)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	l->epfd = -1;
+	l->wake_fd = -1;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		err = -errno;
+		log_err("%s: epoll_create1: %s", name ? name : "evloop", strerror(errno));
+		goto fail;
+	}
+	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (l->wake_fd < 0) {
+		err = -errno;
+		log_err("%s: eventfd: %s", name ? name : "evloop", strerror(errno));
+		goto fail;
+	}
+	/* data.ptr NULL marks the wake fd; every other fd has its entry. */
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) < 0) {
+		err = -errno;
+		log_err("%s: epoll_ctl: %s", name ? name : "evloop", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->sync_done, NULL);
+	/* name doubles as the "initialized" mark that makes destroy safe on a
+	 * zeroed or failed loop. */
+	l->name = name ? name : "evloop";
+	return 0;
+fail:
+	if (l->wake_fd >= 0)
+		close(l->wake_fd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	memset(l, 0, sizeof(*l));
+	l->epfd = -1;
+	l->wake_fd = -1;
+	return err;
+}
+
+int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *opaque)
+{
+	struct epoll_event ev = { .events = events };
+	struct evloop_entry *e;
+	int err = 0;
+
+	if (fd < 0 || !fn)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->fd = fd;
+	e->fn = fn;
+	e->opaque = opaque;
+	ev.data.ptr = e;
+	pthread_mutex_lock(&l->lock);
+	if (evloop_find(l, fd)) {
+		err = -EEXIST;
+	} else if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		err = -errno;
+	} else {
+		e->next = l->entries;
+		l->entries = e;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (err) {
+		log_debug("%s: cannot watch fd %d: %s", l->name, fd, strerror(-err));
+		free(e);
+	}
+	return err;
+}
+
+int evloop_mod(struct evloop *l, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+	struct evloop_entry *e;
+	int err = 0;
+
+	pthread_mutex_lock(&l->lock);
+	e = evloop_find(l, fd);
+	if (!e) {
+		err = -ENOENT;
+	} else {
+		ev.data.ptr = e;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+			err = -errno;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+int evloop_del(struct evloop *l, int fd)
+{
+	struct evloop_entry *e;
+	int err = 0;
+
+	pthread_mutex_lock(&l->lock);
+	e = evloop_find(l, fd);
+	if (!e) {
+		err = -ENOENT;
+	} else {
+		/* The fd may already be closed (then epoll dropped it itself). */
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		e->dead = true;
+		if (!l->started)
+			evloop_sweep(l);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+/* Serve a pending evloop_run_sync() request; called on the loop thread. */
+static void evloop_serve_sync(struct evloop *l)
+{
+	void (*fn)(void *);
+	void *arg;
+	uint64_t seq;
+
+	pthread_mutex_lock(&l->lock);
+	fn = l->sync_fn;
+	arg = l->sync_arg;
+	seq = l->sync_seq;
+	pthread_mutex_unlock(&l->lock);
+	if (!fn || seq == l->sync_done_seq)
+		return;
+	fn(arg);
+	pthread_mutex_lock(&l->lock);
+	l->sync_done_seq = seq;
+	l->sync_fn = NULL;
+	l->sync_arg = NULL;
+	pthread_cond_broadcast(&l->sync_done);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static bool evloop_stopping(struct evloop *l)
+{
+	bool s;
+
+	pthread_mutex_lock(&l->lock);
+	s = l->stopping;
+	pthread_mutex_unlock(&l->lock);
+	return s;
+}
+
+static void *evloop_thread(void *arg)
+{
+	struct evloop *l = arg;
+	struct epoll_event evs[EVLOOP_BATCH];
+
+	/* Set here too: pthread_create() may store the id only after we run,
+	 * and run_sync() from a callback compares against it. */
+	pthread_mutex_lock(&l->lock);
+	l->thread = pthread_self();
+	pthread_mutex_unlock(&l->lock);
+	while (!evloop_stopping(l)) {
+		int n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("%s: epoll_wait: %s; the device stops serving requests",
+				l->name, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct evloop_entry *e = evs[i].data.ptr;
+			evloop_fn fn = NULL;
+			void *opaque = NULL;
+			bool stop;
+
+			if (!e) {
+				uint64_t v;
+
+				if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_debug("%s: wake fd read: %s", l->name, strerror(errno));
+				evloop_serve_sync(l);
+				continue;
+			}
+			pthread_mutex_lock(&l->lock);
+			stop = l->stopping;
+			if (!e->dead) {
+				fn = e->fn;
+				opaque = e->opaque;
+			}
+			pthread_mutex_unlock(&l->lock);
+			if (stop)
+				break;
+			if (fn)
+				fn(opaque, evs[i].events);
+		}
+		/* No pointer from this batch is live any more. */
+		pthread_mutex_lock(&l->lock);
+		evloop_sweep(l);
+		pthread_mutex_unlock(&l->lock);
+	}
+	/* A request posted before stopping was set must still be answered
+	 * here (run_sync refuses to post once stopping is set). */
+	evloop_serve_sync(l);
+	return NULL;
+}
+
+int evloop_start(struct evloop *l)
+{
+	sigset_t all, old;
+	pthread_t tid;
+	char tname[16];
+	int err;
+
+	if (l->started)
+		return -EBUSY;
+	pthread_mutex_lock(&l->lock);
+	l->stopping = false;
+	l->started = true;
+	pthread_mutex_unlock(&l->lock);
+	/* The thread inherits the creator's mask: block everything around
+	 * pthread_create so no signal is ever delivered to a worker. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&tid, NULL, evloop_thread, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!err) {
+		pthread_mutex_lock(&l->lock);
+		l->thread = tid;
+		pthread_mutex_unlock(&l->lock);
+	}
+	if (err) {
+		pthread_mutex_lock(&l->lock);
+		l->started = false;
+		pthread_mutex_unlock(&l->lock);
+		log_err("%s: cannot start the worker thread: %s", l->name, strerror(err));
+		return -err;
+	}
+	snprintf(tname, sizeof(tname), "%s", l->name);
+	pthread_setname_np(tid, tname);
+	return 0;
+}
+
+void evloop_run_sync(struct evloop *l, void (*fn)(void *), void *arg)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&l->lock);
+	/* Wait for the slot, or for a stopping loop to finish. */
+	while (l->started && !pthread_equal(pthread_self(), l->thread) &&
+	       (l->stopping || l->sync_fn))
+		pthread_cond_wait(&l->sync_done, &l->lock);
+	if (!l->started || pthread_equal(pthread_self(), l->thread)) {
+		pthread_mutex_unlock(&l->lock);
+		fn(arg);
+		return;
+	}
+	l->sync_fn = fn;
+	l->sync_arg = arg;
+	seq = ++l->sync_seq;
+	evloop_wake(l);
+	while (l->sync_done_seq < seq)
+		pthread_cond_wait(&l->sync_done, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void evloop_stop(struct evloop *l)
+{
+	if (!l->name)
+		return;
+	pthread_mutex_lock(&l->lock);
+	if (!l->started || l->stopping) {
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	l->stopping = true;
+	pthread_mutex_unlock(&l->lock);
+	evloop_wake(l);
+	if (pthread_equal(pthread_self(), l->thread)) {
+		/* From a callback: the loop ends after it; destroy() joins. */
+		return;
+	}
+	pthread_join(l->thread, NULL);
+	pthread_mutex_lock(&l->lock);
+	l->started = false;
+	evloop_sweep(l);
+	/* Wake run_sync callers that waited for the stop to finish. */
+	pthread_cond_broadcast(&l->sync_done);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void evloop_destroy(struct evloop *l)
+{
+	struct evloop_entry *e, *next;
+
+	if (!l->name)
+		return;
+	evloop_stop(l);
+	if (l->started && !pthread_equal(pthread_self(), l->thread)) {
+		/* stop() was called from the loop's own callback earlier. */
+		pthread_join(l->thread, NULL);
+		l->started = false;
+	}
+	for (e = l->entries; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+	l->entries = NULL;
+	close(l->wake_fd);
+	close(l->epfd);
+	pthread_cond_destroy(&l->sync_done);
+	pthread_mutex_destroy(&l->lock);
+	memset(l, 0, sizeof(*l));
+	l->epfd = -1;
+	l->wake_fd = -1;
+}
