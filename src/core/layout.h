@@ -77,8 +77,8 @@
 #define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
 #define IRQ_RTC                 8
 #define PORT_PVPANIC            0x505
-#define PORT_HCALL              0x520 /* 16 ports, ELF64 tiny guests only (mvm/abi.h) */
-#define PORT_HCALL_LEN          16
+#define PORT_HCALL              0x520 /* 16 call ports, ELF64 tiny guests only (mvm/abi.h) */
+#define PORT_HCALL_LEN          19    /* + 3: a 4-byte OUT to the last port spans them */
 #define PORT_DEBUG_EXIT         0xf4  /* QEMU isa-debug-exit, 4 bytes */
 #define PORT_DEBUG_EXIT_LEN     4
 /* HW-reduced ACPI registers (FADT sleep control/status, reset), 1 byte each. */

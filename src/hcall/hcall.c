@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-_Static_assert(PORT_HCALL == MVM_HC_PORT_BASE && PORT_HCALL_LEN == MVM_HC_PORT_COUNT,
+_Static_assert(PORT_HCALL == MVM_HC_PORT_BASE && PORT_HCALL_LEN == MVM_HC_PORT_COUNT + 3,
 	       "layout.h and mvm/abi.h disagree on the hypercall ports");
 
 void hcall_cfg_init(struct hcall_cfg *cfg)
@@ -242,7 +242,7 @@ void hcall_dispatch(struct hcall *h, uint32_t nr, uint64_t gpa)
 		hcall_fault(h);
 		return;
 	}
-	op = nr < MVM_HC_PORT_COUNT ? &hcall_ops[nr] : NULL;
+	op = nr < MVM_HC_PORT_COUNT ? &hcall_ops[nr] : NULL; /* 16..18: the 4-byte tail */
 	if (!op || !op->fn) {
 		/* Unknown call: say so in ret when there is a ret to write. */
 		int64_t nosys = -MVM_ENOSYS;
