@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
-	triple-fault port-sweep multiboot-exit "${VIRTIO_CASES[@]}")
+	triple-fault port-sweep multiboot-exit "${VIRTIO_CASES[@]}" tiny-hello tiny-fault tiny-status)
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
@@ -75,7 +75,11 @@ make_tiny_guests() {
 	mkdir -p "$1" &&
 	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" triple-fault "$1/triple-fault.elf" &&
 	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" port-sweep "$1/port-sweep.elf" &&
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-exit "$1/multiboot-exit.elf"
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-exit "$1/multiboot-exit.elf" &&
+	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
+	for g in hello/hello tests/fault tests/status; do
+		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
+	done
 }
 
 extract_vmlinux() {
@@ -457,6 +461,66 @@ case_pvh-vmlinux() {
 	if ! grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then fail_case pvh-vmlinux "guest booted from the ELF vmlinux (PVH) never reached userspace (mvm exited $VM_RC)"
 	elif [ "$VM_RC" != 0 ]; then fail_case pvh-vmlinux "mvm exited $VM_RC, expected 0"
 	else ok pvh-vmlinux; fi
+}
+
+# ---- SDK tiny guests (guest/, docs/guest-abi.md): ring 3, hypercalls, fault report ----
+sdk_guest() { # NAME: the built SDK guest, shipped or from build/guest
+	local f
+	for f in "${guests:-/nonexistent}/sdk-$1.elf" "$MVM_ROOT/build/guest/hello/$1.elf" \
+		"$MVM_ROOT/build/guest/tests/$1.elf"; do
+		[ -s "$f" ] && { echo "$f"; return 0; }
+	done
+	return 1
+}
+
+# The hello demo (the file and the copy built into mvm) says it runs at CPL 3 with
+# IOPL 3, makes port and MMIO exits, and ends mvm with status 0; --stats shows IO.
+case_tiny-hello() {
+	local f
+	f=$(sdk_guest hello) || { notok tiny-hello "no build/guest/hello/hello.elf (run make)"; return; }
+	vm_start tiny-hello /dev/null run --kernel "$f" --cmdline mvmtest --stats
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case tiny-hello "mvm still running $QUICK_TIMEOUT s after start"
+	elif [ "$VM_RC" != 0 ]; then fail_case tiny-hello "mvm exited $VM_RC, expected 0"
+	elif ! grep -qa 'CPL 3 (CS 0x23), IOPL 3' "$VM_OUT"; then fail_case tiny-hello "no 'CPL 3 ... IOPL 3' line"
+	elif ! grep -qa 'command line: "mvmtest"' "$VM_OUT"; then fail_case tiny-hello "the guest did not see its command line"
+	elif ! grep -qaE '^ +IO +[0-9]+' "$VM_ERR"; then fail_case tiny-hello "--stats printed no IO row"
+	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case tiny-hello "mvm reported an error"
+	else
+		vm_start tiny-hello /dev/null run
+		if ! vm_wait_exit "$QUICK_TIMEOUT" || [ "$VM_RC" != 0 ] || ! grep -qa '^Hello from a tiny mvm guest' "$VM_OUT"; then
+			fail_case tiny-hello "mvm run without --kernel did not boot the built-in demo (exit $VM_RC)"
+		else ok tiny-hello; fi
+	fi
+}
+
+# NULL read, write to mvm's supervisor-only GDT page, ud2, hlt: each ends with the report, status 4.
+case_tiny-fault() {
+	local f k want
+	f=$(sdk_guest fault) || { notok tiny-fault "no build/guest/tests/fault.elf (run make)"; return; }
+	for k in null sys ud gp; do
+		case $k in
+		null) want='#PF \(page fault\) at RIP 0x[0-9a-f]+ CR2 0x0 error 0x4' ;;
+		sys) want='#PF \(page fault\) at RIP 0x[0-9a-f]+ CR2 0x41000 error 0x7' ;;
+		ud) want='#UD \(invalid opcode\) at RIP' ;;
+		gp) want='#GP \(general protection\) at RIP' ;;
+		esac
+		vm_start tiny-fault /dev/null run --kernel "$f" --cmdline "fault=$k"
+		if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case tiny-fault "fault=$k: mvm still running $QUICK_TIMEOUT s after start"; return
+		elif [ "$VM_RC" != 4 ]; then fail_case tiny-fault "fault=$k: mvm exited $VM_RC, expected 4"; return
+		elif ! grep -qaE "guest fault: $want" "$VM_ERR"; then fail_case tiny-fault "fault=$k: no 'guest fault: $want' report"; return
+		fi
+	done
+	ok tiny-fault
+}
+
+# The exit hypercall's status becomes mvm's.
+case_tiny-status() {
+	local f
+	f=$(sdk_guest status) || { notok tiny-status "no build/guest/tests/status.elf (run make)"; return; }
+	vm_start tiny-status /dev/null run --kernel "$f" --cmdline status=42
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case tiny-status "mvm still running $QUICK_TIMEOUT s after start"
+	elif [ "$VM_RC" != 42 ]; then fail_case tiny-status "mvm exited $VM_RC, expected 42"
+	else ok tiny-status; fi
 }
 
 echo "# mvm: $mvm"
