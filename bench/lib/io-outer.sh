@@ -27,10 +27,13 @@ io_outer_run() {
 	# shellcheck disable=SC1090
 	. "$envfile"
 	initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh")
-	if ! make -C "$MVM_ROOT" -s build/mvm >&2; then
-		[ -x "$MVM_ROOT/build/mvm" ] || mvm_die "bench: building mvm failed (make build/mvm)"
-		mvm_say "bench: WARNING: make build/mvm failed; measuring the existing build/mvm, which may be stale"
-	fi
+	case " ${BENCH_VMMS:-mvm qemu} " in
+	*" mvm "*)
+		if ! make -C "$MVM_ROOT" -s build/mvm >&2; then
+			[ -x "$MVM_ROOT/build/mvm" ] || mvm_die "bench: building mvm failed (make build/mvm)"
+			mvm_say "bench: WARNING: make build/mvm failed; measuring the existing build/mvm, which may be stale"
+		fi ;;
+	esac
 	iob=$MVM_ROOT/build/bench/iobench
 	mkdir -p "$(dirname "$iob")"
 	if [ ! -x "$iob" ] || [ "$iob" -ot "$MVM_ROOT/bench/guest/iobench.c" ]; then
@@ -71,14 +74,15 @@ io_outer_run() {
 	else
 		mvm_testhost_check || mvm_die "bench: $MVM_TESTHOST_WHY"
 		mvm_say "bench: this host's KVM cannot boot Linux ($MVM_HOSTKVM_WHY); running in a test host VM (several minutes)"
-		local files=("$runner" "$BENCH_MVM" "$BENCH_IOBENCH" "$BENCH_KERNEL" "$BENCH_INITRD"
+		local files=("$runner" "$BENCH_IOBENCH" "$BENCH_KERNEL" "$BENCH_INITRD"
 			"$(readlink -f "$(command -v qemu-system-x86_64)")")
+		[ -x "$BENCH_MVM" ] && files+=("$BENCH_MVM")
 		# -M microvm needs qboot (bios-microvm.bin, a symlink, so named with its destination:
 		# --file copies a symlink's target to the link's path only then).
 		local qdata fw f e v line last stall rpid fifo budget
 		qdata=$(qemu-system-x86_64 -L help 2>/dev/null | head -n1)
 		qdata=$(readlink -f "$qdata" 2>/dev/null || echo /usr/share/qemu)
-		for fw in "$qdata"/{bios-microvm.bin,qboot.rom}; do
+		for fw in "$qdata"/{bios-microvm.bin,qboot.rom,linuxboot_dma.bin}; do
 			if [ -e "$fw" ]; then
 				files+=("$fw:$fw")
 			elif [ -e "/usr/share/seabios/${fw##*/}" ]; then

@@ -218,8 +218,10 @@ net_guest() {  # VMM RUN MODE -> appends "g2h h2g" for MODE to VMM.MODE.data
 	set_cmd "$1" "$3"
 	if boot "$name" "$2"; then
 		if [ "$3" = user ]; then
-			say 'ip link set eth0 up; udhcpc -i eth0 -n -q -t 5 -T 2 >/dev/null 2>&1; echo BENCH-ADDR-$(ip -4 addr show eth0 | sed -n "s/.*inet \([0-9.]*\).*/\1/p")-'
-			wait_for "$VM_OUT" 'BENCH-ADDR-[0-9]' 60; r=$?
+			# Wait for the carrier first: udhcpc gives up on a link that is still down.
+			say 'ip link set eth0 up; for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 1; done; udhcpc -i eth0 -n -q -t 10 -T 2 2>&1 | grep -v "^udhcpc: \(started\|broadcasting\)"; echo BENCH-ADDR-$(ip -4 addr show eth0 | sed -n "s/.*inet \([0-9.]*\).*/\1/p")-'
+			wait_for "$VM_OUT" 'BENCH-ADDR-[0-9]*-' 90; r=$?
+			grep -qa 'BENCH-ADDR-[0-9]' "$VM_OUT" || r=1
 			haddr=10.0.2.2 gaddr=127.0.0.1
 		else
 			r=1
@@ -279,6 +281,7 @@ done
 # --- Figures --------------------------------------------------------------------------------------
 # med FILE COLUMN -> "count median" (median of an even count: mean of the middle two).
 med() {
+	[ -f "$1" ] || { echo "0 -"; return; }
 	awk -v c="$2" '$c != "-" && $c != "" { print $c }' "$1" | sort -n | awk '
 		{ v[NR] = $1 }
 		END {
@@ -308,7 +311,7 @@ if [ "$kind" = blk ]; then
 	echo "=== mvm virtio-blk benchmark ==="
 	echo "where:   $BENCH_ENV"
 	echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU; iobench on /dev/vda with O_DIRECT"
-	echo "disk:    raw image of $BENCH_IMG_MIB MiB at $img ($(df -P "$logs" | awk 'NR == 2 { print $1 }'), host iobench: ${hdirect:-?})"
+	echo "disk:    raw image of $BENCH_IMG_MIB MiB at $img (file system $(stat -f -c %T "$logs" 2>/dev/null || echo ?); host iobench ${hdirect:-?})"
 	echo "qemu:    $qv; -M microvm,acpi=on -accel kvm -cpu host; -drive cache=writeback (aio=threads) + virtio-blk-device"
 	echo "tests:   seq write/read $mib MiB in 1 MiB requests (write timed up to fdatasync); 4 KiB random reads for $BENCH_SECS s, $BENCH_QD thread(s), one read in flight each"
 	echo "figures: medians of $n runs; MB = 10^6 bytes"
