@@ -23,15 +23,16 @@ open_session() {
 }
 say() { printf '%s\n' "$*" >&3; }
 close_session() { say 'poweroff -f'; vm_wait_exit "${1:-15}" || :; exec 3>&-; time_note "$VM_NAME"; }
-echo_args() { echo run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo"; }
+# The mvm arguments of an echo-mode boot, in the array ECHO.
+set_echo() { ECHO=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo"); }
 
 # The guest writes a pattern to /dev/vda and fsyncs (a virtio-blk FLUSH); mvm is then killed
 # with SIGKILL, so only what reached the image before the flush completed can be there.
 case_blk-write() {
 	local img=$work/blk-write.img got
 	dd if=/dev/zero of="$img" bs=1M count=8 2>/dev/null
-	# shellcheck disable=SC2046
-	open_session blk-write $(echo_args) --disk "$img" || return
+	set_echo
+	open_session blk-write "${ECHO[@]}" --disk "$img" || return
 	say 'printf "MVM-BLK-%s-PATTERN" $((40+2)) | dd of=/dev/vda conv=fsync 2>/dev/null && echo MVM-BLK-SYNCED-$((1+1))'
 	vm_wait_for 'MVM-BLK-SYNCED-2' 20; local r=$?
 	kill -KILL "$VM_PID" 2>/dev/null; vm_reap; exec 3>&-
@@ -47,8 +48,8 @@ case_blk-ro() {
 	local img=$work/blk-ro.img ref=$work/blk-ro.ref
 	{ printf 'MVM-RO-ORIGINAL'; dd if=/dev/zero bs=1M count=4 2>/dev/null; } >"$img"
 	cp "$img" "$ref"
-	# shellcheck disable=SC2046
-	open_session blk-ro $(echo_args) --disk "$img,ro" || return
+	set_echo
+	open_session blk-ro "${ECHO[@]}" --disk "$img,ro" || return
 	say 'echo MVM-RO-FLAG-$(cat /sys/block/vda/ro); echo MVM-RO-READ-$(head -c 15 /dev/vda | tr A-Z a-z)'
 	say 'echo overwrite | dd of=/dev/vda conv=fsync 2>/dev/null; echo MVM-RO-RC-$?'
 	vm_wait_for 'MVM-RO-RC-[0-9]' 20
@@ -110,8 +111,8 @@ case_bad-disk-missing() {
 }
 
 case_rng() {
-	# shellcheck disable=SC2046
-	open_session rng $(echo_args) --rng || return
+	set_echo
+	open_session rng "${ECHO[@]}" --rng || return
 	say 'echo MVM-RNG-$(cat /sys/class/misc/hw_random/rng_current)'
 	say 'echo MVM-RNG-BYTES-$(head -c 32 /dev/hwrng | od -An -tx1 | tr -d " \n")'
 	vm_wait_for 'MVM-RNG-BYTES-' 20
@@ -137,7 +138,10 @@ case_hvc() {
 		else fail_case hvc "$(boot_failed_reason)"; fi
 		return
 	fi
-	sleep 1
+	# ash asks the terminal for the cursor position (ESC[6n) as it prints its prompt and
+	# reads the answer from its input: a line sent before that would be eaten as the answer.
+	vm_wait_for '/ # ' 20 || :
+	sleep 2
 	say 'echo hvc-$((6*7)) $(tty)'
 	vm_wait_for 'hvc-42 /dev/hvc0' 20; r=$?
 	close_session
@@ -150,8 +154,8 @@ case_net-user() {
 	local got=$work/net-user.got hport=15556 sport=15555 srv r
 	command -v nc >/dev/null || { notok net-user "no nc on the host"; return; }
 	nc -l -p "$sport" >"$got" 2>/dev/null & srv=$!
-	# shellcheck disable=SC2046
-	open_session net-user $(echo_args) --net "user,hostfwd=tcp::$hport-:80" || { kill $srv 2>/dev/null; return; }
+	set_echo
+	open_session net-user "${ECHO[@]}" --net "user,hostfwd=tcp::$hport-:80" || { kill $srv 2>/dev/null; return; }
 	say 'ip link set eth0 up; udhcpc -i eth0 -n -q -t 5 -T 2 >/dev/null 2>&1; echo MVM-NET-ADDR-$(ip -4 addr show eth0 | sed -n "s/.*inet \([0-9.]*\).*/\1/p")'
 	vm_wait_for 'MVM-NET-ADDR-' 40
 	say "echo from-guest-\$((3*3)) | nc -w 5 10.0.2.2 $sport; echo MVM-NET-SENT-\$?"
@@ -174,8 +178,8 @@ case_net-tap() {
 		if [ "${CI:-}" = true ]; then notok net-tap "needs root and /dev/net/tun"; else skip net-tap "needs root and /dev/net/tun"; fi
 		return
 	fi
-	# shellcheck disable=SC2046
-	open_session net-tap $(echo_args) --net tap=mvmtap0 || return
+	set_echo
+	open_session net-tap "${ECHO[@]}" --net tap=mvmtap0 || return
 	ip addr add 192.168.77.1/24 dev mvmtap0 && ip link set mvmtap0 up
 	say 'ip addr add 192.168.77.2/24 dev eth0; ip link set eth0 up; ping -c 3 -W 5 192.168.77.1 >/dev/null 2>&1; echo MVM-TAP-PING-$?'
 	vm_wait_for 'MVM-TAP-PING-[0-9]' 40
