@@ -14,7 +14,7 @@
 #     shell     (default) an interactive shell on the console; leaving it powers off
 #     hvc       an interactive shell on /dev/hvc0 (virtio-console) instead of the serial console
 #   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
-#   udhcpc finds /usr/share/udhcpc/default.script, which configures the interface it leased.
+#   udhcpc finds /etc/udhcpc/default.script (Debian busybox's path), which configures the interface it leased.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/kmod.sh"
@@ -37,8 +37,8 @@ envfile=$MVM_DEBIAN/env.sh
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,lib/modules,newroot} \
-	"$stage/usr/share/udhcpc"
-cat >"$stage/usr/share/udhcpc/default.script" <<'SCRIPT'
+	"$stage/etc/udhcpc"
+cat >"$stage/etc/udhcpc/default.script" <<'SCRIPT'
 #!/bin/sh
 # udhcpc calls this with the lease in the environment: configure $interface with it.
 case "$1" in
@@ -52,7 +52,7 @@ bound|renew)
 esac
 exit 0
 SCRIPT
-chmod 755 "$stage/usr/share/udhcpc/default.script"
+chmod 755 "$stage/etc/udhcpc/default.script"
 cp "$MVM_BUSYBOX" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 # The kernel opens /dev/console for init before anything is mounted.
