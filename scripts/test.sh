@@ -111,7 +111,8 @@ linux_step linux
 step "Linux guest tests with the ASan/UBSan build of mvm"
 if [ -x build-asan/mvm ]; then
 	linux_step linux-asan --mvm build-asan/mvm --only port-sweep --only triple-fault \
-		--only cpus2 --only poweroff --only stdin-echo --only panic
+		--only cpus2 --only poweroff --only stdin-echo --only panic \
+		--only blk-write --only blk-ro --only rng --only hvc --only net-user
 else
 	step_fail linux-asan "build-asan/mvm was not built"
 fi
