@@ -23,6 +23,13 @@ open_session() {
 }
 say() { printf '%s\n' "$*" >&3; }
 close_session() { say 'poweroff -f'; vm_wait_exit "${1:-15}" || :; exec 3>&-; time_note "$VM_NAME"; }
+# Why the VM's end was not clean (mvm's status not 0, or a sanitizer report), or nothing.
+unclean_end() {
+	if [ "$VM_RC" != 0 ]; then echo "mvm exited $VM_RC, expected 0"
+	elif grep -qaE 'AddressSanitizer|runtime error|LeakSanitizer' "$VM_ERR"; then echo "mvm printed a sanitizer report"
+	fi
+}
+
 # The mvm arguments of an echo-mode boot, in the array ECHO.
 set_echo() { ECHO=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo"); }
 
@@ -40,6 +47,7 @@ case_blk-write() {
 	got=$(head -c 18 "$img")
 	if [ $r -ne 0 ]; then fail_case blk-write "the guest did not report a completed write + fsync of /dev/vda"
 	elif [ "$got" != MVM-BLK-42-PATTERN ]; then fail_case blk-write "image starts with '$got', expected MVM-BLK-42-PATTERN"
+	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case blk-write "mvm printed a sanitizer report"
 	else ok blk-write; fi
 }
 
@@ -58,7 +66,7 @@ case_blk-ro() {
 	elif ! grep -qa 'MVM-RO-FLAG-1' "$VM_OUT"; then fail_case blk-ro "/sys/block/vda/ro is not 1 (VIRTIO_BLK_F_RO not offered?)"
 	elif grep -qa 'MVM-RO-RC-0' "$VM_OUT"; then fail_case blk-ro "a write to the read-only disk succeeded in the guest"
 	elif ! cmp -s "$img" "$ref"; then fail_case blk-ro "the read-only image changed"
-	elif [ "$VM_RC" != 0 ]; then fail_case blk-ro "mvm exited $VM_RC, expected 0"
+	elif [ -n "$(unclean_end)" ]; then fail_case blk-ro "$(unclean_end)"
 	else ok blk-ro; fi
 }
 
@@ -101,7 +109,7 @@ case_blk-root() {
 	time_note blk-root
 	if ! grep -qa '^MVM-ROOTFS-INIT root=/dev/vda ext4' "$VM_OUT"; then fail_case blk-root "init did not start from /dev/vda as an ext4 root"
 	elif ! grep -qa '^MVM-ROOTFS-WROTE' "$VM_OUT"; then fail_case blk-root "writing and syncing a file on the root disk failed"
-	elif [ "$VM_RC" != 0 ]; then fail_case blk-root "mvm exited $VM_RC, expected 0"
+	elif [ -n "$(unclean_end)" ]; then fail_case blk-root "$(unclean_end)"
 	else ok blk-root; fi
 }
 
@@ -121,6 +129,7 @@ case_rng() {
 	if ! grep -qa 'MVM-RNG-virtio_rng' "$VM_OUT"; then fail_case rng "the guest's hw_random is not virtio_rng"
 	elif [ ${#hex} -ne 64 ]; then fail_case rng "read ${#hex} hex digits from /dev/hwrng, expected 64"
 	elif [ "$hex" = "$(printf '0%.0s' $(seq 64))" ]; then fail_case rng "/dev/hwrng gave zeros"
+	elif [ -n "$(unclean_end)" ]; then fail_case rng "$(unclean_end)"
 	else ok rng; fi
 }
 
@@ -146,6 +155,7 @@ case_hvc() {
 	vm_wait_for 'hvc-42 /dev/hvc0' 20; r=$?
 	close_session
 	if [ $r -ne 0 ]; then fail_case hvc "a line written to mvm's stdin got no answer from the shell on /dev/hvc0"
+	elif [ -n "$(unclean_end)" ]; then fail_case hvc "$(unclean_end)"
 	else ok hvc; fi
 }
 
@@ -169,6 +179,7 @@ case_net-user() {
 	if ! grep -qa 'MVM-NET-ADDR-10.0.2.15' "$VM_OUT"; then fail_case net-user "the guest got no 10.0.2.15 lease over user networking"
 	elif ! grep -qa 'from-guest-9' "$got"; then fail_case net-user "the host service on 127.0.0.1:$sport got nothing from the guest (10.0.2.2:$sport)"
 	elif [ "$fwd" != from-guest-server-25 ]; then fail_case net-user "hostfwd 127.0.0.1:$hport -> guest:80 gave '$fwd'"
+	elif [ -n "$(unclean_end)" ]; then fail_case net-user "$(unclean_end)"
 	else ok net-user; fi
 }
 
@@ -188,5 +199,6 @@ case_net-tap() {
 	close_session
 	if ! grep -qa 'MVM-TAP-PING-0' "$VM_OUT"; then fail_case net-tap "the guest could not ping the host over the tap"
 	elif [ $hostping -ne 0 ]; then fail_case net-tap "the host could not ping the guest over the tap"
+	elif [ -n "$(unclean_end)" ]; then fail_case net-tap "$(unclean_end)"
 	else ok net-tap; fi
 }
