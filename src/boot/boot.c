@@ -79,6 +79,11 @@ int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entr
 	} else if (boot_is_elf64(probe, probe_len) && elf64_is_tiny_guest(&kernel)) {
 		/* ELF64 ET_EXEC x86-64 without a PVH note: an SDK guest. */
 		ret = elf64_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
+		if (ret == -EINVAL && mb)
+			log_err("%s: it also has a multiboot header, but mvm loads multiboot "
+				"kernels only as ELF32 or a.out-kludge images (32-bit entry); a "
+				"64-bit ELF is an mvm tiny guest, or PVH with a PVH note",
+				cfg->kernel_path);
 	} else if (boot_is_elf64(probe, probe_len)) {
 		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
 		if (ret == -EINVAL && mb)
