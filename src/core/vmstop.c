@@ -12,7 +12,7 @@ const char *vm_stop_reason_name(enum vm_stop_reason r)
 	case VM_STOP_TRIPLE_FAULT:   return "guest triple fault";
 	case VM_STOP_INTERNAL_ERROR: return "KVM internal error";
 	case VM_STOP_HOST_ERROR:     return "host error";
-	case VM_STOP_GUEST_EXIT:     return "guest exited through the debug-exit port";
+	case VM_STOP_GUEST_EXIT:     return "guest exited with its own status (debug-exit port or exit hypercall)";
 	}
 	return "unknown";
 }
