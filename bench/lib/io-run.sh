@@ -220,7 +220,7 @@ net_guest() {  # VMM RUN MODE -> appends "g2h h2g" for MODE to VMM.MODE.data
 		if [ "$3" = user ]; then
 			# Wait for the carrier first: udhcpc gives up on a link that is still down.
 			say 'ip link set eth0 up; for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ] && break; sleep 1; done; udhcpc -i eth0 -n -q -t 10 -T 2 2>&1 | grep -v "^udhcpc: \(started\|broadcasting\)"; echo BENCH-ADDR-$(ip -4 addr show eth0 | sed -n "s/.*inet \([0-9.]*\).*/\1/p")-'
-			wait_for "$VM_OUT" 'BENCH-ADDR-[0-9]*-' 90; r=$?
+			wait_for "$VM_OUT" 'BENCH-ADDR-[0-9.]*-' 90; r=$?
 			grep -qa 'BENCH-ADDR-[0-9]' "$VM_OUT" || r=1
 			haddr=10.0.2.2 gaddr=127.0.0.1
 		else
