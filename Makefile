@@ -85,4 +85,25 @@ $(BUILD)/mvm: $(BUILD)/guest/embed.o
 -include $(GUEST_SDK_OBJS:.o=.d) $(GUEST_ELFS:.elf=.d)
 # ---- end of the tiny-guest SDK block ----
 
+# ---- adversarial guests (tests/adversarial/, run by tests/adversarial/run.sh) ----
+# $(BUILD)/guest/adversarial/NAME.elf from tests/adversarial/NAME.c, its lib/ helpers and the SDK.
+ADV_SRCS := $(sort $(wildcard tests/adversarial/*.c))
+ADV_LIB  := $(patsubst tests/adversarial/lib/%.c,$(BUILD)/guest/adversarial/lib/%.o,$(sort $(wildcard tests/adversarial/lib/*.c)))
+ADV_ELFS := $(patsubst tests/adversarial/%.c,$(BUILD)/guest/adversarial/%.elf,$(ADV_SRCS))
+
+.PHONY: adversarial
+.PRECIOUS: $(BUILD)/guest/adversarial/%.o
+adversarial: $(ADV_ELFS)
+guests: adversarial
+
+$(BUILD)/guest/adversarial/%.o: tests/adversarial/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -Itests/adversarial/lib -c -o $@ $<
+
+$(BUILD)/guest/adversarial/%.elf: $(BUILD)/guest/adversarial/%.o $(ADV_LIB) $(GUEST_SDK_OBJS) guest/link.ld
+	$(GUEST_CC) $(GUEST_CFLAGS) -o $@ $< $(ADV_LIB) $(GUEST_SDK_OBJS) $(GUEST_LDFLAGS)
+
+-include $(ADV_LIB:.o=.d) $(ADV_ELFS:.elf=.d)
+# ---- end of the adversarial guests block ----
+
 -include $(OBJS:.o=.d)
