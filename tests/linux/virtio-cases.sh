@@ -22,7 +22,7 @@ open_session() {
 	return 1
 }
 say() { printf '%s\n' "$*" >&3; }
-close_session() { say 'poweroff -f'; vm_wait_exit "${1:-15}" || :; exec 3>&-; time_note "$VM_NAME"; }
+close_session() { say 'poweroff -f'; vm_wait_exit "${1:-45}" || :; exec 3>&-; time_note "$VM_NAME"; }
 # Why the VM's end was not clean (mvm's status not 0, or a sanitizer report), or nothing.
 unclean_end() {
 	if [ "$VM_RC" != 0 ]; then echo "mvm exited $VM_RC, expected 0"
