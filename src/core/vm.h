@@ -27,6 +27,7 @@
 struct board;
 struct vm_devices;
 struct hcall;
+struct hcall_net;
 
 struct vm {
 	struct kvm_sys kvm;
@@ -37,6 +38,7 @@ struct vm {
 	struct board *board;       /* the devices (board/board.h) */
 	struct vm_devices *devices; /* virtio devices (virtio/devices.h) */
 	struct hcall *hcall;       /* tiny-guest hypercalls (hcall/hcall.h); NULL for Linux */
+	struct hcall_net *hcall_net; /* a tiny guest's first --net, from before KVM until vm_create_hcall */
 	struct vcpu *vcpus;
 	int nr_vcpus;
 

@@ -55,9 +55,11 @@ int hcall_register(struct hcall *h, struct bus *pio)
 {
 	int ret = bus_add(pio, PORT_HCALL, PORT_HCALL_LEN, hcall_io, h, "hypercalls");
 
-	if (ret)
+	if (ret) {
 		log_err("registering the hypercall ports at %#x: %s", PORT_HCALL, strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return h->cfg.net ? hcall_net_start(h->cfg.net) : 0;
 }
 
 void hcall_destroy(struct hcall *h)
@@ -66,6 +68,8 @@ void hcall_destroy(struct hcall *h)
 		close(h->cfg.disk_fd);
 	h->cfg.disk_fd = -1;
 	h->cfg.own_disk_fd = false;
+	hcall_net_destroy(h->cfg.net);
+	h->cfg.net = NULL;
 }
 
 /* A guest buffer, or NULL when [gpa, gpa+len) is not all RAM. */
@@ -161,9 +165,59 @@ static int64_t hc_blkio(struct hcall *h, struct mvm_hc_blkio *a, bool write)
 static int64_t hc_blkread(struct hcall *h, void *arg) { return hc_blkio(h, arg, false); }
 static int64_t hc_blkwrite(struct hcall *h, void *arg) { return hc_blkio(h, arg, true); }
 
-static int64_t hc_nonet(struct hcall *h, void *arg)
+static int64_t hc_netinfo(struct hcall *h, void *arg)
 {
-	return -MVM_ENODEV;
+	struct mvm_hc_netinfo *a = arg;
+
+	if (!h->cfg.net)
+		return -MVM_ENODEV;
+	hcall_net_mac(h->cfg.net, a->mac);
+	memset(a->pad, 0, sizeof(a->pad));
+	a->mtu = HCALL_NET_MTU;
+	return 0;
+}
+
+static int64_t hc_netwrite(struct hcall *h, void *arg)
+{
+	struct mvm_hc_netio *a = arg;
+	const uint8_t *buf;
+	int ret;
+
+	if (!h->cfg.net)
+		return -MVM_ENODEV;
+	if (a->len < 14 || a->len > MVM_NET_MAX) /* at least an ethernet header */
+		return -MVM_EINVAL;
+	buf = hcall_buf(h, a->buf, a->len);
+	if (!buf)
+		return -MVM_EFAULT;
+	ret = hcall_net_write(h->cfg.net, buf, a->len);
+	if (ret == -EAGAIN)
+		return -MVM_EAGAIN;
+	return ret ? -MVM_EIO : (int64_t)a->len;
+}
+
+/* len is the buffer's size; only the first MVM_NET_MAX bytes can ever be
+ * written, so only they must be RAM. */
+static int64_t hc_netread(struct hcall *h, void *arg)
+{
+	struct mvm_hc_netio *a = arg;
+	uint64_t cap = a->len < MVM_NET_MAX ? a->len : MVM_NET_MAX;
+	uint8_t *buf;
+	int ret;
+
+	if (!h->cfg.net)
+		return -MVM_ENODEV;
+	if (cap == 0)
+		return -MVM_EINVAL;
+	buf = hcall_buf(h, a->buf, cap);
+	if (!buf)
+		return -MVM_EFAULT;
+	ret = hcall_net_read(h->cfg.net, buf, cap);
+	if (ret == -EAGAIN)
+		return -MVM_EAGAIN;
+	if (ret < 0) /* -EMSGSIZE: the waiting frame is longer than the buffer; it stays */
+		return -MVM_EINVAL;
+	return ret;
 }
 
 static int64_t hc_exit(struct hcall *h, void *arg)
@@ -219,9 +273,9 @@ static const struct hcall_op hcall_ops[MVM_HC_PORT_COUNT] = {
 	[MVM_HC_BLKINFO]  = { hc_blkinfo,  sizeof(struct mvm_hc_blkinfo) },
 	[MVM_HC_BLKREAD]  = { hc_blkread,  sizeof(struct mvm_hc_blkio) },
 	[MVM_HC_BLKWRITE] = { hc_blkwrite, sizeof(struct mvm_hc_blkio) },
-	[MVM_HC_NETINFO]  = { hc_nonet,    sizeof(struct mvm_hc_netinfo) },
-	[MVM_HC_NETWRITE] = { hc_nonet,    sizeof(struct mvm_hc_netio) },
-	[MVM_HC_NETREAD]  = { hc_nonet,    sizeof(struct mvm_hc_netio) },
+	[MVM_HC_NETINFO]  = { hc_netinfo,  sizeof(struct mvm_hc_netinfo) },
+	[MVM_HC_NETWRITE] = { hc_netwrite, sizeof(struct mvm_hc_netio) },
+	[MVM_HC_NETREAD]  = { hc_netread,  sizeof(struct mvm_hc_netio) },
 	[MVM_HC_EXIT]     = { hc_exit,     sizeof(struct mvm_hc_exit) },
 };
 

@@ -11,9 +11,12 @@
  * except the exit call (status & 0xff becomes mvm's exit status) and the
  * ring-0 stub's fault report (logged as "guest fault: #PF at RIP ...",
  * exit status MVM_EXIT_CRASH). Calls may come from any vCPU thread at once:
- * the state touched per call is the host disk fd (pread/pwrite) and atomics.
+ * the state touched per call is the host disk fd (pread/pwrite), atomics and
+ * the net module's queue (its own lock; hcall_net.h).
  * The disk is what the integrator puts in struct hcall_cfg (hcall_open_disk
- * helps); the net calls return -MVM_ENODEV until a backend is wired in.
+ * helps); so is the network (hcall_net_open in hcall/hcall_net.h: the first
+ * --net's backend, owned by the hypercalls; without one the net calls
+ * return -MVM_ENODEV). hcall_register() also starts the net worker thread.
  */
 #ifndef MVM_HCALL_HCALL_H
 #define MVM_HCALL_HCALL_H
@@ -25,6 +28,7 @@
 #include "core/bus.h"
 #include "core/memory.h"
 #include "core/vmstop.h"
+#include "hcall/hcall_net.h"
 #include "mvm/abi.h"
 
 struct hcall_cfg {
@@ -33,6 +37,7 @@ struct hcall_cfg {
 	uint64_t disk_sectors;  /* its size in MVM_SECTOR_SIZE sectors */
 	bool disk_ro;
 	bool own_disk_fd;       /* hcall_destroy closes disk_fd */
+	struct hcall_net *net;  /* the first --net (hcall_net_open), or NULL; hcall_destroy frees it */
 };
 
 struct hcall {
@@ -53,7 +58,7 @@ int hcall_open_disk(struct hcall_cfg *cfg, const char *path, bool ro);
 
 void hcall_init(struct hcall *h, const struct hcall_cfg *cfg, const struct gmem *mem,
 		struct vm_stopper stopper);
-/* 0 or bus_add's -errno (logged). */
+/* Claim the ports and start the net worker (cfg.net). 0 or -errno (logged). */
 int hcall_register(struct hcall *h, struct bus *pio);
 void hcall_destroy(struct hcall *h);
 

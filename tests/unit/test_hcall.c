@@ -15,6 +15,7 @@
 #include "core/layout.h"
 #include "core/memory.h"
 #include "hcall/hcall.h"
+#include "hcall/hcall_net.h"
 #include "util/log.h"
 
 #define RAM (16ULL << 20)
@@ -301,6 +302,175 @@ static void test_net_absent(void **state)
 	assert_int_equal(call(f, MVM_HC_NETREAD, &io, sizeof(io)), -MVM_ENODEV);
 }
 
+/* ---- net calls over the real libslirp backend ---- */
+
+static const uint8_t net_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+/* Give the fixture's hypercalls a started user-mode backend. */
+static void add_net(struct fixture *f)
+{
+	struct hcall_net *n;
+
+	assert_int_equal(hcall_net_open(&n, "user,mac=52:54:00:12:34:56"), 0);
+	assert_int_equal(hcall_net_start(n), 0);
+	f->h.cfg.net = n;
+}
+
+static void put16be(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+/* An ARP request from 10.0.2.15 for 10.0.2.2 (60 bytes, padded). */
+static size_t arp_request(uint8_t *fr)
+{
+	static const uint8_t spa[4] = { 10, 0, 2, 15 }, tpa[4] = { 10, 0, 2, 2 };
+
+	memset(fr, 0, 60);
+	memset(fr, 0xff, 6);
+	memcpy(fr + 6, net_mac, 6);
+	put16be(fr + 12, 0x0806);
+	put16be(fr + 14, 1);
+	put16be(fr + 16, 0x0800);
+	fr[18] = 6;
+	fr[19] = 4;
+	put16be(fr + 20, 1);
+	memcpy(fr + 22, net_mac, 6);
+	memcpy(fr + 28, spa, 4);
+	memcpy(fr + 38, tpa, 4);
+	return 60;
+}
+
+static int64_t netio(struct fixture *f, unsigned nr, uint64_t buf, uint64_t len)
+{
+	struct mvm_hc_netio a = { .ret = 12345, .buf = buf, .len = len };
+
+	return call(f, nr, &a, sizeof(a));
+}
+
+/* NETREAD until a frame comes or about 2 s pass: what a polling guest does. */
+static int64_t netread_wait(struct fixture *f, uint64_t buf, uint64_t len)
+{
+	int64_t r = -MVM_EAGAIN;
+
+	for (int i = 0; i < 400 && r == -MVM_EAGAIN; i++) {
+		r = netio(f, MVM_HC_NETREAD, buf, len);
+		if (r == -MVM_EAGAIN)
+			usleep(5000);
+	}
+	return r;
+}
+
+static void test_net_info(void **state)
+{
+	struct fixture *f = *state;
+	struct mvm_hc_netinfo info = { .pad = { 7, 7 } };
+
+	add_net(f);
+	assert_int_equal(call(f, MVM_HC_NETINFO, &info, sizeof(info)), 0);
+	memcpy(&info, g(f, ARG, sizeof(info)), sizeof(info));
+	assert_memory_equal(info.mac, net_mac, 6);
+	assert_int_equal(info.pad[0] | info.pad[1], 0);
+	assert_int_equal(info.mtu, 1500);
+}
+
+static void test_net_arp(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t host_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+	struct hcall_net_stats st;
+	uint8_t fr[60], *r;
+	int64_t n;
+
+	add_net(f);
+	assert_int_equal(netio(f, MVM_HC_NETREAD, BUF, 2048), -MVM_EAGAIN); /* nothing yet */
+	assert_int_equal(gmem_write(&f->m, BUF, fr, arp_request(fr)), 0);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, BUF, 60), 60);
+	/* The reply (42 bytes; slirp pads to 64) does not fit 20 bytes: refused, kept. */
+	n = netread_wait(f, BUF + 4096, 20);
+	assert_int_equal(n, -MVM_EINVAL);
+	n = netio(f, MVM_HC_NETREAD, BUF + 4096, 2048);
+	assert_in_range(n, 42, 64);
+	r = g(f, BUF + 4096, n);
+	assert_memory_equal(r, net_mac, 6);              /* to us */
+	assert_int_equal(r[12] << 8 | r[13], 0x0806);
+	assert_int_equal(r[20] << 8 | r[21], 2);         /* a reply */
+	assert_memory_equal(r + 22, host_mac, 6);        /* slirp's gateway MAC */
+	assert_memory_equal(r + 28, ((uint8_t[]){ 10, 0, 2, 2 }), 4);
+	assert_memory_equal(r + 32, net_mac, 6);
+	assert_int_equal(netio(f, MVM_HC_NETREAD, BUF + 4096, 2048), -MVM_EAGAIN);
+	hcall_net_get_stats(f->h.cfg.net, &st);
+	assert_int_equal(st.tx_frames, 1);
+	assert_int_equal(st.rx_frames, 1);
+	assert_int_equal(st.rx_dropped, 0);
+}
+
+/* More replies than the queue holds: the newest are dropped and counted,
+ * the oldest HCALL_NET_QUEUE are all there, in order. */
+static void test_net_queue_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct hcall_net_stats st;
+	uint8_t fr[60];
+	int got = 0;
+
+	add_net(f);
+	assert_int_equal(gmem_write(&f->m, BUF, fr, arp_request(fr)), 0);
+	for (int i = 0; i < HCALL_NET_QUEUE + 16; i++)
+		assert_int_equal(netio(f, MVM_HC_NETWRITE, BUF, 60), 60);
+	for (int i = 0; i < 400; i++) {
+		hcall_net_get_stats(f->h.cfg.net, &st);
+		if (st.rx_frames + st.rx_dropped >= HCALL_NET_QUEUE + 16)
+			break;
+		usleep(5000);
+	}
+	assert_int_equal(st.rx_frames, HCALL_NET_QUEUE);
+	assert_int_equal(st.rx_dropped, 16);
+	while (netio(f, MVM_HC_NETREAD, BUF + 4096, 2048) > 0)
+		got++;
+	assert_int_equal(got, HCALL_NET_QUEUE);
+}
+
+static void test_net_bad_args(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t fr[60];
+
+	add_net(f);
+	assert_int_equal(gmem_write(&f->m, BUF, fr, arp_request(fr)), 0);
+	/* Lengths: under an ethernet header, over MVM_NET_MAX, zero. */
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, BUF, 0), -MVM_EINVAL);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, BUF, 13), -MVM_EINVAL);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, BUF, MVM_NET_MAX + 1), -MVM_EINVAL);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, BUF, ~0ULL), -MVM_EINVAL);
+	assert_int_equal(netio(f, MVM_HC_NETREAD, BUF, 0), -MVM_EINVAL);
+	/* Buffers: past RAM, straddling its end, wrapping, in the MMIO hole. */
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, RAM, 60), -MVM_EFAULT);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, RAM - 30, 60), -MVM_EFAULT);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, ~0ULL - 10, 60), -MVM_EFAULT);
+	assert_int_equal(netio(f, MVM_HC_NETWRITE, 0xfee00000ULL, 60), -MVM_EFAULT);
+	assert_int_equal(netio(f, MVM_HC_NETREAD, RAM, 2048), -MVM_EFAULT);
+	assert_int_equal(netio(f, MVM_HC_NETREAD, RAM - 100, 2048), -MVM_EFAULT);
+	assert_int_equal(netio(f, MVM_HC_NETREAD, ~0ULL - 10, 64), -MVM_EFAULT);
+	/* A huge read length is fine: only MVM_NET_MAX bytes must be RAM. */
+	assert_int_equal(netio(f, MVM_HC_NETREAD, RAM - MVM_NET_MAX, ~0ULL), -MVM_EAGAIN);
+	/* The struct itself outside RAM: ignored and counted, nothing sent. */
+	uint32_t gpa = (uint32_t)RAM - 8;
+	hcall_io(&f->h, MVM_HC_NETWRITE, (uint8_t *)&gpa, 4, true);
+	assert_int_equal(atomic_load(&f->h.bad_structs), 1);
+	struct hcall_net_stats st;
+	hcall_net_get_stats(f->h.cfg.net, &st);
+	assert_int_equal(st.tx_frames, 0);
+}
+
+/* A bad --net value fails at open, naming it. */
+static void test_net_open_bad(void **state)
+{
+	struct fixture *f = *state;
+	struct hcall_net *n = (void *)1;
+
+	assert_int_equal(hcall_net_open(&n, "bogus"), -EINVAL);
+	assert_null(n);
+	assert_non_null(strstr(f->err, "bogus"));
+}
+
 static void test_exit(void **state)
 {
 	struct fixture *f = *state;
@@ -385,6 +555,8 @@ int main(void)
 		T(test_disk_rw), T(test_disk_ro), T(test_disk_bad_args), T(test_bad_struct),
 		T(test_unknown_call), T(test_net_absent), T(test_exit), T(test_fault_report),
 		T(test_fault_ud), T(test_open_disk_missing), T(test_register),
+		T(test_net_info), T(test_net_arp), T(test_net_queue_bound), T(test_net_bad_args),
+		T(test_net_open_bad),
 	};
 
 	return cmocka_run_group_tests_name("hcall", tests, NULL, NULL);
