@@ -1,5 +1,11 @@
-/* vm_config.h - everything the user asks of a VM, filled by the CLI (and
- * later the config file and API), read by vm_create(). */
+/* vm_config.h - everything the user asks of a VM, filled by the CLI, the
+ * config file or the API (api/fc_config.h), read by vm_create().
+ *
+ * Ownership: kernel_path, initrd_path, cmdline and nets[i] may point into
+ * argv (the CLI) or be heap copies; a set bit in `owned` (VM_OWN_*) says
+ * which, and vm_config_set_string() keeps the bit right. Every other string
+ * (disks[].path/id/drive_id/partuuid, net_ids[], log_path, metrics_path) is
+ * always a heap copy or NULL. vm_config_release() frees what cfg owns. */
 #ifndef MVM_CORE_VM_CONFIG_H
 #define MVM_CORE_VM_CONFIG_H
 
@@ -18,6 +24,9 @@ struct vm_disk_cfg {
 	const char *path;
 	bool read_only;
 	const char *id;            /* virtio-blk GET_ID string; NULL: derived from the file */
+	const char *drive_id;      /* Firecracker's drive_id (config file/API); NULL: CLI */
+	bool is_root;              /* Firecracker's is_root_device: always disks[0] */
+	const char *partuuid;      /* root=PARTUUID=... instead of root=/dev/vda; NULL: none */
 };
 
 enum vm_console {
@@ -40,6 +49,28 @@ struct vm_config {
 	int nr_nets;
 	bool rng;                  /* --rng */
 	enum vm_console console;   /* --console serial|virtio */
+	const char *net_ids[VM_MAX_NETS]; /* Firecracker's iface_id per nets[i]; NULL: CLI */
+	bool track_dirty_pages;    /* recorded from machine-config; no dirty logging yet */
+	const char *log_path;      /* logger.log_path; NULL: stderr */
+	bool log_level_set;        /* logger.level was given: log_level is an enum log_level */
+	int log_level;
+	bool log_show_level;       /* logger.show_level, show_log_origin: recorded */
+	bool log_show_origin;
+	const char *metrics_path;  /* metrics.metrics_path; NULL: no metrics file */
+	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
 };
+
+#define VM_OWN_KERNEL  (1u << 0)
+#define VM_OWN_INITRD  (1u << 1)
+#define VM_OWN_CMDLINE (1u << 2)
+#define VM_OWN_NET(i)  (1u << (8 + (i)))
+
+/* *field = a heap copy of value (NULL clears it), freeing the old string if
+ * cfg owned it. own_bit: the field's VM_OWN_* bit, 0 for always-heap fields.
+ * 0 or -ENOMEM (the field is then unchanged). */
+int vm_config_set_string(struct vm_config *cfg, const char **field, unsigned own_bit,
+			 const char *value);
+/* Free every string cfg owns and clear those fields; cfg stays usable. */
+void vm_config_release(struct vm_config *cfg);
 
 #endif
