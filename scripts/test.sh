@@ -117,6 +117,29 @@ else
 	step_fail linux-asan "build-asan/mvm was not built"
 fi
 
+# ---- adversarial guests (tests/adversarial/run.sh): plain and ASan/UBSan mvm ----
+adv_step() { # NAME ARGS...: run the suite and add its summary line's counts
+	local name=$1 line p f s rc; shift
+	tests/adversarial/run.sh "$@" 2>&1 | tee "$logs/$name"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$name" | tail -n1)
+	if [ -z "$line" ]; then step_fail "$name" "tests/adversarial/run.sh exited $rc without a summary line"; return; fi
+	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
+	f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
+	s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
+	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "tests/adversarial/run.sh exited $rc"
+}
+step "adversarial guests (tests/adversarial/run.sh)"
+adv_step adversarial --mvm build/mvm
+step "adversarial guests with the ASan/UBSan build of mvm"
+if [ -x build-asan/mvm ]; then
+	adv_step adversarial-asan --mvm build-asan/mvm --guests build/guest/adversarial
+else
+	step_fail adversarial-asan "build-asan/mvm was not built"
+fi
+# ---- end of the adversarial guests steps ----
+
 echo "# (step took $(mvm_elapsed "$t_step") s)"
 echo
 echo "# whole suite: $(mvm_elapsed "$t_all") s"
