@@ -187,6 +187,11 @@ static void *vcpu_thread(void *arg)
 	if (v->index == 0 && vm->bench_t0_ns)
 		vm->first_run_ns = bench_probe_now_ns();
 	while (!atomic_load(&vm->stopping)) {
+		/* vm_pause(): set paused, then kick; park here until resumed. */
+		if (atomic_load(&vm->paused)) {
+			vm_vcpu_park(vm, v);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->exits[KVM_EXIT_INTR]++;

@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void vm_irq_set(void *ctx, uint32_t gsi, int level)
@@ -296,6 +297,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	vm->fd = vm->kvm.fd = vm->stop_efd = -1;
 	vm->bench_t0_ns = cfg->bench_t0_ns;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	*exit_status = MVM_EXIT_USAGE;
@@ -397,6 +400,10 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
  * EINTR, and a kick that lands just before such a call is lost. */
 static void vm_stop_vcpus(struct vm *vm)
 {
+	/* Parked vCPUs wait for this to see stopping. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_kick(&vm->vcpus[i]);
 		while (vcpu_join(&vm->vcpus[i], 100) == -ETIMEDOUT)
@@ -475,4 +482,72 @@ void vm_destroy(struct vm *vm)
 	kvm_close(&vm->kvm);
 	gmem_free(&vm->mem);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+}
+
+/* ---- pause and resume ---------------------------------------------------------------------- */
+
+void vm_vcpu_park(struct vm *vm, struct vcpu *v)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nr_parked--;
+	/* The pause kick left immediate_exit set; a stop kick after this point
+	 * sets it again, and stopping is checked before the next KVM_RUN. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	return atomic_load(&vm->paused);
+}
+
+int vm_pause(struct vm *vm)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->paused)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	atomic_store(&vm->paused, true);
+	/* A vCPU can sit in a device's blocking host call where one kick is
+	 * lost (see vm_stop_vcpus): kick again every 50 ms until all park. */
+	while (vm->nr_parked < vm->nr_vcpus && !atomic_load(&vm->stopping)) {
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &until);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (vm->devices)
+		vm_devices_pause(vm->devices);
+	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!atomic_load(&vm->paused)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+	}
+	/* Devices first: a vCPU's first kick after the pause finds its worker running. */
+	if (vm->devices)
+		vm_devices_resume(vm->devices);
+	atomic_store(&vm->paused, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
 }

@@ -48,6 +48,13 @@ struct vm {
 	atomic_bool stopping;
 	int stop_efd;              /* eventfd: wakes vm_run on a stop request */
 
+	/* Pause (vm_pause/vm_resume): vCPUs park on pause_cond between two
+	 * KVM_RUN calls; nr_parked counts them. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool paused;
+	int nr_parked;
+
 	/* Benchmark probes: CLOCK_MONOTONIC at the launcher's exec and at
 	 * vCPU 0's first KVM_RUN (0 when not benchmarking). */
 	uint64_t bench_t0_ns;
@@ -62,5 +69,17 @@ void vm_destroy(struct vm *vm);
 
 /* Any thread: ask the VM to stop (first reason wins). */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+
+/* Any thread but a vCPU's, while vm_run runs: vm_pause() returns once
+ * every vCPU is out of KVM_RUN and parked, and the virtio workers hold
+ * their guest-visible work (kicks and host input wait in their eventfds
+ * and sockets); vm_resume() lets both continue. Both are idempotent.
+ * 0, or -ESHUTDOWN when the VM is stopping. The console input thread is
+ * not held: a byte typed during a pause waits in the UART's FIFO. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* vcpu.c: park the calling vCPU while the VM is paused. */
+void vm_vcpu_park(struct vm *vm, struct vcpu *v);
 
 #endif

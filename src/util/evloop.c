@@ -205,6 +205,48 @@ static bool evloop_stopping(struct evloop *l)
 	return s;
 }
 
+/* Wait here while paused (loop thread). sync_done doubles as the pause
+ * condition: pause, resume and stop all broadcast it. */
+static void evloop_park(struct evloop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	while (l->paused && !l->stopping) {
+		if (!l->parked) {
+			l->parked = true;
+			pthread_cond_broadcast(&l->sync_done);
+		}
+		pthread_cond_wait(&l->sync_done, &l->lock);
+	}
+	l->parked = false;
+	pthread_mutex_unlock(&l->lock);
+}
+
+void evloop_pause(struct evloop *l)
+{
+	if (!l->name)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->paused = true;
+	if (!l->started || pthread_equal(pthread_self(), l->thread)) {
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	evloop_wake(l);
+	while (l->started && !l->stopping && !l->parked)
+		pthread_cond_wait(&l->sync_done, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void evloop_resume(struct evloop *l)
+{
+	if (!l->name)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->paused = false;
+	pthread_cond_broadcast(&l->sync_done);
+	pthread_mutex_unlock(&l->lock);
+}
+
 static void *evloop_thread(void *arg)
 {
 	struct evloop *l = arg;
@@ -225,6 +267,7 @@ static void *evloop_thread(void *arg)
 				l->name, strerror(errno));
 			break;
 		}
+		evloop_park(l);
 		for (int i = 0; i < n; i++) {
 			struct evloop_entry *e = evs[i].data.ptr;
 			evloop_fn fn = NULL;
@@ -331,6 +374,7 @@ void evloop_stop(struct evloop *l)
 		return;
 	}
 	l->stopping = true;
+	pthread_cond_broadcast(&l->sync_done);  /* ends a pause */
 	pthread_mutex_unlock(&l->lock);
 	evloop_wake(l);
 	if (pthread_equal(pthread_self(), l->thread)) {

@@ -34,6 +34,8 @@ struct evloop {
 	void (*sync_fn)(void *);   /* pending evloop_run_sync() request */
 	void *sync_arg;
 	uint64_t sync_seq, sync_done_seq;
+	bool paused;               /* evloop_pause(): hold callbacks */
+	bool parked;               /* the loop thread is waiting in a pause */
 };
 
 int evloop_init(struct evloop *l, const char *name);
@@ -45,6 +47,12 @@ int evloop_start(struct evloop *l);
 /* Run fn(arg) on the loop thread and wait; runs it directly when the loop
  * is not started or when called from the loop thread itself. */
 void evloop_run_sync(struct evloop *l, void (*fn)(void *), void *arg);
+/* Hold every callback (the VM is paused): returns once the loop thread
+ * waits between two batches, so no callback runs until evloop_resume().
+ * Events that arrive meanwhile stay pending in their fds (level-triggered),
+ * nothing is read or lost. evloop_stop() ends a pause. Not from a callback. */
+void evloop_pause(struct evloop *l);
+void evloop_resume(struct evloop *l);
 void evloop_stop(struct evloop *l);
 void evloop_destroy(struct evloop *l);   /* stops first if needed */
 

@@ -784,6 +784,11 @@ int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
 	return r;
 }
 
+struct evloop *virtio_blk_loop(struct virtio_blk *d)
+{
+	return d ? &d->loop : NULL;
+}
+
 void virtio_blk_destroy(struct virtio_blk *d)
 {
 	if (!d)

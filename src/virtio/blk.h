@@ -104,7 +104,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
 int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi);
 /* NULL-safe: detach, finish in-flight I/O, stop the worker, close. */
+struct evloop;
 void virtio_blk_destroy(struct virtio_blk *d);
+/* The device's worker loop (vm_pause() holds it); NULL for NULL. */
+struct evloop *virtio_blk_loop(struct virtio_blk *d);
 
 uint64_t virtio_blk_capacity(const struct virtio_blk *d);
 /* The embedded transport (tests drive virtio_mmio_io() through it). */

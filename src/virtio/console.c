@@ -623,6 +623,11 @@ int virtio_console_attach(struct virtio_console *d, const struct virtio_env *env
 	return rc;
 }
 
+struct evloop *virtio_console_loop(struct virtio_console *d)
+{
+	return d ? &d->loop : NULL;
+}
+
 void virtio_console_destroy(struct virtio_console *d)
 {
 	if (!d)

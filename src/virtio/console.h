@@ -79,7 +79,10 @@ int virtio_console_create(struct virtio_console **out,
 int virtio_console_attach(struct virtio_console *d, const struct virtio_env *env,
 			  uint64_t base, uint32_t gsi);
 /* NULL-safe: stop the worker, detach (resets the device), close, free. */
+struct evloop;
 void virtio_console_destroy(struct virtio_console *d);
+/* The device's worker loop (vm_pause() holds it); NULL for NULL. */
+struct evloop *virtio_console_loop(struct virtio_console *d);
 
 /* Host input -> guest. From one thread (the console's): takes what fits in
  * the staging buffer and returns that count. */

@@ -1,6 +1,7 @@
 /* devices.c - planning, creating, attaching and tearing down the virtio devices. */
 #include "virtio/devices.h"
 #include "core/layout.h"
+#include "util/evloop.h"
 #include "util/log.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
@@ -134,6 +135,33 @@ int vm_devices_attach(struct vm_devices *d, const struct virtio_env *env)
 		}
 	}
 	return ret;
+}
+
+/* Every worker loop of d, in plan order; NULL entries skipped by the callers. */
+static void vm_devices_each_loop(struct vm_devices *d, void (*fn)(struct evloop *))
+{
+	struct evloop *l;
+
+	for (int i = 0; i < VM_MAX_DISKS; i++)
+		if ((l = virtio_blk_loop(d->blk[i])))
+			fn(l);
+	for (int i = 0; i < VM_MAX_NETS; i++)
+		if ((l = virtio_net_loop(d->net[i])))
+			fn(l);
+	if ((l = virtio_rng_loop(d->rng)))
+		fn(l);
+	if ((l = virtio_console_loop(d->console)))
+		fn(l);
+}
+
+void vm_devices_pause(struct vm_devices *d)
+{
+	vm_devices_each_loop(d, evloop_pause);
+}
+
+void vm_devices_resume(struct vm_devices *d)
+{
+	vm_devices_each_loop(d, evloop_resume);
 }
 
 void vm_devices_destroy(struct vm_devices *d)

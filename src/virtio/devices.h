@@ -58,6 +58,9 @@ int vm_devices_cmdline(const struct vm_devices *d, const char *base, char *buf, 
 int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg, const struct gmem *mem);
 /* Step 3. */
 int vm_devices_attach(struct vm_devices *d, const struct virtio_env *env);
+/* Hold / release every device worker (vm_pause(), vm_resume()). */
+void vm_devices_pause(struct vm_devices *d);
+void vm_devices_resume(struct vm_devices *d);
 void vm_devices_destroy(struct vm_devices *d);
 
 #endif

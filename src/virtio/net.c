@@ -561,6 +561,11 @@ int virtio_net_attach(struct virtio_net *d, const struct virtio_env *env,
 	return r;
 }
 
+struct evloop *virtio_net_loop(struct virtio_net *d)
+{
+	return d ? &d->loop : NULL;
+}
+
 void virtio_net_destroy(struct virtio_net *d)
 {
 	if (!d)

@@ -93,7 +93,10 @@ int virtio_net_create_with(struct virtio_net **out, struct net_backend *be,
 int virtio_net_attach(struct virtio_net *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi);
 /* NULL-safe: stop the worker, detach, stop and close the backend. */
+struct evloop;
 void virtio_net_destroy(struct virtio_net *d);
+/* The device's worker loop (vm_pause() holds it); NULL for NULL. */
+struct evloop *virtio_net_loop(struct virtio_net *d);
 
 /* The embedded transport (tests drive virtio_mmio_io() through it). */
 struct virtio_mmio *virtio_net_transport(struct virtio_net *d);

@@ -208,6 +208,11 @@ int virtio_rng_attach(struct virtio_rng *d, const struct virtio_env *env,
 	return rc;
 }
 
+struct evloop *virtio_rng_loop(struct virtio_rng *d)
+{
+	return d ? &d->loop : NULL;
+}
+
 void virtio_rng_destroy(struct virtio_rng *d)
 {
 	if (!d)

@@ -40,7 +40,10 @@ int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 int virtio_rng_attach(struct virtio_rng *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi);
 /* NULL-safe: detach (resets the device), stop the worker, free. */
+struct evloop;
 void virtio_rng_destroy(struct virtio_rng *d);
+/* The device's worker loop (vm_pause() holds it); NULL for NULL. */
+struct evloop *virtio_rng_loop(struct virtio_rng *d);
 
 /* The embedded transport (tests drive virtio_mmio_io() through it). */
 struct virtio_mmio *virtio_rng_transport(struct virtio_rng *d);
