@@ -4,7 +4,9 @@
 #include "boot/acpi/acpi.h"
 #include "boot/boot.h"
 #include "core/cpu.h"
+#include "core/exit_trace.h"
 #include "core/layout.h"
+#include "core/metrics.h"
 #include "core/ring3.h"
 #include "hcall/hcall.h"
 #include "hcall/hcall_net.h"
@@ -151,6 +153,8 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	}
 	if (tiny && dev_cfg.nr_nets > 0) {
 		memmove(dev_cfg.nets, dev_cfg.nets + 1, (dev_cfg.nr_nets - 1) * sizeof(dev_cfg.nets[0]));
+		memmove(dev_cfg.net_ids, dev_cfg.net_ids + 1,
+			(dev_cfg.nr_nets - 1) * sizeof(dev_cfg.net_ids[0]));
 		dev_cfg.nr_nets--;
 	}
 	if ((ret = vm_devices_plan(vm->devices, &dev_cfg)))
@@ -288,6 +292,33 @@ static int vm_create_hcall(struct vm *vm, const struct vm_config *cfg,
 	return hcall_register(vm->hcall, &vm->pio);
 }
 
+/* --trace-exits and --metrics, once the vCPUs exist (their stats fds are opened here). */
+static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+{
+	int ret;
+
+	if (cfg->trace_exits) {
+		vm->trace = calloc(1, sizeof(*vm->trace));
+		if (!vm->trace)
+			return -ENOMEM;
+		if ((ret = exit_trace_init(vm->trace, 0, STDERR_FILENO, bench_probe_now_ns()))) {
+			free(vm->trace);
+			vm->trace = NULL;
+			log_err("--trace-exits: MVM_TRACE_EXITS_RATE must be a positive number of lines/s");
+			*exit_status = MVM_EXIT_USAGE;
+			return ret;
+		}
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			vm->vcpus[i].trace = vm->trace;
+	}
+	if (cfg->metrics_path &&
+	    (ret = metrics_create(&vm->metrics, vm, cfg->metrics_path, cfg->metrics_interval_ms))) {
+		*exit_status = ret == -ENOMEM ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+		return ret;
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 {
 	struct boot_entry entry;
@@ -361,8 +392,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	for (int i = 0; i < cfg->nr_cpus; i++) {
 		if ((ret = vcpu_create(vm, &vm->vcpus[i], i)))
 			return ret;
-		vm->vcpus[i].time_exits = cfg->stats;
+		vm->vcpus[i].time_exits = cfg->stats || cfg->metrics_path;
 	}
+	if ((ret = vm_create_observability(vm, cfg, exit_status)))
+		return ret;
 	ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
 	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "
 		  "vCPUs %.2f ms", (t_loaded - t0) / 1e6, (t_kvm - t_loaded) / 1e6,
@@ -436,6 +469,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	if (vcpu_signal_setup() || board_start(vm->board)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);
 	} else {
+		vm->run_start_ns = bench_probe_now_ns();
+		if (metrics_start(vm->metrics))
+			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 		for (int i = 0; i < vm->nr_vcpus; i++) {
 			if (vcpu_start(&vm->vcpus[i])) {
 				vm_request_stop(vm, VM_STOP_HOST_ERROR);
@@ -445,6 +481,10 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	}
 	vm_wait_for_stop(vm, sig_fd);
 	vm_stop_vcpus(vm);
+	/* The last metrics line and trace report hold the final counts. */
+	metrics_stop(vm->metrics);
+	if (vm->trace)
+		exit_trace_finish(vm->trace);
 	board_stop(vm->board);
 	close(sig_fd);
 	log_debug("accesses nobody claimed: %lu port I/O, %lu MMIO",
@@ -454,6 +494,12 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	metrics_destroy(vm->metrics);   /* its thread reads the vCPUs and devices */
+	vm->metrics = NULL;
+	if (vm->trace)
+		exit_trace_destroy(vm->trace);
+	free(vm->trace);
+	vm->trace = NULL;
 	for (int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
