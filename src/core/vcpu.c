@@ -2,6 +2,7 @@
  * through a table of handlers, like the kernel's svm_exit_handlers[]. */
 #include "core/vcpu.h"
 #include "core/cpu.h"
+#include "core/exit_trace.h"
 #include "core/vm.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
@@ -217,6 +218,9 @@ static void *vcpu_thread(void *arg)
 		}
 		if (reason < VCPU_EXIT_REASONS)
 			v->exits[reason]++;
+		/* --trace-exits (core/exit_trace.h): off, this is the one test. */
+		if (__builtin_expect(v->trace != NULL, 0))
+			exit_trace_log(v->trace, v->index, v->run, bench_probe_now_ns());
 		if (action == EXIT_STOP)
 			break;
 	}

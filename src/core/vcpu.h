@@ -18,6 +18,7 @@
 #define VCPU_EXIT_REASONS 64 /* covers every KVM_EXIT_* this header knows */
 
 struct vm;
+struct exit_trace;
 
 struct vcpu {
 	struct vm *vm;
@@ -29,6 +30,7 @@ struct vcpu {
 	uint64_t exits[VCPU_EXIT_REASONS];    /* per KVM_EXIT_* reason */
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */
+	struct exit_trace *trace;             /* --trace-exits: vm->trace, else NULL */
 };
 
 /* Name of a KVM_EXIT_* reason ("IO", "MMIO", ...), or NULL. */

@@ -28,6 +28,8 @@ struct board;
 struct vm_devices;
 struct hcall;
 struct hcall_net;
+struct metrics;
+struct exit_trace;
 
 struct vm {
 	struct kvm_sys kvm;
@@ -59,6 +61,11 @@ struct vm {
 	 * vCPU 0's first KVM_RUN (0 when not benchmarking). */
 	uint64_t bench_t0_ns;
 	uint64_t first_run_ns;
+
+	/* Observability: --metrics (core/metrics.h), --trace-exits (core/exit_trace.h). */
+	struct metrics *metrics;     /* NULL: no --metrics */
+	struct exit_trace *trace;    /* NULL: not tracing; each vCPU holds a copy */
+	uint64_t run_start_ns;       /* CLOCK_MONOTONIC when vm_run started the vCPUs */
 };
 
 /* 0 or -errno; on failure the message has been printed and the exit status

@@ -57,6 +57,8 @@ struct vm_config {
 	bool log_show_level;       /* logger.show_level, show_log_origin: recorded */
 	bool log_show_origin;
 	const char *metrics_path;  /* metrics.metrics_path; NULL: no metrics file */
+	uint64_t metrics_interval_ms; /* between metrics lines; 0: $MVM_METRICS_INTERVAL_MS or 60 s */
+	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
 };
 
