@@ -103,6 +103,8 @@ void cli_free_run(struct vm_config *cfg)
 		free((char *)cfg->disks[i].id);
 	}
 	cfg->nr_disks = 0;
+	free((char *)cfg->metrics_path);
+	cfg->metrics_path = NULL;
 }
 
 void cli_usage(FILE *out)
@@ -111,6 +113,7 @@ void cli_usage(FILE *out)
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
+		"               [--trace-exits] [--metrics PATH]\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"
@@ -131,7 +134,13 @@ void cli_usage(FILE *out)
 		"  --console serial|virtio\n"
 		"                  where stdin goes: COM1/ttyS0 (default) or virtio-console/hvc0\n"
 		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
-		"  --stats         print exit counts per reason and vCPU, and handler times, at exit\n"
+		"  --stats         print exit counts per reason and vCPU, and handler times, at exit,\n"
+		"                  and KVM's own statistics of the VM and each vCPU\n"
+		"  --trace-exits   log every vCPU exit on stderr (reason, port/address, size, data);\n"
+		"                  at most 1000 lines/s (MVM_TRACE_EXITS_RATE), drops are counted\n"
+		"  --metrics PATH  append a JSON line of exit counts, KVM statistics and device\n"
+		"                  counters to PATH (file or FIFO) every 60 s\n"
+		"                  (MVM_METRICS_INTERVAL_MS) and when mvm stops\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
@@ -153,6 +162,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "console", required_argument, NULL, 'C' },
 		{ "debug",   no_argument,       NULL, 'd' },
 		{ "stats",   no_argument,       NULL, 's' },
+		{ "trace-exits", no_argument,   NULL, 'T' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
@@ -198,6 +209,13 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			}
 			break;
 		case 's': cfg->stats = true; break;
+		case 'T': cfg->trace_exits = true; break;
+		case 'M':
+			if (!*optarg || vm_config_set_string(cfg, &cfg->metrics_path, 0, optarg)) {
+				log_err("--metrics '%s': expected a file or FIFO path", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'n':
 			if (cli_parse_int(optarg, 1, VM_MAX_CPUS, &n)) {
 				log_err("--cpus '%s': expected a whole number from 1 to %d", optarg,
