@@ -1,0 +1,222 @@
+/* fc_json.c - strict JSON parsing and typed, path-named field access. */
+#include "api/fc_json.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+/* Our schema nests four levels (drives[i].rate_limiter.bandwidth); a
+ * little room past that, and no more, for hostile input. */
+#define FC_JSON_MAX_DEPTH 8
+
+int fc_json_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+const char *fc_json_name(char *buf, size_t len, const char *path, const char *key)
+{
+	snprintf(buf, len, "%s%s%s", path, *path ? "." : "", key);
+	return buf;
+}
+
+const char *fc_json_type_name(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:    return "null";
+	case json_type_boolean: return "boolean";
+	case json_type_double:  return "number";
+	case json_type_int:     return "integer";
+	case json_type_object:  return "object";
+	case json_type_array:   return "array";
+	case json_type_string:  return "string";
+	}
+	return "unknown";
+}
+
+int fc_json_parse_object(const char *text, size_t len, const char *what,
+			 struct json_object **out, char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	*out = NULL;
+	if (len > 0x7fffffff)
+		return fc_json_err(err, errlen, "%s: too large", what);
+	if (len && memchr(text, 0, len))
+		return fc_json_err(err, errlen, "%s: contains a NUL byte", what);
+	end = 0;
+	while (end < len && strchr(" \t\r\n", text[end]))
+		end++;
+	if (end == len)
+		return fc_json_err(err, errlen, "%s: empty (expected a JSON object)", what);
+	tok = json_tokener_new_ex(FC_JSON_MAX_DEPTH);
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (!obj || jerr != json_tokener_success) {
+		/* json_tokener_continue: the text ended inside a value. */
+		int ret = fc_json_err(err, errlen, "%s: not valid JSON at byte %zu: %s", what, end,
+				      jerr == json_tokener_continue ? "unexpected end of input"
+								    : json_tokener_error_desc(jerr));
+		json_object_put(obj);
+		json_tokener_free(tok);
+		return ret;
+	}
+	json_tokener_free(tok);
+	while (end < len && strchr(" \t\r\n", text[end]))
+		end++;
+	if (end != len) {
+		json_object_put(obj);
+		return fc_json_err(err, errlen, "%s: not valid JSON at byte %zu: text after the value",
+				   what, end);
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
+		int ret = fc_json_err(err, errlen, "%s: expected a JSON object, got %s", what,
+				      fc_json_type_name(obj));
+		json_object_put(obj);
+		return ret;
+	}
+	*out = obj;
+	return 0;
+}
+
+int fc_json_check_keys(struct json_object *obj, const char *path, const char *const known[],
+		       char *err, size_t errlen)
+{
+	char name[160];
+
+	json_object_object_foreach(obj, key, val) {
+		size_t i;
+
+		(void)val;
+		for (i = 0; known[i] && strcmp(known[i], key); i++)
+			;
+		if (!known[i])
+			return fc_json_err(err, errlen, "%s: unknown field",
+					   fc_json_name(name, sizeof(name), path, key));
+	}
+	return 0;
+}
+
+/* The member, or NULL when absent or null; required ones say so. */
+static int member(struct json_object *obj, const char *path, const char *key, bool required,
+		  struct json_object **out, char *err, size_t errlen)
+{
+	struct json_object *v = NULL;
+	char name[160];
+
+	if (!json_object_object_get_ex(obj, key, &v) || !v) {
+		if (required)
+			return fc_json_err(err, errlen, "%s: required",
+					   fc_json_name(name, sizeof(name), path, key));
+		return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+static int wrong_type(struct json_object *v, const char *path, const char *key,
+		      const char *expected, char *err, size_t errlen)
+{
+	char name[160];
+
+	return fc_json_err(err, errlen, "%s: expected %s, got %s",
+			   fc_json_name(name, sizeof(name), path, key), expected,
+			   fc_json_type_name(v));
+}
+
+int fc_json_string(struct json_object *obj, const char *path, const char *key, bool required,
+		   const char **out, char *err, size_t errlen)
+{
+	struct json_object *v;
+	int ret = member(obj, path, key, required, &v, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (!json_object_is_type(v, json_type_string))
+		return wrong_type(v, path, key, "a string", err, errlen);
+	*out = json_object_get_string(v);
+	return 1;
+}
+
+int fc_json_bool(struct json_object *obj, const char *path, const char *key, bool required,
+		 bool *out, char *err, size_t errlen)
+{
+	struct json_object *v;
+	int ret = member(obj, path, key, required, &v, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (!json_object_is_type(v, json_type_boolean))
+		return wrong_type(v, path, key, "a boolean", err, errlen);
+	*out = json_object_get_boolean(v);
+	return 1;
+}
+
+int fc_json_int(struct json_object *obj, const char *path, const char *key, bool required,
+		int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+{
+	struct json_object *v;
+	char name[160];
+	int64_t n;
+	int ret = member(obj, path, key, required, &v, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (!json_object_is_type(v, json_type_int))
+		return wrong_type(v, path, key, "an integer", err, errlen);
+	/* json-c keeps values past INT64_MAX as uint64: get_int64 clamps them. */
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (n < min || n > max)
+		return fc_json_err(err, errlen, "%s: %s is out of range (%lld to %lld)",
+				   fc_json_name(name, sizeof(name), path, key),
+				   json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+				   (long long)min, (long long)max);
+	*out = n;
+	return 1;
+}
+
+int fc_json_object(struct json_object *obj, const char *path, const char *key,
+		   struct json_object **out, char *err, size_t errlen)
+{
+	struct json_object *v;
+	int ret = member(obj, path, key, false, &v, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (!json_object_is_type(v, json_type_object))
+		return wrong_type(v, path, key, "an object", err, errlen);
+	*out = v;
+	return 1;
+}
+
+int fc_json_array(struct json_object *obj, const char *path, const char *key,
+		  struct json_object **out, char *err, size_t errlen)
+{
+	struct json_object *v;
+	int ret = member(obj, path, key, false, &v, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (!json_object_is_type(v, json_type_array))
+		return wrong_type(v, path, key, "an array", err, errlen);
+	*out = v;
+	return 1;
+}
