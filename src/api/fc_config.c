@@ -175,8 +175,8 @@ static int read_file(const char *path, char **out, size_t *outlen)
 int fc_config_load(const char *path, struct vm_config *cfg, char *err, size_t errlen)
 {
 	char msg[FC_ERR_MAX] = "";
-	size_t len;
-	char *text;
+	size_t len = 0;
+	char *text = NULL;
 	int ret = read_file(path, &text, &len);
 
 	if (ret == -EFBIG)
