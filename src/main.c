@@ -1,4 +1,6 @@
-/* main.c - command dispatch: run, check, version. */
+/* main.c - command dispatch: run, ctl, check, version. */
+#include "api/api.h"
+#include "api/ctl.h"
 #include "check/check.h"
 #include "cli/cli.h"
 #include "core/stats.h"
@@ -8,6 +10,7 @@
 #include "util/bench_probe.h"
 #include "util/log.h"
 
+#include <errno.h>
 #include <signal.h>
 
 #include <stdio.h>
@@ -22,6 +25,7 @@ static int cmd_run(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct vm vm;
+	struct api api = { 0 };
 	enum vm_stop_reason reason;
 	int ret, status;
 
@@ -31,12 +35,23 @@ static int cmd_run(int argc, char **argv)
 		return ret > 0 ? MVM_EXIT_OK : MVM_EXIT_USAGE;
 	}
 	cfg.bench_t0_ns = bench_probe_t0();
-	if (vm_create(&vm, &cfg, &status)) {
+	if (cfg.api_sock) {
+		/* --api-sock: the VM is created by InstanceStart on the API thread. */
+		ret = api_open(&api, cfg.api_sock, &cfg, &vm, false, &status);
+		if (!ret)
+			ret = api_wait_for_start(&api);
+		if (ret) {
+			api_close(&api);
+			vm_config_release(&cfg);
+			return ret == -EINTR ? vm_stop_exit_status(VM_STOP_USER) : status;
+		}
+	} else if (vm_create(&vm, &cfg, &status)) {
 		vm_destroy(&vm);
 		cli_free_run(&cfg);
 		return status;
 	}
 	reason = vm_run(&vm);
+	api_close(&api);   /* joined: the API touches the VM no more */
 	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base, vm.mem.ram_size);
 	if (cfg.stats)
 		stats_print(stderr, &vm);
@@ -50,6 +65,7 @@ static int cmd_run(int argc, char **argv)
 		log_debug("%s", vm_stop_reason_name(reason));
 	vm_destroy(&vm);
 	cli_free_run(&cfg);
+	vm_config_release(&cfg);
 	return status;
 }
 
@@ -90,8 +106,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return check_main(argc - 1, argv + 1, stdout);
-	log_err("unknown command '%s' (commands: run, check, version)", cmd);
+	log_err("unknown command '%s' (commands: run, ctl, check, version)", cmd);
 	return MVM_EXIT_USAGE;
 }

@@ -283,18 +283,20 @@ const char *http_reason(int status)
 }
 
 int http_format_response(char *out, size_t cap, int status, const char *content_type,
-			 const char *body, size_t body_len, bool keep_alive)
+			 const char *extra, const char *body, size_t body_len, bool keep_alive)
 {
 	int n;
 
+	if (!extra)
+		extra = "";
 	if (body_len)
-		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: mvm\r\nContent-Type: %s\r\n"
+		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: mvm\r\n%sContent-Type: %s\r\n"
 			     "Content-Length: %zu\r\nConnection: %s\r\n\r\n", status,
-			     http_reason(status), content_type ? content_type : "application/json",
+			     http_reason(status), extra, content_type ? content_type : "application/json",
 			     body_len, keep_alive ? "keep-alive" : "close");
 	else
-		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: mvm\r\n%s\r\n\r\n", status,
-			     http_reason(status),
+		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: mvm\r\n%s%s\r\n\r\n", status,
+			     http_reason(status), extra,
 			     /* 204 and 1xx carry no Content-Length (RFC 9110 8.6). */
 			     status == 204 ? (keep_alive ? "Connection: keep-alive" : "Connection: close")
 					   : (keep_alive ? "Content-Length: 0\r\nConnection: keep-alive"

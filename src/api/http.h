@@ -71,10 +71,11 @@ bool http_str_eq(struct http_str s, const char *lit);
 const char *http_reason(int status);
 
 /* Write a status line, Server/Content-Length/Content-Type/Connection
- * headers and body into out (cap bytes). Returns the length, or -ENOSPC
- * when it does not fit. body may be NULL when body_len is 0; content_type
- * is used only when there is a body. */
+ * headers, the extra header lines (each ending in CRLF; NULL: none) and
+ * body into out (cap bytes). Returns the length, or -ENOSPC when it does
+ * not fit. body may be NULL when body_len is 0; content_type is used only
+ * when there is a body. */
 int http_format_response(char *out, size_t cap, int status, const char *content_type,
-			 const char *body, size_t body_len, bool keep_alive);
+			 const char *extra, const char *body, size_t body_len, bool keep_alive);
 
 #endif

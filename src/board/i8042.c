@@ -1,6 +1,7 @@
 /* i8042.c - minimal PS/2 controller: status, command byte, reset line. */
 #include "board/i8042.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -156,4 +157,9 @@ void i8042_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		  bool is_write)
 {
 	port_access(opaque, true, off, data, len, is_write);
+}
+
+int i8042_send_ctrl_alt_del(struct i8042 *k)
+{
+	return -ENOTSUP;
 }

@@ -50,4 +50,8 @@ void i8042_data_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 void i8042_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		  bool is_write);
 
+/* Queue the make and break codes of Ctrl-Alt-Del and raise IRQ 1. 0, or
+ * -ENOTSUP when no keyboard is emulated. Any thread. */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
+
 #endif

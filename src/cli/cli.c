@@ -113,7 +113,8 @@ void cli_usage(FILE *out)
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
-		"               [--trace-exits] [--metrics PATH]\n"
+		"               [--trace-exits] [--metrics PATH] [--api-sock PATH]\n"
+		"       mvm ctl --api-sock PATH pause|resume|stop|stat|config|info\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"
@@ -141,6 +142,10 @@ void cli_usage(FILE *out)
 		"  --metrics PATH  append a JSON line of exit counts, KVM statistics and device\n"
 		"                  counters to PATH (file or FIFO) every 60 s\n"
 		"                  (MVM_METRICS_INTERVAL_MS) and when mvm stops\n"
+		"  --api-sock PATH serve Firecracker's HTTP API on the Unix socket PATH; the flags\n"
+		"                  above are the starting configuration, the VM starts on\n"
+		"                  PUT /actions {\"action_type\": \"InstanceStart\"} and mvm exits\n"
+		"                  when it stops (README: API)\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
@@ -164,6 +169,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "stats",   no_argument,       NULL, 's' },
 		{ "trace-exits", no_argument,   NULL, 'T' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "api-sock", required_argument, NULL, 'A' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
@@ -210,6 +216,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case 's': cfg->stats = true; break;
 		case 'T': cfg->trace_exits = true; break;
+		case 'A': cfg->api_sock = optarg; break;
 		case 'M':
 			if (!*optarg || vm_config_set_string(cfg, &cfg->metrics_path, 0, optarg)) {
 				log_err("--metrics '%s': expected a file or FIFO path", optarg);

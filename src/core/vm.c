@@ -548,6 +548,11 @@ void vm_vcpu_park(struct vm *vm, struct vcpu *v)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	return vm->board ? i8042_send_ctrl_alt_del(&vm->board->i8042) : -ENODEV;
+}
+
 bool vm_is_paused(struct vm *vm)
 {
 	return atomic_load(&vm->paused);

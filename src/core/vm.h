@@ -86,6 +86,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/* Press Ctrl-Alt-Del on the i8042 keyboard (the API's SendCtrlAltDel). */
+int vm_send_ctrl_alt_del(struct vm *vm);
 /* vcpu.c: park the calling vCPU while the VM is paused. */
 void vm_vcpu_park(struct vm *vm, struct vcpu *v);
 

@@ -259,7 +259,7 @@ static void test_empty_input(void **st)
 static void test_format_204(void **st)
 {
 	char out[256];
-	int n = http_format_response(out, sizeof(out), 204, NULL, NULL, 0, true);
+	int n = http_format_response(out, sizeof(out), 204, NULL, NULL, NULL, 0, true);
 
 	assert_true(n > 0);
 	out[n] = 0;
@@ -271,16 +271,17 @@ static void test_format_204(void **st)
 static void test_format_body(void **st)
 {
 	char out[256];
-	int n = http_format_response(out, sizeof(out), 400, "application/json",
-				     "{\"fault_message\":\"x\"}", 21, false);
+	int n = http_format_response(out, sizeof(out), 405, "application/json",
+				     "Allow: GET, PUT\r\n", "{\"fault_message\":\"x\"}", 21, false);
 
 	assert_true(n > 0);
 	out[n] = 0;
-	assert_non_null(strstr(out, "HTTP/1.1 400 Bad Request\r\n"));
+	assert_non_null(strstr(out, "HTTP/1.1 405 Method Not Allowed\r\n"));
+	assert_non_null(strstr(out, "\r\nAllow: GET, PUT\r\n"));
 	assert_non_null(strstr(out, "Content-Length: 21\r\n"));
 	assert_non_null(strstr(out, "Connection: close\r\n"));
 	assert_string_equal(out + n - 21, "{\"fault_message\":\"x\"}");
-	assert_int_equal(http_format_response(out, 40, 400, NULL, "0123456789", 10, false), -ENOSPC);
+	assert_int_equal(http_format_response(out, 40, 400, NULL, NULL, "0123456789", 10, false), -ENOSPC);
 }
 
 /* xorshift64: the same corpus on every run. */

@@ -1,0 +1,124 @@
+/* api.c - the VM behind the API: pre-boot configuration, InstanceStart, hand-off to vm_run. */
+#include "api/api.h"
+#include "api/fc_config.h"
+#include "core/vm.h"
+#include "core/vmstop.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+/* InstanceStart, on the API thread (or on main's before the thread starts). */
+static int api_start(struct api_vmm *a, char *err, size_t errlen)
+{
+	struct api *api = a->start_ctx;
+	uint64_t one = 1;
+	int ret;
+
+	if ((ret = fc_config_finalize(a->cfg, err, errlen)))
+		return ret;
+	if (!a->cfg->kernel_path) {
+		snprintf(err, errlen, "boot-source: required: PUT /boot-source before InstanceStart");
+		return -EINVAL;
+	}
+	ret = vm_create(api->vm, a->cfg, &api->create_status);
+	if (ret) {
+		vm_destroy(api->vm);
+		snprintf(err, errlen, "creating the VM: %s (mvm's stderr says more)", strerror(-ret));
+		return ret;
+	}
+	a->vm = api->vm;
+	a->started = true;
+	if (write(api->start_efd, &one, sizeof(one)) < 0)
+		log_err("api: cannot wake the main thread: %s", strerror(errno));
+	return 0;
+}
+
+int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm *vm,
+	     bool start_now, int *exit_status)
+{
+	char err[FC_ERR_MAX] = "";
+	int ret;
+
+	memset(api, 0, sizeof(*api));
+	api->vm = vm;
+	api->vmm.cfg = cfg;
+	api->vmm.start = api_start;
+	api->vmm.start_ctx = api;
+	api->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	*exit_status = MVM_EXIT_HOST;
+	if (api->start_efd < 0) {
+		log_err("api: eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	api->opened = true;
+	if ((ret = api_server_open(&api->server, path, &api->vmm))) {
+		*exit_status = (ret == -EADDRINUSE || ret == -EEXIST || ret == -ENAMETOOLONG)
+			? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		return ret;
+	}
+	if (start_now && (ret = api_start(&api->vmm, err, sizeof(err)))) {
+		if (err[0])
+			log_err("%s", err);
+		*exit_status = api->create_status;
+		return ret;
+	}
+	return api_server_start(&api->server);
+}
+
+int api_wait_for_start(struct api *api)
+{
+	struct pollfd fds[2] = { { .fd = api->start_efd, .events = POLLIN } };
+	sigset_t set;
+	int ret = 0;
+
+	/* vm_run() keeps this mask and makes its own signalfd. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	fds[1].fd = signalfd(-1, &set, SFD_CLOEXEC);
+	fds[1].events = POLLIN;
+	if (fds[1].fd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			log_err("api: waiting for InstanceStart: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents & POLLIN)
+			break;
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(fds[1].fd, &si, sizeof(si)) == sizeof(si))
+				log_info("received %s before InstanceStart, exiting", strsignal(si.ssi_signo));
+			ret = -EINTR;
+			break;
+		}
+	}
+	close(fds[1].fd);
+	return ret;
+}
+
+void api_close(struct api *api)
+{
+	if (!api->opened)
+		return;
+	api_server_close(&api->server);
+	close(api->start_efd);
+	api->opened = false;
+}

@@ -1,0 +1,347 @@
+/* ctl.c - `mvm ctl`: pause, resume, stop, stat, config over the API socket. */
+#include "api/ctl.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#define CTL_TIMEOUT_MS  10000
+#define CTL_RESP_MAX    (1 << 20)
+#define CTL_GRACE_S     10
+
+void ctl_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mvm ctl --api-sock PATH COMMAND\n"
+		"  pause            PATCH /vm {\"state\": \"Paused\"}: every vCPU and device worker stops\n"
+		"  resume           PATCH /vm {\"state\": \"Resumed\"}\n"
+		"  stop [--grace S] SendCtrlAltDel, wait up to S seconds (default %d) for mvm to exit,\n"
+		"                   then PUT /actions {\"action_type\": \"MvmStop\"} (mvm stops the VM as\n"
+		"                   on SIGTERM)\n"
+		"  stat             live exit counts and KVM statistics (GET /mvm/stats)\n"
+		"  config           the VM's configuration (GET /vm/config)\n"
+		"  info             instance state (GET /)\n", CTL_GRACE_S);
+}
+
+static uint64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int ctl_write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read until EOF or the deadline into a growing buffer. 0, -ETIMEDOUT, -errno. */
+static int ctl_read_all(int fd, char **out, size_t *out_len, int timeout_ms)
+{
+	uint64_t end = ctl_now_ms() + (uint64_t)timeout_ms;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = ctl_now_ms();
+		ssize_t n;
+
+		if (now >= end || poll(&p, 1, (int)(end - now)) == 0) {
+			buf[len] = 0;
+			*out = buf;
+			*out_len = len;
+			return -ETIMEDOUT;
+		}
+		if (len == cap) {
+			char *nb = cap < CTL_RESP_MAX ? realloc(buf, cap * 2 + 1) : NULL;
+
+			if (!nb) {
+				free(buf);
+				return -E2BIG;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+/* One request with Connection: close; *status and a malloc'd *body. */
+static int ctl_request(const char *sock, const char *method, const char *path, const char *json,
+		       int *status, char **body)
+{
+	char head[512];
+	size_t blen = json ? strlen(json) : 0, len;
+	char *resp = NULL, *p;
+	int fd, n, ret;
+
+	*body = NULL;
+	fd = ctl_connect(sock);
+	if (fd < 0)
+		return fd;
+	if (json)
+		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			     method, path, blen);
+	else
+		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			     "Connection: close\r\n\r\n", method, path);
+	if ((ret = ctl_write_all(fd, head, (size_t)n)) || (ret = ctl_write_all(fd, json ? json : "", blen)) ||
+	    (ret = ctl_read_all(fd, &resp, &len, CTL_TIMEOUT_MS))) {
+		close(fd);
+		free(resp);
+		return ret;
+	}
+	close(fd);
+	if (sscanf(resp, "HTTP/1.%*[01] %d", status) != 1) {
+		free(resp);
+		return -EPROTO;
+	}
+	p = strstr(resp, "\r\n\r\n");
+	*body = strdup(p ? p + 4 : "");
+	free(resp);
+	return *body ? 0 : -ENOMEM;
+}
+
+/* Print a JSON body indented, or as it came when it is not JSON. */
+static void ctl_print_json(const char *body)
+{
+	json_object *o = json_tokener_parse(body);
+
+	if (o)
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							      JSON_C_TO_STRING_SPACED));
+	else
+		printf("%s\n", body);
+	json_object_put(o);
+}
+
+/* 0 on 2xx; else print why and return 1. */
+static int ctl_call(const char *sock, const char *method, const char *path, const char *json,
+		    bool print)
+{
+	char *body = NULL;
+	int status = 0, ret = ctl_request(sock, method, path, json, &status, &body);
+
+	if (ret) {
+		log_err("%s: %s %s: %s", sock, method, path, strerror(-ret));
+		return 1;
+	}
+	if (status < 200 || status > 299) {
+		json_object *o = json_tokener_parse(body), *m;
+
+		if (o && json_object_object_get_ex(o, "fault_message", &m))
+			log_err("%s %s: %d: %s", method, path, status, json_object_get_string(m));
+		else
+			log_err("%s %s: HTTP %d %s", method, path, status, body);
+		json_object_put(o);
+		free(body);
+		return 1;
+	}
+	if (print)
+		ctl_print_json(body);
+	free(body);
+	return 0;
+}
+
+/* Has the mvm behind sock exited (its socket gone or refusing)? */
+static bool ctl_gone(const char *sock)
+{
+	int fd = ctl_connect(sock);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	return true;
+}
+
+static bool ctl_wait_gone(const char *sock, int ms)
+{
+	uint64_t end = ctl_now_ms() + (uint64_t)ms;
+
+	while (ctl_now_ms() < end) {
+		if (ctl_gone(sock))
+			return true;
+		usleep(100 * 1000);
+	}
+	return ctl_gone(sock);
+}
+
+/* Ctrl-Alt-Del first (the guest shuts down cleanly); after the grace
+ * period, mvm's own MvmStop action (the VM stops as on SIGTERM). An API
+ * action and not a signal: the client needs no right to signal mvm's
+ * process, only access to the socket. */
+static int ctl_stop(const char *sock, long grace_s)
+{
+	int ret;
+
+	if (ctl_gone(sock)) {
+		log_err("%s: no mvm is serving this socket", sock);
+		return 1;
+	}
+	ret = ctl_call(sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", false);
+	if (ret == 0 && ctl_wait_gone(sock, (int)(grace_s * 1000))) {
+		printf("stopped (the guest shut down after Ctrl-Alt-Del)\n");
+		return 0;
+	}
+	log_warn("%s: the guest did not stop%s; stopping the VM (MvmStop)", sock,
+		 ret ? " (Ctrl-Alt-Del was refused)" : " within the grace period");
+	if (ctl_call(sock, "PUT", "/actions", "{\"action_type\": \"MvmStop\"}", false) &&
+	    !ctl_gone(sock))
+		return 1;
+	if (!ctl_wait_gone(sock, 5000)) {
+		log_err("%s: mvm is still serving 5 s after MvmStop", sock);
+		return 1;
+	}
+	printf("stopped\n");
+	return 0;
+}
+
+/* Test helper: stdin to the socket in small writes, the answer to stdout. */
+static int ctl_raw(const char *sock, long chunk, long delay_ms, bool no_shutdown, long timeout_ms)
+{
+	static char in[1 << 20];
+	size_t len = 0, off = 0;
+	char *resp = NULL;
+	size_t rlen = 0;
+	ssize_t n;
+	int fd, ret;
+
+	while (len < sizeof(in) && (n = read(STDIN_FILENO, in + len, sizeof(in) - len)) > 0)
+		len += (size_t)n;
+	fd = ctl_connect(sock);
+	if (fd < 0) {
+		log_err("%s: %s", sock, strerror(-fd));
+		return 1;
+	}
+	while (off < len) {
+		size_t k = chunk > 0 && (size_t)chunk < len - off ? (size_t)chunk : len - off;
+
+		if (ctl_write_all(fd, in + off, k))
+			break;   /* the server closed: print what it said */
+		off += k;
+		if (delay_ms > 0 && off < len)
+			usleep((useconds_t)delay_ms * 1000);
+	}
+	if (!no_shutdown)
+		shutdown(fd, SHUT_WR);
+	ret = ctl_read_all(fd, &resp, &rlen, (int)timeout_ms);
+	close(fd);
+	if (resp)
+		fwrite(resp, 1, rlen, stdout);
+	free(resp);
+	return ret == -ETIMEDOUT ? 3 : ret ? 1 : 0;
+}
+
+int ctl_main(int argc, char **argv)
+{
+	const char *sock = NULL, *cmd = NULL;
+	long grace = CTL_GRACE_S, chunk = 0, delay = 0, timeout = CTL_TIMEOUT_MS;
+	bool no_shutdown = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has_val = i + 1 < argc;
+
+		if (!strcmp(a, "--api-sock") && has_val)
+			sock = argv[++i];
+		else if (!strcmp(a, "--grace") && has_val)
+			grace = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--chunk") && has_val)
+			chunk = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--delay-ms") && has_val)
+			delay = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--timeout-ms") && has_val)
+			timeout = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--no-shutdown"))
+			no_shutdown = true;
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			ctl_usage(stdout);
+			return 0;
+		} else if (!cmd && a[0] != '-')
+			cmd = a;
+		else {
+			log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", a);
+			return 2;
+		}
+	}
+	if (!sock || !cmd) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	if (grace < 0 || grace > 3600) {
+		log_err("ctl: --grace must be between 0 and 3600 seconds");
+		return 2;
+	}
+	if (!strcmp(cmd, "pause"))
+		return ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", false);
+	if (!strcmp(cmd, "resume"))
+		return ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", false);
+	if (!strcmp(cmd, "stat"))
+		return ctl_call(sock, "GET", "/mvm/stats", NULL, true);
+	if (!strcmp(cmd, "config"))
+		return ctl_call(sock, "GET", "/vm/config", NULL, true);
+	if (!strcmp(cmd, "info"))
+		return ctl_call(sock, "GET", "/", NULL, true);
+	if (!strcmp(cmd, "stop"))
+		return ctl_stop(sock, grace);
+	if (!strcmp(cmd, "raw"))
+		return ctl_raw(sock, chunk, delay, no_shutdown, timeout);
+	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, config, info)", cmd);
+	return 2;
+}

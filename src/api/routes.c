@@ -1,0 +1,403 @@
+/* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
+#include "api/fc_config.h"
+#include "api/server.h"
+#include "core/metrics.h"
+#include "core/vm.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#ifndef MVM_VERSION
+#define MVM_VERSION "0.1.0"
+#endif
+
+#define API_ID_MAX 64
+
+/* Firecracker's wording, so tools that match on it keep working. */
+#define API_AFTER_START "The requested operation is not supported after starting the microVM."
+#define API_BEFORE_START "The requested operation is not supported before starting the microVM."
+
+enum api_when { API_ANYTIME, API_PRE_BOOT, API_POST_BOOT };
+
+typedef void (*api_handler)(struct api_vmm *a, const char *id, const struct http_request *req,
+			    struct api_response *r);
+
+struct api_route_def {
+	const char *path;          /* exact, or a prefix ending in '/' taking an id */
+	bool takes_id;
+	enum http_method method;
+	enum api_when when;
+	bool needs_body;
+	api_handler fn;
+};
+
+static void api_fault(struct api_response *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void api_fault(struct api_response *r, int status, const char *fmt, ...)
+{
+	char msg[FC_ERR_MAX + 128];
+	json_object *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->status = status;
+	o = json_object_new_object();
+	if (o) {
+		json_object_object_add(o, "fault_message", json_object_new_string(msg));
+		r->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	}
+}
+
+static void api_json_reply(struct api_response *r, char *json)
+{
+	if (!json) {
+		api_fault(r, 500, "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->body = json;
+}
+
+/* A JSON object from the whole body, or NULL with a fault set. */
+static json_object *api_parse_object(const struct http_request *req, struct api_response *r)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *o;
+
+	if (!tok) {
+		api_fault(r, 500, "out of memory");
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, req->body.p, (int)req->body.len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)json_tokener_get_parse_end(tok) != req->body.len) {
+		api_fault(r, 400, "the request body is not one JSON object: %s",
+			  o ? "trailing bytes after the object"
+			    : json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(o);
+		json_tokener_free(tok);
+		return NULL;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		api_fault(r, 400, "the request body must be a JSON object");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The one string field `key` of a body with no other field. */
+static const char *api_single_string(json_object *o, const char *key, struct api_response *r)
+{
+	json_object *v = NULL;
+
+	json_object_object_foreach(o, k, val) {
+		(void)val;
+		if (strcmp(k, key)) {
+			api_fault(r, 400, "%s: unknown field", k);
+			return NULL;
+		}
+	}
+	if (!json_object_object_get_ex(o, key, &v)) {
+		api_fault(r, 400, "%s: required", key);
+		return NULL;
+	}
+	if (!json_object_is_type(v, json_type_string)) {
+		api_fault(r, 400, "%s: expected a string, got %s", key,
+			  json_type_to_name(json_object_get_type(v)));
+		return NULL;
+	}
+	return json_object_get_string(v);
+}
+
+static const char *api_state_name(struct api_vmm *a)
+{
+	if (!a->started)
+		return "Not started";
+	return vm_is_paused(a->vm) ? "Paused" : "Running";
+}
+
+static void h_root(struct api_vmm *a, const char *id, const struct http_request *req,
+		   struct api_response *r)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o) {
+		api_fault(r, 500, "out of memory");
+		return;
+	}
+	json_object_object_add(o, "id", json_object_new_string(a->instance_id ? a->instance_id
+									      : "anonymous-instance"));
+	json_object_object_add(o, "state", json_object_new_string(api_state_name(a)));
+	json_object_object_add(o, "vmm_version", json_object_new_string(MVM_VERSION));
+	json_object_object_add(o, "app_name", json_object_new_string("mvm"));
+	api_json_reply(r, strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
+	json_object_put(o);
+}
+
+/* Firecracker answers its own version; mvm answers its own, in the same
+ * field, plus a field that says which program it is. */
+static void h_version(struct api_vmm *a, const char *id, const struct http_request *req,
+		      struct api_response *r)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "{\"firecracker_version\":\"%s\",\"mvm_version\":\"%s\"}",
+		 MVM_VERSION, MVM_VERSION);
+	api_json_reply(r, strdup(buf));
+}
+
+static void h_get_machine(struct api_vmm *a, const char *id, const struct http_request *req,
+			  struct api_response *r)
+{
+	api_json_reply(r, fc_machine_config_to_json(a->cfg));
+}
+
+static void h_get_vm_config(struct api_vmm *a, const char *id, const struct http_request *req,
+			    struct api_response *r)
+{
+	api_json_reply(r, fc_config_to_json(a->cfg));
+}
+
+static void h_get_stats(struct api_vmm *a, const char *id, const struct http_request *req,
+			struct api_response *r)
+{
+	api_json_reply(r, metrics_snapshot_json(a->vm));
+}
+
+/* The pre-boot resources: one fc_apply_*() each. */
+static void api_applied(struct api_response *r, int ret, const char *err)
+{
+	if (ret == 0)
+		r->status = 204;
+	else
+		api_fault(r, ret == -ENOMEM ? 500 : 400, "%s", err[0] ? err : strerror(-ret));
+}
+
+#define API_APPLY(name, call)                                                                  \
+	static void name(struct api_vmm *a, const char *id, const struct http_request *req,    \
+			 struct api_response *r)                                               \
+	{                                                                                      \
+		char err[FC_ERR_MAX] = "";                                                     \
+		api_applied(r, call, err);                                                     \
+	}
+
+API_APPLY(h_put_machine, fc_apply_machine_config(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_patch_machine, fc_patch_machine_config(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_boot, fc_apply_boot_source(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_drive, fc_apply_drive(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_net, fc_apply_network_interface(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_entropy, fc_apply_entropy(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_logger, fc_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_metrics, fc_apply_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+
+static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,
+		      struct api_response *r)
+{
+	json_object *o = api_parse_object(req, r);
+	const char *action;
+	char err[FC_ERR_MAX] = "";
+	int ret;
+
+	if (!o)
+		return;
+	action = api_single_string(o, "action_type", r);
+	if (!action) {
+		json_object_put(o);
+		return;
+	}
+	if (!strcmp(action, "InstanceStart")) {
+		if (a->started) {
+			api_fault(r, 400, API_AFTER_START);
+		} else if ((ret = a->start(a, err, sizeof(err)))) {
+			api_fault(r, 400, "InstanceStart failed: %s", err[0] ? err : strerror(-ret));
+		} else {
+			r->status = 204;
+		}
+	} else if (!strcmp(action, "SendCtrlAltDel")) {
+		if (!a->started)
+			api_fault(r, 400, API_BEFORE_START);
+		else if ((ret = vm_send_ctrl_alt_del(a->vm)))
+			api_fault(r, 400, "SendCtrlAltDel failed: %s", ret == -ENOTSUP
+				  ? "this VM has no i8042 keyboard" : strerror(-ret));
+		else
+			r->status = 204;
+	} else if (!strcmp(action, "FlushMetrics")) {
+		ret = a->started ? metrics_flush(a->vm->metrics) : -ENODEV;
+		if (ret == -ENODEV)
+			api_fault(r, 400, a->started ? "FlushMetrics: no metrics file was configured "
+				  "(PUT /metrics before InstanceStart, or --metrics)"
+				  : "FlushMetrics: the metrics file opens at InstanceStart");
+		else if (ret)
+			api_fault(r, 400, "FlushMetrics: %s", ret == -EAGAIN
+				  ? "the metrics FIFO is full; the line was dropped" : strerror(-ret));
+		else
+			r->status = 204;
+	} else if (!strcmp(action, "MvmStop")) {
+		/* mvm's own: stop at once, as SIGTERM would (mvm ctl stop's last resort). */
+		if (!a->started) {
+			api_fault(r, 400, API_BEFORE_START);
+		} else {
+			vm_request_stop(a->vm, VM_STOP_USER);
+			r->status = 204;
+		}
+	} else {
+		api_fault(r, 400, "action_type: unknown action '%s' (InstanceStart, SendCtrlAltDel, "
+			  "FlushMetrics, MvmStop)", action);
+	}
+	json_object_put(o);
+}
+
+static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_request *req,
+		       struct api_response *r)
+{
+	json_object *o = api_parse_object(req, r);
+	const char *state;
+	int ret = 0;
+
+	if (!o)
+		return;
+	state = api_single_string(o, "state", r);
+	if (!state) {
+		json_object_put(o);
+		return;
+	}
+	if (!strcmp(state, "Paused"))
+		ret = vm_pause(a->vm);
+	else if (!strcmp(state, "Resumed"))
+		ret = vm_resume(a->vm);
+	else
+		ret = -EINVAL;
+	if (ret == -EINVAL)
+		api_fault(r, 400, "state: expected \"Paused\" or \"Resumed\", got \"%s\"", state);
+	else if (ret)
+		api_fault(r, 400, "the VM is stopping");
+	else
+		r->status = 204;
+	json_object_put(o);
+}
+
+static const struct api_route_def api_routes[] = {
+	{ "/",                    false, HTTP_GET,   API_ANYTIME,   false, h_root },
+	{ "/version",             false, HTTP_GET,   API_ANYTIME,   false, h_version },
+	{ "/machine-config",      false, HTTP_GET,   API_ANYTIME,   false, h_get_machine },
+	{ "/machine-config",      false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_machine },
+	{ "/machine-config",      false, HTTP_PATCH, API_PRE_BOOT,  true,  h_patch_machine },
+	{ "/boot-source",         false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_boot },
+	{ "/drives/",             true,  HTTP_PUT,   API_PRE_BOOT,  true,  h_put_drive },
+	{ "/network-interfaces/", true,  HTTP_PUT,   API_PRE_BOOT,  true,  h_put_net },
+	{ "/entropy",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_entropy },
+	{ "/logger",              false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_logger },
+	{ "/metrics",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_metrics },
+	{ "/actions",             false, HTTP_PUT,   API_ANYTIME,   true,  h_actions },
+	{ "/vm",                  false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_vm },
+	{ "/vm/config",           false, HTTP_GET,   API_ANYTIME,   false, h_get_vm_config },
+	{ "/mvm/stats",           false, HTTP_GET,   API_POST_BOOT, false, h_get_stats },
+};
+
+static bool api_id_ok(const char *id)
+{
+	if (!*id)
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* Does path match route d? The id (for an id route) goes to id. */
+static bool api_match(const struct api_route_def *d, struct http_str path, char *id)
+{
+	size_t n = strlen(d->path);
+
+	if (!d->takes_id)
+		return http_str_eq(path, d->path);
+	if (path.len < n || memcmp(path.p, d->path, n))
+		return false;
+	if (path.len - n >= API_ID_MAX || memchr(path.p + n, '/', path.len - n))
+		return false;
+	memcpy(id, path.p + n, path.len - n);
+	id[path.len - n] = 0;
+	return true;
+}
+
+static const char *api_method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET: return "GET";
+	case HTTP_PUT: return "PUT";
+	case HTTP_PATCH: return "PATCH";
+	default: return "?";
+	}
+}
+
+void api_route(struct api_vmm *a, const struct http_request *req, struct api_response *r)
+{
+	static char allow[128];    /* the server thread is the only caller */
+	const struct api_route_def *hit = NULL;
+	char id[API_ID_MAX] = "";
+	bool path_known = false;
+	size_t n = 0;
+
+	allow[0] = 0;
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+		const struct api_route_def *d = &api_routes[i];
+
+		if (!api_match(d, req->path, id))
+			continue;
+		path_known = true;
+		n += (size_t)snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "Allow: ",
+				      api_method_name(d->method));
+		if (d->method == req->method)
+			hit = d;
+	}
+	if (!hit) {
+		if (path_known) {
+			snprintf(allow + n, sizeof(allow) - n, "\r\n");
+			r->extra = allow;
+			api_fault(r, 405, "Invalid request method: %.*s is not allowed on %.*s",
+				  (int)req->method_str.len, req->method_str.p,
+				  (int)req->path.len, req->path.p);
+		} else {
+			api_fault(r, 404, "Invalid request path: %.*s %.*s",
+				  (int)req->method_str.len, req->method_str.p,
+				  (int)req->target.len, req->target.p);
+		}
+		return;
+	}
+	if (hit->takes_id && !api_id_ok(id)) {
+		api_fault(r, 400, "%.*s: the id must be 1 to %d letters, digits, '_' or '-'",
+			  (int)req->path.len, req->path.p, API_ID_MAX - 1);
+		return;
+	}
+	if (hit->when == API_PRE_BOOT && a->started) {
+		api_fault(r, 400, API_AFTER_START);
+		return;
+	}
+	if (hit->when == API_POST_BOOT && !a->started) {
+		api_fault(r, 400, API_BEFORE_START);
+		return;
+	}
+	if (hit->needs_body && req->body.len == 0) {
+		api_fault(r, 400, "%s %.*s needs a JSON body (with a Content-Length)",
+			  api_method_name(hit->method), (int)req->path.len, req->path.p);
+		return;
+	}
+	if (!hit->needs_body && req->body.len) {
+		api_fault(r, 400, "%s %.*s takes no body", api_method_name(hit->method),
+			  (int)req->path.len, req->path.p);
+		return;
+	}
+	hit->fn(a, hit->takes_id ? id : NULL, req, r);
+}

@@ -1,0 +1,82 @@
+/* server.h - the API: HTTP/1.1 on a Unix socket, served by its own thread.
+ *
+ * Contract: api_server_open() binds PATH (a stale socket file nobody
+ * listens on is replaced; a live one is refused with -EADDRINUSE, any
+ * other file with -EEXIST); api_server_start() serves it on a thread with
+ * every signal blocked; api_server_close() stops the thread, closes every
+ * connection and unlinks PATH. The thread never blocks on a client: every
+ * socket is non-blocking, each connection has bounded buffers (one request
+ * of at most HTTP_MAX_HEAD + HTTP_MAX_BODY bytes in, API_OUT_MAX bytes of
+ * responses out; past that its requests wait until the client reads), at
+ * most API_MAX_CONNS connections are open (one more gets a 503 and is
+ * closed), and a connection with no progress for idle_ms (default
+ * API_IDLE_MS) is closed, so a client that connects and sends nothing, or
+ * never reads, holds one slot for a while and nothing else.
+ *
+ * Requests go to api_route() (routes.c) on the server thread, one at a
+ * time. struct api_vmm is what the routes act on: the configuration before
+ * InstanceStart, the VM after. The VM side (api_vmm.c) fills it.
+ */
+#ifndef MVM_API_SERVER_H
+#define MVM_API_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/http.h"
+#include "core/vm_config.h"
+
+#define API_MAX_CONNS 16
+#define API_IDLE_MS   10000
+#define API_OUT_MAX   (256 * 1024)
+
+struct vm;
+struct api_vmm;
+
+/* InstanceStart: create the VM from a->cfg. 0, or -errno with a message in
+ * err for the fault_message. Runs on the server thread. */
+typedef int (*api_start_fn)(struct api_vmm *a, char *err, size_t errlen);
+
+struct api_vmm {
+	struct vm_config *cfg;     /* pre-boot resources land here */
+	struct vm *vm;             /* non-NULL once started */
+	bool started;
+	api_start_fn start;
+	void *start_ctx;
+	const char *instance_id;   /* GET /: "id" */
+};
+
+/* One response: status, an optional JSON body (malloc'd; the server frees
+ * it) and optional extra header lines (static). */
+struct api_response {
+	int status;
+	char *body;
+	const char *extra;
+};
+
+/* routes.c: answer one parsed request. */
+void api_route(struct api_vmm *a, const struct http_request *req, struct api_response *resp);
+
+struct api_conn;
+
+struct api_server {
+	int listen_fd, epfd, wake_fd;
+	char path[108];            /* sun_path */
+	pthread_t thread;
+	bool running;
+	atomic_bool stopping;
+	int idle_ms;
+	struct api_conn *conns[API_MAX_CONNS];
+	struct api_vmm *vmm;
+	unsigned long served;      /* requests answered (tests, bench) */
+};
+
+/* 0 or -errno (logged, naming PATH). */
+int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm);
+int api_server_start(struct api_server *s);
+/* Safe on a zeroed, failed or never-started server; idempotent. */
+void api_server_close(struct api_server *s);
+
+#endif
