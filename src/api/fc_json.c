@@ -44,6 +44,33 @@ const char *fc_json_type_name(struct json_object *v)
 	return "unknown";
 }
 
+/* What json-c 0.16 accepts even in strict mode and RFC 8259 does not:
+ * single-quoted strings, NaN/Infinity, raw control characters inside
+ * strings. The offset of the first such byte, or len. */
+static size_t lenient_spot(const char *text, size_t len)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (in_str) {
+			if (c < 0x20)
+				return i;
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '\'' || (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') &&
+					  !strchr("truefalsnE", c))) {
+			return i;
+		}
+	}
+	return len;
+}
+
 int fc_json_parse_object(const char *text, size_t len, const char *what,
 			 struct json_object **out, char *err, size_t errlen)
 {
@@ -62,6 +89,9 @@ int fc_json_parse_object(const char *text, size_t len, const char *what,
 		end++;
 	if (end == len)
 		return fc_json_err(err, errlen, "%s: empty (expected a JSON object)", what);
+	if ((end = lenient_spot(text, len)) != len)
+		return fc_json_err(err, errlen, "%s: not valid JSON at byte %zu: unexpected character",
+				   what, end);
 	tok = json_tokener_new_ex(FC_JSON_MAX_DEPTH);
 	if (!tok)
 		return -ENOMEM;

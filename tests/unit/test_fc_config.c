@@ -148,10 +148,13 @@ static void test_not_json(void **state)
 	refused("{\"boot-source\": {", "config: not valid JSON at byte 17: unexpected end of input");
 	refused("{" BOOT "} x", "config: not valid JSON at byte 45: unexpected character");
 	refused("{" BOOT ",}", "config: not valid JSON at byte 44: unexpected character");
+	/* json-c's leniencies, refused: single quotes, NaN, raw control bytes. */
 	refused("{'a': 1}", "config: not valid JSON at byte 1: unexpected character");
+	refused("{\"a\": NaN}", "config: not valid JSON at byte 6: unexpected character");
+	refused("{\"a\": \"x\ty\"}", "config: not valid JSON at byte 8: unexpected character");
 	/* Deeper than any schema object: refused by the depth bound. */
 	refused("{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}",
-		"config: not valid JSON at byte 13: nesting too deep");
+		"config: not valid JSON at byte 12: nesting too deep");
 }
 
 static void test_nul_and_utf8(void **state)
