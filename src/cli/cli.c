@@ -1,5 +1,6 @@
 /* cli.c - parsing of `mvm run` flags into a vm_config. */
 #include "cli/cli.h"
+#include "api/fc_config.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -98,13 +99,7 @@ bad:
 
 void cli_free_run(struct vm_config *cfg)
 {
-	for (int i = 0; i < cfg->nr_disks; i++) {
-		free((char *)cfg->disks[i].path);
-		free((char *)cfg->disks[i].id);
-	}
-	cfg->nr_disks = 0;
-	free((char *)cfg->metrics_path);
-	cfg->metrics_path = NULL;
+	vm_config_release(cfg);
 }
 
 void cli_usage(FILE *out)
@@ -114,10 +109,14 @@ void cli_usage(FILE *out)
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH]\n"
+		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|config|info\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"
+		"  --config-file FILE\n"
+		"                  the VM from a Firecracker-style JSON file (README: Config file);\n"
+		"                  the flags that describe the VM are refused with it\n"
 		"  --kernel FILE   bzImage, ELF vmlinux with a PVH entry note, multiboot kernel or\n"
 		"                  static ELF64 tiny guest (guest/ SDK); none: the built-in hello demo\n"
 		"  --initrd FILE   initial ramdisk\n"
@@ -153,6 +152,29 @@ void cli_usage(FILE *out)
 		VM_DEFAULT_CMDLINE);
 }
 
+/* --config-file: mixing it with flags that describe the VM is refused, as
+ * Firecracker has one source of truth per VM; flags about mvm itself
+ * (--debug, --stats, --trace-exits, --api-sock) combine with it. */
+static int cli_load_config(const char *path, const char *vm_flag, bool debug,
+			   struct vm_config *cfg)
+{
+	char err[FC_ERR_MAX];
+
+	if (vm_flag) {
+		log_err("--config-file cannot be combined with --%s: put it in the file "
+			"(see the README, Config file)", vm_flag);
+		return -EINVAL;
+	}
+	if (fc_config_load(path, cfg, err, sizeof(err))) {
+		log_err("--config-file %s", err);
+		return -EINVAL;
+	}
+	/* logger.level from the file, unless --debug asked for more. */
+	if (cfg->log_level_set && !debug)
+		log_set_level((enum log_level)cfg->log_level);
+	return 0;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 {
 	static const struct option opts[] = {
@@ -170,23 +192,30 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "trace-exits", no_argument,   NULL, 'T' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "api-sock", required_argument, NULL, 'A' },
+		{ "config-file", required_argument, NULL, 'F' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
+	const char *config_file = NULL, *vm_flag = NULL;
+	bool debug = false;
 	long n;
-	int c;
+	int c, idx;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nr_cpus = 1;
 	cfg->mem_size = VM_DEFAULT_MEM;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((idx = -1, c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
+		/* Flags that describe the VM: a config file describes it whole. */
+		if (idx >= 0 && strchr("kicnmDNrCM", c) && !vm_flag)
+			vm_flag = opts[idx].name;
 		switch (c) {
+		case 'F': config_file = optarg; break;
 		case 'k': cfg->kernel_path = optarg; break;
 		case 'i': cfg->initrd_path = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
-		case 'd': log_set_level(LOG_DEBUG); break;
+		case 'd': log_set_level(LOG_DEBUG); debug = true; break;
 		case 'r': cfg->rng = true; break;
 		case 'D':
 			if (cfg->nr_disks == VM_MAX_DISKS) {
@@ -260,6 +289,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
 		return -EINVAL;
 	}
+	if (config_file)
+		return cli_load_config(config_file, vm_flag, debug, cfg);
 	/* No --kernel: vm_create boots the built-in hello demo (docs/guest-abi.md). */
 	return 0;
 }

@@ -3,6 +3,8 @@
  * Contract: cli_parse_run() accepts exactly the documented `mvm run` flags;
  * on a bad flag or value it prints one message naming the flag and returns
  * -EINVAL (mvm exits MVM_EXIT_USAGE). It returns 1 after printing help.
+ * --config-file FILE fills cfg from Firecracker-style JSON (api/fc_config.h)
+ * and refuses the flags that describe the VM (--kernel, --disk, ...).
  */
 #ifndef MVM_CLI_CLI_H
 #define MVM_CLI_CLI_H
@@ -21,7 +23,7 @@ int cli_parse_int(const char *s, long min, long max, long *out);
 int cli_parse_disk(const char *arg, struct vm_disk_cfg *d);
 
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg);
-/* Free what cli_parse_run() allocated (disk paths and ids). */
+/* Free what cli_parse_run() allocated (vm_config_release()). */
 void cli_free_run(struct vm_config *cfg);
 void cli_usage(FILE *out);
 
