@@ -65,10 +65,11 @@ for i in $(seq 1 "$BENCH_LAUNCH_N"); do
 		sed -n 's/^launch: marker_ms=\([0-9.]*\).*/\1/p' "$out/hello.err" | head -n1 >>"$out/launch.ms"
 	fi
 done
-read -r l_cnt l_min l_med l_max < <(sort -n "$out/launch.ms" | awk '
+# (No process substitution: the test host has no /dev/fd.)
+read -r l_cnt l_min l_med l_max <<<"$(sort -n "$out/launch.ms" | awk '
 	{ v[NR] = $1 } END { if (NR == 0) { print "0 - - -"; exit }
 	  m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-	  printf "%d %.2f %.2f %.2f\n", NR, v[1], m, v[NR] }')
+	  printf "%d %.2f %.2f %.2f\n", NR, v[1], m, v[NR] }')"
 
 f_pio=$(field floor pio_ns) f_mmio=$(field floor mmio_ns) f_khz=$(field floor tsc_khz)
 s_pio=$(field sdk pio_dev_ns) s_unc=$(field sdk pio_unclaimed_ns) s_mmio=$(field sdk mmio_ns)
