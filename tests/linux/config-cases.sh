@@ -1,0 +1,106 @@
+# tests/linux/config-cases.sh - the --config-file cases of tests/linux/run.sh (sourced by it; uses
+# its vm_* helpers, open_session/say/close_session from virtio-cases.sh, $kernel, $initrd, $work
+# and $BASE_CMDLINE): a Firecracker-style JSON file boots the same VM as the flags, and a bad
+# file is refused with status 2 and the field named.
+
+CONFIG_CASES=(config-file-boot config-file-devices config-file-invalid)
+
+# A JSON string literal of $1 (paths here hold no control characters).
+cfg_json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+
+# write_config FILE BOOT_ARGS ROOT_RO: kernel, initrd, 1 vCPU, 256 MiB, one root drive (a fresh
+# 4 MiB image next to FILE), an entropy device.
+write_config() {
+	local f=$1 args=$2 ro=$3 img=${1%.json}.img
+	dd if=/dev/zero of="$img" bs=1M count=4 2>/dev/null
+	cat >"$f" <<EOF
+{
+  "boot-source": {
+    "kernel_image_path": $(cfg_json_str "$kernel"),
+    "initrd_path": $(cfg_json_str "$initrd"),
+    "boot_args": $(cfg_json_str "$args")
+  },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 256, "smt": false },
+  "drives": [
+    { "drive_id": "rootfs", "path_on_host": $(cfg_json_str "$img"),
+      "is_root_device": true, "is_read_only": $ro }
+  ],
+  "entropy": {}
+}
+EOF
+}
+
+# The same VM from a file and from flags: both reach userspace and power off with status 0, and
+# the guest sees the same CPUs and the same MemTotal.
+case_config-file-boot() {
+	local f=$work/boot.json cli_cpus cli_mem cpus mem
+	write_config "$f" "$BASE_CMDLINE mvmtest=poweroff" true
+	vm_start config-file-boot-cli /dev/null run --kernel "$kernel" --initrd "$initrd" --cpus 1 \
+		--mem 256M --disk "${f%.json}.img,ro" --rng --cmdline "$BASE_CMDLINE mvmtest=poweroff root=/dev/vda ro"
+	vm_wait_exit "$BOOT_TIMEOUT" || :
+	time_note config-file-boot-cli
+	cli_cpus=$(marker MVM-GUEST-CPUS) cli_mem=$(marker MVM-GUEST-MEMTOTAL-KB)
+	if [ "$VM_RC" != 0 ] || [ -z "$cli_mem" ]; then
+		fail_case config-file-boot "the reference boot with flags failed (status $VM_RC)"; return
+	fi
+	vm_start config-file-boot /dev/null run --config-file "$f"
+	vm_wait_exit "$BOOT_TIMEOUT" || :
+	time_note config-file-boot
+	cpus=$(marker MVM-GUEST-CPUS) mem=$(marker MVM-GUEST-MEMTOTAL-KB)
+	if [ "$VM_RC" = killed ]; then fail_case config-file-boot "mvm still running $BOOT_TIMEOUT s after start"
+	elif ! grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then fail_case config-file-boot "mvm exited $VM_RC before the guest reached userspace"
+	elif [ "$VM_RC" != 0 ]; then fail_case config-file-boot "mvm exited $VM_RC, expected 0"
+	elif [ "$cpus" != 1 ] || [ "$cpus" != "$cli_cpus" ]; then
+		fail_case config-file-boot "guest reports ${cpus:-no} CPUs (flags: $cli_cpus), expected 1"
+	elif [ "$mem" != "$cli_mem" ]; then fail_case config-file-boot "MemTotal $mem kB, with flags $cli_mem kB"
+	elif grep -qaE 'AddressSanitizer|runtime error|LeakSanitizer' "$VM_ERR"; then fail_case config-file-boot "mvm printed a sanitizer report"
+	else ok config-file-boot; fi
+}
+
+# What the file asked for reached the guest: root=/dev/vda rw appended to boot_args (the drive
+# is the root device and writable), /dev/vda present, hw_random from virtio-rng.
+case_config-file-devices() {
+	local f=$work/devices.json line
+	write_config "$f" "$BASE_CMDLINE mvmtest=echo" false
+	open_session config-file-devices run --config-file "$f" || return
+	say 'echo MVM-CF-CMDLINE-$((1+1)): $(cat /proc/cmdline)'
+	say '[ -b /dev/vda ] && echo MVM-CF-VDA-$((2+1))'
+	say 'echo MVM-CF-RNG-$(cat /sys/class/misc/hw_random/rng_current)'
+	vm_wait_for 'MVM-CF-RNG-[a-z]' 20
+	close_session
+	line=$(tr -d '\r' <"$VM_OUT" | grep -a '^MVM-CF-CMDLINE-2:' | head -n1)
+	echo "# config-file-devices: ${line#MVM-CF-CMDLINE-2: }"
+	if ! grep -q ' root=/dev/vda rw' <<<"$line"; then fail_case config-file-devices "the guest's /proc/cmdline has no 'root=/dev/vda rw'"
+	elif ! grep -q 'mvmtest=echo' <<<"$line"; then fail_case config-file-devices "the guest's /proc/cmdline lacks the file's boot_args"
+	elif ! grep -qa '^MVM-CF-VDA-3' "$VM_OUT"; then fail_case config-file-devices "the guest has no /dev/vda"
+	elif ! grep -qa 'MVM-CF-RNG-virtio_rng' "$VM_OUT"; then fail_case config-file-devices "the guest's hw_random is not virtio_rng"
+	elif [ -n "$(unclean_end)" ]; then fail_case config-file-devices "$(unclean_end)"
+	else ok config-file-devices; fi
+}
+
+# Refused before any VM exists, status 2, the message names the field (or the clashing flag).
+case_config-file-invalid() {
+	local f=$work/invalid.json why=
+	try_invalid() { # WANT-TEXT ARGS...
+		local want=$1; shift
+		vm_start config-file-invalid /dev/null run "$@"
+		if ! vm_wait_exit "$QUICK_TIMEOUT"; then why="mvm $* still running $QUICK_TIMEOUT s after start"
+		elif [ "$VM_RC" != 2 ]; then why="mvm $* exited $VM_RC, expected 2"
+		elif ! grep -qaF "$want" "$VM_ERR"; then why="mvm $*: no message '$want'"
+		fi
+		[ -z "$why" ]
+	}
+	printf '{"boot-source": {"kernel_image_path": %s}, "drives": [{"drive_id": "d", "path_on_hots": "/x", "is_root_device": false}]}\n' \
+		"$(cfg_json_str "$kernel")" >"$f"
+	try_invalid 'drives[0].path_on_hots: unknown field' --config-file "$f" &&
+	printf '{"boot-source": {"kernel_image_path": %s}, "machine-config": {"vcpu_count": "2", "mem_size_mib": 256}}\n' \
+		"$(cfg_json_str "$kernel")" >"$f" &&
+	try_invalid 'machine-config.vcpu_count: expected an integer, got string' --config-file "$f" &&
+	printf '{"machine-config": {"vcpu_count": 1, "mem_size_mib": 256}}\n' >"$f" &&
+	try_invalid 'boot-source: required' --config-file "$f" &&
+	printf '[1, 2]' >"$f" &&
+	try_invalid 'expected a JSON object, got array' --config-file "$f" &&
+	write_config "$f" "$BASE_CMDLINE" false &&
+	try_invalid 'cannot be combined with --kernel' --config-file "$f" --kernel "$kernel"
+	if [ -n "$why" ]; then fail_case config-file-invalid "$why"; else ok config-file-invalid; fi
+}
