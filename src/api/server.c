@@ -255,6 +255,24 @@ static void api_accept(struct api_server *s)
 				slot = i;
 				break;
 			}
+		/* Full: the connection idle the longest gives way if it has been
+		 * idle a second, so silent clients cannot keep others out. */
+		if (slot < 0) {
+			uint64_t now = api_now_ns(), oldest = UINT64_MAX;
+			int victim = -1;
+
+			for (int i = 0; i < API_MAX_CONNS; i++)
+				if (s->conns[i]->last_ns < oldest) {
+					oldest = s->conns[i]->last_ns;
+					victim = i;
+				}
+			if (victim >= 0 && now - oldest >= 1000000000ULL) {
+				log_debug("api: all %d connections in use; closing the one idle longest",
+					  API_MAX_CONNS);
+				api_conn_free(s, victim);
+				slot = victim;
+			}
+		}
 		if (slot < 0) {
 			static const char busy[] =
 				"HTTP/1.1 503 Service Unavailable\r\nServer: mvm\r\nContent-Type: application/json\r\n"

@@ -8,10 +8,12 @@
  * socket is non-blocking, each connection has bounded buffers (one request
  * of at most HTTP_MAX_HEAD + HTTP_MAX_BODY bytes in, API_OUT_MAX bytes of
  * responses out; past that its requests wait until the client reads), at
- * most API_MAX_CONNS connections are open (one more gets a 503 and is
- * closed), and a connection with no progress for idle_ms (default
- * API_IDLE_MS) is closed, so a client that connects and sends nothing, or
- * never reads, holds one slot for a while and nothing else.
+ * most API_MAX_CONNS connections are open (when all are taken, the one
+ * idle the longest is closed for a newcomer if it has been idle a second;
+ * otherwise the newcomer gets a 503), and a connection with no progress for
+ * idle_ms (default API_IDLE_MS, $MVM_API_IDLE_MS) is closed, so a client
+ * that connects and sends nothing, or never reads, holds one slot for a
+ * while and nothing else.
  *
  * Requests go to api_route() (routes.c) on the server thread, one at a
  * time. struct api_vmm is what the routes act on: the configuration before

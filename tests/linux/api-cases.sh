@@ -1,0 +1,262 @@
+# tests/linux/api-cases.sh - the API cases of tests/linux/run.sh (sourced by it; uses its vm_*
+# helpers, $mvm, $kernel, $initrd, $work and $BASE_CMDLINE): `mvm run --api-sock` driven with
+# curl over a real Unix socket, and `mvm ctl` (its hidden `raw` command writes a request in
+# pieces and prints the raw answer).
+#
+# api-errors, api-split, api-idle and api-1000 talk to an mvm that waits for InstanceStart (no
+# guest needed); api-boot and api-pause boot the reference guest through the API.
+
+API_CASES=(api-errors api-split api-idle api-1000 api-boot api-pause)
+
+API_SOCK=
+# api METHOD PATH [JSON]: the status code on stdout, the body in $work/api.body.
+api() {
+	local m=$1 p=$2; shift 2
+	if [ $# -gt 0 ]; then
+		curl -s -m 10 --unix-socket "$API_SOCK" -o "$work/api.body" -w '%{http_code}' -X "$m" \
+			-H 'Content-Type: application/json' --data-binary "$1" "http://localhost$p"
+	else
+		curl -s -m 10 --unix-socket "$API_SOCK" -o "$work/api.body" -w '%{http_code}' -X "$m" \
+			"http://localhost$p"
+	fi
+}
+api_body() { cat "$work/api.body" 2>/dev/null; }
+# raw TEXT [ctl raw options]: printf-format TEXT to the socket, the answer on stdout.
+raw() { local t=$1; shift; printf "$t" | "$mvm" ctl --api-sock "$API_SOCK" raw "$@" | tr -d '\r'; }
+
+# Start `mvm run --api-sock` (stdin: $2, extra mvm args after) and wait for its socket.
+api_start() {
+	local name=$1 in=$2; shift 2
+	API_SOCK=$work/$name.sock
+	vm_start "$name" "$in" run --api-sock "$API_SOCK" "$@"
+	for _ in $(seq 50); do
+		[ -S "$API_SOCK" ] && return 0
+		kill -0 "$VM_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail_case "$name" "mvm did not create $API_SOCK"
+	vm_kill
+	return 1
+}
+have_curl() { command -v curl >/dev/null 2>&1 || { skip "$1" "curl is not installed (scripts/deps.sh)"; return 1; }; }
+
+# expect NAME WANT GOT WHAT: record the first mismatch in $bad.
+bad=
+expect() { [ -n "$bad" ] || [ "$2" = "$3" ] || bad="$4: got $3, expected $2 (body: $(api_body | head -c 200))"; }
+expect_grep() { [ -n "$bad" ] || grep -qE "$1" <<<"$2" || bad="$3: $(head -c 300 <<<"$2" | tr '\n' ' ')"; }
+
+case_api-errors() {
+	have_curl api-errors || return
+	api_start api-errors /dev/null || return
+	local big=$work/big.json r
+	bad=
+	expect api-errors 400 "$(api PUT /machine-config '{"vcpu_count": 2,')" "truncated JSON"
+	expect_grep '"fault_message"' "$(api_body)" "truncated JSON: no fault_message"
+	expect api-errors 400 "$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "vcpus": 1}')" "unknown field"
+	expect_grep 'vcpus' "$(api_body)" "unknown field: the fault does not name it"
+	expect api-errors 400 "$(api PUT /machine-config '{"vcpu_count": "two", "mem_size_mib": 128}')" "wrong type"
+	expect_grep 'vcpu_count' "$(api_body)" "wrong type: the fault does not name the field"
+	expect api-errors 404 "$(api GET /no-such-path)" "unknown path"
+	expect api-errors 404 "$(api PUT /drives/a/b '{}')" "id with a slash"
+	expect api-errors 405 "$(api DELETE /machine-config)" "DELETE /machine-config"
+	expect api-errors 405 "$(api GET /actions)" "GET /actions"
+	expect api-errors 400 "$(api PATCH /vm '{"state": "Paused"}')" "pause before InstanceStart"
+	expect api-errors 400 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart without a boot source"
+	expect_grep 'boot-source' "$(api_body)" "InstanceStart without a boot source: fault"
+	expect api-errors 400 "$(api PUT /actions '{"action_type": "Reboot"}')" "unknown action"
+	expect api-errors 400 "$(api PUT /drives/bad.id '{"drive_id": "bad.id", "path_on_host": "/x", "is_root_device": false, "is_read_only": true}')" "bad drive id"
+	head -c 70000 /dev/zero | tr '\0' ' ' >"$big"
+	expect api-errors 413 "$(curl -s -m 10 --unix-socket "$API_SOCK" -o "$work/api.body" -w '%{http_code}' \
+		-X PUT --data-binary @"$big" http://localhost/machine-config)" "70000-byte body"
+	expect api-errors 501 "$(curl -s -m 10 --unix-socket "$API_SOCK" -o "$work/api.body" -w '%{http_code}' \
+		-X PUT -H 'Transfer-Encoding: chunked' --data-binary '{}' http://localhost/machine-config)" "chunked body"
+	expect api-errors 431 "$(curl -s -m 10 --unix-socket "$API_SOCK" -o "$work/api.body" -w '%{http_code}' \
+		-H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" http://localhost/)" "9000-byte header"
+	r=$(raw 'GET /machine-config HTTP/1.1 extra\r\n\r\n')
+	expect_grep '^HTTP/1.1 400 ' "$r" "malformed request line"
+	r=$(raw 'get / HTTP/1.1\r\n\r\n')
+	expect_grep '^HTTP/1.1 400 ' "$r" "lower-case method"
+	r=$(raw 'GET / HTTP/1.1\nHost: x\n\n')
+	expect_grep '^HTTP/1.1 400 ' "$r" "bare LF line ends"
+	r=$(raw 'GET / HTTP/3.0\r\n\r\n')
+	expect_grep '^HTTP/1.1 505 ' "$r" "HTTP/3.0"
+	# A body without Content-Length: the request has none (400), and the body bytes are then a
+	# malformed request line (400, connection closed).
+	r=$(raw 'PUT /machine-config HTTP/1.1\r\nHost: x\r\n\r\n{"vcpu_count": 1, "mem_size_mib": 64}')
+	expect_grep 'needs a JSON body' "$r" "body without Content-Length"
+	[ -n "$bad" ] || [ "$(grep -o 'HTTP/1.1 400 ' <<<"$r" | wc -l)" = 2 ] || bad="body without Content-Length: expected two 400s: $r"
+	# The configuration is unchanged by all of the above.
+	expect api-errors 200 "$(api GET /machine-config)" "GET /machine-config"
+	expect_grep '"vcpu_count": *1' "$(api_body)" "the refused requests changed machine-config"
+	# A second mvm on the same socket is refused; after SIGKILL the stale socket is replaced.
+	"$mvm" run --api-sock "$API_SOCK" </dev/null >"$work/api-errors.2.out" 2>&1; r=$?
+	[ -n "$bad" ] || [ $r = 2 ] || bad="a second mvm on a live socket exited $r, expected 2"
+	expect_grep 'another process is serving' "$(cat "$work/api-errors.2.out")" "second mvm: message"
+	kill -KILL "$VM_PID"; vm_reap
+	[ -n "$bad" ] || [ -S "$API_SOCK" ] || bad="the socket file went away after SIGKILL (cannot test the stale case)"
+	api_start api-errors /dev/null || return
+	expect api-errors 200 "$(api GET /)" "GET / after replacing a stale socket"
+	vm_kill
+	[ -n "$bad" ] || [ ! -e "$API_SOCK" ] || bad="mvm left $API_SOCK behind after SIGTERM"
+	grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR" && bad=${bad:-"mvm reported a sanitizer error"}
+	if [ -n "$bad" ]; then fail_case api-errors "$bad"; else ok api-errors; fi
+}
+
+# A request written one byte at a time, 2 ms apart; two pipelined requests in 3-byte pieces.
+case_api-split() {
+	have_curl api-split || return
+	api_start api-split /dev/null || return
+	local body='{"vcpu_count": 2, "mem_size_mib": 300}' r
+	bad=
+	r=$(raw "PUT /machine-config HTTP/1.1\r\nHost: x\r\nContent-Length: ${#body}\r\n\r\n$body" --chunk 1 --delay-ms 2)
+	expect_grep '^HTTP/1.1 204 ' "$r" "PUT split into single bytes"
+	r=$(raw 'GET /version HTTP/1.1\r\nHost: x\r\n\r\nGET /machine-config HTTP/1.1\r\nHost: x\r\n\r\n' --chunk 3 --delay-ms 1)
+	[ -n "$bad" ] || [ "$(grep -o 'HTTP/1.1 200 ' <<<"$r" | wc -l)" = 2 ] || bad="two pipelined GETs in 3-byte pieces: $r"
+	expect_grep '"mem_size_mib": *300' "$r" "the split PUT did not apply"
+	vm_kill
+	if [ -n "$bad" ]; then fail_case api-split "$bad"; else ok api-split; fi
+}
+
+# Clients that connect and send nothing: others are served at once; with every slot taken the
+# longest-idle one gives way; the idle timeout closes them.
+case_api-idle() {
+	have_curl api-idle || return
+	MVM_API_IDLE_MS=4000 api_start api-idle /dev/null || return
+	local pids=() t0 t1 i rc
+	bad=
+	"$mvm" ctl --api-sock "$API_SOCK" raw --no-shutdown --timeout-ms 30000 </dev/null >"$work/idle.out" &
+	local idle=$!
+	sleep 0.5
+	t0=$(mvm_now)
+	expect api-idle 200 "$(api GET /)" "GET / beside an idle client"
+	t1=$(mvm_now)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 2) }' || bad=${bad:-"GET / beside an idle client took $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"}
+	for i in $(seq 16); do
+		"$mvm" ctl --api-sock "$API_SOCK" raw --no-shutdown --timeout-ms 30000 </dev/null >/dev/null &
+		pids+=($!)
+	done
+	sleep 1.5
+	expect api-idle 200 "$(api GET /version)" "GET /version with 17 idle clients"
+	# The first idle client is closed by the 4 s idle timeout (raw exits 0 on EOF, 3 on its own timeout).
+	wait "$idle"; rc=$?
+	[ -n "$bad" ] || [ $rc = 0 ] || bad="the idle client was not closed by the server (raw exited $rc)"
+	for i in "${pids[@]}"; do wait "$i"; done
+	expect api-idle 200 "$(api GET /machine-config)" "GET after the idle clients went"
+	vm_kill
+	if [ -n "$bad" ]; then fail_case api-idle "$bad"; else ok api-idle; fi
+}
+
+# 1000 requests on one keep-alive connection and 1000 on their own connections: no fd or
+# memory growth in mvm (VmRSS within 256 KiB after a 200-request warm-up).
+case_api-1000() {
+	have_curl api-1000 || return
+	api_start api-1000 /dev/null || return
+	local fd0 fd1 rss0 rss1 n
+	bad=
+	fdcount() { ls "/proc/$VM_PID/fd" | wc -l; }
+	rss() { awk '/^VmRSS/ { print $2 }' "/proc/$VM_PID/status"; }
+	curl -s --unix-socket "$API_SOCK" "http://localhost/machine-config?[1-200]" >/dev/null
+	fd0=$(fdcount) rss0=$(rss)
+	n=$(curl -s --unix-socket "$API_SOCK" -o /dev/null -w '%{http_code}\n' "http://localhost/machine-config?[1-1000]" | grep -c '^200$')
+	[ "$n" = 1000 ] || bad="keep-alive: $n of 1000 answered 200"
+	n=$(curl -s --unix-socket "$API_SOCK" -H 'Connection: close' -o /dev/null -w '%{http_code}\n' \
+		"http://localhost/machine-config?[1-1000]" | grep -c '^200$')
+	[ -n "$bad" ] || [ "$n" = 1000 ] || bad="Connection: close: $n of 1000 answered 200"
+	sleep 0.3
+	fd1=$(fdcount) rss1=$(rss)
+	echo "# api-1000: fds $fd0 -> $fd1, VmRSS $rss0 -> $rss1 KiB"
+	[ -n "$bad" ] || [ "$fd1" -le "$fd0" ] || bad="fds grew from $fd0 to $fd1"
+	[ -n "$bad" ] || [ $((rss1 - rss0)) -le 256 ] || bad="VmRSS grew from $rss0 to $rss1 KiB"
+	vm_kill
+	if [ -n "$bad" ]; then fail_case api-1000 "$bad"; else ok api-1000; fi
+}
+
+# Configure and start through the API with stdin on a FIFO (echo mode): api_boot NAME EXTRA_CMDLINE.
+api_boot() {
+	local name=$1 fifo=$work/$1.fifo img=$work/$1.img
+	mkfifo "$fifo"
+	dd if=/dev/zero of="$img" bs=1M count=4 2>/dev/null
+	api_start "$name" "$fifo" || return 1
+	exec 3>"$fifo"
+	bad=
+	expect "$name" 204 "$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}')" "PUT /machine-config"
+	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo $2\"}")" "PUT /boot-source"
+	expect "$name" 204 "$(api PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$img\", \"is_root_device\": false, \"is_read_only\": false}")" "PUT /drives/scratch"
+	expect "$name" 204 "$(api PUT /entropy '{}')" "PUT /entropy"
+	API_T0=$(mvm_now)
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	if [ -n "$bad" ]; then exec 3>&-; vm_kill; fail_case "$name" "$bad"; return 1; fi
+	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
+	API_BOOT_S=$(awk -v a="$API_T0" -v b="$(mvm_now)" 'BEGIN { printf "%.2f", b - a }')
+	if [ $BOOT_WAIT -ne 0 ]; then exec 3>&-; vm_kill; fail_case "$name" "$(boot_failed_reason)"; return 1; fi
+	echo "# $name: InstanceStart -> MVM-GUEST-ECHO-READY $API_BOOT_S s"
+	return 0
+}
+
+case_api-boot() {
+	have_curl api-boot || return
+	api_boot api-boot '' || return
+	local r
+	say 'echo MVM-API-CPUS-$(grep -c ^processor /proc/cpuinfo) MVM-API-VDA-$(cat /sys/block/vda/size) MVM-API-RNG-$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null | cut -c1-6)'
+	vm_wait_for 'MVM-API-CPUS-[0-9]' 20
+	grep -qa 'MVM-API-CPUS-2' "$VM_OUT" || bad=${bad:-"the guest does not see 2 CPUs: $(grep -a MVM-API-CPUS "$VM_OUT" | tail -1)"}
+	grep -qa 'MVM-API-VDA-8192' "$VM_OUT" || bad=${bad:-"the guest has no 4 MiB /dev/vda"}
+	grep -qa 'MVM-API-RNG-virtio' "$VM_OUT" || bad=${bad:-"the guest has no virtio-rng"}
+	expect api-boot 200 "$(api GET /)" "GET / while running"
+	expect_grep '"state": *"Running"' "$(api_body)" "GET / state"
+	expect api-boot 400 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\"}")" "PUT /boot-source after start"
+	expect_grep 'not supported after starting' "$(api_body)" "PUT /boot-source after start: fault"
+	expect api-boot 400 "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}')" "PUT /machine-config after start"
+	expect api-boot 400 "$(api PUT /drives/x '{"drive_id": "x", "path_on_host": "/x", "is_root_device": false, "is_read_only": true}')" "PUT /drives after start"
+	expect api-boot 400 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "second InstanceStart"
+	expect api-boot 400 "$(api PUT /actions '{"action_type": "FlushMetrics"}')" "FlushMetrics with no metrics file"
+	expect api-boot 200 "$(api GET /machine-config)" "GET /machine-config after start"
+	expect api-boot 200 "$(api GET /vm/config)" "GET /vm/config"
+	expect_grep '"drive_id": *"scratch"' "$(api_body)" "GET /vm/config: drives"
+	r=$("$mvm" ctl --api-sock "$API_SOCK" stat 2>&1)
+	expect_grep '"exits"' "$r" "mvm ctl stat"
+	r=$("$mvm" ctl --api-sock "$API_SOCK" config 2>&1)
+	expect_grep '"boot-source"' "$r" "mvm ctl config"
+	say 'poweroff -f'
+	vm_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
+	exec 3>&-
+	time_note api-boot
+	[ -n "$bad" ] || [ "$VM_RC" = 0 ] || bad="mvm exited $VM_RC after poweroff, expected 0"
+	[ -n "$bad" ] || [ ! -e "$API_SOCK" ] || bad="mvm left $API_SOCK behind"
+	if [ -n "$bad" ]; then fail_case api-boot "$bad"; else ok api-boot; fi
+}
+
+# The guest prints a tick every 0.5 s: paused, no tick comes; resumed, they come again. Then
+# `mvm ctl stop` ends the VM.
+case_api-pause() {
+	have_curl api-pause || return
+	api_boot api-pause '' || return
+	local n0 n1 n2 n3 r
+	ticks() { grep -acE '^MVM-TICK-[0-9]+' "$VM_OUT"; }
+	say 'i=0; while :; do i=$((i+1)); echo MVM-TICK-$((1000+i)); sleep 0.5; done &'
+	vm_wait_for '^MVM-TICK-1003' 20 || bad="the guest's ticks did not start"
+	[ -n "$bad" ] || "$mvm" ctl --api-sock "$API_SOCK" pause || bad="mvm ctl pause failed"
+	expect api-pause 200 "$(api GET /)" "GET / while paused"
+	expect_grep '"state": *"Paused"' "$(api_body)" "GET / state while paused"
+	n0=$(ticks); sleep 3; n1=$(ticks)
+	[ -n "$bad" ] || [ $((n1 - n0)) -le 1 ] || bad="$((n1 - n0)) ticks in 3 s while paused"
+	expect api-pause 204 "$(api PATCH /vm '{"state": "Paused"}')" "a second pause"
+	[ -n "$bad" ] || "$mvm" ctl --api-sock "$API_SOCK" resume || bad="mvm ctl resume failed"
+	sleep 3; n2=$(ticks)
+	[ -n "$bad" ] || [ $((n2 - n1)) -ge 3 ] || bad="$((n2 - n1)) ticks in 3 s after resume, expected >= 3"
+	# Pause/resume 20 times in a row: the guest keeps going (no lost interrupt, no stuck vCPU).
+	for _ in $(seq 20); do
+		api PATCH /vm '{"state": "Paused"}' >/dev/null; api PATCH /vm '{"state": "Resumed"}' >/dev/null
+	done
+	sleep 2; n3=$(ticks)
+	[ -n "$bad" ] || [ $((n3 - n2)) -ge 2 ] || bad="the ticks stopped after 20 pause/resume pairs"
+	say 'echo MVM-API-DISK-$(echo hi | dd of=/dev/vda conv=fsync 2>/dev/null && echo $((6*7)))'
+	vm_wait_for 'MVM-API-DISK-42' 20 || bad=${bad:-"disk I/O after the pauses did not complete"}
+	echo "# api-pause: ticks $n0 -> $n1 paused 3 s, -> $n2 resumed 3 s, -> $n3 after 20 pairs"
+	r=$("$mvm" ctl --api-sock "$API_SOCK" stop --grace 2 2>&1)
+	vm_wait_exit 20 || bad=${bad:-"mvm did not exit after mvm ctl stop"}
+	exec 3>&-
+	time_note api-pause
+	expect_grep '^stopped' "$r" "mvm ctl stop"
+	if [ -n "$bad" ]; then fail_case api-pause "$bad"; else ok api-pause; fi
+}
