@@ -4,9 +4,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 
 #include <json-c/json.h>
+
+/* Firecracker's rule for drive_id and iface_id: they become file names
+ * and metric keys, so only [A-Za-z0-9_], at most 64 characters. */
+#define FC_ID_MAX 64
 
 /* Our schema nests four levels (drives[i].rate_limiter.bandwidth); a
  * little room past that, and no more, for hostile input. */
@@ -249,4 +254,76 @@ int fc_json_array(struct json_object *obj, const char *path, const char *key,
 		return wrong_type(v, path, key, "an array", err, errlen);
 	*out = v;
 	return 1;
+}
+
+int fc_json_id(const char *id, const char *path, const char *key, char *err, size_t errlen)
+{
+	char name[FC_JSON_NAME_LEN];
+	size_t n = strlen(id);
+
+	fc_json_name(name, sizeof(name), path, key);
+	if (n == 0 || n > FC_ID_MAX)
+		return fc_json_err(err, errlen, "%s: must be 1 to %d characters", name, FC_ID_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '_')
+			return fc_json_err(err, errlen,
+					   "%s: '%s' may only hold letters, digits and '_'", name, id);
+	return 0;
+}
+
+int fc_json_nonempty(const char *s, const char *path, const char *key, char *err, size_t errlen)
+{
+	char name[FC_JSON_NAME_LEN];
+
+	if (!*s)
+		return fc_json_err(err, errlen, "%s: must not be empty",
+				   fc_json_name(name, sizeof(name), path, key));
+	return 0;
+}
+
+/* One of the listed words; returns its index, or -EINVAL naming them. */
+int fc_json_one_of(const char *s, const char *const words[], const char *path, const char *key,
+		  char *err, size_t errlen)
+{
+	char name[FC_JSON_NAME_LEN], list[128] = "";
+	int i;
+
+	for (i = 0; words[i]; i++)
+		if (!strcmp(s, words[i]))
+			return i;
+	for (i = 0; words[i]; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 i ? ", " : "", words[i]);
+	return fc_json_err(err, errlen, "%s: '%s' is not one of %s",
+			   fc_json_name(name, sizeof(name), path, key), s, list);
+}
+
+/* mvm has no rate limiting: an absent, null or empty limiter is fine, any
+ * bucket is refused rather than silently not enforced. */
+int fc_json_rate_limiter(struct json_object *o, const char *path, const char *key,
+			      char *err, size_t errlen)
+{
+	struct json_object *rl;
+	char name[FC_JSON_NAME_LEN];
+	int ret = fc_json_object(o, path, key, &rl, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	if (json_object_object_length(rl))
+		return fc_json_err(err, errlen, "%s: rate limiting is not supported by mvm "
+				   "(leave it out or give {})",
+				   fc_json_name(name, sizeof(name), path, key));
+	return 0;
+}
+
+/* The id in the request path must be the one in the body (Firecracker). */
+int fc_json_path_id(const char *want, const char *got, const char *path, const char *key,
+			 char *err, size_t errlen)
+{
+	char name[FC_JSON_NAME_LEN];
+
+	if (want && strcmp(want, got))
+		return fc_json_err(err, errlen, "%s: '%s' does not match the id '%s' in the path",
+				   fc_json_name(name, sizeof(name), path, key), got, want);
+	return 0;
 }

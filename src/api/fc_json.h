@@ -38,6 +38,22 @@ int fc_json_object(struct json_object *obj, const char *path, const char *key,
 int fc_json_array(struct json_object *obj, const char *path, const char *key,
 		  struct json_object **out, char *err, size_t errlen);
 
+/* Firecracker's id rule (drive_id, iface_id): [A-Za-z0-9_]{1,64}. */
+int fc_json_id(const char *id, const char *path, const char *key, char *err, size_t errlen);
+/* The id in an API path must be the one in the body; want NULL: no path. */
+int fc_json_path_id(const char *want, const char *got, const char *path, const char *key,
+		    char *err, size_t errlen);
+int fc_json_nonempty(const char *s, const char *path, const char *key, char *err, size_t errlen);
+/* The index of s in words (NULL-terminated), or -EINVAL naming them all. */
+int fc_json_one_of(const char *s, const char *const words[], const char *path, const char *key,
+		   char *err, size_t errlen);
+/* A rate limiter: absent, null or {} only (mvm enforces none). */
+int fc_json_rate_limiter(struct json_object *o, const char *path, const char *key,
+			 char *err, size_t errlen);
+
+/* Room for a field's full name. */
+#define FC_JSON_NAME_LEN 160
+
 /* "path.key" (or "key" for an empty path) into buf. */
 const char *fc_json_name(char *buf, size_t len, const char *path, const char *key);
 /* "expected an integer, got string" style type name. */

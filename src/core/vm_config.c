@@ -25,6 +25,20 @@ int vm_config_set_string(struct vm_config *cfg, const char **field, unsigned own
 	return 0;
 }
 
+void vm_config_put_string(struct vm_config *cfg, const char **field, unsigned own_bit,
+			  char *copy)
+{
+	if (!own_bit || (cfg->owned & own_bit))
+		free((char *)*field);
+	*field = copy;
+	if (own_bit) {
+		if (copy)
+			cfg->owned |= own_bit;
+		else
+			cfg->owned &= ~own_bit;
+	}
+}
+
 static void release_owned(struct vm_config *cfg, const char **field, unsigned bit)
 {
 	if (cfg->owned & bit) {

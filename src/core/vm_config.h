@@ -73,6 +73,9 @@ struct vm_config {
  * 0 or -ENOMEM (the field is then unchanged). */
 int vm_config_set_string(struct vm_config *cfg, const char **field, unsigned own_bit,
 			 const char *value);
+/* Same, taking over copy (a heap string or NULL): cannot fail. */
+void vm_config_put_string(struct vm_config *cfg, const char **field, unsigned own_bit,
+			  char *copy);
 /* Free every string cfg owns and clear those fields; cfg stays usable. */
 void vm_config_release(struct vm_config *cfg);
 
