@@ -145,6 +145,10 @@ panic)
 	echo 1 >/proc/sys/kernel/sysrq
 	echo c >/proc/sysrq-trigger ;;
 echo)
+	# Ctrl-Alt-Del (the API's SendCtrlAltDel): soft mode makes the kernel send SIGINT to
+	# init (this shell) instead of rebooting at once.
+	echo 0 >/proc/sys/kernel/ctrl-alt-del 2>/dev/null
+	trap 'echo MVM-GUEST-CAD; poweroff -f' INT
 	echo "MVM-GUEST-ECHO-READY"
 	while IFS= read -r line; do
 		eval "$line"

@@ -40,6 +40,7 @@ int board_create(struct board *b, const struct board_env *env)
 	uart8250_set_stop_flag(&b->com1, env->stopping);
 	b->console_sink = console_uart_sink(&b->com1);
 	i8042_init(&b->i8042, env->stopper);
+	i8042_set_irq(&b->i8042, (struct irq_line){ env->irq_set, env->irq_ctx, IRQ_KBD });
 	rtc_init(&b->rtc, rtc_irq);
 	pvpanic_init(&b->pvpanic, env->stopper);
 	debug_exit_init(&b->debug_exit, env->stopper);

@@ -1,4 +1,4 @@
-/* i8042.c - minimal PS/2 controller: status, command byte, reset line. */
+/* i8042.c - minimal PS/2 controller (status, command byte, reset line) and keyboard. */
 #include "board/i8042.h"
 
 #include <errno.h>
@@ -25,6 +25,25 @@
 #define CMD_READ_OUTP    0xd0
 #define CMD_WRITE_OUTP   0xd1
 
+#define CMD_WRITE_KBD_OUT 0xd2
+
+#define CB_KBD_INT   0x01
+#define CB_TRANSLATE 0x40
+
+/* Keyboard commands (data-port writes) and answers. */
+#define KBD_SET_LEDS   0xed
+#define KBD_ECHO       0xee
+#define KBD_SCAN_SET   0xf0
+#define KBD_GET_ID     0xf2
+#define KBD_TYPEMATIC  0xf3
+#define KBD_ENABLE     0xf4
+#define KBD_DISABLE    0xf5
+#define KBD_DEFAULTS   0xf6
+#define KBD_RESEND     0xfe
+#define KBD_RESET      0xff
+#define KBD_ACK        0xfa
+#define KBD_BAT_OK     0xaa
+
 #define OUTP_RESET 0x01 /* active low: 0 holds the CPU in reset */
 #define OUTP_A20   0x02
 
@@ -43,10 +62,94 @@ void i8042_destroy(struct i8042 *k)
 	pthread_mutex_destroy(&k->lock);
 }
 
+/* Controller answers replace what is waiting (the guest asked for them). */
 static void put_output(struct i8042_regs *r, uint8_t v)
 {
 	r->out_buf = v;
 	r->out_full = 1;
+}
+
+/* A byte from the keyboard: straight into the output buffer when it is
+ * free, else behind it in the queue. false when the queue is full. */
+static bool kbd_push(struct i8042_regs *r, uint8_t v)
+{
+	if (!r->out_full) {
+		put_output(r, v);
+		return true;
+	}
+	if (r->q_len == I8042_QUEUE)
+		return false;
+	r->queue[(r->q_head + r->q_len++) % I8042_QUEUE] = v;
+	return true;
+}
+
+/* After the guest read the data port: the next queued byte, if any.
+ * true when a new byte is there (another interrupt is due). */
+static bool kbd_refill(struct i8042_regs *r)
+{
+	if (r->out_full || !r->q_len)
+		return false;
+	put_output(r, r->queue[r->q_head]);
+	r->q_head = (r->q_head + 1) % I8042_QUEUE;
+	r->q_len--;
+	return true;
+}
+
+static bool kbd_irq_enabled(const struct i8042_regs *r)
+{
+	return (r->cmd_byte & CB_KBD_INT) && !(r->cmd_byte & CB_KBD_DISABLE);
+}
+
+/* A keyboard command or its parameter byte, written to the data port. */
+static void kbd_command(struct i8042_regs *r, uint8_t v)
+{
+	uint8_t param_of = r->kbd_param_cmd;
+
+	r->kbd_param_cmd = 0;
+	if (param_of) {
+		kbd_push(r, KBD_ACK);
+		/* SCAN SET 0 asks which set: 2 (0x41 as the translator shows it). */
+		if (param_of == KBD_SCAN_SET && v == 0)
+			kbd_push(r, r->cmd_byte & CB_TRANSLATE ? 0x41 : 0x02);
+		return;
+	}
+	switch (v) {
+	case KBD_SET_LEDS:
+	case KBD_SCAN_SET:
+	case KBD_TYPEMATIC:
+		r->kbd_param_cmd = v;
+		kbd_push(r, KBD_ACK);
+		break;
+	case KBD_ECHO:
+		kbd_push(r, KBD_ECHO);
+		break;
+	case KBD_GET_ID:
+		kbd_push(r, KBD_ACK);
+		kbd_push(r, 0xab);
+		kbd_push(r, r->cmd_byte & CB_TRANSLATE ? 0x41 : 0x83);
+		break;
+	case KBD_ENABLE:
+		r->kbd_scanning = 1;
+		kbd_push(r, KBD_ACK);
+		break;
+	case KBD_DISABLE:
+	case KBD_DEFAULTS:
+		r->kbd_scanning = v == KBD_DEFAULTS;
+		kbd_push(r, KBD_ACK);
+		break;
+	case KBD_RESET:
+		r->q_len = 0;
+		r->kbd_scanning = 1;
+		kbd_push(r, KBD_ACK);
+		kbd_push(r, KBD_BAT_OK);
+		break;
+	case KBD_RESEND:
+		kbd_push(r, r->out_buf);
+		break;
+	default:
+		kbd_push(r, KBD_ACK);  /* everything else: acknowledged, nothing changes */
+		break;
+	}
 }
 
 /* Returns true when the guest asked for a reset. */
@@ -83,6 +186,9 @@ static bool command(struct i8042_regs *r, uint8_t cmd)
 	case CMD_READ_OUTP:
 		put_output(r, r->out_port);
 		break;
+	case CMD_WRITE_KBD_OUT:
+		r->pending_cmd = cmd;
+		break;
 	default:
 		/* 0xF0-0xFF pulse output lines whose mask bit is 0; bit 0 is reset. */
 		if (cmd >= 0xf0)
@@ -107,8 +213,12 @@ static bool data_write(struct i8042_regs *r, uint8_t v)
 	case CMD_WRITE_OUTP:
 		r->out_port = v;
 		return !(v & OUTP_RESET);
+	case CMD_WRITE_KBD_OUT:
+		kbd_push(r, v);  /* as if the keyboard had sent it */
+		return false;
 	default:
-		return false; /* a keyboard command: nobody is attached */
+		kbd_command(r, v);
+		return false;
 	}
 }
 
@@ -116,7 +226,8 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 		   uint32_t len, bool is_write)
 {
 	struct i8042_regs *r = &k->regs;
-	bool reset = false;
+	bool reset = false, raise = false, irq_was;
+	uint8_t had, pend;
 
 	/* One-byte registers: only the first byte of offset 0 means anything. */
 	if (!is_write)
@@ -125,6 +236,9 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 		return;
 
 	pthread_mutex_lock(&k->lock);
+	had = r->out_full;
+	pend = r->pending_cmd;
+	irq_was = kbd_irq_enabled(r);
 	if (is_write) {
 		if (cmd_port) {
 			r->status |= STS_CMD;
@@ -133,13 +247,23 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 			r->status &= ~STS_CMD;
 			reset = data_write(r, data[0]);
 		}
+		/* A keyboard answer just landed in the output buffer, or the
+		 * guest just enabled the interrupt with a byte waiting. */
+		raise = !cmd_port && r->out_full && (!had || (pend == CMD_WRITE_CB && !irq_was));
 	} else if (cmd_port) {
 		data[0] = r->status | (r->out_full ? STS_OBF : 0);
 	} else {
 		data[0] = r->out_buf;
 		r->out_full = 0;
+		raise = kbd_refill(r);
 	}
+	raise = raise && kbd_irq_enabled(r);
 	pthread_mutex_unlock(&k->lock);
+
+	if (raise) {
+		irq_line_set(&k->irq, 1);
+		irq_line_set(&k->irq, 0);
+	}
 
 	if (reset) {
 		log_debug("i8042: guest pulsed the reset line");
@@ -159,7 +283,45 @@ void i8042_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	port_access(opaque, true, off, data, len, is_write);
 }
 
+void i8042_set_irq(struct i8042 *k, struct irq_line irq)
+{
+	k->irq = irq;
+}
+
 int i8042_send_ctrl_alt_del(struct i8042 *k)
 {
-	return -ENOTSUP;
+	/* Ctrl, Alt, Delete pressed, then released in reverse order. */
+	static const uint8_t set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+	static const uint8_t set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71,
+					0xf0, 0x11, 0xf0, 0x14 };
+	struct i8042_regs *r = &k->regs;
+	const uint8_t *codes;
+	size_t n;
+	bool raise;
+
+	if (!k->irq.set)
+		return -ENOTSUP;
+	pthread_mutex_lock(&k->lock);
+	if (r->cmd_byte & CB_TRANSLATE) {
+		codes = set1;
+		n = sizeof(set1);
+	} else {
+		codes = set2;
+		n = sizeof(set2);
+	}
+	/* All or nothing: half a key sequence would leave a key held down. */
+	if ((size_t)(I8042_QUEUE - r->q_len) + !r->out_full < n) {
+		pthread_mutex_unlock(&k->lock);
+		return -EAGAIN;
+	}
+	raise = !r->out_full;
+	for (size_t i = 0; i < n; i++)
+		kbd_push(r, codes[i]);
+	raise = raise && kbd_irq_enabled(r);
+	pthread_mutex_unlock(&k->lock);
+	if (raise) {
+		irq_line_set(&k->irq, 1);
+		irq_line_set(&k->irq, 0);
+	}
+	return 0;
 }

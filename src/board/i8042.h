@@ -11,9 +11,20 @@
  * clear) or an output-port write (0xD1) with bit 0 clear asks the VM to
  * reset. Also handled: 0x20/0x60 read/write command byte, 0xAA self test
  * (answers 0x55), 0xAB keyboard interface test (0x00), 0xA7/0xA8/0xAD/0xAE
- * port disable/enable (command byte bits), 0xD0 read output port. No
- * keyboard or mouse is attached: data-port writes (device commands) get no
- * answer and no interrupt is ever raised. Unknown commands are ignored.
+ * port disable/enable (command byte bits), 0xD0 read output port, 0xD2
+ * write keyboard output buffer. Unknown commands are ignored.
+ *
+ * A PS/2 keyboard is attached, as far as Linux's i8042 and atkbd drivers
+ * need to bind (the DSDT declares it as PNP0303; no mouse, so Linux sets
+ * noaux): data-port writes are keyboard commands answered with ACK (0xFA),
+ * GET ID with FA AB 83 (AB 41 when translating), RESET with FA AA, ECHO
+ * with EE, and the parameter byte of SET LEDS / SET TYPEMATIC / SCAN SET
+ * acknowledged too. Bytes for the guest wait in a 16-byte queue; each one
+ * raises IRQ 1 (an edge, when the command byte's interrupt bit is set and
+ * an irq line was given), and reading the data port takes one.
+ * i8042_send_ctrl_alt_del() queues the key presses, in scan code set 1
+ * when the command byte asks the controller to translate (as Linux leaves
+ * it), set 2 otherwise; Linux then signals init (ctrl-alt-del soft mode).
  */
 #ifndef MVM_BOARD_I8042_H
 #define MVM_BOARD_I8042_H
@@ -22,7 +33,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/irq.h"
 #include "core/vmstop.h"
+
+#define I8042_QUEUE 16
 
 /* Guest-visible state: plain data. */
 struct i8042_regs {
@@ -32,15 +46,22 @@ struct i8042_regs {
 	uint8_t out_buf;      /* byte the data port returns next */
 	uint8_t out_full;     /* out_buf holds an unread byte */
 	uint8_t pending_cmd;  /* command waiting for its data byte, or 0 */
+	uint8_t queue[I8042_QUEUE]; /* bytes for the guest after out_buf */
+	uint8_t q_head, q_len;
+	uint8_t kbd_param_cmd; /* keyboard command waiting for its parameter, or 0 */
+	uint8_t kbd_scanning;  /* ENABLE (0xF4) seen and no DISABLE since */
 };
 
 struct i8042 {
 	struct i8042_regs regs;
 	pthread_mutex_t lock;
 	struct vm_stopper stop;
+	struct irq_line irq;  /* IRQ 1; set is NULL: no interrupts */
 };
 
 void i8042_init(struct i8042 *k, struct vm_stopper stop);
+/* The keyboard's interrupt line (board.c); without one, nothing is raised. */
+void i8042_set_irq(struct i8042 *k, struct irq_line irq);
 void i8042_destroy(struct i8042 *k);
 
 /* bus_io_fn for PORT_I8042_DATA (1 byte); opaque is the struct i8042. */
@@ -50,8 +71,9 @@ void i8042_data_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 void i8042_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		  bool is_write);
 
-/* Queue the make and break codes of Ctrl-Alt-Del and raise IRQ 1. 0, or
- * -ENOTSUP when no keyboard is emulated. Any thread. */
+/* Queue the make and break codes of Ctrl-Alt-Del and raise IRQ 1. 0,
+ * -ENOTSUP without an irq line, -EAGAIN when the queue has no room (the
+ * guest is not reading its keyboard). Any thread. */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
 
 #endif

@@ -74,6 +74,7 @@
 #define IRQ_COM1                4
 #define PORT_I8042_DATA         0x60
 #define PORT_I8042_CMD          0x64
+#define IRQ_KBD                 1
 #define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
 #define IRQ_RTC                 8
 #define PORT_PVPANIC            0x505

@@ -6,7 +6,7 @@
 # api-errors, api-split, api-idle and api-1000 talk to an mvm that waits for InstanceStart (no
 # guest needed); api-boot and api-pause boot the reference guest through the API.
 
-API_CASES=(api-errors api-split api-idle api-1000 api-boot api-pause)
+API_CASES=(api-errors api-split api-idle api-1000 api-boot api-pause api-cad)
 
 API_SOCK=
 # api METHOD PATH [JSON]: the status code on stdout, the body in $work/api.body.
@@ -176,8 +176,9 @@ api_boot() {
 	local name=$1 fifo=$work/$1.fifo img=$work/$1.img
 	mkfifo "$fifo"
 	dd if=/dev/zero of="$img" bs=1M count=4 2>/dev/null
-	api_start "$name" "$fifo" || return 1
-	exec 3>"$fifo"
+	# Opened read-write first: neither this open nor mvm's read open of the FIFO waits.
+	exec 3<>"$fifo"
+	api_start "$name" "$fifo" || { exec 3>&-; return 1; }
 	bad=
 	expect "$name" 204 "$(api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}')" "PUT /machine-config"
 	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo $2\"}")" "PUT /boot-source"
@@ -259,4 +260,22 @@ case_api-pause() {
 	time_note api-pause
 	expect_grep '^stopped' "$r" "mvm ctl stop"
 	if [ -n "$bad" ]; then fail_case api-pause "$bad"; else ok api-pause; fi
+}
+
+# SendCtrlAltDel through the i8042: Linux's atkbd has bound to the PNP0303 keyboard, the key
+# presses reach the kernel, which (ctrl-alt-del soft mode, set by the echo-mode /init) sends
+# SIGINT to init; its trap prints MVM-GUEST-CAD and powers off, and mvm exits 0.
+case_api-cad() {
+	have_curl api-cad || return
+	api_boot api-cad '' || return
+	say 'echo MVM-API-KBD-$(grep -c "AT Translated Set 2 keyboard" /proc/bus/input/devices)'
+	vm_wait_for 'MVM-API-KBD-[0-9]' 20
+	grep -qa 'MVM-API-KBD-1' "$VM_OUT" || bad="the guest has no AT keyboard: $(grep -a 'MVM-API-KBD-[0-9]' "$VM_OUT" | tail -1)"
+	expect api-cad 204 "$(api PUT /actions '{"action_type": "SendCtrlAltDel"}')" "SendCtrlAltDel"
+	vm_wait_for '^MVM-GUEST-CAD' 20 || bad=${bad:-"the guest's init did not get Ctrl-Alt-Del"}
+	vm_wait_exit 30 || bad=${bad:-"mvm did not exit after the guest powered off"}
+	exec 3>&-
+	time_note api-cad
+	[ -n "$bad" ] || [ "$VM_RC" = 0 ] || bad="mvm exited $VM_RC, expected 0"
+	if [ -n "$bad" ]; then fail_case api-cad "$bad"; else ok api-cad; fi
 }

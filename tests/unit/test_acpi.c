@@ -236,6 +236,9 @@ static void test_dsdt_devices(void **state)
 					    0x22, 0x10, 0x00, 0x79 };
 	static const uint8_t rtc_crs[] = { 0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,
 					   0x22, 0x00, 0x01, 0x79 };
+	static const uint8_t kbd_crs[] = { 0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01,
+					   0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
+					   0x22, 0x02, 0x00, 0x79 };
 	static const uint8_t pvp_crs[] = { 0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01, 0x79 };
 	static const uint8_t s5[] = { 0x08, 0x5c, '_', 'S', '5', '_', 0x12, 0x07, 0x04,
 				      0x0a, ACPI_S5_SLP_TYP, 0x00, 0x00, 0x00 };
@@ -250,8 +253,10 @@ static void test_dsdt_devices(void **state)
 	assert_true(dsdt_has(&t, pvp_crs, sizeof(pvp_crs)));
 	assert_true(dsdt_has(&t, s5, sizeof(s5)));
 	assert_true(dsdt_has(&t, "\x14\x09_STA\x00\xa4\x0a\x0f", 9));
-	assert_false(dsdt_has(&t, "PNP0303", 7));
-	assert_false(dsdt_has(&t, "\x41\xd0\x03\x03", 4));   /* EISAID PNP0303 */
+	/* The PS/2 keyboard (Ctrl-Alt-Del): EISAID PNP0303, IO 0x60, IO 0x64, IRQ 1. */
+	assert_true(dsdt_has(&t, kbd_crs, sizeof(kbd_crs)));
+	assert_true(dsdt_has(&t, "\x41\xd0\x03\x03", 4));
+	assert_false(dsdt_has(&t, "\x41\xd0\x0f\x13", 4));   /* no PNP0F13 mouse */
 	assert_false(dsdt_has(&t, "LNRO", 4));
 	/* The body starts with Scope(\_SB) (PkgLength bytes vary). */
 	assert_int_equal(t.dsdt[36], sb[0]);

@@ -1,4 +1,4 @@
-/* dsdt.c - the DSDT's devices: COM1, CMOS RTC, pvpanic, virtio-mmio, \_S5. */
+/* dsdt.c - the DSDT's devices: COM1, CMOS RTC, PS/2 keyboard, pvpanic, virtio-mmio, \_S5. */
 #include "boot/acpi/dsdt.h"
 #include "core/layout.h"
 
@@ -35,6 +35,25 @@ static void isa_device(struct aml_buf *b, const char *name, const char *eisaid,
 	/* Alignment 1: the range is fixed (min == max), so it is not used. */
 	aml_rt_io(&rt, port, port, 1, len);
 	aml_rt_irq_noflags(&rt, irq);
+	name_crs(b, &rt);
+	aml_close(b, dev);
+}
+
+/* The PS/2 keyboard controller: Linux's i8042 driver finds it through
+ * PNP0303 (data port, then command port, IRQ 1); no PNP0F13 mouse, so
+ * Linux runs it with noaux. */
+static void kbd_device(struct aml_buf *b)
+{
+	uint8_t mem[40];
+	struct aml_buf rt;
+	size_t dev = aml_device_open(b, "PS2K");
+
+	aml_name(b, "_HID");
+	aml_eisaid(b, "PNP0303");
+	aml_init(&rt, mem, sizeof(mem));
+	aml_rt_io(&rt, PORT_I8042_DATA, PORT_I8042_DATA, 1, 1);
+	aml_rt_io(&rt, PORT_I8042_CMD, PORT_I8042_CMD, 1, 1);
+	aml_rt_irq_noflags(&rt, IRQ_KBD);
 	name_crs(b, &rt);
 	aml_close(b, dev);
 }
@@ -89,6 +108,7 @@ int acpi_dsdt_body(struct aml_buf *b, const struct acpi_cfg *cfg)
 
 	isa_device(b, "COM1", "PNP0501", 1, PORT_COM1, 8, IRQ_COM1);
 	isa_device(b, "RTC", "PNP0B00", 0, PORT_RTC, 2, IRQ_RTC);
+	kbd_device(b);
 	pvpanic_device(b);
 	for (int i = 0; i < cfg->nr_mmio_devs && !b->err; i++)
 		mmio_device(b, i, &cfg->mmio_devs[i]);
