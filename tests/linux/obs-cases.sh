@@ -4,13 +4,14 @@
 
 OBS_CASES=(obs-stats obs-trace obs-metrics)
 
-# A Linux boot to userspace and poweroff with --stats: mvm's table, then KVM's own counters of
-# the VM and the vCPUs; a booted kernel has halted and done port I/O, so both are non-zero.
+# A Linux boot to an idle shell with --stats, then poweroff: mvm's table, then KVM's own
+# counters of the VM and the vCPUs. The guest did port I/O and, idle for 2 s at the shell,
+# halted (a boot straight to poweroff under the test host's emulation never idles: no HLT).
 case_obs-stats() {
-	vm_start obs-stats /dev/null run --kernel "$kernel" --initrd "$initrd" --stats \
-		--cmdline "$BASE_CMDLINE mvmtest=poweroff"
-	if ! vm_wait_exit "$BOOT_TIMEOUT"; then time_note obs-stats; fail_case obs-stats "mvm still running $BOOT_TIMEOUT s after start"; return; fi
-	time_note obs-stats
+	set_echo
+	open_session obs-stats "${ECHO[@]}" --stats || return
+	sleep 2
+	close_session
 	local err halt io
 	err=$(tr -d '\r' <"$VM_ERR")
 	halt=$(awk '/KVM statistics of the vCPUs/ { t = 1 } t && $1 == "halt_exits" { print $2; exit }' <<<"$err")
@@ -33,13 +34,15 @@ case_obs-trace() {
 	vm_start obs-trace /dev/null run --trace-exits --kernel "$f"
 	if ! vm_wait_exit "$BOOT_TIMEOUT"; then time_note obs-trace; fail_case obs-trace "mvm still running $BOOT_TIMEOUT s after start"; return; fi
 	time_note obs-trace
+	local secs; secs=$(vm_secs)
 	traced=$(grep -ac '^mvm: exit vcpu0 IO \(in\|out\) port 0x[0-9a-f]\{4\} size [124] data 0x' "$VM_ERR")
 	drops=$(tr -d '\r' <"$VM_ERR" | awk '/^mvm: [0-9]+ exits not traced/ { n += $2 } END { print n + 0 }')
 	echo "# obs-trace: $traced lines traced, $drops exits not traced"
 	grep -a 'not traced' "$VM_ERR" | tr -d '\r' | head -n 3 | sed 's/^/#   /'
 	if [ "$VM_RC" != 0 ]; then fail_case obs-trace "mvm exited $VM_RC, expected 0"
 	elif [ "$traced" -lt 100 ]; then fail_case obs-trace "only $traced 'mvm: exit vcpu0 IO ...' lines"
-	elif [ "$traced" -gt 3000 ]; then fail_case obs-trace "$traced traced lines: the rate limit (1000/s, burst 1000) did not hold"
+	elif awk -v n="$traced" -v s="$secs" 'BEGIN { exit !(n > 1000 + 1000 * s + 100) }'; then
+		fail_case obs-trace "$traced traced lines in $secs s: more than the rate limit (1000/s, burst 1000) allows"
 	elif [ "$drops" -lt 10000 ]; then fail_case obs-trace "'exits not traced' lines count $drops, want >= 10000"
 	elif ! grep -qa '^mvm: exit vcpu0 MMIO \(read\|write\) 0x' "$VM_ERR" && [ "$traced" -lt 1000 ]; then
 		fail_case obs-trace "no MMIO line and fewer than 1000 lines"
@@ -57,17 +60,19 @@ case_obs-metrics() {
 	time_note obs-metrics
 	lines=$(grep -c . "$m" 2>/dev/null || echo 0)
 	# Every line: one object, braces and brackets balanced, the keys in place.
-	bad=$(awk '{ o = gsub(/{/, "{"); c = gsub(/}/, "}"); a = gsub(/\[/, "["); b = gsub(/]/, "]");
+	# (bracket expressions: busybox awk rejects a bare { in a regex)
+	bad=$(awk '{ o = gsub(/[{]/, "{"); c = gsub(/[}]/, "}"); a = gsub(/[[]/, "["); b = gsub(/[]]/, "]");
 		if (o != c || a != b || substr($0, 1, 1) != "{" || substr($0, length($0), 1) != "}") n++ }
 		END { print n + 0 }' "$m" 2>/dev/null)
-	echo "# obs-metrics: $lines lines; last: $(tail -n 1 "$m" 2>/dev/null | cut -c 1-300)..."
+	echo "# obs-metrics: $lines lines; the last:"
+	tail -n 1 "$m" 2>/dev/null | fold -w 200 | sed 's/^/#   /'
 	if [ "$VM_RC" != 0 ]; then fail_case obs-metrics "mvm exited $VM_RC, expected 0"
 	elif [ "$lines" -lt 2 ]; then fail_case obs-metrics "$lines lines in $m, want the periodic ones and the final one"
 	elif [ "$bad" != 0 ]; then fail_case obs-metrics "$bad lines are not one balanced JSON object"
 	elif ! tail -n 1 "$m" | grep -q '^{"timestamp_ms":[0-9]*,"uptime_ms":[0-9]*,"vcpus":\[{"id":0,"exits":{"IO":[1-9]'; then
 		fail_case obs-metrics "the last line does not start with timestamp_ms, uptime_ms, vcpus[0].exits.IO"
 	elif ! tail -n 1 "$m" | grep -q '"exit_handler_ns":{"IO":[1-9]'; then fail_case obs-metrics "no handler time for IO"
-	elif ! tail -n 1 "$m" | grep -q '"kvm":{[^}]*"halt_exits":[1-9]'; then fail_case obs-metrics "no vCPU kvm.halt_exits > 0"
+	elif ! tail -n 1 "$m" | grep -q '"kvm":{[^}]*"io_exits":[1-9]'; then fail_case obs-metrics "no vCPU kvm.io_exits > 0"
 	elif ! tail -n 1 "$m" | grep -q '"kvm_stats_available":true,"kvm_vm":{'; then fail_case obs-metrics "no kvm_vm object"
 	elif ! tail -n 1 "$m" | grep -q '"unclaimed":{"port_io":[0-9]*,"mmio":[0-9]*},"devices":{'; then
 		fail_case obs-metrics "no unclaimed/devices objects"
