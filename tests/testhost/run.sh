@@ -2,7 +2,7 @@
 # tests/testhost/run.sh - run one command inside a throwaway test host VM that has a working /dev/kvm.
 #
 # Usage: tests/testhost/run.sh [--interactive] [--timeout S] [--quiet] [--log FILE]
-#            [--file SRC[:DEST]]... [--env NAME=VALUE]... -- COMMAND [ARG]...
+#            [--scratch-disk SIZE] [--file SRC[:DEST]]... [--env NAME=VALUE]... -- COMMAND [ARG]...
 # Boots the Debian kernel (scripts/fetch-debian.sh) under QEMU emulation (TCG, an EPYC CPU with
 # SVM, 2 vCPUs, 6 GiB) with an initramfs (scripts/mk-testhost-initramfs.sh) holding busybox,
 # kvm/kvm_amd, the given files (at their own paths unless DEST is given, ELF files with their
@@ -12,11 +12,17 @@
 # Output: the VM's console streams to stdout (carriage returns removed) unless --quiet, which
 # prints it only on failure. --interactive wires the terminal straight to the VM's console with
 # no QEMU escape key, so keystrokes (Ctrl-C, Ctrl-A x) reach COMMAND; it has no timeout by default.
+# --scratch-disk SIZE (e.g. 1G, 768M) gives the test host a real disk: a sparse raw file of SIZE in
+# this run's temporary directory, formatted ext4 here (mke2fs, e2fsprogs) and removed afterwards,
+# attached as an NVMe disk (built into Debian's kernel) with cache=none (host O_DIRECT) where this
+# file system allows O_DIRECT, else cache=writeback. COMMAND finds it named in its environment:
+# MVM_TESTHOST_SCRATCH=/dev/nvme0n1 (may appear a moment after COMMAND starts; /init mounts
+# nothing) and MVM_TESTHOST_SCRATCH_CACHE=none|writeback. Without the flag there is no disk.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 
-interactive=0 timeout=1200 quiet=0 log=
+interactive=0 timeout=1200 quiet=0 log='' scratch=''
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -24,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	--log) log=$2; shift 2 ;;
+	--scratch-disk) scratch=$2; shift 2 ;;
 	--file|--env) args+=("$1" "$2"); shift 2 ;;
 	--) shift; break ;;
 	*) mvm_die "testhost: unknown argument $1 (see the usage at the top of $0)" ;;
@@ -46,6 +53,25 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+qdisk=()
+if [ -n "$scratch" ]; then
+	case "$scratch" in [1-9]*[0-9KMG]) ;; *) mvm_die "testhost: --scratch-disk $scratch: expected a size such as 1G or 768M" ;; esac
+	mke2fs=$(command -v mke2fs || echo /sbin/mke2fs)
+	[ -x "$mke2fs" ] || mvm_die "testhost: --scratch-disk needs mke2fs (package e2fsprogs, scripts/deps.sh)"
+	truncate -s "$scratch" "$work/scratch.img"
+	# cache=none is QEMU's O_DIRECT on the file: the test host's writes reach this machine's disk,
+	# not its page cache. Probed with a read before the file system exists (tmpfs may refuse it).
+	scache=writeback
+	dd if="$work/scratch.img" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null && scache=none
+	# Inode tables and journal written now, so no lazy-init thread writes behind a benchmark.
+	"$mke2fs" -q -F -t ext4 -L mvmscratch -E lazy_itable_init=0,lazy_journal_init=0 "$work/scratch.img" ||
+		mvm_die "testhost: mke2fs on the --scratch-disk file failed"
+	# shellcheck disable=SC2054  # QEMU's option values hold commas
+	qdisk=(-drive "id=scratch,file=$work/scratch.img,format=raw,if=none,cache=$scache"
+		-device nvme,drive=scratch,serial=mvmscratch)
+	args+=(--env MVM_TESTHOST_SCRATCH=/dev/nvme0n1 --env "MVM_TESTHOST_SCRATCH_CACHE=$scache")
+fi
+
 ia=()
 [ $interactive -eq 1 ] && ia=(--interactive)
 "$MVM_ROOT/scripts/mk-testhost-initramfs.sh" -o "$work/initramfs.cpio" "${ia[@]}" "${args[@]}" -- "$@" >/dev/null
@@ -53,7 +79,7 @@ ia=()
 # shellcheck disable=SC2054
 qemu=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm -smp 2 -m 6G -nodefaults -no-reboot
 	-display none -kernel "$MVM_BZIMAGE" -initrd "$work/initramfs.cpio"
-	-append "console=ttyS2 panic=1 reboot=k")
+	-append "console=ttyS2 panic=1 reboot=k" "${qdisk[@]}")
 : >"$work/status"
 start=$(mvm_now)
 if [ $interactive -eq 1 ]; then
