@@ -19,9 +19,12 @@
 #
 # Where: directly when this host's KVM can run Linux (scripts/lib/hostkvm.sh), otherwise all of it
 # in ONE test host VM (tests/testhost/run.sh: QEMU TCG, nested AMD-V), whose figures are not those
-# of real hardware and whose image lives in RAM (its root file system): the host's figures are
-# then page-cache copies without O_DIRECT. Logs in --logs DIR (default .cache/bench/blk); from a
-# test host VM only the first boot of each VMM comes back, plus its console (testhost.log).
+# of real hardware. There the image lives on a scratch disk (run.sh --scratch-disk: an ext4 file
+# system on an emulated NVMe disk backed by a raw file on this machine, cache=none where O_DIRECT
+# works), the test host's iobench uses O_DIRECT on it, and the page cache is dropped before each
+# read test, so host, mvm and QEMU all read and write that one disk. Logs in --logs DIR (default
+# .cache/bench/blk); from a test host VM only the first boot of each VMM comes back, plus its
+# console (testhost.log).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"

@@ -7,7 +7,9 @@
 # bench/lib/io-run.sh directly (this host's KVM boots Linux) or inside ONE test host VM
 # (tests/testhost/run.sh), streams its progress and figures to stdout, keeps the logs in $logs,
 # and returns io-run.sh's status (0 unless a figure could not be measured). BENCH_VMMS in the
-# environment ("mvm qemu" by default) limits the VMMs measured, e.g. to "qemu".
+# environment ("mvm qemu" by default) limits the VMMs measured, e.g. to "qemu". For blk in a test
+# host VM, the image lives on a scratch disk (tests/testhost/run.sh --scratch-disk, image + 512
+# MiB) so that host and guests do their I/O on one real disk, the host's with O_DIRECT.
 
 io_outer_run() {
 	local start envfile initrd iob ioinit stage cpu runner rc
@@ -91,7 +93,13 @@ io_outer_run() {
 				mvm_say "bench: QEMU firmware ${fw##*/} not found; the QEMU runs may fail"
 			fi
 		done
-		local fargs=() envs=()
+		local fargs=() envs=() disk=()
+		# The test host's root is RAM (no O_DIRECT, no disk): give the image a disk of its own,
+		# and drop the page cache before the reads so the monitors' buffered I/O reads it too.
+		if [ "$kind" = blk ]; then
+			disk=(--scratch-disk "$((img_mib + 512))M")
+			envs+=(--env BENCH_DROP_CACHES=1)
+		fi
 		for f in "${files[@]}"; do fargs+=(--file "$f"); done
 		for e in KIND N MEM TIMEOUT MIB SECS QD IMG_MIB VMMS MVM IOBENCH KERNEL INITRD; do
 			v=BENCH_$e
@@ -104,7 +112,7 @@ io_outer_run() {
 		# The emulated test host can hang (nested SVM under TCG); the runner prints a line per
 		# boot, so a silence much longer than one boot and its tests means it is stuck.
 		fifo=$(mktemp -u) && mkfifo "$fifo"
-		"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$logs/testhost.log" \
+		"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$logs/testhost.log" "${disk[@]}" \
 			"${fargs[@]}" "${envs[@]}" -- bash "$runner" >"$fifo" &
 		rpid=$!
 		stall=900 last="(none yet)"

@@ -11,7 +11,12 @@
 #   BENCH_MIB      MiB per sequential transfer (disk and TCP)
 #   BENCH_SECS     seconds of 4 KiB random reads          BENCH_QD  random-read threads (depth)
 #   BENCH_IMG_MIB  size of the disk image (blk)      BENCH_VMMS  optional: "mvm qemu" or fewer
-#   BENCH_LOGS     directory for each boot's logs (and, for blk, the image)
+#   BENCH_LOGS     directory for each boot's logs (and, for blk, the image unless on a scratch disk)
+#   MVM_TESTHOST_SCRATCH  optional (blk): a block device holding an empty ext4 file system
+#                  (tests/testhost/run.sh --scratch-disk); mounted on /mnt/bench-scratch and the
+#                  image made there, so host and guests do their I/O on one real disk
+#   BENCH_DROP_CACHES  1: sync and drop the page cache before each read test (needs root), so
+#                  buffered monitors read the disk as the host's O_DIRECT reads do
 #   BENCH_ENV      one line describing where this runs, printed with the figures
 #   BENCH_SHIP     1: also print the first boot's log of each VMM on stdout, each line prefixed
 #                  "bench-log[NAME] ", so a caller reading the test host's console can keep them
@@ -109,7 +114,7 @@ qemu_base=(qemu-system-x86_64 -M microvm,acpi=on -accel kvm -cpu host -smp 1 -m 
 	-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$cmdline")
 mvm_base=("$BENCH_MVM" run --kernel "$BENCH_KERNEL" --initrd "$BENCH_INITRD" --cmdline "$cmdline"
 	--cpus 1 --mem "$BENCH_MEM")
-img=$logs/disk.img
+img=$logs/disk.img scratch_mnt=
 gport=5202 hport=5201 tap=mvmbtap0
 set_cmd() {  # VMM MODE
 	case "$1:$2" in
@@ -129,11 +134,29 @@ set_cmd() {  # VMM MODE
 read -r -a vmms <<<"${BENCH_VMMS:-mvm qemu}"
 
 # --- blk ------------------------------------------------------------------------------------------
+# The monitor's page cache would otherwise serve the reads of what the guest has just written.
+drop_caches() {
+	[ "${BENCH_DROP_CACHES:-0}" = 1 ] || return 0
+	sync
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || echo "bench: cannot drop the page cache (not root?)"
+}
+# mount_scratch: put the image on the scratch disk's file system, when there is one.
+mount_scratch() {
+	local dev=${MVM_TESTHOST_SCRATCH:-}
+	[ -n "$dev" ] || return 0
+	# The NVMe namespace is probed asynchronously; it may appear after the test host's /init.
+	for _ in $(seq 1 100); do [ -b "$dev" ] && break; sleep 0.2; done
+	mkdir -p /mnt/bench-scratch
+	mount -t ext4 "$dev" /mnt/bench-scratch || { echo "bench: cannot mount the scratch disk $dev"; return 1; }
+	scratch_mnt=/mnt/bench-scratch img=$scratch_mnt/disk.img
+}
 # One line "write_MBps read_MBps iops" per run in NAME.data ("-" for a figure that failed).
 blk_host() {
 	local w r i
 	w=$("$iob" seq-write "$img" "$mib" 2>&1); echo "$w" >"$logs/host.$1.out"
+	drop_caches
 	r=$("$iob" seq-read "$img" "$mib" 2>&1); echo "$r" >>"$logs/host.$1.out"
+	drop_caches
 	i=$("$iob" rand-read "$img" "$BENCH_SECS" "$BENCH_QD" 2>&1); echo "$i" >>"$logs/host.$1.out"
 	w=$(value "$logs/host.$1.out" seq-write) r=$(value "$logs/host.$1.out" seq-read)
 	i=$(value "$logs/host.$1.out" rand-read)
@@ -146,7 +169,9 @@ blk_guest() {  # VMM RUN
 	set_cmd "$1" blk
 	if boot "$1" "$2"; then
 		guest_run "$1" "$2" seq-write "iobench seq-write /dev/vda $mib" && w=$GOT
+		drop_caches
 		guest_run "$1" "$2" seq-read "iobench seq-read /dev/vda $mib" && r=$GOT
+		drop_caches
 		guest_run "$1" "$2" rand-read "iobench rand-read /dev/vda $BENCH_SECS $BENCH_QD" && i=$GOT
 		vm_stop
 	fi
@@ -262,7 +287,10 @@ for v in "${vmms[@]}"; do
 done
 if [ "$kind" = blk ]; then
 	echo "bench: blk: $n runs each of host, ${vmms[*]}; image $BENCH_IMG_MIB MiB, $mib MiB sequential, $BENCH_SECS s 4 KiB random reads at depth $BENCH_QD"
+	mount_scratch || exit 1
+	# Written out, not sparse: every read reaches allocated blocks on the disk.
 	dd if=/dev/zero of="$img" bs=1M count="$BENCH_IMG_MIB" 2>/dev/null || { echo "bench: cannot create $img"; exit 1; }
+	sync
 else
 	echo "bench: net: $n runs each of host loopback, ${vmms[*]} over ${modes[*]}; $mib MiB per transfer"
 fi
@@ -311,7 +339,11 @@ if [ "$kind" = blk ]; then
 	echo "=== mvm virtio-blk benchmark ==="
 	echo "where:   $BENCH_ENV"
 	echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU; iobench on /dev/vda with O_DIRECT"
-	echo "disk:    raw image of $BENCH_IMG_MIB MiB at $img (file system $(stat -f -c %T "$logs" 2>/dev/null || echo ?); host iobench ${hdirect:-?})"
+	echo "disk:    raw image of $BENCH_IMG_MIB MiB at $img (file system $(stat -f -c %T "$(dirname "$img")" 2>/dev/null || echo ?); host iobench ${hdirect:-?})"
+	if [ -n "$scratch_mnt" ]; then
+		echo "         on the test host's scratch disk $MVM_TESTHOST_SCRATCH (ext4; QEMU NVMe, cache=${MVM_TESTHOST_SCRATCH_CACHE:-?}, a raw file on the machine below)"
+	fi
+	[ "${BENCH_DROP_CACHES:-0}" = 1 ] && echo "         page cache dropped (sync; drop_caches) before each read test, host and guests alike"
 	echo "qemu:    $qv; -M microvm,acpi=on -accel kvm -cpu host; -drive cache=writeback (aio=threads) + virtio-blk-device"
 	echo "tests:   seq write/read $mib MiB in 1 MiB requests (write timed up to fdatasync); 4 KiB random reads for $BENCH_SECS s, $BENCH_QD thread(s), one read in flight each"
 	echo "figures: medians of $n runs; MB = 10^6 bytes"
@@ -339,6 +371,7 @@ else
 	done
 fi
 echo "=== end ==="
+[ -n "$scratch_mnt" ] && { rm -f "$img"; umount "$scratch_mnt" 2>/dev/null; }
 
 if [ "${BENCH_SHIP:-0}" = 1 ]; then
 	for f in "$logs"/*.1.out; do
