@@ -38,6 +38,28 @@ api_start() {
 	vm_kill
 	return 1
 }
+# Wait up to SECS from now (vm_wait_for counts from mvm's start) for REGEX in mvm's stdout.
+api_wait() {
+	local t0; t0=$(mvm_now)
+	while :; do
+		grep -qaE "$1" "$VM_OUT" && return 0
+		kill -0 "$VM_PID" 2>/dev/null || { grep -qaE "$1" "$VM_OUT"; return; }
+		awk -v a="$t0" -v b="$(mvm_now)" -v t="$2" 'BEGIN { exit !(b - a > t) }' && return 2
+		sleep 0.2
+	done
+}
+# Wait up to SECS from now for mvm to exit: 0 with VM_RC set, or 2 after killing it.
+api_wait_exit() {
+	local t0; t0=$(mvm_now)
+	while [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; do
+		if awk -v a="$t0" -v b="$(mvm_now)" -v t="$1" 'BEGIN { exit !(b - a > t) }'; then
+			vm_kill; return 2
+		fi
+		sleep 0.2
+	done
+	vm_reap
+	return 0
+}
 have_curl() { command -v curl >/dev/null 2>&1 || { skip "$1" "curl is not installed (scripts/deps.sh)"; return 1; }; }
 
 # expect NAME WANT GOT WHAT: record the first mismatch in $bad.
@@ -171,7 +193,8 @@ case_api-1000() {
 	if [ -n "$bad" ]; then fail_case api-1000 "$bad"; else ok api-1000; fi
 }
 
-# Configure and start through the API with stdin on a FIFO (echo mode): api_boot NAME EXTRA_CMDLINE.
+# Configure and start through the API with stdin on a FIFO (echo mode):
+# api_boot NAME EXTRA_CMDLINE [METRICS_PATH].
 api_boot() {
 	local name=$1 fifo=$work/$1.fifo img=$work/$1.img
 	mkfifo "$fifo"
@@ -184,6 +207,7 @@ api_boot() {
 	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo $2\"}")" "PUT /boot-source"
 	expect "$name" 204 "$(api PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$img\", \"is_root_device\": false, \"is_read_only\": false}")" "PUT /drives/scratch"
 	expect "$name" 204 "$(api PUT /entropy '{}')" "PUT /entropy"
+	[ -z "${3:-}" ] || expect "$name" 204 "$(api PUT /metrics "{\"metrics_path\": \"$3\"}")" "PUT /metrics"
 	API_T0=$(mvm_now)
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	if [ -n "$bad" ]; then exec 3>&-; vm_kill; fail_case "$name" "$bad"; return 1; fi
@@ -196,10 +220,10 @@ api_boot() {
 
 case_api-boot() {
 	have_curl api-boot || return
-	api_boot api-boot '' || return
-	local r
+	local r metrics=$work/api-boot.metrics
+	api_boot api-boot '' "$metrics" || return
 	say 'echo MVM-API-CPUS-$(grep -c ^processor /proc/cpuinfo) MVM-API-VDA-$(cat /sys/block/vda/size) MVM-API-RNG-$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null | cut -c1-6)'
-	vm_wait_for 'MVM-API-CPUS-[0-9]' 20
+	api_wait 'MVM-API-CPUS-[0-9]' 20
 	grep -qa 'MVM-API-CPUS-2' "$VM_OUT" || bad=${bad:-"the guest does not see 2 CPUs: $(grep -a MVM-API-CPUS "$VM_OUT" | tail -1)"}
 	grep -qa 'MVM-API-VDA-8192' "$VM_OUT" || bad=${bad:-"the guest has no 4 MiB /dev/vda"}
 	grep -qa 'MVM-API-RNG-virtio' "$VM_OUT" || bad=${bad:-"the guest has no virtio-rng"}
@@ -210,7 +234,8 @@ case_api-boot() {
 	expect api-boot 400 "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}')" "PUT /machine-config after start"
 	expect api-boot 400 "$(api PUT /drives/x '{"drive_id": "x", "path_on_host": "/x", "is_root_device": false, "is_read_only": true}')" "PUT /drives after start"
 	expect api-boot 400 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "second InstanceStart"
-	expect api-boot 400 "$(api PUT /actions '{"action_type": "FlushMetrics"}')" "FlushMetrics with no metrics file"
+	expect api-boot 204 "$(api PUT /actions '{"action_type": "FlushMetrics"}')" "FlushMetrics"
+	expect_grep '"exits"' "$(tail -n 1 "$metrics" 2>/dev/null)" "FlushMetrics: no JSON line in the metrics file"
 	expect api-boot 200 "$(api GET /machine-config)" "GET /machine-config after start"
 	expect api-boot 200 "$(api GET /vm/config)" "GET /vm/config"
 	expect_grep '"drive_id": *"scratch"' "$(api_body)" "GET /vm/config: drives"
@@ -219,7 +244,7 @@ case_api-boot() {
 	r=$("$mvm" ctl --api-sock "$API_SOCK" config 2>&1)
 	expect_grep '"boot-source"' "$r" "mvm ctl config"
 	say 'poweroff -f'
-	vm_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
+	api_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
 	exec 3>&-
 	time_note api-boot
 	[ -n "$bad" ] || [ "$VM_RC" = 0 ] || bad="mvm exited $VM_RC after poweroff, expected 0"
@@ -234,9 +259,12 @@ case_api-pause() {
 	api_boot api-pause '' || return
 	local n0 n1 n2 n3 r
 	ticks() { grep -acE '^MVM-TICK-[0-9]+' "$VM_OUT"; }
+	say 'echo MVM-API-DISK0-$(echo hi | dd of=/dev/vda conv=fsync 2>/dev/null && echo $((6*7)))'
+	api_wait 'MVM-API-DISK0-42' 20 || bad="disk I/O before any pause did not complete"
 	say 'i=0; while :; do i=$((i+1)); echo MVM-TICK-$((1000+i)); sleep 0.5; done &'
-	vm_wait_for '^MVM-TICK-1003' 20 || bad="the guest's ticks did not start"
+	api_wait '^MVM-TICK-1003' 20 || bad="the guest's ticks did not start"
 	[ -n "$bad" ] || "$mvm" ctl --api-sock "$API_SOCK" pause || bad="mvm ctl pause failed"
+	expect api-pause 400 "$(api PUT /actions '{"action_type": "FlushMetrics"}')" "FlushMetrics with no metrics file"
 	expect api-pause 200 "$(api GET /)" "GET / while paused"
 	expect_grep '"state": *"Paused"' "$(api_body)" "GET / state while paused"
 	n0=$(ticks); sleep 3; n1=$(ticks)
@@ -252,10 +280,10 @@ case_api-pause() {
 	sleep 2; n3=$(ticks)
 	[ -n "$bad" ] || [ $((n3 - n2)) -ge 2 ] || bad="the ticks stopped after 20 pause/resume pairs"
 	say 'echo MVM-API-DISK-$(echo hi | dd of=/dev/vda conv=fsync 2>/dev/null && echo $((6*7)))'
-	vm_wait_for 'MVM-API-DISK-42' 20 || bad=${bad:-"disk I/O after the pauses did not complete"}
+	api_wait 'MVM-API-DISK-42' 20 || bad=${bad:-"disk I/O after the pauses did not complete"}
 	echo "# api-pause: ticks $n0 -> $n1 paused 3 s, -> $n2 resumed 3 s, -> $n3 after 20 pairs"
 	r=$("$mvm" ctl --api-sock "$API_SOCK" stop --grace 2 2>&1)
-	vm_wait_exit 20 || bad=${bad:-"mvm did not exit after mvm ctl stop"}
+	api_wait_exit 20 || bad=${bad:-"mvm did not exit after mvm ctl stop"}
 	exec 3>&-
 	time_note api-pause
 	expect_grep '^stopped' "$r" "mvm ctl stop"
@@ -269,11 +297,11 @@ case_api-cad() {
 	have_curl api-cad || return
 	api_boot api-cad '' || return
 	say 'echo MVM-API-KBD-$(grep -c "AT Translated Set 2 keyboard" /proc/bus/input/devices)'
-	vm_wait_for 'MVM-API-KBD-[0-9]' 20
+	api_wait 'MVM-API-KBD-[0-9]' 20
 	grep -qa 'MVM-API-KBD-1' "$VM_OUT" || bad="the guest has no AT keyboard: $(grep -a 'MVM-API-KBD-[0-9]' "$VM_OUT" | tail -1)"
 	expect api-cad 204 "$(api PUT /actions '{"action_type": "SendCtrlAltDel"}')" "SendCtrlAltDel"
-	vm_wait_for '^MVM-GUEST-CAD' 20 || bad=${bad:-"the guest's init did not get Ctrl-Alt-Del"}
-	vm_wait_exit 30 || bad=${bad:-"mvm did not exit after the guest powered off"}
+	api_wait '^MVM-GUEST-CAD' 20 || bad=${bad:-"the guest's init did not get Ctrl-Alt-Del"}
+	api_wait_exit 30 || bad=${bad:-"mvm did not exit after the guest powered off"}
 	exec 3>&-
 	time_note api-cad
 	[ -n "$bad" ] || [ "$VM_RC" = 0 ] || bad="mvm exited $VM_RC, expected 0"
