@@ -72,10 +72,24 @@ void hcall_destroy(struct hcall *h)
 	h->cfg.net = NULL;
 }
 
-/* A guest buffer, or NULL when [gpa, gpa+len) is not all RAM. */
+/* A guest range the guest's own ring-3 code may name: all RAM, and none of
+ * mvm's supervisor-only pages (GDT, TSS, IDT, fault report, stub, page
+ * tables). Ring 3 cannot touch those pages itself, so a hypercall must not
+ * do it on its behalf (len 0 counts as 1 byte, like gmem_ptr). */
+static void *hcall_guest_ptr(const struct hcall *h, uint64_t gpa, uint64_t len)
+{
+	uint64_t last = gpa + (len ? len : 1) - 1;
+
+	if (last < gpa || (gpa < LAYOUT_R3_SYS_END && last >= LAYOUT_R3_SYS_START))
+		return NULL;
+	return gmem_ptr(h->mem, gpa, len);
+}
+
+/* A guest buffer, or NULL when [gpa, gpa+len) is not all RAM or overlaps
+ * mvm's supervisor-only pages. */
 static void *hcall_buf(const struct hcall *h, uint64_t gpa, uint64_t len)
 {
-	return gmem_ptr(h->mem, gpa, len);
+	return hcall_guest_ptr(h, gpa, len);
 }
 
 static int64_t hc_console(struct hcall *h, void *arg)
@@ -302,10 +316,12 @@ void hcall_dispatch(struct hcall *h, uint32_t nr, uint64_t gpa)
 		int64_t nosys = -MVM_ENOSYS;
 
 		atomic_fetch_add(&h->bad_structs, 1);
-		gmem_write(h->mem, gpa, &nosys, sizeof(nosys));
+		g = hcall_guest_ptr(h, gpa, sizeof(nosys));
+		if (g)
+			memcpy(g, &nosys, sizeof(nosys));
 		return;
 	}
-	g = gmem_ptr(h->mem, gpa, op->size);
+	g = hcall_guest_ptr(h, gpa, op->size);
 	if (!g) {
 		atomic_fetch_add(&h->bad_structs, 1);
 		log_debug("hypercall %u: argument struct at 0x%llx is not in RAM; ignored", nr,

@@ -280,6 +280,36 @@ static void test_bad_struct(void **state)
 	assert_int_equal(f->exits, 0);
 }
 
+/* mvm's supervisor-only pages (IDT, GDT, fault report, page tables) are out
+ * of a hypercall's reach, as they are out of ring 3's: no struct, no buffer. */
+static void test_supervisor_pages_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t before[LAYOUT_R3_SYS_END - LAYOUT_R3_SYS_START], after[sizeof(before)];
+	struct mvm_hc_time t = { .ret = 1 };
+	uint32_t gpa;
+
+	memset(g(f, LAYOUT_R3_SYS_START, sizeof(before)), 0x5a, sizeof(before));
+	memcpy(before, g(f, LAYOUT_R3_SYS_START, sizeof(before)), sizeof(before));
+	/* A console buffer inside the IDT, and one straddling into the GDT. */
+	struct mvm_hc_console a = { .buf = LAYOUT_R3_IDT, .len = 16 };
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), -MVM_EFAULT);
+	a = (struct mvm_hc_console){ .buf = LAYOUT_R3_SYS_START - 4, .len = 8 };
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), -MVM_EFAULT);
+	/* A struct in the IDT (time would write it), and an unknown call's
+	 * -ENOSYS reply aimed at an IDT gate. */
+	assert_int_equal(gmem_write(&f->m, LAYOUT_R3_IDT + 6 * 16, &t, sizeof(t)), 0);
+	memset(g(f, LAYOUT_R3_IDT + 6 * 16, sizeof(t)), 0x5a, sizeof(t));
+	gpa = (uint32_t)(LAYOUT_R3_IDT + 6 * 16);
+	hcall_io(&f->h, MVM_HC_TIME, (uint8_t *)&gpa, 4, true);
+	hcall_io(&f->h, 0, (uint8_t *)&gpa, 4, true);
+	memcpy(after, g(f, LAYOUT_R3_SYS_START, sizeof(after)), sizeof(after));
+	assert_memory_equal(before, after, sizeof(before));
+	/* The page just past them is the guest's again. */
+	a = (struct mvm_hc_console){ .buf = LAYOUT_R3_SYS_END, .len = 1 };
+	assert_int_equal(call(f, MVM_HC_CONSOLE, &a, sizeof(a)), 1);
+}
+
 static void test_unknown_call(void **state)
 {
 	struct fixture *f = *state;
@@ -556,7 +586,7 @@ int main(void)
 		T(test_unknown_call), T(test_net_absent), T(test_exit), T(test_fault_report),
 		T(test_fault_ud), T(test_open_disk_missing), T(test_register),
 		T(test_net_info), T(test_net_arp), T(test_net_queue_bound), T(test_net_bad_args),
-		T(test_net_open_bad),
+		T(test_net_open_bad), T(test_supervisor_pages_refused),
 	};
 
 	return cmocka_run_group_tests_name("hcall", tests, NULL, NULL);
