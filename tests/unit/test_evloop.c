@@ -104,6 +104,49 @@ static void test_callback_fires(void **state)
 	close(c.fd);
 }
 
+/* evloop_pause(): no callback while paused, the pending event is served on resume. */
+static void test_pause_holds_callbacks(void **state)
+{
+	struct evloop l;
+	struct cb c = { .l = &l };
+
+	assert_int_equal(evloop_init(&l, "test-pause"), 0);
+	c.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_int_equal(evloop_add(&l, c.fd, EPOLLIN, cb_fn, &c), 0);
+	assert_int_equal(evloop_start(&l), 0);
+	for (int round = 0; round < 20; round++) {
+		evloop_pause(&l);
+		evloop_pause(&l);                /* idempotent */
+		kick(c.fd);
+		usleep(round ? 1000 : 100000);
+		assert_int_equal(__atomic_load_n(&c.calls, __ATOMIC_SEQ_CST), round);
+		evloop_resume(&l);
+		assert_true(wait_for(&c.calls, round + 1));
+	}
+	evloop_destroy(&l);
+	close(c.fd);
+}
+
+/* A paused loop still stops (teardown during a pause). */
+static void test_stop_while_paused(void **state)
+{
+	struct evloop l;
+	struct cb c = { .l = &l };
+	uint64_t t0;
+
+	assert_int_equal(evloop_init(&l, "test-pause-stop"), 0);
+	c.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_int_equal(evloop_add(&l, c.fd, EPOLLIN, cb_fn, &c), 0);
+	assert_int_equal(evloop_start(&l), 0);
+	evloop_pause(&l);
+	kick(c.fd);
+	t0 = now_ms();
+	evloop_destroy(&l);
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(c.calls, 0);
+	close(c.fd);
+}
+
 static void test_add_before_start(void **state)
 {
 	struct evloop l;
@@ -486,6 +529,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_callback_fires),
 		cmocka_unit_test(test_add_before_start),
+		cmocka_unit_test(test_pause_holds_callbacks),
+		cmocka_unit_test(test_stop_while_paused),
 		cmocka_unit_test(test_worker_blocks_signals),
 		cmocka_unit_test(test_del_self_inside_callback),
 		cmocka_unit_test(test_del_other_inside_callback),
