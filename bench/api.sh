@@ -9,7 +9,8 @@
 #  - B times (default 5) the configure-and-start sequence (PUT /machine-config, /boot-source,
 #    /drives/scratch, /actions InstanceStart: the four requests' time_total summed), and the
 #    time from sending InstanceStart to the reference guest's first userspace line
-#    (MVM-GUEST-ECHO-READY from the initramfs /init; the output file polled every 10 ms).
+#    (MVM-GUEST-ECHO-READY from the initramfs /init; the output file polled every 10 ms, times
+#    from /proc/uptime, so 10 ms resolution).
 # Firecracker publishes <= 125 ms from InstanceStart to guest userspace (its SPECIFICATION.md,
 # on hardware). Where: like bench/exits.sh, directly when this host's KVM can boot Linux, else in
 # one test host VM (tests/testhost/run.sh: QEMU TCG with nested AMD-V), whose boot figures are
@@ -46,9 +47,10 @@ pct() {
 
 measure() {
 	local mvm=$BENCH_MVM kernel=$BENCH_KERNEL initrd=$BENCH_INITRD
-	local work sock pid t_get t_close line seq_s=() boot_s=() i
-	work=$(mktemp -d)
-	trap 'kill -KILL $(jobs -p) 2>/dev/null || :; rm -rf "$work"' EXIT
+	local sock pid t_get t_close line seq_s=() boot_s=() i
+	BENCH_WORK=$(mktemp -d)
+	trap 'kill -KILL $(jobs -p) 2>/dev/null || :; rm -rf "$BENCH_WORK"' EXIT
+	local work=$BENCH_WORK
 	command -v curl >/dev/null || mvm_die "bench: curl is not installed (scripts/deps.sh)"
 	c() { curl -s --unix-socket "$sock" "$@"; }
 	echo "# where: ${BENCH_ENV:-this host}"
@@ -81,19 +83,19 @@ measure() {
 			s=$(awk -v a="$s" -v b="$(c -o /dev/null -w '%{time_total}' -X "$1" \
 				--data-binary "${r#* * }" "http://localhost$2")" 'BEGIN { print a + b }')
 		done
-		t0=$(date +%s%N)
+		t0=$(mvm_now)
 		line=$(c -o /dev/null -w '%{http_code} %{time_total}' -X PUT \
 			--data-binary '{"action_type": "InstanceStart"}' http://localhost/actions)
 		[ "${line%% *}" = 204 ] || { echo "# boot $i: InstanceStart answered ${line%% *}"; kill -KILL $pid; exec 3>&-; continue; }
 		seq_s+=("$(awk -v a="$s" -v b="${line#* }" 'BEGIN { print a + b }')")
 		t1=
 		for _ in $(seq 12000); do
-			grep -qa '^MVM-GUEST-ECHO-READY' "$out" && { t1=$(date +%s%N); break; }
+			grep -qa '^MVM-GUEST-ECHO-READY' "$out" && { t1=$(mvm_now); break; }
 			kill -0 $pid 2>/dev/null || break
 			sleep 0.01
 		done
 		if [ -n "$t1" ]; then
-			boot_s+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e9 }')")
+			boot_s+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
 		else
 			echo "# boot $i: no MVM-GUEST-ECHO-READY"
 		fi

@@ -169,10 +169,21 @@ static void h_get_vm_config(struct api_vmm *a, const char *id, const struct http
 	api_json_reply(r, fc_config_to_json(a->cfg));
 }
 
+/* Without --metrics, the snapshot opens KVM's per-vCPU stats fds, and a
+ * vCPU ioctl waits for that vCPU to leave KVM_RUN (an idle guest may stay
+ * in for seconds): a short pause takes them out first. */
 static void h_get_stats(struct api_vmm *a, const char *id, const struct http_request *req,
 			struct api_response *r)
 {
+	bool pause = !a->vm->metrics && !vm_is_paused(a->vm);
+
+	if (pause && vm_pause(a->vm)) {
+		api_fault(r, 400, "the VM is stopping");
+		return;
+	}
 	api_json_reply(r, metrics_snapshot_json(a->vm));
+	if (pause)
+		vm_resume(a->vm);
 }
 
 /* The pre-boot resources: one fc_apply_*() each. */
