@@ -36,8 +36,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	cfg.bench_t0_ns = bench_probe_t0();
 	if (cfg.api_sock) {
-		/* --api-sock: the VM is created by InstanceStart on the API thread. */
-		ret = api_open(&api, cfg.api_sock, &cfg, &vm, false, &status);
+		/* --api-sock: the VM is created by InstanceStart on the API thread,
+		 * or at once from a --config-file, as Firecracker does. */
+		ret = api_open(&api, cfg.api_sock, &cfg, &vm, cfg.config_file != NULL, &status);
 		if (!ret)
 			ret = api_wait_for_start(&api);
 		if (ret) {

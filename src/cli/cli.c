@@ -289,8 +289,12 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
 		return -EINVAL;
 	}
-	if (config_file)
-		return cli_load_config(config_file, vm_flag, debug, cfg);
+	if (config_file) {
+		int ret = cli_load_config(config_file, vm_flag, debug, cfg);
+
+		cfg->config_file = config_file;
+		return ret;
+	}
 	/* No --kernel: vm_create boots the built-in hello demo (docs/guest-abi.md). */
 	return 0;
 }
