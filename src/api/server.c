@@ -33,7 +33,15 @@ struct api_conn {
 	uint32_t events;           /* what epoll watches now */
 	bool close_after;          /* close once out is sent (no more requests read) */
 	bool sent_continue;        /* 100 Continue sent for the request in progress */
+	bool draining;             /* answered and shut down for writing: discarding input */
+	size_t drained;            /* bytes discarded so far */
 };
+
+/* A client still sending a refused body gets its answer before the close:
+ * after the response, the write side is shut and what still comes is read
+ * and dropped, up to this many bytes or the idle timeout (a lingering
+ * close; closing at once would make its next write fail before it reads). */
+#define API_DRAIN_MAX (1024 * 1024)
 
 static uint64_t api_now_ns(void)
 {
@@ -204,9 +212,33 @@ static void api_conn_flush(struct api_conn *c)
 }
 
 /* false: close the connection now. */
+/* Lingering close: false once the client closed, or sent too much. */
+static bool api_conn_drain(struct api_conn *c)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN;
+		if (n == 0)
+			return false;
+		c->drained += (size_t)n;
+		c->last_ns = api_now_ns();
+		if (c->drained > API_DRAIN_MAX)
+			return false;
+	}
+}
+
 static bool api_conn_event(struct api_server *s, struct api_conn *c, uint32_t events)
 {
 	bool peer_done = false;
+
+	if (c->draining)
+		return api_conn_drain(c);
 
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		while (!c->close_after && c->in_len < API_IN_MAX) {
@@ -231,8 +263,17 @@ static bool api_conn_event(struct api_server *s, struct api_conn *c, uint32_t ev
 	if (peer_done)
 		c->close_after = true;    /* answer what came, then close */
 	api_conn_flush(c);
-	if (c->close_after && c->out_off == c->out_len)
-		return false;
+	if (c->close_after && c->out_off == c->out_len) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+
+		if (peer_done || shutdown(c->fd, SHUT_WR) < 0 ||
+		    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+			return false;
+		c->events = ev.events;
+		c->draining = true;
+		c->last_ns = api_now_ns();
+		return api_conn_drain(c);
+	}
 	api_conn_watch(s, c);
 	return true;
 }

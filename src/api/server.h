@@ -13,7 +13,10 @@
  * otherwise the newcomer gets a 503), and a connection with no progress for
  * idle_ms (default API_IDLE_MS, $MVM_API_IDLE_MS) is closed, so a client
  * that connects and sends nothing, or never reads, holds one slot for a
- * while and nothing else.
+ * while and nothing else. A connection answered with Connection: close or
+ * an error is shut for writing and its remaining input read and dropped
+ * (at most 1 MiB, within the idle timeout) before the close, so a client
+ * still sending a refused body reads the answer instead of a broken pipe.
  *
  * Requests go to api_route() (routes.c) on the server thread, one at a
  * time. struct api_vmm is what the routes act on: the configuration before
