@@ -185,10 +185,13 @@ vm_start() {
 	"$mvm" "$@" <"$in" >"$VM_OUT" 2>"$VM_ERR" &
 	VM_PID=$! VM_T0=$(mvm_now)
 }
-vm_elapsed_over() { awk -v a="$VM_T0" -v b="$(mvm_now)" -v t="$1" 'BEGIN { exit !(b - a > t) }'; }
-# Wait until REGEX appears in mvm's stdout (0), mvm exits first (1) or SECS pass (2).
+# Has more than SECS passed since T0 (default: mvm's start)? vm_elapsed_over SECS [T0]
+vm_elapsed_over() { awk -v a="${2:-$VM_T0}" -v b="$(mvm_now)" -v t="$1" 'BEGIN { exit !(b - a > t) }'; }
+# Wait until REGEX appears in mvm's stdout (0), mvm exits first (1) or SECS pass (2), counted
+# from this call (a wait after a slow boot gets its whole time).
 vm_wait_for() {
-	local re=$1 secs=$2
+	local re=$1 secs=$2 t0
+	t0=$(mvm_now)
 	while :; do
 		grep -qaE "$re" "$VM_OUT" && return 0
 		if ! kill -0 "$VM_PID" 2>/dev/null; then
@@ -196,14 +199,16 @@ vm_wait_for() {
 			grep -qaE "$re" "$VM_OUT" && return 0
 			return 1
 		fi
-		vm_elapsed_over "$secs" && return 2
+		vm_elapsed_over "$secs" "$t0" && return 2
 		sleep 0.2
 	done
 }
-# Wait for mvm to exit within SECS: 0 with VM_RC set, or 2 after killing it.
+# Wait for mvm to exit within SECS of this call: 0 with VM_RC set, or 2 after killing it.
 vm_wait_exit() {
+	local t0
+	t0=$(mvm_now)
 	while [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; do
-		if vm_elapsed_over "$1"; then vm_kill; return 2; fi
+		if vm_elapsed_over "$1" "$t0"; then vm_kill; return 2; fi
 		sleep 0.2
 	done
 	vm_reap
