@@ -209,7 +209,24 @@ API_APPLY(h_put_boot, fc_apply_boot_source(a->cfg, req->body.p, req->body.len, e
 API_APPLY(h_put_drive, fc_apply_drive(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_net, fc_apply_network_interface(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_entropy, fc_apply_entropy(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_logger, fc_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+/* PUT /logger takes effect at once, as in Firecracker: level and log_path. */
+static int api_apply_logger(struct vm_config *cfg, const char *body, size_t len, char *err,
+			    size_t errlen)
+{
+	int ret = fc_apply_logger(cfg, body, len, err, errlen);
+
+	if (ret)
+		return ret;
+	if (cfg->log_level_set && log_get_level() != LOG_DEBUG)
+		log_set_level((enum log_level)cfg->log_level);
+	if (cfg->log_path && (ret = log_set_file(cfg->log_path, cfg->log_show_level))) {
+		snprintf(err, errlen, "log_path %s: %s", cfg->log_path, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+API_APPLY(h_put_logger, api_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_metrics, fc_apply_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 
 static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,

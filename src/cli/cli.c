@@ -172,6 +172,14 @@ static int cli_load_config(const char *path, const char *vm_flag, bool debug,
 	/* logger.level from the file, unless --debug asked for more. */
 	if (cfg->log_level_set && !debug)
 		log_set_level((enum log_level)cfg->log_level);
+	if (cfg->log_path) {
+		int ret = log_set_file(cfg->log_path, cfg->log_show_level);
+
+		if (ret) {
+			log_err("--config-file: logger.log_path %s: %s", cfg->log_path, strerror(-ret));
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #define MVM_UTIL_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_ERR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
@@ -16,6 +17,12 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Send messages to path (a file, appended, or a FIFO, non-blocking: a line
+ * that does not fit is dropped) instead of stderr: Firecracker's
+ * logger.log_path. with_level prefixes each line with its level
+ * (logger.show_level). 0 or -errno. */
+int log_set_file(const char *path, bool with_level);
 
 /* Redirect messages (for unit tests); NULL restores stderr. */
 typedef void (*log_sink_fn)(enum log_level level, const char *msg, void *ctx);
