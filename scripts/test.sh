@@ -18,13 +18,19 @@ trap 'rm -rf "$logs"' EXIT
 jobs=$(nproc 2>/dev/null || echo 2)
 t_all=$(mvm_now)
 
-t_step=
+t_step= step_name= timings=
+step_end() {
+	[ -n "$t_step" ] || return 0
+	local took; took=$(mvm_elapsed "$t_step")
+	echo "# (step took $took s)"
+	timings="$timings$(printf '#   %7.1f s  %s' "$took" "$step_name")"$'\n'
+}
 step() {
-	[ -n "$t_step" ] && echo "# (step took $(mvm_elapsed "$t_step") s)"
-	t_step=$(mvm_now)
+	step_end
+	t_step=$(mvm_now) step_name=$*
 	echo; echo "==== $* ===="
 }
-step_fail() { echo "not ok $1: $2"; failed=$((failed + 1)); }
+step_fail() { echo "not ok $1: $2" | tee -a "$logs/steps"; failed=$((failed + 1)); }
 
 # Add the counts in a cmocka log; a binary that started tests and died before its summary (an
 # ASan abort, a crash) has its unreported tests counted as failed.
@@ -140,8 +146,15 @@ else
 fi
 # ---- end of the adversarial guests steps ----
 
-echo "# (step took $(mvm_elapsed "$t_step") s)"
+step_end
+# The end of CI's log is what is read first: where the time went and what failed.
 echo
+echo "# steps:"
+printf '%s' "$timings"
+if grep -qh '^not ok ' "$logs"/* 2>/dev/null; then
+	echo "# failed cases:"
+	grep -h '^not ok ' "$logs"/* | cut -c1-200 | sed 's/^/#   /'
+fi
 echo "# whole suite: $(mvm_elapsed "$t_all") s"
 summary="$passed passed, $failed failed"
 [ $skipped -gt 0 ] && summary="$summary, $skipped skipped"

@@ -17,8 +17,10 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 . "$here/../../scripts/lib/hostkvm.sh"
+. "$here/../../scripts/lib/testhost-cases.sh"
 
 DEADLINE=${ADV_DEADLINE:-60}
+CASE_LIMIT=$((DEADLINE * 2 + 30))   # then the case's watchdog dumps and kills mvm
 IDLE_WINDOW=2          # seconds of mvm CPU time sampled after the notify storm
 IDLE_MAX_TICKS=20      # at most 0.2 s of CPU (USER_HZ 100) in that window outside the vCPU threads
 # QueueNotify writes in the storm. Inside the test host VM an exit costs ~86 us (QEMU emulates the
@@ -105,38 +107,12 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 		pvh=$tmp/triple-fault.elf
 	fi
 	[ -n "$pvh" ] && files+=(--file "$pvh") inner+=(--pvh "$pvh")
-	budget=$(( ${#cases[@]} * 20 + 300 ))
-	in_testhost() { # LOG ARGS...
-		local log=$1; shift
-		"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$log" --env "CI=${CI:-}" \
-			--env "ADV_DEADLINE=$DEADLINE" --env "ADV_STORM=${ADV_STORM:-100000}" "${files[@]}" -- "${inner[@]}" "$@"
-	}
-	finished() { grep -qE "^(ok|not ok|SKIP) $1(:|\$)" "$2"; }
-	args=()
-	for c in "${only[@]}"; do args+=(--only "$c"); done
-	in_testhost "$tmp/console" "${args[@]}"
-	rc=$?
-	if grep -qE '^[0-9]+ passed, [0-9]+ failed' "$tmp/console" && [ $rc -le 1 ]; then exit $rc; fi
-	passed=$(grep -c '^ok ' "$tmp/console") failed=$(grep -c '^not ok ' "$tmp/console")
-	skipped=$(grep -c '^SKIP ' "$tmp/console")
-	rest=()
-	for c in "${cases[@]}"; do finished "$c" "$tmp/console" || rest+=("$c"); done
-	if [ $rc -eq 125 ] && [ ${#rest[@]} -gt 0 ]; then
-		# The test host itself died (seen at random under QEMU-emulated SVM): once more.
-		echo "# the test host VM died during ${rest[0]}; rerunning ${#rest[@]} case(s) in a fresh one"
-		args=()
-		for c in "${rest[@]}"; do args+=(--only "$c"); done
-		in_testhost "$tmp/console2" "${args[@]}"
-		rc=$?
-		passed=$((passed + $(grep -c '^ok ' "$tmp/console2")))
-		failed=$((failed + $(grep -c '^not ok ' "$tmp/console2")))
-		skipped=$((skipped + $(grep -c '^SKIP ' "$tmp/console2")))
-		for c in "${rest[@]}"; do
-			finished "$c" "$tmp/console2" || notok "$c" "the test host VM stopped twice before this case finished"
-		done
-		summary
-	fi
-	for c in "${rest[@]}"; do notok "$c" "the test host VM stopped before this case finished (tests/testhost/run.sh exited $rc)"; done
+	# The VM's deadline is a generous sum; a case prints its line within its deadline plus the
+	# notify storm's idle check, so a longer silence means the VM hung.
+	TH_ARGS=(--env "CI=${CI:-}" --env "ADV_DEADLINE=$DEADLINE" --env "ADV_STORM=${ADV_STORM:-100000}" "${files[@]}")
+	TH_INNER=("${inner[@]}") TH_CASES=("${cases[@]}") TH_ONLY=("${only[@]}")
+	th_run_cases $(( ${#cases[@]} * 20 + 300 )) $((CASE_LIMIT + 90)) "$tmp"
+	[ "$TH_DONE" = 1 ] && exit "$TH_RC"
 	summary
 fi
 
@@ -321,5 +297,9 @@ run_case() {
 
 echo "# mvm: $mvm"
 echo "# guests: $guests"
-for c in "${cases[@]}"; do run_case "$c"; done
+for c in "${cases[@]}"; do
+	th_case_watchdog "$CASE_LIMIT" "$c"
+	run_case "$c"
+	th_case_watchdog_stop
+done
 summary

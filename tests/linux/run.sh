@@ -16,6 +16,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 . "$here/../../scripts/lib/hostkvm.sh"
+. "$here/../../scripts/lib/testhost-cases.sh"
 . "$here/virtio-cases.sh"
 . "$here/obs-cases.sh"
 . "$here/api-cases.sh"
@@ -27,6 +28,7 @@ ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff rebo
 	"${OBS_CASES[@]}" "${CONFIG_CASES[@]}" "${API_CASES[@]}")
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
+CASE_LIMIT=$((BOOT_TIMEOUT * 3 + 60))        # the longest case's waits, summed; then its watchdog fires
 BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
 
 direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' guests='' rootfs='' only=()
@@ -126,50 +128,12 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	if want_case blk-root && make_rootfs "$tmp/rootfs.ext4"; then
 		files+=(--file "$tmp/rootfs.ext4") inner+=(--rootfs "$tmp/rootfs.ext4")
 	fi
-	# Every case bounded: the VM's own deadline is their sum plus its boot.
-	budget=$(( ${#cases[@]} * (BOOT_TIMEOUT + 15) + 120 ))
-	in_testhost() { # LOG ONLY-ARGS...: one test host VM running the inner script
-		local log=$1; shift
-		"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$log" \
-			--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" "${files[@]}" -- "${inner[@]}" "$@"
-	}
-	finished() { grep -qE "^(ok|not ok|SKIP) $1(:|\$)" "$2"; }
-	first=()
-	for c in "${only[@]}"; do first+=(--only "$c"); done
-	in_testhost "$tmp/console" "${first[@]}"
-	rc=$?
-	if grep -qE '^[0-9]+ passed, [0-9]+ failed' "$tmp/console" && [ $rc -le 1 ]; then
-		exit $rc
-	fi
-	passed=$(grep -c '^ok ' "$tmp/console") failed=$(grep -c '^not ok ' "$tmp/console")
-	skipped=$(grep -c '^SKIP ' "$tmp/console")
-	# The test host VM itself died (status 125: QEMU-emulated SVM under nested KVM has
-	# been seen to reset its L1 at random, once in several runs, with no trace in L1's
-	# kernel log). Say so, and run the unfinished cases once more in a fresh one; a
-	# case that kills the test host twice fails.
-	rest=() again=()
-	for c in "${cases[@]}"; do finished "$c" "$tmp/console" || rest+=("$c"); done
-	# A test host that hung until its deadline (124: seen with nothing printed by it for
-	# minutes, in cases that pass on their own) gets the same second chance.
-	if { [ $rc -eq 125 ] || [ $rc -eq 124 ]; } && [ ${#rest[@]} -gt 0 ]; then
-		echo "# the test host VM died during: ${rest[0]}; rerunning ${rest[*]} in a fresh test host VM"
-		for c in "${rest[@]}"; do again+=(--only "$c"); done
-		in_testhost "$tmp/console2" "${again[@]}"
-		rc=$?
-		passed=$((passed + $(grep -c '^ok ' "$tmp/console2")))
-		failed=$((failed + $(grep -c '^not ok ' "$tmp/console2")))
-		skipped=$((skipped + $(grep -c '^SKIP ' "$tmp/console2")))
-		for c in "${rest[@]}"; do
-			finished "$c" "$tmp/console2" ||
-				notok "$c" "the test host VM stopped twice before this case finished (tests/testhost/run.sh exited $rc)"
-		done
-		[ $rc -gt 1 ] && [ $rc -ne 125 ] && [ $rc -ne 124 ] && notok testhost "tests/testhost/run.sh exited $rc"
-		summary
-	fi
-	for c in "${rest[@]}"; do
-		notok "$c" "the test host VM stopped before this case finished (tests/testhost/run.sh exited $rc)"
-	done
-	[ $rc -ne 0 ] && [ $failed -eq 0 ] && notok testhost "tests/testhost/run.sh exited $rc"
+	# Every case bounded: the VM's own deadline is their sum plus its boot; a case prints its
+	# line within CASE_LIMIT (its in-VM watchdog), so a longer silence means the VM hung.
+	TH_ARGS=(--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" "${files[@]}")
+	TH_INNER=("${inner[@]}") TH_CASES=("${cases[@]}") TH_ONLY=("${only[@]}")
+	th_run_cases $(( ${#cases[@]} * (BOOT_TIMEOUT + 15) + 120 )) $((CASE_LIMIT + 90)) "$tmp"
+	[ "$TH_DONE" = 1 ] && exit "$TH_RC"
 	summary
 fi
 
@@ -541,6 +505,8 @@ echo "# mvm: $mvm"
 echo "# kernel: $kernel"
 echo "# initrd: $initrd"
 for c in "${cases[@]}"; do
+	th_case_watchdog "$CASE_LIMIT" "$c"
 	if declare -F "case_$c" >/dev/null; then "case_$c"; else notok "$c" "no such test case"; fi
+	th_case_watchdog_stop
 done
 summary

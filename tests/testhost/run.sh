@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # tests/testhost/run.sh - run one command inside a throwaway test host VM that has a working /dev/kvm.
 #
-# Usage: tests/testhost/run.sh [--interactive] [--timeout S] [--quiet] [--log FILE]
+# Usage: tests/testhost/run.sh [--interactive] [--timeout S] [--idle-timeout S] [--quiet] [--log FILE]
 #            [--scratch-disk SIZE] [--file SRC[:DEST]]... [--env NAME=VALUE]... -- COMMAND [ARG]...
 # Boots the Debian kernel (scripts/fetch-debian.sh) under QEMU emulation (TCG, an EPYC CPU with
 # SVM, 2 vCPUs, 6 GiB) with an initramfs (scripts/mk-testhost-initramfs.sh) holding busybox,
 # kvm/kvm_amd, the given files (at their own paths unless DEST is given, ELF files with their
 # libraries) and COMMAND, run in the current directory. Exits with COMMAND's status, read back
 # from the VM's second serial port; 124 when --timeout S (default 1200; 0 = none) passes, after
-# QEMU has been killed; 125 when the test host itself failed (its console is printed).
+# QEMU has been killed, or when --idle-timeout S (default 0 = none) passes with no console output
+# (then QEMU's view of the test host's CPUs is printed first); 125 when the test host itself
+# failed (its console is printed).
 # Output: the VM's console streams to stdout (carriage returns removed) unless --quiet, which
 # prints it only on failure. --interactive wires the terminal straight to the VM's console with
 # no QEMU escape key, so keystrokes (Ctrl-C, Ctrl-A x) reach COMMAND; it has no timeout by default.
@@ -22,12 +24,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 
-interactive=0 timeout=1200 quiet=0 log='' scratch=''
+interactive=0 timeout=1200 idle=0 quiet=0 log='' scratch=''
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--interactive) interactive=1; timeout=0; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--idle-timeout) idle=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	--log) log=$2; shift 2 ;;
 	--scratch-disk) scratch=$2; shift 2 ;;
@@ -88,10 +91,13 @@ if [ $interactive -eq 1 ]; then
 		-serial "file:$work/status" -serial "file:$work/kernel" 2>"$work/qemu.err" && qrc=0 || qrc=$?
 else
 	: >"$work/console"
+	# QEMU's monitor on a pair of FIFOs (QEMU opens them read-write, so nothing blocks): asked
+	# for the CPUs' registers when the test host goes silent.
+	mkfifo "$work/mon.in" "$work/mon.out"
 	"${qemu[@]}" -serial "file:$work/console" -serial "file:$work/status" -serial "file:$work/kernel" \
-		</dev/null >/dev/null 2>"$work/qemu.err" &
+		-monitor "pipe:$work/mon" </dev/null >/dev/null 2>"$work/qemu.err" &
 	qpid=$!
-	shown=0 timed_out=0
+	shown=0 timed_out=0 size=0 last_out=$start
 	show_new() {
 		local n
 		n=$(wc -c <"$work/console")
@@ -100,10 +106,22 @@ else
 			shown=$n
 		fi
 	}
+	over() { awk -v a="$1" -v b="$(mvm_now)" -v t="$2" 'BEGIN { exit !(b - a > t) }'; }
 	while kill -0 "$qpid" 2>/dev/null; do
 		[ $quiet -eq 0 ] && show_new
-		if [ "$timeout" -gt 0 ] && [ "$(awk -v a="$start" -v b="$(mvm_now)" -v t="$timeout" 'BEGIN { print (b - a > t) }')" = 1 ]; then
+		n=$(wc -c <"$work/console")
+		[ "$n" -ne "$size" ] && size=$n last_out=$(mvm_now)
+		if [ "$timeout" -gt 0 ] && over "$start" "$timeout"; then
 			timed_out=1
+			kill -KILL "$qpid" 2>/dev/null || :
+			break
+		fi
+		if [ "$idle" -gt 0 ] && over "$last_out" "$idle"; then
+			timed_out=2
+			# Where the test host's CPUs are: in its kernel (an L1 hang) or idle.
+			{ echo "info registers -a"; echo "info irq"; } >"$work/mon.in"
+			sleep 2
+			timeout 3 cat "$work/mon.out" >"$work/monitor" 2>/dev/null || :
 			kill -KILL "$qpid" 2>/dev/null || :
 			break
 		fi
@@ -128,6 +146,15 @@ dump() {
 if [ $interactive -eq 0 ] && [ "$timed_out" = 1 ]; then
 	dump >&2
 	mvm_say "testhost: timed out after ${timeout} s; QEMU killed"
+	exit 124
+fi
+if [ $interactive -eq 0 ] && [ "$timed_out" = 2 ]; then
+	dump >&2
+	if [ -s "$work/monitor" ]; then
+		echo "---- QEMU: the test host's CPUs when it went silent ----" >&2
+		tr -d '\r' <"$work/monitor" | grep -aE '^(CPU#|RAX|RSI|R8 |RIP|CS |CR0|EFER|IRQ|[ a-z0-9]+: [0-9]+)' >&2 || :
+	fi
+	mvm_say "testhost: no output for ${idle} s after ${elapsed} s; the test host hung; QEMU killed"
 	exit 124
 fi
 if [ -z "$status" ]; then
