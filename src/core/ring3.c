@@ -4,7 +4,10 @@
 #include "mvm/abi.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PTE_P  0x1ULL
@@ -168,6 +171,74 @@ int ring3_write_tables(const struct gmem *m)
 	ring3_write_stub(stub);
 	ring3_write_paging(pml4, pdpt, pd, pt);
 	return 0;
+}
+
+/* One supervisor structure as mvm wrote it, for ring3_check_tables. */
+struct ring3_part {
+	const char *name;
+	uint64_t gpa;
+	size_t len;
+	bool paging; /* entries whose Accessed/Dirty bits the CPU sets */
+};
+
+static const struct ring3_part ring3_parts[] = {
+	{ "GDT", LAYOUT_R3_GDT, RING3_GDT_LEN, false },
+	{ "IDT", LAYOUT_R3_IDT, 4096, false },
+	{ "exception stub", LAYOUT_R3_STUB, 4096, false },
+	{ "PML4", LAYOUT_R3_PML4, 4096, true },
+	{ "PDPT", LAYOUT_R3_PDPT, 4096, true },
+	{ "page directory", LAYOUT_R3_PD, 4 * 4096, true },
+	{ "page table", LAYOUT_R3_PT, 4096, true },
+};
+
+int ring3_check_tables(const struct gmem *m, char *what, size_t len)
+{
+	const uint64_t ad = 0x60; /* Accessed, Dirty */
+	size_t span = LAYOUT_R3_SYS_END - LAYOUT_R3_SYS_START;
+	uint8_t *want = calloc(1, span);
+	struct gmem shadow;
+	int ret = 0;
+
+	if (!want)
+		return -ENOMEM;
+	/* The tables rebuilt in a private copy of the supervisor range. */
+	shadow = (struct gmem){ .ram_size = span, .base = want, .nr_regions = 1 };
+	shadow.regions[0] = (struct gmem_region){
+		.gpa = LAYOUT_R3_SYS_START, .size = span, .host = want,
+	};
+	if (ring3_write_tables(&shadow) != 0) {
+		free(want);
+		return -EFAULT;
+	}
+	for (size_t i = 0; i < sizeof(ring3_parts) / sizeof(ring3_parts[0]) && !ret; i++) {
+		const struct ring3_part *p = &ring3_parts[i];
+		const uint8_t *got = gmem_ptr(m, p->gpa, p->len);
+		const uint8_t *exp = want + (p->gpa - LAYOUT_R3_SYS_START);
+
+		if (!got) {
+			ret = -EFAULT;
+			break;
+		}
+		for (size_t off = 0; off < p->len; off += 8) {
+			uint64_t g, e;
+
+			memcpy(&g, got + off, 8);
+			memcpy(&e, exp + off, 8);
+			if (p->paging) {
+				g &= ~ad;
+				e &= ~ad;
+			}
+			if (g != e) {
+				snprintf(what, len, "%s at %#llx holds %#llx, mvm wrote %#llx", p->name,
+					 (unsigned long long)(p->gpa + off), (unsigned long long)g,
+					 (unsigned long long)e);
+				ret = 1;
+				break;
+			}
+		}
+	}
+	free(want);
+	return ret;
 }
 
 static void ring3_seg_reg(struct kvm_segment *s, uint16_t sel, uint8_t type, uint8_t dpl,

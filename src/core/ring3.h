@@ -14,6 +14,7 @@
 #define MVM_CORE_RING3_H
 
 #include <linux/kvm.h>
+#include <stddef.h>
 
 #include "core/memory.h"
 
@@ -29,5 +30,12 @@
 /* 0 or -EFAULT when RAM does not hold the tables (it always does >= 16 MiB). */
 int ring3_write_tables(const struct gmem *m);
 void ring3_set_sregs(struct kvm_sregs *s);
+
+/* Are the GDT, IDT, exception stub and page tables still what ring3_write_tables
+ * wrote (Accessed/Dirty bits aside)? 0 when they are; 1 with the first
+ * difference described in WHAT; -errno when it could not tell. For a ring-3
+ * guest's triple fault: the guest cannot write these supervisor pages itself,
+ * so a difference means something else did. */
+int ring3_check_tables(const struct gmem *m, char *what, size_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /* vcpu.c - one thread per vCPU running KVM_RUN and dispatching each exit
  * through a table of handlers, like the kernel's svm_exit_handlers[]. */
 #include "core/vcpu.h"
+#include "core/ring3.h"
 #include "core/cpu.h"
 #include "core/exit_trace.h"
 #include "core/vm.h"
@@ -80,6 +81,19 @@ static enum exit_action handle_hlt(struct vcpu *v)
 
 static enum exit_action handle_shutdown(struct vcpu *v)
 {
+	char what[160];
+	int r;
+
+	/* A ring-3 guest cannot write mvm's GDT, IDT or page tables: say whether
+	 * they are intact, since the register state at the fault is lost. */
+	if (v->vm->hcall) {
+		r = ring3_check_tables(&v->vm->mem, what, sizeof(what));
+		if (r == 0)
+			log_err("vCPU %d: mvm's GDT, IDT, exception stub and page tables are intact",
+				v->index);
+		else if (r > 0)
+			log_err("vCPU %d: mvm's tables were changed: %s", v->index, what);
+	}
 	return vcpu_fail(v, VM_STOP_TRIPLE_FAULT,
 			 "guest triple fault (KVM_EXIT_SHUTDOWN): the CPU would reset");
 }

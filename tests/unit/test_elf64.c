@@ -400,6 +400,32 @@ static void test_ring3_tables(void **state)
 	assert_int_equal(rsp0, LAYOUT_R3_STACK0_TOP);
 }
 
+/* A triple fault's diagnosis: the tables as written are intact; the bits the
+ * CPU sets are not a change; a gate or a mapping that moved is named. */
+static void test_ring3_check_tables(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t *pt = gmem_ptr(&f->m, LAYOUT_R3_PT, 4096);
+	uint64_t *idt = gmem_ptr(&f->m, LAYOUT_R3_IDT, 4096);
+	uint8_t *report = gmem_ptr(&f->m, LAYOUT_R3_FAULT_REPORT, 16);
+	char what[160] = "";
+	uint64_t saved;
+
+	assert_int_equal(ring3_write_tables(&f->m), 0);
+	assert_int_equal(ring3_check_tables(&f->m, what, sizeof(what)), 0);
+	pt[5] |= 0x60;                    /* Accessed + Dirty, as a walk leaves them */
+	memset(report, 0xab, 16);         /* the stub's report is meant to change */
+	assert_int_equal(ring3_check_tables(&f->m, what, sizeof(what)), 0);
+	saved = idt[28];
+	idt[28] ^= 0x1000;                /* the #PF gate now points elsewhere */
+	assert_int_equal(ring3_check_tables(&f->m, what, sizeof(what)), 1);
+	assert_non_null(strstr(what, "IDT at 0x420e0"));
+	idt[28] = saved;
+	pt[LAYOUT_R3_PML4 >> 12] |= 4;    /* the PML4 page made user-writable */
+	assert_int_equal(ring3_check_tables(&f->m, what, sizeof(what)), 1);
+	assert_non_null(strstr(what, "page table at 0x4b228"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +452,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_detection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring3_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring3_check_tables, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("elf64", tests, NULL, NULL);
