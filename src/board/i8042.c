@@ -83,6 +83,33 @@ static bool kbd_push(struct i8042_regs *r, uint8_t v)
 	return true;
 }
 
+/* The keyboard's answer to a command: ahead of any key codes still queued
+ * (behind earlier answers), since a driver waiting for its ACK takes what
+ * comes first as the answer and drops it (Linux's libps2 does). When the
+ * queue is full the newest key code makes room: the driver's command must
+ * complete. */
+static void kbd_reply(struct i8042_regs *r, uint8_t v)
+{
+	unsigned pos;
+
+	if (!r->out_full) {
+		put_output(r, v);
+		return;
+	}
+	if (r->q_len == I8042_QUEUE) {
+		if (r->q_replies == I8042_QUEUE)
+			return;
+		r->q_len--;
+	}
+	/* Shift the key codes after the answers one slot back. */
+	for (pos = r->q_len; pos > r->q_replies; pos--)
+		r->queue[(r->q_head + pos) % I8042_QUEUE] =
+			r->queue[(r->q_head + pos - 1) % I8042_QUEUE];
+	r->queue[(r->q_head + r->q_replies) % I8042_QUEUE] = v;
+	r->q_len++;
+	r->q_replies++;
+}
+
 /* After the guest read the data port: the next queued byte, if any.
  * true when a new byte is there (another interrupt is due). */
 static bool kbd_refill(struct i8042_regs *r)
@@ -92,6 +119,8 @@ static bool kbd_refill(struct i8042_regs *r)
 	put_output(r, r->queue[r->q_head]);
 	r->q_head = (r->q_head + 1) % I8042_QUEUE;
 	r->q_len--;
+	if (r->q_replies)
+		r->q_replies--;
 	return true;
 }
 
@@ -107,10 +136,10 @@ static void kbd_command(struct i8042_regs *r, uint8_t v)
 
 	r->kbd_param_cmd = 0;
 	if (param_of) {
-		kbd_push(r, KBD_ACK);
+		kbd_reply(r, KBD_ACK);
 		/* SCAN SET 0 asks which set: 2 (0x41 as the translator shows it). */
 		if (param_of == KBD_SCAN_SET && v == 0)
-			kbd_push(r, r->cmd_byte & CB_TRANSLATE ? 0x41 : 0x02);
+			kbd_reply(r, r->cmd_byte & CB_TRANSLATE ? 0x41 : 0x02);
 		return;
 	}
 	switch (v) {
@@ -118,36 +147,36 @@ static void kbd_command(struct i8042_regs *r, uint8_t v)
 	case KBD_SCAN_SET:
 	case KBD_TYPEMATIC:
 		r->kbd_param_cmd = v;
-		kbd_push(r, KBD_ACK);
+		kbd_reply(r, KBD_ACK);
 		break;
 	case KBD_ECHO:
-		kbd_push(r, KBD_ECHO);
+		kbd_reply(r, KBD_ECHO);
 		break;
 	case KBD_GET_ID:
-		kbd_push(r, KBD_ACK);
-		kbd_push(r, 0xab);
-		kbd_push(r, r->cmd_byte & CB_TRANSLATE ? 0x41 : 0x83);
+		kbd_reply(r, KBD_ACK);
+		kbd_reply(r, 0xab);
+		kbd_reply(r, r->cmd_byte & CB_TRANSLATE ? 0x41 : 0x83);
 		break;
 	case KBD_ENABLE:
 		r->kbd_scanning = 1;
-		kbd_push(r, KBD_ACK);
+		kbd_reply(r, KBD_ACK);
 		break;
 	case KBD_DISABLE:
 	case KBD_DEFAULTS:
 		r->kbd_scanning = v == KBD_DEFAULTS;
-		kbd_push(r, KBD_ACK);
+		kbd_reply(r, KBD_ACK);
 		break;
 	case KBD_RESET:
-		r->q_len = 0;
+		r->q_len = r->q_replies = 0;
 		r->kbd_scanning = 1;
-		kbd_push(r, KBD_ACK);
-		kbd_push(r, KBD_BAT_OK);
+		kbd_reply(r, KBD_ACK);
+		kbd_reply(r, KBD_BAT_OK);
 		break;
 	case KBD_RESEND:
-		kbd_push(r, r->out_buf);
+		kbd_reply(r, r->out_buf);
 		break;
 	default:
-		kbd_push(r, KBD_ACK);  /* everything else: acknowledged, nothing changes */
+		kbd_reply(r, KBD_ACK);  /* everything else: acknowledged, nothing changes */
 		break;
 	}
 }
@@ -318,6 +347,11 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	for (size_t i = 0; i < n; i++)
 		kbd_push(r, codes[i]);
 	raise = raise && kbd_irq_enabled(r);
+	/* What the guest's driver will see: for a Ctrl-Alt-Del that goes unanswered. */
+	log_info("i8042: Ctrl-Alt-Del queued (%zu scancodes, set %d); command byte %#04x, "
+		 "%s, %u byte(s) queued, %s", n, codes == set1 ? 1 : 2, r->cmd_byte,
+		 raise ? "interrupt raised" : "output buffer already full",
+		 (unsigned)r->q_len, r->kbd_scanning ? "scanning" : "keyboard disabled");
 	pthread_mutex_unlock(&k->lock);
 	if (raise) {
 		irq_line_set(&k->irq, 1);

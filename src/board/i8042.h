@@ -19,7 +19,9 @@
  * noaux): data-port writes are keyboard commands answered with ACK (0xFA),
  * GET ID with FA AB 83 (AB 41 when translating), RESET with FA AA, ECHO
  * with EE, and the parameter byte of SET LEDS / SET TYPEMATIC / SCAN SET
- * acknowledged too. Bytes for the guest wait in a 16-byte queue; each one
+ * acknowledged too. Bytes for the guest wait in a 16-byte queue, a
+ * command's answers ahead of key codes not yet read (as QEMU's ps2 does: a
+ * driver waiting for its ACK would eat the key codes); each one
  * raises IRQ 1 (an edge, when the command byte's interrupt bit is set and
  * an irq line was given), and reading the data port takes one.
  * i8042_send_ctrl_alt_del() queues the key presses, in scan code set 1
@@ -48,6 +50,7 @@ struct i8042_regs {
 	uint8_t pending_cmd;  /* command waiting for its data byte, or 0 */
 	uint8_t queue[I8042_QUEUE]; /* bytes for the guest after out_buf */
 	uint8_t q_head, q_len;
+	uint8_t q_replies;    /* command answers at the head of the queue */
 	uint8_t kbd_param_cmd; /* keyboard command waiting for its parameter, or 0 */
 	uint8_t kbd_scanning;  /* ENABLE (0xF4) seen and no DISABLE since */
 };

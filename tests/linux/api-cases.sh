@@ -303,7 +303,12 @@ case_api-cad() {
 	api_wait 'MVM-API-KBD-[0-9]' 20
 	grep -qa 'MVM-API-KBD-1' "$VM_OUT" || bad="the guest has no AT keyboard: $(grep -a 'MVM-API-KBD-[0-9]' "$VM_OUT" | tail -1)"
 	expect api-cad 204 "$(api PUT /actions '{"action_type": "SendCtrlAltDel"}')" "SendCtrlAltDel"
-	api_wait '^MVM-GUEST-CAD' 20 || bad=${bad:-"the guest's init did not get Ctrl-Alt-Del"}
+	if ! api_wait '^MVM-GUEST-CAD' 20; then
+		bad=${bad:-"the guest's init did not get Ctrl-Alt-Del"}
+		# What the guest saw of its keyboard, for the log.
+		say 'echo MVM-API-KBD-IRQ $(grep -E "i8042" /proc/interrupts); dmesg | grep -iE "atkbd|i8042|serio|keyboard" | tail -n 6'
+		api_wait 'MVM-API-KBD-IRQ' 10 || :
+	fi
 	api_wait_exit 30 || bad=${bad:-"mvm did not exit after the guest powered off"}
 	exec 3>&-
 	time_note api-cad

@@ -210,6 +210,43 @@ static void test_ctrl_alt_del_queue_full(void **state)
 	i8042_destroy(&k);
 }
 
+/* A command sent while key codes wait: its answers come right after the byte
+ * already in the output buffer, ahead of the rest (atkbd setting its LEDs
+ * while Ctrl-Alt-Del arrives would otherwise eat the key codes). */
+static void test_replies_ahead_of_keys(void **state)
+{
+	struct i8042 k;
+	uint8_t b[16];
+
+	setup_kbd(&k);
+	assert_int_equal(i8042_send_ctrl_alt_del(&k), 0);
+	wr_data(&k, 0xed);                   /* SET LEDS */
+	wr_data(&k, 0x02);                   /* its parameter */
+	assert_int_equal(drain(&k, b, 16), 10);
+	assert_memory_equal(b, "\x1d\xfa\xfa\x38\xe0\x53\xe0\xd3\xb8\x9d", 10);
+	i8042_destroy(&k);
+}
+
+/* With the queue full of key codes, an answer still gets in: the newest key
+ * code makes room. */
+static void test_reply_into_full_queue(void **state)
+{
+	struct i8042 k;
+	uint8_t b[32];
+
+	setup_kbd(&k);
+	assert_int_equal(i8042_send_ctrl_alt_del(&k), 0);
+	assert_int_equal(i8042_send_ctrl_alt_del(&k), 0);   /* 1 + 15 */
+	wr_cmd(&k, 0xd2);                    /* one more key code: the queue is full */
+	wr_data(&k, 0x5a);
+	wr_data(&k, 0xee);                   /* ECHO: 0x5a makes room */
+	assert_int_equal(drain(&k, b, 32), 17);
+	assert_int_equal(b[0], 0x1d);
+	assert_int_equal(b[1], 0xee);
+	assert_memory_equal(b + 2, "\x38\xe0\x53\xe0\xd3\xb8\x9d\x1d\x38\xe0\x53\xe0\xd3\xb8\x9d", 15);
+	i8042_destroy(&k);
+}
+
 static void test_ctrl_alt_del_without_irq(void **state)
 {
 	struct i8042 k;
@@ -246,6 +283,8 @@ int main(void)
 		cmocka_unit_test(test_ctrl_alt_del_set2),
 		cmocka_unit_test(test_ctrl_alt_del_queue_full),
 		cmocka_unit_test(test_ctrl_alt_del_without_irq),
+		cmocka_unit_test(test_replies_ahead_of_keys),
+		cmocka_unit_test(test_reply_into_full_queue),
 		cmocka_unit_test(test_write_kbd_output),
 	};
 
