@@ -313,8 +313,8 @@ static uint32_t mmio_read_reg(struct virtio_mmio *t, uint64_t off)
 		return 2;
 	case VIRTIO_MMIO_DEVICE_ID:
 		return t->ops->device_id;
-	case VIRTIO_MMIO_VENDOR:
-		return VIRTIO_MMIO_VENDOR_ID;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return VIRTIO_MMIO_MVM_VENDOR;
 	case VIRTIO_MMIO_DEVICE_FEATURES:
 		if (t->device_features_sel > 1)
 			return 0;

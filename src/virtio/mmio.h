@@ -34,42 +34,10 @@
 
 #include "core/bus.h"
 #include "core/memory.h"
+#include "mvm/virtio_mmio.h"
 #include "virtio/queue.h"
 
 #define VIRTIO_MMIO_MAX_QUEUES 8
-#define VIRTIO_MMIO_VENDOR_ID  0x004d564d /* "MVM" as little-endian bytes */
-
-/* Register offsets (spec 4.2.2). */
-#define VIRTIO_MMIO_MAGIC_VALUE        0x000
-#define VIRTIO_MMIO_VERSION            0x004
-#define VIRTIO_MMIO_DEVICE_ID          0x008
-#define VIRTIO_MMIO_VENDOR             0x00c
-#define VIRTIO_MMIO_DEVICE_FEATURES    0x010
-#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014
-#define VIRTIO_MMIO_DRIVER_FEATURES    0x020
-#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
-#define VIRTIO_MMIO_QUEUE_SEL          0x030
-#define VIRTIO_MMIO_QUEUE_NUM_MAX      0x034
-#define VIRTIO_MMIO_QUEUE_NUM          0x038
-#define VIRTIO_MMIO_QUEUE_READY        0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY       0x050
-#define VIRTIO_MMIO_INTERRUPT_STATUS   0x060
-#define VIRTIO_MMIO_INTERRUPT_ACK      0x064
-#define VIRTIO_MMIO_STATUS             0x070
-#define VIRTIO_MMIO_QUEUE_DESC_LOW     0x080
-#define VIRTIO_MMIO_QUEUE_DESC_HIGH    0x084
-#define VIRTIO_MMIO_QUEUE_DRIVER_LOW   0x090
-#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH  0x094
-#define VIRTIO_MMIO_QUEUE_DEVICE_LOW   0x0a0
-#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH  0x0a4
-#define VIRTIO_MMIO_SHM_SEL            0x0ac
-#define VIRTIO_MMIO_SHM_LEN_LOW        0x0b0
-#define VIRTIO_MMIO_SHM_LEN_HIGH       0x0b4
-#define VIRTIO_MMIO_SHM_BASE_LOW       0x0b8
-#define VIRTIO_MMIO_SHM_BASE_HIGH      0x0bc
-#define VIRTIO_MMIO_CONFIG_GENERATION  0x0fc
-#define VIRTIO_MMIO_CONFIG             0x100
-#define VIRTIO_MMIO_MAGIC              0x74726976 /* "virt" */
 
 /* What the device tells the transport. dev is the device's own pointer. */
 struct virtio_dev_ops {

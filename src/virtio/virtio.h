@@ -59,8 +59,4 @@ struct virtq_used {             /* followed by avail_event (EVENT_IDX) */
 	struct virtq_used_elem ring[];
 } __attribute__((packed));
 
-/* Interrupt status bits of the mmio transport (spec 4.2.2). */
-#define VIRTIO_MMIO_INT_VRING  0x1
-#define VIRTIO_MMIO_INT_CONFIG 0x2
-
 #endif

@@ -217,7 +217,7 @@ static void test_ids(void **state)
 	assert_memory_equal((uint32_t[]){ rd(x, 0) }, "virt", 4);
 	assert_int_equal(rd(x, VIRTIO_MMIO_VERSION), 2);
 	assert_int_equal(rd(x, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
-	assert_int_equal(rd(x, VIRTIO_MMIO_VENDOR), VIRTIO_MMIO_VENDOR_ID);
+	assert_int_equal(rd(x, VIRTIO_MMIO_VENDOR_ID), VIRTIO_MMIO_MVM_VENDOR);
 	assert_int_equal(status(x), 0);
 	assert_int_equal(rd(x, VIRTIO_MMIO_CONFIG_GENERATION), 0);
 	assert_int_equal(rd(x, VIRTIO_MMIO_QUEUE_NUM_MAX), QMAX);
