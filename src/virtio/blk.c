@@ -1,9 +1,9 @@
 /* blk.c - virtio-blk over a raw image: request validation, io_uring I/O on
  * the device's worker, and a synchronous fallback when io_uring is missing. */
 #include "virtio/blk.h"
-#include "util/evloop.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -44,8 +43,7 @@ struct blk_slot {
 };
 
 struct virtio_blk {
-	struct virtio_mmio t;
-	struct evloop loop;
+	struct virtio_worker w;  /* transport + worker */
 	struct virtio_dev_ops ops;
 	const struct gmem *mem;
 	char *path;
@@ -58,7 +56,6 @@ struct virtio_blk {
 	bool have_uring;
 	struct io_uring ring;
 	int ring_efd;
-	bool loop_ready, attached;
 
 	/* Worker-owned from here on. */
 	bool active;             /* DRIVER_OK seen, no reset since */
@@ -226,7 +223,7 @@ static void blk_complete(struct virtio_blk *d, struct blk_slot *s, uint8_t statu
 {
 	if (d->active) {
 		*s->status = status;
-		vq_push(virtio_mmio_vq(&d->t, 0), s->head, s->used_len);
+		vq_push(virtio_mmio_vq(&d->w.t, 0), s->head, s->used_len);
 		d->pushed = true;
 	}
 	d->free_list[d->nr_free++] = (uint16_t)(s - d->slots);
@@ -359,7 +356,7 @@ static void blk_flush_submissions(struct virtio_blk *d)
 static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 {
 	struct virtio_blk_req *r = &d->req;
-	struct vq *q = virtio_mmio_vq(&d->t, 0);
+	struct vq *q = virtio_mmio_vq(&d->w.t, 0);
 	int st = virtio_blk_req_parse(c, d->capacity, d->ro, r);
 
 	if (st < 0) {
@@ -368,7 +365,7 @@ static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 		vq_push(q, c->head, 0);
 		d->pushed = true;
 		d->failed = true;
-		virtio_mmio_needs_reset(&d->t);
+		virtio_mmio_needs_reset(&d->w.t);
 		return;
 	}
 	if (st == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_GET_ID) {
@@ -434,15 +431,16 @@ static void blk_signal(struct virtio_blk *d)
 {
 	if (d->pushed && d->active) {
 		d->pushed = false;
-		if (vq_needs_interrupt(virtio_mmio_vq(&d->t, 0)))
-			virtio_mmio_signal_used(&d->t);
+		if (vq_needs_interrupt(virtio_mmio_vq(&d->w.t, 0)))
+			virtio_mmio_signal_used(&d->w.t);
 	}
 }
 
 /* Take what the driver made available, while there is a free slot. */
-static void blk_process(struct virtio_blk *d)
+static void blk_process(void *dev)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, 0);
+	struct virtio_blk *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, 0);
 
 	if (!d->active || d->failed || !vq_enabled(q))
 		return;
@@ -455,7 +453,7 @@ static void blk_process(struct virtio_blk *d)
 				break;
 			if (r < 0) {
 				d->failed = true;
-				virtio_mmio_needs_reset(&d->t);
+				virtio_mmio_needs_reset(&d->w.t);
 				break;
 			}
 			blk_start(d, &d->chain);
@@ -509,55 +507,26 @@ static void blk_drain(struct virtio_blk *d)
 	}
 }
 
-static void blk_ring_event(void *opaque, uint32_t events)
+/* io_uring's completion eventfd was written. */
+static void blk_ring_event(void *dev)
 {
-	struct virtio_blk *d = opaque;
-	uint64_t v;
+	struct virtio_blk *d = dev;
 
-	if (read(d->ring_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-blk %s: completion eventfd: %s", d->path, strerror(errno));
 	blk_reap(d);
 	blk_signal(d);
 	blk_process(d);
 }
 
-static void blk_kick(void *opaque, uint32_t events)
-{
-	struct virtio_blk *d = opaque;
-	uint64_t v;
-
-	if (read(virtio_mmio_kick_fd(&d->t, 0), &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-blk %s: kick eventfd: %s", d->path, strerror(errno));
-	blk_process(d);
-}
-
-/* ---- transport hooks ---- */
-
-static void blk_do_activate(void *arg)
-{
-	struct virtio_blk *d = arg;
-
-	d->active = true;
-	d->failed = false;
-	d->pushed = false;
-	blk_process(d);
-}
-
-static void blk_do_reset(void *arg)
-{
-	struct virtio_blk *d = arg;
-
-	d->active = false;
-	blk_drain(d);
-	d->failed = false;
-	d->pushed = false;
-}
+/* ---- transport hooks (activate and reset run on the worker: worker.h) ---- */
 
 static int blk_activate(void *dev)
 {
 	struct virtio_blk *d = dev;
 
-	evloop_run_sync(&d->loop, blk_do_activate, d);
+	d->active = true;
+	d->failed = false;
+	d->pushed = false;
+	blk_process(d);
 	return 0;
 }
 
@@ -565,7 +534,10 @@ static void blk_reset(void *dev)
 {
 	struct virtio_blk *d = dev;
 
-	evloop_run_sync(&d->loop, blk_do_reset, d);
+	d->active = false;
+	blk_drain(d);
+	d->failed = false;
+	d->pushed = false;
 }
 
 static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
@@ -759,50 +731,38 @@ fail:
 	return r;
 }
 
+static const virtio_worker_fn blk_kicks[] = { blk_process };
+
 int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi)
 {
 	int r;
 
-	r = evloop_init(&d->loop, "mvm-blk");
+	r = virtio_worker_init(&d->w, "mvm-blk", d->path, d);
 	if (r < 0) {
 		log_err("virtio-blk %s: cannot create its worker: %s", d->path, strerror(-r));
 		return r;
 	}
-	d->loop_ready = true;
-	r = virtio_mmio_attach(&d->t, env, base, gsi, &d->ops, d);
-	if (r < 0)
+	if (d->have_uring && (r = virtio_worker_watch(&d->w, d->ring_efd, blk_ring_event)))
 		return r;
-	d->attached = true;
-	r = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, 0), EPOLLIN, blk_kick, d);
-	if (r == 0 && d->have_uring)
-		r = evloop_add(&d->loop, d->ring_efd, EPOLLIN, blk_ring_event, d);
-	if (r == 0)
-		r = evloop_start(&d->loop);
-	if (r < 0)
-		log_err("virtio-blk %s: cannot start its worker: %s", d->path, strerror(-r));
-	return r;
+	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, blk_kicks);
 }
 
 struct evloop *virtio_blk_loop(struct virtio_blk *d)
 {
-	return d ? &d->loop : NULL;
+	return d ? &d->w.loop : NULL;
 }
 
 void virtio_blk_destroy(struct virtio_blk *d)
 {
 	if (!d)
 		return;
-	/* Stop the worker first: afterwards evloop_run_sync() (the reset the
-	 * detach performs) runs here, and nothing else touches the device. */
-	if (d->loop_ready)
-		evloop_stop(&d->loop);
-	if (d->attached)
-		virtio_mmio_detach(&d->t);
+	/* Worker stopped and transport detached (its reset ran here): what
+	 * is still in flight completes before the file is closed. */
+	virtio_worker_quiesce(&d->w);
 	d->active = false;
 	blk_drain(d);
-	if (d->loop_ready)
-		evloop_destroy(&d->loop);
+	virtio_worker_release(&d->w);
 	if (d->have_uring)
 		io_uring_queue_exit(&d->ring);
 	if (d->ring_efd >= 0)
@@ -821,7 +781,7 @@ uint64_t virtio_blk_capacity(const struct virtio_blk *d)
 
 struct virtio_mmio *virtio_blk_transport(struct virtio_blk *d)
 {
-	return &d->t;
+	return &d->w.t;
 }
 
 bool virtio_blk_uses_io_uring(const struct virtio_blk *d)

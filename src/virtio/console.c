@@ -18,18 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/evloop.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
 
 #define RXQ 0
 #define TXQ 1
 
 struct virtio_console {
-	struct virtio_mmio t;
-	struct evloop loop;
-	bool loop_ready;          /* evloop_init() succeeded */
-	bool attached;            /* virtio_mmio_attach() succeeded */
+	struct virtio_worker w;   /* transport + worker */
 	atomic_uint size;         /* cols | rows << 16 */
 
 	/* The writer: wfd is out_fd itself or our own non-blocking reopen. */
@@ -58,30 +55,12 @@ struct virtio_console {
 	struct vq_chain rx_chain;
 };
 
-static void self_signal(int fd, const char *what)
-{
-	uint64_t one = 1;
-
-	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_debug("virtio-console: %s: %s", what, strerror(errno));
-}
-
-static void drain_eventfd(int fd)
-{
-	uint64_t v;
-
-	/* Only woken when readable and only this worker reads: never blocks
-	 * even on a blocking eventfd. */
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-console: eventfd read: %s", strerror(errno));
-}
-
 /* ---- guest -> host ---- */
 
 static void tx_disarm(struct virtio_console *d)
 {
 	if (d->tx_armed)
-		evloop_del(&d->loop, d->wfd);
+		evloop_del(&d->w.loop, d->wfd);
 	d->tx_armed = false;
 }
 
@@ -94,7 +73,7 @@ static bool tx_arm(struct virtio_console *d)
 
 	if (d->tx_armed)
 		return true;
-	rc = evloop_add(&d->loop, d->wfd, EPOLLOUT, tx_writable, d);
+	rc = evloop_add(&d->w.loop, d->wfd, EPOLLOUT, tx_writable, d);
 	if (rc) {
 		log_warn("virtio-console: cannot wait for output fd %d: %s; guest "
 			 "output is discarded", d->out_fd, strerror(-rc));
@@ -173,9 +152,10 @@ static int tx_flush(struct virtio_console *d)
 	}
 }
 
-static void tx_serve(struct virtio_console *d)
+static void tx_serve(void *dev)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, TXQ);
+	struct virtio_console *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, TXQ);
 	bool pushed = false;
 	int served = 0;
 
@@ -192,24 +172,12 @@ static void tx_serve(struct virtio_console *d)
 	tx_disarm(d);
 	vq_set_notify(q, false);
 	for (;;) {
-		int rc;
-
 		if (served >= VIRTIO_CONSOLE_BATCH) {
-			self_signal(virtio_mmio_kick_fd(&d->t, TXQ), "tx self-kick");
+			virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, TXQ));
 			break;
 		}
-		rc = vq_pop(q, &d->tx_chain);
-		if (rc < 0) {
-			virtio_mmio_needs_reset(&d->t);
+		if (virtio_worker_pop(&d->w, TXQ, &d->tx_chain) <= 0)
 			break;
-		}
-		if (rc == 0) {
-			vq_set_notify(q, true);
-			if (!vq_has_avail(q))
-				break;
-			vq_set_notify(q, false);
-			continue;
-		}
 		d->tx_seg = 0;
 		d->tx_off = 0;
 		if (!tx_flush(d) && tx_arm(d)) {
@@ -223,15 +191,7 @@ static void tx_serve(struct virtio_console *d)
 		served++;
 	}
 	if (pushed && vq_needs_interrupt(q))
-		virtio_mmio_signal_used(&d->t);
-}
-
-static void tx_kick(void *opaque, uint32_t events)
-{
-	struct virtio_console *d = opaque;
-
-	drain_eventfd(virtio_mmio_kick_fd(&d->t, TXQ));
-	tx_serve(d);
+		virtio_mmio_signal_used(&d->w.t);
 }
 
 static void tx_writable(void *opaque, uint32_t events)
@@ -259,7 +219,7 @@ size_t virtio_console_receive(struct virtio_console *d, const uint8_t *buf,
 	d->rx_len += n;
 	pthread_mutex_unlock(&d->rx_lock);
 	if (n)
-		self_signal(d->rx_efd, "input wake-up");
+		virtio_worker_poke(&d->w, d->rx_efd);
 	return n;
 }
 
@@ -334,9 +294,10 @@ static bool rx_staged(struct virtio_console *d)
 	return any;
 }
 
-static void rx_serve(struct virtio_console *d)
+static void rx_serve(void *dev)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, RXQ);
+	struct virtio_console *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, RXQ);
 	bool pushed = false;
 	int served = 0;
 
@@ -349,12 +310,12 @@ static void rx_serve(struct virtio_console *d)
 		int rc;
 
 		if (served >= VIRTIO_CONSOLE_BATCH) {
-			self_signal(d->rx_efd, "rx self-kick");
+			virtio_worker_poke(&d->w, d->rx_efd);
 			break;
 		}
 		rc = vq_pop(q, &d->rx_chain);
 		if (rc < 0) {
-			virtio_mmio_needs_reset(&d->t);
+			virtio_mmio_needs_reset(&d->w.t);
 			break;
 		}
 		if (rc == 0) {
@@ -376,23 +337,7 @@ static void rx_serve(struct virtio_console *d)
 		served++;
 	}
 	if (pushed && vq_needs_interrupt(q))
-		virtio_mmio_signal_used(&d->t);
-}
-
-static void rx_kick(void *opaque, uint32_t events)
-{
-	struct virtio_console *d = opaque;
-
-	drain_eventfd(virtio_mmio_kick_fd(&d->t, RXQ));
-	rx_serve(d);
-}
-
-static void rx_input(void *opaque, uint32_t events)
-{
-	struct virtio_console *d = opaque;
-
-	drain_eventfd(d->rx_efd);
-	rx_serve(d);
+		virtio_mmio_signal_used(&d->w.t);
 }
 
 static size_t sink_write(void *ctx, const uint8_t *buf, size_t len)
@@ -416,29 +361,14 @@ struct console_sink virtio_console_sink(struct virtio_console *d)
 
 /* ---- transport glue ---- */
 
-static void con_do_activate(void *arg)
-{
-	struct virtio_console *d = arg;
-
-	d->active = true;
-	rx_serve(d);
-	tx_serve(d);
-}
-
-static void con_do_reset(void *arg)
-{
-	struct virtio_console *d = arg;
-
-	d->active = false;
-	d->tx_pending = false;   /* its queue is going away */
-	tx_disarm(d);
-}
-
+/* On the worker (worker.h), as is reset. */
 static int con_activate(void *dev)
 {
 	struct virtio_console *d = dev;
 
-	evloop_run_sync(&d->loop, con_do_activate, d);
+	d->active = true;
+	rx_serve(d);
+	tx_serve(d);
 	return 0;
 }
 
@@ -446,7 +376,9 @@ static void con_reset(void *dev)
 {
 	struct virtio_console *d = dev;
 
-	evloop_run_sync(&d->loop, con_do_reset, d);
+	d->active = false;
+	d->tx_pending = false;   /* its queue is going away */
+	tx_disarm(d);
 }
 
 static void con_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
@@ -482,6 +414,8 @@ static const struct virtio_dev_ops con_ops = {
 	.activate = con_activate,
 	.reset = con_reset,
 };
+
+static const virtio_worker_fn con_kicks[] = { [RXQ] = rx_serve, [TXQ] = tx_serve };
 
 /* A writer on out_fd that never blocks the worker (see console.h). */
 static int open_writer(struct virtio_console *d, int out_fd)
@@ -592,10 +526,9 @@ int virtio_console_create(struct virtio_console **out,
 	rc = open_writer(d, cfg->out_fd);
 	if (rc)
 		goto fail;
-	rc = evloop_init(&d->loop, "mvm-console");
+	rc = virtio_worker_init(&d->w, "mvm-console", NULL, d);
 	if (rc)
 		goto fail;
-	d->loop_ready = true;
 	*out = d;
 	return 0;
 fail:
@@ -606,40 +539,22 @@ fail:
 int virtio_console_attach(struct virtio_console *d, const struct virtio_env *env,
 			  uint64_t base, uint32_t gsi)
 {
-	int rc = virtio_mmio_attach(&d->t, env, base, gsi, &con_ops, d);
+	/* Staged host input is served like an rx kick. */
+	int rc = virtio_worker_watch(&d->w, d->rx_efd, rx_serve);
 
-	if (rc)
-		return rc;
-	d->attached = true;
-	rc = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, RXQ), EPOLLIN, rx_kick, d);
-	if (!rc)
-		rc = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, TXQ), EPOLLIN, tx_kick, d);
-	if (!rc)
-		rc = evloop_add(&d->loop, d->rx_efd, EPOLLIN, rx_input, d);
-	if (!rc)
-		rc = evloop_start(&d->loop);
-	if (rc)
-		log_err("virtio-console: cannot start the worker: %s", strerror(-rc));
-	return rc;
+	return rc ? rc : virtio_worker_attach(&d->w, env, base, gsi, &con_ops, con_kicks);
 }
 
 struct evloop *virtio_console_loop(struct virtio_console *d)
 {
-	return d ? &d->loop : NULL;
+	return d ? &d->w.loop : NULL;
 }
 
 void virtio_console_destroy(struct virtio_console *d)
 {
 	if (!d)
 		return;
-	/* Worker first: afterwards the reset the detach performs runs here
-	 * (evloop_run_sync() on a stopped loop) and nothing else touches d. */
-	if (d->loop_ready)
-		evloop_stop(&d->loop);
-	if (d->attached)
-		virtio_mmio_detach(&d->t);
-	if (d->loop_ready)
-		evloop_destroy(&d->loop);
+	virtio_worker_release(&d->w);   /* worker stopped before the detach's reset */
 	if (d->wfd_owned)
 		close(d->wfd);
 	if (d->restore_flags >= 0)
@@ -654,11 +569,11 @@ void virtio_console_destroy(struct virtio_console *d)
 void virtio_console_resize(struct virtio_console *d, uint16_t cols, uint16_t rows)
 {
 	atomic_store(&d->size, (unsigned)cols | (unsigned)rows << 16);
-	if (d->attached)
-		virtio_mmio_config_changed(&d->t);
+	if (d->w.attached)
+		virtio_mmio_config_changed(&d->w.t);
 }
 
 struct virtio_mmio *virtio_console_transport(struct virtio_console *d)
 {
-	return &d->t;
+	return &d->w.t;
 }

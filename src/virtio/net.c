@@ -4,11 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
-#include "util/evloop.h"
 #include "util/log.h"
+#include "virtio/worker.h"
 
 /* tx chains handled per wake-up before the worker serves rx again. */
 #define NET_TX_BUDGET 256
@@ -19,10 +17,9 @@ struct net_pending {
 };
 
 struct virtio_net {
-	struct virtio_mmio t;
+	struct virtio_worker w;     /* transport + worker */
 	struct virtio_dev_ops ops;
-	struct evloop loop;
-	bool loop_ready, attached, be_started;
+	bool be_started;
 	struct net_backend *be;
 	const struct gmem *mem;
 	struct virtio_net_config config;
@@ -32,7 +29,6 @@ struct virtio_net {
 	bool mrg_rxbuf, guest_csum;
 	bool rx_notify;             /* rx kicks enabled (we are short of buffers) */
 	bool tx_held;               /* tx_chain was popped and waits for the backend */
-	int activate_result;
 	struct net_pending *pending[VIRTIO_NET_PENDING_MAX];
 	unsigned p_head, p_count;
 	struct vq_chain rx_first, rx_more, tx_chain;
@@ -77,7 +73,7 @@ static void rx_unpop(struct vq *q, uint16_t n)
 static void net_signal(struct virtio_net *d, struct vq *q)
 {
 	if (vq_needs_interrupt(q))
-		virtio_mmio_signal_used(&d->t);
+		virtio_mmio_signal_used(&d->w.t);
 }
 
 /* ---- rx: backend -> guest ---- */
@@ -88,7 +84,7 @@ static void net_signal(struct virtio_net *d, struct vq *q)
 static int net_rx_put(struct virtio_net *d, const struct net_vnet_hdr *in_hdr,
 		      const uint8_t *data, size_t len)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
+	struct vq *q = virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ);
 	struct net_vnet_hdr hdr = *in_hdr;
 	size_t total = NET_VNET_HDR_LEN + len, copied = 0;
 	uint16_t n = 0, nb;
@@ -113,7 +109,7 @@ static int net_rx_put(struct virtio_net *d, const struct net_vnet_hdr *in_hdr,
 		}
 		r = vq_pop(q, c);
 		if (r < 0) {
-			virtio_mmio_needs_reset(&d->t);
+			virtio_mmio_needs_reset(&d->w.t);
 			return -EIO;
 		}
 		if (r == 0) {
@@ -122,7 +118,7 @@ static int net_rx_put(struct virtio_net *d, const struct net_vnet_hdr *in_hdr,
 		}
 		if (c->in_len == 0 || (n == 0 && c->in_len < NET_VNET_HDR_LEN)) {
 			log_debug("virtio-net: rx buffer of %u bytes cannot hold the header", c->in_len);
-			virtio_mmio_needs_reset(&d->t);
+			virtio_mmio_needs_reset(&d->w.t);
 			return -EIO;
 		}
 		if (copied < NET_VNET_HDR_LEN) {
@@ -186,7 +182,7 @@ static void net_pending_add(struct virtio_net *d, const struct net_vnet_hdr *hdr
  * kicks were off). */
 static bool net_rx_starved(struct virtio_net *d)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
+	struct vq *q = virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ);
 
 	if (!d->active || !vq_enabled(q))
 		return false;
@@ -198,7 +194,7 @@ static bool net_rx_starved(struct virtio_net *d)
 /* Deliver queued frames in order while buffers last. */
 static void net_rx_flush(struct virtio_net *d)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ);
+	struct vq *q = virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ);
 	bool pushed = false, retried = false;
 
 	while (d->p_count) {
@@ -262,7 +258,7 @@ static void net_on_rx(void *opaque, const uint8_t *frame, size_t len)
 	if (r == -ENOSPC && net_rx_starved(d))
 		r = net_rx_put(d, hdr, frame, len);
 	if (r == 0)
-		net_signal(d, virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ));
+		net_signal(d, virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ));
 	else if (r == 1)
 		d->stats.rx_dropped++;
 	else if (r == -ENOSPC)
@@ -271,13 +267,10 @@ static void net_on_rx(void *opaque, const uint8_t *frame, size_t len)
 		d->stats.rx_dropped++;
 }
 
-static void net_rx_kick(void *opaque, uint32_t events)
+static void net_rx_kick(void *dev)
 {
-	struct virtio_net *d = opaque;
-	uint64_t v;
+	struct virtio_net *d = dev;
 
-	if (read(virtio_mmio_kick_fd(&d->t, VIRTIO_NET_RXQ), &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-net: rx kick read: %s", strerror(errno));
 	if (d->active)
 		net_rx_flush(d);
 }
@@ -336,31 +329,20 @@ static int net_tx_one(struct virtio_net *d)
 	return 0;
 }
 
-static void net_tx_run(struct virtio_net *d)
+/* The tx kick, and the backend's "writable again". */
+static void net_tx_run(void *dev)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, VIRTIO_NET_TXQ);
-	int budget = NET_TX_BUDGET, r;
+	struct virtio_net *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, VIRTIO_NET_TXQ);
+	int budget = NET_TX_BUDGET;
 	bool pushed = false;
 
 	if (!d->active || !vq_enabled(q))
 		return;
 	vq_set_notify(q, false);
 	for (;;) {
-		if (!d->tx_held) {
-			r = vq_pop(q, &d->tx_chain);
-			if (r < 0) {
-				virtio_mmio_needs_reset(&d->t);
-				break;
-			}
-			if (r == 0) {
-				vq_set_notify(q, true);
-				if (vq_has_avail(q)) {
-					vq_set_notify(q, false);
-					continue;
-				}
-				break;
-			}
-		}
+		if (!d->tx_held && virtio_worker_pop(&d->w, VIRTIO_NET_TXQ, &d->tx_chain) <= 0)
+			break;
 		if (net_tx_one(d) == -EAGAIN) {
 			/* The backend calls net_on_writable(); kicks stay off. */
 			d->tx_held = true;
@@ -371,9 +353,7 @@ static void net_tx_run(struct virtio_net *d)
 		pushed = true;
 		if (--budget == 0) {
 			/* Let rx run; come back through our own kick. */
-			uint64_t one = 1;
-			if (write(virtio_mmio_kick_fd(&d->t, VIRTIO_NET_TXQ), &one, sizeof(one)) < 0)
-				log_debug("virtio-net: tx self-kick: %s", strerror(errno));
+			virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_NET_TXQ));
 			break;
 		}
 	}
@@ -381,22 +361,7 @@ static void net_tx_run(struct virtio_net *d)
 		net_signal(d, q);
 }
 
-static void net_tx_kick(void *opaque, uint32_t events)
-{
-	struct virtio_net *d = opaque;
-	uint64_t v;
-
-	if (read(virtio_mmio_kick_fd(&d->t, VIRTIO_NET_TXQ), &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-net: tx kick read: %s", strerror(errno));
-	net_tx_run(d);
-}
-
-static void net_on_writable(void *opaque)
-{
-	net_tx_run(opaque);
-}
-
-/* ---- transport callbacks ---- */
+/* ---- transport callbacks (activate and reset run on the worker: worker.h) ---- */
 
 static void net_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
 {
@@ -405,45 +370,39 @@ static void net_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len
 	memcpy(data, (const uint8_t *)&d->config + off, len);
 }
 
-static void net_do_activate(void *arg)
-{
-	struct virtio_net *d = arg;
-	unsigned off = 0;
-
-	d->mrg_rxbuf = virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_MRG_RXBUF);
-	d->guest_csum = d->be->vnet_hdr && virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_CSUM);
-	if (d->guest_csum) {
-		off |= NET_OFFLOAD_CSUM;
-		if (virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_TSO4))
-			off |= NET_OFFLOAD_TSO4;
-		if (virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_TSO6))
-			off |= NET_OFFLOAD_TSO6;
-		if (virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_GUEST_ECN))
-			off |= NET_OFFLOAD_ECN;
-	}
-	d->activate_result = net_backend_set_offload(d->be, off);
-	if (d->activate_result)
-		return;
-	d->active = true;
-	d->rx_notify = true;
-	if (vq_enabled(virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ)))
-		vq_set_notify(virtio_mmio_vq(&d->t, VIRTIO_NET_RXQ), true);
-	d->tx_held = false;
-	net_rx_flush(d);
-	net_tx_run(d);
-}
-
 static int net_activate(void *dev)
 {
 	struct virtio_net *d = dev;
+	unsigned off = 0;
+	int r;
 
-	evloop_run_sync(&d->loop, net_do_activate, d);
-	return d->activate_result;
+	d->mrg_rxbuf = virtio_mmio_has_feature(&d->w.t, VIRTIO_NET_F_MRG_RXBUF);
+	d->guest_csum = d->be->vnet_hdr && virtio_mmio_has_feature(&d->w.t, VIRTIO_NET_F_GUEST_CSUM);
+	if (d->guest_csum) {
+		off |= NET_OFFLOAD_CSUM;
+		if (virtio_mmio_has_feature(&d->w.t, VIRTIO_NET_F_GUEST_TSO4))
+			off |= NET_OFFLOAD_TSO4;
+		if (virtio_mmio_has_feature(&d->w.t, VIRTIO_NET_F_GUEST_TSO6))
+			off |= NET_OFFLOAD_TSO6;
+		if (virtio_mmio_has_feature(&d->w.t, VIRTIO_NET_F_GUEST_ECN))
+			off |= NET_OFFLOAD_ECN;
+	}
+	r = net_backend_set_offload(d->be, off);
+	if (r)
+		return r;
+	d->active = true;
+	d->rx_notify = true;
+	if (vq_enabled(virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ)))
+		vq_set_notify(virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ), true);
+	d->tx_held = false;
+	net_rx_flush(d);
+	net_tx_run(d);
+	return 0;
 }
 
-static void net_do_reset(void *arg)
+static void net_reset(void *dev)
 {
-	struct virtio_net *d = arg;
+	struct virtio_net *d = dev;
 
 	d->active = false;
 	d->tx_held = false;
@@ -454,12 +413,10 @@ static void net_do_reset(void *arg)
 	}
 }
 
-static void net_reset(void *dev)
-{
-	struct virtio_net *d = dev;
-
-	evloop_run_sync(&d->loop, net_do_reset, d);
-}
+static const virtio_worker_fn net_kicks[] = {
+	[VIRTIO_NET_RXQ] = net_rx_kick,
+	[VIRTIO_NET_TXQ] = net_tx_run,
+};
 
 /* ---- lifecycle ---- */
 
@@ -532,63 +489,46 @@ int virtio_net_attach(struct virtio_net *d, const struct virtio_env *env,
 {
 	int r;
 
-	r = evloop_init(&d->loop, "mvm-net");
+	r = virtio_worker_init(&d->w, "mvm-net", d->be->name, d);
 	if (r < 0) {
 		log_err("virtio-net %s: cannot create its worker: %s", d->be->name, strerror(-r));
 		return r;
 	}
-	d->loop_ready = true;
-	r = virtio_mmio_attach(&d->t, env, base, gsi, &d->ops, d);
-	if (r < 0)
-		return r;
-	d->attached = true;
-	r = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, VIRTIO_NET_RXQ), EPOLLIN, net_rx_kick, d);
-	if (r == 0)
-		r = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, VIRTIO_NET_TXQ), EPOLLIN,
-			       net_tx_kick, d);
-	if (r == 0) {
-		/* The loop is not running yet: start() registers directly. */
-		r = net_backend_start(d->be, &d->loop, net_on_rx, net_on_writable, d);
-		if (r == 0) {
-			d->be_started = true;
-			net_backend_set_rx_paused(d->be, true);   /* until DRIVER_OK */
-		}
-	}
-	if (r == 0)
-		r = evloop_start(&d->loop);
-	if (r < 0)
+	/* The loop is not running yet: start() registers directly. */
+	r = net_backend_start(d->be, &d->w.loop, net_on_rx, net_tx_run, d);
+	if (r < 0) {
 		log_err("virtio-net %s: cannot start its worker: %s", d->be->name, strerror(-r));
-	return r;
+		return r;
+	}
+	d->be_started = true;
+	net_backend_set_rx_paused(d->be, true);   /* until DRIVER_OK */
+	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, net_kicks);
 }
 
 struct evloop *virtio_net_loop(struct virtio_net *d)
 {
-	return d ? &d->loop : NULL;
+	return d ? &d->w.loop : NULL;
 }
 
 void virtio_net_destroy(struct virtio_net *d)
 {
 	if (!d)
 		return;
-	/* Stop the worker first: afterwards evloop_run_sync() (the reset the
-	 * detach performs) runs here, and no backend callback runs. */
-	if (d->loop_ready)
-		evloop_stop(&d->loop);
-	if (d->attached)
-		virtio_mmio_detach(&d->t);
+	/* Worker stopped and transport detached (its reset ran here): no
+	 * backend callback runs while the backend stops. */
+	virtio_worker_quiesce(&d->w);
 	d->active = false;
 	if (d->be_started)
 		net_backend_stop(d->be);
 	net_pending_free_all(d);
-	if (d->loop_ready)
-		evloop_destroy(&d->loop);
+	virtio_worker_release(&d->w);
 	net_backend_close(d->be);
 	free(d);
 }
 
 struct virtio_mmio *virtio_net_transport(struct virtio_net *d)
 {
-	return &d->t;
+	return &d->w.t;
 }
 
 static void net_do_stats(void *arg)
@@ -600,9 +540,6 @@ static void net_do_stats(void *arg)
 
 void virtio_net_get_stats(struct virtio_net *d, struct virtio_net_stats *out)
 {
-	if (d->loop_ready)
-		evloop_run_sync(&d->loop, net_do_stats, d);
-	else
-		net_do_stats(d);
+	virtio_worker_run(&d->w, net_do_stats);
 	*out = d->stats_copy;
 }

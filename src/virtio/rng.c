@@ -5,20 +5,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
-#include <unistd.h>
 
-#include "util/evloop.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
+#include "virtio/worker.h"
 
 struct virtio_rng {
-	struct virtio_mmio t;
-	struct evloop loop;
+	struct virtio_worker w;  /* transport + worker */
 	const struct gmem *mem;
-	bool loop_ready;         /* evloop_init() succeeded */
-	bool attached;           /* virtio_mmio_attach() succeeded */
 	/* Worker-owned. */
 	bool active;             /* DRIVER_OK seen, no reset since */
 	bool warned_readable;    /* the readable-chain rule was logged once */
@@ -61,9 +56,10 @@ static uint32_t rng_fill(struct virtio_rng *d, const struct vq_chain *c)
 
 /* Serve up to VIRTIO_RNG_BATCH chains; if more wait, kick ourselves so the
  * loop comes back after anything else it has to do. */
-static void rng_serve(struct virtio_rng *d)
+static void rng_serve(void *dev)
 {
-	struct vq *q = virtio_mmio_vq(&d->t, 0);
+	struct virtio_rng *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, 0);
 	bool pushed = false;
 	int served = 0;
 
@@ -72,28 +68,14 @@ static void rng_serve(struct virtio_rng *d)
 	vq_set_notify(q, false);
 	for (;;) {
 		uint32_t len = 0;
-		int rc;
 
 		if (served == VIRTIO_RNG_BATCH) {
-			uint64_t one = 1;
-
 			/* Notifications stay off: this write brings us back. */
-			if (write(virtio_mmio_kick_fd(&d->t, 0), &one, sizeof(one)) < 0)
-				log_debug("virtio-rng: self-kick: %s", strerror(errno));
+			virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, 0));
 			break;
 		}
-		rc = vq_pop(q, &d->chain);
-		if (rc < 0) {
-			virtio_mmio_needs_reset(&d->t);
+		if (virtio_worker_pop(&d->w, 0, &d->chain) <= 0)
 			break;
-		}
-		if (rc == 0) {
-			vq_set_notify(q, true);
-			if (!vq_has_avail(q))
-				break;
-			vq_set_notify(q, false);
-			continue;
-		}
 		if (d->chain.nr_out) {
 			if (!d->warned_readable)
 				log_debug("virtio-rng: request with device-readable buffers; "
@@ -107,40 +89,16 @@ static void rng_serve(struct virtio_rng *d)
 		served++;
 	}
 	if (pushed && vq_needs_interrupt(q))
-		virtio_mmio_signal_used(&d->t);
+		virtio_mmio_signal_used(&d->w.t);
 }
 
-static void rng_kick(void *opaque, uint32_t events)
-{
-	struct virtio_rng *d = opaque;
-	uint64_t v;
-
-	/* Epoll said readable and only this worker reads it: never blocks. */
-	if (read(virtio_mmio_kick_fd(&d->t, 0), &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-rng: kick read: %s", strerror(errno));
-	rng_serve(d);
-}
-
-static void rng_do_activate(void *arg)
-{
-	struct virtio_rng *d = arg;
-
-	d->active = true;
-	rng_serve(d);   /* buffers posted before DRIVER_OK */
-}
-
-static void rng_do_reset(void *arg)
-{
-	struct virtio_rng *d = arg;
-
-	d->active = false;
-}
-
+/* On the worker (worker.h), as is reset. */
 static int rng_activate(void *dev)
 {
 	struct virtio_rng *d = dev;
 
-	evloop_run_sync(&d->loop, rng_do_activate, d);
+	d->active = true;
+	rng_serve(d);   /* buffers posted before DRIVER_OK */
 	return 0;
 }
 
@@ -148,13 +106,10 @@ static void rng_reset(void *dev)
 {
 	struct virtio_rng *d = dev;
 
-	evloop_run_sync(&d->loop, rng_do_reset, d);
+	d->active = false;
 }
 
-static void rng_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len)
-{
-	memset(data, 0, len);  /* no config space */
-}
+static const virtio_worker_fn rng_kicks[] = { rng_serve };
 
 static const struct virtio_dev_ops rng_ops = {
 	.name = "virtio-rng",
@@ -162,8 +117,8 @@ static const struct virtio_dev_ops rng_ops = {
 	.features = 0,
 	.nr_queues = 1,
 	.queue_max = VIRTIO_RNG_QUEUE_MAX,
-	.config_size = 0,
-	.config_read = rng_config_read,
+	.config_size = 0,       /* no config space: the transport reads zeros */
+	.config_read = NULL,
 	.config_write = NULL,
 	.activate = rng_activate,
 	.reset = rng_reset,
@@ -182,12 +137,11 @@ int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 		return -ENOMEM;
 	}
 	d->mem = mem;
-	rc = evloop_init(&d->loop, "mvm-rng");
+	rc = virtio_worker_init(&d->w, "mvm-rng", NULL, d);
 	if (rc) {
 		free(d);
 		return rc;
 	}
-	d->loop_ready = true;
 	*out = d;
 	return 0;
 }
@@ -195,40 +149,23 @@ int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 int virtio_rng_attach(struct virtio_rng *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi)
 {
-	int rc = virtio_mmio_attach(&d->t, env, base, gsi, &rng_ops, d);
-
-	if (rc)
-		return rc;
-	d->attached = true;
-	rc = evloop_add(&d->loop, virtio_mmio_kick_fd(&d->t, 0), EPOLLIN, rng_kick, d);
-	if (!rc)
-		rc = evloop_start(&d->loop);
-	if (rc)
-		log_err("virtio-rng: cannot start the worker: %s", strerror(-rc));
-	return rc;
+	return virtio_worker_attach(&d->w, env, base, gsi, &rng_ops, rng_kicks);
 }
 
 struct evloop *virtio_rng_loop(struct virtio_rng *d)
 {
-	return d ? &d->loop : NULL;
+	return d ? &d->w.loop : NULL;
 }
 
 void virtio_rng_destroy(struct virtio_rng *d)
 {
 	if (!d)
 		return;
-	/* Worker first: afterwards the reset the detach performs runs here
-	 * (evloop_run_sync() on a stopped loop) and nothing else touches d. */
-	if (d->loop_ready)
-		evloop_stop(&d->loop);
-	if (d->attached)
-		virtio_mmio_detach(&d->t);
-	if (d->loop_ready)
-		evloop_destroy(&d->loop);
+	virtio_worker_release(&d->w);   /* worker stopped before the detach's reset */
 	free(d);
 }
 
 struct virtio_mmio *virtio_rng_transport(struct virtio_rng *d)
 {
-	return &d->t;
+	return &d->w.t;
 }
