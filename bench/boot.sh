@@ -128,14 +128,15 @@ else
 	# boot, so silence much longer than one boot means the VM is stuck: stop it rather than wait
 	# for the whole budget. run.sh kills its QEMU when it gets SIGTERM.
 	fifo=$(mktemp -u) && mkfifo "$fifo"
-	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --log "$logs/testhost.log" \
-		"${fargs[@]}" "${envs[@]}" -- bash "$runner" >"$fifo" &
+	# run.sh's own idle limit fires first and prints QEMU's view of the stuck test host's CPUs.
+	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$budget" --idle-timeout $((2 * timeout + 60)) \
+		--log "$logs/testhost.log" "${fargs[@]}" "${envs[@]}" -- bash "$runner" >"$fifo" 2>&1 &
 	rpid=$!
 	stall=600 last="(none yet)"
 	while :; do
 		if IFS= read -r -t "$stall" line; then
 			case "$line" in 'bench-log['*) ;; *) printf '%s\n' "$line"; last=$line ;; esac
-			stall=$((2 * timeout + 60))
+			stall=$((2 * timeout + 120))
 		elif [ $? -gt 128 ]; then
 			mvm_say "bench: no output from the test host VM for $stall s (last line: $last); stopping it"
 			kill -TERM "$rpid" 2>/dev/null || :

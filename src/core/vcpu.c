@@ -186,6 +186,39 @@ static enum exit_action handle_unknown(struct vcpu *v)
 	return vcpu_fail(v, VM_STOP_INTERNAL_ERROR, what);
 }
 
+/* On the vCPU's own thread, out of KVM_RUN: its registers for vcpu_where. */
+static void vcpu_note_where(struct vcpu *v)
+{
+	struct kvm_regs regs;
+	struct kvm_mp_state mp;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) || ioctl(v->fd, KVM_GET_MP_STATE, &mp))
+		return;
+	v->last_rip = regs.rip;
+	v->last_rflags = regs.rflags;
+	v->last_mp_state = mp.mp_state;
+	v->last_valid = true;
+}
+
+void vcpu_where(const struct vcpu *v, char *buf, size_t len)
+{
+	static const char *const mp_names[] = {
+		[KVM_MP_STATE_RUNNABLE] = "running", [KVM_MP_STATE_UNINITIALIZED] = "not started",
+		[KVM_MP_STATE_INIT_RECEIVED] = "INIT received", [KVM_MP_STATE_HALTED] = "halted",
+		[KVM_MP_STATE_SIPI_RECEIVED] = "SIPI received",
+	};
+	const char *mp = v->last_mp_state < sizeof(mp_names) / sizeof(mp_names[0]) &&
+			 mp_names[v->last_mp_state] ? mp_names[v->last_mp_state] : "other state";
+
+	if (!v->last_valid) {
+		snprintf(buf, len, "state unknown");
+		return;
+	}
+	snprintf(buf, len, "RIP %#llx, RFLAGS %#llx (interrupts %s), %s",
+		 (unsigned long long)v->last_rip, (unsigned long long)v->last_rflags,
+		 v->last_rflags & 0x200 ? "on" : "off", mp);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -238,6 +271,7 @@ static void *vcpu_thread(void *arg)
 		if (action == EXIT_STOP)
 			break;
 	}
+	vcpu_note_where(v);
 	return NULL;
 }
 

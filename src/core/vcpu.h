@@ -31,6 +31,10 @@ struct vcpu {
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */
 	struct exit_trace *trace;             /* --trace-exits: vm->trace, else NULL */
+	/* Where the vCPU was when its thread ended (vcpu_where). */
+	bool last_valid;
+	uint64_t last_rip, last_rflags;
+	uint32_t last_mp_state;               /* KVM_MP_STATE_* */
 };
 
 /* Name of a KVM_EXIT_* reason ("IO", "MMIO", ...), or NULL. */
@@ -45,5 +49,8 @@ void vcpu_kick(struct vcpu *v);
 /* Wait up to timeout_ms for the thread to end: 0 once joined, -ETIMEDOUT. */
 int vcpu_join(struct vcpu *v, int timeout_ms);
 void vcpu_destroy(struct vcpu *v);
+/* "RIP 0x..., interrupts on, halted": where the joined vCPU last was, for a VM
+ * stopped from outside (a hung guest killed by its user or a test). */
+void vcpu_where(const struct vcpu *v, char *buf, size_t len);
 
 #endif

@@ -481,6 +481,15 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	}
 	vm_wait_for_stop(vm, sig_fd);
 	vm_stop_vcpus(vm);
+	/* Stopped from outside: say where the guest was (a hung guest's last word). */
+	if (vm->stop_reason == VM_STOP_USER) {
+		char where[128];
+
+		for (int i = 0; i < vm->nr_vcpus; i++) {
+			vcpu_where(&vm->vcpus[i], where, sizeof(where));
+			log_info("vCPU %d was at %s", i, where);
+		}
+	}
 	/* The last metrics line and trace report hold the final counts. */
 	metrics_stop(vm->metrics);
 	if (vm->trace)

@@ -29,7 +29,9 @@ ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff rebo
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 CASE_LIMIT=$((BOOT_TIMEOUT * 3 + 60))        # the longest case's waits, summed; then its watchdog fires
-BASE_CMDLINE="console=ttyS0 reboot=k panic=1"
+# earlyprintk: a guest that dies before its console is up (an early triple fault) still says
+# how far it got, from the decompressor on.
+BASE_CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=1"
 
 direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' guests='' rootfs='' only=()
 while [ $# -gt 0 ]; do
