@@ -74,9 +74,9 @@ int virtio_worker_attach(struct virtio_worker *w, const struct virtio_env *env,
 /* Run fn(dev) on the worker and wait; directly when it is not running. */
 void virtio_worker_run(struct virtio_worker *w, virtio_worker_fn fn);
 
-/* From the worker: write eventfd fd (a queue's kick fd or a watched one),
- * so its handler runs again after whatever else the loop has pending (how
- * a batch limit yields). Any thread may call it. */
+/* Write eventfd fd (a queue's kick fd or a watched one) from any thread:
+ * its handler runs soon. From the worker itself, it runs again after
+ * whatever else the loop has pending: how a batch limit yields. */
 void virtio_worker_poke(struct virtio_worker *w, int fd);
 /* From the worker, for a queue whose kicks are off while it is served:
  * 1 with the next chain in *c; 0 when the ring is empty (kicks are back on,
