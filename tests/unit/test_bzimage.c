@@ -17,6 +17,7 @@
 #include "boot/e820.h"
 #include "core/layout.h"
 #include "core/memory.h"
+#include "image_fixture.h"
 #include "util/log.h"
 
 #define MIB (1ULL << 20)
@@ -26,25 +27,6 @@
 #define PM_SIZE 4096
 #define IMG_LEN (PM_OFF + PM_SIZE)
 #define REAL_KERNEL "/tmp/dl/x/boot/vmlinuz-6.1.0-56-cloud-amd64"
-
-struct fixture {
-	struct gmem m;
-	uint8_t img[IMG_LEN];
-	struct boot_cfg cfg;
-	struct boot_entry out;
-	char err[1024];
-	int nr_err;
-};
-
-static void sink(enum log_level level, const char *msg, void *ctx)
-{
-	struct fixture *f = ctx;
-
-	if (level == LOG_ERR) {
-		snprintf(f->err, sizeof(f->err), "%s", msg);
-		f->nr_err++;
-	}
-}
 
 static uint16_t rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
@@ -78,26 +60,15 @@ static void make_bzimage(uint8_t *img)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = fx_new(RAM, IMG_LEN);
 
-	if (!f || gmem_init(&f->m, RAM))
+	if (!f)
 		return -1;
 	make_bzimage(f->img);
 	f->cfg = (struct boot_cfg){ .kernel_path = "bzImage", .initrd_path = "initrd.img",
 				    .cmdline = "console=ttyS0 root=/dev/vda",
 				    .rsdp_gpa = LAYOUT_ACPI_START };
-	log_set_sink(sink, f);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	log_set_sink(NULL, NULL);
-	gmem_free(&f->m);
-	free(f);
 	return 0;
 }
 
@@ -105,11 +76,7 @@ static int teardown(void **state)
 static int load_buf(struct fixture *f, const uint8_t *img, size_t len, const uint8_t *initrd,
 		    size_t initrd_len)
 {
-	struct boot_src k, i;
-
-	boot_src_buf(&k, "kernel", "bzImage", img, len);
-	boot_src_buf(&i, "initrd", "initrd.img", initrd, initrd_len);
-	return bzimage_load(&f->m, &k, initrd_len ? &i : NULL, &f->cfg, &f->out);
+	return fx_load_buf(f, bzimage_load, "bzImage", img, len, "initrd.img", initrd, initrd_len);
 }
 
 static int load(struct fixture *f, const uint8_t *initrd, size_t initrd_len)
@@ -365,27 +332,16 @@ static void test_pref_address_low(void **state)
 	expect_reject(f, "pref_address 0x10000 is below 1 MiB");
 }
 
-/* Write buf to a temporary file; returns its path (static storage per slot). */
-static const char *tmp_file(int slot, const void *buf, size_t len)
-{
-	static char paths[2][64];
-	int fd;
-
-	snprintf(paths[slot], sizeof(paths[slot]), "/tmp/mvm-test-boot-XXXXXX");
-	fd = mkstemp(paths[slot]);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, len), (ssize_t)len);
-	close(fd);
-	return paths[slot];
-}
+#define TMP_TEMPLATE "/tmp/mvm-test-boot-XXXXXX"
 
 static void test_boot_load_files(void **state)
 {
 	struct fixture *f = *state;
 	static const uint8_t initrd[3000] = { 1, 2, 3 };
 	static const uint8_t junk[600] = { 'M', 'Z' };
-	const char *kpath = tmp_file(0, f->img, IMG_LEN);
-	const char *ipath = tmp_file(1, initrd, sizeof(initrd));
+	char kbuf[FX_PATH_LEN], ibuf[FX_PATH_LEN];
+	const char *kpath = fx_tmp_file(kbuf, TMP_TEMPLATE, f->img, IMG_LEN);
+	const char *ipath = fx_tmp_file(ibuf, TMP_TEMPLATE, initrd, sizeof(initrd));
 	uint8_t *zp = gmem_ptr(&f->m, LAYOUT_ZERO_PAGE, 4096);
 
 	f->cfg.kernel_path = kpath;
@@ -397,7 +353,7 @@ static void test_boot_load_files(void **state)
 			    sizeof(initrd));
 	unlink(kpath);
 
-	kpath = tmp_file(0, junk, sizeof(junk));
+	kpath = fx_tmp_file(kbuf, TMP_TEMPLATE, junk, sizeof(junk));
 	f->cfg.kernel_path = kpath;
 	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), -EINVAL);
 	assert_non_null(strstr(f->err, ": not a bzImage or ELF vmlinux (no HdrS magic at 0x202, "
@@ -416,18 +372,18 @@ static void test_boot_load_files(void **state)
 static void compare_fd_and_buffer(struct fixture *f, const uint8_t *img, size_t len,
 				  const uint8_t *initrd, size_t initrd_len)
 {
+	char kpath[FX_PATH_LEN], ipath[FX_PATH_LEN];
 	struct boot_cfg cfg = f->cfg;
 	struct boot_entry out2 = { 0 };
 	struct gmem m2;
-	const uint8_t *a, *b;
 
 	gmem_free(&f->m);
 	assert_int_equal(gmem_init(&f->m, RAM), 0);
 	assert_int_equal(load_buf(f, img, len, initrd, initrd_len), 0);
 
 	assert_int_equal(gmem_init(&m2, RAM), 0);
-	cfg.kernel_path = tmp_file(0, img, len);
-	cfg.initrd_path = initrd_len ? tmp_file(1, initrd, initrd_len) : NULL;
+	cfg.kernel_path = fx_tmp_file(kpath, TMP_TEMPLATE, img, len);
+	cfg.initrd_path = initrd_len ? fx_tmp_file(ipath, TMP_TEMPLATE, initrd, initrd_len) : NULL;
 	assert_int_equal(boot_load(&m2, &cfg, &out2), 0);
 	unlink(cfg.kernel_path);
 	if (cfg.initrd_path)
@@ -436,21 +392,7 @@ static void compare_fd_and_buffer(struct fixture *f, const uint8_t *img, size_t 
 	assert_int_equal(out2.mode, f->out.mode);
 	assert_int_equal(out2.entry, f->out.entry);
 	assert_int_equal(out2.boot_info, f->out.boot_info);
-	a = gmem_ptr(&f->m, 0, RAM);
-	b = gmem_ptr(&m2, 0, RAM);
-	assert_non_null(a);
-	assert_non_null(b);
-	if (memcmp(a, b, RAM) != 0) {
-		size_t i = 0;
-		uint8_t va, vb;
-
-		while (a[i] == b[i])
-			i++;
-		va = a[i];
-		vb = b[i];
-		gmem_free(&m2);
-		fail_msg("guest RAM differs at 0x%zx (buffer 0x%02x, file 0x%02x)", i, va, vb);
-	}
+	fx_same_ram(&f->m, &m2);
 	gmem_free(&m2);
 }
 
@@ -480,7 +422,8 @@ static void test_fd_short_read_and_io_error(void **state)
 {
 	struct fixture *f = *state;
 	static const uint8_t initrd[5000] = { 9 };
-	const char *kpath = tmp_file(0, f->img, IMG_LEN - 100);
+	char kbuf[FX_PATH_LEN];
+	const char *kpath = fx_tmp_file(kbuf, TMP_TEMPLATE, f->img, IMG_LEN - 100);
 	struct boot_src k = { .what = "kernel", .name = kpath, .len = IMG_LEN };
 	struct boot_src i;
 
@@ -555,7 +498,7 @@ static void test_real_kernel(void **state)
 	free(img);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
 {

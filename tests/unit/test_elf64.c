@@ -15,6 +15,7 @@
 #include "core/layout.h"
 #include "core/memory.h"
 #include "core/ring3.h"
+#include "image_fixture.h"
 #include "mvm/abi.h"
 #include "util/log.h"
 
@@ -25,48 +26,15 @@
 #define DATA 0x101000ULL
 #define ENTRY (TEXT + 0x10)
 
-struct fixture {
-	struct gmem m;
-	uint8_t img[IMG_LEN];
-	size_t len;
-	struct boot_cfg cfg;
-	struct boot_entry out;
-	char err[1024];
-};
-
-static void sink(enum log_level level, const char *msg, void *ctx)
-{
-	struct fixture *f = ctx;
-
-	if (level == LOG_ERR)
-		snprintf(f->err, sizeof(f->err), "%s", msg);
-}
-
 static Elf64_Ehdr *ehdr(struct fixture *f) { return (Elf64_Ehdr *)f->img; }
-static Elf64_Phdr *phdr(struct fixture *f, int i)
-{
-	return (Elf64_Phdr *)(f->img + sizeof(Elf64_Ehdr)) + i;
-}
+static Elf64_Phdr *phdr(struct fixture *f, int i) { return fx_phdr64(f->img, i); }
 
 /* Two PT_LOADs, as guest/link.ld makes: text (RX, 4 KiB at 1 MiB) and data
  * (RW, 0x100 bytes of file, 8 KiB in memory), plus a PT_GNU_STACK. */
 static void make_elf(struct fixture *f)
 {
-	Elf64_Ehdr *eh = ehdr(f);
-
-	memset(f->img, 0, sizeof(f->img));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = ENTRY;
-	eh->e_phoff = sizeof(Elf64_Ehdr);
-	eh->e_ehsize = sizeof(Elf64_Ehdr);
-	eh->e_phentsize = sizeof(Elf64_Phdr);
-	eh->e_phnum = 3;
+	memset(f->img, 0, IMG_LEN);
+	fx_elf64(f->img, ENTRY, 3);
 	*phdr(f, 0) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 0x1000,
 				    .p_vaddr = TEXT, .p_paddr = TEXT, .p_filesz = 0x1000,
 				    .p_memsz = 0x1000, .p_align = 0x1000 };
@@ -81,24 +49,12 @@ static void make_elf(struct fixture *f)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = fx_new(RAM, IMG_LEN);
 
 	assert_non_null(f);
-	assert_int_equal(gmem_init(&f->m, RAM), 0);
 	f->cfg = (struct boot_cfg){ .kernel_path = "guest.elf", .cmdline = "hello=1" };
 	make_elf(f);
-	log_set_sink(sink, f);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	log_set_sink(NULL, NULL);
-	gmem_free(&f->m);
-	free(f);
 	return 0;
 }
 
@@ -429,30 +385,30 @@ static void test_ring3_check_tables(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_valid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_magic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_class, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_elf32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_big_endian, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_machine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_type, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_huge_phnum, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_phdrs_past_eof, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_phentsize, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_past_ram, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_below_1mib, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_entry_outside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_filesz_over_memsz, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_segment_past_eof, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interp_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vaddr_ne_paddr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_initrd_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_detection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_add_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring3_tables, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ring3_check_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_valid, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_header, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_magic, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_class, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_elf32, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_big_endian, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_machine, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_type, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_huge_phnum, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_phdrs_past_eof, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_phentsize, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_load_past_ram, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_load_below_1mib, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_entry_outside, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_filesz_over_memsz, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_segment_past_eof, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_interp_refused, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_vaddr_ne_paddr, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_initrd_refused, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_detection, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_add_device, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ring3_tables, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ring3_check_tables, setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("elf64", tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "boot/e820.h"
 #include "core/layout.h"
 #include "core/memory.h"
+#include "image_fixture.h"
 #include "util/log.h"
 
 #define MIB (1ULL << 20)
@@ -34,23 +35,6 @@ struct info {
 	uint32_t boot_loader_name, apm_table;
 };
 struct mod { uint32_t start, end, string, reserved; };
-
-struct fixture {
-	struct gmem m;
-	uint8_t img[IMG_LEN];
-	size_t len;
-	struct boot_cfg cfg;
-	struct boot_entry out;
-	char err[1024];
-};
-
-static void sink(enum log_level level, const char *msg, void *ctx)
-{
-	struct fixture *f = ctx;
-
-	if (level == LOG_ERR)
-		snprintf(f->err, sizeof(f->err), "%s", msg);
-}
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
@@ -71,7 +55,7 @@ static void make_aout(struct fixture *f, uint32_t header_addr, uint32_t load_add
 {
 	uint32_t fields[5] = { header_addr, load_addr, load_end, bss_end, entry };
 
-	memset(f->img, 0, sizeof(f->img));
+	memset(f->img, 0, IMG_LEN);
 	for (size_t i = HDR_OFF + 32; i < 0x2000; i++)
 		f->img[i] = (uint8_t)(i * 7 + 1);
 	put_header(f->img, HDR_OFF, 1u << 16 | 3, fields);
@@ -84,33 +68,16 @@ static void make_good_aout(struct fixture *f)
 }
 
 static Elf32_Ehdr *ehdr(struct fixture *f) { return (Elf32_Ehdr *)f->img; }
-static Elf32_Phdr *phdr(struct fixture *f, int i)
-{
-	return (Elf32_Phdr *)(f->img + sizeof(Elf32_Ehdr)) + i;
-}
+static Elf32_Phdr *phdr(struct fixture *f, int i) { return fx_phdr32(f->img, i); }
 
 /* ELF32 i386: one PT_LOAD of 0x1000 file bytes, 0x3000 in memory at
  * SEG_PADDR (as objcopy -O elf32-i386 makes kvm-unit-tests' x86/ .flat files),
  * a flags-0 multiboot header at the start of the segment. */
 static void make_elf(struct fixture *f)
 {
-	Elf32_Ehdr *eh = ehdr(f);
-	Elf32_Phdr *ph = phdr(f, 0);
-
-	memset(f->img, 0, sizeof(f->img));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS32;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_386;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = SEG_PADDR + 0x20;
-	eh->e_phoff = sizeof(Elf32_Ehdr);
-	eh->e_ehsize = sizeof(Elf32_Ehdr);
-	eh->e_phentsize = sizeof(Elf32_Phdr);
-	eh->e_phnum = 2;
-	*ph = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = SEG_OFF, .p_paddr = SEG_PADDR,
+	memset(f->img, 0, IMG_LEN);
+	fx_elf32(f->img, SEG_PADDR + 0x20, 2);
+	*phdr(f, 0) = (Elf32_Phdr){ .p_type = PT_LOAD, .p_offset = SEG_OFF, .p_paddr = SEG_PADDR,
 			    .p_vaddr = SEG_PADDR, .p_filesz = 0x1000, .p_memsz = 0x3000 };
 	*phdr(f, 1) = (Elf32_Phdr){ .p_type = PT_NULL };
 	for (size_t i = SEG_OFF; i < SEG_OFF + 0x1000; i++)
@@ -121,24 +88,13 @@ static void make_elf(struct fixture *f)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = fx_new(64 * MIB, IMG_LEN);
 
-	if (!f || gmem_init(&f->m, 64 * MIB))
+	if (!f)
 		return -1;
 	f->cfg.kernel_path = "mb-kernel";
 	f->cfg.cmdline = "mvmtest arg";
-	log_set_sink(sink, f);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	log_set_sink(NULL, NULL);
-	gmem_free(&f->m);
-	free(f);
 	return 0;
 }
 
@@ -269,12 +225,12 @@ static void test_find_header(void **state)
 	uint64_t off = 0;
 	int ok = -1;
 
-	memset(f->img, 0, sizeof(f->img));
-	assert_int_equal(multiboot_find_header(f->img, sizeof(f->img), &off, &ok), 0);
+	memset(f->img, 0, IMG_LEN);
+	assert_int_equal(multiboot_find_header(f->img, IMG_LEN, &off, &ok), 0);
 	put_header(f->img, 0x101, 0, NULL); /* unaligned: not a header */
-	assert_int_equal(multiboot_find_header(f->img, sizeof(f->img), &off, &ok), 0);
+	assert_int_equal(multiboot_find_header(f->img, IMG_LEN, &off, &ok), 0);
 	put_header(f->img, 0x200, 0, NULL);
-	assert_int_equal(multiboot_find_header(f->img, sizeof(f->img), &off, &ok), 1);
+	assert_int_equal(multiboot_find_header(f->img, IMG_LEN, &off, &ok), 1);
 	assert_int_equal(off, 0x200);
 	assert_int_equal(ok, 1);
 	/* a header cut by the end of the buffer is not found */
@@ -294,9 +250,9 @@ static void test_header_past_8192(void **state)
 {
 	struct fixture *f = *state;
 
-	memset(f->img, 0, sizeof(f->img));
+	memset(f->img, 0, IMG_LEN);
 	put_header(f->img, 8192, 0, NULL);
-	f->len = sizeof(f->img);
+	f->len = IMG_LEN;
 	expect_err(f, "no multiboot header (magic 0x1badb002) in the first 8192 bytes");
 }
 
@@ -426,31 +382,15 @@ static void test_flags(void **state)
 static void test_elf64_multiboot_refused(void **state)
 {
 	struct fixture *f = *state;
-	char path[] = "/tmp/mvm-test-mb-XXXXXX";
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)f->img;
-	Elf64_Phdr *ph = (Elf64_Phdr *)(f->img + sizeof(*eh));
-	int fd;
+	char path[FX_PATH_LEN];
 
-	memset(f->img, 0, sizeof(f->img));
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = SEG_PADDR;
-	eh->e_phoff = sizeof(*eh);
-	eh->e_phentsize = sizeof(*ph);
-	eh->e_phnum = 1;
-	*ph = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = SEG_OFF, .p_paddr = SEG_PADDR,
-			    .p_filesz = 0x1000, .p_memsz = 0x1000 };
+	memset(f->img, 0, IMG_LEN);
+	fx_elf64(f->img, SEG_PADDR, 1);
+	*fx_phdr64(f->img, 0) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = SEG_OFF,
+					      .p_paddr = SEG_PADDR, .p_filesz = 0x1000,
+					      .p_memsz = 0x1000 };
 	put_header(f->img, SEG_OFF, 0, NULL);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->img, SEG_OFF + 0x1000), SEG_OFF + 0x1000);
-	close(fd);
-	f->cfg.kernel_path = path;
+	f->cfg.kernel_path = fx_tmp_file(path, "/tmp/mvm-test-mb-XXXXXX", f->img, SEG_OFF + 0x1000);
 	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), -EINVAL);
 	unlink(path);
 	assert_non_null(strstr(f->err, "also has a multiboot header, but mvm loads multiboot "
@@ -461,15 +401,10 @@ static void test_elf64_multiboot_refused(void **state)
 static void test_boot_load_detects(void **state)
 {
 	struct fixture *f = *state;
-	char path[] = "/tmp/mvm-test-mb-XXXXXX";
-	int fd;
+	char path[FX_PATH_LEN];
 
 	make_good_aout(f);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->img, f->len), (ssize_t)f->len);
-	close(fd);
-	f->cfg.kernel_path = path;
+	f->cfg.kernel_path = fx_tmp_file(path, "/tmp/mvm-test-mb-XXXXXX", f->img, f->len);
 	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), 0);
 	unlink(path);
 	assert_int_equal(f->out.mode, BOOT_MODE_MULTIBOOT32);
@@ -479,23 +414,23 @@ static void test_boot_load_detects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_aout_loads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aout_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aout_initrd_module, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_elf32_loads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_find_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_checksum, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_header_past_8192, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_addr_above_header, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_end_before_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bss_end_before_load_end, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aout_outside_ram, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_elf_segment_bad, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mmio_hole, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_entry_outside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flags, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_elf64_multiboot_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_boot_load_detects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aout_loads, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_aout_defaults, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_aout_initrd_module, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_elf32_loads, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_find_header, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_checksum, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_header_past_8192, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_load_addr_above_header, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_load_end_before_load, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bss_end_before_load_end, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_aout_outside_ram, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_elf_segment_bad, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_mmio_hole, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_entry_outside, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_flags, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_elf64_multiboot_refused, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_boot_load_detects, setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "boot/e820.h"
 #include "core/layout.h"
 #include "core/memory.h"
+#include "image_fixture.h"
 #include "util/log.h"
 
 #define MIB (1ULL << 20)
@@ -36,28 +37,8 @@ struct si {
 struct mod { uint64_t paddr, size, cmdline_paddr, reserved; };
 struct mm { uint64_t addr, size; uint32_t type, reserved; };
 
-struct fixture {
-	struct gmem m;
-	uint8_t img[IMG_LEN];
-	size_t len;
-	struct boot_cfg cfg;
-	struct boot_entry out;
-	char err[1024];
-};
-
-static void sink(enum log_level level, const char *msg, void *ctx)
-{
-	struct fixture *f = ctx;
-
-	if (level == LOG_ERR)
-		snprintf(f->err, sizeof(f->err), "%s", msg);
-}
-
 static Elf64_Ehdr *ehdr(struct fixture *f) { return (Elf64_Ehdr *)f->img; }
-static Elf64_Phdr *phdr(struct fixture *f, int i)
-{
-	return (Elf64_Phdr *)(f->img + sizeof(Elf64_Ehdr)) + i;
-}
+static Elf64_Phdr *phdr(struct fixture *f, int i) { return fx_phdr64(f->img, i); }
 
 static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *desc,
 		       uint32_t descsz)
@@ -78,25 +59,12 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *
  * (descsz 4 or 8, as different Linux versions emit). */
 static void make_elf(struct fixture *f, uint64_t entry, uint32_t entry_descsz)
 {
-	Elf64_Ehdr *eh = ehdr(f);
 	uint8_t *n = f->img + NOTE_OFF;
 	size_t nlen = 0;
 
 	memset(f->img, 0, IMG_LEN);
 	f->len = IMG_LEN;
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS64;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_X86_64;
-	eh->e_version = EV_CURRENT;
-	eh->e_entry = 0xffffffff81000000ULL;
-	eh->e_phoff = sizeof(Elf64_Ehdr);
-	eh->e_ehsize = sizeof(Elf64_Ehdr);
-	eh->e_phentsize = sizeof(Elf64_Phdr);
-	eh->e_phnum = 2;
-
+	fx_elf64(f->img, 0xffffffff81000000ULL, 2);
 	*phdr(f, 0) = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X,
 				    .p_offset = SEG_OFF, .p_vaddr = 0xffffffff81000000ULL,
 				    .p_paddr = SEG_PADDR, .p_filesz = 0x1000, .p_memsz = 0x3000,
@@ -112,14 +80,13 @@ static void make_elf(struct fixture *f, uint64_t entry, uint32_t entry_descsz)
 
 static int setup_ram(void **state, uint64_t ram)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct fixture *f = fx_new(ram, IMG_LEN);
 
-	if (!f || gmem_init(&f->m, ram))
+	if (!f)
 		return -1;
 	make_elf(f, ENTRY, 4);
 	f->cfg = (struct boot_cfg){ .kernel_path = "vmlinux", .initrd_path = "initrd.img",
 				    .cmdline = "console=ttyS0", .rsdp_gpa = LAYOUT_ACPI_START };
-	log_set_sink(sink, f);
 	*state = f;
 	return 0;
 }
@@ -127,25 +94,11 @@ static int setup_ram(void **state, uint64_t ram)
 static int setup(void **state) { return setup_ram(state, 256 * MIB); }
 static int setup_4g(void **state) { return setup_ram(state, 4 * GIB); }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	log_set_sink(NULL, NULL);
-	gmem_free(&f->m);
-	free(f);
-	return 0;
-}
-
 /* The loader on buffer sources: kernel labelled "vmlinux", initrd "initrd.img". */
 static int load_img(struct fixture *f, const uint8_t *img, size_t len, const uint8_t *initrd,
 		    size_t initrd_len)
 {
-	struct boot_src k, i;
-
-	boot_src_buf(&k, "kernel", "vmlinux", img, len);
-	boot_src_buf(&i, "initrd", "initrd.img", initrd, initrd_len);
-	return pvh_load(&f->m, &k, initrd_len ? &i : NULL, &f->cfg, &f->out);
+	return fx_load_buf(f, pvh_load, "vmlinux", img, len, "initrd.img", initrd, initrd_len);
 }
 
 static int load(struct fixture *f, const uint8_t *initrd, size_t initrd_len)
@@ -401,30 +354,14 @@ static void test_initrd_too_big(void **state)
 static void test_boot_load_dispatches_elf(void **state)
 {
 	struct fixture *f = *state;
-	char path[] = "/tmp/mvm-test-pvh-XXXXXX";
-	int fd = mkstemp(path);
+	char path[FX_PATH_LEN];
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->img, f->len), (ssize_t)f->len);
-	close(fd);
-	f->cfg.kernel_path = path;
+	f->cfg.kernel_path = fx_tmp_file(path, "/tmp/mvm-test-pvh-XXXXXX", f->img, f->len);
 	f->cfg.initrd_path = NULL;
 	assert_int_equal(boot_load(&f->m, &f->cfg, &f->out), 0);
 	assert_int_equal(f->out.mode, BOOT_MODE_PVH32);
 	assert_int_equal(f->out.entry, ENTRY);
 	unlink(path);
-}
-
-static const char *tmp_file(const char *tmpl, char *path, const void *buf, size_t len)
-{
-	int fd;
-
-	strcpy(path, tmpl);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, len), (ssize_t)len);
-	close(fd);
-	return path;
 }
 
 /* Load img (+ initrd) from buffers into a fresh guest, and through files
@@ -434,7 +371,7 @@ static void compare_img(struct fixture *f, const uint8_t *img, size_t len, const
 			const uint8_t *initrd, size_t initrd_len)
 {
 	uint64_t ram = f->m.ram_size, low = gmem_low_end(&f->m);
-	char kpath[64], ipath[64];
+	char kpath[FX_PATH_LEN], ipath[FX_PATH_LEN];
 	struct boot_cfg cfg = f->cfg;
 	struct boot_entry out2 = { 0 };
 	struct gmem m2;
@@ -444,9 +381,9 @@ static void compare_img(struct fixture *f, const uint8_t *img, size_t len, const
 	assert_int_equal(load_img(f, img, len, initrd, initrd_len), 0);
 
 	assert_int_equal(gmem_init(&m2, ram), 0);
-	cfg.kernel_path = kfile ? kfile : tmp_file("/tmp/mvm-test-pvh-XXXXXX", kpath, img, len);
-	cfg.initrd_path = initrd_len ? tmp_file("/tmp/mvm-test-pvh-rd-XXXXXX", ipath, initrd,
-						initrd_len) : NULL;
+	cfg.kernel_path = kfile ? kfile : fx_tmp_file(kpath, "/tmp/mvm-test-pvh-XXXXXX", img, len);
+	cfg.initrd_path = initrd_len ? fx_tmp_file(ipath, "/tmp/mvm-test-pvh-rd-XXXXXX", initrd,
+						   initrd_len) : NULL;
 	assert_int_equal(boot_load(&m2, &cfg, &out2), 0);
 	if (!kfile)
 		unlink(kpath);
@@ -457,26 +394,7 @@ static void compare_img(struct fixture *f, const uint8_t *img, size_t len, const
 	assert_int_equal(out2.entry, f->out.entry);
 	assert_int_equal(out2.boot_info, f->out.boot_info);
 	/* Every RAM region: low RAM, and RAM above 4 GiB when there is any. */
-	for (int r = 0; r < f->m.nr_regions; r++) {
-		const struct gmem_region *reg = &f->m.regions[r];
-		const uint8_t *a = gmem_ptr(&f->m, reg->gpa, reg->size);
-		const uint8_t *b = gmem_ptr(&m2, reg->gpa, reg->size);
-
-		assert_non_null(a);
-		assert_non_null(b);
-		if (memcmp(a, b, reg->size) != 0) {
-			uint64_t i = 0;
-			uint8_t va, vb;
-
-			while (a[i] == b[i])
-				i++;
-			va = a[i];
-			vb = b[i];
-			gmem_free(&m2);
-			fail_msg("guest RAM differs at 0x%llx (buffer 0x%02x, file 0x%02x)",
-				 (unsigned long long)(reg->gpa + i), va, vb);
-		}
-	}
+	fx_same_ram(&f->m, &m2);
 	assert_int_equal(gmem_low_end(&m2), low);
 	gmem_free(&m2);
 }
@@ -523,13 +441,13 @@ static void test_note_segment_too_big(void **state)
 
 	assert_non_null(img);
 	memcpy(img, f->img, IMG_LEN);
-	((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz = 65 * 1024;
+	fx_phdr64(img, 1)->p_filesz = 65 * 1024;
 	boot_src_buf(&k, "kernel", "vmlinux", img, len);
 	assert_int_equal(pvh_load(&f->m, &k, NULL, &f->cfg, &f->out), -EINVAL);
 	assert_non_null(strstr(f->err, "vmlinux: program header 1: PT_NOTE p_filesz 0x10400 is "
 				       "larger than mvm reads (65536 bytes)"));
 	/* 64 KiB exactly is read; the PVH note is in its first bytes. */
-	((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz = 64 * 1024;
+	fx_phdr64(img, 1)->p_filesz = 64 * 1024;
 	assert_int_equal(pvh_load(&f->m, &k, NULL, &f->cfg, &f->out), 0);
 	assert_int_equal(f->out.entry, ENTRY);
 	free(img);
@@ -575,7 +493,7 @@ static void test_real_vmlinux(void **state)
 	}
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
 {
@@ -586,8 +504,8 @@ int main(void)
 		T(test_missing_note),
 		T(test_malformed_note),
 		T(test_segment_past_ram),
-		cmocka_unit_test_setup_teardown(test_segment_into_mmio_hole, setup_4g, teardown),
-		cmocka_unit_test_setup_teardown(test_segment_above_4g, setup_4g, teardown),
+		cmocka_unit_test_setup_teardown(test_segment_into_mmio_hole, setup_4g, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_segment_above_4g, setup_4g, fx_teardown),
 		T(test_segment_below_1m),
 		T(test_filesz_gt_memsz),
 		T(test_offset_past_eof),
@@ -599,7 +517,7 @@ int main(void)
 		T(test_initrd_too_big),
 		T(test_boot_load_dispatches_elf),
 		T(test_fd_path_matches_buffer),
-		cmocka_unit_test_setup_teardown(test_fd_path_matches_buffer_high, setup_4g, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_path_matches_buffer_high, setup_4g, fx_teardown),
 		T(test_note_segment_too_big),
 		T(test_real_vmlinux),
 	};
