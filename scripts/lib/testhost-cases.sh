@@ -3,7 +3,8 @@
 # shellcheck shell=bash
 #
 # Used by tests/linux/run.sh and tests/adversarial/run.sh, which both print `ok NAME`,
-# `not ok NAME: why` or `SKIP NAME: why` per case and define passed/failed/skipped and notok().
+# `not ok NAME: why` or `SKIP NAME: why` per case with passed/failed/skipped and notok() from
+# scripts/lib/tap.sh.
 #
 # th_run_cases BUDGET IDLE TMPDIR: runs TH_INNER (the script again, with --direct) inside one test
 #   host VM (tests/testhost/run.sh with TH_ARGS: its --file/--env options), with --only for each

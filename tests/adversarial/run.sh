@@ -17,6 +17,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 . "$here/../../scripts/lib/hostkvm.sh"
+. "$here/../../scripts/lib/tap.sh"
 . "$here/../../scripts/lib/testhost-cases.sh"
 
 DEADLINE=${ADV_DEADLINE:-60}
@@ -65,18 +66,6 @@ done
 mapfile -t cases <<<"$(all_cases)"   # no /dev/fd in the test host: no <(...)
 [ ${#only[@]} -gt 0 ] && cases=("${only[@]}")
 if [ $list -eq 1 ]; then printf '%s\n' "${cases[@]}"; exit 0; fi
-
-passed=0 failed=0 skipped=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-notok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
-skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
-summary() {
-	local s="$passed passed, $failed failed"
-	[ $skipped -gt 0 ] && s="$s, $skipped skipped"
-	echo "$s"
-	[ $failed -eq 0 ]
-	exit $?
-}
 
 if [ ! -x "$mvm" ]; then
 	for c in "${cases[@]}"; do notok "$c" "$mvm not found or not executable (run make first)"; done

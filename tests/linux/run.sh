@@ -16,6 +16,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 . "$here/../../scripts/lib/hostkvm.sh"
+. "$here/../../scripts/lib/tap.sh"
 . "$here/../../scripts/lib/testhost-cases.sh"
 . "$here/virtio-cases.sh"
 . "$here/obs-cases.sh"
@@ -49,18 +50,6 @@ while [ $# -gt 0 ]; do
 done
 cases=("${ALL_CASES[@]}")
 [ ${#only[@]} -gt 0 ] && cases=("${only[@]}")
-
-passed=0 failed=0 skipped=0
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-notok() { echo "not ok $1: $2"; failed=$((failed + 1)); }
-skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
-summary() {
-	local s="$passed passed, $failed failed"
-	[ $skipped -gt 0 ] && s="$s, $skipped skipped"
-	echo "$s"
-	[ $failed -eq 0 ]
-	exit $?
-}
 
 # ---- preconditions, decided before any VM boots -----------------------------------------------
 if [ ! -x "$mvm" ]; then
