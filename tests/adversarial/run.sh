@@ -80,10 +80,7 @@ mvm=$(readlink -f "$mvm") guests=$(readlink -f "$guests")
 # ---- not here: ship mvm, the guests and this script into one test host VM ---------------------
 if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	if ! mvm_testhost_check; then
-		why="no usable KVM ($MVM_HOSTKVM_WHY) and no test host VM ($MVM_TESTHOST_WHY)"
-		for c in "${cases[@]}"; do
-			if [ "${CI:-}" = true ]; then notok "$c" "$why"; else skip "$c" "$why"; fi
-		done
+		skip_all "no usable KVM ($MVM_HOSTKVM_WHY) and no test host VM ($MVM_TESTHOST_WHY)" "${cases[@]}"
 		summary
 	fi
 	echo "# $MVM_HOSTKVM_WHY: running the cases inside a test host VM (QEMU emulation, nested AMD-V)"

@@ -90,10 +90,7 @@ extract_vmlinux() {
 # ---- not here: ship everything into one test host VM ------------------------------------------
 if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	if ! mvm_testhost_check; then
-		why="no usable KVM ($MVM_HOSTKVM_WHY) and no test host VM ($MVM_TESTHOST_WHY)"
-		for c in "${cases[@]}"; do
-			if [ "${CI:-}" = true ]; then notok "$c" "$why"; else skip "$c" "$why"; fi
-		done
+		skip_all "no usable KVM ($MVM_HOSTKVM_WHY) and no test host VM ($MVM_TESTHOST_WHY)" "${cases[@]}"
 		summary
 	fi
 	echo "# $MVM_HOSTKVM_WHY: running the cases inside a test host VM (QEMU emulation, nested AMD-V)"
