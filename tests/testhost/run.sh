@@ -82,7 +82,7 @@ ia=()
 # shellcheck disable=SC2054
 qemu=(qemu-system-x86_64 -accel tcg -M pc -cpu EPYC,+svm -smp 2 -m 6G -nodefaults -no-reboot
 	-display none -kernel "$MVM_BZIMAGE" -initrd "$work/initramfs.cpio"
-	-append "console=ttyS2 panic=1 reboot=k" "${qdisk[@]}")
+	-append "console=ttyS2 panic=1 reboot=k nokaslr" "${qdisk[@]}")
 : >"$work/status"
 start=$(mvm_now)
 if [ $interactive -eq 1 ]; then
@@ -153,6 +153,9 @@ if [ $interactive -eq 0 ] && [ "$timed_out" = 2 ]; then
 	if [ -s "$work/monitor" ]; then
 		echo "---- QEMU: the test host's CPUs when it went silent ----" >&2
 		tr -d '\r' <"$work/monitor" | grep -aE '^(CPU#|RAX|RSI|R8 |RIP|CS |CR0|EFER|IRQ|[ a-z0-9]+: [0-9]+)' >&2 || :
+		# The test host runs with nokaslr: the same addresses in a fresh one name the functions.
+		rips=$(tr -d '\r' <"$work/monitor" | sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' | tr '\n' ' ')
+		[ -z "$rips" ] || echo "(tests/testhost/symbolize.sh $rips names these functions)" >&2
 	fi
 	mvm_say "testhost: no output for ${idle} s after ${elapsed} s; the test host hung; QEMU killed"
 	exit 124
