@@ -103,7 +103,8 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
 /* Claim the MMIO window and start the worker. 0 or -errno (logged). */
 int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi);
-/* NULL-safe: detach, finish in-flight I/O, stop the worker, close. */
+/* NULL-safe: stop the worker, detach (the reset runs here and waits for
+ * in-flight I/O), close. */
 struct evloop;
 void virtio_blk_destroy(struct virtio_blk *d);
 /* The device's worker loop (vm_pause() holds it); NULL for NULL. */

@@ -39,7 +39,7 @@ int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 /* Claim the MMIO window and start the worker. 0 or -errno (logged). */
 int virtio_rng_attach(struct virtio_rng *d, const struct virtio_env *env,
 		      uint64_t base, uint32_t gsi);
-/* NULL-safe: detach (resets the device), stop the worker, free. */
+/* NULL-safe: stop the worker, detach (the reset runs here), free. */
 struct evloop;
 void virtio_rng_destroy(struct virtio_rng *d);
 /* The device's worker loop (vm_pause() holds it); NULL for NULL. */
