@@ -183,6 +183,7 @@ struct ring3_part {
 
 static const struct ring3_part ring3_parts[] = {
 	{ "GDT", LAYOUT_R3_GDT, RING3_GDT_LEN, false },
+	{ "TSS", LAYOUT_R3_TSS, RING3_TSS_LIMIT + 1, false },
 	{ "IDT", LAYOUT_R3_IDT, 4096, false },
 	{ "exception stub", LAYOUT_R3_STUB, 4096, false },
 	{ "PML4", LAYOUT_R3_PML4, 4096, true },

@@ -31,7 +31,7 @@
 int ring3_write_tables(const struct gmem *m);
 void ring3_set_sregs(struct kvm_sregs *s);
 
-/* Are the GDT, IDT, exception stub and page tables still what ring3_write_tables
+/* Are the GDT, TSS, IDT, exception stub and page tables still what ring3_write_tables
  * wrote (Accessed/Dirty bits aside)? 0 when they are; 1 with the first
  * difference described in WHAT; -errno when it could not tell. For a ring-3
  * guest's triple fault: the guest cannot write these supervisor pages itself,

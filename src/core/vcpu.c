@@ -89,7 +89,7 @@ static enum exit_action handle_shutdown(struct vcpu *v)
 	if (v->vm->hcall) {
 		r = ring3_check_tables(&v->vm->mem, what, sizeof(what));
 		if (r == 0)
-			log_err("vCPU %d: mvm's GDT, IDT, exception stub and page tables are intact",
+			log_err("vCPU %d: mvm's GDT, TSS, IDT, exception stub and page tables are intact",
 				v->index);
 		else if (r > 0)
 			log_err("vCPU %d: mvm's tables were changed: %s", v->index, what);

@@ -153,7 +153,7 @@ fail_case() {
 	notok "$1" "$2"
 	cat "$work/$VM_NAME.cmd"
 	tr -d '\r' <"$VM_OUT" | grep -av '^$' | tail -n 15 | sed 's/^/#   out: /'
-	tr -d '\r' <"$VM_ERR" | tail -n 10 | sed 's/^/#   err: /'
+	tr -d '\r' <"$VM_ERR" | tail -n 25 | sed 's/^/#   err: /'
 }
 secs() { awk -v a="$VM_T0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }'; }
 
