@@ -118,7 +118,7 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	fi
 	# Every case bounded: the VM's own deadline is their sum plus its boot; a case prints its
 	# line within CASE_LIMIT (its in-VM watchdog), so a longer silence means the VM hung.
-	TH_ARGS=(--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" "${files[@]}")
+	TH_ARGS=(--env "CI=${CI:-}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" --env "MVM_TEST_THP=${MVM_TEST_THP:-}" "${files[@]}")
 	TH_INNER=("${inner[@]}") TH_CASES=("${cases[@]}") TH_ONLY=("${only[@]}")
 	th_run_cases $(( ${#cases[@]} * (BOOT_TIMEOUT + 15) + 120 )) $((CASE_LIMIT + 90)) "$tmp"
 	[ "$TH_DONE" = 1 ] && exit "$TH_RC"
@@ -489,6 +489,13 @@ case_tiny-status() {
 	else ok tiny-status; fi
 }
 
+# MVM_TEST_THP: the test host's transparent-hugepage mode for this run (always, madvise, never).
+if [ -n "${MVM_TEST_THP:-}" ] && [ -w /sys/kernel/mm/transparent_hugepage/enabled ]; then
+	echo "$MVM_TEST_THP" >/sys/kernel/mm/transparent_hugepage/enabled
+	echo "$MVM_TEST_THP" >/sys/kernel/mm/transparent_hugepage/defrag 2>/dev/null || :
+fi
+[ -r /sys/kernel/mm/transparent_hugepage/enabled ] &&
+	echo "# transparent hugepages: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
 echo "# mvm: $mvm"
 echo "# kernel: $kernel"
 echo "# initrd: $initrd"
