@@ -88,6 +88,19 @@ while IFS= read -r ko; do
 	echo "$name" >>"$stage/testhost/modules/load.order"
 done < <(mvm_kmod_closure "$MVM_MODDIR" kvm-amd tun)
 
+# The KVM anchor (tests/testhost/kvm-anchor.c says why), built once into the cache; static, so it
+# needs nothing at run time. MVM_TESTHOST_ANCHOR=0 leaves it out.
+if [ "${MVM_TESTHOST_ANCHOR:-1}" != 0 ]; then
+	anchor_src=$MVM_ROOT/tests/testhost/kvm-anchor.c anchor=$MVM_CACHE/testhost/kvm-anchor
+	if [ ! -x "$anchor" ] || [ "$anchor_src" -nt "$anchor" ]; then
+		mkdir -p "${anchor%/*}"
+		${CC:-cc} -O2 -Wall -Wextra -static -o "$anchor.tmp" "$anchor_src" ||
+			mvm_die "mk-testhost-initramfs: cannot build $anchor_src"
+		mv "$anchor.tmp" "$anchor"
+	fi
+	cp "$anchor" "$stage/testhost/kvm-anchor"
+fi
+
 # The command and environment, single-quoted for a POSIX shell.
 q() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 {
@@ -140,6 +153,11 @@ if ! (exec 3<>/dev/kvm) 2>/dev/null; then
 	echo "TESTHOST-ERROR: /dev/kvm unusable"
 	dmesg | tail -n 20
 	report 121
+fi
+
+# One idle vCPU for the VM's whole life: test VMs then never make KVM live-patch this kernel.
+if [ -x /testhost/kvm-anchor ]; then
+	/testhost/kvm-anchor </dev/null >/dev/ttyS2 2>&1 &
 fi
 
 if [ "$interactive" = 1 ]; then
