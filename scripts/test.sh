@@ -92,31 +92,30 @@ f0=$failed
 cmocka_counts "$logs/asan" unit-asan
 [ $rc -ne 0 ] && [ $failed -eq $f0 ] && step_fail unit-asan "the ASan/UBSan build or run exited $rc"
 
-# Run tests/linux/run.sh with ARGS and add its summary line's counts.
-linux_step() {
-	local name=$1 line p f s rc; shift
-	tests/linux/run.sh "$@" 2>&1 | tee "$logs/$name"
+# suite_step NAME SCRIPT ARGS...: run a case runner (tests/linux/run.sh, tests/adversarial/run.sh)
+# and add its summary line's counts; a runner that exits non-zero with none failed, or prints
+# no summary, is a failure of its own.
+suite_step() {
+	local name=$1 script=$2 line p f s rc; shift 2
+	"$script" "$@" 2>&1 | tee "$logs/$name"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$name" | tail -n1)
-	if [ -n "$line" ]; then
-		p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
-		f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
-		s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
-		passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
-		[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "tests/linux/run.sh exited $rc"
-	else
-		step_fail "$name" "tests/linux/run.sh exited $rc without a summary line"
-	fi
+	if [ -z "$line" ]; then step_fail "$name" "$script exited $rc without a summary line"; return; fi
+	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
+	f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
+	s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
+	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "$script exited $rc"
 }
 
 step "Linux guest tests (tests/linux/run.sh)"
-linux_step linux
+suite_step linux tests/linux/run.sh
 
 # The KVM paths (exits, devices, stop) under the sanitizers: any report aborts mvm,
 # which fails the case.
 step "Linux guest tests with the ASan/UBSan build of mvm"
 if [ -x build-asan/mvm ]; then
-	linux_step linux-asan --mvm build-asan/mvm --only port-sweep --only triple-fault \
+	suite_step linux-asan tests/linux/run.sh --mvm build-asan/mvm --only port-sweep --only triple-fault \
 		--only cpus2 --only poweroff --only stdin-echo --only panic \
 		--only blk-write --only blk-ro --only rng --only hvc --only net-user
 else
@@ -124,23 +123,11 @@ else
 fi
 
 # ---- adversarial guests (tests/adversarial/run.sh): plain and ASan/UBSan mvm ----
-adv_step() { # NAME ARGS...: run the suite and add its summary line's counts
-	local name=$1 line p f s rc; shift
-	tests/adversarial/run.sh "$@" 2>&1 | tee "$logs/$name"
-	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$name" | tail -n1)
-	if [ -z "$line" ]; then step_fail "$name" "tests/adversarial/run.sh exited $rc without a summary line"; return; fi
-	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
-	f=$(echo "$line" | sed 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/')
-	s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p')
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
-	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "tests/adversarial/run.sh exited $rc"
-}
 step "adversarial guests (tests/adversarial/run.sh)"
-adv_step adversarial --mvm build/mvm
+suite_step adversarial tests/adversarial/run.sh --mvm build/mvm
 step "adversarial guests with the ASan/UBSan build of mvm"
 if [ -x build-asan/mvm ]; then
-	adv_step adversarial-asan --mvm build-asan/mvm --guests build/guest/adversarial
+	suite_step adversarial-asan tests/adversarial/run.sh --mvm build-asan/mvm --guests build/guest/adversarial
 else
 	step_fail adversarial-asan "build-asan/mvm was not built"
 fi

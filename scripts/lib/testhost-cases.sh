@@ -22,7 +22,12 @@
 TH_ARGS=() TH_INNER=() TH_ONLY=() TH_CASES=() TH_DONE=0 TH_RC=0
 
 th_finished() { grep -qE "^(ok|not ok|SKIP) $1(:|\$)" "$2"; }
-th_count() { grep -c "^$1" "$2"; }
+# Add the result lines a test host printed to LOG to passed/failed/skipped.
+th_tally() {
+	passed=$((passed + $(grep -c '^ok ' "$1")))
+	failed=$((failed + $(grep -c '^not ok ' "$1")))
+	skipped=$((skipped + $(grep -c '^SKIP ' "$1")))
+}
 
 # th_vm LOG ONLY-NAMES...: one test host VM; its status in TH_RC.
 th_vm() {
@@ -42,9 +47,7 @@ th_run_cases() {
 		TH_DONE=1
 		return
 	fi
-	passed=$((passed + $(th_count 'ok ' "$tmp/console")))
-	failed=$((failed + $(th_count 'not ok ' "$tmp/console")))
-	skipped=$((skipped + $(th_count 'SKIP ' "$tmp/console")))
+	th_tally "$tmp/console"
 	for c in "${TH_CASES[@]}"; do th_finished "$c" "$tmp/console" || rest+=("$c"); done
 	[ ${#rest[@]} -gt 0 ] || { [ "$TH_RC" -le 1 ] || notok testhost "tests/testhost/run.sh exited $TH_RC"; return; }
 	if [ "$TH_RC" -ne 124 ] && [ "$TH_RC" -ne 125 ]; then
@@ -58,9 +61,7 @@ th_run_cases() {
 	echo "# the test host VM $([ "$TH_RC" -eq 124 ] && echo hung || echo died) during: ${rest[0]};" \
 		"rerunning ${#rest[@]} case(s) in a fresh test host VM"
 	th_vm "$tmp/console2" "${rest[@]}"
-	passed=$((passed + $(th_count 'ok ' "$tmp/console2")))
-	failed=$((failed + $(th_count 'not ok ' "$tmp/console2")))
-	skipped=$((skipped + $(th_count 'SKIP ' "$tmp/console2")))
+	th_tally "$tmp/console2"
 	for c in "${rest[@]}"; do
 		th_finished "$c" "$tmp/console2" ||
 			notok "$c" "the test host VM stopped twice before this case finished (tests/testhost/run.sh exited $TH_RC)"

@@ -134,16 +134,8 @@ static void test_bad_class(void **state)
 static void test_elf32(void **state)
 {
 	struct fixture *f = *state;
-	Elf32_Ehdr *eh = (Elf32_Ehdr *)f->img;
-
 	memset(f->img, 0, 0x100);
-	memcpy(eh->e_ident, ELFMAG, SELFMAG);
-	eh->e_ident[EI_CLASS] = ELFCLASS32;
-	eh->e_ident[EI_DATA] = ELFDATA2LSB;
-	eh->e_ident[EI_VERSION] = EV_CURRENT;
-	eh->e_type = ET_EXEC;
-	eh->e_machine = EM_386;
-	eh->e_version = EV_CURRENT;
+	fx_elf32(f->img, 0, 0);
 	expect_refused(f, "32-bit ELF");
 }
 
