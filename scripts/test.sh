@@ -108,6 +108,9 @@ suite_step() {
 	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "$script exited $rc"
 }
 
+step "layering (tests/layering/check.sh)"
+suite_step layering tests/layering/check.sh --self-test
+
 step "Linux guest tests (tests/linux/run.sh)"
 suite_step linux tests/linux/run.sh
 

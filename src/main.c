@@ -3,8 +3,8 @@
 #include "api/ctl.h"
 #include "check/check.h"
 #include "cli/cli.h"
-#include "core/stats.h"
-#include "core/vm.h"
+#include "obs/stats.h"
+#include "vmm/vm.h"
 #include "core/vmstop.h"
 #include "board/console.h"
 #include "util/bench_probe.h"
@@ -55,7 +55,7 @@ static int cmd_run(int argc, char **argv)
 	api_close(&api);   /* joined: the API touches the VM no more */
 	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base, vm.mem.ram_size);
 	if (cfg.stats)
-		stats_print(stderr, &vm);
+		stats_print(stderr, &vm.obs);
 	status = reason == VM_STOP_GUEST_EXIT ? vm.guest_exit_status
 					      : vm_stop_exit_status(reason);
 	if (reason == VM_STOP_GUEST_EXIT)

@@ -1,7 +1,7 @@
 /* api.c - the VM behind the API: pre-boot configuration, InstanceStart, hand-off to vm_run. */
 #include "api/api.h"
 #include "api/fc_config.h"
-#include "core/vm.h"
+#include "vmm/vm.h"
 #include "core/vmstop.h"
 #include "util/log.h"
 

@@ -1,8 +1,8 @@
 /* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
 #include "api/fc_config.h"
 #include "api/server.h"
-#include "core/metrics.h"
-#include "core/vm.h"
+#include "obs/metrics.h"
+#include "vmm/vm.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -175,13 +175,13 @@ static void h_get_vm_config(struct api_vmm *a, const char *id, const struct http
 static void h_get_stats(struct api_vmm *a, const char *id, const struct http_request *req,
 			struct api_response *r)
 {
-	bool pause = !a->vm->metrics && !vm_is_paused(a->vm);
+	bool pause = !a->vm->obs.metrics && !vm_is_paused(a->vm);
 
 	if (pause && vm_pause(a->vm)) {
 		api_fault(r, 400, "the VM is stopping");
 		return;
 	}
-	api_json_reply(r, metrics_snapshot_json(a->vm));
+	api_json_reply(r, metrics_snapshot_json(&a->vm->obs));
 	if (pause)
 		vm_resume(a->vm);
 }
@@ -261,7 +261,7 @@ static void h_actions(struct api_vmm *a, const char *id, const struct http_reque
 		else
 			r->status = 204;
 	} else if (!strcmp(action, "FlushMetrics")) {
-		ret = a->started ? metrics_flush(a->vm->metrics) : -ENODEV;
+		ret = a->started ? metrics_flush(a->vm->obs.metrics) : -ENODEV;
 		if (ret == -ENODEV)
 			api_fault(r, 400, a->started ? "FlushMetrics: no metrics file was configured "
 				  "(PUT /metrics before InstanceStart, or --metrics)"

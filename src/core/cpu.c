@@ -2,7 +2,6 @@
 #include "core/cpu.h"
 #include "core/cpuid.h"
 #include "core/layout.h"
-#include "core/ring3.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -173,11 +172,11 @@ static void seg_flat(struct kvm_segment *s, uint16_t sel)
 	};
 }
 
-int cpu_set_entry(int fd, const struct boot_entry *entry)
+int cpu_set_entry(int fd, const struct cpu_entry *entry)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rflags = 0x2 };
-	bool long_mode = entry->mode == BOOT_MODE_LINUX64;
+	bool long_mode = entry->mode == CPU_ENTRY_LINUX64;
 
 	if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0) {
 		int err = errno;
@@ -201,7 +200,7 @@ int cpu_set_entry(int fd, const struct boot_entry *entry)
 		sregs.cr3 = LAYOUT_PML4;
 		sregs.cr4 = X86_CR4_PAE;
 		sregs.efer = X86_EFER_LME | X86_EFER_LMA;
-		regs.rsi = entry->boot_info;
+		regs.rsi = entry->info;
 	} else {
 		/* PVH and multiboot: 32-bit protected mode, paging off,
 		 * EBX -> hvm_start_info or multiboot_info. */
@@ -209,19 +208,21 @@ int cpu_set_entry(int fd, const struct boot_entry *entry)
 		sregs.cr3 = 0;
 		sregs.cr4 = 0;
 		sregs.efer = 0;
-		regs.rbx = entry->boot_info;
-		if (entry->mode == BOOT_MODE_MULTIBOOT32)
-			regs.rax = MULTIBOOT_BOOTLOADER_MAGIC;
+		regs.rbx = entry->info;
+		if (entry->mode == CPU_ENTRY_MULTIBOOT32)
+			regs.rax = CPU_MULTIBOOT_LOADER_MAGIC;
 	}
-	regs.rip = entry->entry;
+	regs.rip = entry->rip;
 	regs.rsp = LAYOUT_BOOT_STACK;
-	if (entry->mode == BOOT_MODE_ELF64) {
-		/* Tiny guest: ring 3, IOPL 3, its own GDT/TSS/IDT (core/ring3.c). */
-		ring3_set_sregs(&sregs);
-		regs.rflags = RING3_RFLAGS;
-		regs.rsp = LAYOUT_R3_STACK_TOP;
+	if (entry->mode == CPU_ENTRY_RING3) {
+		/* Tiny guest: the platform's own GDT/TSS/IDT (platform/ring3.c). */
+		if (!entry->set_sregs)
+			return -EINVAL;
+		entry->set_sregs(&sregs);
+		regs.rflags = entry->rflags;
+		regs.rsp = entry->rsp;
 		regs.rsi = 0;
-		regs.rdi = entry->boot_info;
+		regs.rdi = entry->info;
 	}
 	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(fd, KVM_SET_REGS, &regs) < 0) {
 		int err = errno;

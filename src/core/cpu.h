@@ -11,9 +11,9 @@
 
 #include <linux/kvm.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "boot/boot.h"
 #include "core/memory.h"
 
 /* GDT selectors mvm's boot GDT provides. */
@@ -22,9 +22,31 @@
 #define CPU_SEL_DATA   0x18
 #define CPU_SEL_TSS    0x20
 
+/* How the boot vCPU enters the guest: the builder translates a loader's
+ * result into this, so core knows no boot format. */
+enum cpu_entry_mode {
+	CPU_ENTRY_LINUX64,     /* long mode, paging on mvm's identity map, RSI = info */
+	CPU_ENTRY_PVH32,       /* 32-bit protected mode, paging off, EBX = info */
+	CPU_ENTRY_MULTIBOOT32, /* as PVH32, plus EAX = the multiboot loader magic */
+	CPU_ENTRY_RING3,       /* long mode at CPL 3 on ring3.c's tables, RDI = info */
+};
+
+struct cpu_entry {
+	enum cpu_entry_mode mode;
+	uint64_t rip;
+	uint64_t info;         /* zero page, hvm_start_info, multiboot_info or bootinfo gpa */
+	/* CPU_ENTRY_RING3 only: segment and control registers for CPL 3
+	 * (the tiny-guest platform's ring3_set_sregs), and its stack. */
+	void (*set_sregs)(struct kvm_sregs *s);
+	uint64_t rflags, rsp;
+};
+
+/* EAX at a multiboot entry (the Multiboot v1 spec's bootloader magic). */
+#define CPU_MULTIBOOT_LOADER_MAGIC 0x2BADB002u
+
 int cpu_write_boot_tables(const struct gmem *m);
 int cpu_init(int vcpu_fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus);
-int cpu_set_entry(int vcpu_fd, const struct boot_entry *entry);
+int cpu_set_entry(int vcpu_fd, const struct cpu_entry *entry);
 
 /* Registers, control registers, segments and the code bytes at RIP. */
 void cpu_dump_state(FILE *out, int vcpu_fd, const struct gmem *m);

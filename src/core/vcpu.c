@@ -1,10 +1,10 @@
 /* vcpu.c - one thread per vCPU running KVM_RUN and dispatching each exit
  * through a table of handlers, like the kernel's svm_exit_handlers[]. */
 #include "core/vcpu.h"
-#include "core/ring3.h"
 #include "core/cpu.h"
-#include "core/exit_trace.h"
-#include "core/vm.h"
+#include "core/kvm.h"
+#include "core/memory.h"
+#include "core/bus.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
 
@@ -38,8 +38,8 @@ static enum exit_action vcpu_fail(struct vcpu *v, enum vm_stop_reason reason,
 				  const char *what)
 {
 	log_err("vCPU %d: %s; register state:", v->index, what);
-	cpu_dump_state(stderr, v->fd, &v->vm->mem);
-	vm_request_stop(v->vm, reason);
+	cpu_dump_state(stderr, v->fd, v->host->mem);
+	vm_stopper_request(&v->host->stopper, reason);
 	return EXIT_STOP;
 }
 
@@ -52,7 +52,7 @@ static enum exit_action handle_io(struct vcpu *v)
 	/* KVM hands over string I/O (REP INS/OUTS) as count back-to-back items
 	 * inside the shared page; data_offset and size come from KVM, not the guest. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
-		bus_access(&v->vm->pio, run->io.port, data, run->io.size, is_write);
+		bus_access(v->host->pio, run->io.port, data, run->io.size, is_write);
 	return EXIT_CONTINUE;
 }
 
@@ -63,7 +63,7 @@ static enum exit_action handle_mmio(struct vcpu *v)
 
 	if (len == 0 || len > sizeof(run->mmio.data))
 		return EXIT_CONTINUE;
-	bus_access(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
+	bus_access(v->host->mmio, run->mmio.phys_addr, run->mmio.data, len, run->mmio.is_write);
 	return EXIT_CONTINUE;
 }
 
@@ -81,19 +81,8 @@ static enum exit_action handle_hlt(struct vcpu *v)
 
 static enum exit_action handle_shutdown(struct vcpu *v)
 {
-	char what[160];
-	int r;
-
-	/* A ring-3 guest cannot write mvm's GDT, IDT or page tables: say whether
-	 * they are intact, since the register state at the fault is lost. */
-	if (v->vm->hcall) {
-		r = ring3_check_tables(&v->vm->mem, what, sizeof(what));
-		if (r == 0)
-			log_err("vCPU %d: mvm's GDT, TSS, IDT, exception stub and page tables are intact",
-				v->index);
-		else if (r > 0)
-			log_err("vCPU %d: mvm's tables were changed: %s", v->index, what);
-	}
+	if (v->host->triple_fault)
+		v->host->triple_fault(v->host->ctx, v);
 	return vcpu_fail(v, VM_STOP_TRIPLE_FAULT,
 			 "guest triple fault (KVM_EXIT_SHUTDOWN): the CPU would reset");
 }
@@ -136,13 +125,13 @@ static enum exit_action handle_system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_request_stop(v->vm, VM_STOP_POWEROFF);
+		vm_stopper_request(&v->host->stopper, VM_STOP_POWEROFF);
 		return EXIT_STOP;
 	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_stop(v->vm, VM_STOP_RESET);
+		vm_stopper_request(&v->host->stopper, VM_STOP_RESET);
 		return EXIT_STOP;
 	case KVM_SYSTEM_EVENT_CRASH:
-		vm_request_stop(v->vm, VM_STOP_PANIC);
+		vm_stopper_request(&v->host->stopper, VM_STOP_PANIC);
 		return EXIT_STOP;
 	default:
 		log_warn("vCPU %d: ignoring system event %u", v->index, v->run->system_event.type);
@@ -222,7 +211,7 @@ void vcpu_where(const struct vcpu *v, char *buf, size_t len)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct vm *vm = v->vm;
+	const struct vcpu_host *h = v->host;
 	sigset_t set;
 	char name[16];
 
@@ -232,12 +221,12 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	if (v->index == 0 && vm->bench_t0_ns)
-		vm->first_run_ns = bench_probe_now_ns();
-	while (!atomic_load(&vm->stopping)) {
+	if (v->index == 0 && h->first_run_ns)
+		*h->first_run_ns = bench_probe_now_ns();
+	while (!atomic_load(h->stopping)) {
 		/* vm_pause(): set paused, then kick; park here until resumed. */
-		if (atomic_load(&vm->paused)) {
-			vm_vcpu_park(vm, v);
+		if (atomic_load(h->paused)) {
+			h->park(h->ctx, v);
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -246,7 +235,7 @@ static void *vcpu_thread(void *arg)
 				continue;
 			}
 			log_err("vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
-			vm_request_stop(vm, VM_STOP_HOST_ERROR);
+			vm_stopper_request(&h->stopper, VM_STOP_HOST_ERROR);
 			break;
 		}
 		uint32_t reason = v->run->exit_reason;
@@ -265,9 +254,9 @@ static void *vcpu_thread(void *arg)
 		}
 		if (reason < VCPU_EXIT_REASONS)
 			v->exits[reason]++;
-		/* --trace-exits (core/exit_trace.h): off, this is the one test. */
-		if (__builtin_expect(v->trace != NULL, 0))
-			exit_trace_log(v->trace, v->index, v->run, bench_probe_now_ns());
+		/* --trace-exits (obs/exit_trace.h): off, this is the one test. */
+		if (__builtin_expect(h->on_exit != NULL, 0))
+			h->on_exit(h->ctx, v);
 		if (action == EXIT_STOP)
 			break;
 	}
@@ -275,12 +264,12 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-int vcpu_create(struct vm *vm, struct vcpu *v, int index)
+int vcpu_create(const struct vcpu_host *host, struct vcpu *v, int index)
 {
 	memset(v, 0, sizeof(*v));
-	v->vm = vm;
+	v->host = host;
 	v->index = index;
-	v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, index);
+	v->fd = ioctl(host->vm_fd, KVM_CREATE_VCPU, index);
 	if (v->fd < 0) {
 		int err = errno;
 
@@ -288,7 +277,7 @@ int vcpu_create(struct vm *vm, struct vcpu *v, int index)
 		log_err("KVM_CREATE_VCPU %d: %s", index, strerror(err));
 		return -err;
 	}
-	v->run = mmap(NULL, vm->kvm.run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	v->run = mmap(NULL, host->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		int err = errno;
 
@@ -296,7 +285,7 @@ int vcpu_create(struct vm *vm, struct vcpu *v, int index)
 		log_err("mmap of vCPU %d's kvm_run: %s", index, strerror(err));
 		return -err;
 	}
-	return cpu_init(v->fd, vm->kvm.supported, index, vm->nr_vcpus);
+	return cpu_init(v->fd, host->supported, index, host->nr_vcpus);
 }
 
 int vcpu_start(struct vcpu *v)
@@ -342,7 +331,7 @@ int vcpu_join(struct vcpu *v, int timeout_ms)
 void vcpu_destroy(struct vcpu *v)
 {
 	if (v->run)
-		munmap(v->run, v->vm->kvm.run_mmap_size);
+		munmap(v->run, v->host->run_mmap_size);
 	if (v->fd >= 0)
 		close(v->fd);
 	v->run = NULL;

@@ -5,23 +5,54 @@
  * KVM_RUN loop that dispatches every exit through a table of handlers; an
  * exit without a handler stops the VM with a diagnostic. vcpu_kick() makes
  * the thread leave KVM_RUN (immediate_exit + a signal whose handler does
- * nothing) and is safe to repeat; the thread ends once vm->stopping is set.
+ * nothing) and is safe to repeat; the thread ends once *host->stopping is set.
+ * A vCPU sees only its struct vcpu_host: the two buses, guest memory, the
+ * stop and pause flags and a few callbacks the builder fills in. It never
+ * sees struct vm, so core/ depends on nothing above it.
  */
 #ifndef MVM_CORE_VCPU_H
 #define MVM_CORE_VCPU_H
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/vmstop.h"
+
 #define VCPU_EXIT_REASONS 64 /* covers every KVM_EXIT_* this header knows */
 
-struct vm;
-struct exit_trace;
+struct bus;
+struct gmem;
+struct vcpu;
+
+/* What a vCPU may reach, given by the builder (one per VM, shared). */
+struct vcpu_host {
+	int vm_fd;
+	size_t run_mmap_size;              /* KVM_GET_VCPU_MMAP_SIZE */
+	const struct kvm_cpuid2 *supported; /* KVM_GET_SUPPORTED_CPUID */
+	int nr_vcpus;
+	struct bus *pio;
+	struct bus *mmio;
+	const struct gmem *mem;
+	const atomic_bool *stopping;       /* leave the loop */
+	const atomic_bool *paused;         /* call park() between two KVM_RUNs */
+	struct vm_stopper stopper;         /* ask the VM to stop */
+	/* Park the calling vCPU until the VM is resumed or stopping. */
+	void (*park)(void *ctx, struct vcpu *v);
+	/* Optional: after a triple fault, describe what the platform knows
+	 * (the tiny guest checks mvm's tables). NULL: nothing to add. */
+	void (*triple_fault)(void *ctx, struct vcpu *v);
+	/* Optional: called after every exit's handler (--trace-exits). */
+	void (*on_exit)(void *ctx, struct vcpu *v);
+	void *ctx;
+	uint64_t *first_run_ns;            /* set at vCPU 0's first KVM_RUN; NULL: not asked */
+};
 
 struct vcpu {
-	struct vm *vm;
+	const struct vcpu_host *host;
 	int index;                 /* also its APIC ID */
 	int fd;
 	struct kvm_run *run;
@@ -30,7 +61,6 @@ struct vcpu {
 	uint64_t exits[VCPU_EXIT_REASONS];    /* per KVM_EXIT_* reason */
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */
-	struct exit_trace *trace;             /* --trace-exits: vm->trace, else NULL */
 	/* Where the vCPU was when its thread ended (vcpu_where). */
 	bool last_valid;
 	uint64_t last_rip, last_rflags;
@@ -43,7 +73,7 @@ const char *vcpu_exit_name(uint32_t reason);
 /* Install the kick signal's handler (once per process). */
 int vcpu_signal_setup(void);
 
-int vcpu_create(struct vm *vm, struct vcpu *v, int index);
+int vcpu_create(const struct vcpu_host *host, struct vcpu *v, int index);
 int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
 /* Wait up to timeout_ms for the thread to end: 0 once joined, -ETIMEDOUT. */

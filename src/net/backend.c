@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/tap.h"
-#include "net/user.h"
 #include "util/log.h"
 
 void net_random_mac(uint8_t mac[6])
@@ -255,18 +253,6 @@ int net_cfg_parse(const char *arg, struct net_cfg *cfg)
 	if (!cfg->mac_set)
 		net_random_mac(cfg->mac);
 	return 0;
-}
-
-int net_backend_open(struct net_backend **out, const struct net_cfg *cfg)
-{
-	*out = NULL;
-	switch (cfg->kind) {
-	case NET_TAP:
-		return net_tap_open(out, cfg->ifname);
-	case NET_USER:
-		return net_user_open(out, cfg);
-	}
-	return -EINVAL;
 }
 
 void net_backend_close(struct net_backend *be)

@@ -788,3 +788,53 @@ bool virtio_blk_uses_io_uring(const struct virtio_blk *d)
 {
 	return d->have_uring;
 }
+
+/* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
+
+static int blk_kind_count(const struct vm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+static int blk_kind_create(void **dev, const struct vm_config *cfg, int index,
+			   const struct gmem *mem)
+{
+	const struct vm_disk_cfg *disk = &cfg->disks[index];
+	struct virtio_blk_cfg bc = { .path = disk->path, .read_only = disk->read_only, .id = disk->id };
+
+	return virtio_blk_create((struct virtio_blk **)dev, &bc, mem);
+}
+
+static int blk_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
+{
+	struct virtio_env venv = virtio_env_of(env);
+
+	return virtio_blk_attach(dev, &venv, base, gsi);
+}
+
+static void blk_kind_quiesce(void *dev)
+{
+	evloop_pause(virtio_blk_loop(dev));
+}
+
+static void blk_kind_resume(void *dev)
+{
+	evloop_resume(virtio_blk_loop(dev));
+}
+
+static void blk_kind_destroy(void *dev)
+{
+	virtio_blk_destroy(dev);
+}
+
+const struct device_kind virtio_blk_kind = {
+	.name = "virtio-blk",
+	.short_name = "blk",
+	.virtio_id = VIRTIO_ID_BLOCK,
+	.count = blk_kind_count,
+	.create = blk_kind_create,
+	.attach = blk_kind_attach,
+	.quiesce = blk_kind_quiesce,
+	.resume = blk_kind_resume,
+	.destroy = blk_kind_destroy,
+};

@@ -140,4 +140,7 @@ struct virtio_blk_req {
 int virtio_blk_req_parse(const struct vq_chain *c, uint64_t capacity, bool ro,
 			 struct virtio_blk_req *req);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind virtio_blk_kind;
+
 #endif

@@ -577,3 +577,52 @@ struct virtio_mmio *virtio_console_transport(struct virtio_console *d)
 {
 	return &d->w.t;
 }
+
+/* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
+
+static int console_kind_count(const struct vm_config *cfg)
+{
+	return cfg->console == VM_CONSOLE_VIRTIO ? 1 : 0;
+}
+
+static int console_kind_create(void **dev, const struct vm_config *cfg, int index,
+			   const struct gmem *mem)
+{
+	struct virtio_console_cfg cc = { .out_fd = STDOUT_FILENO };
+
+	return virtio_console_create((struct virtio_console **)dev, &cc, mem);
+}
+
+static int console_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
+{
+	struct virtio_env venv = virtio_env_of(env);
+
+	return virtio_console_attach(dev, &venv, base, gsi);
+}
+
+static void console_kind_quiesce(void *dev)
+{
+	evloop_pause(virtio_console_loop(dev));
+}
+
+static void console_kind_resume(void *dev)
+{
+	evloop_resume(virtio_console_loop(dev));
+}
+
+static void console_kind_destroy(void *dev)
+{
+	virtio_console_destroy(dev);
+}
+
+const struct device_kind virtio_console_kind = {
+	.name = "virtio-console",
+	.short_name = "console",
+	.virtio_id = VIRTIO_ID_CONSOLE,
+	.count = console_kind_count,
+	.create = console_kind_create,
+	.attach = console_kind_attach,
+	.quiesce = console_kind_quiesce,
+	.resume = console_kind_resume,
+	.destroy = console_kind_destroy,
+};

@@ -102,4 +102,7 @@ void virtio_console_resize(struct virtio_console *d, uint16_t cols, uint16_t row
 /* The embedded transport (tests drive virtio_mmio_io() through it). */
 struct virtio_mmio *virtio_console_transport(struct virtio_console *d);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind virtio_console_kind;
+
 #endif

@@ -103,4 +103,7 @@ struct virtio_mmio *virtio_net_transport(struct virtio_net *d);
 /* A consistent copy of the counters (taken on the worker). */
 void virtio_net_get_stats(struct virtio_net *d, struct virtio_net_stats *out);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind virtio_net_kind;
+
 #endif

@@ -169,3 +169,52 @@ struct virtio_mmio *virtio_rng_transport(struct virtio_rng *d)
 {
 	return &d->w.t;
 }
+
+/* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
+
+static int rng_kind_count(const struct vm_config *cfg)
+{
+	return cfg->rng ? 1 : 0;
+}
+
+static int rng_kind_create(void **dev, const struct vm_config *cfg, int index,
+			   const struct gmem *mem)
+{
+	struct virtio_rng_cfg rc = { 0 };
+
+	return virtio_rng_create((struct virtio_rng **)dev, &rc, mem);
+}
+
+static int rng_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
+{
+	struct virtio_env venv = virtio_env_of(env);
+
+	return virtio_rng_attach(dev, &venv, base, gsi);
+}
+
+static void rng_kind_quiesce(void *dev)
+{
+	evloop_pause(virtio_rng_loop(dev));
+}
+
+static void rng_kind_resume(void *dev)
+{
+	evloop_resume(virtio_rng_loop(dev));
+}
+
+static void rng_kind_destroy(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
+const struct device_kind virtio_rng_kind = {
+	.name = "virtio-rng",
+	.short_name = "rng",
+	.virtio_id = VIRTIO_ID_RNG,
+	.count = rng_kind_count,
+	.create = rng_kind_create,
+	.attach = rng_kind_attach,
+	.quiesce = rng_kind_quiesce,
+	.resume = rng_kind_resume,
+	.destroy = rng_kind_destroy,
+};

@@ -48,4 +48,7 @@ struct evloop *virtio_rng_loop(struct virtio_rng *d);
 /* The embedded transport (tests drive virtio_mmio_io() through it). */
 struct virtio_mmio *virtio_rng_transport(struct virtio_rng *d);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind virtio_rng_kind;
+
 #endif

@@ -31,8 +31,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/device.h"
 #include "util/evloop.h"
 #include "virtio/mmio.h"
+
+/* The transport's view of a struct device_env (the device kinds' attach). */
+static inline struct virtio_env virtio_env_of(const struct device_env *e)
+{
+	return (struct virtio_env){ .mem = e->mem, .mmio = e->mmio, .ioeventfd = e->ioeventfd,
+				    .irqfd = e->irqfd, .ctx = e->ctx };
+}
 
 /* Queue kicks plus a few eventfds of the device's own. */
 #define VIRTIO_WORKER_MAX_FDS (VIRTIO_MMIO_MAX_QUEUES + 4)

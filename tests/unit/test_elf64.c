@@ -14,7 +14,7 @@
 #include "boot/boot.h"
 #include "core/layout.h"
 #include "core/memory.h"
-#include "core/ring3.h"
+#include "platform/ring3.h"
 #include "image_fixture.h"
 #include "mvm/abi.h"
 #include "util/log.h"

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/exit_trace.h"
+#include "obs/exit_trace.h"
 #include "util/ratelimit.h"
 
 #define SEC 1000000000ull

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/kvm_stats.h"
+#include "obs/kvm_stats.h"
 #include "util/log.h"
 
 #define NAME_SIZE 48               /* KVM_STATS_NAME_SIZE */

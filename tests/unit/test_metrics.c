@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/kvm_stats.h"
-#include "core/metrics.h"
-#include "core/vm.h"
+#include "obs/kvm_stats.h"
+#include "obs/metrics.h"
+#include "vmm/vm.h"
 #include "util/log.h"
 
 #define NAME_SIZE 48
@@ -71,7 +71,10 @@ static void fake_vm(struct vm *vm)
 	vm->vcpus[1].exits[60] = 1;    /* a reason without a name */
 	atomic_store(&vm->pio.unclaimed, 7);
 	atomic_store(&vm->mmio.unclaimed, 2);
-	vm->run_start_ns = 1000000000ull;
+	vm->obs = (struct obs_source){
+		.vcpus = vm->vcpus, .nr_vcpus = vm->nr_vcpus, .kvm_fd = -1, .vm_fd = -1,
+		.pio = &vm->pio, .mmio = &vm->mmio, .run_start_ns = 1000000000ull,
+	};
 }
 
 static void free_vm(struct vm *vm)
@@ -106,7 +109,7 @@ static void test_shape(void **state)
 	assert_int_equal(kvm_stats_open_fd(&vs, stats_fd(vm_names, vm_vals, 2)), 0);
 	assert_int_equal(kvm_stats_open_fd(&cs[0], stats_fd(cpu_names, c0, 3)), 0);
 	assert_int_equal(kvm_stats_open_fd(&cs[1], stats_fd(cpu_names, c1, 3)), 0);
-	o = metrics_build(&vm, &vs, cs, 3500000000ull);
+	o = metrics_build(&vm.obs, &vs, cs, 3500000000ull);
 	assert_non_null(o);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	assert_null(strchr(text, '\n'));            /* one line */
@@ -153,7 +156,7 @@ static void test_snapshot_without_kvm(void **state)
 	char *s;
 
 	fake_vm(&vm);
-	s = metrics_snapshot_json(&vm);
+	s = metrics_snapshot_json(&vm.obs);
 	assert_non_null(s);
 	parsed = json_tokener_parse(s);
 	assert_non_null(parsed);
@@ -206,9 +209,9 @@ static void test_file_flush_and_stop(void **state)
 	close(fd);
 	fake_vm(&vm);
 	log_set_sink(quiet, NULL);
-	assert_int_equal(metrics_create(&m, &vm, path, 3600000), 0);
+	assert_int_equal(metrics_create(&m, &vm.obs, path, 3600000), 0);
 	log_set_sink(NULL, NULL);
-	vm.metrics = m;
+	vm.obs.metrics = m;
 	assert_int_equal(metrics_flush(m), 0);
 	assert_int_equal(metrics_start(m), 0);
 	assert_int_equal(metrics_flush(m), 0);
@@ -231,7 +234,7 @@ static void test_interval_thread(void **state)
 	fake_vm(&vm);
 	log_set_sink(quiet, NULL);
 	setenv("MVM_METRICS_INTERVAL_MS", "20", 1);
-	assert_int_equal(metrics_create(&m, &vm, path, 0), 0);
+	assert_int_equal(metrics_create(&m, &vm.obs, path, 0), 0);
 	unsetenv("MVM_METRICS_INTERVAL_MS");
 	log_set_sink(NULL, NULL);
 	assert_int_equal(metrics_start(m), 0);
@@ -259,7 +262,7 @@ static void test_fifo(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 	fake_vm(&vm);
 	log_set_sink(quiet, NULL);
-	assert_int_equal(metrics_create(&m, &vm, path, 3600000), 0);
+	assert_int_equal(metrics_create(&m, &vm.obs, path, 3600000), 0);
 	assert_int_equal(metrics_flush(m), 0);
 	rd = open(path, O_RDONLY | O_NONBLOCK);
 	assert_true(rd >= 0);
@@ -287,7 +290,7 @@ static void test_bad_path(void **state)
 
 	fake_vm(&vm);
 	log_set_sink(quiet, NULL);
-	assert_int_equal(metrics_create(&m, &vm, "/nonexistent-dir/metrics", 0), -ENOENT);
+	assert_int_equal(metrics_create(&m, &vm.obs, "/nonexistent-dir/metrics", 0), -ENOENT);
 	log_set_sink(NULL, NULL);
 	assert_null(m);
 	metrics_stop(NULL);

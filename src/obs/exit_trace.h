@@ -11,8 +11,8 @@
  * as "mvm: N exits not traced" at most once per second, and by
  * exit_trace_finish() at the end. The clock is a parameter for tests.
  */
-#ifndef MVM_CORE_EXIT_TRACE_H
-#define MVM_CORE_EXIT_TRACE_H
+#ifndef MVM_OBS_EXIT_TRACE_H
+#define MVM_OBS_EXIT_TRACE_H
 
 #include <linux/kvm.h>
 #include <pthread.h>

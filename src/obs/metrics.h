@@ -21,20 +21,20 @@
  * counters are read while the vCPUs run: each number is exact, the set is
  * not one instant.
  */
-#ifndef MVM_CORE_METRICS_H
-#define MVM_CORE_METRICS_H
+#ifndef MVM_OBS_METRICS_H
+#define MVM_OBS_METRICS_H
 
 #include <stdint.h>
 
 #define METRICS_INTERVAL_MS 60000
 
-struct vm;
+struct obs_source;
 struct kvm_stats;
 struct json_object;
 struct metrics;
 
 /* 0 or -errno (logged, naming --metrics PATH). */
-int metrics_create(struct metrics **out, struct vm *vm, const char *path, uint64_t interval_ms);
+int metrics_create(struct metrics **out, const struct obs_source *src, const char *path, uint64_t interval_ms);
 /* NULL-safe. 0 or -errno. */
 int metrics_start(struct metrics *m);
 /* Write one line now. 0, -ENODEV when m is NULL (no metrics configured), -EAGAIN when dropped. */
@@ -45,11 +45,11 @@ void metrics_stop(struct metrics *m);
 void metrics_destroy(struct metrics *m);
 
 /* The JSON of one line (no newline), malloc'd; NULL when out of memory. */
-char *metrics_snapshot_json(struct vm *vm);
+char *metrics_snapshot_json(const struct obs_source *src);
 
 /* The object itself, from given KVM stats handles (vm_stats NULL or
  * vcpu_stats NULL: that part is left out). Exposed for tests. */
-struct json_object *metrics_build(struct vm *vm, const struct kvm_stats *vm_stats,
+struct json_object *metrics_build(const struct obs_source *src, const struct kvm_stats *vm_stats,
 				  const struct kvm_stats *vcpu_stats, uint64_t now_ns);
 
 #endif

@@ -1,5 +1,5 @@
 /* exit_trace.c - `--trace-exits`: format one line per exit, under a token bucket. */
-#include "core/exit_trace.h"
+#include "obs/exit_trace.h"
 #include "core/vcpu.h"
 
 #include <errno.h>

@@ -1,15 +1,15 @@
 /* stats.c - per-exit-reason counts and handler times, and KVM's own statistics, printed at exit. */
-#include "core/stats.h"
-#include "core/kvm_stats.h"
-#include "core/vm.h"
+#include "obs/stats.h"
+#include "obs/kvm_stats.h"
+#include "obs/source.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void stats_print_kvm(FILE *out, const struct vm *vm);
+static void stats_print_kvm(FILE *out, const struct obs_source *vm);
 
-void stats_print(FILE *out, const struct vm *vm)
+void stats_print(FILE *out, const struct obs_source *vm)
 {
 	fprintf(out, "mvm: exits by reason (%d vCPU%s)\r\n", vm->nr_vcpus, vm->nr_vcpus > 1 ? "s" : "");
 	fprintf(out, "  %-16s %12s %12s", "reason", "total", "handler-ns");
@@ -38,7 +38,7 @@ void stats_print(FILE *out, const struct vm *vm)
 		fprintf(out, "\r\n");
 	}
 	fprintf(out, "  unclaimed accesses: %lu port I/O, %lu MMIO\r\n",
-		atomic_load(&vm->pio.unclaimed), atomic_load(&vm->mmio.unclaimed));
+		atomic_load(&vm->pio->unclaimed), atomic_load(&vm->mmio->unclaimed));
 	stats_print_kvm(out, vm);
 }
 
@@ -75,7 +75,7 @@ static void stats_print_kvm_vm(FILE *out, const struct kvm_stats *s)
 }
 
 /* vCPU stats fds all describe the same layout: vCPU 0's names index every row. */
-static void stats_print_kvm_vcpus(FILE *out, const struct vm *vm, const struct kvm_stats *s)
+static void stats_print_kvm_vcpus(FILE *out, const struct obs_source *vm, const struct kvm_stats *s)
 {
 	uint32_t n = s[0].nr_items, more = 0;
 	int ncpu = vm->nr_vcpus;
@@ -114,10 +114,10 @@ static void stats_print_kvm_vcpus(FILE *out, const struct vm *vm, const struct k
 	free(v);
 }
 
-static void stats_print_kvm(FILE *out, const struct vm *vm)
+static void stats_print_kvm(FILE *out, const struct obs_source *vm)
 {
 	struct kvm_stats vm_stats, *vcpu_stats;
-	int ok = vm->kvm.fd >= 0 && vm->fd >= 0 && kvm_stats_supported(vm->kvm.fd);
+	int ok = vm->kvm_fd >= 0 && vm->vm_fd >= 0 && kvm_stats_supported(vm->kvm_fd);
 
 	if (!ok) {
 		fprintf(out, "mvm: KVM statistics: not available (this KVM lacks "
@@ -129,7 +129,7 @@ static void stats_print_kvm(FILE *out, const struct vm *vm)
 		return;
 	for (int c = 0; c < vm->nr_vcpus; c++)
 		vcpu_stats[c].fd = -1;
-	if (!kvm_stats_open(&vm_stats, vm->fd)) {
+	if (!kvm_stats_open(&vm_stats, vm->vm_fd)) {
 		stats_print_kvm_vm(out, &vm_stats);
 		kvm_stats_close(&vm_stats);
 	}

@@ -15,8 +15,8 @@
  * KVM_CAP_BINARY_STATS_FD (Linux < 5.14), which callers report once and
  * carry on without KVM's numbers.
  */
-#ifndef MVM_CORE_KVM_STATS_H
-#define MVM_CORE_KVM_STATS_H
+#ifndef MVM_OBS_KVM_STATS_H
+#define MVM_OBS_KVM_STATS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,8 +10,8 @@
  * (supervisor-only). ring3_set_sregs() fills the segment, descriptor-table
  * and control registers for entry at CPL 3 (cpu_set_entry uses it).
  */
-#ifndef MVM_CORE_RING3_H
-#define MVM_CORE_RING3_H
+#ifndef MVM_PLATFORM_RING3_H
+#define MVM_PLATFORM_RING3_H
 
 #include <linux/kvm.h>
 #include <stddef.h>

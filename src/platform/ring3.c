@@ -1,5 +1,5 @@
 /* ring3.c - GDT, TSS, IDT, ring-0 fault stub and page tables for ring-3 tiny guests. */
-#include "core/ring3.h"
+#include "platform/ring3.h"
 #include "core/layout.h"
 #include "mvm/abi.h"
 

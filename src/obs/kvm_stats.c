@@ -1,5 +1,5 @@
 /* kvm_stats.c - reading KVM's binary statistics file (Documentation/virt/kvm/api.rst, 4.133). */
-#include "core/kvm_stats.h"
+#include "obs/kvm_stats.h"
 #include "util/log.h"
 
 #include <errno.h>

@@ -1,11 +1,9 @@
 /* metrics.c - the metrics file/FIFO: one JSON line per interval, on flush and at stop. */
-#include "core/metrics.h"
-#include "core/kvm_stats.h"
-#include "core/vm.h"
+#include "obs/metrics.h"
+#include "obs/kvm_stats.h"
+#include "obs/source.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
-#include "virtio/devices.h"
-#include "virtio/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +19,7 @@
 #define METRICS_FIFO_WAIT_MS 100   /* how long a full FIFO may hold a line */
 
 struct metrics {
-	struct vm *vm;
+	const struct obs_source *src;
 	int fd;
 	bool is_fifo;
 	uint64_t interval_ms;
@@ -62,7 +60,7 @@ static struct json_object *metrics_kvm_object(const struct kvm_stats *s)
 	return o;
 }
 
-static void metrics_add_vcpus(struct json_object *root, struct vm *vm,
+static void metrics_add_vcpus(struct json_object *root, const struct obs_source *vm,
 			      const struct kvm_stats *vcpu_stats)
 {
 	struct json_object *arr = json_object_new_array();
@@ -118,33 +116,16 @@ static void metrics_add_vcpus(struct json_object *root, struct vm *vm,
 	json_object_object_add(root, "exits", totals);
 }
 
-static void metrics_add_devices(struct json_object *root, struct vm *vm)
+static void metrics_add_devices(struct json_object *root, const struct obs_source *src)
 {
 	struct json_object *devs = json_object_new_object();
 
-	/* virtio-net keeps counters; blk, rng and console expose none yet. */
-	for (int i = 0; vm->devices && i < VM_MAX_NETS; i++) {
-		struct virtio_net_stats st;
-		struct json_object *o;
-		char key[16];
-
-		if (!vm->devices->net[i])
-			continue;
-		virtio_net_get_stats(vm->devices->net[i], &st);
-		o = json_object_new_object();
-		metrics_add_u64(o, "tx_frames", st.tx_frames);
-		metrics_add_u64(o, "tx_bytes", st.tx_bytes);
-		metrics_add_u64(o, "tx_dropped", st.tx_dropped);
-		metrics_add_u64(o, "rx_frames", st.rx_frames);
-		metrics_add_u64(o, "rx_bytes", st.rx_bytes);
-		metrics_add_u64(o, "rx_dropped", st.rx_dropped);
-		snprintf(key, sizeof(key), "net%d", i);
-		json_object_object_add(devs, key, o);
-	}
+	if (src->device_stats)
+		src->device_stats(src->device_ctx, devs);
 	json_object_object_add(root, "devices", devs);
 }
 
-struct json_object *metrics_build(struct vm *vm, const struct kvm_stats *vm_stats,
+struct json_object *metrics_build(const struct obs_source *vm, const struct kvm_stats *vm_stats,
 				  const struct kvm_stats *vcpu_stats, uint64_t now_ns)
 {
 	struct json_object *root = json_object_new_object();
@@ -163,8 +144,8 @@ struct json_object *metrics_build(struct vm *vm, const struct kvm_stats *vm_stat
 	if (kvm)
 		json_object_object_add(root, "kvm_vm", kvm);
 	unclaimed = json_object_new_object();
-	metrics_add_u64(unclaimed, "port_io", atomic_load(&vm->pio.unclaimed));
-	metrics_add_u64(unclaimed, "mmio", atomic_load(&vm->mmio.unclaimed));
+	metrics_add_u64(unclaimed, "port_io", atomic_load(&vm->pio->unclaimed));
+	metrics_add_u64(unclaimed, "mmio", atomic_load(&vm->mmio->unclaimed));
 	json_object_object_add(root, "unclaimed", unclaimed);
 	metrics_add_devices(root, vm);
 	return root;
@@ -172,7 +153,7 @@ struct json_object *metrics_build(struct vm *vm, const struct kvm_stats *vm_stat
 
 /* KVM's stats of the VM and each vCPU into vm_stats / vcpu_stats[]; false when
  * unavailable (the caller closes what was opened). */
-static bool metrics_open_kvm(struct vm *vm, struct kvm_stats *vm_stats, struct kvm_stats *vcpu_stats)
+static bool metrics_open_kvm(const struct obs_source *vm, struct kvm_stats *vm_stats, struct kvm_stats *vcpu_stats)
 {
 	bool ok;
 
@@ -182,22 +163,22 @@ static bool metrics_open_kvm(struct vm *vm, struct kvm_stats *vm_stats, struct k
 		memset(&vcpu_stats[c], 0, sizeof(vcpu_stats[c]));
 		vcpu_stats[c].fd = -1;
 	}
-	ok = vm->kvm.fd >= 0 && vm->fd >= 0 && kvm_stats_supported(vm->kvm.fd) &&
-	     !kvm_stats_open(vm_stats, vm->fd);
+	ok = vm->kvm_fd >= 0 && vm->vm_fd >= 0 && kvm_stats_supported(vm->kvm_fd) &&
+	     !kvm_stats_open(vm_stats, vm->vm_fd);
 	for (int c = 0; ok && c < vm->nr_vcpus; c++)
 		if (kvm_stats_open(&vcpu_stats[c], vm->vcpus[c].fd))
 			ok = false;
 	return ok;
 }
 
-static void metrics_close_kvm(struct vm *vm, struct kvm_stats *vm_stats, struct kvm_stats *vcpu_stats)
+static void metrics_close_kvm(const struct obs_source *vm, struct kvm_stats *vm_stats, struct kvm_stats *vcpu_stats)
 {
 	kvm_stats_close(vm_stats);
 	for (int c = 0; vcpu_stats && c < vm->nr_vcpus; c++)
 		kvm_stats_close(&vcpu_stats[c]);
 }
 
-char *metrics_snapshot_json(struct vm *vm)
+char *metrics_snapshot_json(const struct obs_source *vm)
 {
 	struct metrics *m = vm->metrics;
 	struct kvm_stats vm_stats = { .fd = -1 }, *vcpu_stats = m ? m->vcpu_stats : NULL;
@@ -258,7 +239,7 @@ int metrics_flush(struct metrics *m)
 	if (!m)
 		return -ENODEV;
 	pthread_mutex_lock(&m->write_lock);
-	o = metrics_build(m->vm, m->kvm_ok ? &m->vm_stats : NULL, m->kvm_ok ? m->vcpu_stats : NULL,
+	o = metrics_build(m->src, m->kvm_ok ? &m->vm_stats : NULL, m->kvm_ok ? m->vcpu_stats : NULL,
 			  bench_probe_now_ns());
 	s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
 	len = s ? strlen(s) : 0;
@@ -324,7 +305,7 @@ static uint64_t metrics_interval(uint64_t interval_ms)
 	return METRICS_INTERVAL_MS;
 }
 
-int metrics_create(struct metrics **out, struct vm *vm, const char *path, uint64_t interval_ms)
+int metrics_create(struct metrics **out, const struct obs_source *vm, const char *path, uint64_t interval_ms)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	pthread_condattr_t ca;
@@ -337,7 +318,7 @@ int metrics_create(struct metrics **out, struct vm *vm, const char *path, uint64
 		log_err("out of memory for --metrics");
 		return -ENOMEM;
 	}
-	m->vm = vm;
+	m->src = vm;
 	m->is_fifo = !stat(path, &st) && S_ISFIFO(st.st_mode);
 	/* O_RDWR on a FIFO: the open does not wait for (or fail without) a reader. */
 	m->fd = m->is_fifo ? open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
@@ -409,7 +390,7 @@ void metrics_destroy(struct metrics *m)
 		pthread_mutex_unlock(&m->lock);
 		pthread_join(m->thread, NULL);
 	}
-	metrics_close_kvm(m->vm, &m->vm_stats, m->vcpu_stats);
+	metrics_close_kvm(m->src, &m->vm_stats, m->vcpu_stats);
 	free(m->vcpu_stats);
 	close(m->fd);
 	pthread_cond_destroy(&m->cond);

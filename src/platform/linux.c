@@ -1,0 +1,61 @@
+/* linux.c - the Linux board platform: a bzImage, PVH vmlinux or multiboot kernel. */
+#include "platform/platform.h"
+#include "boot/boot.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool linux_probe(const struct vm_config *cfg)
+{
+	return true;
+}
+
+static void linux_keep_devices(const struct vm_config *cfg, struct vm_config *dev_cfg)
+{
+	/* Every device the user asked for is a virtio device. */
+}
+
+static int linux_load(struct platform *p, const struct platform_load *l, struct cpu_entry *entry)
+{
+	struct boot_cfg boot = {
+		.kernel_path = l->cfg->kernel_path,
+		.initrd_path = l->cfg->initrd_path,
+		.cmdline = l->cmdline,
+		.rsdp_gpa = l->rsdp_gpa,
+	};
+	struct boot_entry be;
+	int ret;
+
+	if ((ret = boot_load(p->mem, &boot, &be)))
+		return ret;
+	switch (be.mode) {
+	case BOOT_MODE_LINUX64:
+		entry->mode = CPU_ENTRY_LINUX64;
+		break;
+	case BOOT_MODE_PVH32:
+		entry->mode = CPU_ENTRY_PVH32;
+		break;
+	case BOOT_MODE_MULTIBOOT32:
+		entry->mode = CPU_ENTRY_MULTIBOOT32;
+		break;
+	default:
+		/* The tiny platform claims ELF64 guests; one here means the
+		 * file changed between the probe and the load. */
+		log_err("%s changed while mvm was reading it", l->cfg->kernel_path);
+		return -EIO;
+	}
+	entry->rip = be.entry;
+	entry->info = be.boot_info;
+	p->boot_info = be.boot_info;
+	if ((ret = cpu_write_boot_tables(p->mem)))
+		log_err("writing the boot page tables and GDT: %s", strerror(-ret));
+	return ret;
+}
+
+const struct platform_ops platform_linux_ops = {
+	.name = "linux",
+	.probe = linux_probe,
+	.keep_devices = linux_keep_devices,
+	.load = linux_load,
+};

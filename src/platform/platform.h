@@ -1,0 +1,83 @@
+/* platform.h - what a VM boots: a kernel on the Linux board, or a tiny ring-3 guest.
+ *
+ * Contract: the builder asks platform_select() once, before the device plan,
+ * and then calls the chosen platform's steps in order:
+ *   keep_devices()  which of the user's devices the platform keeps for
+ *                   itself (a tiny guest's first --net and --disk belong to
+ *                   its hypercalls): the rest go to the device registry
+ *   open()          host resources the platform itself needs (before KVM,
+ *                   so bad input fails the same way on every host)
+ *   load()          the kernel, initrd and the CPU tables into guest RAM,
+ *                   and how the boot vCPU enters (struct cpu_entry)
+ *   attach()        after the KVM VM and its buses exist: the platform's
+ *                   own ports (hypercalls); the devices' windows are given
+ *   triple_fault()  optional: what the platform can tell after a triple fault
+ *   destroy()       NULL-safe on a partly built platform
+ * Platforms know boot/, hcall/ and core/, never struct vm: adding one
+ * touches its own file and one line of the table in platform.c.
+ */
+#ifndef MVM_PLATFORM_PLATFORM_H
+#define MVM_PLATFORM_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/cpu.h"
+#include "core/memory.h"
+#include "core/vm_config.h"
+#include "core/vmstop.h"
+
+/* One planned virtio-mmio window, as a platform may need to describe it. */
+struct platform_dev {
+	uint64_t base;
+	uint64_t size;
+	uint32_t gsi;
+	uint32_t device_id;
+};
+
+struct platform_load {
+	const struct vm_config *cfg;
+	const char *cmdline;     /* with the devices' entries appended */
+	uint64_t rsdp_gpa;       /* ACPI tables already in RAM */
+};
+
+struct platform_attach {
+	struct bus *pio;
+	struct vm_stopper stopper;
+	const struct platform_dev *devs;
+	int nr_devs;
+	const char *disk_path;   /* the first --disk, or NULL */
+	bool disk_read_only;
+};
+
+struct platform;
+
+struct platform_ops {
+	const char *name;
+	/* Whether this platform boots cfg's kernel; the last entry says yes. */
+	bool (*probe)(const struct vm_config *cfg);
+	void (*keep_devices)(const struct vm_config *cfg, struct vm_config *dev_cfg);
+	int (*open)(struct platform *p, const struct vm_config *cfg);
+	int (*load)(struct platform *p, const struct platform_load *l, struct cpu_entry *entry);
+	int (*attach)(struct platform *p, const struct platform_attach *a);
+	void (*triple_fault)(struct platform *p, int vcpu_index);
+	void (*destroy)(struct platform *p);
+};
+
+struct platform {
+	const struct platform_ops *ops;
+	struct gmem *mem;
+	void *priv;              /* the platform's own state */
+	uint64_t boot_info;      /* gpa the loader put its boot information at */
+};
+
+/* Choose the platform for cfg (never fails: Linux boots what no other claims). */
+void platform_select(struct platform *p, const struct vm_config *cfg, struct gmem *mem);
+void platform_destroy(struct platform *p);
+
+extern const struct platform_ops platform_linux_ops;
+extern const struct platform_ops platform_tiny_ops;
+
+#endif

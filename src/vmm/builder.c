@@ -1,0 +1,353 @@
+/* builder.c - vm_create: the VM assembled from its config in one fixed order. */
+#include "vmm/vm.h"
+#include "board/board.h"
+#include "boot/acpi/acpi.h"
+#include "core/cpu.h"
+#include "core/layout.h"
+#include "obs/exit_trace.h"
+#include "obs/metrics.h"
+#include "util/bench_probe.h"
+#include "util/log.h"
+#include "virtio/console.h"
+#include "vmm/devices.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static void vm_irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
+		log_debug("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
+}
+
+/* KVM_IOEVENTFD: a 4-byte write of datamatch at addr signals fd in the
+ * kernel, without an exit to mvm (a virtio queue notification). */
+static int vm_ioeventfd(void *ctx, uint64_t addr, uint32_t datamatch, int fd)
+{
+	struct vm *vm = ctx;
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch, .addr = addr, .len = 4, .fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	return ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+/* KVM_IRQFD: a write to fd raises an edge on gsi from any thread. */
+static int vm_irqfd(void *ctx, uint32_t gsi, int fd)
+{
+	struct vm *vm = ctx;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	return ioctl(vm->fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+}
+
+static void vm_stop_request_cb(void *ctx, enum vm_stop_reason reason)
+{
+	vm_request_stop(ctx, reason);
+}
+
+/* The status is recorded only by the request that wins, so a later
+ * debug-exit write cannot change the status of an earlier stop. */
+static void vm_stop_request_exit_cb(void *ctx, int status)
+{
+	struct vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason == VM_STOP_NONE)
+		vm->guest_exit_status = status;
+	pthread_mutex_unlock(&vm->stop_lock);
+	vm_request_stop(vm, VM_STOP_GUEST_EXIT);
+}
+
+static struct vm_stopper vm_stopper_of(struct vm *vm)
+{
+	return (struct vm_stopper){ .request = vm_stop_request_cb, .ctx = vm,
+				    .request_exit = vm_stop_request_exit_cb };
+}
+
+static int vm_check_config(const struct vm_config *cfg)
+{
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_CPUS) {
+		log_err("--cpus %d: must be between 1 and %d", cfg->nr_cpus, VM_MAX_CPUS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Guest RAM, device plan, ACPI tables, kernel, boot page tables, backends:
+ * everything that reads user input, done before KVM is touched so bad input
+ * fails the same way on every host. */
+static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
+			 struct cpu_entry *entry, int *exit_status)
+{
+	struct vm_config dev_cfg = *cfg;
+	struct acpi_cfg acpi = { .nr_cpus = cfg->nr_cpus };
+	struct platform_load load = { .cfg = cfg };
+	char *cmdline;
+	int ret;
+
+	platform_select(&vm->platform, cfg, &vm->mem);
+	vm->platform.ops->keep_devices(cfg, &dev_cfg);
+	/* The devices' windows and GSIs go into the DSDT and the command line. */
+	vm->devices = calloc(1, sizeof(*vm->devices));
+	cmdline = malloc(LAYOUT_CMDLINE_MAX);
+	if (!vm->devices || !cmdline) {
+		free(cmdline);
+		log_err("out of memory for the device plan");
+		*exit_status = MVM_EXIT_HOST;
+		return -ENOMEM;
+	}
+	if ((ret = vm_devices_plan(vm->devices, &dev_cfg)))
+		goto out;
+	acpi.mmio_devs = vm->devices->acpi;
+	acpi.nr_mmio_devs = vm->devices->nr_slots;
+	if (vm_devices_cmdline(vm->devices, cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
+			       cmdline, LAYOUT_CMDLINE_MAX)) {
+		log_err("--cmdline: too long with the virtio_mmio.device= entries added "
+			"(at most %llu bytes)", (unsigned long long)LAYOUT_CMDLINE_MAX - 1);
+		ret = -EINVAL;
+		goto out;
+	}
+	load.cmdline = cmdline;
+
+	ret = gmem_init(&vm->mem, cfg->mem_size);
+	if (ret) {
+		log_err("--mem %llu MiB: cannot map guest RAM: %s",
+			(unsigned long long)(cfg->mem_size >> 20), strerror(-ret));
+		*exit_status = ret == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		goto out;
+	}
+	*exit_status = MVM_EXIT_HOST;
+	ret = acpi_build(&vm->mem, &acpi, &load.rsdp_gpa);
+	if (ret) {
+		log_err("building ACPI tables: %s", strerror(-ret));
+		goto out;
+	}
+	ret = vm->platform.ops->load(&vm->platform, &load, entry);
+	if (ret) {
+		/* Missing, unreadable or malformed kernel/initrd: the user's input;
+		 * a file that changed under mvm (-EIO) or no memory: the host. */
+		*exit_status = (ret == -ENOMEM || ret == -EIO) ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+		goto out;
+	}
+	/* Disk images, tap devices, slirp: the user's input too, checked before KVM. */
+	ret = vm_devices_create(vm->devices, &dev_cfg, &vm->mem);
+	if (!ret && vm->platform.ops->open)
+		ret = vm->platform.ops->open(&vm->platform, cfg);
+	if (ret)
+		*exit_status = (ret == -ENOMEM || ret == -EIO) ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+out:
+	free(cmdline);
+	return ret;
+}
+
+static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
+{
+	if (ioctl(vm->fd, req, arg) < 0) {
+		int err = errno;
+
+		log_err("%s: %s", what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+static int vm_create_kvm_vm(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = LAYOUT_IDENTITY_MAP;
+	int ret;
+
+	do
+		vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	while (vm->fd < 0 && errno == EINTR);
+	if (vm->fd < 0) {
+		int err = errno;
+
+		log_err("KVM_CREATE_VM: %s", strerror(err));
+		return -err;
+	}
+	/* x86 needs both before the first vCPU exists (they sit in the MMIO hole). */
+	if ((ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&identity,
+			    "KVM_SET_IDENTITY_MAP_ADDR")) ||
+	    (ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, LAYOUT_TSS, "KVM_SET_TSS_ADDR")) ||
+	    (ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP")) ||
+	    (ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2")))
+		return ret;
+
+	for (int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+
+		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot,
+			       "KVM_SET_USER_MEMORY_REGION");
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The platform's own ports (a tiny guest's hypercalls), given the device windows. */
+static int vm_attach_platform(struct vm *vm, const struct vm_config *cfg)
+{
+	struct platform_dev devs[VM_MAX_DEVICES];
+	struct platform_attach a = {
+		.pio = &vm->pio, .stopper = vm_stopper_of(vm), .devs = devs,
+		.disk_path = cfg->nr_disks > 0 ? cfg->disks[0].path : NULL,
+		.disk_read_only = cfg->nr_disks > 0 && cfg->disks[0].read_only,
+	};
+
+	if (!vm->platform.ops->attach)
+		return 0;
+	for (int i = 0; i < vm->devices->nr_slots; i++) {
+		const struct vm_device *d = &vm->devices->slots[i];
+
+		devs[a.nr_devs++] = (struct platform_dev){
+			.base = d->base, .size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = d->gsi,
+			.device_id = d->device_id,
+		};
+	}
+	return vm->platform.ops->attach(&vm->platform, &a);
+}
+
+static void vm_device_stats(void *ctx, struct json_object *out)
+{
+	vm_devices_stats(ctx, out);
+}
+
+static void vm_trace_exit(void *ctx, struct vcpu *v)
+{
+	struct vm *vm = ctx;
+
+	exit_trace_log(vm->trace, v->index, v->run, bench_probe_now_ns());
+}
+
+/* --trace-exits and --metrics, once the vCPUs exist (their stats fds are opened here). */
+static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+{
+	int ret;
+
+	vm->obs = (struct obs_source){
+		.vcpus = vm->vcpus, .nr_vcpus = vm->nr_vcpus, .kvm_fd = vm->kvm.fd,
+		.vm_fd = vm->fd, .pio = &vm->pio, .mmio = &vm->mmio,
+		.device_stats = vm_device_stats, .device_ctx = vm->devices,
+	};
+	if (cfg->trace_exits) {
+		vm->trace = calloc(1, sizeof(*vm->trace));
+		if (!vm->trace)
+			return -ENOMEM;
+		if ((ret = exit_trace_init(vm->trace, 0, STDERR_FILENO, bench_probe_now_ns()))) {
+			free(vm->trace);
+			vm->trace = NULL;
+			log_err("--trace-exits: MVM_TRACE_EXITS_RATE must be a positive number of lines/s");
+			*exit_status = MVM_EXIT_USAGE;
+			return ret;
+		}
+		vm->vcpu_host.on_exit = vm_trace_exit;
+	}
+	if (cfg->metrics_path &&
+	    (ret = metrics_create(&vm->obs.metrics, &vm->obs, cfg->metrics_path,
+				  cfg->metrics_interval_ms))) {
+		*exit_status = ret == -ENOMEM ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+		return ret;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+{
+	struct cpu_entry entry;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->fd = vm->kvm.fd = vm->stop_efd = -1;
+	vm->obs.kvm_fd = vm->obs.vm_fd = -1;
+	vm->bench_t0_ns = cfg->bench_t0_ns;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	bus_init(&vm->pio, "port I/O");
+	bus_init(&vm->mmio, "MMIO");
+	*exit_status = MVM_EXIT_USAGE;
+	if ((ret = vm_check_config(cfg)))
+		return ret;
+	vm->nr_vcpus = cfg->nr_cpus;
+	uint64_t t0 = bench_probe_now_ns(), t_loaded, t_kvm;
+
+	if ((ret = vm_load_guest(vm, cfg, &entry, exit_status)))
+		return ret;
+	t_loaded = bench_probe_now_ns();
+
+	*exit_status = MVM_EXIT_HOST;
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0) {
+		ret = -errno;
+		log_err("eventfd: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = kvm_open(&vm->kvm, cfg->kvm_path ? cfg->kvm_path : "/dev/kvm")))
+		return ret;
+	if (cfg->nr_cpus > vm->kvm.max_vcpus) {
+		log_err("--cpus %d: this host's KVM allows at most %d", cfg->nr_cpus, vm->kvm.max_vcpus);
+		*exit_status = MVM_EXIT_USAGE;
+		return -EINVAL;
+	}
+	if ((ret = vm_create_kvm_vm(vm)))
+		return ret;
+	t_kvm = bench_probe_now_ns();
+
+	struct board_env env = {
+		.pio = &vm->pio, .mmio = &vm->mmio,
+		.irq_set = vm_irq_set, .irq_ctx = vm,
+		.stopper = vm_stopper_of(vm),
+		.stopping = &vm->stopping,
+		.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
+	};
+	vm->board = calloc(1, sizeof(*vm->board));
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->board || !vm->vcpus) {
+		log_err("out of memory for the board and vCPUs");
+		return -ENOMEM;
+	}
+	if ((ret = board_create(vm->board, &env)))
+		return ret;
+	struct device_env denv = {
+		.mem = &vm->mem, .pio = &vm->pio, .mmio = &vm->mmio,
+		.ioeventfd = vm_ioeventfd, .irqfd = vm_irqfd, .ctx = vm,
+	};
+	if ((ret = vm_devices_attach(vm->devices, &denv)))
+		return ret;
+	struct virtio_console *vcon = vm_devices_find(vm->devices, &virtio_console_kind, 0);
+
+	if (vcon)
+		board_set_console_sink(vm->board, virtio_console_sink(vcon));
+	if ((ret = vm_attach_platform(vm, cfg)))
+		return ret;
+
+	vm_fill_vcpu_host(vm);
+	for (int i = 0; i < cfg->nr_cpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (int i = 0; i < cfg->nr_cpus; i++) {
+		if ((ret = vcpu_create(&vm->vcpu_host, &vm->vcpus[i], i)))
+			return ret;
+		vm->vcpus[i].time_exits = cfg->stats || cfg->metrics_path;
+	}
+	if ((ret = vm_create_observability(vm, cfg, exit_status)))
+		return ret;
+	ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
+	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "
+		  "vCPUs %.2f ms", (t_loaded - t0) / 1e6, (t_kvm - t_loaded) / 1e6,
+		  (bench_probe_now_ns() - t_kvm) / 1e6);
+	return ret;
+}

@@ -1,0 +1,157 @@
+/* devices.c - the device registry: the table of kinds, planning, creating,
+ * attaching, quiescing and tearing down every instance. */
+#include "vmm/devices.h"
+#include "core/layout.h"
+#include "util/log.h"
+#include "virtio/blk.h"
+#include "virtio/console.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Every device kind, in plan order: the first disk is vda. */
+static const struct device_kind *const device_kinds[] = {
+	&virtio_blk_kind,
+	&virtio_net_kind,
+	&virtio_rng_kind,
+	&virtio_console_kind,
+};
+
+/* IOAPIC pins nothing else on the board uses (COM1 4, RTC 8, SCI 9; 0-2
+ * timer/keyboard/cascade; 3 and 13 left for a COM2/FPU a guest may assume). */
+static const uint32_t devices_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15,
+					 16, 17, 18, 19, 20, 21, 22, 23 };
+
+static void devices_add_slot(struct vm_devices *d, const struct device_kind *kind, int index)
+{
+	struct vm_device *s = &d->slots[d->nr_slots];
+
+	s->kind = kind;
+	s->device_id = kind->virtio_id;
+	s->index = index;
+	s->base = LAYOUT_VIRTIO_MMIO_BASE + (uint64_t)d->nr_slots * LAYOUT_VIRTIO_MMIO_SIZE;
+	s->gsi = devices_gsis[d->nr_slots];
+	d->acpi[d->nr_slots] = (struct acpi_mmio_dev){
+		.hid = "LNRO0005", .uid = (uint32_t)d->nr_slots, .base = s->base,
+		.size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = s->gsi,
+	};
+	d->nr_slots++;
+}
+
+int vm_devices_plan(struct vm_devices *d, const struct vm_config *cfg)
+{
+	int total = 0;
+
+	memset(d, 0, sizeof(*d));
+	_Static_assert(VM_MAX_DEVICES <= (int)(sizeof(devices_gsis) / sizeof(devices_gsis[0])),
+		       "every possible device needs a GSI");
+	for (size_t k = 0; k < sizeof(device_kinds) / sizeof(device_kinds[0]); k++)
+		total += device_kinds[k]->count(cfg);
+	if (total > VM_MAX_DEVICES || cfg->nr_disks > VM_MAX_DISKS || cfg->nr_nets > VM_MAX_NETS) {
+		log_err("too many devices: %d (at most %d disks and %d network devices)", total,
+			VM_MAX_DISKS, VM_MAX_NETS);
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < sizeof(device_kinds) / sizeof(device_kinds[0]); k++)
+		for (int i = 0; i < device_kinds[k]->count(cfg); i++)
+			devices_add_slot(d, device_kinds[k], i);
+	return 0;
+}
+
+int vm_devices_cmdline(const struct vm_devices *d, const char *base, char *buf, size_t len)
+{
+	size_t used;
+	int n;
+
+	n = snprintf(buf, len, "%s", base);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	used = (size_t)n;
+	for (int i = 0; i < d->nr_slots; i++) {
+		n = snprintf(buf + used, len - used, " virtio_mmio.device=4K@0x%llx:%u",
+			     (unsigned long long)d->slots[i].base, d->slots[i].gsi);
+		if (n < 0 || (size_t)n >= len - used)
+			return -ENOSPC;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg, const struct gmem *mem)
+{
+	int ret;
+
+	for (int i = 0; i < d->nr_slots; i++) {
+		struct vm_device *s = &d->slots[i];
+
+		if ((ret = s->kind->create(&s->dev, cfg, s->index, mem)))
+			return ret;
+	}
+	return 0;
+}
+
+int vm_devices_attach(struct vm_devices *d, const struct device_env *env)
+{
+	int ret;
+
+	for (int i = 0; i < d->nr_slots; i++) {
+		struct vm_device *s = &d->slots[i];
+
+		if ((ret = s->kind->attach(s->dev, env, s->base, s->gsi)))
+			return ret;
+	}
+	return 0;
+}
+
+void *vm_devices_find(const struct vm_devices *d, const struct device_kind *kind, int index)
+{
+	for (int i = 0; d && i < d->nr_slots; i++)
+		if (d->slots[i].kind == kind && d->slots[i].index == index)
+			return d->slots[i].dev;
+	return NULL;
+}
+
+void vm_devices_quiesce(struct vm_devices *d)
+{
+	for (int i = 0; i < d->nr_slots; i++)
+		if (d->slots[i].dev && d->slots[i].kind->quiesce)
+			d->slots[i].kind->quiesce(d->slots[i].dev);
+}
+
+void vm_devices_resume(struct vm_devices *d)
+{
+	for (int i = 0; i < d->nr_slots; i++)
+		if (d->slots[i].dev && d->slots[i].kind->resume)
+			d->slots[i].kind->resume(d->slots[i].dev);
+}
+
+void vm_devices_stats(struct vm_devices *d, struct json_object *out)
+{
+	for (int i = 0; d && i < d->nr_slots; i++) {
+		const struct vm_device *s = &d->slots[i];
+		struct json_object *o;
+		char key[32];
+
+		if (!s->dev || !s->kind->stats)
+			continue;
+		o = json_object_new_object();
+		s->kind->stats(s->dev, o);
+		snprintf(key, sizeof(key), "%s%d", s->kind->short_name, s->index);
+		json_object_object_add(out, key, o);
+	}
+}
+
+void vm_devices_destroy(struct vm_devices *d)
+{
+	for (int i = 0; i < d->nr_slots; i++) {
+		struct vm_device *s = &d->slots[i];
+
+		if (s->dev)
+			s->kind->destroy(s->dev);
+		s->dev = NULL;
+	}
+}

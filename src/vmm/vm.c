@@ -1,0 +1,265 @@
+/* vm.c - a built VM's life: run, pause and resume, stop, teardown (assembly: builder.c). */
+#include "vmm/vm.h"
+#include "board/board.h"
+#include "obs/exit_trace.h"
+#include "obs/metrics.h"
+#include "util/bench_probe.h"
+#include "util/log.h"
+#include "vmm/devices.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->stop_reason == VM_STOP_NONE)
+		vm->stop_reason = reason;
+	pthread_mutex_unlock(&vm->stop_lock);
+	atomic_store(&vm->stopping, true);
+	/* A failed write means the counter is already non-zero: vm_run wakes either way. */
+	(void)!write(vm->stop_efd, &one, sizeof(one));
+}
+
+/* ---- the vCPUs' view ------------------------------------------------------------------------ */
+
+static void vm_vcpu_park(void *ctx, struct vcpu *v)
+{
+	struct vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nr_parked--;
+	/* The pause kick left immediate_exit set; a stop kick after this point
+	 * sets it again, and stopping is checked before the next KVM_RUN. */
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static void vm_vcpu_triple_fault(void *ctx, struct vcpu *v)
+{
+	struct vm *vm = ctx;
+
+	if (vm->platform.ops && vm->platform.ops->triple_fault)
+		vm->platform.ops->triple_fault(&vm->platform, v->index);
+}
+
+static void vm_vcpu_stop(void *ctx, enum vm_stop_reason reason)
+{
+	vm_request_stop(ctx, reason);
+}
+
+void vm_fill_vcpu_host(struct vm *vm)
+{
+	vm->vcpu_host = (struct vcpu_host){
+		.vm_fd = vm->fd, .run_mmap_size = (size_t)vm->kvm.run_mmap_size,
+		.supported = vm->kvm.supported, .nr_vcpus = vm->nr_vcpus,
+		.pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
+		.stopping = &vm->stopping, .paused = &vm->paused,
+		.stopper = { .request = vm_vcpu_stop, .ctx = vm },
+		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
+		.ctx = vm, .first_run_ns = vm->bench_t0_ns ? &vm->first_run_ns : NULL,
+	};
+}
+
+/* Wait for a stop request or a terminating signal. */
+static void vm_wait_for_stop(struct vm *vm, int sig_fd)
+{
+	struct pollfd fds[2] = {
+		{ .fd = vm->stop_efd, .events = POLLIN },
+		{ .fd = sig_fd, .events = POLLIN },
+	};
+
+	while (!atomic_load(&vm->stopping)) {
+		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+			log_err("waiting for the VM: poll: %s", strerror(errno));
+			vm_request_stop(vm, VM_STOP_HOST_ERROR);
+			break;
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("received %s, stopping the VM", strsignal(si.ssi_signo));
+				vm_request_stop(vm, VM_STOP_USER);
+			}
+		}
+	}
+}
+
+/* Kick until every vCPU thread has left: a vCPU can be inside a device's
+ * blocking host call (a write to a full stdout pipe) that a kick turns into
+ * EINTR, and a kick that lands just before such a call is lost. */
+static void vm_stop_vcpus(struct vm *vm)
+{
+	/* Parked vCPUs wait for this to see stopping. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_kick(&vm->vcpus[i]);
+		while (vcpu_join(&vm->vcpus[i], 100) == -ETIMEDOUT)
+			vcpu_kick(&vm->vcpus[i]);
+	}
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	sigset_t block;
+	int sig_fd;
+
+	/* Every thread started from here inherits this mask: termination signals
+	 * arrive only through the signalfd, the kick signal only on vCPU threads.
+	 * The mask stays after the run: a SIGTERM arriving during teardown must
+	 * not kill mvm before it reports why the VM stopped. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	sigdelset(&block, SIGUSR1);
+	sig_fd = signalfd(-1, &block, SFD_CLOEXEC);
+	if (sig_fd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return VM_STOP_HOST_ERROR;
+	}
+
+	if (vcpu_signal_setup() || board_start(vm->board)) {
+		vm_request_stop(vm, VM_STOP_HOST_ERROR);
+	} else {
+		vm->obs.run_start_ns = bench_probe_now_ns();
+		if (metrics_start(vm->obs.metrics))
+			vm_request_stop(vm, VM_STOP_HOST_ERROR);
+		for (int i = 0; i < vm->nr_vcpus; i++) {
+			if (vcpu_start(&vm->vcpus[i])) {
+				vm_request_stop(vm, VM_STOP_HOST_ERROR);
+				break;
+			}
+		}
+	}
+	vm_wait_for_stop(vm, sig_fd);
+	vm_stop_vcpus(vm);
+	/* Stopped from outside: say where the guest was (a hung guest's last word). */
+	if (vm->stop_reason == VM_STOP_USER) {
+		char where[128];
+
+		for (int i = 0; i < vm->nr_vcpus; i++) {
+			vcpu_where(&vm->vcpus[i], where, sizeof(where));
+			log_info("vCPU %d was at %s", i, where);
+		}
+	}
+	/* The last metrics line and trace report hold the final counts. */
+	metrics_stop(vm->obs.metrics);
+	if (vm->trace)
+		exit_trace_finish(vm->trace);
+	board_stop(vm->board);
+	close(sig_fd);
+	log_debug("accesses nobody claimed: %lu port I/O, %lu MMIO",
+		  atomic_load(&vm->pio.unclaimed), atomic_load(&vm->mmio.unclaimed));
+	return vm->stop_reason;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	metrics_destroy(vm->obs.metrics);   /* its thread reads the vCPUs and devices */
+	vm->obs.metrics = NULL;
+	if (vm->trace)
+		exit_trace_destroy(vm->trace);
+	free(vm->trace);
+	vm->trace = NULL;
+	for (int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	/* Workers stop and in-flight disk I/O completes before guest RAM goes. */
+	if (vm->devices)
+		vm_devices_destroy(vm->devices);
+	free(vm->devices);
+	vm->devices = NULL;
+	platform_destroy(&vm->platform);
+	if (vm->board)
+		board_destroy(vm->board);
+	free(vm->board);
+	vm->board = NULL;
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	kvm_close(&vm->kvm);
+	gmem_free(&vm->mem);
+	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+}
+
+/* ---- pause and resume ---------------------------------------------------------------------- */
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	return vm->board ? i8042_send_ctrl_alt_del(&vm->board->i8042) : -ENODEV;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	return atomic_load(&vm->paused);
+}
+
+int vm_pause(struct vm *vm)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->paused)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	atomic_store(&vm->paused, true);
+	/* A vCPU can sit in a device's blocking host call where one kick is
+	 * lost (see vm_stop_vcpus): kick again every 50 ms until all park. */
+	while (vm->nr_parked < vm->nr_vcpus && !atomic_load(&vm->stopping)) {
+		for (int i = 0; i < vm->nr_vcpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &until);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (vm->devices)
+		vm_devices_quiesce(vm->devices);
+	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!atomic_load(&vm->paused)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+	}
+	/* Devices first: a vCPU's first kick after the pause finds its worker running. */
+	if (vm->devices)
+		vm_devices_resume(vm->devices);
+	atomic_store(&vm->paused, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+}

@@ -1,0 +1,98 @@
+/* vm.h - a virtual machine: its KVM objects, RAM, buses, platform, devices and vCPUs.
+ *
+ * Contract: vm_create() (builder.c) assembles everything from a vm_config in
+ * a fixed order (guest RAM, device plan, ACPI tables, kernel: all user input
+ * first; then the KVM VM, TSS/identity map, irqchip + PIT, RAM slots, board,
+ * devices, platform ports, vCPUs) and reports the first failure with a
+ * message and the class of the error (vm_error_class). vm_run() (vm.c)
+ * starts the console and one thread per vCPU, blocks until a stop is
+ * requested (by the guest, a device, a vCPU error or a signal), brings every
+ * vCPU out of KVM_RUN and restores the terminal; it returns the reason.
+ * src/vmm/ is the only code that knows every module: core/ below it knows
+ * KVM, memory, buses, IRQs and vCPUs; devices, loaders, the platforms and
+ * observability each see only their narrow view. No globals: two VMs can
+ * live in one process.
+ */
+#ifndef MVM_VMM_VM_H
+#define MVM_VMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/kvm.h"
+#include "core/memory.h"
+#include "core/vcpu.h"
+#include "core/vm_config.h"
+#include "core/vmstop.h"
+#include "obs/source.h"
+#include "platform/platform.h"
+
+struct board;
+struct vm_devices;
+struct exit_trace;
+
+struct vm {
+	struct kvm_sys kvm;
+	int fd;                    /* KVM_CREATE_VM */
+	struct gmem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct platform platform;  /* Linux board or tiny guest (platform/platform.h) */
+	struct board *board;       /* the legacy devices (board/board.h) */
+	struct vm_devices *devices; /* the registry's instances (vmm/devices.h) */
+	struct vcpu_host vcpu_host; /* what every vCPU may reach */
+	struct vcpu *vcpus;
+	int nr_vcpus;
+
+	pthread_mutex_t stop_lock;
+	enum vm_stop_reason stop_reason;  /* first reason wins */
+	int guest_exit_status;     /* exit status when stop_reason is VM_STOP_GUEST_EXIT */
+	atomic_bool stopping;
+	int stop_efd;              /* eventfd: wakes vm_run on a stop request */
+
+	/* Pause (vm_pause/vm_resume): vCPUs park on pause_cond between two
+	 * KVM_RUN calls; nr_parked counts them. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool paused;
+	int nr_parked;
+
+	/* Benchmark probes: CLOCK_MONOTONIC at the launcher's exec and at
+	 * vCPU 0's first KVM_RUN (0 when not benchmarking). */
+	uint64_t bench_t0_ns;
+	uint64_t first_run_ns;
+
+	/* Observability: what obs/ may read (--metrics lives in obs.metrics),
+	 * and --trace-exits (obs/exit_trace.h). */
+	struct obs_source obs;
+	struct exit_trace *trace;    /* NULL: not tracing */
+};
+
+/* 0 or -errno; on failure the message has been printed and the exit status
+ * to use is in *exit_status (vm_error_class: MVM_EXIT_USAGE for the user's
+ * input, MVM_EXIT_HOST for the host's failures). */
+int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status);
+enum vm_stop_reason vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Any thread: ask the VM to stop (first reason wins). */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+
+/* Any thread but a vCPU's, while vm_run runs: vm_pause() returns once
+ * every vCPU is out of KVM_RUN and parked, and every device is quiesced
+ * (kicks and host input wait in their eventfds and sockets); vm_resume()
+ * lets both continue. Both are idempotent. 0, or -ESHUTDOWN when the VM is
+ * stopping. The console input thread is not held: a byte typed during a
+ * pause waits in the UART's FIFO. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Press Ctrl-Alt-Del on the i8042 keyboard (the API's SendCtrlAltDel). */
+int vm_send_ctrl_alt_del(struct vm *vm);
+
+/* vm.c, for the builder: the vCPUs' view of this VM. */
+void vm_fill_vcpu_host(struct vm *vm);
+
+#endif
