@@ -308,6 +308,9 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 		ret = -EINVAL;
 	if (ret == -EINVAL)
 		api_fault(r, 400, "state: expected \"Paused\" or \"Resumed\", got \"%s\"", state);
+	else if (ret == -ETIMEDOUT)
+		api_fault(r, 503, "pause: a vCPU did not stop in time (see mvm's log); "
+			  "the VM keeps running");
 	else if (ret)
 		api_fault(r, 400, "the VM is stopping");
 	else

@@ -58,6 +58,7 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool started;
+	bool parked;                          /* in host->park(), under the VM's pause lock */
 	uint64_t exits[VCPU_EXIT_REASONS];    /* per KVM_EXIT_* reason */
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */

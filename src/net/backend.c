@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/user_addr.h"
 #include "util/log.h"
 
 void net_random_mac(uint8_t mac[6])

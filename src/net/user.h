@@ -22,13 +22,7 @@
 #define MVM_NET_USER_H
 
 #include "net/backend.h"
-
-/* Host byte order. */
-#define NET_USER_NETWORK    0x0a000200u  /* 10.0.2.0/24 */
-#define NET_USER_NETMASK    0xffffff00u
-#define NET_USER_HOST_ADDR  0x0a000202u  /* 10.0.2.2: the gateway and the host */
-#define NET_USER_DNS_ADDR   0x0a000203u  /* 10.0.2.3 */
-#define NET_USER_GUEST_ADDR 0x0a00020fu  /* 10.0.2.15: first DHCP lease */
+#include "net/user_addr.h"
 
 int net_user_open(struct net_backend **out, const struct net_cfg *cfg);
 

@@ -215,6 +215,15 @@ static void evloop_park(struct evloop *l)
 			l->parked = true;
 			pthread_cond_broadcast(&l->sync_done);
 		}
+		/* A parked loop still serves run_sync (a paused VM's device
+		 * counters, its quiesce step): on this thread, as always, while
+		 * kicks and host input wait in their fds. */
+		if (l->sync_fn && l->sync_seq != l->sync_done_seq) {
+			pthread_mutex_unlock(&l->lock);
+			evloop_serve_sync(l);
+			pthread_mutex_lock(&l->lock);
+			continue;
+		}
 		pthread_cond_wait(&l->sync_done, &l->lock);
 	}
 	l->parked = false;
@@ -359,6 +368,7 @@ void evloop_run_sync(struct evloop *l, void (*fn)(void *), void *arg)
 	l->sync_arg = arg;
 	seq = ++l->sync_seq;
 	evloop_wake(l);
+	pthread_cond_broadcast(&l->sync_done);   /* a parked loop waits on this */
 	while (l->sync_done_seq < seq)
 		pthread_cond_wait(&l->sync_done, &l->lock);
 	pthread_mutex_unlock(&l->lock);

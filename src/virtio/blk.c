@@ -812,9 +812,23 @@ static int blk_kind_attach(void *dev, const struct device_env *env, uint64_t bas
 	return virtio_blk_attach(dev, &venv, base, gsi);
 }
 
+/* On the parked worker: every request in flight completes, its status and
+ * used entry are pushed and the guest is signalled; then nothing of this
+ * device touches guest memory until resume. */
+static void blk_quiesce_drain(void *dev)
+{
+	struct virtio_blk *d = dev;
+
+	blk_drain(d);
+	blk_signal(d);
+}
+
 static void blk_kind_quiesce(void *dev)
 {
-	evloop_pause(virtio_blk_loop(dev));
+	struct virtio_blk *d = dev;
+
+	evloop_pause(&d->w.loop);
+	virtio_worker_run(&d->w, blk_quiesce_drain);
 }
 
 static void blk_kind_resume(void *dev)

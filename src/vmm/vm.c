@@ -38,10 +38,12 @@ static void vm_vcpu_park(void *ctx, struct vcpu *v)
 
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nr_parked++;
+	v->parked = true;
 	pthread_cond_broadcast(&vm->pause_cond);
 	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	vm->nr_parked--;
+	v->parked = false;
 	/* The pause kick left immediate_exit set; a stop kick after this point
 	 * sets it again, and stopping is checked before the next KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -219,9 +221,25 @@ bool vm_is_paused(struct vm *vm)
 	return atomic_load(&vm->paused);
 }
 
+/* How long vm_pause() waits for every vCPU to park (MVM_PAUSE_TIMEOUT_MS). */
+static long vm_pause_timeout_ms(void)
+{
+	const char *env = getenv("MVM_PAUSE_TIMEOUT_MS");
+	char *end;
+	long v;
+
+	if (env && *env) {
+		v = strtol(env, &end, 10);
+		if (!*end && v > 0)
+			return v;
+	}
+	return VM_PAUSE_TIMEOUT_MS;
+}
+
 int vm_pause(struct vm *vm)
 {
 	struct timespec until;
+	uint64_t deadline = bench_probe_now_ns() + (uint64_t)vm_pause_timeout_ms() * 1000000ull;
 
 	pthread_mutex_lock(&vm->pause_lock);
 	if (atomic_load(&vm->paused)) {
@@ -232,6 +250,19 @@ int vm_pause(struct vm *vm)
 	/* A vCPU can sit in a device's blocking host call where one kick is
 	 * lost (see vm_stop_vcpus): kick again every 50 ms until all park. */
 	while (vm->nr_parked < vm->nr_vcpus && !atomic_load(&vm->stopping)) {
+		if (bench_probe_now_ns() >= deadline) {
+			/* Say who is stuck, and give the parked ones back: a pause
+			 * that half happened must not stay. */
+			for (int i = 0; i < vm->nr_vcpus; i++)
+				if (!vm->vcpus[i].parked)
+					log_err("pause: vCPU %d did not stop within %ld ms (blocked in "
+						"a device's host call, e.g. COM1 output nobody reads?)",
+						i, vm_pause_timeout_ms());
+			atomic_store(&vm->paused, false);
+			pthread_cond_broadcast(&vm->pause_cond);
+			pthread_mutex_unlock(&vm->pause_lock);
+			return -ETIMEDOUT;
+		}
 		for (int i = 0; i < vm->nr_vcpus; i++)
 			vcpu_kick(&vm->vcpus[i]);
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -243,6 +274,8 @@ int vm_pause(struct vm *vm)
 		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &until);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
+	/* The vCPUs are out of KVM_RUN: now every device finishes what it has
+	 * in flight and holds the rest (vmm/devices.h). */
 	if (vm->devices)
 		vm_devices_quiesce(vm->devices);
 	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;

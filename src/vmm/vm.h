@@ -86,6 +86,10 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
  * lets both continue. Both are idempotent. 0, or -ESHUTDOWN when the VM is
  * stopping. The console input thread is not held: a byte typed during a
  * pause waits in the UART's FIFO. */
+/* A vCPU that has not parked after VM_PAUSE_TIMEOUT_MS (or
+ * $MVM_PAUSE_TIMEOUT_MS) is named in a message and the pause is undone:
+ * -ETIMEDOUT. */
+#define VM_PAUSE_TIMEOUT_MS 5000
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
