@@ -169,3 +169,14 @@ struct virtio_mmio *virtio_rng_transport(struct virtio_rng *d)
 {
 	return &d->w.t;
 }
+
+int virtio_rng_save(struct virtio_rng *d, struct virtio_rng_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	return virtio_mmio_save(&d->w.t, &s->transport);
+}
+
+int virtio_rng_restore(struct virtio_rng *d, const struct virtio_rng_state *s)
+{
+	return virtio_mmio_restore(&d->w.t, &s->transport);
+}
