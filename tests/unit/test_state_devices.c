@@ -294,6 +294,59 @@ static void test_console(void **state)
 	free(bad);
 }
 
+/* Guest output stuck on a full pipe: the chain is half written, so the
+ * save is refused until the host reads; then it succeeds. */
+static void test_console_busy(void **state)
+{
+	struct fake_driver *f = *state;
+	int p[2], nb;
+	struct virtio_console *a;
+	struct virtio_console_state *s1 = calloc(1, sizeof(*s1));
+	struct fd_seg out = { FD_DATA_BASE, 8192, false };
+	char junk[4096];
+	size_t filled = 0, drained = 0;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	memset(junk, 'J', sizeof(junk));
+	while ((nb = (int)write(p[1], junk, sizeof(junk))) > 0)
+		filled += (size_t)nb;
+	fcntl(p[1], F_SETFL, 0);
+	struct virtio_console_cfg cfg = { .out_fd = p[1] };
+
+	assert_int_equal(virtio_console_create(&a, &cfg, &f->mem), 0);
+	assert_int_equal(virtio_console_attach(a, &f->env, FD_MMIO_BASE, 6), 0);
+	f->t = virtio_console_transport(a);
+	assert_int_equal(fd_init(f, 2, 16, 0) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	memset(fd_host(f, FD_DATA_BASE, out.len), 'g', out.len);
+	fd_add_chain(f, 1, &out, 1);
+	fd_notify(f, 1);
+	usleep(100 * 1000);
+	assert_int_equal(fd_used_idx(f, 1), 0);
+
+	evloop_pause(virtio_console_loop(a));
+	assert_refused(virtio_console_save(a, s1), -EBUSY, "waits for the host");
+	evloop_resume(virtio_console_loop(a));
+
+	/* The host reads everything: the chain completes, the save goes through. */
+	while (drained < filled + out.len) {
+		ssize_t n = read(p[0], junk, sizeof(junk));
+
+		assert_true(n > 0);
+		drained += (size_t)n;
+	}
+	assert_true(fd_wait_used(f, 1, 1, 2000));
+	evloop_pause(virtio_console_loop(a));
+	assert_int_equal(virtio_console_save(a, s1), 0);
+	evloop_resume(virtio_console_loop(a));
+	assert_int_equal(s1->transport.vq[1].used_idx, 1);
+	virtio_console_destroy(a);
+	close(p[0]);
+	close(p[1]);
+	free(s1);
+}
+
 /* ---- net, over a backend that records frames and offloads ---- */
 
 struct fake_be {
@@ -482,6 +535,7 @@ int main(void)
 		T(test_rng),
 		T(test_blk),
 		T(test_console),
+		T(test_console_busy),
 		T(test_net),
 	};
 
