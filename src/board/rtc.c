@@ -6,6 +6,8 @@
 
 #include "util/log.h"
 
+_Static_assert(sizeof(struct rtc_regs) == 1 + RTC_CMOS_SIZE + 7 + 8, "rtc_regs has hidden padding");
+
 enum {
 	REG_SEC = 0x00, REG_SEC_ALARM = 0x01, REG_MIN = 0x02, REG_MIN_ALARM = 0x03,
 	REG_HOUR = 0x04, REG_HOUR_ALARM = 0x05, REG_WDAY = 0x06, REG_MDAY = 0x07,

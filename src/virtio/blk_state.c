@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <string.h>
 
+_Static_assert(sizeof(struct virtio_blk_state) == sizeof(struct virtio_mmio_state) + 32,
+	       "virtio_blk_state has hidden padding");
+
 int virtio_blk_save(struct virtio_blk *d, struct virtio_blk_state *s)
 {
 	int err;

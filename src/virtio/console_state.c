@@ -7,6 +7,10 @@
 #include <errno.h>
 #include <string.h>
 
+_Static_assert(sizeof(struct virtio_console_state) ==
+	       sizeof(struct virtio_mmio_state) + 8 + VIRTIO_CONSOLE_RX_BUF,
+	       "virtio_console_state has hidden padding");
+
 int virtio_console_save(struct virtio_console *d, struct virtio_console_state *s)
 {
 	unsigned sz = atomic_load(&d->size);

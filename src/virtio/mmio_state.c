@@ -7,6 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
+/* No implicit padding: equal states are equal bytes (the tests memcmp them). */
+_Static_assert(sizeof(struct vq_state) == 40, "vq_state has hidden padding");
+_Static_assert(sizeof(struct virtio_mmio_queue_regs) == 32, "queue regs have hidden padding");
+_Static_assert(sizeof(struct virtio_mmio_regs) == 40 + 32 * VIRTIO_MMIO_MAX_QUEUES,
+	       "transport regs have hidden padding");
+_Static_assert(sizeof(struct virtio_mmio_state) ==
+	       sizeof(struct virtio_mmio_regs) + 40 * VIRTIO_MMIO_MAX_QUEUES,
+	       "transport state has hidden padding");
+
 #define MMIO_STATUS_KNOWN (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | \
 			   VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK | \
 			   VIRTIO_STATUS_NEEDS_RESET | VIRTIO_STATUS_FAILED)

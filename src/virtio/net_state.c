@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <string.h>
 
+_Static_assert(sizeof(struct virtio_net_state) == sizeof(struct virtio_mmio_state) + 16,
+	       "virtio_net_state has hidden padding");
+
 int virtio_net_save(struct virtio_net *d, struct virtio_net_state *s)
 {
 	int err;

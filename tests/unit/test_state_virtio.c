@@ -258,6 +258,14 @@ static void test_transport_refused(void **state)
 #undef BAD
 	assert_int_equal(r->d2.activates, 0);
 
+	/* Not attached: nothing to restore into. */
+	{
+		struct virtio_mmio *loose = calloc(1, sizeof(*loose));
+
+		assert_refused(virtio_mmio_restore(loose, good), -EINVAL, "not attached");
+		assert_refused(virtio_mmio_save(loose, bad), -EINVAL, "not attached");
+		free(loose);
+	}
 	/* Only into a fresh device: t1 is in use. */
 	assert_refused(virtio_mmio_restore(&r->t1, good), -EBUSY, "in use");
 	free(good);
@@ -307,6 +315,9 @@ static void test_vq_alone(void **state)
 	bad = s1;
 	bad.indirect = 7;
 	assert_refused(vq_restore(&b, &r->f.mem, &bad), -EINVAL, "indirect");
+	bad = s1;
+	bad.signalled_used_valid = 2;
+	assert_refused(vq_restore(&b, &r->f.mem, &bad), -EINVAL, "signalled_used_valid");
 	bad = s1;
 	bad.desc_gpa = FD_RING_BASE + 8;
 	assert_refused(vq_restore(&b, &r->f.mem, &bad), -EINVAL, "ring addresses");
