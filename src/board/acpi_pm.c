@@ -1,6 +1,7 @@
 /* acpi_pm.c - ACPI sleep/reset registers: S5 powers off, reset reboots. */
 #include "board/acpi_pm.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "core/layout.h"
@@ -75,4 +76,26 @@ void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_unlock(&p->lock);
 	if (why != VM_STOP_NONE)
 		vm_stopper_request(&p->stop, why);
+}
+
+int acpi_pm_save(struct acpi_pm *p, struct acpi_pm_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&p->lock);
+	s->regs = p->regs;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int acpi_pm_restore(struct acpi_pm *p, const struct acpi_pm_state *s)
+{
+	if (s->regs.sleep_sts & ~ACPI_PM_WAK_STS) {
+		log_err("acpi_pm state: sleep_sts = %#x has bits other than WAK_STS (%#x); "
+			"state refused", s->regs.sleep_sts, ACPI_PM_WAK_STS);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->regs = s->regs;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
 }

@@ -11,6 +11,10 @@
  * an S1/S3 attempt continues instead of spinning forever. SLEEP_STS is
  * write-1-to-clear and otherwise reads 0. RESET with ACPI_RESET_VALUE asks
  * for VM_STOP_RESET. Wider accesses act per byte on consecutive registers.
+ *
+ * State: SLEEP_STS. acpi_pm_restore() refuses bits other than WAK_STS
+ * (the only one the device ever sets). Whether the sleep warning was
+ * printed is this process's log, not guest state.
  */
 #ifndef MVM_BOARD_ACPI_PM_H
 #define MVM_BOARD_ACPI_PM_H
@@ -36,6 +40,17 @@ struct acpi_pm {
 	struct vm_stopper stop;
 	bool sleep_warned;      /* the unsupported-sleep message was printed */
 };
+
+#define ACPI_PM_STATE_VERSION 1
+
+struct acpi_pm_state {
+	struct acpi_pm_regs regs;
+};
+
+/* 0. */
+int acpi_pm_save(struct acpi_pm *p, struct acpi_pm_state *s);
+/* 0 or -EINVAL (logged, naming the field; p unchanged). */
+int acpi_pm_restore(struct acpi_pm *p, const struct acpi_pm_state *s);
 
 void acpi_pm_init(struct acpi_pm *p, struct vm_stopper stop);
 void acpi_pm_destroy(struct acpi_pm *p);

@@ -6,6 +6,9 @@
  * written) asks the VM to end with process exit status ((v << 1) | 1) &
  * 0xff -- QEMU's rule, so kvm-unit-tests' exit codes mean the same under
  * mvm. The status is odd, so it never reads as a clean 0. Reads return 0.
+ *
+ * State: none. Every write acts at once and reads are constant, so there
+ * is nothing to save or restore (no debug_exit_state exists on purpose).
  */
 #ifndef MVM_BOARD_DEBUG_EXIT_H
 #define MVM_BOARD_DEBUG_EXIT_H

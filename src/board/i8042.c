@@ -359,3 +359,58 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 	}
 	return 0;
 }
+
+/* ---- state ---- */
+
+static int i8042_refuse(const char *field, unsigned val, const char *why)
+{
+	log_err("i8042 state: %s = %#x %s; state refused", field, val, why);
+	return -EINVAL;
+}
+
+int i8042_save(struct i8042 *k, struct i8042_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&k->lock);
+	memcpy(&s->regs, &k->regs, sizeof(s->regs));
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+static int i8042_check(const struct i8042_regs *r)
+{
+	uint8_t pc = r->pending_cmd, kc = r->kbd_param_cmd;
+
+	if (r->status & ~(STS_SYS | STS_CMD | STS_UNLOCKED))
+		return i8042_refuse("status", r->status, "has bits the controller never stores");
+	if (r->out_full > 1)
+		return i8042_refuse("out_full", r->out_full, "is not 0 or 1");
+	if (r->kbd_scanning > 1)
+		return i8042_refuse("kbd_scanning", r->kbd_scanning, "is not 0 or 1");
+	if (pc && pc != CMD_WRITE_CB && pc != CMD_WRITE_OUTP && pc != CMD_WRITE_KBD_OUT)
+		return i8042_refuse("pending_cmd", pc, "is not a command that takes a data byte");
+	if (kc && kc != KBD_SET_LEDS && kc != KBD_SCAN_SET && kc != KBD_TYPEMATIC)
+		return i8042_refuse("kbd_param_cmd", kc, "is not a keyboard command with a parameter");
+	if (r->q_head >= I8042_QUEUE)
+		return i8042_refuse("q_head", r->q_head, "is past the queue");
+	if (r->q_len > I8042_QUEUE)
+		return i8042_refuse("q_len", r->q_len, "exceeds the queue");
+	if (r->q_replies > r->q_len)
+		return i8042_refuse("q_replies", r->q_replies, "exceeds the queued bytes");
+	/* The output buffer is refilled from the queue as soon as it empties. */
+	if (r->q_len && !r->out_full)
+		return i8042_refuse("q_len", r->q_len, "with an empty output buffer");
+	return 0;
+}
+
+int i8042_restore(struct i8042 *k, const struct i8042_state *s)
+{
+	int err = i8042_check(&s->regs);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&k->lock);
+	memcpy(&k->regs, &s->regs, sizeof(k->regs));
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}

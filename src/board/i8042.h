@@ -27,6 +27,14 @@
  * i8042_send_ctrl_alt_del() queues the key presses, in scan code set 1
  * when the command byte asks the controller to translate (as Linux leaves
  * it), set 2 otherwise; Linux then signals init (ctrl-alt-del soft mode).
+ *
+ * State: i8042_save() copies controller and keyboard registers and the
+ * queued bytes under the lock; i8042_restore() refuses (-EINVAL, logging
+ * the field) a queue index or length out of range, more answers than
+ * queued bytes, bytes queued behind an empty output buffer, status bits
+ * the controller never sets, flags other than 0/1 and pending commands it
+ * does not take. Nothing is raised on restore: IRQ 1 is an edge, and an
+ * edge not yet taken is in the irqchip's own state.
  */
 #ifndef MVM_BOARD_I8042_H
 #define MVM_BOARD_I8042_H
@@ -61,6 +69,17 @@ struct i8042 {
 	struct vm_stopper stop;
 	struct irq_line irq;  /* IRQ 1; set is NULL: no interrupts */
 };
+
+#define I8042_STATE_VERSION 1
+
+struct i8042_state {
+	struct i8042_regs regs;
+};
+
+/* 0. */
+int i8042_save(struct i8042 *k, struct i8042_state *s);
+/* 0 or -EINVAL (logged, naming the field; k unchanged). */
+int i8042_restore(struct i8042 *k, const struct i8042_state *s);
 
 void i8042_init(struct i8042 *k, struct vm_stopper stop);
 /* The keyboard's interrupt line (board.c); without one, nothing is raised. */

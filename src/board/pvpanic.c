@@ -1,6 +1,7 @@
 /* pvpanic.c - pvpanic port: guest panic -> VM stop, crash kernel -> log. */
 #include "board/pvpanic.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -41,4 +42,24 @@ void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		log_err("guest reported a kernel panic (pvpanic); stopping the VM");
 		vm_stopper_request(&p->stop, VM_STOP_PANIC);
 	}
+}
+
+int pvpanic_save(struct pvpanic *p, struct pvpanic_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->regs.events_seen = __atomic_load_n(&p->regs.events_seen, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int pvpanic_restore(struct pvpanic *p, const struct pvpanic_state *s)
+{
+	uint8_t ev = s->regs.events_seen;
+
+	if (ev & ~PVPANIC_SUPPORTED) {
+		log_err("pvpanic state: events_seen = %#x has bits other than %#x; state refused",
+			ev, PVPANIC_SUPPORTED);
+		return -EINVAL;
+	}
+	__atomic_store_n(&p->regs.events_seen, ev, __ATOMIC_RELAXED);
+	return 0;
 }

@@ -7,6 +7,9 @@
  * with PVPANIC_CRASH_LOADED (a kdump kernel will take over) is only logged,
  * so the guest can boot its crash kernel. Linux needs pvpanic in ACPI
  * (QEMU0001) or pvpanic.ioport= to find it.
+ *
+ * State: the events seen (so a restored guest repeating one is not logged
+ * or acted on twice). pvpanic_restore() refuses unknown event bits.
  */
 #ifndef MVM_BOARD_PVPANIC_H
 #define MVM_BOARD_PVPANIC_H
@@ -29,6 +32,17 @@ struct pvpanic {
 	struct pvpanic_regs regs; /* written with atomic OR: no lock needed */
 	struct vm_stopper stop;
 };
+
+#define PVPANIC_STATE_VERSION 1
+
+struct pvpanic_state {
+	struct pvpanic_regs regs;
+};
+
+/* 0. */
+int pvpanic_save(struct pvpanic *p, struct pvpanic_state *s);
+/* 0 or -EINVAL (logged, naming the field; p unchanged). */
+int pvpanic_restore(struct pvpanic *p, const struct pvpanic_state *s);
 
 void pvpanic_init(struct pvpanic *p, struct vm_stopper stop);
 /* Nothing to free today; present so every device has the same lifecycle. */

@@ -1,9 +1,12 @@
 /* rtc.c - CMOS clock reading host UTC time, with a guest-set offset. */
 #include "board/rtc.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "util/log.h"
+
+_Static_assert(sizeof(struct rtc_regs) == 1 + RTC_CMOS_SIZE + 7 + 8, "rtc_regs has hidden padding");
 
 enum {
 	REG_SEC = 0x00, REG_SEC_ALARM = 0x01, REG_MIN = 0x02, REG_MIN_ALARM = 0x03,
@@ -241,4 +244,52 @@ void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- state ---- */
+
+/* Wider than any date a guest can set (years 0-9999), well inside time_t. */
+#define RTC_OFFSET_MAX (10000LL * 366 * 86400)
+
+static int rtc_refuse(const char *field, long long val, const char *why)
+{
+	log_err("rtc state: %s = %lld %s; state refused", field, val, why);
+	return -EINVAL;
+}
+
+int rtc_save(struct rtc *r, struct rtc_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&r->lock);
+	memcpy(&s->regs, &r->regs, sizeof(s->regs));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_check(const struct rtc_regs *s)
+{
+	for (size_t i = 0; i < sizeof(s->pad); i++)
+		if (s->pad[i])
+			return rtc_refuse("pad", s->pad[i], "is not zero");
+	if (s->index > 0x7f)
+		return rtc_refuse("index", s->index, "is past the 128 CMOS bytes");
+	if (s->cmos[REG_A] & A_UIP)
+		return rtc_refuse("cmos[0x0a]", s->cmos[REG_A], "has update-in-progress set");
+	if (s->cmos[REG_C])
+		return rtc_refuse("cmos[0x0c]", s->cmos[REG_C], "has interrupt flags set");
+	if (s->offset_s > RTC_OFFSET_MAX || s->offset_s < -RTC_OFFSET_MAX)
+		return rtc_refuse("offset_s", s->offset_s, "is beyond 10000 years");
+	return 0;
+}
+
+int rtc_restore(struct rtc *r, const struct rtc_state *s)
+{
+	int err = rtc_check(&s->regs);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&r->lock);
+	memcpy(&r->regs, &s->regs, sizeof(r->regs));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }

@@ -17,6 +17,15 @@
  * Not implemented: periodic, alarm and update-ended interrupts (the irq
  * line is kept for when they are); PIE/AIE/UIE in register B are stored
  * but never fire, so register C stays 0.
+ *
+ * State: the CMOS bytes, the index and the guest's offset from host time.
+ * The clock itself is the host's: a restored guest reads host time plus
+ * the saved offset, so its wall clock follows the host it runs on (time
+ * spent in the snapshot passes for it too), as after a suspend. rtc_restore()
+ * refuses (-EINVAL, logging the field) an index past 127, register A with
+ * update-in-progress set, register C with flags (no interrupt source can
+ * set them), an offset beyond +-10000 years (host time plus it must not
+ * overflow) and non-zero padding.
  */
 #ifndef MVM_BOARD_RTC_H
 #define MVM_BOARD_RTC_H
@@ -35,6 +44,7 @@
 struct rtc_regs {
 	uint8_t index;                /* selected CMOS byte, 0-127 */
 	uint8_t cmos[RTC_CMOS_SIZE];  /* time bytes hold the latch while SET is on */
+	uint8_t pad[7];               /* always 0: states compare bytewise */
 	int64_t offset_s;             /* guest time minus host time, seconds */
 };
 
@@ -44,6 +54,17 @@ struct rtc {
 	struct irq_line irq;          /* IRQ_RTC; unused until interrupts exist */
 	time_t (*now)(void);          /* host UTC seconds; time(NULL) by default */
 };
+
+#define RTC_STATE_VERSION 1
+
+struct rtc_state {
+	struct rtc_regs regs;
+};
+
+/* 0. */
+int rtc_save(struct rtc *r, struct rtc_state *s);
+/* 0 or -EINVAL (logged, naming the field; r unchanged). */
+int rtc_restore(struct rtc *r, const struct rtc_state *s);
 
 void rtc_init(struct rtc *r, struct irq_line irq);
 void rtc_destroy(struct rtc *r);

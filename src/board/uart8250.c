@@ -401,3 +401,58 @@ int uart8250_wait_rx_room(struct uart8250 *u, int timeout_ms)
 	pthread_mutex_unlock(&u->lock);
 	return rc;
 }
+
+/* ---- state ---- */
+
+static int uart_refuse(const char *field, unsigned val, const char *why)
+{
+	log_err("uart8250 state: %s = %#x %s; state refused", field, val, why);
+	return -EINVAL;
+}
+
+int uart8250_save(struct uart8250 *u, struct uart8250_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&u->lock);
+	memcpy(&s->regs, &u->regs, sizeof(s->regs));
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+static int uart_check(const struct uart8250_regs *r)
+{
+	if (r->rx_head >= UART8250_FIFO_SIZE)
+		return uart_refuse("rx_head", r->rx_head, "is past the FIFO");
+	if (r->rx_count > rx_capacity(r))
+		return uart_refuse("rx_count", r->rx_count, "exceeds the FIFO capacity FCR selects");
+	if (r->ier & ~0x0f)
+		return uart_refuse("ier", r->ier, "has reserved bits");
+	if (r->mcr & ~0x1f)
+		return uart_refuse("mcr", r->mcr, "has reserved bits");
+	if (r->fcr & ~0xc1)
+		return uart_refuse("fcr", r->fcr, "has bits FCR does not keep");
+	if (r->lsr_errors & ~LSR_ERRS)
+		return uart_refuse("lsr_errors", r->lsr_errors, "has non-error bits");
+	if (r->msr_delta & ~0x0f)
+		return uart_refuse("msr_delta", r->msr_delta, "has non-delta bits");
+	if (r->thr_ipending > 1)
+		return uart_refuse("thr_ipending", r->thr_ipending, "is not 0 or 1");
+	if (r->irq_level != (iir_id(r) != IIR_NO_INT))
+		return uart_refuse("irq_level", r->irq_level, "disagrees with the pending interrupts");
+	return 0;
+}
+
+int uart8250_restore(struct uart8250 *u, const struct uart8250_state *s)
+{
+	int err = uart_check(&s->regs);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&u->lock);
+	memcpy(&u->regs, &s->regs, sizeof(u->regs));
+	/* The line follows the registers (a restored irqchip already agrees). */
+	irq_line_set(&u->irq, u->regs.irq_level);
+	pthread_cond_broadcast(&u->rx_room);
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}

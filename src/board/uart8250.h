@@ -19,6 +19,14 @@
  * bit 4) transmitted bytes go to the RX FIFO and host input is held back.
  * Accesses of any width are split into byte accesses at consecutive
  * offsets; offsets past the 8 registers read 0xff and ignore writes.
+ *
+ * State: uart8250_save() copies the registers (FIFO contents included)
+ * under the lock; uart8250_restore() checks every field a guest could not
+ * have produced (FIFO index and count within the capacity FCR selects,
+ * reserved bits of IER/MCR/FCR/LSR/MSR, flags 0/1, irq_level equal to what
+ * the registers imply), logs the field it refuses (-EINVAL), else installs
+ * the registers and reports the interrupt level on the line. Host
+ * resources (out_fd, the console thread's terminal) are not state.
  */
 #ifndef MVM_BOARD_UART8250_H
 #define MVM_BOARD_UART8250_H
@@ -63,6 +71,17 @@ struct uart8250 {
 	 * interrupted by the vCPU kick and then drops its byte. NULL: never. */
 	const atomic_bool *stopping;
 };
+
+#define UART8250_STATE_VERSION 1
+
+struct uart8250_state {
+	struct uart8250_regs regs;
+};
+
+/* 0. */
+int uart8250_save(struct uart8250 *u, struct uart8250_state *s);
+/* 0 or -EINVAL (logged, naming the field; u unchanged). */
+int uart8250_restore(struct uart8250 *u, const struct uart8250_state *s);
 
 void uart8250_init(struct uart8250 *u, struct irq_line irq, int out_fd);
 void uart8250_destroy(struct uart8250 *u);

@@ -17,6 +17,16 @@
  * (IOERR/UNSUPP) or, when it has no room for one, in NEEDS_RESET.
  *
  * virtio_blk_req_parse() is the pure request validator, exposed for tests.
+ *
+ * State (blk_state.c): struct virtio_blk_state is the transport (registers
+ * and queue) plus what the guest learnt of the disk: capacity, read-only
+ * (these two fix the whole config space) and the GET_ID serial. Save with
+ * the VM paused: -EBUSY while requests are in flight (pause drains them
+ * first). Restore into a device freshly created (same image) and attached,
+ * before the VM runs: a capacity or read-only flag other than the opened
+ * image's is refused (another disk), the serial is taken as saved, then
+ * the transport goes through virtio_mmio_restore(). The image's contents,
+ * the fd, io_uring and the worker are host resources, not state.
  */
 #ifndef MVM_VIRTIO_BLK_H
 #define MVM_VIRTIO_BLK_H
@@ -115,6 +125,22 @@ uint64_t virtio_blk_capacity(const struct virtio_blk *d);
 struct virtio_mmio *virtio_blk_transport(struct virtio_blk *d);
 /* Whether requests go through io_uring (false: the synchronous fallback). */
 bool virtio_blk_uses_io_uring(const struct virtio_blk *d);
+
+#define VIRTIO_BLK_STATE_VERSION 1
+
+struct virtio_blk_state {
+	struct virtio_mmio_state transport;
+	uint64_t capacity;               /* sectors */
+	uint8_t read_only;               /* 0 or 1 */
+	uint8_t pad[3];                  /* always 0 */
+	char id[VIRTIO_BLK_ID_BYTES];    /* GET_ID serial, zero-padded */
+};
+
+/* 0, -EBUSY (requests in flight) or -EINVAL (not attached); logged. */
+int virtio_blk_save(struct virtio_blk *d, struct virtio_blk_state *s);
+/* 0, or -EINVAL/-EBUSY/-errno logged naming the refused field; on failure
+ * the device is left reset. */
+int virtio_blk_restore(struct virtio_blk *d, const struct virtio_blk_state *s);
 
 /* One validated request. data[] is the payload: for IN and GET_ID the
  * writable bytes before the status byte, for OUT the readable bytes after

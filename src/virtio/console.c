@@ -1,6 +1,7 @@
 /* console.c - virtio-console: transmitq to a non-blocking host writer,
  * staged host input into receiveq. */
 #include "virtio/console.h"
+#include "virtio/console_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,39 +22,6 @@
 #include "util/log.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
-
-#define RXQ 0
-#define TXQ 1
-
-struct virtio_console {
-	struct virtio_worker w;   /* transport + worker */
-	atomic_uint size;         /* cols | rows << 16 */
-
-	/* The writer: wfd is out_fd itself or our own non-blocking reopen. */
-	int out_fd;
-	int wfd;                  /* < 0: output discarded */
-	bool wfd_owned;           /* close wfd at destroy */
-	bool use_send;            /* a socket: send(MSG_DONTWAIT) */
-	int restore_flags;        /* >= 0: put these file flags back on out_fd */
-
-	/* Staged host input; the console thread writes, the worker reads. */
-	pthread_mutex_t rx_lock;
-	pthread_cond_t rx_room;
-	uint8_t rx_buf[VIRTIO_CONSOLE_RX_BUF];
-	size_t rx_head, rx_len;
-	int rx_efd;               /* eventfd: input was staged */
-
-	/* Worker-owned. */
-	bool active;              /* DRIVER_OK seen, no reset since */
-	bool tx_pending;          /* tx_chain is waiting for the writer */
-	bool tx_armed;            /* wfd registered for EPOLLOUT */
-	bool out_failed;          /* a write error was logged; discarding */
-	bool warned_rx_readable;
-	unsigned tx_seg;          /* first unwritten segment of tx_chain */
-	size_t tx_off;            /* bytes of it already written */
-	struct vq_chain tx_chain;
-	struct vq_chain rx_chain;
-};
 
 /* ---- guest -> host ---- */
 

@@ -37,6 +37,16 @@
  * NEEDS_RESET. Order at teardown: stop the host console thread (board_stop)
  * before virtio_console_destroy(); bytes of a transmit chain still waiting
  * for a full pipe when the device is reset or destroyed are dropped.
+ *
+ * State (console_state.c): the transport (registers, both queues), the
+ * size in the config space and the staged host input (it was taken from
+ * the host's console already: dropping it would lose keystrokes). Save
+ * with the VM paused; -EBUSY while a transmit chain waits for the host to
+ * read (part of it may be written: it can be neither kept nor redone).
+ * Restore into a device freshly created and attached, before the VM runs;
+ * refused (logged, naming the field): rx_len beyond the staging buffer,
+ * bytes after rx_len, non-zero padding; then the transport is restored.
+ * The output fd and its writer are host resources, not state.
  */
 #ifndef MVM_VIRTIO_CONSOLE_H
 #define MVM_VIRTIO_CONSOLE_H
@@ -70,6 +80,21 @@ struct virtio_console_cfg {
 };
 
 struct virtio_console;
+
+#define VIRTIO_CONSOLE_STATE_VERSION 1
+
+struct virtio_console_state {
+	struct virtio_mmio_state transport;
+	uint16_t cols, rows;                  /* config space */
+	uint32_t rx_len;                      /* staged input bytes in rx_buf */
+	uint8_t rx_buf[VIRTIO_CONSOLE_RX_BUF];   /* oldest first; zero after rx_len */
+};
+
+/* 0, -EBUSY (output chain half written) or -EINVAL (not attached). */
+int virtio_console_save(struct virtio_console *d, struct virtio_console_state *s);
+/* 0, or -EINVAL/-EBUSY/-errno logged naming the refused field; on failure
+ * the device is left reset. */
+int virtio_console_restore(struct virtio_console *d, const struct virtio_console_state *s);
 
 /* 0 or -errno (logged: names the output fd). */
 int virtio_console_create(struct virtio_console **out,

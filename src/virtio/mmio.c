@@ -18,12 +18,12 @@
  * access to status and config_generation goes through these atomics. */
 static uint32_t mmio_status(const struct virtio_mmio *t)
 {
-	return __atomic_load_n(&t->status, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&t->regs.status, __ATOMIC_SEQ_CST);
 }
 
 static void mmio_status_or(struct virtio_mmio *t, uint32_t bits)
 {
-	__atomic_fetch_or(&t->status, bits, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&t->regs.status, bits, __ATOMIC_SEQ_CST);
 }
 
 static const char *mmio_name(const struct virtio_mmio *t)
@@ -40,40 +40,47 @@ static void mmio_eventfd_signal(int fd)
 		log_debug("virtio-mmio: eventfd write: %s", strerror(errno));
 }
 
-static void mmio_interrupt(struct virtio_mmio *t, uint32_t why)
+void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t why)
 {
-	atomic_fetch_or(&t->interrupt_status, why);
+	__atomic_fetch_or(&t->regs.interrupt_status, why, __ATOMIC_SEQ_CST);
 	mmio_eventfd_signal(t->call_fd);
 }
 
 bool virtio_mmio_has_feature(const struct virtio_mmio *t, unsigned bit)
 {
-	return bit < 64 && (t->driver_features & VIRTIO_BIT(bit));
+	return bit < 64 && (t->regs.driver_features & VIRTIO_BIT(bit));
 }
 
 void virtio_mmio_signal_used(struct virtio_mmio *t)
 {
-	mmio_interrupt(t, VIRTIO_MMIO_INT_VRING);
+	virtio_mmio_interrupt(t, VIRTIO_MMIO_INT_VRING);
 }
 
 void virtio_mmio_config_changed(struct virtio_mmio *t)
 {
-	__atomic_add_fetch(&t->config_generation, 1, __ATOMIC_SEQ_CST);
-	mmio_interrupt(t, VIRTIO_MMIO_INT_CONFIG);
+	__atomic_add_fetch(&t->regs.config_generation, 1, __ATOMIC_SEQ_CST);
+	virtio_mmio_interrupt(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
 void virtio_mmio_needs_reset(struct virtio_mmio *t)
 {
 	mmio_status_or(t, VIRTIO_STATUS_NEEDS_RESET);
-	mmio_interrupt(t, VIRTIO_MMIO_INT_CONFIG);
+	virtio_mmio_interrupt(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
-/* The selected queue, or NULL: the one place queue_sel is bounded. */
-static struct virtio_mmio_queue *mmio_cur_queue(struct virtio_mmio *t)
+/* The selected queue's registers, or NULL: the one place queue_sel is
+ * bounded. */
+static struct virtio_mmio_queue_regs *mmio_cur_queue(struct virtio_mmio *t)
 {
-	if (t->queue_sel >= (uint32_t)t->ops->nr_queues)
+	if (t->regs.queue_sel >= (uint32_t)t->ops->nr_queues)
 		return NULL;
-	return &t->queues[t->queue_sel];
+	return &t->regs.queues[t->regs.queue_sel];
+}
+
+/* The live queue behind the selected registers (q from mmio_cur_queue). */
+static struct vq *mmio_cur_vq(struct virtio_mmio *t)
+{
+	return &t->queues[t->regs.queue_sel].vq;
 }
 
 static void mmio_drain(int fd)
@@ -86,7 +93,7 @@ static void mmio_drain(int fd)
 
 /* Status=0 (or teardown): the device lets go of its queues first, then every
  * register goes back to its reset value. Lock held. */
-static void mmio_reset(struct virtio_mmio *t)
+void virtio_mmio_reset_locked(struct virtio_mmio *t)
 {
 	if (t->ops->reset)
 		t->ops->reset(t->dev);
@@ -94,25 +101,23 @@ static void mmio_reset(struct virtio_mmio *t)
 		struct virtio_mmio_queue *q = &t->queues[i];
 
 		vq_disable(&q->vq);
-		q->num = 0;
-		q->ready = false;
-		q->desc = q->driver = q->device = 0;
+		memset(&t->regs.queues[i], 0, sizeof(t->regs.queues[i]));
 		/* A stale kick must not reach the next driver's queues. */
 		mmio_drain(q->kick_fd);
 	}
-	t->driver_features = 0;
-	t->device_features_sel = 0;
-	t->driver_features_sel = 0;
-	t->queue_sel = 0;
-	atomic_store(&t->interrupt_status, 0);
-	__atomic_store_n(&t->status, 0, __ATOMIC_SEQ_CST);
+	t->regs.driver_features = 0;
+	t->regs.device_features_sel = 0;
+	t->regs.driver_features_sel = 0;
+	t->regs.queue_sel = 0;
+	__atomic_store_n(&t->regs.interrupt_status, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->regs.status, 0, __ATOMIC_SEQ_CST);
 }
 
 static bool mmio_features_ok(struct virtio_mmio *t)
 {
-	uint64_t unoffered = t->driver_features & ~t->device_features;
+	uint64_t unoffered = t->regs.driver_features & ~t->regs.device_features;
 
-	if (!(t->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
+	if (!(t->regs.driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
 		log_debug("%s@0x%llx: FEATURES_OK refused: the driver did not accept VERSION_1 (legacy drivers are not supported)",
 			  mmio_name(t), (unsigned long long)t->base);
 		return false;
@@ -159,7 +164,7 @@ static void mmio_write_status(struct virtio_mmio *t, uint32_t v)
 	uint32_t have = cur & ~VIRTIO_STATUS_NEEDS_RESET;
 
 	if (v == 0) {
-		mmio_reset(t);
+		virtio_mmio_reset_locked(t);
 		return;
 	}
 	if (have & ~want) {
@@ -194,39 +199,40 @@ static void mmio_write_status(struct virtio_mmio *t, uint32_t v)
 			  mmio_name(t), (unsigned long long)t->base, v);
 }
 
-static void mmio_queue_ready(struct virtio_mmio *t, struct virtio_mmio_queue *q, uint32_t v)
+static void mmio_queue_ready(struct virtio_mmio *t, struct virtio_mmio_queue_regs *q, uint32_t v)
 {
+	struct vq *vq = mmio_cur_vq(t);
 	uint16_t max = t->ops->queue_max;
 	int err;
 
 	if (!v) {
-		vq_disable(&q->vq);
-		q->ready = false;
+		vq_disable(vq);
+		q->ready = 0;
 		return;
 	}
 	if (q->ready)
 		return;
 	if (!(mmio_status(t) & VIRTIO_STATUS_FEATURES_OK)) {
 		log_debug("%s@0x%llx: queue %u made ready before FEATURES_OK; ignored",
-			  mmio_name(t), (unsigned long long)t->base, t->queue_sel);
+			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel);
 		return;
 	}
 	if (q->num == 0 || q->num > max || (q->num & (q->num - 1))) {
 		log_debug("%s@0x%llx: queue %u size %u is not a power of two up to %u",
-			  mmio_name(t), (unsigned long long)t->base, t->queue_sel, q->num, max);
+			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel, q->num, max);
 		mmio_status_or(t, VIRTIO_STATUS_NEEDS_RESET);
 		return;
 	}
-	err = vq_enable(&q->vq, t->mem, q->num, q->desc, q->driver, q->device,
+	err = vq_enable(vq, t->mem, q->num, q->desc, q->driver, q->device,
 			virtio_mmio_has_feature(t, VIRTIO_F_EVENT_IDX),
 			virtio_mmio_has_feature(t, VIRTIO_F_INDIRECT_DESC));
 	if (err) {
 		log_debug("%s@0x%llx: queue %u ring address outside guest RAM",
-			  mmio_name(t), (unsigned long long)t->base, t->queue_sel);
+			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel);
 		mmio_status_or(t, VIRTIO_STATUS_NEEDS_RESET);
 		return;
 	}
-	q->ready = true;
+	q->ready = 1;
 }
 
 static void mmio_set_half(uint64_t *reg, bool high, uint32_t v)
@@ -240,11 +246,11 @@ static void mmio_set_half(uint64_t *reg, bool high, uint32_t v)
 /* The queue registers: writable only before DRIVER_OK, queue not ready. */
 static void mmio_write_queue(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
-	struct virtio_mmio_queue *q = mmio_cur_queue(t);
+	struct virtio_mmio_queue_regs *q = mmio_cur_queue(t);
 
 	if (!q) {
 		log_debug("%s@0x%llx: queue register 0x%llx written with QueueSel %u out of range; ignored",
-			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)off, t->queue_sel);
+			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)off, t->regs.queue_sel);
 		return;
 	}
 	if (mmio_status(t) & VIRTIO_STATUS_DRIVER_OK) {
@@ -258,7 +264,7 @@ static void mmio_write_queue(struct virtio_mmio *t, uint64_t off, uint32_t v)
 	}
 	if (q->ready) {
 		log_debug("%s@0x%llx: queue %u register 0x%llx written while ready; ignored",
-			  mmio_name(t), (unsigned long long)t->base, t->queue_sel, (unsigned long long)off);
+			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel, (unsigned long long)off);
 		return;
 	}
 	switch (off) {
@@ -292,19 +298,19 @@ static void mmio_write_driver_features(struct virtio_mmio *t, uint64_t off, uint
 		return;
 	}
 	if (off == VIRTIO_MMIO_DRIVER_FEATURES_SEL) {
-		t->driver_features_sel = v;
-	} else if (t->driver_features_sel <= 1) {
-		mmio_set_half(&t->driver_features, t->driver_features_sel == 1, v);
+		t->regs.driver_features_sel = v;
+	} else if (t->regs.driver_features_sel <= 1) {
+		mmio_set_half(&t->regs.driver_features, t->regs.driver_features_sel == 1, v);
 	} else if (v) {
 		/* No feature bit above 63 exists or was offered. */
 		log_debug("%s@0x%llx: driver features word %u = 0x%x; no such bits, ignored",
-			  mmio_name(t), (unsigned long long)t->base, t->driver_features_sel, v);
+			  mmio_name(t), (unsigned long long)t->base, t->regs.driver_features_sel, v);
 	}
 }
 
 static uint32_t mmio_read_reg(struct virtio_mmio *t, uint64_t off)
 {
-	struct virtio_mmio_queue *q;
+	struct virtio_mmio_queue_regs *q;
 
 	switch (off) {
 	case VIRTIO_MMIO_MAGIC_VALUE:
@@ -316,23 +322,23 @@ static uint32_t mmio_read_reg(struct virtio_mmio *t, uint64_t off)
 	case VIRTIO_MMIO_VENDOR_ID:
 		return VIRTIO_MMIO_MVM_VENDOR;
 	case VIRTIO_MMIO_DEVICE_FEATURES:
-		if (t->device_features_sel > 1)
+		if (t->regs.device_features_sel > 1)
 			return 0;
-		return (uint32_t)(t->device_features >> (32 * t->device_features_sel));
+		return (uint32_t)(t->regs.device_features >> (32 * t->regs.device_features_sel));
 	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return mmio_cur_queue(t) ? t->ops->queue_max : 0;
 	case VIRTIO_MMIO_QUEUE_READY:
 		q = mmio_cur_queue(t);
 		return q && q->ready;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
-		return atomic_load(&t->interrupt_status);
+		return __atomic_load_n(&t->regs.interrupt_status, __ATOMIC_SEQ_CST);
 	case VIRTIO_MMIO_STATUS:
 		return mmio_status(t);
 	case VIRTIO_MMIO_SHM_LEN_LOW:
 	case VIRTIO_MMIO_SHM_LEN_HIGH:
 		return 0xffffffffu;   /* length -1: no shared memory region */
 	case VIRTIO_MMIO_CONFIG_GENERATION:
-		return __atomic_load_n(&t->config_generation, __ATOMIC_SEQ_CST);
+		return __atomic_load_n(&t->regs.config_generation, __ATOMIC_SEQ_CST);
 	default:
 		/* Write-only registers and holes read as zero. */
 		log_debug("%s@0x%llx: read of write-only or unknown register 0x%llx",
@@ -345,14 +351,14 @@ static void mmio_write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
-		t->device_features_sel = v;
+		t->regs.device_features_sel = v;
 		break;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		mmio_write_driver_features(t, off, v);
 		break;
 	case VIRTIO_MMIO_QUEUE_SEL:
-		t->queue_sel = v;
+		t->regs.queue_sel = v;
 		break;
 	case VIRTIO_MMIO_QUEUE_NUM:
 	case VIRTIO_MMIO_QUEUE_READY:
@@ -372,7 +378,7 @@ static void mmio_write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 				  mmio_name(t), (unsigned long long)t->base, v);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
-		atomic_fetch_and(&t->interrupt_status, ~v);
+		__atomic_fetch_and(&t->regs.interrupt_status, ~v, __ATOMIC_SEQ_CST);
 		break;
 	case VIRTIO_MMIO_STATUS:
 		mmio_write_status(t, v);
@@ -487,10 +493,9 @@ int virtio_mmio_attach(struct virtio_mmio *t, const struct virtio_env *env,
 	t->mem = env ? env->mem : NULL;
 	t->base = base;
 	t->gsi = gsi;
-	t->device_features = ops->features | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+	t->regs.device_features = ops->features | VIRTIO_BIT(VIRTIO_F_VERSION_1) |
 			     VIRTIO_BIT(VIRTIO_F_EVENT_IDX) |
 			     VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC);
-	atomic_init(&t->interrupt_status, 0);
 
 	t->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (t->call_fd < 0)
@@ -544,7 +549,7 @@ void virtio_mmio_detach(struct virtio_mmio *t)
 	if (!t || !t->attached)
 		return;
 	pthread_mutex_lock(&t->lock);
-	mmio_reset(t);
+	virtio_mmio_reset_locked(t);
 	t->attached = false;
 	pthread_mutex_unlock(&t->lock);
 	mmio_close_fds(t);

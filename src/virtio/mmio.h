@@ -28,7 +28,6 @@
 #define MVM_VIRTIO_MMIO_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -70,27 +69,50 @@ struct virtio_env {
 	void *ctx;
 };
 
+/* Bump when struct virtio_mmio_state changes meaning. */
+#define VIRTIO_MMIO_STATE_VERSION 1
+
+/* One queue's registers, as the driver wrote them. */
+struct virtio_mmio_queue_regs {
+	uint64_t desc, driver, device;  /* ring addresses */
+	uint16_t num;               /* QueueNum */
+	uint8_t ready;              /* QueueReady: 0 or 1 */
+	uint8_t pad[5];             /* always 0 */
+};
+
+/* Guest-visible registers: plain data, no pointers (snapshots). status,
+ * config_generation and interrupt_status are also changed by the device's
+ * worker without t->lock: always through __atomic builtins. */
+struct virtio_mmio_regs {
+	uint64_t device_features;   /* ops->features | transport bits */
+	uint64_t driver_features;   /* what the driver accepted */
+	uint32_t status;
+	uint32_t device_features_sel, driver_features_sel, queue_sel;
+	uint32_t config_generation;
+	uint32_t interrupt_status;
+	struct virtio_mmio_queue_regs queues[VIRTIO_MMIO_MAX_QUEUES];
+};
+
+/* The whole transport as plain data: registers plus each queue. */
+struct virtio_mmio_state {
+	struct virtio_mmio_regs regs;
+	struct vq_state vq[VIRTIO_MMIO_MAX_QUEUES];
+};
+
 struct virtio_mmio_queue {
-	uint16_t num;               /* QueueNum written by the driver */
-	bool ready;
-	uint64_t desc, driver, device;  /* ring addresses written by the driver */
-	struct vq vq;
+	struct vq vq;               /* host view of the rings (not state) */
 	int kick_fd;                /* eventfd: driver notified this queue */
 };
 
 struct virtio_mmio {
+	struct virtio_mmio_regs regs;
+	/* Host resources and wiring. */
 	pthread_mutex_t lock;
 	const struct virtio_dev_ops *ops;
 	void *dev;
 	const struct gmem *mem;
 	uint64_t base;
 	uint32_t gsi;
-	uint32_t status;
-	uint64_t device_features;   /* ops->features | transport bits */
-	uint64_t driver_features;   /* what the driver accepted */
-	uint32_t device_features_sel, driver_features_sel, queue_sel;
-	uint32_t config_generation;
-	atomic_uint interrupt_status;
 	int call_fd;                /* eventfd behind the irqfd */
 	bool attached;
 	struct virtio_mmio_queue queues[VIRTIO_MMIO_MAX_QUEUES];
@@ -112,6 +134,28 @@ bool virtio_mmio_has_feature(const struct virtio_mmio *t, unsigned bit);
 void virtio_mmio_signal_used(struct virtio_mmio *t);   /* used-buffer interrupt */
 void virtio_mmio_config_changed(struct virtio_mmio *t); /* bump generation + interrupt */
 void virtio_mmio_needs_reset(struct virtio_mmio *t);   /* driver broke the rules */
+
+/* Snapshot support (mmio_state.c). save: with the device quiet (VM paused);
+ * copies the registers and every queue; 0 or -EINVAL (not attached).
+ * restore: into an attached transport fresh from attach or reset, before
+ * the VM runs. Everything is checked first, as the guest's own writes
+ * would be: status bits and their order, device_features equal to what
+ * this device offers, driver_features a subset with VERSION_1 once
+ * FEATURES_OK, interrupt bits, queue registers (zero beyond nr_queues;
+ * a ready queue only after FEATURES_OK, with a power-of-two size up to
+ * queue_max and the vq state agreeing with the registers and features);
+ * ready queues then go through vq_restore() (vq_enable()'s ring checks).
+ * With DRIVER_OK (and not NEEDS_RESET) ops->activate runs last, as on the
+ * driver's DRIVER_OK; a pending interrupt_status re-signals the irqfd so
+ * an interrupt cannot be lost across the move. 0, or -EINVAL/-EBUSY/the
+ * activate error, logged naming the field; on failure the transport is
+ * reset. */
+int virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s);
+int virtio_mmio_restore(struct virtio_mmio *t, const struct virtio_mmio_state *s);
+/* For mmio_state.c: Status=0 with t->lock held; the interrupt path. */
+void virtio_mmio_reset_locked(struct virtio_mmio *t);
+void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t why);
+
 static inline struct vq *virtio_mmio_vq(struct virtio_mmio *t, int i)
 {
 	return &t->queues[i].vq;

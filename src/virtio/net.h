@@ -27,6 +27,17 @@
  * dropped). With no rx buffers the frame waits in a bounded queue (256
  * frames, newest dropped beyond, counted in rx_dropped) and a pausable
  * backend (tap) stops being read until the guest kicks rx.
+ *
+ * State (net_state.c): the transport (registers, both queues) and the
+ * config space (MAC, link status, queue pairs). A tx chain held for a full
+ * backend is saved as not yet taken (the tx queue's last_avail one back),
+ * so the restored device sends it again; rx frames waiting in the host
+ * queue are dropped, as a wire may. Restore into a device freshly created
+ * and attached, before the VM runs: the offered features must be the same
+ * (a tap snapshot does not restore onto user networking: the transport
+ * refuses device_features), the MAC must be unicast, status LINK_UP and
+ * one queue pair; the transport's activate re-applies the negotiated
+ * offloads to the backend. The backend (tap fd, slirp) is not state.
  */
 #ifndef MVM_VIRTIO_NET_H
 #define MVM_VIRTIO_NET_H
@@ -77,6 +88,20 @@ struct virtio_net_stats {
 };
 
 struct virtio_net;
+
+#define VIRTIO_NET_STATE_VERSION 1
+
+struct virtio_net_state {
+	struct virtio_mmio_state transport;
+	struct virtio_net_config config;
+	uint8_t pad[6];                  /* always 0 */
+};
+
+/* 0 or -EINVAL (not attached); with the VM paused. */
+int virtio_net_save(struct virtio_net *d, struct virtio_net_state *s);
+/* 0, or -EINVAL/-EBUSY/-errno logged naming the refused field; on failure
+ * the device is left reset. */
+int virtio_net_restore(struct virtio_net *d, const struct virtio_net_state *s);
 
 /* Parse a --net value into cfg (see net_cfg_parse() in net/backend.h). */
 int virtio_net_parse(const char *arg, struct virtio_net_cfg *cfg);

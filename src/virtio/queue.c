@@ -55,6 +55,9 @@ int vq_enable(struct vq *q, const struct gmem *mem, uint16_t size,
 
 	q->mem = mem;
 	q->size = size;
+	q->desc_gpa = desc_gpa;
+	q->avail_gpa = avail_gpa;
+	q->used_gpa = used_gpa;
 	q->event_idx = event_idx;
 	q->indirect = indirect;
 	q->desc = desc;
@@ -293,4 +296,76 @@ bool vq_has_avail(const struct vq *q)
 	if (!q->size || q->broken)
 		return false;
 	return vq_load_avail_idx(q) != q->last_avail;
+}
+
+int vq_save(const struct vq *q, struct vq_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (!q->size)
+		return 0;
+	s->desc_gpa = q->desc_gpa;
+	s->avail_gpa = q->avail_gpa;
+	s->used_gpa = q->used_gpa;
+	s->size = q->size;
+	s->last_avail = q->last_avail;
+	s->used_idx = q->used_idx;
+	s->signalled_used = q->signalled_used;
+	s->event_idx = q->event_idx;
+	s->indirect = q->indirect;
+	s->signalled_used_valid = q->signalled_used_valid;
+	s->broken = q->broken;
+	return 0;
+}
+
+static int vq_refuse(const char *field, unsigned long long val)
+{
+	log_err("virtqueue state: %s = %llu (%#llx) is not valid; state refused", field, val, val);
+	return -EINVAL;
+}
+
+int vq_restore(struct vq *q, const struct gmem *mem, const struct vq_state *s)
+{
+	static const uint8_t zero[sizeof(s->pad)];
+	int r;
+
+	vq_disable(q);
+	if (memcmp(s->pad, zero, sizeof(zero)))
+		return vq_refuse("pad", 1);
+	if (s->event_idx > 1)
+		return vq_refuse("event_idx", s->event_idx);
+	if (s->indirect > 1)
+		return vq_refuse("indirect", s->indirect);
+	if (s->broken > 1)
+		return vq_refuse("broken", s->broken);
+	if (s->signalled_used_valid > 1)
+		return vq_refuse("signalled_used_valid", s->signalled_used_valid);
+	if (!s->signalled_used_valid && s->signalled_used)
+		return vq_refuse("signalled_used (without signalled_used_valid)", s->signalled_used);
+	if (!s->size) {
+		/* A disabled queue remembers nothing: anything else is corrupt. */
+		if (s->desc_gpa || s->avail_gpa || s->used_gpa || s->last_avail || s->used_idx ||
+		    s->event_idx || s->indirect || s->broken || s->signalled_used_valid)
+			return vq_refuse("size (0, but other fields are set)", 0);
+		return 0;
+	}
+	/* In flight: taken from avail, not yet returned in used. */
+	if ((uint16_t)(s->last_avail - s->used_idx) > s->size)
+		return vq_refuse("last_avail (more chains in flight than the queue size)",
+				 s->last_avail);
+	/* The checks a driver's QueueReady goes through. */
+	r = vq_enable(q, mem, s->size, s->desc_gpa, s->avail_gpa, s->used_gpa,
+		      s->event_idx, s->indirect);
+	if (r) {
+		log_err("virtqueue state: size %u or ring addresses desc %#llx avail %#llx used %#llx "
+			"are not a valid queue in guest RAM; state refused", s->size,
+			(unsigned long long)s->desc_gpa, (unsigned long long)s->avail_gpa,
+			(unsigned long long)s->used_gpa);
+		return r;
+	}
+	q->last_avail = s->last_avail;
+	q->used_idx = s->used_idx;
+	q->signalled_used = s->signalled_used;
+	q->signalled_used_valid = s->signalled_used_valid;
+	q->broken = s->broken;
+	return 0;
 }

@@ -25,6 +25,15 @@
  * the ring entries; vq_push() writes the used element, then a release
  * store of used->idx; vq_needs_interrupt() has a full fence before it reads
  * the driver's flags/used_event (the spec's "device must not miss" rule).
+ *
+ * State (snapshots): vq_save() copies what the device remembers about a
+ * queue -- the ring addresses the driver gave, the negotiated ring
+ * features and the device's indexes -- into a plain struct vq_state (no
+ * host pointers: they are recomputed). vq_restore() goes through
+ * vq_enable(), the same checks as a driver's QueueReady, so a bad size or
+ * ring address in a state file is refused as a bad guest write would be;
+ * it also refuses more chains in flight (last_avail - used_idx) than the
+ * queue holds and flag bytes other than 0/1, logging the field it refused.
  */
 #ifndef MVM_VIRTIO_QUEUE_H
 #define MVM_VIRTIO_QUEUE_H
@@ -51,6 +60,7 @@ struct vq_chain {
 struct vq {
 	const struct gmem *mem;
 	uint16_t size;          /* 0 when disabled */
+	uint64_t desc_gpa, avail_gpa, used_gpa;  /* as the driver gave them (for vq_save) */
 	bool event_idx;         /* VIRTIO_F_EVENT_IDX negotiated */
 	bool indirect;          /* VIRTIO_F_INDIRECT_DESC negotiated */
 	volatile struct virtq_desc *desc;
@@ -91,6 +101,28 @@ void vq_set_notify(struct vq *q, bool enable);
 
 /* Are there chains the device has not taken yet? (acquire read) */
 bool vq_has_avail(const struct vq *q);
+
+/* Bump when struct vq_state changes meaning; a snapshot section carries it. */
+#define VQ_STATE_VERSION 1
+
+/* A queue as plain data; size 0 is a disabled queue (everything else 0). */
+struct vq_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size;
+	uint16_t last_avail;
+	uint16_t used_idx;
+	uint16_t signalled_used;
+	uint8_t event_idx;            /* 0 or 1 */
+	uint8_t indirect;             /* 0 or 1 */
+	uint8_t signalled_used_valid; /* 0 or 1 */
+	uint8_t broken;               /* 0 or 1 */
+	uint8_t pad[4];               /* always 0: states compare bytewise */
+};
+
+/* 0 (s fully written, padding zeroed). */
+int vq_save(const struct vq *q, struct vq_state *s);
+/* 0, or -EINVAL with a message naming the refused field (q left disabled). */
+int vq_restore(struct vq *q, const struct gmem *mem, const struct vq_state *s);
 
 /* The spec's vring_need_event(): did the index move past event since old? */
 static inline bool vq_need_event(uint16_t event, uint16_t new_idx, uint16_t old)

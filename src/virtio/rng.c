@@ -124,6 +124,17 @@ static const struct virtio_dev_ops rng_ops = {
 	.reset = rng_reset,
 };
 
+int virtio_rng_save(struct virtio_rng *d, struct virtio_rng_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	return virtio_mmio_save(&d->w.t, &s->transport);
+}
+
+int virtio_rng_restore(struct virtio_rng *d, const struct virtio_rng_state *s)
+{
+	return virtio_mmio_restore(&d->w.t, &s->transport);
+}
+
 int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 		      const struct gmem *mem)
 {

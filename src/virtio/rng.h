@@ -14,6 +14,11 @@
  * VIRTIO_RNG_BATCH chains, then the worker goes back to its loop and kicks
  * itself if more are waiting, so a guest that keeps the queue full gets its
  * entropy but cannot keep the worker from stop and reset requests.
+ *
+ * State: only the transport (registers and the queue): the device has no
+ * config space and keeps no chain between wake-ups. Save with the VM
+ * paused; restore into a device freshly attached, before the VM runs,
+ * through virtio_mmio_restore()'s checks.
  */
 #ifndef MVM_VIRTIO_RNG_H
 #define MVM_VIRTIO_RNG_H
@@ -32,6 +37,17 @@ struct virtio_rng_cfg {
 };
 
 struct virtio_rng;
+
+#define VIRTIO_RNG_STATE_VERSION 1
+
+struct virtio_rng_state {
+	struct virtio_mmio_state transport;
+};
+
+/* 0 or -EINVAL (not attached). */
+int virtio_rng_save(struct virtio_rng *d, struct virtio_rng_state *s);
+/* 0, or -errno logged naming the refused field (device left reset). */
+int virtio_rng_restore(struct virtio_rng *d, const struct virtio_rng_state *s);
 
 /* 0 or -errno (logged). cfg may be NULL. */
 int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,

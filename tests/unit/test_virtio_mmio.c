@@ -241,7 +241,7 @@ static void test_device_features_sel(void **state)
 	assert_int_equal(rd(x, VIRTIO_MMIO_DEVICE_FEATURES), 0);
 	wr(x, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0xffffffff);
 	assert_int_equal(rd(x, VIRTIO_MMIO_DEVICE_FEATURES), 0);
-	assert_true(x->t.device_features == want);
+	assert_true(x->t.regs.device_features == want);
 }
 
 static void test_happy_path(void **state)
@@ -324,7 +324,7 @@ static void test_features_ok_refuses_unoffered(void **state)
 	wr(x, VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffff);
 	wr(x, VIRTIO_MMIO_STATUS, status(x) | VIRTIO_STATUS_FEATURES_OK);
 	assert_true(status(x) & VIRTIO_STATUS_FEATURES_OK);
-	assert_true(x->t.driver_features == STD_FEATURES);
+	assert_true(x->t.regs.driver_features == STD_FEATURES);
 }
 
 static void test_features_locked_outside_negotiation(void **state)
@@ -333,10 +333,10 @@ static void test_features_locked_outside_negotiation(void **state)
 
 	/* Before DRIVER: ignored. */
 	write_features(x, STD_FEATURES);
-	assert_true(x->t.driver_features == 0);
+	assert_true(x->t.regs.driver_features == 0);
 	wr(x, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
 	write_features(x, STD_FEATURES);
-	assert_true(x->t.driver_features == 0);
+	assert_true(x->t.regs.driver_features == 0);
 	wr(x, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 	write_features(x, STD_FEATURES);
 	wr(x, VIRTIO_MMIO_STATUS, status(x) | VIRTIO_STATUS_FEATURES_OK);
@@ -344,9 +344,9 @@ static void test_features_locked_outside_negotiation(void **state)
 	/* After FEATURES_OK: the sel and the value are both ignored. */
 	wr(x, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	wr(x, VIRTIO_MMIO_DRIVER_FEATURES, 0);
-	assert_int_equal(x->t.driver_features_sel, 1);
+	assert_int_equal(x->t.regs.driver_features_sel, 1);
 	write_features(x, VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC));
-	assert_true(x->t.driver_features == STD_FEATURES);
+	assert_true(x->t.regs.driver_features == STD_FEATURES);
 	assert_true(virtio_mmio_has_feature(&x->t, VIRTIO_F_EVENT_IDX));
 	/* DriverFeatures is write-only. */
 	assert_int_equal(rd(x, VIRTIO_MMIO_DRIVER_FEATURES), 0);
@@ -474,10 +474,10 @@ static void test_ring_writes_ignored_after_ready(void **state)
 	wr(x, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, 1);
 	wr(x, VIRTIO_MMIO_QUEUE_DEVICE_LOW, 0x6000);
 	wr(x, VIRTIO_MMIO_QUEUE_NUM, 4);
-	assert_true(x->t.queues[0].desc == DESC(0));
-	assert_true(x->t.queues[0].driver == AVAIL(0));
-	assert_true(x->t.queues[0].device == USED(0));
-	assert_int_equal(x->t.queues[0].num, 8);
+	assert_true(x->t.regs.queues[0].desc == DESC(0));
+	assert_true(x->t.regs.queues[0].driver == AVAIL(0));
+	assert_true(x->t.regs.queues[0].device == USED(0));
+	assert_int_equal(x->t.regs.queues[0].num, 8);
 	/* Queue 1 is not ready, but DRIVER_OK locks it too. */
 	wr(x, VIRTIO_MMIO_STATUS, status(x) | VIRTIO_STATUS_DRIVER_OK);
 	assert_int_equal(x->f.activates, 1);
@@ -485,9 +485,9 @@ static void test_ring_writes_ignored_after_ready(void **state)
 	wr(x, VIRTIO_MMIO_QUEUE_DESC_LOW, 0x5000);
 	wr(x, VIRTIO_MMIO_QUEUE_NUM, 4);
 	wr(x, VIRTIO_MMIO_QUEUE_READY, 1);
-	assert_true(x->t.queues[1].desc == 0);
-	assert_int_equal(x->t.queues[1].num, 0);
-	assert_false(x->t.queues[1].ready);
+	assert_true(x->t.regs.queues[1].desc == 0);
+	assert_int_equal(x->t.regs.queues[1].num, 0);
+	assert_false(x->t.regs.queues[1].ready);
 	/* Nor can a live queue be pulled from under the device. */
 	wr(x, VIRTIO_MMIO_QUEUE_SEL, 0);
 	wr(x, VIRTIO_MMIO_QUEUE_READY, 0);
@@ -532,9 +532,9 @@ static void test_queue_sel_out_of_range(void **state)
 		assert_int_equal(rd(x, VIRTIO_MMIO_QUEUE_READY), 0);
 	}
 	for (int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-		assert_false(x->t.queues[q].ready);
-		assert_int_equal(x->t.queues[q].num, 0);
-		assert_true(x->t.queues[q].desc == 0);
+		assert_false(x->t.regs.queues[q].ready);
+		assert_int_equal(x->t.regs.queues[q].num, 0);
+		assert_true(x->t.regs.queues[q].desc == 0);
 	}
 	assert_false(status(x) & VIRTIO_STATUS_NEEDS_RESET);
 }
@@ -544,16 +544,16 @@ static void test_queue_sel_out_of_range(void **state)
 static void assert_all_clear(struct ctx *x)
 {
 	assert_int_equal(status(x), 0);
-	assert_true(x->t.driver_features == 0);
-	assert_int_equal(x->t.device_features_sel, 0);
-	assert_int_equal(x->t.driver_features_sel, 0);
-	assert_int_equal(x->t.queue_sel, 0);
+	assert_true(x->t.regs.driver_features == 0);
+	assert_int_equal(x->t.regs.device_features_sel, 0);
+	assert_int_equal(x->t.regs.driver_features_sel, 0);
+	assert_int_equal(x->t.regs.queue_sel, 0);
 	assert_int_equal(rd(x, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	for (int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
-		assert_false(x->t.queues[q].ready);
-		assert_int_equal(x->t.queues[q].num, 0);
-		assert_true(x->t.queues[q].desc == 0 && x->t.queues[q].driver == 0 &&
-			    x->t.queues[q].device == 0);
+		assert_false(x->t.regs.queues[q].ready);
+		assert_int_equal(x->t.regs.queues[q].num, 0);
+		assert_true(x->t.regs.queues[q].desc == 0 && x->t.regs.queues[q].driver == 0 &&
+			    x->t.regs.queues[q].device == 0);
 		assert_false(vq_enabled(virtio_mmio_vq(&x->t, q)));
 	}
 }
