@@ -59,4 +59,7 @@ void acpi_pm_destroy(struct acpi_pm *p);
 void acpi_pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		bool is_write);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind acpi_pm_kind;
+
 #endif

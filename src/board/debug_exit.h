@@ -28,4 +28,7 @@ void debug_exit_destroy(struct debug_exit *d);
 /* bus_io_fn; opaque is the struct debug_exit. */
 void debug_exit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind debug_exit_kind;
+
 #endif

@@ -98,4 +98,7 @@ void i8042_cmd_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
  * guest is not reading its keyboard). Any thread. */
 int i8042_send_ctrl_alt_del(struct i8042 *k);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind i8042_kind;
+
 #endif

@@ -1,10 +1,12 @@
 /* pvpanic.c - pvpanic port: guest panic -> VM stop, crash kernel -> log. */
 #include "board/pvpanic.h"
+#include "core/device.h"
+#include "core/layout.h"
+#include "util/log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include "util/log.h"
 
 void pvpanic_init(struct pvpanic *p, struct vm_stopper stop)
 {
@@ -63,3 +65,60 @@ int pvpanic_restore(struct pvpanic *p, const struct pvpanic_state *s)
 	__atomic_store_n(&p->regs.events_seen, ev, __ATOMIC_RELAXED);
 	return 0;
 }
+
+/* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
+
+static int pvpanic_kind_count(const struct vm_config *cfg)
+{
+	return 1;
+}
+
+static int pvpanic_kind_create(void **dev, const struct vm_config *cfg, int index,
+			     const struct device_env *env)
+{
+	struct pvpanic *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	pvpanic_init(k, env->stopper);
+	*dev = k;
+	return 0;
+}
+
+static int pvpanic_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
+{
+	struct pvpanic *k = dev;
+
+	return device_claim_ports(env, PORT_PVPANIC, 1, pvpanic_io, k, "pvpanic");
+}
+
+static int pvpanic_kind_save(void *dev, void *state, size_t len)
+{
+	return len == sizeof(struct pvpanic_state) ? pvpanic_save(dev, state) : -EINVAL;
+}
+
+static int pvpanic_kind_restore(void *dev, const void *state, size_t len)
+{
+	return len == sizeof(struct pvpanic_state) ? pvpanic_restore(dev, state) : -EINVAL;
+}
+
+static void pvpanic_kind_destroy(void *dev)
+{
+	struct pvpanic *k = dev;
+
+	pvpanic_destroy(k);
+	free(k);
+}
+
+const struct device_kind pvpanic_kind = {
+	.name = "pvpanic",
+	.short_name = "pvpanic",
+	.count = pvpanic_kind_count,
+	.create = pvpanic_kind_create,
+	.attach = pvpanic_kind_attach,
+	.state_size = sizeof(struct pvpanic_state),
+	.state_version = PVPANIC_STATE_VERSION,
+	.save = pvpanic_kind_save,
+	.restore = pvpanic_kind_restore,
+	.destroy = pvpanic_kind_destroy,
+};

@@ -52,4 +52,7 @@ void pvpanic_destroy(struct pvpanic *p);
 void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		bool is_write);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind pvpanic_kind;
+
 #endif

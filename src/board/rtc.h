@@ -78,4 +78,7 @@ void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
  * and the century are clock registers and should not be set this way. */
 void rtc_cmos_set(struct rtc *r, uint8_t index, uint8_t value);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind rtc_kind;
+
 #endif

@@ -99,4 +99,7 @@ size_t uart8250_receive(struct uart8250 *u, const uint8_t *buf, size_t len);
  * 0 when there is room, -ETIMEDOUT after timeout_ms (< 0: wait forever). */
 int uart8250_wait_rx_room(struct uart8250 *u, int timeout_ms);
 
+/* The device kind for the registry (core/device.h). */
+extern const struct device_kind uart8250_kind;
+
 #endif

@@ -1,5 +1,6 @@
 /* bus.c - sorted, non-overlapping address ranges with binary-search dispatch. */
 #include "core/bus.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -48,7 +49,7 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, bus_io_fn fn,
 		struct bus_range *r = realloc(b->ranges, cap * sizeof(*r));
 
 		if (!r)
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		b->ranges = r;
 		b->cap = cap;
 	}

@@ -2,6 +2,7 @@
 #include "core/cpu.h"
 #include "core/cpuid.h"
 #include "core/layout.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -94,7 +95,7 @@ static int cpu_set_msrs(int fd)
 	int ret;
 
 	if (!msrs)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	msrs->nmsrs = n;
 	for (int i = 0; i < n; i++) {
 		msrs->entries[i].index = boot_msrs[i].index;
@@ -140,7 +141,7 @@ int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus)
 	int ret;
 
 	if (!cpuid)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	ret = ioctl(fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
 	if (ret) {

@@ -4,32 +4,43 @@
  * file; the builder's registry (vmm/devices.c) lists every kind in one table
  * and walks it in order. For each kind, count() says how many instances the
  * config asks for; each instance is then create()d (host resources opened
- * and user input checked, before KVM exists), attach()ed (bus ranges,
+ * and user input checked, before KVM exists; board devices take their
+ * interrupt line and stopper here), attach()ed (bus ranges,
  * ioeventfds, irqfds, worker started), and at the end destroy()ed, which
  * stops its worker and completes its in-flight I/O. quiesce() returns once
  * the instance no longer touches guest memory and holds its guest-visible
  * work; resume() undoes it. stats() adds the instance's counters to a JSON
- * object (NULL: it keeps none). save()/restore() are the state hooks
- * snapshot and migration will use (NULL until a kind has them). Optional
+ * object (NULL: it keeps none). save()/restore() move the instance's
+ * guest-visible state to and from a plain struct (snapshot, migration). Optional
  * hooks may be NULL; devices never see each other or struct vm.
  */
 #ifndef MVM_CORE_DEVICE_H
 #define MVM_CORE_DEVICE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/bus.h"
+#include "core/irq.h"
 #include "core/memory.h"
 #include "core/vm_config.h"
+#include "core/vmstop.h"
 
 struct json_object;
 
-/* What an instance is attached with: the VM's buses, RAM and KVM's eventfd wiring. */
+/* What an instance is created and attached with: the VM's buses, RAM, its
+ * interrupt lines, KVM's eventfd wiring, and how to stop the VM. Built
+ * before KVM exists; the callbacks are only called once the VM is attached. */
 struct device_env {
 	const struct gmem *mem;
 	struct bus *pio;
 	struct bus *mmio;
+	/* KVM_IRQ_LINE: the level of an ISA interrupt line (board devices). */
+	void (*irq_set)(void *ctx, uint32_t gsi, int level);
+	struct vm_stopper stopper;
+	const atomic_bool *stopping;   /* the VM's stop flag (lets blocked output give up) */
+	int console_out_fd;            /* where guest console output goes (stdout) */
 	/* KVM_IOEVENTFD: addr, 4 bytes, datamatch. 0 or -errno. */
 	int (*ioeventfd)(void *ctx, uint64_t addr, uint32_t datamatch, int fd);
 	/* KVM_IRQFD: fd raises an edge on gsi. 0 or -errno. */
@@ -42,14 +53,30 @@ struct device_kind {
 	const char *short_name;  /* "blk": metrics keys blk0, blk1, ... */
 	uint32_t virtio_id;      /* VIRTIO_ID_*: gets a virtio-mmio window and a GSI */
 	int (*count)(const struct vm_config *cfg);
-	int (*create)(void **dev, const struct vm_config *cfg, int index, const struct gmem *mem);
+	int (*create)(void **dev, const struct vm_config *cfg, int index, const struct device_env *env);
 	int (*attach)(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi);
 	void (*quiesce)(void *dev);
 	void (*resume)(void *dev);
 	void (*stats)(void *dev, struct json_object *out);
+	/* The instance's guest-visible state as plain data (state_size bytes,
+	 * layout version state_version); the device must be quiesced. restore
+	 * re-checks everything a guest could have put there. 0 or -errno;
+	 * -EINVAL when len is not state_size. NULL: the kind keeps no state. */
+	size_t state_size;
+	uint32_t state_version;
 	int (*save)(void *dev, void *state, size_t len);
 	int (*restore)(void *dev, const void *state, size_t len);
 	void (*destroy)(void *dev);
 };
+
+/* An interrupt line of this VM (board devices). */
+static inline struct irq_line device_irq_line(const struct device_env *env, uint32_t gsi)
+{
+	return (struct irq_line){ .set = env->irq_set, .ctx = env->ctx, .gsi = gsi };
+}
+
+/* Claim [base, base + len) on the port bus; a refusal is logged naming the device. */
+int device_claim_ports(const struct device_env *env, uint64_t base, uint64_t len,
+		       bus_io_fn fn, void *opaque, const char *name);
 
 #endif

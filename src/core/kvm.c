@@ -1,5 +1,6 @@
 /* kvm.c - opening /dev/kvm and checking the API and capabilities mvm needs. */
 #include "core/kvm.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -64,7 +65,7 @@ static int kvm_load_supported_cpuid(struct kvm_sys *k)
 		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
 
 		if (!c)
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		c->nent = nent;
 		if (ioctl(k->fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
 			k->supported = c;

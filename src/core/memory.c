@@ -1,6 +1,7 @@
 /* memory.c - guest RAM mapping and checked guest-physical access. */
 #include "core/memory.h"
 #include "core/layout.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -14,7 +15,7 @@ int gmem_init(struct gmem *m, uint64_t ram_size)
 
 	memset(m, 0, sizeof(*m));
 	if (ram_size < GMEM_MIN_SIZE || (ram_size & 0xfff))
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	/* NORESERVE: a guest's RAM is touched lazily; refusing a 4 GiB VM on a
 	 * host with 3 GiB free would be wrong for a mostly idle guest. */
 	/* Over-map and trim so the host address is 2 MiB aligned like the
@@ -22,7 +23,7 @@ int gmem_init(struct gmem *m, uint64_t ram_size)
 	p = mmap(NULL, ram_size + GMEM_ALIGN, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
-		return -errno;
+		return err_host(-errno);
 	uintptr_t start = (uintptr_t)p, aligned = (start + GMEM_ALIGN - 1) & ~(GMEM_ALIGN - 1);
 
 	if (aligned > start)

@@ -59,6 +59,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	bool parked;                          /* in host->park(), under the VM's pause lock */
+	uint64_t call_seq;                    /* the last vm_vcpus_call() this vCPU ran */
 	uint64_t exits[VCPU_EXIT_REASONS];    /* per KVM_EXIT_* reason */
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */

@@ -1,4 +1,5 @@
 /* vm_config.c - ownership of the strings in a struct vm_config. */
+#include "util/err.h"
 #include "core/vm_config.h"
 
 #include <errno.h>
@@ -11,7 +12,7 @@ int vm_config_set_string(struct vm_config *cfg, const char **field, unsigned own
 	char *copy = NULL;
 
 	if (value && !(copy = strdup(value)))
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	/* always-heap fields (own_bit 0) are freed unconditionally */
 	if (!own_bit || (cfg->owned & own_bit))
 		free((char *)*field);

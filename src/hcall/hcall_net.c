@@ -3,6 +3,7 @@
 #include "mvm/abi.h"
 #include "net/backend.h"
 #include "util/evloop.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -44,7 +45,7 @@ int hcall_net_open(struct hcall_net **out, const char *arg)
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		log_err("--net %s: out of memory for the hypercall receive queue", arg);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	if ((ret = net_backend_open(&n->be, &cfg))) {
 		free(n);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/evloop.h"
+#include "util/err.h"
 #include "util/log.h"
 
 /* Frames read per wake-up before the loop serves other fds (fairness). */
@@ -183,7 +184,7 @@ int net_tap_open(struct net_backend **out, const char *ifname)
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	t->be.ops = &tap_ops;
 	t->be.vnet_hdr = true;
 	t->be.offload_caps = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN;
@@ -193,6 +194,7 @@ int net_tap_open(struct net_backend **out, const char *ifname)
 	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
 		r = -errno;
+		err_host(r);   /* the host's tun device or its permissions, not the flag */
 		if (r == -ENOENT || r == -ENODEV)
 			log_err("tap %s: /dev/net/tun is missing: load the tun module (modprobe tun)", ifname);
 		else if (r == -EACCES || r == -EPERM)
@@ -207,6 +209,12 @@ int net_tap_open(struct net_backend **out, const char *ifname)
 	memcpy(ifr.ifr_name, t->ifname, strlen(t->ifname));
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		r = -errno;
+		/* EINVAL: the name belongs to an interface that is not a tap: the
+		 * flag's. Anything else (no CAP_NET_ADMIN, busy) is the host's. */
+		if (r == -EINVAL)
+			err_usage(r);
+		else
+			err_host(r);
 		if (r == -EPERM || r == -EACCES)
 			log_err("tap %s: cannot attach: %s (needs CAP_NET_ADMIN or a tap owned by you: ip tuntap add %s mode tap user $USER vnet_hdr)",
 				ifname, strerror(-r), ifname);

@@ -1,5 +1,6 @@
 /* kvm_stats.c - reading KVM's binary statistics file (Documentation/virt/kvm/api.rst, 4.133). */
 #include "obs/kvm_stats.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -94,7 +95,7 @@ int kvm_stats_open_fd(struct kvm_stats *s, int fd)
 	if (!block || !s->items) {
 		free(block);
 		kvm_stats_close(s);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	if (h.num_desc && kvm_stats_pread(fd, block, desc_size * h.num_desc, h.desc_offset)) {
 		free(block);
@@ -122,7 +123,7 @@ int kvm_stats_open_fd(struct kvm_stats *s, int fd)
 		if (!it->name) {
 			free(block);
 			kvm_stats_close(s);
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		}
 		it->flags = d->flags;
 		it->exponent = d->exponent;
@@ -147,7 +148,7 @@ int kvm_stats_read(const struct kvm_stats *s, uint64_t *values)
 		return 0;
 	data = malloc(s->data_size);
 	if (!data)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	ret = kvm_stats_pread(s->fd, data, s->data_size, s->data_offset);
 	if (!ret)
 		for (uint32_t i = 0; i < s->nr_items; i++)

@@ -3,6 +3,7 @@
 #include "obs/kvm_stats.h"
 #include "obs/source.h"
 #include "util/bench_probe.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -245,7 +246,7 @@ int metrics_flush(struct metrics *m)
 	len = s ? strlen(s) : 0;
 	line = s ? malloc(len + 1) : NULL;
 	if (!line) {
-		ret = -ENOMEM;
+		ret = err_host(-ENOMEM);
 	} else {
 		memcpy(line, s, len);
 		line[len] = '\n';
@@ -316,7 +317,7 @@ int metrics_create(struct metrics **out, const struct obs_source *vm, const char
 	if (!m || !(m->vcpu_stats = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(*m->vcpu_stats)))) {
 		free(m);
 		log_err("out of memory for --metrics");
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	m->src = vm;
 	m->is_fifo = !stat(path, &st) && S_ISFIFO(st.st_mode);

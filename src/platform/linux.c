@@ -1,6 +1,7 @@
 /* linux.c - the Linux board platform: a bzImage, PVH vmlinux or multiboot kernel. */
 #include "platform/platform.h"
 #include "boot/boot.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -43,7 +44,7 @@ static int linux_load(struct platform *p, const struct platform_load *l, struct 
 		/* The tiny platform claims ELF64 guests; one here means the
 		 * file changed between the probe and the load. */
 		log_err("%s changed while mvm was reading it", l->cfg->kernel_path);
-		return -EIO;
+		return err_host(-EIO);
 	}
 	entry->rip = be.entry;
 	entry->info = be.boot_info;

@@ -1,4 +1,5 @@
 /* ring3.c - GDT, TSS, IDT, ring-0 fault stub and page tables for ring-3 tiny guests. */
+#include "util/err.h"
 #include "platform/ring3.h"
 #include "core/layout.h"
 #include "mvm/abi.h"
@@ -201,7 +202,7 @@ int ring3_check_tables(const struct gmem *m, char *what, size_t len)
 	int ret = 0;
 
 	if (!want)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	/* The tables rebuilt in a private copy of the supervisor range. */
 	shadow = (struct gmem){ .ram_size = span, .base = want, .nr_regions = 1 };
 	shadow.regions[0] = (struct gmem_region){

@@ -6,6 +6,7 @@
 #include "hcall/hcall.h"
 #include "hcall/hcall_net.h"
 #include "platform/ring3.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -59,7 +60,7 @@ static int tiny_open(struct platform *p, const struct vm_config *cfg)
 	struct tiny *t = calloc(1, sizeof(*t));
 
 	if (!t)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	p->priv = t;
 	return cfg->nr_nets > 0 ? hcall_net_open(&t->net, cfg->nets[0]) : 0;
 }
@@ -79,7 +80,7 @@ static int tiny_load(struct platform *p, const struct platform_load *l, struct c
 		return ret;
 	if (be.mode != BOOT_MODE_ELF64) {
 		log_err("%s changed while mvm was reading it", l->cfg->kernel_path);
-		return -EIO;
+		return err_host(-EIO);
 	}
 	*entry = (struct cpu_entry){
 		.mode = CPU_ENTRY_RING3, .rip = be.entry, .info = be.boot_info,
@@ -117,7 +118,7 @@ static int tiny_attach(struct platform *p, const struct platform_attach *a)
 	t->hcall = calloc(1, sizeof(*t->hcall));
 	if (!t->hcall) {
 		hcall_destroy(&(struct hcall){ .cfg = hc });
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	hcall_init(t->hcall, &hc, p->mem, a->stopper);
 	return hcall_register(t->hcall, a->pio);

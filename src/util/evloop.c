@@ -1,5 +1,6 @@
 /* evloop.c - an epoll event loop on its own thread (a device's worker). */
 #include "util/evloop.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -98,7 +99,7 @@ fail:
 	memset(l, 0, sizeof(*l));
 	l->epfd = -1;
 	l->wake_fd = -1;
-	return err;
+	return err_host(err);   /* out of fds or memory: the host's */
 }
 
 int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *opaque)
@@ -111,7 +112,7 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *op
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	e->fd = fd;
 	e->fn = fn;
 	e->opaque = opaque;
@@ -129,6 +130,7 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *op
 	if (err) {
 		log_debug("%s: cannot watch fd %d: %s", l->name, fd, strerror(-err));
 		free(e);
+		err_host(err);
 	}
 	return err;
 }

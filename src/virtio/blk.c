@@ -2,6 +2,7 @@
  * the device's worker, and a synchronous fallback when io_uring is missing. */
 #include "virtio/blk.h"
 #include "virtio/blk_priv.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
@@ -554,10 +555,10 @@ static int blk_open(struct virtio_blk *d, const struct virtio_blk_cfg *cfg)
 			log_err("disk image '%s' is locked by another process (another VM using it?); "
 				"%s", cfg->path, cfg->read_only ? "it is open for writing there" :
 				"share it only read-only (,ro) everywhere");
-			return -EBUSY;
+			return err_host(-EBUSY);   /* the image is fine; another process holds it */
 		}
 		log_err("cannot lock disk image '%s': %s", cfg->path, strerror(e));
-		return -e;
+		return err_host(-e);
 	}
 	d->capacity = size / VIRTIO_BLK_SECTOR;
 	if (size % VIRTIO_BLK_SECTOR)
@@ -655,7 +656,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
 	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	d->fd = -1;
 	d->ring_efd = -1;
 	d->mem = mem;
@@ -663,7 +664,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
 	d->path = strdup(cfg->path);
 	d->slots = calloc(BLK_DEPTH, sizeof(*d->slots));
 	if (!d->path || !d->slots) {
-		r = -ENOMEM;
+		r = err_host(-ENOMEM);
 		goto fail;
 	}
 	for (unsigned i = 0; i < BLK_DEPTH; i++)
@@ -748,12 +749,12 @@ static int blk_kind_count(const struct vm_config *cfg)
 }
 
 static int blk_kind_create(void **dev, const struct vm_config *cfg, int index,
-			   const struct gmem *mem)
+			   const struct device_env *env)
 {
 	const struct vm_disk_cfg *disk = &cfg->disks[index];
 	struct virtio_blk_cfg bc = { .path = disk->path, .read_only = disk->read_only, .id = disk->id };
 
-	return virtio_blk_create((struct virtio_blk **)dev, &bc, mem);
+	return virtio_blk_create((struct virtio_blk **)dev, &bc, env->mem);
 }
 
 static int blk_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
@@ -787,6 +788,16 @@ static void blk_kind_resume(void *dev)
 	evloop_resume(virtio_blk_loop(dev));
 }
 
+static int blk_kind_save(void *dev, void *state, size_t len)
+{
+	return len == sizeof(struct virtio_blk_state) ? virtio_blk_save(dev, state) : -EINVAL;
+}
+
+static int blk_kind_restore(void *dev, const void *state, size_t len)
+{
+	return len == sizeof(struct virtio_blk_state) ? virtio_blk_restore(dev, state) : -EINVAL;
+}
+
 static void blk_kind_destroy(void *dev)
 {
 	virtio_blk_destroy(dev);
@@ -801,5 +812,9 @@ const struct device_kind virtio_blk_kind = {
 	.attach = blk_kind_attach,
 	.quiesce = blk_kind_quiesce,
 	.resume = blk_kind_resume,
+	.state_size = sizeof(struct virtio_blk_state),
+	.state_version = VIRTIO_BLK_STATE_VERSION,
+	.save = blk_kind_save,
+	.restore = blk_kind_restore,
 	.destroy = blk_kind_destroy,
 };

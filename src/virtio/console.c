@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
@@ -472,7 +473,7 @@ int virtio_console_create(struct virtio_console **out,
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		log_err("virtio-console: out of memory");
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	d->out_fd = cfg->out_fd;
 	d->wfd = -1;
@@ -554,11 +555,11 @@ static int console_kind_count(const struct vm_config *cfg)
 }
 
 static int console_kind_create(void **dev, const struct vm_config *cfg, int index,
-			   const struct gmem *mem)
+			   const struct device_env *env)
 {
-	struct virtio_console_cfg cc = { .out_fd = STDOUT_FILENO };
+	struct virtio_console_cfg cc = { .out_fd = env->console_out_fd };
 
-	return virtio_console_create((struct virtio_console **)dev, &cc, mem);
+	return virtio_console_create((struct virtio_console **)dev, &cc, env->mem);
 }
 
 static int console_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
@@ -578,6 +579,16 @@ static void console_kind_resume(void *dev)
 	evloop_resume(virtio_console_loop(dev));
 }
 
+static int console_kind_save(void *dev, void *state, size_t len)
+{
+	return len == sizeof(struct virtio_console_state) ? virtio_console_save(dev, state) : -EINVAL;
+}
+
+static int console_kind_restore(void *dev, const void *state, size_t len)
+{
+	return len == sizeof(struct virtio_console_state) ? virtio_console_restore(dev, state) : -EINVAL;
+}
+
 static void console_kind_destroy(void *dev)
 {
 	virtio_console_destroy(dev);
@@ -592,5 +603,9 @@ const struct device_kind virtio_console_kind = {
 	.attach = console_kind_attach,
 	.quiesce = console_kind_quiesce,
 	.resume = console_kind_resume,
+	.state_size = sizeof(struct virtio_console_state),
+	.state_version = VIRTIO_CONSOLE_STATE_VERSION,
+	.save = console_kind_save,
+	.restore = console_kind_restore,
 	.destroy = console_kind_destroy,
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/worker.h"
 
@@ -408,7 +409,7 @@ int virtio_net_create_with(struct virtio_net **out, struct net_backend *be,
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		net_backend_close(be);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	d->be = be;
 	d->mem = mem;
@@ -525,12 +526,12 @@ static int net_kind_count(const struct vm_config *cfg)
 }
 
 static int net_kind_create(void **dev, const struct vm_config *cfg, int index,
-			   const struct gmem *mem)
+			   const struct device_env *env)
 {
 	struct virtio_net_cfg nc;
 	int ret = virtio_net_parse(cfg->nets[index], &nc);
 
-	return ret ? ret : virtio_net_create((struct virtio_net **)dev, &nc, mem);
+	return ret ? ret : virtio_net_create((struct virtio_net **)dev, &nc, env->mem);
 }
 
 static int net_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
@@ -566,6 +567,16 @@ static void net_kind_stats(void *dev, struct json_object *out)
 		json_object_object_add(out, counters[i].key, json_object_new_uint64(counters[i].v));
 }
 
+static int net_kind_save(void *dev, void *state, size_t len)
+{
+	return len == sizeof(struct virtio_net_state) ? virtio_net_save(dev, state) : -EINVAL;
+}
+
+static int net_kind_restore(void *dev, const void *state, size_t len)
+{
+	return len == sizeof(struct virtio_net_state) ? virtio_net_restore(dev, state) : -EINVAL;
+}
+
 static void net_kind_destroy(void *dev)
 {
 	virtio_net_destroy(dev);
@@ -581,5 +592,9 @@ const struct device_kind virtio_net_kind = {
 	.quiesce = net_kind_quiesce,
 	.resume = net_kind_resume,
 	.stats = net_kind_stats,
+	.state_size = sizeof(struct virtio_net_state),
+	.state_version = VIRTIO_NET_STATE_VERSION,
+	.save = net_kind_save,
+	.restore = net_kind_restore,
 	.destroy = net_kind_destroy,
 };

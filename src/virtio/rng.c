@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
@@ -145,7 +146,7 @@ int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		log_err("virtio-rng: out of memory");
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	d->mem = mem;
 	rc = virtio_worker_init(&d->w, "mvm-rng", NULL, d);
@@ -189,11 +190,11 @@ static int rng_kind_count(const struct vm_config *cfg)
 }
 
 static int rng_kind_create(void **dev, const struct vm_config *cfg, int index,
-			   const struct gmem *mem)
+			   const struct device_env *env)
 {
 	struct virtio_rng_cfg rc = { 0 };
 
-	return virtio_rng_create((struct virtio_rng **)dev, &rc, mem);
+	return virtio_rng_create((struct virtio_rng **)dev, &rc, env->mem);
 }
 
 static int rng_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
@@ -213,6 +214,16 @@ static void rng_kind_resume(void *dev)
 	evloop_resume(virtio_rng_loop(dev));
 }
 
+static int rng_kind_save(void *dev, void *state, size_t len)
+{
+	return len == sizeof(struct virtio_rng_state) ? virtio_rng_save(dev, state) : -EINVAL;
+}
+
+static int rng_kind_restore(void *dev, const void *state, size_t len)
+{
+	return len == sizeof(struct virtio_rng_state) ? virtio_rng_restore(dev, state) : -EINVAL;
+}
+
 static void rng_kind_destroy(void *dev)
 {
 	virtio_rng_destroy(dev);
@@ -227,5 +238,9 @@ const struct device_kind virtio_rng_kind = {
 	.attach = rng_kind_attach,
 	.quiesce = rng_kind_quiesce,
 	.resume = rng_kind_resume,
+	.state_size = sizeof(struct virtio_rng_state),
+	.state_version = VIRTIO_RNG_STATE_VERSION,
+	.save = rng_kind_save,
+	.restore = rng_kind_restore,
 	.destroy = rng_kind_destroy,
 };

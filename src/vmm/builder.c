@@ -1,12 +1,14 @@
 /* builder.c - vm_create: the VM assembled from its config in one fixed order. */
 #include "vmm/vm.h"
-#include "board/board.h"
+#include "board/console.h"
+#include "board/uart8250.h"
 #include "boot/acpi/acpi.h"
 #include "core/cpu.h"
 #include "core/layout.h"
 #include "obs/exit_trace.h"
 #include "obs/metrics.h"
 #include "util/bench_probe.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "virtio/console.h"
 #include "vmm/devices.h"
@@ -86,7 +88,7 @@ static int vm_check_config(const struct vm_config *cfg)
  * everything that reads user input, done before KVM is touched so bad input
  * fails the same way on every host. */
 static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
-			 struct cpu_entry *entry, int *exit_status)
+			 struct cpu_entry *entry, enum err_class *fb)
 {
 	struct vm_config dev_cfg = *cfg;
 	struct acpi_cfg acpi = { .nr_cpus = cfg->nr_cpus };
@@ -102,13 +104,13 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	if (!vm->devices || !cmdline) {
 		free(cmdline);
 		log_err("out of memory for the device plan");
-		*exit_status = MVM_EXIT_HOST;
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
+	*fb = ERR_USAGE;   /* the plan and the command line are the user's */
 	if ((ret = vm_devices_plan(vm->devices, &dev_cfg)))
 		goto out;
 	acpi.mmio_devs = vm->devices->acpi;
-	acpi.nr_mmio_devs = vm->devices->nr_slots;
+	acpi.nr_mmio_devs = vm->devices->nr_windows;
 	if (vm_devices_cmdline(vm->devices, cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
 			       cmdline, LAYOUT_CMDLINE_MAX)) {
 		log_err("--cmdline: too long with the virtio_mmio.device= entries added "
@@ -118,32 +120,27 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	}
 	load.cmdline = cmdline;
 
+	*fb = ERR_HOST;    /* gmem_init marks a size it refuses as the user's */
 	ret = gmem_init(&vm->mem, cfg->mem_size);
 	if (ret) {
 		log_err("--mem %llu MiB: cannot map guest RAM: %s",
 			(unsigned long long)(cfg->mem_size >> 20), strerror(-ret));
-		*exit_status = ret == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
 		goto out;
 	}
-	*exit_status = MVM_EXIT_HOST;
 	ret = acpi_build(&vm->mem, &acpi, &load.rsdp_gpa);
 	if (ret) {
 		log_err("building ACPI tables: %s", strerror(-ret));
 		goto out;
 	}
+	/* The kernel and initrd, then disk images, taps and slirp: the user's
+	 * input; where the host fails them (no memory, a read error, a lock
+	 * another process holds) the failing code says so (util/err.h). */
+	*fb = ERR_USAGE;
 	ret = vm->platform.ops->load(&vm->platform, &load, entry);
-	if (ret) {
-		/* Missing, unreadable or malformed kernel/initrd: the user's input;
-		 * a file that changed under mvm (-EIO) or no memory: the host. */
-		*exit_status = (ret == -ENOMEM || ret == -EIO) ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
-		goto out;
-	}
-	/* Disk images, tap devices, slirp: the user's input too, checked before KVM. */
-	ret = vm_devices_create(vm->devices, &dev_cfg, &vm->mem);
+	if (!ret)
+		ret = vm_devices_create(vm->devices, &dev_cfg, &vm->denv);
 	if (!ret && vm->platform.ops->open)
 		ret = vm->platform.ops->open(&vm->platform, cfg);
-	if (ret)
-		*exit_status = (ret == -ENOMEM || ret == -EIO) ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
 out:
 	free(cmdline);
 	return ret;
@@ -213,6 +210,8 @@ static int vm_attach_platform(struct vm *vm, const struct vm_config *cfg)
 	for (int i = 0; i < vm->devices->nr_slots; i++) {
 		const struct vm_device *d = &vm->devices->slots[i];
 
+		if (!d->device_id)
+			continue;
 		devs[a.nr_devs++] = (struct platform_dev){
 			.base = d->base, .size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = d->gsi,
 			.device_id = d->device_id,
@@ -234,7 +233,7 @@ static void vm_trace_exit(void *ctx, struct vcpu *v)
 }
 
 /* --trace-exits and --metrics, once the vCPUs exist (their stats fds are opened here). */
-static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, enum err_class *fb)
 {
 	int ret;
 
@@ -246,50 +245,46 @@ static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, i
 	if (cfg->trace_exits) {
 		vm->trace = calloc(1, sizeof(*vm->trace));
 		if (!vm->trace)
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		if ((ret = exit_trace_init(vm->trace, 0, STDERR_FILENO, bench_probe_now_ns()))) {
 			free(vm->trace);
 			vm->trace = NULL;
 			log_err("--trace-exits: MVM_TRACE_EXITS_RATE must be a positive number of lines/s");
-			*exit_status = MVM_EXIT_USAGE;
-			return ret;
+			return err_usage(ret);
 		}
 		vm->vcpu_host.on_exit = vm_trace_exit;
 	}
+	*fb = ERR_USAGE;   /* --metrics PATH: the user's, unless metrics_create says */
 	if (cfg->metrics_path &&
 	    (ret = metrics_create(&vm->obs.metrics, &vm->obs, cfg->metrics_path,
-				  cfg->metrics_interval_ms))) {
-		*exit_status = ret == -ENOMEM ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+				  cfg->metrics_interval_ms)))
 		return ret;
-	}
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+/* vm_create's steps; *fb is the class of a failure no inner code marked. */
+static int vm_assemble(struct vm *vm, const struct vm_config *cfg, enum err_class *fb)
 {
 	struct cpu_entry entry;
 	int ret;
 
-	memset(vm, 0, sizeof(*vm));
-	vm->fd = vm->kvm.fd = vm->stop_efd = -1;
-	vm->obs.kvm_fd = vm->obs.vm_fd = -1;
-	vm->bench_t0_ns = cfg->bench_t0_ns;
-	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->pause_lock, NULL);
-	pthread_cond_init(&vm->pause_cond, NULL);
-	bus_init(&vm->pio, "port I/O");
-	bus_init(&vm->mmio, "MMIO");
-	*exit_status = MVM_EXIT_USAGE;
+	*fb = ERR_USAGE;
 	if ((ret = vm_check_config(cfg)))
 		return ret;
 	vm->nr_vcpus = cfg->nr_cpus;
+	vm->denv = (struct device_env){
+		.mem = &vm->mem, .pio = &vm->pio, .mmio = &vm->mmio,
+		.irq_set = vm_irq_set, .stopper = vm_stopper_of(vm), .stopping = &vm->stopping,
+		.console_out_fd = STDOUT_FILENO,
+		.ioeventfd = vm_ioeventfd, .irqfd = vm_irqfd, .ctx = vm,
+	};
 	uint64_t t0 = bench_probe_now_ns(), t_loaded, t_kvm;
 
-	if ((ret = vm_load_guest(vm, cfg, &entry, exit_status)))
+	if ((ret = vm_load_guest(vm, cfg, &entry, fb)))
 		return ret;
 	t_loaded = bench_probe_now_ns();
 
-	*exit_status = MVM_EXIT_HOST;
+	*fb = ERR_HOST;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0) {
 		ret = -errno;
@@ -300,38 +295,27 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 		return ret;
 	if (cfg->nr_cpus > vm->kvm.max_vcpus) {
 		log_err("--cpus %d: this host's KVM allows at most %d", cfg->nr_cpus, vm->kvm.max_vcpus);
-		*exit_status = MVM_EXIT_USAGE;
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	if ((ret = vm_create_kvm_vm(vm)))
 		return ret;
 	t_kvm = bench_probe_now_ns();
 
-	struct board_env env = {
-		.pio = &vm->pio, .mmio = &vm->mmio,
-		.irq_set = vm_irq_set, .irq_ctx = vm,
-		.stopper = vm_stopper_of(vm),
-		.stopping = &vm->stopping,
-		.console_in_fd = STDIN_FILENO, .console_out_fd = STDOUT_FILENO,
-	};
-	vm->board = calloc(1, sizeof(*vm->board));
 	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
-	if (!vm->board || !vm->vcpus) {
-		log_err("out of memory for the board and vCPUs");
+	if (!vm->vcpus) {
+		log_err("out of memory for the vCPUs");
 		return -ENOMEM;
 	}
-	if ((ret = board_create(vm->board, &env)))
+	if ((ret = vm_devices_attach(vm->devices, &vm->denv)))
 		return ret;
-	struct device_env denv = {
-		.mem = &vm->mem, .pio = &vm->pio, .mmio = &vm->mmio,
-		.ioeventfd = vm_ioeventfd, .irqfd = vm_irqfd, .ctx = vm,
-	};
-	if ((ret = vm_devices_attach(vm->devices, &denv)))
-		return ret;
+	/* Host input goes to the virtio console when there is one, else to COM1. */
 	struct virtio_console *vcon = vm_devices_find(vm->devices, &virtio_console_kind, 0);
+	struct uart8250 *com1 = vm_devices_find(vm->devices, &uart8250_kind, 0);
 
 	if (vcon)
-		board_set_console_sink(vm->board, virtio_console_sink(vcon));
+		vm->console_sink = virtio_console_sink(vcon);
+	else if (com1)
+		vm->console_sink = console_uart_sink(com1);
 	if ((ret = vm_attach_platform(vm, cfg)))
 		return ret;
 
@@ -343,11 +327,34 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 			return ret;
 		vm->vcpus[i].time_exits = cfg->stats || cfg->metrics_path;
 	}
-	if ((ret = vm_create_observability(vm, cfg, exit_status)))
+	if ((ret = vm_create_observability(vm, cfg, fb)))
 		return ret;
+	*fb = ERR_HOST;
 	ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
 	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "
 		  "vCPUs %.2f ms", (t_loaded - t0) / 1e6, (t_kvm - t_loaded) / 1e6,
 		  (bench_probe_now_ns() - t_kvm) / 1e6);
+	return ret;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+{
+	enum err_class fb = ERR_HOST;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->fd = vm->kvm.fd = vm->stop_efd = -1;
+	vm->obs.kvm_fd = vm->obs.vm_fd = -1;
+	vm->bench_t0_ns = cfg->bench_t0_ns;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	bus_init(&vm->pio, "port I/O");
+	bus_init(&vm->mmio, "MMIO");
+	err_reset();
+	ret = vm_assemble(vm, cfg, &fb);
+	/* The class the failing code recorded, else the step's. */
+	*exit_status = !ret ? MVM_EXIT_OK :
+		       err_class_or(fb) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
 	return ret;
 }

@@ -1,6 +1,12 @@
 /* devices.c - the device registry: the table of kinds, planning, creating,
  * attaching, quiescing and tearing down every instance. */
 #include "vmm/devices.h"
+#include "board/acpi_pm.h"
+#include "board/debug_exit.h"
+#include "board/i8042.h"
+#include "board/pvpanic.h"
+#include "board/rtc.h"
+#include "board/uart8250.h"
 #include "core/layout.h"
 #include "util/log.h"
 #include "virtio/blk.h"
@@ -13,8 +19,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Every device kind, in plan order: the first disk is vda. */
+/* Every device kind, in plan order: the board's legacy devices on their
+ * fixed ports, then the virtio devices, each on the next window and GSI
+ * (the first disk is vda). */
 static const struct device_kind *const device_kinds[] = {
+	&i8042_kind,
+	&rtc_kind,
+	&debug_exit_kind,
+	&uart8250_kind,
+	&pvpanic_kind,
+	&acpi_pm_kind,
 	&virtio_blk_kind,
 	&virtio_net_kind,
 	&virtio_rng_kind,
@@ -28,31 +42,39 @@ static const uint32_t devices_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15,
 
 static void devices_add_slot(struct vm_devices *d, const struct device_kind *kind, int index)
 {
-	struct vm_device *s = &d->slots[d->nr_slots];
+	struct vm_device *s = &d->slots[d->nr_slots++];
 
 	s->kind = kind;
 	s->device_id = kind->virtio_id;
 	s->index = index;
-	s->base = LAYOUT_VIRTIO_MMIO_BASE + (uint64_t)d->nr_slots * LAYOUT_VIRTIO_MMIO_SIZE;
-	s->gsi = devices_gsis[d->nr_slots];
-	d->acpi[d->nr_slots] = (struct acpi_mmio_dev){
-		.hid = "LNRO0005", .uid = (uint32_t)d->nr_slots, .base = s->base,
+	if (!kind->virtio_id)
+		return;   /* a board device: fixed ports, its own IRQ */
+	s->base = LAYOUT_VIRTIO_MMIO_BASE + (uint64_t)d->nr_windows * LAYOUT_VIRTIO_MMIO_SIZE;
+	s->gsi = devices_gsis[d->nr_windows];
+	d->acpi[d->nr_windows] = (struct acpi_mmio_dev){
+		.hid = "LNRO0005", .uid = (uint32_t)d->nr_windows, .base = s->base,
 		.size = LAYOUT_VIRTIO_MMIO_SIZE, .gsi = s->gsi,
 	};
-	d->nr_slots++;
+	d->nr_windows++;
 }
 
 int vm_devices_plan(struct vm_devices *d, const struct vm_config *cfg)
 {
-	int total = 0;
+	int windows = 0, total = 0;
 
 	memset(d, 0, sizeof(*d));
-	_Static_assert(VM_MAX_DEVICES <= (int)(sizeof(devices_gsis) / sizeof(devices_gsis[0])),
+	_Static_assert(VM_MAX_VIRTIO_DEVS <= (int)(sizeof(devices_gsis) / sizeof(devices_gsis[0])),
 		       "every possible device needs a GSI");
-	for (size_t k = 0; k < sizeof(device_kinds) / sizeof(device_kinds[0]); k++)
-		total += device_kinds[k]->count(cfg);
-	if (total > VM_MAX_DEVICES || cfg->nr_disks > VM_MAX_DISKS || cfg->nr_nets > VM_MAX_NETS) {
-		log_err("too many devices: %d (at most %d disks and %d network devices)", total,
+	for (size_t k = 0; k < sizeof(device_kinds) / sizeof(device_kinds[0]); k++) {
+		int n = device_kinds[k]->count(cfg);
+
+		total += n;
+		if (device_kinds[k]->virtio_id)
+			windows += n;
+	}
+	if (windows > VM_MAX_VIRTIO_DEVS || total > VM_MAX_DEVICES ||
+	    cfg->nr_disks > VM_MAX_DISKS || cfg->nr_nets > VM_MAX_NETS) {
+		log_err("too many devices: %d (at most %d disks and %d network devices)", windows,
 			VM_MAX_DISKS, VM_MAX_NETS);
 		return -EINVAL;
 	}
@@ -72,6 +94,8 @@ int vm_devices_cmdline(const struct vm_devices *d, const char *base, char *buf, 
 		return -ENOSPC;
 	used = (size_t)n;
 	for (int i = 0; i < d->nr_slots; i++) {
+		if (!d->slots[i].device_id)
+			continue;
 		n = snprintf(buf + used, len - used, " virtio_mmio.device=4K@0x%llx:%u",
 			     (unsigned long long)d->slots[i].base, d->slots[i].gsi);
 		if (n < 0 || (size_t)n >= len - used)
@@ -81,14 +105,15 @@ int vm_devices_cmdline(const struct vm_devices *d, const char *base, char *buf, 
 	return 0;
 }
 
-int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg, const struct gmem *mem)
+int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg,
+		      const struct device_env *env)
 {
 	int ret;
 
 	for (int i = 0; i < d->nr_slots; i++) {
 		struct vm_device *s = &d->slots[i];
 
-		if ((ret = s->kind->create(&s->dev, cfg, s->index, mem)))
+		if ((ret = s->kind->create(&s->dev, cfg, s->index, env)))
 			return ret;
 	}
 	return 0;

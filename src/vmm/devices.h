@@ -2,9 +2,9 @@
  *
  * Contract: three steps, because ACPI and the command line are written
  * before KVM exists, and user input must fail before KVM is touched:
- *  1. vm_devices_plan() walks the kinds in table order (disks, network
- *     devices, rng, console) and gives every instance the config asks for a
- *     slot; a virtio kind's slot gets its 4 KiB window
+ *  1. vm_devices_plan() walks the kinds in table order (the board's legacy
+ *     devices, then disks, network devices, rng, console) and gives every
+ *     instance the config asks for a slot; a virtio kind's slot gets its 4 KiB window
  *     (LAYOUT_VIRTIO_MMIO_BASE + i * 4 KiB) and its GSI. Pure. The plan feeds
  *     the DSDT (LNRO0005 entries) and the kernel command line
  *     (virtio_mmio.device=4K@BASE:GSI, for kernels built with
@@ -31,21 +31,23 @@
 #include "core/vm_config.h"
 
 #define VM_MAX_VIRTIO_DEVS (VM_MAX_DISKS + VM_MAX_NETS + 2)
-#define VM_MAX_DEVICES VM_MAX_VIRTIO_DEVS
+#define VM_MAX_BOARD_DEVS  8
+#define VM_MAX_DEVICES (VM_MAX_VIRTIO_DEVS + VM_MAX_BOARD_DEVS)
 
 struct vm_device {
 	const struct device_kind *kind;
 	int index;                 /* among instances of its kind */
 	void *dev;                 /* the instance (kind->create), or NULL */
-	uint64_t base;             /* virtio-mmio window */
+	uint64_t base;             /* virtio-mmio window (virtio kinds) */
 	uint32_t gsi;
-	uint32_t device_id;        /* VIRTIO_ID_* */
+	uint32_t device_id;        /* VIRTIO_ID_*; 0: a board device */
 };
 
 struct vm_devices {
-	struct vm_device slots[VM_MAX_DEVICES];
-	struct acpi_mmio_dev acpi[VM_MAX_DEVICES];
+	struct vm_device slots[VM_MAX_DEVICES];    /* every instance, in plan order */
 	int nr_slots;
+	struct acpi_mmio_dev acpi[VM_MAX_VIRTIO_DEVS]; /* the virtio windows, for the DSDT */
+	int nr_windows;
 };
 
 /* Step 1. -EINVAL (logged) when there are more devices than GSIs. */
@@ -53,8 +55,9 @@ int vm_devices_plan(struct vm_devices *d, const struct vm_config *cfg);
 /* Append " virtio_mmio.device=4K@0x...:N" per device to base into buf. 0 or -ENOSPC. */
 int vm_devices_cmdline(const struct vm_devices *d, const char *base, char *buf, size_t len);
 /* Step 2. 0 or -errno (logged; -ENOENT/-EACCES/-EINVAL/-EBUSY are the user's). */
-int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg, const struct gmem *mem);
-/* Step 3. */
+int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg,
+		      const struct device_env *env);
+/* Step 3 (with the same env as step 2). */
 int vm_devices_attach(struct vm_devices *d, const struct device_env *env);
 /* The index-th instance of kind, or NULL. */
 void *vm_devices_find(const struct vm_devices *d, const struct device_kind *kind, int index);

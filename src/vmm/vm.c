@@ -1,6 +1,6 @@
 /* vm.c - a built VM's life: run, pause and resume, stop, teardown (assembly: builder.c). */
 #include "vmm/vm.h"
-#include "board/board.h"
+#include "board/i8042.h"
 #include "obs/exit_trace.h"
 #include "obs/metrics.h"
 #include "util/bench_probe.h"
@@ -40,8 +40,23 @@ static void vm_vcpu_park(void *ctx, struct vcpu *v)
 	vm->nr_parked++;
 	v->parked = true;
 	pthread_cond_broadcast(&vm->pause_cond);
-	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping))
+	while (atomic_load(&vm->paused) && !atomic_load(&vm->stopping)) {
+		/* vm_vcpus_call(): run the caller's function here, on this
+		 * vCPU's own thread, as KVM wants for reading its state. */
+		if (v->call_seq != vm->call_seq) {
+			void (*fn)(struct vcpu *, void *) = vm->call_fn;
+			void *arg = vm->call_arg;
+
+			pthread_mutex_unlock(&vm->pause_lock);
+			fn(v, arg);
+			pthread_mutex_lock(&vm->pause_lock);
+			v->call_seq = vm->call_seq;
+			vm->nr_called++;
+			pthread_cond_broadcast(&vm->pause_cond);
+			continue;
+		}
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	}
 	vm->nr_parked--;
 	v->parked = false;
 	/* The pause kick left immediate_exit set; a stop kick after this point
@@ -74,6 +89,22 @@ void vm_fill_vcpu_host(struct vm *vm)
 		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
 		.ctx = vm, .first_run_ns = vm->bench_t0_ns ? &vm->first_run_ns : NULL,
 	};
+}
+
+/* The console thread: host stdin into the sink the builder chose. */
+static int vm_console_start(struct vm *vm)
+{
+	int ret;
+
+	if (!vm->console_sink.write)
+		return 0;
+	ret = console_start_sink(&vm->console, STDIN_FILENO, vm->console_sink, vm->denv.stopper);
+	if (ret) {
+		log_err("starting the console: %s", strerror(-ret));
+		return ret;
+	}
+	vm->console_started = true;
+	return 0;
 }
 
 /* Wait for a stop request or a terminating signal. */
@@ -139,7 +170,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		return VM_STOP_HOST_ERROR;
 	}
 
-	if (vcpu_signal_setup() || board_start(vm->board)) {
+	if (vcpu_signal_setup() || vm_console_start(vm)) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);
 	} else {
 		vm->obs.run_start_ns = bench_probe_now_ns();
@@ -167,7 +198,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	metrics_stop(vm->obs.metrics);
 	if (vm->trace)
 		exit_trace_finish(vm->trace);
-	board_stop(vm->board);
+	if (vm->console_started)
+		console_stop(&vm->console);
+	vm->console_started = false;
 	close(sig_fd);
 	log_debug("accesses nobody claimed: %lu port I/O, %lu MMIO",
 		  atomic_load(&vm->pio.unclaimed), atomic_load(&vm->mmio.unclaimed));
@@ -176,6 +209,10 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	/* The console thread writes into a device: it goes first. */
+	if (vm->console_started)
+		console_stop(&vm->console);
+	vm->console_started = false;
 	metrics_destroy(vm->obs.metrics);   /* its thread reads the vCPUs and devices */
 	vm->obs.metrics = NULL;
 	if (vm->trace)
@@ -192,10 +229,6 @@ void vm_destroy(struct vm *vm)
 	free(vm->devices);
 	vm->devices = NULL;
 	platform_destroy(&vm->platform);
-	if (vm->board)
-		board_destroy(vm->board);
-	free(vm->board);
-	vm->board = NULL;
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	if (vm->fd >= 0)
@@ -213,7 +246,9 @@ void vm_destroy(struct vm *vm)
 
 int vm_send_ctrl_alt_del(struct vm *vm)
 {
-	return vm->board ? i8042_send_ctrl_alt_del(&vm->board->i8042) : -ENODEV;
+	struct i8042 *k = vm_devices_find(vm->devices, &i8042_kind, 0);
+
+	return k ? i8042_send_ctrl_alt_del(k) : -ENODEV;
 }
 
 bool vm_is_paused(struct vm *vm)
@@ -279,6 +314,30 @@ int vm_pause(struct vm *vm)
 	if (vm->devices)
 		vm_devices_quiesce(vm->devices);
 	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+}
+
+int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *arg)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!atomic_load(&vm->paused) || vm->nr_parked < vm->nr_vcpus) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return atomic_load(&vm->stopping) ? -ESHUTDOWN : -EBUSY;
+	}
+	vm->call_fn = fn;
+	vm->call_arg = arg;
+	vm->nr_called = 0;
+	vm->call_seq++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->nr_called < vm->nr_vcpus && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (vm->nr_called < vm->nr_vcpus)
+		ret = -ESHUTDOWN;
+	vm->call_fn = NULL;
+	vm->call_arg = NULL;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
 }
 
 int vm_resume(struct vm *vm)

@@ -20,7 +20,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "board/console.h"
 #include "core/bus.h"
+#include "core/device.h"
 #include "core/kvm.h"
 #include "core/memory.h"
 #include "core/vcpu.h"
@@ -29,7 +31,6 @@
 #include "obs/source.h"
 #include "platform/platform.h"
 
-struct board;
 struct vm_devices;
 struct exit_trace;
 
@@ -40,8 +41,12 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct platform platform;  /* Linux board or tiny guest (platform/platform.h) */
-	struct board *board;       /* the legacy devices (board/board.h) */
-	struct vm_devices *devices; /* the registry's instances (vmm/devices.h) */
+	struct device_env denv;    /* what every device is created and attached with */
+	struct vm_devices *devices; /* every device instance, board and virtio (vmm/devices.h) */
+	/* The host console: stdin feeds COM1, or the virtio console when there is one. */
+	struct console console;
+	struct console_sink console_sink;
+	bool console_started;
 	struct vcpu_host vcpu_host; /* what every vCPU may reach */
 	struct vcpu *vcpus;
 	int nr_vcpus;
@@ -58,6 +63,11 @@ struct vm {
 	pthread_cond_t pause_cond;
 	atomic_bool paused;
 	int nr_parked;
+	/* vm_vcpus_call(): the function each parked vCPU runs once per call_seq. */
+	void (*call_fn)(struct vcpu *v, void *arg);
+	void *call_arg;
+	uint64_t call_seq;
+	int nr_called;
 
 	/* Benchmark probes: CLOCK_MONOTONIC at the launcher's exec and at
 	 * vCPU 0's first KVM_RUN (0 when not benchmarking). */
@@ -93,6 +103,10 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/* On a paused VM: run fn(v, arg) on every vCPU's own thread (KVM's vCPU
+ * state is read and written there), and return when all have. 0, -EBUSY
+ * when the VM is not paused, -ESHUTDOWN when it is stopping. */
+int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *arg);
 /* Press Ctrl-Alt-Del on the i8042 keyboard (the API's SendCtrlAltDel). */
 int vm_send_ctrl_alt_del(struct vm *vm);
 

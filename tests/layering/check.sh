@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/layering/check.sh - the include graph keeps mvm's layers: no folder includes a higher
-# one, and no two modules (a .c and its .h) include each other, directly or round a cycle.
+# one, and no two modules (a .c, its .h and its _priv.h) include each other, directly or
+# round a cycle.
 #
 # Usage: tests/layering/check.sh [--self-test] [SRC_DIR]
 # Layers, lowest first (a file may include its own layer and any lower one):
@@ -47,6 +48,7 @@ violations() {
 	function module(path) {
 		sub(/^\.\//, "", path)
 		sub(/\.[ch]$/, "", path)
+		sub(/_priv$/, "", path)                     # a private header is part of its module
 		return path
 	}
 	{

@@ -1,0 +1,36 @@
+/* err.c - the calling thread's failure class (err.h). */
+#include "util/err.h"
+
+static _Thread_local enum err_class err_current;
+
+static int err_record(enum err_class c, int ret)
+{
+	if (err_current == ERR_UNSET)
+		err_current = c;
+	return ret;
+}
+
+int err_usage(int ret)
+{
+	return err_record(ERR_USAGE, ret);
+}
+
+int err_host(int ret)
+{
+	return err_record(ERR_HOST, ret);
+}
+
+void err_reset(void)
+{
+	err_current = ERR_UNSET;
+}
+
+enum err_class err_class(void)
+{
+	return err_current;
+}
+
+enum err_class err_class_or(enum err_class fallback)
+{
+	return err_current == ERR_UNSET ? fallback : err_current;
+}
