@@ -6,7 +6,7 @@
 # api-errors, api-split, api-idle and api-1000 talk to an mvm that waits for InstanceStart (no
 # guest needed); api-boot and api-pause boot the reference guest through the API.
 
-API_CASES=(api-errors api-split api-idle api-1000 api-boot api-pause api-cad)
+API_CASES=(api-errors api-split api-idle api-1000 api-boot api-pause api-pause-stuck api-cad)
 
 API_SOCK=
 # api METHOD PATH [JSON]: the status code on stdout, the body in $work/api.body.
@@ -291,6 +291,45 @@ case_api-pause() {
 	time_note api-pause
 	expect_grep '^stopped' "$r" "mvm ctl stop"
 	if [ -n "$bad" ]; then fail_case api-pause "$bad"; else ok api-pause; fi
+}
+
+# A vCPU blocked writing COM1 to a stdout nobody reads cannot park: the pause gives up after
+# its deadline (MVM_PAUSE_TIMEOUT_MS, 3 s here) with 503 and names the vCPU, the VM keeps
+# running, and MvmStop still ends mvm. (It used to make PATCH /vm wait forever.)
+case_api-pause-stuck() {
+	have_curl api-pause-stuck || return
+	local name=api-pause-stuck in=$work/api-pause-stuck.in out=$work/api-pause-stuck.pipe
+	local reader t0 took r
+	mkfifo "$in" "$out"
+	exec 3<>"$in"
+	exec 4<>"$out"   # keeps the pipe open once the reader stops: mvm's writes block, not fail
+	API_SOCK=$work/$name.sock VM_NAME=$name VM_OUT=$work/$name.out VM_ERR=$work/$name.err VM_RC=
+	cat "$out" >"$VM_OUT" & reader=$!
+	MVM_PAUSE_TIMEOUT_MS=3000 "$mvm" run --api-sock "$API_SOCK" <"$in" >"$out" 2>"$VM_ERR" &
+	VM_PID=$! VM_T0=$(mvm_now)
+	for _ in $(seq 50); do [ -S "$API_SOCK" ] && break; sleep 0.1; done
+	bad=
+	expect "$name" 204 "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}')" "PUT /machine-config"
+	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo\"}")" "PUT /boot-source"
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	[ -n "$bad" ] || vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT" || bad="the guest did not boot: $(boot_failed_reason)"
+	kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null
+	# 64 KiB fill the pipe; then the vCPU sits in the UART's write.
+	echo 'while :; do echo MVM-FLOOD-0123456789abcdef0123456789abcdef0123456789abcdef; done' >&3
+	sleep 3
+	t0=$(mvm_now)
+	expect "$name" 503 "$(api PATCH /vm '{"state": "Paused"}')" "pause with a vCPU stuck in COM1 output"
+	took=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
+	expect_grep 'did not stop' "$(api_body)" "the 503's fault_message"
+	expect_grep 'vCPU 0 did not stop within 3000 ms' "$(cat "$VM_ERR")" "mvm's log names the vCPU"
+	[ -n "$bad" ] || awk -v t="$took" 'BEGIN { exit !(t < 10) }' || bad="the pause took $took s to give up"
+	expect "$name" 200 "$(api GET /)" "GET / after the failed pause"
+	expect_grep '"state": *"Running"' "$(api_body)" "the VM is running again"
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "MvmStop"}')" "MvmStop"
+	api_wait_exit 20 || bad=${bad:-"mvm did not exit after MvmStop with a vCPU blocked on stdout"}
+	echo "# $name: the pause gave up after $took s"
+	exec 3>&- 4>&-
+	if [ -n "$bad" ]; then fail_case "$name" "$bad"; else ok "$name"; fi
 }
 
 # SendCtrlAltDel through the i8042: Linux's atkbd has bound to the PNP0303 keyboard, the key
