@@ -57,7 +57,9 @@ static void blk_slice(struct virtio_blk_req *req, const struct iovec *iov, int n
 		total += iov[i].iov_len;
 	size_t want = total - skip - trim;   /* callers ensure skip + trim <= total */
 	req->nr_data = 0;
-	req->data_len = (uint32_t)want;
+	/* A chain can name more than 4 GiB (one buffer repeated): saturate so
+	 * the size check below refuses it instead of seeing a wrapped length. */
+	req->data_len = want > UINT32_MAX ? UINT32_MAX : (uint32_t)want;
 	for (int i = 0; i < n && want; i++) {
 		size_t l = iov[i].iov_len;
 
@@ -144,8 +146,10 @@ int virtio_blk_req_parse(const struct vq_chain *c, uint64_t capacity, bool ro,
 	default:
 		return VIRTIO_BLK_S_UNSUPP;
 	}
-	/* IN and OUT: whole sectors, at least one, inside the disk. */
-	if (req->data_len == 0 || req->data_len % VIRTIO_BLK_SECTOR)
+	/* IN and OUT: whole sectors, at least one, at most what seg_max and
+	 * size_max allow, inside the disk. */
+	if (req->data_len == 0 || req->data_len % VIRTIO_BLK_SECTOR ||
+	    req->data_len > VIRTIO_BLK_REQ_MAX_BYTES)
 		return VIRTIO_BLK_S_IOERR;
 	req->nr_sectors = req->data_len / VIRTIO_BLK_SECTOR;
 	if (!blk_range_ok(req->sector, req->nr_sectors, capacity))
@@ -605,12 +609,14 @@ static void blk_set_id(struct virtio_blk *d, const struct virtio_blk_cfg *cfg)
 static void blk_fill_config(struct virtio_blk *d)
 {
 	struct virtio_blk_config *c = &d->config;
-	uint64_t f = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
-		     VIRTIO_BIT(VIRTIO_BLK_F_FLUSH);
+	uint64_t f = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |
+		     VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH);
 
+	_Static_assert(VIRTIO_BLK_SEG_MAX == VQ_CHAIN_MAX - 2, "header and status take two segments");
 	memset(c, 0, sizeof(*c));
 	c->capacity = d->capacity;
-	c->seg_max = VQ_CHAIN_MAX - 2;
+	c->seg_max = VIRTIO_BLK_SEG_MAX;
+	c->size_max = VIRTIO_BLK_SIZE_MAX;
 	c->blk_size = VIRTIO_BLK_SECTOR;
 	c->num_queues = 1;
 	if (d->ro) {

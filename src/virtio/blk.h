@@ -64,6 +64,14 @@
 #define VIRTIO_BLK_ID_BYTES   20
 #define VIRTIO_BLK_QUEUE_MAX  256
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS 0x400000u  /* 2 GiB per request */
+/* What one read or write may move: seg_max segments of at most size_max
+ * bytes, offered to the driver (Linux sizes its requests by them) and
+ * enforced (a larger request fails with IOERR). Bounds what a guest can
+ * keep in flight, and so how long a reset or a pause waits: 128 requests
+ * of ~4 MiB, where one request used to be able to ask for 2 GiB. */
+#define VIRTIO_BLK_SEG_MAX        254u
+#define VIRTIO_BLK_SIZE_MAX       (16u << 10)
+#define VIRTIO_BLK_REQ_MAX_BYTES  (VIRTIO_BLK_SEG_MAX * VIRTIO_BLK_SIZE_MAX)
 #define VIRTIO_BLK_DISCARD_ALIGN       8u         /* sectors: 4 KiB */
 
 /* Device config space (spec 5.2.4), little-endian like the host. */

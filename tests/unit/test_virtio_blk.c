@@ -151,6 +151,45 @@ static void test_parse_shared_descriptors(void **state)
 	free(c);
 }
 
+/* One 16 MiB buffer named 254 times asks for ~4 GiB in one request (more
+ * than 32 bits of length); anything past seg_max * size_max is refused. */
+static void test_parse_request_too_big(void **state)
+{
+	static uint8_t hdr[16], st;
+	uint8_t *big = malloc(16u << 20);
+	struct vq_chain *c = chain_new();
+	size_t left = VIRTIO_BLK_REQ_MAX_BYTES;
+
+	(void)state;
+	assert_non_null(big);
+	mkhdr(hdr, VIRTIO_BLK_T_IN, 0);
+	ch_out(c, hdr, 16);
+	for (int i = 0; i < 254; i++)
+		ch_in(c, big, 16u << 20);
+	ch_in(c, &st, 1);
+	assert_int_equal(virtio_blk_req_parse(c, 1ull << 40, false, &req), VIRTIO_BLK_S_IOERR);
+
+	/* Exactly the limit is served; one sector more is not. */
+	memset(c, 0, sizeof(*c));
+	ch_out(c, hdr, 16);
+	while (left) {
+		size_t n = left < VIRTIO_BLK_SIZE_MAX ? left : VIRTIO_BLK_SIZE_MAX;
+
+		ch_in(c, big, n);
+		left -= n;
+	}
+	ch_in(c, &st, 1);
+	assert_int_equal(virtio_blk_req_parse(c, 1ull << 40, false, &req), VIRTIO_BLK_S_OK);
+	assert_int_equal(req.data_len, VIRTIO_BLK_REQ_MAX_BYTES);
+	memset(c, 0, sizeof(*c));
+	ch_out(c, hdr, 16);
+	ch_in(c, big, VIRTIO_BLK_REQ_MAX_BYTES + 512);
+	ch_in(c, &st, 1);
+	assert_int_equal(virtio_blk_req_parse(c, 1ull << 40, false, &req), VIRTIO_BLK_S_IOERR);
+	free(big);
+	free(c);
+}
+
 static void test_parse_split_header(void **state)
 {
 	uint8_t hdr[16], a[5], b[7], d[4], data[512], st;
@@ -1025,6 +1064,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_in_out),
 		cmocka_unit_test(test_parse_shared_descriptors),
+		cmocka_unit_test(test_parse_request_too_big),
 		cmocka_unit_test(test_parse_split_header),
 		cmocka_unit_test(test_parse_no_status),
 		cmocka_unit_test(test_parse_status_readable),
