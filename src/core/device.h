@@ -9,7 +9,8 @@
  * ioeventfds, irqfds, worker started), and at the end destroy()ed, which
  * stops its worker and completes its in-flight I/O. quiesce() returns once
  * the instance no longer touches guest memory and holds its guest-visible
- * work; resume() undoes it. stats() adds the instance's counters to a JSON
+ * work, or -ETIMEDOUT (with nothing held) when it cannot within timeout_ms;
+ * resume() undoes it. stats() adds the instance's counters to a JSON
  * object (NULL: it keeps none). save()/restore() move the instance's
  * guest-visible state to and from a plain struct (snapshot, migration). Optional
  * hooks may be NULL; devices never see each other or struct vm.
@@ -55,7 +56,7 @@ struct device_kind {
 	int (*count)(const struct vm_config *cfg);
 	int (*create)(void **dev, const struct vm_config *cfg, int index, const struct device_env *env);
 	int (*attach)(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi);
-	void (*quiesce)(void *dev);
+	int (*quiesce)(void *dev, int timeout_ms);   /* 0, or -ETIMEDOUT (undone) */
 	void (*resume)(void *dev);
 	void (*stats)(void *dev, struct json_object *out);
 	/* The instance's guest-visible state as plain data (state_size bytes,

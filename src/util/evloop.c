@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -232,20 +233,49 @@ static void evloop_park(struct evloop *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
-void evloop_pause(struct evloop *l)
+int evloop_pause_timed(struct evloop *l, int timeout_ms)
 {
+	struct timespec until;
+	int ret = 0;
+
 	if (!l->name)
-		return;
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &until);   /* sync_done's clock */
+	if (timeout_ms >= 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
 	pthread_mutex_lock(&l->lock);
 	l->paused = true;
 	if (!l->started || pthread_equal(pthread_self(), l->thread)) {
 		pthread_mutex_unlock(&l->lock);
-		return;
+		return 0;
 	}
 	evloop_wake(l);
-	while (l->started && !l->stopping && !l->parked)
-		pthread_cond_wait(&l->sync_done, &l->lock);
+	while (l->started && !l->stopping && !l->parked) {
+		if (timeout_ms < 0) {
+			pthread_cond_wait(&l->sync_done, &l->lock);
+		} else if (pthread_cond_timedwait(&l->sync_done, &l->lock, &until) == ETIMEDOUT &&
+			   !l->parked) {
+			/* A callback that does not return: undo, so the loop runs on
+			 * instead of parking later behind the caller's back. */
+			l->paused = false;
+			pthread_cond_broadcast(&l->sync_done);
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
 	pthread_mutex_unlock(&l->lock);
+	return ret;
+}
+
+void evloop_pause(struct evloop *l)
+{
+	evloop_pause_timed(l, -1);
 }
 
 void evloop_resume(struct evloop *l)

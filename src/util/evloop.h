@@ -52,6 +52,9 @@ void evloop_run_sync(struct evloop *l, void (*fn)(void *), void *arg);
  * Events that arrive meanwhile stay pending in their fds (level-triggered),
  * nothing is read or lost. evloop_stop() ends a pause. Not from a callback. */
 void evloop_pause(struct evloop *l);
+/* The same, giving up after timeout_ms (< 0: never): -ETIMEDOUT when the
+ * loop thread is still inside a callback then, and the pause is undone. */
+int evloop_pause_timed(struct evloop *l, int timeout_ms);
 void evloop_resume(struct evloop *l);
 void evloop_stop(struct evloop *l);
 void evloop_destroy(struct evloop *l);   /* stops first if needed */

@@ -19,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct virtio_blk_config) == 72, "virtio 1.2 5.2.4 layout");
@@ -444,23 +445,47 @@ static void blk_reap(struct virtio_blk *d)
 	blk_flush_submissions(d);
 }
 
-/* Wait for every request in flight (reset, teardown). */
-static void blk_drain(struct virtio_blk *d)
+/* Wait for every request in flight, until deadline_ns (CLOCK_MONOTONIC;
+ * 0: no deadline). 0, or -ETIMEDOUT with requests still in flight. */
+static int blk_drain_until(struct virtio_blk *d, uint64_t deadline_ns)
 {
 	while (d->have_uring && d->inflight) {
 		struct io_uring_cqe *cqe;
+		struct timespec now;
 		int r;
 
 		blk_flush_submissions(d);
-		r = io_uring_wait_cqe(&d->ring, &cqe);
+		if (!deadline_ns) {
+			r = io_uring_wait_cqe(&d->ring, &cqe);
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			uint64_t t = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+
+			if (t >= deadline_ns)
+				return -ETIMEDOUT;
+			struct __kernel_timespec left = {
+				.tv_sec = (long long)((deadline_ns - t) / 1000000000ull),
+				.tv_nsec = (long long)((deadline_ns - t) % 1000000000ull),
+			};
+			r = io_uring_wait_cqe_timeout(&d->ring, &cqe, &left);
+			if (r == -ETIME)
+				continue;   /* the deadline check above ends it */
+		}
 		if (r == -EINTR)
 			continue;
 		if (r < 0) {
 			log_err("virtio-blk %s: waiting for I/O in flight: %s", d->path, strerror(-r));
-			return;
+			return r;
 		}
 		blk_handle_cqe(d, cqe);
 	}
+	return 0;
+}
+
+/* Wait for every request in flight (reset, teardown). */
+static void blk_drain(struct virtio_blk *d)
+{
+	blk_drain_until(d, 0);
 }
 
 /* io_uring's completion eventfd was written. */
@@ -771,22 +796,32 @@ static int blk_kind_attach(void *dev, const struct device_env *env, uint64_t bas
 }
 
 /* On the parked worker: every request in flight completes, its status and
- * used entry are pushed and the guest is signalled; then nothing of this
- * device touches guest memory until resume. */
+ * used entry are pushed and the guest is signalled, by the deadline; then
+ * nothing of this device touches guest memory until resume. */
 static void blk_quiesce_drain(void *dev)
 {
 	struct virtio_blk *d = dev;
 
-	blk_drain(d);
+	d->drain_ret = blk_drain_until(d, d->drain_deadline_ns);
 	blk_signal(d);
 }
 
-static void blk_kind_quiesce(void *dev)
+static int blk_kind_quiesce(void *dev, int timeout_ms)
 {
 	struct virtio_blk *d = dev;
+	struct timespec now;
+	int ret;
 
-	evloop_pause(&d->w.loop);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d->drain_deadline_ns = timeout_ms < 0 ? 0 :
+		(uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec +
+		(uint64_t)timeout_ms * 1000000ull;
+	if ((ret = evloop_pause_timed(&d->w.loop, timeout_ms)))
+		return ret;
 	virtio_worker_run(&d->w, blk_quiesce_drain);
+	if (d->drain_ret)
+		evloop_resume(&d->w.loop);   /* the caller gives up on this pause */
+	return d->drain_ret;
 }
 
 static void blk_kind_resume(void *dev)

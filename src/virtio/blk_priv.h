@@ -57,6 +57,8 @@ struct virtio_blk {
 	bool ioerr_logged;
 	unsigned to_submit;
 	unsigned inflight;
+	uint64_t drain_deadline_ns;   /* quiesce: CLOCK_MONOTONIC; 0: none (worker only) */
+	int drain_ret;                /* quiesce's drain: 0 or -ETIMEDOUT */
 	unsigned nr_free;
 	struct blk_slot *slots;
 	uint16_t free_list[BLK_DEPTH];

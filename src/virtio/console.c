@@ -569,9 +569,9 @@ static int console_kind_attach(void *dev, const struct device_env *env, uint64_t
 	return virtio_console_attach(dev, &venv, base, gsi);
 }
 
-static void console_kind_quiesce(void *dev)
+static int console_kind_quiesce(void *dev, int timeout_ms)
 {
-	evloop_pause(virtio_console_loop(dev));
+	return evloop_pause_timed(virtio_console_loop(dev), timeout_ms);
 }
 
 static void console_kind_resume(void *dev)

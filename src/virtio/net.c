@@ -541,9 +541,9 @@ static int net_kind_attach(void *dev, const struct device_env *env, uint64_t bas
 	return virtio_net_attach(dev, &venv, base, gsi);
 }
 
-static void net_kind_quiesce(void *dev)
+static int net_kind_quiesce(void *dev, int timeout_ms)
 {
-	evloop_pause(virtio_net_loop(dev));
+	return evloop_pause_timed(virtio_net_loop(dev), timeout_ms);
 }
 
 static void net_kind_resume(void *dev)

@@ -204,9 +204,9 @@ static int rng_kind_attach(void *dev, const struct device_env *env, uint64_t bas
 	return virtio_rng_attach(dev, &venv, base, gsi);
 }
 
-static void rng_kind_quiesce(void *dev)
+static int rng_kind_quiesce(void *dev, int timeout_ms)
 {
-	evloop_pause(virtio_rng_loop(dev));
+	return evloop_pause_timed(virtio_rng_loop(dev), timeout_ms);
 }
 
 static void rng_kind_resume(void *dev)

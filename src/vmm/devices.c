@@ -140,11 +140,25 @@ void *vm_devices_find(const struct vm_devices *d, const struct device_kind *kind
 	return NULL;
 }
 
-void vm_devices_quiesce(struct vm_devices *d)
+int vm_devices_quiesce(struct vm_devices *d, int timeout_ms)
 {
-	for (int i = 0; i < d->nr_slots; i++)
-		if (d->slots[i].dev && d->slots[i].kind->quiesce)
-			d->slots[i].kind->quiesce(d->slots[i].dev);
+	for (int i = 0; i < d->nr_slots; i++) {
+		const struct vm_device *s = &d->slots[i];
+		int ret;
+
+		if (!s->dev || !s->kind->quiesce)
+			continue;
+		if ((ret = s->kind->quiesce(s->dev, timeout_ms))) {
+			log_err("pause: %s %d (%s) did not stop within %d ms", s->kind->name, s->index,
+				s->kind->short_name, timeout_ms);
+			/* Give back the ones already held: the pause is off. */
+			while (--i >= 0)
+				if (d->slots[i].dev && d->slots[i].kind->resume)
+					d->slots[i].kind->resume(d->slots[i].dev);
+			return ret;
+		}
+	}
+	return 0;
 }
 
 void vm_devices_resume(struct vm_devices *d)

@@ -61,8 +61,10 @@ int vm_devices_create(struct vm_devices *d, const struct vm_config *cfg,
 int vm_devices_attach(struct vm_devices *d, const struct device_env *env);
 /* The index-th instance of kind, or NULL. */
 void *vm_devices_find(const struct vm_devices *d, const struct device_kind *kind, int index);
-/* Hold / release every instance (vm_pause(), vm_resume()). */
-void vm_devices_quiesce(struct vm_devices *d);
+/* Hold / release every instance (vm_pause(), vm_resume()). Quiesce gives
+ * each instance timeout_ms: one that cannot stop in time is named, the
+ * ones already held are released, and -ETIMEDOUT is returned. */
+int vm_devices_quiesce(struct vm_devices *d, int timeout_ms);
 void vm_devices_resume(struct vm_devices *d);
 void vm_devices_stats(struct vm_devices *d, struct json_object *out);
 void vm_devices_destroy(struct vm_devices *d);

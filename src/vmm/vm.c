@@ -310,9 +310,23 @@ int vm_pause(struct vm *vm)
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
 	/* The vCPUs are out of KVM_RUN: now every device finishes what it has
-	 * in flight and holds the rest (vmm/devices.h). */
-	if (vm->devices)
-		vm_devices_quiesce(vm->devices);
+	 * in flight and holds the rest (vmm/devices.h), by the same deadline. */
+	if (vm->devices) {
+		uint64_t now = bench_probe_now_ns();
+		int left_ms = now < deadline ? (int)((deadline - now) / 1000000ull) : 0;
+
+		if (left_ms < 1000)
+			left_ms = 1000;   /* the vCPUs may have used it all; the devices get a second */
+		int ret = vm_devices_quiesce(vm->devices, left_ms);
+
+		if (ret) {
+			pthread_mutex_lock(&vm->pause_lock);
+			atomic_store(&vm->paused, false);
+			pthread_cond_broadcast(&vm->pause_cond);
+			pthread_mutex_unlock(&vm->pause_lock);
+			return ret;
+		}
+	}
 	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
 }
 

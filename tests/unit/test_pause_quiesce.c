@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -95,7 +97,7 @@ static void test_blk_quiesce_drains(void **state)
 
 	flush_req(f);
 	assert_true(wait_taken(f, 16, 1, 5000));
-	virtio_blk_kind.quiesce(d);
+	assert_int_equal(virtio_blk_kind.quiesce(d, 10000), 0);
 	c1 = checksum(f);
 	used1 = fd_used_idx(f, 0);
 	/* Completed and pushed before quiesce returned. */
@@ -145,11 +147,60 @@ static void test_parked_loop_serves_sync(void **state)
 	evloop_destroy(&l);
 }
 
+/* A worker stuck in a callback cannot park: the timed pause gives up,
+ * undoes itself, and the loop carries on once the callback returns. */
+static int blocker_fd = -1;
+static volatile int blocker_runs;
+
+static void blocker(void *opaque, uint32_t events)
+{
+	uint64_t v;
+
+	(void)!read(blocker_fd, &v, sizeof(v));
+	blocker_runs++;
+	if (blocker_runs == 1)
+		sleep(1);
+}
+
+static void test_pause_timed_gives_up(void **state)
+{
+	struct evloop l;
+	struct timespec t0, t1;
+	uint64_t one = 1;
+	int v = 0;
+
+	blocker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(blocker_fd >= 0);
+	assert_int_equal(evloop_init(&l, "test"), 0);
+	assert_int_equal(evloop_add(&l, blocker_fd, EPOLLIN, blocker, NULL), 0);
+	assert_int_equal(evloop_start(&l), 0);
+	assert_int_equal(write(blocker_fd, &one, 8), 8);
+	usleep(100 * 1000);            /* the callback is in its sleep */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(evloop_pause_timed(&l, 200), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 800);
+	/* Not left paused: the next event is served after the sleep ends. */
+	assert_int_equal(write(blocker_fd, &one, 8), 8);
+	for (int i = 0; i < 300 && blocker_runs < 2; i++)
+		usleep(10 * 1000);
+	assert_int_equal(blocker_runs, 2);
+	/* And an ordinary timed pause of an idle loop succeeds. */
+	assert_int_equal(evloop_pause_timed(&l, 1000), 0);
+	evloop_run_sync(&l, sync_fn, &v);
+	assert_int_equal(v, 42);
+	evloop_resume(&l);
+	evloop_stop(&l);
+	evloop_destroy(&l);
+	close(blocker_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blk_quiesce_drains),
 		cmocka_unit_test(test_parked_loop_serves_sync),
+		cmocka_unit_test(test_pause_timed_gives_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
