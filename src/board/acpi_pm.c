@@ -103,10 +103,6 @@ int acpi_pm_restore(struct acpi_pm *p, const struct acpi_pm_state *s)
 
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
-static int acpi_pm_kind_count(const struct vm_config *cfg)
-{
-	return 1;
-}
 
 static int acpi_pm_kind_create(void **dev, const struct vm_config *cfg, int index,
 			     const struct device_env *env)
@@ -149,7 +145,6 @@ static void acpi_pm_kind_destroy(void *dev)
 const struct device_kind acpi_pm_kind = {
 	.name = "ACPI PM",
 	.short_name = "acpi_pm",
-	.count = acpi_pm_kind_count,
 	.create = acpi_pm_kind_create,
 	.attach = acpi_pm_kind_attach,
 	.state_size = sizeof(struct acpi_pm_state),

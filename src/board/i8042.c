@@ -419,10 +419,6 @@ int i8042_restore(struct i8042 *k, const struct i8042_state *s)
 
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
-static int i8042_kind_count(const struct vm_config *cfg)
-{
-	return 1;
-}
 
 static int i8042_kind_create(void **dev, const struct vm_config *cfg, int index,
 			     const struct device_env *env)
@@ -466,7 +462,6 @@ static void i8042_kind_destroy(void *dev)
 const struct device_kind i8042_kind = {
 	.name = "i8042",
 	.short_name = "i8042",
-	.count = i8042_kind_count,
 	.create = i8042_kind_create,
 	.attach = i8042_kind_attach,
 	.state_size = sizeof(struct i8042_state),

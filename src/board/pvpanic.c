@@ -68,10 +68,6 @@ int pvpanic_restore(struct pvpanic *p, const struct pvpanic_state *s)
 
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
-static int pvpanic_kind_count(const struct vm_config *cfg)
-{
-	return 1;
-}
 
 static int pvpanic_kind_create(void **dev, const struct vm_config *cfg, int index,
 			     const struct device_env *env)
@@ -113,7 +109,6 @@ static void pvpanic_kind_destroy(void *dev)
 const struct device_kind pvpanic_kind = {
 	.name = "pvpanic",
 	.short_name = "pvpanic",
-	.count = pvpanic_kind_count,
 	.create = pvpanic_kind_create,
 	.attach = pvpanic_kind_attach,
 	.state_size = sizeof(struct pvpanic_state),

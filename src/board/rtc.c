@@ -298,10 +298,6 @@ int rtc_restore(struct rtc *r, const struct rtc_state *s)
 
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
-static int rtc_kind_count(const struct vm_config *cfg)
-{
-	return 1;
-}
 
 static int rtc_kind_create(void **dev, const struct vm_config *cfg, int index,
 			     const struct device_env *env)
@@ -343,7 +339,6 @@ static void rtc_kind_destroy(void *dev)
 const struct device_kind rtc_kind = {
 	.name = "CMOS RTC",
 	.short_name = "rtc",
-	.count = rtc_kind_count,
 	.create = rtc_kind_create,
 	.attach = rtc_kind_attach,
 	.state_size = sizeof(struct rtc_state),

@@ -461,10 +461,6 @@ int uart8250_restore(struct uart8250 *u, const struct uart8250_state *s)
 
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
-static int uart8250_kind_count(const struct vm_config *cfg)
-{
-	return 1;
-}
 
 static int uart8250_kind_create(void **dev, const struct vm_config *cfg, int index,
 			     const struct device_env *env)
@@ -507,7 +503,6 @@ static void uart8250_kind_destroy(void *dev)
 const struct device_kind uart8250_kind = {
 	.name = "COM1 16550A",
 	.short_name = "com",
-	.count = uart8250_kind_count,
 	.create = uart8250_kind_create,
 	.attach = uart8250_kind_attach,
 	.state_size = sizeof(struct uart8250_state),

@@ -3,7 +3,7 @@
  * Contract: a device kind is a const struct device_kind in the device's own
  * file; the builder's registry (vmm/devices.c) lists every kind in one table
  * and walks it in order. For each kind, count() says how many instances the
- * config asks for; each instance is then create()d (host resources opened
+ * config asks for (no count(): exactly one, as for the board's devices); each instance is then create()d (host resources opened
  * and user input checked, before KVM exists; board devices take their
  * interrupt line and stopper here), attach()ed (bus ranges,
  * ioeventfds, irqfds, worker started), and at the end destroy()ed, which

@@ -37,6 +37,12 @@ static const struct device_kind *const device_kinds[] = {
 
 /* IOAPIC pins nothing else on the board uses (COM1 4, RTC 8, SCI 9; 0-2
  * timer/keyboard/cascade; 3 and 13 left for a COM2/FPU a guest may assume). */
+/* How many instances of kind the config asks for (no count(): exactly one). */
+static int devices_count(const struct device_kind *kind, const struct vm_config *cfg)
+{
+	return kind->count ? kind->count(cfg) : 1;
+}
+
 static const uint32_t devices_gsis[] = { 5, 6, 7, 10, 11, 12, 14, 15,
 					 16, 17, 18, 19, 20, 21, 22, 23 };
 
@@ -66,7 +72,7 @@ int vm_devices_plan(struct vm_devices *d, const struct vm_config *cfg)
 	_Static_assert(VM_MAX_VIRTIO_DEVS <= (int)(sizeof(devices_gsis) / sizeof(devices_gsis[0])),
 		       "every possible device needs a GSI");
 	for (size_t k = 0; k < sizeof(device_kinds) / sizeof(device_kinds[0]); k++) {
-		int n = device_kinds[k]->count(cfg);
+		int n = devices_count(device_kinds[k], cfg);
 
 		total += n;
 		if (device_kinds[k]->virtio_id)
@@ -79,7 +85,7 @@ int vm_devices_plan(struct vm_devices *d, const struct vm_config *cfg)
 		return -EINVAL;
 	}
 	for (size_t k = 0; k < sizeof(device_kinds) / sizeof(device_kinds[0]); k++)
-		for (int i = 0; i < device_kinds[k]->count(cfg); i++)
+		for (int i = 0; i < devices_count(device_kinds[k], cfg); i++)
 			devices_add_slot(d, device_kinds[k], i);
 	return 0;
 }
