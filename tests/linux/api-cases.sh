@@ -314,9 +314,15 @@ case_api-pause-stuck() {
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	[ -n "$bad" ] || vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT" || bad="the guest did not boot: $(boot_failed_reason)"
 	kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null
-	# 64 KiB fill the pipe; then the vCPU sits in the UART's write.
+	# Once the pipe is full, the vCPU sits in the UART's write: wait until its thread's wait
+	# channel says so (a pipe write), not for a guessed time.
 	echo 'while :; do echo MVM-FLOOD-0123456789abcdef0123456789abcdef0123456789abcdef; done' >&3
-	sleep 3
+	local stuck=
+	for _ in $(seq 300); do
+		grep -qs pipe_write /proc/"$VM_PID"/task/*/wchan && { stuck=1; break; }
+		sleep 0.2
+	done
+	[ -n "$bad" ] || [ -n "$stuck" ] || bad="the vCPU never blocked writing the full pipe in 60 s"
 	t0=$(mvm_now)
 	expect "$name" 503 "$(api PATCH /vm '{"state": "Paused"}')" "pause with a vCPU stuck in COM1 output"
 	took=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
