@@ -112,8 +112,11 @@ int boot_probe(const struct boot_cfg *cfg, struct boot_image *img)
 		log_err("%s: a tiny ELF64 guest takes no --initrd", img->kernel.name);
 		ret = -EINVAL;
 	}
-	if (ret)
-		boot_image_close(img);
+	if (ret) {
+		boot_src_close(&img->kernel);
+		boot_src_close(&img->initrd);
+		img->loader = NULL;
+	}
 	return ret;
 }
 
@@ -150,6 +153,8 @@ int boot_image_load(const struct gmem *m, const struct boot_image *img,
 
 void boot_image_close(struct boot_image *img)
 {
+	if (!img->loader)
+		return;
 	boot_src_close(&img->kernel);
 	boot_src_close(&img->initrd);
 	img->has_initrd = 0;

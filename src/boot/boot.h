@@ -122,7 +122,8 @@ struct boot_loader;
 struct boot_image {
 	enum boot_format format;
 	enum boot_mode mode;          /* the mode boot_image_load() will return */
-	const char *format_name;      /* "bzImage", "PVH ELF", ... */
+	const char *format_name;      /* "bzImage", "PVH ELF vmlinux", "multiboot",
+				       * "ELF64 tiny guest", "built-in demo" */
 	const struct boot_loader *loader;
 	struct boot_src kernel;
 	struct boot_src initrd;       /* fd -1 when there is none */
@@ -148,7 +149,8 @@ int boot_probe(const struct boot_cfg *cfg, struct boot_image *img);
 int boot_image_load(const struct gmem *m, const struct boot_image *img,
 		    const struct boot_cfg *cfg, struct boot_entry *out);
 
-/* Close what boot_probe opened; safe twice and on a zeroed image. */
+/* Close what a successful boot_probe opened. Does nothing the second time,
+ * after a failed probe, or on a zeroed image (its fds are not boot's). */
 void boot_image_close(struct boot_image *img);
 
 /* 1 when the image boots as a tiny ring-3 guest (BOOT_MODE_ELF64: the
@@ -206,8 +208,11 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 int elf64_load(const struct gmem *m, const struct boot_src *kernel,
 	       const struct boot_src *initrd, const struct boot_cfg *cfg,
 	       struct boot_entry *out);
-/* 1 when src is an ELF64 x86-64 ET_EXEC without a Xen PVH entry note (a
- * tiny guest), 0 otherwise (including unreadable headers). */
+/* 1 when src is an ELF64 x86-64 ET_EXEC whose headers pass the validator
+ * (elf.h) and that has no Xen PVH entry note (a tiny guest), 0 otherwise
+ * (including unreadable or malformed headers); logs nothing. What the
+ * table's ELF64 probe decides, kept for callers that have only a boot_src;
+ * new code asks boot_probe() instead. */
 int elf64_is_tiny_guest(const struct boot_src *src);
 /* Append a virtio-mmio window to the boot info elf64_load wrote at
  * boot_info. 0, -ENOSPC (MVM_BOOTINFO_MAX_DEVS reached) or -EFAULT. */

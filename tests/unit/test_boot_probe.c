@@ -141,6 +141,16 @@ static void test_load_from_probed_fd(void **state)
 	/* Closed: nothing to load any more. */
 	assert_int_equal(boot_image_load(&f->m, &img, &f->cfg, &f->out), -EINVAL);
 	assert_non_null(strstr(f->err, "no probed kernel to load"));
+
+	/* A zeroed image's fds (0) are not boot's to close. */
+	{
+		struct boot_image zero;
+		int before = count_fds();
+
+		memset(&zero, 0, sizeof(zero));
+		boot_image_close(&zero);
+		assert_int_equal(count_fds(), before);
+	}
 }
 
 /* A kernel that cannot be a boot image fails the probe and leaves no fd open. */
