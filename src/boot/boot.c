@@ -1,176 +1,184 @@
-/* boot.c - format detection, boot_load, and helpers shared by the loaders. */
+/* boot.c - the loader table: boot_probe picks a format once, boot_image_load loads it from the same files. */
 #include "boot/boot.h"
-#include "core/layout.h"
+#include "boot/loader.h"
 #include "util/log.h"
 
 #include <elf.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
-#define BOOT_PAGE_MASK 0xfffULL
-#define MIB            (1ULL << 20)
+/* Probed in this order; the first to claim the file loads it. The tiny
+ * guest comes before PVH (both are ELF64; a PVH note decides), multiboot
+ * before PVH (so ELF32 with a multiboot header is multiboot, and PVH is left
+ * with every other ELF, whose errors then say what a vmlinux lacks). */
+static const struct boot_loader *const boot_loaders[] = {
+	&bzimage_loader,
+	&elf64_loader,
+	&multiboot_loader,
+	&pvh_loader,
+};
 
-/* Enough of the file's start to tell the formats apart: "HdrS" ends at
- * 0x206, a multiboot header lies within the first 8 KiB. */
-#define BOOT_PROBE_LEN MULTIBOOT_SEARCH_LEN
+#define BOOT_NR_LOADERS (sizeof(boot_loaders) / sizeof(boot_loaders[0]))
 
-static int boot_is_bzimage(const uint8_t *img, size_t len)
+static int boot_head_is_elf64(const uint8_t *head, size_t len)
 {
-	return len >= 0x206 && memcmp(img + 0x202, "HdrS", 4) == 0;
+	return len > EI_CLASS && memcmp(head, ELFMAG, SELFMAG) == 0 &&
+	       head[EI_CLASS] == ELFCLASS64;
 }
 
-static int boot_is_elf(const uint8_t *img, size_t len)
+static void boot_elf64_multiboot_hint(const struct boot_image *img)
 {
-	return len >= 4 && memcmp(img, "\x7f" "ELF", 4) == 0;
+	if (img->elf64_multiboot)
+		log_err("%s: it also has a multiboot header, but mvm loads multiboot kernels only "
+			"as ELF32 or a.out-kludge images (32-bit entry); a 64-bit ELF is an mvm "
+			"tiny guest, or PVH with a PVH note", img->kernel.name);
 }
 
-static int boot_is_elf64(const uint8_t *img, size_t len)
+/* No --kernel: the hello demo linked into mvm (elf64.c). */
+static int boot_probe_demo(const struct boot_cfg *cfg, struct boot_image *img)
 {
-	return boot_is_elf(img, len) && len > EI_CLASS && img[EI_CLASS] == ELFCLASS64;
+	uint64_t len;
+	const uint8_t *demo = elf64_builtin_demo(&len);
+
+	if (!demo) {
+		log_err("no kernel given and this mvm has no built-in demo: use --kernel FILE");
+		return -EINVAL;
+	}
+	if (cfg->initrd_path) {
+		log_err("--initrd needs --kernel (the built-in demo takes no initrd)");
+		return -EINVAL;
+	}
+	boot_src_buf(&img->kernel, "kernel", "built-in hello demo", demo, len);
+	img->format = BOOT_FORMAT_DEMO;
+	img->mode = BOOT_MODE_ELF64;
+	img->format_name = "built-in demo";
+	img->loader = &elf64_loader;
+	return 0;
+}
+
+/* Offer the file to each loader in turn. */
+static int boot_probe_file(struct boot_image *img)
+{
+	uint8_t head[BOOT_HEAD_LEN];
+	size_t len = img->kernel.len < sizeof(head) ? img->kernel.len : sizeof(head);
+	uint64_t mb_off;
+	int ret, mb_ok;
+
+	ret = boot_src_read(&img->kernel, 0, head, len);
+	if (ret)
+		return ret;
+	img->elf64_multiboot = boot_head_is_elf64(head, len) &&
+			       multiboot_find_header(head, len, &mb_off, &mb_ok);
+	for (size_t i = 0; i < BOOT_NR_LOADERS; i++) {
+		const struct boot_loader *l = boot_loaders[i];
+
+		ret = l->probe(&img->kernel, head, len);
+		if (ret < 0) {
+			if (ret == -EINVAL)
+				boot_elf64_multiboot_hint(img);
+			return ret;
+		}
+		if (ret == 0)
+			continue;
+		img->loader = l;
+		img->format = l->format;
+		img->mode = l->mode;
+		img->format_name = l->name;
+		return 0;
+	}
+	/* The first sentence is what tests and scripts match on. */
+	log_err("%s: not a bzImage or ELF vmlinux (no HdrS magic at 0x202, no ELF magic), nor a "
+		"multiboot kernel (no header in the first 8192 bytes)", img->kernel.name);
+	return -EINVAL;
+}
+
+int boot_probe(const struct boot_cfg *cfg, struct boot_image *img)
+{
+	int ret;
+
+	memset(img, 0, sizeof(*img));
+	img->kernel.fd = img->initrd.fd = -1;
+	if (!cfg->kernel_path)
+		return boot_probe_demo(cfg, img);
+	/* No cap yet: guest RAM may not exist; boot_image_load checks it. */
+	ret = boot_src_open(&img->kernel, "kernel", cfg->kernel_path, UINT64_MAX);
+	if (!ret && cfg->initrd_path) {
+		ret = boot_src_open(&img->initrd, "initrd", cfg->initrd_path, UINT64_MAX);
+		img->has_initrd = !ret;
+	}
+	if (!ret)
+		ret = boot_probe_file(img);
+	if (!ret && img->mode == BOOT_MODE_ELF64 && img->has_initrd) {
+		log_err("%s: a tiny ELF64 guest takes no --initrd", img->kernel.name);
+		ret = -EINVAL;
+	}
+	if (ret) {
+		boot_src_close(&img->kernel);
+		boot_src_close(&img->initrd);
+		img->loader = NULL;
+	}
+	return ret;
+}
+
+int boot_image_load(const struct gmem *m, const struct boot_image *img,
+		    const struct boot_cfg *cfg, struct boot_entry *out)
+{
+	const struct boot_src *initrd = img->has_initrd ? &img->initrd : NULL;
+	int ret;
+
+	if (!img->loader) {
+		log_err("boot: no probed kernel to load (boot_probe failed or was not called)");
+		return -EINVAL;
+	}
+	if (!cfg->cmdline) {
+		log_err("boot: no command line given");
+		return -EINVAL;
+	}
+	ret = boot_src_check_cap(&img->kernel, m->ram_size);
+	if (!ret && initrd)
+		ret = boot_src_check_cap(initrd, m->ram_size);
+	if (ret)
+		return ret;
+	ret = img->loader->load(m, &img->kernel, initrd, cfg, out);
+	if (ret == -EINVAL)
+		boot_elf64_multiboot_hint(img);
+	/* A file that grew or shrank under us may have been loaded half old,
+	 * half new: refuse to boot it. */
+	if (!ret)
+		ret = boot_src_check_size(&img->kernel);
+	if (!ret && initrd)
+		ret = boot_src_check_size(initrd);
+	return ret;
+}
+
+void boot_image_close(struct boot_image *img)
+{
+	if (!img->loader)
+		return;
+	boot_src_close(&img->kernel);
+	boot_src_close(&img->initrd);
+	img->has_initrd = 0;
+	img->loader = NULL;
+}
+
+int boot_image_is_tiny(const struct boot_image *img)
+{
+	return img->loader && img->mode == BOOT_MODE_ELF64;
 }
 
 int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out)
 {
-	struct boot_src kernel = { .fd = -1 }, initrd = { .fd = -1 };
-	uint8_t probe[BOOT_PROBE_LEN];
-	size_t probe_len;
-	uint64_t mb_off;
-	int ret, mb, mb_ok;
+	struct boot_image img;
+	int ret;
 
 	if (!cfg->cmdline) {
 		log_err("boot: no command line given");
 		return -EINVAL;
 	}
-	if (!cfg->kernel_path) {
-		/* No --kernel: the hello demo linked into mvm (elf64.c). */
-		uint64_t demo_len;
-		const uint8_t *demo = elf64_builtin_demo(&demo_len);
-
-		if (!demo) {
-			log_err("no kernel given and this mvm has no built-in demo: use --kernel FILE");
-			return -EINVAL;
-		}
-		boot_src_buf(&kernel, "kernel", "built-in hello demo", demo, demo_len);
-		if (cfg->initrd_path) {
-			log_err("--initrd needs --kernel (the built-in demo takes no initrd)");
-			return -EINVAL;
-		}
-		return elf64_load(m, &kernel, NULL, cfg, out);
-	}
-	ret = boot_src_open(&kernel, "kernel", cfg->kernel_path, m->ram_size);
+	ret = boot_probe(cfg, &img);
 	if (ret)
 		return ret;
-	if (cfg->initrd_path) {
-		ret = boot_src_open(&initrd, "initrd", cfg->initrd_path, m->ram_size);
-		if (ret)
-			goto out;
-	}
-	probe_len = kernel.len < sizeof(probe) ? kernel.len : sizeof(probe);
-	ret = boot_src_read(&kernel, 0, probe, probe_len);
-	if (ret)
-		goto out;
-
-	/* Precedence (boot.h): bzImage, ELF64 tiny guest, ELF64 (PVH), multiboot,
-	 * other ELF. */
-	mb = multiboot_find_header(probe, probe_len, &mb_off, &mb_ok);
-	if (boot_is_bzimage(probe, probe_len)) {
-		ret = bzimage_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
-	} else if (boot_is_elf64(probe, probe_len) && elf64_is_tiny_guest(&kernel)) {
-		/* ELF64 ET_EXEC x86-64 without a PVH note: an SDK guest. */
-		ret = elf64_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
-		if (ret == -EINVAL && mb)
-			log_err("%s: it also has a multiboot header, but mvm loads multiboot "
-				"kernels only as ELF32 or a.out-kludge images (32-bit entry); a "
-				"64-bit ELF is an mvm tiny guest, or PVH with a PVH note",
-				cfg->kernel_path);
-	} else if (boot_is_elf64(probe, probe_len)) {
-		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
-		if (ret == -EINVAL && mb)
-			log_err("%s: it also has a multiboot header, but mvm loads multiboot "
-				"kernels only as ELF32 or a.out-kludge images (32-bit entry); a "
-				"64-bit ELF needs a PVH note", cfg->kernel_path);
-	} else if (mb) {
-		ret = multiboot_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
-	} else if (boot_is_elf(probe, probe_len)) {
-		ret = pvh_load(m, &kernel, cfg->initrd_path ? &initrd : NULL, cfg, out);
-	} else {
-		/* The first sentence is what tests and scripts match on. */
-		log_err("%s: not a bzImage or ELF vmlinux (no HdrS magic at 0x202, no ELF "
-			"magic), nor a multiboot kernel (no header in the first 8192 bytes)",
-			cfg->kernel_path);
-		ret = -EINVAL;
-	}
-	/* A file that grew or shrank under us may have been loaded half old,
-	 * half new: refuse to boot it. */
-	if (!ret)
-		ret = boot_src_check_size(&kernel);
-	if (!ret)
-		ret = boot_src_check_size(&initrd);
-out:
-	boot_src_close(&kernel);
-	boot_src_close(&initrd);
-	return ret;
-}
-
-static void boot_fmt_size(char *buf, size_t n, uint64_t bytes)
-{
-	if (bytes >= MIB)
-		snprintf(buf, n, "%llu MiB", (unsigned long long)((bytes + MIB - 1) / MIB));
-	else
-		snprintf(buf, n, "%llu bytes", (unsigned long long)bytes);
-}
-
-int boot_place_initrd(const struct gmem *m, const struct boot_cfg *cfg, size_t len,
-		      uint64_t floor, uint64_t top, const char *limit_name, uint64_t limit,
-		      uint64_t *gpa)
-{
-	const char *name = cfg->initrd_path ? cfg->initrd_path : "initrd";
-	uint64_t low_end = gmem_low_end(m), addr;
-	char size[32];
-
-	if (top > low_end)
-		top = low_end;
-	/* Round the start down, never the end up: the end must stay <= top. */
-	if (len <= top && ((top - len) & ~BOOT_PAGE_MASK) >= floor) {
-		addr = (top - len) & ~BOOT_PAGE_MASK;
-		if (gmem_ptr(m, addr, len)) {
-			*gpa = addr;
-			return 0;
-		}
-	}
-	boot_fmt_size(size, sizeof(size), len);
-	log_err("%s (%s) does not fit below %s 0x%llx and above the kernel's end 0x%llx in "
-		"%llu MiB of RAM; give --mem more", name, size, limit_name,
-		(unsigned long long)limit, (unsigned long long)floor,
-		(unsigned long long)(m->ram_size / MIB));
-	return -EINVAL;
-}
-
-int boot_check_cmdline(const struct boot_cfg *cfg, const char *name, uint64_t max_len,
-		       const char *limit_name)
-{
-	size_t len = strlen(cfg->cmdline);
-
-	if (len > max_len) {
-		log_err("%s: command line is %zu bytes, longer than %s %llu", name, len,
-			limit_name, (unsigned long long)max_len);
-		return -EINVAL;
-	}
-	if (len + 1 > LAYOUT_CMDLINE_MAX) {
-		log_err("%s: command line is %zu bytes, longer than mvm's limit of %llu",
-			name, len, (unsigned long long)(LAYOUT_CMDLINE_MAX - 1));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int boot_write_cmdline(const struct gmem *m, const struct boot_cfg *cfg)
-{
-	int ret = gmem_write(m, LAYOUT_CMDLINE, cfg->cmdline, strlen(cfg->cmdline) + 1);
-
-	if (ret)
-		log_err("boot: cannot write the command line at 0x%llx",
-			(unsigned long long)LAYOUT_CMDLINE);
+	ret = boot_image_load(m, &img, cfg, out);
+	boot_image_close(&img);
 	return ret;
 }

@@ -1,9 +1,11 @@
 /* boot.h - loading a kernel (bzImage, PVH ELF vmlinux or Multiboot v1) and its initrd.
  *
- * Contract: boot_load() opens the kernel (and initrd) files, detects the
- * format and loads everything into guest RAM through gmem_ptr/gmem_write
- * only. Only headers are read into small host buffers (bzImage: the setup
- * header; ELF: the ELF header, program headers and PT_NOTE contents); the
+ * Contract: boot_probe() opens the kernel (and initrd) files once and
+ * detects the format from headers alone; boot_image_load() then loads
+ * everything into guest RAM from those same open files, through
+ * gmem_ptr/gmem_write only (boot_load() does both). Only headers are read
+ * into small host buffers (bzImage: the setup header; ELF: the ELF header,
+ * program headers and PT_NOTE contents); the
  * kernel proper and the initrd go from the file straight into guest RAM
  * with pread, so mvm never holds a host copy of either (a big initrd would
  * otherwise cost its size twice). It writes the kernel, the initrd, the
@@ -38,12 +40,19 @@
  *    module 0 (its string the initrd path). Entry: 32-bit protected mode,
  *    paging off, EAX = 0x2BADB002, EBX = info.
  *
- * Format precedence in boot_load: "HdrS" at 0x202 -> bzImage; an ELF64
- * x86-64 ET_EXEC without a PVH note -> tiny guest (elf64_load); another
- * ELF64 file -> PVH, even when it also carries a multiboot header (PVH is the better
- * protocol for a 64-bit kernel; if the PVH note is missing the error says a
- * 64-bit multiboot ELF is not supported); a multiboot header -> multiboot
- * (ELF32 and flat a.out-kludge images); anything else is refused.
+ * Formats: boot_probe() gives the kernel to the first loader of a table
+ * (loader.h) that claims it: "HdrS" at 0x202 -> bzImage; an ELF64 x86-64
+ * ET_EXEC without a PVH note -> tiny guest (elf64_load); a multiboot header
+ * in a file that is not ELF64 -> multiboot (ELF32 and flat a.out-kludge
+ * images); any other ELF -> PVH (so an ELF64 with both a PVH note and a
+ * multiboot header boots PVH, the better protocol for a 64-bit kernel; if a
+ * 64-bit multiboot ELF cannot load, the error says mvm does not take those);
+ * anything else is refused. No kernel path: the built-in hello demo.
+ * Every ELF header goes through one validator (elf.h).
+ *
+ * Files: kernel and initrd are opened O_NONBLOCK (a FIFO or device must not
+ * block mvm in open), fstat'ed, and refused at once unless they are
+ * non-empty regular files, naming the flag and the path.
  *
  * All validation happens before the first byte is written to guest RAM;
  * only an I/O error (or a file that shrinks) can fail after that.
@@ -84,7 +93,14 @@ struct boot_entry {
 			      * multiboot_info (MULTIBOOT32) gpa */
 };
 
-int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out);
+/* The kernel's format, as boot_probe() found it. */
+enum boot_format {
+	BOOT_FORMAT_BZIMAGE,   /* Linux bzImage -> BOOT_MODE_LINUX64 */
+	BOOT_FORMAT_ELF64,     /* an mvm tiny guest file -> BOOT_MODE_ELF64 */
+	BOOT_FORMAT_MULTIBOOT, /* -> BOOT_MODE_MULTIBOOT32 */
+	BOOT_FORMAT_PVH,       /* ELF vmlinux with a PVH note -> BOOT_MODE_PVH32 */
+	BOOT_FORMAT_DEMO,      /* no kernel path: the built-in demo -> BOOT_MODE_ELF64 */
+};
 
 /* An image to load: an open regular file (fd >= 0, len from fstat) or a
  * buffer (fd < 0; what tests use). The loaders see only this, so the same
@@ -98,14 +114,66 @@ struct boot_src {
 	uint64_t len;
 };
 
+struct boot_loader;
+
+/* A probed kernel (and initrd): files open, format known, nothing loaded.
+ * format, mode and format_name are for the caller to read; the rest is
+ * boot's. */
+struct boot_image {
+	enum boot_format format;
+	enum boot_mode mode;          /* the mode boot_image_load() will return */
+	const char *format_name;      /* "bzImage", "PVH ELF vmlinux", "multiboot",
+				       * "ELF64 tiny guest", "built-in demo" */
+	const struct boot_loader *loader;
+	struct boot_src kernel;
+	struct boot_src initrd;       /* fd -1 when there is none */
+	int has_initrd;
+	int elf64_multiboot;          /* an ELF64 with a multiboot header: hint on failure */
+};
+
+/* Open cfg->kernel_path (and cfg->initrd_path) once and decide the format,
+ * reading headers only; cfg->cmdline and cfg->rsdp_gpa are not used (may be
+ * NULL/0 here). No kernel path: the built-in demo (no initrd allowed).
+ * Refused here, before any guest RAM exists: a missing, non-regular or
+ * empty file, an unknown format, a tiny guest with an initrd, an ELF64
+ * tiny guest whose headers fail the validator. 0 or -errno/-EINVAL
+ * (logged); on failure nothing is left open. On success the caller must
+ * call boot_image_close(), loaded or not. */
+int boot_probe(const struct boot_cfg *cfg, struct boot_image *img);
+
+/* Load a probed image into m with the format probe chose, from the same
+ * open files (no second open or detection); cfg gives the command line and
+ * RSDP (cfg->cmdline must not be NULL). Files larger than guest RAM are
+ * refused here (the RAM size is known only now). out->mode == img->mode on
+ * success. A file that changed size while loading: -EIO. */
+int boot_image_load(const struct gmem *m, const struct boot_image *img,
+		    const struct boot_cfg *cfg, struct boot_entry *out);
+
+/* Close what a successful boot_probe opened. Does nothing the second time,
+ * after a failed probe, or on a zeroed image (its fds are not boot's). */
+void boot_image_close(struct boot_image *img);
+
+/* 1 when the image boots as a tiny ring-3 guest (BOOT_MODE_ELF64: the
+ * builder gives its first --net to the net hypercalls, not virtio-net). */
+int boot_image_is_tiny(const struct boot_image *img);
+
+/* boot_probe + boot_image_load + boot_image_close, for callers that need
+ * no answer before loading. */
+int boot_load(const struct gmem *m, const struct boot_cfg *cfg, struct boot_entry *out);
+
 /* source.c. */
 
 /* A buffer source; never fails, needs no close. */
 void boot_src_buf(struct boot_src *src, const char *what, const char *name,
 		  const uint8_t *buf, uint64_t len);
-/* Open path read-only: must be a non-empty regular file of at most cap
- * bytes (guest RAM). 0 or -errno/-EINVAL, logged as "<what> <path>: ...". */
+/* Open path read-only and without blocking (O_NONBLOCK, cleared once the
+ * file is known to be regular): must be a non-empty regular file of at most
+ * cap bytes (guest RAM; UINT64_MAX: no cap yet). A FIFO, directory or
+ * device is refused at once. 0 or -errno/-EINVAL, logged as "<what> <path>:
+ * ..." (what "kernel" or "initrd" also names the flag, --kernel/--initrd). */
 int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap);
+/* -EINVAL (logged, "give --mem more") when src is larger than cap bytes. */
+int boot_src_check_cap(const struct boot_src *src, uint64_t cap);
 void boot_src_close(struct boot_src *src);
 /* Exactly len bytes at off into dst. [off, off+len) must lie within
  * src->len (-EIO, logged, if not). A short read means the file shrank: -EIO;
@@ -140,8 +208,11 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 int elf64_load(const struct gmem *m, const struct boot_src *kernel,
 	       const struct boot_src *initrd, const struct boot_cfg *cfg,
 	       struct boot_entry *out);
-/* 1 when src is an ELF64 x86-64 ET_EXEC without a Xen PVH entry note (a
- * tiny guest), 0 otherwise (including unreadable headers). */
+/* 1 when src is an ELF64 x86-64 ET_EXEC whose headers pass the validator
+ * (elf.h) and that has no Xen PVH entry note (a tiny guest), 0 otherwise
+ * (including unreadable or malformed headers); logs nothing. What the
+ * table's ELF64 probe decides, kept for callers that have only a boot_src;
+ * new code asks boot_probe() instead. */
 int elf64_is_tiny_guest(const struct boot_src *src);
 /* Append a virtio-mmio window to the boot info elf64_load wrote at
  * boot_info. 0, -ENOSPC (MVM_BOOTINFO_MAX_DEVS reached) or -EFAULT. */
@@ -156,24 +227,5 @@ const uint8_t *elf64_builtin_demo(uint64_t *len);
  * checksum (*checksum_ok = 1) or else the first magic (*checksum_ok = 0);
  * 0 when there is no magic at all. Pure. */
 int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *checksum_ok);
-
-/* Helpers shared by the loaders (boot.c). */
-
-/* Highest 4 KiB-aligned gpa for len bytes ending at or below top and starting
- * at or above floor; -EINVAL (logged, naming the initrd, its size, limit and
- * RAM) when it does not fit. limit_name/limit say what capped top (e.g.
- * "initrd_addr_max", 0x7fffffff) for the message. */
-int boot_place_initrd(const struct gmem *m, const struct boot_cfg *cfg, size_t len,
-		      uint64_t floor, uint64_t top, const char *limit_name, uint64_t limit,
-		      uint64_t *gpa);
-
-/* Check the command line against max_len (bytes without the NUL; the
- * caller's limit, e.g. cmdline_size), naming limit_name in the error.
- * Also checks mvm's own LAYOUT_CMDLINE_MAX. 0 or -EINVAL (logged). */
-int boot_check_cmdline(const struct boot_cfg *cfg, const char *name, uint64_t max_len,
-		       const char *limit_name);
-
-/* Write the command line with its NUL at LAYOUT_CMDLINE. 0 or -EFAULT. */
-int boot_write_cmdline(const struct gmem *m, const struct boot_cfg *cfg);
 
 #endif

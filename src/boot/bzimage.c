@@ -1,6 +1,7 @@
 /* bzimage.c - Linux bzImage loader: setup header checks, zero page, 64-bit entry. */
 #include "boot/boot.h"
 #include "boot/e820.h"
+#include "boot/loader.h"
 #include "core/layout.h"
 #include "util/log.h"
 
@@ -61,9 +62,6 @@
 #define BZ_ENTRY64_OFFSET    0x200
 #define BZ_MAX_ALIGNMENT     (1ULL << 30)
 
-static uint16_t get16(const uint8_t *p) { return p[0] | (uint16_t)p[1] << 8; }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
 static void put16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
 static void put32(uint8_t *p, uint32_t v) { put16(p, v); put16(p + 2, v >> 16); }
 static void put64(uint8_t *p, uint64_t v) { put32(p, v); put32(p + 4, v >> 32); }
@@ -94,16 +92,16 @@ static int bz_check_header(const uint8_t *img, uint64_t len, const char *name,
 			"(need >= %d)", name, (unsigned long long)len, BZ_HDR_212_END);
 		return -EINVAL;
 	}
-	if (get16(img + BZ_BOOT_FLAG) != BZ_BOOT_FLAG_MAGIC) {
+	if (boot_get16(img + BZ_BOOT_FLAG) != BZ_BOOT_FLAG_MAGIC) {
 		log_err("%s: boot_flag at 0x1fe is 0x%04x, expected 0xaa55 (not a bzImage)",
-			name, get16(img + BZ_BOOT_FLAG));
+			name, boot_get16(img + BZ_BOOT_FLAG));
 		return -EINVAL;
 	}
-	if (get32(img + BZ_HEADER) != BZ_MAGIC) {
+	if (boot_get32(img + BZ_HEADER) != BZ_MAGIC) {
 		log_err("%s: no HdrS magic at 0x202 (not a bzImage)", name);
 		return -EINVAL;
 	}
-	p->version = get16(img + BZ_VERSION);
+	p->version = boot_get16(img + BZ_VERSION);
 	if (p->version < BZ_MIN_VERSION) {
 		log_err("%s: boot protocol %u.%02u is too old, need >= 2.12 "
 			"(xloadflags, for the 64-bit entry)", name, p->version >> 8,
@@ -128,7 +126,7 @@ static int bz_check_header(const uint8_t *img, uint64_t len, const char *name,
 			(unsigned long long)p->pm_offset, (unsigned long long)len);
 		return -EINVAL;
 	}
-	pm_claim = (uint64_t)get32(img + BZ_SYSSIZE) * 16;
+	pm_claim = (uint64_t)boot_get32(img + BZ_SYSSIZE) * 16;
 	if (pm_claim == 0) {
 		log_err("%s: syssize is 0 (no protected-mode kernel)", name);
 		return -EINVAL;
@@ -148,9 +146,9 @@ static int bz_check_header(const uint8_t *img, uint64_t len, const char *name,
 			"0x10000 are not supported)", name, img[BZ_LOADFLAGS]);
 		return -EINVAL;
 	}
-	if (!(get16(img + BZ_XLOADFLAGS) & BZ_XLF_KERNEL_64)) {
+	if (!(boot_get16(img + BZ_XLOADFLAGS) & BZ_XLF_KERNEL_64)) {
 		log_err("%s: xloadflags 0x%04x lacks XLF_KERNEL_64 (no 64-bit entry point; "
-			"mvm boots 64-bit kernels only)", name, get16(img + BZ_XLOADFLAGS));
+			"mvm boots 64-bit kernels only)", name, boot_get16(img + BZ_XLOADFLAGS));
 		return -EINVAL;
 	}
 	return 0;
@@ -160,10 +158,10 @@ static int bz_place_kernel(const struct gmem *m, const uint8_t *img, const char 
 			   struct bz_plan *p)
 {
 	uint64_t low_end = gmem_low_end(m);
-	uint32_t init_size = get32(img + BZ_INIT_SIZE);
+	uint32_t init_size = boot_get32(img + BZ_INIT_SIZE);
 
 	if (img[BZ_RELOCATABLE]) {
-		uint64_t align = get32(img + BZ_KERNEL_ALIGNMENT);
+		uint64_t align = boot_get32(img + BZ_KERNEL_ALIGNMENT);
 
 		if (align == 0 || (align & (align - 1)) || align > BZ_MAX_ALIGNMENT) {
 			log_err("%s: kernel_alignment 0x%llx is not a power of two <= 1 GiB",
@@ -172,7 +170,7 @@ static int bz_place_kernel(const struct gmem *m, const uint8_t *img, const char 
 		}
 		p->load = (LAYOUT_HIMEM_START + align - 1) & ~(align - 1);
 	} else {
-		p->load = get64(img + BZ_PREF_ADDRESS);
+		p->load = boot_get64(img + BZ_PREF_ADDRESS);
 		if (p->load < LAYOUT_HIMEM_START) {
 			log_err("%s: kernel is not relocatable and its pref_address 0x%llx is "
 				"below 1 MiB, where mvm keeps its boot structures", name,
@@ -187,8 +185,8 @@ static int bz_place_kernel(const struct gmem *m, const uint8_t *img, const char 
 	 * decompresses to pref_address instead, and uses init_size from there:
 	 * the initrd must stay clear of that, not only of [load, load+init_size). */
 	p->run_base = p->load;
-	if (img[BZ_RELOCATABLE] && get64(img + BZ_PREF_ADDRESS) > p->load)
-		p->run_base = get64(img + BZ_PREF_ADDRESS);
+	if (img[BZ_RELOCATABLE] && boot_get64(img + BZ_PREF_ADDRESS) > p->load)
+		p->run_base = boot_get64(img + BZ_PREF_ADDRESS);
 	if (p->run_base > low_end || p->span > low_end - p->run_base) {
 		log_err("%s: kernel needs RAM up to 0x%llx (init_size 0x%llx from 0x%llx, the "
 			"higher of its load address and pref_address) but RAM below the MMIO "
@@ -266,11 +264,11 @@ int bzimage_load(const struct gmem *m, const struct boot_src *kernel,
 	if (!ret)
 		ret = bz_place_kernel(m, img, name, &p);
 	if (!ret)
-		ret = boot_check_cmdline(cfg, name, get32(img + BZ_CMDLINE_SIZE), "cmdline_size");
+		ret = boot_check_cmdline(cfg, name, boot_get32(img + BZ_CMDLINE_SIZE), "cmdline_size");
 	if (ret)
 		return ret;
 	if (initrd_len) {
-		uint64_t max = p.version >= 0x0203 ? get32(img + BZ_INITRD_ADDR_MAX)
+		uint64_t max = p.version >= 0x0203 ? boot_get32(img + BZ_INITRD_ADDR_MAX)
 						    : BZ_INITRD_MAX_OLD;
 
 		/* initrd_addr_max is the last byte the initrd may occupy. */
@@ -308,3 +306,16 @@ int bzimage_load(const struct gmem *m, const struct boot_src *kernel,
 		  (unsigned long long)p.end, (unsigned long long)out->entry);
 	return 0;
 }
+
+static int bzimage_probe(const struct boot_src *kernel, const uint8_t *head, size_t len)
+{
+	return len >= BZ_HEADER + 4 && boot_get32(head + BZ_HEADER) == BZ_MAGIC;
+}
+
+const struct boot_loader bzimage_loader = {
+	.name = "bzImage",
+	.format = BOOT_FORMAT_BZIMAGE,
+	.mode = BOOT_MODE_LINUX64,
+	.probe = bzimage_probe,
+	.load = bzimage_load,
+};

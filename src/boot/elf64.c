@@ -1,16 +1,15 @@
 /* elf64.c - loader for static ELF64 tiny guests (the guest/ SDK), entered in ring 3. */
 #include "boot/boot.h"
+#include "boot/elf.h"
+#include "boot/loader.h"
 #include "core/layout.h"
 #include "mvm/abi.h"
 #include "util/log.h"
 
 #include <elf.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define ELF64_MAX_PHDRS     64
-#define ELF64_MAX_NOTE      (64 * 1024) /* PT_NOTE bytes read to look for the PVH note */
 #define ELF64_XEN_PHYS32    18          /* XEN_ELFNOTE_PHYS32_ENTRY */
 #define ELF64_PAGE          0x1000ULL
 #ifndef PT_GNU_PROPERTY
@@ -20,154 +19,69 @@
 _Static_assert(sizeof(struct mvm_bootinfo) <= LAYOUT_R3_SYS_START - LAYOUT_R3_BOOTINFO,
 	       "boot info larger than its page");
 
-/* The header checks, each naming the field. */
-static int elf64_check_ehdr(const Elf64_Ehdr *eh, uint64_t len, const char *name)
-{
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
-		log_err("%s: no ELF magic", name);
-		return -EINVAL;
-	}
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64) {
-		log_err("%s: a %s ELF (EI_CLASS %u): tiny guests must be 64-bit ELF (ELFCLASS64); "
-			"32-bit kernels boot through multiboot", name,
-			eh->e_ident[EI_CLASS] == ELFCLASS32 ? "32-bit" : "non-64-bit",
-			eh->e_ident[EI_CLASS]);
-		return -EINVAL;
-	}
-	if (eh->e_ident[EI_DATA] != ELFDATA2LSB) {
-		log_err("%s: ELF data encoding %u is not little-endian", name, eh->e_ident[EI_DATA]);
-		return -EINVAL;
-	}
-	if (eh->e_ident[EI_VERSION] != EV_CURRENT || eh->e_version != EV_CURRENT) {
-		log_err("%s: ELF version %u/%u, expected 1", name, eh->e_ident[EI_VERSION],
-			eh->e_version);
-		return -EINVAL;
-	}
-	if (eh->e_machine != EM_X86_64) {
-		log_err("%s: e_machine %u is not x86-64 (%u)", name, eh->e_machine, EM_X86_64);
-		return -EINVAL;
-	}
-	if (eh->e_type != ET_EXEC) {
-		log_err("%s: e_type %u is not ET_EXEC%s", name, eh->e_type,
-			eh->e_type == ET_DYN ? " (a PIE or shared object: link with -static -no-pie)" : "");
-		return -EINVAL;
-	}
-	if (eh->e_phentsize != sizeof(Elf64_Phdr)) {
-		log_err("%s: e_phentsize %u, expected %zu", name, eh->e_phentsize, sizeof(Elf64_Phdr));
-		return -EINVAL;
-	}
-	if (eh->e_phnum == 0 || eh->e_phnum > ELF64_MAX_PHDRS) {
-		log_err("%s: e_phnum %u, expected 1 to %d", name, eh->e_phnum, ELF64_MAX_PHDRS);
-		return -EINVAL;
-	}
-	/* phnum <= 64, so the product cannot overflow; the sum can. */
-	if (eh->e_phoff > len || len - eh->e_phoff < (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr)) {
-		log_err("%s: program headers (e_phoff 0x%llx, %u entries) run past the end of the "
-			"file (%llu bytes)", name, (unsigned long long)eh->e_phoff, eh->e_phnum,
-			(unsigned long long)len);
-		return -EINVAL;
-	}
-	return 0;
-}
+static const struct boot_elf_rules elf64_rules = {
+	.class = ELFCLASS64,
+	.machine = EM_X86_64,
+	.machine_name = "x86-64",
+	.class_hint = "tiny guests must be 64-bit ELF; 32-bit kernels boot through multiboot",
+	.dyn_hint = "a PIE or shared object: link with -static -no-pie",
+};
 
-/* Header and program headers into *eh and a malloc'd *ph. */
-static int elf64_read_headers(const struct boot_src *src, Elf64_Ehdr *eh, Elf64_Phdr **ph,
-			      int quiet)
+/* 1: an ELF64 x86-64 ET_EXEC whose headers pass the validator and that has
+ * no PVH entry note (a tiny guest); 0: not one; -errno: it is ELF64 x86-64
+ * ET_EXEC but broken (logged unless quiet; PVH would refuse it the same way). */
+static int elf64_classify(const struct boot_src *src, const uint8_t *head, size_t len,
+			  bool quiet)
 {
+	struct boot_elf_rules rules = elf64_rules;
+	struct boot_elf elf;
+	uint32_t desc, descsz;
 	int ret;
 
-	*ph = NULL;
-	if (src->len < sizeof(*eh)) {
-		if (!quiet)
-			log_err("%s: truncated ELF header (%llu bytes, need %zu)", src->name,
-				(unsigned long long)src->len, sizeof(*eh));
-		return -EINVAL;
-	}
-	ret = boot_src_read(src, 0, eh, sizeof(*eh));
+	if (len < sizeof(Elf64_Ehdr) || memcmp(head, ELFMAG, SELFMAG) != 0 ||
+	    head[EI_CLASS] != ELFCLASS64 || boot_get16(head + 16) != ET_EXEC ||
+	    boot_get16(head + 18) != EM_X86_64)
+		return 0;
+	rules.quiet = quiet;
+	ret = boot_elf_parse(src, &rules, &elf);
 	if (ret)
 		return ret;
-	if (quiet) {
-		if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-		    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 ||
-		    eh->e_phnum > ELF64_MAX_PHDRS || eh->e_phoff > src->len ||
-		    src->len - eh->e_phoff < (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr))
-			return -EINVAL;
-	} else if ((ret = elf64_check_ehdr(eh, src->len, src->name))) {
+	ret = boot_elf_find_note(src, &elf, "Xen", ELF64_XEN_PHYS32, &desc, sizeof(desc),
+				 &descsz, quiet);
+	if (ret < 0)
 		return ret;
-	}
-	*ph = calloc(eh->e_phnum, sizeof(**ph));
-	if (!*ph)
-		return -ENOMEM;
-	ret = boot_src_read(src, eh->e_phoff, *ph, (uint64_t)eh->e_phnum * sizeof(**ph));
-	if (ret) {
-		free(*ph);
-		*ph = NULL;
-	}
-	return ret;
+	return !ret;
 }
 
-static int elf64_note_is_pvh(const uint8_t *p, uint64_t len)
+static int elf64_probe(const struct boot_src *kernel, const uint8_t *head, size_t len)
 {
-	uint64_t off = 0;
-
-	while (len - off >= 12) {
-		uint32_t namesz, descsz, type;
-
-		memcpy(&namesz, p + off, 4);
-		memcpy(&descsz, p + off + 4, 4);
-		memcpy(&type, p + off + 8, 4);
-		uint64_t name_pad = ((uint64_t)namesz + 3) & ~3ULL;
-		uint64_t desc_pad = ((uint64_t)descsz + 3) & ~3ULL;
-
-		if (name_pad + desc_pad > len - off - 12)
-			return 0;
-		if (type == ELF64_XEN_PHYS32 && namesz == 4 && memcmp(p + off + 12, "Xen", 4) == 0)
-			return 1;
-		off += 12 + name_pad + desc_pad;
-	}
-	return 0;
+	return elf64_classify(kernel, head, len, false);
 }
 
 int elf64_is_tiny_guest(const struct boot_src *src)
 {
-	Elf64_Ehdr eh;
-	Elf64_Phdr *ph;
-	int tiny;
+	uint8_t head[sizeof(Elf64_Ehdr)];
+	size_t len = src->len < sizeof(head) ? src->len : sizeof(head);
 
-	if (elf64_read_headers(src, &eh, &ph, 1))
+	if (boot_src_read(src, 0, head, len))
 		return 0;
-	tiny = eh.e_type == ET_EXEC && eh.e_machine == EM_X86_64;
-	for (int i = 0; tiny && i < eh.e_phnum; i++) {
-		uint8_t *buf;
-
-		if (ph[i].p_type != PT_NOTE || ph[i].p_filesz == 0 ||
-		    ph[i].p_filesz > ELF64_MAX_NOTE || ph[i].p_offset > src->len ||
-		    src->len - ph[i].p_offset < ph[i].p_filesz)
-			continue;
-		buf = malloc(ph[i].p_filesz);
-		if (!buf)
-			break;
-		if (boot_src_read(src, ph[i].p_offset, buf, ph[i].p_filesz) == 0 &&
-		    elf64_note_is_pvh(buf, ph[i].p_filesz))
-			tiny = 0;
-		free(buf);
-	}
-	free(ph);
-	return tiny;
+	return elf64_classify(src, head, len, true) == 1;
 }
 
-/* Every PT_LOAD checked against RAM, the file and the others, before any load. */
+/* The tiny guest's own rules on top of the validator's: only loadable and
+ * harmless segment types, identity-mapped, in low RAM at or above 1 MiB,
+ * not overlapping, the entry in an executable segment. */
 static int elf64_check_segments(const struct gmem *m, const struct boot_src *src,
-				const Elf64_Ehdr *eh, const Elf64_Phdr *ph, uint64_t *image_end)
+				const struct boot_elf *elf, uint64_t *image_end)
 {
 	const char *name = src->name;
 	uint64_t low_end = gmem_low_end(m), end_max = 0;
-	int entry_ok = 0, nr_load = 0;
+	int nr_load = 0;
 
-	for (int i = 0; i < eh->e_phnum; i++) {
-		const Elf64_Phdr *p = &ph[i];
+	for (int i = 0; i < elf->phnum; i++) {
+		const struct boot_elf_seg *p = &elf->seg[i];
 
-		switch (p->p_type) {
+		switch (p->type) {
 		case PT_NULL: case PT_NOTE: case PT_GNU_STACK: case PT_GNU_PROPERTY:
 			continue;
 		case PT_LOAD:
@@ -175,65 +89,51 @@ static int elf64_check_segments(const struct gmem *m, const struct boot_src *src
 		default:
 			log_err("%s: program header %d has type 0x%x; a tiny guest has only PT_LOAD "
 				"(and PT_NOTE/PT_GNU_STACK): link it static, without an interpreter",
-				name, i, p->p_type);
+				name, i, p->type);
 			return -EINVAL;
 		}
-		if (p->p_memsz == 0)
+		if (p->memsz == 0)
 			continue;
-		if (p->p_filesz > p->p_memsz) {
-			log_err("%s: segment %d: p_filesz 0x%llx > p_memsz 0x%llx", name, i,
-				(unsigned long long)p->p_filesz, (unsigned long long)p->p_memsz);
+		if (p->vaddr != p->paddr) {
+			log_err("%s: program header %d: p_vaddr 0x%llx != p_paddr 0x%llx; mvm "
+				"identity-maps a tiny guest (link it at its physical address)", name,
+				i, (unsigned long long)p->vaddr, (unsigned long long)p->paddr);
 			return -EINVAL;
 		}
-		if (p->p_offset > src->len || src->len - p->p_offset < p->p_filesz) {
-			log_err("%s: segment %d: file bytes [0x%llx, +0x%llx) run past the end of "
-				"the file (%llu bytes)", name, i, (unsigned long long)p->p_offset,
-				(unsigned long long)p->p_filesz, (unsigned long long)src->len);
-			return -EINVAL;
-		}
-		if (p->p_vaddr != p->p_paddr) {
-			log_err("%s: segment %d: p_vaddr 0x%llx != p_paddr 0x%llx; mvm identity-maps "
-				"a tiny guest (link it at its physical address)", name, i,
-				(unsigned long long)p->p_vaddr, (unsigned long long)p->p_paddr);
-			return -EINVAL;
-		}
-		if (p->p_paddr < LAYOUT_HIMEM_START || p->p_paddr > low_end ||
-		    low_end - p->p_paddr < p->p_memsz || !gmem_ptr(m, p->p_paddr, p->p_memsz)) {
-			log_err("%s: segment %d [0x%llx, +0x%llx) is outside guest RAM [0x%llx, 0x%llx) "
-				"(tiny guests load at or above 1 MiB, below the MMIO hole); link it "
-				"lower or give --mem more", name, i, (unsigned long long)p->p_paddr,
-				(unsigned long long)p->p_memsz, (unsigned long long)LAYOUT_HIMEM_START,
-				(unsigned long long)low_end);
+		if (p->paddr < LAYOUT_HIMEM_START || p->paddr > low_end ||
+		    low_end - p->paddr < p->memsz || !gmem_ptr(m, p->paddr, p->memsz)) {
+			log_err("%s: program header %d [0x%llx, +0x%llx) is outside guest RAM "
+				"[0x%llx, 0x%llx) (tiny guests load at or above 1 MiB, below the MMIO "
+				"hole); link it lower or give --mem more", name, i,
+				(unsigned long long)p->paddr, (unsigned long long)p->memsz,
+				(unsigned long long)LAYOUT_HIMEM_START, (unsigned long long)low_end);
 			return -EINVAL;
 		}
 		for (int j = 0; j < i; j++) {
-			const Elf64_Phdr *q = &ph[j];
+			const struct boot_elf_seg *q = &elf->seg[j];
 
-			if (q->p_type != PT_LOAD || q->p_memsz == 0)
+			if (q->type != PT_LOAD || q->memsz == 0)
 				continue;
 			/* Both ranges are known not to wrap (inside RAM). */
-			if (p->p_paddr < q->p_paddr + q->p_memsz && q->p_paddr < p->p_paddr + p->p_memsz) {
-				log_err("%s: segments %d [0x%llx, +0x%llx) and %d [0x%llx, +0x%llx) overlap",
-					name, j, (unsigned long long)q->p_paddr,
-					(unsigned long long)q->p_memsz, i, (unsigned long long)p->p_paddr,
-					(unsigned long long)p->p_memsz);
+			if (p->paddr < q->paddr + q->memsz && q->paddr < p->paddr + p->memsz) {
+				log_err("%s: program headers %d [0x%llx, +0x%llx) and %d [0x%llx, "
+					"+0x%llx) overlap", name, j, (unsigned long long)q->paddr,
+					(unsigned long long)q->memsz, i, (unsigned long long)p->paddr,
+					(unsigned long long)p->memsz);
 				return -EINVAL;
 			}
 		}
-		if ((p->p_flags & PF_X) && eh->e_entry >= p->p_paddr &&
-		    eh->e_entry - p->p_paddr < p->p_memsz)
-			entry_ok = 1;
-		if (p->p_paddr + p->p_memsz > end_max)
-			end_max = p->p_paddr + p->p_memsz;
+		if (p->paddr + p->memsz > end_max)
+			end_max = p->paddr + p->memsz;
 		nr_load++;
 	}
 	if (!nr_load) {
 		log_err("%s: no PT_LOAD segment with bytes in memory", name);
 		return -EINVAL;
 	}
-	if (!entry_ok) {
+	if (boot_elf_seg_at(elf, elf->entry, false, PF_X) < 0) {
 		log_err("%s: entry point e_entry 0x%llx is not inside an executable (PF_X) PT_LOAD "
-			"segment", name, (unsigned long long)eh->e_entry);
+			"segment", name, (unsigned long long)elf->entry);
 		return -EINVAL;
 	}
 	*image_end = (end_max + ELF64_PAGE - 1) & ~(ELF64_PAGE - 1);
@@ -265,8 +165,7 @@ int elf64_load(const struct gmem *m, const struct boot_src *kernel,
 	       const struct boot_src *initrd, const struct boot_cfg *cfg,
 	       struct boot_entry *out)
 {
-	Elf64_Ehdr eh;
-	Elf64_Phdr *ph = NULL;
+	struct boot_elf elf;
 	uint64_t image_end = 0;
 	int ret;
 
@@ -274,45 +173,46 @@ int elf64_load(const struct gmem *m, const struct boot_src *kernel,
 		log_err("%s: a tiny ELF64 guest takes no --initrd", kernel->name);
 		return -EINVAL;
 	}
-	ret = elf64_read_headers(kernel, &eh, &ph, 0);
+	ret = boot_elf_parse(kernel, &elf64_rules, &elf);
+	if (!ret)
+		ret = elf64_check_segments(m, kernel, &elf, &image_end);
+	if (!ret)
+		ret = boot_check_cmdline(cfg, kernel->name, LAYOUT_CMDLINE_MAX - 1, "mvm's limit");
 	if (ret)
-		goto out;
-	ret = elf64_check_segments(m, kernel, &eh, ph, &image_end);
-	if (ret)
-		goto out;
-	ret = boot_check_cmdline(cfg, kernel->name, LAYOUT_CMDLINE_MAX - 1, "mvm's limit");
-	if (ret)
-		goto out;
+		return ret;
 	/* Validated: from here only I/O can fail. */
-	for (int i = 0; i < eh.e_phnum; i++) {
-		const Elf64_Phdr *p = &ph[i];
+	for (int i = 0; i < elf.phnum; i++) {
+		const struct boot_elf_seg *p = &elf.seg[i];
 		uint8_t *dst;
 
-		if (p->p_type != PT_LOAD || p->p_memsz == 0)
+		if (p->type != PT_LOAD || p->memsz == 0)
 			continue;
-		ret = boot_src_to_guest(m, kernel, p->p_offset, p->p_paddr, p->p_filesz);
+		ret = boot_src_to_guest(m, kernel, p->offset, p->paddr, p->filesz);
 		if (ret)
-			goto out;
-		dst = gmem_ptr(m, p->p_paddr, p->p_memsz);
-		if (!dst) {
-			ret = -EFAULT;
-			goto out;
-		}
-		memset(dst + p->p_filesz, 0, p->p_memsz - p->p_filesz);
+			return ret;
+		dst = gmem_ptr(m, p->paddr, p->memsz);
+		if (!dst)
+			return -EFAULT;
+		memset(dst + p->filesz, 0, p->memsz - p->filesz);
 	}
 	ret = boot_write_cmdline(m, cfg);
+	if (!ret)
+		ret = elf64_write_bootinfo(m, cfg, image_end);
 	if (ret)
-		goto out;
-	ret = elf64_write_bootinfo(m, cfg, image_end);
-	if (ret)
-		goto out;
+		return ret;
 	out->mode = BOOT_MODE_ELF64;
-	out->entry = eh.e_entry;
+	out->entry = elf.entry;
 	out->boot_info = LAYOUT_R3_BOOTINFO;
-out:
-	free(ph);
-	return ret;
+	return 0;
 }
+
+const struct boot_loader elf64_loader = {
+	.name = "ELF64 tiny guest",
+	.format = BOOT_FORMAT_ELF64,
+	.mode = BOOT_MODE_ELF64,
+	.probe = elf64_probe,
+	.load = elf64_load,
+};
 
 int elf64_add_device(const struct gmem *m, uint64_t boot_info, uint64_t base,
 		     uint64_t size, uint32_t gsi, uint32_t device_id)

@@ -1,6 +1,8 @@
 /* multiboot.c - Multiboot v1 loader: a.out-kludge or ELF32 images, multiboot_info. */
 #include "boot/boot.h"
 #include "boot/e820.h"
+#include "boot/elf.h"
+#include "boot/loader.h"
 #include "core/layout.h"
 #include "util/log.h"
 
@@ -23,7 +25,7 @@
 #define MB_INFO_MMAP         (1u << 6)
 #define MB_INFO_LOADER_NAME  (1u << 9)
 
-#define MB_MAX_SEGS          64
+#define MB_MAX_SEGS          BOOT_ELF_MAX_PHDRS
 #define MB_LOADER_NAME       "mvm"
 
 struct mb_header {
@@ -65,22 +67,17 @@ _Static_assert(LAYOUT_MB_MMAP + E820_MAX_ENTRIES * sizeof(struct mb_mmap_entry) 
 	       LAYOUT_MB_MODSTR, "mmap/module string");
 _Static_assert(LAYOUT_MB_END <= LAYOUT_HIMEM_START, "multiboot area below every segment");
 
-static uint32_t mb_get32(const uint8_t *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *checksum_ok)
 {
 	size_t lim = len < MULTIBOOT_SEARCH_LEN ? len : MULTIBOOT_SEARCH_LEN;
 	int found = 0;
 
 	for (size_t o = 0; o + 12 <= lim; o += 4) {
-		uint32_t magic = mb_get32(buf + o), flags = mb_get32(buf + o + 4);
+		uint32_t magic = boot_get32(buf + o), flags = boot_get32(buf + o + 4);
 
 		if (magic != MULTIBOOT_MAGIC)
 			continue;
-		if ((uint32_t)(magic + flags + mb_get32(buf + o + 8)) == 0) {
+		if ((uint32_t)(magic + flags + boot_get32(buf + o + 8)) == 0) {
 			*off = o;
 			*checksum_ok = 1;
 			return 1;
@@ -92,33 +89,6 @@ int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *ch
 		}
 	}
 	return found;
-}
-
-/* Loaded bytes go at or above 1 MiB (below are mvm's boot structures,
- * including the multiboot info) and inside one RAM region. */
-static int mb_check_range(const struct gmem *m, const char *name, const char *what,
-			  uint64_t start, uint64_t end)
-{
-	if (start < LAYOUT_HIMEM_START) {
-		log_err("%s: %s 0x%llx-0x%llx starts below 1 MiB, where mvm keeps its boot "
-			"structures (multiboot info at 0x%llx)", name, what,
-			(unsigned long long)start, (unsigned long long)end,
-			(unsigned long long)LAYOUT_MB_INFO);
-		return -EINVAL;
-	}
-	if (end <= start || !gmem_ptr(m, start, end - start)) {
-		int in_hole = start < LAYOUT_MMIO_HOLE_END && end > LAYOUT_MMIO_HOLE_START &&
-			      gmem_low_end(m) == LAYOUT_MMIO_HOLE_START;
-
-		log_err("%s: %s 0x%llx-0x%llx %s (guest RAM: %llu MiB)%s", name, what,
-			(unsigned long long)start, (unsigned long long)end,
-			in_hole ? "reaches into the MMIO hole 0xc0000000-0xffffffff"
-				: "is not inside guest RAM",
-			(unsigned long long)(m->ram_size >> 20),
-			in_hole ? "" : "; give --mem more");
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* Flag bit 16: the header's address fields say where the file goes. */
@@ -167,7 +137,7 @@ static int mb_plan_aout(const struct gmem *m, const struct boot_src *k, const st
 		}
 		mem_end = h->bss_end_addr;
 	}
-	ret = mb_check_range(m, name, "multiboot load_addr..bss_end_addr", h->load_addr,
+	ret = boot_check_ram(m, name, "multiboot load_addr..bss_end_addr", h->load_addr,
 			     mem_end);
 	if (ret)
 		return ret;
@@ -182,104 +152,52 @@ static int mb_plan_aout(const struct gmem *m, const struct boot_src *k, const st
 	return 0;
 }
 
-static int mb_check_ehdr(const Elf32_Ehdr *eh, uint64_t len, const char *name)
+static const struct boot_elf_rules mb_elf_rules = {
+	.class = ELFCLASS32,
+	.machine = EM_386,
+	.machine_name = "i386",
+	.class_hint = "a 64-bit ELF needs a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)",
+};
+
+/* No flag 16: an ELF32 i386 executable, PT_LOAD segments at p_paddr. */
+static int mb_plan_elf(const struct gmem *m, const struct boot_src *k, const uint8_t *head,
+		       size_t head_len, struct mb_seg *segs, int *nr, uint32_t *entry)
 {
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) {
+	const char *name = k->name;
+	struct boot_elf elf;
+	int ret;
+	char what[40];
+
+	if (head_len < SELFMAG || memcmp(head, ELFMAG, SELFMAG) != 0) {
 		log_err("%s: multiboot header without flag 16 (a.out kludge), but the file is "
 			"not ELF", name);
 		return -EINVAL;
 	}
-	if (eh->e_ident[EI_CLASS] != ELFCLASS32) {
-		log_err("%s: multiboot ELF class %u is not ELFCLASS32; a 64-bit ELF needs a PVH "
-			"entry note (XEN_ELFNOTE_PHYS32_ENTRY)", name, eh->e_ident[EI_CLASS]);
-		return -EINVAL;
-	}
-	if (eh->e_ident[EI_DATA] != ELFDATA2LSB) {
-		log_err("%s: ELF data encoding %u is not little-endian", name, eh->e_ident[EI_DATA]);
-		return -EINVAL;
-	}
-	if (eh->e_type != ET_EXEC) {
-		log_err("%s: ELF e_type %u is not ET_EXEC", name, eh->e_type);
-		return -EINVAL;
-	}
-	if (eh->e_machine != EM_386) {
-		log_err("%s: ELF e_machine %u is not i386 (%u)", name, eh->e_machine, EM_386);
-		return -EINVAL;
-	}
-	if (eh->e_phentsize != sizeof(Elf32_Phdr)) {
-		log_err("%s: ELF e_phentsize %u, expected %zu", name, eh->e_phentsize,
-			sizeof(Elf32_Phdr));
-		return -EINVAL;
-	}
-	if (eh->e_phnum == 0 || eh->e_phnum > MB_MAX_SEGS) {
-		log_err("%s: ELF e_phnum %u is not within 1..%d", name, eh->e_phnum, MB_MAX_SEGS);
-		return -EINVAL;
-	}
-	if (eh->e_phoff > len || (uint64_t)eh->e_phnum * sizeof(Elf32_Phdr) > len - eh->e_phoff) {
-		log_err("%s: ELF program headers at e_phoff 0x%x run past the end of the file "
-			"(%llu bytes)", name, eh->e_phoff, (unsigned long long)len);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* No flag 16: an ELF32 i386 executable, PT_LOAD segments at p_paddr. */
-static int mb_plan_elf(const struct gmem *m, const struct boot_src *k, struct mb_seg *segs,
-		       int *nr, uint32_t *entry)
-{
-	const char *name = k->name;
-	Elf32_Phdr phs[MB_MAX_SEGS];
-	Elf32_Ehdr eh;
-	int ret, entry_ok = 0;
-	char what[64];
-
-	if (k->len < sizeof(eh)) {
-		log_err("%s: multiboot header without flag 16 (a.out kludge), but the file is "
-			"too short for an ELF header", name);
-		return -EINVAL;
-	}
-	ret = boot_src_read(k, 0, &eh, sizeof(eh));
-	if (!ret)
-		ret = mb_check_ehdr(&eh, k->len, name);
-	if (!ret)
-		ret = boot_src_read(k, eh.e_phoff, phs, (uint64_t)eh.e_phnum * sizeof(phs[0]));
+	ret = boot_elf_parse(k, &mb_elf_rules, &elf);
 	if (ret)
 		return ret;
 	*nr = 0;
-	for (int i = 0; i < eh.e_phnum; i++) {
-		const Elf32_Phdr *ph = &phs[i];
+	for (int i = 0; i < elf.phnum; i++) {
+		const struct boot_elf_seg *s = &elf.seg[i];
 
-		if (ph->p_type != PT_LOAD || ph->p_memsz == 0)
+		if (s->type != PT_LOAD || s->memsz == 0)
 			continue;
-		if (ph->p_offset > k->len || ph->p_filesz > k->len - ph->p_offset) {
-			log_err("%s: program header %d: p_offset 0x%x + p_filesz 0x%x is past the "
-				"end of the file (%llu bytes)", name, i, ph->p_offset, ph->p_filesz,
-				(unsigned long long)k->len);
-			return -EINVAL;
-		}
-		if (ph->p_filesz > ph->p_memsz) {
-			log_err("%s: program header %d: p_filesz 0x%x > p_memsz 0x%x", name, i,
-				ph->p_filesz, ph->p_memsz);
-			return -EINVAL;
-		}
-		snprintf(what, sizeof(what), "program header %d", i);
-		ret = mb_check_range(m, name, what, ph->p_paddr,
-				     (uint64_t)ph->p_paddr + ph->p_memsz);
+		snprintf(what, sizeof(what), "program header %d:", i);
+		ret = boot_check_ram(m, name, what, s->paddr, s->paddr + s->memsz);
 		if (ret)
 			return ret;
-		segs[(*nr)++] = (struct mb_seg){ ph->p_offset, ph->p_filesz, ph->p_paddr,
-						 ph->p_memsz };
-		entry_ok |= eh.e_entry >= ph->p_paddr && eh.e_entry - ph->p_paddr < ph->p_filesz;
+		segs[(*nr)++] = (struct mb_seg){ s->offset, s->filesz, s->paddr, s->memsz };
 	}
 	if (*nr == 0) {
 		log_err("%s: ELF has no PT_LOAD segment to load", name);
 		return -EINVAL;
 	}
-	if (!entry_ok) {
-		log_err("%s: ELF e_entry 0x%x lies in no loaded segment", name, eh.e_entry);
+	if (boot_elf_seg_at(&elf, elf.entry, true, 0) < 0) {
+		log_err("%s: ELF e_entry 0x%llx lies in no loaded segment", name,
+			(unsigned long long)elf.entry);
 		return -EINVAL;
 	}
-	*entry = eh.e_entry;
+	*entry = (uint32_t)elf.entry;
 	return 0;
 }
 
@@ -391,7 +309,7 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 		}
 		ret = mb_plan_aout(m, kernel, &h, hdr_off, &segs[0], &entry);
 	} else {
-		ret = mb_plan_elf(m, kernel, segs, &nr, &entry);
+		ret = mb_plan_elf(m, kernel, probe, probe_len, segs, &nr, &entry);
 	}
 	if (!ret)
 		ret = boot_check_cmdline(cfg, name, LAYOUT_CMDLINE_MAX - 1, "mvm's limit");
@@ -442,3 +360,23 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 		  (unsigned long long)initrd_gpa);
 	return 0;
 }
+
+/* A multiboot header in a file that is not ELF64 (an ELF64 goes to PVH or
+ * the tiny-guest loader, boot.c). */
+static int multiboot_probe(const struct boot_src *kernel, const uint8_t *head, size_t len)
+{
+	uint64_t off;
+	int ok;
+
+	if (len > EI_CLASS && memcmp(head, ELFMAG, SELFMAG) == 0 && head[EI_CLASS] == ELFCLASS64)
+		return 0;
+	return multiboot_find_header(head, len, &off, &ok);
+}
+
+const struct boot_loader multiboot_loader = {
+	.name = "multiboot",
+	.format = BOOT_FORMAT_MULTIBOOT,
+	.mode = BOOT_MODE_MULTIBOOT32,
+	.probe = multiboot_probe,
+	.load = multiboot_load,
+};

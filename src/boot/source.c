@@ -20,15 +20,39 @@ void boot_src_buf(struct boot_src *src, const char *what, const char *name,
 	*src = (struct boot_src){ .what = what, .name = name, .fd = -1, .buf = buf, .len = len };
 }
 
+static const char *src_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO: return "a FIFO";
+	case S_IFDIR: return "a directory";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFSOCK: return "a socket";
+	default: return "not a regular file";
+	}
+}
+
 /* The size cap is guest RAM: a larger file can never be loaded, and saying
- * so here beats a confusing placement error later. */
+ * so early beats a confusing placement error later. */
+int boot_src_check_cap(const struct boot_src *src, uint64_t cap)
+{
+	if (src->len <= cap)
+		return 0;
+	log_err("%s %s (%llu MiB) is larger than guest RAM (%llu MiB); give --mem more",
+		src->what, src->name, (unsigned long long)((src->len + MIB - 1) / MIB),
+		(unsigned long long)(cap / MIB));
+	return -EINVAL;
+}
+
 int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap)
 {
 	struct stat st;
-	int fd, ret;
+	int fd, fl, ret;
 
 	*src = (struct boot_src){ .what = what, .name = path, .fd = -1 };
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer,
+	 * forever if there is none; the type check below refuses it at once. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		log_err("%s %s: cannot open: %s", what, path, strerror(-ret));
@@ -41,23 +65,30 @@ int boot_src_open(struct boot_src *src, const char *what, const char *path, uint
 	}
 	ret = -EINVAL;
 	if (!S_ISREG(st.st_mode)) {
-		log_err("%s %s: not a regular file", what, path);
+		log_err("%s %s: not a regular file (%s); --%s takes a regular file", what, path,
+			src_type_name(st.st_mode), what);
 		goto fail;
 	}
 	if (st.st_size == 0) {
 		log_err("%s %s: file is empty", what, path);
 		goto fail;
 	}
-	if ((uint64_t)st.st_size > cap) {
-		log_err("%s %s (%llu MiB) is larger than guest RAM (%llu MiB); give --mem more",
-			what, path, (unsigned long long)((st.st_size + MIB - 1) / MIB),
-			(unsigned long long)(cap / MIB));
+	src->len = st.st_size;
+	ret = boot_src_check_cap(src, cap);
+	if (ret)
+		goto fail;
+	/* Reads of a regular file ignore O_NONBLOCK, but clear it so nothing
+	 * later depends on that. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		ret = -errno;
+		log_err("%s %s: cannot clear O_NONBLOCK: %s", what, path, strerror(-ret));
 		goto fail;
 	}
 	src->fd = fd;
-	src->len = st.st_size;
 	return 0;
 fail:
+	src->len = 0;
 	close(fd);
 	return ret;
 }
