@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-static bool linux_probe(const struct vm_config *cfg)
+static bool linux_probe(const struct boot_image *img)
 {
 	return true;
 }
@@ -19,16 +19,10 @@ static void linux_keep_devices(const struct vm_config *cfg, struct vm_config *de
 
 static int linux_load(struct platform *p, const struct platform_load *l, struct cpu_entry *entry)
 {
-	struct boot_cfg boot = {
-		.kernel_path = l->cfg->kernel_path,
-		.initrd_path = l->cfg->initrd_path,
-		.cmdline = l->cmdline,
-		.rsdp_gpa = l->rsdp_gpa,
-	};
 	struct boot_entry be;
 	int ret;
 
-	if ((ret = boot_load(p->mem, &boot, &be)))
+	if ((ret = platform_load_image(p, l, &be)))
 		return ret;
 	switch (be.mode) {
 	case BOOT_MODE_LINUX64:
@@ -41,14 +35,12 @@ static int linux_load(struct platform *p, const struct platform_load *l, struct 
 		entry->mode = CPU_ENTRY_MULTIBOOT32;
 		break;
 	default:
-		/* The tiny platform claims ELF64 guests; one here means the
-		 * file changed between the probe and the load. */
-		log_err("%s changed while mvm was reading it", l->cfg->kernel_path);
+		/* The tiny platform claims ELF64 guests. */
+		log_err("%s: a tiny guest on the Linux platform", l->cfg->kernel_path);
 		return err_host(-EIO);
 	}
 	entry->rip = be.entry;
 	entry->info = be.boot_info;
-	p->boot_info = be.boot_info;
 	if ((ret = cpu_write_boot_tables(p->mem)))
 		log_err("writing the boot page tables and GDT: %s", strerror(-ret));
 	return ret;

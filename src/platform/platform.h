@@ -1,7 +1,10 @@
 /* platform.h - what a VM boots: a kernel on the Linux board, or a tiny ring-3 guest.
  *
- * Contract: the builder asks platform_select() once, before the device plan,
- * and then calls the chosen platform's steps in order:
+ * Contract: the builder asks platform_select() once, before the device plan:
+ * it probes the kernel (boot_probe: the files opened once, the format read
+ * from their headers; a missing or unusable file fails here) and picks the
+ * first platform whose probe() takes that image. Then the chosen
+ * platform's steps, in order:
  *   keep_devices()  which of the user's devices the platform keeps for
  *                   itself (a tiny guest's first --net and --disk belong to
  *                   its hypercalls): the rest go to the device registry
@@ -23,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "boot/boot.h"
 #include "core/bus.h"
 #include "core/cpu.h"
 #include "core/memory.h"
@@ -56,8 +60,8 @@ struct platform;
 
 struct platform_ops {
 	const char *name;
-	/* Whether this platform boots cfg's kernel; the last entry says yes. */
-	bool (*probe)(const struct vm_config *cfg);
+	/* Whether this platform boots the probed kernel; the last entry says yes. */
+	bool (*probe)(const struct boot_image *img);
 	void (*keep_devices)(const struct vm_config *cfg, struct vm_config *dev_cfg);
 	int (*open)(struct platform *p, const struct vm_config *cfg);
 	int (*load)(struct platform *p, const struct platform_load *l, struct cpu_entry *entry);
@@ -71,10 +75,16 @@ struct platform {
 	struct gmem *mem;
 	void *priv;              /* the platform's own state */
 	uint64_t boot_info;      /* gpa the loader put its boot information at */
+	struct boot_image image; /* the probed kernel and initrd, open until loaded */
+	bool image_open;
 };
 
-/* Choose the platform for cfg (never fails: Linux boots what no other claims). */
-void platform_select(struct platform *p, const struct vm_config *cfg, struct gmem *mem);
+/* Probe cfg's kernel and choose its platform (Linux boots what no other
+ * claims). 0, or boot_probe's -errno (logged, naming the file). */
+int platform_select(struct platform *p, const struct vm_config *cfg, struct gmem *mem);
+/* For a platform's load(): the probed image into guest RAM, from the files
+ * probe opened (no second open or detection); closes them. */
+int platform_load_image(struct platform *p, const struct platform_load *l, struct boot_entry *be);
 void platform_destroy(struct platform *p);
 
 extern const struct platform_ops platform_linux_ops;

@@ -10,37 +10,18 @@
 #include "util/log.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 struct tiny {
 	struct hcall_net *net;   /* the first --net, until the hypercalls own it */
 	struct hcall *hcall;
 };
 
-/* No --kernel boots the built-in demo; otherwise the file says. Unreadable
- * files say no: the Linux platform's loader reports them. */
-static bool tiny_probe(const struct vm_config *cfg)
+/* An ELF64 guest of the SDK, or the built-in demo (no --kernel). */
+static bool tiny_probe(const struct boot_image *img)
 {
-	struct boot_src src = { .what = "kernel", .name = cfg->kernel_path, .fd = -1 };
-	struct stat st;
-	uint64_t len;
-	bool tiny = false;
-
-	if (!cfg->kernel_path)
-		return elf64_builtin_demo(&len) != NULL;
-	src.fd = open(cfg->kernel_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (src.fd < 0)
-		return false;
-	if (fstat(src.fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		src.len = (uint64_t)st.st_size;
-		tiny = elf64_is_tiny_guest(&src) == 1;
-	}
-	close(src.fd);
-	return tiny;
+	return boot_image_is_tiny(img) == 1;
 }
 
 /* The first --net is the net hypercalls' backend, not a virtio-net device
@@ -67,26 +48,19 @@ static int tiny_open(struct platform *p, const struct vm_config *cfg)
 
 static int tiny_load(struct platform *p, const struct platform_load *l, struct cpu_entry *entry)
 {
-	struct boot_cfg boot = {
-		.kernel_path = l->cfg->kernel_path,
-		.initrd_path = l->cfg->initrd_path,
-		.cmdline = l->cmdline,
-		.rsdp_gpa = l->rsdp_gpa,
-	};
 	struct boot_entry be;
 	int ret;
 
-	if ((ret = boot_load(p->mem, &boot, &be)))
+	if ((ret = platform_load_image(p, l, &be)))
 		return ret;
 	if (be.mode != BOOT_MODE_ELF64) {
-		log_err("%s changed while mvm was reading it", l->cfg->kernel_path);
+		log_err("%s: not a tiny guest after all", l->cfg->kernel_path);
 		return err_host(-EIO);
 	}
 	*entry = (struct cpu_entry){
 		.mode = CPU_ENTRY_RING3, .rip = be.entry, .info = be.boot_info,
 		.set_sregs = ring3_set_sregs, .rflags = RING3_RFLAGS, .rsp = LAYOUT_R3_STACK_TOP,
 	};
-	p->boot_info = be.boot_info;
 	ret = cpu_write_boot_tables(p->mem);
 	if (!ret)
 		ret = ring3_write_tables(p->mem);

@@ -96,7 +96,11 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	char *cmdline;
 	int ret;
 
-	platform_select(&vm->platform, cfg, &vm->mem);
+	/* The kernel's files are opened and their format read once, here: a
+	 * missing or unusable kernel or initrd fails before anything else. */
+	*fb = ERR_USAGE;
+	if ((ret = platform_select(&vm->platform, cfg, &vm->mem)))
+		return ret;
 	vm->platform.ops->keep_devices(cfg, &dev_cfg);
 	/* The devices' windows and GSIs go into the DSDT and the command line. */
 	vm->devices = calloc(1, sizeof(*vm->devices));
