@@ -208,6 +208,22 @@ void vcpu_where(const struct vcpu *v, char *buf, size_t len)
 		 v->last_rflags & 0x200 ? "on" : "off", mp);
 }
 
+/* Before parking: KVM completes an I/O or MMIO exit's instruction (an IN's
+ * value into RAX, RIP past it) only on the next KVM_RUN, so enter once with
+ * immediate_exit set: KVM finishes it and returns EINTR at once. Then the
+ * vCPU's registers are the guest's own, as a state save must see them. */
+static void vcpu_settle(struct vcpu *v)
+{
+	uint32_t last = v->run->exit_reason;
+
+	if (last != KVM_EXIT_IO && last != KVM_EXIT_MMIO)
+		return;
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) == 0)
+		log_debug("vCPU %d: KVM_RUN with immediate_exit returned an exit (%u)", v->index,
+			  v->run->exit_reason);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -226,6 +242,7 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(h->stopping)) {
 		/* vm_pause(): set paused, then kick; park here until resumed. */
 		if (atomic_load(h->paused)) {
+			vcpu_settle(v);
 			h->park(h->ctx, v);
 			continue;
 		}
