@@ -374,6 +374,71 @@ static int restore_msrs(int fd, const struct vcpu_state *s)
 	return ret;
 }
 
+static int msr_one(int fd, uint32_t index, uint64_t value, uint64_t *read_back)
+{
+	struct kvm_msrs *m = calloc(1, sizeof(*m) + sizeof(m->entries[0]));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->nmsrs = 1;
+	m->entries[0] = (struct kvm_msr_entry){ .index = index, .data = value };
+	ret = ioctl(fd, read_back ? KVM_GET_MSRS : KVM_SET_MSRS, m);
+	if (ret != 1) {
+		log_err("vCPU state: %s of MSR %#x: %s", read_back ? "KVM_GET_MSRS" : "KVM_SET_MSRS",
+			index, ret < 0 ? strerror(errno) : "refused");
+		ret = ret < 0 ? -errno : -EIO;
+	} else {
+		ret = 0;
+		if (read_back)
+			*read_back = m->entries[0].data;
+	}
+	free(m);
+	return ret;
+}
+
+/* KVM takes a host write of IA32_TSC that lands within a second of the TSC
+ * its previous write predicts for an attempt to synchronise vCPUs, and keeps
+ * its own offset instead of the value written. Before Linux 6.8 the vCPU's
+ * creation (TSC 0) counts as such a write, so a guest saved in the first
+ * second of its TSC would jump. Read the TSC back; when it is off by more
+ * than VCPU_TSC_SLACK_MS, set the offset directly (KVM_VCPU_TSC_OFFSET,
+ * Linux 5.16) and write the deadline again: it was taken against the wrong
+ * TSC. A genuine multi-vCPU synchronisation lands within the slack. */
+#define VCPU_TSC_SLACK_MS 5
+
+static int restore_tsc_fixup(int fd, const struct vcpu_state *s)
+{
+	uint64_t want, now, off, deadline;
+	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+					.addr = (uintptr_t)&off };
+	int64_t err, slack = (int64_t)s->tsc_khz * VCPU_TSC_SLACK_MS;
+	int ret;
+
+	if (vcpu_state_msr_get(s, VCPU_MSR_IA32_TSC, &want) || !s->tsc_khz)
+		return 0;
+	if ((ret = msr_one(fd, VCPU_MSR_IA32_TSC, 0, &now)))
+		return ret;
+	err = (int64_t)(now - want);
+	if (err <= slack && err >= -slack)
+		return 0;
+	if (ioctl(fd, KVM_HAS_DEVICE_ATTR, &attr) < 0) {
+		log_warn("vCPU state: KVM kept its own TSC, %+lld cycles from the saved one, and "
+			 "offers no KVM_VCPU_TSC_OFFSET to correct it", (long long)err);
+		return 0;
+	}
+	if ((ret = vcpu_ioctl(fd, KVM_GET_DEVICE_ATTR, &attr, "KVM_GET_DEVICE_ATTR (TSC offset)")))
+		return ret;
+	off -= (uint64_t)err;
+	if ((ret = vcpu_ioctl(fd, KVM_SET_DEVICE_ATTR, &attr, "KVM_SET_DEVICE_ATTR (TSC offset)")))
+		return ret;
+	log_debug("vCPU state: KVM took the TSC write for a sync (%+lld cycles); offset set instead",
+		  (long long)err);
+	if (vcpu_state_msr_get(s, VCPU_MSR_IA32_TSC_DEADLINE, &deadline) == 0 && deadline)
+		return msr_one(fd, VCPU_MSR_IA32_TSC_DEADLINE, deadline, NULL);
+	return 0;
+}
+
 int vcpu_state_restore(int fd, const struct vcpu_state *s)
 {
 	struct kvm_vcpu_events events;
@@ -400,7 +465,7 @@ int vcpu_state_restore(int fd, const struct vcpu_state *s)
 	/* LAPIC before the MSRs: KVM ignores a TSC_DEADLINE write unless the
 	 * LAPIC timer is already in TSC-deadline mode. */
 	if ((ret = vcpu_ioctl(fd, KVM_SET_LAPIC, (void *)&s->lapic, "KVM_SET_LAPIC")) ||
-	    (ret = restore_msrs(fd, s)))
+	    (ret = restore_msrs(fd, s)) || (ret = restore_tsc_fixup(fd, s)))
 		return ret;
 	/* Events after the registers (KVM_SET_REGS drops a pending exception);
 	 * NMI pending and the SIPI vector are only taken when flagged. */
