@@ -174,6 +174,63 @@ static int tvm_complete_io(struct tvm *t)
 	return 0;
 }
 
+/* Repeated timings, for figures less at the mercy of one slow ioctl: N saves
+ * of the paused source, N restores into fresh VMs. Median and minimum, us. */
+#define TIMING_RUNS 9
+
+static int u64_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void report(const char *what, uint64_t *t, int n)
+{
+	qsort(t, (size_t)n, sizeof(*t), u64_cmp);
+	printf("# %s: median %.1f us, min %.1f us, max %.1f us (%d runs)\n", what, t[n / 2] / 1e3,
+	       t[0] / 1e3, t[n - 1] / 1e3, n);
+}
+
+static void time_runs(const struct kvm_sys *k, struct tvm *a, const struct vcpu_state_host *host,
+		      const struct vcpu_state *sa, const struct vm_kvm_state *va)
+{
+	static struct vcpu_state tmp;
+	struct vm_kvm_state vtmp;
+	uint64_t ts[TIMING_RUNS], tv[TIMING_RUNS], rs[TIMING_RUNS], rv[TIMING_RUNS], t0;
+	int ok = 1;
+
+	for (int i = 0; i < TIMING_RUNS; i++) {
+		struct tvm c;
+
+		t0 = now_ns();
+		ok &= vcpu_state_save(a->vcpu, host, &tmp) == 0;
+		ts[i] = now_ns() - t0;
+		t0 = now_ns();
+		ok &= vm_state_save(a->fd, &vtmp) == 0;
+		tv[i] = now_ns() - t0;
+		if (tvm_create(k, &c)) {
+			ok = 0;
+			tvm_destroy(&c);
+			break;
+		}
+		t0 = now_ns();
+		ok &= vm_state_restore(c.fd, va) == 0;
+		rv[i] = now_ns() - t0;
+		t0 = now_ns();
+		ok &= vcpu_state_restore(c.vcpu, sa) == 0;
+		rs[i] = now_ns() - t0;
+		tvm_destroy(&c);
+	}
+	check(ok, "%d more saves and restores into fresh VMs succeeded", TIMING_RUNS);
+	if (!ok)
+		return;
+	report("vCPU save", ts, TIMING_RUNS);
+	report("vCPU restore", rs, TIMING_RUNS);
+	report("VM save", tv, TIMING_RUNS);
+	report("VM restore", rv, TIMING_RUNS);
+}
+
 /* Source VM: boot tables, the guest at 1 MiB, three OUTs, the third completed. */
 static int run_source(const struct kvm_sys *k, struct tvm *a, uint64_t *out_rip)
 {
@@ -264,10 +321,11 @@ int main(void)
 	       sizeof(struct vcpu_state), sizeof(struct vm_kvm_state), sa.xsave_size,
 	       host.has_xsave2 ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE", sa.nmsrs, sa.nmsrs_refused,
 	       sa.cpuid_nent, sa.flags & VCPU_STATE_F_SREGS2 ? "sregs2" : "sregs");
-	printf("# times: host probe %.1f us; vCPU save %.1f us, restore %.1f us; "
+	printf("# first run: host probe %.1f us; vCPU save %.1f us, restore %.1f us; "
 	       "VM save %.1f us, restore %.1f us; clock flags %#x\n",
 	       t_probe / 1e3, t_save / 1e3, t_rest / 1e3, t_vmsave / 1e3, t_vmrest / 1e3,
 	       va.clock.flags);
+	time_runs(&kvm, &a, &host, &sa, &va);
 	tvm_destroy(&b);
 out:
 	tvm_destroy(&a);
