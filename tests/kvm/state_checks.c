@@ -74,16 +74,17 @@ static long first_diff(const void *a, const void *b, size_t len)
 	return -1;
 }
 
-static void same(const char *what, const void *a, const void *b, size_t len)
+static void same(const char *who, const char *what, const void *a, const void *b, size_t len)
 {
 	long d = first_diff(a, b, len);
 
-	check(d < 0, "%s equal after the round trip%s", what, d < 0 ? "" : " (differs)");
+	check(d < 0, "%s%s%s equal after the round trip%s", who, *who ? ": " : "", what,
+	      d < 0 ? "" : " (differs)");
 	if (d >= 0)
 		printf("#   %s: first difference at byte %#lx of %zu\n", what, d, len);
 }
 
-static void same_msrs(const struct vcpu_state *a, const struct vcpu_state *b)
+static void same_msrs(const char *who, const struct vcpu_state *a, const struct vcpu_state *b)
 {
 	uint32_t bad = 0;
 
@@ -95,11 +96,11 @@ static void same_msrs(const struct vcpu_state *a, const struct vcpu_state *b)
 				       b->msrs[i].index, (unsigned long long)b->msrs[i].data);
 		}
 	}
-	check(a->nmsrs == b->nmsrs && bad == 0, "MSRs equal after the round trip (%u, %u differ)",
-	      a->nmsrs, bad);
+	check(a->nmsrs == b->nmsrs && bad == 0, "%s: MSRs equal after the round trip (%u, %u differ)",
+	      who, a->nmsrs, bad);
 }
 
-static void same_lapic(const struct vcpu_state *a, const struct vcpu_state *b)
+static void same_lapic(const char *who, const struct vcpu_state *a, const struct vcpu_state *b)
 {
 	int bad = 0;
 
@@ -108,10 +109,11 @@ static void same_lapic(const struct vcpu_state *a, const struct vcpu_state *b)
 			printf("#   LAPIC register %#x: %#x, after the round trip %#x\n", off,
 			       apic_reg(a, off), apic_reg(b, off));
 	}
-	same("LAPIC", &a->lapic, &b->lapic, sizeof(a->lapic));
+	same(who, "LAPIC", &a->lapic, &b->lapic, sizeof(a->lapic));
 }
 
-void compare_vcpu(const struct vcpu_state *a, const struct vcpu_state *b, uint64_t gap_ns)
+void compare_vcpu(const char *who, const struct vcpu_state *a, const struct vcpu_state *b,
+		  uint64_t gap_ns)
 {
 	static struct vcpu_state m;
 	uint64_t ta = msr(a, VCPU_MSR_IA32_TSC), tb = msr(b, VCPU_MSR_IA32_TSC);
@@ -121,11 +123,11 @@ void compare_vcpu(const struct vcpu_state *a, const struct vcpu_state *b, uint64
 
 	/* The TSC runs on from the saved value: a little ahead, never behind. */
 	check(tb > ta && tb - ta <= max_cycles,
-	      "IA32_TSC continued from the saved value: +%lld cycles (at most %llu for %.1f ms)",
-	      (long long)(tb - ta), (unsigned long long)max_cycles, gap_ns / 1e6);
+	      "%s: IA32_TSC continued from the saved value: +%lld cycles (at most %llu for %.1f ms)",
+	      who, (long long)(tb - ta), (unsigned long long)max_cycles, gap_ns / 1e6);
 	/* The LAPIC timer restarts from the saved current count. */
 	check(cb <= ca && ca - cb <= max_ticks,
-	      "LAPIC timer continued from the saved count: -%u (at most %llu)", ca - cb,
+	      "%s: LAPIC timer continued from the saved count: -%u (at most %llu)", who, ca - cb,
 	      (unsigned long long)max_ticks);
 
 	m = *b;
@@ -136,19 +138,19 @@ void compare_vcpu(const struct vcpu_state *a, const struct vcpu_state *b, uint64
 
 	check(m.version == a->version && m.flags == a->flags && m.tsc_khz == a->tsc_khz &&
 	      m.xsave_size == a->xsave_size && m.nmsrs_refused == a->nmsrs_refused,
-	      "header (version, flags, TSC kHz, sizes) equal after the round trip");
-	same("registers", &a->regs, &m.regs, sizeof(a->regs));
-	same("special registers", &a->sregs2, &m.sregs2, sizeof(a->sregs2));
-	same("XSAVE area", a->xsave, m.xsave, a->xsave_size);
-	same("XCRs", &a->xcrs, &m.xcrs, sizeof(a->xcrs));
-	same_msrs(a, &m);
-	same_lapic(a, &m);
-	same("vCPU events", &a->events, &m.events, sizeof(a->events));
-	same("MP state", &a->mp_state, &m.mp_state, sizeof(a->mp_state));
-	same("debug registers", &a->debugregs, &m.debugregs, sizeof(a->debugregs));
-	check(a->cpuid_nent == m.cpuid_nent, "CPUID entry count equal (%u)", a->cpuid_nent);
-	same("CPUID", a->cpuid, m.cpuid, sizeof(a->cpuid));
-	same("whole struct vcpu_state (TSC and LAPIC current count masked)", a, &m, sizeof(m));
+	      "%s: header (version, flags, TSC kHz, sizes) equal after the round trip", who);
+	same(who, "registers", &a->regs, &m.regs, sizeof(a->regs));
+	same(who, "special registers", &a->sregs2, &m.sregs2, sizeof(a->sregs2));
+	same(who, "XSAVE area", a->xsave, m.xsave, a->xsave_size);
+	same(who, "XCRs", &a->xcrs, &m.xcrs, sizeof(a->xcrs));
+	same_msrs(who, a, &m);
+	same_lapic(who, a, &m);
+	same(who, "vCPU events", &a->events, &m.events, sizeof(a->events));
+	same(who, "MP state", &a->mp_state, &m.mp_state, sizeof(a->mp_state));
+	same(who, "debug registers", &a->debugregs, &m.debugregs, sizeof(a->debugregs));
+	check(a->cpuid_nent == m.cpuid_nent, "%s: CPUID entry count equal (%u)", who, a->cpuid_nent);
+	same(who, "CPUID", a->cpuid, m.cpuid, sizeof(a->cpuid));
+	same(who, "whole struct vcpu_state (TSC and LAPIC current count masked)", a, &m, sizeof(m));
 }
 
 void compare_vm(const struct vm_kvm_state *a, const struct vm_kvm_state *b, uint64_t away_ns,
@@ -180,9 +182,9 @@ void compare_vm(const struct vm_kvm_state *a, const struct vm_kvm_state *b, uint
 	}
 	check(load_ok, "PIT count load times moved forward to the restore");
 	check(m.clock.flags == a->clock.flags, "clock flags equal (%#x)", a->clock.flags);
-	same("PIC master", &a->pic_master, &m.pic_master, sizeof(a->pic_master));
-	same("PIC slave", &a->pic_slave, &m.pic_slave, sizeof(a->pic_slave));
-	same("IOAPIC", &a->ioapic, &m.ioapic, sizeof(a->ioapic));
-	same("PIT", &a->pit, &m.pit, sizeof(a->pit));
-	same("whole struct vm_kvm_state (clock and PIT load times masked)", a, &m, sizeof(m));
+	same("", "PIC master", &a->pic_master, &m.pic_master, sizeof(a->pic_master));
+	same("", "PIC slave", &a->pic_slave, &m.pic_slave, sizeof(a->pic_slave));
+	same("", "IOAPIC", &a->ioapic, &m.ioapic, sizeof(a->ioapic));
+	same("", "PIT", &a->pit, &m.pit, sizeof(a->pit));
+	same("", "whole struct vm_kvm_state (clock and PIT load times masked)", a, &m, sizeof(m));
 }

@@ -37,7 +37,7 @@
 extern const uint8_t state_guest_start[], state_guest_end[], state_guest_loop_out[];
 
 struct tvm {
-	int fd, vcpu;
+	int fd, vcpu, ap; /* ap: vCPU 1, an application processor that waits for INIT/SIPI */
 	struct kvm_run *run;
 	size_t run_size;
 	struct gmem mem;
@@ -83,7 +83,7 @@ static int tvm_create(const struct kvm_sys *k, struct tvm *t)
 	uint64_t identity = LAYOUT_IDENTITY_MAP;
 
 	memset(t, 0, sizeof(*t));
-	t->fd = t->vcpu = -1;
+	t->fd = t->vcpu = t->ap = -1;
 	if (gmem_init(&t->mem, GUEST_RAM))
 		return -1;
 	t->fd = ioctl(k->fd, KVM_CREATE_VM, 0);
@@ -111,6 +111,11 @@ static int tvm_create(const struct kvm_sys *k, struct tvm *t)
 		fprintf(stderr, "state_roundtrip: KVM_CREATE_VCPU: %s\n", strerror(errno));
 		return -1;
 	}
+	t->ap = ioctl(t->fd, KVM_CREATE_VCPU, 1);
+	if (t->ap < 0) {
+		fprintf(stderr, "state_roundtrip: KVM_CREATE_VCPU 1: %s\n", strerror(errno));
+		return -1;
+	}
 	t->run_size = (size_t)k->run_mmap_size;
 	t->run = mmap(NULL, t->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, t->vcpu, 0);
 	if (t->run == MAP_FAILED) {
@@ -127,6 +132,8 @@ static void tvm_destroy(struct tvm *t)
 		munmap(t->run, t->run_size);
 	if (t->vcpu >= 0)
 		close(t->vcpu);
+	if (t->ap >= 0)
+		close(t->ap);
 	if (t->fd >= 0)
 		close(t->fd);
 	gmem_free(&t->mem);
@@ -239,7 +246,8 @@ static int run_source(const struct kvm_sys *k, struct tvm *a, uint64_t *out_rip)
 
 	if (tvm_create(k, a) || cpu_write_boot_tables(&a->mem) ||
 	    gmem_write(&a->mem, GUEST_CODE, state_guest_start, len) ||
-	    cpu_init(a->vcpu, k->supported, 0, 1) || cpu_set_entry(a->vcpu, &entry))
+	    cpu_init(a->vcpu, k->supported, 0, 2) || cpu_init(a->ap, k->supported, 1, 2) ||
+	    cpu_set_entry(a->vcpu, &entry))
 		return -1;
 	for (int i = 1; i <= 3; i++) {
 		int b = tvm_run_to_out(a, out_rip);
@@ -254,7 +262,7 @@ static int run_source(const struct kvm_sys *k, struct tvm *a, uint64_t *out_rip)
 
 int main(void)
 {
-	static struct vcpu_state sa, sb;
+	static struct vcpu_state sa, sb, pa, pb; /* s: vCPU 0, p: the AP; a: source, b: restored */
 	static struct vcpu_state_host host;
 	struct vm_kvm_state va, vb;
 	struct kvm_sys kvm;
@@ -281,7 +289,11 @@ int main(void)
 	check(vm_state_save(a.fd, &va) == 0, "vm_state_save");
 	t_a1 = now_ns();
 	t_vmsave = t_a1 - t0;
+	check(vcpu_state_save(a.ap, &host, &pa) == 0, "vcpu_state_save of the AP");
 	check_source_state(&host, &sa, &va);
+	check(pa.mp_state.mp_state == KVM_MP_STATE_UNINITIALIZED && pa.regs.rip == 0xfff0,
+	      "AP saved waiting for INIT/SIPI (mp_state %u, rip %#llx)", pa.mp_state.mp_state,
+	      (unsigned long long)pa.regs.rip);
 
 	/* Fresh VM: same RAM bytes, no cpu_init: everything comes from the state. */
 	if (tvm_create(&kvm, &b) || gmem_write(&b.mem, 0, a.mem.base, GUEST_RAM)) {
@@ -295,10 +307,12 @@ int main(void)
 	t0 = now_ns();
 	check(vcpu_state_restore(b.vcpu, &sa) == 0, "vcpu_state_restore");
 	t_rest = now_ns() - t0;
-	check(vcpu_state_save(b.vcpu, &host, &sb) == 0 && vm_state_save(b.fd, &vb) == 0,
-	      "save of the restored VM");
+	check(vcpu_state_restore(b.ap, &pa) == 0, "vcpu_state_restore of the AP");
+	check(vcpu_state_save(b.vcpu, &host, &sb) == 0 && vcpu_state_save(b.ap, &host, &pb) == 0 &&
+	      vm_state_save(b.fd, &vb) == 0, "save of the restored VM");
 	t_b1 = now_ns();
-	compare_vcpu(&sa, &sb, t_b1 - t_b0);
+	compare_vcpu("vCPU 0", &sa, &sb, t_b1 - t_b0);
+	compare_vcpu("AP", &pa, &pb, t_b1 - t_b0);
 	compare_vm(&va, &vb, away, t_b1 - t_b0);
 
 	/* B continues the loop: the fourth OUT, from the same instruction. */

@@ -20,7 +20,8 @@ void check_source_state(const struct vcpu_state_host *host, const struct vcpu_st
 /* The restored VM's save against the source's. gap_ns: from the start of the
  * restore to the end of the second save; away_ns: from the end of the first
  * save to the start of the restore. */
-void compare_vcpu(const struct vcpu_state *a, const struct vcpu_state *b, uint64_t gap_ns);
+void compare_vcpu(const char *who, const struct vcpu_state *a, const struct vcpu_state *b,
+		  uint64_t gap_ns);
 void compare_vm(const struct vm_kvm_state *a, const struct vm_kvm_state *b, uint64_t away_ns,
 		uint64_t gap_ns);
 
