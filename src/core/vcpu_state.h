@@ -18,7 +18,11 @@
  * KVM_RUN yet, no cpu_init() needed) of a VM that already has its in-kernel
  * irqchip, and writes in the order KVM needs: CPUID, TSC frequency, special
  * registers (APIC base), registers, XSAVE, XCRs, LAPIC, MSRs (TSC first,
- * TSC_DEADLINE last), events, MP state, debug registers. It validates the
+ * TSC_DEADLINE last), events, MP state, debug registers. The guest's TSC
+ * continues from the saved value (time away from KVM is not counted, as for a
+ * pause); where KVM takes the TSC write for a vCPU sync and keeps its own
+ * value (Linux < 6.8, a guest in its first second), the restore sets the TSC
+ * offset itself (KVM_VCPU_TSC_OFFSET). It validates the
  * whole struct before the first ioctl (vcpu_state_check()): a state file is
  * untrusted. All functions return 0 or -errno and log what failed.
  */
