@@ -6,8 +6,7 @@
 
 #define XSAVE_XMM3  (160 + 3 * 16) /* legacy area: XMM0 at byte 160 */
 #define APIC_IRR_40 0x220          /* IRR word of vectors 0x40..0x5f */
-#define APIC_TMICT  0x380
-#define APIC_TMCCT  0x390
+#define APIC_LVTT   0x320
 #define MS          1000000ull
 
 static uint32_t apic_reg(const struct vcpu_state *s, unsigned off)
@@ -50,9 +49,10 @@ void check_source_state(const struct vcpu_state_host *host, const struct vcpu_st
 	check(xmm3 == 0x1122334455667788ull, "saved XMM3 is the guest's (%#llx)",
 	      (unsigned long long)xmm3);
 	check(apic_reg(s, APIC_IRR_40) & 1, "LAPIC: the self-IPI (vector 0x40) is pending in IRR");
-	check(apic_reg(s, APIC_TMICT) == 0xffffffffu && apic_reg(s, APIC_TMCCT) != 0 &&
-	      apic_reg(s, APIC_TMCCT) < 0xffffffffu,
-	      "LAPIC timer counting down (current count %#x)", apic_reg(s, APIC_TMCCT));
+	check((apic_reg(s, APIC_LVTT) >> 17 & 3) == 2 && s->regs.r13 &&
+	      msr(s, VCPU_MSR_IA32_TSC_DEADLINE) == s->regs.r13,
+	      "LAPIC timer in TSC-deadline mode, IA32_TSC_DEADLINE saved as the guest wrote it (%#llx)",
+	      (unsigned long long)msr(s, VCPU_MSR_IA32_TSC_DEADLINE));
 	check(ch2->count == 0x1234 && ch2->mode == 3, "PIT channel 2: count %#x mode %u",
 	      ch2->count, ch2->mode);
 	check(pic->imr == 0xfb && pic->irq_base == 0x20, "PIC master: imr %#x, vectors from %#x",
@@ -118,23 +118,21 @@ void compare_vcpu(const char *who, const struct vcpu_state *a, const struct vcpu
 	static struct vcpu_state m;
 	uint64_t ta = msr(a, VCPU_MSR_IA32_TSC), tb = msr(b, VCPU_MSR_IA32_TSC);
 	uint64_t max_cycles = (gap_ns / 1000 + 1000) * a->tsc_khz / 1000 * 2;
-	uint32_t ca = apic_reg(a, APIC_TMCCT), cb = apic_reg(b, APIC_TMCCT);
-	uint64_t max_ticks = gap_ns / 128 * 2 + 1000; /* KVM's LAPIC bus: 1 GHz, divided by 128 */
+	uint64_t da = msr(a, VCPU_MSR_IA32_TSC_DEADLINE), db = msr(b, VCPU_MSR_IA32_TSC_DEADLINE);
 
 	/* The TSC runs on from the saved value: a little ahead, never behind. */
 	check(tb > ta && tb - ta <= max_cycles,
 	      "%s: IA32_TSC continued from the saved value: +%lld cycles (at most %llu for %.1f ms)",
 	      who, (long long)(tb - ta), (unsigned long long)max_cycles, gap_ns / 1e6);
-	/* The LAPIC timer restarts from the saved current count. */
-	check(cb <= ca && ca - cb <= max_ticks,
-	      "%s: LAPIC timer continued from the saved count: -%u (at most %llu)", who, ca - cb,
-	      (unsigned long long)max_ticks);
+	/* KVM drops a deadline written while the LAPIC timer is not in
+	 * deadline mode: this fails when MSRs go before the LAPIC. */
+	check(db == da, "%s: TSC deadline %s after the round trip (%#llx, saved %#llx)", who,
+	      da ? "still armed" : "still unarmed", (unsigned long long)db, (unsigned long long)da);
 
 	m = *b;
 	for (uint32_t i = 0; i < m.nmsrs && i < VCPU_STATE_MAX_MSRS; i++)
 		if (m.msrs[i].index == VCPU_MSR_IA32_TSC)
 			m.msrs[i].data = ta;
-	memcpy(&m.lapic.regs[APIC_TMCCT], &ca, 4);
 
 	check(m.version == a->version && m.flags == a->flags && m.tsc_khz == a->tsc_khz &&
 	      m.xsave_size == a->xsave_size && m.nmsrs_refused == a->nmsrs_refused,
@@ -150,7 +148,7 @@ void compare_vcpu(const char *who, const struct vcpu_state *a, const struct vcpu
 	same(who, "debug registers", &a->debugregs, &m.debugregs, sizeof(a->debugregs));
 	check(a->cpuid_nent == m.cpuid_nent, "%s: CPUID entry count equal (%u)", who, a->cpuid_nent);
 	same(who, "CPUID", a->cpuid, m.cpuid, sizeof(a->cpuid));
-	same(who, "whole struct vcpu_state (TSC and LAPIC current count masked)", a, &m, sizeof(m));
+	same(who, "whole struct vcpu_state (TSC masked)", a, &m, sizeof(m));
 }
 
 void compare_vm(const struct vm_kvm_state *a, const struct vm_kvm_state *b, uint64_t away_ns,

@@ -1,8 +1,8 @@
 /* state_guest.S - the guest code of tests/kvm/state_roundtrip.c: 64-bit, CPL 0, copied to guest RAM.
  *
  * It leaves state in every part a save must carry: an SSE register, two MSRs,
- * the LAPIC enabled with a long one-shot timer counting and a self-IPI pending
- * (interrupts stay off, so it stays pending), the PIC master re-initialised
+ * the LAPIC enabled with its timer armed in TSC-deadline mode (r13 holds the
+ * deadline) and a self-IPI pending (interrupts stay off, so it stays pending), the PIC master re-initialised
  * and masked, PIT channel 2 programmed (channel 0 stays off: its interrupts
  * would change the PIC between two saves), an IOAPIC entry, two debug
  * registers. Then it loops: rbx counts, OUT of bl to port 0xe9, r12 += rbx.
@@ -29,10 +29,19 @@ state_guest_start:
 
 	mov $0xfee00000, %edi           /* LAPIC */
 	movl $0x1ff, 0xf0(%rdi)         /* SVR: software-enabled, spurious vector 0xff */
-	movl $0xa, 0x3e0(%rdi)          /* divide by 128 */
-	movl $0x41, 0x320(%rdi)         /* LVT timer: one-shot, vector 0x41 */
-	movl $0xffffffff, 0x380(%rdi)   /* initial count: ~550 s at KVM's 1 GHz bus */
+	movl $0x40041, 0x320(%rdi)      /* LVT timer: TSC-deadline mode, vector 0x41 */
 	movl $0x40040, 0x300(%rdi)      /* ICR: self, fixed, vector 0x40 */
+	rdtsc                           /* deadline = now + 2^40 cycles (minutes away) */
+	shl $32, %rdx
+	or %rax, %rdx
+	mov $1, %r13
+	shl $40, %r13
+	add %rdx, %r13                  /* r13 keeps it for the host to check */
+	mov %r13, %rax
+	mov %r13, %rdx
+	shr $32, %rdx
+	mov $0x6e0, %ecx                /* IA32_TSC_DEADLINE */
+	wrmsr
 
 	mov $0x11, %al                  /* PIC master: ICW1..ICW4, vectors 0x20.. */
 	out %al, $0x20

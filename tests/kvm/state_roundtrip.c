@@ -4,9 +4,8 @@
  * VM A runs tests/kvm/state_guest.S to its third OUT, then completes that
  * OUT (KVM_RUN with immediate_exit) and is saved. VM B, fresh, gets A's RAM
  * and the saved state, is saved again and compared with A's save field by
- * field; what legitimately moves (the TSC, the LAPIC timer's current count,
- * kvm-clock, the PIT's load times) is checked to have moved by a plausible
- * amount, then masked. B then runs on and must continue the loop where A
+ * field; what legitimately moves (the TSC, kvm-clock, the PIT's load times)
+ * is checked to have moved by a plausible amount, then masked. B then runs on and must continue the loop where A
  * left it. One line per check, then "N passed, M failed"; exit status 0 only
  * when all passed.
  */
