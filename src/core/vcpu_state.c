@@ -402,17 +402,18 @@ static int msr_one(int fd, uint32_t index, uint64_t value, uint64_t *read_back)
  * its own offset instead of the value written. Before Linux 6.8 the vCPU's
  * creation (TSC 0) counts as such a write, so a guest saved in the first
  * second of its TSC would jump. Read the TSC back; when it is off by more
- * than VCPU_TSC_SLACK_MS, set the offset directly (KVM_VCPU_TSC_OFFSET,
+ * than VCPU_STATE_TSC_SLACK_MS, set the offset directly (KVM_VCPU_TSC_OFFSET,
  * Linux 5.16) and write the deadline again: it was taken against the wrong
- * TSC. A genuine multi-vCPU synchronisation lands within the slack. */
-#define VCPU_TSC_SLACK_MS 5
+ * TSC. A genuine multi-vCPU synchronisation (the next vCPUs of a VM taking
+ * the first one's offset) lands within the slack, and is kept: KVM then
+ * counts the vCPUs as matched, which kvm-clock's stable mode needs. */
 
 static int restore_tsc_fixup(int fd, const struct vcpu_state *s)
 {
 	uint64_t want, now, off, deadline;
 	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
 					.addr = (uintptr_t)&off };
-	int64_t err, slack = (int64_t)s->tsc_khz * VCPU_TSC_SLACK_MS;
+	int64_t err, slack = (int64_t)s->tsc_khz * VCPU_STATE_TSC_SLACK_MS;
 	int ret;
 
 	if (vcpu_state_msr_get(s, VCPU_MSR_IA32_TSC, &want) || !s->tsc_khz)

@@ -38,6 +38,11 @@
 #define VCPU_STATE_XSAVE_MIN   4096  /* struct kvm_xsave without dynamic features */
 #define VCPU_STATE_XSAVE_MAX   16384 /* AMX tiles included, ~11 KiB */
 
+/* How far a restored TSC may sit from its saved value before the restore
+ * corrects KVM: the vCPUs of one VM, saved one after the other, are put back
+ * on one TSC offset by KVM, so each lands within the save-to-save skew. */
+#define VCPU_STATE_TSC_SLACK_MS 5
+
 #define VCPU_STATE_F_SREGS2    0x1u  /* sregs2 is valid, else sregs */
 #define VCPU_STATE_F_ALL       VCPU_STATE_F_SREGS2
 
