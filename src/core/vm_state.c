@@ -70,11 +70,24 @@ int vm_state_save(int fd, struct vm_kvm_state *s)
 	return vm_state_ioctl(fd, KVM_GET_CLOCK, &s->clock, "KVM_GET_CLOCK");
 }
 
+void vm_state_clock_to_set(const struct kvm_clock_data *saved, struct kvm_clock_data *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->clock = saved->clock;
+	/* With KVM_CLOCK_REALTIME and the saved real time, KVM itself adds the
+	 * real time elapsed since the save (and never steps the clock back);
+	 * the other flags describe the saving host and are not for setting. */
+	if (saved->flags & KVM_CLOCK_REALTIME) {
+		out->flags = KVM_CLOCK_REALTIME;
+		out->realtime = saved->realtime;
+	}
+}
+
 int vm_state_restore(int fd, const struct vm_kvm_state *s)
 {
 	struct kvm_irqchip chip;
 	struct kvm_pit_state2 pit;
-	struct kvm_clock_data clock = { .clock = s->clock.clock };
+	struct kvm_clock_data clock;
 	int ret;
 
 	if ((ret = vm_state_check(s)))
@@ -92,12 +105,6 @@ int vm_state_restore(int fd, const struct vm_kvm_state *s)
 	pit = s->pit;
 	if ((ret = vm_state_ioctl(fd, KVM_SET_PIT2, &pit, "KVM_SET_PIT2")))
 		return ret;
-	/* With KVM_CLOCK_REALTIME and the saved real time, KVM itself adds the
-	 * real time elapsed since the save (and never steps the clock back);
-	 * the other flags describe the saving host and are not for setting. */
-	if (s->clock.flags & KVM_CLOCK_REALTIME) {
-		clock.flags = KVM_CLOCK_REALTIME;
-		clock.realtime = s->clock.realtime;
-	}
+	vm_state_clock_to_set(&s->clock, &clock);
 	return vm_state_ioctl(fd, KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
 }

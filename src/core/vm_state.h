@@ -42,4 +42,8 @@ int vm_state_restore(int vm_fd, const struct vm_kvm_state *s);
  * with a message naming the field. No KVM. */
 int vm_state_check(const struct vm_kvm_state *s);
 
+/* What vm_state_restore hands KVM_SET_CLOCK for a saved clock: the value,
+ * and KVM_CLOCK_REALTIME with the saved real time when the save had it. Pure. */
+void vm_state_clock_to_set(const struct kvm_clock_data *saved, struct kvm_clock_data *out);
+
 #endif

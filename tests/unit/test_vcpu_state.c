@@ -242,6 +242,30 @@ static void test_vm_check(void **state)
 	expect_vm_refused(&s, "clock.flags");
 }
 
+/* KVM_SET_CLOCK gets the saved value, plus the saved real time only when the
+ * saving host vouched for it; never the flags that describe the saving host. */
+static void test_clock_to_set(void **state)
+{
+	struct kvm_clock_data saved = { .clock = 123456789, .realtime = 1700000000000000000ull,
+					.host_tsc = 999, .flags = KVM_CLOCK_TSC_STABLE |
+					KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC };
+	struct kvm_clock_data out;
+
+	memset(&out, 0xaa, sizeof(out));
+	vm_state_clock_to_set(&saved, &out);
+	assert_int_equal(out.clock, 123456789);
+	assert_int_equal(out.flags, KVM_CLOCK_REALTIME);
+	assert_int_equal(out.realtime, 1700000000000000000ull);
+	assert_int_equal(out.host_tsc, 0);
+	assert_int_equal(out.pad0, 0);
+
+	saved.flags = KVM_CLOCK_TSC_STABLE; /* host clocksource not the TSC: no real time */
+	vm_state_clock_to_set(&saved, &out);
+	assert_int_equal(out.clock, 123456789);
+	assert_int_equal(out.flags, 0);
+	assert_int_equal(out.realtime, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msr_restore_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msr_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_to_set, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("vcpu_state", tests, NULL, NULL);
 }
