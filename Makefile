@@ -107,3 +107,22 @@ $(BUILD)/guest/adversarial/%.elf: $(BUILD)/guest/adversarial/%.o $(ADV_LIB) $(GU
 # ---- end of the adversarial guests block ----
 
 -include $(OBJS:.o=.d)
+
+# ---- KVM tests (tests/kvm/): need a /dev/kvm that runs guests; tests/linux/state-cases.sh runs
+# them inside the test host. Each links mvm's objects like a unit test, without cmocka.
+KVM_TEST_OBJS := $(BUILD)/tests/kvm/state_roundtrip.o $(BUILD)/tests/kvm/state_checks.o \
+                 $(BUILD)/tests/kvm/state_guest.o
+.PHONY: kvm-tests
+kvm-tests: $(BUILD)/tests/kvm/state_roundtrip
+all: kvm-tests
+asan-tests: kvm-tests
+
+$(BUILD)/tests/kvm/%.o: tests/kvm/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+
+$(BUILD)/tests/kvm/state_roundtrip: $(KVM_TEST_OBJS) $(LIBOBJS)
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(KVM_TEST_OBJS:.o=.d)
+# ---- end of the KVM tests block ----
