@@ -334,6 +334,8 @@ int ctl_main(int argc, char **argv)
 		return ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", false);
 	if (!strcmp(cmd, "stat"))
 		return ctl_call(sock, "GET", "/mvm/stats", NULL, true);
+	if (!strcmp(cmd, "vcpus"))
+		return ctl_call(sock, "GET", "/mvm/vcpus", NULL, true);
 	if (!strcmp(cmd, "config"))
 		return ctl_call(sock, "GET", "/vm/config", NULL, true);
 	if (!strcmp(cmd, "info"))
@@ -342,6 +344,6 @@ int ctl_main(int argc, char **argv)
 		return ctl_stop(sock, grace);
 	if (!strcmp(cmd, "raw"))
 		return ctl_raw(sock, chunk, delay, no_shutdown, timeout);
-	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, config, info)", cmd);
+	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, vcpus, config, info)", cmd);
 	return 2;
 }

@@ -2,6 +2,7 @@
 #include "api/fc_config.h"
 #include "api/server.h"
 #include "obs/metrics.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 #include "util/log.h"
 
@@ -186,6 +187,22 @@ static void h_get_stats(struct api_vmm *a, const char *id, const struct http_req
 		vm_resume(a->vm);
 }
 
+/* mvm's GET /mvm/vcpus: each vCPU's registers as KVM holds them, read on the
+ * vCPU's own thread, on a paused VM (the state snapshot and migration save). */
+static void h_get_vcpus(struct api_vmm *a, const char *id, const struct http_request *req,
+			struct api_response *r)
+{
+	int err = 0;
+	char *json = vm_state_vcpus_json(a->vm, &err);
+
+	if (json)
+		api_json_reply(r, json);
+	else if (err == -EBUSY)
+		api_fault(r, 400, "the VM must be paused (PATCH /vm {\"state\": \"Paused\"})");
+	else
+		api_fault(r, 500, "reading the vCPUs' state: %s", strerror(-err));
+}
+
 /* The pre-boot resources: one fc_apply_*() each. */
 static void api_applied(struct api_response *r, int ret, const char *err)
 {
@@ -334,6 +351,7 @@ static const struct api_route_def api_routes[] = {
 	{ "/vm",                  false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_vm },
 	{ "/vm/config",           false, HTTP_GET,   API_ANYTIME,   false, h_get_vm_config },
 	{ "/mvm/stats",           false, HTTP_GET,   API_POST_BOOT, false, h_get_stats },
+	{ "/mvm/vcpus",           false, HTTP_GET,   API_POST_BOOT, false, h_get_vcpus },
 };
 
 static bool api_id_ok(const char *id)

@@ -110,7 +110,7 @@ void cli_usage(FILE *out)
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
-		"       mvm ctl --api-sock PATH pause|resume|stop|stat|config|info\n"
+		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"

@@ -270,7 +270,14 @@ case_api-pause() {
 	n0=$(ticks); sleep 3; n1=$(ticks)
 	[ -n "$bad" ] || [ $((n1 - n0)) -le 1 ] || bad="$((n1 - n0)) ticks in 3 s while paused"
 	expect api-pause 204 "$(api PATCH /vm '{"state": "Paused"}')" "a second pause"
+	# Each vCPU's state, read on its own thread while parked (what a snapshot saves).
+	expect api-pause 200 "$(api GET /mvm/vcpus)" "GET /mvm/vcpus while paused"
+	expect_grep '"id":1,"rip":"0x[0-9a-f]+"' "$(api_body)" "GET /mvm/vcpus: vCPU 1's registers"
+	expect_grep '"efer":"0x[0-9a-f]*d01"' "$(api_body)" "GET /mvm/vcpus: a 64-bit guest's EFER (LME, LMA, SCE)"
+	r=$("$mvm" ctl --api-sock "$API_SOCK" vcpus 2>&1)
+	expect_grep '"msrs":[1-9]' "$r" "mvm ctl vcpus"
 	[ -n "$bad" ] || "$mvm" ctl --api-sock "$API_SOCK" resume || bad="mvm ctl resume failed"
+	expect api-pause 400 "$(api GET /mvm/vcpus)" "GET /mvm/vcpus while running"
 	sleep 3; n2=$(ticks)
 	[ -n "$bad" ] || [ $((n2 - n1)) -ge 3 ] || bad="$((n2 - n1)) ticks in 3 s after resume, expected >= 3"
 	# Without --metrics, stat opens KVM's vCPU stats (mvm pauses the VM around it).
