@@ -1,6 +1,6 @@
 /* boot.c - the loader table: boot_probe picks a format once, boot_image_load loads it from the same files. */
 #include "boot/boot.h"
-#include "boot/loader.h"
+#include "boot/boot_priv.h"
 #include "util/log.h"
 
 #include <elf.h>

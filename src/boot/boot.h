@@ -41,7 +41,7 @@
  *    paging off, EAX = 0x2BADB002, EBX = info.
  *
  * Formats: boot_probe() gives the kernel to the first loader of a table
- * (loader.h) that claims it: "HdrS" at 0x202 -> bzImage; an ELF64 x86-64
+ * (boot_priv.h) that claims it: "HdrS" at 0x202 -> bzImage; an ELF64 x86-64
  * ET_EXEC without a PVH note -> tiny guest (elf64_load); a multiboot header
  * in a file that is not ELF64 -> multiboot (ELF32 and flat a.out-kludge
  * images); any other ELF -> PVH (so an ELF64 with both a PVH note and a

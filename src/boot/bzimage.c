@@ -1,7 +1,7 @@
 /* bzimage.c - Linux bzImage loader: setup header checks, zero page, 64-bit entry. */
 #include "boot/boot.h"
 #include "boot/e820.h"
-#include "boot/loader.h"
+#include "boot/boot_priv.h"
 #include "core/layout.h"
 #include "util/log.h"
 

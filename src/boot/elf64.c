@@ -1,7 +1,7 @@
 /* elf64.c - loader for static ELF64 tiny guests (the guest/ SDK), entered in ring 3. */
 #include "boot/boot.h"
 #include "boot/elf.h"
-#include "boot/loader.h"
+#include "boot/boot_priv.h"
 #include "core/layout.h"
 #include "mvm/abi.h"
 #include "util/log.h"

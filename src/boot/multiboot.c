@@ -2,7 +2,7 @@
 #include "boot/boot.h"
 #include "boot/e820.h"
 #include "boot/elf.h"
-#include "boot/loader.h"
+#include "boot/boot_priv.h"
 #include "core/layout.h"
 #include "util/log.h"
 

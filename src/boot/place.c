@@ -1,5 +1,5 @@
 /* place.c - where a loader may put bytes in guest RAM, and the command line: helpers every loader shares. */
-#include "boot/loader.h"
+#include "boot/boot_priv.h"
 #include "core/layout.h"
 #include "util/log.h"
 

@@ -1,4 +1,4 @@
-/* loader.h - one boot format as a table entry { name, probe, load }, and the helpers every loader shares.
+/* boot_priv.h - boot's private interface: one boot format as a table entry { name, probe, load }, and the helpers every loader shares.
  *
  * Contract: boot.c walks boot_loaders[] in order and gives the kernel to the
  * first entry whose probe() says 1; adding a format is its own file, one
@@ -13,8 +13,8 @@
  * The helpers (place.c) return 0 or -EINVAL/-EFAULT after a log_err naming
  * the file; they are pure functions of their arguments and guest RAM.
  */
-#ifndef MVM_BOOT_LOADER_H
-#define MVM_BOOT_LOADER_H
+#ifndef MVM_BOOT_BOOT_PRIV_H
+#define MVM_BOOT_BOOT_PRIV_H
 
 #include <stddef.h>
 #include <stdint.h>
