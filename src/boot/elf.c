@@ -1,5 +1,6 @@
 /* elf.c - ELF32/ELF64 header and program header validation, and the PT_NOTE walk. */
 #include "boot/elf.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <elf.h>
@@ -242,7 +243,7 @@ int boot_elf_find_note(const struct boot_src *src, const struct boot_elf *elf,
 		if (!seg) {
 			log_err("%s: cannot allocate %llu bytes for the notes of program header %d",
 				src->name, (unsigned long long)s->filesz, i);
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		}
 		ret = boot_src_read(src, s->offset, seg, s->filesz);
 		if (!ret)

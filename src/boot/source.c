@@ -1,5 +1,6 @@
 /* source.c - kernel/initrd images as an open file or a buffer, read straight into guest RAM. */
 #include "boot/boot.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -111,7 +112,7 @@ int boot_src_read(const struct boot_src *src, uint64_t off, void *dst, uint64_t 
 		log_err("%s %s: %llu bytes at offset 0x%llx run past the end of the file "
 			"(%llu bytes)", src->what, src->name, (unsigned long long)len,
 			(unsigned long long)off, (unsigned long long)src->len);
-		return -EIO;
+		return err_host(-EIO);   /* a loader's missed check: mvm's fault */
 	}
 	if (len == 0)
 		return 0;
@@ -131,13 +132,13 @@ int boot_src_read(const struct boot_src *src, uint64_t off, void *dst, uint64_t 
 			log_err("%s %s: read of %llu bytes at offset 0x%llx failed: %s", src->what,
 				src->name, (unsigned long long)len, (unsigned long long)off,
 				strerror(-ret));
-			return ret;
+			return err_host(ret);   /* the host's disk, not the file's content */
 		}
 		if (n == 0) {
 			log_err("%s %s: file shrank while being read (ends at 0x%llx, was %llu "
 				"bytes)", src->what, src->name, (unsigned long long)(off + done),
 				(unsigned long long)src->len);
-			return -EIO;
+			return err_host(-EIO);
 		}
 		done += n;
 	}
@@ -174,7 +175,7 @@ int boot_src_check_size(const struct boot_src *src)
 		log_err("%s %s: file changed size while being read (%llu bytes, now %llu); "
 			"do not modify it while mvm starts", src->what, src->name,
 			(unsigned long long)src->len, (unsigned long long)st.st_size);
-		return -EIO;
+		return err_host(-EIO);
 	}
 	return 0;
 }
