@@ -275,7 +275,7 @@ case_api-pause() {
 	expect_grep '"id":1,"rip":"0x[0-9a-f]+"' "$(api_body)" "GET /mvm/vcpus: vCPU 1's registers"
 	expect_grep '"efer":"0x[0-9a-f]*d01"' "$(api_body)" "GET /mvm/vcpus: a 64-bit guest's EFER (LME, LMA, SCE)"
 	r=$("$mvm" ctl --api-sock "$API_SOCK" vcpus 2>&1)
-	expect_grep '"msrs":[1-9]' "$r" "mvm ctl vcpus"
+	expect_grep '"msrs": *[1-9]' "$r" "mvm ctl vcpus"
 	[ -n "$bad" ] || "$mvm" ctl --api-sock "$API_SOCK" resume || bad="mvm ctl resume failed"
 	expect api-pause 400 "$(api GET /mvm/vcpus)" "GET /mvm/vcpus while running"
 	sleep 3; n2=$(ticks)
