@@ -365,18 +365,24 @@ int metrics_start(struct metrics *m)
 	return 0;
 }
 
+/* End the writer thread if it runs. */
+static void metrics_join(struct metrics *m)
+{
+	if (!m->started)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	m->started = false;
+}
+
 void metrics_stop(struct metrics *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		pthread_mutex_lock(&m->lock);
-		m->stopping = true;
-		pthread_cond_signal(&m->cond);
-		pthread_mutex_unlock(&m->lock);
-		pthread_join(m->thread, NULL);
-		m->started = false;
-	}
+	metrics_join(m);
 	metrics_flush(m);
 }
 
@@ -384,13 +390,7 @@ void metrics_destroy(struct metrics *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		pthread_mutex_lock(&m->lock);
-		m->stopping = true;
-		pthread_cond_signal(&m->cond);
-		pthread_mutex_unlock(&m->lock);
-		pthread_join(m->thread, NULL);
-	}
+	metrics_join(m);
 	metrics_close_kvm(m->src, &m->vm_stats, m->vcpu_stats);
 	free(m->vcpu_stats);
 	close(m->fd);

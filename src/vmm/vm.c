@@ -73,11 +73,6 @@ static void vm_vcpu_triple_fault(void *ctx, struct vcpu *v)
 		vm->platform.ops->triple_fault(&vm->platform, v->index);
 }
 
-static void vm_vcpu_stop(void *ctx, enum vm_stop_reason reason)
-{
-	vm_request_stop(ctx, reason);
-}
-
 void vm_fill_vcpu_host(struct vm *vm)
 {
 	vm->vcpu_host = (struct vcpu_host){
@@ -85,7 +80,7 @@ void vm_fill_vcpu_host(struct vm *vm)
 		.supported = vm->kvm.supported, .nr_vcpus = vm->nr_vcpus,
 		.pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
 		.stopping = &vm->stopping, .paused = &vm->paused,
-		.stopper = { .request = vm_vcpu_stop, .ctx = vm },
+		.stopper = vm->denv.stopper,
 		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
 		.ctx = vm, .first_run_ns = vm->bench_t0_ns ? &vm->first_run_ns : NULL,
 	};
@@ -271,10 +266,18 @@ static long vm_pause_timeout_ms(void)
 	return VM_PAUSE_TIMEOUT_MS;
 }
 
+/* Take a pause back (a vCPU or device missed the deadline): the parked vCPUs run on. */
+static void vm_unpause_locked(struct vm *vm)
+{
+	atomic_store(&vm->paused, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+}
+
 int vm_pause(struct vm *vm)
 {
 	struct timespec until;
-	uint64_t deadline = bench_probe_now_ns() + (uint64_t)vm_pause_timeout_ms() * 1000000ull;
+	long timeout_ms = vm_pause_timeout_ms();
+	uint64_t deadline = bench_probe_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	pthread_mutex_lock(&vm->pause_lock);
 	if (atomic_load(&vm->paused)) {
@@ -292,9 +295,8 @@ int vm_pause(struct vm *vm)
 				if (!vm->vcpus[i].parked)
 					log_err("pause: vCPU %d did not stop within %ld ms (blocked in "
 						"a device's host call, e.g. COM1 output nobody reads?)",
-						i, vm_pause_timeout_ms());
-			atomic_store(&vm->paused, false);
-			pthread_cond_broadcast(&vm->pause_cond);
+						i, timeout_ms);
+			vm_unpause_locked(vm);
 			pthread_mutex_unlock(&vm->pause_lock);
 			return -ETIMEDOUT;
 		}
@@ -321,8 +323,7 @@ int vm_pause(struct vm *vm)
 
 		if (ret) {
 			pthread_mutex_lock(&vm->pause_lock);
-			atomic_store(&vm->paused, false);
-			pthread_cond_broadcast(&vm->pause_cond);
+			vm_unpause_locked(vm);
 			pthread_mutex_unlock(&vm->pause_lock);
 			return ret;
 		}
