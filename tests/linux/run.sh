@@ -300,7 +300,7 @@ case_panic() { stop_case panic panic 3; }
 
 case_stdin-echo() {
 	local fifo=$work/stdin.fifo r
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	vm_start stdin-echo "$fifo" run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo"
 	exec 3>"$fifo"
 	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; r=$?
