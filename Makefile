@@ -127,3 +127,25 @@ $(BUILD)/tests/kvm/state_roundtrip: $(KVM_TEST_OBJS) $(LIBOBJS)
 
 -include $(KVM_TEST_OBJS:.o=.d)
 # ---- end of the KVM tests block ----
+
+# ---- fuzz targets (tests/fuzz/): libFuzzer + ASan/UBSan, clang only; not part of `all` ----
+# Each target links only the parser it fuzzes. Run one: $(BUILD)/fuzz/fuzz_snap tests/fuzz/corpus/snap
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
+.PHONY: fuzz fuzz-snap-seeds
+fuzz: $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_snap
+
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_snap: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lz
+
+# Rewrite the snapshot seeds with the real writer (after a format change).
+fuzz-snap-seeds: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/snap
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) -DFUZZ_SNAP_GEN_SEEDS -o $(BUILD)/fuzz/gen_snap_seeds $^ -lz
+	$(BUILD)/fuzz/gen_snap_seeds tests/fuzz/corpus/snap
+# ---- end of the fuzz targets block ----

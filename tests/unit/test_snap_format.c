@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "snap/format.h"
+#define FUZZ_SNAP_NO_MAIN
+#include "../fuzz/fuzz_snap.c"
 
 struct fixture {
 	char dir[64];
@@ -405,6 +407,66 @@ static void test_writer_abort_and_bad_input(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* 20 000 mutations (bit flips, interesting bytes, little-endian 32/64-bit
+ * values, truncations, chunk copies) of a real state file, each checked by
+ * the fuzz target's invariants with and without its CRCs made right. */
+static void test_fuzz_corpus(void **state)
+{
+	struct fixture *fx = *state;
+	static const uint64_t vals[] = { 0, 1, 7, 8, 31, 32, 0xffffffff, 1ull << 32, UINT64_MAX,
+					 UINT64_MAX - 7, SNAP_MAX_FILE, SNAP_MAX_SECTIONS + 1 };
+	uint8_t *b = malloc(fx->len);
+	int bad = 0;
+
+	assert_non_null(b);
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len = fx->len;
+		int muts = 1 + (int)(rnd() % 3);
+
+		memcpy(b, fx->buf, len);
+		for (int m = 0; m < muts; m++) {
+			size_t at = rnd() % len;
+
+			switch (rnd() % 5) {
+			case 0: b[at] ^= (uint8_t)(1u << (rnd() % 8)); break;
+			case 1: b[at] = (uint8_t[]){ 0, 1, 0x7f, 0x80, 0xff, '.', ' ' }[rnd() % 7]; break;
+			case 2: { /* a boundary value in a length, count or version field */
+				uint64_t v = vals[rnd() % (sizeof(vals) / sizeof(vals[0]))];
+				size_t n = rnd() % 2 ? 8 : 4;
+
+				at &= ~(size_t)3;
+				if (at + n <= len)
+					memcpy(b + at, &v, n);
+				break;
+			}
+			case 3: len = at ? at : len; break;
+			default: { /* copy a section header's worth from elsewhere */
+				size_t from = rnd() % len;
+				size_t n = SNAP_SECTION_HDR;
+
+				if (from + n <= len && at + n <= len)
+					memmove(b + at, b + from, n);
+				break;
+			}
+			}
+		}
+		if (fuzz_snap_one(b, len))
+			bad++;
+	}
+	free(b);
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_huge_length_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large_and_missing_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_abort_and_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fuzz_corpus, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
