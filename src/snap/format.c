@@ -145,7 +145,9 @@ static int wwrite(struct snap_writer *w, const void *buf, size_t len, bool table
 	return 0;
 }
 
-int snap_writer_open(struct snap_writer *w, const char *path, const struct snap_header_info *info)
+static void writer_free(struct snap_writer *w);
+
+static int writer_start(struct snap_writer *w, const char *path, const struct snap_header_info *info)
 {
 	uint8_t h[SNAP_HEADER_SIZE] = { 0 };
 	size_t vlen;
@@ -183,6 +185,16 @@ int snap_writer_open(struct snap_writer *w, const char *path, const struct snap_
 	memcpy(h + H_VENDOR, info->cpu_vendor, SNAP_VENDOR_LEN);
 	w->table_crc = (uint32_t)crc32(0, Z_NULL, 0);
 	return wwrite(w, h, sizeof(h), true);
+}
+
+int snap_writer_open(struct snap_writer *w, const char *path, const struct snap_header_info *info)
+{
+	int ret = writer_start(w, path, info);
+
+	/* Nothing to abort after a failed open; snap_writer_msg() still says why. */
+	if (ret)
+		writer_free(w);
+	return ret;
 }
 
 int snap_write_section(struct snap_writer *w, const char *name, uint32_t version,

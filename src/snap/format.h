@@ -11,7 +11,8 @@
  * writes the end marker, fsyncs and renames the file to PATH (replacing
  * what was there), then fsyncs the folder. A writer that is not committed
  * is aborted with snap_writer_abort(), which removes the temporary file: a
- * failed save never leaves a file under PATH. After the first failure every
+ * failed save never leaves a file under PATH. A failed open leaves nothing
+ * to abort (aborting anyway is harmless). After the first failure every
  * call returns the same error; snap_writer_msg() says what failed.
  *
  * Reading: snap_reader_open() reads the whole file (at most SNAP_MAX_FILE

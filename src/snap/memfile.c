@@ -83,7 +83,7 @@ int snap_mem_write(int fd, const struct snap_mem_region *r, struct snap_mem_stat
 			i++;
 			continue;
 		}
-		start = i;
+		start = i++;
 		while (i < pages && page_wanted(r, i))
 			i++;
 		ret = pwrite_all(fd, (const uint8_t *)r->host + start * SNAP_PAGE,

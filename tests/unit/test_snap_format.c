@@ -399,7 +399,13 @@ static void test_writer_abort_and_bad_input(void **state)
 
 	bad.flags = 0x100;
 	assert_int_equal(snap_writer_open(&w, path, &bad), -EINVAL);
+	assert_non_null(strstr(snap_writer_msg(&w), "unknown header flags 0x100"));
 	snap_writer_abort(&w);
+	assert_int_equal(snap_writer_open(&w, "/nonexistent-dir/x", &info), -ENOENT);
+	assert_string_equal(snap_writer_msg(&w),
+			    "snapshot /nonexistent-dir/x: cannot create a file beside it: No such file or directory");
+	assert_int_equal(snap_write_section(&w, "a", 1, "x", 1), -ENOENT);
+	assert_int_equal(snap_writer_commit(&w), -ENOENT);
 	bad = info;
 	bad.mvm_version = "0123456789012345678901234567890123456789";
 	assert_int_equal(snap_writer_open(&w, path, &bad), -EINVAL);
