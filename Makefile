@@ -4,8 +4,9 @@ CFLAGS  ?= -O2 -g
 # Flags mvm always needs, kept apart so `make CFLAGS=...` (the asan target) keeps them.
 MVM_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration \
               -D_GNU_SOURCE -Isrc -MMD -MP
-# liburing (virtio-blk I/O), libslirp (user networking), json-c (config file and API).
-LDLIBS  += -lpthread -luring -lslirp -ljson-c
+# liburing (virtio-blk I/O), libslirp (user networking), json-c (config file and API),
+# zlib (CRC32 of the snapshot file's sections).
+LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz
 
 BUILD   ?= build
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
