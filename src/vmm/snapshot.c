@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MVM_VERSION
@@ -44,6 +45,23 @@ static void host_cpu_vendor(char out[SNAP_VENDOR_LEN + 1])
 	memcpy(out, &b, 4);
 	memcpy(out + 4, &d, 4);
 	memcpy(out + 8, &c, 4);
+}
+
+static uint64_t realtime_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_realtime_ns,
+			       uint64_t now_realtime_ns)
+{
+	if ((clock->flags & KVM_CLOCK_REALTIME) || !saved_realtime_ns ||
+	    now_realtime_ns <= saved_realtime_ns)
+		return;
+	clock->clock += now_realtime_ns - saved_realtime_ns;
 }
 
 static void dev_section_name(const struct vm_device *d, char *name, size_t len)
@@ -116,6 +134,7 @@ static int save_state_file(struct vm *vm, const char *path, const char *config_j
 	char name[SNAP_NAME_LEN + 1], vendor[SNAP_VENDOR_LEN + 1];
 	int ret;
 
+	m.realtime_ns = realtime_now_ns();
 	host_cpu_vendor(vendor);
 	memcpy(hi.cpu_vendor, vendor, SNAP_VENDOR_LEN);
 	snprintf(m.platform, sizeof(m.platform), "%s", vm->platform.ops->name);
@@ -388,6 +407,7 @@ static int check_cpuid(const struct vm *vm, const struct vcpu_state *st, const c
 int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 {
 	const struct vm_devices *d = vm->devices;
+	struct vm_kvm_state kvm_state;
 	const void *p;
 	uint32_t v;
 	size_t len;
@@ -404,7 +424,9 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 	}
 	if (snap_find(&s->reader, "kvm", &v, &p, &len))
 		return -EINVAL;
-	if ((ret = vm_state_restore(vm->fd, p))) {
+	memcpy(&kvm_state, p, sizeof(kvm_state));
+	vm_snapshot_clock_forward(&kvm_state.clock, s->machine.realtime_ns, realtime_now_ns());
+	if ((ret = vm_state_restore(vm->fd, &kvm_state))) {
 		log_err("%s: section kvm: KVM refused the irqchip, PIT or clock state", s->path);
 		return ret;
 	}

@@ -45,6 +45,7 @@ struct vm_snap_machine {
 	uint32_t nr_devices;
 	uint64_t mem_size;
 	char platform[VM_SNAP_PLATFORM_MAX];   /* platform_ops name, NUL-padded */
+	uint64_t realtime_ns;     /* the host's CLOCK_REALTIME when the state was read */
 };
 #define VM_SNAP_MACHINE_VERSION 1
 
@@ -97,6 +98,14 @@ struct vm_restore {
  * message printed and the exit status class in *exit_status. */
 int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
 		       int *exit_status);
+
+/* The kvm-clock a restore sets: when KVM gave no KVM_CLOCK_REALTIME with the
+ * saved clock (a host whose clocksource is not the TSC), mvm adds the real
+ * time elapsed since the save itself, as KVM would, so the guest's date
+ * moves on by the time it was away; a clock that went back adds nothing.
+ * Pure. */
+void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_realtime_ns,
+			       uint64_t now_realtime_ns);
 
 /* For the builder (snapshot.c): check the plan against the file, then put the
  * KVM, vCPU and device states back, in that order. 0 or -errno (logged). */

@@ -232,6 +232,27 @@ static void test_restore_needs_empty_config(void **state)
 	assert_int_equal(status, 2);
 }
 
+static void test_clock_forward(void **state)
+{
+	struct kvm_clock_data c = { .clock = 1000 };
+
+	(void)state;
+	vm_snapshot_clock_forward(&c, 5000000000ull, 8000000000ull);
+	assert_int_equal(c.clock, 1000 + 3000000000ull);
+	/* The host's clock went back: nothing added. */
+	c.clock = 1000;
+	vm_snapshot_clock_forward(&c, 8000000000ull, 5000000000ull);
+	assert_int_equal(c.clock, 1000);
+	/* KVM_CLOCK_REALTIME: KVM adds the elapsed time itself. */
+	c.flags = KVM_CLOCK_REALTIME;
+	vm_snapshot_clock_forward(&c, 5000000000ull, 8000000000ull);
+	assert_int_equal(c.clock, 1000);
+	/* No saved real time (an older file): nothing to go by. */
+	c.flags = 0;
+	vm_snapshot_clock_forward(&c, 0, 8000000000ull);
+	assert_int_equal(c.clock, 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup(test_load_overrides, setup),
 		cmocka_unit_test_setup(test_open_refusals, setup),
 		cmocka_unit_test_setup(test_restore_needs_empty_config, setup),
+		cmocka_unit_test_setup(test_clock_forward, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
