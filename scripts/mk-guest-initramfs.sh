@@ -154,6 +154,20 @@ echo)
 		eval "$line"
 	done
 	poweroff -f ;;
+count)
+	# Snapshot tests: a count on the console every 0.2 s with the guest's clock, each also
+	# written (synced) to its own 512-byte block of /dev/vda when there is a disk.
+	# Ctrl-Alt-Del (SIGINT to init) powers off.
+	echo 0 >/proc/sys/kernel/ctrl-alt-del 2>/dev/null
+	trap 'echo MVM-GUEST-CAD; sync; poweroff -f' INT
+	i=0
+	while :; do
+		i=$((i + 1))
+		echo "MVM-COUNT=$i T=$(date +%s)"
+		[ -b /dev/vda ] && printf 'MVM-COUNT=%d\n' "$i" |
+			dd of=/dev/vda bs=512 seek="$i" conv=notrunc,fsync 2>/dev/null
+		usleep 200000
+	done ;;
 hvc)
 	if [ -c /dev/hvc0 ]; then
 		echo "MVM-GUEST-HVC-SHELL"

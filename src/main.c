@@ -1,6 +1,7 @@
 /* main.c - command dispatch: run, ctl, check, version. */
 #include "api/api.h"
 #include "api/ctl.h"
+#include "api/snapshot.h"
 #include "check/check.h"
 #include "cli/cli.h"
 #include "obs/stats.h"
@@ -21,8 +22,22 @@
 #define MVM_VERSION "0.1.0"
 #endif
 
+/* --restore DIR: the two files a snapshot directory holds. */
+static void restore_request(const char *dir, struct api_snapshot_load *req, char *state,
+			    char *mem, size_t len)
+{
+	snprintf(state, len, "%s/%s", dir, API_SNAP_STATE_FILE);
+	snprintf(mem, len, "%s/%s", dir, API_SNAP_MEM_FILE);
+	memset(req, 0, sizeof(*req));
+	req->snapshot_path = state;
+	req->mem_path = mem;
+	req->resume_vm = true;
+}
+
 static int cmd_run(int argc, char **argv)
 {
+	struct api_snapshot_load restore;
+	char state_path[4096], mem_path[4096], err[1024] = "";
 	struct vm_config cfg;
 	struct vm vm;
 	struct api api = { 0 };
@@ -35,16 +50,26 @@ static int cmd_run(int argc, char **argv)
 		return ret > 0 ? MVM_EXIT_OK : MVM_EXIT_USAGE;
 	}
 	cfg.bench_t0_ns = bench_probe_t0();
+	if (cfg.restore_dir)
+		restore_request(cfg.restore_dir, &restore, state_path, mem_path, sizeof(state_path));
 	if (cfg.api_sock) {
 		/* --api-sock: the VM is created by InstanceStart on the API thread,
 		 * or at once from a --config-file, as Firecracker does. */
-		ret = api_open(&api, cfg.api_sock, &cfg, &vm, cfg.config_file != NULL, &status);
+		ret = api_open(&api, cfg.api_sock, &cfg, &vm, cfg.config_file != NULL,
+			       cfg.restore_dir ? &restore : NULL, &status);
 		if (!ret)
 			ret = api_wait_for_start(&api);
 		if (ret) {
 			api_close(&api);
 			vm_config_release(&cfg);
 			return ret == -EINTR ? vm_stop_exit_status(VM_STOP_USER) : status;
+		}
+	} else if (cfg.restore_dir) {
+		if (api_snapshot_restore(&vm, &cfg, &restore, &status, err, sizeof(err))) {
+			log_err("--restore %s: %s", cfg.restore_dir, err);
+			cli_free_run(&cfg);
+			vm_config_release(&cfg);
+			return status;
 		}
 	} else if (vm_create(&vm, &cfg, &status)) {
 		vm_destroy(&vm);

@@ -1,6 +1,7 @@
 /* api.c - the VM behind the API: pre-boot configuration, InstanceStart, hand-off to vm_run. */
 #include "api/api.h"
 #include "api/fc_config.h"
+#include "api/snapshot.h"
 #include "vmm/vm.h"
 #include "core/vmstop.h"
 #include "util/log.h"
@@ -41,8 +42,35 @@ static int api_start(struct api_vmm *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* PUT /snapshot/load (or --restore): the VM from a snapshot, then as api_start. */
+static int api_restore(struct api_vmm *a, const struct api_snapshot_load *req, char *err,
+		       size_t errlen)
+{
+	struct api *api = a->start_ctx;
+	uint64_t one = 1;
+	int ret;
+
+	if (a->load_failed) {
+		snprintf(err, errlen, "an earlier snapshot load failed in this mvm process: start "
+			 "a new one to try again");
+		return -EINVAL;
+	}
+	ret = api_snapshot_restore(api->vm, a->cfg, req, &api->create_status, err, errlen);
+	if (ret) {
+		/* The snapshot's configuration may be in a->cfg now, half applied. */
+		if (api_config_has_vm(a->cfg))
+			a->load_failed = true;
+		return ret;
+	}
+	a->vm = api->vm;
+	a->started = true;
+	if (write(api->start_efd, &one, sizeof(one)) < 0)
+		log_err("api: cannot wake the main thread: %s", strerror(errno));
+	return 0;
+}
+
 int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm *vm,
-	     bool start_now, int *exit_status)
+	     bool start_now, const struct api_snapshot_load *restore, int *exit_status)
 {
 	char err[FC_ERR_MAX] = "";
 	int ret;
@@ -51,6 +79,7 @@ int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm
 	api->vm = vm;
 	api->vmm.cfg = cfg;
 	api->vmm.start = api_start;
+	api->vmm.restore = api_restore;
 	api->vmm.start_ctx = api;
 	api->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	*exit_status = MVM_EXIT_HOST;
@@ -64,7 +93,13 @@ int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm
 			? MVM_EXIT_USAGE : MVM_EXIT_HOST;
 		return ret;
 	}
-	if (start_now && (ret = api_start(&api->vmm, err, sizeof(err)))) {
+	if (restore && (ret = api_restore(&api->vmm, restore, err, sizeof(err)))) {
+		if (err[0])
+			log_err("%s", err);
+		*exit_status = api->create_status;
+		return ret;
+	}
+	if (!restore && start_now && (ret = api_start(&api->vmm, err, sizeof(err)))) {
 		if (err[0])
 			log_err("%s", err);
 		*exit_status = api->create_status;

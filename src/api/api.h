@@ -32,8 +32,11 @@ struct api {
 };
 
 /* 0, or -errno (logged) with *exit_status set. */
+/* restore: --restore DIR with --api-sock: the VM comes from that snapshot
+ * before the API answers (start_now is then ignored). */
+struct api_snapshot_load;
 int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm *vm,
-	     bool start_now, int *exit_status);
+	     bool start_now, const struct api_snapshot_load *restore, int *exit_status);
 int api_wait_for_start(struct api *api);
 void api_close(struct api *api);
 

@@ -1,5 +1,6 @@
 /* ctl.c - `mvm ctl`: pause, resume, stop, stat, config over the API socket. */
 #include "api/ctl.h"
+#include "api/snapshot.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,9 @@
 #define CTL_TIMEOUT_MS  10000
 #define CTL_RESP_MAX    (1 << 20)
 #define CTL_GRACE_S     10
+#define CTL_SNAPSHOT_TIMEOUT_MS (30 * 60 * 1000)  /* writing a large guest's RAM */
+
+static int ctl_timeout_ms = CTL_TIMEOUT_MS;   /* a request's answer */
 
 void ctl_usage(FILE *out)
 {
@@ -30,7 +35,12 @@ void ctl_usage(FILE *out)
 		"                   on SIGTERM)\n"
 		"  stat             live exit counts and KVM statistics (GET /mvm/stats)\n"
 		"  config           the VM's configuration (GET /vm/config)\n"
-		"  info             instance state (GET /)\n", CTL_GRACE_S);
+		"  info             instance state (GET /)\n"
+		"  snapshot DIR [--stay-paused]\n"
+		"                   pause, PUT /snapshot/create (DIR/%s and DIR/%s), resume\n"
+		"                   (unless it was paused already or --stay-paused); mvm run --restore\n"
+		"                   DIR continues the VM\n", CTL_GRACE_S, API_SNAP_STATE_FILE,
+		API_SNAP_MEM_FILE);
 }
 
 static uint64_t ctl_now_ms(void)
@@ -141,7 +151,7 @@ static int ctl_request(const char *sock, const char *method, const char *path, c
 		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\n"
 			     "Connection: close\r\n\r\n", method, path);
 	if ((ret = ctl_write_all(fd, head, (size_t)n)) || (ret = ctl_write_all(fd, json ? json : "", blen)) ||
-	    (ret = ctl_read_all(fd, &resp, &len, CTL_TIMEOUT_MS))) {
+	    (ret = ctl_read_all(fd, &resp, &len, ctl_timeout_ms))) {
 		close(fd);
 		free(resp);
 		return ret;
@@ -252,6 +262,83 @@ static int ctl_stop(const char *sock, long grace_s)
 	return 0;
 }
 
+/* Is the VM behind sock paused? 1 yes, 0 no, -1 unknown (printed). */
+static int ctl_is_paused(const char *sock)
+{
+	char *body = NULL;
+	int status = 0, ret = ctl_request(sock, "GET", "/", NULL, &status, &body);
+	json_object *o, *st;
+
+	if (ret || status != 200) {
+		log_err("%s: GET /: %s", sock, ret ? strerror(-ret) : "refused");
+		free(body);
+		return -1;
+	}
+	o = json_tokener_parse(body);
+	free(body);
+	ret = o && json_object_object_get_ex(o, "state", &st) &&
+	      !strcmp(json_object_get_string(st), "Paused");
+	json_object_put(o);
+	return ret;
+}
+
+static long long ctl_file_size(const char *path, long long *allocated)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	*allocated = (long long)st.st_blocks * 512;
+	return (long long)st.st_size;
+}
+
+/* mvm ctl snapshot DIR: pause, save, resume as it was. */
+static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused)
+{
+	char abs[4096], state[4200], mem[4200], body[8800];
+	long long ssize, msize, salloc = 0, malloc_ = 0;
+	struct timespec t0, t1;
+	int was_paused, ret;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_err("snapshot %s: cannot create the directory: %s", dir, strerror(errno));
+		return 1;
+	}
+	if (!realpath(dir, abs)) {
+		log_err("snapshot %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	snprintf(state, sizeof(state), "%s/%s", abs, API_SNAP_STATE_FILE);
+	snprintf(mem, sizeof(mem), "%s/%s", abs, API_SNAP_MEM_FILE);
+	if (strpbrk(abs, "\"\\")) {
+		log_err("snapshot %s: the path may not hold '\"' or '\\'", dir);
+		return 1;
+	}
+	if ((was_paused = ctl_is_paused(sock)) < 0)
+		return 1;
+	if (!was_paused && ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", false))
+		return 1;
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", state, mem);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ctl_timeout_ms = CTL_SNAPSHOT_TIMEOUT_MS;
+	ret = ctl_call(sock, "PUT", "/snapshot/create", body, false);
+	ctl_timeout_ms = CTL_TIMEOUT_MS;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!was_paused && !stay_paused &&
+	    ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", false))
+		ret = 1;
+	if (ret)
+		return 1;
+	ssize = ctl_file_size(state, &salloc);
+	msize = ctl_file_size(mem, &malloc_);
+	printf("snapshot %s: %s %lld bytes, %s %lld MiB (%lld MiB on disk), %.1f ms%s\n", abs,
+	       API_SNAP_STATE_FILE, ssize, API_SNAP_MEM_FILE, msize >> 20, malloc_ >> 20,
+	       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
+	       was_paused || stay_paused ? "; the VM stays paused" : "");
+	return 0;
+}
+
 /* Test helper: stdin to the socket in small writes, the answer to stdout. */
 static int ctl_raw(const char *sock, long chunk, long delay_ms, bool no_shutdown, long timeout_ms)
 {
@@ -292,7 +379,8 @@ int ctl_main(int argc, char **argv)
 {
 	const char *sock = NULL, *cmd = NULL;
 	long grace = CTL_GRACE_S, chunk = 0, delay = 0, timeout = CTL_TIMEOUT_MS;
-	bool no_shutdown = false;
+	bool no_shutdown = false, stay_paused = false;
+	const char *arg = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -310,11 +398,15 @@ int ctl_main(int argc, char **argv)
 			timeout = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(a, "--no-shutdown"))
 			no_shutdown = true;
+		else if (!strcmp(a, "--stay-paused"))
+			stay_paused = true;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			ctl_usage(stdout);
 			return 0;
 		} else if (!cmd && a[0] != '-')
 			cmd = a;
+		else if (cmd && !arg && a[0] != '-')
+			arg = a;
 		else {
 			log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", a);
 			return 2;
@@ -342,8 +434,20 @@ int ctl_main(int argc, char **argv)
 		return ctl_call(sock, "GET", "/", NULL, true);
 	if (!strcmp(cmd, "stop"))
 		return ctl_stop(sock, grace);
+	if (!strcmp(cmd, "snapshot")) {
+		if (!arg) {
+			log_err("ctl: snapshot needs a directory (mvm ctl --api-sock S snapshot DIR)");
+			return 2;
+		}
+		return ctl_snapshot(sock, arg, stay_paused);
+	}
+	if (arg) {
+		log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", arg);
+		return 2;
+	}
 	if (!strcmp(cmd, "raw"))
 		return ctl_raw(sock, chunk, delay, no_shutdown, timeout);
-	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, vcpus, config, info)", cmd);
+	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, vcpus, config, info, "
+		"snapshot)", cmd);
 	return 2;
 }

@@ -1,6 +1,8 @@
 /* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
 #include "api/fc_config.h"
 #include "api/server.h"
+#include "api/snapshot.h"
+#include "vmm/snapshot.h"
 #include "obs/metrics.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
@@ -335,6 +337,50 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 	json_object_put(o);
 }
 
+/* PUT /snapshot/create: on a paused VM, as Firecracker. */
+static void h_snapshot_create(struct api_vmm *a, const char *id, const struct http_request *req,
+			      struct api_response *r)
+{
+	struct api_snapshot_create sc;
+	struct vm_snapshot_info info;
+	json_object *doc = NULL;
+	char err[FC_ERR_MAX + 256] = "";
+	int ret;
+
+	if (fc_parse_snapshot_create(req->body.p, req->body.len, &doc, &sc, err, sizeof(err))) {
+		api_fault(r, 400, "%s", err);
+		return;
+	}
+	if (!vm_is_paused(a->vm))
+		api_fault(r, 400, "Create snapshot: the microVM is running: pause it first "
+			  "(PATCH /vm {\"state\": \"Paused\"})");
+	else if ((ret = api_snapshot_save(a->vm, a->cfg, &sc, &info, err, sizeof(err))))
+		api_fault(r, 400, "Create snapshot: %s", err[0] ? err : strerror(-ret));
+	else
+		r->status = 204;
+	json_object_put(doc);
+}
+
+/* PUT /snapshot/load: on an mvm with nothing configured; starts the VM. */
+static void h_snapshot_load(struct api_vmm *a, const char *id, const struct http_request *req,
+			    struct api_response *r)
+{
+	struct api_snapshot_load sl;
+	json_object *doc = NULL;
+	char err[FC_ERR_MAX + 256] = "";
+	int ret;
+
+	if (fc_parse_snapshot_load(req->body.p, req->body.len, &doc, &sl, err, sizeof(err))) {
+		api_fault(r, 400, "%s", err);
+		return;
+	}
+	if ((ret = a->restore(a, &sl, err, sizeof(err))))
+		api_fault(r, 400, "Load snapshot: %s", err[0] ? err : strerror(-ret));
+	else
+		r->status = 204;
+	json_object_put(doc);
+}
+
 static const struct api_route_def api_routes[] = {
 	{ "/",                    false, HTTP_GET,   API_ANYTIME,   false, h_root },
 	{ "/version",             false, HTTP_GET,   API_ANYTIME,   false, h_version },
@@ -352,6 +398,8 @@ static const struct api_route_def api_routes[] = {
 	{ "/vm/config",           false, HTTP_GET,   API_ANYTIME,   false, h_get_vm_config },
 	{ "/mvm/stats",           false, HTTP_GET,   API_POST_BOOT, false, h_get_stats },
 	{ "/mvm/vcpus",           false, HTTP_GET,   API_POST_BOOT, false, h_get_vcpus },
+	{ "/snapshot/create",     false, HTTP_PUT,   API_POST_BOOT, true,  h_snapshot_create },
+	{ "/snapshot/load",       false, HTTP_PUT,   API_PRE_BOOT,  true,  h_snapshot_load },
 };
 
 static bool api_id_ok(const char *id)

@@ -43,13 +43,20 @@ struct api_vmm;
 /* InstanceStart: create the VM from a->cfg. 0, or -errno with a message in
  * err for the fault_message. Runs on the server thread. */
 typedef int (*api_start_fn)(struct api_vmm *a, char *err, size_t errlen);
+/* PUT /snapshot/load: create the VM from a snapshot (api/snapshot.h), then
+ * as InstanceStart. Runs on the server thread. */
+struct api_snapshot_load;
+typedef int (*api_restore_fn)(struct api_vmm *a, const struct api_snapshot_load *req,
+			      char *err, size_t errlen);
 
 struct api_vmm {
 	struct vm_config *cfg;     /* pre-boot resources land here */
 	struct vm *vm;             /* non-NULL once started */
 	bool started;
 	api_start_fn start;
+	api_restore_fn restore;
 	void *start_ctx;
+	bool load_failed;          /* a snapshot load failed: this mvm cannot take another */
 	const char *instance_id;   /* GET /: "id" */
 };
 

@@ -110,7 +110,8 @@ void cli_usage(FILE *out)
 		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
-		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info\n"
+		"       mvm run --restore DIR [--api-sock PATH] [--stats] [--debug]\n"
+		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm version\n"
 		"\n"
@@ -145,6 +146,8 @@ void cli_usage(FILE *out)
 		"                  above are the starting configuration, the VM starts on\n"
 		"                  PUT /actions {\"action_type\": \"InstanceStart\"} and mvm exits\n"
 		"                  when it stops (README: API)\n"
+		"  --restore DIR   the VM from DIR's snapshot (DIR/vmstate and DIR/memory, written\n"
+		"                  by mvm ctl snapshot DIR): it continues where it was saved\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
@@ -201,6 +204,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "config-file", required_argument, NULL, 'F' },
+		{ "restore", required_argument, NULL, 'R' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
@@ -220,6 +224,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			vm_flag = opts[idx].name;
 		switch (c) {
 		case 'F': config_file = optarg; break;
+		case 'R': cfg->restore_dir = optarg; break;
 		case 'k': cfg->kernel_path = optarg; break;
 		case 'i': cfg->initrd_path = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
@@ -295,6 +300,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->restore_dir && (vm_flag || config_file)) {
+		log_err("--restore cannot be combined with --%s: the snapshot holds the VM's "
+			"configuration", vm_flag ? vm_flag : "config-file");
 		return -EINVAL;
 	}
 	if (config_file) {

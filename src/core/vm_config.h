@@ -61,6 +61,7 @@ struct vm_config {
 	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */
+	const char *restore_dir;   /* --restore DIR (argv): the VM comes from DIR's snapshot */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
 };
 

@@ -1,6 +1,7 @@
 /* platform.c - the table of platforms, asked in order. */
 #include "platform/platform.h"
 
+#include <errno.h>
 #include <string.h>
 
 static const struct platform_ops *const platforms[] = {
@@ -27,6 +28,19 @@ int platform_select(struct platform *p, const struct vm_config *cfg, struct gmem
 		}
 	}
 	return 0;
+}
+
+int platform_select_named(struct platform *p, const char *name, struct gmem *mem)
+{
+	memset(p, 0, sizeof(*p));
+	p->mem = mem;
+	for (size_t i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++) {
+		if (!strcmp(platforms[i]->name, name)) {
+			p->ops = platforms[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int platform_load_image(struct platform *p, const struct platform_load *l, struct boot_entry *be)

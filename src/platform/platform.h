@@ -82,6 +82,9 @@ struct platform {
 /* Probe cfg's kernel and choose its platform (Linux boots what no other
  * claims). 0, or boot_probe's -errno (logged, naming the file). */
 int platform_select(struct platform *p, const struct vm_config *cfg, struct gmem *mem);
+/* A restored VM's platform, by its ops name, without a kernel: 0 or -ENOENT.
+ * Its load() is never called (guest RAM comes from the snapshot). */
+int platform_select_named(struct platform *p, const char *name, struct gmem *mem);
 /* For a platform's load(): the probed image into guest RAM, from the files
  * probe opened (no second open or detection); closes them. */
 int platform_load_image(struct platform *p, const struct platform_load *l, struct boot_entry *be);

@@ -12,6 +12,8 @@
 #include "util/log.h"
 #include "virtio/console.h"
 #include "vmm/devices.h"
+#include "vmm/snapshot.h"
+#include "snap/memfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -84,10 +86,47 @@ static int vm_check_config(const struct vm_config *cfg)
 	return 0;
 }
 
+/* vm_load_guest for a snapshot: guest RAM is the memory file (the ACPI tables
+ * and the kernel are in it), the plan must be the saved one. Takes cmdline. */
+static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
+			    const struct vm_restore *rs, char *cmdline)
+{
+	char err[512] = "";
+	int ret;
+
+	free(cmdline);
+	if ((ret = vm_snapshot_check_plan(vm, rs->snap)))
+		return err_usage(ret);
+	if (dev_cfg->mem_size != rs->snap->machine.mem_size) {
+		log_err("%s: section machine: %llu MiB of RAM, its configuration says %llu MiB",
+			rs->snap->path, (unsigned long long)(rs->snap->machine.mem_size >> 20),
+			(unsigned long long)(dev_cfg->mem_size >> 20));
+		return err_usage(-EINVAL);
+	}
+	ret = gmem_init(&vm->mem, dev_cfg->mem_size);
+	if (ret) {
+		log_err("%llu MiB: cannot map guest RAM: %s",
+			(unsigned long long)(dev_cfg->mem_size >> 20), strerror(-ret));
+		return ret;
+	}
+	/* Private: pages come from the file on first touch, and the guest's
+	 * writes never reach it (two restores of one snapshot run side by side). */
+	int fd = snap_mem_open(rs->mem_path, vm->mem.ram_size, err, sizeof(err));
+
+	if (fd < 0 || (ret = snap_mem_map(fd, 0, vm->mem.base, vm->mem.ram_size, err, sizeof(err)))) {
+		log_err("%s", err);
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? fd : ret;
+	}
+	close(fd);
+	return vm_devices_create(vm->devices, dev_cfg, &vm->denv);
+}
+
 /* Guest RAM, device plan, ACPI tables, kernel, boot page tables, backends:
  * everything that reads user input, done before KVM is touched so bad input
  * fails the same way on every host. */
-static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
+static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
 			 struct cpu_entry *entry, enum err_class *fb)
 {
 	struct vm_config dev_cfg = *cfg;
@@ -99,8 +138,13 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	/* The kernel's files are opened and their format read once, here: a
 	 * missing or unusable kernel or initrd fails before anything else. */
 	*fb = ERR_USAGE;
-	if ((ret = platform_select(&vm->platform, cfg, &vm->mem)))
+	if (rs) {
+		/* A restored VM has no kernel to probe: its platform is the saved one. */
+		if ((ret = platform_select_named(&vm->platform, rs->snap->machine.platform, &vm->mem)))
+			return ret;
+	} else if ((ret = platform_select(&vm->platform, cfg, &vm->mem))) {
 		return ret;
+	}
 	vm->platform.ops->keep_devices(cfg, &dev_cfg);
 	/* The devices' windows and GSIs go into the DSDT and the command line. */
 	vm->devices = calloc(1, sizeof(*vm->devices));
@@ -113,6 +157,8 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg,
 	*fb = ERR_USAGE;   /* the plan and the command line are the user's */
 	if ((ret = vm_devices_plan(vm->devices, &dev_cfg)))
 		goto out;
+	if (rs)
+		return vm_load_restored(vm, &dev_cfg, rs, cmdline);
 	acpi.mmio_devs = vm->devices->acpi;
 	acpi.nr_mmio_devs = vm->devices->nr_windows;
 	if (vm_devices_cmdline(vm->devices, cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
@@ -266,8 +312,28 @@ static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, e
 	return 0;
 }
 
+/* The snapshot's KVM, vCPU and device states into the assembled VM; paused
+ * as asked (vCPUs park before their first KVM_RUN, devices held). What a
+ * snapshot holds is the user's input: a refusal is theirs. */
+static int vm_restore_states(struct vm *vm, const struct vm_restore *rs, enum err_class *fb)
+{
+	int ret;
+
+	*fb = ERR_USAGE;
+	if ((ret = vm_snapshot_restore_state(vm, rs->snap)))
+		return ret;
+	if (!rs->paused)
+		return 0;
+	*fb = ERR_HOST;
+	if ((ret = vm_devices_quiesce(vm->devices, VM_PAUSE_TIMEOUT_MS)))
+		return ret;
+	atomic_store(&vm->paused, true);
+	return 0;
+}
+
 /* vm_create's steps; *fb is the class of a failure no inner code marked. */
-static int vm_assemble(struct vm *vm, const struct vm_config *cfg, enum err_class *fb)
+static int vm_assemble(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		       enum err_class *fb)
 {
 	struct cpu_entry entry;
 	int ret;
@@ -284,7 +350,7 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, enum err_clas
 	};
 	uint64_t t0 = bench_probe_now_ns(), t_loaded, t_kvm;
 
-	if ((ret = vm_load_guest(vm, cfg, &entry, fb)))
+	if ((ret = vm_load_guest(vm, cfg, rs, &entry, fb)))
 		return ret;
 	t_loaded = bench_probe_now_ns();
 
@@ -334,14 +400,18 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, enum err_clas
 	if ((ret = vm_create_observability(vm, cfg, fb)))
 		return ret;
 	*fb = ERR_HOST;
-	ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
+	if (rs)
+		ret = vm_restore_states(vm, rs, fb);
+	else
+		ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
 	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "
 		  "vCPUs %.2f ms", (t_loaded - t0) / 1e6, (t_kvm - t_loaded) / 1e6,
 		  (bench_probe_now_ns() - t_kvm) / 1e6);
 	return ret;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		    int *exit_status)
 {
 	enum err_class fb = ERR_HOST;
 	int ret;
@@ -356,9 +426,20 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
 	err_reset();
-	ret = vm_assemble(vm, cfg, &fb);
+	ret = vm_assemble(vm, cfg, rs, &fb);
 	/* The class the failing code recorded, else the step's. */
 	*exit_status = !ret ? MVM_EXIT_OK :
 		       err_class_or(fb) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
 	return ret;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status)
+{
+	return vm_build(vm, cfg, NULL, exit_status);
+}
+
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		       int *exit_status)
+{
+	return vm_build(vm, cfg, rs, exit_status);
 }

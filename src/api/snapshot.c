@@ -1,0 +1,244 @@
+/* snapshot.c - PUT /snapshot/create and /snapshot/load bodies, and a snapshot's
+ * configuration between Firecracker JSON and the VM. */
+#include "api/snapshot.h"
+#include "api/fc_config.h"
+#include "api/fc_json.h"
+#include "util/log.h"
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+int fc_parse_snapshot_create(const char *body, size_t len, struct json_object **doc,
+			     struct api_snapshot_create *req, char *err, size_t errlen)
+{
+	static const char *const known[] = { "snapshot_type", "snapshot_path", "mem_file_path",
+					     "version", NULL };
+	static const char *const types[] = { "Full", "Diff", NULL };
+	const char *type = "Full";
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	if ((ret = fc_json_parse_object(body, len, "body", doc, err, errlen)))
+		return ret;
+	if ((ret = fc_json_check_keys(*doc, "", known, err, errlen)) ||
+	    (ret = fc_json_string(*doc, "", "snapshot_path", true, &req->snapshot_path, err,
+				  errlen)) < 0 ||
+	    (ret = fc_json_string(*doc, "", "mem_file_path", true, &req->mem_file_path, err,
+				  errlen)) < 0 ||
+	    (ret = fc_json_nonempty(req->snapshot_path, "", "snapshot_path", err, errlen)) ||
+	    (ret = fc_json_nonempty(req->mem_file_path, "", "mem_file_path", err, errlen)) ||
+	    (ret = fc_json_string(*doc, "", "snapshot_type", false, &type, err, errlen)) < 0 ||
+	    (ret = fc_json_one_of(type, types, "", "snapshot_type", err, errlen)) < 0)
+		goto fail;
+	req->diff = ret == 1;
+	if (req->diff) {
+		ret = fc_json_err(err, errlen, "snapshot_type: \"Diff\" snapshots are not supported "
+				  "by this mvm yet (take a \"Full\" one)");
+		goto fail;
+	}
+	return 0;
+fail:
+	json_object_put(*doc);
+	*doc = NULL;
+	return ret < 0 ? ret : -EINVAL;
+}
+
+static int parse_overrides(struct json_object *doc, struct api_snapshot_load *req,
+			   char *err, size_t errlen)
+{
+	static const char *const known[] = { "iface_id", "host_dev_name", NULL };
+	struct json_object *arr;
+	char path[48];
+	int ret;
+
+	if ((ret = fc_json_array(doc, "", "network_overrides", &arr, err, errlen)) <= 0)
+		return ret;
+	if (json_object_array_length(arr) > VM_MAX_NETS)
+		return fc_json_err(err, errlen, "network_overrides: at most %d entries", VM_MAX_NETS);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		struct api_net_override *ov = &req->overrides[req->nr_overrides];
+
+		snprintf(path, sizeof(path), "network_overrides[%zu]", i);
+		if (!json_object_is_type(o, json_type_object))
+			return fc_json_err(err, errlen, "%s: expected an object", path);
+		if ((ret = fc_json_check_keys(o, path, known, err, errlen)) ||
+		    (ret = fc_json_string(o, path, "iface_id", true, &ov->iface_id, err, errlen)) < 0 ||
+		    (ret = fc_json_string(o, path, "host_dev_name", true, &ov->host_dev_name, err,
+					  errlen)) < 0 ||
+		    (ret = fc_json_id(ov->iface_id, path, "iface_id", err, errlen)) ||
+		    (ret = fc_json_nonempty(ov->host_dev_name, path, "host_dev_name", err, errlen)))
+			return ret < 0 ? ret : -EINVAL;
+		if (strlen(ov->host_dev_name) >= API_SNAP_IFNAME_MAX ||
+		    strpbrk(ov->host_dev_name, ",=/ "))
+			return fc_json_err(err, errlen, "%s.host_dev_name: '%s' is not an interface name",
+					   path, ov->host_dev_name);
+		req->nr_overrides++;
+	}
+	return 0;
+}
+
+/* mem_backend {"backend_type": "File", "backend_path": P}, or the older mem_file_path. */
+static int parse_mem_backend(struct json_object *doc, struct api_snapshot_load *req,
+			     char *err, size_t errlen)
+{
+	static const char *const known[] = { "backend_type", "backend_path", NULL };
+	static const char *const types[] = { "File", "Uffd", NULL };
+	struct json_object *mb = NULL;
+	const char *type;
+	int has_file, ret;
+
+	if ((has_file = fc_json_string(doc, "", "mem_file_path", false, &req->mem_path, err,
+				       errlen)) < 0)
+		return has_file;
+	if ((ret = fc_json_object(doc, "", "mem_backend", &mb, err, errlen)) < 0)
+		return ret;
+	if (has_file && mb)
+		return fc_json_err(err, errlen, "mem_backend and mem_file_path: give one, not both");
+	if (!mb) {
+		if (!has_file)
+			return fc_json_err(err, errlen, "mem_backend: required");
+		return fc_json_nonempty(req->mem_path, "", "mem_file_path", err, errlen);
+	}
+	if ((ret = fc_json_check_keys(mb, "mem_backend", known, err, errlen)) ||
+	    (ret = fc_json_string(mb, "mem_backend", "backend_type", true, &type, err, errlen)) < 0 ||
+	    (ret = fc_json_one_of(type, types, "mem_backend", "backend_type", err, errlen)) < 0 ||
+	    (ret == 1 ? fc_json_err(err, errlen, "mem_backend.backend_type: \"Uffd\" is not "
+				    "supported by this mvm (use \"File\": pages load on first touch "
+				    "from the file, mapped private)") : 0) ||
+	    (ret = fc_json_string(mb, "mem_backend", "backend_path", true, &req->mem_path, err,
+				  errlen)) < 0 ||
+	    (ret = fc_json_nonempty(req->mem_path, "mem_backend", "backend_path", err, errlen)))
+		return ret < 0 ? ret : -EINVAL;
+	return 0;
+}
+
+int fc_parse_snapshot_load(const char *body, size_t len, struct json_object **doc,
+			   struct api_snapshot_load *req, char *err, size_t errlen)
+{
+	static const char *const known[] = { "snapshot_path", "mem_backend", "mem_file_path",
+					     "enable_diff_snapshots", "track_dirty_pages",
+					     "resume_vm", "network_overrides", NULL };
+	bool b;
+	int ret;
+
+	memset(req, 0, sizeof(*req));
+	if ((ret = fc_json_parse_object(body, len, "body", doc, err, errlen)))
+		return ret;
+	if ((ret = fc_json_check_keys(*doc, "", known, err, errlen)) ||
+	    (ret = fc_json_string(*doc, "", "snapshot_path", true, &req->snapshot_path, err,
+				  errlen)) < 0 ||
+	    (ret = fc_json_nonempty(req->snapshot_path, "", "snapshot_path", err, errlen)) ||
+	    (ret = parse_mem_backend(*doc, req, err, errlen)) ||
+	    (ret = fc_json_bool(*doc, "", "resume_vm", false, &req->resume_vm, err, errlen)) < 0 ||
+	    (ret = fc_json_bool(*doc, "", "track_dirty_pages", false, &req->track_dirty_pages,
+				err, errlen)) < 0 ||
+	    (ret = fc_json_bool(*doc, "", "enable_diff_snapshots", false, &b, err, errlen)) < 0)
+		goto fail;
+	/* Firecracker's older name for track_dirty_pages. */
+	if (ret == 1 && b)
+		req->track_dirty_pages = true;
+	if ((ret = parse_overrides(*doc, req, err, errlen)))
+		goto fail;
+	return 0;
+fail:
+	json_object_put(*doc);
+	*doc = NULL;
+	return ret < 0 ? ret : -EINVAL;
+}
+
+bool api_config_has_vm(const struct vm_config *cfg)
+{
+	return cfg->kernel_path || cfg->initrd_path || cfg->nr_disks || cfg->nr_nets || cfg->rng;
+}
+
+int api_snapshot_save(struct vm *vm, const struct vm_config *cfg,
+		      const struct api_snapshot_create *req, struct vm_snapshot_info *info,
+		      char *err, size_t errlen)
+{
+	char *json = fc_config_to_json(cfg);
+	int ret;
+
+	if (!json) {
+		snprintf(err, errlen, "out of memory for the configuration");
+		return -ENOMEM;
+	}
+	ret = vm_snapshot_save(vm, req->snapshot_path, req->mem_file_path, json, info, err, errlen);
+	free(json);
+	return ret;
+}
+
+/* nets[i] with its tap= replaced by name ("tap=IF[,mac=M]"). */
+static int override_tap(struct vm_config *cfg, int i, const char *name, char *err, size_t errlen)
+{
+	const char *spec = cfg->nets[i] ? cfg->nets[i] : "";
+	const char *rest = strchr(spec, ',');
+	size_t n = strlen(name) + (rest ? strlen(rest) : 0) + 8;
+	char *out;
+
+	if (strncmp(spec, "tap=", 4)) {
+		snprintf(err, errlen, "network_overrides: interface %s uses user networking, not a "
+			 "tap: there is no host device to override", cfg->net_ids[i]);
+		return -EINVAL;
+	}
+	if (!(out = malloc(n)))
+		return -ENOMEM;
+	snprintf(out, n, "tap=%s%s", name, rest ? rest : "");
+	vm_config_put_string(cfg, &cfg->nets[i], VM_OWN_NET(i), out);
+	return 0;
+}
+
+int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
+			 const struct api_snapshot_load *req, int *exit_status,
+			 char *err, size_t errlen)
+{
+	struct vm_snapshot snap;
+	struct vm_restore rs = { .snap = &snap, .mem_path = req->mem_path,
+				 .paused = !req->resume_vm };
+	char cerr[FC_ERR_MAX];
+	int ret;
+
+	*exit_status = MVM_EXIT_USAGE;
+	if (api_config_has_vm(cfg)) {
+		snprintf(err, errlen, "loading a snapshot is not allowed after configuring "
+			 "boot-specific resources (kernel, drives, network, entropy)");
+		return -EINVAL;
+	}
+	if ((ret = vm_snapshot_open(&snap, req->snapshot_path, err, errlen)))
+		return ret;
+	if ((ret = fc_config_parse(snap.config_json, snap.config_len, cfg, cerr, sizeof(cerr)))) {
+		snprintf(err, errlen, "%s: section config: %s", req->snapshot_path, cerr);
+		goto out;
+	}
+	if (req->track_dirty_pages)
+		cfg->track_dirty_pages = true;
+	for (int o = 0; o < req->nr_overrides; o++) {
+		int i;
+
+		for (i = 0; i < cfg->nr_nets; i++)
+			if (cfg->net_ids[i] && !strcmp(cfg->net_ids[i], req->overrides[o].iface_id))
+				break;
+		if (i == cfg->nr_nets) {
+			snprintf(err, errlen, "network_overrides[%d].iface_id: the snapshot has no "
+				 "interface '%s'", o, req->overrides[o].iface_id);
+			ret = -EINVAL;
+			goto out;
+		}
+		if ((ret = override_tap(cfg, i, req->overrides[o].host_dev_name, err, errlen)))
+			goto out;
+	}
+	ret = vm_create_restored(vm, cfg, &rs, exit_status);
+	if (ret) {
+		vm_destroy(vm);
+		snprintf(err, errlen, "restoring %s: %s (mvm's log says more)", req->snapshot_path,
+			 strerror(-ret));
+	}
+out:
+	vm_snapshot_close(&snap);
+	return ret;
+}

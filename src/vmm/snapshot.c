@@ -1,0 +1,468 @@
+/* snapshot.c - a paused VM's state into a state file and a memory file, and back. */
+#include "vmm/snapshot.h"
+#include "snap/memfile.h"
+#include "util/bench_probe.h"
+#include "util/log.h"
+#include "vmm/devices.h"
+#include "vmm/state.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MVM_VERSION
+#define MVM_VERSION "0.1.0"
+#endif
+
+static int snap_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int snap_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* The host CPU's vendor string (CPUID leaf 0): a snapshot moves only between
+ * CPUs of one vendor (the guest's CPUID and MSRs name it). */
+static void host_cpu_vendor(char out[SNAP_VENDOR_LEN + 1])
+{
+	unsigned a, b, c, d;
+
+	memset(out, 0, SNAP_VENDOR_LEN + 1);
+	if (!__get_cpuid(0, &a, &b, &c, &d))
+		return;
+	memcpy(out, &b, 4);
+	memcpy(out + 4, &d, 4);
+	memcpy(out + 8, &c, 4);
+}
+
+static uint64_t realtime_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_realtime_ns,
+			       uint64_t now_realtime_ns)
+{
+	if ((clock->flags & KVM_CLOCK_REALTIME) || !saved_realtime_ns ||
+	    now_realtime_ns <= saved_realtime_ns)
+		return;
+	clock->clock += now_realtime_ns - saved_realtime_ns;
+}
+
+static void dev_section_name(const struct vm_device *d, char *name, size_t len)
+{
+	snprintf(name, len, "dev.%s%d", d->kind->short_name, d->index);
+}
+
+static void vcpu_section_name(int i, char *name, size_t len)
+{
+	snprintf(name, len, "vcpu%d", i);
+}
+
+/* ---- save ---------------------------------------------------------------------------------- */
+
+/* Every device's section; the plan goes into "devices". */
+static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+{
+	struct vm_devices *d = vm->devices;
+	struct vm_snap_device *plan = calloc((size_t)d->nr_slots + 1, sizeof(*plan));
+	int ret = 0;
+
+	if (!plan)
+		return snap_fail(err, errlen, -ENOMEM, "out of memory for the device plan");
+	for (int i = 0; i < d->nr_slots && !ret; i++) {
+		const struct vm_device *s = &d->slots[i];
+		struct vm_snap_device *p = &plan[i];
+		char name[SNAP_NAME_LEN + 1];
+		void *state;
+
+		snprintf(p->kind, sizeof(p->kind), "%s", s->kind->short_name);
+		p->index = (uint32_t)s->index;
+		p->gsi = s->gsi;
+		p->base = s->base;
+		if (!s->dev || !s->kind->save)
+			continue;
+		p->state_version = s->kind->state_version;
+		p->state_size = (uint32_t)s->kind->state_size;
+		state = calloc(1, s->kind->state_size);
+		if (!state) {
+			ret = snap_fail(err, errlen, -ENOMEM, "out of memory for %s %d's state",
+					s->kind->name, s->index);
+			break;
+		}
+		dev_section_name(s, name, sizeof(name));
+		if ((ret = s->kind->save(s->dev, state, s->kind->state_size)))
+			snap_fail(err, errlen, ret, "%s %d: cannot save its state: %s", s->kind->name,
+				  s->index, strerror(-ret));
+		else if ((ret = snap_write_section(w, name, p->state_version, state,
+						   s->kind->state_size)))
+			snap_fail(err, errlen, ret, "writing section %s: %s", name, strerror(-ret));
+		free(state);
+	}
+	if (!ret && (ret = snap_write_section(w, "devices", VM_SNAP_DEVICES_VERSION, plan,
+					      (size_t)d->nr_slots * sizeof(*plan))))
+		snap_fail(err, errlen, ret, "writing section devices: %s", strerror(-ret));
+	free(plan);
+	return ret;
+}
+
+static int save_state_file(struct vm *vm, const char *path, const char *config_json,
+			   const struct vcpu_state *vcpus, const struct vm_kvm_state *kvm_state,
+			   char *err, size_t errlen)
+{
+	struct snap_header_info hi = { .mvm_version = MVM_VERSION };
+	struct vm_snap_machine m = {
+		.nr_vcpus = (uint32_t)vm->nr_vcpus, .nr_devices = (uint32_t)vm->devices->nr_slots,
+		.mem_size = vm->mem.ram_size,
+	};
+	struct snap_writer w;
+	char name[SNAP_NAME_LEN + 1], vendor[SNAP_VENDOR_LEN + 1];
+	int ret;
+
+	m.realtime_ns = realtime_now_ns();
+	host_cpu_vendor(vendor);
+	memcpy(hi.cpu_vendor, vendor, SNAP_VENDOR_LEN);
+	snprintf(m.platform, sizeof(m.platform), "%s", vm->platform.ops->name);
+	if ((ret = snap_writer_open(&w, path, &hi)))
+		return snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+	ret = snap_write_section(&w, "config", 1, config_json, strlen(config_json));
+	if (!ret)
+		ret = snap_write_section(&w, "machine", VM_SNAP_MACHINE_VERSION, &m, sizeof(m));
+	if (!ret)
+		ret = snap_write_section(&w, "kvm", VM_STATE_VERSION, kvm_state, sizeof(*kvm_state));
+	for (int i = 0; !ret && i < vm->nr_vcpus; i++) {
+		vcpu_section_name(i, name, sizeof(name));
+		ret = snap_write_section(&w, name, VCPU_STATE_VERSION, &vcpus[i], sizeof(vcpus[i]));
+	}
+	if (ret) {
+		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+		snap_writer_abort(&w);
+		return ret;
+	}
+	if ((ret = save_devices(vm, &w, err, errlen))) {
+		snap_writer_abort(&w);
+		return ret;
+	}
+	if ((ret = snap_writer_commit(&w))) {
+		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+		snap_writer_abort(&w);
+		return ret;
+	}
+	return 0;
+}
+
+int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path,
+		     const char *config_json, struct vm_snapshot_info *info,
+		     char *err, size_t errlen)
+{
+	struct vcpu_state *vcpus;
+	struct vm_kvm_state *kvm_state;
+	struct snap_mem_stats ms = { 0 };
+	struct stat st;
+	uint64_t t0, t1;
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	if (!vm_is_paused(vm))
+		return snap_fail(err, errlen, -EBUSY, "the VM is running: pause it first "
+				 "(PATCH /vm {\"state\": \"Paused\"})");
+	if (strcmp(vm->platform.ops->name, "linux"))
+		return snap_fail(err, errlen, -ENOTSUP, "a %s guest cannot be snapshotted "
+				 "(only the Linux board's)", vm->platform.ops->name);
+	vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vcpus));
+	kvm_state = calloc(1, sizeof(*kvm_state));
+	if (!vcpus || !kvm_state) {
+		free(vcpus);
+		free(kvm_state);
+		return snap_fail(err, errlen, -ENOMEM, "out of memory for the vCPU states");
+	}
+	t0 = bench_probe_now_ns();
+	if ((ret = vm_state_read(vm, vcpus, kvm_state)))
+		snap_fail(err, errlen, ret, "reading the vCPUs' and the VM's state from KVM: %s",
+			  strerror(-ret));
+	else
+		ret = save_state_file(vm, state_path, config_json, vcpus, kvm_state, err, errlen);
+	free(vcpus);
+	free(kvm_state);
+	if (ret)
+		return ret;
+	t1 = bench_probe_now_ns();
+	struct snap_mem_region ram = { .host = vm->mem.base, .len = vm->mem.ram_size };
+
+	ret = snap_mem_save(mem_path, vm->mem.ram_size, &ram, 1, &ms, err, errlen);
+	if (ret) {
+		unlink(state_path);   /* half a snapshot is no snapshot */
+		return ret;
+	}
+	info->state_ms = (t1 - t0) / 1e6;
+	info->mem_ms = (bench_probe_now_ns() - t1) / 1e6;
+	info->mem_bytes = vm->mem.ram_size;
+	info->mem_written = ms.bytes_written;
+	info->state_bytes = stat(state_path, &st) ? 0 : (uint64_t)st.st_size;
+	log_info("snapshot: %s (%llu bytes, %.1f ms) and %s (%llu MiB of RAM, %llu MiB written, "
+		 "%.1f ms)", state_path, (unsigned long long)info->state_bytes, info->state_ms,
+		 mem_path, (unsigned long long)(info->mem_bytes >> 20),
+		 (unsigned long long)(info->mem_written >> 20), info->mem_ms);
+	return 0;
+}
+
+/* ---- open and check ------------------------------------------------------------------------ */
+
+/* Section name of exactly the given version and size; else a message. */
+static int want_section(struct vm_snapshot *s, const char *name, uint32_t version,
+			size_t size, const void **data, char *err, size_t errlen)
+{
+	uint32_t v;
+	size_t len;
+
+	if (snap_find(&s->reader, name, &v, data, &len))
+		return snap_fail(err, errlen, -EINVAL, "%s: section %s is missing", s->path, name);
+	if (v != version)
+		return snap_fail(err, errlen, -EINVAL, "%s: section %s has version %u; this mvm "
+				 "reads version %u", s->path, name, v, version);
+	if (size && len != size)
+		return snap_fail(err, errlen, -EINVAL, "%s: section %s is %zu bytes, expected %zu",
+				 s->path, name, len, size);
+	return 0;
+}
+
+int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t errlen)
+{
+	char vendor[SNAP_VENDOR_LEN + 1];
+	const void *p;
+	uint32_t v;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	if ((ret = snap_reader_open(&s->reader, path, err, errlen)))
+		return ret;
+	s->open = true;
+	host_cpu_vendor(vendor);
+	if (strcmp(s->reader.hdr.cpu_vendor, vendor)) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s: taken on a %s CPU; this host's is %s "
+				"(a snapshot moves only between CPUs of one vendor)", path,
+				s->reader.hdr.cpu_vendor, vendor);
+		goto fail;
+	}
+	if (snap_find(&s->reader, "config", &v, &p, &s->config_len) || v != 1) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s: section config is missing or of an "
+				"unknown version", path);
+		goto fail;
+	}
+	s->config_json = p;
+	if ((ret = want_section(s, "machine", VM_SNAP_MACHINE_VERSION, sizeof(s->machine), &p,
+				err, errlen)))
+		goto fail;
+	memcpy(&s->machine, p, sizeof(s->machine));
+	if (s->machine.nr_vcpus < 1 || s->machine.nr_vcpus > VM_MAX_CPUS ||
+	    s->machine.nr_devices > VM_MAX_DEVICES ||
+	    memchr(s->machine.platform, 0, sizeof(s->machine.platform)) == NULL) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s: section machine: %u vCPUs, %u devices: "
+				"out of range", path, s->machine.nr_vcpus, s->machine.nr_devices);
+		goto fail;
+	}
+	if (strcmp(s->machine.platform, "linux")) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s: section machine: platform '%s' cannot "
+				"be restored", path, s->machine.platform);
+		goto fail;
+	}
+	if ((ret = want_section(s, "kvm", VM_STATE_VERSION, sizeof(struct vm_kvm_state), &p,
+				err, errlen)) ||
+	    (ret = vm_state_check(p) ? snap_fail(err, errlen, -EINVAL, "%s: section kvm: "
+						 "refused (see above)", path) : 0))
+		goto fail;
+	for (uint32_t i = 0; i < s->machine.nr_vcpus; i++) {
+		char name[SNAP_NAME_LEN + 1];
+
+		vcpu_section_name((int)i, name, sizeof(name));
+		if ((ret = want_section(s, name, VCPU_STATE_VERSION, sizeof(struct vcpu_state), &p,
+					err, errlen)))
+			goto fail;
+		if (vcpu_state_check(p)) {
+			ret = snap_fail(err, errlen, -EINVAL, "%s: section %s: refused (see above)",
+					path, name);
+			goto fail;
+		}
+	}
+	if ((ret = want_section(s, "devices", VM_SNAP_DEVICES_VERSION,
+				s->machine.nr_devices * sizeof(struct vm_snap_device), &p,
+				err, errlen)))
+		goto fail;
+	return 0;
+fail:
+	vm_snapshot_close(s);
+	return ret;
+}
+
+void vm_snapshot_close(struct vm_snapshot *s)
+{
+	if (s->open)
+		snap_reader_close(&s->reader);
+	s->open = false;
+	s->config_json = NULL;
+}
+
+/* ---- restore ------------------------------------------------------------------------------- */
+
+int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s)
+{
+	const struct vm_snap_device *plan;
+	const struct vm_devices *d = vm->devices;
+	const void *p;
+	uint32_t v;
+	size_t len;
+
+	if (snap_find(&s->reader, "devices", &v, &p, &len))
+		return -EINVAL;
+	plan = p;
+	if ((uint32_t)d->nr_slots != s->machine.nr_devices) {
+		log_err("%s: the snapshot has %u devices; its configuration gives %d", s->path,
+			s->machine.nr_devices, d->nr_slots);
+		return -EINVAL;
+	}
+	for (int i = 0; i < d->nr_slots; i++) {
+		const struct vm_device *slot = &d->slots[i];
+		const struct vm_snap_device *e = &plan[i];
+
+		if (strncmp(e->kind, slot->kind->short_name, sizeof(e->kind)) ||
+		    e->index != (uint32_t)slot->index || e->gsi != slot->gsi || e->base != slot->base) {
+			log_err("%s: section devices: entry %d is %.16s %u at %#llx (GSI %u); this "
+				"mvm plans %s %d at %#llx (GSI %u)", s->path, i, e->kind, e->index,
+				(unsigned long long)e->base, e->gsi, slot->kind->short_name, slot->index,
+				(unsigned long long)slot->base, slot->gsi);
+			return -EINVAL;
+		}
+		if (!slot->kind->save ? e->state_size != 0
+				      : (e->state_version != slot->kind->state_version ||
+					 e->state_size != slot->kind->state_size)) {
+			log_err("%s: section devices: %s %d's state is version %u, %u bytes; this mvm "
+				"reads version %u, %zu bytes", s->path, slot->kind->name, slot->index,
+				e->state_version, e->state_size, slot->kind->state_version,
+				slot->kind->state_size);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The saved CPUID must be one this host's KVM can give: its feature bits a
+ * subset of what KVM supports, leaf by leaf (a guest that used AVX-512 there
+ * would fault here). */
+static int check_cpuid(const struct vm *vm, const struct vcpu_state *st, const char *path)
+{
+	const struct kvm_cpuid2 *sup = vm->kvm.supported;
+	static const uint32_t leaves[] = { 0x1, 0x7, 0xd, 0x80000001 };
+
+	for (uint32_t i = 0; i < st->cpuid_nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &st->cpuid[i];
+		bool checked = false;
+
+		for (size_t l = 0; l < sizeof(leaves) / sizeof(leaves[0]); l++)
+			checked |= e->function == leaves[l];
+		if (!checked || (e->function == 0xd && e->index != 1) ||
+		    (e->function == 0x7 && e->index != 0))
+			continue;
+		for (uint32_t j = 0; sup && j < sup->nent; j++) {
+			const struct kvm_cpuid_entry2 *h = &sup->entries[j];
+			uint32_t extra_c, extra_d, extra_b;
+
+			if (h->function != e->function || h->index != e->index)
+				continue;
+			/* Leaf 1's EBX is APIC IDs and counts, ECX bit 27 OSXSAVE
+			 * follows the guest's CR4, bit 24 TSC deadline is emulated. */
+			extra_b = e->function == 0x1 ? 0 : e->ebx & ~h->ebx;
+			extra_c = e->ecx & ~h->ecx;
+			extra_d = e->edx & ~h->edx;
+			if (e->function == 0x1) {
+				extra_c &= ~((1u << 27) | (1u << 24) | (1u << 31));
+				extra_d &= ~(1u << 9);    /* APIC: the in-kernel one */
+			}
+			if (extra_b || extra_c || extra_d) {
+				log_err("%s: the guest saw CPUID leaf %#x.%u features this host's KVM "
+					"cannot offer (EBX %#x ECX %#x EDX %#x)", path, e->function,
+					e->index, extra_b, extra_c, extra_d);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
+{
+	const struct vm_devices *d = vm->devices;
+	struct vm_kvm_state kvm_state;
+	const void *p;
+	uint32_t v;
+	size_t len;
+	int ret;
+
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		char name[SNAP_NAME_LEN + 1];
+
+		vcpu_section_name(i, name, sizeof(name));
+		if (snap_find(&s->reader, name, &v, &p, &len))
+			return -EINVAL;
+		if ((ret = check_cpuid(vm, p, s->path)))
+			return ret;
+	}
+	if (snap_find(&s->reader, "kvm", &v, &p, &len))
+		return -EINVAL;
+	memcpy(&kvm_state, p, sizeof(kvm_state));
+	vm_snapshot_clock_forward(&kvm_state.clock, s->machine.realtime_ns, realtime_now_ns());
+	if ((ret = vm_state_restore(vm->fd, &kvm_state))) {
+		log_err("%s: section kvm: KVM refused the irqchip, PIT or clock state", s->path);
+		return ret;
+	}
+	for (int i = 0; i < vm->nr_vcpus; i++) {
+		char name[SNAP_NAME_LEN + 1];
+
+		vcpu_section_name(i, name, sizeof(name));
+		if (snap_find(&s->reader, name, &v, &p, &len))
+			return -EINVAL;
+		if ((ret = vcpu_state_restore(vm->vcpus[i].fd, p))) {
+			log_err("%s: section %s: KVM refused the vCPU's state", s->path, name);
+			return ret;
+		}
+	}
+	for (int i = 0; i < d->nr_slots; i++) {
+		const struct vm_device *slot = &d->slots[i];
+		char name[SNAP_NAME_LEN + 1];
+
+		if (!slot->dev || !slot->kind->restore)
+			continue;
+		dev_section_name(slot, name, sizeof(name));
+		if (snap_find(&s->reader, name, &v, &p, &len)) {
+			log_err("%s: section %s is missing", s->path, name);
+			return -EINVAL;
+		}
+		if (v != slot->kind->state_version || len != slot->kind->state_size) {
+			log_err("%s: section %s: version %u, %zu bytes; this mvm reads version %u, "
+				"%zu bytes", s->path, name, v, len, slot->kind->state_version,
+				slot->kind->state_size);
+			return -EINVAL;
+		}
+		if ((ret = slot->kind->restore(slot->dev, p, len))) {
+			log_err("%s: section %s: %s %d refused its state", s->path, name,
+				slot->kind->name, slot->index);
+			return ret;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,115 @@
+/* snapshot.h - a paused VM written out as a state file and a memory file, and read back.
+ *
+ * Contract: vm_snapshot_save() wants a VM paused by vm_pause() (-EBUSY
+ * otherwise, with a message). It reads every vCPU on its own thread and the
+ * VM's irqchip, PIT and clock (vmm/state.h), asks every device instance for
+ * its state (device_kind save; the pause has quiesced them), and writes the
+ * state file (snap/format.h: a header with the mvm and format versions and
+ * the host's CPU vendor, then one checksummed section per piece):
+ *   "config"      the VM's configuration as Firecracker JSON (the caller's
+ *                 text: vmm/ does not know the config format)
+ *   "machine"     struct vm_snap_machine: vCPUs, RAM size, platform, devices
+ *   "devices"     the device plan: kind, index, window, GSI, state layout
+ *   "kvm"         struct vm_kvm_state (irqchip, PIT, kvm-clock)
+ *   "vcpu<N>"     struct vcpu_state, one per vCPU
+ *   "dev.<s><i>"  each device's state (e.g. dev.blk0), its kind's layout
+ * Guest RAM goes to the memory file, the whole RAM in guest-physical order
+ * of its one host mapping, sparse (pages that are all zero are holes). A
+ * failed save leaves no file under either name.
+ *
+ * Restore is two steps, because the configuration inside the file is parsed
+ * by the caller: vm_snapshot_open() reads and checks the whole state file
+ * (format, versions, checksums, the CPU vendor, every section present and
+ * of the right size) and hands out the config text; vm_create_restored()
+ * (builder.c) then builds the VM from that configuration without a kernel:
+ * guest RAM is the memory file mapped MAP_PRIVATE (pages load on first
+ * touch; the file is never written), the device plan must equal the saved
+ * one, and the KVM, vCPU and device states are put back before any vCPU
+ * runs. Every refusal names the file and the section.
+ */
+#ifndef MVM_VMM_SNAPSHOT_H
+#define MVM_VMM_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snap/format.h"
+#include "vmm/vm.h"
+
+#define VM_SNAP_PLATFORM_MAX 16
+
+/* "machine": what the rest of the file is laid out for. */
+struct vm_snap_machine {
+	uint32_t nr_vcpus;
+	uint32_t nr_devices;
+	uint64_t mem_size;
+	char platform[VM_SNAP_PLATFORM_MAX];   /* platform_ops name, NUL-padded */
+	uint64_t realtime_ns;     /* the host's CLOCK_REALTIME when the state was read */
+};
+#define VM_SNAP_MACHINE_VERSION 1
+
+/* "devices": one entry per instance, in plan order. */
+struct vm_snap_device {
+	char kind[16];            /* device_kind short_name */
+	uint32_t index;
+	uint32_t gsi;
+	uint64_t base;
+	uint32_t state_version;   /* 0 with state_size 0: the kind keeps no state */
+	uint32_t state_size;
+};
+#define VM_SNAP_DEVICES_VERSION 1
+
+/* What a save wrote and how long it took (for mvm ctl and the benchmark). */
+struct vm_snapshot_info {
+	uint64_t state_bytes;     /* the state file's size */
+	uint64_t mem_bytes;       /* the memory file's size (the guest's RAM) */
+	uint64_t mem_written;     /* bytes of RAM written (not holes) */
+	double state_ms, mem_ms;  /* reading and writing each */
+};
+
+int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path,
+		     const char *config_json, struct vm_snapshot_info *info,
+		     char *err, size_t errlen);
+
+/* An opened, checked state file. */
+struct vm_snapshot {
+	struct snap_reader reader;
+	bool open;
+	const char *path;
+	const char *config_json;        /* inside reader: not NUL-terminated */
+	size_t config_len;
+	struct vm_snap_machine machine;
+};
+
+/* 0, or -EINVAL/-errno with err naming the file and the section (the user's input). */
+int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t errlen);
+void vm_snapshot_close(struct vm_snapshot *s);
+
+/* What vm_create_restored() restores from. */
+struct vm_restore {
+	struct vm_snapshot *snap;
+	const char *mem_path;
+	bool paused;              /* stay paused (vm_resume() starts it) */
+};
+
+/* builder.c: the VM of cfg (parsed from snap's "config", with the caller's
+ * overrides) with snap's state in it, ready for vm_run(). 0 or -errno, the
+ * message printed and the exit status class in *exit_status. */
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
+		       int *exit_status);
+
+/* The kvm-clock a restore sets: when KVM gave no KVM_CLOCK_REALTIME with the
+ * saved clock (a host whose clocksource is not the TSC), mvm adds the real
+ * time elapsed since the save itself, as KVM would, so the guest's date
+ * moves on by the time it was away; a clock that went back adds nothing.
+ * Pure. */
+void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_realtime_ns,
+			       uint64_t now_realtime_ns);
+
+/* For the builder (snapshot.c): check the plan against the file, then put the
+ * KVM, vCPU and device states back, in that order. 0 or -errno (logged). */
+int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s);
+int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s);
+
+#endif

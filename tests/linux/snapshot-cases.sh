@@ -1,0 +1,146 @@
+# tests/linux/snapshot-cases.sh - snapshot and restore cases of tests/linux/run.sh (sourced by it,
+# after api-cases.sh; uses its vm_* and api helpers, $mvm, $kernel, $initrd, $work, $BASE_CMDLINE).
+#
+# The guest runs mvmtest=count: "MVM-COUNT=i T=<guest epoch>" on COM1 every 0.2 s, and each
+# count also in block i of its disk. A snapshot is taken with `mvm ctl snapshot --stay-paused`,
+# the source killed with SIGKILL, and `mvm run --restore` must continue the count (no second
+# MVM-GUEST-READY: /init did not restart), write the following blocks, and never move the
+# guest's clock back. Bad snapshot inputs are tried on the same files, each refused with exit
+# status 2 and a message naming the file, and leaving the files unchanged.
+
+SNAPSHOT_CASES=(snapshot-restore snapshot-restore-smp2)
+
+# The last count in FILE (0: none).
+snap_last_count() { tr -d '\r' <"$1" | sed -n 's/^MVM-COUNT=\([0-9]*\) .*/\1/p' | tail -n1 | grep . || echo 0; }
+snap_first_count() { tr -d '\r' <"$1" | sed -n 's/^MVM-COUNT=\([0-9]*\) .*/\1/p' | head -n1 | grep . || echo 0; }
+snap_time_of() { tr -d '\r' <"$1" | sed -n "s/^MVM-COUNT=$2 T=\\([0-9]*\\).*/\\1/p" | head -n1; }
+
+# Wait up to SECS for FILE to hold a count >= N.
+snap_wait_count() {
+	local file=$1 n=$2 secs=$3 t0
+	t0=$(mvm_now)
+	while [ "$(snap_last_count "$file")" -lt "$n" ]; do
+		awk -v a="$t0" -v b="$(mvm_now)" -v t="$secs" 'BEGIN { exit !(b - a > t) }' && return 1
+		sleep 0.2
+	done
+}
+
+# Take a snapshot of the VM behind $API_SOCK into DIR and kill it: the count it stopped at goes
+# to SNAP_AT. 0, or 1 with $bad set.
+snap_take_and_kill() {
+	local dir=$1 out
+	out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$dir" --stay-paused 2>&1) ||
+		{ bad="mvm ctl snapshot failed: $out"; return 1; }
+	echo "# $out"
+	[ -s "$dir/vmstate" ] && [ -s "$dir/memory" ] || { bad="snapshot files missing in $dir"; return 1; }
+	sleep 0.5
+	SNAP_AT=$(snap_last_count "$VM_OUT")
+	kill -KILL "$VM_PID"; vm_reap
+	return 0
+}
+
+# Cut the last N bytes of FILE (busybox truncate takes no relative size).
+snap_shrink() { truncate -s $(($(stat -c %s "$1") - $2)) "$1"; }
+
+# A restored mvm in the background: PID in RPID, stdout in $work/$1.out.
+snap_restore_bg() {
+	local name=$1; shift
+	"$mvm" run --restore "$@" </dev/null >"$work/$name.out" 2>"$work/$name.err" &
+	RPID=$!
+}
+
+# mvm run --restore DIR ARGS... must fail with status 2 and a message matching RE.
+snap_refused() {
+	local what=$1 re=$2 rc; shift 2
+	[ -n "$bad" ] && return
+	timeout 30 "$mvm" run --restore "$@" </dev/null >"$work/refused.out" 2>"$work/refused.err"
+	rc=$?
+	if [ $rc -ne 2 ]; then bad="$what: exit status $rc, expected 2 ($(tr '\n' ' ' <"$work/refused.err" | head -c 300))"
+	elif ! grep -qE "$re" "$work/refused.err"; then bad="$what: message does not match /$re/: $(tr '\n' ' ' <"$work/refused.err" | head -c 300)"
+	fi
+}
+
+case_snapshot-restore() {
+	local name=snapshot-restore dir=$work/snap1 disk=$work/snap1.img rc t_before t_after first n
+	have_curl "$name" || return
+	bad=
+	rm -rf "$dir" "$work/bad"; mkdir -p "$work/bad"
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	api_start "$name" /dev/null --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE mvmtest=count" || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+	# Firecracker's rules: a running VM is not snapshotted; Diff and Uffd are refused by name.
+	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_path\": \"$dir/x\", \"mem_file_path\": \"$dir/y\"}")" \
+		"snapshot/create on a running VM"
+	expect_grep 'pause it first' "$(api_body)" "snapshot/create on a running VM's message"
+	expect "$name" 400 "$(api PUT /snapshot/create '{"snapshot_type": "Diff", "snapshot_path": "/tmp/a", "mem_file_path": "/tmp/b"}')" "Diff"
+	expect_grep 'Diff' "$(api_body)" "Diff's message"
+	[ -z "$bad" ] && snap_take_and_kill "$dir"
+	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
+	t_before=$(snap_time_of "$VM_OUT" "$SNAP_AT")
+	cp "$dir/vmstate" "$work/vmstate.orig"
+
+	# Bad inputs first (each leaves the snapshot as it was).
+	cp -r "$dir" "$work/bad/trunc"; snap_shrink "$work/bad/trunc/vmstate" 100
+	snap_refused "a truncated state file" "vmstate" "$work/bad/trunc"
+	cp -r "$dir" "$work/bad/flip"
+	printf '\xff' | dd of="$work/bad/flip/vmstate" bs=1 seek=200 conv=notrunc 2>/dev/null
+	snap_refused "a corrupted state file" "vmstate.*(CRC|checksum|section)" "$work/bad/flip"
+	cp -r "$dir" "$work/bad/mem"; snap_shrink "$work/bad/mem/memory" 4096
+	snap_refused "a memory file of the wrong size" "memory" "$work/bad/mem"
+	mv "$disk" "$disk.away"
+	snap_refused "a missing disk image" "snap1.img" "$dir"
+	mv "$disk.away" "$disk"
+	cmp -s "$dir/vmstate" "$work/vmstate.orig" || bad=${bad:-"the refused restores changed vmstate"}
+
+	# The restore proper, after 3 s away: the count goes on, /init does not start again.
+	sleep 3
+	VM_NAME=$name-restored VM_OUT=$work/$name-restored.out VM_ERR=$work/$name-restored.err
+	vm_start "$name-restored" /dev/null run --restore "$dir" --api-sock "$work/$name-r.sock"
+	API_SOCK=$work/$name-r.sock
+	n=$((SNAP_AT + 8))
+	snap_wait_count "$VM_OUT" "$n" 60 || bad=${bad:-"the restored guest did not count to $n after the snapshot's $SNAP_AT"}
+	first=$(snap_first_count "$VM_OUT")
+	t_after=$(snap_time_of "$VM_OUT" "$first")
+	grep -qa '^MVM-GUEST-READY' "$VM_OUT" && bad=${bad:-"the restored guest booted again (MVM-GUEST-READY)"}
+	[ -z "$bad" ] && { [ "$first" -ge "$SNAP_AT" ] && [ "$first" -le $((SNAP_AT + 1)) ]; } ||
+		bad=${bad:-"the restored count started at $first; the snapshot was taken at $SNAP_AT"}
+	[ -z "$bad" ] && [ -n "$t_before" ] && [ -n "$t_after" ] && [ "$t_after" -lt $((t_before + 2)) ] &&
+		bad="the guest's clock did not move on by the 3 s the VM was away: $t_before -> $t_after"
+	echo "# $name: count $SNAP_AT at the snapshot, $first first after restore; guest clock $t_before -> $t_after (3 s + restore away)"
+	"$mvm" ctl --api-sock "$API_SOCK" stop --grace 10 >/dev/null 2>&1
+	api_wait_exit 15 || :
+	[ "$VM_RC" = 0 ] || bad=${bad:-"the restored mvm exited $VM_RC after Ctrl-Alt-Del, expected 0"}
+	# Blocks written after the restore reached the image.
+	n=$((SNAP_AT + 5))
+	dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
+		bad=${bad:-"block $n of the disk does not hold the restored guest's count $n"}
+	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
+}
+
+# 2 vCPUs, virtio-console, virtio-rng and user networking saved and restored; then two restores
+# of the one snapshot side by side (no disk: each has its own RAM copy-on-write).
+case_snapshot-restore-smp2() {
+	local name=snapshot-restore-smp2 dir=$work/snap2 n pid2
+	have_curl "$name" || return
+	bad=
+	rm -rf "$dir"
+	api_start "$name" /dev/null --cpus 2 --console virtio --rng --net user --kernel "$kernel" \
+		--initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=count" || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5"}
+	[ -z "$bad" ] && snap_take_and_kill "$dir"
+	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
+	n=$((SNAP_AT + 8))
+	snap_restore_bg "$name-b" "$dir"; pid2=$RPID
+	VM_NAME=$name-a VM_OUT=$work/$name-a.out VM_ERR=$work/$name-a.err
+	vm_start "$name-a" /dev/null run --restore "$dir"
+	snap_wait_count "$VM_OUT" "$n" 60 || bad="restore a did not count to $n (snapshot at $SNAP_AT)"
+	snap_wait_count "$work/$name-b.out" "$n" 30 || bad=${bad:-"restore b (beside a) did not count to $n"}
+	grep -qa '^MVM-GUEST-READY' "$VM_OUT" "$work/$name-b.out" && bad=${bad:-"a restored guest booted again"}
+	echo "# $name: snapshot at $SNAP_AT; restores a and b at $(snap_last_count "$VM_OUT") and $(snap_last_count "$work/$name-b.out")"
+	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null
+	vm_kill
+	if [ -n "$bad" ]; then notok "$name" "$bad"; tail -n 5 "$work/$name-b.err" | sed 's/^/#   b err: /'; vm_tail; else ok "$name"; fi
+}
