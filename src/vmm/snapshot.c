@@ -285,7 +285,7 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t 
 	if ((ret = want_section(s, "kvm", VM_STATE_VERSION, sizeof(struct vm_kvm_state), &p,
 				err, errlen)) ||
 	    (ret = vm_state_check(p) ? snap_fail(err, errlen, -EINVAL, "%s: section kvm: "
-						 "refused (see above)", path) : 0))
+						 "refused (mvm's log says why)", path) : 0))
 		goto fail;
 	for (uint32_t i = 0; i < s->machine.nr_vcpus; i++) {
 		char name[SNAP_NAME_LEN + 1];
@@ -295,7 +295,7 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t 
 					err, errlen)))
 			goto fail;
 		if (vcpu_state_check(p)) {
-			ret = snap_fail(err, errlen, -EINVAL, "%s: section %s: refused (see above)",
+			ret = snap_fail(err, errlen, -EINVAL, "%s: section %s: refused (mvm's log says why)",
 					path, name);
 			goto fail;
 		}
@@ -304,6 +304,31 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t 
 				s->machine.nr_devices * sizeof(struct vm_snap_device), &p,
 				err, errlen)))
 		goto fail;
+	/* Every device state the plan lists, of the version and size it says. */
+	for (uint32_t i = 0; i < s->machine.nr_devices; i++) {
+		const struct vm_snap_device *e = (const struct vm_snap_device *)p + i;
+		char name[48];
+		const void *dp;
+
+		if (!memchr(e->kind, 0, sizeof(e->kind)) || e->index > VM_MAX_DEVICES) {
+			ret = snap_fail(err, errlen, -EINVAL, "%s: section devices: entry %u is not "
+					"a device", path, i);
+			goto fail;
+		}
+		if (!e->state_size)
+			continue;
+		snprintf(name, sizeof(name), "dev.%s%u", e->kind, e->index);
+		if ((ret = want_section(s, name, e->state_version, e->state_size, &dp, err, errlen)))
+			goto fail;
+	}
+	/* A section this mvm does not know would be state it silently drops. */
+	const struct snap_section *unknown = snap_reader_unclaimed(&s->reader);
+
+	if (unknown) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s: section %s is unknown to this mvm "
+				"(a snapshot from a newer mvm?)", path, unknown->name);
+		goto fail;
+	}
 	return 0;
 fail:
 	vm_snapshot_close(s);

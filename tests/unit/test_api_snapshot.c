@@ -12,11 +12,14 @@
 #include <unistd.h>
 #include <cpuid.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <json-c/json.h>
 
 #include "api/snapshot.h"
 #include "snap/format.h"
 #include "util/log.h"
+#include "core/vcpu_state.h"
+#include "core/vm_state.h"
 #include "vmm/snapshot.h"
 
 static char err[1024];
@@ -213,6 +216,68 @@ static void test_open_refusals(void **state)
 	rmdir(dir);
 }
 
+/* A state file vm_snapshot_open takes, plus the extra section when given. */
+static void write_full_state(const char *path, const char *extra, bool drop_dev)
+{
+	struct snap_header_info hi = { .mvm_version = "test" };
+	struct vm_snap_machine m = { .nr_vcpus = 1, .nr_devices = 1, .mem_size = 256 << 20,
+				     .platform = "linux" };
+	struct vm_snap_device dev = { .kind = "uart", .state_version = 3, .state_size = 8 };
+	static struct vm_kvm_state ks;
+	static struct vcpu_state vs;
+	struct snap_writer w;
+	uint64_t devstate = 0;
+
+	memset(&ks, 0, sizeof(ks));
+	ks.version = VM_STATE_VERSION;
+	ks.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+	ks.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+	ks.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+	memset(&vs, 0, sizeof(vs));
+	vs.version = VCPU_STATE_VERSION;
+	vs.xsave_size = VCPU_STATE_XSAVE_MIN;
+	vs.cpuid_nent = 1;
+	host_vendor(hi.cpu_vendor);
+	assert_int_equal(snap_writer_open(&w, path, &hi), 0);
+	assert_int_equal(snap_write_section(&w, "config", 1, "{}", 2), 0);
+	assert_int_equal(snap_write_section(&w, "machine", VM_SNAP_MACHINE_VERSION, &m, sizeof(m)), 0);
+	assert_int_equal(snap_write_section(&w, "kvm", VM_STATE_VERSION, &ks, sizeof(ks)), 0);
+	assert_int_equal(snap_write_section(&w, "vcpu0", VCPU_STATE_VERSION, &vs, sizeof(vs)), 0);
+	assert_int_equal(snap_write_section(&w, "devices", VM_SNAP_DEVICES_VERSION, &dev,
+					    sizeof(dev)), 0);
+	if (!drop_dev)
+		assert_int_equal(snap_write_section(&w, "dev.uart0", 3, &devstate, 8), 0);
+	if (extra)
+		assert_int_equal(snap_write_section(&w, extra, 1, "x", 1), 0);
+	assert_int_equal(snap_writer_commit(&w), 0);
+}
+
+static void test_open_sections(void **state)
+{
+	char d[] = "/tmp/mvm-test-snap2-XXXXXX", path[64];
+	struct vm_snapshot s;
+
+	(void)state;
+	assert_non_null(mkdtemp(d));
+	snprintf(path, sizeof(path), "%s/vmstate", d);
+	write_full_state(path, NULL, false);
+	if (vm_snapshot_open(&s, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(s.machine.nr_vcpus, 1);
+	assert_int_equal(s.config_len, 2);
+	vm_snapshot_close(&s);
+	/* A section this mvm does not know: refused by name. */
+	write_full_state(path, "balloon0", false);
+	assert_int_equal(vm_snapshot_open(&s, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "section balloon0 is unknown"));
+	/* A device state the plan lists but the file lacks. */
+	write_full_state(path, NULL, true);
+	assert_int_equal(vm_snapshot_open(&s, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "section dev.uart0 is missing"));
+	unlink(path);
+	rmdir(d);
+}
+
 static void test_restore_needs_empty_config(void **state)
 {
 	struct vm_config cfg = { .nr_cpus = 1, .kernel_path = "/vmlinuz" };
@@ -263,6 +328,7 @@ int main(void)
 		cmocka_unit_test_setup(test_open_refusals, setup),
 		cmocka_unit_test_setup(test_restore_needs_empty_config, setup),
 		cmocka_unit_test_setup(test_clock_forward, setup),
+		cmocka_unit_test_setup(test_open_sections, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
