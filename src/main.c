@@ -5,6 +5,7 @@
 #include "check/check.h"
 #include "cli/cli.h"
 #include "obs/stats.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 #include "core/vmstop.h"
 #include "board/console.h"
@@ -95,6 +96,28 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* mvm snapshot-merge BASE_DIR DIFF_DIR: BASE_DIR becomes the diff's state, Full. */
+static int cmd_snapshot_merge(int argc, char **argv)
+{
+	char bs[4096], bm[4096], ds[4096], dm[4096], err[1024] = "";
+
+	if (argc != 3) {
+		log_err("usage: mvm snapshot-merge BASE_DIR DIFF_DIR (a Diff snapshot's pages go "
+			"into the Full snapshot it was taken on top of)");
+		return MVM_EXIT_USAGE;
+	}
+	snprintf(bs, sizeof(bs), "%s/%s", argv[1], API_SNAP_STATE_FILE);
+	snprintf(bm, sizeof(bm), "%s/%s", argv[1], API_SNAP_MEM_FILE);
+	snprintf(ds, sizeof(ds), "%s/%s", argv[2], API_SNAP_STATE_FILE);
+	snprintf(dm, sizeof(dm), "%s/%s", argv[2], API_SNAP_MEM_FILE);
+	if (vm_snapshot_merge(bs, bm, ds, dm, err, sizeof(err))) {
+		log_err("snapshot-merge: %s", err);
+		return MVM_EXIT_USAGE;
+	}
+	printf("%s now holds %s's state (a Full snapshot)\n", argv[1], argv[2]);
+	return MVM_EXIT_OK;
+}
+
 /* A crash must not leave the user's terminal raw: restore it, then let the
  * default action (core dump) happen. Only async-signal-safe calls here. */
 static void fatal_signal(int sig)
@@ -134,8 +157,10 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ctl"))
 		return ctl_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "snapshot-merge"))
+		return cmd_snapshot_merge(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return check_main(argc - 1, argv + 1, stdout);
-	log_err("unknown command '%s' (commands: run, ctl, check, version)", cmd);
+	log_err("unknown command '%s' (commands: run, ctl, check, snapshot-merge, version)", cmd);
 	return MVM_EXIT_USAGE;
 }

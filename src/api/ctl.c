@@ -36,10 +36,12 @@ void ctl_usage(FILE *out)
 		"  stat             live exit counts and KVM statistics (GET /mvm/stats)\n"
 		"  config           the VM's configuration (GET /vm/config)\n"
 		"  info             instance state (GET /)\n"
-		"  snapshot DIR [--stay-paused]\n"
+		"  snapshot DIR [--stay-paused] [--diff]\n"
 		"                   pause, PUT /snapshot/create (DIR/%s and DIR/%s), resume\n"
 		"                   (unless it was paused already or --stay-paused); mvm run --restore\n"
-		"                   DIR continues the VM\n", CTL_GRACE_S, API_SNAP_STATE_FILE,
+		"                   DIR continues the VM; --diff: only the pages written since the\n"
+		"                   last snapshot (needs track_dirty_pages; mvm snapshot-merge)\n",
+		CTL_GRACE_S, API_SNAP_STATE_FILE,
 		API_SNAP_MEM_FILE);
 }
 
@@ -293,7 +295,7 @@ static long long ctl_file_size(const char *path, long long *allocated)
 }
 
 /* mvm ctl snapshot DIR: pause, save, resume as it was. */
-static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused)
+static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused, bool diff)
 {
 	char abs[4096], state[4200], mem[4200], body[8800];
 	long long ssize, msize, salloc = 0, malloc_ = 0;
@@ -318,8 +320,8 @@ static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused)
 		return 1;
 	if (!was_paused && ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Paused\"}", false))
 		return 1;
-	snprintf(body, sizeof(body), "{\"snapshot_type\": \"Full\", \"snapshot_path\": \"%s\", "
-		 "\"mem_file_path\": \"%s\"}", state, mem);
+	snprintf(body, sizeof(body), "{\"snapshot_type\": \"%s\", \"snapshot_path\": \"%s\", "
+		 "\"mem_file_path\": \"%s\"}", diff ? "Diff" : "Full", state, mem);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ctl_timeout_ms = CTL_SNAPSHOT_TIMEOUT_MS;
 	ret = ctl_call(sock, "PUT", "/snapshot/create", body, false);
@@ -332,7 +334,7 @@ static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused)
 		return 1;
 	ssize = ctl_file_size(state, &salloc);
 	msize = ctl_file_size(mem, &malloc_);
-	printf("snapshot %s: %s %lld bytes, %s %lld MiB (%lld MiB on disk), %.1f ms%s\n", abs,
+	printf("%s snapshot %s: %s %lld bytes, %s %lld MiB (%lld MiB on disk), %.1f ms%s\n", diff ? "Diff" : "Full", abs,
 	       API_SNAP_STATE_FILE, ssize, API_SNAP_MEM_FILE, msize >> 20, malloc_ >> 20,
 	       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6,
 	       was_paused || stay_paused ? "; the VM stays paused" : "");
@@ -379,7 +381,7 @@ int ctl_main(int argc, char **argv)
 {
 	const char *sock = NULL, *cmd = NULL;
 	long grace = CTL_GRACE_S, chunk = 0, delay = 0, timeout = CTL_TIMEOUT_MS;
-	bool no_shutdown = false, stay_paused = false;
+	bool no_shutdown = false, stay_paused = false, diff = false;
 	const char *arg = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -400,6 +402,8 @@ int ctl_main(int argc, char **argv)
 			no_shutdown = true;
 		else if (!strcmp(a, "--stay-paused"))
 			stay_paused = true;
+		else if (!strcmp(a, "--diff"))
+			diff = true;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			ctl_usage(stdout);
 			return 0;
@@ -439,7 +443,7 @@ int ctl_main(int argc, char **argv)
 			log_err("ctl: snapshot needs a directory (mvm ctl --api-sock S snapshot DIR)");
 			return 2;
 		}
-		return ctl_snapshot(sock, arg, stay_paused);
+		return ctl_snapshot(sock, arg, stay_paused, diff);
 	}
 	if (arg) {
 		log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", arg);

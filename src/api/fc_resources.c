@@ -70,9 +70,6 @@ int fc_res_machine(struct vm_config *cfg, struct json_object *o, const char *pat
 						   "backs guest RAM with 4K pages; use \"None\")",
 						   fc_json_name(name, sizeof(name), path,
 								"huge_pages"), s);
-	if (dirty && !cfg->track_dirty_pages)
-		log_warn("%s: recorded, but mvm has no dirty page tracking yet",
-			 fc_json_name(name, sizeof(name), path, "track_dirty_pages"));
 	cfg->nr_cpus = (int)cpus;
 	cfg->mem_size = (uint64_t)mib << 20;
 	cfg->track_dirty_pages = dirty;

@@ -36,11 +36,6 @@ int fc_parse_snapshot_create(const char *body, size_t len, struct json_object **
 	    (ret = fc_json_one_of(type, types, "", "snapshot_type", err, errlen)) < 0)
 		goto fail;
 	req->diff = ret == 1;
-	if (req->diff) {
-		ret = fc_json_err(err, errlen, "snapshot_type: \"Diff\" snapshots are not supported "
-				  "by this mvm yet (take a \"Full\" one)");
-		goto fail;
-	}
 	return 0;
 fail:
 	json_object_put(*doc);
@@ -168,7 +163,8 @@ int api_snapshot_save(struct vm *vm, const struct vm_config *cfg,
 		snprintf(err, errlen, "out of memory for the configuration");
 		return -ENOMEM;
 	}
-	ret = vm_snapshot_save(vm, req->snapshot_path, req->mem_file_path, json, info, err, errlen);
+	ret = vm_snapshot_save(vm, req->snapshot_path, req->mem_file_path, json, req->diff, info,
+			       err, errlen);
 	free(json);
 	return ret;
 }

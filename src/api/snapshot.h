@@ -6,7 +6,7 @@
  *    body as Firecracker does (field names, types, unknown fields refused)
  *    and fill a request whose strings point into *doc (free it with
  *    json_object_put after use). What mvm does not do is refused with a
- *    message saying so: "Diff" snapshots, "Uffd" memory backends.
+ *    message saying so: "Uffd" memory backends.
  *  - api_snapshot_save(): the paused VM of cfg to the two files.
  *  - api_snapshot_restore(): open and check the state file, parse its
  *    configuration into cfg (which must hold no VM resources yet: only

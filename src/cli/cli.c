@@ -113,6 +113,7 @@ void cli_usage(FILE *out)
 		"       mvm run --restore DIR [--api-sock PATH] [--stats] [--debug]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
+		"       mvm snapshot-merge BASE_DIR DIFF_DIR   apply a Diff snapshot onto its base\n"
 		"       mvm version\n"
 		"\n"
 		"  --config-file FILE\n"

@@ -5,6 +5,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -46,6 +47,7 @@ int gmem_init(struct gmem *m, uint64_t ram_size)
 
 void gmem_free(struct gmem *m)
 {
+	free(m->dirty);
 	if (m->base)
 		munmap(m->base, m->ram_size);
 	memset(m, 0, sizeof(*m));
@@ -100,4 +102,45 @@ void gmem_advise_filled(void *host, uint64_t len)
 uint64_t gmem_low_end(const struct gmem *m)
 {
 	return m->nr_regions ? m->regions[0].size : 0;
+}
+
+size_t gmem_dirty_words(const struct gmem *m)
+{
+	return (size_t)((m->ram_size / 4096 + 63) / 64);
+}
+
+int gmem_dirty_enable(struct gmem *m)
+{
+	if (m->dirty)
+		return 0;
+	m->dirty = calloc(gmem_dirty_words(m), sizeof(uint64_t));
+	return m->dirty ? 0 : err_host(-ENOMEM);
+}
+
+void gmem_mark_dirty(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	if (!m->dirty)
+		return;
+	if (len == 0)
+		len = 1;
+	for (int i = 0; i < m->nr_regions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+
+		if (gpa < r->gpa || gpa - r->gpa >= r->size || len > r->size - (gpa - r->gpa))
+			continue;
+		uint64_t off = (uint64_t)(r->host - m->base) + (gpa - r->gpa);
+		uint64_t first = off / 4096, last = (off + len - 1) / 4096;
+
+		for (uint64_t p = first; p <= last; p++)
+			__atomic_fetch_or(&m->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+		return;
+	}
+}
+
+void gmem_dirty_take(struct gmem *m, uint64_t *out)
+{
+	if (!m->dirty)
+		return;
+	for (size_t i = 0; i < gmem_dirty_words(m); i++)
+		out[i] |= __atomic_exchange_n(&m->dirty[i], 0, __ATOMIC_ACQ_REL);
 }

@@ -29,6 +29,10 @@ struct gmem {
 	uint8_t *base;                     /* the one host mapping */
 	struct gmem_region regions[GMEM_MAX_REGIONS];
 	int nr_regions;
+	/* Pages mvm's own threads wrote (virtio buffers, used rings): KVM's
+	 * dirty log sees only the vCPUs' writes. One bit per 4 KiB page of the
+	 * host mapping (bit i: base + i * 4 KiB); NULL when not tracking. */
+	uint64_t *dirty;
 };
 
 /* Map ram_size bytes (a multiple of 4 KiB, >= GMEM_MIN_SIZE). 0 or -errno. */
@@ -48,6 +52,17 @@ int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len);
  * faults at start-up, and no RSS that the copy would not touch anyway;
  * the rest of guest RAM follows the host's THP policy. */
 void gmem_advise_filled(void *host, uint64_t len);
+
+/* Dirty tracking of mvm's own writes (Diff snapshots). gmem_dirty_enable()
+ * allocates the bitmap (0 or -ENOMEM); gmem_mark_dirty() is called by any
+ * thread before or as it writes [gpa, gpa+len) (a range gmem_ptr() took;
+ * anything else is ignored), lock-free; gmem_dirty_take() ORs the marks
+ * into out (one bit per page of the mapping, gmem_dirty_words() words) and
+ * clears them. */
+int gmem_dirty_enable(struct gmem *m);
+void gmem_mark_dirty(const struct gmem *m, uint64_t gpa, uint64_t len);
+size_t gmem_dirty_words(const struct gmem *m);
+void gmem_dirty_take(struct gmem *m, uint64_t *out);
 
 /* End (exclusive) of the RAM region below 4 GiB. */
 uint64_t gmem_low_end(const struct gmem *m);

@@ -50,7 +50,7 @@ struct vm_config {
 	bool rng;                  /* --rng */
 	enum vm_console console;   /* --console serial|virtio */
 	const char *net_ids[VM_MAX_NETS]; /* Firecracker's iface_id per nets[i]; NULL: CLI */
-	bool track_dirty_pages;    /* recorded from machine-config; no dirty logging yet */
+	bool track_dirty_pages;    /* machine-config: KVM's dirty log + mvm's own (Diff snapshots) */
 	const char *log_path;      /* logger.log_path; NULL: stderr */
 	bool log_level_set;        /* logger.level was given: log_level is an enum log_level */
 	int log_level;

@@ -126,6 +126,8 @@ static int vq_add_segment(struct vq_walk *w, const struct virtq_desc *d)
 	if (!p)
 		return vq_walk_fail(w, "buffer is not in guest RAM at address", d->addr);
 	if (d->flags & VIRTQ_DESC_F_WRITE) {
+		/* The device may write it: a Diff snapshot must carry it. */
+		gmem_mark_dirty(w->q->mem, d->addr, d->len);
 		w->in_len += d->len;
 		if (w->in_len > UINT32_MAX)
 			return vq_walk_fail(w, "writable length overflows 32 bits", w->in_len);
@@ -239,6 +241,7 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 
 	if (!q->size)
 		return;
+	gmem_mark_dirty(q->mem, q->used_gpa, vq_used_bytes(q->size));
 	e = &q->used->ring[q->used_idx & (q->size - 1)];
 	e->id = head;
 	e->len = len;
@@ -276,6 +279,7 @@ void vq_set_notify(struct vq *q, bool enable)
 {
 	if (!q->size)
 		return;
+	gmem_mark_dirty(q->mem, q->used_gpa, vq_used_bytes(q->size));
 	if (q->event_idx) {
 		/* The driver ignores the NO_NOTIFY flag under EVENT_IDX. To
 		 * disable we leave avail_event where it is: the driver kicks at

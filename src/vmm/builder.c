@@ -120,6 +120,11 @@ static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
 		return fd < 0 ? fd : ret;
 	}
 	close(fd);
+	if (vm->track_dirty) {
+		if ((ret = gmem_dirty_enable(&vm->mem)))
+			return ret;
+		vm->snap_base_id = rs->snap->machine.id;   /* RAM is that snapshot's, so far */
+	}
 	return vm_devices_create(vm->devices, dev_cfg, &vm->denv);
 }
 
@@ -172,6 +177,8 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 
 	*fb = ERR_HOST;    /* gmem_init marks a size it refuses as the user's */
 	ret = gmem_init(&vm->mem, cfg->mem_size);
+	if (!ret && vm->track_dirty)
+		ret = gmem_dirty_enable(&vm->mem);
 	if (ret) {
 		log_err("--mem %llu MiB: cannot map guest RAM: %s",
 			(unsigned long long)(cfg->mem_size >> 20), strerror(-ret));
@@ -235,6 +242,7 @@ static int vm_create_kvm_vm(struct vm *vm)
 		struct kvm_userspace_memory_region slot = {
 			.slot = i, .guest_phys_addr = r->gpa, .memory_size = r->size,
 			.userspace_addr = (uintptr_t)r->host,
+			.flags = vm->track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		};
 
 		ret = vm_ioctl(vm, KVM_SET_USER_MEMORY_REGION, (unsigned long)&slot,
@@ -342,6 +350,7 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, const struct 
 	if ((ret = vm_check_config(cfg)))
 		return ret;
 	vm->nr_vcpus = cfg->nr_cpus;
+	vm->track_dirty = cfg->track_dirty_pages;
 	vm->denv = (struct device_env){
 		.mem = &vm->mem, .pio = &vm->pio, .mmio = &vm->mmio,
 		.irq_set = vm_irq_set, .stopper = vm_stopper_of(vm), .stopping = &vm->stopping,

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +64,46 @@ void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_real
 	    now_realtime_ns <= saved_realtime_ns)
 		return;
 	clock->clock += now_realtime_ns - saved_realtime_ns;
+}
+
+static uint64_t snapshot_new_id(void)
+{
+	uint64_t id = 0;
+
+	while (!id && getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = realtime_now_ns();
+	return id;
+}
+
+/* Pages written since the last take: KVM's dirty log of every memslot (the
+ * vCPUs' writes; reading it starts a new one) and gmem's marks (mvm's
+ * threads), one bit per page of the RAM mapping, into bitmap. */
+static int take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen)
+{
+	for (int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *r = &vm->mem.regions[i];
+		size_t words = (size_t)((r->size / 4096 + 63) / 64);
+		uint64_t first = (uint64_t)(r->host - vm->mem.base) / 4096;
+		uint64_t *log = calloc(words, sizeof(uint64_t));
+		struct kvm_dirty_log dl = { .slot = (uint32_t)i, .dirty_bitmap = log };
+
+		if (!log)
+			return snap_fail(err, errlen, -ENOMEM, "out of memory for the dirty log");
+		if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &dl) < 0) {
+			int e = -errno;
+
+			free(log);
+			return snap_fail(err, errlen, e, "KVM_GET_DIRTY_LOG (slot %d): %s", i,
+					 strerror(-e));
+		}
+		/* Regions start on 64-page boundaries of the mapping (the MMIO
+		 * hole is 1 GiB aligned): whole words line up. */
+		for (size_t w = 0; w < words; w++)
+			bitmap[first / 64 + w] |= log[w];
+		free(log);
+	}
+	gmem_dirty_take(&vm->mem, bitmap);
+	return 0;
 }
 
 static void dev_section_name(const struct vm_device *d, char *name, size_t len)
@@ -123,13 +165,11 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 
 static int save_state_file(struct vm *vm, const char *path, const char *config_json,
 			   const struct vcpu_state *vcpus, const struct vm_kvm_state *kvm_state,
-			   char *err, size_t errlen)
+			   const struct vm_snap_machine *mach, char *err, size_t errlen)
 {
-	struct snap_header_info hi = { .mvm_version = MVM_VERSION };
-	struct vm_snap_machine m = {
-		.nr_vcpus = (uint32_t)vm->nr_vcpus, .nr_devices = (uint32_t)vm->devices->nr_slots,
-		.mem_size = vm->mem.ram_size,
-	};
+	struct snap_header_info hi = { .mvm_version = MVM_VERSION,
+				       .flags = mach->parent_id ? SNAP_F_DIFF : 0 };
+	struct vm_snap_machine m = *mach;
 	struct snap_writer w;
 	char name[SNAP_NAME_LEN + 1], vendor[SNAP_VENDOR_LEN + 1];
 	int ret;
@@ -137,7 +177,6 @@ static int save_state_file(struct vm *vm, const char *path, const char *config_j
 	m.realtime_ns = realtime_now_ns();
 	host_cpu_vendor(vendor);
 	memcpy(hi.cpu_vendor, vendor, SNAP_VENDOR_LEN);
-	snprintf(m.platform, sizeof(m.platform), "%s", vm->platform.ops->name);
 	if ((ret = snap_writer_open(&w, path, &hi)))
 		return snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
 	ret = snap_write_section(&w, "config", 1, config_json, strlen(config_json));
@@ -167,12 +206,18 @@ static int save_state_file(struct vm *vm, const char *path, const char *config_j
 }
 
 int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path,
-		     const char *config_json, struct vm_snapshot_info *info,
+		     const char *config_json, bool diff, struct vm_snapshot_info *info,
 		     char *err, size_t errlen)
 {
-	struct vcpu_state *vcpus;
-	struct vm_kvm_state *kvm_state;
+	struct vm_snap_machine m = {
+		.nr_vcpus = (uint32_t)vm->nr_vcpus, .nr_devices = (uint32_t)vm->devices->nr_slots,
+		.mem_size = vm->mem.ram_size, .id = snapshot_new_id(),
+		.parent_id = diff ? vm->snap_base_id : 0,
+	};
+	struct vcpu_state *vcpus = NULL;
+	struct vm_kvm_state *kvm_state = NULL;
 	struct snap_mem_stats ms = { 0 };
+	uint64_t *dirty = NULL;
 	struct stat st;
 	uint64_t t0, t1;
 	int ret;
@@ -184,41 +229,62 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	if (strcmp(vm->platform.ops->name, "linux"))
 		return snap_fail(err, errlen, -ENOTSUP, "a %s guest cannot be snapshotted "
 				 "(only the Linux board's)", vm->platform.ops->name);
+	if (diff && !vm->track_dirty)
+		return snap_fail(err, errlen, -EINVAL, "a Diff snapshot needs dirty page tracking "
+				 "(machine-config track_dirty_pages, or enable_diff_snapshots on "
+				 "load)");
+	if (diff && !vm->snap_base_id)
+		return snap_fail(err, errlen, -EINVAL, "a Diff snapshot needs a base: take a Full "
+				 "snapshot first (or restore from one)");
+	snprintf(m.platform, sizeof(m.platform), "%s", vm->platform.ops->name);
 	vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vcpus));
 	kvm_state = calloc(1, sizeof(*kvm_state));
-	if (!vcpus || !kvm_state) {
-		free(vcpus);
-		free(kvm_state);
-		return snap_fail(err, errlen, -ENOMEM, "out of memory for the vCPU states");
+	dirty = vm->track_dirty ? calloc(gmem_dirty_words(&vm->mem), sizeof(uint64_t)) : NULL;
+	if (!vcpus || !kvm_state || (vm->track_dirty && !dirty)) {
+		ret = snap_fail(err, errlen, -ENOMEM, "out of memory for the vCPU states");
+		goto out;
 	}
 	t0 = bench_probe_now_ns();
-	if ((ret = vm_state_read(vm, vcpus, kvm_state)))
+	/* From here a failure loses what was dirty since the base. */
+	if (vm->track_dirty) {
+		vm->snap_base_id = 0;
+		if ((ret = take_dirty_log(vm, dirty, err, errlen)))
+			goto out;
+	}
+	if ((ret = vm_state_read(vm, vcpus, kvm_state))) {
 		snap_fail(err, errlen, ret, "reading the vCPUs' and the VM's state from KVM: %s",
 			  strerror(-ret));
-	else
-		ret = save_state_file(vm, state_path, config_json, vcpus, kvm_state, err, errlen);
-	free(vcpus);
-	free(kvm_state);
-	if (ret)
-		return ret;
+		goto out;
+	}
+	if ((ret = save_state_file(vm, state_path, config_json, vcpus, kvm_state, &m, err, errlen)))
+		goto out;
 	t1 = bench_probe_now_ns();
-	struct snap_mem_region ram = { .host = vm->mem.base, .len = vm->mem.ram_size };
+	struct snap_mem_region ram = { .host = vm->mem.base, .len = vm->mem.ram_size,
+				       .dirty = diff ? dirty : NULL };
 
 	ret = snap_mem_save(mem_path, vm->mem.ram_size, &ram, 1, &ms, err, errlen);
 	if (ret) {
 		unlink(state_path);   /* half a snapshot is no snapshot */
-		return ret;
+		goto out;
 	}
+	if (vm->track_dirty)
+		vm->snap_base_id = m.id;
+	info->diff = diff;
 	info->state_ms = (t1 - t0) / 1e6;
 	info->mem_ms = (bench_probe_now_ns() - t1) / 1e6;
 	info->mem_bytes = vm->mem.ram_size;
 	info->mem_written = ms.bytes_written;
 	info->state_bytes = stat(state_path, &st) ? 0 : (uint64_t)st.st_size;
-	log_info("snapshot: %s (%llu bytes, %.1f ms) and %s (%llu MiB of RAM, %llu MiB written, "
-		 "%.1f ms)", state_path, (unsigned long long)info->state_bytes, info->state_ms,
-		 mem_path, (unsigned long long)(info->mem_bytes >> 20),
-		 (unsigned long long)(info->mem_written >> 20), info->mem_ms);
-	return 0;
+	log_info("%s snapshot: %s (%llu bytes, %.1f ms) and %s (%llu MiB of RAM, %llu KiB written, "
+		 "%.1f ms)", diff ? "Diff" : "Full", state_path,
+		 (unsigned long long)info->state_bytes, info->state_ms, mem_path,
+		 (unsigned long long)(info->mem_bytes >> 20),
+		 (unsigned long long)(info->mem_written >> 10), info->mem_ms);
+out:
+	free(vcpus);
+	free(kvm_state);
+	free(dirty);
+	return ret;
 }
 
 /* ---- open and check ------------------------------------------------------------------------ */
@@ -241,7 +307,8 @@ static int want_section(struct vm_snapshot *s, const char *name, uint32_t versio
 	return 0;
 }
 
-int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t errlen)
+static int snapshot_open(struct vm_snapshot *s, const char *path, bool allow_diff, char *err,
+			 size_t errlen)
 {
 	char vendor[SNAP_VENDOR_LEN + 1];
 	const void *p;
@@ -253,6 +320,12 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t 
 	if ((ret = snap_reader_open(&s->reader, path, err, errlen)))
 		return ret;
 	s->open = true;
+	if ((s->reader.hdr.flags & SNAP_F_DIFF) && !allow_diff) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s is a Diff snapshot: it holds only the pages "
+				"written since its base; merge it into the base first "
+				"(mvm snapshot-merge BASE_DIR DIFF_DIR) and restore the base", path);
+		goto fail;
+	}
 	host_cpu_vendor(vendor);
 	if (strcmp(s->reader.hdr.cpu_vendor, vendor)) {
 		ret = snap_fail(err, errlen, -EINVAL, "%s: taken on a %s CPU; this host's is %s "
@@ -333,6 +406,11 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t 
 fail:
 	vm_snapshot_close(s);
 	return ret;
+}
+
+int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t errlen)
+{
+	return snapshot_open(s, path, false, err, errlen);
 }
 
 void vm_snapshot_close(struct vm_snapshot *s)
@@ -490,4 +568,68 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 		}
 	}
 	return 0;
+}
+
+/* ---- merge --------------------------------------------------------------------------------- */
+
+/* The diff's state file, every section as it is, written over base_state without the Diff flag. */
+static int rewrite_as_full(struct vm_snapshot *diff, const char *base_state, char *err,
+			   size_t errlen)
+{
+	struct snap_header_info hi = { .mvm_version = MVM_VERSION };
+	struct snap_writer w;
+	int ret;
+
+	memcpy(hi.cpu_vendor, diff->reader.hdr.cpu_vendor, SNAP_VENDOR_LEN);
+	if ((ret = snap_writer_open(&w, base_state, &hi)))
+		return snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+	for (uint32_t i = 0; i < diff->reader.nsec && !ret; i++) {
+		const struct snap_section *sec = &diff->reader.sec[i];
+
+		ret = snap_write_section(&w, sec->name, sec->version, sec->data, sec->len);
+	}
+	if (!ret)
+		ret = snap_writer_commit(&w);
+	if (ret) {
+		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+		snap_writer_abort(&w);
+	}
+	return ret;
+}
+
+int vm_snapshot_merge(const char *base_state, const char *base_mem, const char *diff_state,
+		      const char *diff_mem, char *err, size_t errlen)
+{
+	struct vm_snapshot base, diff;
+	struct snap_mem_stats ms = { 0 };
+	int ret;
+
+	if ((ret = snapshot_open(&base, base_state, false, err, errlen)))
+		return ret;
+	if ((ret = snapshot_open(&diff, diff_state, true, err, errlen))) {
+		vm_snapshot_close(&base);
+		return ret;
+	}
+	if (!(diff.reader.hdr.flags & SNAP_F_DIFF)) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s is a Full snapshot, not a Diff: restore "
+				"it as it is", diff_state);
+	} else if (diff.machine.parent_id != base.machine.id) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s was not taken on top of %s (its base is "
+				"snapshot %016llx; that one is %016llx): merge diffs in the order "
+				"they were taken, onto the snapshot before them", diff_state,
+				base_state, (unsigned long long)diff.machine.parent_id,
+				(unsigned long long)base.machine.id);
+	} else if (diff.machine.mem_size != base.machine.mem_size) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s and %s have different RAM sizes",
+				diff_state, base_state);
+	} else if (!(ret = snap_mem_merge(base_mem, diff_mem, &ms, err, errlen))) {
+		ret = rewrite_as_full(&diff, base_state, err, errlen);
+		if (!ret)
+			log_info("merged %s into %s: %llu pages (%llu KiB)", diff_mem, base_mem,
+				 (unsigned long long)ms.pages_written,
+				 (unsigned long long)(ms.bytes_written >> 10));
+	}
+	vm_snapshot_close(&diff);
+	vm_snapshot_close(&base);
+	return ret;
 }

@@ -46,6 +46,8 @@ struct vm_snap_machine {
 	uint64_t mem_size;
 	char platform[VM_SNAP_PLATFORM_MAX];   /* platform_ops name, NUL-padded */
 	uint64_t realtime_ns;     /* the host's CLOCK_REALTIME when the state was read */
+	uint64_t id;              /* random: names this snapshot */
+	uint64_t parent_id;       /* a Diff: the snapshot it is relative to; else 0 */
 };
 #define VM_SNAP_MACHINE_VERSION 1
 
@@ -65,12 +67,28 @@ struct vm_snapshot_info {
 	uint64_t state_bytes;     /* the state file's size */
 	uint64_t mem_bytes;       /* the memory file's size (the guest's RAM) */
 	uint64_t mem_written;     /* bytes of RAM written (not holes) */
+	bool diff;
 	double state_ms, mem_ms;  /* reading and writing each */
 };
 
+/* diff: only the pages written since the last snapshot (or the restore),
+ * from KVM's dirty log and gmem's marks; needs track_dirty_pages and a base
+ * (-EINVAL with a message otherwise). The state file is flagged SNAP_F_DIFF
+ * and names its base (machine.parent_id); it restores only once merged
+ * into the base (vm_snapshot_merge). With tracking on, every snapshot
+ * starts a new dirty log, and a save that fails after that leaves no base
+ * (the next Diff is refused until a Full one is taken). */
 int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path,
-		     const char *config_json, struct vm_snapshot_info *info,
+		     const char *config_json, bool diff, struct vm_snapshot_info *info,
 		     char *err, size_t errlen);
+
+/* `mvm snapshot-merge BASE DIFF`: the Diff snapshot in diff_state/diff_mem
+ * applied onto the Full one in base_state/base_mem, which then is the diff's
+ * state, Full (the memory's data pages copied in place, the state file
+ * replaced). The diff must be taken on top of the base (machine.parent_id
+ * == the base's id). 0 or -errno with err naming the files. */
+int vm_snapshot_merge(const char *base_state, const char *base_mem, const char *diff_state,
+		      const char *diff_mem, char *err, size_t errlen);
 
 /* An opened, checked state file. */
 struct vm_snapshot {

@@ -74,6 +74,13 @@ struct vm {
 	uint64_t bench_t0_ns;
 	uint64_t first_run_ns;
 
+	/* Dirty tracking (machine-config track_dirty_pages): the memslots log
+	 * the vCPUs' writes, gmem the devices'. snap_base_id: the snapshot a
+	 * Diff snapshot would be relative to (the last one taken or the one
+	 * restored from; 0: none yet, a Diff is refused). */
+	bool track_dirty;
+	uint64_t snap_base_id;
+
 	/* Observability: what obs/ may read (--metrics lives in obs.metrics),
 	 * and --trace-exits (obs/exit_trace.h). */
 	struct obs_source obs;
