@@ -1,5 +1,6 @@
 /* snapshot.c - a paused VM's state into a state file and a memory file, and back. */
 #include "vmm/snapshot.h"
+#include "core/cpuid.h"
 #include "snap/memfile.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
@@ -464,47 +465,43 @@ int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s)
 	return 0;
 }
 
-/* The saved CPUID must be one this host's KVM can give: its feature bits a
- * subset of what KVM supports, leaf by leaf (a guest that used AVX-512 there
- * would fault here). */
-static int check_cpuid(const struct vm *vm, const struct vcpu_state *st, const char *path)
+/* The saved CPUID must be one this mvm would give on this host: the feature
+ * bits of leaves 1, 7.0 and 0x80000001 a subset of what cpuid_build() makes
+ * of KVM's supported table for the same vCPU (a guest that used AVX-512
+ * there would fault here). Leaf 1 ECX bit 27 (OSXSAVE) mirrors the guest's
+ * CR4 and is not a feature. */
+static int check_cpuid(const struct vm *vm, int index, const struct vcpu_state *st,
+		       const char *path)
 {
-	const struct kvm_cpuid2 *sup = vm->kvm.supported;
-	static const uint32_t leaves[] = { 0x1, 0x7, 0xd, 0x80000001 };
+	static const uint32_t leaves[] = { 0x1, 0x7, 0x80000001 };
+	struct kvm_cpuid2 *mine = cpuid_build(vm->kvm.supported, index, vm->nr_vcpus);
+	int ret = 0;
 
-	for (uint32_t i = 0; i < st->cpuid_nent; i++) {
+	if (!mine)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < st->cpuid_nent && !ret; i++) {
 		const struct kvm_cpuid_entry2 *e = &st->cpuid[i];
+		const struct kvm_cpuid_entry2 *h;
 		bool checked = false;
 
 		for (size_t l = 0; l < sizeof(leaves) / sizeof(leaves[0]); l++)
 			checked |= e->function == leaves[l];
-		if (!checked || (e->function == 0xd && e->index != 1) ||
-		    (e->function == 0x7 && e->index != 0))
+		if (!checked || e->index != 0 || !(h = cpuid_find(mine, e->function, 0)))
 			continue;
-		for (uint32_t j = 0; sup && j < sup->nent; j++) {
-			const struct kvm_cpuid_entry2 *h = &sup->entries[j];
-			uint32_t extra_c, extra_d, extra_b;
+		uint32_t extra_b = e->function == 0x1 ? 0 : e->ebx & ~h->ebx;
+		uint32_t extra_c = e->ecx & ~h->ecx, extra_d = e->edx & ~h->edx;
 
-			if (h->function != e->function || h->index != e->index)
-				continue;
-			/* Leaf 1's EBX is APIC IDs and counts, ECX bit 27 OSXSAVE
-			 * follows the guest's CR4, bit 24 TSC deadline is emulated. */
-			extra_b = e->function == 0x1 ? 0 : e->ebx & ~h->ebx;
-			extra_c = e->ecx & ~h->ecx;
-			extra_d = e->edx & ~h->edx;
-			if (e->function == 0x1) {
-				extra_c &= ~((1u << 27) | (1u << 24) | (1u << 31));
-				extra_d &= ~(1u << 9);    /* APIC: the in-kernel one */
-			}
-			if (extra_b || extra_c || extra_d) {
-				log_err("%s: the guest saw CPUID leaf %#x.%u features this host's KVM "
-					"cannot offer (EBX %#x ECX %#x EDX %#x)", path, e->function,
-					e->index, extra_b, extra_c, extra_d);
-				return -EINVAL;
-			}
+		if (e->function == 0x1)
+			extra_c &= ~(1u << 27);
+		if (extra_b || extra_c || extra_d) {
+			log_err("%s: vCPU %d saw CPUID leaf %#x features this host cannot offer "
+				"(EBX %#x ECX %#x EDX %#x)", path, index, e->function, extra_b,
+				extra_c, extra_d);
+			ret = -EINVAL;
 		}
 	}
-	return 0;
+	free(mine);
+	return ret;
 }
 
 int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
@@ -522,7 +519,7 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 		vcpu_section_name(i, name, sizeof(name));
 		if (snap_find(&s->reader, name, &v, &p, &len))
 			return -EINVAL;
-		if ((ret = check_cpuid(vm, p, s->path)))
+		if ((ret = check_cpuid(vm, i, p, s->path)))
 			return ret;
 	}
 	if (snap_find(&s->reader, "kvm", &v, &p, &len))

@@ -8,7 +8,7 @@
 # guest's clock back. Bad snapshot inputs are tried on the same files, each refused with exit
 # status 2 and a message naming the file, and leaving the files unchanged.
 
-SNAPSHOT_CASES=(snapshot-restore snapshot-restore-smp2)
+SNAPSHOT_CASES=(snapshot-restore snapshot-restore-smp2 snapshot-diff)
 
 # The last count in FILE (0: none).
 snap_last_count() { tr -d '\r' <"$1" | sed -n 's/^MVM-COUNT=\([0-9]*\) .*/\1/p' | tail -n1 | grep . || echo 0; }
@@ -74,6 +74,11 @@ case_snapshot-restore() {
 	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_path\": \"$dir/x\", \"mem_file_path\": \"$dir/y\"}")" \
 		"snapshot/create on a running VM"
 	expect_grep 'pause it first' "$(api_body)" "snapshot/create on a running VM's message"
+	# Diff needs dirty tracking, which this VM was not started with.
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
+	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$dir/x\", \"mem_file_path\": \"$dir/y\"}")" \
+		"a Diff without track_dirty_pages"
+	expect_grep 'track_dirty_pages' "$(api_body)" "a Diff without track_dirty_pages: message"
 	[ -z "$bad" ] && snap_take_and_kill "$dir"
 	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
 	t_before=$(snap_time_of "$VM_OUT" "$SNAP_AT")
@@ -141,4 +146,53 @@ case_snapshot-restore-smp2() {
 	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null
 	vm_kill
 	if [ -n "$bad" ]; then notok "$name" "$bad"; tail -n 5 "$work/$name-b.err" | sed 's/^/#   b err: /'; vm_tail; else ok "$name"; fi
+}
+
+# Dirty tracking on: a Full snapshot A, then a Diff B on top of it; B alone is refused, B merged
+# into A restores to B's state; B's memory file holds only the pages written in between.
+case_snapshot-diff() {
+	local name=snapshot-diff a=$work/snapA b=$work/snapB out first at_a alloc_a alloc_b
+	have_curl "$name" || return
+	bad=
+	rm -rf "$a" "$b"
+	api_start "$name" /dev/null --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE mvmtest=count" || return
+	expect "$name" 204 "$(api PATCH /machine-config '{"track_dirty_pages": true}')" "track_dirty_pages"
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5"}
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
+	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$b/x\", \"mem_file_path\": \"$b/y\"}")" \
+		"a Diff before any Full snapshot"
+	expect_grep 'needs a base' "$(api_body)" "a Diff before any Full snapshot: message"
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Resumed"}')" "resume"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$a" 2>&1) || bad="the Full snapshot failed: $out"
+		echo "# $out"
+	fi
+	at_a=$(snap_last_count "$VM_OUT")
+	[ -z "$bad" ] && { snap_wait_count "$VM_OUT" $((at_a + 5)) 30 || bad="the guest stopped counting after the Full snapshot"; }
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$b" --diff --stay-paused 2>&1) ||
+			bad="the Diff snapshot failed: $out"
+		echo "# $out"
+	fi
+	sleep 0.5
+	SNAP_AT=$(snap_last_count "$VM_OUT")
+	kill -KILL "$VM_PID"; vm_reap
+	[ -n "$bad" ] && { notok "$name" "$bad"; return; }
+	alloc_a=$(du -k "$a/memory" | cut -f1) alloc_b=$(du -k "$b/memory" | cut -f1)
+	echo "# $name: Full at count $at_a ($alloc_a KiB of memory on disk), Diff at $SNAP_AT ($alloc_b KiB)"
+	[ "$alloc_b" -lt $((alloc_a / 4)) ] || bad="the Diff's memory file ($alloc_b KiB) is not much smaller than the Full one's ($alloc_a KiB)"
+	snap_refused "a Diff restored alone" "Diff snapshot.*merge" "$b"
+	"$mvm" snapshot-merge "$b" "$a" >"$work/merge.out" 2>&1 && bad=${bad:-"snapshot-merge took a Full snapshot as the diff"}
+	"$mvm" snapshot-merge "$a" "$b" >"$work/merge.out" 2>&1 || bad=${bad:-"snapshot-merge failed: $(cat "$work/merge.out")"}
+	VM_NAME=$name-restored VM_OUT=$work/$name-restored.out VM_ERR=$work/$name-restored.err
+	[ -z "$bad" ] && vm_start "$name-restored" /dev/null run --restore "$a"
+	[ -z "$bad" ] && { snap_wait_count "$VM_OUT" $((SNAP_AT + 5)) 60 || bad="the merged snapshot did not count on from $SNAP_AT"; }
+	first=$(snap_first_count "$VM_OUT")
+	[ -z "$bad" ] && { [ "$first" -ge "$SNAP_AT" ] && [ "$first" -le $((SNAP_AT + 1)) ]; } ||
+		bad=${bad:-"the merged snapshot restored at count $first, not at the Diff's $SNAP_AT (the Full one was at $at_a)"}
+	grep -qa '^MVM-GUEST-READY' "$VM_OUT" && bad=${bad:-"the restored guest booted again"}
+	vm_kill
+	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
 }
