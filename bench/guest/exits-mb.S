@@ -6,7 +6,8 @@
  * EXITS_N 4-byte reads of 0xc0000000 (no RAM, no device: an MMIO exit to the VMM), the best
  * of EXITS_ROUNDS rounds after a warm-up, prints on COM1
  *   MBEXITS n=<N, hex> pio_cycles=<hex> mmio_cycles=<hex>
- * and writes 0 to isa-debug-exit (port 0xf4): QEMU and mvm both exit with status 1.
+ * and writes 0 to isa-debug-exit (port 0xf4): QEMU (-device isa-debug-exit) and mvm
+ * (--debug-exit) both exit with status 1.
  */
 #ifndef EXITS_N
 #define EXITS_N 100000

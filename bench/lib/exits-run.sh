@@ -49,7 +49,7 @@ run floor FLOOR "$BENCH_FLOOR" "$n" "$rounds"
 echo "exits: mvm, SDK guest (64-bit, ring 3)"
 run sdk EXITS "$BENCH_MVM" run --kernel "$BENCH_SDK_ELF" --mem 256 --cmdline "n=$n rounds=$rounds"
 echo "exits: mvm, multiboot guest (32-bit, ring 0)"
-run mb-mvm MBEXITS "$BENCH_MVM" run --kernel "$BENCH_MB_ELF" --mem 256
+run mb-mvm MBEXITS "$BENCH_MVM" run --kernel "$BENCH_MB_ELF" --mem 256 --debug-exit
 if [ "${BENCH_QEMU:-1}" = 1 ]; then
 	echo "exits: QEMU -M microvm -accel kvm, multiboot guest"
 	run mb-qemu MBEXITS qemu-system-x86_64 -M microvm -accel kvm -cpu host -smp 1 -m 256M \

@@ -3,6 +3,7 @@
 #include "api/fc_config.h"
 #include "api/fc_json.h"
 #include "api/fc_resources.h"
+#include "util/upath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +73,7 @@ static int parse_machine(struct vm_config *cfg, struct json_object *o, const cha
 static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "boot-source", "machine-config", "drives",
-		"network-interfaces", "entropy", "logger", "metrics", "mvm-console",
+		"network-interfaces", "entropy", "logger", "metrics", "mvm-console", "mvm-debug-exit",
 		"vsock", "balloon", "mmds-config", "cpu-config", "pmem", "memory-hotplug",
 		"serial", NULL };
 	struct json_object *v;
@@ -107,6 +108,10 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 			return fc_json_err(err, errlen, "mvm-console: '%s' is not one of serial, virtio",
 					   console);
 	}
+	/* mvm's extension: QEMU's isa-debug-exit port, as --debug-exit. */
+	if ((ret = fc_json_bool(doc, "", "mvm-debug-exit", false, &cfg->debug_exit, err,
+				errlen)) < 0)
+		return ret;
 	return 0;
 }
 
@@ -125,16 +130,20 @@ int fc_config_parse(const char *text, size_t len, struct vm_config *cfg,
 	return ret;
 }
 
-/* Whole file into a heap buffer, bounded. */
-static int read_file(const char *path, char **out, size_t *outlen)
+/* Whole file into a heap buffer, bounded. A FIFO, directory or device is
+ * refused before any read (err says why); so is a file past the bound. */
+static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = NULL, *nb;
+	struct upath_file f;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	int fd, ret;
 
-	if (fd < 0)
-		return -errno;
+	ret = upath_open(path, O_RDONLY, UPATH_REG, "--config-file", &f, err, errlen);
+	if (ret)
+		return ret;
+	fd = f.fd;
 	for (;;) {
 		if (len == cap || !buf) {
 			if (buf)
@@ -177,13 +186,15 @@ int fc_config_load(const char *path, struct vm_config *cfg, char *err, size_t er
 	char msg[FC_ERR_MAX] = "";
 	size_t len = 0;
 	char *text = NULL;
-	int ret = read_file(path, &text, &len);
+	int ret = read_file(path, &text, &len, msg, sizeof(msg));
 
 	if (ret == -EFBIG)
 		return fc_json_err(err, errlen, "%s: larger than %u bytes", path,
 				   FC_CONFIG_MAX_BYTES);
 	if (ret) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		if (!*msg)
+			snprintf(msg, sizeof(msg), "cannot read: %s", strerror(-ret));
+		snprintf(err, errlen, "%s: %s", path, msg);
 		return ret;
 	}
 	ret = fc_config_parse(text, len, cfg, msg, sizeof(msg));

@@ -38,6 +38,12 @@ void debug_exit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
+/* Opt-in (--debug-exit): with the port present any guest picks mvm's exit
+ * status, which an orchestrator must be able to trust. */
+static int debug_exit_kind_count(const struct vm_config *cfg)
+{
+	return cfg->debug_exit ? 1 : 0;
+}
 
 static int debug_exit_kind_create(void **dev, const struct vm_config *cfg, int index,
 			     const struct device_env *env)
@@ -70,6 +76,7 @@ static void debug_exit_kind_destroy(void *dev)
 const struct device_kind debug_exit_kind = {
 	.name = "isa-debug-exit",
 	.short_name = "debug_exit",
+	.count = debug_exit_kind_count,
 	.create = debug_exit_kind_create,
 	.attach = debug_exit_kind_attach,
 	.destroy = debug_exit_kind_destroy,

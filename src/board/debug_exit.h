@@ -7,6 +7,9 @@
  * 0xff -- QEMU's rule, so kvm-unit-tests' exit codes mean the same under
  * mvm. The status is odd, so it never reads as a clean 0. Reads return 0.
  *
+ * Present only when the config asks (vm_config.debug_exit, --debug-exit):
+ * otherwise port 0xf4 is unclaimed and a guest cannot choose mvm's status.
+ *
  * State: none. Every write acts at once and reads are constant, so there
  * is nothing to save or restore (no debug_exit_state exists on purpose).
  */

@@ -2,10 +2,12 @@
 #include "boot/boot.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/upath.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,18 +21,6 @@ void boot_src_buf(struct boot_src *src, const char *what, const char *name,
 		  const uint8_t *buf, uint64_t len)
 {
 	*src = (struct boot_src){ .what = what, .name = name, .fd = -1, .buf = buf, .len = len };
-}
-
-static const char *src_type_name(mode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFIFO: return "a FIFO";
-	case S_IFDIR: return "a directory";
-	case S_IFCHR: return "a character device";
-	case S_IFBLK: return "a block device";
-	case S_IFSOCK: return "a socket";
-	default: return "not a regular file";
-	}
 }
 
 /* The size cap is guest RAM: a larger file can never be loaded, and saying
@@ -47,50 +37,31 @@ int boot_src_check_cap(const struct boot_src *src, uint64_t cap)
 
 int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap)
 {
-	struct stat st;
-	int fd, fl, ret;
+	char flag[32], err[UPATH_ERR_MAX];
+	struct upath_file f;
+	int ret;
 
 	*src = (struct boot_src){ .what = what, .name = path, .fd = -1 };
-	/* O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer,
-	 * forever if there is none; the type check below refuses it at once. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("%s %s: cannot open: %s", what, path, strerror(-ret));
+	snprintf(flag, sizeof(flag), "--%s", what);
+	ret = upath_open(path, O_RDONLY, UPATH_REG, flag, &f, err, sizeof(err));
+	if (ret) {
+		log_err("%s %s: %s", what, path, err);
 		return ret;
 	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		log_err("%s %s: cannot stat: %s", what, path, strerror(-ret));
-		goto fail;
-	}
 	ret = -EINVAL;
-	if (!S_ISREG(st.st_mode)) {
-		log_err("%s %s: not a regular file (%s); --%s takes a regular file", what, path,
-			src_type_name(st.st_mode), what);
-		goto fail;
-	}
-	if (st.st_size == 0) {
+	if (f.size == 0) {
 		log_err("%s %s: file is empty", what, path);
 		goto fail;
 	}
-	src->len = st.st_size;
+	src->len = f.size;
 	ret = boot_src_check_cap(src, cap);
 	if (ret)
 		goto fail;
-	/* Reads of a regular file ignore O_NONBLOCK, but clear it so nothing
-	 * later depends on that. */
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
-		ret = -errno;
-		log_err("%s %s: cannot clear O_NONBLOCK: %s", what, path, strerror(-ret));
-		goto fail;
-	}
-	src->fd = fd;
+	src->fd = f.fd;
 	return 0;
 fail:
 	src->len = 0;
-	close(fd);
+	close(f.fd);
 	return ret;
 }
 

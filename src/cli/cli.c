@@ -107,7 +107,7 @@ void cli_usage(FILE *out)
 	fprintf(out,
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
-		"               [--rng] [--console serial|virtio] [--stats] [--debug]\n"
+		"               [--rng] [--console serial|virtio] [--debug-exit] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm run --restore DIR [--api-sock PATH] [--stats] [--debug]\n"
@@ -135,6 +135,8 @@ void cli_usage(FILE *out)
 		"  --rng           virtio-rng fed from getrandom()\n"
 		"  --console serial|virtio\n"
 		"                  where stdin goes: COM1/ttyS0 (default) or virtio-console/hvc0\n"
+		"  --debug-exit    QEMU's isa-debug-exit port 0xf4: a guest write of v ends mvm with\n"
+		"                  status (v << 1) | 1 (test kernels); without it the port is unclaimed\n"
 		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
 		"  --stats         print exit counts per reason and vCPU, and handler times, at exit,\n"
 		"                  and KVM's own statistics of the VM and each vCPU\n"
@@ -202,6 +204,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "debug",   no_argument,       NULL, 'd' },
 		{ "stats",   no_argument,       NULL, 's' },
 		{ "trace-exits", no_argument,   NULL, 'T' },
+		{ "debug-exit", no_argument,    NULL, 'E' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "config-file", required_argument, NULL, 'F' },
@@ -221,7 +224,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
 		/* Flags that describe the VM: a config file describes it whole. */
-		if (idx >= 0 && strchr("kicnmDNrCM", c) && !vm_flag)
+		if (idx >= 0 && strchr("kicnmDNrCME", c) && !vm_flag)
 			vm_flag = opts[idx].name;
 		switch (c) {
 		case 'F': config_file = optarg; break;
@@ -259,6 +262,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case 's': cfg->stats = true; break;
 		case 'T': cfg->trace_exits = true; break;
+		case 'E': cfg->debug_exit = true; break;
 		case 'A': cfg->api_sock = optarg; break;
 		case 'M':
 			if (!*optarg || vm_config_set_string(cfg, &cfg->metrics_path, 0, optarg)) {

@@ -59,6 +59,8 @@ struct vm_config {
 	const char *metrics_path;  /* metrics.metrics_path; NULL: no metrics file */
 	uint64_t metrics_interval_ms; /* between metrics lines; 0: $MVM_METRICS_INTERVAL_MS or 60 s */
 	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
+	bool debug_exit;           /* --debug-exit: QEMU's isa-debug-exit port; off: the guest
+				    * cannot choose mvm's exit status */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */
 	const char *restore_dir;   /* --restore DIR (argv): the VM comes from DIR's snapshot */

@@ -2,6 +2,7 @@
 #include "hcall/hcall.h"
 #include "core/layout.h"
 #include "util/log.h"
+#include "util/upath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,22 +22,17 @@ void hcall_cfg_init(struct hcall_cfg *cfg)
 
 int hcall_open_disk(struct hcall_cfg *cfg, const char *path, bool ro)
 {
-	struct stat st;
-	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC), err;
+	char err[UPATH_ERR_MAX];
+	struct upath_file f;
+	int ret = upath_open(path, ro ? O_RDONLY : O_RDWR, UPATH_REG | UPATH_BLK, "--disk", &f,
+			     err, sizeof(err));
 
-	if (fd < 0) {
-		err = errno;
-		log_err("--disk %s: cannot open%s: %s", path, ro ? " read-only" : "", strerror(err));
-		return -err;
+	if (ret) {
+		log_err("--disk %s: %s", path, err);
+		return ret;
 	}
-	if (fstat(fd, &st) < 0) {
-		err = errno;
-		log_err("--disk %s: cannot stat: %s", path, strerror(err));
-		close(fd);
-		return -err;
-	}
-	cfg->disk_fd = fd;
-	cfg->disk_sectors = (uint64_t)st.st_size / MVM_SECTOR_SIZE;
+	cfg->disk_fd = f.fd;
+	cfg->disk_sectors = f.size / MVM_SECTOR_SIZE;
 	cfg->disk_ro = ro;
 	cfg->own_disk_fd = true;
 	return 0;

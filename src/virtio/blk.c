@@ -4,6 +4,7 @@
 #include "virtio/blk_priv.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/upath.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
 
@@ -13,6 +14,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -532,52 +534,25 @@ static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len
 
 static int blk_open(struct virtio_blk *d, const struct virtio_blk_cfg *cfg)
 {
-	struct stat st;
+	const char *flag = cfg->flag ? cfg->flag : "--disk";
+	char err[UPATH_ERR_MAX];
+	struct upath_file f;
 	uint64_t size;
 	int fd, e;
 
-	/* O_NONBLOCK so a FIFO cannot hang us before fstat refuses it. */
-	fd = open(cfg->path, (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		e = errno;
-		if (e == EISDIR) {
-			log_err("disk image '%s' is a directory; give a raw image file or block device",
-				cfg->path);
-			return -EINVAL;
-		}
-		if (!cfg->read_only && (e == EACCES || e == EROFS || e == EPERM)) {
-			log_err("cannot open disk image '%s' for writing: %s; add ,ro to use it read-only",
-				cfg->path, strerror(e));
-			return -EACCES;
-		}
-		log_err("cannot open disk image '%s': %s", cfg->path, strerror(e));
-		return -e;
+	e = upath_open(cfg->path, cfg->read_only ? O_RDONLY : O_RDWR, UPATH_REG | UPATH_BLK, flag,
+		       &f, err, sizeof(err));
+	if (!cfg->read_only && (e == -EACCES || e == -EROFS || e == -EPERM)) {
+		log_err("disk image %s: %s; %s", cfg->path, err, cfg->flag ?
+			"set is_read_only to use it read-only" : "add ,ro to use it read-only");
+		return -EACCES;
 	}
-	d->fd = fd;
-	if (fstat(fd, &st) < 0) {
-		e = errno;
-		log_err("cannot stat disk image '%s': %s", cfg->path, strerror(e));
-		return -e;
+	if (e) {
+		log_err("disk image %s: %s", cfg->path, err);
+		return e;
 	}
-	if (S_ISDIR(st.st_mode)) {
-		log_err("disk image '%s' is a directory; give a raw image file or block device",
-			cfg->path);
-		return -EINVAL;
-	}
-	if (S_ISREG(st.st_mode)) {
-		size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
-			e = errno;
-			log_err("cannot get the size of block device '%s': %s", cfg->path, strerror(e));
-			return -e;
-		}
-	} else {
-		log_err("disk image '%s' is neither a regular file nor a block device", cfg->path);
-		return -EINVAL;
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
-		return -errno;
+	fd = d->fd = f.fd;
+	size = f.size;
 	if (flock(fd, (cfg->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		e = errno;
 		if (e == EWOULDBLOCK) {
@@ -784,6 +759,13 @@ static int blk_kind_create(void **dev, const struct vm_config *cfg, int index,
 {
 	const struct vm_disk_cfg *disk = &cfg->disks[index];
 	struct virtio_blk_cfg bc = { .path = disk->path, .read_only = disk->read_only, .id = disk->id };
+	char flag[96];
+
+	/* From a config file or the API: name the field, not a flag never given. */
+	if (disk->drive_id) {
+		snprintf(flag, sizeof(flag), "path_on_host of drive '%s'", disk->drive_id);
+		bc.flag = flag;
+	}
 
 	return virtio_blk_create((struct virtio_blk **)dev, &bc, env->mem);
 }

@@ -110,6 +110,7 @@ struct virtio_blk_cfg {
 	const char *path;
 	bool read_only;
 	const char *id;   /* GET_ID string, <= 20 bytes; NULL: the file's basename */
+	const char *flag; /* what named path, for messages (create only); NULL: --disk */
 };
 
 struct virtio_blk;

@@ -25,7 +25,7 @@
 static const struct device_kind *const device_kinds[] = {
 	&i8042_kind,
 	&rtc_kind,
-	&debug_exit_kind,
+	&debug_exit_kind,        /* only with --debug-exit */
 	&uart8250_kind,
 	&pvpanic_kind,
 	&acpi_pm_kind,

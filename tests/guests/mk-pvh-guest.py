@@ -17,9 +17,12 @@ port-sweep    reads every port 0-0xfff at widths 1, 2 and 4 and writes
 multiboot-exit  a flat Multiboot v1 image (a.out kludge, loaded at 1 MiB)
               that checks EAX == 0x2BADB002, the info flags MEM|CMDLINE|MMAP
               and the command line "mvmtest", then writes 0x21 to the
-              isa-debug-exit port 0xf4 (mvm exits (0x21 << 1) | 1 = 67). A
-              failed check writes 1 (EAX: exit 3), 2 (flags: 5) or 3
-              (cmdline: 7) instead.
+              isa-debug-exit port 0xf4 with a 4-byte OUT (under
+              --debug-exit mvm exits (0x21 << 1) | 1 = 67). A failed check
+              writes 1 (EAX: exit 3), 2 (flags: 5) or 3 (cmdline: 7) instead,
+              with a 1-byte OUT. Either way it then powers off through the
+              ACPI sleep register: without --debug-exit the port is
+              unclaimed and mvm must exit 0, not with the guest's status.
 """
 import struct
 import sys
@@ -130,9 +133,13 @@ def multiboot_exit():
     a.jcc8(0x75, "fail")
     a.emit(0xB8, struct.pack("<I", 0x21))              # mov eax, 0x21
     a.emit(0xE7, 0xF4)                                 # out 0xf4, eax
-    a.jcc8(0xEB, "halt")
+    a.jcc8(0xEB, "off")
     a.label("fail")
     a.emit(0xE6, 0xF4)                                 # out 0xf4, al
+    a.label("off")                                     # only reached without --debug-exit
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
+    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
+    a.emit(0xEE)                                       # out dx, al
     a.label("halt")
     a.emit(0xF4)                                       # hlt
     a.jcc8(0xEB, "halt")

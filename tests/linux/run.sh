@@ -26,8 +26,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/snapshot-cases.sh"
 
 ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
-	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd panic pvh-vmlinux
-	triple-fault port-sweep multiboot-exit "${VIRTIO_CASES[@]}" tiny-hello tiny-fault tiny-status
+	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd fifo-paths panic pvh-vmlinux
+	triple-fault port-sweep multiboot-exit debug-exit-off "${VIRTIO_CASES[@]}" tiny-hello tiny-fault tiny-status
 	"${OBS_CASES[@]}" "${CONFIG_CASES[@]}" "${API_CASES[@]}" "${STATE_CASES[@]}"
 	"${SNAPSHOT_CASES[@]}")
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
@@ -352,6 +352,30 @@ case_missing-initrd() {
 	local f=$work/no-such-initrd.img
 	bad_input_case missing-initrd "$f" --kernel "$kernel" --initrd "$f"
 }
+# A FIFO with no writer as every user path (kernel, initrd, config file, a virtio disk rw and
+# ro, a tiny guest's hypercall disk): open() would wait for a writer forever (and SIGTERM
+# could not end it); mvm must refuse it by type at once, status 2, naming the file and FIFO.
+case_fifo-paths() {
+	local fifo=$work/fifo-path hello why=''
+	rm -f "$fifo"; mkfifo "$fifo"
+	hello=$(sdk_guest hello) || hello=''
+	local -a runs=("--kernel $fifo" "--kernel $kernel --initrd $fifo" "--config-file $fifo"
+		"--kernel $kernel --initrd $initrd --disk $fifo" "--kernel $kernel --initrd $initrd --disk $fifo,ro")
+	[ -n "$hello" ] && runs+=("--kernel $hello --disk $fifo,ro")
+	for r in "${runs[@]}"; do
+		# shellcheck disable=SC2086 # the words of r are the flags
+		vm_start fifo-paths /dev/null run $r
+		if ! vm_wait_exit "$QUICK_TIMEOUT"; then why="mvm run $r: still running $QUICK_TIMEOUT s after start"; break
+		elif [ "$VM_RC" != 2 ]; then why="mvm run $r: exited $VM_RC, expected 2"; break
+		elif ! grep -qaF "$fifo: not a regular file" "$VM_ERR" || ! grep -qa '(a FIFO)' "$VM_ERR"; then
+			why="mvm run $r: no message naming $fifo as a FIFO"; break
+		fi
+	done
+	rm -f "$fifo"
+	if [ -n "$why" ]; then fail_case fifo-paths "$why"
+	elif [ -z "$hello" ]; then notok fifo-paths "no build/guest/hello/hello.elf for the tiny guest's --disk (run make)"
+	else ok fifo-paths; fi
+}
 
 # The tiny PVH guests of tests/guests/mk-pvh-guest.py: tiny_guest KIND prints its path.
 tiny_guest() {
@@ -404,13 +428,14 @@ case_port-sweep() {
 }
 
 # A tiny flat multiboot guest checks EAX, the info flags and its command
-# line, then writes 0x21 to isa-debug-exit: mvm exits (0x21 << 1) | 1 = 67.
-# A failed check writes 1, 2 or 3 instead (exit 3, 5, 7: EAX, flags, cmdline).
+# line, then writes 0x21 to isa-debug-exit: with --debug-exit mvm exits
+# (0x21 << 1) | 1 = 67. A failed check writes 1, 2 or 3 instead (exit 3, 5,
+# 7: EAX, flags, cmdline).
 case_multiboot-exit() {
 	local f
 	f=$(tiny_guest multiboot-exit) ||
 		{ notok multiboot-exit "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
-	vm_start multiboot-exit /dev/null run --kernel "$f" --cmdline mvmtest
+	vm_start multiboot-exit /dev/null run --kernel "$f" --cmdline mvmtest --debug-exit
 	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case multiboot-exit "mvm still running $QUICK_TIMEOUT s after start"
 	elif [ "$VM_RC" = 3 ]; then fail_case multiboot-exit "mvm exited 3: the guest saw EAX != 0x2BADB002"
 	elif [ "$VM_RC" = 5 ]; then fail_case multiboot-exit "mvm exited 5: multiboot info flags lack MEM|CMDLINE|MMAP"
@@ -418,6 +443,22 @@ case_multiboot-exit() {
 	elif [ "$VM_RC" != 67 ]; then fail_case multiboot-exit "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)"
 	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case multiboot-exit "mvm reported an error"
 	else ok multiboot-exit; fi
+}
+
+# The same guest without --debug-exit: port 0xf4 is unclaimed, so its write of
+# 0x21 (4 bytes: the checks passed) cannot choose mvm's status; the guest
+# then powers off and mvm exits 0, as an orchestrator expects.
+case_debug-exit-off() {
+	local f
+	f=$(tiny_guest multiboot-exit) ||
+		{ notok debug-exit-off "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	vm_start debug-exit-off /dev/null run --kernel "$f" --cmdline mvmtest --debug
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case debug-exit-off "mvm still running $QUICK_TIMEOUT s after start"
+	elif [ "$VM_RC" != 0 ]; then fail_case debug-exit-off "mvm exited $VM_RC, expected 0: the guest chose the status without --debug-exit"
+	elif ! grep -qa 'guest powered off' "$VM_ERR"; then fail_case debug-exit-off "the VM did not end by the guest's poweroff"
+	elif ! grep -qa 'unclaimed write of 4 bytes at 0xf4' "$VM_ERR"; then fail_case debug-exit-off "no unclaimed 4-byte write to port 0xf4 logged (the guest's checks failed, or the port was claimed)"
+	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case debug-exit-off "mvm reported an error"
+	else ok debug-exit-off; fi
 }
 
 case_pvh-vmlinux() {

@@ -55,6 +55,26 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.mem_size, 256ULL << 20);
 	assert_null(cfg.initrd_path);
 	assert_null(cfg.cmdline);
+	/* No isa-debug-exit unless asked: the guest cannot pick mvm's exit status. */
+	assert_false(cfg.debug_exit);
+}
+
+static void test_debug_exit_flag(void **state)
+{
+	struct vm_config cfg;
+	const char *on[] = { "run", "--kernel", "bz", "--debug-exit", NULL };
+	const char *with_file[] = { "run", "--config-file", "/nonexistent.json", "--debug-exit",
+				    NULL };
+
+	assert_int_equal(parse(&cfg, 4, on), 0);
+	assert_true(cfg.debug_exit);
+	cli_free_run(&cfg);
+	/* It describes the VM: a config file says it ("mvm-debug-exit"). */
+	log_set_sink(capture, NULL);
+	assert_int_equal(parse(&cfg, 4, with_file), -EINVAL);
+	assert_non_null(strstr(last_err, "--config-file cannot be combined with --debug-exit"));
+	cli_free_run(&cfg);
+	log_set_sink(NULL, NULL);
 }
 
 static void test_all_flags(void **state)
@@ -175,6 +195,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_debug_exit_flag),
 		cmocka_unit_test(test_all_flags),
 		cmocka_unit_test(test_errors_name_the_flag),
 		cmocka_unit_test(test_disk_values),

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "board/debug_exit.h"
+#include "core/device.h"
+#include "core/vm_config.h"
 #include "core/vmstop.h"
 
 struct exit_rec {
@@ -92,12 +94,27 @@ static void test_read_is_harmless(void **state)
 	assert_int_equal(r.count, 0);
 }
 
+/* Opt-in: without --debug-exit (vm_config.debug_exit) the registry plans
+ * no instance, so port 0xf4 stays unclaimed and a guest's write to it
+ * cannot choose mvm's exit status. */
+static void test_absent_unless_asked(void **state)
+{
+	struct vm_config cfg = { 0 };
+
+	(void)state;
+	assert_non_null(debug_exit_kind.count);
+	assert_int_equal(debug_exit_kind.count(&cfg), 0);
+	cfg.debug_exit = true;
+	assert_int_equal(debug_exit_kind.count(&cfg), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_rule),
 		cmocka_unit_test(test_wide_value_masked),
 		cmocka_unit_test(test_read_is_harmless),
+		cmocka_unit_test(test_absent_unless_asked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -77,7 +79,8 @@ static const char full[] =
 	"             \"show_log_origin\": false},\n"
 	"  \"metrics\": {\"metrics_path\": \"/tmp/metrics.fifo\"},\n"
 	"  \"vsock\": null,\n"
-	"  \"mvm-console\": \"virtio\"\n"
+	"  \"mvm-console\": \"virtio\",\n"
+	"  \"mvm-debug-exit\": true\n"
 	"}\n";
 
 static void test_full_config(void **state)
@@ -114,6 +117,7 @@ static void test_full_config(void **state)
 	assert_false(cfg.log_show_origin);
 	assert_string_equal(cfg.metrics_path, "/tmp/metrics.fifo");
 	assert_int_equal(cfg.console, VM_CONSOLE_VIRTIO);
+	assert_true(cfg.debug_exit);
 	vm_config_release(&cfg);
 	assert_null(cfg.kernel_path);
 	assert_int_equal(cfg.nr_disks, 0);
@@ -128,6 +132,7 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(parse(&cfg, "{" BOOT "}"), 0);
 	assert_string_equal(cfg.kernel_path, "/k");
 	assert_null(cfg.initrd_path);
+	assert_false(cfg.debug_exit);   /* the guest cannot pick mvm's status unless asked */
 	assert_null(cfg.cmdline);
 	assert_int_equal(cfg.nr_cpus, 1);
 	assert_int_equal(cfg.mem_size, VM_DEFAULT_MEM);
@@ -206,6 +211,8 @@ static void test_wrong_types(void **state)
 		"{\"hostfwd\": [80]}}]}",
 		"network-interfaces[0].mvm_user.hostfwd[0]: expected a string, got integer");
 	refused("{" BOOT ", \"mvm-console\": true}", "mvm-console: expected a string, got boolean");
+	refused("{" BOOT ", \"mvm-debug-exit\": 1}",
+		"mvm-debug-exit: expected a boolean, got integer");
 }
 
 static void test_missing_required(void **state)
@@ -562,6 +569,7 @@ static void same_config(const struct vm_config *a, const struct vm_config *b)
 	}
 	assert_int_equal(a->rng, b->rng);
 	assert_int_equal(a->console, b->console);
+	assert_int_equal(a->debug_exit, b->debug_exit);
 	if (a->log_path || b->log_path)
 		assert_string_equal(a->log_path, b->log_path);
 	assert_int_equal(a->log_level_set, b->log_level_set);
@@ -617,6 +625,7 @@ static void test_to_json_shape(void **state)
 	assert_non_null(strstr(json, "\"host_dev_name\": \"tap0\""));
 	assert_non_null(strstr(json, "\"hostfwd\""));
 	assert_non_null(strstr(json, "\"mvm-console\": \"virtio\""));
+	assert_non_null(strstr(json, "\"mvm-debug-exit\": true"));
 	free(json);
 	vm_config_release(&cfg);
 
@@ -675,7 +684,44 @@ static void test_load_file(void **state)
 	vm_config_release(&cfg);
 	unlink(path);
 	assert_int_equal(fc_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, "cannot read: No such file or directory"));
+	assert_non_null(strstr(err, "cannot open: No such file or directory"));
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "test_fc_config: loading a FIFO or directory blocked\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(3);
+}
+
+/* A FIFO with no writer as --config-file used to block mvm in open()
+ * forever (SIGTERM then did nothing); it and a directory are refused at
+ * once, by type. The alarm turns a regression into a failure, not a hang. */
+static void test_load_not_a_file(void **state)
+{
+	char dir[] = "/tmp/test_fc_config_XXXXXX", fifo[64], want[160];
+	struct vm_config cfg;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	fc_config_defaults(&cfg);
+	assert_int_equal(fc_config_load(fifo, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO); --config-file takes a "
+		 "regular file", fifo);
+	assert_string_equal(err, want);
+	assert_int_equal(fc_config_load(dir, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file (a directory)"));
+	assert_int_equal(fc_config_load("/dev/null", &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "(a character device)"));
+	alarm(0);
+	vm_config_release(&cfg);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 int main(void)
@@ -699,6 +745,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_not_a_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -506,7 +506,15 @@ static void test_create_errors(void **state)
 	cfg.path = path;
 	cfg.read_only = false;
 	assert_int_equal(virtio_blk_create(&d, &cfg, NULL), -EINVAL);
-	assert_non_null(strstr(last_msg, "neither a regular file"));
+	assert_non_null(strstr(last_msg, "not a regular file or a block device (a FIFO); --disk "
+				  "takes a regular file or a block device"));
+	cfg.read_only = true;   /* a read-only open of a FIFO would wait for a writer */
+	assert_int_equal(virtio_blk_create(&d, &cfg, NULL), -EINVAL);
+	assert_non_null(strstr(last_msg, "(a FIFO)"));
+	cfg.path = "/dev/null";
+	assert_int_equal(virtio_blk_create(&d, &cfg, NULL), -EINVAL);
+	assert_non_null(strstr(last_msg, "(a character device)"));
+	cfg.read_only = false;
 
 	cfg.path = tmp_image("long-id.img", 4096, 0);
 	cfg.id = "this-id-is-longer-than-20";
