@@ -519,7 +519,7 @@ int snap_reader_open(struct snap_reader *r, const char *path, char *err, size_t 
 
 	memset(r, 0, sizeof(*r));
 	r->path = (char *)path;    /* for rfail() until parse takes its own copy */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block: refused below */
 	if (fd < 0) {
 		ret = -errno;
 		rfail(r, err, errlen, ret, NULL, "%s", strerror(-ret));

@@ -197,7 +197,7 @@ int snap_mem_open(const char *path, uint64_t expected_size, char *err, size_t er
 	struct stat st;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block: refused below */
 	if (fd < 0) {
 		ret = err_usage(-errno);
 		return say(err, errlen, ret, "memory file %s: %s", path, strerror(-ret));
@@ -304,12 +304,12 @@ int snap_mem_merge(const char *base, const char *diff, struct snap_mem_stats *st
 	uint8_t *buf = NULL;
 	int bfd, dfd = -1, ret;
 
-	bfd = open(base, O_RDWR | O_CLOEXEC);
+	bfd = open(base, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (bfd < 0) {
 		ret = err_usage(-errno);
 		return say(err, errlen, ret, "base memory file %s: %s", base, strerror(-ret));
 	}
-	dfd = open(diff, O_RDONLY | O_CLOEXEC);
+	dfd = open(diff, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (dfd < 0) {
 		ret = err_usage(-errno);
 		say(err, errlen, ret, "diff memory file %s: %s", diff, strerror(-ret));
