@@ -304,7 +304,8 @@ if [ "${BENCH_SHIP:-0}" = 1 ]; then
 				grep -av "$(printf '\033')" "$f"
 			else
 				cat "$f"
-			fi | tr -d '\r' | sed "s/^/bench-log[$v] $s: /"
+			# awk, not sed: a console's last line may lack its newline (a line cut by the pause).
+			fi | tr -d '\r' | awk -v p="bench-log[$v] $s: " '{ print p $0 }'
 		done
 	done
 fi
