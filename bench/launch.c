@@ -1,6 +1,6 @@
 /* launch.c - run a command with MVM_T0_NS set and time it to a marker line on its stdout.
  *
- * usage: launch [--guest-mem KB] MARKER TIMEOUT_S -- cmd args...
+ * usage: launch [--guest-mem KB] [--stop-after MS] MARKER TIMEOUT_S -- cmd args...
  * Sets MVM_T0_NS to CLOCK_MONOTONIC just before fork+exec, so mvm can report exec -> first
  * KVM_RUN against the same clock; runs cmd with its stdout on a pipe and copies it to our
  * stdout. On stderr it prints, when a line containing MARKER arrives,
@@ -10,9 +10,14 @@
  * maxrss_kb comes from wait4()'s rusage, so it is measured the same way for every command.
  * With --guest-mem KB, at the marker it also reads cmd's /proc/PID/status and smaps and prints
  *   launch: at_marker rss_kb=<VmRSS> guest_rss_kb=<RSS of mappings of >= KB> overhead_kb=<difference>
- * which treats every run of contiguous anonymous mappings at least as large as guest memory as
+ * which treats every run of contiguous anonymous mappings, or of contiguous mappings of one file
+ * (a restored snapshot's memory file, mapped MAP_PRIVATE), at least as large as guest memory as
  * guest RAM: the same rule for any VMM, so their footprints beyond guest memory compare (QEMU's
  * ROMs count as its overhead).
+ * With --stop-after MS, MS milliseconds after the marker it samples the same figures again,
+ *   launch: after_marker ms=<MS> rss_kb=... guest_rss_kb=... overhead_kb=...
+ * (with --guest-mem), then kills cmd with SIGKILL and reports its exit as usual;
+ * a command stopped this way counts as a success (exit status 0). For guests that never stop.
  * After TIMEOUT_S seconds (0: none) cmd is killed with SIGKILL. Exit status: cmd's status when
  * the marker was seen (128+signal when it was killed), 124 when it was not.
  * Built static (bench/boot.sh) so it runs in the test host VM without libraries.
@@ -64,15 +69,23 @@ static int scan_feed(struct scan *s, const char *buf, size_t n)
 struct vma {
 	unsigned long long start, end, rss_kb;
 	int anon;
+	unsigned long long ino;       /* a file mapping's inode and device; 0: none */
+	unsigned int dev;
 };
 
 #define MAX_VMAS 8192
 
+/* Do two mappings belong to one run of guest RAM: both anonymous, or both of one file? */
+static int same_kind(const struct vma *a, const struct vma *b)
+{
+	return a->anon ? b->anon : !b->anon && a->ino && a->ino == b->ino && a->dev == b->dev;
+}
+
 /* RSS of pid and of its guest RAM, from /proc; 0 when unreadable. Guest RAM
- * is every run of address-contiguous anonymous mappings at least guest_kb
- * long: a VMM's madvise() on part of its RAM splits one mapping into
- * several, which must still count as one. */
-static void sample_rss(pid_t pid, unsigned long long guest_kb)
+ * is every run of address-contiguous anonymous mappings, or of mappings of
+ * one file, at least guest_kb long: a VMM's madvise() on part of its RAM
+ * splits one mapping into several, which must still count as one. */
+static void sample_rss(pid_t pid, unsigned long long guest_kb, const char *label)
 {
 	static struct vma v[MAX_VMAS];
 	unsigned long long rss_kb = 0, in_kb = 0, kb;
@@ -90,18 +103,23 @@ static void sample_rss(pid_t pid, unsigned long long guest_kb)
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *sp = strchr(line, ' '), *dash = strchr(line, '-');
-		unsigned long long start, end;
+		unsigned long long start, end, ino = 0;
+		unsigned int major = 0, minor = 0;
 		int pos = 0;
 
 		/* A mapping's header starts "start-end perms offset dev inode [path]";
 		 * field lines start "Name:". */
 		if (sp && dash && dash < sp &&
-		    sscanf(line, "%llx-%llx %*s %*s %*s %*s%n", &start, &end, &pos) == 2) {
+		    sscanf(line, "%llx-%llx %*s %*s %x:%x %llu%n", &start, &end, &major, &minor,
+			   &ino, &pos) == 5) {
+			int anon;
+
 			if (n == MAX_VMAS)
 				break;
 			while (line[pos] == ' ')
 				pos++;
-			v[n++] = (struct vma){ start, end, 0, line[pos] == '\n' || line[pos] == 0 };
+			anon = line[pos] == '\n' || line[pos] == 0;
+			v[n++] = (struct vma){ start, end, 0, anon, anon ? 0 : ino, major << 20 | minor };
 		} else if (n && sscanf(line, "Rss: %llu kB", &kb) == 1) {
 			v[n - 1].rss_kb = kb;
 		}
@@ -112,14 +130,16 @@ static void sample_rss(pid_t pid, unsigned long long guest_kb)
 		int j = i + 1;
 		unsigned long long run_rss = v[i].rss_kb;
 
-		while (v[i].anon && j < n && v[j].anon && v[j].start == v[j - 1].end)
+		int ram = v[i].anon || v[i].ino;
+
+		while (ram && j < n && same_kind(&v[i], &v[j]) && v[j].start == v[j - 1].end)
 			run_rss += v[j++].rss_kb;
-		if (v[i].anon && (v[j - 1].end - v[i].start) / 1024 >= guest_kb)
+		if (ram && (v[j - 1].end - v[i].start) / 1024 >= guest_kb)
 			in_kb += run_rss;
 		i = j;
 	}
-	fprintf(stderr, "launch: at_marker rss_kb=%llu guest_rss_kb=%llu overhead_kb=%llu\n", rss_kb,
-		in_kb, rss_kb > in_kb ? rss_kb - in_kb : 0);
+	fprintf(stderr, "launch: %s rss_kb=%llu guest_rss_kb=%llu overhead_kb=%llu\n", label,
+		rss_kb, in_kb, rss_kb > in_kb ? rss_kb - in_kb : 0);
 }
 
 int main(int argc, char **argv)
@@ -129,16 +149,28 @@ int main(int argc, char **argv)
 	struct rusage ru = { 0 };
 	int pfd[2], status = 0, timed_out = 0, code;
 	char env[32], buf[4096];
-	unsigned long long guest_kb = 0;
+	unsigned long long guest_kb = 0, stop_ms = 0, stop_at = 0;
+	int stopped = 0, have_stop = 0;
 	pid_t pid;
 
-	if (argc > 2 && !strcmp(argv[1], "--guest-mem")) {
-		guest_kb = strtoull(argv[2], NULL, 10);
+	while (argc > 2 && (!strcmp(argv[1], "--guest-mem") || !strcmp(argv[1], "--stop-after"))) {
+		char *end;
+		unsigned long long v = strtoull(argv[2], &end, 10);
+
+		if (*end || end == argv[2]) {
+			fprintf(stderr, "launch: %s %s: expected a whole number\n", argv[1], argv[2]);
+			return 2;
+		}
+		if (!strcmp(argv[1], "--guest-mem"))
+			guest_kb = v;
+		else
+			stop_ms = v, have_stop = 1;
 		argc -= 2;
 		argv += 2;
 	}
 	if (argc < 5 || strcmp(argv[3], "--")) {
-		fprintf(stderr, "usage: launch [--guest-mem KB] MARKER TIMEOUT_S -- cmd args...\n");
+		fprintf(stderr, "usage: launch [--guest-mem KB] [--stop-after MS] MARKER TIMEOUT_S -- "
+			"cmd args...\n");
 		return 2;
 	}
 	scan.marker = argv[1];
@@ -170,19 +202,29 @@ int main(int argc, char **argv)
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		unsigned long long t = now_ns(), until = 0;
 		int wait_ms = -1;
 		ssize_t n;
 
-		if (deadline) {
-			unsigned long long t = now_ns();
-
-			if (t >= deadline) {
-				timed_out = 1;
-				kill(pid, SIGKILL);
-				break;
-			}
-			wait_ms = (deadline - t) / 1000000 + 1;
+		if (stop_at && t >= stop_at) {
+			fprintf(stderr, "launch: after_marker ms=%llu\n", stop_ms);
+			if (guest_kb)
+				sample_rss(pid, guest_kb, "after_marker");
+			stopped = 1;
+			kill(pid, SIGKILL);
+			break;
 		}
+		if (deadline && t >= deadline) {
+			timed_out = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (deadline)
+			until = deadline;
+		if (stop_at && (!until || stop_at < until))
+			until = stop_at;
+		if (until)
+			wait_ms = (until - t) / 1000000 + 1;
 		if (poll(&p, 1, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -197,20 +239,24 @@ int main(int argc, char **argv)
 			break;
 		fwrite(buf, 1, n, stdout);
 		if (!scan.found && scan_feed(&scan, buf, n)) {
-			fprintf(stderr, "launch: marker_ms=%.1f\n", (now_ns() - t0) / 1e6);
+			unsigned long long t = now_ns();
+
+			fprintf(stderr, "launch: marker_ms=%.1f\n", (t - t0) / 1e6);
 			if (guest_kb)
-				sample_rss(pid, guest_kb);
+				sample_rss(pid, guest_kb, "at_marker");
+			if (have_stop)
+				stop_at = t + stop_ms * 1000000ULL;
 		}
 	}
 	fflush(stdout);
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	fprintf(stderr, "launch: exit_ms=%.1f maxrss_kb=%ld status=%d%s\n", (now_ns() - t0) / 1e6,
-		ru.ru_maxrss, code, timed_out ? " timed_out=1" : "");
+	fprintf(stderr, "launch: exit_ms=%.1f maxrss_kb=%ld status=%d%s%s\n", (now_ns() - t0) / 1e6,
+		ru.ru_maxrss, code, timed_out ? " timed_out=1" : "", stopped ? " stopped=1" : "");
 	if (!scan.found) {
 		fprintf(stderr, "launch: marker not seen\n");
 		return 124;
 	}
-	return code;
+	return stopped ? 0 : code;
 }

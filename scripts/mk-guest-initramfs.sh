@@ -13,6 +13,8 @@
 #     echo      prints MVM-GUEST-ECHO-READY, then runs each line read from the console
 #     shell     (default) an interactive shell on the console; leaving it powers off
 #     hvc       an interactive shell on /dev/hvc0 (virtio-console) instead of the serial console
+#     count     MVM-COUNT=i T=<epoch> every 0.2 s, also into block i of /dev/vda (snapshot tests)
+#     tick      MVM-TICK=i every 10 ms (bench/snapshot.sh: the restored guest runs again)
 #   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
 #   udhcpc finds /etc/udhcpc/default.script (Debian busybox's path), which configures the interface it leased.
 set -euo pipefail
@@ -167,6 +169,17 @@ count)
 		[ -b /dev/vda ] && printf 'MVM-COUNT=%d\n' "$i" |
 			dd of=/dev/vda bs=512 seek="$i" conv=notrunc,fsync 2>/dev/null
 		usleep 200000
+	done ;;
+tick)
+	# Restore benchmark (bench/snapshot.sh): MVM-TICK=i on the console every 10 ms, so a
+	# restored guest shows it runs again within about 10 ms. Ctrl-Alt-Del powers off.
+	echo 0 >/proc/sys/kernel/ctrl-alt-del 2>/dev/null
+	trap 'echo MVM-GUEST-CAD; poweroff -f' INT
+	i=0
+	while :; do
+		i=$((i + 1))
+		echo "MVM-TICK=$i"
+		usleep 10000
 	done ;;
 hvc)
 	if [ -c /dev/hvc0 ]; then
