@@ -67,6 +67,20 @@ void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_real
 	clock->clock += now_realtime_ns - saved_realtime_ns;
 }
 
+void vm_snapshot_tsc_forward(struct vcpu_state *st, uint64_t away_ns)
+{
+	if (!st->tsc_khz || !away_ns)
+		return;
+	for (uint32_t i = 0; i < st->nmsrs && i < VCPU_STATE_MAX_MSRS; i++) {
+		if (st->msrs[i].index != VCPU_MSR_IA32_TSC)
+			continue;
+		/* kHz * ns / 1e6 = ticks; split to stay within 64 bits for long absences. */
+		st->msrs[i].data += (away_ns / 1000000) * st->tsc_khz +
+				    (away_ns % 1000000) * st->tsc_khz / 1000000;
+		return;
+	}
+}
+
 static uint64_t snapshot_new_id(void)
 {
 	uint64_t id = 0;
@@ -508,6 +522,10 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 {
 	const struct vm_devices *d = vm->devices;
 	struct vm_kvm_state kvm_state;
+	/* The time the VM was away: kvm-clock and the TSCs both move on by it. */
+	uint64_t now = realtime_now_ns();
+	uint64_t away_ns = s->machine.realtime_ns && now > s->machine.realtime_ns
+			   ? now - s->machine.realtime_ns : 0;
 	const void *p;
 	uint32_t v;
 	size_t len;
@@ -525,22 +543,32 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 	if (snap_find(&s->reader, "kvm", &v, &p, &len))
 		return -EINVAL;
 	memcpy(&kvm_state, p, sizeof(kvm_state));
-	vm_snapshot_clock_forward(&kvm_state.clock, s->machine.realtime_ns, realtime_now_ns());
+	vm_snapshot_clock_forward(&kvm_state.clock, s->machine.realtime_ns, now);
 	if ((ret = vm_state_restore(vm->fd, &kvm_state))) {
 		log_err("%s: section kvm: KVM refused the irqchip, PIT or clock state", s->path);
 		return ret;
 	}
+	struct vcpu_state *st = malloc(sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		char name[SNAP_NAME_LEN + 1];
 
 		vcpu_section_name(i, name, sizeof(name));
-		if (snap_find(&s->reader, name, &v, &p, &len))
+		if (snap_find(&s->reader, name, &v, &p, &len)) {
+			free(st);
 			return -EINVAL;
-		if ((ret = vcpu_state_restore(vm->vcpus[i].fd, p))) {
+		}
+		memcpy(st, p, sizeof(*st));
+		vm_snapshot_tsc_forward(st, away_ns);
+		if ((ret = vcpu_state_restore(vm->vcpus[i].fd, st))) {
 			log_err("%s: section %s: KVM refused the vCPU's state", s->path, name);
+			free(st);
 			return ret;
 		}
 	}
+	free(st);
 	for (int i = 0; i < d->nr_slots; i++) {
 		const struct vm_device *slot = &d->slots[i];
 		char name[SNAP_NAME_LEN + 1];

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/vcpu_state.h"
 #include "snap/format.h"
 #include "vmm/vm.h"
 
@@ -124,6 +125,12 @@ int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct 
  * Pure. */
 void vm_snapshot_clock_forward(struct kvm_clock_data *clock, uint64_t saved_realtime_ns,
 			       uint64_t now_realtime_ns);
+
+/* The TSC moves on with it: the saved IA32_TSC plus away_ns at the vCPU's
+ * saved frequency (no frequency known: unchanged), so the guest's TSC and
+ * kvm-clock agree after a restore and its clocksource watchdog sees no
+ * skew. Pure. */
+void vm_snapshot_tsc_forward(struct vcpu_state *st, uint64_t away_ns);
 
 /* For the builder (snapshot.c): check the plan against the file, then put the
  * KVM, vCPU and device states back, in that order. 0 or -errno (logged). */

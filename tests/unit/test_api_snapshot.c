@@ -318,6 +318,33 @@ static void test_clock_forward(void **state)
 	assert_int_equal(c.clock, 1000);
 }
 
+static void test_tsc_forward(void **state)
+{
+	static struct vcpu_state st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.tsc_khz = 2000000;   /* 2 GHz */
+	st.nmsrs = 2;
+	st.msrs[0].index = VCPU_MSR_LSTAR;
+	st.msrs[0].data = 7;
+	st.msrs[1].index = VCPU_MSR_IA32_TSC;
+	st.msrs[1].data = 1000;
+	vm_snapshot_tsc_forward(&st, 3000000000ull);          /* 3 s away */
+	assert_int_equal(st.msrs[1].data, 1000 + 6000000000ull);
+	assert_int_equal(st.msrs[0].data, 7);
+	/* A day away at 4 GHz does not overflow the arithmetic. */
+	st.tsc_khz = 4000000;
+	st.msrs[1].data = 0;
+	vm_snapshot_tsc_forward(&st, 86400ull * 1000000000ull);
+	assert_int_equal(st.msrs[1].data, 86400ull * 4000000000ull);
+	/* No frequency known: left alone. */
+	st.tsc_khz = 0;
+	st.msrs[1].data = 5;
+	vm_snapshot_tsc_forward(&st, 1000000000ull);
+	assert_int_equal(st.msrs[1].data, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +356,7 @@ int main(void)
 		cmocka_unit_test_setup(test_restore_needs_empty_config, setup),
 		cmocka_unit_test_setup(test_clock_forward, setup),
 		cmocka_unit_test_setup(test_open_sections, setup),
+		cmocka_unit_test_setup(test_tsc_forward, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
