@@ -176,7 +176,8 @@ static int cli_load_config(const char *path, const char *vm_flag, bool debug,
 		int ret = log_set_file(cfg->log_path, cfg->log_show_level);
 
 		if (ret) {
-			log_err("--config-file: logger.log_path %s: %s", cfg->log_path, strerror(-ret));
+			log_err("--config-file: logger.log_path %s: %s", cfg->log_path,
+				log_file_strerror(ret));
 			return -EINVAL;
 		}
 	}
