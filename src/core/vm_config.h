@@ -59,6 +59,7 @@ struct vm_config {
 	const char *metrics_path;  /* metrics.metrics_path; NULL: no metrics file */
 	uint64_t metrics_interval_ms; /* between metrics lines; 0: $MVM_METRICS_INTERVAL_MS or 60 s */
 	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
+	bool dumpable;             /* --dumpable: keep core dumps and same-user ptrace */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
