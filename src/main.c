@@ -10,6 +10,7 @@
 #include "core/vmstop.h"
 #include "board/console.h"
 #include "util/bench_probe.h"
+#include "util/harden.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -49,6 +50,11 @@ static int cmd_run(int argc, char **argv)
 	if (ret) {
 		cli_free_run(&cfg);
 		return ret > 0 ? MVM_EXIT_OK : MVM_EXIT_USAGE;
+	}
+	/* Before any guest data is in memory (the API may load it later). */
+	if (harden_process(cfg.dumpable)) {
+		cli_free_run(&cfg);
+		return MVM_EXIT_HOST;
 	}
 	cfg.bench_t0_ns = bench_probe_t0();
 	if (cfg.restore_dir)

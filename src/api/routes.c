@@ -239,7 +239,7 @@ static int api_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 	if (cfg->log_level_set && log_get_level() != LOG_DEBUG)
 		log_set_level((enum log_level)cfg->log_level);
 	if (cfg->log_path && (ret = log_set_file(cfg->log_path, cfg->log_show_level))) {
-		snprintf(err, errlen, "log_path %s: %s", cfg->log_path, strerror(-ret));
+		snprintf(err, errlen, "log_path %s: %s", cfg->log_path, log_file_strerror(ret));
 		return ret;
 	}
 	return 0;

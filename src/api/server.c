@@ -278,6 +278,38 @@ static bool api_conn_event(struct api_server *s, struct api_conn *c, uint32_t ev
 	return true;
 }
 
+/* accept() failed with the connection still queued (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM): the level-triggered listener would wake the thread at
+ * once, forever. Stop watching it for API_ACCEPT_BACKOFF_MS, then retry;
+ * say so at most once per API_ACCEPT_LOG_MS. */
+static void api_accept_backoff(struct api_server *s, int err)
+{
+	uint64_t now = api_now_ns();
+	struct epoll_event ev = { .events = 0, .data.ptr = &s->listen_fd };
+
+	s->accept_failures++;
+	if (!s->accept_logged_ns || now - s->accept_logged_ns >= API_ACCEPT_LOG_MS * 1000000ULL) {
+		log_warn("api: accept on %s: %s; new connections wait %d ms at a time "
+			 "(%llu failures so far)", s->path, strerror(err), API_ACCEPT_BACKOFF_MS,
+			 (unsigned long long)s->accept_failures);
+		s->accept_logged_ns = now;
+	}
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &ev) == 0)
+		s->accept_resume_ns = now + API_ACCEPT_BACKOFF_MS * 1000000ULL;
+}
+
+/* After the back-off: watch the listener again (pending connections wake
+ * the thread at once). */
+static void api_accept_resume(struct api_server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->listen_fd };
+
+	if (!s->accept_resume_ns || api_now_ns() < s->accept_resume_ns)
+		return;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &ev) == 0)
+		s->accept_resume_ns = 0;
+}
+
 static void api_accept(struct api_server *s)
 {
 	for (;;) {
@@ -285,10 +317,10 @@ static void api_accept(struct api_server *s)
 		int slot = -1;
 
 		if (fd < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != ECONNABORTED)
-				log_warn("api: accept on %s: %s", s->path, strerror(errno));
+			if (errno != EAGAIN)
+				api_accept_backoff(s, errno);
 			return;
 		}
 		for (int i = 0; i < API_MAX_CONNS; i++)
@@ -376,7 +408,8 @@ static void *api_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "mvm-api");
 	while (!atomic_load(&s->stopping)) {
-		int n = epoll_wait(s->epfd, evs, API_MAX_CONNS + 2, tick);
+		int n = epoll_wait(s->epfd, evs, API_MAX_CONNS + 2,
+				   s->accept_resume_ns ? API_ACCEPT_BACKOFF_MS : tick);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -399,6 +432,7 @@ static void *api_thread(void *arg)
 			}
 		}
 		api_sweep_idle(s);
+		api_accept_resume(s);
 	}
 	return NULL;
 }
@@ -436,6 +470,46 @@ static int api_check_stale(const char *path)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+/* Record which file bind() made, so close unlinks PATH only while it still
+ * names it; refuse a file that is not a socket or that others may open (the
+ * path was swapped, or the kernel ignored the socket's mode). */
+static int api_note_socket(struct api_server *s, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		log_err("--api-sock %s: the socket file vanished after bind: %s", path,
+			strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode) || (st.st_mode & 077)) {
+		log_err("--api-sock %s: after bind the path is %s with mode %04o, not our socket "
+			"with mode 0600; is another process changing that directory?", path,
+			S_ISSOCK(st.st_mode) ? "a socket" : "not a socket",
+			(unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->sock_dev = st.st_dev;
+	s->sock_ino = st.st_ino;
+	return 0;
+}
+
+/* At exit: unlink PATH only if it is still the socket bind() made; a file
+ * put there since (another mvm's socket, anything) is not ours to remove. */
+static void api_unlink_socket(struct api_server *s)
+{
+	struct stat st;
+
+	if (lstat(s->path, &st) < 0)
+		return;
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != s->sock_dev || st.st_ino != s->sock_ino) {
+		log_debug("api: %s is no longer the socket mvm made; left in place", s->path);
+		return;
+	}
+	unlink(s->path);
+}
+
 int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -456,15 +530,21 @@ int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm)
 	if ((ret = api_check_stale(path)))
 		return ret;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	/* Owner only, from the moment the file exists: Linux creates a Unix
+	 * socket's file with the socket inode's mode (less the umask), so
+	 * fchmod before bind sets it with no window and no second lookup of a
+	 * path someone else could swap (a chmod by path after bind follows
+	 * whatever is there by then). */
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (s->listen_fd < 0 || fchmod(s->listen_fd, 0600) < 0 ||
+	    bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
 		log_err("--api-sock %s: %s", path, strerror(-ret));
 		goto fail;
 	}
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	/* Owner only, set before listen() so nobody else ever connects. */
-	if (chmod(path, 0600) < 0 || listen(s->listen_fd, 64) < 0) {
+	if ((ret = api_note_socket(s, path)))
+		goto fail;
+	if (listen(s->listen_fd, 64) < 0) {
 		ret = -errno;
 		log_err("--api-sock %s: %s", path, strerror(-ret));
 		goto fail;
@@ -523,7 +603,7 @@ void api_server_close(struct api_server *s)
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->path[0])
-		unlink(s->path);
+		api_unlink_socket(s);
 	if (s->epfd >= 0)
 		close(s->epfd);
 	if (s->wake_fd >= 0)

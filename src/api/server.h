@@ -4,7 +4,10 @@
  * listens on is replaced; a live one is refused with -EADDRINUSE, any
  * other file with -EEXIST); api_server_start() serves it on a thread with
  * every signal blocked; api_server_close() stops the thread, closes every
- * connection and unlinks PATH. The thread never blocks on a client: every
+ * connection and unlinks PATH if it is still the socket it made (same
+ * st_dev/st_ino). The socket file is 0600 from its creation (fchmod before
+ * bind). accept() failing for want of fds or memory rests the listener for
+ * API_ACCEPT_BACKOFF_MS instead of spinning on it. The thread never blocks on a client: every
  * socket is non-blocking, each connection has bounded buffers (one request
  * of at most HTTP_MAX_HEAD + HTTP_MAX_BODY bytes in, API_OUT_MAX bytes of
  * responses out; past that its requests wait until the client reads), at
@@ -29,6 +32,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "api/http.h"
 #include "core/vm_config.h"
@@ -36,6 +41,10 @@
 #define API_MAX_CONNS 16
 #define API_IDLE_MS   10000
 #define API_OUT_MAX   (256 * 1024)
+/* accept() out of fds or memory: the listener rests this long, and the
+ * failure is logged at most once per API_ACCEPT_LOG_MS. */
+#define API_ACCEPT_BACKOFF_MS 100
+#define API_ACCEPT_LOG_MS     10000
 
 struct vm;
 struct api_vmm;
@@ -83,6 +92,11 @@ struct api_server {
 	struct api_conn *conns[API_MAX_CONNS];
 	struct api_vmm *vmm;
 	unsigned long served;      /* requests answered (tests, bench) */
+	uint64_t accept_resume_ns; /* listener unwatched until then; 0: watched */
+	uint64_t accept_logged_ns; /* last accept-failure message */
+	unsigned long long accept_failures;
+	dev_t sock_dev;            /* the socket file bind() made: close unlinks */
+	ino_t sock_ino;            /* PATH only while it is still this file */
 };
 
 /* 0 or -errno (logged, naming PATH). */

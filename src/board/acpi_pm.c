@@ -35,8 +35,8 @@ static enum vm_stop_reason write_reg(struct acpi_pm *p, uint64_t off, uint8_t v)
 			return VM_STOP_POWEROFF;
 		/* Once per VM: a guest looping on this must not flood the host's log. */
 		if (!p->sleep_warned)
-			log_info("guest asked for ACPI sleep type %u, which mvm does not "
-				 "implement; resuming it at once", ACPI_PM_SLP_TYP(v));
+			log_info_rl("guest asked for ACPI sleep type %u, which mvm does not "
+				    "implement; resuming it at once", ACPI_PM_SLP_TYP(v));
 		p->sleep_warned = true;
 		r->sleep_sts |= ACPI_PM_WAK_STS;
 		return VM_STOP_NONE;

@@ -224,7 +224,7 @@ static bool command(struct i8042_regs *r, uint8_t cmd)
 		/* 0xF0-0xFF pulse output lines whose mask bit is 0; bit 0 is reset. */
 		if (cmd >= 0xf0)
 			return !(cmd & OUTP_RESET);
-		log_debug("i8042: ignoring command 0x%02x", cmd);
+		log_debug_rl("i8042: ignoring command 0x%02x", cmd);
 		break;
 	}
 	return false;
@@ -297,7 +297,7 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 	}
 
 	if (reset) {
-		log_debug("i8042: guest pulsed the reset line");
+		log_debug_rl("i8042: guest pulsed the reset line");
 		vm_stopper_request(&k->stop, VM_STOP_RESET);
 	}
 }

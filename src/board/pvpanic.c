@@ -39,9 +39,9 @@ void pvpanic_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	/* Each event is reported once: a guest repeating it cannot flood the log. */
 	ev &= ~__atomic_fetch_or(&p->regs.events_seen, ev, __ATOMIC_RELAXED);
 	if (ev & PVPANIC_CRASH_LOADED)
-		log_warn("guest panicked; its crash kernel is loaded and takes over");
+		log_warn_rl("guest panicked; its crash kernel is loaded and takes over");
 	if (ev & PVPANIC_PANICKED) {
-		log_err("guest reported a kernel panic (pvpanic); stopping the VM");
+		log_err_rl("guest reported a kernel panic (pvpanic); stopping the VM");
 		vm_stopper_request(&p->stop, VM_STOP_PANIC);
 	}
 }

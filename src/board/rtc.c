@@ -148,7 +148,7 @@ static void commit(struct rtc *r)
 	if (sec < 0 || sec > 59 || min < 0 || min > 59 || hour < 0 || mday < 1 ||
 	    mday > 31 || mon < 1 || mon > 12 || year < 0 || year > 99 ||
 	    cent < 0 || cent > 99) {
-		log_debug("rtc: guest set an invalid time; keeping the clock as it was");
+		log_debug_rl("rtc: guest set an invalid time; keeping the clock as it was");
 		return;
 	}
 	tm.tm_sec = sec;

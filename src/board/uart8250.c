@@ -217,8 +217,8 @@ static void transmit(struct uart8250 *u, uint8_t byte)
 		}
 		if (!u->out_failed) {
 			u->out_failed = true;
-			log_warn("serial output (fd %d) write failed: %s; dropping guest output",
-				 u->out_fd, n < 0 ? strerror(errno) : "short write");
+			log_warn_rl("serial output (fd %d) write failed: %s; dropping guest output",
+				    u->out_fd, n < 0 ? strerror(errno) : "short write");
 		}
 		return;
 	}

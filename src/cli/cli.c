@@ -108,7 +108,7 @@ void cli_usage(FILE *out)
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--debug-exit] [--stats] [--debug]\n"
-		"               [--trace-exits] [--metrics PATH] [--api-sock PATH]\n"
+		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm run --restore DIR [--api-sock PATH] [--stats] [--debug]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
@@ -142,6 +142,8 @@ void cli_usage(FILE *out)
 		"                  and KVM's own statistics of the VM and each vCPU\n"
 		"  --trace-exits   log every vCPU exit on stderr (reason, port/address, size, data);\n"
 		"                  at most 1000 lines/s (MVM_TRACE_EXITS_RATE), drops are counted\n"
+		"  --dumpable      allow core dumps and ptrace by the same user (off by default:\n"
+		"                  mvm's memory holds guest data; guest RAM is never dumped)\n"
 		"  --metrics PATH  append a JSON line of exit counts, KVM statistics and device\n"
 		"                  counters to PATH (file or FIFO) every 60 s\n"
 		"                  (MVM_METRICS_INTERVAL_MS) and when mvm stops\n"
@@ -182,7 +184,8 @@ static int cli_load_config(const char *path, const char *vm_flag, bool debug,
 		int ret = log_set_file(cfg->log_path, cfg->log_show_level);
 
 		if (ret) {
-			log_err("--config-file: logger.log_path %s: %s", cfg->log_path, strerror(-ret));
+			log_err("--config-file: logger.log_path %s: %s", cfg->log_path,
+				log_file_strerror(ret));
 			return -EINVAL;
 		}
 	}
@@ -205,6 +208,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "stats",   no_argument,       NULL, 's' },
 		{ "trace-exits", no_argument,   NULL, 'T' },
 		{ "debug-exit", no_argument,    NULL, 'E' },
+		{ "dumpable", no_argument,      NULL, 'u' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "config-file", required_argument, NULL, 'F' },
@@ -263,6 +267,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 's': cfg->stats = true; break;
 		case 'T': cfg->trace_exits = true; break;
 		case 'E': cfg->debug_exit = true; break;
+		case 'u': cfg->dumpable = true; break;
 		case 'A': cfg->api_sock = optarg; break;
 		case 'M':
 			if (!*optarg || vm_config_set_string(cfg, &cfg->metrics_path, 0, optarg)) {

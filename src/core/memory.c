@@ -33,6 +33,11 @@ int gmem_init(struct gmem *m, uint64_t ram_size)
 		munmap((void *)(aligned + ram_size), start + ram_size + GMEM_ALIGN - (aligned + ram_size));
 	m->base = (uint8_t *)aligned;
 	m->ram_size = ram_size;
+	/* A core dump of mvm must not carry the guest's memory (its keys, its
+	 * users' data): keep RAM out of it even when --dumpable allows dumps. */
+	if (madvise(m->base, ram_size, MADV_DONTDUMP) < 0)
+		log_warn("guest RAM may appear in core dumps: madvise(MADV_DONTDUMP): %s",
+			 strerror(errno));
 
 	low = ram_size < LAYOUT_MMIO_HOLE_START ? ram_size : LAYOUT_MMIO_HOLE_START;
 	m->regions[0] = (struct gmem_region){ .gpa = 0, .size = low, .host = m->base };

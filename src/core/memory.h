@@ -5,8 +5,9 @@
  * 32-bit MMIO hole, the rest at 4 GiB. gmem_ptr() is the only function that
  * turns a guest-physical address into a host pointer: it returns NULL unless
  * all of [gpa, gpa+len) lies inside one region, with overflow checked.
- * Nothing else in mvm does arithmetic on guest addresses. Needs no KVM, so
- * unit tests build a gmem directly.
+ * Nothing else in mvm does arithmetic on guest addresses. The mapping is
+ * MADV_DONTDUMP: guest RAM never lands in a core dump of mvm. Needs no KVM,
+ * so unit tests build a gmem directly.
  */
 #ifndef MVM_CORE_MEMORY_H
 #define MVM_CORE_MEMORY_H

@@ -134,7 +134,7 @@ static enum exit_action handle_system_event(struct vcpu *v)
 		vm_stopper_request(&v->host->stopper, VM_STOP_PANIC);
 		return EXIT_STOP;
 	default:
-		log_warn("vCPU %d: ignoring system event %u", v->index, v->run->system_event.type);
+		log_warn_rl("vCPU %d: ignoring system event %u", v->index, v->run->system_event.type);
 		return EXIT_CONTINUE;
 	}
 }
@@ -220,8 +220,8 @@ static void vcpu_settle(struct vcpu *v)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (ioctl(v->fd, KVM_RUN, 0) == 0)
-		log_debug("vCPU %d: KVM_RUN with immediate_exit returned an exit (%u)", v->index,
-			  v->run->exit_reason);
+		log_debug_rl("vCPU %d: KVM_RUN with immediate_exit returned an exit (%u)", v->index,
+			     v->run->exit_reason);
 }
 
 static void *vcpu_thread(void *arg)

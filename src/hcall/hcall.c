@@ -234,7 +234,7 @@ static int64_t hc_exit(struct hcall *h, void *arg)
 {
 	struct mvm_hc_exit *a = arg;
 
-	log_debug("guest asked to exit with status %llu", (unsigned long long)a->status);
+	log_debug_rl("guest asked to exit with status %llu", (unsigned long long)a->status);
 	vm_stopper_request_exit(&h->stopper, (int)(a->status & 0xff));
 	return 0;
 }
@@ -265,10 +265,10 @@ static void hcall_fault(struct hcall *h)
 		snprintf(pf, sizeof(pf), " (%s %s a %s page)", r.error_code & 4 ? "user" : "supervisor",
 			 r.error_code & 0x10 ? "fetch from" : r.error_code & 2 ? "write to" : "read from",
 			 r.error_code & 1 ? "supervisor-only" : "not-present");
-	log_err("guest fault: %s at RIP 0x%llx CR2 0x%llx error 0x%llx%s; RSP 0x%llx CS 0x%llx "
-		"RFLAGS 0x%llx", name, (unsigned long long)r.rip, (unsigned long long)r.cr2,
-		(unsigned long long)r.error_code, pf, (unsigned long long)r.rsp,
-		(unsigned long long)r.cs, (unsigned long long)r.rflags);
+	log_err_rl("guest fault: %s at RIP 0x%llx CR2 0x%llx error 0x%llx%s; RSP 0x%llx CS 0x%llx "
+		   "RFLAGS 0x%llx", name, (unsigned long long)r.rip, (unsigned long long)r.cr2,
+		   (unsigned long long)r.error_code, pf, (unsigned long long)r.rsp,
+		   (unsigned long long)r.cs, (unsigned long long)r.rflags);
 	vm_stopper_request_exit(&h->stopper, MVM_EXIT_CRASH);
 }
 
@@ -320,8 +320,8 @@ void hcall_dispatch(struct hcall *h, uint32_t nr, uint64_t gpa)
 	g = hcall_guest_ptr(h, gpa, op->size);
 	if (!g) {
 		atomic_fetch_add(&h->bad_structs, 1);
-		log_debug("hypercall %u: argument struct at 0x%llx is not in RAM; ignored", nr,
-			  (unsigned long long)gpa);
+		log_debug_rl("hypercall %u: argument struct at 0x%llx is not in RAM; ignored", nr,
+			     (unsigned long long)gpa);
 		return;
 	}
 	/* Work on a copy: another vCPU may rewrite the struct meanwhile. */

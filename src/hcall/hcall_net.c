@@ -180,8 +180,8 @@ int hcall_net_write(struct hcall_net *n, const uint8_t *frame, size_t len)
 	if (t.ret == -EAGAIN)
 		return -EAGAIN;
 	atomic_fetch_add(&n->tx_dropped, 1);
-	log_debug("net hypercalls (%s): frame of %zu bytes not sent: %s", n->be->name, len,
-		  strerror(-t.ret));
+	log_debug_rl("net hypercalls (%s): frame of %zu bytes not sent: %s", n->be->name, len,
+		     strerror(-t.ret));
 	return -EIO;
 }
 

@@ -61,7 +61,7 @@ static void tap_ready(void *opaque, uint32_t events)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				log_debug("tap %s: read: %s", t->ifname, strerror(errno));
+				log_debug_rl("tap %s: read: %s", t->ifname, strerror(errno));
 			break;
 		}
 		if (n < NET_VNET_HDR_LEN + NET_FRAME_MIN)
@@ -112,7 +112,7 @@ static int tap_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 		}
 		/* EIO: interface down; EINVAL: a malformed vnet header. A NIC
 		 * would drop these too. */
-		log_debug("tap %s: write: %s", t->ifname, strerror(errno));
+		log_debug_rl("tap %s: write: %s", t->ifname, strerror(errno));
 		return -errno;
 	}
 }
@@ -146,7 +146,7 @@ static int tap_set_offload(struct net_backend *be, unsigned offloads)
 	}
 	if (ioctl(t->fd, TUNSETOFFLOAD, f) < 0) {
 		int e = errno;
-		log_err("tap %s: TUNSETOFFLOAD 0x%lx: %s", t->ifname, f, strerror(e));
+		log_err_rl("tap %s: TUNSETOFFLOAD 0x%lx: %s", t->ifname, f, strerror(e));
 		return -e;
 	}
 	return 0;

@@ -225,8 +225,8 @@ static bool blk_finish_op(struct virtio_blk *d, struct blk_slot *s, int res)
 	}
 	if (st != VIRTIO_BLK_S_OK && !d->ioerr_logged) {
 		d->ioerr_logged = true;
-		log_warn("virtio-blk %s: host I/O error (%s); the guest sees an I/O error",
-			 d->path, res < 0 ? strerror(-res) : "short transfer");
+		log_warn_rl("virtio-blk %s: host I/O error (%s); the guest sees an I/O error",
+			    d->path, res < 0 ? strerror(-res) : "short transfer");
 	}
 	blk_complete(d, s, st);
 	return false;
@@ -306,7 +306,7 @@ static void blk_flush_submissions(struct virtio_blk *d)
 		if (r == -EINTR || r == -EAGAIN)
 			continue;
 		if (r < 0)
-			log_warn("virtio-blk %s: io_uring submit: %s", d->path, strerror(-r));
+			log_warn_rl("virtio-blk %s: io_uring submit: %s", d->path, strerror(-r));
 		d->to_submit = 0;
 	}
 }
@@ -319,8 +319,8 @@ static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 	int st = virtio_blk_req_parse(c, d->capacity, d->ro, r);
 
 	if (st < 0) {
-		log_debug("virtio-blk %s: request without a 16-byte header or a status byte; "
-			  "device needs reset", d->path);
+		log_debug_rl("virtio-blk %s: request without a 16-byte header or a status byte; "
+			     "device needs reset", d->path);
 		vq_push(q, c->head, 0);
 		d->pushed = true;
 		d->failed = true;
@@ -476,7 +476,7 @@ static int blk_drain_until(struct virtio_blk *d, uint64_t deadline_ns)
 		if (r == -EINTR)
 			continue;
 		if (r < 0) {
-			log_err("virtio-blk %s: waiting for I/O in flight: %s", d->path, strerror(-r));
+			log_err_rl("virtio-blk %s: waiting for I/O in flight: %s", d->path, strerror(-r));
 			return r;
 		}
 		blk_handle_cqe(d, cqe);

@@ -44,8 +44,8 @@ static bool tx_arm(struct virtio_console *d)
 		return true;
 	rc = evloop_add(&d->w.loop, d->wfd, EPOLLOUT, tx_writable, d);
 	if (rc) {
-		log_warn("virtio-console: cannot wait for output fd %d: %s; guest "
-			 "output is discarded", d->out_fd, strerror(-rc));
+		log_warn_rl("virtio-console: cannot wait for output fd %d: %s; guest "
+			    "output is discarded", d->out_fd, strerror(-rc));
 		d->out_failed = true;
 		return false;
 	}
@@ -56,8 +56,8 @@ static bool tx_arm(struct virtio_console *d)
 static void tx_fail(struct virtio_console *d, const char *why)
 {
 	if (!d->out_failed)
-		log_warn("virtio-console: writing guest output to fd %d failed: %s; "
-			 "further output is discarded", d->out_fd, why);
+		log_warn_rl("virtio-console: writing guest output to fd %d failed: %s; "
+			    "further output is discarded", d->out_fd, why);
 	d->out_failed = true;
 }
 
@@ -295,8 +295,8 @@ static void rx_serve(void *dev)
 		}
 		if (d->rx_chain.nr_out) {
 			if (!d->warned_rx_readable)
-				log_debug("virtio-console: receive buffer with device-readable "
-					  "segments; returned empty");
+				log_debug_rl("virtio-console: receive buffer with device-readable "
+					     "segments; returned empty");
 			d->warned_rx_readable = true;
 		} else {
 			n = rx_copy(d, &d->rx_chain);

@@ -37,7 +37,7 @@ static void mmio_eventfd_signal(int fd)
 
 	/* EAGAIN: the counter is saturated, the reader will wake anyway. */
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_debug("virtio-mmio: eventfd write: %s", strerror(errno));
+		log_debug_rl("virtio-mmio: eventfd write: %s", strerror(errno));
 }
 
 void virtio_mmio_interrupt(struct virtio_mmio *t, uint32_t why)
@@ -88,7 +88,7 @@ static void mmio_drain(int fd)
 	uint64_t v;
 
 	if (fd >= 0 && read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("virtio-mmio: eventfd read: %s", strerror(errno));
+		log_debug_rl("virtio-mmio: eventfd read: %s", strerror(errno));
 }
 
 /* Status=0 (or teardown): the device lets go of its queues first, then every
@@ -118,13 +118,13 @@ static bool mmio_features_ok(struct virtio_mmio *t)
 	uint64_t unoffered = t->regs.driver_features & ~t->regs.device_features;
 
 	if (!(t->regs.driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))) {
-		log_debug("%s@0x%llx: FEATURES_OK refused: the driver did not accept VERSION_1 (legacy drivers are not supported)",
-			  mmio_name(t), (unsigned long long)t->base);
+		log_debug_rl("%s@0x%llx: FEATURES_OK refused: the driver did not accept VERSION_1 (legacy drivers are not supported)",
+			     mmio_name(t), (unsigned long long)t->base);
 		return false;
 	}
 	if (unoffered) {
-		log_debug("%s@0x%llx: FEATURES_OK refused: the driver accepted unoffered features 0x%llx",
-			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)unoffered);
+		log_debug_rl("%s@0x%llx: FEATURES_OK refused: the driver accepted unoffered features 0x%llx",
+			     mmio_name(t), (unsigned long long)t->base, (unsigned long long)unoffered);
 		return false;
 	}
 	return true;
@@ -137,14 +137,14 @@ static void mmio_driver_ok(struct virtio_mmio *t)
 	mmio_status_or(t, VIRTIO_STATUS_DRIVER_OK);
 	if (mmio_status(t) & VIRTIO_STATUS_NEEDS_RESET) {
 		/* A queue was refused earlier: the device stays inert. */
-		log_debug("%s@0x%llx: DRIVER_OK while the device needs a reset; not activated",
-			  mmio_name(t), (unsigned long long)t->base);
+		log_debug_rl("%s@0x%llx: DRIVER_OK while the device needs a reset; not activated",
+			     mmio_name(t), (unsigned long long)t->base);
 		return;
 	}
 	err = t->ops->activate ? t->ops->activate(t->dev) : 0;
 	if (err) {
-		log_debug("%s@0x%llx: activation failed: %s",
-			  mmio_name(t), (unsigned long long)t->base, strerror(-err));
+		log_debug_rl("%s@0x%llx: activation failed: %s",
+			     mmio_name(t), (unsigned long long)t->base, strerror(-err));
 		virtio_mmio_needs_reset(t);
 	}
 }
@@ -168,8 +168,8 @@ static void mmio_write_status(struct virtio_mmio *t, uint32_t v)
 		return;
 	}
 	if (have & ~want) {
-		log_debug("%s@0x%llx: status 0x%x would clear bits of 0x%x; ignored",
-			  mmio_name(t), (unsigned long long)t->base, v, cur);
+		log_debug_rl("%s@0x%llx: status 0x%x would clear bits of 0x%x; ignored",
+			     mmio_name(t), (unsigned long long)t->base, v, cur);
 		return;
 	}
 	if ((want & VIRTIO_STATUS_FAILED) && !(have & VIRTIO_STATUS_FAILED))
@@ -180,8 +180,8 @@ static void mmio_write_status(struct virtio_mmio *t, uint32_t v)
 		if (!(want & bit) || (mmio_status(t) & bit))
 			continue;
 		if (i > 0 && !(mmio_status(t) & order[i - 1])) {
-			log_debug("%s@0x%llx: status bit 0x%x set out of order; ignored",
-				  mmio_name(t), (unsigned long long)t->base, bit);
+			log_debug_rl("%s@0x%llx: status bit 0x%x set out of order; ignored",
+				     mmio_name(t), (unsigned long long)t->base, bit);
 			return;
 		}
 		if (bit == VIRTIO_STATUS_FEATURES_OK) {
@@ -195,8 +195,8 @@ static void mmio_write_status(struct virtio_mmio *t, uint32_t v)
 		}
 	}
 	if (want & ~MMIO_DRIVER_STATUS_BITS)
-		log_debug("%s@0x%llx: unknown status bits in 0x%x ignored",
-			  mmio_name(t), (unsigned long long)t->base, v);
+		log_debug_rl("%s@0x%llx: unknown status bits in 0x%x ignored",
+			     mmio_name(t), (unsigned long long)t->base, v);
 }
 
 static void mmio_queue_ready(struct virtio_mmio *t, struct virtio_mmio_queue_regs *q, uint32_t v)
@@ -213,13 +213,13 @@ static void mmio_queue_ready(struct virtio_mmio *t, struct virtio_mmio_queue_reg
 	if (q->ready)
 		return;
 	if (!(mmio_status(t) & VIRTIO_STATUS_FEATURES_OK)) {
-		log_debug("%s@0x%llx: queue %u made ready before FEATURES_OK; ignored",
-			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel);
+		log_debug_rl("%s@0x%llx: queue %u made ready before FEATURES_OK; ignored",
+			     mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel);
 		return;
 	}
 	if (q->num == 0 || q->num > max || (q->num & (q->num - 1))) {
-		log_debug("%s@0x%llx: queue %u size %u is not a power of two up to %u",
-			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel, q->num, max);
+		log_debug_rl("%s@0x%llx: queue %u size %u is not a power of two up to %u",
+			     mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel, q->num, max);
 		mmio_status_or(t, VIRTIO_STATUS_NEEDS_RESET);
 		return;
 	}
@@ -227,8 +227,8 @@ static void mmio_queue_ready(struct virtio_mmio *t, struct virtio_mmio_queue_reg
 			virtio_mmio_has_feature(t, VIRTIO_F_EVENT_IDX),
 			virtio_mmio_has_feature(t, VIRTIO_F_INDIRECT_DESC));
 	if (err) {
-		log_debug("%s@0x%llx: queue %u ring address outside guest RAM",
-			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel);
+		log_debug_rl("%s@0x%llx: queue %u ring address outside guest RAM",
+			     mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel);
 		mmio_status_or(t, VIRTIO_STATUS_NEEDS_RESET);
 		return;
 	}
@@ -249,13 +249,13 @@ static void mmio_write_queue(struct virtio_mmio *t, uint64_t off, uint32_t v)
 	struct virtio_mmio_queue_regs *q = mmio_cur_queue(t);
 
 	if (!q) {
-		log_debug("%s@0x%llx: queue register 0x%llx written with QueueSel %u out of range; ignored",
-			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)off, t->regs.queue_sel);
+		log_debug_rl("%s@0x%llx: queue register 0x%llx written with QueueSel %u out of range; ignored",
+			     mmio_name(t), (unsigned long long)t->base, (unsigned long long)off, t->regs.queue_sel);
 		return;
 	}
 	if (mmio_status(t) & VIRTIO_STATUS_DRIVER_OK) {
-		log_debug("%s@0x%llx: queue register 0x%llx written after DRIVER_OK; ignored",
-			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)off);
+		log_debug_rl("%s@0x%llx: queue register 0x%llx written after DRIVER_OK; ignored",
+			     mmio_name(t), (unsigned long long)t->base, (unsigned long long)off);
 		return;
 	}
 	if (off == VIRTIO_MMIO_QUEUE_READY) {
@@ -263,8 +263,8 @@ static void mmio_write_queue(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		return;
 	}
 	if (q->ready) {
-		log_debug("%s@0x%llx: queue %u register 0x%llx written while ready; ignored",
-			  mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel, (unsigned long long)off);
+		log_debug_rl("%s@0x%llx: queue %u register 0x%llx written while ready; ignored",
+			     mmio_name(t), (unsigned long long)t->base, t->regs.queue_sel, (unsigned long long)off);
 		return;
 	}
 	switch (off) {
@@ -293,8 +293,8 @@ static void mmio_write_driver_features(struct virtio_mmio *t, uint64_t off, uint
 	uint32_t st = mmio_status(t);
 
 	if (!(st & VIRTIO_STATUS_DRIVER) || (st & VIRTIO_STATUS_FEATURES_OK)) {
-		log_debug("%s@0x%llx: driver features written outside negotiation (status 0x%x); ignored",
-			  mmio_name(t), (unsigned long long)t->base, st);
+		log_debug_rl("%s@0x%llx: driver features written outside negotiation (status 0x%x); ignored",
+			     mmio_name(t), (unsigned long long)t->base, st);
 		return;
 	}
 	if (off == VIRTIO_MMIO_DRIVER_FEATURES_SEL) {
@@ -303,8 +303,8 @@ static void mmio_write_driver_features(struct virtio_mmio *t, uint64_t off, uint
 		mmio_set_half(&t->regs.driver_features, t->regs.driver_features_sel == 1, v);
 	} else if (v) {
 		/* No feature bit above 63 exists or was offered. */
-		log_debug("%s@0x%llx: driver features word %u = 0x%x; no such bits, ignored",
-			  mmio_name(t), (unsigned long long)t->base, t->regs.driver_features_sel, v);
+		log_debug_rl("%s@0x%llx: driver features word %u = 0x%x; no such bits, ignored",
+			     mmio_name(t), (unsigned long long)t->base, t->regs.driver_features_sel, v);
 	}
 }
 
@@ -341,8 +341,8 @@ static uint32_t mmio_read_reg(struct virtio_mmio *t, uint64_t off)
 		return __atomic_load_n(&t->regs.config_generation, __ATOMIC_SEQ_CST);
 	default:
 		/* Write-only registers and holes read as zero. */
-		log_debug("%s@0x%llx: read of write-only or unknown register 0x%llx",
-			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)off);
+		log_debug_rl("%s@0x%llx: read of write-only or unknown register 0x%llx",
+			     mmio_name(t), (unsigned long long)t->base, (unsigned long long)off);
 		return 0;
 	}
 }
@@ -374,8 +374,8 @@ static void mmio_write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		if (v < (uint32_t)t->ops->nr_queues)
 			mmio_eventfd_signal(t->queues[v].kick_fd);
 		else
-			log_debug("%s@0x%llx: notify of queue %u out of range; ignored",
-				  mmio_name(t), (unsigned long long)t->base, v);
+			log_debug_rl("%s@0x%llx: notify of queue %u out of range; ignored",
+				     mmio_name(t), (unsigned long long)t->base, v);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		__atomic_fetch_and(&t->regs.interrupt_status, ~v, __ATOMIC_SEQ_CST);
@@ -386,8 +386,8 @@ static void mmio_write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 	case VIRTIO_MMIO_SHM_SEL:
 		break;   /* no regions: every selection reads length -1 */
 	default:
-		log_debug("%s@0x%llx: write 0x%x to read-only or unknown register 0x%llx ignored",
-			  mmio_name(t), (unsigned long long)t->base, v, (unsigned long long)off);
+		log_debug_rl("%s@0x%llx: write 0x%x to read-only or unknown register 0x%llx ignored",
+			     mmio_name(t), (unsigned long long)t->base, v, (unsigned long long)off);
 		break;
 	}
 }
@@ -408,8 +408,8 @@ static void mmio_config(struct virtio_mmio *t, uint64_t off, uint8_t *data,
 		if (t->ops->config_read)
 			t->ops->config_read(t->dev, (uint32_t)off, data, n);
 	} else if (n != len) {
-		log_debug("%s@0x%llx: config write at 0x%llx runs past the %u-byte space; ignored",
-			  mmio_name(t), (unsigned long long)t->base, (unsigned long long)off, size);
+		log_debug_rl("%s@0x%llx: config write at 0x%llx runs past the %u-byte space; ignored",
+			     mmio_name(t), (unsigned long long)t->base, (unsigned long long)off, size);
 	} else if (t->ops->config_write) {
 		t->ops->config_write(t->dev, (uint32_t)off, data, len);
 	}
@@ -421,8 +421,8 @@ void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	uint32_t v;
 
 	if (len != 1 && len != 2 && len != 4 && len != 8) {
-		log_debug("%s@0x%llx: %u-byte access at 0x%llx ignored",
-			  mmio_name(t), (unsigned long long)t->base, len, (unsigned long long)off);
+		log_debug_rl("%s@0x%llx: %u-byte access at 0x%llx ignored",
+			     mmio_name(t), (unsigned long long)t->base, len, (unsigned long long)off);
 		return;   /* cannot fill a buffer of unknown size safely */
 	}
 	if (!is_write)
@@ -433,9 +433,9 @@ void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, boo
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		mmio_config(t, off - VIRTIO_MMIO_CONFIG, data, len, is_write);
 	} else if (len != 4 || (off & 3)) {
-		log_debug("%s@0x%llx: %u-byte %s of register 0x%llx ignored (registers are 32-bit)",
-			  mmio_name(t), (unsigned long long)t->base, len,
-			  is_write ? "write" : "read", (unsigned long long)off);
+		log_debug_rl("%s@0x%llx: %u-byte %s of register 0x%llx ignored (registers are 32-bit)",
+			     mmio_name(t), (unsigned long long)t->base, len,
+			     is_write ? "write" : "read", (unsigned long long)off);
 	} else if (is_write) {
 		memcpy(&v, data, 4);
 		mmio_write_reg(t, off, v);

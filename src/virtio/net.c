@@ -91,7 +91,7 @@ static int net_rx_put(struct virtio_net *d, const struct net_vnet_hdr *in_hdr,
 			return -ENOSPC;
 		}
 		if (c->in_len == 0 || (n == 0 && c->in_len < NET_VNET_HDR_LEN)) {
-			log_debug("virtio-net: rx buffer of %u bytes cannot hold the header", c->in_len);
+			log_debug_rl("virtio-net: rx buffer of %u bytes cannot hold the header", c->in_len);
 			virtio_mmio_needs_reset(&d->w.t);
 			return -EIO;
 		}

@@ -196,8 +196,8 @@ static int vq_break(struct vq *q, struct vq_chain *c, const char *why, uint64_t 
 	q->broken = true;
 	c->nr_out = c->nr_in = 0;
 	c->out_len = c->in_len = 0;
-	log_warn("virtqueue: driver error, %s %llu (%#llx); queue stopped until device reset",
-		 why, (unsigned long long)val, (unsigned long long)val);
+	log_warn_rl("virtqueue: driver error, %s %llu (%#llx); queue stopped until device reset",
+		    why, (unsigned long long)val, (unsigned long long)val);
 	return -EIO;
 }
 

@@ -40,8 +40,8 @@ static uint32_t rng_fill(struct virtio_rng *d, const struct vq_chain *c)
 				if (errno == EINTR)
 					continue;
 				if (!d->warned_getrandom)
-					log_warn("virtio-rng: getrandom failed: %s; the guest gets "
-						 "short reads", strerror(errno));
+					log_warn_rl("virtio-rng: getrandom failed: %s; the guest gets "
+						    "short reads", strerror(errno));
 				d->warned_getrandom = true;
 				return total;
 			}
@@ -79,8 +79,8 @@ static void rng_serve(void *dev)
 			break;
 		if (d->chain.nr_out) {
 			if (!d->warned_readable)
-				log_debug("virtio-rng: request with device-readable buffers; "
-					  "returned empty");
+				log_debug_rl("virtio-rng: request with device-readable buffers; "
+					     "returned empty");
 			d->warned_readable = true;
 		} else {
 			len = rng_fill(d, &d->chain);

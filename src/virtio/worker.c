@@ -85,8 +85,8 @@ static void worker_event(void *opaque, uint32_t events)
 	/* Epoll said readable and only this worker reads it: never blocks,
 	 * even on a blocking eventfd. */
 	if (read(f->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("%s%s%s: eventfd read: %s", worker_name(f->w), worker_sep(f->w),
-			  worker_label(f->w), strerror(errno));
+		log_debug_rl("%s%s%s: eventfd read: %s", worker_name(f->w), worker_sep(f->w),
+			     worker_label(f->w), strerror(errno));
 	f->fn(f->w->dev);
 }
 
@@ -111,8 +111,8 @@ void virtio_worker_poke(struct virtio_worker *w, int fd)
 
 	/* EAGAIN: the counter is already non-zero, the handler runs anyway. */
 	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_debug("%s%s%s: self-kick: %s", worker_name(w), worker_sep(w),
-			  worker_label(w), strerror(errno));
+		log_debug_rl("%s%s%s: self-kick: %s", worker_name(w), worker_sep(w),
+			     worker_label(w), strerror(errno));
 }
 
 int virtio_worker_pop(struct virtio_worker *w, int queue, struct vq_chain *c)

@@ -28,7 +28,7 @@ static void vm_irq_set(void *ctx, uint32_t gsi, int level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
 
 	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
-		log_debug("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
+		log_debug_rl("KVM_IRQ_LINE gsi %u level %d: %s", gsi, level, strerror(errno));
 }
 
 /* KVM_IOEVENTFD: a 4-byte write of datamatch at addr signals fd in the

@@ -50,6 +50,33 @@ static void test_bucket_steady_rate(void **state)
 	assert_int_equal(passed, 11000);
 }
 
+/* Slower than 1/s: 10 at once, then one per 5 s; a huge idle time refills
+ * to the burst; out-of-range periods and bursts are clamped, not overflowed. */
+static void test_bucket_period(void **state)
+{
+	struct ratelimit rl;
+	int passed = 0;
+
+	ratelimit_init_period(&rl, 5 * SEC, 10, 100 * SEC);
+	for (int i = 0; i < 2000; i++)
+		passed += ratelimit_take(&rl, 100 * SEC);
+	assert_int_equal(passed, 10);
+	assert_false(ratelimit_take(&rl, 105 * SEC - 1));
+	assert_true(ratelimit_take(&rl, 105 * SEC));
+	assert_false(ratelimit_take(&rl, 109 * SEC));
+	passed = 0;
+	for (int i = 0; i < 100; i++)
+		passed += ratelimit_take(&rl, UINT64_MAX);
+	assert_int_equal(passed, 10);
+	ratelimit_init_period(&rl, UINT64_MAX, UINT64_MAX, 0);   /* 1 hour, 4096 */
+	passed = 0;
+	for (int i = 0; i < 5000; i++)
+		passed += ratelimit_take(&rl, 0);
+	assert_int_equal(passed, 4096);
+	assert_false(ratelimit_take(&rl, 3600 * SEC - 1));
+	assert_true(ratelimit_take(&rl, 3600 * SEC));
+}
+
 static void test_bucket_fractions(void **state)
 {
 	struct ratelimit rl;
@@ -232,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_burst_then_rate),
 		cmocka_unit_test(test_bucket_steady_rate),
 		cmocka_unit_test(test_bucket_fractions),
+		cmocka_unit_test(test_bucket_period),
 		cmocka_unit_test(test_bucket_clock_edges),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_rate_limited_lines),

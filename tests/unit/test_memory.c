@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "core/layout.h"
 #include "core/memory.h"
 
@@ -92,6 +96,36 @@ static void test_bad_sizes_refused(void **state)
 	assert_int_equal(gmem_init(&m, (64ULL << 20) + 1), -EINVAL);
 }
 
+/* Every VMA of guest RAM carries VmFlags "dd" (MADV_DONTDUMP): a core
+ * dump of mvm holds no guest memory. */
+static void test_ram_not_in_core_dumps(void **state)
+{
+	struct gmem m;
+	FILE *f;
+	char line[512];
+	unsigned long lo, hi, start, end;
+	bool in = false;
+	int vmas = 0, dd = 0;
+
+	assert_int_equal(gmem_init(&m, 32ULL << 20), 0);
+	start = (unsigned long)m.base;
+	end = start + m.ram_size;
+	f = fopen("/proc/self/smaps", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = lo < end && hi > start;
+			vmas += in;
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			dd += strstr(line, " dd") != NULL;
+		}
+	}
+	fclose(f);
+	gmem_free(&m);
+	assert_true(vmas >= 1);
+	assert_int_equal(dd, vmas);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -101,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_ptr_bounds_and_overflow),
 		cmocka_unit_test(test_read_write_roundtrip),
 		cmocka_unit_test(test_bad_sizes_refused),
+		cmocka_unit_test(test_ram_not_in_core_dumps),
 	};
 	return cmocka_run_group_tests_name("memory", tests, NULL, NULL);
 }

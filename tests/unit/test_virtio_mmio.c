@@ -92,6 +92,7 @@ struct ctx {
 	struct virtio_mmio t;
 	struct fake f;
 	char log[4096];
+	int lines;
 };
 
 static void capture(enum log_level l, const char *m, void *c)
@@ -99,6 +100,7 @@ static void capture(enum log_level l, const char *m, void *c)
 	struct ctx *x = c;
 	size_t n = strlen(x->log);
 
+	x->lines++;
 	snprintf(x->log + n, sizeof(x->log) - n, "%s\n", m);
 }
 
@@ -116,6 +118,7 @@ static int setup(void **state)
 	fake_t = &x->t;
 	log_set_level(LOG_DEBUG);
 	log_set_sink(capture, x);
+	log_rl_reset();
 	assert_int_equal(virtio_mmio_attach(&x->t, &env, BASE, 5, &fake_ops, &x->f), 0);
 	*state = x;
 	return 0;
@@ -657,6 +660,30 @@ static void test_queue_notify_out_of_range(void **state)
 	assert_int_equal(virtio_mmio_kick_fd(&x->t, 2), -1);
 }
 
+/* Every message a driver can cause is rate limited, even with --debug: a
+ * guest repeating bad accesses 2,000 times each leaves a few lines per
+ * kind of mistake, not one line per access. */
+static void test_guest_mistakes_log_bounded(void **state)
+{
+	struct ctx *x = *state;
+	uint8_t b = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		wr(x, VIRTIO_MMIO_STATUS, 0);
+		negotiate(x, 0);                                  /* no VERSION_1 */
+		wr(x, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+		wr(x, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_DRIVER_OK); /* out of order */
+		wr(x, VIRTIO_MMIO_MAGIC_VALUE, 1);                /* read-only */
+		wr(x, VIRTIO_MMIO_QUEUE_SEL, 9);
+		wr(x, VIRTIO_MMIO_QUEUE_NUM, 8);                  /* QueueSel out of range */
+		wr(x, VIRTIO_MMIO_QUEUE_NOTIFY, 7);
+		virtio_mmio_io(&x->t, VIRTIO_MMIO_STATUS, &b, 1, true); /* 1-byte register access */
+	}
+	print_message("2000 rounds of driver mistakes: %d log lines\n", x->lines);
+	assert_true(x->lines > 0);
+	assert_true(x->lines < 100);   /* 8 kinds of mistake, a burst of 10 each at most */
+}
+
 static void test_interrupt_status_ack(void **state)
 {
 	struct ctx *x = *state;
@@ -1074,6 +1101,7 @@ int main(void)
 		T(test_activate_failure_needs_reset),
 		T(test_queue_notify_kicks),
 		T(test_queue_notify_out_of_range),
+		T(test_guest_mistakes_log_bounded),
 		T(test_interrupt_status_ack),
 		T(test_worker_calls_do_not_lock),
 		T(test_config_reads),

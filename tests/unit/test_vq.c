@@ -47,6 +47,7 @@ static int fx_setup_size(void **state, uint64_t ram)
 	if (!f || gmem_init(&f->m, ram))
 		return -1;
 	log_set_sink(sink, f);
+	log_rl_reset();      /* each test sees its first warnings, whatever ran before */
 	*state = f;
 	return 0;
 }
