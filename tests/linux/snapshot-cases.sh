@@ -25,6 +25,18 @@ snap_wait_count() {
 	done
 }
 
+# A boot that never counted: is the guest still writing COM1 (output growing), and where are
+# its vCPUs? (Two runs saw the output stop mid-line during boot; this tells a guest that
+# stopped from output mvm lost.)
+snap_diagnose() {
+	local s1 s2
+	s1=$(wc -c <"$VM_OUT"); sleep 3; s2=$(wc -c <"$VM_OUT")
+	echo "# diagnose: stdout $s1 -> $s2 bytes over 3 s"
+	api GET /mvm/stats >/dev/null && echo "# diagnose: stats $(api_body | head -c 1500)"
+	api PATCH /vm '{"state": "Paused"}' >/dev/null
+	api GET /mvm/vcpus >/dev/null && echo "# diagnose: vcpus $(api_body | tr -d '\n ' | head -c 800)"
+}
+
 # Take a snapshot of the VM behind $API_SOCK into DIR and kill it: the count it stopped at goes
 # to SNAP_AT. 0, or 1 with $bad set.
 snap_take_and_kill() {
@@ -69,7 +81,7 @@ case_snapshot-restore() {
 	api_start "$name" /dev/null --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
 		--cmdline "$BASE_CMDLINE mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
-	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}; snap_diagnose; }
 	# Firecracker's rule: a running VM is not snapshotted.
 	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_path\": \"$dir/x\", \"mem_file_path\": \"$dir/y\"}")" \
 		"snapshot/create on a running VM"
@@ -132,7 +144,7 @@ case_snapshot-restore-smp2() {
 	api_start "$name" /dev/null --cpus 2 --console virtio --rng --net user --kernel "$kernel" \
 		--initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
-	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5"}
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
 	[ -z "$bad" ] && snap_take_and_kill "$dir"
 	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
 	n=$((SNAP_AT + 8))
@@ -159,7 +171,7 @@ case_snapshot-diff() {
 		--cmdline "$BASE_CMDLINE mvmtest=count" || return
 	expect "$name" 204 "$(api PATCH /machine-config '{"track_dirty_pages": true}')" "track_dirty_pages"
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
-	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5"}
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
 	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
 	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$b/x\", \"mem_file_path\": \"$b/y\"}")" \
 		"a Diff before any Full snapshot"
