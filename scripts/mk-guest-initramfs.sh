@@ -158,16 +158,28 @@ echo)
 	poweroff -f ;;
 count)
 	# Snapshot tests: a count on the console every 0.2 s with the guest's clock, each also
-	# written (synced) to its own 512-byte block of /dev/vda when there is a disk.
+	# written (synced) to its own 512-byte block of /dev/vda when there is a disk, while a
+	# background writer keeps disk I/O in flight past the first MiB (so a snapshot catches
+	# requests in flight). With a network device, every 10th count asks slirp's DHCP server
+	# for a lease (MVM-NET-OK=i): the device and its backend work at that count.
 	# Ctrl-Alt-Del (SIGINT to init) powers off.
 	echo 0 >/proc/sys/kernel/ctrl-alt-del 2>/dev/null
 	trap 'echo MVM-GUEST-CAD; sync; poweroff -f' INT
+	if [ -b /dev/vda ]; then
+		( while :; do dd if=/dev/zero of=/dev/vda bs=64k seek=16 count=32 conv=notrunc,fsync 2>/dev/null; done ) &
+	fi
+	net=
+	[ -e /sys/class/net/eth0 ] && ip link set eth0 up && net=eth0
 	i=0
 	while :; do
 		i=$((i + 1))
 		echo "MVM-COUNT=$i T=$(date +%s)"
 		[ -b /dev/vda ] && printf 'MVM-COUNT=%d\n' "$i" |
 			dd of=/dev/vda bs=512 seek="$i" conv=notrunc,fsync 2>/dev/null
+		if [ -n "$net" ] && [ $((i % 10)) = 0 ] &&
+			udhcpc -n -q -t 3 -T 1 -i "$net" -s /bin/true >/dev/null 2>&1; then
+			echo "MVM-NET-OK=$i"
+		fi
 		usleep 200000
 	done ;;
 tick)
