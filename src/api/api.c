@@ -4,6 +4,7 @@
 #include "api/snapshot.h"
 #include "vmm/vm.h"
 #include "core/vmstop.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -88,9 +89,10 @@ int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm
 		return -errno;
 	}
 	api->opened = true;
+	err_reset();
 	if ((ret = api_server_open(&api->server, path, &api->vmm))) {
-		*exit_status = (ret == -EADDRINUSE || ret == -EEXIST || ret == -ENAMETOOLONG)
-			? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		/* server.c marks what is the user's path (util/err.h). */
+		*exit_status = err_class_or(ERR_HOST) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
 		return ret;
 	}
 	if (restore && (ret = api_restore(&api->vmm, restore, err, sizeof(err)))) {

@@ -1,5 +1,6 @@
 /* server.c - the API thread: epoll over a Unix listening socket and its connections. */
 #include "api/server.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -449,7 +450,7 @@ static int api_check_stale(const char *path)
 	if (!S_ISSOCK(st.st_mode)) {
 		log_err("--api-sock %s: the file exists and is not a socket; remove it or pick "
 			"another path", path);
-		return -EEXIST;
+		return err_usage(-EEXIST);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -459,7 +460,7 @@ static int api_check_stale(const char *path)
 	close(fd);
 	if (ret == 0) {
 		log_err("--api-sock %s: another process is serving this socket", path);
-		return -EADDRINUSE;
+		return err_usage(-EADDRINUSE);
 	}
 	if (errno != ECONNREFUSED) {
 		log_err("--api-sock %s: cannot tell whether the socket is in use: %s", path,
@@ -525,7 +526,7 @@ int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm)
 								 : API_IDLE_MS;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		log_err("--api-sock %s: path longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
+		return err_usage(-ENAMETOOLONG);
 	}
 	if ((ret = api_check_stale(path)))
 		return ret;
@@ -539,6 +540,11 @@ int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm)
 	if (s->listen_fd < 0 || fchmod(s->listen_fd, 0600) < 0 ||
 	    bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
+		/* A directory that is missing, read-only or not the user's to
+		 * write is the path the user gave; anything else is the host's. */
+		if (ret == -ENOENT || ret == -ENOTDIR || ret == -EACCES || ret == -EROFS ||
+		    ret == -EADDRINUSE)
+			err_usage(ret);
 		log_err("--api-sock %s: %s", path, strerror(-ret));
 		goto fail;
 	}
