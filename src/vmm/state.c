@@ -21,26 +21,41 @@ static void state_save_one(struct vcpu *v, void *arg)
 	c->rets[v->index] = vcpu_state_save(v->fd, c->host, &c->vcpus[v->index]);
 }
 
+/* What this host's KVM offers for a vCPU state save, asked once per VM (on
+ * first use: a VM that is never saved never pays for it). */
+static const struct vcpu_state_host *state_host(struct vm *vm, int *err)
+{
+	if (!vm->state_host) {
+		struct vcpu_state_host *h = calloc(1, sizeof(*h));
+
+		if (!h) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		if ((*err = vcpu_state_host_probe(vm->kvm.fd, vm->fd, h))) {
+			free(h);
+			return NULL;
+		}
+		vm->state_host = h;
+	}
+	return vm->state_host;
+}
+
 int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *kvm_state)
 {
-	struct vcpu_state_host *host;
-	int *rets, ret;
+	const struct vcpu_state_host *host;
+	int *rets, ret = 0;
 
 	if (!vm_is_paused(vm))
 		return -EBUSY;
-	host = calloc(1, sizeof(*host));
+	if (!(host = state_host(vm, &ret)))
+		return ret;
 	rets = calloc((size_t)vm->nr_vcpus, sizeof(*rets));
-	if (!host || !rets) {
-		free(host);
-		free(rets);
+	if (!rets)
 		return -ENOMEM;
-	}
-	ret = vcpu_state_host_probe(vm->kvm.fd, vm->fd, host);
-	if (!ret) {
-		struct state_call c = { .host = host, .vcpus = vcpus, .rets = rets };
+	struct state_call c = { .host = host, .vcpus = vcpus, .rets = rets };
 
-		ret = vm_vcpus_call(vm, state_save_one, &c);
-	}
+	ret = vm_vcpus_call(vm, state_save_one, &c);
 	for (int i = 0; !ret && i < vm->nr_vcpus; i++) {
 		if (rets[i]) {
 			log_err("reading vCPU %d's state: %s", i, strerror(-rets[i]));
@@ -49,7 +64,6 @@ int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *
 	}
 	if (!ret && kvm_state)
 		ret = vm_state_save(vm->fd, kvm_state);
-	free(host);
 	free(rets);
 	return ret;
 }

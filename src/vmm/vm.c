@@ -231,6 +231,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	kvm_close(&vm->kvm);
+	free(vm->state_host);
+	vm->state_host = NULL;
 	gmem_free(&vm->mem);
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->pause_lock);

@@ -80,6 +80,8 @@ struct vm {
 	 * restored from; 0: none yet, a Diff is refused). */
 	bool track_dirty;
 	uint64_t snap_base_id;
+	/* KVM's offer for vCPU state saves (state.c), probed on first use. */
+	struct vcpu_state_host *state_host;
 
 	/* Observability: what obs/ may read (--metrics lives in obs.metrics),
 	 * and --trace-exits (obs/exit_trace.h). */
