@@ -57,8 +57,18 @@ static int cmd_run(int argc, char **argv)
 		return MVM_EXIT_HOST;
 	}
 	cfg.bench_t0_ns = bench_probe_t0();
-	if (cfg.restore_dir)
+	if (cfg.restore_dir) {
 		restore_request(cfg.restore_dir, &restore, state_path, mem_path, sizeof(state_path));
+		for (int i = 0; i < cfg.nr_restore_drives; i++) {
+			if (api_parse_drive_override(cfg.restore_drives[i], &restore, err,
+						     sizeof(err))) {
+				log_err("%s", err);
+				cli_free_run(&cfg);
+				vm_config_release(&cfg);
+				return MVM_EXIT_USAGE;
+			}
+		}
+	}
 	if (cfg.api_sock) {
 		/* --api-sock: the VM is created by InstanceStart on the API thread,
 		 * or at once from a --config-file, as Firecracker does. */

@@ -78,6 +78,58 @@ static int parse_overrides(struct json_object *doc, struct api_snapshot_load *re
 	return 0;
 }
 
+static int parse_drive_overrides(struct json_object *doc, struct api_snapshot_load *req,
+				 char *err, size_t errlen)
+{
+	static const char *const known[] = { "drive_id", "path_on_host", NULL };
+	struct json_object *arr;
+	char path[48];
+	int ret;
+
+	if ((ret = fc_json_array(doc, "", "drive_overrides", &arr, err, errlen)) <= 0)
+		return ret;
+	if (json_object_array_length(arr) > VM_MAX_DISKS)
+		return fc_json_err(err, errlen, "drive_overrides: at most %d entries", VM_MAX_DISKS);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		struct api_drive_override *dv = &req->drives[req->nr_drives];
+
+		snprintf(path, sizeof(path), "drive_overrides[%zu]", i);
+		if (!json_object_is_type(o, json_type_object))
+			return fc_json_err(err, errlen, "%s: expected an object", path);
+		if ((ret = fc_json_check_keys(o, path, known, err, errlen)) ||
+		    (ret = fc_json_string(o, path, "drive_id", true, &dv->drive_id, err, errlen)) < 0 ||
+		    (ret = fc_json_string(o, path, "path_on_host", true, &dv->path_on_host, err,
+					  errlen)) < 0 ||
+		    (ret = fc_json_id(dv->drive_id, path, "drive_id", err, errlen)) ||
+		    (ret = fc_json_nonempty(dv->path_on_host, path, "path_on_host", err, errlen)))
+			return ret < 0 ? ret : -EINVAL;
+		req->nr_drives++;
+	}
+	return 0;
+}
+
+int api_parse_drive_override(const char *arg, struct api_snapshot_load *req, char *err,
+			     size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+	static char ids[VM_MAX_DISKS][65];
+
+	if (req->nr_drives == VM_MAX_DISKS)
+		return fc_json_err(err, errlen, "--override-drive: at most %d", VM_MAX_DISKS);
+	if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof(ids[0]))
+		return fc_json_err(err, errlen, "--override-drive '%s': expected DRIVE_ID=PATH "
+				   "(the drive_id as in mvm ctl config: disk0, disk1, ... for --disk)",
+				   arg);
+	snprintf(ids[req->nr_drives], sizeof(ids[0]), "%.*s", (int)(eq - arg), arg);
+	if (fc_json_id(ids[req->nr_drives], "", "--override-drive", err, errlen))
+		return -EINVAL;
+	req->drives[req->nr_drives].drive_id = ids[req->nr_drives];
+	req->drives[req->nr_drives].path_on_host = eq + 1;
+	req->nr_drives++;
+	return 0;
+}
+
 /* mem_backend {"backend_type": "File", "backend_path": P}, or the older mem_file_path. */
 static int parse_mem_backend(struct json_object *doc, struct api_snapshot_load *req,
 			     char *err, size_t errlen)
@@ -118,7 +170,8 @@ int fc_parse_snapshot_load(const char *body, size_t len, struct json_object **do
 {
 	static const char *const known[] = { "snapshot_path", "mem_backend", "mem_file_path",
 					     "enable_diff_snapshots", "track_dirty_pages",
-					     "resume_vm", "network_overrides", NULL };
+					     "resume_vm", "network_overrides", "drive_overrides",
+					     NULL };
 	bool b;
 	int ret;
 
@@ -138,7 +191,8 @@ int fc_parse_snapshot_load(const char *body, size_t len, struct json_object **do
 	/* Firecracker's older name for track_dirty_pages. */
 	if (ret == 1 && b)
 		req->track_dirty_pages = true;
-	if ((ret = parse_overrides(*doc, req, err, errlen)))
+	if ((ret = parse_overrides(*doc, req, err, errlen)) ||
+	    (ret = parse_drive_overrides(*doc, req, err, errlen)))
 		goto fail;
 	return 0;
 fail:
@@ -226,6 +280,23 @@ int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
 			goto out;
 		}
 		if ((ret = override_tap(cfg, i, req->overrides[o].host_dev_name, err, errlen)))
+			goto out;
+	}
+	for (int o = 0; o < req->nr_drives; o++) {
+		int i;
+
+		for (i = 0; i < cfg->nr_disks; i++)
+			if (cfg->disks[i].drive_id && !strcmp(cfg->disks[i].drive_id,
+							      req->drives[o].drive_id))
+				break;
+		if (i == cfg->nr_disks) {
+			snprintf(err, errlen, "drive_overrides[%d].drive_id: the snapshot has no drive "
+				 "'%s'", o, req->drives[o].drive_id);
+			ret = -EINVAL;
+			goto out;
+		}
+		if ((ret = vm_config_set_string(cfg, &cfg->disks[i].path, 0,
+						req->drives[o].path_on_host)))
 			goto out;
 	}
 	ret = vm_create_restored(vm, cfg, &rs, exit_status);

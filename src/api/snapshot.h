@@ -44,6 +44,11 @@ struct api_net_override {
 	const char *host_dev_name;
 };
 
+struct api_drive_override {
+	const char *drive_id;
+	const char *path_on_host;
+};
+
 struct api_snapshot_load {
 	const char *snapshot_path;
 	const char *mem_path;
@@ -51,7 +56,15 @@ struct api_snapshot_load {
 	bool track_dirty_pages;
 	struct api_net_override overrides[VM_MAX_NETS];
 	int nr_overrides;
+	/* mvm's: another image for a drive (a clone restored beside the original
+	 * needs its own disk copy); the capacity must be the saved one. */
+	struct api_drive_override drives[VM_MAX_DISKS];
+	int nr_drives;
 };
+
+/* "ID=PATH" (mvm run --restore DIR --override-drive ID=PATH) into req. 0 or -EINVAL (err). */
+int api_parse_drive_override(const char *arg, struct api_snapshot_load *req, char *err,
+			     size_t errlen);
 
 int fc_parse_snapshot_create(const char *body, size_t len, struct json_object **doc,
 			     struct api_snapshot_create *req, char *err, size_t errlen);

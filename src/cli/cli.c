@@ -110,7 +110,7 @@ void cli_usage(FILE *out)
 		"               [--rng] [--console serial|virtio] [--debug-exit] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
-		"       mvm run --restore DIR [--api-sock PATH] [--stats] [--debug]\n"
+		"       mvm run --restore DIR [--override-drive ID=PATH]... [--api-sock PATH] [--stats]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm snapshot-merge BASE_DIR DIFF_DIR   apply a Diff snapshot onto its base\n"
@@ -153,6 +153,9 @@ void cli_usage(FILE *out)
 		"                  when it stops (README: API)\n"
 		"  --restore DIR   the VM from DIR's snapshot (DIR/vmstate and DIR/memory, written\n"
 		"                  by mvm ctl snapshot DIR): it continues where it was saved\n"
+		"  --override-drive ID=PATH\n"
+		"                  with --restore: drive ID (disk0, ... for --disk) on another image\n"
+		"                  of the same size (a clone's own copy)\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
@@ -213,6 +216,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "config-file", required_argument, NULL, 'F' },
 		{ "restore", required_argument, NULL, 'R' },
+		{ "override-drive", required_argument, NULL, 'O' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
@@ -233,6 +237,13 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		switch (c) {
 		case 'F': config_file = optarg; break;
 		case 'R': cfg->restore_dir = optarg; break;
+		case 'O':
+			if (cfg->nr_restore_drives == VM_MAX_DISKS) {
+				log_err("--override-drive '%s': at most %d", optarg, VM_MAX_DISKS);
+				return -EINVAL;
+			}
+			cfg->restore_drives[cfg->nr_restore_drives++] = optarg;
+			break;
 		case 'k': cfg->kernel_path = optarg; break;
 		case 'i': cfg->initrd_path = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
@@ -310,6 +321,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->nr_restore_drives && !cfg->restore_dir) {
+		log_err("--override-drive goes with --restore DIR (another image for a drive of "
+			"the snapshot)");
 		return -EINVAL;
 	}
 	if (cfg->restore_dir && (vm_flag || config_file)) {

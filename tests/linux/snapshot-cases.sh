@@ -136,33 +136,43 @@ case_snapshot-restore() {
 	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
 }
 
-# 2 vCPUs, virtio-console, virtio-rng and user networking saved and restored; then two restores
-# of the one snapshot side by side (no disk: each has its own RAM copy-on-write).
+# 2 vCPUs, a disk, virtio-console, virtio-rng and user networking saved and restored; then two
+# restores of the one snapshot side by side, each on its own copy of the disk
+# (--override-drive), as clones are run: each RAM is the memory file copy-on-write.
 case_snapshot-restore-smp2() {
-	local name=snapshot-restore-smp2 dir=$work/snap2 n pid2
+	local name=snapshot-restore-smp2 dir=$work/snap2 disk=$work/snap2.img n pid2 c
 	have_curl "$name" || return
 	bad=
 	rm -rf "$dir"
-	api_start "$name" /dev/null --cpus 2 --console virtio --rng --net user --kernel "$kernel" \
-		--initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=count" || return
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	api_start "$name" /dev/null --cpus 2 --disk "$disk" --console virtio --rng --net user \
+		--kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
 	[ -z "$bad" ] && snap_take_and_kill "$dir"
 	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
+	cp "$disk" "$work/clone-a.img"; cp "$disk" "$work/clone-b.img"
 	n=$((SNAP_AT + 22))   # two DHCP rounds (every 10th count) past the snapshot
-	snap_restore_bg "$name-b" "$dir"; pid2=$RPID
+	snap_restore_bg "$name-b" "$dir" --override-drive disk0="$work/clone-b.img"; pid2=$RPID
 	VM_NAME=$name-a VM_OUT=$work/$name-a.out VM_ERR=$work/$name-a.err
-	vm_start "$name-a" /dev/null run --restore "$dir"
-	snap_wait_count "$VM_OUT" "$n" 60 || bad="restore a did not count to $n (snapshot at $SNAP_AT)"
+	vm_start "$name-a" /dev/null run --restore "$dir" --override-drive disk0="$work/clone-a.img"
+	snap_wait_count "$VM_OUT" "$n" 90 || bad="restore a did not count to $n (snapshot at $SNAP_AT)"
 	snap_wait_count "$work/$name-b.out" "$n" 30 || bad=${bad:-"restore b (beside a) did not count to $n"}
 	grep -qa '^MVM-GUEST-READY' "$VM_OUT" "$work/$name-b.out" && bad=${bad:-"a restored guest booted again"}
 	# --net user works after the restore: a DHCP lease from slirp at a count past the snapshot.
-	n=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
-	[ -n "$n" ] && [ "$n" -gt "$SNAP_AT" ] ||
-		bad=${bad:-"restore a: no DHCP lease through --net user after the restore (last MVM-NET-OK=${n:-none}, snapshot at $SNAP_AT)"}
-	echo "# $name: snapshot at $SNAP_AT; restores a and b at $(snap_last_count "$VM_OUT") and $(snap_last_count "$work/$name-b.out")"
+	c=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
+	[ -n "$c" ] && [ "$c" -gt "$SNAP_AT" ] ||
+		bad=${bad:-"restore a: no DHCP lease through --net user after the restore (last MVM-NET-OK=${c:-none}, snapshot at $SNAP_AT)"}
+	echo "# $name: snapshot at $SNAP_AT; restores a and b at $(snap_last_count "$VM_OUT") and $(snap_last_count "$work/$name-b.out"); lease after restore at $c"
 	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null
 	vm_kill
+	# Each clone wrote its own copy; the original image is as the snapshot left it.
+	for c in a b; do
+		dd if="$work/clone-$c.img" bs=512 skip=$((SNAP_AT + 3)) count=1 2>/dev/null |
+			grep -qa "^MVM-COUNT=$((SNAP_AT + 3))\$" || bad=${bad:-"clone $c's disk copy lacks count $((SNAP_AT + 3))"}
+	done
+	dd if="$disk" bs=512 skip=$((SNAP_AT + 3)) count=1 2>/dev/null | grep -qa "^MVM-COUNT=" &&
+		bad=${bad:-"a clone wrote to the original image"}
 	if [ -n "$bad" ]; then notok "$name" "$bad"; tail -n 5 "$work/$name-b.err" | sed 's/^/#   b err: /'; vm_tail; else ok "$name"; fi
 }
 

@@ -139,6 +139,34 @@ static void test_load_overrides(void **state)
 	assert_non_null(strstr(err, "host_dev_name"));
 }
 
+static void test_load_drive_overrides(void **state)
+{
+	struct api_snapshot_load req;
+	json_object *doc = NULL;
+
+	(void)state;
+	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			      "\"drive_overrides\": [{\"drive_id\": \"disk0\", \"path_on_host\": "
+			      "\"/c/a.img\"}]}", &req, &doc), 0);
+	assert_int_equal(req.nr_drives, 1);
+	assert_string_equal(req.drives[0].drive_id, "disk0");
+	assert_string_equal(req.drives[0].path_on_host, "/c/a.img");
+	json_object_put(doc);
+	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			      "\"drive_overrides\": [{\"drive_id\": \"disk0\"}]}", &req, &doc), -EINVAL);
+	assert_non_null(strstr(err, "path_on_host"));
+	/* The command line's form. */
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(api_parse_drive_override("rootfs=/x/y.img", &req, err, sizeof(err)), 0);
+	assert_string_equal(req.drives[0].drive_id, "rootfs");
+	assert_string_equal(req.drives[0].path_on_host, "/x/y.img");
+	assert_int_equal(api_parse_drive_override("=/x", &req, err, sizeof(err)), -EINVAL);
+	assert_int_equal(api_parse_drive_override("disk0=", &req, err, sizeof(err)), -EINVAL);
+	assert_int_equal(api_parse_drive_override("disk0", &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "DRIVE_ID=PATH"));
+	assert_int_equal(api_parse_drive_override("bad id=/x", &req, err, sizeof(err)), -EINVAL);
+}
+
 /* ---- vm_snapshot_open on files written here ---- */
 
 static char dir[] = "/tmp/mvm-test-snap-XXXXXX";
@@ -352,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup(test_create_refusals, setup),
 		cmocka_unit_test_setup(test_load_backends, setup),
 		cmocka_unit_test_setup(test_load_overrides, setup),
+		cmocka_unit_test_setup(test_load_drive_overrides, setup),
 		cmocka_unit_test_setup(test_open_refusals, setup),
 		cmocka_unit_test_setup(test_restore_needs_empty_config, setup),
 		cmocka_unit_test_setup(test_clock_forward, setup),
