@@ -309,8 +309,11 @@ case_stdin-echo() {
 	if [ $r -ne 0 ]; then
 		# --stats at exit tells a guest that stopped writing COM1 from output mvm lost
 		# (one CI run saw the output end mid-line with the guest far into its boot).
-		exec 3>&-; BOOT_WAIT=$r; vm_kill
-		echo "# stdin-echo: $(wc -c <"$VM_OUT") bytes of output"
+		exec 3>&-; BOOT_WAIT=$r
+		local s1; s1=$(wc -c <"$VM_OUT"); sleep 3
+		echo "# stdin-echo: $s1 -> $(wc -c <"$VM_OUT") bytes of output over 3 s"
+		snap_threads
+		vm_kill
 		VM_ERR_LINES=60 fail_case stdin-echo "$(boot_failed_reason)"; return
 	fi
 	# The guest's tty echoes the line itself as typed; only the shell's answer contains hello-42.

@@ -35,6 +35,14 @@ snap_diagnose() {
 	api GET /mvm/stats >/dev/null && echo "# diagnose: stats $(api_body | head -c 1500)"
 	api PATCH /vm '{"state": "Paused"}' >/dev/null
 	api GET /mvm/vcpus >/dev/null && echo "# diagnose: vcpus $(api_body | tr -d '\n ' | head -c 800)"
+	snap_threads
+}
+# Each mvm thread's name, state and kernel wait channel (a vCPU blocked in a host call shows here).
+snap_threads() {
+	local t
+	for t in /proc/"$VM_PID"/task/*; do
+		echo "# diagnose: thread $(cat "$t/comm" 2>/dev/null) state $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+	done
 }
 
 # Take a snapshot of the VM behind $API_SOCK into DIR and kill it: the count it stopped at goes
