@@ -35,11 +35,12 @@
 
 static void fz_quiet(enum log_level level, const char *msg, void *ctx) { }
 
-/* Logs off (a target prints only what libFuzzer says); rate limits reset so
- * each input sees the same logging path. */
+/* Logs off: a target prints only what libFuzzer says. FZ_LOG=1 in the
+ * environment keeps mvm's messages (to see why a seed is refused). */
 static inline void fz_logs_off(void)
 {
-	log_set_sink(fz_quiet, NULL);
+	if (!getenv("FZ_LOG"))
+		log_set_sink(fz_quiet, NULL);
 }
 
 /* Guest RAM of size bytes (a multiple of 4 KiB) between two guard pages. */
