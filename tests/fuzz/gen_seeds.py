@@ -195,7 +195,57 @@ def gen_boot():
     put("boot", "bzimage-longcmd", b"\x03" + bzimage())
 
 
-TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot}
+# ---- the Firecracker config file (fuzz_config) and API bodies (fuzz_api) ----
+BOOT = {"kernel_image_path": "/k/vmlinux", "boot_args": "console=ttyS0 reboot=k panic=1",
+        "initrd_path": "/k/initrd.img"}
+DRIVE = {"drive_id": "rootfs", "path_on_host": "/img/rootfs.ext4", "is_root_device": True,
+         "is_read_only": False, "cache_type": "Unsafe", "io_engine": "Sync"}
+DRIVE2 = {"drive_id": "data", "path_on_host": "/img/data.img", "is_root_device": False,
+          "is_read_only": True, "partuuid": "0eaa91a0-01",
+          "rate_limiter": {"bandwidth": {"size": 1048576, "one_time_burst": 0, "refill_time": 100},
+                           "ops": {"size": 100, "refill_time": 1000}}}
+NET = {"iface_id": "eth0", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "tap0"}
+MACHINE = {"vcpu_count": 2, "mem_size_mib": 256, "smt": False, "track_dirty_pages": True}
+ENTROPY = {"rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}
+LOGGER = {"log_path": "/tmp/fc.log", "level": "Info", "show_level": True, "show_log_origin": False}
+METRICS = {"metrics_path": "/tmp/fc.metrics"}
+
+
+def gen_config():
+    put("config", "minimal", json.dumps({"boot-source": BOOT}))
+    put("config", "full", json.dumps({
+        "boot-source": BOOT, "drives": [DRIVE, DRIVE2], "machine-config": MACHINE,
+        "network-interfaces": [NET], "entropy": ENTROPY, "logger": LOGGER, "metrics": METRICS},
+        indent=2))
+    put("config", "user-net", json.dumps({"boot-source": {"kernel_image_path": "/k/bzImage"},
+                                          "network-interfaces": [{"iface_id": "u0", "host_dev_name": "user"}]}))
+    put("config", "bad-type", '{"boot-source": {"kernel_image_path": 7}}')
+    put("config", "unknown-field", '{"boot-source": {"kernel_image_path": "/k"}, "drives": [{"path_on_hots": 1}]}')
+
+
+def api(op, body, ident=""):
+    b = body if isinstance(body, str) else json.dumps(body)
+    return bytes([op, len(ident)]) + ident.encode() + struct.pack("<H", len(b)) + b.encode()
+
+
+def gen_api():
+    put("api", "machine", api(0, MACHINE))
+    put("api", "machine-patch", api(1, {"vcpu_count": 4}))
+    put("api", "boot-then-drive", api(2, BOOT) + api(3, DRIVE, "rootfs") + api(3, DRIVE2, "data"))
+    put("api", "boot-net", api(2, BOOT) + api(4, NET, "eth0"))
+    put("api", "entropy-logger-metrics", api(2, BOOT) + api(5, ENTROPY) + api(6, LOGGER) + api(7, METRICS))
+    put("api", "drive-id-mismatch", api(2, BOOT) + api(3, DRIVE, "other"))
+    put("api", "snapshot-create", api(8, {"snapshot_type": "Full", "snapshot_path": "/s/vmstate",
+                                           "mem_file_path": "/s/memory"}))
+    put("api", "snapshot-load", api(9, {"snapshot_path": "/s/vmstate",
+                                         "mem_backend": {"backend_type": "File", "backend_path": "/s/memory"},
+                                         "resume_vm": True,
+                                         "network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap1"}]}))
+    put("api", "snapshot-load-old", api(9, {"snapshot_path": "/s/vmstate", "mem_file_path": "/s/memory",
+                                             "enable_diff_snapshots": True}))
+
+
+TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api}
 
 if __name__ == "__main__":
     for gen in TARGETS.values():
