@@ -245,7 +245,26 @@ def gen_api():
                                              "enable_diff_snapshots": True}))
 
 
-TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api}
+# ---- hypercalls (fuzz_hcall: option byte, then [port][gpa le32][flags][32-byte struct]...) ----
+def hc(port, gpa, words, flags=0):
+    return struct.pack("<BIB", port, gpa, flags) + struct.pack("<4Q", *(list(words) + [0] * 4)[:4])
+
+
+def gen_hcall():
+    S = 0x80000   # struct area, above mvm's supervisor pages
+    put("hcall", "console", b"\0" + hc(1, S, [0, S + 0x100, 13]))
+    put("hcall", "time-blkinfo", b"\0" + hc(2, S, []) + hc(3, S + 0x40, []))
+    put("hcall", "blk-read-write", b"\0" + hc(4, S, [0, 2, S + 0x1000, 1024]) + hc(5, S + 0x40, [0, 4, S + 0x1000, 512]))
+    put("hcall", "blk-write-ro", b"\1" + hc(5, S, [0, 0, S + 0x1000, 512]))
+    put("hcall", "blk-into-sys-pages", b"\0" + hc(4, S, [0, 0, 0x41000, 4096]))
+    put("hcall", "net-no-device", b"\0" + hc(6, S, []) + hc(7, S + 0x40, [0, S + 0x100, 60]) + hc(8, S + 0x80, [0, S + 0x100, 1514]))
+    put("hcall", "exit", b"\0" + hc(9, S, [0, 0x1234]))
+    put("hcall", "fault-twice", b"\0" + hc(15, S, []) + hc(15, S, []))
+    put("hcall", "unknown-and-tail", b"\0" + hc(12, S, []) + hc(17, S, []) + hc(1, S, [], flags=4))
+    put("hcall", "struct-at-ram-end", b"\0" + hc(1, (1 << 20) - 8, []) + hc(3, 0x40ff8, []))
+
+
+TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall}
 
 if __name__ == "__main__":
     for gen in TARGETS.values():
