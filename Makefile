@@ -132,7 +132,8 @@ $(BUILD)/tests/kvm/state_roundtrip: $(KVM_TEST_OBJS) $(LIBOBJS)
 # fuzz_http and fuzz_snap link only the parser they fuzz. The other targets (tests/fuzz/fuzz_*.c)
 # link against $(BUILD)/fuzz/libmvm.a: every src/ object built by clang with the sanitizers and
 # libFuzzer's coverage (the linker takes only the objects a target needs).
-# Run one: $(BUILD)/fuzz/fuzz_vq tests/fuzz/corpus/vq ; all for a fixed count: tests/fuzz/run.sh
+# The fake virtio driver (tests/unit/) does atomics on packed ring fields: clang makes those
+# libatomic calls. Run one: $(BUILD)/fuzz/fuzz_vq tests/fuzz/corpus/vq ; all: tests/fuzz/run.sh
 FUZZ_CC     ?= clang
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
@@ -162,7 +163,7 @@ $(BUILD)/fuzz/libmvm.a: $(FUZZ_LIBOBJS)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(BUILD)/fuzz/libmvm.a
 	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) -fsanitize=fuzzer -Itests/unit -Itests/fuzz -o $@ $< \
-		$(BUILD)/fuzz/libmvm.a $(LDLIBS)
+		-Wno-address-of-packed-member -Wno-atomic-alignment $(BUILD)/fuzz/libmvm.a $(LDLIBS) -latomic
 
 -include $(FUZZ_LIBOBJS:.o=.d) $(FUZZ_LIB_TARGETS:%=$(BUILD)/fuzz/%.d)
 

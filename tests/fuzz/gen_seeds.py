@@ -264,7 +264,22 @@ def gen_hcall():
     put("hcall", "struct-at-ram-end", b"\0" + hc(1, (1 << 20) - 8, []) + hc(3, 0x40ff8, []))
 
 
-TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall}
+# ---- virtio-net tx (fuzz_net: [tap][features][nchains] then segments [off][len][w], then data) ----
+def gen_net():
+    vnet = bytes(12)
+    frame = b"\xff" * 6 + b"\x02\0\0\0\0\x01" + b"\x08\x00" + bytes(range(46))
+    seg = lambda off, ln, w=0: struct.pack("<HHB", off, ln, 0xff if w else 0)
+    data = vnet + frame
+    put("net", "user-one-frame", bytes([0, 0, 1, 1]) + seg(0, len(data)) + data)
+    put("net", "tap-one-frame", bytes([1, 0xff, 1, 1]) + seg(0, len(data)) + data)
+    put("net", "user-split-header", bytes([0, 0, 1, 3]) + seg(0, 5) + seg(5, 7) + seg(12, len(frame)) + data)
+    csum = struct.pack("<BBHHHHH", 1, 0, 0, 0, 0, 0, 0)
+    put("net", "user-csum-dropped", bytes([0, 0, 2, 1]) + seg(0, 72) + bytes([1]) + seg(0, 72) + csum + frame)
+    put("net", "writable-dropped", bytes([1, 0, 2, 2]) + seg(0, len(data)) + seg(0x1000, 64, 1) + bytes([1]) + seg(0, len(data)) + data)
+    put("net", "tap-four-chains", bytes([1, 0x0f, 4]) + (bytes([1]) + seg(0, len(data))) * 4 + data)
+
+
+TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall, "net": gen_net}
 
 if __name__ == "__main__":
     for gen in TARGETS.values():
