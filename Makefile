@@ -129,11 +129,21 @@ $(BUILD)/tests/kvm/state_roundtrip: $(KVM_TEST_OBJS) $(LIBOBJS)
 # ---- end of the KVM tests block ----
 
 # ---- fuzz targets (tests/fuzz/): libFuzzer + ASan/UBSan, clang only; not part of `all` ----
-# Each target links only the parser it fuzzes. Run one: $(BUILD)/fuzz/fuzz_snap tests/fuzz/corpus/snap
+# fuzz_http and fuzz_snap link only the parser they fuzz. The other targets (tests/fuzz/fuzz_*.c)
+# link against $(BUILD)/fuzz/libmvm.a: every src/ object built by clang with the sanitizers and
+# libFuzzer's coverage (the linker takes only the objects a target needs).
+# The fake virtio driver (tests/unit/) does atomics on packed ring fields: clang makes those
+# libatomic calls. Run one: $(BUILD)/fuzz/fuzz_vq tests/fuzz/corpus/vq ; all: tests/fuzz/run.sh
 FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_OBJ_CFLAGS := $(filter-out -MMD -MP,$(MVM_CFLAGS)) -MMD -MP -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+                   -Wno-unknown-warning-option
+FUZZ_LIB_TARGETS := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/fuzz_http.c tests/fuzz/fuzz_snap.c, \
+                    $(sort $(wildcard tests/fuzz/fuzz_*.c))))
+FUZZ_LIBOBJS := $(LIBSRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 .PHONY: fuzz fuzz-snap-seeds
-fuzz: $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_snap
+fuzz: $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_snap $(FUZZ_LIB_TARGETS:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http.c
 	@mkdir -p $(dir $@)
@@ -142,6 +152,20 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http.c
 $(BUILD)/fuzz/fuzz_snap: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lz
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/libmvm.a: $(FUZZ_LIBOBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(BUILD)/fuzz/libmvm.a
+	$(FUZZ_CC) $(FUZZ_OBJ_CFLAGS) -fsanitize=fuzzer -Itests/unit -Itests/fuzz -o $@ $< \
+		-Wno-address-of-packed-member -Wno-atomic-alignment $(BUILD)/fuzz/libmvm.a $(LDLIBS) -latomic
+
+-include $(FUZZ_LIBOBJS:.o=.d) $(FUZZ_LIB_TARGETS:%=$(BUILD)/fuzz/%.d)
 
 # Rewrite the snapshot seeds with the real writer (after a format change).
 fuzz-snap-seeds: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c

@@ -2,13 +2,13 @@
 # scripts/deps.sh - install the Debian packages mvm's build and tests need; silent when all are there.
 #
 # Usage: scripts/deps.sh   (as root, or with sudo available)
-# Packages: the C toolchain, cmocka, QEMU (the test host VM), busybox-static, cpio and the
+# Packages: the C toolchain, clang (libFuzzer, for tests/fuzz/), cmocka, QEMU (the test host VM), busybox-static, cpio and the
 # compressors the initramfs scripts use. Runs `apt-get update` once, only when something is
 # missing and apt cannot find it in the lists it has.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
-pkgs=(build-essential make gcc binutils libcmocka-dev liburing-dev libslirp-dev libjson-c-dev zlib1g-dev qemu-system-x86 busybox-static cpio
+pkgs=(build-essential make gcc binutils clang libcmocka-dev liburing-dev libslirp-dev libjson-c-dev zlib1g-dev qemu-system-x86 busybox-static cpio
 	lz4 xz-utils zstd gzip e2fsprogs coreutils curl)
 
 missing=()

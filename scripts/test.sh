@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/test.sh - run mvm's whole test suite: build, unit tests, unit tests under ASan/UBSan,
-# and the Linux-guest integration tests (tests/linux/run.sh).
+# the fuzz targets (tests/fuzz/run.sh) and the Linux-guest integration tests (tests/linux/run.sh).
 #
 # Usage: scripts/test.sh
 # Installs missing packages (scripts/deps.sh) and fetches the Debian kernel (scripts/fetch-debian.sh)
@@ -107,6 +107,10 @@ suite_step() {
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
 	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && step_fail "$name" "$script exited $rc"
 }
+
+# Every libFuzzer target (tests/fuzz/) for a fixed number of executions from its seeds.
+step "fuzz targets (tests/fuzz/run.sh)"
+suite_step fuzz tests/fuzz/run.sh
 
 step "layering (tests/layering/check.sh)"
 suite_step layering tests/layering/check.sh --self-test

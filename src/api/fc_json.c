@@ -25,6 +25,11 @@ int fc_json_err(char *err, size_t errlen, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		/* Keys and values from the document are echoed: one line, and no
+		 * terminal control sequences, whatever escapes they held. */
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return -EINVAL;
 }

@@ -191,6 +191,15 @@ static void test_unknown_fields(void **state)
 		"\"vcpus\": 2}}", "machine-config.vcpus: unknown field");
 }
 
+/* A key or value echoed in a message keeps the message one line: control
+ * characters (JSON escapes such as \n or \u001b) come out as '?'. Found by
+ * tests/fuzz/fuzz_config (corpus/config/crash-newline-in-key). */
+static void test_message_one_line(void **state)
+{
+	refused("{" BOOT ", \"drives\": [{\"io_\\ngine\": 1}]}", "drives[0].io_?gine: unknown field");
+	refused("{" BOOT ", \"x\\u001b[2J\\r\": 1}", "x?[2J?: unknown field");
+}
+
 static void test_wrong_types(void **state)
 {
 	refused("{" BOOT ", \"machine-config\": {\"vcpu_count\": \"2\", \"mem_size_mib\": 64}}",
@@ -730,6 +739,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_minimal_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_one_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nul_and_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
