@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "net/user_addr.h"
-#include "net/user_flows.h"
 #include "util/log.h"
 
 void net_random_mac(uint8_t mac[6])
@@ -177,9 +176,9 @@ static int parse_max_flows(const char *arg, const char *s, size_t len, unsigned 
 
 	for (i = 0; i < len && i < 7 && s[i] >= '0' && s[i] <= '9'; i++)
 		v = v * 10 + (unsigned long)(s[i] - '0');
-	if (len == 0 || i != len || v < UF_MAX_FLOWS_MIN || v > UF_MAX_FLOWS_MAX) {
+	if (len == 0 || i != len || v < NET_USER_FLOWS_MIN || v > NET_USER_FLOWS_MAX) {
 		log_err("--net '%s': max-flows '%.*s' is not a number in %d..%d", arg, (int)len, s,
-			UF_MAX_FLOWS_MIN, UF_MAX_FLOWS_MAX);
+			NET_USER_FLOWS_MIN, NET_USER_FLOWS_MAX);
 		return -EINVAL;
 	}
 	*out = (unsigned)v;

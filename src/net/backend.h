@@ -112,6 +112,11 @@ struct net_hostfwd {
 	uint16_t guest_port;
 };
 
+/* max-flows=N: the cap on slirp's host sockets per --net user. */
+#define NET_USER_FLOWS_MIN 32
+#define NET_USER_FLOWS_MAX 65536
+#define NET_USER_FLOWS_DEFAULT 1024
+
 struct net_cfg {
 	enum net_kind kind;
 	char ifname[16];           /* tap: IFNAMSIZ with the NUL */

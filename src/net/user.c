@@ -437,7 +437,7 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 		log_err("net user: timerfd_create: %s", strerror(-r));
 		goto fail;
 	}
-	max = cfg->max_flows ? cfg->max_flows : UF_MAX_FLOWS_DEFAULT;
+	max = cfg->max_flows ? cfg->max_flows : NET_USER_FLOWS_DEFAULT;
 	r = uf_init(&u->flows, u->epfd, max, cfg->restrict_on, cfg->no_host_loopback);
 	if (r) {
 		log_err("net user: no memory for the flow table of %u entries", max);

@@ -47,10 +47,6 @@
  * frame: slirp's own UDP/ICMP expiry (SO_EXPIRE, 240 s) plus a margin. */
 #define UF_UNSEEN_TTL_MS 250000
 
-#define UF_MAX_FLOWS_MIN 32
-#define UF_MAX_FLOWS_MAX 65536
-#define UF_MAX_FLOWS_DEFAULT 1024
-
 struct uf_key {
 	uint8_t proto;             /* 6 TCP, 17 UDP, 1 ICMP */
 	uint32_t saddr, daddr;     /* network order; daddr 0 for UDP */
