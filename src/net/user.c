@@ -469,6 +469,8 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 
 	for (int i = 0; i < cfg->nr_hostfwd; i++) {
 		const struct net_hostfwd *f = &cfg->hostfwd[i];
+		if (f->udp)
+			uf_allow_udp_source(&u->flows, f->guest_addr, htons(f->guest_port));
 		struct in_addr h = { .s_addr = f->host_addr }, g = { .s_addr = f->guest_addr };
 		char s[80];
 		errno = 0;

@@ -211,8 +211,23 @@ static bool in_user_net(uint32_t a)
 	return (ntohl(a) & NET_USER_NETMASK) == NET_USER_NETWORK;
 }
 
+void uf_allow_udp_source(struct user_flows *f, uint32_t addr, uint16_t port)
+{
+	if (f->nr_allow < UF_MAX_ALLOW)
+		f->allow[f->nr_allow++] = (struct uf_key){ .proto = 17, .saddr = addr, .sport = port };
+}
+
+static bool udp_allowed(const struct user_flows *f, uint32_t saddr, const uint8_t *l4)
+{
+	for (int i = 0; i < f->nr_allow; i++)
+		if (f->allow[i].saddr == saddr && f->allow[i].sport == htons(rd16(l4)))
+			return true;
+	return false;
+}
+
 /* Would slirp (and through it the guest) reach the host's loopback? */
-static bool to_loopback(uint8_t proto, uint32_t daddr, const uint8_t *l4, size_t l4len)
+static bool to_loopback(const struct user_flows *f, uint8_t proto, uint32_t saddr,
+			uint32_t daddr, const uint8_t *l4, size_t l4len)
 {
 	uint32_t d = ntohl(daddr);
 
@@ -220,12 +235,17 @@ static bool to_loopback(uint8_t proto, uint32_t daddr, const uint8_t *l4, size_t
 		return true;
 	if ((proto != 6 && proto != 17) || !in_user_net(daddr))
 		return false;
+	/* What answers a hostfwd connection goes to 10.0.2.2 too: TCP only
+	 * opens with a bare SYN, and a UDP hostfwd's guest port may answer. */
+	if (!l4 || (proto == 6 && (l4len < 14 || (l4[13] & 0x16) != 0x02)) ||
+	    (proto == 17 && l4len >= 4 && udp_allowed(f, saddr, l4)))
+		return false;
 	if (d == NET_USER_DNS_ADDR) {
 		/* slirp sends 10.0.2.3 to the host's resolver, often 127.0.0.53:
-		 * DNS only. A later fragment (no header) was checked in its first. */
-		return l4 && l4len >= 4 && rd16(l4 + 2) != 53;
+		 * DNS only. */
+		return l4len >= 4 && rd16(l4 + 2) != 53;
 	}
-	if (d == NET_USER_HOST_ADDR && proto == 17 && l4 && l4len >= 4 &&
+	if (d == NET_USER_HOST_ADDR && proto == 17 && l4len >= 4 &&
 	    (rd16(l4 + 2) == 67 || rd16(l4 + 2) == 69))
 		return false;   /* DHCP and TFTP: answered inside slirp */
 	return true;
@@ -262,7 +282,7 @@ enum uf_verdict uf_admit(struct user_flows *f, const uint8_t *fr, size_t len, in
 		l4 = NULL;   /* a later fragment: no transport header */
 		l4len = 0;
 	}
-	if (f->block_loopback && to_loopback(proto, daddr, l4, l4len)) {
+	if (f->block_loopback && to_loopback(f, proto, saddr, daddr, l4, l4len)) {
 		f->blocked++;
 		f->in_input = false;
 		return UF_DROP_LOOPBACK;

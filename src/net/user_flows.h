@@ -29,8 +29,11 @@
  *    possible: room comes back as slirp closes sockets (UDP idle 240 s,
  *    DNS 10 s after its answer, TCP at close).
  *  - Host loopback (block_loopback): frames to 127.0.0.0/8 and 0.0.0.0/8,
- *    TCP/UDP to any 10.0.2.0/24 alias (slirp maps them to 127.0.0.1) except
- *    DNS on port 53 of 10.0.2.3, are refused.
+ *    and TCP SYNs and UDP to any 10.0.2.0/24 alias (slirp maps them to
+ *    127.0.0.1) except DNS on port 53 of 10.0.2.3, are refused. hostfwd
+ *    keeps working: TCP that is no bare SYN opens nothing and passes, and
+ *    UDP from a guest address:port given to uf_allow_udp_source() (a UDP
+ *    hostfwd's target, answering the host) passes.
  *  - One thread (the backend's loop); nothing locks. Bounded: at most max
  *    flow records; the fd table grows to the highest fd number seen.
  */
@@ -73,6 +76,8 @@ struct uf_fd {
 	uint8_t kind;              /* enum uf_fd_kind */
 };
 
+#define UF_MAX_ALLOW 16
+
 struct user_flows {
 	int epfd;
 	unsigned max;
@@ -94,12 +99,17 @@ struct user_flows {
 	uint64_t refused;          /* frames refused at the cap */
 	uint64_t blocked;          /* frames refused by block_loopback */
 	uint64_t ctl_calls;        /* epoll_ctl calls made (for tests) */
+	struct uf_key allow[UF_MAX_ALLOW];   /* UDP hostfwd targets (block_loopback) */
+	int nr_allow;
 };
 
 enum uf_verdict { UF_PASS, UF_DROP_CAP, UF_DROP_LOOPBACK };
 
 int uf_init(struct user_flows *f, int epfd, unsigned max, bool restricted, bool block_loopback);
 void uf_free(struct user_flows *f);
+/* A UDP hostfwd's guest address and port (network order): its answers to
+ * 10.0.2.2 pass block_loopback. */
+void uf_allow_udp_source(struct user_flows *f, uint32_t addr, uint16_t port);
 
 /* Before slirp_input(frame): UF_PASS (then call uf_input_end() right after
  * it, and uf_sync() after the fill that follows) or why the frame must be

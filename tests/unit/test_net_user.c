@@ -541,6 +541,38 @@ static size_t build_tcp(uint8_t *f, uint16_t sport, uint32_t daddr, uint16_t dpo
 	return build_ip(f, 6, NET_USER_GUEST_ADDR, daddr, t, sizeof(t));
 }
 
+/* A TCP segment with its checksum, from the guest's sport to daddr:dport. */
+static size_t build_tcp_seg(uint8_t *f, uint16_t sport, uint32_t daddr, uint16_t dport,
+			    uint8_t flags, uint32_t seq, uint32_t ack, const char *data)
+{
+	uint8_t t[20 + 64] = { 0 }, ph[12 + sizeof(t)];
+	size_t dlen = data ? strlen(data) : 0, n;
+
+	put16(t, sport);
+	put16(t + 2, dport);
+	put16(t + 4, (uint16_t)(seq >> 16));
+	put16(t + 6, (uint16_t)seq);
+	put16(t + 8, (uint16_t)(ack >> 16));
+	put16(t + 10, (uint16_t)ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put16(t + 14, 65535);
+	memcpy(t + 20, data ? data : "", dlen);
+	n = 20 + dlen;
+	put16(ph, (uint16_t)(NET_USER_GUEST_ADDR >> 16));
+	put16(ph + 2, (uint16_t)NET_USER_GUEST_ADDR);
+	put16(ph + 4, (uint16_t)(daddr >> 16));
+	put16(ph + 6, (uint16_t)daddr);
+	ph[8] = 0;
+	ph[9] = 6;
+	put16(ph + 10, (uint16_t)n);
+	memcpy(ph + 12, t, n);
+	if (n & 1)
+		ph[12 + n] = 0;
+	put16(t + 16, ip_csum(ph, 12 + n + (n & 1)));
+	return build_ip(f, 6, NET_USER_GUEST_ADDR, daddr, t, n);
+}
+
 static size_t build_ping(uint8_t *f, uint32_t daddr)
 {
 	uint8_t e[8] = { 8, 0, 0, 0, 0x12, 0x34, 0, 1 };
@@ -669,6 +701,13 @@ static void test_flows_loopback(void **state)
 	assert_int_equal(ADMIT(build_udp(f, 68, NET_USER_HOST_ADDR, 67)), UF_PASS);
 	assert_int_equal(ADMIT(build_ping(f, NET_USER_HOST_ADDR)), UF_PASS);
 	assert_int_equal(ADMIT(build_tcp(f, 40000, 0x5db8d822, 443, 0x02)), UF_PASS);
+	/* Answers on hostfwd connections (their peer is 10.0.2.2) pass. */
+	assert_int_equal(ADMIT(build_tcp(f, 80, NET_USER_HOST_ADDR, 41000, 0x12)), UF_PASS);
+	assert_int_equal(ADMIT(build_tcp(f, 80, NET_USER_HOST_ADDR, 41000, 0x10)), UF_PASS);
+	assert_int_equal(ADMIT(build_udp(f, 53, NET_USER_HOST_ADDR, 41000)), UF_DROP_LOOPBACK);
+	uf_allow_udp_source(&fl, htonl(NET_USER_GUEST_ADDR), htons(53));
+	assert_int_equal(ADMIT(build_udp(f, 53, NET_USER_HOST_ADDR, 41000)), UF_PASS);
+	assert_int_equal(ADMIT(build_udp(f, 54, NET_USER_HOST_ADDR, 41000)), UF_DROP_LOOPBACK);
 #undef ADMIT
 	uf_free(&fl);
 	close(ep);
@@ -924,11 +963,33 @@ static void test_user_restrict(void **state)
 	close(s);
 	stop_user(be, &loop);
 
-	start_user("user,host-loopback=off", &be, &loop, &r);
+	hport = free_port();
+	r.n = 0;   /* the loop that filled it is gone */
+	snprintf(arg, sizeof(arg), "user,host-loopback=off,hostfwd=tcp::%u-:%u", hport, gport);
+	start_user(arg, &be, &loop, &r);
 	assert_int_equal(send_frame(&loop, be, f, build_udp(f, 20000, NET_USER_HOST_ADDR, h.port)), 0);
 	assert_false(udp_host_got(&h));
 	assert_int_equal(send_frame(&loop, be, f, build_udp(f, 20001, 0x0a000263, h.port)), 0);
 	assert_false(udp_host_got(&h));
+	/* hostfwd still works both ways: the guest answers 10.0.2.2. */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	a.sin_port = htons(hport);
+	cr = connect(s, (struct sockaddr *)&a, sizeof(a));
+	assert_true(cr == 0 || errno == EINPROGRESS);
+	assert_true(wait_frame(&r, &loop, be, is_syn_to, &gport, 3000, got, &got_len));
+	const uint8_t *syn = got + 14 + (got[14] & 15) * 4;
+	uint16_t peer = get16(syn);
+	uint32_t their = get32(syn + 4) + 1;
+	assert_int_equal(send_frame(&loop, be, f, build_tcp_seg(f, gport, NET_USER_HOST_ADDR, peer,
+								 0x12, 1000, their, NULL)), 0);
+	assert_int_equal(send_frame(&loop, be, f, build_tcp_seg(f, gport, NET_USER_HOST_ADDR, peer,
+								 0x18, 1001, their, "hi")), 0);
+	char buf[8] = "";
+	for (int i = 0; i < 200 && recv(s, buf, sizeof(buf), 0) <= 0; i++)
+		usleep(10 * 1000);
+
+	assert_memory_equal(buf, "hi", 2);
+	close(s);
 	stop_user(be, &loop);
 
 	/* The QEMU-compatible default: it does. */
