@@ -61,10 +61,11 @@ static struct json_object *machine(struct emit *e, const struct vm_config *cfg)
 }
 
 /* The --net value we built (or the user typed) back into Firecracker's
- * fields: "tap=IF[,mac=M]" or "user[,mac=M][,hostfwd=R]...". */
+ * fields: "tap=IF[,mac=M]" or "user[,mac=M][,restrict=on][,host-loopback=off]
+ * [,max-flows=N][,hostfwd=R]...". */
 static struct json_object *net(struct emit *e, const struct vm_config *cfg, int i)
 {
-	struct json_object *n = obj(e), *fwd = NULL;
+	struct json_object *n = obj(e), *fwd = NULL, *user = NULL;
 	char idbuf[16], *spec, *save = NULL;
 
 	if (!n || !(spec = strdup(cfg->nets[i] ? cfg->nets[i] : ""))) {
@@ -88,9 +89,16 @@ static struct json_object *net(struct emit *e, const struct vm_config *cfg, int 
 			if (u)
 				add(e, u, "hostfwd", fwd);
 			add(e, n, "mvm_user", u);
+			user = u;
 		} else if (!strncmp(tok, "hostfwd=", 8) && fwd) {
 			if (json_object_array_add(fwd, str(e, tok + 8)))
 				e->oom = true;
+		} else if (user && !strcmp(tok, "restrict=on")) {
+			add(e, user, "restrict", json_object_new_boolean(1));
+		} else if (user && !strcmp(tok, "host-loopback=off")) {
+			add(e, user, "host_loopback", json_object_new_boolean(0));
+		} else if (user && !strncmp(tok, "max-flows=", 10)) {
+			add(e, user, "max_flows", json_object_new_int(atoi(tok + 10)));
 		}
 	}
 	free(spec);

@@ -177,21 +177,39 @@ static int spec_add(char *spec, size_t len, const char *what)
 	return n < 0 || (size_t)n >= len - used ? -EINVAL : 0;
 }
 
-/* mvm's extension "mvm_user": {"hostfwd": ["tcp::8080-:80", ...]} -> spec. */
+/* mvm's extension "mvm_user": {"hostfwd": ["tcp::8080-:80", ...], "restrict": bool,
+ * "host_loopback": bool, "max_flows": N} -> spec. */
 static int user_spec(struct json_object *u, const char *path, char *spec, size_t len,
 		     char *err, size_t errlen)
 {
-	static const char *const keys[] = { "hostfwd", NULL };
+	static const char *const keys[] = { "hostfwd", "restrict", "host_loopback", "max_flows",
+					    NULL };
 	char upath[NAME_LEN], name[NAME_LEN + 32], one[160];
-	struct json_object *fwd;
+	struct json_object *fwd = NULL;
 	struct net_cfg nc;
+	bool restrict_on = false, loopback = true;
+	int64_t max_flows = 0;
 	size_t n;
 	int ret;
 
 	fc_json_name(upath, sizeof(upath), path, "mvm_user");
 	if ((ret = fc_json_check_keys(u, upath, keys, err, errlen)) ||
-	    (ret = fc_json_array(u, upath, "hostfwd", &fwd, err, errlen)) <= 0)
+	    (ret = fc_json_bool(u, upath, "restrict", false, &restrict_on, err, errlen)) < 0 ||
+	    (ret = fc_json_bool(u, upath, "host_loopback", false, &loopback, err, errlen)) < 0 ||
+	    (ret = fc_json_int(u, upath, "max_flows", false, NET_USER_FLOWS_MIN, NET_USER_FLOWS_MAX,
+			       &max_flows, err, errlen)) < 0 ||
+	    (ret = fc_json_array(u, upath, "hostfwd", &fwd, err, errlen)) < 0)
 		return ret;
+	if ((restrict_on && spec_add(spec, len, "restrict=on")) ||
+	    (!loopback && spec_add(spec, len, "host-loopback=off")))
+		return fc_json_err(err, errlen, "%s: too many options", upath);
+	if (max_flows) {
+		snprintf(one, sizeof(one), "max-flows=%lld", (long long)max_flows);
+		if (spec_add(spec, len, one))
+			return fc_json_err(err, errlen, "%s: too many options", upath);
+	}
+	if (!fwd)
+		return 0;
 	n = json_object_array_length(fwd);
 	if (n > NET_MAX_HOSTFWD)
 		return fc_json_err(err, errlen, "%s.hostfwd: at most %d rules", upath,

@@ -155,6 +155,36 @@ static int parse_hostfwd(const char *arg, const char *s, size_t len, struct net_
 	return 0;
 }
 
+/* on|off in [s, s+len) for option name (user networking only). */
+static int parse_onoff(const char *arg, const char *name, const char *s, size_t len, bool *out)
+{
+	if (len == 2 && !memcmp(s, "on", 2)) {
+		*out = true;
+	} else if (len == 3 && !memcmp(s, "off", 3)) {
+		*out = false;
+	} else {
+		log_err("--net '%s': %s '%.*s' is not on or off", arg, name, (int)len, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_max_flows(const char *arg, const char *s, size_t len, unsigned *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; i < len && i < 7 && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (len == 0 || i != len || v < NET_USER_FLOWS_MIN || v > NET_USER_FLOWS_MAX) {
+		log_err("--net '%s': max-flows '%.*s' is not a number in %d..%d", arg, (int)len, s,
+			NET_USER_FLOWS_MIN, NET_USER_FLOWS_MAX);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
 static bool ifname_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > 15)
@@ -222,6 +252,17 @@ int net_cfg_parse(const char *arg, struct net_cfg *cfg)
 				return -EINVAL;
 			}
 			cfg->mac_set = true;
+		} else if (cfg->kind == NET_USER && len >= 9 && !memcmp(s, "restrict=", 9)) {
+			if (parse_onoff(arg, "restrict", s + 9, len - 9, &cfg->restrict_on))
+				return -EINVAL;
+		} else if (cfg->kind == NET_USER && len >= 14 && !memcmp(s, "host-loopback=", 14)) {
+			bool on;
+			if (parse_onoff(arg, "host-loopback", s + 14, len - 14, &on))
+				return -EINVAL;
+			cfg->no_host_loopback = !on;
+		} else if (cfg->kind == NET_USER && len >= 10 && !memcmp(s, "max-flows=", 10)) {
+			if (parse_max_flows(arg, s + 10, len - 10, &cfg->max_flows))
+				return -EINVAL;
 		} else if (len > 8 && !memcmp(s, "hostfwd=", 8)) {
 			if (cfg->kind != NET_USER) {
 				log_err("--net '%s': hostfwd works only with user networking", arg);
@@ -247,7 +288,8 @@ int net_cfg_parse(const char *arg, struct net_cfg *cfg)
 			cfg->nr_hostfwd++;
 		} else {
 			log_err("--net '%s': option '%.*s' is unknown (known: mac=MAC%s)", arg, (int)len, s,
-				cfg->kind == NET_USER ? ", hostfwd=..." : "");
+				cfg->kind == NET_USER ? ", hostfwd=..., restrict=on|off, "
+				"host-loopback=on|off, max-flows=N" : "");
 			return -EINVAL;
 		}
 	}

@@ -112,6 +112,11 @@ struct net_hostfwd {
 	uint16_t guest_port;
 };
 
+/* max-flows=N: the cap on slirp's host sockets per --net user. */
+#define NET_USER_FLOWS_MIN 32
+#define NET_USER_FLOWS_MAX 65536
+#define NET_USER_FLOWS_DEFAULT 1024
+
 struct net_cfg {
 	enum net_kind kind;
 	char ifname[16];           /* tap: IFNAMSIZ with the NUL */
@@ -119,11 +124,19 @@ struct net_cfg {
 	bool mac_set;
 	int nr_hostfwd;            /* user only */
 	struct net_hostfwd hostfwd[NET_MAX_HOSTFWD];
+	/* user only: restrict=on (the guest reaches nothing, hostfwd still
+	 * works), host-loopback=off (the guest cannot reach the host's
+	 * 127.0.0.0/8 through 10.0.2.x), max-flows=N (cap on slirp's host
+	 * sockets; 0 here means the default). */
+	bool restrict_on;
+	bool no_host_loopback;
+	unsigned max_flows;
 };
 
 /* Parse a --net value:
  *   tap=IFNAME[,mac=MAC]
- *   user[,mac=MAC][,hostfwd=PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+ *   user[,mac=MAC][,restrict=on|off][,host-loopback=on|off][,max-flows=N]
+ *       [,hostfwd=PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
  * (QEMU's hostfwd syntax; PROTO tcp or udp, empty HOSTADDR = 127.0.0.1, i.e.
  * loopback only, unlike QEMU's any-address default; empty GUESTADDR =
  * 10.0.2.15). Without mac= a random locally administered unicast MAC is

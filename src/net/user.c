@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "net/user_flows.h"
 #include "util/evloop.h"
 #include "util/log.h"
 
@@ -23,12 +25,6 @@ struct user_timer {
 	int64_t expire_ms;          /* -1: not armed */
 };
 
-/* One fd slirp asked us to watch, as registered in the private epoll. */
-struct user_watch {
-	int fd;
-	uint32_t events;
-};
-
 struct user {
 	struct net_backend be;
 	Slirp *slirp;
@@ -37,8 +33,9 @@ struct user {
 	bool started;
 	struct pollfd *pfds;        /* filled by slirp_pollfds_fill */
 	int nr_pfds, cap_pfds;
-	struct user_watch *watch;   /* what epfd holds now */
-	int nr_watch, cap_watch;
+	struct user_flows flows;    /* what epfd holds; slirp's sockets counted */
+	int64_t refused_logged_ms;  /* when the cap was last reported */
+	uint64_t refused_logged;
 	struct user_timer *timers;
 	uint8_t frame[NET_FRAME_MAX];
 };
@@ -111,21 +108,17 @@ static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
 
 static void cb_register_poll_fd(int fd, void *opaque)
 {
-	/* Nothing: the next slirp_pollfds_fill() names it with its events. */
+	struct user *u = opaque;
+
+	/* Counted now; watched once the next fill names it with its events. */
+	uf_register(&u->flows, fd);
 }
 
 static void cb_unregister_poll_fd(int fd, void *opaque)
 {
 	struct user *u = opaque;
 
-	/* slirp closes fd next; drop it now so a reused number starts clean. */
-	for (int i = 0; i < u->nr_watch; i++) {
-		if (u->watch[i].fd == fd) {
-			epoll_ctl(u->epfd, EPOLL_CTL_DEL, fd, NULL);
-			u->watch[i] = u->watch[--u->nr_watch];
-			return;
-		}
-	}
+	uf_unregister(&u->flows, fd);
 }
 
 static void cb_notify(void *opaque)
@@ -192,69 +185,6 @@ static int cb_get_revents(int idx, void *opaque)
 
 /* ---- keeping the private epoll and the timerfd in step with slirp ---- */
 
-static uint32_t poll_to_epoll(short pe)
-{
-	return (pe & POLLIN ? EPOLLIN : 0) | (pe & POLLOUT ? EPOLLOUT : 0) |
-	       (pe & POLLPRI ? EPOLLPRI : 0);
-}
-
-static void watch_set(struct user *u, int fd, uint32_t events, bool known)
-{
-	struct epoll_event ev = { .events = events, .data.fd = fd };
-
-	if (known) {
-		if (epoll_ctl(u->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 && errno == ENOENT)
-			epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev);
-	} else {
-		if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno == EEXIST)
-			epoll_ctl(u->epfd, EPOLL_CTL_MOD, fd, &ev);
-	}
-}
-
-/* Make epfd watch exactly the pfds with non-zero interest. An fd slirp
- * wants nothing from is not watched: its HUP would wake us in a loop. */
-static void user_sync_watch(struct user *u)
-{
-	struct user_watch *nw;
-	int n = 0;
-
-	nw = malloc((size_t)(u->nr_pfds ? u->nr_pfds : 1) * sizeof(*nw));
-	if (!nw)
-		return;    /* keep the old set; the timer still brings us back */
-	for (int i = 0; i < u->nr_pfds; i++) {
-		uint32_t ev = poll_to_epoll(u->pfds[i].events);
-		int j;
-		if (!ev)
-			continue;
-		for (j = 0; j < n && nw[j].fd != u->pfds[i].fd; j++)
-			;
-		if (j == n)
-			nw[n++] = (struct user_watch){ .fd = u->pfds[i].fd, .events = ev };
-		else
-			nw[j].events |= ev;
-	}
-	for (int i = 0; i < u->nr_watch; i++) {
-		int j;
-		for (j = 0; j < n && nw[j].fd != u->watch[i].fd; j++)
-			;
-		if (j == n)
-			epoll_ctl(u->epfd, EPOLL_CTL_DEL, u->watch[i].fd, NULL);
-	}
-	for (int j = 0; j < n; j++) {
-		int i;
-		for (i = 0; i < u->nr_watch && u->watch[i].fd != nw[j].fd; i++)
-			;
-		if (i == u->nr_watch)
-			watch_set(u, nw[j].fd, nw[j].events, false);
-		else if (u->watch[i].events != nw[j].events)
-			watch_set(u, nw[j].fd, nw[j].events, true);
-	}
-	free(u->watch);
-	u->watch = nw;
-	u->nr_watch = n;
-	u->cap_watch = u->nr_pfds;
-}
-
 static void user_arm_timer(struct user *u, uint32_t timeout_ms)
 {
 	int64_t now_ms = now_ns() / 1000000;
@@ -283,7 +213,7 @@ static void user_refill(struct user *u)
 		return;
 	u->nr_pfds = 0;
 	slirp_pollfds_fill(u->slirp, &timeout, cb_add_poll, u);
-	user_sync_watch(u);
+	uf_sync(&u->flows, u->pfds, u->nr_pfds, now_ns() / 1000000);
 	user_arm_timer(u, timeout);
 }
 
@@ -303,27 +233,29 @@ again:
 	}
 }
 
-static void user_run(struct user *u)
+/* evs: what the private epoll reported (the fds of the last fill). */
+static void user_run(struct user *u, const struct epoll_event *evs, int nev)
 {
-	int r;
-
-	do
-		r = poll(u->pfds, (nfds_t)u->nr_pfds, 0);
-	while (r < 0 && errno == EINTR);
-	slirp_pollfds_poll(u->slirp, r < 0, cb_get_revents, u);
+	uf_revents(&u->flows, u->pfds, u->nr_pfds, evs, nev);
+	slirp_pollfds_poll(u->slirp, 0, cb_get_revents, u);
 	user_fire_timers(u);
 	user_refill(u);
 }
 
+#define USER_EVENTS_PER_RUN 64
+
 static void user_io_ready(void *opaque, uint32_t events)
 {
 	struct user *u = opaque;
-	struct epoll_event evs[16];
+	struct epoll_event evs[USER_EVENTS_PER_RUN];
+	int n;
 
-	/* Refresh the private epoll's ready list (level-triggered: one call
-	 * is enough, and looping would never end); poll() tells slirp the rest. */
-	epoll_wait(u->epfd, evs, 16, 0);
-	user_run(u);
+	/* Level-triggered: what does not fit now is reported on the next
+	 * round, so one round's work stays bounded. */
+	do
+		n = epoll_wait(u->epfd, evs, USER_EVENTS_PER_RUN, 0);
+	while (n < 0 && errno == EINTR);
+	user_run(u, evs, n < 0 ? 0 : n);
 }
 
 static void user_timer_ready(void *opaque, uint32_t events)
@@ -333,7 +265,7 @@ static void user_timer_ready(void *opaque, uint32_t events)
 
 	if (read(u->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_debug("net user: timerfd read: %s", strerror(errno));
-	user_run(u);
+	user_run(u, NULL, 0);
 }
 
 /* ---- backend ops ---- */
@@ -371,6 +303,22 @@ static void user_stop(struct net_backend *be)
 	u->started = false;
 }
 
+/* Guest-triggered: at most one line per 10 s, with the counts since. */
+static void user_report_refused(struct user *u)
+{
+	int64_t now_ms = now_ns() / 1000000;
+	uint64_t total = u->flows.refused + u->flows.blocked;
+
+	if (u->refused_logged && now_ms - u->refused_logged_ms < 10000)
+		return;
+	log_warn("net user: %llu guest frames dropped so far: %llu at the cap of %u host sockets "
+		 "(max-flows), %llu toward the host's loopback (host-loopback=off)",
+		 (unsigned long long)(total - u->refused_logged), (unsigned long long)u->flows.refused,
+		 u->flows.max, (unsigned long long)u->flows.blocked);
+	u->refused_logged = total;
+	u->refused_logged_ms = now_ms;
+}
+
 static int user_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
 	struct user *u = (struct user *)be;
@@ -384,7 +332,12 @@ static int user_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 	}
 	if (len < NET_FRAME_MIN)
 		return -EINVAL;
+	if (uf_admit(&u->flows, u->frame, len, now_ns() / 1000000) != UF_PASS) {
+		user_report_refused(u);
+		return 0;   /* dropped, as a NIC drops what the wire cannot take */
+	}
 	slirp_input(u->slirp, u->frame, (int)len);
+	uf_input_end(&u->flows);
 	user_refill(u);
 	return 0;
 }
@@ -404,12 +357,12 @@ static void user_close(struct net_backend *be)
 		u->timers = t->next;
 		free(t);
 	}
+	uf_free(&u->flows);
 	if (u->epfd >= 0)
 		close(u->epfd);
 	if (u->timer_fd >= 0)
 		close(u->timer_fd);
 	free(u->pfds);
-	free(u->watch);
 	free(u);
 }
 
@@ -421,6 +374,29 @@ static const struct net_backend_ops user_ops = {
 	.set_offload = NULL,
 	.close = user_close,
 };
+
+/* slirp's sockets are this process's fds: make room for max of them beside
+ * mvm's own, within the hard limit (the soft one is often 1024). */
+static void user_fd_room(unsigned max)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	want = rl.rlim_cur + max;
+	if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+		want = rl.rlim_max;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max + 256)
+		log_warn("net user: max-flows=%u, but this process may open only %llu files: "
+			 "slirp may run out of them before its cap (raise the limit, or lower max-flows)",
+			 max, (unsigned long long)rl.rlim_cur);
+}
 
 static const char *fwd_str(const struct net_hostfwd *f, char *buf, size_t len)
 {
@@ -437,6 +413,7 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 {
 	SlirpConfig sc = { 0 };
 	struct user *u;
+	unsigned max;
 	int r;
 
 	*out = NULL;
@@ -447,6 +424,7 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 	u->be.name = "user";
 	u->be.vnet_hdr = false;
 	u->timer_fd = -1;
+	u->flows.epfd = -1;
 	u->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (u->epfd < 0) {
 		r = -errno;
@@ -459,9 +437,16 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 		log_err("net user: timerfd_create: %s", strerror(-r));
 		goto fail;
 	}
+	max = cfg->max_flows ? cfg->max_flows : NET_USER_FLOWS_DEFAULT;
+	r = uf_init(&u->flows, u->epfd, max, cfg->restrict_on, cfg->no_host_loopback);
+	if (r) {
+		log_err("net user: no memory for the flow table of %u entries", max);
+		goto fail;
+	}
+	user_fd_room(max);
 
 	sc.version = 4;
-	sc.restricted = 0;
+	sc.restricted = cfg->restrict_on;
 	sc.in_enabled = true;
 	sc.vnetwork.s_addr = htonl(NET_USER_NETWORK);
 	sc.vnetmask.s_addr = htonl(NET_USER_NETMASK);
@@ -471,7 +456,9 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 	sc.vnameserver.s_addr = htonl(NET_USER_DNS_ADDR);
 	sc.if_mtu = 0;   /* libslirp's default, 1500 */
 	sc.if_mru = 0;
-	sc.disable_host_loopback = false;
+	/* With it, slirp sends 10.0.2.x to that literal address rather than to
+	 * 127.0.0.1; user_flows.c refuses such frames before slirp sees them. */
+	sc.disable_host_loopback = cfg->no_host_loopback;
 	sc.enable_emu = false;
 	u->slirp = slirp_new(&sc, &user_callbacks, u);
 	if (!u->slirp) {
@@ -482,6 +469,8 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 
 	for (int i = 0; i < cfg->nr_hostfwd; i++) {
 		const struct net_hostfwd *f = &cfg->hostfwd[i];
+		if (f->udp)
+			uf_allow_udp_source(&u->flows, f->guest_addr, htons(f->guest_port));
 		struct in_addr h = { .s_addr = f->host_addr }, g = { .s_addr = f->guest_addr };
 		char s[80];
 		errno = 0;

@@ -17,6 +17,15 @@
  * 2 ms only while a TCP delayed ACK is pending), never spins.
  * set_rx_paused() is a no-op: slirp produces frames on its own, so the
  * receiver bounds its queue (net/backend.h).
+ *
+ * Bounds (net/user_flows.h): every guest frame is classified before
+ * slirp_input(); one that would make slirp open a host socket past
+ * cfg->max_flows (default NET_USER_FLOWS_DEFAULT), or reach the host's
+ * loopback under cfg->no_host_loopback, is dropped (send() still returns 0)
+ * and counted in a rate-limited warning. cfg->restrict_on is libslirp's
+ * restricted mode: the guest reaches nothing outside, hostfwd still works.
+ * The epoll mirror is updated per fd (epoll_ctl only for changes) and
+ * slirp's revents come from epoll_wait(), at most 64 fds a round.
  */
 #ifndef MVM_NET_USER_H
 #define MVM_NET_USER_H

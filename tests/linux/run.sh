@@ -79,7 +79,9 @@ make_tiny_guests() {
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
 	for g in hello/hello tests/fault tests/status; do
 		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
-	done
+	done &&
+	# The static guest tool of net-user-flood (the test host has no compiler).
+	{ cc -static -O2 -o "$1/udpflood" "$MVM_ROOT/tests/linux/guest/udpflood.c" 2>/dev/null || :; }
 }
 
 extract_vmlinux() {

@@ -5,7 +5,8 @@
 # mvm's stdin. Its tty echoes each line as typed, so every marker a case looks for is computed
 # by the guest's shell ($((...)) or a command's output) and never appears literally in the line.
 
-VIRTIO_CASES=(blk-write blk-ro blk-root bad-disk-missing rng hvc net-user net-tap)
+VIRTIO_CASES=(blk-write blk-ro blk-root bad-disk-missing rng hvc net-user net-user-flood
+	net-user-restrict net-tap)
 
 # Boot in echo mode with ARGS: open_session NAME ARGS... (0 when the guest is ready for lines;
 # then write lines with `say`, finish with close_session SECS).
@@ -202,4 +203,108 @@ case_net-tap() {
 	elif [ $hostping -ne 0 ]; then fail_case net-tap "the host could not ping the guest over the tap"
 	elif [ -n "$(unclean_end)" ]; then fail_case net-tap "$(unclean_end)"
 	else ok net-tap; fi
+}
+
+# DHCP on eth0; prints MVM-NET-ADDR-<address> (a case waits for it).
+net_user_dhcp() {
+	say 'ip link set eth0 up; udhcpc -i eth0 -n -q -t 5 -T 2 >/dev/null 2>&1; echo MVM-NET-ADDR-$(ip -4 addr show eth0 | sed -n "s/.*inet \([0-9.]*\).*/\1/p")'
+	vm_wait_for 'MVM-NET-ADDR-10' 40
+}
+
+# utime + stime of process PID (all its threads; with NAME, its threads of that name), in ticks.
+proc_cpu_ticks() {
+	if [ -n "${2:-}" ]; then
+		cat /proc/"$1"/task/*/stat 2>/dev/null |
+			awk -v n="($2)" '$2 == n { sub(/.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+	else
+		awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+	fi
+}
+
+# A guest sends one datagram from each of 4000 source ports through user networking (max-flows=256):
+# while it does, mvm's fd count stays under the cap, the API answers, and afterwards the guest's
+# disk and console still work. tests/linux/guest/udpflood.c is built static on the host (run.sh
+# ships it with the tiny guests) and reaches the guest as the raw disk /dev/vda.
+case_net-user-flood() {
+	local tool img=$work/udpflood.img sock=$work/flood.sock size base n peak=0 i t0 worst=0 bad='' api_n=0
+	tool=${guests:-/nonexistent}/udpflood
+	if [ ! -x "$tool" ]; then
+		tool=$work/udpflood
+		cc -static -O2 -o "$tool" "$MVM_ROOT/tests/linux/guest/udpflood.c" 2>/dev/null ||
+			{ notok net-user-flood "cannot build tests/linux/guest/udpflood.c (cc -static)"; return; }
+	fi
+	size=$(stat -c %s "$tool")
+	cp "$tool" "$img" && truncate -s 2M "$img"
+	# With --api-sock the VM comes from a config file (booted at once); mvm_user's max_flows is
+	# the file's spelling of max-flows=256.
+	cat >"$work/flood.json" <<-JSON
+	{"boot-source": {"kernel_image_path": "$kernel", "initrd_path": "$initrd",
+	                 "boot_args": "$BASE_CMDLINE mvmtest=echo"},
+	 "drives": [{"drive_id": "tool", "path_on_host": "$img", "is_root_device": false}],
+	 "network-interfaces": [{"iface_id": "eth0", "mvm_user": {"max_flows": 256}}]}
+	JSON
+	open_session net-user-flood run --config-file "$work/flood.json" --api-sock "$sock" || return
+	net_user_dhcp
+	base=$(ls "/proc/$VM_PID/fd" | wc -l)
+	local cpu0 net0; cpu0=$(proc_cpu_ticks "$VM_PID"); net0=$(proc_cpu_ticks "$VM_PID" mvm-net)
+	say "head -c $size /dev/vda >/tmp/uf; chmod +x /tmp/uf; /tmp/uf 10.0.2.2 9 4000 20000; echo MVM-FLOOD-DONE-\$((6*7))"
+	for i in $(seq 1 90); do
+		n=$(ls "/proc/$VM_PID/fd" 2>/dev/null | wc -l)
+		[ "$n" -gt "$peak" ] && peak=$n
+		t0=$(mvm_now)
+		if timeout 10 "$mvm" ctl --api-sock "$sock" config 2>/dev/null | grep -q '"boot-source"'; then
+			api_n=$((api_n + 1))
+			worst=$(awk -v a="$t0" -v b="$(mvm_now)" -v w="$worst" 'BEGIN { d = b - a; print (d > w ? d : w) }')
+		else
+			bad="mvm ctl config got no answer within 10 s during the flood"
+		fi
+		grep -qa 'MVM-FLOOD-DONE-42' "$VM_OUT" && break
+		sleep 1
+	done
+	n=$(ls "/proc/$VM_PID/fd" 2>/dev/null | wc -l)
+	[ "$n" -gt "$peak" ] && peak=$n
+	local cpu=$(( $(proc_cpu_ticks "$VM_PID") - cpu0 )) net=$(( $(proc_cpu_ticks "$VM_PID" mvm-net) - net0 ))
+	say 'echo MVM-DISK-$(dd if=/dev/vda bs=1k count=64 2>/dev/null | wc -c)'
+	vm_wait_for 'MVM-DISK-65536' 20; local disk=$?
+	echo "# net-user-flood: mvm fds $base before, $peak at most during 4000 guest UDP flows (max-flows=256);" \
+		"$api_n API answers, the slowest in $worst s; $(grep -ac 'guest frames dropped' "$VM_ERR") cap warning line(s);" \
+		"$(awk -v t="$cpu" -v w="$net" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" 'BEGIN {
+			printf "mvm used %.2f s CPU (%.2f ms per datagram), its net worker %.2f s (%.2f ms)",
+				t / hz, t / hz * 1000 / 4000, w / hz, w / hz * 1000 / 4000 }')"
+	close_session
+	if ! grep -qa 'MVM-NET-ADDR-10.0.2.15' "$VM_OUT"; then fail_case net-user-flood "the guest got no 10.0.2.15 lease"
+	elif ! grep -qa 'MVM-FLOOD-DONE-42' "$VM_OUT"; then fail_case net-user-flood "the guest's flood did not finish in 90 s"
+	elif ! grep -qaE 'MVM-UDPFLOOD-SENT-(3[5-9]|40)[0-9][0-9]' "$VM_OUT"; then fail_case net-user-flood "the guest sent fewer than 3500 of its 4000 datagrams"
+	elif [ $((peak - base)) -gt 260 ]; then fail_case net-user-flood "mvm's fds grew from $base to $peak (max-flows=256)"
+	elif [ -n "$bad" ]; then fail_case net-user-flood "$bad"
+	elif [ $disk -ne 0 ]; then fail_case net-user-flood "the guest could not read its disk after the flood"
+	elif ! grep -qa 'at the cap of 256 host sockets' "$VM_ERR"; then fail_case net-user-flood "mvm did not report frames dropped at the cap"
+	elif [ -n "$(unclean_end)" ]; then fail_case net-user-flood "$(unclean_end)"
+	else ok net-user-flood; fi
+}
+
+# restrict=on: the guest reaches nothing of the host (10.0.2.2 is its loopback, over TCP and UDP),
+# while hostfwd still brings host connections in.
+case_net-user-restrict() {
+	local got=$work/restrict.got ugot=$work/restrict.ugot hport=15558 sport=15557 srv usrv r fwd=''
+	command -v nc >/dev/null || { notok net-user-restrict "no nc on the host"; return; }
+	nc -l -p "$sport" >"$got" 2>/dev/null & srv=$!
+	nc -u -l -p "$sport" >"$ugot" 2>/dev/null & usrv=$!
+	set_echo
+	open_session net-user-restrict "${ECHO[@]}" --net "user,restrict=on,hostfwd=tcp::$hport-:80" ||
+		{ kill $srv $usrv 2>/dev/null; return; }
+	net_user_dhcp
+	say "echo from-guest-\$((3*3)) | nc -w 3 10.0.2.2 $sport; echo udp-from-guest-\$((3*3)) | nc -u -w 1 10.0.2.2 $sport; echo MVM-NET-SENT-\$((1+1))"
+	vm_wait_for 'MVM-NET-SENT-2' 20
+	say '(echo from-guest-server-$((5*5)) | nc -l -p 80 >/dev/null 2>&1 &); sleep 1; echo MVM-NET-LISTENING-$((0+1))'
+	vm_wait_for 'MVM-NET-LISTENING-1' 20; r=$?
+	[ $r -eq 0 ] && fwd=$(timeout 10 nc -w 5 127.0.0.1 "$hport" </dev/null 2>/dev/null | tr -d '\r')
+	close_session
+	kill $srv $usrv 2>/dev/null; wait $srv $usrv 2>/dev/null
+	if ! grep -qa 'MVM-NET-ADDR-10.0.2.15' "$VM_OUT"; then fail_case net-user-restrict "the guest got no 10.0.2.15 lease (DHCP works under restrict=on)"
+	elif ! grep -qa 'MVM-NET-SENT-2' "$VM_OUT"; then fail_case net-user-restrict "the guest's nc attempts did not end"
+	elif grep -qa 'from-guest-9' "$got" "$ugot"; then fail_case net-user-restrict "the host service on 127.0.0.1:$sport got data from the guest under restrict=on"
+	elif [ "$fwd" != from-guest-server-25 ]; then fail_case net-user-restrict "hostfwd 127.0.0.1:$hport -> guest:80 gave '$fwd' under restrict=on"
+	elif [ -n "$(unclean_end)" ]; then fail_case net-user-restrict "$(unclean_end)"
+	else ok net-user-restrict; fi
 }

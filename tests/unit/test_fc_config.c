@@ -614,6 +614,32 @@ static void test_round_trip(void **state)
 	round_trip("{" BOOT ", \"drives\": [{\"drive_id\": \"r\", \"path_on_host\": \"/r\", "
 		   "\"is_root_device\": true, \"partuuid\": \"abcd-02\"}], \"logger\": {\"level\": "
 		   "\"Warning\"}, \"network-interfaces\": [{\"iface_id\": \"u\", \"mvm_user\": {}}]}");
+	round_trip("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"u\", \"mvm_user\": "
+		   "{\"restrict\": true, \"host_loopback\": false, \"max_flows\": 256, "
+		   "\"hostfwd\": [\"tcp::2222-:22\"]}}]}");
+}
+
+/* mvm_user's safety options become --net user options. */
+static void test_user_net_options(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"u\", "
+			       "\"mvm_user\": {\"restrict\": true, \"host_loopback\": false, "
+			       "\"max_flows\": 256, \"hostfwd\": [\"tcp::2222-:22\"]}}]}"), 0);
+	assert_string_equal(cfg.nets[0], "user,restrict=on,host-loopback=off,max-flows=256,"
+			    "hostfwd=tcp::2222-:22");
+	vm_config_release(&cfg);
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"u\", "
+			       "\"mvm_user\": {\"restrict\": false, \"host_loopback\": true}}]}"), 0);
+	assert_string_equal(cfg.nets[0], "user");
+	vm_config_release(&cfg);
+	refused("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"n\", \"mvm_user\": "
+		"{\"restrict\": \"on\"}}]}",
+		"network-interfaces[0].mvm_user.restrict: expected a boolean, got string");
+	refused("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"n\", \"mvm_user\": "
+		"{\"max_flows\": 8}}]}",
+		"network-interfaces[0].mvm_user.max_flows: 8 is out of range (32 to 65536)");
 }
 
 static void test_to_json_shape(void **state)
@@ -753,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_net, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_net_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_not_a_file, setup, teardown),
