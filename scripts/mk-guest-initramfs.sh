@@ -170,6 +170,7 @@ count)
 	fi
 	net=
 	[ -e /sys/class/net/eth0 ] && ip link set eth0 up && net=eth0
+	echo "MVM-CLOCKSOURCE=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 	i=0
 	while :; do
 		i=$((i + 1))

@@ -86,8 +86,10 @@ case_snapshot-restore() {
 	bad=
 	rm -rf "$dir" "$work/bad"; mkdir -p "$work/bad"
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	# The guest's clock on the TSC here (kvm-clock in snapshot-restore-smp2): both must move
+	# on across a restore, and the guest would otherwise pick one boot by boot.
 	api_start "$name" /dev/null --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
-		--cmdline "$BASE_CMDLINE mvmtest=count" || return
+		--cmdline "$BASE_CMDLINE clocksource=tsc tsc=reliable mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}; snap_diagnose; }
 	# Firecracker's rule: a running VM is not snapshotted.
@@ -131,7 +133,7 @@ case_snapshot-restore() {
 		bad=${bad:-"the restored count started at $first; the snapshot was taken at $SNAP_AT"}
 	[ -z "$bad" ] && [ -n "$t_before" ] && [ -n "$t_after" ] && [ "$t_after" -lt $((t_before + 2)) ] &&
 		bad="the guest's clock did not move on by the 3 s the VM was away: $t_before -> $t_after"
-	echo "# $name: count $SNAP_AT at the snapshot, $first first after restore; guest clock $t_before -> $t_after (3 s + restore away)"
+	echo "# $name: count $SNAP_AT at the snapshot, $first first after restore; guest clock (TSC) $t_before -> $t_after (3 s + restore away)"
 	"$mvm" ctl --api-sock "$API_SOCK" stop --grace 10 >/dev/null 2>&1
 	api_wait_exit 15 || :
 	[ "$VM_RC" = 0 ] || bad=${bad:-"the restored mvm exited $VM_RC after Ctrl-Alt-Del, expected 0"}
@@ -154,11 +156,13 @@ case_snapshot-restore-smp2() {
 	rm -rf "$dir"
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	api_start "$name" /dev/null --cpus 2 --disk "$disk" --console virtio --rng --net user \
-		--kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=count" || return
+		--kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE clocksource=kvm-clock mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
 	[ -z "$bad" ] && snap_take_and_kill "$dir"
 	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
+	VM_OUT_SRC=$VM_OUT
 	cp "$disk" "$work/clone-a.img"; cp "$disk" "$work/clone-b.img"
 	n=$((SNAP_AT + 22))   # two DHCP rounds (every 10th count) past the snapshot
 	snap_restore_bg "$name-b" "$dir" --override-drive disk0="$work/clone-b.img"; pid2=$RPID
@@ -171,6 +175,13 @@ case_snapshot-restore-smp2() {
 	c=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
 	[ -n "$c" ] && [ "$c" -gt "$SNAP_AT" ] ||
 		bad=${bad:-"restore a: no DHCP lease through --net user after the restore (last MVM-NET-OK=${c:-none}, snapshot at $SNAP_AT)"}
+	local t_before t_after first
+	t_before=$(snap_time_of "$VM_OUT_SRC" "$SNAP_AT")
+	first=$(snap_first_count "$VM_OUT")
+	t_after=$(snap_time_of "$VM_OUT" "$first")
+	[ -n "$t_before" ] && [ -n "$t_after" ] && [ "$t_after" -lt $((t_before + 1)) ] &&
+		bad=${bad:-"kvm-clock: the guest's clock did not move on across the restore: $t_before -> $t_after"}
+	echo "# $name: guest clock (kvm-clock) $t_before -> $t_after"
 	echo "# $name: snapshot at $SNAP_AT; restores a and b at $(snap_last_count "$VM_OUT") and $(snap_last_count "$work/$name-b.out"); lease after restore at $c"
 	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null
 	vm_kill
