@@ -4,7 +4,10 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -294,6 +297,69 @@ static long long ctl_file_size(const char *path, long long *allocated)
 	return (long long)st.st_size;
 }
 
+/* Progress of a long save: mvm writes the memory file under a temporary name
+ * beside its final one (snap/memfile.c: "memory.tmp-XXXXXX") and the API
+ * answers only at the end, so the bytes written are read off that file. */
+struct ctl_progress {
+	const char *dir;
+	atomic_bool done;
+	struct timespec t0;
+};
+
+static uint64_t ctl_tmp_bytes(const char *dir)
+{
+	char prefix[64], path[4200];
+	struct dirent *e;
+	struct stat st;
+	uint64_t sum = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%s.tmp-", API_SNAP_MEM_FILE);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) == 0)
+			sum += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return sum;
+}
+
+static void *ctl_progress_thread(void *arg)
+{
+	struct ctl_progress *p = arg;
+	bool tty = isatty(STDOUT_FILENO), shown = false;
+	double last_line = 0;
+
+	while (!atomic_load(&p->done)) {
+		struct timespec now;
+		double secs;
+
+		usleep(200 * 1000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		secs = (now.tv_sec - p->t0.tv_sec) + (now.tv_nsec - p->t0.tv_nsec) / 1e9;
+		if (secs < 1.0 || atomic_load(&p->done))
+			continue;   /* a short save shows only its result */
+		if (tty) {
+			printf("\r  saving guest memory: %llu MiB written, %.1f s ",
+			       (unsigned long long)(ctl_tmp_bytes(p->dir) >> 20), secs);
+			fflush(stdout);
+			shown = true;
+		} else if (secs - last_line >= 2.0) {
+			printf("saving guest memory: %llu MiB written, %.1f s\n",
+			       (unsigned long long)(ctl_tmp_bytes(p->dir) >> 20), secs);
+			fflush(stdout);
+			last_line = secs;
+		}
+	}
+	if (shown)
+		printf("\n");
+	return NULL;
+}
+
 /* mvm ctl snapshot DIR: pause, save, resume as it was. */
 static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused, bool diff)
 {
@@ -322,10 +388,20 @@ static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused, boo
 		return 1;
 	snprintf(body, sizeof(body), "{\"snapshot_type\": \"%s\", \"snapshot_path\": \"%s\", "
 		 "\"mem_file_path\": \"%s\"}", diff ? "Diff" : "Full", state, mem);
+	struct ctl_progress prog = { .dir = abs };
+	pthread_t pt;
+	bool progress;
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	prog.t0 = t0;
+	atomic_init(&prog.done, false);
+	progress = pthread_create(&pt, NULL, ctl_progress_thread, &prog) == 0;
 	ctl_timeout_ms = CTL_SNAPSHOT_TIMEOUT_MS;
 	ret = ctl_call(sock, "PUT", "/snapshot/create", body, false);
 	ctl_timeout_ms = CTL_TIMEOUT_MS;
+	atomic_store(&prog.done, true);
+	if (progress)
+		pthread_join(pt, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (!was_paused && !stay_paused &&
 	    ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", false))
