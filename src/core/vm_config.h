@@ -65,6 +65,8 @@ struct vm_config {
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */
 	const char *restore_dir;   /* --restore DIR (argv): the VM comes from DIR's snapshot */
+	const char *incoming;      /* --incoming URI (argv): the VM comes from a migration stream */
+	bool disk_locks_deferred;  /* disks opened without their flock (vmm/migrate.h takes them) */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
 };
 

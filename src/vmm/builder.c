@@ -103,6 +103,18 @@ static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
 			(unsigned long long)(dev_cfg->mem_size >> 20));
 		return err_usage(-EINVAL);
 	}
+	if (rs->ram) {
+		/* A migration's RAM, filled as its pages arrived. */
+		if (rs->ram->ram_size != dev_cfg->mem_size) {
+			log_err("migration: %llu MiB of RAM received, the configuration says %llu MiB",
+				(unsigned long long)(rs->ram->ram_size >> 20),
+				(unsigned long long)(dev_cfg->mem_size >> 20));
+			return err_usage(-EINVAL);
+		}
+		vm->mem = *rs->ram;
+		memset(rs->ram, 0, sizeof(*rs->ram));
+		goto mapped;
+	}
 	ret = gmem_init(&vm->mem, dev_cfg->mem_size);
 	if (ret) {
 		log_err("%llu MiB: cannot map guest RAM: %s",
@@ -120,10 +132,12 @@ static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
 		return fd < 0 ? fd : ret;
 	}
 	close(fd);
+mapped:
 	if (vm->track_dirty) {
 		if ((ret = gmem_dirty_enable(&vm->mem)))
 			return ret;
-		vm->snap_base_id = rs->snap->machine.id;   /* RAM is that snapshot's, so far */
+		/* RAM is that snapshot's, so far (a migration's has no snapshot on disk) */
+		vm->snap_base_id = rs->ram ? 0 : rs->snap->machine.id;
 	}
 	return vm_devices_create(vm->devices, dev_cfg, &vm->denv);
 }
