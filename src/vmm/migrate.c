@@ -570,6 +570,8 @@ static void *migrate_thread(void *arg)
 
 	/* Stop and copy. */
 	set_phase(m, "stop-and-copy");
+	log_info("migration: pausing the VM for the last %llu pages and its state",
+		 (unsigned long long)ri.dirty);
 	t_pause = now_ns();
 	if (!was_paused) {
 		if ((ret = vm_pause(vm))) {
@@ -627,9 +629,10 @@ static void *migrate_thread(void *arg)
 	fin.total_ms = (now_ns() - m->t0_ns) / 1e6;
 	st_update(m, finish_fn, &fin);
 	pthread_mutex_lock(&m->lock);
-	log_info("migrated to %s: %d rounds, %llu MiB sent, downtime %.1f ms, total %.0f ms",
-		 m->p.uri, m->st.round + 1, (unsigned long long)(m->st.bytes_sent >> 20),
-		 fin.downtime_ms, fin.total_ms);
+	log_info("migrated to %s: %d rounds, %llu bytes sent (%llu pages, %llu zero), downtime "
+		 "%.1f ms, total %.0f ms", m->p.uri, m->st.round + 1,
+		 (unsigned long long)m->st.bytes_sent, (unsigned long long)m->st.pages_sent,
+		 (unsigned long long)m->st.zero_pages, fin.downtime_ms, fin.total_ms);
 	pthread_mutex_unlock(&m->lock);
 	shutdown(m->fd, SHUT_RDWR);   /* closed after the join: cleanup may still shut it */
 	free(blob);
