@@ -133,13 +133,17 @@ $(BUILD)/tests/kvm/state_roundtrip: $(KVM_TEST_OBJS) $(LIBOBJS)
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined
 .PHONY: fuzz fuzz-snap-seeds
-fuzz: $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_snap
+fuzz: $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_snap $(BUILD)/fuzz/fuzz_stream
 
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 $(BUILD)/fuzz/fuzz_snap: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lz
+
+$(BUILD)/fuzz/fuzz_stream: tests/fuzz/fuzz_stream.c src/snap/stream.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lz
 

@@ -713,6 +713,7 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 			return mfail(err, errlen, -ENOMEM, "out of memory");
 		pthread_mutex_init(&m->lock, NULL);
 		vm->migration = m;
+		vm->migration_cleanup = vm_migrate_cleanup;
 	}
 	pthread_mutex_lock(&m->lock);
 	memset(&m->st, 0, sizeof(m->st));

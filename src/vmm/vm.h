@@ -87,6 +87,7 @@ struct vm {
 	struct obs_source obs;
 	struct exit_trace *trace;    /* NULL: not tracing */
 	struct vm_migration *migration; /* the last outgoing migration (vmm/migrate.h); NULL: none */
+	void (*migration_cleanup)(struct vm *vm); /* vm_destroy: stop and free it */
 };
 
 /* 0 or -errno; on failure the message has been printed and the exit status
