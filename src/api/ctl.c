@@ -245,7 +245,7 @@ static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long
 	char body[512];
 	bool tty = isatty(STDOUT_FILENO);
 	int last_round = -1;
-	char last_phase[32] = "";
+	char last_phase[32] = "", shown_phase[32] = "";
 
 	if (strpbrk(uri, "\"\\")) {
 		log_err("migrate %s: the URI may not hold '\"' or '\\'", uri);
@@ -297,7 +297,7 @@ static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long
 			json_object_put(o);
 			return 0;
 		}
-		if (tty || round != last_round) {
+		if (tty || round != last_round || strcmp(phase, shown_phase)) {
 			long long sent = J_INT("bytes_sent") >> 20, left = J_INT("remaining_bytes") >> 10;
 
 			printf("%sround %d: %lld MiB sent, %lld KiB dirty, %lld pages dirtied/s, "
@@ -306,6 +306,7 @@ static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long
 			       phase, tty ? "\033[K" : "\n");
 			fflush(stdout);
 			last_round = round;
+			snprintf(shown_phase, sizeof(shown_phase), "%s", phase);
 		}
 #undef J_INT
 #undef J_DBL

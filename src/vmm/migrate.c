@@ -38,6 +38,10 @@ struct vm_migration {
 	int fd;                     /* the connection; -1 */
 	atomic_bool cancel;
 	uint64_t t0_ns;
+	/* Someone follows GET /mvm/migrate: the source waits (a little) for it
+	 * to see "completed" before it stops. */
+	bool polled, seen_end;
+	pthread_cond_t seen;
 	/* The run being built: up to SNAP_STREAM_MAX_RUN pages. */
 	uint8_t *run;
 	uint64_t run_first, run_n;
@@ -637,6 +641,23 @@ static void *migrate_thread(void *arg)
 	shutdown(m->fd, SHUT_RDWR);   /* closed after the join: cleanup may still shut it */
 	free(blob);
 	free(bitmap);
+	/* The guest runs on the destination already; give a follower (mvm ctl
+	 * migrate) up to half a second to read the outcome before mvm exits. */
+	pthread_mutex_lock(&m->lock);
+	if (m->polled) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 500 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!m->seen_end && !atomic_load(&m->cancel) &&
+		       pthread_cond_timedwait(&m->seen, &m->lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&m->lock);
 	vm_request_stop(vm, VM_STOP_MIGRATED);
 	return NULL;
 
@@ -712,6 +733,7 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 		if (!(m = calloc(1, sizeof(*m))))
 			return mfail(err, errlen, -ENOMEM, "out of memory");
 		pthread_mutex_init(&m->lock, NULL);
+		pthread_cond_init(&m->seen, NULL);
 		vm->migration = m;
 		vm->migration_cleanup = vm_migrate_cleanup;
 	}
@@ -726,6 +748,7 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 	m->vm = vm;
 	m->fd = -1;
 	m->run_n = 0;
+	m->polled = m->seen_end = false;
 	atomic_store(&m->cancel, false);
 	m->t0_ns = now_ns();
 	m->config_json = strdup(config_json);
@@ -763,6 +786,11 @@ void vm_migrate_get_status(struct vm *vm, struct vm_migrate_status *st)
 	*st = m->st;
 	if (st->state == VM_MIGRATE_ACTIVE)
 		st->total_ms = (now_ns() - m->t0_ns) / 1e6;
+	m->polled = true;
+	if (st->state == VM_MIGRATE_COMPLETED) {
+		m->seen_end = true;
+		pthread_cond_broadcast(&m->seen);
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -777,6 +805,7 @@ void vm_migrate_cleanup(struct vm *vm)
 		pthread_mutex_lock(&m->lock);
 		int fd = m->fd;
 
+		pthread_cond_broadcast(&m->seen);
 		pthread_mutex_unlock(&m->lock);
 		if (fd >= 0)
 			shutdown(fd, SHUT_RDWR);   /* a blocked send or recv returns */
@@ -785,6 +814,7 @@ void vm_migrate_cleanup(struct vm *vm)
 	if (m->fd >= 0)
 		close(m->fd);
 	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->seen);
 	free(m->config_json);
 	free(m->run);
 	free(m);
