@@ -9,7 +9,7 @@
 # land in the image, and the source exits 0. A destination killed mid-stream leaves the source
 # running and counting; garbage sent to --incoming is refused with exit status 2.
 
-MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-garbage)
+MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage)
 
 # The destination in the background on URI: PID in DPID, output in $work/$1.out/.err; waits
 # until it listens.
@@ -116,6 +116,32 @@ case_migrate-dest-killed() {
 	api_wait_exit 15 || :
 	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC after Ctrl-Alt-Del, expected 0"
 	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
+}
+
+# The source dies while RAM is on its way: the destination exits with an error, nothing left.
+case_migrate-source-killed() {
+	local name=migrate-source-killed disk=$work/mig3.img uri=unix:$work/mig3.sock dname=migrate-srckilled-dst cpid
+	have_curl "$name" || return
+	bad=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	mig_source_start "$name" "$disk" || return
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	if [ -z "$bad" ]; then
+		"$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth 5 >/dev/null 2>&1 &
+		cpid=$!
+		sleep 1.5
+		kill -KILL "$VM_PID"; vm_reap
+		mig_wait_pid "$DPID" 40
+		[ "$DRC" = 2 ] || bad="the destination exited $DRC, expected 2"
+		grep -q 'ended after' "$work/$dname.err" ||
+			bad=${bad:-"the destination's message: $(tr '\n' ' ' <"$work/$dname.err" | head -c 300)"}
+		grep -qa 'MVM-COUNT' "$work/$dname.out" && bad=${bad:-"the destination ran the guest"}
+		[ -e "$work/mig3.sock" ] && bad=${bad:-"the destination left its socket behind"}
+		mig_wait_pid "$cpid" 10
+	fi
+	sed 's/^/# dst: /' "$work/$dname.err" | tail -n 2
+	vm_kill
+	if [ -n "$bad" ]; then notok "$name" "$bad"; else ok "$name"; fi
 }
 
 # Garbage, a truncated stream and another stream version: exit status 2, a message, nothing left.
