@@ -825,11 +825,14 @@ void vm_migrate_cleanup(struct vm *vm)
 
 struct incoming {
 	struct snap_stream_sink *sink;
+	struct vm *vm;
 	struct vm_config *cfg;
 	vm_migrate_parse_fn parse;
 	struct gmem ram;
 	uint8_t *state;
 	size_t state_len;
+	bool built;               /* the VM exists (its RAM is vm->mem) */
+	int build_status;         /* vm_create_restored's exit status on failure */
 };
 
 static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size, char *err,
@@ -848,6 +851,18 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 	if ((ret = gmem_init(&in->ram, ram_size)))
 		return mfail(err, errlen, ret, "%llu MiB: cannot map guest RAM: %s",
 			     (unsigned long long)(ram_size >> 20), strerror(-ret));
+	/* The whole VM now, while the pages come: only its state waits for the
+	 * end, so building it is not part of the downtime. Disks are opened
+	 * without their locks (the source holds them until the hand-over). */
+	struct vm_restore rs = { .ram = &in->ram };
+
+	in->cfg->disk_locks_deferred = true;
+	if ((ret = vm_create_restored(in->vm, in->cfg, &rs, &in->build_status))) {
+		vm_destroy(in->vm);
+		return mfail(err, errlen, ret, "building the VM of the stream's configuration: %s "
+			     "(mvm's log says more)", strerror(-ret));
+	}
+	in->built = true;
 	in->sink->max_pages = ram_size / PAGE;
 	return 0;
 }
@@ -856,13 +871,13 @@ static void *in_ram(void *ctx, uint64_t first, uint64_t n)
 {
 	struct incoming *in = ctx;
 
-	return in->ram.base + first * PAGE;
+	return in->vm->mem.base + first * PAGE;
 }
 
 static void in_zero(void *ctx, uint64_t first, uint64_t n)
 {
 	struct incoming *in = ctx;
-	uint8_t *p = in->ram.base + first * PAGE;
+	uint8_t *p = in->vm->mem.base + first * PAGE;
 
 	/* Anonymous memory: dropping the pages makes them zero without touching them. */
 	if (madvise(p, n * PAGE, MADV_DONTNEED))
@@ -909,16 +924,14 @@ static int accept_one(const char *uri, char *err, size_t errlen)
 int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 			vm_migrate_parse_fn parse, int *exit_status)
 {
-	struct incoming in = { .cfg = cfg, .parse = parse };
+	struct incoming in = { .vm = vm, .cfg = cfg, .parse = parse };
 	struct snap_stream_sink sink = {
 		.ctx = &in, .config = in_config, .ram = in_ram, .zero = in_zero, .state = in_state,
 	};
 	struct vm_snapshot snap = { 0 };
-	struct vm_restore rs = { .snap = &snap, .ram = &in.ram };
 	char err[600] = "", msg[SNAP_STREAM_MAX_MSG + 1];
 	struct snap_rec r;
-	bool built = false;
-	uint64_t t0;
+	uint64_t t0, t_end;
 	int fd, ret, n;
 
 	*exit_status = MVM_EXIT_USAGE;
@@ -934,21 +947,24 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 	in.sink = &sink;
 	t0 = now_ns();
 	ret = snap_stream_receive(read_full, &fd, &sink, err, sizeof(err));
+	if (ret && !in.built && in.build_status) {
+		*exit_status = in.build_status;
+		goto fail_status;
+	}
 	if (ret)
 		goto fail;
+	t_end = now_ns();
 	if ((ret = vm_snapshot_open_buf(&snap, in.state, in.state_len, "migration state", err,
 					sizeof(err))))
 		goto fail;
-	cfg->disk_locks_deferred = true;
-	if ((ret = vm_create_restored(vm, cfg, &rs, exit_status))) {
-		vm_destroy(vm);
-		snprintf(err, sizeof(err), "building the VM from the stream: %s (mvm's log says more)",
-			 strerror(-ret));
+	if ((ret = vm_restore_into(vm, &snap, exit_status))) {
+		snprintf(err, sizeof(err), "the stream's state does not fit its VM: %s (mvm's log "
+			 "says more)", strerror(-ret));
 		goto fail_status;
 	}
-	built = true;
-	log_info("migration: %llu MiB received and loaded in %.0f ms",
-		 (unsigned long long)(sink.bytes >> 20), (now_ns() - t0) / 1e6);
+	log_info("migration: %llu MiB received in %.0f ms; state loaded in %.1f ms",
+		 (unsigned long long)(sink.bytes >> 20), (t_end - t0) / 1e6,
+		 (now_ns() - t_end) / 1e6);
 	if ((ret = send_rec(fd, SNAP_REC_READY, 0, 0, NULL, 0)) ||
 	    (ret = recv_ctl(fd, VM_MIGRATE_IO_TIMEOUT_MS, &r, msg, sizeof(msg), err, sizeof(err)))) {
 		mfail(err, sizeof(err), ret, "the source did not release the disks: %s",
@@ -992,10 +1008,10 @@ fail_status:
 	log_err("--incoming %s: %s", uri, err);
 	in_fail(fd, ret, err, sizeof(err));
 	close(fd);
-	if (built)
+	if (in.built)
 		vm_destroy(vm);
 	vm_snapshot_close(&snap);
 	free(in.state);
-	gmem_free(&in.ram);
+	gmem_free(&in.ram);   /* when the VM never took it */
 	return ret ? ret : -EINVAL;
 }

@@ -123,7 +123,8 @@ int vm_take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen)
 
 /* What vm_create_restored() restores from. */
 struct vm_restore {
-	struct vm_snapshot *snap;
+	struct vm_snapshot *snap; /* NULL (with ram): build the VM now, its state comes
+				   * later through vm_restore_into() (a migration) */
 	const char *mem_path;
 	struct gmem *ram;         /* instead of mem_path: RAM already filled (a migration),
 				   * taken over by the VM (zeroed here) */
@@ -135,6 +136,11 @@ struct vm_restore {
  * message printed and the exit status class in *exit_status. */
 int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
 		       int *exit_status);
+
+/* A VM built by vm_create_restored() without a snapshot: check snap's plan,
+ * RAM size and vCPU count against it and put its states in. 0, or -errno
+ * (logged) with *exit_status. */
+int vm_restore_into(struct vm *vm, struct vm_snapshot *snap, int *exit_status);
 
 /* The kvm-clock a restore sets: when KVM gave no KVM_CLOCK_REALTIME with the
  * saved clock (a host whose clocksource is not the TSC), mvm adds the real
