@@ -467,14 +467,14 @@ static void *migrate_thread(void *arg)
 	size_t words = gmem_dirty_words(&vm->mem);
 	uint64_t *bitmap = calloc(words, sizeof(uint64_t));
 	bool was_paused = vm_is_paused(vm), paused_by_us = false, logging_on = false;
-	bool released = false;
+	bool released = false, refused = false;
 	uint64_t t_pause = 0;
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
 	char err[512] = "", msg[SNAP_STREAM_MAX_MSG + 1];
 	struct snap_rec r;
 	uint8_t hdr[SNAP_STREAM_HDR_SIZE];
-	int ret;
+	int ret, n_disks;
 
 	m->run = malloc((size_t)SNAP_STREAM_MAX_RUN * PAGE);
 	if (!bitmap || !m->run) {
@@ -623,6 +623,7 @@ static void *migrate_thread(void *arg)
 		goto fail;
 	}
 	if (r.type != SNAP_REC_GO) {
+		refused = r.type == SNAP_REC_ERROR;   /* it said so: it will not run the guest */
 		ret = mfail(err, sizeof(err), -EPROTO, "the destination could not take over: %s",
 			    r.type == SNAP_REC_ERROR ? msg : snap_rec_name(r.type));
 		goto fail;
@@ -674,11 +675,14 @@ fail:
 		send_rec(m->fd, SNAP_REC_ERROR, 0, 0, err, (uint32_t)strnlen(err, sizeof(err)));
 		shutdown(m->fd, SHUT_RDWR);
 	}
-	if (released && disks_handover(vm, false) < 0) {
-		/* The destination holds the disks: it runs the guest (or will). */
-		snprintf(fin.error, sizeof(fin.error), "%s; the destination holds the disk images, "
-			 "so it may be running the guest: this VM stops (handed over, unconfirmed)",
-			 err);
+	/* After RELEASED the destination may run the guest: the locks tell (a
+	 * lock it holds is one the source cannot take back), and without a
+	 * disk or an explicit refusal the source cannot know, so it stops. */
+	if (released && (n_disks = disks_handover(vm, false)) <= 0 && !(n_disks == 0 && refused)) {
+		snprintf(fin.error, sizeof(fin.error), "%s; %s, so it may be running the guest: this "
+			 "VM stops (handed over, unconfirmed)", err, n_disks < 0 ?
+			 "the destination holds the disk images" : "no disk lock tells whether "
+			 "the destination took over");
 		log_err("migration to %s: %s", m->p.uri, fin.error);
 		st_update(m, finish_fn, &fin);
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);

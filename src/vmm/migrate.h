@@ -27,8 +27,9 @@
  * the source gets every lock back, the destination did not take them (it
  * exits with an error) and the guest resumes on the source; otherwise the
  * destination holds the disks and the source stops without running the
- * guest again (exit 1, "handed over, unconfirmed"). A VM with no writable
- * disk has nothing to decide with: the source then stops as well.
+ * guest again (exit 1, "handed over, unconfirmed"). A VM with no disk has
+ * nothing to decide with: the source then stops as well, unless the
+ * destination said ERROR (it will not run the guest).
  * The memslots stay in logging mode after a failed migration only when
  * track_dirty_pages asked for it; a Diff snapshot after any migration
  * needs a Full one first (the migration took the dirty log).
