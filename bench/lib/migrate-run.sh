@@ -42,6 +42,23 @@ JSON
 
 # Each line prefixed with the time it arrived (s.us, CLOCK_REALTIME).
 stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
+# OUT ERR CMD...: CMD in the background, its stdout and stderr stamped into OUT and ERR (ERR
+# "-": not stamped, to OUT.err) through FIFOs (the test host has no /dev/fd for >(...)); PID in
+# BG_PID.
+stamped() {
+	local out=$1 err=$2; shift 2
+	rm -f "$out.fifo" "$err.fifo"
+	mkfifo "$out.fifo"
+	stamp <"$out.fifo" >"$out" &
+	if [ "$err" = - ]; then
+		"$@" </dev/null >"$out.fifo" 2>"$out.err" &
+	else
+		mkfifo "$err.fifo"
+		stamp <"$err.fifo" >"$err" &
+		"$@" </dev/null >"$out.fifo" 2>"$err.fifo" &
+	fi
+	BG_PID=$!
+}
 last_tick() { tr -d '\r' <"$1" | sed -n 's/.*MVM-TICK=\([0-9]*\).*/\1/p' | tail -n1 | grep . || echo 0; }
 # The stamp of the first line of FILE matching RE ("" if none).
 stamp_of() { tr -d '\r' <"$1" | grep -aE "$2" | head -n1 | cut -d' ' -f1; }
@@ -73,15 +90,13 @@ mvm_migrate() {
 	local base=$logs/mvm.$round sock=$work/mvm.sock port=$((47400 + round)) spid dpid line
 	local t_pause t_tick own total bytes rounds
 	rm -f "$sock"
-	"$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config.json" </dev/null \
-		> >(stamp >"$base.src.out") 2> >(stamp >"$base.src.err") &
-	spid=$!
+	stamped "$base.src.out" "$base.src.err" "$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config.json"
+	spid=$BG_PID
 	if ! wait_re "$base.src.out" "MVM-TICK=$ticks\$" "$spid" "$BENCH_TIMEOUT"; then
 		killwait "$spid"; broken "mvm source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.err"; return 1
 	fi
-	"$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port" </dev/null \
-		> >(stamp >"$base.dst.out") 2> >(stamp >"$base.dst.err") &
-	dpid=$!
+	stamped "$base.dst.out" "$base.dst.err" "$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port"
+	dpid=$BG_PID
 	wait_re "$base.dst.err" "waiting for the stream" "$dpid" 10 ||
 		{ killwait "$spid" "$dpid"; broken "mvm destination did not listen" "$base.dst.err"; return 1; }
 	"$BENCH_MVM" ctl --api-sock "$sock" migrate "tcp:127.0.0.1:$port" --max-downtime "$dt" \
@@ -114,14 +129,13 @@ qemu_migrate() {
 	mkfifo "$mon.in" "$mon.out" || { broken "qemu: mkfifo failed"; return 1; }
 	cat "$mon.out" >"$base.mon" &
 	cpid=$!
-	"${qemu[@]}" -chardev "pipe,id=mon,path=$mon" -mon chardev=mon,mode=readline </dev/null \
-		> >(stamp >"$base.src.out") 2>"$base.src.err" &
-	spid=$!
+	stamped "$base.src.out" - "${qemu[@]}" -chardev "pipe,id=mon,path=$mon" -mon chardev=mon,mode=readline
+	spid=$BG_PID
 	if ! wait_re "$base.src.out" "MVM-TICK=$ticks\$" "$spid" "$BENCH_TIMEOUT"; then
-		killwait "$spid" "$cpid"; broken "qemu source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.err"; return 1
+		killwait "$spid" "$cpid"; broken "qemu source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.out.err"; return 1
 	fi
-	"${qemu[@]}" -incoming "tcp:127.0.0.1:$port" </dev/null > >(stamp >"$base.dst.out") 2>"$base.dst.err" &
-	dpid=$!
+	stamped "$base.dst.out" - "${qemu[@]}" -incoming "tcp:127.0.0.1:$port"
+	dpid=$BG_PID
 	sleep 1
 	{
 		echo "migrate_set_parameter downtime-limit $dt"
@@ -143,7 +157,7 @@ qemu_migrate() {
 	rm -f "$mon.in" "$mon.out"
 	t_tick=$(stamp_of "$base.dst.out" "MVM-TICK")
 	if ! grep -qa "Migration status: completed" "$base.mon" || [ -z "$t_tick" ]; then
-		broken "qemu migration failed" "$base.mon" "$base.src.err" "$base.dst.err"; return 1
+		broken "qemu migration failed" "$base.mon" "$base.src.out.err" "$base.dst.out.err"; return 1
 	fi
 	own=$(tr -d '\r' <"$base.mon" | sed -n 's/^downtime: \([0-9]*\) ms.*/\1/p' | tail -n1)
 	total=$(tr -d '\r' <"$base.mon" | sed -n 's/^total time: \([0-9]*\) ms.*/\1/p' | tail -n1)
