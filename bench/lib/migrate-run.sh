@@ -47,7 +47,7 @@ stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$
 # BG_PID.
 stamped() {
 	local out=$1 err=$2; shift 2
-	rm -f "$out.fifo" "$err.fifo"
+	rm -f -- "$out.fifo" "$err.fifo"
 	mkfifo "$out.fifo"
 	stamp <"$out.fifo" >"$out" &
 	if [ "$err" = - ]; then
@@ -66,6 +66,16 @@ wait_re() { # FILE RE PID SECS
 	local i
 	for ((i = 0; i < $4 * 10; i++)); do
 		grep -qaE "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# Until console log FILE holds tick T, while PID lives; up to BENCH_TIMEOUT s. 0 or 1.
+wait_tick() {
+	local i
+	for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do
+		[ "$(last_tick "$1")" -ge "$2" ] && return 0
 		kill -0 "$3" 2>/dev/null || return 1
 		sleep 0.1
 	done
@@ -92,7 +102,7 @@ mvm_migrate() {
 	rm -f "$sock"
 	stamped "$base.src.out" "$base.src.err" "$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config.json"
 	spid=$BG_PID
-	if ! wait_re "$base.src.out" "MVM-TICK=$ticks\$" "$spid" "$BENCH_TIMEOUT"; then
+	if ! wait_tick "$base.src.out" "$ticks" "$spid"; then
 		killwait "$spid"; broken "mvm source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.err"; return 1
 	fi
 	stamped "$base.dst.out" "$base.dst.err" "$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port"
@@ -131,7 +141,7 @@ qemu_migrate() {
 	cpid=$!
 	stamped "$base.src.out" - "${qemu[@]}" -chardev "pipe,id=mon,path=$mon" -mon chardev=mon,mode=readline
 	spid=$BG_PID
-	if ! wait_re "$base.src.out" "MVM-TICK=$ticks\$" "$spid" "$BENCH_TIMEOUT"; then
+	if ! wait_tick "$base.src.out" "$ticks" "$spid"; then
 		killwait "$spid" "$cpid"; broken "qemu source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.out.err"; return 1
 	fi
 	stamped "$base.dst.out" - "${qemu[@]}" -incoming "tcp:127.0.0.1:$port"
