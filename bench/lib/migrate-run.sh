@@ -58,6 +58,7 @@ stamped() {
 		"$@" </dev/null >"$out.fifo" 2>"$err.fifo" &
 	fi
 	BG_PID=$!
+	rm -f -- "$out.fifo" "$err.fifo"   # both ends are open: the names can go
 }
 last_tick() { tr -d '\r' <"$1" | sed -n 's/.*MVM-TICK=\([0-9]*\).*/\1/p' | tail -n1 | grep . || echo 0; }
 # The stamp of the first line of FILE matching RE ("" if none).
@@ -219,7 +220,7 @@ echo "    (targets, not judged: mvm's downtime and total time below QEMU's; <= 3
 echo "=== end ==="
 if [ "${BENCH_SHIP:-0}" = 1 ]; then
 	for f in "$logs"/mvm.1.* "$logs"/qemu.1.*; do
-		[ -e "$f" ] || continue
+		[ -f "$f" ] || continue   # not the FIFOs
 		s=${f##*/}
 		{ head -n 30 "$f"; echo "[...]"; tail -n 30 "$f"; } | tr -d '\r' | grep -av "$(printf '\033')" |
 			awk -v p="bench-log[$s] " '{ print p $0 }'
