@@ -58,7 +58,6 @@ stamped() {
 		"$@" </dev/null >"$out.fifo" 2>"$err.fifo" &
 	fi
 	BG_PID=$!
-	rm -f -- "$out.fifo" "$err.fifo"   # both ends are open: the names can go
 }
 last_tick() { tr -d '\r' <"$1" | sed -n 's/.*MVM-TICK=\([0-9]*\).*/\1/p' | tail -n1 | grep . || echo 0; }
 # The stamp of the first line of FILE matching RE ("" if none).
