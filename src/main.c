@@ -1,6 +1,7 @@
 /* main.c - command dispatch: run, ctl, check, version. */
 #include "api/api.h"
 #include "api/ctl.h"
+#include "api/migrate.h"
 #include "api/snapshot.h"
 #include "check/check.h"
 #include "cli/cli.h"
@@ -80,6 +81,12 @@ static int cmd_run(int argc, char **argv)
 			api_close(&api);
 			vm_config_release(&cfg);
 			return ret == -EINTR ? vm_stop_exit_status(VM_STOP_USER) : status;
+		}
+	} else if (cfg.incoming) {
+		if (api_migrate_incoming(&vm, &cfg, cfg.incoming, &status)) {
+			cli_free_run(&cfg);
+			vm_config_release(&cfg);
+			return status;
 		}
 	} else if (cfg.restore_dir) {
 		if (api_snapshot_restore(&vm, &cfg, &restore, &status, err, sizeof(err))) {

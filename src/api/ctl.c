@@ -43,7 +43,10 @@ void ctl_usage(FILE *out)
 		"                   pause, PUT /snapshot/create (DIR/%s and DIR/%s), resume\n"
 		"                   (unless it was paused already or --stay-paused); mvm run --restore\n"
 		"                   DIR continues the VM; --diff: only the pages written since the\n"
-		"                   last snapshot (needs track_dirty_pages; mvm snapshot-merge)\n",
+		"                   last snapshot (needs track_dirty_pages; mvm snapshot-merge)\n"
+		"  migrate tcp:HOST:PORT|unix:PATH [--max-downtime MS] [--bandwidth MB/s]\n"
+		"                   live migration to an mvm run --incoming there (PUT and GET\n"
+		"                   /mvm/migrate); the source exits 0 once the destination runs\n",
 		CTL_GRACE_S, API_SNAP_STATE_FILE,
 		API_SNAP_MEM_FILE);
 }
@@ -235,6 +238,84 @@ static bool ctl_wait_gone(const char *sock, int ms)
 		usleep(100 * 1000);
 	}
 	return ctl_gone(sock);
+}
+
+/* mvm ctl migrate URI: PUT /mvm/migrate, then follow GET /mvm/migrate until
+ * it completes (the source mvm then exits) or fails. One line per round, or
+ * a progress line redrawn in place on a terminal. */
+static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long bandwidth)
+{
+	char body[512];
+	bool tty = isatty(STDOUT_FILENO);
+	int last_round = -1;
+	char last_phase[32] = "", shown_phase[32] = "";
+
+	if (strpbrk(uri, "\"\\")) {
+		log_err("migrate %s: the URI may not hold '\"' or '\\'", uri);
+		return 2;
+	}
+	snprintf(body, sizeof(body), "{\"uri\": \"%s\", \"max_downtime_ms\": %ld, "
+		 "\"bandwidth_mbps\": %ld}", uri, downtime_ms, bandwidth);
+	if (ctl_call(sock, "PUT", "/mvm/migrate", body, false))
+		return 1;
+	for (;;) {
+		char *resp = NULL;
+		int status = 0;
+		json_object *o, *v;
+
+		usleep(tty ? 100 * 1000 : 50 * 1000);
+		if (ctl_request(sock, "GET", "/mvm/migrate", NULL, &status, &resp) || status != 200) {
+			free(resp);
+			/* The source exits once the destination runs the guest. */
+			if (!strcmp(last_phase, "handover") || !strcmp(last_phase, "completed")) {
+				printf("%smigrated to %s (the source mvm exited)\n", tty ? "\n" : "", uri);
+				return 0;
+			}
+			log_err("migrate: the source mvm stopped answering during %s",
+				last_phase[0] ? last_phase : "the start");
+			return 1;
+		}
+		o = json_tokener_parse(resp);
+		free(resp);
+		if (!o)
+			continue;
+#define J_INT(k) (json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0)
+#define J_DBL(k) (json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0.0)
+#define J_STR(k) (json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "")
+		const char *state = J_STR("state"), *phase = J_STR("phase");
+		int round = (int)J_INT("round");
+
+		snprintf(last_phase, sizeof(last_phase), "%s", phase);
+		if (!strcmp(state, "failed")) {
+			printf("%s", tty ? "\n" : "");
+			log_err("migrate: failed: %s", J_STR("error"));
+			json_object_put(o);
+			return 1;
+		}
+		if (!strcmp(state, "completed")) {
+			printf("%smigrated to %s: %d rounds, %lld MiB sent, downtime %.1f ms, total "
+			       "%.0f ms\n", tty ? "\n" : "", uri, round + 1,
+			       (long long)(J_INT("bytes_sent") >> 20), J_DBL("downtime_ms"),
+			       J_DBL("total_ms"));
+			json_object_put(o);
+			return 0;
+		}
+		if (tty || round != last_round || strcmp(phase, shown_phase)) {
+			long long sent = J_INT("bytes_sent") >> 20, left = J_INT("remaining_bytes") >> 10;
+
+			printf("%sround %d: %lld MiB sent, %lld KiB dirty, %lld pages dirtied/s, "
+			       "expected downtime %.1f ms (%s)%s", tty ? "\r" : "", round, sent, left,
+			       (long long)J_INT("dirty_pages_per_s"), J_DBL("expected_downtime_ms"),
+			       phase, tty ? "\033[K" : "\n");
+			fflush(stdout);
+			last_round = round;
+			snprintf(shown_phase, sizeof(shown_phase), "%s", phase);
+		}
+#undef J_INT
+#undef J_DBL
+#undef J_STR
+		json_object_put(o);
+	}
 }
 
 /* Ctrl-Alt-Del first (the guest shuts down cleanly); after the grace
@@ -457,6 +538,7 @@ int ctl_main(int argc, char **argv)
 {
 	const char *sock = NULL, *cmd = NULL;
 	long grace = CTL_GRACE_S, chunk = 0, delay = 0, timeout = CTL_TIMEOUT_MS;
+	long downtime = 30, bandwidth = 0;
 	bool no_shutdown = false, stay_paused = false, diff = false;
 	const char *arg = NULL;
 
@@ -480,6 +562,10 @@ int ctl_main(int argc, char **argv)
 			stay_paused = true;
 		else if (!strcmp(a, "--diff"))
 			diff = true;
+		else if (!strcmp(a, "--max-downtime") && has_val)
+			downtime = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--bandwidth") && has_val)
+			bandwidth = strtol(argv[++i], NULL, 10);
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			ctl_usage(stdout);
 			return 0;
@@ -521,6 +607,18 @@ int ctl_main(int argc, char **argv)
 		}
 		return ctl_snapshot(sock, arg, stay_paused, diff);
 	}
+	if (!strcmp(cmd, "migrate")) {
+		if (!arg) {
+			log_err("ctl: migrate needs a destination (mvm ctl --api-sock S migrate "
+				"tcp:HOST:PORT)");
+			return 2;
+		}
+		if (downtime < 1 || downtime > 60000 || bandwidth < 0 || bandwidth > 1000000) {
+			log_err("ctl: --max-downtime must be 1 to 60000 ms, --bandwidth 0 to 1000000 MB/s");
+			return 2;
+		}
+		return ctl_migrate(sock, arg, downtime, bandwidth);
+	}
 	if (arg) {
 		log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", arg);
 		return 2;
@@ -528,6 +626,6 @@ int ctl_main(int argc, char **argv)
 	if (!strcmp(cmd, "raw"))
 		return ctl_raw(sock, chunk, delay, no_shutdown, timeout);
 	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, vcpus, config, info, "
-		"snapshot)", cmd);
+		"snapshot, migrate)", cmd);
 	return 2;
 }

@@ -1,6 +1,7 @@
 /* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
 #include "api/fc_config.h"
 #include "api/server.h"
+#include "api/migrate.h"
 #include "api/snapshot.h"
 #include "vmm/snapshot.h"
 #include "obs/metrics.h"
@@ -381,6 +382,31 @@ static void h_snapshot_load(struct api_vmm *a, const char *id, const struct http
 	json_object_put(doc);
 }
 
+/* PUT /mvm/migrate: start a live migration (vmm/migrate.h); it runs on its
+ * own thread, GET /mvm/migrate follows it. */
+static void h_put_migrate(struct api_vmm *a, const char *id, const struct http_request *req,
+			  struct api_response *r)
+{
+	struct vm_migrate_params p;
+	char err[FC_ERR_MAX + 256] = "";
+	int ret;
+
+	if (fc_parse_migrate(req->body.p, req->body.len, &p, err, sizeof(err))) {
+		api_fault(r, 400, "%s", err);
+		return;
+	}
+	if ((ret = api_migrate_start(a->vm, a->cfg, &p, err, sizeof(err))))
+		api_fault(r, ret == -EBUSY ? 409 : 400, "Migrate: %s", err[0] ? err : strerror(-ret));
+	else
+		r->status = 204;
+}
+
+static void h_get_migrate(struct api_vmm *a, const char *id, const struct http_request *req,
+			  struct api_response *r)
+{
+	api_json_reply(r, api_migrate_status_json(a->vm));
+}
+
 static const struct api_route_def api_routes[] = {
 	{ "/",                    false, HTTP_GET,   API_ANYTIME,   false, h_root },
 	{ "/version",             false, HTTP_GET,   API_ANYTIME,   false, h_version },
@@ -400,6 +426,8 @@ static const struct api_route_def api_routes[] = {
 	{ "/mvm/vcpus",           false, HTTP_GET,   API_POST_BOOT, false, h_get_vcpus },
 	{ "/snapshot/create",     false, HTTP_PUT,   API_POST_BOOT, true,  h_snapshot_create },
 	{ "/snapshot/load",       false, HTTP_PUT,   API_PRE_BOOT,  true,  h_snapshot_load },
+	{ "/mvm/migrate",         false, HTTP_PUT,   API_POST_BOOT, true,  h_put_migrate },
+	{ "/mvm/migrate",         false, HTTP_GET,   API_POST_BOOT, false, h_get_migrate },
 };
 
 static bool api_id_ok(const char *id)

@@ -111,7 +111,9 @@ void cli_usage(FILE *out)
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm run --restore DIR [--override-drive ID=PATH]... [--api-sock PATH] [--stats]\n"
+		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [--stats] [--debug]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
+		"       mvm ctl --api-sock PATH migrate tcp:HOST:PORT [--max-downtime MS] [--bandwidth MB/s]\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"
 		"       mvm snapshot-merge BASE_DIR DIFF_DIR   apply a Diff snapshot onto its base\n"
 		"       mvm version\n"
@@ -155,6 +157,8 @@ void cli_usage(FILE *out)
 		"                  above are the starting configuration, the VM starts on\n"
 		"                  PUT /actions {\"action_type\": \"InstanceStart\"} and mvm exits\n"
 		"                  when it stops (README: API)\n"
+		"  --incoming URI  wait on URI (tcp:HOST:PORT or unix:PATH) for one live migration\n"
+		"                  (mvm ctl migrate on the source) and run the VM it brings\n"
 		"  --restore DIR   the VM from DIR's snapshot (DIR/vmstate and DIR/memory, written\n"
 		"                  by mvm ctl snapshot DIR): it continues where it was saved\n"
 		"  --override-drive ID=PATH\n"
@@ -221,6 +225,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "config-file", required_argument, NULL, 'F' },
 		{ "restore", required_argument, NULL, 'R' },
 		{ "override-drive", required_argument, NULL, 'O' },
+		{ "incoming", required_argument, NULL, 'I' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
 	};
@@ -248,6 +253,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			}
 			cfg->restore_drives[cfg->nr_restore_drives++] = optarg;
 			break;
+		case 'I': cfg->incoming = optarg; break;
 		case 'k': cfg->kernel_path = optarg; break;
 		case 'i': cfg->initrd_path = optarg; break;
 		case 'c': cfg->cmdline = optarg; break;
@@ -335,6 +341,13 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	if (cfg->restore_dir && (vm_flag || config_file)) {
 		log_err("--restore cannot be combined with --%s: the snapshot holds the VM's "
 			"configuration", vm_flag ? vm_flag : "config-file");
+		return -EINVAL;
+	}
+	if (cfg->incoming && (vm_flag || config_file || cfg->restore_dir || cfg->api_sock)) {
+		log_err("--incoming cannot be combined with --%s: the migration stream holds the "
+			"VM's configuration (disks and taps are opened by the names in it)",
+			vm_flag ? vm_flag : config_file ? "config-file" :
+			cfg->restore_dir ? "restore" : "api-sock");
 		return -EINVAL;
 	}
 	if (config_file) {

@@ -67,6 +67,8 @@ struct vm_config {
 	const char *restore_dir;   /* --restore DIR (argv): the VM comes from DIR's snapshot */
 	const char *restore_drives[VM_MAX_DISKS]; /* --override-drive ID=PATH (argv), with --restore */
 	int nr_restore_drives;
+	const char *incoming;      /* --incoming URI (argv): the VM comes from a migration stream */
+	bool disk_locks_deferred;  /* disks opened without their flock (vmm/migrate.h takes them) */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
 };
 

@@ -13,6 +13,7 @@ const char *vm_stop_reason_name(enum vm_stop_reason r)
 	case VM_STOP_INTERNAL_ERROR: return "KVM internal error";
 	case VM_STOP_HOST_ERROR:     return "host error";
 	case VM_STOP_GUEST_EXIT:     return "guest exited with its own status (debug-exit port or exit hypercall)";
+	case VM_STOP_MIGRATED:       return "migrated";
 	}
 	return "unknown";
 }
@@ -24,6 +25,7 @@ int vm_stop_exit_status(enum vm_stop_reason r)
 	case VM_STOP_POWEROFF:
 	case VM_STOP_RESET:
 	case VM_STOP_USER:
+	case VM_STOP_MIGRATED:
 		return MVM_EXIT_OK;
 	case VM_STOP_PANIC:
 		return MVM_EXIT_PANIC;

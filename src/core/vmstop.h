@@ -20,6 +20,7 @@ enum vm_stop_reason {
 	VM_STOP_INTERNAL_ERROR, /* KVM internal error, failed entry, unknown exit */
 	VM_STOP_HOST_ERROR,     /* mvm itself failed (I/O, memory) */
 	VM_STOP_GUEST_EXIT,     /* guest wrote the debug-exit port: its own status */
+	VM_STOP_MIGRATED,       /* the guest moved to another mvm (vmm/migrate.h) */
 };
 
 /* mvm's exit status for each outcome (documented in the README). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -147,7 +148,8 @@ static int wwrite(struct snap_writer *w, const void *buf, size_t len, bool table
 
 static void writer_free(struct snap_writer *w);
 
-static int writer_start(struct snap_writer *w, const char *path, const struct snap_header_info *info)
+static int writer_start(struct snap_writer *w, const char *path, const struct snap_header_info *info,
+			bool in_memory)
 {
 	uint8_t h[SNAP_HEADER_SIZE] = { 0 };
 	size_t vlen;
@@ -165,12 +167,18 @@ static int writer_start(struct snap_writer *w, const char *path, const struct sn
 			     SNAP_VERSION_LEN - 1);
 	if (info->flags & ~SNAP_F_KNOWN)
 		return wfail(w, err_host(-EINVAL), "unknown header flags 0x%x", info->flags & ~SNAP_F_KNOWN);
-	if (asprintf(&w->tmp, "%s.tmp-XXXXXX", path) < 0) {
+	if (in_memory) {
+		/* A file with no name: the caller takes its bytes (snap_writer_take). */
+		w->fd = memfd_create("mvm-state", MFD_CLOEXEC);
+		if (w->fd < 0)
+			return wfail(w, err_host(-errno), "memfd_create: %s", strerror(errno));
+	} else if (asprintf(&w->tmp, "%s.tmp-XXXXXX", path) < 0) {
 		w->tmp = NULL;
 		return wfail(w, err_host(-ENOMEM), "out of memory");
 	}
 	/* mkostemp creates the file 0600 with O_EXCL: a name no one else holds. */
-	w->fd = mkostemp(w->tmp, O_CLOEXEC);
+	if (!in_memory)
+		w->fd = mkostemp(w->tmp, O_CLOEXEC);
 	if (w->fd < 0) {
 		int ret = -errno;
 
@@ -189,7 +197,7 @@ static int writer_start(struct snap_writer *w, const char *path, const struct sn
 
 int snap_writer_open(struct snap_writer *w, const char *path, const struct snap_header_info *info)
 {
-	int ret = writer_start(w, path, info);
+	int ret = writer_start(w, path, info, false);
 
 	/* Nothing to abort after a failed open; snap_writer_msg() still says why. */
 	if (ret)
@@ -309,6 +317,60 @@ int snap_writer_commit(struct snap_writer *w)
 	ret = fsync_dir_of(w->path);
 	if (ret < 0)
 		wfail(w, err_host(ret), "fsync of its folder: %s", strerror(-ret));
+out:
+	ret = w->error;
+	writer_free(w);
+	return ret;
+}
+
+int snap_writer_open_mem(struct snap_writer *w, const char *name,
+			 const struct snap_header_info *info)
+{
+	int ret = writer_start(w, name, info, true);
+
+	if (ret)
+		writer_free(w);
+	return ret;
+}
+
+int snap_writer_take(struct snap_writer *w, uint8_t **buf, size_t *len)
+{
+	uint8_t e[SNAP_END_SIZE] = { 0 };
+	uint8_t *out = NULL;
+	size_t got = 0;
+	int ret;
+
+	*buf = NULL;
+	*len = 0;
+	if (w->error)
+		goto out;
+	memcpy(e + E_MAGIC, SNAP_END_MAGIC, 8);
+	put32(e + E_COUNT, w->nsec);
+	put64(e + E_LENGTH, w->off + SNAP_END_SIZE);
+	put32(e + E_CRC, crc_update(w->table_crc, e, E_CRC));
+	if (wwrite(w, e, sizeof(e), false))
+		goto out;
+	out = malloc(w->off ? w->off : 1);
+	if (!out) {
+		wfail(w, err_host(-ENOMEM), "out of memory");
+		goto out;
+	}
+	while (got < w->off) {
+		ssize_t n = pread(w->fd, out + got, w->off - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			wfail(w, err_host(n < 0 ? -errno : -EIO), "reading it back: %s",
+			      n < 0 ? strerror(errno) : "short");
+			free(out);
+			out = NULL;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*buf = out;
+	*len = got;
 out:
 	ret = w->error;
 	writer_free(w);

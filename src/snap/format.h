@@ -106,6 +106,13 @@ int snap_writer_open(struct snap_writer *w, const char *path, const struct snap_
 int snap_write_section(struct snap_writer *w, const char *name, uint32_t version,
 		       const void *data, size_t len);
 int snap_writer_commit(struct snap_writer *w);
+/* The same file built in memory (a memfd, NAME for messages): no path, no
+ * fsync. snap_writer_take() writes the end marker and hands out the whole
+ * file's bytes (malloc'd, the caller frees them), ending the writer either
+ * way; snap_reader_parse() reads them back. For a migration stream. */
+int snap_writer_open_mem(struct snap_writer *w, const char *name,
+			 const struct snap_header_info *info);
+int snap_writer_take(struct snap_writer *w, uint8_t **buf, size_t *len);
 void snap_writer_abort(struct snap_writer *w);
 /* What the first failure was ("" if none). */
 const char *snap_writer_msg(const struct snap_writer *w);

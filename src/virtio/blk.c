@@ -553,7 +553,7 @@ static int blk_open(struct virtio_blk *d, const struct virtio_blk_cfg *cfg)
 	}
 	fd = d->fd = f.fd;
 	size = f.size;
-	if (flock(fd, (cfg->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+	if (!cfg->defer_lock && flock(fd, (cfg->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		e = errno;
 		if (e == EWOULDBLOCK) {
 			log_err("disk image '%s' is locked by another process (another VM using it?); "
@@ -742,6 +742,25 @@ struct virtio_mmio *virtio_blk_transport(struct virtio_blk *d)
 	return &d->w.t;
 }
 
+int virtio_blk_lock(struct virtio_blk *d, bool lock)
+{
+	int op = !lock ? LOCK_UN : (d->ro ? LOCK_SH : LOCK_EX) | LOCK_NB;
+
+	if (flock(d->fd, op) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
+int virtio_blk_sync(struct virtio_blk *d)
+{
+	return d->ro || fdatasync(d->fd) == 0 ? 0 : -errno;
+}
+
+const char *virtio_blk_path(const struct virtio_blk *d)
+{
+	return d->path;
+}
+
 bool virtio_blk_uses_io_uring(const struct virtio_blk *d)
 {
 	return d->have_uring;
@@ -758,7 +777,8 @@ static int blk_kind_create(void **dev, const struct vm_config *cfg, int index,
 			   const struct device_env *env)
 {
 	const struct vm_disk_cfg *disk = &cfg->disks[index];
-	struct virtio_blk_cfg bc = { .path = disk->path, .read_only = disk->read_only, .id = disk->id };
+	struct virtio_blk_cfg bc = { .path = disk->path, .read_only = disk->read_only, .id = disk->id,
+				     .defer_lock = cfg->disk_locks_deferred };
 	char flag[96];
 
 	/* From a config file or the API: name the field, not a flag never given. */

@@ -111,6 +111,8 @@ struct virtio_blk_cfg {
 	bool read_only;
 	const char *id;   /* GET_ID string, <= 20 bytes; NULL: the file's basename */
 	const char *flag; /* what named path, for messages (create only); NULL: --disk */
+	bool defer_lock;  /* open without the flock: virtio_blk_lock() takes it later
+			   * (a migration's destination, once the source let go) */
 };
 
 struct virtio_blk;
@@ -132,6 +134,11 @@ struct evloop *virtio_blk_loop(struct virtio_blk *d);
 uint64_t virtio_blk_capacity(const struct virtio_blk *d);
 /* The embedded transport (tests drive virtio_mmio_io() through it). */
 struct virtio_mmio *virtio_blk_transport(struct virtio_blk *d);
+/* Migration hand-over: take (LOCK_NB: -EBUSY when another process holds
+ * it) or drop the image's flock; fdatasync a writable image. 0 or -errno. */
+int virtio_blk_lock(struct virtio_blk *d, bool lock);
+int virtio_blk_sync(struct virtio_blk *d);
+const char *virtio_blk_path(const struct virtio_blk *d);
 /* Whether requests go through io_uring (false: the synchronous fallback). */
 bool virtio_blk_uses_io_uring(const struct virtio_blk *d);
 

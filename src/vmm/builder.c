@@ -95,13 +95,27 @@ static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
 	int ret;
 
 	free(cmdline);
-	if ((ret = vm_snapshot_check_plan(vm, rs->snap)))
+	/* No snapshot yet (a migration's VM, built as its RAM arrives): the
+	 * plan and the size are checked by vm_restore_into() at the end. */
+	if (rs->snap && (ret = vm_snapshot_check_plan(vm, rs->snap)))
 		return err_usage(ret);
-	if (dev_cfg->mem_size != rs->snap->machine.mem_size) {
+	if (rs->snap && dev_cfg->mem_size != rs->snap->machine.mem_size) {
 		log_err("%s: section machine: %llu MiB of RAM, its configuration says %llu MiB",
 			rs->snap->path, (unsigned long long)(rs->snap->machine.mem_size >> 20),
 			(unsigned long long)(dev_cfg->mem_size >> 20));
 		return err_usage(-EINVAL);
+	}
+	if (rs->ram) {
+		/* A migration's RAM, filled as its pages arrived. */
+		if (rs->ram->ram_size != dev_cfg->mem_size) {
+			log_err("migration: %llu MiB of RAM received, the configuration says %llu MiB",
+				(unsigned long long)(rs->ram->ram_size >> 20),
+				(unsigned long long)(dev_cfg->mem_size >> 20));
+			return err_usage(-EINVAL);
+		}
+		vm->mem = *rs->ram;
+		memset(rs->ram, 0, sizeof(*rs->ram));
+		goto mapped;
 	}
 	ret = gmem_init(&vm->mem, dev_cfg->mem_size);
 	if (ret) {
@@ -120,10 +134,12 @@ static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
 		return fd < 0 ? fd : ret;
 	}
 	close(fd);
+mapped:
 	if (vm->track_dirty) {
 		if ((ret = gmem_dirty_enable(&vm->mem)))
 			return ret;
-		vm->snap_base_id = rs->snap->machine.id;   /* RAM is that snapshot's, so far */
+		/* RAM is that snapshot's, so far (a migration's has no snapshot on disk) */
+		vm->snap_base_id = rs->ram || !rs->snap ? 0 : rs->snap->machine.id;
 	}
 	return vm_devices_create(vm->devices, dev_cfg, &vm->denv);
 }
@@ -145,7 +161,8 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 	*fb = ERR_USAGE;
 	if (rs) {
 		/* A restored VM has no kernel to probe: its platform is the saved one. */
-		if ((ret = platform_select_named(&vm->platform, rs->snap->machine.platform, &vm->mem)))
+		if ((ret = platform_select_named(&vm->platform, rs->snap ? rs->snap->machine.platform
+						 : "linux", &vm->mem)))
 			return ret;
 	} else if ((ret = platform_select(&vm->platform, cfg, &vm->mem))) {
 		return ret;
@@ -328,6 +345,8 @@ static int vm_restore_states(struct vm *vm, const struct vm_restore *rs, enum er
 	int ret;
 
 	*fb = ERR_USAGE;
+	if (!rs->snap)
+		return 0;   /* vm_restore_into() later */
 	if ((ret = vm_snapshot_restore_state(vm, rs->snap)))
 		return ret;
 	if (!rs->paused)
@@ -451,4 +470,26 @@ int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct 
 		       int *exit_status)
 {
 	return vm_build(vm, cfg, rs, exit_status);
+}
+
+int vm_restore_into(struct vm *vm, struct vm_snapshot *snap, int *exit_status)
+{
+	int ret;
+
+	err_reset();
+	*exit_status = MVM_EXIT_USAGE;
+	if (snap->machine.mem_size != vm->mem.ram_size ||
+	    (uint32_t)vm->nr_vcpus != snap->machine.nr_vcpus) {
+		log_err("%s: %llu MiB and %u vCPUs; the VM has %llu MiB and %d", snap->path,
+			(unsigned long long)(snap->machine.mem_size >> 20), snap->machine.nr_vcpus,
+			(unsigned long long)(vm->mem.ram_size >> 20), vm->nr_vcpus);
+		return -EINVAL;
+	}
+	if ((ret = vm_snapshot_check_plan(vm, snap)) ||
+	    (ret = vm_snapshot_restore_state(vm, snap))) {
+		*exit_status = err_class_or(ERR_USAGE) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		return ret;
+	}
+	*exit_status = MVM_EXIT_OK;
+	return 0;
 }

@@ -93,7 +93,7 @@ static uint64_t snapshot_new_id(void)
 /* Pages written since the last take: KVM's dirty log of every memslot (the
  * vCPUs' writes; reading it starts a new one) and gmem's marks (mvm's
  * threads), one bit per page of the RAM mapping, into bitmap. */
-static int take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen)
+int vm_take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen)
 {
 	for (int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gmem_region *r = &vm->mem.regions[i];
@@ -178,40 +178,61 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 	return ret;
 }
 
+static void state_header(struct snap_header_info *hi, const struct vm_snap_machine *mach)
+{
+	char vendor[SNAP_VENDOR_LEN + 1];
+
+	*hi = (struct snap_header_info){ .mvm_version = MVM_VERSION,
+					 .flags = mach->parent_id ? SNAP_F_DIFF : 0 };
+	host_cpu_vendor(vendor);
+	memcpy(hi->cpu_vendor, vendor, SNAP_VENDOR_LEN);
+}
+
+/* Every section of a state file into w (opened by the caller); aborts w on failure. */
+static int write_state_sections(struct vm *vm, struct snap_writer *w, const char *config_json,
+				const struct vcpu_state *vcpus,
+				const struct vm_kvm_state *kvm_state,
+				const struct vm_snap_machine *mach, char *err, size_t errlen)
+{
+	struct vm_snap_machine m = *mach;
+	char name[SNAP_NAME_LEN + 1];
+	int ret;
+
+	m.realtime_ns = realtime_now_ns();
+	ret = snap_write_section(w, "config", 1, config_json, strlen(config_json));
+	if (!ret)
+		ret = snap_write_section(w, "machine", VM_SNAP_MACHINE_VERSION, &m, sizeof(m));
+	if (!ret)
+		ret = snap_write_section(w, "kvm", VM_STATE_VERSION, kvm_state, sizeof(*kvm_state));
+	for (int i = 0; !ret && i < vm->nr_vcpus; i++) {
+		vcpu_section_name(i, name, sizeof(name));
+		ret = snap_write_section(w, name, VCPU_STATE_VERSION, &vcpus[i], sizeof(vcpus[i]));
+	}
+	if (ret) {
+		snap_fail(err, errlen, ret, "%s", snap_writer_msg(w));
+		snap_writer_abort(w);
+		return ret;
+	}
+	if ((ret = save_devices(vm, w, err, errlen))) {
+		snap_writer_abort(w);
+		return ret;
+	}
+	return 0;
+}
+
 static int save_state_file(struct vm *vm, const char *path, const char *config_json,
 			   const struct vcpu_state *vcpus, const struct vm_kvm_state *kvm_state,
 			   const struct vm_snap_machine *mach, char *err, size_t errlen)
 {
-	struct snap_header_info hi = { .mvm_version = MVM_VERSION,
-				       .flags = mach->parent_id ? SNAP_F_DIFF : 0 };
-	struct vm_snap_machine m = *mach;
+	struct snap_header_info hi;
 	struct snap_writer w;
-	char name[SNAP_NAME_LEN + 1], vendor[SNAP_VENDOR_LEN + 1];
 	int ret;
 
-	m.realtime_ns = realtime_now_ns();
-	host_cpu_vendor(vendor);
-	memcpy(hi.cpu_vendor, vendor, SNAP_VENDOR_LEN);
+	state_header(&hi, mach);
 	if ((ret = snap_writer_open(&w, path, &hi)))
 		return snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
-	ret = snap_write_section(&w, "config", 1, config_json, strlen(config_json));
-	if (!ret)
-		ret = snap_write_section(&w, "machine", VM_SNAP_MACHINE_VERSION, &m, sizeof(m));
-	if (!ret)
-		ret = snap_write_section(&w, "kvm", VM_STATE_VERSION, kvm_state, sizeof(*kvm_state));
-	for (int i = 0; !ret && i < vm->nr_vcpus; i++) {
-		vcpu_section_name(i, name, sizeof(name));
-		ret = snap_write_section(&w, name, VCPU_STATE_VERSION, &vcpus[i], sizeof(vcpus[i]));
-	}
-	if (ret) {
-		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
-		snap_writer_abort(&w);
+	if ((ret = write_state_sections(vm, &w, config_json, vcpus, kvm_state, mach, err, errlen)))
 		return ret;
-	}
-	if ((ret = save_devices(vm, &w, err, errlen))) {
-		snap_writer_abort(&w);
-		return ret;
-	}
 	if ((ret = snap_writer_commit(&w))) {
 		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
 		snap_writer_abort(&w);
@@ -263,7 +284,7 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	/* From here a failure loses what was dirty since the base. */
 	if (vm->track_dirty) {
 		vm->snap_base_id = 0;
-		if ((ret = take_dirty_log(vm, dirty, err, errlen)))
+		if ((ret = vm_take_dirty_log(vm, dirty, err, errlen)))
 			goto out;
 	}
 	if ((ret = vm_state_read(vm, vcpus, kvm_state))) {
@@ -302,6 +323,50 @@ out:
 	return ret;
 }
 
+int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf, size_t *len,
+			   char *err, size_t errlen)
+{
+	struct vm_snap_machine m = {
+		.nr_vcpus = (uint32_t)vm->nr_vcpus, .nr_devices = (uint32_t)vm->devices->nr_slots,
+		.mem_size = vm->mem.ram_size, .id = snapshot_new_id(),
+	};
+	struct vcpu_state *vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vcpus));
+	struct vm_kvm_state *kvm_state = calloc(1, sizeof(*kvm_state));
+	struct snap_header_info hi;
+	struct snap_writer w;
+	int ret;
+
+	*buf = NULL;
+	*len = 0;
+	snprintf(m.platform, sizeof(m.platform), "%s", vm->platform.ops->name);
+	if (!vcpus || !kvm_state) {
+		ret = snap_fail(err, errlen, -ENOMEM, "out of memory for the vCPU states");
+		goto out;
+	}
+	if (!vm_is_paused(vm)) {
+		ret = snap_fail(err, errlen, -EBUSY, "the VM is running");
+		goto out;
+	}
+	if ((ret = vm_state_read(vm, vcpus, kvm_state))) {
+		snap_fail(err, errlen, ret, "reading the vCPUs' and the VM's state from KVM: %s",
+			  strerror(-ret));
+		goto out;
+	}
+	state_header(&hi, &m);
+	if ((ret = snap_writer_open_mem(&w, "(migration state)", &hi))) {
+		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+		goto out;
+	}
+	if ((ret = write_state_sections(vm, &w, config_json, vcpus, kvm_state, &m, err, errlen)))
+		goto out;
+	if ((ret = snap_writer_take(&w, buf, len)))
+		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
+out:
+	free(vcpus);
+	free(kvm_state);
+	return ret;
+}
+
 /* ---- open and check ------------------------------------------------------------------------ */
 
 /* Section name of exactly the given version and size; else a message. */
@@ -322,12 +387,12 @@ static int want_section(struct vm_snapshot *s, const char *name, uint32_t versio
 	return 0;
 }
 
+static int snapshot_check(struct vm_snapshot *s, const char *path, bool allow_diff, char *err,
+			  size_t errlen);
+
 static int snapshot_open(struct vm_snapshot *s, const char *path, bool allow_diff, char *err,
 			 size_t errlen)
 {
-	char vendor[SNAP_VENDOR_LEN + 1];
-	const void *p;
-	uint32_t v;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -335,6 +400,30 @@ static int snapshot_open(struct vm_snapshot *s, const char *path, bool allow_dif
 	if ((ret = snap_reader_open(&s->reader, path, err, errlen)))
 		return ret;
 	s->open = true;
+	return snapshot_check(s, path, allow_diff, err, errlen);
+}
+
+int vm_snapshot_open_buf(struct vm_snapshot *s, const void *buf, size_t len, const char *name,
+			 char *err, size_t errlen)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->path = name;
+	if ((ret = snap_reader_parse(&s->reader, buf, len, name, err, errlen)))
+		return ret;
+	s->open = true;
+	return snapshot_check(s, name, false, err, errlen);
+}
+
+static int snapshot_check(struct vm_snapshot *s, const char *path, bool allow_diff, char *err,
+			  size_t errlen)
+{
+	char vendor[SNAP_VENDOR_LEN + 1];
+	const void *p;
+	uint32_t v;
+	int ret;
+
 	if ((s->reader.hdr.flags & SNAP_F_DIFF) && !allow_diff) {
 		ret = snap_fail(err, errlen, -EINVAL, "%s is a Diff snapshot: it holds only the pages "
 				"written since its base; merge it into the base first "

@@ -103,12 +103,31 @@ struct vm_snapshot {
 
 /* 0, or -EINVAL/-errno with err naming the file and the section (the user's input). */
 int vm_snapshot_open(struct vm_snapshot *s, const char *path, char *err, size_t errlen);
+/* The same checks over a state file in memory (a migration's STATE record;
+ * borrowed: buf must outlive s); name stands for the file in messages. */
+int vm_snapshot_open_buf(struct vm_snapshot *s, const void *buf, size_t len, const char *name,
+			 char *err, size_t errlen);
 void vm_snapshot_close(struct vm_snapshot *s);
+
+/* A paused VM's state file, built in memory (a migration's STATE record):
+ * the same sections vm_snapshot_save() writes, with no Diff base. *buf is
+ * malloc'd. 0 or -errno with err. */
+int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf, size_t *len,
+			   char *err, size_t errlen);
+
+/* Pages written since the last take: KVM's dirty log of every memslot (the
+ * vCPUs' writes; reading it starts a new one) and gmem's marks (mvm's own
+ * threads), ORed into bitmap (one bit per page of the RAM mapping,
+ * gmem_dirty_words() words). The memslots must log dirty pages. */
+int vm_take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen);
 
 /* What vm_create_restored() restores from. */
 struct vm_restore {
-	struct vm_snapshot *snap;
+	struct vm_snapshot *snap; /* NULL (with ram): build the VM now, its state comes
+				   * later through vm_restore_into() (a migration) */
 	const char *mem_path;
+	struct gmem *ram;         /* instead of mem_path: RAM already filled (a migration),
+				   * taken over by the VM (zeroed here) */
 	bool paused;              /* stay paused (vm_resume() starts it) */
 };
 
@@ -117,6 +136,11 @@ struct vm_restore {
  * message printed and the exit status class in *exit_status. */
 int vm_create_restored(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs,
 		       int *exit_status);
+
+/* A VM built by vm_create_restored() without a snapshot: check snap's plan,
+ * RAM size and vCPU count against it and put its states in. 0, or -errno
+ * (logged) with *exit_status. */
+int vm_restore_into(struct vm *vm, struct vm_snapshot *snap, int *exit_status);
 
 /* The kvm-clock a restore sets: when KVM gave no KVM_CLOCK_REALTIME with the
  * saved clock (a host whose clocksource is not the TSC), mvm adds the real

@@ -204,6 +204,10 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	/* A migration thread reads RAM and pauses the VM: it goes before anything
+	 * (vmm/migrate.h sets the hook; vm.c does not include it). */
+	if (vm->migration_cleanup)
+		vm->migration_cleanup(vm);
 	/* The console thread writes into a device: it goes first. */
 	if (vm->console_started)
 		console_stop(&vm->console);

@@ -33,6 +33,7 @@
 
 struct vm_devices;
 struct exit_trace;
+struct vm_migration;
 
 struct vm {
 	struct kvm_sys kvm;
@@ -87,6 +88,8 @@ struct vm {
 	 * and --trace-exits (obs/exit_trace.h). */
 	struct obs_source obs;
 	struct exit_trace *trace;    /* NULL: not tracing */
+	struct vm_migration *migration; /* the last outgoing migration (vmm/migrate.h); NULL: none */
+	void (*migration_cleanup)(struct vm *vm); /* vm_destroy: stop and free it */
 };
 
 /* 0 or -errno; on failure the message has been printed and the exit status

@@ -45,6 +45,7 @@ targets=(
 	"fuzz_http    500000 -max_len=80000"
 	"fuzz_snap    300000 -max_len=4096"
 	"fuzz_net      15000 "
+	"fuzz_stream  150000 "
 )
 
 passed=0 failed=0

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# bench/lib/migrate-run.sh - the measuring half of bench/migrate.sh: live migrations under mvm
+# and QEMU, N rounds interleaved, between two VMM processes of one host over tcp on 127.0.0.1;
+# prints the figures.
+#
+# Runs where /dev/kvm can boot Linux (the host itself or the test host VM), with bash >= 5
+# (EPOCHREALTIME stamps each console and log line as it arrives). Environment (bench/migrate.sh
+# sets it): BENCH_N rounds, BENCH_MEM guest memory, BENCH_MVM, BENCH_KERNEL, BENCH_INITRD (with
+# mvmtest=tick), BENCH_TIMEOUT seconds a boot may take, BENCH_TICKS ticks before the migration,
+# BENCH_DOWNTIME_MS the downtime budget given to both, BENCH_LOGS, BENCH_ENV, BENCH_SHIP.
+# One round:
+#   mvm    a source mvm (--api-sock, --config-file) ticks T times; a destination `mvm run
+#          --incoming tcp:127.0.0.1:P` waits; `mvm ctl migrate` moves the guest. Downtime: the
+#          source's "pausing the VM" log line -> the destination's first MVM-TICK (both stamped
+#          on arrival in this script), and mvm's own figure (pause -> the destination's GO).
+#          Total time and bytes sent: the source's "migrated" line.
+#   QEMU   a source QEMU ticks T times; a destination QEMU -incoming tcp:127.0.0.1:P; the source's
+#          HMP monitor (two FIFOs) gets downtime-limit and max-bandwidth, then migrate -d and
+#          info migrate until completed: its own downtime, total time and bytes transferred;
+#          and the same stamped measure, from the monitor's "completed" answer back to the
+#          destination's first MVM-TICK (an upper bound of nothing useful: QEMU does not log
+#          its pause, so its "downtime" line is the figure).
+# Exit status: 0 when every step worked, 1 otherwise. Targets are printed, never judged.
+set -uo pipefail
+
+cmdline="console=ttyS0 reboot=k panic=1 mvmtest=tick"
+n=$BENCH_N logs=$BENCH_LOGS work=$BENCH_LOGS/work ticks=$BENCH_TICKS dt=${BENCH_DOWNTIME_MS:-30}
+mkdir -p "$logs" "$work"
+mem_mib=$(awk -v m="$BENCH_MEM" 'BEGIN { n = m + 0; u = toupper(substr(m, length(m)))
+	print (u == "G" ? n * 1024 : n) }')
+qemu=(qemu-system-x86_64 -M pc -accel kvm -cpu host -smp 1 -m "$BENCH_MEM"
+	-nodefaults -no-user-config -nographic -serial stdio -no-reboot
+	-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$cmdline")
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+cat >"$work/config.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": $(json_str "$BENCH_KERNEL"),
+                  "initrd_path": $(json_str "$BENCH_INITRD"), "boot_args": $(json_str "$cmdline")},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": $mem_mib}
+}
+JSON
+
+# Each line prefixed with the time it arrived (s.us, CLOCK_REALTIME).
+stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
+# OUT ERR CMD...: CMD in the background, its stdout and stderr stamped into OUT and ERR (ERR
+# "-": not stamped, to OUT.err) through FIFOs (the test host has no /dev/fd for >(...)); PID in
+# BG_PID.
+stamped() {
+	local out=$1 err=$2; shift 2
+	rm -f -- "$out.fifo" "$err.fifo"
+	mkfifo "$out.fifo"
+	stamp <"$out.fifo" >"$out" &
+	if [ "$err" = - ]; then
+		"$@" </dev/null >"$out.fifo" 2>"$out.err" &
+	else
+		mkfifo "$err.fifo"
+		stamp <"$err.fifo" >"$err" &
+		"$@" </dev/null >"$out.fifo" 2>"$err.fifo" &
+	fi
+	BG_PID=$!
+}
+last_tick() { tr -d '\r' <"$1" | sed -n 's/.*MVM-TICK=\([0-9]*\).*/\1/p' | tail -n1 | grep . || echo 0; }
+# The stamp of the first line of FILE matching RE ("" if none).
+stamp_of() { tr -d '\r' <"$1" | grep -aE "$2" | head -n1 | cut -d' ' -f1; }
+wait_re() { # FILE RE PID SECS
+	local i
+	for ((i = 0; i < $4 * 10; i++)); do
+		grep -qaE "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# Until console log FILE holds tick T, while PID lives; up to BENCH_TIMEOUT s. 0 or 1.
+wait_tick() {
+	local i
+	for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do
+		[ "$(last_tick "$1")" -ge "$2" ] && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.1f", (b - a) * 1000 }'; }
+
+failed=0
+broken() {
+	local what=$1 f; shift
+	failed=$((failed + 1))
+	echo "bench: round $round: $what"
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "    --- ${f##*/} (last lines)"
+		tail -n 12 "$f" | tr -d '\r' | sed 's/^/    /'
+	done
+}
+killwait() { local p; for p in "$@"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
+
+mvm_migrate() {
+	local base=$logs/mvm.$round sock=$work/mvm.sock port=$((47400 + round)) spid dpid line
+	local t_pause t_tick own total bytes rounds
+	rm -f "$sock"
+	stamped "$base.src.out" "$base.src.err" "$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config.json"
+	spid=$BG_PID
+	if ! wait_tick "$base.src.out" "$ticks" "$spid"; then
+		killwait "$spid"; broken "mvm source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.err"; return 1
+	fi
+	stamped "$base.dst.out" "$base.dst.err" "$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port"
+	dpid=$BG_PID
+	wait_re "$base.dst.err" "waiting for the stream" "$dpid" 10 ||
+		{ killwait "$spid" "$dpid"; broken "mvm destination did not listen" "$base.dst.err"; return 1; }
+	"$BENCH_MVM" ctl --api-sock "$sock" migrate "tcp:127.0.0.1:$port" --max-downtime "$dt" \
+		>"$base.ctl.out" 2>"$base.ctl.err" </dev/null
+	for ((i = 0; i < 100; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+	wait_re "$base.dst.out" "MVM-TICK" "$dpid" 10 || :
+	sleep 0.3
+	killwait "$spid" "$dpid"
+	line=$(tr -d '\r' <"$base.src.err" | grep -a 'migrated to' | head -n1)
+	t_pause=$(stamp_of "$base.src.err" "pausing the VM")
+	t_tick=$(stamp_of "$base.dst.out" "MVM-TICK")
+	if [ -z "$line" ] || [ -z "$t_tick" ]; then
+		broken "mvm migration failed" "$base.ctl.out" "$base.ctl.err" "$base.src.err" "$base.dst.err"; return 1
+	fi
+	if grep -qa MVM-GUEST-READY "$base.dst.out"; then
+		broken "mvm: the destination's guest booted again" "$base.dst.out"; return 1
+	fi
+	rounds=$(sed -n 's/.*: \([0-9]*\) rounds,.*/\1/p' <<<"$line")
+	bytes=$(sed -n 's/.* \([0-9]*\) bytes sent.*/\1/p' <<<"$line")
+	own=$(sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p' <<<"$line")
+	total=$(sed -n 's/.*total \([0-9.]*\) ms.*/\1/p' <<<"$line")
+	echo "$(ms_between "$t_pause" "$t_tick") ${own:--} ${total:--} ${bytes:--} ${rounds:--}" >>"$logs/mvm.data"
+	echo "bench: round $round: mvm   downtime $(ms_between "$t_pause" "$t_tick") ms (pause -> first tick there; mvm's own pause -> GO: ${own:-?} ms), total ${total:-?} ms, $((${bytes:-0} >> 10)) KiB in ${rounds:-?} rounds"
+}
+
+qemu_migrate() {
+	local base=$logs/qemu.$round mon=$work/qmon port=$((47500 + round)) spid dpid cpid i
+	local t_done t_tick own total kb
+	rm -f "$mon.in" "$mon.out"
+	mkfifo "$mon.in" "$mon.out" || { broken "qemu: mkfifo failed"; return 1; }
+	cat "$mon.out" >"$base.mon" &
+	cpid=$!
+	stamped "$base.src.out" - "${qemu[@]}" -chardev "pipe,id=mon,path=$mon" -mon chardev=mon,mode=readline
+	spid=$BG_PID
+	if ! wait_tick "$base.src.out" "$ticks" "$spid"; then
+		killwait "$spid" "$cpid"; broken "qemu source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.out.err"; return 1
+	fi
+	stamped "$base.dst.out" - "${qemu[@]}" -incoming "tcp:127.0.0.1:$port"
+	dpid=$BG_PID
+	sleep 1
+	{
+		echo "migrate_set_parameter downtime-limit $dt"
+		echo "migrate_set_parameter max-bandwidth 100G"
+		echo "migrate -d tcp:127.0.0.1:$port"
+	} >"$mon.in"
+	for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do
+		echo "info migrate" >"$mon.in"
+		sleep 0.1
+		grep -qaE "Migration status: (completed|failed)" "$base.mon" && break
+	done
+	t_done=$EPOCHREALTIME
+	wait_re "$base.dst.out" "MVM-TICK" "$dpid" 10 || :
+	sleep 0.3
+	echo quit >"$mon.in"
+	sleep 0.3
+	killwait "$spid" "$dpid"
+	wait "$cpid" 2>/dev/null
+	rm -f "$mon.in" "$mon.out"
+	t_tick=$(stamp_of "$base.dst.out" "MVM-TICK")
+	if ! grep -qa "Migration status: completed" "$base.mon" || [ -z "$t_tick" ]; then
+		broken "qemu migration failed" "$base.mon" "$base.src.out.err" "$base.dst.out.err"; return 1
+	fi
+	own=$(tr -d '\r' <"$base.mon" | sed -n 's/^downtime: \([0-9]*\) ms.*/\1/p' | tail -n1)
+	total=$(tr -d '\r' <"$base.mon" | sed -n 's/^total time: \([0-9]*\) ms.*/\1/p' | tail -n1)
+	kb=$(tr -d '\r' <"$base.mon" | sed -n 's/^transferred ram: \([0-9]*\) kbytes.*/\1/p' | tail -n1)
+	echo "${own:--} ${total:--} $(( ${kb:-0} * 1024 ))" >>"$logs/qemu.data"
+	echo "bench: round $round: qemu  downtime ${own:-?} ms (info migrate), total ${total:-?} ms, ${kb:-?} KiB of RAM transferred"
+}
+
+: >"$logs/mvm.data"; : >"$logs/qemu.data"
+echo "bench: $n rounds of: mvm migration, qemu migration; $BENCH_MEM, 1 vCPU, idle guest ticking every 10 ms, downtime budget $dt ms"
+for ((round = 1; round <= n; round++)); do
+	mvm_migrate || :
+	qemu_migrate || :
+done
+
+stats() {
+	awk -v c="$2" '$c != "-" { print $c }' "$1" | sort -n | awk '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print "0 - - -"; exit }
+			med = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			print NR, v[1], med, v[NR]
+		}'
+}
+fmt() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-") print "-"; else printf "%." d "f", v }'; }
+div() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "-") print "-"; else print v / d }'; }
+row() {
+	local c lo md hi
+	read -r c lo md hi <<<"$(stats "$2" "$3")"
+	printf '  %-52s %10s %10s %10s   %s/%s\n' "$1" "$(fmt "$(div "$lo" "$4")" "$5")" \
+		"$(fmt "$(div "$md" "$4")" "$5")" "$(fmt "$(div "$hi" "$4")" "$5")" "$c" "$n"
+}
+echo
+echo "=== mvm migration benchmark ==="
+echo "where:   $BENCH_ENV"
+echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, idle (MVM-TICK every 10 ms)"
+echo "qemu:    $(qemu-system-x86_64 --version | head -n1); -M pc -accel kvm -cpu host; downtime-limit $dt ms, max-bandwidth 100G"
+echo
+printf '  %-52s %10s %10s %10s   %s\n' "" min median max ok
+row "mvm downtime: source pause -> first tick there (ms)" "$logs/mvm.data" 1 1 1
+row "mvm downtime, mvm's figure: pause -> GO (ms)" "$logs/mvm.data" 2 1 1
+row "qemu downtime (info migrate, ms)" "$logs/qemu.data" 1 1 1
+row "mvm total time (ms)" "$logs/mvm.data" 3 1 0
+row "qemu total time (info migrate, ms)" "$logs/qemu.data" 2 1 0
+row "mvm bytes sent (MiB)" "$logs/mvm.data" 4 1048576 1
+row "qemu RAM transferred (MiB)" "$logs/qemu.data" 3 1048576 1
+row "mvm rounds" "$logs/mvm.data" 5 1 0
+echo "    (targets, not judged: mvm's downtime and total time below QEMU's; <= 30 ms on hardware)"
+echo "=== end ==="
+if [ "${BENCH_SHIP:-0}" = 1 ]; then
+	for f in "$logs"/mvm.1.* "$logs"/qemu.1.*; do
+		[ -f "$f" ] || continue   # not the FIFOs
+		s=${f##*/}
+		{ head -n 30 "$f"; echo "[...]"; tail -n 30 "$f"; } | tr -d '\r' | grep -av "$(printf '\033')" |
+			awk -v p="bench-log[$s] " '{ print p $0 }'
+	done
+fi
+[ "$failed" -eq 0 ]

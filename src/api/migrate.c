@@ -1,0 +1,122 @@
+/* migrate.c - PUT/GET /mvm/migrate bodies and `mvm run --incoming`'s configuration glue. */
+#include "api/migrate.h"
+#include "api/fc_config.h"
+#include "api/fc_json.h"
+#include "api/snapshot.h"
+#include "core/vmstop.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+int fc_parse_migrate(const char *body, size_t len, struct vm_migrate_params *p, char *err,
+		     size_t errlen)
+{
+	static const char *const known[] = { "uri", "max_downtime_ms", "bandwidth_mbps", NULL };
+	struct json_object *doc = NULL;
+	const char *uri = NULL;
+	int64_t v;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	if ((ret = fc_json_parse_object(body, len, "body", &doc, err, errlen)))
+		return ret;
+	if ((ret = fc_json_check_keys(doc, "", known, err, errlen)) ||
+	    (ret = fc_json_string(doc, "", "uri", true, &uri, err, errlen)) < 0 ||
+	    (ret = fc_json_nonempty(uri, "", "uri", err, errlen)))
+		goto out;
+	if ((ret = vm_migrate_uri_check(uri, err, errlen)))
+		goto out;
+	snprintf(p->uri, sizeof(p->uri), "%s", uri);
+	if ((ret = fc_json_int(doc, "", "max_downtime_ms", false, 1, 60000, &v, err, errlen)) < 0)
+		goto out;
+	p->max_downtime_ms = ret == 1 ? (uint32_t)v : VM_MIGRATE_DEFAULT_DOWNTIME_MS;
+	if ((ret = fc_json_int(doc, "", "bandwidth_mbps", false, 0, 1000000, &v, err, errlen)) < 0)
+		goto out;
+	p->bandwidth = ret == 1 ? (uint64_t)v * 1000000ull : 0;
+	ret = 0;
+out:
+	json_object_put(doc);
+	return ret < 0 ? ret : ret ? -EINVAL : 0;
+}
+
+int api_migrate_start(struct vm *vm, const struct vm_config *cfg,
+		      const struct vm_migrate_params *p, char *err, size_t errlen)
+{
+	char *json = fc_config_to_json(cfg);
+	int ret;
+
+	if (!json) {
+		snprintf(err, errlen, "out of memory for the configuration");
+		return -ENOMEM;
+	}
+	ret = vm_migrate_start(vm, json, p, err, errlen);
+	free(json);
+	return ret;
+}
+
+char *api_migrate_status_json(struct vm *vm)
+{
+	static const char *const states[] = {
+		[VM_MIGRATE_NONE] = "none", [VM_MIGRATE_ACTIVE] = "active",
+		[VM_MIGRATE_COMPLETED] = "completed", [VM_MIGRATE_FAILED] = "failed",
+	};
+	struct vm_migrate_status st;
+	char *out = NULL;
+
+	vm_migrate_get_status(vm, &st);
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "state", json_object_new_string(states[st.state]));
+	json_object_object_add(o, "phase", json_object_new_string(st.phase ? st.phase : "none"));
+	json_object_object_add(o, "round", json_object_new_int(st.round));
+	json_object_object_add(o, "round_limit", json_object_new_boolean(st.round_limit));
+	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)st.bytes_sent));
+	json_object_object_add(o, "pages_sent", json_object_new_int64((int64_t)st.pages_sent));
+	json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)st.zero_pages));
+	json_object_object_add(o, "dirty_pages_per_s",
+			       json_object_new_int64((int64_t)st.dirty_pages_per_s));
+	json_object_object_add(o, "remaining_bytes",
+			       json_object_new_int64((int64_t)st.remaining_bytes));
+	json_object_object_add(o, "rate_bytes_per_s", json_object_new_int64((int64_t)st.rate));
+	json_object_object_add(o, "expected_downtime_ms",
+			       json_object_new_double(st.expected_downtime_ms));
+	json_object_object_add(o, "downtime_ms", json_object_new_double(st.downtime_ms));
+	json_object_object_add(o, "total_ms", json_object_new_double(st.total_ms));
+	if (st.error[0])
+		json_object_object_add(o, "error", json_object_new_string(st.error));
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	if (s)
+		out = strdup(s);
+	json_object_put(o);
+	return out;
+}
+
+static int parse_config(const char *json, size_t len, struct vm_config *cfg, char *err,
+			size_t errlen)
+{
+	char cerr[FC_ERR_MAX];
+	int ret = fc_config_parse(json, len, cfg, cerr, sizeof(cerr));
+
+	if (ret)
+		snprintf(err, errlen, "%s", cerr);
+	return ret;
+}
+
+int api_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri, int *exit_status)
+{
+	if (api_config_has_vm(cfg)) {
+		log_err("--incoming: the VM's configuration comes from the stream; give no kernel, "
+			"disk or network flags with it");
+		*exit_status = MVM_EXIT_USAGE;
+		return -EINVAL;
+	}
+	return vm_migrate_incoming(vm, cfg, uri, parse_config, exit_status);
+}

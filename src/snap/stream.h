@@ -1,0 +1,122 @@
+/* stream.h - the live-migration stream: a header, then typed, checksummed records.
+ *
+ * Contract: this module knows bytes, nothing of KVM, sockets or devices; the
+ * caller moves the bytes (vmm/migrate.c over a socket, unit tests in
+ * memory). Every integer is little-endian.
+ *
+ *   header   16 bytes: magic "MVMMIGR\0", u32 version (SNAP_STREAM_VERSION),
+ *            u32 CRC32 of the first 12 bytes
+ *   record   32 bytes: u32 type, u32 payload length, u64 arg0, u64 arg1,
+ *            u32 CRC32 of the first 24 header bytes and the payload,
+ *            u32 zero; then the payload (no padding)
+ *
+ * Records, source to destination:
+ *   CONFIG  payload: the VM's configuration (Firecracker JSON), arg0 = the
+ *           guest's RAM size in bytes; first, exactly once
+ *   RAM     arg0 = first page (4 KiB pages of the RAM mapping), arg1 = page
+ *           count (1..SNAP_STREAM_MAX_RUN); payload: the pages
+ *   ZERO    arg0, arg1 as RAM; no payload: the pages are all zero
+ *   STATE   payload: a state file (snap/format.h) held in memory, the same
+ *           sections a snapshot's vmstate has; exactly once, after the RAM
+ *   END     nothing more follows
+ *   RELEASED  the source closed its disks (hand-over, see vmm/migrate.h)
+ * and destination to source:
+ *   READY   everything is loaded; the destination waits for RELEASED
+ *   GO      the destination took the disks and runs the guest
+ *   ERROR   payload: a message (at most SNAP_STREAM_MAX_MSG bytes)
+ *
+ * snap_stream_check_header() and snap_stream_parse() refuse, with one line
+ * in err: another magic (not a migration stream), another version, a CRC
+ * mismatch, an unknown type, a payload length a type does not allow (a RAM
+ * run whose length is not count * 4 KiB, a ZERO run with a payload, a
+ * state over SNAP_MAX_FILE...), a nonzero reserved word, a page run past
+ * the RAM (max_pages). The payload's CRC is checked by snap_stream_crc_ok()
+ * after the caller read it where it belongs (guest RAM for a RAM run).
+ */
+#ifndef MVM_SNAP_STREAM_H
+#define MVM_SNAP_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_STREAM_MAGIC      "MVMMIGR"       /* 8 bytes with its NUL */
+#define SNAP_STREAM_VERSION    1u
+#define SNAP_STREAM_HDR_SIZE   16u
+#define SNAP_STREAM_REC_SIZE   32u
+#define SNAP_STREAM_PAGE       4096u
+#define SNAP_STREAM_MAX_RUN    256u            /* pages in one RAM record: 1 MiB */
+#define SNAP_STREAM_MAX_CONFIG (64u << 10)
+#define SNAP_STREAM_MAX_MSG    1024u
+
+enum snap_rec_type {
+	SNAP_REC_CONFIG = 1,
+	SNAP_REC_RAM,
+	SNAP_REC_ZERO,
+	SNAP_REC_STATE,
+	SNAP_REC_END,
+	SNAP_REC_RELEASED,
+	SNAP_REC_READY,
+	SNAP_REC_GO,
+	SNAP_REC_ERROR,
+	SNAP_REC_MAX_TYPE = SNAP_REC_ERROR,
+};
+
+struct snap_rec {
+	uint32_t type;
+	uint32_t len;       /* payload bytes */
+	uint64_t arg0, arg1;
+	uint32_t crc;       /* over the header's first 24 bytes and the payload */
+};
+
+/* The record type's name ("RAM", ...) or "unknown". */
+const char *snap_rec_name(uint32_t type);
+
+void snap_stream_put_header(uint8_t out[SNAP_STREAM_HDR_SIZE]);
+/* 0, or -EINVAL with err saying what is wrong (the peer is not mvm, or another version). */
+int snap_stream_check_header(const uint8_t in[SNAP_STREAM_HDR_SIZE], char *err, size_t errlen);
+
+/* Fill out (32 bytes) for a record of type with LEN payload bytes at
+ * PAYLOAD (NULL when len is 0). */
+void snap_stream_put_rec(uint8_t out[SNAP_STREAM_REC_SIZE], uint32_t type, uint64_t arg0,
+			 uint64_t arg1, const void *payload, uint32_t len);
+
+/* Decode and check a record header. max_pages: pages of RAM the
+ * destination has (RAM/ZERO runs must lie inside). 0 or -EINVAL with err. */
+int snap_stream_parse(const uint8_t in[SNAP_STREAM_REC_SIZE], uint64_t max_pages,
+		      struct snap_rec *r, char *err, size_t errlen);
+
+/* Does the payload match the record's CRC? */
+bool snap_stream_crc_ok(const uint8_t hdr[SNAP_STREAM_REC_SIZE], const struct snap_rec *r,
+			const void *payload);
+
+/* Whether a page is all zero (len a multiple of 8). */
+bool snap_stream_is_zero(const void *p, size_t len);
+
+/* The destination's side of the stream, over any byte source. read()
+ * fills exactly len bytes (0) or fails (-errno; -EPIPE for a stream that
+ * ended). The sink takes the records as they come:
+ *   config(): first, once; it sets max_pages (RAM runs are checked
+ *             against it) and makes the RAM ram() points into
+ *   ram():    where the RUN of npages pages goes (the payload is read
+ *             there, then its CRC checked); zero(): those pages are zero
+ *   state():  the state file's bytes (malloc'd; the sink owns them)
+ * snap_stream_receive() returns 0 after END, having seen the header, one
+ * CONFIG, any RAM/ZERO runs, one STATE, in that order; otherwise -EINVAL
+ * (the stream broke a rule, err says which, at which byte), a read's
+ * error (err: "the stream ended after N bytes"), or a sink's error. */
+struct snap_stream_sink {
+	void *ctx;
+	uint64_t max_pages;
+	int (*config)(void *ctx, const char *json, size_t len, uint64_t ram_size,
+		      char *err, size_t errlen);
+	void *(*ram)(void *ctx, uint64_t first_page, uint64_t npages);
+	void (*zero)(void *ctx, uint64_t first_page, uint64_t npages);
+	int (*state)(void *ctx, uint8_t *buf, size_t len, char *err, size_t errlen);
+	uint64_t bytes;          /* read so far */
+};
+typedef int (*snap_stream_read_fn)(void *ctx, void *buf, size_t len);
+int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream_sink *s,
+			char *err, size_t errlen);
+
+#endif

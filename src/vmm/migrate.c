@@ -1,0 +1,1021 @@
+/* migrate.c - live migration, pre-copy: the source's thread and the destination (migrate.h). */
+#include "vmm/migrate.h"
+#include "snap/stream.h"
+#include "util/bench_probe.h"
+#include "util/log.h"
+#include "virtio/blk.h"
+#include "vmm/devices.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE SNAP_STREAM_PAGE
+
+struct vm_migration {
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;       /* guards st */
+	struct vm_migrate_status st;
+	struct vm_migrate_params p;
+	char *config_json;
+	struct vm *vm;
+	int fd;                     /* the connection; -1 */
+	atomic_bool cancel;
+	uint64_t t0_ns;
+	/* Someone follows GET /mvm/migrate: the source waits (a little) for it
+	 * to see "completed" before it stops. */
+	bool polled, seen_end;
+	pthread_cond_t seen;
+	/* The run being built: up to SNAP_STREAM_MAX_RUN pages. */
+	uint8_t *run;
+	uint64_t run_first, run_n;
+	bool run_zero;
+};
+
+static int mfail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int mfail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static uint64_t now_ns(void)
+{
+	return bench_probe_now_ns();
+}
+
+/* ---- sockets ------------------------------------------------------------------------------- */
+
+/* "tcp:HOST:PORT" (HOST may be [v6]) or "unix:PATH" into its parts. */
+static int uri_split(const char *uri, bool *is_unix, char *host, size_t hlen, char *port,
+		     size_t plen, char *err, size_t errlen)
+{
+	if (!uri || strlen(uri) >= VM_MIGRATE_URI_MAX)
+		return mfail(err, errlen, -EINVAL, "migration URI missing or too long");
+	if (!strncmp(uri, "unix:", 5)) {
+		*is_unix = true;
+		if (!uri[5] || strlen(uri + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return mfail(err, errlen, -EINVAL, "%s: the socket path is empty or too long",
+				     uri);
+		snprintf(host, hlen, "%s", uri + 5);
+		return 0;
+	}
+	*is_unix = false;
+	if (strncmp(uri, "tcp:", 4))
+		return mfail(err, errlen, -EINVAL, "%s: expected tcp:HOST:PORT or unix:PATH", uri);
+	const char *h = uri + 4, *colon = strrchr(h, ':');
+	size_t n;
+
+	if (!colon || colon == h || !colon[1])
+		return mfail(err, errlen, -EINVAL, "%s: expected tcp:HOST:PORT", uri);
+	n = (size_t)(colon - h);
+	if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	if (n >= hlen || strlen(colon + 1) >= plen)
+		return mfail(err, errlen, -EINVAL, "%s: host or port too long", uri);
+	memcpy(host, h, n);
+	host[n] = 0;
+	snprintf(port, plen, "%s", colon + 1);
+	for (const char *c = port; *c; c++)
+		if (*c < '0' || *c > '9')
+			return mfail(err, errlen, -EINVAL, "%s: port '%s' is not a number", uri, port);
+	if (atoi(port) < 1 || atoi(port) > 65535)
+		return mfail(err, errlen, -EINVAL, "%s: port %s out of range", uri, port);
+	return 0;
+}
+
+int vm_migrate_uri_check(const char *uri, char *err, size_t errlen)
+{
+	char host[VM_MIGRATE_URI_MAX], port[16];
+	bool is_unix;
+
+	return uri_split(uri, &is_unix, host, sizeof(host), port, sizeof(port), err, errlen);
+}
+
+/* Connect (listen=false) or listen (true) on uri. The fd or -errno with err. */
+static int uri_socket(const char *uri, bool listen_on, char *err, size_t errlen)
+{
+	char host[VM_MIGRATE_URI_MAX], port[16];
+	bool is_unix;
+	int fd, ret;
+
+	if ((ret = uri_split(uri, &is_unix, host, sizeof(host), port, sizeof(port), err, errlen)))
+		return ret;
+	if (is_unix) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		memcpy(sa.sun_path, host, strnlen(host, sizeof(sa.sun_path) - 1));
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return mfail(err, errlen, -errno, "socket: %s", strerror(errno));
+		if (listen_on ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)
+			      : connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			ret = -errno;
+			close(fd);
+			return mfail(err, errlen, ret, "%s %s: %s", listen_on ? "listening on" :
+				     "connecting to", uri, strerror(-ret));
+		}
+		return fd;
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = listen_on ? AI_PASSIVE : 0 }, *res, *ai;
+	int gai = getaddrinfo(host, port, &hints, &res);
+
+	if (gai)
+		return mfail(err, errlen, -EINVAL, "%s: %s", uri, gai_strerror(gai));
+	ret = -ENOENT;
+	fd = -1;
+	for (ai = res; ai; ai = ai->ai_next) {
+		int one = 1;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			ret = -errno;
+			continue;
+		}
+		if (listen_on)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!(listen_on ? bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1)
+				: connect(fd, ai->ai_addr, ai->ai_addrlen)))
+			break;
+		ret = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return mfail(err, errlen, ret, "%s %s: %s", listen_on ? "listening on" :
+			     "connecting to", uri, strerror(-ret));
+	return fd;
+}
+
+static void set_timeouts(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* snap_stream_read_fn: exactly len bytes, -EPIPE at the end of the stream. */
+static int read_full(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_rec(int fd, uint32_t type, uint64_t a0, uint64_t a1, const void *pl, uint32_t len)
+{
+	uint8_t h[SNAP_STREAM_REC_SIZE];
+	int ret;
+
+	snap_stream_put_rec(h, type, a0, a1, pl, len);
+	if ((ret = write_full(fd, h, sizeof(h))))
+		return ret;
+	return len ? write_full(fd, pl, len) : 0;
+}
+
+/* One control record (READY, RELEASED, GO, ERROR) from the peer, within ms. */
+static int recv_ctl(int fd, int ms, struct snap_rec *r, char *msg, size_t msglen, char *err,
+		    size_t errlen)
+{
+	uint8_t h[SNAP_STREAM_REC_SIZE];
+	char buf[SNAP_STREAM_MAX_MSG + 1];
+	int ret;
+
+	set_timeouts(fd, ms);
+	if ((ret = read_full(&fd, h, sizeof(h))))
+		return mfail(err, errlen, ret, "%s", ret == -EPIPE ? "the connection was closed" :
+			     ret == -ETIMEDOUT ? "no answer in time" : strerror(-ret));
+	if ((ret = snap_stream_parse(h, 0, r, err, errlen)))
+		return ret;
+	if (r->len && (ret = read_full(&fd, buf, r->len)))
+		return mfail(err, errlen, ret, "the connection broke inside a message");
+	if (!snap_stream_crc_ok(h, r, buf))
+		return mfail(err, errlen, -EINVAL, "a corrupted %s message", snap_rec_name(r->type));
+	buf[r->len] = 0;
+	if (msg)
+		snprintf(msg, msglen, "%s", buf);
+	return 0;
+}
+
+/* ---- the source: dirty logging ------------------------------------------------------------- */
+
+static int set_slot_logging(struct vm *vm, bool on)
+{
+	for (int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = (uint32_t)i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void st_update(struct vm_migration *m, void (*fn)(struct vm_migrate_status *, void *),
+		      void *arg)
+{
+	pthread_mutex_lock(&m->lock);
+	fn(&m->st, arg);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void set_phase_fn(struct vm_migrate_status *st, void *arg)
+{
+	st->phase = arg;
+}
+
+static void set_phase(struct vm_migration *m, const char *phase)
+{
+	st_update(m, set_phase_fn, (void *)phase);
+}
+
+/* ---- the source: sending pages ------------------------------------------------------------- */
+
+static void add_sent_fn(struct vm_migrate_status *st, void *arg)
+{
+	const uint64_t *v = arg;
+
+	st->bytes_sent += v[0];
+	st->pages_sent += v[1];
+	st->zero_pages += v[2];
+}
+
+/* Keep to the bandwidth: sleep while ahead of bytes/s since the start. */
+static void throttle(struct vm_migration *m, uint64_t total)
+{
+	if (!m->p.bandwidth)
+		return;
+	uint64_t due_ns = (uint64_t)((double)total / (double)m->p.bandwidth * 1e9);
+	uint64_t el = now_ns() - m->t0_ns;
+
+	if (due_ns > el) {
+		uint64_t d = due_ns - el;
+		struct timespec ts = { .tv_sec = (time_t)(d / 1000000000ull),
+				       .tv_nsec = (long)(d % 1000000000ull) };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int flush_run(struct vm_migration *m)
+{
+	uint64_t v[3] = { SNAP_STREAM_REC_SIZE, 0, 0 };
+	uint64_t total;
+	int ret;
+
+	if (!m->run_n)
+		return 0;
+	if (m->run_zero) {
+		ret = send_rec(m->fd, SNAP_REC_ZERO, m->run_first, m->run_n, NULL, 0);
+		v[2] = m->run_n;
+	} else {
+		ret = send_rec(m->fd, SNAP_REC_RAM, m->run_first, m->run_n, m->run,
+			       (uint32_t)(m->run_n * PAGE));
+		v[0] += m->run_n * PAGE;
+		v[1] = m->run_n;
+	}
+	m->run_n = 0;
+	if (ret)
+		return ret;
+	st_update(m, add_sent_fn, v);
+	pthread_mutex_lock(&m->lock);
+	total = m->st.bytes_sent;
+	pthread_mutex_unlock(&m->lock);
+	throttle(m, total);
+	return atomic_load(&m->cancel) ? -ECANCELED : 0;
+}
+
+/* Page p of the RAM mapping into the run: copied first, so a vCPU writing
+ * it meanwhile cannot make the CRC lie (the page stays dirty and goes again). */
+static int send_page(struct vm_migration *m, uint64_t p)
+{
+	const uint8_t *src = m->vm->mem.base + p * PAGE;
+	bool zero;
+	int ret;
+
+	if (m->run_n && (m->run_first + m->run_n != p || m->run_n == SNAP_STREAM_MAX_RUN))
+		if ((ret = flush_run(m)))
+			return ret;
+	uint8_t *dst = m->run + (m->run_n ? m->run_n : 0) * PAGE;
+
+	memcpy(dst, src, PAGE);
+	zero = snap_stream_is_zero(dst, PAGE);
+	if (m->run_n && zero != m->run_zero) {
+		uint8_t keep[PAGE];
+
+		memcpy(keep, dst, PAGE);
+		if ((ret = flush_run(m)))
+			return ret;
+		memcpy(m->run, keep, PAGE);
+	}
+	if (!m->run_n) {
+		m->run_first = p;
+		m->run_zero = zero;
+	}
+	m->run_n++;
+	return 0;
+}
+
+/* Every page whose bit is set (all pages when bitmap is NULL). */
+static int send_pages(struct vm_migration *m, const uint64_t *bitmap)
+{
+	uint64_t pages = m->vm->mem.ram_size / PAGE;
+	int ret;
+
+	for (uint64_t p = 0; p < pages; p++) {
+		if (bitmap && !(bitmap[p / 64] & (1ull << (p % 64)))) {
+			if (!bitmap[p / 64])
+				p |= 63;
+			continue;
+		}
+		if ((ret = send_page(m, p)))
+			return ret;
+	}
+	return flush_run(m);
+}
+
+static uint64_t count_bits(const uint64_t *b, size_t words)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < words; i++)
+		n += (uint64_t)__builtin_popcountll(b[i]);
+	return n;
+}
+
+struct round_info {
+	int round;
+	uint64_t dirty, dirty_per_s, rate;
+	double expected_ms;
+};
+
+static void set_round_fn(struct vm_migrate_status *st, void *arg)
+{
+	const struct round_info *ri = arg;
+
+	st->round = ri->round;
+	st->remaining_bytes = ri->dirty * PAGE;
+	st->dirty_pages_per_s = ri->dirty_per_s;
+	st->rate = ri->rate;
+	st->expected_downtime_ms = ri->expected_ms;
+}
+
+/* ---- the source: hand-over ----------------------------------------------------------------- */
+
+/* Every disk: fdatasync and unlock (on=false), or lock again (on=true).
+ * Returns how many writable disks there are, or -errno. */
+static int disks_handover(struct vm *vm, bool release)
+{
+	int n = 0;
+
+	for (int i = 0;; i++) {
+		struct virtio_blk *d = vm_devices_find(vm->devices, &virtio_blk_kind, i);
+		int ret;
+
+		if (!d)
+			break;
+		if (release) {
+			if ((ret = virtio_blk_sync(d)))
+				log_err("migration: fdatasync %s: %s", virtio_blk_path(d), strerror(-ret));
+			virtio_blk_lock(d, false);
+		} else if ((ret = virtio_blk_lock(d, true))) {
+			return ret;
+		}
+		n++;
+	}
+	return n;
+}
+
+static void finish_fn(struct vm_migrate_status *st, void *arg)
+{
+	const struct vm_migrate_status *f = arg;
+
+	st->state = f->state;
+	st->phase = f->phase;
+	st->downtime_ms = f->downtime_ms;
+	st->total_ms = f->total_ms;
+	if (f->error[0])
+		snprintf(st->error, sizeof(st->error), "%s", f->error);
+}
+
+static void *migrate_thread(void *arg)
+{
+	struct vm_migration *m = arg;
+	struct vm *vm = m->vm;
+	struct vm_migrate_status fin = { .state = VM_MIGRATE_FAILED, .phase = "failed" };
+	size_t words = gmem_dirty_words(&vm->mem);
+	uint64_t *bitmap = calloc(words, sizeof(uint64_t));
+	bool was_paused = vm_is_paused(vm), paused_by_us = false, logging_on = false;
+	bool released = false, refused = false;
+	uint64_t t_pause = 0;
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	char err[512] = "", msg[SNAP_STREAM_MAX_MSG + 1];
+	struct snap_rec r;
+	uint8_t hdr[SNAP_STREAM_HDR_SIZE];
+	int ret, n_disks;
+
+	m->run = malloc((size_t)SNAP_STREAM_MAX_RUN * PAGE);
+	if (!bitmap || !m->run) {
+		ret = mfail(err, sizeof(err), -ENOMEM, "out of memory");
+		goto fail;
+	}
+	set_phase(m, "connecting");
+	ret = uri_socket(m->p.uri, false, err, sizeof(err));
+	if (ret < 0)
+		goto fail;
+	pthread_mutex_lock(&m->lock);
+	m->fd = ret;
+	pthread_mutex_unlock(&m->lock);
+	set_timeouts(m->fd, VM_MIGRATE_IO_TIMEOUT_MS);
+	snap_stream_put_header(hdr);
+	if ((ret = write_full(m->fd, hdr, sizeof(hdr))) ||
+	    (ret = send_rec(m->fd, SNAP_REC_CONFIG, vm->mem.ram_size, 0, m->config_json,
+			    (uint32_t)strlen(m->config_json)))) {
+		mfail(err, sizeof(err), ret, "sending to %s: %s", m->p.uri, strerror(-ret));
+		goto fail;
+	}
+
+	/* Dirty logging from here; what the guest writes while RAM goes out is sent again. */
+	if (!was_paused && (ret = vm_pause(vm))) {
+		mfail(err, sizeof(err), ret, "pausing the VM to turn on dirty logging: %s",
+		      strerror(-ret));
+		goto fail;
+	}
+	if (!vm->track_dirty && (ret = set_slot_logging(vm, true))) {
+		mfail(err, sizeof(err), ret, "KVM_MEM_LOG_DIRTY_PAGES: %s", strerror(-ret));
+		set_slot_logging(vm, false);
+		if (!was_paused)
+			vm_resume(vm);
+		goto fail;
+	}
+	logging_on = true;
+	if (!vm->mem.dirty && (ret = gmem_dirty_enable(&vm->mem))) {
+		mfail(err, sizeof(err), ret, "out of memory for the dirty bitmap");
+		if (!was_paused)
+			vm_resume(vm);
+		goto fail;
+	}
+	vm->snap_base_id = 0;     /* the dirty log is ours now: the next Diff needs a Full first */
+	ret = vm_take_dirty_log(vm, bitmap, err, sizeof(err));   /* start a fresh log */
+	if (!was_paused)
+		vm_resume(vm);
+	if (ret)
+		goto fail;
+
+	set_phase(m, "precopy");
+	uint64_t t_round = now_ns(), sent0 = 0;
+	struct round_info ri = { 0 };
+
+	if ((ret = send_pages(m, NULL)))
+		goto io_fail;
+	for (;;) {
+		uint64_t t = now_ns(), sent;
+		double secs = (t - t_round) / 1e9;
+
+		pthread_mutex_lock(&m->lock);
+		sent = m->st.bytes_sent;
+		pthread_mutex_unlock(&m->lock);
+		memset(bitmap, 0, words * sizeof(uint64_t));
+		if ((ret = vm_take_dirty_log(vm, bitmap, err, sizeof(err))))
+			goto fail;
+		ri.dirty = count_bits(bitmap, words);
+		if (secs > 0) {
+			ri.rate = (uint64_t)((sent - sent0) / secs);
+			ri.dirty_per_s = (uint64_t)(ri.dirty / secs);
+		}
+		ri.expected_ms = ri.rate ? ri.dirty * (double)PAGE / (double)ri.rate * 1e3 : 0;
+		st_update(m, set_round_fn, &ri);
+		log_info("migration: round %d: %llu KiB sent at %.0f MB/s, %llu pages dirty "
+			 "(%llu/s), expected downtime %.1f ms", ri.round,
+			 (unsigned long long)((sent - sent0) >> 10), ri.rate / 1e6,
+			 (unsigned long long)ri.dirty, (unsigned long long)ri.dirty_per_s,
+			 ri.expected_ms);
+		if (ri.expected_ms <= m->p.max_downtime_ms)
+			break;
+		if (ri.round + 1 >= VM_MIGRATE_MAX_ROUNDS) {
+			pthread_mutex_lock(&m->lock);
+			m->st.round_limit = true;
+			pthread_mutex_unlock(&m->lock);
+			log_info("migration: still %llu pages dirty after %d rounds (the guest dirties "
+				 "memory about as fast as it is sent): stopping it now, the downtime "
+				 "will be about %.0f ms; cap the guest's dirty rate or raise "
+				 "--max-downtime", (unsigned long long)ri.dirty, VM_MIGRATE_MAX_ROUNDS,
+				 ri.expected_ms);
+			break;
+		}
+		ri.round++;
+		t_round = t;
+		sent0 = sent;
+		if ((ret = send_pages(m, bitmap)))
+			goto io_fail;
+	}
+
+	/* Stop and copy. */
+	set_phase(m, "stop-and-copy");
+	log_info("migration: pausing the VM for the last %llu pages and its state",
+		 (unsigned long long)ri.dirty);
+	t_pause = now_ns();
+	if (!was_paused) {
+		if ((ret = vm_pause(vm))) {
+			mfail(err, sizeof(err), ret, "pausing the VM: %s", strerror(-ret));
+			goto fail;
+		}
+		paused_by_us = true;
+	}
+	if ((ret = vm_take_dirty_log(vm, bitmap, err, sizeof(err))))
+		goto fail;
+	if ((ret = send_pages(m, bitmap)))
+		goto io_fail;
+	if ((ret = vm_snapshot_state_blob(vm, m->config_json, &blob, &blob_len, err, sizeof(err))))
+		goto fail;
+	if ((ret = send_rec(m->fd, SNAP_REC_STATE, 0, 0, blob, (uint32_t)blob_len)) ||
+	    (ret = send_rec(m->fd, SNAP_REC_END, 0, 0, NULL, 0)))
+		goto io_fail;
+	pthread_mutex_lock(&m->lock);
+	m->st.bytes_sent += blob_len + 2 * SNAP_STREAM_REC_SIZE;
+	m->st.remaining_bytes = 0;
+	pthread_mutex_unlock(&m->lock);
+
+	/* Hand-over. */
+	set_phase(m, "handover");
+	if ((ret = recv_ctl(m->fd, VM_MIGRATE_READY_TIMEOUT_MS, &r, msg, sizeof(msg), err,
+			    sizeof(err)))) {
+		char e2[sizeof(err)];
+
+		memcpy(e2, err, sizeof(e2));
+		snprintf(err, sizeof(err), "waiting for the destination to load the VM: %.400s", e2);
+		goto fail;
+	}
+	if (r.type != SNAP_REC_READY) {
+		ret = mfail(err, sizeof(err), -EPROTO, "the destination refused the VM: %s",
+			    r.type == SNAP_REC_ERROR ? msg : snap_rec_name(r.type));
+		goto fail;
+	}
+	disks_handover(vm, true);
+	released = true;
+	if ((ret = send_rec(m->fd, SNAP_REC_RELEASED, 0, 0, NULL, 0)) ||
+	    (ret = recv_ctl(m->fd, VM_MIGRATE_IO_TIMEOUT_MS, &r, msg, sizeof(msg), err,
+			    sizeof(err)))) {
+		mfail(err, sizeof(err), ret, "the destination did not confirm the hand-over: %s",
+		      ret == -EPIPE ? "the connection was closed" : strerror(-ret));
+		goto fail;
+	}
+	if (r.type != SNAP_REC_GO) {
+		refused = r.type == SNAP_REC_ERROR;   /* it said so: it will not run the guest */
+		ret = mfail(err, sizeof(err), -EPROTO, "the destination could not take over: %s",
+			    r.type == SNAP_REC_ERROR ? msg : snap_rec_name(r.type));
+		goto fail;
+	}
+	fin.state = VM_MIGRATE_COMPLETED;
+	fin.phase = "completed";
+	fin.downtime_ms = (now_ns() - t_pause) / 1e6;
+	fin.total_ms = (now_ns() - m->t0_ns) / 1e6;
+	st_update(m, finish_fn, &fin);
+	pthread_mutex_lock(&m->lock);
+	log_info("migrated to %s: %d rounds, %llu bytes sent (%llu pages, %llu zero), downtime "
+		 "%.1f ms, total %.0f ms", m->p.uri, m->st.round + 1,
+		 (unsigned long long)m->st.bytes_sent, (unsigned long long)m->st.pages_sent,
+		 (unsigned long long)m->st.zero_pages, fin.downtime_ms, fin.total_ms);
+	pthread_mutex_unlock(&m->lock);
+	shutdown(m->fd, SHUT_RDWR);   /* closed after the join: cleanup may still shut it */
+	free(blob);
+	free(bitmap);
+	/* The guest runs on the destination already; give a follower (mvm ctl
+	 * migrate) up to half a second to read the outcome before mvm exits. */
+	pthread_mutex_lock(&m->lock);
+	if (m->polled) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 500 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!m->seen_end && !atomic_load(&m->cancel) &&
+		       pthread_cond_timedwait(&m->seen, &m->lock, &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&m->lock);
+	vm_request_stop(vm, VM_STOP_MIGRATED);
+	return NULL;
+
+io_fail:
+	if (ret == -ECANCELED)
+		mfail(err, sizeof(err), ret, "cancelled (the VM is stopping)");
+	else
+		mfail(err, sizeof(err), ret, "sending to %s: %s", m->p.uri,
+		      ret == -EPIPE || ret == -ECONNRESET ? "the destination closed the connection"
+							   : strerror(-ret));
+fail:
+	if (m->fd >= 0) {
+		/* Tell the destination why, if it still listens; it exits on its own otherwise. */
+		send_rec(m->fd, SNAP_REC_ERROR, 0, 0, err, (uint32_t)strnlen(err, sizeof(err)));
+		shutdown(m->fd, SHUT_RDWR);
+	}
+	/* After RELEASED the destination may run the guest: the locks tell (a
+	 * lock it holds is one the source cannot take back), and without a
+	 * disk or an explicit refusal the source cannot know, so it stops. */
+	if (released && (n_disks = disks_handover(vm, false)) <= 0 && !(n_disks == 0 && refused)) {
+		snprintf(fin.error, sizeof(fin.error), "%s; %s, so it may be running the guest: this "
+			 "VM stops (handed over, unconfirmed)", err, n_disks < 0 ?
+			 "the destination holds the disk images" : "no disk lock tells whether "
+			 "the destination took over");
+		log_err("migration to %s: %s", m->p.uri, fin.error);
+		st_update(m, finish_fn, &fin);
+		vm_request_stop(vm, VM_STOP_HOST_ERROR);
+		goto out;
+	}
+	if (logging_on && !vm->track_dirty)
+		set_slot_logging(vm, false);
+	if (paused_by_us)
+		vm_resume(vm);
+	fin.total_ms = (now_ns() - m->t0_ns) / 1e6;
+	snprintf(fin.error, sizeof(fin.error), "%s", err);
+	st_update(m, finish_fn, &fin);
+	log_err("migration to %s failed: %s; the VM %s here", m->p.uri, err,
+		was_paused ? "stays paused" : "keeps running");
+out:
+	free(blob);
+	free(bitmap);
+	return NULL;
+}
+
+/* ---- the source: API ----------------------------------------------------------------------- */
+
+int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_migrate_params *p,
+		     char *err, size_t errlen)
+{
+	struct vm_migration *m = vm->migration;
+	int ret;
+
+	if ((ret = vm_migrate_uri_check(p->uri, err, errlen)))
+		return ret;
+	if (strcmp(vm->platform.ops->name, "linux"))
+		return mfail(err, errlen, -EINVAL, "a %s guest cannot migrate (only the Linux "
+			     "board's)", vm->platform.ops->name);
+	if (atomic_load(&vm->stopping))
+		return mfail(err, errlen, -EINVAL, "the VM is stopping");
+	if (m) {
+		pthread_mutex_lock(&m->lock);
+		bool busy = m->st.state == VM_MIGRATE_ACTIVE || m->st.state == VM_MIGRATE_COMPLETED;
+
+		pthread_mutex_unlock(&m->lock);
+		if (busy)
+			return mfail(err, errlen, -EBUSY, "a migration is %s", m->st.state ==
+				     VM_MIGRATE_ACTIVE ? "already running" : "done: this VM is gone");
+		pthread_join(m->thread, NULL);
+		m->thread_started = false;
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m->config_json);
+		free(m->run);
+		m->run = NULL;
+	} else {
+		if (!(m = calloc(1, sizeof(*m))))
+			return mfail(err, errlen, -ENOMEM, "out of memory");
+		pthread_mutex_init(&m->lock, NULL);
+		pthread_cond_init(&m->seen, NULL);
+		vm->migration = m;
+		vm->migration_cleanup = vm_migrate_cleanup;
+	}
+	pthread_mutex_lock(&m->lock);
+	memset(&m->st, 0, sizeof(m->st));
+	m->st.state = VM_MIGRATE_ACTIVE;
+	m->st.phase = "starting";
+	pthread_mutex_unlock(&m->lock);
+	m->p = *p;
+	if (!m->p.max_downtime_ms)
+		m->p.max_downtime_ms = VM_MIGRATE_DEFAULT_DOWNTIME_MS;
+	m->vm = vm;
+	m->fd = -1;
+	m->run_n = 0;
+	m->polled = m->seen_end = false;
+	atomic_store(&m->cancel, false);
+	m->t0_ns = now_ns();
+	m->config_json = strdup(config_json);
+	if (!m->config_json) {
+		m->st.state = VM_MIGRATE_FAILED;
+		return mfail(err, errlen, -ENOMEM, "out of memory");
+	}
+	sigset_t all, old;
+
+	/* The thread takes no signals (they go to mvm's signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = pthread_create(&m->thread, NULL, migrate_thread, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		m->st.state = VM_MIGRATE_FAILED;
+		return mfail(err, errlen, -ret, "cannot start the migration thread: %s",
+			     strerror(ret));
+	}
+	m->thread_started = true;
+	log_info("migration to %s started (max downtime %u ms, bandwidth %s)", p->uri,
+		 m->p.max_downtime_ms, p->bandwidth ? "limited" : "unlimited");
+	return 0;
+}
+
+void vm_migrate_get_status(struct vm *vm, struct vm_migrate_status *st)
+{
+	struct vm_migration *m = vm->migration;
+
+	memset(st, 0, sizeof(*st));
+	st->phase = "none";
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	*st = m->st;
+	if (st->state == VM_MIGRATE_ACTIVE)
+		st->total_ms = (now_ns() - m->t0_ns) / 1e6;
+	m->polled = true;
+	if (st->state == VM_MIGRATE_COMPLETED) {
+		m->seen_end = true;
+		pthread_cond_broadcast(&m->seen);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void vm_migrate_cleanup(struct vm *vm)
+{
+	struct vm_migration *m = vm->migration;
+
+	if (!m)
+		return;
+	if (m->thread_started) {
+		atomic_store(&m->cancel, true);
+		pthread_mutex_lock(&m->lock);
+		int fd = m->fd;
+
+		pthread_cond_broadcast(&m->seen);
+		pthread_mutex_unlock(&m->lock);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);   /* a blocked send or recv returns */
+		pthread_join(m->thread, NULL);
+	}
+	if (m->fd >= 0)
+		close(m->fd);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->seen);
+	free(m->config_json);
+	free(m->run);
+	free(m);
+	vm->migration = NULL;
+}
+
+/* ---- the destination ----------------------------------------------------------------------- */
+
+struct incoming {
+	struct snap_stream_sink *sink;
+	struct vm *vm;
+	struct vm_config *cfg;
+	vm_migrate_parse_fn parse;
+	struct gmem ram;
+	uint8_t *state;
+	size_t state_len;
+	bool built;               /* the VM exists (its RAM is vm->mem) */
+	int build_status;         /* vm_create_restored's exit status on failure */
+};
+
+static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size, char *err,
+		     size_t errlen)
+{
+	struct incoming *in = ctx;
+	char perr[400];
+	int ret;
+
+	if ((ret = in->parse(json, len, in->cfg, perr, sizeof(perr))))
+		return mfail(err, errlen, ret, "the stream's configuration: %s", perr);
+	if (ram_size != in->cfg->mem_size)
+		return mfail(err, errlen, -EINVAL, "the stream's RAM size (%llu MiB) is not its "
+			     "configuration's (%llu MiB)", (unsigned long long)(ram_size >> 20),
+			     (unsigned long long)(in->cfg->mem_size >> 20));
+	if ((ret = gmem_init(&in->ram, ram_size)))
+		return mfail(err, errlen, ret, "%llu MiB: cannot map guest RAM: %s",
+			     (unsigned long long)(ram_size >> 20), strerror(-ret));
+	/* The whole VM now, while the pages come: only its state waits for the
+	 * end, so building it is not part of the downtime. Disks are opened
+	 * without their locks (the source holds them until the hand-over). */
+	struct vm_restore rs = { .ram = &in->ram };
+
+	in->cfg->disk_locks_deferred = true;
+	if ((ret = vm_create_restored(in->vm, in->cfg, &rs, &in->build_status))) {
+		vm_destroy(in->vm);
+		return mfail(err, errlen, ret, "building the VM of the stream's configuration: %s "
+			     "(mvm's log says more)", strerror(-ret));
+	}
+	in->built = true;
+	in->sink->max_pages = ram_size / PAGE;
+	return 0;
+}
+
+static void *in_ram(void *ctx, uint64_t first, uint64_t n)
+{
+	struct incoming *in = ctx;
+
+	return in->vm->mem.base + first * PAGE;
+}
+
+static void in_zero(void *ctx, uint64_t first, uint64_t n)
+{
+	struct incoming *in = ctx;
+	uint8_t *p = in->vm->mem.base + first * PAGE;
+
+	/* Anonymous memory: dropping the pages makes them zero without touching them. */
+	if (madvise(p, n * PAGE, MADV_DONTNEED))
+		memset(p, 0, n * PAGE);
+}
+
+static int in_state(void *ctx, uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct incoming *in = ctx;
+
+	in->state = buf;
+	in->state_len = len;
+	return 0;
+}
+
+static int in_fail(int fd, int ret, const char *msg, size_t cap)
+{
+	size_t n = strnlen(msg, cap);
+
+	if (fd >= 0)
+		send_rec(fd, SNAP_REC_ERROR, 0, 0, msg,
+			 (uint32_t)(n < SNAP_STREAM_MAX_MSG ? n : SNAP_STREAM_MAX_MSG));
+	return ret;
+}
+
+static int accept_one(const char *uri, char *err, size_t errlen)
+{
+	int lfd = uri_socket(uri, true, err, errlen), fd;
+
+	if (lfd < 0)
+		return lfd;
+	log_info("migration: waiting for the stream on %s", uri);
+	do
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		mfail(err, errlen, -errno, "accept on %s: %s", uri, strerror(errno));
+	close(lfd);
+	if (!strncmp(uri, "unix:", 5))
+		unlink(uri + 5);
+	return fd < 0 ? -errno : fd;
+}
+
+int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
+			vm_migrate_parse_fn parse, int *exit_status)
+{
+	struct incoming in = { .vm = vm, .cfg = cfg, .parse = parse };
+	struct snap_stream_sink sink = {
+		.ctx = &in, .config = in_config, .ram = in_ram, .zero = in_zero, .state = in_state,
+	};
+	struct vm_snapshot snap = { 0 };
+	char err[600] = "", msg[SNAP_STREAM_MAX_MSG + 1];
+	struct snap_rec r;
+	uint64_t t0, t_end;
+	int fd, ret, n;
+
+	*exit_status = MVM_EXIT_USAGE;
+	fd = accept_one(uri, err, sizeof(err));
+	if (fd < 0) {
+		*exit_status = fd == -EADDRINUSE || fd == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		log_err("--incoming %s: %s", uri, err);
+		return fd;
+	}
+	set_timeouts(fd, VM_MIGRATE_IO_TIMEOUT_MS);
+	/* The configuration comes first: config() maps RAM of its size and sets
+	 * the sink's bound; the pages go straight into it as they come. */
+	in.sink = &sink;
+	t0 = now_ns();
+	ret = snap_stream_receive(read_full, &fd, &sink, err, sizeof(err));
+	if (ret && !in.built && in.build_status) {
+		*exit_status = in.build_status;
+		goto fail_status;
+	}
+	if (ret)
+		goto fail;
+	t_end = now_ns();
+	if ((ret = vm_snapshot_open_buf(&snap, in.state, in.state_len, "migration state", err,
+					sizeof(err))))
+		goto fail;
+	if ((ret = vm_restore_into(vm, &snap, exit_status))) {
+		snprintf(err, sizeof(err), "the stream's state does not fit its VM: %s (mvm's log "
+			 "says more)", strerror(-ret));
+		goto fail_status;
+	}
+	log_info("migration: %llu MiB received in %.0f ms; state loaded in %.1f ms",
+		 (unsigned long long)(sink.bytes >> 20), (t_end - t0) / 1e6,
+		 (now_ns() - t_end) / 1e6);
+	if ((ret = send_rec(fd, SNAP_REC_READY, 0, 0, NULL, 0)) ||
+	    (ret = recv_ctl(fd, VM_MIGRATE_IO_TIMEOUT_MS, &r, msg, sizeof(msg), err, sizeof(err)))) {
+		mfail(err, sizeof(err), ret, "the source did not release the disks: %s",
+		      ret == -EPIPE ? "the connection was closed" : strerror(-ret));
+		*exit_status = MVM_EXIT_HOST;
+		goto fail_status;
+	}
+	if (r.type != SNAP_REC_RELEASED) {
+		ret = mfail(err, sizeof(err), -EPROTO, "the source gave up: %s",
+			    r.type == SNAP_REC_ERROR ? msg : snap_rec_name(r.type));
+		*exit_status = MVM_EXIT_HOST;
+		goto fail_status;
+	}
+	/* The source has closed its disks; a lock still held is someone else's. */
+	for (int tries = 0; (n = disks_handover(vm, false)) == -EBUSY && tries < 20; tries++)
+		usleep(50 * 1000);
+	if (n < 0) {
+		ret = n;
+		mfail(err, sizeof(err), ret, "cannot lock the disk images after the hand-over: %s "
+		      "(another process holds one?)", strerror(-ret));
+		*exit_status = MVM_EXIT_HOST;
+		goto fail_status;
+	}
+	if ((ret = send_rec(fd, SNAP_REC_GO, 0, 0, NULL, 0))) {
+		/* The source cannot know: it re-locks; whoever gets the locks runs. */
+		disks_handover(vm, true);
+		mfail(err, sizeof(err), ret, "sending GO: %s", strerror(-ret));
+		*exit_status = MVM_EXIT_HOST;
+		goto fail_status;
+	}
+	close(fd);
+	vm_snapshot_close(&snap);
+	free(in.state);
+	log_info("migration: the guest runs here (%.0f ms after the stream began)",
+		 (now_ns() - t0) / 1e6);
+	return 0;
+
+fail:
+	*exit_status = ret == -ENOMEM || ret == -ETIMEDOUT ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+fail_status:
+	log_err("--incoming %s: %s", uri, err);
+	in_fail(fd, ret, err, sizeof(err));
+	close(fd);
+	if (in.built)
+		vm_destroy(vm);
+	vm_snapshot_close(&snap);
+	free(in.state);
+	gmem_free(&in.ram);   /* when the VM never took it */
+	return ret ? ret : -EINVAL;
+}

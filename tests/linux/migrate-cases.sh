@@ -1,0 +1,178 @@
+# tests/linux/migrate-cases.sh - live migration cases of tests/linux/run.sh (sourced by it, after
+# snapshot-cases.sh; uses its snap_* helpers, api-cases.sh's api helpers, $mvm, $kernel, $initrd,
+# $work, $BASE_CMDLINE).
+#
+# The guest runs mvmtest=count (MVM-COUNT=i on COM1 every 0.2 s, each also synced into block i
+# of its disk). The source is an mvm with --api-sock, the destination `mvm run --incoming` in
+# the same test host, the stream over tcp on 127.0.0.1: the destination's count must go on from
+# the source's (no second MVM-GUEST-READY: /init did not start again), the blocks it writes
+# land in the image, and the source exits 0. A destination killed mid-stream leaves the source
+# running and counting; garbage sent to --incoming is refused with exit status 2.
+
+MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage)
+
+# The destination in the background on URI: PID in DPID, output in $work/$1.out/.err; waits
+# until it listens.
+mig_dest_start() {
+	local name=$1 uri=$2
+	"$mvm" run --incoming "$uri" </dev/null >"$work/$name.out" 2>"$work/$name.err" &
+	DPID=$!
+	for _ in $(seq 50); do
+		grep -q 'waiting for the stream' "$work/$name.err" && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	bad=${bad:-"the destination did not listen on $uri: $(tr '\n' ' ' <"$work/$name.err" | head -c 300)"}
+	return 1
+}
+
+# Wait up to SECS for pid to exit; its status in DRC (or "killed").
+mig_wait_pid() {
+	local pid=$1 secs=$2 t0
+	t0=$(mvm_now)
+	while kill -0 "$pid" 2>/dev/null; do
+		if awk -v a="$t0" -v b="$(mvm_now)" -v t="$secs" 'BEGIN { exit !(b - a > t) }'; then
+			kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; DRC=killed; return 1
+		fi
+		sleep 0.2
+	done
+	wait "$pid" 2>/dev/null; DRC=$?
+}
+
+mig_source_start() {
+	local name=$1 disk=$2
+	api_start "$name" /dev/null --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE mvmtest=count" || return 1
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+}
+
+case_migrate-tcp() {
+	local name=migrate-tcp disk=$work/mig1.img uri=tcp:127.0.0.1:47311 dname=migrate-tcp-dst
+	local out rc at first n dout
+	have_curl "$name" || return
+	bad=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	mig_source_start "$name" "$disk" || return
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
+		echo "$out" | sed 's/^/# ctl: /'
+		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
+		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
+	fi
+	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
+	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	grep -q 'migrated' "$VM_ERR" || bad=${bad:-"the source's log does not say migrated"}
+	at=$(snap_last_count "$VM_OUT")
+	dout=$work/$dname.out
+	n=$((at + 8))
+	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 60 || bad="the destination did not count to $n (the source stopped at $at)"; }
+	first=$(snap_first_count "$dout")
+	[ -z "$bad" ] && { [ "$first" -ge "$at" ] && [ "$first" -le $((at + 1)) ]; } ||
+		bad=${bad:-"the destination's count started at $first; the source stopped at $at"}
+	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	echo "# $name: source stopped at count $at, destination went on from $first to $(snap_last_count "$dout")"
+	grep -h 'migrat' "$work/$dname.err" | sed 's/^/# dst: /'
+	kill -TERM "$DPID" 2>/dev/null
+	mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	# Blocks the destination's guest wrote reached the image.
+	n=$((at + 5))
+	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
+		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	if [ -n "$bad" ]; then
+		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
+	else ok "$name"; fi
+}
+
+# The destination dies while RAM is on its way: the source says why, the guest goes on there.
+case_migrate-dest-killed() {
+	local name=migrate-dest-killed disk=$work/mig2.img uri=tcp:127.0.0.1:47312 dname=migrate-killed-dst
+	local out rc at cpid
+	have_curl "$name" || return
+	bad=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	mig_source_start "$name" "$disk" || return
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	if [ -z "$bad" ]; then
+		# 5 MB/s: the first pass over RAM takes long enough to kill the destination in it.
+		"$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth 5 >"$work/$name.ctl" 2>&1 &
+		cpid=$!
+		sleep 1.5
+		kill -KILL "$DPID"; wait "$DPID" 2>/dev/null
+		mig_wait_pid "$cpid" 40; rc=$DRC
+		sed 's/^/# ctl: /' "$work/$name.ctl" | tail -n 4
+		[ "$rc" = 1 ] || bad="mvm ctl migrate exited $rc, expected 1"
+		grep -q 'failed' "$work/$name.ctl" || bad=${bad:-"mvm ctl migrate did not say it failed"}
+	fi
+	kill -0 "$VM_PID" 2>/dev/null || bad=${bad:-"the source mvm exited"}
+	expect "$name" 200 "$(api GET /mvm/migrate)" "GET /mvm/migrate"
+	expect_grep '"state":"failed"' "$(api_body)" "GET /mvm/migrate after the failure"
+	expect_grep 'destination closed|Connection reset|Broken pipe' "$(api_body)" "the failure's reason"
+	at=$(snap_last_count "$VM_OUT")
+	[ -z "$bad" ] && { snap_wait_count "$VM_OUT" $((at + 5)) 30 || bad="the source's guest stopped counting at $at"; }
+	echo "# $name: the source counted on from $at to $(snap_last_count "$VM_OUT"); $(api_body | head -c 300)"
+	"$mvm" ctl --api-sock "$API_SOCK" stop --grace 10 >/dev/null 2>&1
+	api_wait_exit 15 || :
+	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC after Ctrl-Alt-Del, expected 0"
+	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
+}
+
+# The source dies while RAM is on its way: the destination exits with an error, nothing left.
+case_migrate-source-killed() {
+	local name=migrate-source-killed disk=$work/mig3.img uri=unix:$work/mig3.sock dname=migrate-srckilled-dst cpid
+	have_curl "$name" || return
+	bad=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	mig_source_start "$name" "$disk" || return
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	if [ -z "$bad" ]; then
+		"$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth 5 >/dev/null 2>&1 &
+		cpid=$!
+		sleep 1.5
+		kill -KILL "$VM_PID"; vm_reap
+		mig_wait_pid "$DPID" 40
+		[ "$DRC" = 2 ] || bad="the destination exited $DRC, expected 2"
+		grep -q 'ended after' "$work/$dname.err" ||
+			bad=${bad:-"the destination's message: $(tr '\n' ' ' <"$work/$dname.err" | head -c 300)"}
+		grep -qa 'MVM-COUNT' "$work/$dname.out" && bad=${bad:-"the destination ran the guest"}
+		[ -e "$work/mig3.sock" ] && bad=${bad:-"the destination left its socket behind"}
+		mig_wait_pid "$cpid" 10
+	fi
+	sed 's/^/# dst: /' "$work/$dname.err" | tail -n 2
+	vm_kill
+	if [ -n "$bad" ]; then notok "$name" "$bad"; else ok "$name"; fi
+}
+
+# Garbage, a truncated stream and another stream version: exit status 2, a message, nothing left.
+case_migrate-garbage() {
+	local name=migrate-garbage port=47313 usock=$work/mig.sock
+	bad=
+	mig_dest_start "$name-a" "tcp:127.0.0.1:$port"
+	if [ -z "$bad" ]; then
+		( exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&3 && sleep 0.5 ) 2>/dev/null
+		mig_wait_pid "$DPID" 10
+		[ "$DRC" = 2 ] || bad="garbage over tcp: exit status $DRC, expected 2"
+		grep -q 'not an mvm migration stream' "$work/$name-a.err" ||
+			bad=${bad:-"garbage over tcp: message: $(tr '\n' ' ' <"$work/$name-a.err" | head -c 300)"}
+	fi
+	# Over a Unix socket: a header of another version (CRC right), then one cut short.
+	[ -z "$bad" ] && mig_dest_start "$name-b" "unix:$usock"
+	if [ -z "$bad" ]; then
+		printf 'MVMMIGR\0\002\0\0\0\0\0\0\0' | "$mvm" ctl --api-sock "$usock" raw >/dev/null 2>&1
+		mig_wait_pid "$DPID" 10
+		[ "$DRC" = 2 ] || bad="a bad header over unix: exit status $DRC, expected 2"
+		grep -qE 'corrupted|version' "$work/$name-b.err" ||
+			bad=${bad:-"a bad header: message: $(tr '\n' ' ' <"$work/$name-b.err" | head -c 300)"}
+		[ -e "$usock" ] && bad=${bad:-"the destination left its socket $usock behind"}
+	fi
+	[ -z "$bad" ] && mig_dest_start "$name-c" "unix:$usock"
+	if [ -z "$bad" ]; then
+		printf 'MVMMI' | "$mvm" ctl --api-sock "$usock" raw >/dev/null 2>&1
+		mig_wait_pid "$DPID" 10
+		[ "$DRC" = 2 ] || bad="a truncated stream: exit status $DRC, expected 2"
+		grep -q 'ended after' "$work/$name-c.err" ||
+			bad=${bad:-"a truncated stream: message: $(tr '\n' ' ' <"$work/$name-c.err" | head -c 300)"}
+	fi
+	if [ -n "$bad" ]; then notok "$name" "$bad"; else ok "$name"; fi
+}

@@ -1,0 +1,312 @@
+/* test_snap_stream.c - the migration stream: round trip, truncation at every byte, bit flips,
+ * another version, records out of order, runs past RAM. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "snap/format.h"
+#include "snap/stream.h"
+
+#define PAGES 8u
+
+/* A stream in memory. */
+struct sbuf {
+	uint8_t *p;
+	size_t len, cap, pos;
+};
+
+static void put(struct sbuf *b, const void *d, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+
+static void put_rec(struct sbuf *b, uint32_t type, uint64_t a0, uint64_t a1, const void *pl,
+		    uint32_t len)
+{
+	uint8_t h[SNAP_STREAM_REC_SIZE];
+
+	snap_stream_put_rec(h, type, a0, a1, pl, len);
+	put(b, h, sizeof(h));
+	if (len)
+		put(b, pl, len);
+}
+
+static int mem_read(void *ctx, void *buf, size_t len)
+{
+	struct sbuf *b = ctx;
+
+	if (b->len - b->pos < len)
+		return -EPIPE;
+	memcpy(buf, b->p + b->pos, len);
+	b->pos += len;
+	return 0;
+}
+
+/* What the destination got. */
+struct dst {
+	uint8_t ram[PAGES * SNAP_STREAM_PAGE];
+	char config[64];
+	uint64_t ram_size;
+	uint8_t *state;
+	size_t state_len;
+	int nzero;
+};
+
+static int d_config(void *ctx, const char *json, size_t len, uint64_t ram_size, char *err,
+		    size_t errlen)
+{
+	struct dst *d = ctx;
+
+	if (ram_size != sizeof(d->ram)) {
+		snprintf(err, errlen, "RAM size %llu", (unsigned long long)ram_size);
+		return -EINVAL;
+	}
+	snprintf(d->config, sizeof(d->config), "%.*s", (int)len, json);
+	d->ram_size = ram_size;
+	return 0;
+}
+
+static void *d_ram(void *ctx, uint64_t first, uint64_t n)
+{
+	struct dst *d = ctx;
+
+	return d->ram + first * SNAP_STREAM_PAGE;
+}
+
+static void d_zero(void *ctx, uint64_t first, uint64_t n)
+{
+	struct dst *d = ctx;
+
+	memset(d->ram + first * SNAP_STREAM_PAGE, 0, n * SNAP_STREAM_PAGE);
+	d->nzero += (int)n;
+}
+
+static int d_state(void *ctx, uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct dst *d = ctx;
+
+	free(d->state);
+	d->state = buf;
+	d->state_len = len;
+	return 0;
+}
+
+static int receive(struct sbuf *b, struct dst *d, char *err, size_t errlen)
+{
+	struct snap_stream_sink s = {
+		.ctx = d, .max_pages = PAGES, .config = d_config, .ram = d_ram, .zero = d_zero,
+		.state = d_state,
+	};
+
+	memset(d, 0xee, sizeof(d->ram));
+	d->state = NULL;
+	d->nzero = 0;
+	b->pos = 0;
+	return snap_stream_receive(mem_read, b, &s, err, errlen);
+}
+
+static uint8_t src_ram[PAGES * SNAP_STREAM_PAGE];
+static uint8_t state_blob[200];
+
+/* A stream the source would send: config, pages 0-3 data, 4-7 zero, page 2 again, state, end. */
+static void build(struct sbuf *b)
+{
+	uint8_t h[SNAP_STREAM_HDR_SIZE];
+	const char cfg[] = "{\"machine-config\":{}}";
+
+	for (size_t i = 0; i < 4 * SNAP_STREAM_PAGE; i++)
+		src_ram[i] = (uint8_t)(i * 7 + 1);
+	for (size_t i = 0; i < sizeof(state_blob); i++)
+		state_blob[i] = (uint8_t)(i ^ 0x5a);
+	memset(b, 0, sizeof(*b));
+	snap_stream_put_header(h);
+	put(b, h, sizeof(h));
+	put_rec(b, SNAP_REC_CONFIG, sizeof(src_ram), 0, cfg, sizeof(cfg) - 1);
+	put_rec(b, SNAP_REC_RAM, 0, 4, src_ram, 4 * SNAP_STREAM_PAGE);
+	put_rec(b, SNAP_REC_ZERO, 4, 4, NULL, 0);
+	src_ram[2 * SNAP_STREAM_PAGE + 5] ^= 0xff;   /* dirtied, sent again */
+	put_rec(b, SNAP_REC_RAM, 2, 1, src_ram + 2 * SNAP_STREAM_PAGE, SNAP_STREAM_PAGE);
+	put_rec(b, SNAP_REC_STATE, 0, 0, state_blob, sizeof(state_blob));
+	put_rec(b, SNAP_REC_END, 0, 0, NULL, 0);
+}
+
+static void test_round_trip(void **unused)
+{
+	struct sbuf b;
+	struct dst d;
+	char err[256] = "";
+
+	build(&b);
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), 0);
+	assert_memory_equal(d.ram, src_ram, sizeof(src_ram));
+	assert_string_equal(d.config, "{\"machine-config\":{}}");
+	assert_int_equal(d.nzero, 4);
+	assert_int_equal(d.state_len, sizeof(state_blob));
+	assert_memory_equal(d.state, state_blob, sizeof(state_blob));
+	assert_int_equal(b.pos, b.len);
+	free(d.state);
+	free(b.p);
+}
+
+static void test_truncated_everywhere(void **unused)
+{
+	struct sbuf b;
+	struct dst d;
+	char err[256];
+
+	build(&b);
+	size_t full = b.len;
+
+	for (size_t cut = 0; cut < full; cut++) {
+		b.len = cut;
+		err[0] = 0;
+		assert_int_not_equal(receive(&b, &d, err, sizeof(err)), 0);
+		assert_non_null(strstr(err, "ended after"));
+		free(d.state);
+	}
+	free(b.p);
+}
+
+/* Every bit flip is refused: a stream accepted after a flip would load wrong RAM or state. */
+static void test_every_bit_flip_refused(void **unused)
+{
+	struct sbuf b;
+	struct dst d;
+	char err[256];
+
+	build(&b);
+	for (size_t i = 0; i < b.len; i++) {
+		for (int bit = 0; bit < 8; bit += 3) {
+			b.p[i] ^= (uint8_t)(1u << bit);
+			err[0] = 0;
+			int ret = receive(&b, &d, err, sizeof(err));
+
+			if (!ret)
+				fail_msg("a flip of bit %d of byte %zu was accepted", bit, i);
+			assert_true(err[0]);
+			free(d.state);
+			b.p[i] ^= (uint8_t)(1u << bit);
+		}
+	}
+	free(b.p);
+}
+
+static void test_bad_version_and_garbage(void **unused)
+{
+	uint8_t h[SNAP_STREAM_HDR_SIZE];
+	char err[256];
+	struct sbuf b;
+	struct dst d;
+
+	snap_stream_put_header(h);
+	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), 0);
+	/* Version 2 with a correct CRC: refused for its version. */
+	h[8] = 2;
+	{
+		uint8_t v2[SNAP_STREAM_HDR_SIZE];
+		uint32_t c;
+
+		memcpy(v2, h, sizeof(v2));
+		c = (uint32_t)crc32(crc32(0, NULL, 0), v2, 12);
+		for (int i = 0; i < 4; i++)
+			v2[12 + i] = (uint8_t)(c >> (8 * i));
+		assert_int_equal(snap_stream_check_header(v2, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "version 2"));
+	}
+	memcpy(h, "GET / HT", 8);
+	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not an mvm migration stream"));
+
+	/* Garbage of every length up to 100 bytes. */
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < 100; i++) {
+		uint8_t c = (uint8_t)(i * 37 + 11);
+
+		put(&b, &c, 1);
+		assert_int_not_equal(receive(&b, &d, err, sizeof(err)), 0);
+	}
+	free(b.p);
+}
+
+static void test_order_and_bounds(void **unused)
+{
+	uint8_t h[SNAP_STREAM_HDR_SIZE];
+	uint8_t page[SNAP_STREAM_PAGE] = { 1 };
+	char err[256];
+	struct snap_rec r;
+	struct sbuf b;
+	struct dst d;
+
+	/* RAM before CONFIG. */
+	memset(&b, 0, sizeof(b));
+	snap_stream_put_header(h);
+	put(&b, h, sizeof(h));
+	put_rec(&b, SNAP_REC_RAM, 0, 1, page, sizeof(page));
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "out of order"));
+	/* END before STATE. */
+	b.len = sizeof(h);
+	put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, 0, "{}", 2);
+	put_rec(&b, SNAP_REC_END, 0, 0, NULL, 0);
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "out of order"));
+	/* A run past the RAM, and one ending exactly at it. */
+	uint8_t rec[SNAP_STREAM_REC_SIZE];
+
+	snap_stream_put_rec(rec, SNAP_REC_ZERO, PAGES - 1, 2, NULL, 0);
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "past the end"));
+	snap_stream_put_rec(rec, SNAP_REC_ZERO, UINT64_MAX, 2, NULL, 0);
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	snap_stream_put_rec(rec, SNAP_REC_ZERO, PAGES - 2, 2, NULL, 0);
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), 0);
+	/* A RAM run whose length is not its page count. */
+	snap_stream_put_rec(rec, SNAP_REC_RAM, 0, 2, page, sizeof(page));
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	/* Too many pages in one run; a state past SNAP_MAX_FILE; an unknown type. */
+	snap_stream_put_rec(rec, SNAP_REC_ZERO, 0, SNAP_STREAM_MAX_RUN + 1, NULL, 0);
+	assert_int_equal(snap_stream_parse(rec, UINT64_MAX, &r, err, sizeof(err)), -EINVAL);
+	snap_stream_put_rec(rec, SNAP_REC_STATE, 0, 0, NULL, 0);
+	rec[4] = 0xff, rec[5] = 0xff, rec[6] = 0xff, rec[7] = 0x7f;
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	snap_stream_put_rec(rec, 77, 0, 0, NULL, 0);
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown record type"));
+	free(b.p);
+}
+
+static void test_is_zero(void **unused)
+{
+	static uint64_t page[SNAP_STREAM_PAGE / 8];
+
+	assert_true(snap_stream_is_zero(page, sizeof(page)));
+	page[511] = 1;
+	assert_false(snap_stream_is_zero(page, sizeof(page)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_truncated_everywhere),
+		cmocka_unit_test(test_every_bit_flip_refused),
+		cmocka_unit_test(test_bad_version_and_garbage),
+		cmocka_unit_test(test_order_and_bounds),
+		cmocka_unit_test(test_is_zero),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
