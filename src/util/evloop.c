@@ -2,6 +2,7 @@
 #include "util/evloop.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -66,6 +67,7 @@ int evloop_init(struct evloop *l, const char *name)
 	int err;
 
 	memset(l, 0, sizeof(*l));
+	l->sandbox = SANDBOX_DEVICE;
 	l->epfd = -1;
 	l->wake_fd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -298,6 +300,7 @@ static void *evloop_thread(void *arg)
 	pthread_mutex_lock(&l->lock);
 	l->thread = pthread_self();
 	pthread_mutex_unlock(&l->lock);
+	sandbox_enter(l->sandbox);
 	while (!evloop_stopping(l)) {
 		int n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, -1);
 
