@@ -166,6 +166,7 @@ static void *console_thread(void *arg)
 	uint8_t buf[256], out[256];
 	struct tty_backlog *backlog = calloc(1, sizeof(*backlog));
 
+	pthread_setname_np(pthread_self(), "mvm-stdin");
 	sandbox_enter(SANDBOX_CONSOLE);
 	if (c->is_tty && !backlog) {
 		log_err("console: out of memory; guest input stops");
