@@ -294,12 +294,16 @@ static void *evloop_thread(void *arg)
 {
 	struct evloop *l = arg;
 	struct epoll_event evs[EVLOOP_BATCH];
+	char tname[16];
 
 	/* Set here too: pthread_create() may store the id only after we run,
 	 * and run_sync() from a callback compares against it. */
 	pthread_mutex_lock(&l->lock);
 	l->thread = pthread_self();
 	pthread_mutex_unlock(&l->lock);
+	/* Named here, before its filter: a report or an audit line names it. */
+	snprintf(tname, sizeof(tname), "%s", l->name);
+	pthread_setname_np(pthread_self(), tname);
 	sandbox_enter(l->sandbox);
 	while (!evloop_stopping(l)) {
 		int n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, -1);
@@ -353,7 +357,6 @@ int evloop_start(struct evloop *l)
 {
 	sigset_t all, old;
 	pthread_t tid;
-	char tname[16];
 	int err;
 
 	if (l->started)
@@ -380,8 +383,6 @@ int evloop_start(struct evloop *l)
 		log_err("%s: cannot start the worker thread: %s", l->name, strerror(err));
 		return -err;
 	}
-	snprintf(tname, sizeof(tname), "%s", l->name);
-	pthread_setname_np(tid, tname);
 	return 0;
 }
 
