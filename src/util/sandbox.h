@@ -23,6 +23,9 @@
  * (clone3 answers ENOSYS so glibc falls back to clone, whose flags a
  * filter can read).
  *
+ * An AddressSanitizer build turns kill into log: LeakSanitizer's exit check
+ * ptrace()s every thread from a cloned tracer, which no allow-list holds.
+ *
  * Test hook: with MVM_SECCOMP_TEST=KIND in the environment (a name from
  * sandbox_kind_name(), e.g. vcpu), the first thread of that kind makes one
  * forbidden syscall (personality(0xffffffff), a harmless query) right after
