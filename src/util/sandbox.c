@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -303,6 +304,9 @@ int sandbox_setup(enum sandbox_mode mode)
 	 * thread's first malloc makes the 9th arena: fix the limit now, at its
 	 * default, so no filtered thread ever does. */
 	mallopt(M_ARENA_MAX, 8 * (get_nprocs() > 0 ? get_nprocs() : 1));
+	/* gmtime_r (the CMOS RTC, on a vCPU) loads /etc/localtime on its first
+	 * call in the process: load it now. */
+	tzset();
 	for (int nr = 0; nr < SB_NAMES; nr++) {
 		char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 
