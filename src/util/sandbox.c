@@ -116,6 +116,7 @@ static const int sys_api[] = {
 static const unsigned long ioctl_api[] = {
 	KVM_GET_DIRTY_LOG, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_STATS_FD,
 	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
+	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
 };
 
 /* Console: stdin -> the guest (COM1 raises its IRQ line), the terminal. */
@@ -136,7 +137,7 @@ static const int sys_main[] = {
 	SCMP_SYS(epoll_ctl), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(unlink),
 	SCMP_SYS(pread64), SCMP_SYS(io_uring_enter), SCMP_SYS(lseek), SCMP_SYS(fcntl),
 	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime), SCMP_SYS(getrandom), SCMP_SYS(seccomp),
-	SCMP_SYS(prctl),
+	SCMP_SYS(prctl), SCMP_SYS(openat),   /* read-only: libslirp's teardown with --net user */
 };
 /* Teardown: a stopped device's reset runs on the caller (TUNSETOFFLOAD 0). */
 static const unsigned long ioctl_main[] = {
