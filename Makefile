@@ -6,7 +6,8 @@ MVM_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-fu
               -D_GNU_SOURCE -Isrc -MMD -MP
 # liburing (virtio-blk I/O), libslirp (user networking), json-c (config file and API),
 # zlib (CRC32 of the snapshot file's sections).
-LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz
+# libseccomp (the per-thread syscall allow-lists, src/util/sandbox.c).
+LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz -lseccomp
 
 BUILD   ?= build
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))

@@ -13,6 +13,7 @@
 #include "util/bench_probe.h"
 #include "util/harden.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -53,7 +54,7 @@ static int cmd_run(int argc, char **argv)
 		return ret > 0 ? MVM_EXIT_OK : MVM_EXIT_USAGE;
 	}
 	/* Before any guest data is in memory (the API may load it later). */
-	if (harden_process(cfg.dumpable)) {
+	if (harden_process(cfg.dumpable) || sandbox_setup(cfg.seccomp)) {
 		cli_free_run(&cfg);
 		return MVM_EXIT_HOST;
 	}
@@ -100,6 +101,8 @@ static int cmd_run(int argc, char **argv)
 		cli_free_run(&cfg);
 		return status;
 	}
+	/* Last: the VM is built; the threads vm_run starts inherit this filter. */
+	sandbox_enter(SANDBOX_MAIN);
 	reason = vm_run(&vm);
 	api_close(&api);   /* joined: the API touches the VM no more */
 	bench_probe_report(vm.bench_t0_ns, vm.first_run_ns, vm.mem.base, vm.mem.ram_size);

@@ -2,6 +2,7 @@
 #include "api/server.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -409,6 +410,9 @@ static void *api_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "mvm-api");
 	while (!atomic_load(&s->stopping)) {
+		/* Once the VM is built (here by InstanceStart, or before this thread). */
+		if (s->vmm->started)
+			sandbox_enter(SANDBOX_API);
 		int n = epoll_wait(s->epfd, evs, API_MAX_CONNS + 2,
 				   s->accept_resume_ns ? API_ACCEPT_BACKOFF_MS : tick);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sandbox.h"
 
 /* One controlling terminal per process: its saved mode is process state,
  * and must be reachable from signal handlers that know nothing of a VM. */
@@ -165,6 +166,8 @@ static void *console_thread(void *arg)
 	uint8_t buf[256], out[256];
 	struct tty_backlog *backlog = calloc(1, sizeof(*backlog));
 
+	pthread_setname_np(pthread_self(), "mvm-stdin");
+	sandbox_enter(SANDBOX_CONSOLE);
 	if (c->is_tty && !backlog) {
 		log_err("console: out of memory; guest input stops");
 		return NULL;

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "api/fc_config.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -109,6 +110,7 @@ void cli_usage(FILE *out)
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--console serial|virtio] [--debug-exit] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
+		"               [--seccomp off|log|kill]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm run --restore DIR [--override-drive ID=PATH]... [--api-sock PATH] [--stats]\n"
 		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [--stats] [--debug]\n"
@@ -150,6 +152,10 @@ void cli_usage(FILE *out)
 		"                  at most 1000 lines/s (MVM_TRACE_EXITS_RATE), drops are counted\n"
 		"  --dumpable      allow core dumps and ptrace by the same user (off by default:\n"
 		"                  mvm's memory holds guest data; guest RAM is never dumped)\n"
+		"  --seccomp off|log|kill\n"
+		"                  per-thread syscall allow-lists (README: Seccomp): kill (default)\n"
+		"                  ends mvm with status 5 on a syscall outside them, log only has\n"
+		"                  the kernel log it (dmesg), off installs none\n"
 		"  --metrics PATH  append a JSON line of exit counts, KVM statistics and device\n"
 		"                  counters to PATH (file or FIFO) every 60 s\n"
 		"                  (MVM_METRICS_INTERVAL_MS) and when mvm stops\n"
@@ -167,7 +173,8 @@ void cli_usage(FILE *out)
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
-		"3 guest panic, 4 triple fault or KVM internal error.\n",
+		"3 guest panic, 4 triple fault or KVM internal error, 5 a syscall outside mvm's\n"
+		"seccomp allow-lists.\n",
 		VM_DEFAULT_CMDLINE);
 }
 
@@ -220,6 +227,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "trace-exits", no_argument,   NULL, 'T' },
 		{ "debug-exit", no_argument,    NULL, 'E' },
 		{ "dumpable", no_argument,      NULL, 'u' },
+		{ "seccomp",  required_argument, NULL, 'Z' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "config-file", required_argument, NULL, 'F' },
@@ -289,6 +297,16 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'T': cfg->trace_exits = true; break;
 		case 'E': cfg->debug_exit = true; break;
 		case 'u': cfg->dumpable = true; break;
+		case 'Z': {
+			enum sandbox_mode mode;
+
+			if (sandbox_parse_mode(optarg, &mode)) {
+				log_err("--seccomp '%s': expected off, log or kill", optarg);
+				return -EINVAL;
+			}
+			cfg->seccomp = mode;
+			break;
+		}
 		case 'A': cfg->api_sock = optarg; break;
 		case 'M':
 			if (!*optarg || vm_config_set_string(cfg, &cfg->metrics_path, 0, optarg)) {

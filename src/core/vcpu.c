@@ -7,6 +7,7 @@
 #include "core/bus.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -236,6 +237,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	sandbox_enter(SANDBOX_VCPU);
 
 	if (v->index == 0 && h->first_run_ns)
 		*h->first_run_ns = bench_probe_now_ns();

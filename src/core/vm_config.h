@@ -62,6 +62,7 @@ struct vm_config {
 	bool debug_exit;           /* --debug-exit: QEMU's isa-debug-exit port; off: the guest
 				    * cannot choose mvm's exit status */
 	bool dumpable;             /* --dumpable: keep core dumps and same-user ptrace */
+	int seccomp;               /* --seccomp: enum sandbox_mode (0: kill) */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */
 	const char *restore_dir;   /* --restore DIR (argv): the VM comes from DIR's snapshot */

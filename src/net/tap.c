@@ -15,6 +15,7 @@
 #include "util/evloop.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 /* Frames read per wake-up before the loop serves other fds (fairness). */
 #define TAP_RX_BUDGET 64
@@ -74,6 +75,8 @@ static int tap_start(struct net_backend *be, struct evloop *loop)
 {
 	struct tap *t = to_tap(be);
 	int r = evloop_add(loop, t->fd, tap_events(t), tap_ready, t);
+
+	loop->sandbox = SANDBOX_NET_TAP;
 
 	if (r) {
 		log_err("tap %s: cannot watch its fd: %s", t->ifname, strerror(-r));

@@ -17,6 +17,7 @@
 #include "net/user_flows.h"
 #include "util/evloop.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 struct user_timer {
 	struct user_timer *next;
@@ -275,6 +276,7 @@ static int user_start(struct net_backend *be, struct evloop *loop)
 	struct user *u = (struct user *)be;
 	int r;
 
+	loop->sandbox = SANDBOX_NET_USER;
 	r = evloop_add(loop, u->epfd, EPOLLIN, user_io_ready, u);
 	if (r == 0) {
 		r = evloop_add(loop, u->timer_fd, EPOLLIN, user_timer_ready, u);

@@ -5,6 +5,7 @@
 #include "util/bench_probe.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -267,6 +268,7 @@ static void *metrics_thread(void *arg)
 	struct timespec next;
 
 	pthread_setname_np(pthread_self(), "mvm-metrics");
+	sandbox_enter(SANDBOX_METRICS);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping) {

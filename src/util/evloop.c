@@ -2,6 +2,7 @@
 #include "util/evloop.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -66,6 +67,7 @@ int evloop_init(struct evloop *l, const char *name)
 	int err;
 
 	memset(l, 0, sizeof(*l));
+	l->sandbox = SANDBOX_DEVICE;
 	l->epfd = -1;
 	l->wake_fd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -292,12 +294,17 @@ static void *evloop_thread(void *arg)
 {
 	struct evloop *l = arg;
 	struct epoll_event evs[EVLOOP_BATCH];
+	char tname[16];
 
 	/* Set here too: pthread_create() may store the id only after we run,
 	 * and run_sync() from a callback compares against it. */
 	pthread_mutex_lock(&l->lock);
 	l->thread = pthread_self();
 	pthread_mutex_unlock(&l->lock);
+	/* Named here, before its filter: a report or an audit line names it. */
+	snprintf(tname, sizeof(tname), "%s", l->name);
+	pthread_setname_np(pthread_self(), tname);
+	sandbox_enter(l->sandbox);
 	while (!evloop_stopping(l)) {
 		int n = epoll_wait(l->epfd, evs, EVLOOP_BATCH, -1);
 
@@ -350,7 +357,6 @@ int evloop_start(struct evloop *l)
 {
 	sigset_t all, old;
 	pthread_t tid;
-	char tname[16];
 	int err;
 
 	if (l->started)
@@ -377,8 +383,6 @@ int evloop_start(struct evloop *l)
 		log_err("%s: cannot start the worker thread: %s", l->name, strerror(err));
 		return -err;
 	}
-	snprintf(tname, sizeof(tname), "%s", l->name);
-	pthread_setname_np(tid, tname);
 	return 0;
 }
 

@@ -36,6 +36,8 @@ struct evloop {
 	uint64_t sync_seq, sync_done_seq;
 	bool paused;               /* evloop_pause(): hold callbacks */
 	bool parked;               /* the loop thread is waiting in a pause */
+	int sandbox;               /* enum sandbox_kind of the thread (SANDBOX_DEVICE;
+	                              set by the device or backend before start) */
 };
 
 int evloop_init(struct evloop *l, const char *name);

@@ -4,6 +4,7 @@
 #include "virtio/blk_priv.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 #include "util/upath.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
@@ -701,6 +702,7 @@ int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
 		log_err("virtio-blk %s: cannot create its worker: %s", d->path, strerror(-r));
 		return r;
 	}
+	d->w.loop.sandbox = SANDBOX_BLK;
 	if (d->have_uring && (r = virtio_worker_watch(&d->w, d->ring_efd, blk_ring_event)))
 		return r;
 	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, blk_kicks);

@@ -29,6 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd fifo-paths panic pvh-vmlinux
 	triple-fault port-sweep multiboot-exit debug-exit-off "${VIRTIO_CASES[@]}" tiny-hello tiny-fault tiny-status
+	seccomp-kill
 	"${OBS_CASES[@]}" "${CONFIG_CASES[@]}" "${API_CASES[@]}" "${STATE_CASES[@]}"
 	"${SNAPSHOT_CASES[@]}" "${MIGRATE_CASES[@]}")
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
@@ -542,6 +543,34 @@ case_tiny-status() {
 	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case tiny-status "mvm still running $QUICK_TIMEOUT s after start"
 	elif [ "$VM_RC" != 42 ]; then fail_case tiny-status "mvm exited $VM_RC, expected 42"
 	else ok tiny-status; fi
+}
+
+# seccomp (src/util/sandbox.h): MVM_SECCOMP_TEST=KIND makes that kind's first thread call
+# personality() once its filter is in. Under the default --seccomp kill, mvm must end with
+# status 5 and ONE line naming the thread and the syscall; under off, the guest runs to its end.
+# A tiny guest keeps the first --disk/--net for its hypercalls, so the second of each is a
+# virtio device with its own worker thread.
+case_seccomp-kill() {
+	local f kind thread img=$work/seccomp-a.img img2=$work/seccomp-b.img
+	f=$(sdk_guest hello) || { notok seccomp-kill "no build/guest/hello/hello.elf (run make)"; return; }
+	truncate -s 1M "$img" "$img2"
+	for kind in vcpu:mvm-vcpu0 blk:mvm-blk net-user:mvm-net main:mvm; do
+		thread=${kind#*:} kind=${kind%%:*}
+		MVM_SECCOMP_TEST=$kind vm_start "seccomp-$kind" /dev/null run --kernel "$f" \
+			--disk "$img" --disk "$img2" --net user --net user
+		if ! vm_wait_exit "$QUICK_TIMEOUT"; then
+			fail_case seccomp-kill "$kind: mvm still running $QUICK_TIMEOUT s after start"; return
+		elif [ "$VM_RC" != 5 ]; then
+			fail_case seccomp-kill "$kind: mvm exited $VM_RC, expected 5 (seccomp violation)"; return
+		elif [ "$(grep -ac '^mvm: seccomp:' "$VM_ERR")" != 1 ] ||
+			! grep -qa "^mvm: seccomp: thread $thread ($kind filter) made syscall 135 (personality), outside its allow-list; exiting with status 5\$" "$VM_ERR"; then
+			fail_case seccomp-kill "$kind: no one line naming thread $thread and personality"; return
+		fi
+	done
+	MVM_SECCOMP_TEST=vcpu vm_start seccomp-off /dev/null run --kernel "$f" --seccomp off
+	if ! vm_wait_exit "$QUICK_TIMEOUT" || [ "$VM_RC" != 0 ] || grep -qa 'seccomp:' "$VM_ERR"; then
+		fail_case seccomp-kill "--seccomp off: the guest did not run to its end (exit $VM_RC)"
+	else ok seccomp-kill; fi
 }
 
 # MVM_TEST_THP: the test host's transparent-hugepage mode for this run (always, madvise, never).

@@ -1,0 +1,517 @@
+/* sandbox.c - the seccomp allow-list of each kind of mvm thread, and the SIGSYS report. */
+#include "util/sandbox.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/sysinfo.h>
+#include <linux/kvm.h>
+#include <linux/if_tun.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* One kind's list: syscalls allowed with any argument, ioctl requests,
+ * socket families; mmap/mprotect without PROT_EXEC are in every list. */
+struct sb_list {
+	const int *sys;
+	size_t nsys;
+	const unsigned long *ioctls;
+	size_t nioctls;
+	const int *families;
+	size_t nfamilies;
+	bool threads;          /* may create threads: clone(CLONE_THREAD) */
+	bool open_write;       /* openat may create and write files */
+};
+
+#define SB_LIST(s, i, f, t) { s, ARRAY_LEN(s), i, ARRAY_LEN(i), f, ARRAY_LEN(f), t, false }
+#define SB_SYS(s)           { s, ARRAY_LEN(s), NULL, 0, NULL, 0, false, false }
+
+/* Every thread: memory, locks, time, signals, exit, its own log lines. */
+static const int sys_base[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(close),
+	SCMP_SYS(futex), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk),
+	SCMP_SYS(mremap), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep), SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(tgkill),
+	SCMP_SYS(sched_yield), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(restart_syscall), SCMP_SYS(exit), SCMP_SYS(exit_group),
+};
+
+/* An epoll worker (util/evloop.c): its loop and eventfds. */
+static const int sys_worker[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+};
+
+/* vCPU: KVM_RUN and exits (eventfd writes, the UART's stdout), the state a
+ * snapshot reads and writes on the vCPU's own thread, a tiny guest's disk
+ * hypercalls (pread/pwrite on the first --disk). */
+static const int sys_vcpu[] = {
+	SCMP_SYS(ioctl), SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(fdatasync),
+	SCMP_SYS(fsync),
+};
+static const unsigned long ioctl_vcpu[] = {
+	KVM_RUN, KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_SET_SREGS,
+	KVM_GET_SREGS2, KVM_SET_SREGS2, KVM_GET_FPU, KVM_SET_FPU,
+	KVM_GET_MSRS, KVM_SET_MSRS, KVM_GET_LAPIC, KVM_SET_LAPIC,
+	KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_SET_XSAVE, KVM_GET_XCRS, KVM_SET_XCRS,
+	KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_SET_MP_STATE,
+	KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, KVM_GET_CPUID2, KVM_SET_CPUID2,
+	KVM_GET_TSC_KHZ, KVM_SET_TSC_KHZ, KVM_HAS_DEVICE_ATTR, KVM_GET_DEVICE_ATTR,
+	KVM_SET_DEVICE_ATTR, KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST,
+	KVM_TRANSLATE, KVM_IRQ_LINE, KVM_GET_STATS_FD,
+};
+
+/* virtio-blk: io_uring submissions and completions. */
+static const int sys_blk[] = {
+	SCMP_SYS(io_uring_enter), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(fdatasync),
+	SCMP_SYS(fsync), SCMP_SYS(fallocate),
+};
+
+/* virtio-net on a tap: frames in and out, offloads as the driver negotiates. */
+static const int sys_tap[] = {
+	SCMP_SYS(readv), SCMP_SYS(ioctl),
+};
+static const unsigned long ioctl_tap[] = { TUNSETOFFLOAD };
+
+/* virtio-net on libslirp: the host sockets of the guest's flows. */
+static const int sys_user[] = {
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(sendto), SCMP_SYS(recvfrom),
+	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(bind), SCMP_SYS(listen),
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
+	SCMP_SYS(ioctl), SCMP_SYS(readv), SCMP_SYS(timerfd_settime), SCMP_SYS(poll),
+	SCMP_SYS(openat), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+};
+static const unsigned long ioctl_user[] = { FIONREAD, FIONBIO };
+static const int family_user[] = { AF_INET, AF_INET6 };
+
+/* virtio-rng, virtio-console. */
+static const int sys_device[] = { SCMP_SYS(getrandom), SCMP_SYS(readv) };
+
+/* API: connections on the listener main opened, pause/resume (kicks),
+ * stats, snapshot files. */
+static const int sys_api[] = {
+	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(shutdown),
+	SCMP_SYS(getrandom), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg),
+	SCMP_SYS(sendmsg), SCMP_SYS(fcntl), SCMP_SYS(openat), SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat), SCMP_SYS(lseek), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
+	SCMP_SYS(ftruncate), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(rename),
+	SCMP_SYS(renameat), SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(ioctl),
+	/* Live migration's source (vmm/migrate.c): the API starts its thread,
+	 * which connects to the destination, re-registers the memslots for
+	 * dirty logging and unlocks the disks at the hand-over. */
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(flock), SCMP_SYS(prctl), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
+	SCMP_SYS(sigaltstack),
+};
+static const int family_api[] = { AF_UNIX, AF_INET, AF_INET6 };
+static const unsigned long ioctl_api[] = {
+	KVM_GET_DIRTY_LOG, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_STATS_FD,
+	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
+	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
+	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
+};
+
+/* Console: stdin -> the guest (COM1 raises its IRQ line), the terminal. */
+static const int sys_console[] = { SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(ioctl) };
+static const unsigned long ioctl_tty[] = { TCGETS, TCSETS, TCSETSW, TCSETSF, KVM_IRQ_LINE };
+
+/* Metrics: a JSON line every interval, KVM's statistics. */
+static const int sys_metrics[] = {
+	SCMP_SYS(getrandom), SCMP_SYS(pread64), SCMP_SYS(ioctl), SCMP_SYS(fstat), SCMP_SYS(lseek),
+};
+static const unsigned long ioctl_metrics[] = { KVM_GET_STATS_FD };
+
+/* Main, after the build: start the threads, wait for a stop (poll, the
+ * signalfd), tear the VM down, print the report. */
+static const int sys_main[] = {
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(signalfd4), SCMP_SYS(rt_sigaction),
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(sigaltstack), SCMP_SYS(ioctl),
+	SCMP_SYS(epoll_ctl), SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(unlink),
+	SCMP_SYS(pread64), SCMP_SYS(io_uring_enter), SCMP_SYS(lseek), SCMP_SYS(fcntl),
+	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime), SCMP_SYS(getrandom), SCMP_SYS(seccomp),
+	SCMP_SYS(prctl), SCMP_SYS(openat),   /* read-only: libslirp's teardown with --net user */
+};
+/* Teardown: a stopped device's reset runs on the caller (TUNSETOFFLOAD 0). */
+static const unsigned long ioctl_main[] = {
+	TCGETS, TCSETS, TCSETSW, TCSETSF, KVM_IRQFD, KVM_IOEVENTFD, KVM_GET_STATS_FD,
+	TUNSETOFFLOAD,
+};
+
+static const struct sb_list lists[SANDBOX_KINDS] = {
+	[SANDBOX_VCPU] = { sys_vcpu, ARRAY_LEN(sys_vcpu), ioctl_vcpu, ARRAY_LEN(ioctl_vcpu),
+			   NULL, 0, false },
+	[SANDBOX_BLK] = SB_SYS(sys_blk),
+	[SANDBOX_NET_TAP] = { sys_tap, ARRAY_LEN(sys_tap), ioctl_tap, ARRAY_LEN(ioctl_tap),
+			      NULL, 0, false },
+	[SANDBOX_NET_USER] = SB_LIST(sys_user, ioctl_user, family_user, false),
+	[SANDBOX_DEVICE] = SB_SYS(sys_device),
+	[SANDBOX_API] = { sys_api, ARRAY_LEN(sys_api), ioctl_api, ARRAY_LEN(ioctl_api),
+			  family_api, ARRAY_LEN(family_api), true, true },
+	[SANDBOX_CONSOLE] = { sys_console, ARRAY_LEN(sys_console), ioctl_tty,
+			      ARRAY_LEN(ioctl_tty), NULL, 0, false },
+	[SANDBOX_METRICS] = { sys_metrics, ARRAY_LEN(sys_metrics), ioctl_metrics,
+			      ARRAY_LEN(ioctl_metrics), NULL, 0, false },
+	[SANDBOX_MAIN] = { sys_main, ARRAY_LEN(sys_main), ioctl_main, ARRAY_LEN(ioctl_main),
+			   NULL, 0, true },
+};
+
+/* Kinds that run an epoll loop (util/evloop.c). */
+static bool sb_is_worker(enum sandbox_kind k)
+{
+	return k == SANDBOX_BLK || k == SANDBOX_NET_TAP || k == SANDBOX_NET_USER ||
+	       k == SANDBOX_DEVICE;
+}
+
+static const char *const kind_names[SANDBOX_KINDS] = {
+	[SANDBOX_VCPU] = "vcpu", [SANDBOX_BLK] = "blk", [SANDBOX_NET_TAP] = "net-tap",
+	[SANDBOX_NET_USER] = "net-user", [SANDBOX_DEVICE] = "device", [SANDBOX_API] = "api",
+	[SANDBOX_CONSOLE] = "console", [SANDBOX_METRICS] = "metrics", [SANDBOX_MAIN] = "main",
+};
+
+/* ---- process state, set by sandbox_setup() before any other thread ------------------------- */
+
+/* LeakSanitizer checks at exit from a cloned tracer that ptrace()s every
+ * thread: no allow-list can hold that, so an ASan build only logs. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SB_ASAN 1
+#endif
+#endif
+
+#define SB_NAMES    512   /* syscall numbers the report can name */
+#define SB_NAME_LEN 24
+
+static enum sandbox_mode sb_mode = SANDBOX_OFF;
+static int sb_test_kind = -1;          /* MVM_SECCOMP_TEST */
+static atomic_bool sb_test_done;
+static char sb_names[SB_NAMES][SB_NAME_LEN];
+static __thread char sb_thread[16];    /* this thread's name, for the handler */
+static __thread bool sb_in;
+static __thread const char *sb_kind;  /* this thread's filter */
+
+int sandbox_parse_mode(const char *s, enum sandbox_mode *mode)
+{
+	for (int m = SANDBOX_KILL; m <= SANDBOX_OFF; m++) {
+		if (!strcmp(s, sandbox_mode_name(m))) {
+			*mode = m;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *sandbox_mode_name(enum sandbox_mode mode)
+{
+	return mode == SANDBOX_KILL ? "kill" : mode == SANDBOX_LOG ? "log" : "off";
+}
+
+const char *sandbox_kind_name(enum sandbox_kind kind)
+{
+	return kind < SANDBOX_KINDS ? kind_names[kind] : "?";
+}
+
+enum sandbox_mode sandbox_mode(void)
+{
+	return sb_mode;
+}
+
+/* ---- the SIGSYS report: async-signal-safe only ---------------------------------------------- */
+
+static size_t sb_put(char *buf, size_t at, size_t cap, const char *s)
+{
+	while (*s && at + 1 < cap)
+		buf[at++] = *s++;
+	return at;
+}
+
+static size_t sb_put_num(char *buf, size_t at, size_t cap, long v)
+{
+	char tmp[24];
+	int n = 0;
+	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u && n < (int)sizeof(tmp));
+	if (v < 0 && at + 1 < cap)
+		buf[at++] = '-';
+	while (n > 0 && at + 1 < cap)
+		buf[at++] = tmp[--n];
+	return at;
+}
+
+static void sb_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char line[256];
+	size_t n = 0;
+	int nr = si->si_syscall;
+
+	n = sb_put(line, n, sizeof(line), "mvm: seccomp: thread ");
+	n = sb_put(line, n, sizeof(line), sb_thread[0] ? sb_thread : "?");
+	if (sb_kind) {
+		n = sb_put(line, n, sizeof(line), " (");
+		n = sb_put(line, n, sizeof(line), sb_kind);
+		n = sb_put(line, n, sizeof(line), " filter)");
+	}
+	n = sb_put(line, n, sizeof(line), " made syscall ");
+	n = sb_put_num(line, n, sizeof(line), nr);
+	if (nr >= 0 && nr < SB_NAMES && sb_names[nr][0]) {
+		n = sb_put(line, n, sizeof(line), " (");
+		n = sb_put(line, n, sizeof(line), sb_names[nr]);
+		n = sb_put(line, n, sizeof(line), ")");
+	}
+	n = sb_put(line, n, sizeof(line), ", outside its allow-list; exiting with status ");
+	n = sb_put_num(line, n, sizeof(line), SANDBOX_EXIT_STATUS);
+	n = sb_put(line, n, sizeof(line), "\n");
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nothing more to do: the exit status still tells */
+	}
+	_exit(SANDBOX_EXIT_STATUS);
+}
+
+int sandbox_setup(enum sandbox_mode mode)
+{
+	const char *test = getenv("MVM_SECCOMP_TEST");
+	struct sigaction sa;
+
+#ifdef SB_ASAN
+	if (mode == SANDBOX_KILL)
+		mode = SANDBOX_LOG;
+#endif
+	sb_mode = mode;
+	sb_test_kind = -1;
+	atomic_store(&sb_test_done, false);
+	if (test && *test) {
+		for (int k = 0; k < SANDBOX_KINDS; k++)
+			if (!strcmp(test, kind_names[k]))
+				sb_test_kind = k;
+		if (sb_test_kind < 0)
+			log_warn("MVM_SECCOMP_TEST=%s: not a thread kind; ignored", test);
+	}
+	if (mode == SANDBOX_OFF)
+		return 0;
+	/* glibc counts the CPUs (opening /sys/devices/system/cpu/online) when a
+	 * thread's first malloc makes the 9th arena: fix the limit now, at its
+	 * default, so no filtered thread ever does. */
+	mallopt(M_ARENA_MAX, 8 * (get_nprocs() > 0 ? get_nprocs() : 1));
+	/* gmtime_r (the CMOS RTC, on a vCPU) loads /etc/localtime on its first
+	 * call in the process: load it now. */
+	tzset();
+	for (int nr = 0; nr < SB_NAMES; nr++) {
+		char *s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+
+		sb_names[nr][0] = '\0';
+		if (s)
+			strncat(sb_names[nr], s, SB_NAME_LEN - 1);
+		free(s);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sb_sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0) {
+		int err = errno;
+
+		log_err("seccomp: cannot install the SIGSYS handler: %s", strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/* ---- building a filter ---------------------------------------------------------------------- */
+
+static int sb_add_list(scmp_filter_ctx ctx, const struct sb_list *l)
+{
+	int rc;
+
+	for (size_t i = 0; i < l->nsys; i++) {
+		if (l->sys[i] == SCMP_SYS(ioctl) || l->sys[i] == SCMP_SYS(socket))
+			continue;   /* argument-checked below */
+		if (l->sys[i] == SCMP_SYS(prctl)) {
+			/* A new thread names itself and installs its own filter. */
+			static const int ops[] = { PR_SET_NAME, PR_GET_NAME, PR_SET_NO_NEW_PRIVS };
+
+			for (size_t j = 0; j < ARRAY_LEN(ops); j++)
+				if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+							   SCMP_A0(SCMP_CMP_EQ, ops[j]))))
+					return rc;
+			continue;
+		}
+		if (l->sys[i] == SCMP_SYS(openat) && !l->open_write) {
+			/* Reading a file (libslirp: /etc/resolv.conf), never writing one. */
+			if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+						   SCMP_A2(SCMP_CMP_MASKED_EQ,
+							   O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY))))
+				return rc;
+			continue;
+		}
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, l->sys[i], 0)))
+			return rc;
+	}
+	for (size_t i = 0; i < l->nioctls; i++)
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					   SCMP_A1(SCMP_CMP_EQ, l->ioctls[i]))))
+			return rc;
+	for (size_t i = 0; i < l->nfamilies; i++)
+		if (l->families[i] >= 0 &&
+		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)l->families[i]))))
+			return rc;
+	if (l->threads) {
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+					   SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD))))
+			return rc;
+	}
+	return 0;
+}
+
+/* KIND's filter in ctx; the main thread's holds the lists of the threads it starts. */
+static int sb_build(scmp_filter_ctx ctx, enum sandbox_kind kind)
+{
+	const struct sb_list base = SB_SYS(sys_base), worker = SB_SYS(sys_worker);
+	int rc;
+
+	if ((rc = sb_add_list(ctx, &base)) || (rc = sb_add_list(ctx, &lists[kind])))
+		return rc;
+	if (sb_is_worker(kind) && (rc = sb_add_list(ctx, &worker)))
+		return rc;
+	if (kind == SANDBOX_MAIN) {
+		static const enum sandbox_kind children[] = { SANDBOX_VCPU, SANDBOX_CONSOLE,
+							      SANDBOX_METRICS };
+
+		for (size_t i = 0; i < ARRAY_LEN(children); i++)
+			if ((rc = sb_add_list(ctx, &lists[children[i]])))
+				return rc;
+	}
+	/* glibc's thread start-up and exit, in the creator's filter too. */
+	if (kind == SANDBOX_MAIN || kind == SANDBOX_API) {
+		/* clone3's flags are behind a pointer: ENOSYS makes glibc use clone. */
+		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)))
+			return rc;
+	}
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				   SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))) ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				   SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))))
+		return rc;
+	return 0;
+}
+
+static scmp_filter_ctx sb_new(enum sandbox_kind kind, enum sandbox_mode mode, int *err)
+{
+	uint32_t deny = mode == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP;
+	scmp_filter_ctx ctx = seccomp_init(deny);
+	int rc;
+
+	if (!ctx) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, deny)) ||
+	    (rc = sb_build(ctx, kind))) {
+		seccomp_release(ctx);
+		*err = rc;
+		return NULL;
+	}
+	return ctx;
+}
+
+int sandbox_check_kind(enum sandbox_kind kind, enum sandbox_mode mode)
+{
+	bool seen[SB_NAMES] = { false };
+	int err = 0, count = 0;
+	scmp_filter_ctx ctx;
+
+	if (kind >= SANDBOX_KINDS || mode == SANDBOX_OFF)
+		return -EINVAL;
+	ctx = sb_new(kind, mode, &err);
+	if (!ctx)
+		return err;
+	seccomp_release(ctx);
+	/* The count: the distinct syscalls the lists name (argument checks aside). */
+	{
+		const struct sb_list base = SB_SYS(sys_base), worker = SB_SYS(sys_worker);
+		const struct sb_list *ls[6] = { &base, &lists[kind] };
+		size_t n = 2;
+
+		if (sb_is_worker(kind))
+			ls[n++] = &worker;
+		if (kind == SANDBOX_MAIN) {
+			ls[n++] = &lists[SANDBOX_VCPU];
+			ls[n++] = &lists[SANDBOX_CONSOLE];
+			ls[n++] = &lists[SANDBOX_METRICS];
+		}
+		seen[SCMP_SYS(mmap)] = seen[SCMP_SYS(mprotect)] = true;
+		for (size_t j = 0; j < n; j++) {
+			for (size_t i = 0; i < ls[j]->nsys; i++)
+				if (ls[j]->sys[i] >= 0 && ls[j]->sys[i] < SB_NAMES)
+					seen[ls[j]->sys[i]] = true;
+			if (ls[j]->nioctls)
+				seen[SCMP_SYS(ioctl)] = true;
+			if (ls[j]->nfamilies)
+				seen[SCMP_SYS(socket)] = true;
+			if (ls[j]->threads)
+				seen[SCMP_SYS(clone)] = true;
+		}
+	}
+	for (int i = 0; i < SB_NAMES; i++)
+		count += seen[i];
+	return count;
+}
+
+void sandbox_enter(enum sandbox_kind kind)
+{
+	scmp_filter_ctx ctx;
+	sigset_t sys;
+	bool test;
+	int err = 0;
+
+	if (sb_mode == SANDBOX_OFF || sb_in || kind >= SANDBOX_KINDS)
+		return;
+	if (prctl(PR_GET_NAME, sb_thread, 0, 0, 0) < 0)
+		strcpy(sb_thread, kind_names[kind]);
+	/* A blocked SIGSYS would kill without the report (workers block all). */
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	sb_kind = kind_names[kind];
+	log_debug("seccomp: %s filter (%s) on thread %s", kind_names[kind],
+		  sandbox_mode_name(sb_mode), sb_thread);
+	test = (int)kind == sb_test_kind && !atomic_exchange(&sb_test_done, true);
+	if (test)
+		log_info("MVM_SECCOMP_TEST: thread %s makes a forbidden syscall (personality) "
+			 "once its %s filter is in", sb_thread, kind_names[kind]);
+	ctx = sb_new(kind, sb_mode, &err);
+	if (ctx) {
+		err = seccomp_load(ctx);
+		seccomp_release(ctx);
+	}
+	if (err) {
+		log_err("seccomp: cannot install the %s filter on thread %s: %s (a host without "
+			"seccomp needs --seccomp off)", kind_names[kind], sb_thread, strerror(-err));
+		_exit(1);
+	}
+	sb_in = true;
+	if (test)
+		syscall(SYS_personality, 0xffffffffUL);
+}
