@@ -368,6 +368,7 @@ int evloop_start(struct evloop *l)
 	/* The thread inherits the creator's mask: block everything around
 	 * pthread_create so no signal is ever delivered to a worker. */
 	sigfillset(&all);
+	sigdelset(&all, SIGSYS);   /* but a seccomp violation reaches util/sandbox.c's handler */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&tid, NULL, evloop_thread, l);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

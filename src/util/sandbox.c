@@ -147,6 +147,7 @@ static const int sys_main[] = {
 	SCMP_SYS(pread64), SCMP_SYS(io_uring_enter), SCMP_SYS(lseek), SCMP_SYS(fcntl),
 	SCMP_SYS(eventfd2), SCMP_SYS(timerfd_settime), SCMP_SYS(getrandom), SCMP_SYS(seccomp),
 	SCMP_SYS(prctl), SCMP_SYS(openat),   /* read-only: libslirp's teardown with --net user */
+	SCMP_SYS(shutdown),                  /* a migration's socket, closed at teardown */
 };
 /* Teardown: a stopped device's reset runs on the caller (TUNSETOFFLOAD 0). */
 static const unsigned long ioctl_main[] = {
