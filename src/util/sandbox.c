@@ -118,7 +118,7 @@ static const int sys_api[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(flock), SCMP_SYS(prctl), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
-	SCMP_SYS(sigaltstack),
+	SCMP_SYS(sigaltstack), SCMP_SYS(memfd_create),   /* the state, built in memory */
 };
 static const int family_api[] = { AF_UNIX, AF_INET, AF_INET6 };
 static const unsigned long ioctl_api[] = {
