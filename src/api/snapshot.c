@@ -43,70 +43,60 @@ fail:
 	return ret < 0 ? ret : -EINVAL;
 }
 
-static int parse_overrides(struct json_object *doc, struct api_snapshot_load *req,
-			   char *err, size_t errlen)
+/* KEY: an array of at most MAX objects {ID_KEY: an id, VAL_KEY: a non-empty
+ * string} into out[] (*n entries). */
+static int parse_override_list(struct json_object *doc, const char *key, const char *id_key,
+			       const char *val_key, int max, struct api_override *out, int *n,
+			       char *err, size_t errlen)
 {
-	static const char *const known[] = { "iface_id", "host_dev_name", NULL };
+	const char *const known[] = { id_key, val_key, NULL };
 	struct json_object *arr;
 	char path[48];
 	int ret;
 
-	if ((ret = fc_json_array(doc, "", "network_overrides", &arr, err, errlen)) <= 0)
+	if ((ret = fc_json_array(doc, "", key, &arr, err, errlen)) <= 0)
 		return ret;
-	if (json_object_array_length(arr) > VM_MAX_NETS)
-		return fc_json_err(err, errlen, "network_overrides: at most %d entries", VM_MAX_NETS);
+	if (json_object_array_length(arr) > (size_t)max)
+		return fc_json_err(err, errlen, "%s: at most %d entries", key, max);
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i);
-		struct api_net_override *ov = &req->overrides[req->nr_overrides];
+		struct api_override *ov = &out[*n];
 
-		snprintf(path, sizeof(path), "network_overrides[%zu]", i);
+		snprintf(path, sizeof(path), "%s[%zu]", key, i);
 		if (!json_object_is_type(o, json_type_object))
 			return fc_json_err(err, errlen, "%s: expected an object", path);
 		if ((ret = fc_json_check_keys(o, path, known, err, errlen)) ||
-		    (ret = fc_json_string(o, path, "iface_id", true, &ov->iface_id, err, errlen)) < 0 ||
-		    (ret = fc_json_string(o, path, "host_dev_name", true, &ov->host_dev_name, err,
-					  errlen)) < 0 ||
-		    (ret = fc_json_id(ov->iface_id, path, "iface_id", err, errlen)) ||
-		    (ret = fc_json_nonempty(ov->host_dev_name, path, "host_dev_name", err, errlen)))
+		    (ret = fc_json_string(o, path, id_key, true, &ov->id, err, errlen)) < 0 ||
+		    (ret = fc_json_string(o, path, val_key, true, &ov->value, err, errlen)) < 0 ||
+		    (ret = fc_json_id(ov->id, path, id_key, err, errlen)) ||
+		    (ret = fc_json_nonempty(ov->value, path, val_key, err, errlen)))
 			return ret < 0 ? ret : -EINVAL;
-		if (strlen(ov->host_dev_name) >= API_SNAP_IFNAME_MAX ||
-		    strpbrk(ov->host_dev_name, ",=/ "))
-			return fc_json_err(err, errlen, "%s.host_dev_name: '%s' is not an interface name",
-					   path, ov->host_dev_name);
-		req->nr_overrides++;
+		(*n)++;
 	}
 	return 0;
+}
+
+static int parse_overrides(struct json_object *doc, struct api_snapshot_load *req,
+			   char *err, size_t errlen)
+{
+	int ret = parse_override_list(doc, "network_overrides", "iface_id", "host_dev_name",
+				      VM_MAX_NETS, req->overrides, &req->nr_overrides, err, errlen);
+
+	for (int i = 0; !ret && i < req->nr_overrides; i++) {
+		const char *name = req->overrides[i].value;
+
+		if (strlen(name) >= API_SNAP_IFNAME_MAX || strpbrk(name, ",=/ "))
+			return fc_json_err(err, errlen, "network_overrides[%d].host_dev_name: '%s' "
+					   "is not an interface name", i, name);
+	}
+	return ret;
 }
 
 static int parse_drive_overrides(struct json_object *doc, struct api_snapshot_load *req,
 				 char *err, size_t errlen)
 {
-	static const char *const known[] = { "drive_id", "path_on_host", NULL };
-	struct json_object *arr;
-	char path[48];
-	int ret;
-
-	if ((ret = fc_json_array(doc, "", "drive_overrides", &arr, err, errlen)) <= 0)
-		return ret;
-	if (json_object_array_length(arr) > VM_MAX_DISKS)
-		return fc_json_err(err, errlen, "drive_overrides: at most %d entries", VM_MAX_DISKS);
-	for (size_t i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *o = json_object_array_get_idx(arr, i);
-		struct api_drive_override *dv = &req->drives[req->nr_drives];
-
-		snprintf(path, sizeof(path), "drive_overrides[%zu]", i);
-		if (!json_object_is_type(o, json_type_object))
-			return fc_json_err(err, errlen, "%s: expected an object", path);
-		if ((ret = fc_json_check_keys(o, path, known, err, errlen)) ||
-		    (ret = fc_json_string(o, path, "drive_id", true, &dv->drive_id, err, errlen)) < 0 ||
-		    (ret = fc_json_string(o, path, "path_on_host", true, &dv->path_on_host, err,
-					  errlen)) < 0 ||
-		    (ret = fc_json_id(dv->drive_id, path, "drive_id", err, errlen)) ||
-		    (ret = fc_json_nonempty(dv->path_on_host, path, "path_on_host", err, errlen)))
-			return ret < 0 ? ret : -EINVAL;
-		req->nr_drives++;
-	}
-	return 0;
+	return parse_override_list(doc, "drive_overrides", "drive_id", "path_on_host",
+				   VM_MAX_DISKS, req->drives, &req->nr_drives, err, errlen);
 }
 
 int api_parse_drive_override(const char *arg, struct api_snapshot_load *req, char *err,
@@ -124,8 +114,8 @@ int api_parse_drive_override(const char *arg, struct api_snapshot_load *req, cha
 	snprintf(ids[req->nr_drives], sizeof(ids[0]), "%.*s", (int)(eq - arg), arg);
 	if (fc_json_id(ids[req->nr_drives], "", "--override-drive", err, errlen))
 		return -EINVAL;
-	req->drives[req->nr_drives].drive_id = ids[req->nr_drives];
-	req->drives[req->nr_drives].path_on_host = eq + 1;
+	req->drives[req->nr_drives].id = ids[req->nr_drives];
+	req->drives[req->nr_drives].value = eq + 1;
 	req->nr_drives++;
 	return 0;
 }
@@ -271,15 +261,15 @@ int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
 		int i;
 
 		for (i = 0; i < cfg->nr_nets; i++)
-			if (cfg->net_ids[i] && !strcmp(cfg->net_ids[i], req->overrides[o].iface_id))
+			if (cfg->net_ids[i] && !strcmp(cfg->net_ids[i], req->overrides[o].id))
 				break;
 		if (i == cfg->nr_nets) {
 			snprintf(err, errlen, "network_overrides[%d].iface_id: the snapshot has no "
-				 "interface '%s'", o, req->overrides[o].iface_id);
+				 "interface '%s'", o, req->overrides[o].id);
 			ret = -EINVAL;
 			goto out;
 		}
-		if ((ret = override_tap(cfg, i, req->overrides[o].host_dev_name, err, errlen)))
+		if ((ret = override_tap(cfg, i, req->overrides[o].value, err, errlen)))
 			goto out;
 	}
 	for (int o = 0; o < req->nr_drives; o++) {
@@ -287,16 +277,16 @@ int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
 
 		for (i = 0; i < cfg->nr_disks; i++)
 			if (cfg->disks[i].drive_id && !strcmp(cfg->disks[i].drive_id,
-							      req->drives[o].drive_id))
+							      req->drives[o].id))
 				break;
 		if (i == cfg->nr_disks) {
 			snprintf(err, errlen, "drive_overrides[%d].drive_id: the snapshot has no drive "
-				 "'%s'", o, req->drives[o].drive_id);
+				 "'%s'", o, req->drives[o].id);
 			ret = -EINVAL;
 			goto out;
 		}
 		if ((ret = vm_config_set_string(cfg, &cfg->disks[i].path, 0,
-						req->drives[o].path_on_host)))
+						req->drives[o].value)))
 			goto out;
 	}
 	ret = vm_create_restored(vm, cfg, &rs, exit_status);

@@ -39,14 +39,11 @@ struct api_snapshot_create {
 	bool diff;
 };
 
-struct api_net_override {
-	const char *iface_id;
-	const char *host_dev_name;
-};
-
-struct api_drive_override {
-	const char *drive_id;
-	const char *path_on_host;
+/* One entry of network_overrides (iface_id -> host_dev_name) or of mvm's
+ * drive_overrides (drive_id -> path_on_host). */
+struct api_override {
+	const char *id;
+	const char *value;
 };
 
 struct api_snapshot_load {
@@ -54,11 +51,11 @@ struct api_snapshot_load {
 	const char *mem_path;
 	bool resume_vm;
 	bool track_dirty_pages;
-	struct api_net_override overrides[VM_MAX_NETS];
+	struct api_override overrides[VM_MAX_NETS];
 	int nr_overrides;
 	/* mvm's: another image for a drive (a clone restored beside the original
 	 * needs its own disk copy); the capacity must be the saved one. */
-	struct api_drive_override drives[VM_MAX_DISKS];
+	struct api_override drives[VM_MAX_DISKS];
 	int nr_drives;
 };
 

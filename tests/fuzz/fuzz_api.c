@@ -50,9 +50,9 @@ static void snapshot_request(int op, const char *body, size_t len)
 			FZ_CHECK(doc && l.snapshot_path && *l.snapshot_path && l.mem_path && *l.mem_path);
 			FZ_CHECK(l.nr_overrides >= 0 && l.nr_overrides <= VM_MAX_NETS);
 			for (int i = 0; i < l.nr_overrides; i++) {
-				const char *n = l.overrides[i].host_dev_name;
+				const char *n = l.overrides[i].value;
 
-				FZ_CHECK(l.overrides[i].iface_id && *l.overrides[i].iface_id);
+				FZ_CHECK(l.overrides[i].id && *l.overrides[i].id);
 				FZ_CHECK(n && *n && strlen(n) < API_SNAP_IFNAME_MAX && !strpbrk(n, ",=/ "));
 			}
 		}

@@ -127,8 +127,8 @@ static void test_load_overrides(void **state)
 			      "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": "
 			      "\"tap7\"}]}", &req, &doc), 0);
 	assert_int_equal(req.nr_overrides, 1);
-	assert_string_equal(req.overrides[0].iface_id, "eth0");
-	assert_string_equal(req.overrides[0].host_dev_name, "tap7");
+	assert_string_equal(req.overrides[0].id, "eth0");
+	assert_string_equal(req.overrides[0].value, "tap7");
 	json_object_put(doc);
 	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
 			      "\"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": "
@@ -149,8 +149,8 @@ static void test_load_drive_overrides(void **state)
 			      "\"drive_overrides\": [{\"drive_id\": \"disk0\", \"path_on_host\": "
 			      "\"/c/a.img\"}]}", &req, &doc), 0);
 	assert_int_equal(req.nr_drives, 1);
-	assert_string_equal(req.drives[0].drive_id, "disk0");
-	assert_string_equal(req.drives[0].path_on_host, "/c/a.img");
+	assert_string_equal(req.drives[0].id, "disk0");
+	assert_string_equal(req.drives[0].value, "/c/a.img");
 	json_object_put(doc);
 	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
 			      "\"drive_overrides\": [{\"drive_id\": \"disk0\"}]}", &req, &doc), -EINVAL);
@@ -158,8 +158,8 @@ static void test_load_drive_overrides(void **state)
 	/* The command line's form. */
 	memset(&req, 0, sizeof(req));
 	assert_int_equal(api_parse_drive_override("rootfs=/x/y.img", &req, err, sizeof(err)), 0);
-	assert_string_equal(req.drives[0].drive_id, "rootfs");
-	assert_string_equal(req.drives[0].path_on_host, "/x/y.img");
+	assert_string_equal(req.drives[0].id, "rootfs");
+	assert_string_equal(req.drives[0].value, "/x/y.img");
 	assert_int_equal(api_parse_drive_override("=/x", &req, err, sizeof(err)), -EINVAL);
 	assert_int_equal(api_parse_drive_override("disk0=", &req, err, sizeof(err)), -EINVAL);
 	assert_int_equal(api_parse_drive_override("disk0", &req, err, sizeof(err)), -EINVAL);
