@@ -132,9 +132,9 @@ void uart8250_destroy(struct uart8250 *u)
 	/* No room() call starts once the stop is asked for: u may go after. */
 	outq_stop(u->tx, UART8250_EXIT_FLUSH_MS, &st);
 	u->tx = NULL;
-	if (st.lost)
+	if (st.unflushed)
 		log_warn("COM1: %llu bytes of guest output not written within %d ms at exit "
-			 "(nobody reading mvm's output?); dropped", (unsigned long long)st.lost,
+			 "(nobody reading mvm's output?); dropped", (unsigned long long)st.unflushed,
 			 UART8250_EXIT_FLUSH_MS);
 	pthread_cond_destroy(&u->rx_room);
 	pthread_mutex_destroy(&u->lock);

@@ -177,7 +177,8 @@ static void *outq_main(void *arg)
 			pthread_mutex_lock(&q->lock);
 		}
 	}
-	outq_discard(q);   /* what the stop deadline left */
+	q->st.unflushed += q->head - q->tail;   /* what the stop deadline left */
+	outq_discard(q);
 	q->exited = true;
 	orphaned = q->orphaned;
 	pthread_mutex_unlock(&q->lock);

@@ -41,6 +41,7 @@ struct outq_stats {
 	uint64_t written;   /* written to the fd */
 	uint64_t dropped;   /* refused by outq_push(): the ring was full */
 	uint64_t lost;      /* accepted but never written (write error, stop deadline) */
+	uint64_t unflushed; /* of lost: what outq_stop()'s deadline left */
 	uint64_t queued;    /* in the ring now */
 };
 
