@@ -659,7 +659,7 @@ static void test_tx_flush_at_destroy(void **state)
 	uart8250_destroy(&u);
 	print_message("# destroy with an unread pipe took %.3f s\n", now_s() - t0);
 	assert_true(now_s() - t0 >= UART8250_EXIT_FLUSH_MS / 1000.0 - 0.05);
-	assert_true(now_s() - t0 < UART8250_EXIT_FLUSH_MS / 1000.0 + 1);
+	assert_true(now_s() - t0 < UART8250_EXIT_FLUSH_MS / 1000.0 + 3);   /* a loaded host */
 	assert_int_equal(lost_warnings, 1);
 	log_set_sink(NULL, NULL);
 	close(p[0]);

@@ -85,7 +85,7 @@ static void test_unread_stdout_never_blocks_vcpu(void **state)
 
 	t0 = now_s();
 	uart8250_destroy(&u);                     /* bounded flush, then dropped */
-	assert_true(now_s() - t0 < UART8250_EXIT_FLUSH_MS / 1000.0 + 1);
+	assert_true(now_s() - t0 < UART8250_EXIT_FLUSH_MS / 1000.0 + 3);   /* a loaded host */
 	close(p[0]);
 	close(p[1]);
 }
