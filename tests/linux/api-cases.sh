@@ -362,8 +362,9 @@ case_api-serial-stall() {
 	exec 4<>"$out"   # the FIFO outlives mvm: what it holds is read at the end
 	API_SOCK=$work/$name.sock VM_NAME=$name VM_OUT=$work/$name.out VM_ERR=$work/$name.err VM_RC=
 	echo "# $name: mvm run --api-sock $API_SOCK >FIFO (mvmtest=spew)" >"$work/$name.cmd"
-	cat "$out" >"$VM_OUT" & reader=$!
-	"$mvm" run --api-sock "$API_SOCK" <"$in" >"$out" 2>"$VM_ERR" &
+	# Neither may inherit fd 4 (a writer of the FIFO): the reader would never see EOF.
+	cat "$out" >"$VM_OUT" 3>&- 4>&- & reader=$!
+	"$mvm" run --api-sock "$API_SOCK" <"$in" >"$out" 2>"$VM_ERR" 3>&- 4>&- &
 	VM_PID=$! VM_T0=$(mvm_now)
 	for _ in $(seq 50); do [ -S "$API_SOCK" ] && break; sleep 0.1; done
 	bad=
@@ -374,10 +375,11 @@ case_api-serial-stall() {
 	# The reader stops (SIGSTOP loses nothing it read); the FIFO, then the queue fill.
 	kill -STOP "$reader"
 	t_stop=$(mvm_now)
-	for _ in $(seq 100); do
+	# Under the test host's emulation the guest prints ~3 KB/s: FIFO + queue take ~50 s.
+	while ! awk -v a="$t_stop" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 120) }'; do
 		q=$(com_stat tx_queued)
 		[ "${q:-0}" -ge 65000 ] && break
-		sleep 0.2
+		sleep 0.5
 	done
 	[ -n "$bad" ] || [ "${q:-0}" -ge 65000 ] || bad="COM1's output queue never filled (tx_queued ${q:-missing})"
 	echo "# $name: queue full $(secs "$t_stop") s after the reader stopped (tx_queued $q)"
@@ -399,6 +401,7 @@ case_api-serial-stall() {
 	kill -CONT "$reader"
 	api_wait_exit 20 || bad=${bad:-"mvm did not exit after MvmStop"}
 	exec 3>&- 4>&-   # mvm and this shell gone: the reader sees EOF
+	timeout 20 tail --pid="$reader" -f /dev/null 2>/dev/null || { kill "$reader"; bad=${bad:-"the FIFO's reader saw no EOF"}; }
 	wait "$reader"
 	echo "# $name: pause $tp s, resume $tr s, MvmStop $ts s (30 s unread); tx_dropped ${dropped:-?}; mvm exited $(vm_secs) s after start"
 	grep -a 'not written within' "$VM_ERR" | sed 's/^/# /'
