@@ -10,9 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static void on_term(int sig)
+{
+	(void)sig;
+}
 
 int main(int argc, char **argv)
 {
@@ -33,7 +39,12 @@ int main(int argc, char **argv)
 	}
 	printf("held %d\n", tid);
 	fflush(stdout);
+	/* SIGTERM ends the hold early: the handler only interrupts sleep(), and
+	 * the thread is then let go by an explicit detach (a tracer that just
+	 * dies can leave a PTRACE_INTERRUPTed thread stopped). */
+	signal(SIGTERM, on_term);
 	sleep((unsigned)secs);
-	ptrace(PTRACE_DETACH, tid, 0, 0);
+	if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0)
+		fprintf(stderr, "thread-hold: detach %d: %s\n", tid, strerror(errno));
 	return 0;
 }
