@@ -115,7 +115,7 @@ $(BUILD)/guest/adversarial/%.elf: $(BUILD)/guest/adversarial/%.o $(ADV_LIB) $(GU
 KVM_TEST_OBJS := $(BUILD)/tests/kvm/state_roundtrip.o $(BUILD)/tests/kvm/state_checks.o \
                  $(BUILD)/tests/kvm/state_guest.o
 .PHONY: kvm-tests
-kvm-tests: $(BUILD)/tests/kvm/state_roundtrip
+kvm-tests: $(BUILD)/tests/kvm/state_roundtrip $(BUILD)/tests/tools/thread-hold
 all: kvm-tests
 asan-tests: kvm-tests
 
@@ -125,6 +125,11 @@ $(BUILD)/tests/kvm/%.o: tests/kvm/%.S
 
 $(BUILD)/tests/kvm/state_roundtrip: $(KVM_TEST_OBJS) $(LIBOBJS)
 	$(CC) $(MVM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# api-pause-stuck's helper: holds one mvm thread stopped (ptrace).
+$(BUILD)/tests/tools/thread-hold: tests/tools/thread-hold.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 -include $(KVM_TEST_OBJS:.o=.d)
 # ---- end of the KVM tests block ----

@@ -15,6 +15,7 @@
 #     hvc       an interactive shell on /dev/hvc0 (virtio-console) instead of the serial console
 #     count     MVM-COUNT=i T=<epoch> every 0.2 s, also into block i of /dev/vda (snapshot tests)
 #     tick      MVM-TICK=i every 10 ms (bench/snapshot.sh: the restored guest runs again)
+#     spew      MVM-SPEW-i as fast as the console takes it, i = 1, 2, ... (serial back-pressure)
 #   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
 #   udhcpc finds /etc/udhcpc/default.script (Debian busybox's path), which configures the interface it leased.
 set -euo pipefail
@@ -193,6 +194,14 @@ tick)
 		i=$((i + 1))
 		echo "MVM-TICK=$i"
 		usleep 10000
+	done ;;
+spew)
+	# Serial back-pressure (tests/linux/api-cases.sh api-serial-stall): numbered lines in a
+	# tight loop; a console nobody reads makes the tty, not the vCPU, wait.
+	i=0
+	while :; do
+		i=$((i + 1))
+		echo "MVM-SPEW-$i"
 	done ;;
 hvc)
 	if [ -c /dev/hvc0 ]; then

@@ -1,11 +1,12 @@
-/* uart8250.c - 16550A UART register model with immediate transmit. */
+/* uart8250.c - 16550A UART register model; transmit goes through a bounded output queue. */
 #include "board/uart8250.h"
 #include "core/device.h"
 #include "core/layout.h"
 #include "util/log.h"
+#include "util/outq.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -83,13 +84,58 @@ void uart8250_init(struct uart8250 *u, struct irq_line irq, int out_fd)
 	u->regs.dll = 0x0c; /* 9600 baud, for the curious */
 }
 
-void uart8250_set_stop_flag(struct uart8250 *u, const atomic_bool *stopping)
+static bool tx_thre(struct uart8250 *u);
+static void update_irq(struct uart8250 *u);
+
+/* The writer made room (its thread, no lock held): a transmitter the guest
+ * saw busy is empty again, and its THR-empty interrupt fires. */
+static void uart_tx_room(void *ctx)
 {
-	u->stopping = stopping;
+	struct uart8250 *u = ctx;
+
+	pthread_mutex_lock(&u->lock);
+	if (u->tx_waiting && tx_thre(u)) {
+		u->tx_waiting = false;
+		u->regs.thr_ipending = 1;
+		update_irq(u);
+	}
+	pthread_mutex_unlock(&u->lock);
+}
+
+int uart8250_start_output(struct uart8250 *u)
+{
+	if (u->out_fd < 0 || u->tx)
+		return 0;
+	return outq_start(&u->tx, u->out_fd, UART8250_TX_RING, "mvm-com1-out", uart_tx_room, u);
+}
+
+int uart8250_flush(struct uart8250 *u, int timeout_ms)
+{
+	return u->tx ? outq_flush(u->tx, timeout_ms) : 0;
+}
+
+void uart8250_get_stats(struct uart8250 *u, struct uart8250_stats *st)
+{
+	struct outq_stats q = { 0 };
+
+	if (u->tx)
+		outq_get_stats(u->tx, &q);
+	*st = (struct uart8250_stats){ .tx_bytes = q.bytes, .tx_written = q.written,
+				       .tx_dropped = q.dropped, .tx_lost = q.lost,
+				       .tx_queued = q.queued };
 }
 
 void uart8250_destroy(struct uart8250 *u)
 {
+	struct outq_stats st = { 0 };
+
+	/* No room() call starts once the stop is asked for: u may go after. */
+	outq_stop(u->tx, UART8250_EXIT_FLUSH_MS, &st);
+	u->tx = NULL;
+	if (st.unflushed)
+		log_warn("COM1: %llu bytes of guest output not written within %d ms at exit "
+			 "(nobody reading mvm's output?); dropped", (unsigned long long)st.unflushed,
+			 UART8250_EXIT_FLUSH_MS);
 	pthread_cond_destroy(&u->rx_room);
 	pthread_mutex_destroy(&u->lock);
 }
@@ -125,9 +171,18 @@ static uint8_t msr_lines(uint8_t mcr)
 	return v;
 }
 
-static uint8_t lsr_value(const struct uart8250_regs *r)
+/* THR empty: a FIFO's worth of room in the output queue (Linux writes up
+ * to 16 bytes per THRE it sees). Loopback and discarded output never fill. */
+static bool tx_thre(struct uart8250 *u)
 {
-	return LSR_THRE | LSR_TEMT | r->lsr_errors | (r->rx_count ? LSR_DR : 0);
+	return (u->regs.mcr & MCR_LOOP) || !u->tx || outq_room(u->tx) >= UART8250_FIFO_SIZE;
+}
+
+static uint8_t lsr_value(struct uart8250 *u)
+{
+	const struct uart8250_regs *r = &u->regs;
+
+	return (tx_thre(u) ? LSR_THRE | LSR_TEMT : 0) | r->lsr_errors | (r->rx_count ? LSR_DR : 0);
 }
 
 /* Highest-priority enabled pending interrupt, as the IIR ID bits. */
@@ -184,44 +239,22 @@ static void rx_clear(struct uart8250_regs *r)
 	r->rx_count = 0;
 }
 
-static bool vm_stopping(const struct uart8250 *u)
-{
-	return u->stopping && atomic_load(u->stopping);
-}
-
-/* A blocking write: a slow reader slows the guest, as a real serial line
- * would. Retry interrupted or would-block writes briefly; once the VM is
- * stopping, the vCPU kick's EINTR drops the byte so the vCPU can leave. A
- * stuck or broken output loses the byte, never the VM. */
+/* Queue a byte for the writer; a full queue drops it (counted) - a driver
+ * that ignores THRE loses output, never the vCPU's time. No fd: discarded. */
 static void transmit(struct uart8250 *u, uint8_t byte)
 {
-	int tries = 0;
+	if (u->tx)
+		outq_push(u->tx, byte);
+}
 
-	if (u->out_fd < 0 || vm_stopping(u))
-		return;
-	for (;;) {
-		ssize_t n = write(u->out_fd, &byte, 1);
+/* After a THR write or ETBEI rising: the THR-empty interrupt is armed now
+ * when the queue has room, else when the writer makes it. */
+static void arm_thre(struct uart8250 *u)
+{
+	bool thre = tx_thre(u);
 
-		if (n == 1)
-			return;
-		if (n < 0 && errno == EINTR) {
-			if (vm_stopping(u))
-				return;
-			continue;
-		}
-		if (n < 0 && errno == EAGAIN && ++tries <= 10) {
-			struct pollfd p = { .fd = u->out_fd, .events = POLLOUT };
-
-			poll(&p, 1, 10);
-			continue;
-		}
-		if (!u->out_failed) {
-			u->out_failed = true;
-			log_warn_rl("serial output (fd %d) write failed: %s; dropping guest output",
-				    u->out_fd, n < 0 ? strerror(errno) : "short write");
-		}
-		return;
-	}
+	u->regs.thr_ipending = thre ? 1 : 0;
+	u->tx_waiting = !thre;
 }
 
 static void set_mcr(struct uart8250_regs *r, uint8_t val)
@@ -257,8 +290,9 @@ static void write_reg(struct uart8250 *u, unsigned reg, uint8_t val)
 		} else {
 			transmit(u, val);
 		}
-		/* Transmission is instant: THR is empty again. */
-		r->thr_ipending = 1;
+		/* The byte left THR at once: THR is empty again unless the
+		 * output queue is (nearly) full. */
+		arm_thre(u);
 		break;
 	case REG_IER_DLM:
 		if (dlab) {
@@ -268,8 +302,14 @@ static void write_reg(struct uart8250 *u, unsigned reg, uint8_t val)
 		val &= 0x0f;
 		/* A rising ETBEI with THR empty raises THRE even if an IIR read
 		 * consumed it before; Linux's startup THRE test relies on it. */
-		if ((val ^ r->ier) & IER_THRI)
-			r->thr_ipending = (val & IER_THRI) ? 1 : 0;
+		if ((val ^ r->ier) & IER_THRI) {
+			if (val & IER_THRI) {
+				arm_thre(u);
+			} else {
+				r->thr_ipending = 0;
+				u->tx_waiting = false;
+			}
+		}
 		r->ier = val;
 		break;
 	case REG_IIR_FCR:
@@ -317,7 +357,7 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 	case REG_MCR:
 		return r->mcr;
 	case REG_LSR:
-		v = lsr_value(r);
+		v = lsr_value(u);
 		r->lsr_errors = 0;
 		return v;
 	case REG_MSR:
@@ -417,6 +457,13 @@ int uart8250_save(struct uart8250 *u, struct uart8250_state *s)
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&u->lock);
 	memcpy(&s->regs, &u->regs, sizeof(s->regs));
+	/* A restored UART starts with an empty output queue: the transmitter
+	 * the guest waits for has emptied, so its interrupt is armed (what
+	 * the writer would do on making room). */
+	if (u->tx_waiting) {
+		s->regs.thr_ipending = 1;
+		s->regs.irq_level = iir_id(&s->regs) != IIR_NO_INT;
+	}
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
@@ -470,7 +517,6 @@ static int uart8250_kind_create(void **dev, const struct vm_config *cfg, int ind
 	if (!k)
 		return -ENOMEM;
 	uart8250_init(k, device_irq_line(env, IRQ_COM1), env->console_out_fd);
-	uart8250_set_stop_flag(k, env->stopping);
 	*dev = k;
 	return 0;
 }
@@ -478,8 +524,25 @@ static int uart8250_kind_create(void **dev, const struct vm_config *cfg, int ind
 static int uart8250_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)
 {
 	struct uart8250 *k = dev;
+	int ret = uart8250_start_output(k);
 
-	return device_claim_ports(env, PORT_COM1, 8, uart8250_io, k, "COM1 16550A");
+	return ret ? ret : device_claim_ports(env, PORT_COM1, 8, uart8250_io, k, "COM1 16550A");
+}
+
+static void uart8250_kind_stats(void *dev, struct json_object *out)
+{
+	struct uart8250_stats st;
+
+	uart8250_get_stats(dev, &st);
+
+	const struct { const char *key; uint64_t v; } counters[] = {
+		{ "tx_bytes", st.tx_bytes }, { "tx_written", st.tx_written },
+		{ "tx_dropped", st.tx_dropped }, { "tx_lost", st.tx_lost },
+		{ "tx_queued", st.tx_queued },
+	};
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		json_object_object_add(out, counters[i].key, json_object_new_uint64(counters[i].v));
 }
 
 static int uart8250_kind_save(void *dev, void *state, size_t len)
@@ -505,6 +568,7 @@ const struct device_kind uart8250_kind = {
 	.short_name = "com",
 	.create = uart8250_kind_create,
 	.attach = uart8250_kind_attach,
+	.stats = uart8250_kind_stats,
 	.state_size = sizeof(struct uart8250_state),
 	.state_version = UART8250_STATE_VERSION,
 	.save = uart8250_kind_save,

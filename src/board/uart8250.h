@@ -1,16 +1,29 @@
 /* uart8250.h - a 16550A serial port (COM1) as Linux's 8250 driver expects.
  *
  * Contract: the builder calls uart8250_init() with the interrupt line and an
- * output fd, then registers uart8250_io() (opaque = the struct uart8250) for
+ * output fd, uart8250_start_output() (the device kind's attach), then
+ * registers uart8250_io() (opaque = the struct uart8250) for
  * [PORT_COM1, PORT_COM1 + UART8250_NR_REGS). vCPU threads call uart8250_io()
  * concurrently; the console thread calls uart8250_receive() and
- * uart8250_wait_rx_room(). Everything the guest can see lives in
- * struct uart8250_regs (plain data, for snapshots); a mutex guards it.
+ * uart8250_wait_rx_room(); the output thread calls back when it made room.
+ * Everything the guest can see lives in struct uart8250_regs (plain data,
+ * for snapshots) and in how full the output queue is; a mutex guards the
+ * registers (lock order: the UART's lock, then the queue's).
  *
- * Behaviour: transmit is immediate (THR is written to out_fd and is empty
- * again before the access returns; a failed write drops the byte), so LSR
- * THRE/TEMT always read set. (mvm must ignore SIGPIPE, or a closed output
- * pipe kills the process instead of failing the write.) The interrupt output is "an enabled interrupt
+ * Behaviour: a THR write never blocks the vCPU: the byte goes into a
+ * UART8250_TX_RING-byte queue (util/outq.h) that one thread, mvm-com1-out,
+ * writes to out_fd in order without ever blocking on it (it touches no
+ * guest memory, so a pause leaves it running). LSR THRE/TEMT are derived
+ * from the queue, not stored: set while it has room for a FIFO's worth
+ * (UART8250_FIFO_SIZE bytes), clear while it is fuller - the line is busy
+ * and the guest's driver waits, polling THRE or for the THR-empty interrupt,
+ * which fires when the writer makes room again (IER THRI set). A byte
+ * written while the queue is full (a driver ignoring THRE) is dropped and
+ * counted (tx_dropped in stats). In loopback, with no output fd, or after a
+ * write error (logged once; output discarded, counted as lost) THRE/TEMT
+ * read set. uart8250_destroy() flushes for at most UART8250_EXIT_FLUSH_MS,
+ * then drops the rest with a count in the log. (mvm must ignore SIGPIPE;
+ * the writer uses MSG_NOSIGNAL only on sockets.) The interrupt output is "an enabled interrupt
  * is pending", reported with irq_line_set() on every change; OUT2 does not
  * gate it (as in QEMU). With FIFOs enabled the RX FIFO holds
  * UART8250_FIFO_SIZE bytes, otherwise one. The character-timeout interrupt
@@ -21,18 +34,20 @@
  * offsets; offsets past the 8 registers read 0xff and ignore writes.
  *
  * State: uart8250_save() copies the registers (FIFO contents included)
- * under the lock; uart8250_restore() checks every field a guest could not
+ * under the lock; queued output is not state: a restored UART's queue is
+ * empty, so a transmitter the guest saw busy is saved as having emptied
+ * (THR-empty interrupt armed, irq_level to match). uart8250_restore() checks every field a guest could not
  * have produced (FIFO index and count within the capacity FCR selects,
  * reserved bits of IER/MCR/FCR/LSR/MSR, flags 0/1, irq_level equal to what
  * the registers imply), logs the field it refuses (-EINVAL), else installs
  * the registers and reports the interrupt level on the line. Host
- * resources (out_fd, the console thread's terminal) are not state.
+ * resources (out_fd, the output queue and its thread, the console thread's
+ * terminal) are not state.
  */
 #ifndef MVM_BOARD_UART8250_H
 #define MVM_BOARD_UART8250_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +56,10 @@
 
 #define UART8250_NR_REGS   8
 #define UART8250_FIFO_SIZE 16
+#define UART8250_TX_RING   (64 * 1024)   /* output queued for the writer thread */
+#define UART8250_EXIT_FLUSH_MS 1000      /* how long destroy waits for it */
+
+struct outq;
 
 /* Guest-visible state: plain data, no pointers. */
 struct uart8250_regs {
@@ -66,10 +85,16 @@ struct uart8250 {
 	pthread_cond_t rx_room;  /* signalled when the guest may have made room */
 	struct irq_line irq;
 	int out_fd;              /* < 0: output discarded */
-	bool out_failed;         /* a write failure was already logged */
-	/* Set when the VM stops: a transmit blocked on a full output pipe is
-	 * interrupted by the vCPU kick and then drops its byte. NULL: never. */
-	const atomic_bool *stopping;
+	struct outq *tx;         /* NULL until started, or with no out_fd */
+	bool tx_waiting;         /* THRE read clear: arm THRI when room comes */
+};
+
+struct uart8250_stats {
+	uint64_t tx_bytes;       /* queued for output */
+	uint64_t tx_written;     /* written to the output fd */
+	uint64_t tx_dropped;     /* written by the guest while the queue was full */
+	uint64_t tx_lost;        /* queued but never written (write error, exit deadline) */
+	uint64_t tx_queued;      /* in the queue now */
 };
 
 #define UART8250_STATE_VERSION 1
@@ -84,9 +109,14 @@ int uart8250_save(struct uart8250 *u, struct uart8250_state *s);
 int uart8250_restore(struct uart8250 *u, const struct uart8250_state *s);
 
 void uart8250_init(struct uart8250 *u, struct irq_line irq, int out_fd);
+/* Start the output queue and its writer thread (no out_fd: nothing to do).
+ * Until then transmitted bytes are discarded. 0 or -errno (logged). */
+int uart8250_start_output(struct uart8250 *u);
+/* Wait until everything transmitted so far is written: 0 or -ETIMEDOUT. */
+int uart8250_flush(struct uart8250 *u, int timeout_ms);
+void uart8250_get_stats(struct uart8250 *u, struct uart8250_stats *st);
+/* Stops the writer (flushing for at most UART8250_EXIT_FLUSH_MS). */
 void uart8250_destroy(struct uart8250 *u);
-/* Let a VM stop interrupt output that the host is not reading. */
-void uart8250_set_stop_flag(struct uart8250 *u, const atomic_bool *stopping);
 
 /* bus_io_fn for the 8 registers; opaque is the struct uart8250. */
 void uart8250_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,

@@ -127,9 +127,9 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 	}
 }
 
-/* Kick until every vCPU thread has left: a vCPU can be inside a device's
- * blocking host call (a write to a full stdout pipe) that a kick turns into
- * EINTR, and a kick that lands just before such a call is lost. */
+/* Kick until every vCPU thread has left: a vCPU can be inside a blocking
+ * host call that a kick turns into EINTR, and a kick that lands just before
+ * such a call is lost. (COM1 output no longer blocks: it is queued.) */
 static void vm_stop_vcpus(struct vm *vm)
 {
 	/* Parked vCPUs wait for this to see stopping. */
@@ -299,8 +299,8 @@ int vm_pause(struct vm *vm)
 			 * that half happened must not stay. */
 			for (int i = 0; i < vm->nr_vcpus; i++)
 				if (!vm->vcpus[i].parked)
-					log_err("pause: vCPU %d did not stop within %ld ms (blocked in "
-						"a device's host call, e.g. COM1 output nobody reads?)",
+					log_err("pause: vCPU %d did not stop within %ld ms (its thread "
+						"is blocked in a host call or not running)",
 						i, timeout_ms);
 			vm_unpause_locked(vm);
 			pthread_mutex_unlock(&vm->pause_lock);

@@ -110,6 +110,8 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	[ -n "$curl_bin" ] && files+=(--file "$curl_bin")
 	# The KVM state test program, beside mvm's build (tests/linux/state-cases.sh).
 	[ -x "$(state_roundtrip_bin)" ] && files+=(--file "$(state_roundtrip_bin)")
+	# api-pause-stuck's thread holder, built beside it.
+	[ -x "$(thread_hold_bin)" ] && files+=(--file "$(thread_hold_bin)")
 	if want_case pvh-vmlinux && [ -f "$extractor" ]; then
 		if extract_vmlinux "$tmp/vmlinux"; then
 			files+=(--file "$tmp/vmlinux") inner+=(--vmlinux "$tmp/vmlinux")

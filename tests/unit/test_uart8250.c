@@ -1,6 +1,8 @@
-/* test_uart8250.c - 16550A registers, interrupts, RX FIFO, and the console thread feeding it. */
+/* test_uart8250.c - 16550A registers, interrupts, RX FIFO, the output queue
+ * behind THR, and the console thread feeding RX. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,10 +24,11 @@
 enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3,
        MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
+/* The output thread raises the line too: the fields are atomic. */
 struct irq_rec {
-	int level;
-	int raises;
-	int calls;
+	_Atomic int level;
+	_Atomic int raises;
+	_Atomic int calls;
 };
 
 static void irq_rec_set(void *ctx, uint32_t gsi, int level)
@@ -53,6 +56,8 @@ static int setup(void **state)
 	if (!f || pipe2(f->out, O_NONBLOCK) < 0)
 		return -1;
 	uart8250_init(&f->u, (struct irq_line){ irq_rec_set, &f->irq, 4 }, f->out[1]);
+	if (uart8250_start_output(&f->u))
+		return -1;
 	*state = f;
 	return 0;
 }
@@ -81,9 +86,13 @@ static void wr(struct fixture *f, unsigned reg, uint8_t v)
 	uart8250_io(&f->u, reg, &v, 1, true);
 }
 
+/* What the guest transmitted so far (the output thread has written it). */
 static ssize_t drain_out(struct fixture *f, char *buf, size_t len)
 {
-	ssize_t n = read(f->out[0], buf, len);
+	ssize_t n;
+
+	assert_int_equal(uart8250_flush(&f->u, 2000), 0);
+	n = read(f->out[0], buf, len);
 
 	return n < 0 ? 0 : n;
 }
@@ -377,9 +386,11 @@ static void test_output_failure_dropped(void **state)
 	warnings = 0;
 	log_set_sink(count_sink, NULL);
 	uart8250_init(&u, (struct irq_line){ 0 }, p[1]);
+	assert_int_equal(uart8250_start_output(&u), 0);
 	for (int i = 0; i < 5; i++) {
 		uint8_t c = 'x';
 		uart8250_io(&u, 0, &c, 1, true);
+		assert_int_equal(uart8250_flush(&u, 2000), 0);
 	}
 	assert_int_equal(warnings, 1);            /* said once, not per byte */
 	uint8_t lsr;
@@ -394,6 +405,291 @@ static void test_output_failure_dropped(void **state)
 	uint8_t c = 'y';
 	uart8250_io(&u, 0, &c, 1, true);
 	uart8250_destroy(&u);
+}
+
+/* ---- the output queue behind THR ---- */
+
+static double now_s(void);
+static uint8_t io_r_lsr(struct uart8250 *u);
+
+/* Shrink the output pipe so the queue fills fast; the capacity it got. */
+static int small_pipe(struct fixture *f)
+{
+	int cap = fcntl(f->out[1], F_SETPIPE_SZ, 4096);
+
+	assert_true(cap >= 4096);
+	return cap;
+}
+
+/* Write THR until LSR says the line is busy; how many bytes it took. */
+static size_t fill_until_busy(struct fixture *f, size_t limit)
+{
+	size_t n = 0;
+
+	while (n < limit && (rd(f, LSR) & 0x60)) {
+		wr(f, THR, (uint8_t)n);
+		n++;
+		/* Let the writer fill the pipe before the queue fills. */
+		if (n % 4096 == 0)
+			uart8250_flush(&f->u, 20);
+	}
+	return n;
+}
+
+/* Wait up to 2 s for the output thread to raise the line. */
+static bool wait_level(struct fixture *f, int level)
+{
+	double end = now_s() + 2;
+
+	while (f->irq.level != level && now_s() < end)
+		usleep(1000);
+	return f->irq.level == level;
+}
+
+static void test_tx_full_busy_then_room_interrupts(void **state)
+{
+	struct fixture *f = *state;
+	int cap = small_pipe(f);
+	struct uart8250_stats st;
+	char sink[8192];
+	size_t n;
+
+	wr(f, FCR, 0x07);
+	wr(f, IER, 0x02);                         /* THRI */
+	assert_int_equal(rd(f, IIR), 0xc2);
+	/* Nobody reads: the pipe, then the queue fill; THRE/TEMT clear once
+	 * less than a FIFO's worth of room is left. */
+	n = fill_until_busy(f, UART8250_TX_RING + (size_t)cap + 4096);
+	assert_true(n >= UART8250_TX_RING - UART8250_FIFO_SIZE);
+	assert_true(n <= UART8250_TX_RING + (size_t)cap);
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+	assert_int_equal(rd(f, IIR), 0xc1);       /* no THR-empty interrupt while busy */
+	assert_int_equal(f->irq.level, 0);
+	/* Still busy a while later: it is the reader that makes room. */
+	usleep(50000);
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+	assert_int_equal(f->irq.level, 0);
+	uart8250_get_stats(&f->u, &st);
+	assert_int_equal(st.tx_dropped, 0);       /* a driver that waits loses nothing */
+
+	/* The host reads: the writer makes room, THRE comes back and the
+	 * THR-empty interrupt fires from the writer's thread. */
+	int raises = f->irq.raises;
+	assert_true(read(f->out[0], sink, sizeof(sink)) > 0);
+	assert_true(wait_level(f, 1));
+	assert_int_equal(f->irq.raises, raises + 1);
+	assert_int_equal(rd(f, LSR) & 0x60, 0x60);
+	assert_int_equal(rd(f, IIR), 0xc2);
+	assert_int_equal(f->irq.level, 0);
+	/* With THRI masked, room comes silently; unmasking with THRE set fires. */
+	n = fill_until_busy(f, 64 * 1024);
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+	wr(f, IER, 0x00);
+	assert_true(read(f->out[0], sink, sizeof(sink)) > 0);
+	double end = now_s() + 2;
+	while (!(rd(f, LSR) & 0x20) && now_s() < end)
+		usleep(1000);
+	assert_int_equal(rd(f, LSR) & 0x60, 0x60);
+	assert_int_equal(f->irq.level, 0);
+	wr(f, IER, 0x02);
+	assert_int_equal(f->irq.level, 1);
+	/* Drain everything before the teardown's flush. */
+	while (uart8250_flush(&f->u, 10) != 0)
+		while (read(f->out[0], sink, sizeof(sink)) > 0)
+			;
+}
+
+/* Enabling THRI while the line is busy arms the interrupt for when room comes. */
+static void test_tx_ier_while_busy(void **state)
+{
+	struct fixture *f = *state;
+	char sink[8192];
+
+	small_pipe(f);
+	fill_until_busy(f, 128 * 1024);
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+	wr(f, IER, 0x02);
+	assert_int_equal(f->irq.level, 0);
+	assert_true(read(f->out[0], sink, sizeof(sink)) > 0);
+	assert_true(wait_level(f, 1));
+	assert_int_equal(rd(f, IIR) & 0x0f, 0x02);
+	while (uart8250_flush(&f->u, 10) != 0)
+		while (read(f->out[0], sink, sizeof(sink)) > 0)
+			;
+}
+
+/* A driver that honours THRE, three rings' worth of output with a slow
+ * host reader: every byte arrives, in order, across many wraparounds. */
+static void test_tx_order_across_wraparound(void **state)
+{
+	struct fixture *f = *state;
+	const size_t total = 3 * UART8250_TX_RING + 1234;
+	uint8_t *got = malloc(total);
+	size_t sent = 0, recvd = 0;
+	struct uart8250_stats st;
+	double end = now_s() + 20;
+
+	assert_non_null(got);
+	small_pipe(f);
+	while ((sent < total || recvd < total) && now_s() < end) {
+		if (sent < total && (rd(f, LSR) & 0x20)) {
+			for (int i = 0; i < UART8250_FIFO_SIZE && sent < total; i++, sent++)
+				wr(f, THR, (uint8_t)(sent * 131 + sent / 251));
+			continue;
+		}
+		/* Busy (or all sent): the host reads a little. */
+		ssize_t n = read(f->out[0], got + recvd, total - recvd < 3000 ? total - recvd : 3000);
+
+		if (n > 0)
+			recvd += (size_t)n;
+		else
+			usleep(200);
+	}
+	assert_int_equal(sent, total);
+	assert_int_equal(recvd, total);
+	for (size_t i = 0; i < total; i++)
+		if (got[i] != (uint8_t)(i * 131 + i / 251))
+			fail_msg("byte %zu is %#x, expected %#x", i, got[i], (uint8_t)(i * 131 + i / 251));
+	uart8250_get_stats(&f->u, &st);
+	assert_int_equal(st.tx_dropped, 0);
+	assert_int_equal(st.tx_bytes, total);
+	assert_int_equal(st.tx_written, total);
+	assert_int_equal(st.tx_queued, 0);
+	free(got);
+}
+
+/* A driver that ignores THRE, into a pipe nobody reads: every THR write
+ * returns at once, and what did not fit is counted, not blocked on. */
+static void test_tx_unread_pipe_never_blocks(void **state)
+{
+	struct fixture *f = *state;
+	int cap = small_pipe(f);
+	const size_t total = UART8250_TX_RING + (size_t)cap + 100000;
+	struct uart8250_stats st;
+	double t0 = now_s(), worst = 0;
+
+	for (size_t i = 0; i < total; i++) {
+		double t = now_s();
+
+		wr(f, THR, 'x');
+		if (now_s() - t > worst)
+			worst = now_s() - t;
+		if (i % 8192 == 0)
+			uart8250_flush(&f->u, 5);   /* let the writer fill the pipe */
+	}
+	print_message("# %zu THR writes in %.3f s, slowest %.1f us\n", total, now_s() - t0, worst * 1e6);
+	assert_true(now_s() - t0 < 5);
+	assert_true(worst < 0.5);
+	uart8250_get_stats(&f->u, &st);
+	assert_true(st.tx_dropped >= 100000);
+	assert_int_equal(st.tx_bytes + st.tx_dropped, total);
+	assert_true(st.tx_written <= (uint64_t)cap);   /* what the pipe took */
+	assert_int_equal(st.tx_queued, UART8250_TX_RING);
+	assert_int_equal(st.tx_bytes, st.tx_written + st.tx_queued);
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+}
+
+struct reader {
+	int fd;
+	size_t got;
+	int delay_ms;
+};
+
+static void *slow_reader(void *arg)
+{
+	struct reader *r = arg;
+	char buf[4096];
+	ssize_t n;
+
+	usleep((useconds_t)r->delay_ms * 1000);
+	while ((n = read(r->fd, buf, sizeof(buf))) > 0)
+		r->got += (size_t)n;
+	return NULL;
+}
+
+static int lost_warnings;
+static void lost_sink(enum log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level <= LOG_WARN && strstr(msg, "not written within"))
+		lost_warnings++;
+}
+
+/* Destroy flushes what is queued: everything, once the host reads; with
+ * nobody reading, it gives up after UART8250_EXIT_FLUSH_MS and says how
+ * much it dropped. */
+static void test_tx_flush_at_destroy(void **state)
+{
+	struct uart8250 u;
+	struct reader r = { .delay_ms = 300 };
+	pthread_t t;
+	int p[2];
+	double t0;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);            /* blocking, like a shell's pipe */
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	uart8250_init(&u, (struct irq_line){ 0 }, p[1]);
+	assert_int_equal(uart8250_start_output(&u), 0);
+	for (int i = 0; i < 40000; i++) {
+		uint8_t c = (uint8_t)i;
+		uart8250_io(&u, 0, &c, 1, true);
+	}
+	r.fd = p[0];
+	assert_int_equal(pthread_create(&t, NULL, slow_reader, &r), 0);
+	lost_warnings = 0;
+	log_set_sink(lost_sink, NULL);
+	uart8250_destroy(&u);                     /* the reader starts during the flush */
+	close(p[1]);
+	pthread_join(t, NULL);
+	assert_int_equal(r.got, 40000);
+	assert_int_equal(lost_warnings, 0);
+	close(p[0]);
+
+	/* Nobody reads: destroy returns after the deadline, counting the loss. */
+	assert_int_equal(pipe(p), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	uart8250_init(&u, (struct irq_line){ 0 }, p[1]);
+	assert_int_equal(uart8250_start_output(&u), 0);
+	for (int i = 0; i < 40000; i++) {
+		uint8_t c = (uint8_t)i;
+		uart8250_io(&u, 0, &c, 1, true);
+	}
+	t0 = now_s();
+	uart8250_destroy(&u);
+	print_message("# destroy with an unread pipe took %.3f s\n", now_s() - t0);
+	assert_true(now_s() - t0 >= UART8250_EXIT_FLUSH_MS / 1000.0 - 0.05);
+	assert_true(now_s() - t0 < UART8250_EXIT_FLUSH_MS / 1000.0 + 3);   /* a loaded host */
+	assert_int_equal(lost_warnings, 1);
+	log_set_sink(NULL, NULL);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A snapshot taken while the guest waits for a busy line restores with an
+ * empty queue: the THR-empty interrupt it waits for is armed. */
+static void test_tx_busy_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct uart8250_state s;
+	struct irq_rec rec = { 0 };
+	struct uart8250 b;
+	char sink[8192];
+
+	small_pipe(f);
+	wr(f, IER, 0x02);
+	rd(f, IIR);
+	fill_until_busy(f, 128 * 1024);
+	assert_int_equal(f->irq.level, 0);
+	assert_int_equal(uart8250_save(&f->u, &s), 0);
+	uart8250_init(&b, (struct irq_line){ irq_rec_set, &rec, 4 }, -1);
+	assert_int_equal(uart8250_restore(&b, &s), 0);
+	assert_int_equal(rec.level, 1);
+	assert_int_equal(io_r_lsr(&b) & 0x60, 0x60);
+	uart8250_destroy(&b);
+	while (uart8250_flush(&f->u, 10) != 0)
+		while (read(f->out[0], sink, sizeof(sink)) > 0)
+			;
 }
 
 /* ---- console ---- */
@@ -429,6 +725,14 @@ static void test_escape_machine(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(act, CONSOLE_ACT_QUIT);
 	assert_false(e.pending);
+}
+
+static uint8_t io_r_lsr(struct uart8250 *u)
+{
+	uint8_t v = 0;
+
+	uart8250_io(u, 5, &v, 1, false);
+	return v;
 }
 
 static double now_s(void)
@@ -551,6 +855,12 @@ int main(void)
 		T(test_modem_status_irq),
 		T(test_odd_widths),
 		cmocka_unit_test(test_output_failure_dropped),
+		T(test_tx_full_busy_then_room_interrupts),
+		T(test_tx_ier_while_busy),
+		T(test_tx_order_across_wraparound),
+		T(test_tx_unread_pipe_never_blocks),
+		cmocka_unit_test(test_tx_flush_at_destroy),
+		T(test_tx_busy_snapshot),
 		cmocka_unit_test(test_escape_machine),
 		T(test_console_pipe_passthrough),
 		T(test_console_stop_while_blocked),
