@@ -251,6 +251,15 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->exits[KVM_EXIT_INTR]++;
+				/* A kick with neither a pause nor a stop behind it
+				 * (a pause that gave up while this thread could not
+				 * park) left immediate_exit set: every KVM_RUN would
+				 * bounce off it and the guest lose this vCPU. Clear
+				 * it; the loop then re-reads both flags, so a kick
+				 * racing with this store is seen there. */
+				if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) &&
+				    !atomic_load(h->paused) && !atomic_load(h->stopping))
+					__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
 			log_err("vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
