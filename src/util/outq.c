@@ -1,6 +1,7 @@
 /* outq.c - a bounded byte ring written to an fd by one thread that never blocks on it. */
 #include "util/outq.h"
 #include "util/log.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,6 +34,7 @@ struct outq {
 	bool stop, exited, orphaned;
 	uint64_t deadline_ns;      /* with stop: give up flushing then */
 	pthread_t thread;
+	char name[16];             /* the writer thread's name */
 	struct outq_stats st;
 	void (*room)(void *ctx);
 	void *ctx;
@@ -140,6 +143,12 @@ static void *outq_main(void *arg)
 	struct outq *q = arg;
 	bool orphaned;
 
+	/* Named here, before the filter: the SIGSYS report names the thread.
+	 * The creator (the build, on main or the API thread) has no filter
+	 * yet, so this thread's list is the only one it runs under. */
+	if (q->name[0])
+		prctl(PR_SET_NAME, q->name, 0, 0, 0);
+	sandbox_enter(SANDBOX_OUTQ);
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		while (!q->stop && q->head == q->tail)
@@ -211,6 +220,8 @@ int outq_start(struct outq **out, int out_fd, size_t size, const char *name,
 	q->room = room;
 	q->ctx = ctx;
 	q->stop_efd = -1;
+	if (name)
+		snprintf(q->name, sizeof(q->name), "%s", name);
 	if ((rc = outq_open_fd(q, out_fd)))
 		goto fail;
 	q->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -238,8 +249,6 @@ int outq_start(struct outq **out, int out_fd, size_t size, const char *name,
 		pthread_mutex_destroy(&q->lock);
 		goto fail;
 	}
-	if (name)
-		pthread_setname_np(q->thread, name);
 	*out = q;
 	return 0;
 fail:

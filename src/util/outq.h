@@ -23,8 +23,9 @@
  * after the deadline, outq_stop() leaves it running detached (it frees the
  * queue itself once its write returns) and returns false: the caller's
  * room() context must stay valid only until outq_stop() returns, since no
- * room() call starts after the stop was asked for. Syscalls the writer
- * thread uses: write/writev or sendto, poll, read (eventfd), futex, and
+ * room() call starts after the stop was asked for. The writer names itself
+ * and installs the seccomp filter of kind outq (util/sandbox.h) before its
+ * first write: write/writev or sendto, poll, read (eventfd), futex, and
  * madvise/munmap at exit (glibc).
  */
 #ifndef MVM_UTIL_OUTQ_H

@@ -138,6 +138,12 @@ static const int sys_metrics[] = {
 };
 static const unsigned long ioctl_metrics[] = { KVM_GET_STATS_FD };
 
+/* An output queue's writer (util/outq.c): the fd it drains (write, or
+ * sendto with MSG_DONTWAIT on a socket), poll for room and its stop
+ * eventfd (read is in the base list). Started during the build, before any
+ * creator's filter, so this list is all it has. */
+static const int sys_outq[] = { SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(sendto) };
+
 /* Main, after the build: start the threads, wait for a stop (poll, the
  * signalfd), tear the VM down, print the report. */
 static const int sys_main[] = {
@@ -169,6 +175,7 @@ static const struct sb_list lists[SANDBOX_KINDS] = {
 			      ARRAY_LEN(ioctl_tty), NULL, 0, false },
 	[SANDBOX_METRICS] = { sys_metrics, ARRAY_LEN(sys_metrics), ioctl_metrics,
 			      ARRAY_LEN(ioctl_metrics), NULL, 0, false },
+	[SANDBOX_OUTQ] = SB_SYS(sys_outq),
 	[SANDBOX_MAIN] = { sys_main, ARRAY_LEN(sys_main), ioctl_main, ARRAY_LEN(ioctl_main),
 			   NULL, 0, true },
 };
@@ -183,7 +190,8 @@ static bool sb_is_worker(enum sandbox_kind k)
 static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_VCPU] = "vcpu", [SANDBOX_BLK] = "blk", [SANDBOX_NET_TAP] = "net-tap",
 	[SANDBOX_NET_USER] = "net-user", [SANDBOX_DEVICE] = "device", [SANDBOX_API] = "api",
-	[SANDBOX_CONSOLE] = "console", [SANDBOX_METRICS] = "metrics", [SANDBOX_MAIN] = "main",
+	[SANDBOX_CONSOLE] = "console", [SANDBOX_METRICS] = "metrics", [SANDBOX_OUTQ] = "outq",
+	[SANDBOX_MAIN] = "main",
 };
 
 /* ---- process state, set by sandbox_setup() before any other thread ------------------------- */

@@ -49,6 +49,7 @@ enum sandbox_kind {
 	SANDBOX_API,         /* mvm-api, once the VM is built */
 	SANDBOX_CONSOLE,     /* host stdin -> the guest */
 	SANDBOX_METRICS,     /* mvm-metrics */
+	SANDBOX_OUTQ,        /* mvm-com1-out: an output queue's writer (util/outq.c) */
 	SANDBOX_MAIN,        /* the main thread after the VM is built */
 	SANDBOX_KINDS
 };
@@ -56,7 +57,8 @@ enum sandbox_kind {
 /* "off", "log", "kill" -> *mode: 0, or -EINVAL. */
 int sandbox_parse_mode(const char *s, enum sandbox_mode *mode);
 const char *sandbox_mode_name(enum sandbox_mode mode);
-/* "vcpu", "blk", "net-tap", "net-user", "device", "api", "console", "metrics", "main". */
+/* "vcpu", "blk", "net-tap", "net-user", "device", "api", "console", "metrics", "outq",
+ * "main". */
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
 /* Once, on the main thread, before any other thread: 0 or -errno (logged). */

@@ -556,7 +556,7 @@ case_seccomp-kill() {
 	local f kind thread img=$work/seccomp-a.img img2=$work/seccomp-b.img
 	f=$(sdk_guest hello) || { notok seccomp-kill "no build/guest/hello/hello.elf (run make)"; return; }
 	truncate -s 1M "$img" "$img2"
-	for kind in vcpu:mvm-vcpu0 blk:mvm-blk net-user:mvm-net main:mvm; do
+	for kind in vcpu:mvm-vcpu0 blk:mvm-blk net-user:mvm-net outq:mvm-com1-out main:mvm; do
 		thread=${kind#*:} kind=${kind%%:*}
 		MVM_SECCOMP_TEST=$kind vm_start "seccomp-$kind" /dev/null run --kernel "$f" \
 			--disk "$img" --disk "$img2" --net user --net user
