@@ -26,7 +26,8 @@
  * room() call starts after the stop was asked for. The writer names itself
  * and installs the seccomp filter of kind outq (util/sandbox.h) before its
  * first write: write/writev or sendto, poll, read (eventfd), futex, and
- * madvise/munmap at exit (glibc).
+ * madvise/munmap at exit (glibc); room() runs under it too (the list holds
+ * ioctl KVM_IRQ_LINE for COM1's THR-empty interrupt).
  */
 #ifndef MVM_UTIL_OUTQ_H
 #define MVM_UTIL_OUTQ_H

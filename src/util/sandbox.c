@@ -140,9 +140,11 @@ static const unsigned long ioctl_metrics[] = { KVM_GET_STATS_FD };
 
 /* An output queue's writer (util/outq.c): the fd it drains (write, or
  * sendto with MSG_DONTWAIT on a socket), poll for room and its stop
- * eventfd (read is in the base list). Started during the build, before any
+ * eventfd (read is in the base list), and its room callback: COM1 raises
+ * its THR-empty interrupt there. Started during the build, before any
  * creator's filter, so this list is all it has. */
-static const int sys_outq[] = { SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(sendto) };
+static const int sys_outq[] = { SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(sendto), SCMP_SYS(ioctl) };
+static const unsigned long ioctl_outq[] = { KVM_IRQ_LINE };
 
 /* Main, after the build: start the threads, wait for a stop (poll, the
  * signalfd), tear the VM down, print the report. */
@@ -175,7 +177,8 @@ static const struct sb_list lists[SANDBOX_KINDS] = {
 			      ARRAY_LEN(ioctl_tty), NULL, 0, false },
 	[SANDBOX_METRICS] = { sys_metrics, ARRAY_LEN(sys_metrics), ioctl_metrics,
 			      ARRAY_LEN(ioctl_metrics), NULL, 0, false },
-	[SANDBOX_OUTQ] = SB_SYS(sys_outq),
+	[SANDBOX_OUTQ] = { sys_outq, ARRAY_LEN(sys_outq), ioctl_outq, ARRAY_LEN(ioctl_outq),
+			   NULL, 0, false },
 	[SANDBOX_MAIN] = { sys_main, ARRAY_LEN(sys_main), ioctl_main, ARRAY_LEN(ioctl_main),
 			   NULL, 0, true },
 };
