@@ -454,6 +454,14 @@ static int uart_refuse(const char *field, unsigned val, const char *why)
 
 int uart8250_save(struct uart8250 *u, struct uart8250_state *s)
 {
+	/* The vCPUs are paused: give what the guest wrote a moment to reach
+	 * stdout, so a restored or migrated guest's output follows it. What an
+	 * unread stdout holds back stays with this process (written later, or
+	 * counted at exit); waiting longer would stall the snapshot on it. */
+	if (u->tx && uart8250_flush(u, UART8250_SAVE_FLUSH_MS))
+		log_debug("COM1: output still queued at the state save (stdout not read within "
+			  "%d ms); it is written by this process, not the restored one",
+			  UART8250_SAVE_FLUSH_MS);
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&u->lock);
 	memcpy(&s->regs, &u->regs, sizeof(s->regs));

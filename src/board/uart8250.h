@@ -33,9 +33,11 @@
  * Accesses of any width are split into byte accesses at consecutive
  * offsets; offsets past the 8 registers read 0xff and ignore writes.
  *
- * State: uart8250_save() copies the registers (FIFO contents included)
- * under the lock; queued output is not state: a restored UART's queue is
- * empty, so a transmitter the guest saw busy is saved as having emptied
+ * State: uart8250_save() first waits up to UART8250_SAVE_FLUSH_MS for the
+ * output queue to drain (the caller has paused the vCPUs), then copies the
+ * registers (FIFO contents included) under the lock; queued output is not
+ * state: what an unread stdout still holds is written by this process. A
+ * restored UART's queue is empty, so a transmitter the guest saw busy is saved as having emptied
  * (THR-empty interrupt armed, irq_level to match). uart8250_restore() checks every field a guest could not
  * have produced (FIFO index and count within the capacity FCR selects,
  * reserved bits of IER/MCR/FCR/LSR/MSR, flags 0/1, irq_level equal to what
@@ -58,6 +60,7 @@
 #define UART8250_FIFO_SIZE 16
 #define UART8250_TX_RING   (64 * 1024)   /* output queued for the writer thread */
 #define UART8250_EXIT_FLUSH_MS 1000      /* how long destroy waits for it */
+#define UART8250_SAVE_FLUSH_MS 100       /* how long a state save waits for it */
 
 struct outq;
 
