@@ -1,5 +1,6 @@
 /* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
 #include "api/fc_config.h"
+#include "api/fc_missing.h"
 #include "api/server.h"
 #include "api/migrate.h"
 #include "api/snapshot.h"
@@ -487,18 +488,23 @@ void api_route(struct api_vmm *a, const struct http_request *req, struct api_res
 		if (d->method == req->method)
 			hit = d;
 	}
+	/* Firecracker answers 400 to any path or method it does not serve, and so does mvm
+	 * (the Allow header still says what the path takes); a path of Firecracker's that mvm
+	 * lacks names the missing feature. */
 	if (!hit) {
+		const char *missing = fc_missing_feature(req->path.p, req->path.len);
+
 		if (path_known) {
 			snprintf(allow + n, sizeof(allow) - n, "\r\n");
 			r->extra = allow;
-			api_fault(r, 405, "Invalid request method: %.*s is not allowed on %.*s",
+		}
+		if (missing && !path_known)
+			api_fault(r, 400, "%.*s: %s: not supported by mvm", (int)req->path.len,
+				  req->path.p, missing);
+		else
+			api_fault(r, 400, "Invalid request method and/or path: %.*s %.*s.",
 				  (int)req->method_str.len, req->method_str.p,
 				  (int)req->path.len, req->path.p);
-		} else {
-			api_fault(r, 404, "Invalid request path: %.*s %.*s",
-				  (int)req->method_str.len, req->method_str.p,
-				  (int)req->target.len, req->target.p);
-		}
 		return;
 	}
 	if (hit->takes_id && !api_id_ok(id)) {
