@@ -279,6 +279,11 @@ static int apply_body(struct vm_config *cfg, const char *body, size_t len, fc_re
 static int patch_machine(struct vm_config *cfg, struct json_object *o, const char *path,
 			 char *err, size_t errlen)
 {
+	/* Firecracker refuses a PATCH that changes nothing. */
+	if (json_object_object_length(o) == 0)
+		return fc_json_err(err, errlen, "Empty PATCH request: give at least one of "
+				   "vcpu_count, mem_size_mib, smt, track_dirty_pages, cpu_template, "
+				   "huge_pages");
 	return fc_res_machine(cfg, o, path, true, err, errlen);
 }
 

@@ -76,6 +76,18 @@ int fc_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 int fc_apply_metrics(struct vm_config *cfg, const char *body, size_t len,
 		     char *err, size_t errlen);
 
+/* The API's PUT /boot-source, /drives/{id} and /metrics: the fc_apply_*() above plus what
+ * Firecracker checks when the request arrives (a config file meets these when the VM is
+ * built): the kernel and initrd open for reading, a drive's file for reading and writing
+ * (reading only when is_read_only), each a regular file (or a block device for a drive);
+ * metrics are set once (also refused when --metrics gave them). */
+int fc_put_boot_source(struct vm_config *cfg, const char *body, size_t len,
+		       char *err, size_t errlen);
+int fc_put_drive(struct vm_config *cfg, const char *id, const char *body, size_t len,
+		 char *err, size_t errlen);
+int fc_put_metrics(struct vm_config *cfg, const char *body, size_t len,
+		   char *err, size_t errlen);
+
 /* GET /vm/config: the full configuration in Firecracker's shape (plus
  * mvm's extensions where they are not defaults). malloc'd, NULL on ENOMEM.
  * fc_config_parse() of the result gives back the same vm_config. */

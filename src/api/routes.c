@@ -226,8 +226,8 @@ static void api_applied(struct api_response *r, int ret, const char *err)
 
 API_APPLY(h_put_machine, fc_apply_machine_config(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_patch_machine, fc_patch_machine_config(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_boot, fc_apply_boot_source(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_drive, fc_apply_drive(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_boot, fc_put_boot_source(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_drive, fc_put_drive(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_net, fc_apply_network_interface(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_entropy, fc_apply_entropy(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 /* PUT /logger takes effect at once, as in Firecracker: level and log_path. */
@@ -248,7 +248,7 @@ static int api_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 }
 
 API_APPLY(h_put_logger, api_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_metrics, fc_apply_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_metrics, fc_put_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 
 static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,
 		      struct api_response *r)

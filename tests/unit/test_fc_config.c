@@ -607,6 +607,77 @@ static void round_trip(const char *doc)
 	vm_config_release(&b);
 }
 
+/* The API's PUT checks files at once, as Firecracker: a kernel, initrd or drive that does
+ * not open is refused with the field and the path; metrics are set once; an empty PATCH of
+ * machine-config is refused. */
+static void test_put_checks(void **state)
+{
+	char dir[] = "/tmp/mvm-fcput-XXXXXX", file[64], ro[64], body[512];
+	struct vm_config cfg;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/k", dir);
+	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	assert_true((fd = open(file, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	assert_true((fd = open(ro, O_CREAT | O_WRONLY, 0400)) >= 0);
+	close(fd);
+	fc_config_defaults(&cfg);
+
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s/none\"}", dir);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "kernel_image_path: "));
+	assert_non_null(strstr(err, "/none: cannot open: No such file or directory"));
+	assert_null(cfg.kernel_path);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", dir);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file (a directory)"));
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s/i\"}",
+		 file, dir);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "initrd_path: "));
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\"}",
+		 file, file);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), 0);
+	assert_string_equal(cfg.kernel_path, file);
+	/* The schema's own errors still come first for a field of the wrong type. */
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": 1}");
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "kernel_image_path: expected a string, got integer");
+
+	snprintf(body, sizeof(body), "{\"drive_id\": \"d\", \"path_on_host\": \"%s/none\", "
+		 "\"is_root_device\": false}", dir);
+	assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "path_on_host: "));
+	assert_int_equal(cfg.nr_disks, 0);
+	/* A file only readable is a read-only drive's, not a read-write one's (unless root,
+	 * which opens anything). */
+	if (geteuid() != 0) {
+		snprintf(body, sizeof(body), "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+			 "\"is_root_device\": false}", ro);
+		assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "cannot open for writing: Permission denied"));
+	}
+	snprintf(body, sizeof(body), "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"is_read_only\": true}", ro);
+	assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)), 0);
+	assert_int_equal(cfg.nr_disks, 1);
+
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s/m\"}", dir);
+	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), 0);
+	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "already initialized"));
+
+	assert_int_equal(fc_patch_machine_config(&cfg, "{}", 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "Empty PATCH request"));
+	vm_config_release(&cfg);
+	unlink(file);
+	unlink(ro);
+	rmdir(dir);
+}
+
 static void test_round_trip(void **state)
 {
 	round_trip(full);
@@ -778,6 +849,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_machine_boot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_net, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_net_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),
