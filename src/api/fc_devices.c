@@ -292,14 +292,20 @@ int fc_res_net(struct vm_config *cfg, struct json_object *o, const char *path,
 	if (ex >= 0 && !replace)
 		return fc_json_err(err, errlen, "%s: '%s' is given twice",
 				   fc_json_name(name, sizeof(name), path, "iface_id"), id);
-	for (int i = 0; tap && i < cfg->nr_nets; i++) {
+	for (int i = 0; i < cfg->nr_nets; i++) {
 		struct net_cfg other;
 
-		if (i != ex && !net_cfg_parse(cfg->nets[i], &other) && other.kind == NET_TAP &&
-		    !strcmp(other.ifname, tap))
+		if (i == ex || net_cfg_parse(cfg->nets[i], &other))
+			continue;
+		if (tap && other.kind == NET_TAP && !strcmp(other.ifname, tap))
 			return fc_json_err(err, errlen, "%s: '%s' is already used by another interface",
 					   fc_json_name(name, sizeof(name), path, "host_dev_name"),
 					   tap);
+		/* Two NICs with one MAC confuse every switch and ARP cache (Firecracker refuses). */
+		if (mac && nc.mac_set && other.mac_set && !memcmp(nc.mac, other.mac, 6))
+			return fc_json_err(err, errlen, "%s: '%s' is already the MAC of interface '%s'",
+					   fc_json_name(name, sizeof(name), path, "guest_mac"), mac,
+					   cfg->net_ids[i] ? cfg->net_ids[i] : "(--net)");
 	}
 	if (ex < 0 && cfg->nr_nets >= VM_MAX_NETS)
 		return fc_json_err(err, errlen, "%s: at most %d network interfaces",

@@ -548,6 +548,20 @@ static void test_apply_net(void **state)
 	assert_int_equal(put_net(&cfg, "eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": "
 				 "\"tap9\", \"rx_rate_limiter\": null, \"tx_rate_limiter\": {}}"), 0);
 	assert_int_equal(cfg.nr_nets, 3);
+	/* A guest MAC already in use, in any case, is refused; the same interface may keep it. */
+	assert_int_equal(put_net(&cfg, "eth3", "{\"iface_id\": \"eth3\", \"host_dev_name\": "
+				 "\"tap10\", \"guest_mac\": \"02:00:00:00:00:08\"}"), -EINVAL);
+	assert_string_equal(err, "guest_mac: '02:00:00:00:00:08' is already the MAC of interface "
+			    "'eth0'");
+	assert_int_equal(put_net(&cfg, "eth3", "{\"iface_id\": \"eth3\", \"mvm_user\": {}, "
+				 "\"guest_mac\": \"02:00:00:00:00:0A\"}"), 0);
+	assert_int_equal(put_net(&cfg, "eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": "
+				 "\"tap9\", \"guest_mac\": \"02:00:00:00:00:0a\"}"), -EINVAL);
+	assert_string_equal(err, "guest_mac: '02:00:00:00:00:0a' is already the MAC of interface "
+			    "'eth3'");
+	assert_int_equal(put_net(&cfg, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": "
+				 "\"tap8\", \"guest_mac\": \"02:00:00:00:00:08\"}"), 0);
+	assert_int_equal(cfg.nr_nets, 4);
 	vm_config_release(&cfg);
 }
 
