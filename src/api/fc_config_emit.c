@@ -120,8 +120,8 @@ static struct json_object *drive(struct emit *e, const struct vm_config *cfg, in
 	add(e, o, "is_read_only", json_object_new_boolean(d->read_only));
 	if (d->partuuid)
 		add(e, o, "partuuid", str(e, d->partuuid));
-	add(e, o, "cache_type", str(e, "Unsafe"));
-	add(e, o, "io_engine", str(e, "Async"));
+	add(e, o, "cache_type", str(e, fc_cache_types[d->fc_cache < 2 ? d->fc_cache : 0]));
+	add(e, o, "io_engine", str(e, fc_io_engines[d->fc_engine < 2 ? d->fc_engine : 0]));
 	return o;
 }
 

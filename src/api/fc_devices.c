@@ -16,6 +16,10 @@
 
 /* ---- drives ---- */
 
+/* Firecracker's defaults first (index 0 is what an absent field means). */
+const char *const fc_cache_types[] = { "Unsafe", "Writeback", NULL };
+const char *const fc_io_engines[] = { "Sync", "Async", NULL };
+
 static void disk_free(struct vm_disk_cfg *d)
 {
 	free((char *)d->path);
@@ -55,13 +59,11 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
 		"is_read_only", "partuuid", "cache_type", "io_engine", "rate_limiter", "socket",
 		NULL };
-	static const char *const caches[] = { "Unsafe", "Writeback", NULL };
-	static const char *const engines[] = { "Sync", "Async", NULL };
 	const char *id, *file, *partuuid = NULL, *s;
 	bool root, ro = false;
 	char name[NAME_LEN];
 	struct vm_disk_cfg d = { 0 };
-	int ret, ex, other_root = -1;
+	int ret, ex, other_root = -1, cache = 0, engine = 0;
 
 	if ((ret = fc_json_check_keys(o, path, keys, err, errlen)) ||
 	    (ret = fc_json_string(o, path, "drive_id", true, &id, err, errlen)) < 0 ||
@@ -81,11 +83,13 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 		return ret;
 	/* Both cache modes flush on the guest's request (mvm always offers
 	 * VIRTIO_BLK_F_FLUSH); both engines end in io_uring with a sync
-	 * fallback: accepted for compatibility, not stored. */
+	 * fallback: accepted for compatibility, kept only to be reported. */
 	if ((ret = fc_json_string(o, path, "cache_type", false, &s, err, errlen)) < 0 ||
-	    (ret && (ret = fc_json_one_of(s, caches, path, "cache_type", err, errlen)) < 0) ||
+	    (ret && (ret = cache = fc_json_one_of(s, fc_cache_types, path, "cache_type", err,
+						  errlen)) < 0) ||
 	    (ret = fc_json_string(o, path, "io_engine", false, &s, err, errlen)) < 0 ||
-	    (ret && (ret = fc_json_one_of(s, engines, path, "io_engine", err, errlen)) < 0) ||
+	    (ret && (ret = engine = fc_json_one_of(s, fc_io_engines, path, "io_engine", err,
+						   errlen)) < 0) ||
 	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", err, errlen)))
 		return ret;
 
@@ -108,6 +112,8 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 
 	d.read_only = ro;
 	d.is_root = root;
+	d.fc_cache = (unsigned char)cache;
+	d.fc_engine = (unsigned char)engine;
 	if (!(d.path = strdup(file)) || !(d.drive_id = strdup(id)) ||
 	    (partuuid && !(d.partuuid = strdup(partuuid)))) {
 		disk_free(&d);

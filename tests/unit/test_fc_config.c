@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "api/fc_config.h"
+#include "api/fc_resources.h"
 #include "util/log.h"
 
 static char err[FC_ERR_MAX];
@@ -66,7 +67,7 @@ static const char full[] =
 	"                     \"track_dirty_pages\": false, \"cpu_template\": \"None\", \"huge_pages\": \"None\"},\n"
 	"  \"drives\": [\n"
 	"    {\"drive_id\": \"data\", \"path_on_host\": \"/img/data.raw\", \"is_root_device\": false,\n"
-	"     \"cache_type\": \"Writeback\", \"io_engine\": \"Sync\", \"rate_limiter\": {}},\n"
+	"     \"cache_type\": \"Writeback\", \"io_engine\": \"Async\", \"rate_limiter\": {}},\n"
 	"    {\"drive_id\": \"rootfs\", \"path_on_host\": \"/img/root.ext4\", \"is_root_device\": true,\n"
 	"     \"is_read_only\": true, \"partuuid\": null}\n"
 	"  ],\n"
@@ -104,6 +105,11 @@ static void test_full_config(void **state)
 	assert_null(cfg.disks[0].id);
 	assert_string_equal(cfg.disks[1].drive_id, "data");
 	assert_false(cfg.disks[1].read_only);
+	/* cache_type and io_engine are kept as given, for GET /vm/config. */
+	assert_string_equal(fc_cache_types[cfg.disks[1].fc_cache], "Writeback");
+	assert_string_equal(fc_io_engines[cfg.disks[1].fc_engine], "Async");
+	assert_string_equal(fc_io_engines[cfg.disks[0].fc_engine], "Sync");
+	assert_string_equal(fc_cache_types[cfg.disks[0].fc_cache], "Unsafe");
 	assert_int_equal(cfg.nr_nets, 2);
 	assert_string_equal(cfg.net_ids[0], "eth0");
 	assert_string_equal(cfg.nets[0], "tap=tap0,mac=06:00:ac:10:00:02");
@@ -582,6 +588,8 @@ static void same_config(const struct vm_config *a, const struct vm_config *b)
 		assert_string_equal(a->disks[i].drive_id, b->disks[i].drive_id);
 		assert_int_equal(a->disks[i].read_only, b->disks[i].read_only);
 		assert_int_equal(a->disks[i].is_root, b->disks[i].is_root);
+		assert_int_equal(a->disks[i].fc_cache, b->disks[i].fc_cache);
+		assert_int_equal(a->disks[i].fc_engine, b->disks[i].fc_engine);
 		if (a->disks[i].partuuid || b->disks[i].partuuid)
 			assert_string_equal(a->disks[i].partuuid, b->disks[i].partuuid);
 	}
