@@ -189,8 +189,17 @@ char *fc_config_to_json(const struct vm_config *cfg)
 	}
 	add(&e, root, "logger", v);
 	v = NULL;
-	if (cfg->metrics_path && (v = obj(&e)))
+	if (cfg->metrics_path && (v = obj(&e))) {
 		add(&e, v, "metrics_path", str(&e, cfg->metrics_path));
+		add(&e, v, "emit_id", json_object_new_boolean(cfg->metrics_emit_id));
+		if (cfg->metrics_properties) {
+			struct json_object *p = json_tokener_parse(cfg->metrics_properties);
+
+			if (!p)
+				e.oom = true;
+			add(&e, v, "properties", p);
+		}
+	}
 	add(&e, root, "metrics", v);
 	add(&e, root, "vsock", NULL);
 	if (cfg->console == VM_CONSOLE_VIRTIO)

@@ -71,5 +71,6 @@ void vm_config_release(struct vm_config *cfg)
 	cfg->nr_disks = 0;
 	free((char *)cfg->log_path);
 	free((char *)cfg->metrics_path);
-	cfg->log_path = cfg->metrics_path = NULL;
+	free((char *)cfg->metrics_properties);
+	cfg->log_path = cfg->metrics_path = cfg->metrics_properties = NULL;
 }

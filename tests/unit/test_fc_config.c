@@ -571,6 +571,35 @@ static void test_apply_net(void **state)
 	vm_config_release(&cfg);
 }
 
+/* Firecracker's newer metrics fields: emit_id and string-valued properties, kept for the
+ * metrics lines and GET /vm/config. */
+static void test_metrics_fields(void **state)
+{
+	struct vm_config cfg;
+	char *json;
+
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", "
+			       "\"emit_id\": true, \"properties\": {\"a\": \"1\", \"b/c\": \"x y\"}}}"), 0);
+	assert_true(cfg.metrics_emit_id);
+	assert_string_equal(cfg.metrics_properties, "{\"a\":\"1\",\"b/c\":\"x y\"}");
+	assert_non_null(json = fc_config_to_json(&cfg));
+	assert_non_null(strstr(json, "\"emit_id\": true"));
+	assert_non_null(strstr(json, "\"b/c\": \"x y\""));
+	vm_config_release(&cfg);
+	assert_null(cfg.metrics_properties);
+	assert_int_equal(parse(&cfg, json), 0);
+	assert_true(cfg.metrics_emit_id);
+	assert_string_equal(cfg.metrics_properties, "{\"a\":\"1\",\"b/c\":\"x y\"}");
+	vm_config_release(&cfg);
+	free(json);
+	refused("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"properties\": {\"a\": 1}}}",
+		"metrics.properties.a: expected a string, got integer");
+	refused("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"properties\": []}}",
+		"metrics.properties: expected an object, got array");
+	refused("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"emit_id\": 1}}",
+		"metrics.emit_id: expected a boolean, got integer");
+}
+
 /* Parse, emit, parse again: the same vm_config. */
 static void same_config(const struct vm_config *a, const struct vm_config *b)
 {
@@ -872,6 +901,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_net, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_net_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),
