@@ -19,7 +19,7 @@ void fc_config_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nr_cpus = 1;
-	cfg->mem_size = VM_DEFAULT_MEM;
+	cfg->mem_size = FC_DEFAULT_MEM;
 	cfg->console = VM_CONSOLE_SERIAL;
 }
 

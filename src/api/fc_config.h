@@ -37,7 +37,11 @@
 /* A config file or request body larger than this is refused. */
 #define FC_CONFIG_MAX_BYTES (1u << 20)
 
-/* Defaults for a configuration built from JSON (1 vCPU, 256 MiB, serial
+/* Firecracker's default memory (machine_config.rs): what a config file without
+ * machine-config, or an API with no flag describing the VM, starts from. */
+#define FC_DEFAULT_MEM (128ULL << 20)
+
+/* Defaults for a configuration built from JSON (1 vCPU, FC_DEFAULT_MEM, serial
  * console): what the file and the API start from. */
 void fc_config_defaults(struct vm_config *cfg);
 

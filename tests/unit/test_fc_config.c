@@ -141,7 +141,7 @@ static void test_minimal_defaults(void **state)
 	assert_false(cfg.debug_exit);   /* the guest cannot pick mvm's status unless asked */
 	assert_null(cfg.cmdline);
 	assert_int_equal(cfg.nr_cpus, 1);
-	assert_int_equal(cfg.mem_size, VM_DEFAULT_MEM);
+	assert_int_equal(cfg.mem_size, 128ULL << 20);   /* Firecracker's default */
 	assert_int_equal(cfg.nr_disks, 0);
 	assert_int_equal(cfg.nr_nets, 0);
 	assert_false(cfg.rng);
