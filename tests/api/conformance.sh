@@ -59,5 +59,9 @@ while IFS=$'\t' read -r fc want_status method path body want note; do
 	: "$fc"
 done <"$here/conformance.tsv"
 stop
+if grep -qaE 'AddressSanitizer|runtime error|LeakSanitizer' "$work/mvm.out"; then
+	echo "not ok conformance: mvm printed a sanitizer report: $(grep -aE -m1 'Sanitizer|runtime error' "$work/mvm.out")"
+	failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
