@@ -84,7 +84,8 @@ int fc_apply_metrics(struct vm_config *cfg, const char *body, size_t len,
  * Firecracker checks when the request arrives (a config file meets these when the VM is
  * built): the kernel and initrd open for reading, a drive's file for reading and writing
  * (reading only when is_read_only), each a regular file (or a block device for a drive);
- * metrics are set once (also refused when --metrics gave them). */
+ * the metrics file opens for writing (created if missing, as Firecracker and --metrics do)
+ * and is set once (also refused when --metrics gave it). */
 int fc_put_boot_source(struct vm_config *cfg, const char *body, size_t len,
 		       char *err, size_t errlen);
 int fc_put_drive(struct vm_config *cfg, const char *id, const char *body, size_t len,

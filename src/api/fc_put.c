@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -73,12 +75,44 @@ int fc_put_drive(struct vm_config *cfg, const char *id, const char *body, size_t
 	return ret ? ret : fc_apply_drive(cfg, id, body, len, err, errlen);
 }
 
+/* The metrics file opens as metrics_create() will open it (a FIFO without waiting for a
+ * reader; anything else created 0600 and appended to), so a path that cannot be written is
+ * refused now, as Firecracker refuses it, not at InstanceStart. */
+static int check_metrics_path(const char *body, size_t len, char *err, size_t errlen)
+{
+	struct json_object *o, *v;
+	const char *path;
+	struct stat st;
+	int fd, ret;
+
+	if ((ret = parse(body, len, &o, err, errlen)))
+		return ret;
+	if (json_object_object_get_ex(o, "metrics_path", &v) &&
+	    json_object_is_type(v, json_type_string) && *(path = json_object_get_string(v))) {
+		fd = !stat(path, &st) && S_ISFIFO(st.st_mode)
+		     ? open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+		     : open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+			    0600);
+		if (fd < 0)
+			ret = fc_json_err(err, errlen, "metrics_path: %s: cannot open it for writing: %s",
+					  path, strerror(errno));
+		else
+			close(fd);
+	}
+	json_object_put(o);
+	return ret;
+}
+
 int fc_put_metrics(struct vm_config *cfg, const char *body, size_t len, char *err,
 		   size_t errlen)
 {
+	int ret;
+
 	/* Firecracker's metrics system is initialized once per process. */
 	if (cfg->metrics_path)
 		return fc_json_err(err, errlen, "the metrics system is already initialized "
 				   "(metrics_path %s): it is set once", cfg->metrics_path);
+	if ((ret = check_metrics_path(body, len, err, errlen)))
+		return ret;
 	return fc_apply_metrics(cfg, body, len, err, errlen);
 }

@@ -725,6 +725,10 @@ static void test_put_checks(void **state)
 	assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)), 0);
 	assert_int_equal(cfg.nr_disks, 1);
 
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s/none/m\"}", dir);
+	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "/none/m: cannot open it for writing: No such file or directory"));
+	assert_null(cfg.metrics_path);
 	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s/m\"}", dir);
 	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), 0);
 	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
@@ -735,6 +739,8 @@ static void test_put_checks(void **state)
 	vm_config_release(&cfg);
 	unlink(file);
 	unlink(ro);
+	snprintf(file, sizeof(file), "%s/m", dir);
+	unlink(file);              /* created by the PUT, as Firecracker creates it */
 	rmdir(dir);
 }
 
