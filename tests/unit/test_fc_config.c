@@ -798,6 +798,11 @@ static void test_to_json_shape(void **state)
 	assert_non_null(strstr(json, "\"hostfwd\""));
 	assert_non_null(strstr(json, "\"mvm-console\": \"virtio\""));
 	assert_non_null(strstr(json, "\"mvm-debug-exit\": true"));
+	/* Every key of Firecracker's FullVmConfiguration is there. */
+	assert_non_null(strstr(json, "\"pmem\": [\n  ]"));
+	assert_non_null(strstr(json, "\"mmds-config\": null"));
+	assert_non_null(strstr(json, "\"cpu-config\": null"));
+	assert_non_null(strstr(json, "\"memory-hotplug\": null"));
 	free(json);
 	vm_config_release(&cfg);
 
