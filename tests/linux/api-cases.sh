@@ -208,7 +208,7 @@ api_boot() {
 	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo $2\"}")" "PUT /boot-source"
 	expect "$name" 204 "$(api PUT /drives/scratch "{\"drive_id\": \"scratch\", \"path_on_host\": \"$img\", \"is_root_device\": false, \"is_read_only\": false}")" "PUT /drives/scratch"
 	expect "$name" 204 "$(api PUT /entropy '{}')" "PUT /entropy"
-	[ -z "${3:-}" ] || expect "$name" 204 "$(api PUT /metrics "{\"metrics_path\": \"$3\"}")" "PUT /metrics"
+	[ -z "${3:-}" ] || expect "$name" 204 "$(api PUT /metrics "{\"metrics_path\": \"$3\", \"emit_id\": true, \"properties\": {\"case\": \"$name\"}}")" "PUT /metrics"
 	API_T0=$(mvm_now)
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	if [ -n "$bad" ]; then exec 3>&-; vm_kill; fail_case "$name" "$bad"; return 1; fi
@@ -237,6 +237,8 @@ case_api-boot() {
 	expect api-boot 400 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "second InstanceStart"
 	expect api-boot 204 "$(api PUT /actions '{"action_type": "FlushMetrics"}')" "FlushMetrics"
 	expect_grep '"exits"' "$(tail -n 1 "$metrics" 2>/dev/null)" "FlushMetrics: no JSON line in the metrics file"
+	expect_grep '"id":"anonymous-instance"' "$(tail -n 1 "$metrics" 2>/dev/null)" "metrics emit_id: no id in the line"
+	expect_grep '"properties":\{"case":"api-boot"\}' "$(tail -n 1 "$metrics" 2>/dev/null)" "metrics properties: not in the line"
 	expect api-boot 200 "$(api GET /machine-config)" "GET /machine-config after start"
 	expect api-boot 200 "$(api GET /vm/config)" "GET /vm/config"
 	expect_grep '"drive_id": *"scratch"' "$(api_body)" "GET /vm/config: drives"
