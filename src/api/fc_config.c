@@ -82,10 +82,15 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 
 	if ((ret = fc_json_check_keys(doc, "", keys, err, errlen)))
 		return ret;
-	/* An empty list describes no device (Firecracker's own vm_config.json has "pmem": []). */
+	/* An empty list describes no device, as absent (Firecracker's own vm_config.json has
+	 * "pmem": []). */
 	for (int i = 0; unsupported[i]; i++)
-		if (json_object_object_get_ex(doc, unsupported[i], &v) && v &&
-		    !(json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0))
+		if (json_object_object_get_ex(doc, unsupported[i], &v) &&
+		    json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0)
+			json_object_object_del(doc, unsupported[i]);
+
+	for (int i = 0; unsupported[i]; i++)
+		if (json_object_object_get_ex(doc, unsupported[i], &v) && v)
 			return fc_json_err(err, errlen, "%s: not supported by mvm%s", unsupported[i],
 					   strcmp(unsupported[i], "vsock") ? "" : " yet");
 	if (!json_object_object_get_ex(doc, "boot-source", &v) || !v)
