@@ -163,6 +163,15 @@ char *fc_config_to_json(const struct vm_config *cfg)
 	}
 	add(&e, root, "boot-source", boot);
 	add(&e, root, "machine-config", machine(&e, cfg));
+	/* Firecracker's keys for what mvm has none of, as Firecracker prints them: a client
+	 * that reads them finds them (and the file still parses back). */
+	add(&e, root, "cpu-config", NULL);
+	add(&e, root, "mmds-config", NULL);
+	add(&e, root, "memory-hotplug", NULL);
+	v = json_object_new_array();
+	if (!v)
+		e.oom = true;
+	add(&e, root, "pmem", v);
 	drives = json_object_new_array();
 	nets = json_object_new_array();
 	if (!drives || !nets)
@@ -175,15 +184,6 @@ char *fc_config_to_json(const struct vm_config *cfg)
 			e.oom = true;
 	add(&e, root, "drives", drives);
 	add(&e, root, "network-interfaces", nets);
-	/* Firecracker's keys for what mvm has none of, as Firecracker prints them: a client
-	 * that reads them finds them (and the file still parses back). */
-	add(&e, root, "cpu-config", NULL);
-	add(&e, root, "mmds-config", NULL);
-	add(&e, root, "memory-hotplug", NULL);
-	v = json_object_new_array();
-	if (!v)
-		e.oom = true;
-	add(&e, root, "pmem", v);
 	add(&e, root, "entropy", cfg->rng ? obj(&e) : NULL);
 	v = NULL;
 	if (cfg->log_path || cfg->log_level_set || cfg->log_show_level || cfg->log_show_origin) {

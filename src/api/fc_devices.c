@@ -59,11 +59,14 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	static const char *const keys[] = { "drive_id", "path_on_host", "is_root_device",
 		"is_read_only", "partuuid", "cache_type", "io_engine", "rate_limiter", "socket",
 		NULL };
+	static const char *const caches[] = { "Unsafe", "Writeback", NULL };
+	static const char *const engines[] = { "Sync", "Async", NULL };
 	const char *id, *file, *partuuid = NULL, *s;
 	bool root, ro = false;
+	unsigned char cache = 0, engine = 0;
 	char name[NAME_LEN];
 	struct vm_disk_cfg d = { 0 };
-	int ret, ex, other_root = -1, cache = 0, engine = 0;
+	int ret, ex, other_root = -1;
 
 	if ((ret = fc_json_check_keys(o, path, keys, err, errlen)) ||
 	    (ret = fc_json_string(o, path, "drive_id", true, &id, err, errlen)) < 0 ||
@@ -85,13 +88,19 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	 * VIRTIO_BLK_F_FLUSH); both engines end in io_uring with a sync
 	 * fallback: accepted for compatibility, kept only to be reported. */
 	if ((ret = fc_json_string(o, path, "cache_type", false, &s, err, errlen)) < 0 ||
-	    (ret && (ret = cache = fc_json_one_of(s, fc_cache_types, path, "cache_type", err,
-						  errlen)) < 0) ||
+	    (ret && (ret = fc_json_one_of(s, caches, path, "cache_type", err, errlen)) < 0) ||
 	    (ret = fc_json_string(o, path, "io_engine", false, &s, err, errlen)) < 0 ||
-	    (ret && (ret = engine = fc_json_one_of(s, fc_io_engines, path, "io_engine", err,
-						   errlen)) < 0) ||
+	    (ret && (ret = fc_json_one_of(s, engines, path, "io_engine", err, errlen)) < 0) ||
 	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", err, errlen)))
 		return ret;
+
+	/* Checked above: their index in Firecracker's lists, for GET /vm/config. */
+	if (fc_json_string(o, path, "cache_type", false, &s, err, errlen) == 1)
+		cache = (unsigned char)fc_json_one_of(s, fc_cache_types, path, "cache_type",
+						      err, errlen);
+	if (fc_json_string(o, path, "io_engine", false, &s, err, errlen) == 1)
+		engine = (unsigned char)fc_json_one_of(s, fc_io_engines, path, "io_engine",
+						       err, errlen);
 
 	ex = find_drive(cfg, id);
 	if (ex >= 0 && !replace)
@@ -110,10 +119,10 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 		return fc_json_err(err, errlen, "%s: at most %d drives", *path ? path : "drive_id",
 				   VM_MAX_DISKS);
 
+	d.fc_cache = cache;
+	d.fc_engine = engine;
 	d.read_only = ro;
 	d.is_root = root;
-	d.fc_cache = (unsigned char)cache;
-	d.fc_engine = (unsigned char)engine;
 	if (!(d.path = strdup(file)) || !(d.drive_id = strdup(id)) ||
 	    (partuuid && !(d.partuuid = strdup(partuuid)))) {
 		disk_free(&d);

@@ -1,8 +1,8 @@
 /* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
 #include "api/fc_config.h"
-#include "api/fc_missing.h"
 #include "api/server.h"
 #include "api/migrate.h"
+#include "api/fc_missing.h"
 #include "api/snapshot.h"
 #include "vmm/snapshot.h"
 #include "obs/metrics.h"

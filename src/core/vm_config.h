@@ -24,12 +24,12 @@
 struct vm_disk_cfg {
 	const char *path;
 	bool read_only;
+	unsigned char fc_cache;    /* Firecracker's cache_type, io_engine as given (api/, 0: its */
+	unsigned char fc_engine;   /* defaults): reported back; mvm's I/O is the same for all */
 	const char *id;            /* virtio-blk GET_ID string; NULL: derived from the file */
 	const char *drive_id;      /* Firecracker's drive_id (config file/API); NULL: CLI */
 	bool is_root;              /* Firecracker's is_root_device: always disks[0] */
 	const char *partuuid;      /* root=PARTUUID=... instead of root=/dev/vda; NULL: none */
-	unsigned char fc_cache;    /* Firecracker's cache_type, io_engine as given (api/, 0: its */
-	unsigned char fc_engine;   /* defaults): reported back; mvm's I/O is the same for all */
 };
 
 enum vm_console {
