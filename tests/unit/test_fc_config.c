@@ -296,15 +296,6 @@ static void test_unsupported_features(void **state)
 	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}",
 		"vsock: not supported by mvm yet");
 	refused("{" BOOT ", \"balloon\": {}}", "balloon: not supported by mvm");
-	refused("{" BOOT ", \"pmem\": [{\"id\": \"p\", \"path_on_host\": \"/p\"}]}",
-		"pmem: not supported by mvm");
-	/* An empty list describes no device; null is no device either. */
-	assert_int_equal(parse(&cfg, "{" BOOT ", \"pmem\": [], \"network-interfaces\": [], "
-			       "\"drives\": [], \"vsock\": null, \"balloon\": null, \"cpu-config\": null, "
-			       "\"mmds-config\": null, \"memory-hotplug\": null, \"serial\": null}"), 0);
-	assert_int_equal(cfg.nr_disks, 0);
-	assert_int_equal(cfg.nr_nets, 0);
-	vm_config_release(&cfg);
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		"\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, "
 		"\"refill_time\": 1}}}]}", "drives[0].rate_limiter: rate limiting is not supported "
@@ -315,6 +306,15 @@ static void test_unsupported_features(void **state)
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		"\"is_root_device\": false, \"cache_type\": \"Fast\"}]}",
 		"drives[0].cache_type: 'Fast' is not one of Unsafe, Writeback");
+	refused("{" BOOT ", \"pmem\": [{\"id\": \"p\", \"path_on_host\": \"/p\"}]}",
+		"pmem: not supported by mvm");
+	/* An empty list describes no device; null is no device either. */
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"pmem\": [], \"network-interfaces\": [], "
+			       "\"drives\": [], \"vsock\": null, \"balloon\": null, \"cpu-config\": null, "
+			       "\"mmds-config\": null, \"memory-hotplug\": null, \"serial\": null}"), 0);
+	assert_int_equal(cfg.nr_disks, 0);
+	assert_int_equal(cfg.nr_nets, 0);
+	vm_config_release(&cfg);
 	/* track_dirty_pages is taken (Diff snapshots), without a warning now. */
 	assert_int_equal(parse(&cfg, "{" BOOT ", \"machine-config\": {\"vcpu_count\": 1, "
 			       "\"mem_size_mib\": 64, \"track_dirty_pages\": true}}"), 0);
