@@ -16,6 +16,8 @@
 #     count     MVM-COUNT=i T=<epoch> every 0.2 s, also into block i of /dev/vda (snapshot tests)
 #     tick      MVM-TICK=i every 10 ms (bench/snapshot.sh: the restored guest runs again)
 #     spew      MVM-SPEW-i as fast as the console takes it, i = 1, 2, ... (serial back-pressure)
+#   mvmdirty=MiB (with count) keeps rewriting a tmpfs file of that size, printing the md5 of
+#     each round's content as MVM-DIRTY=n (migration tests)
 #   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
 #   udhcpc finds /etc/udhcpc/default.script (Debian busybox's path), which configures the interface it leased.
 set -euo pipefail
@@ -100,10 +102,12 @@ done </lib/modules/load.order
 
 mode=shell
 root=
+dirty=
 for w in $cmdline; do
 	case "$w" in
 	mvmtest=*) mode=${w#mvmtest=} ;;
 	mvmroot=*) root=${w#mvmroot=} ;;
+	mvmdirty=*) dirty=${w#mvmdirty=} ;;
 	esac
 done
 if [ -n "$root" ]; then
@@ -168,6 +172,21 @@ count)
 	trap 'echo MVM-GUEST-CAD; sync; poweroff -f' INT
 	if [ -b /dev/vda ]; then
 		( while :; do dd if=/dev/zero of=/dev/vda bs=64k seek=16 count=32 conv=notrunc,fsync 2>/dev/null; done ) &
+	fi
+	# mvmdirty=MiB (migration tests): a file of that size in tmpfs written once now, and
+	# another rewritten in a loop (each page dirtied again, as fast as the guest can, with
+	# content that names the round: yes "MVM-DIRTY-PAGE-n");
+	# after each rewrite, MVM-DIRTY=n with the md5 of both: a page a migration lost or
+	# sent stale shows as a wrong sum.
+	if [ -n "$dirty" ]; then
+		mkdir -p /run/dirty && mount -t tmpfs -o size=$((dirty * 2 + 8))m tmpfs /run/dirty
+		yes MVM-FIXED-PAGE | head -c $((dirty * 1048576)) >/run/dirty/fixed
+		( n=0
+		while :; do
+			n=$((n + 1))
+			yes "MVM-DIRTY-PAGE-$n" | head -c $((dirty * 1048576)) | dd of=/run/dirty/moving bs=1M conv=notrunc 2>/dev/null
+			echo "MVM-DIRTY=$n $(md5sum </run/dirty/fixed | cut -c1-32) $(md5sum </run/dirty/moving | cut -c1-32)"
+		done ) &
 	fi
 	net=
 	[ -e /sys/class/net/eth0 ] && ip link set eth0 up && net=eth0

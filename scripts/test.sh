@@ -115,6 +115,9 @@ suite_step fuzz tests/fuzz/run.sh
 step "layering (tests/layering/check.sh)"
 suite_step layering tests/layering/check.sh --self-test
 
+step "Firecracker API conformance against a real mvm (tests/api/conformance.sh)"
+suite_step api-conformance tests/api/conformance.sh
+
 step "Linux guest tests (tests/linux/run.sh)"
 suite_step linux tests/linux/run.sh
 

@@ -45,8 +45,11 @@ void ctl_usage(FILE *out)
 		"                   DIR continues the VM; --diff: only the pages written since the\n"
 		"                   last snapshot (needs track_dirty_pages; mvm snapshot-merge)\n"
 		"  migrate tcp:HOST:PORT|unix:PATH [--max-downtime MS] [--bandwidth MB/s]\n"
+		"          [--auto-converge]\n"
 		"                   live migration to an mvm run --incoming there (PUT and GET\n"
-		"                   /mvm/migrate); the source exits 0 once the destination runs\n",
+		"                   /mvm/migrate); the source exits 0 once the destination runs;\n"
+		"                   --auto-converge: slow the guest's vCPUs down while it dirties\n"
+		"                   memory faster than the link sends it\n",
 		CTL_GRACE_S, API_SNAP_STATE_FILE,
 		API_SNAP_MEM_FILE);
 }
@@ -243,7 +246,8 @@ static bool ctl_wait_gone(const char *sock, int ms)
 /* mvm ctl migrate URI: PUT /mvm/migrate, then follow GET /mvm/migrate until
  * it completes (the source mvm then exits) or fails. One line per round, or
  * a progress line redrawn in place on a terminal. */
-static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long bandwidth)
+static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long bandwidth,
+		       bool auto_converge)
 {
 	char body[512];
 	bool tty = isatty(STDOUT_FILENO);
@@ -255,7 +259,8 @@ static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long
 		return 2;
 	}
 	snprintf(body, sizeof(body), "{\"uri\": \"%s\", \"max_downtime_ms\": %ld, "
-		 "\"bandwidth_mbps\": %ld}", uri, downtime_ms, bandwidth);
+		 "\"bandwidth_mbps\": %ld, \"auto_converge\": %s}", uri, downtime_ms, bandwidth,
+		 auto_converge ? "true" : "false");
 	if (ctl_call(sock, "PUT", "/mvm/migrate", body, false))
 		return 1;
 	for (;;) {
@@ -303,10 +308,15 @@ static int ctl_migrate(const char *sock, const char *uri, long downtime_ms, long
 		if (tty || round != last_round || strcmp(phase, shown_phase)) {
 			long long sent = J_INT("bytes_sent") >> 20, left = J_INT("remaining_bytes") >> 10;
 
+			long long thr = J_INT("throttle_pct");
+			char tbuf[32] = "";
+
+			if (thr)
+				snprintf(tbuf, sizeof(tbuf), ", vCPUs throttled %lld %%", thr);
 			printf("%sround %d: %lld MiB sent, %lld KiB dirty, %lld pages dirtied/s, "
-			       "expected downtime %.1f ms (%s)%s", tty ? "\r" : "", round, sent, left,
+			       "expected downtime %.1f ms%s (%s)%s", tty ? "\r" : "", round, sent, left,
 			       (long long)J_INT("dirty_pages_per_s"), J_DBL("expected_downtime_ms"),
-			       phase, tty ? "\033[K" : "\n");
+			       tbuf, phase, tty ? "\033[K" : "\n");
 			fflush(stdout);
 			last_round = round;
 			snprintf(shown_phase, sizeof(shown_phase), "%s", phase);
@@ -539,7 +549,7 @@ int ctl_main(int argc, char **argv)
 	const char *sock = NULL, *cmd = NULL;
 	long grace = CTL_GRACE_S, chunk = 0, delay = 0, timeout = CTL_TIMEOUT_MS;
 	long downtime = 30, bandwidth = 0;
-	bool no_shutdown = false, stay_paused = false, diff = false;
+	bool no_shutdown = false, stay_paused = false, diff = false, auto_converge = false;
 	const char *arg = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -560,6 +570,8 @@ int ctl_main(int argc, char **argv)
 			no_shutdown = true;
 		else if (!strcmp(a, "--stay-paused"))
 			stay_paused = true;
+		else if (!strcmp(a, "--auto-converge"))
+			auto_converge = true;
 		else if (!strcmp(a, "--diff"))
 			diff = true;
 		else if (!strcmp(a, "--max-downtime") && has_val)
@@ -617,7 +629,7 @@ int ctl_main(int argc, char **argv)
 			log_err("ctl: --max-downtime must be 1 to 60000 ms, --bandwidth 0 to 1000000 MB/s");
 			return 2;
 		}
-		return ctl_migrate(sock, arg, downtime, bandwidth);
+		return ctl_migrate(sock, arg, downtime, bandwidth, auto_converge);
 	}
 	if (arg) {
 		log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", arg);

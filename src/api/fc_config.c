@@ -19,7 +19,7 @@ void fc_config_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nr_cpus = 1;
-	cfg->mem_size = VM_DEFAULT_MEM;
+	cfg->mem_size = FC_DEFAULT_MEM;
 	cfg->console = VM_CONSOLE_SERIAL;
 }
 
@@ -82,6 +82,13 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 
 	if ((ret = fc_json_check_keys(doc, "", keys, err, errlen)))
 		return ret;
+	/* An empty list describes no device, as absent (Firecracker's own vm_config.json has
+	 * "pmem": []). */
+	for (int i = 0; unsupported[i]; i++)
+		if (json_object_object_get_ex(doc, unsupported[i], &v) &&
+		    json_object_is_type(v, json_type_array) && json_object_array_length(v) == 0)
+			json_object_object_del(doc, unsupported[i]);
+
 	for (int i = 0; unsupported[i]; i++)
 		if (json_object_object_get_ex(doc, unsupported[i], &v) && v)
 			return fc_json_err(err, errlen, "%s: not supported by mvm%s", unsupported[i],
@@ -279,6 +286,11 @@ static int apply_body(struct vm_config *cfg, const char *body, size_t len, fc_re
 static int patch_machine(struct vm_config *cfg, struct json_object *o, const char *path,
 			 char *err, size_t errlen)
 {
+	/* Firecracker refuses a PATCH that changes nothing. */
+	if (json_object_object_length(o) == 0)
+		return fc_json_err(err, errlen, "Empty PATCH request: give at least one of "
+				   "vcpu_count, mem_size_mib, smt, track_dirty_pages, cpu_template, "
+				   "huge_pages");
 	return fc_res_machine(cfg, o, path, true, err, errlen);
 }
 

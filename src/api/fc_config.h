@@ -37,7 +37,11 @@
 /* A config file or request body larger than this is refused. */
 #define FC_CONFIG_MAX_BYTES (1u << 20)
 
-/* Defaults for a configuration built from JSON (1 vCPU, 256 MiB, serial
+/* Firecracker's default memory (machine_config.rs): what a config file without
+ * machine-config, or an API with no flag describing the VM, starts from. */
+#define FC_DEFAULT_MEM (128ULL << 20)
+
+/* Defaults for a configuration built from JSON (1 vCPU, FC_DEFAULT_MEM, serial
  * console): what the file and the API start from. */
 void fc_config_defaults(struct vm_config *cfg);
 
@@ -75,6 +79,19 @@ int fc_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 		    char *err, size_t errlen);
 int fc_apply_metrics(struct vm_config *cfg, const char *body, size_t len,
 		     char *err, size_t errlen);
+
+/* The API's PUT /boot-source, /drives/{id} and /metrics: the fc_apply_*() above plus what
+ * Firecracker checks when the request arrives (a config file meets these when the VM is
+ * built): the kernel and initrd open for reading, a drive's file for reading and writing
+ * (reading only when is_read_only), each a regular file (or a block device for a drive);
+ * the metrics file opens for writing (created if missing, as Firecracker and --metrics do)
+ * and is set once (also refused when --metrics gave it). */
+int fc_put_boot_source(struct vm_config *cfg, const char *body, size_t len,
+		       char *err, size_t errlen);
+int fc_put_drive(struct vm_config *cfg, const char *id, const char *body, size_t len,
+		 char *err, size_t errlen);
+int fc_put_metrics(struct vm_config *cfg, const char *body, size_t len,
+		   char *err, size_t errlen);
 
 /* GET /vm/config: the full configuration in Firecracker's shape (plus
  * mvm's extensions where they are not defaults). malloc'd, NULL on ENOMEM.

@@ -120,8 +120,8 @@ static struct json_object *drive(struct emit *e, const struct vm_config *cfg, in
 	add(e, o, "is_read_only", json_object_new_boolean(d->read_only));
 	if (d->partuuid)
 		add(e, o, "partuuid", str(e, d->partuuid));
-	add(e, o, "cache_type", str(e, "Unsafe"));
-	add(e, o, "io_engine", str(e, "Async"));
+	add(e, o, "cache_type", str(e, fc_cache_types[d->fc_cache < 2 ? d->fc_cache : 0]));
+	add(e, o, "io_engine", str(e, fc_io_engines[d->fc_engine < 2 ? d->fc_engine : 0]));
 	return o;
 }
 
@@ -163,6 +163,15 @@ char *fc_config_to_json(const struct vm_config *cfg)
 	}
 	add(&e, root, "boot-source", boot);
 	add(&e, root, "machine-config", machine(&e, cfg));
+	/* Firecracker's keys for what mvm has none of, as Firecracker prints them: a client
+	 * that reads them finds them (and the file still parses back). */
+	add(&e, root, "cpu-config", NULL);
+	add(&e, root, "mmds-config", NULL);
+	add(&e, root, "memory-hotplug", NULL);
+	v = json_object_new_array();
+	if (!v)
+		e.oom = true;
+	add(&e, root, "pmem", v);
 	drives = json_object_new_array();
 	nets = json_object_new_array();
 	if (!drives || !nets)
@@ -189,8 +198,17 @@ char *fc_config_to_json(const struct vm_config *cfg)
 	}
 	add(&e, root, "logger", v);
 	v = NULL;
-	if (cfg->metrics_path && (v = obj(&e)))
+	if (cfg->metrics_path && (v = obj(&e))) {
 		add(&e, v, "metrics_path", str(&e, cfg->metrics_path));
+		add(&e, v, "emit_id", json_object_new_boolean(cfg->metrics_emit_id));
+		if (cfg->metrics_properties) {
+			struct json_object *p = json_tokener_parse(cfg->metrics_properties);
+
+			if (!p)
+				e.oom = true;
+			add(&e, v, "properties", p);
+		}
+	}
 	add(&e, root, "metrics", v);
 	add(&e, root, "vsock", NULL);
 	if (cfg->console == VM_CONSOLE_VIRTIO)

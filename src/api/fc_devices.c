@@ -16,6 +16,10 @@
 
 /* ---- drives ---- */
 
+/* Firecracker's defaults first (index 0 is what an absent field means). */
+const char *const fc_cache_types[] = { "Unsafe", "Writeback", NULL };
+const char *const fc_io_engines[] = { "Sync", "Async", NULL };
+
 static void disk_free(struct vm_disk_cfg *d)
 {
 	free((char *)d->path);
@@ -59,6 +63,7 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	static const char *const engines[] = { "Sync", "Async", NULL };
 	const char *id, *file, *partuuid = NULL, *s;
 	bool root, ro = false;
+	unsigned char cache = 0, engine = 0;
 	char name[NAME_LEN];
 	struct vm_disk_cfg d = { 0 };
 	int ret, ex, other_root = -1;
@@ -81,13 +86,21 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 		return ret;
 	/* Both cache modes flush on the guest's request (mvm always offers
 	 * VIRTIO_BLK_F_FLUSH); both engines end in io_uring with a sync
-	 * fallback: accepted for compatibility, not stored. */
+	 * fallback: accepted for compatibility, kept only to be reported. */
 	if ((ret = fc_json_string(o, path, "cache_type", false, &s, err, errlen)) < 0 ||
 	    (ret && (ret = fc_json_one_of(s, caches, path, "cache_type", err, errlen)) < 0) ||
 	    (ret = fc_json_string(o, path, "io_engine", false, &s, err, errlen)) < 0 ||
 	    (ret && (ret = fc_json_one_of(s, engines, path, "io_engine", err, errlen)) < 0) ||
 	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", err, errlen)))
 		return ret;
+
+	/* Checked above: their index in Firecracker's lists, for GET /vm/config. */
+	if (fc_json_string(o, path, "cache_type", false, &s, err, errlen) == 1)
+		cache = (unsigned char)fc_json_one_of(s, fc_cache_types, path, "cache_type",
+						      err, errlen);
+	if (fc_json_string(o, path, "io_engine", false, &s, err, errlen) == 1)
+		engine = (unsigned char)fc_json_one_of(s, fc_io_engines, path, "io_engine",
+						       err, errlen);
 
 	ex = find_drive(cfg, id);
 	if (ex >= 0 && !replace)
@@ -106,6 +119,8 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 		return fc_json_err(err, errlen, "%s: at most %d drives", *path ? path : "drive_id",
 				   VM_MAX_DISKS);
 
+	d.fc_cache = cache;
+	d.fc_engine = engine;
 	d.read_only = ro;
 	d.is_root = root;
 	if (!(d.path = strdup(file)) || !(d.drive_id = strdup(id)) ||
@@ -292,14 +307,20 @@ int fc_res_net(struct vm_config *cfg, struct json_object *o, const char *path,
 	if (ex >= 0 && !replace)
 		return fc_json_err(err, errlen, "%s: '%s' is given twice",
 				   fc_json_name(name, sizeof(name), path, "iface_id"), id);
-	for (int i = 0; tap && i < cfg->nr_nets; i++) {
+	for (int i = 0; i < cfg->nr_nets; i++) {
 		struct net_cfg other;
 
-		if (i != ex && !net_cfg_parse(cfg->nets[i], &other) && other.kind == NET_TAP &&
-		    !strcmp(other.ifname, tap))
+		if (i == ex || net_cfg_parse(cfg->nets[i], &other))
+			continue;
+		if (tap && other.kind == NET_TAP && !strcmp(other.ifname, tap))
 			return fc_json_err(err, errlen, "%s: '%s' is already used by another interface",
 					   fc_json_name(name, sizeof(name), path, "host_dev_name"),
 					   tap);
+		/* Two NICs with one MAC confuse every switch and ARP cache (Firecracker refuses). */
+		if (mac && nc.mac_set && other.mac_set && !memcmp(nc.mac, other.mac, 6))
+			return fc_json_err(err, errlen, "%s: '%s' is already the MAC of interface '%s'",
+					   fc_json_name(name, sizeof(name), path, "guest_mac"), mac,
+					   cfg->net_ids[i] ? cfg->net_ids[i] : "(--net)");
 	}
 	if (ex < 0 && cfg->nr_nets >= VM_MAX_NETS)
 		return fc_json_err(err, errlen, "%s: at most %d network interfaces",

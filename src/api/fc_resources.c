@@ -176,17 +176,43 @@ int fc_res_logger(struct vm_config *cfg, struct json_object *o, const char *path
 int fc_res_metrics(struct vm_config *cfg, struct json_object *o, const char *path,
 		   char *err, size_t errlen)
 {
-	static const char *const keys[] = { "metrics_path", NULL };
-	const char *p;
-	char *copy;
+	static const char *const keys[] = { "metrics_path", "emit_id", "properties", NULL };
+	struct json_object *props = NULL;
+	char name[NAME_LEN], *copy, *pcopy = NULL;
+	const char *p, *text;
+	bool emit_id = false;
 	int ret;
 
 	if ((ret = fc_json_check_keys(o, path, keys, err, errlen)) ||
 	    (ret = fc_json_string(o, path, "metrics_path", true, &p, err, errlen)) < 0 ||
-	    (ret = fc_json_nonempty(p, path, "metrics_path", err, errlen)))
+	    (ret = fc_json_nonempty(p, path, "metrics_path", err, errlen)) ||
+	    (ret = fc_json_bool(o, path, "emit_id", false, &emit_id, err, errlen)) < 0 ||
+	    (ret = fc_json_object(o, path, "properties", &props, err, errlen)) < 0)
 		return ret;
-	if (!(copy = strdup(p)))
+	fc_json_name(name, sizeof(name), path, "properties");
+	if (props) {
+		/* Operator labels, copied into every line: strings only, bounded. */
+		json_object_object_foreach(props, k, v) {
+			if (!json_object_is_type(v, json_type_string))
+				return fc_json_err(err, errlen, "%s.%s: expected a string, got %s", name,
+						   k, fc_json_type_name(v));
+		}
+		text = json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (!text)
+			return -ENOMEM;
+		if (strlen(text) > FC_METRICS_PROPS_MAX)
+			return fc_json_err(err, errlen, "%s: longer than %d bytes as JSON", name,
+					   FC_METRICS_PROPS_MAX);
+		if (!(pcopy = strdup(text)))
+			return -ENOMEM;
+	}
+	if (!(copy = strdup(p))) {
+		free(pcopy);
 		return -ENOMEM;
+	}
 	vm_config_put_string(cfg, &cfg->metrics_path, 0, copy);
+	vm_config_put_string(cfg, &cfg->metrics_properties, 0, pcopy);
+	cfg->metrics_emit_id = emit_id;
 	return 0;
 }

@@ -35,6 +35,14 @@ int fc_res_logger(struct vm_config *cfg, struct json_object *o, const char *path
 int fc_res_metrics(struct vm_config *cfg, struct json_object *o, const char *path,
 		   char *err, size_t errlen);
 
+/* metrics.properties: at most this many bytes as JSON text (each line carries them). */
+#define FC_METRICS_PROPS_MAX 4096
+
+/* A drive's cache_type and io_engine names, indexed by vm_disk_cfg.fc_cache and
+ * .fc_engine (NULL-terminated; index 0 is Firecracker's default). */
+extern const char *const fc_cache_types[];
+extern const char *const fc_io_engines[];
+
 /* Log level names as Firecracker spells them (case-insensitive on input). */
 const char *fc_log_level_name(int level);
 

@@ -16,7 +16,8 @@
 int fc_parse_migrate(const char *body, size_t len, struct vm_migrate_params *p, char *err,
 		     size_t errlen)
 {
-	static const char *const known[] = { "uri", "max_downtime_ms", "bandwidth_mbps", NULL };
+	static const char *const known[] = { "uri", "max_downtime_ms", "bandwidth_mbps",
+					     "auto_converge", NULL };
 	struct json_object *doc = NULL;
 	const char *uri = NULL;
 	int64_t v;
@@ -38,6 +39,8 @@ int fc_parse_migrate(const char *body, size_t len, struct vm_migrate_params *p, 
 	if ((ret = fc_json_int(doc, "", "bandwidth_mbps", false, 0, 1000000, &v, err, errlen)) < 0)
 		goto out;
 	p->bandwidth = ret == 1 ? (uint64_t)v * 1000000ull : 0;
+	if ((ret = fc_json_bool(doc, "", "auto_converge", false, &p->auto_converge, err, errlen)) < 0)
+		goto out;
 	ret = 0;
 out:
 	json_object_put(doc);
@@ -77,6 +80,7 @@ char *api_migrate_status_json(struct vm *vm)
 	json_object_object_add(o, "phase", json_object_new_string(st.phase ? st.phase : "none"));
 	json_object_object_add(o, "round", json_object_new_int(st.round));
 	json_object_object_add(o, "round_limit", json_object_new_boolean(st.round_limit));
+	json_object_object_add(o, "throttle_pct", json_object_new_int((int)st.throttle_pct));
 	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)st.bytes_sent));
 	json_object_object_add(o, "pages_sent", json_object_new_int64((int64_t)st.pages_sent));
 	json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)st.zero_pages));

@@ -2,6 +2,7 @@
 #include "api/fc_config.h"
 #include "api/server.h"
 #include "api/migrate.h"
+#include "api/fc_missing.h"
 #include "api/snapshot.h"
 #include "vmm/snapshot.h"
 #include "obs/metrics.h"
@@ -225,8 +226,8 @@ static void api_applied(struct api_response *r, int ret, const char *err)
 
 API_APPLY(h_put_machine, fc_apply_machine_config(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_patch_machine, fc_patch_machine_config(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_boot, fc_apply_boot_source(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_drive, fc_apply_drive(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_boot, fc_put_boot_source(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_drive, fc_put_drive(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_net, fc_apply_network_interface(a->cfg, id, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_entropy, fc_apply_entropy(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 /* PUT /logger takes effect at once, as in Firecracker: level and log_path. */
@@ -247,7 +248,7 @@ static int api_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 }
 
 API_APPLY(h_put_logger, api_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
-API_APPLY(h_put_metrics, fc_apply_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_metrics, fc_put_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 
 static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,
 		      struct api_response *r)
@@ -487,18 +488,23 @@ void api_route(struct api_vmm *a, const struct http_request *req, struct api_res
 		if (d->method == req->method)
 			hit = d;
 	}
+	/* Firecracker answers 400 to any path or method it does not serve, and so does mvm
+	 * (the Allow header still says what the path takes); a path of Firecracker's that mvm
+	 * lacks names the missing feature. */
 	if (!hit) {
+		const char *missing = fc_missing_feature(req->path.p, req->path.len);
+
 		if (path_known) {
 			snprintf(allow + n, sizeof(allow) - n, "\r\n");
 			r->extra = allow;
-			api_fault(r, 405, "Invalid request method: %.*s is not allowed on %.*s",
+		}
+		if (missing && !path_known)
+			api_fault(r, 400, "%.*s: %s: not supported by mvm", (int)req->path.len,
+				  req->path.p, missing);
+		else
+			api_fault(r, 400, "Invalid request method and/or path: %.*s %.*s.",
 				  (int)req->method_str.len, req->method_str.p,
 				  (int)req->path.len, req->path.p);
-		} else {
-			api_fault(r, 404, "Invalid request path: %.*s %.*s",
-				  (int)req->method_str.len, req->method_str.p,
-				  (int)req->target.len, req->target.p);
-		}
 		return;
 	}
 	if (hit->takes_id && !api_id_ok(id)) {

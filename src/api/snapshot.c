@@ -161,7 +161,10 @@ int fc_parse_snapshot_load(const char *body, size_t len, struct json_object **do
 	static const char *const known[] = { "snapshot_path", "mem_backend", "mem_file_path",
 					     "enable_diff_snapshots", "track_dirty_pages",
 					     "resume_vm", "network_overrides", "drive_overrides",
+					     "clock_realtime", "huge_pages",
 					     NULL };
+	static const char *const pages[] = { "Snapshot", "None", NULL };
+	const char *s;
 	bool b;
 	int ret;
 
@@ -181,6 +184,21 @@ int fc_parse_snapshot_load(const char *body, size_t len, struct json_object **do
 	/* Firecracker's older name for track_dirty_pages. */
 	if (ret == 1 && b)
 		req->track_dirty_pages = true;
+	/* mvm's restore always moves kvm-clock on by the time the VM was away (vm_state.h):
+	 * Firecracker's clock_realtime true. Asking for the clock to stay behind is refused
+	 * rather than ignored. */
+	if ((ret = fc_json_bool(*doc, "", "clock_realtime", false, &b, err, errlen)) < 0)
+		goto fail;
+	if (ret == 1 && !b) {
+		ret = fc_json_err(err, errlen, "clock_realtime: false is not supported (mvm's "
+				  "restore always moves the guest clock on by the time away, as "
+				  "true; leave it out or give true)");
+		goto fail;
+	}
+	/* Guest RAM is always 4 KiB pages: the snapshot's own setting, which is None. */
+	if ((ret = fc_json_string(*doc, "", "huge_pages", false, &s, err, errlen)) < 0 ||
+	    (ret == 1 && (ret = fc_json_one_of(s, pages, "", "huge_pages", err, errlen)) < 0))
+		goto fail;
 	if ((ret = parse_overrides(*doc, req, err, errlen)) ||
 	    (ret = parse_drive_overrides(*doc, req, err, errlen)))
 		goto fail;

@@ -368,6 +368,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			cfg->restore_dir ? "restore" : "api-sock");
 		return -EINVAL;
 	}
+	/* A VM described in Firecracker's terms only (a config file, or the API with no flag
+	 * that describes the VM) starts from Firecracker's defaults: 128 MiB, not mvm's 256. */
+	if ((config_file || cfg->api_sock) && !vm_flag && !cfg->restore_dir)
+		cfg->mem_size = FC_DEFAULT_MEM;
 	if (config_file) {
 		int ret = cli_load_config(config_file, vm_flag, debug, cfg);
 

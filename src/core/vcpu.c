@@ -225,6 +225,29 @@ static void vcpu_settle(struct vcpu *v)
 			     v->run->exit_reason);
 }
 
+/* After a kick while throttled: sleep pct/(100-pct) slices, in steps of at
+ * most 2 ms so that a pause or a stop is never held up longer than that. */
+static void vcpu_throttle_sleep(struct vcpu *v)
+{
+	const struct vcpu_host *h = v->host;
+	unsigned pct = h->throttle_pct ? atomic_load(h->throttle_pct) : 0;
+
+	if (!pct)
+		return;
+	if (pct > VCPU_THROTTLE_MAX_PCT)
+		pct = VCPU_THROTTLE_MAX_PCT;
+	uint64_t left = VCPU_THROTTLE_SLICE_NS * pct / (100 - pct);
+
+	while (left && !atomic_load(h->stopping) && !atomic_load(h->paused)) {
+		uint64_t step = left < 2000000 ? left : 2000000;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step };
+
+		nanosleep(&ts, NULL);
+		left -= step;
+	}
+	v->throttled_ns += VCPU_THROTTLE_SLICE_NS * pct / (100 - pct) - left;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -251,15 +274,13 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->exits[KVM_EXIT_INTR]++;
-				/* A kick with neither a pause nor a stop behind it
-				 * (a pause that gave up while this thread could not
-				 * park) left immediate_exit set: every KVM_RUN would
-				 * bounce off it and the guest lose this vCPU. Clear
-				 * it; the loop then re-reads both flags, so a kick
-				 * racing with this store is seen there. */
-				if (__atomic_load_n(&v->run->immediate_exit, __ATOMIC_SEQ_CST) &&
-				    !atomic_load(h->paused) && !atomic_load(h->stopping))
-					__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				/* A kick: the flags it was for are checked at the top
+				 * of the loop, after this, so clearing cannot lose one
+				 * (pause and stop set theirs before kicking). Nor does
+				 * a pause that gave up on this vCPU leave it bouncing
+				 * off immediate_exit (test_vcpu_kick). */
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				vcpu_throttle_sleep(v);
 				continue;
 			}
 			log_err("vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));

@@ -23,6 +23,8 @@
 #include "core/vmstop.h"
 
 #define VCPU_EXIT_REASONS 64 /* covers every KVM_EXIT_* this header knows */
+#define VCPU_THROTTLE_SLICE_NS 10000000ull /* run time between two throttle sleeps */
+#define VCPU_THROTTLE_MAX_PCT  99
 
 struct bus;
 struct gmem;
@@ -39,6 +41,10 @@ struct vcpu_host {
 	const struct gmem *mem;
 	const atomic_bool *stopping;       /* leave the loop */
 	const atomic_bool *paused;         /* call park() between two KVM_RUNs */
+	/* Throttling (a migration's auto-converge): 0..99, the share of time
+	 * the vCPU sleeps; the throttler kicks it every VCPU_THROTTLE_SLICE_NS
+	 * of run time and it sleeps pct/(100-pct) slices. NULL: never. */
+	const atomic_uint *throttle_pct;
 	struct vm_stopper stopper;         /* ask the VM to stop */
 	/* Park the calling vCPU until the VM is resumed or stopping. */
 	void (*park)(void *ctx, struct vcpu *v);
@@ -63,6 +69,7 @@ struct vcpu {
 	uint64_t exits[VCPU_EXIT_REASONS];    /* per KVM_EXIT_* reason */
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */
+	uint64_t throttled_ns;                /* slept while throttled (vcpu_host.throttle_pct) */
 	/* Where the vCPU was when its thread ended (vcpu_where). */
 	bool last_valid;
 	uint64_t last_rip, last_rflags;

@@ -69,6 +69,8 @@ void vm_config_release(struct vm_config *cfg)
 		memset(d, 0, sizeof(*d));
 	}
 	cfg->nr_disks = 0;
+	free((char *)cfg->metrics_properties);
+	cfg->metrics_properties = NULL;
 	free((char *)cfg->log_path);
 	free((char *)cfg->metrics_path);
 	cfg->log_path = cfg->metrics_path = NULL;

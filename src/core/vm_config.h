@@ -4,7 +4,8 @@
  * Ownership: kernel_path, initrd_path, cmdline and nets[i] may point into
  * argv (the CLI) or be heap copies; a set bit in `owned` (VM_OWN_*) says
  * which, and vm_config_set_string() keeps the bit right. Every other string
- * (disks[].path/id/drive_id/partuuid, net_ids[], log_path, metrics_path) is
+ * (disks[].path/id/drive_id/partuuid, net_ids[], log_path, metrics_path,
+ * metrics_properties) is
  * always a heap copy or NULL. vm_config_release() frees what cfg owns. */
 #ifndef MVM_CORE_VM_CONFIG_H
 #define MVM_CORE_VM_CONFIG_H
@@ -23,6 +24,8 @@
 struct vm_disk_cfg {
 	const char *path;
 	bool read_only;
+	unsigned char fc_cache;    /* Firecracker's cache_type, io_engine as given (api/, 0: its */
+	unsigned char fc_engine;   /* defaults): reported back; mvm's I/O is the same for all */
 	const char *id;            /* virtio-blk GET_ID string; NULL: derived from the file */
 	const char *drive_id;      /* Firecracker's drive_id (config file/API); NULL: CLI */
 	bool is_root;              /* Firecracker's is_root_device: always disks[0] */
@@ -57,6 +60,8 @@ struct vm_config {
 	bool log_show_level;       /* logger.show_level, show_log_origin: recorded */
 	bool log_show_origin;
 	const char *metrics_path;  /* metrics.metrics_path; NULL: no metrics file */
+	bool metrics_emit_id;      /* metrics.emit_id: each line carries "id" */
+	const char *metrics_properties; /* metrics.properties as JSON object text; NULL: none */
 	uint64_t metrics_interval_ms; /* between metrics lines; 0: $MVM_METRICS_INTERVAL_MS or 60 s */
 	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
 	bool debug_exit;           /* --debug-exit: QEMU's isa-debug-exit port; off: the guest

@@ -28,6 +28,8 @@ struct metrics {
 	struct kvm_stats vm_stats;
 	struct kvm_stats *vcpu_stats;   /* nr_vcpus entries; fd -1 when unavailable */
 	bool kvm_ok;
+	char *id;                       /* each line's "id"; NULL: none */
+	struct json_object *properties; /* each line's "properties"; NULL: none */
 
 	pthread_mutex_t write_lock;     /* one line at a time */
 	uint64_t dropped;
@@ -243,6 +245,10 @@ int metrics_flush(struct metrics *m)
 	pthread_mutex_lock(&m->write_lock);
 	o = metrics_build(m->src, m->kvm_ok ? &m->vm_stats : NULL, m->kvm_ok ? m->vcpu_stats : NULL,
 			  bench_probe_now_ns());
+	if (o && m->id)
+		json_object_object_add(o, "id", json_object_new_string(m->id));
+	if (o && m->properties)
+		json_object_object_add(o, "properties", json_object_get(m->properties));
 	s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
 	len = s ? strlen(s) : 0;
 	line = s ? malloc(len + 1) : NULL;
@@ -351,6 +357,21 @@ int metrics_create(struct metrics **out, const struct obs_source *vm, const char
 	return 0;
 }
 
+int metrics_set_labels(struct metrics *m, const char *id, const char *properties)
+{
+	if (id && !(m->id = strdup(id)))
+		return err_host(-ENOMEM);
+	if (properties) {
+		m->properties = json_tokener_parse(properties);
+		if (!json_object_is_type(m->properties, json_type_object)) {
+			json_object_put(m->properties);
+			m->properties = NULL;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int metrics_start(struct metrics *m)
 {
 	int ret;
@@ -395,6 +416,8 @@ void metrics_destroy(struct metrics *m)
 	metrics_join(m);
 	metrics_close_kvm(m->src, &m->vm_stats, m->vcpu_stats);
 	free(m->vcpu_stats);
+	free(m->id);
+	json_object_put(m->properties);
 	close(m->fd);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);

@@ -14,7 +14,7 @@
  * metrics_snapshot_json() returns the same JSON object as a malloc'd string
  * for a VM with or without --metrics (`mvm ctl stat`).
  *
- * Line keys: timestamp_ms (realtime), uptime_ms (since vm_run), vcpus[]
+ * Line keys (plus id and properties, see metrics_set_labels()): timestamp_ms (realtime), uptime_ms (since vm_run), vcpus[]
  * ({id, exits{REASON: n}, exit_handler_ns{REASON: ns}, kvm{name: value}}),
  * exits{REASON: total}, kvm_vm{name: value}, kvm_stats_available,
  * unclaimed{port_io, mmio}, devices{netN: {tx_frames, ...}}. Per-vCPU exit
@@ -35,6 +35,10 @@ struct metrics;
 
 /* 0 or -errno (logged, naming --metrics PATH). */
 int metrics_create(struct metrics **out, const struct obs_source *src, const char *path, uint64_t interval_ms);
+/* Before metrics_start(): every line also carries "id": id and "properties": the object
+ * given as JSON text (Firecracker's emit_id and properties); NULL: that key is left out.
+ * 0, -ENOMEM, or -EINVAL when properties is not a JSON object. */
+int metrics_set_labels(struct metrics *m, const char *id, const char *properties);
 /* NULL-safe. 0 or -errno. */
 int metrics_start(struct metrics *m);
 /* Write one line now. 0, -ENODEV when m is NULL (no metrics configured), -EAGAIN when dropped. */

@@ -334,6 +334,14 @@ static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, e
 	    (ret = metrics_create(&vm->obs.metrics, &vm->obs, cfg->metrics_path,
 				  cfg->metrics_interval_ms)))
 		return ret;
+	/* Firecracker's id when no jailer --id names the VM. */
+	if (vm->obs.metrics &&
+	    (ret = metrics_set_labels(vm->obs.metrics,
+				      cfg->metrics_emit_id ? "anonymous-instance" : NULL,
+				      cfg->metrics_properties))) {
+		log_err("metrics: properties: %s", strerror(-ret));
+		return ret;
+	}
 	return 0;
 }
 

@@ -1,5 +1,7 @@
 /* migrate.c - live migration, pre-copy: the source's thread and the destination (migrate.h). */
 #include "vmm/migrate.h"
+#include "vmm/throttle.h"
+#include "core/vcpu.h"
 #include "snap/stream.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
@@ -46,6 +48,7 @@ struct vm_migration {
 	uint8_t *run;
 	uint64_t run_first, run_n;
 	bool run_zero;
+	struct vm_throttle throttle;  /* auto-converge: the vCPUs' share asleep */
 };
 
 static int mfail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -408,6 +411,7 @@ struct round_info {
 	int round;
 	uint64_t dirty, dirty_per_s, rate;
 	double expected_ms;
+	unsigned throttle_pct;
 };
 
 static void set_round_fn(struct vm_migrate_status *st, void *arg)
@@ -419,6 +423,34 @@ static void set_round_fn(struct vm_migrate_status *st, void *arg)
 	st->dirty_pages_per_s = ri->dirty_per_s;
 	st->rate = ri->rate;
 	st->expected_downtime_ms = ri->expected_ms;
+	st->throttle_pct = ri->throttle_pct;
+}
+
+/* Auto-converge, as QEMU's: from the third round on, a guest that dirtied
+ * more than half as many bytes as were sent in the round is slowed down:
+ * its vCPUs sleep 20 % of their time, 10 points more each such round. */
+#define THROTTLE_FIRST_PCT 20
+#define THROTTLE_STEP_PCT  10
+
+static void auto_converge(struct vm_migration *m, struct round_info *ri)
+{
+	if (!m->p.auto_converge || ri->round < 2 || ri->dirty_per_s * PAGE <= ri->rate / 2 ||
+	    ri->throttle_pct >= VCPU_THROTTLE_MAX_PCT)
+		return;
+	unsigned pct = ri->throttle_pct ? ri->throttle_pct + THROTTLE_STEP_PCT : THROTTLE_FIRST_PCT;
+
+	if (pct > VCPU_THROTTLE_MAX_PCT)
+		pct = VCPU_THROTTLE_MAX_PCT;
+	int ret = vm_throttle_set(&m->throttle, m->vm, pct);
+
+	if (ret) {
+		log_warn("migration: cannot throttle the vCPUs: %s", strerror(-ret));
+		return;
+	}
+	log_info("migration: the guest dirties %.1f MB/s, over half the %.1f MB/s sent: its "
+		 "vCPUs now sleep %u %% of their time", ri->dirty_per_s * (double)PAGE / 1e6,
+		 ri->rate / 1e6, pct);
+	ri->throttle_pct = pct;
 }
 
 /* ---- the source: hand-over ----------------------------------------------------------------- */
@@ -560,11 +592,13 @@ static void *migrate_thread(void *arg)
 			pthread_mutex_unlock(&m->lock);
 			log_info("migration: still %llu pages dirty after %d rounds (the guest dirties "
 				 "memory about as fast as it is sent): stopping it now, the downtime "
-				 "will be about %.0f ms; cap the guest's dirty rate or raise "
-				 "--max-downtime", (unsigned long long)ri.dirty, VM_MIGRATE_MAX_ROUNDS,
-				 ri.expected_ms);
+				 "will be about %.0f ms; %s", (unsigned long long)ri.dirty,
+				 VM_MIGRATE_MAX_ROUNDS, ri.expected_ms, m->p.auto_converge ?
+				 "raise --max-downtime or --bandwidth" : "--auto-converge slows the "
+				 "guest down until it converges");
 			break;
 		}
+		auto_converge(m, &ri);
 		ri.round++;
 		t_round = t;
 		sent0 = sent;
@@ -584,6 +618,7 @@ static void *migrate_thread(void *arg)
 		}
 		paused_by_us = true;
 	}
+	vm_throttle_stop(&m->throttle);   /* paused now: the vCPUs run free after a resume */
 	if ((ret = vm_take_dirty_log(vm, bitmap, err, sizeof(err))))
 		goto fail;
 	if ((ret = send_pages(m, bitmap)))
@@ -670,6 +705,7 @@ io_fail:
 		      ret == -EPIPE || ret == -ECONNRESET ? "the destination closed the connection"
 							   : strerror(-ret));
 fail:
+	vm_throttle_stop(&m->throttle);
 	if (m->fd >= 0) {
 		/* Tell the destination why, if it still listens; it exits on its own otherwise. */
 		send_rec(m->fd, SNAP_REC_ERROR, 0, 0, err, (uint32_t)strnlen(err, sizeof(err)));

@@ -62,6 +62,7 @@ struct vm_migrate_params {
 	char uri[VM_MIGRATE_URI_MAX];
 	uint32_t max_downtime_ms;   /* 0: the default */
 	uint64_t bandwidth;         /* bytes/s; 0: as fast as the link goes */
+	bool auto_converge;         /* throttle a guest that dirties faster than the link */
 };
 
 enum vm_migrate_state {
@@ -76,6 +77,7 @@ struct vm_migrate_status {
 	const char *phase;          /* "connecting", "precopy", "stop-and-copy", "handover", ... */
 	int round;                  /* 0: the first pass over all RAM */
 	bool round_limit;           /* stopped iterating at VM_MIGRATE_MAX_ROUNDS */
+	unsigned throttle_pct;      /* auto-converge: the vCPUs' share of time asleep */
 	uint64_t bytes_sent;
 	uint64_t pages_sent, zero_pages;
 	uint64_t dirty_pages_per_s; /* in the last round */

@@ -79,7 +79,7 @@ void vm_fill_vcpu_host(struct vm *vm)
 		.vm_fd = vm->fd, .run_mmap_size = (size_t)vm->kvm.run_mmap_size,
 		.supported = vm->kvm.supported, .nr_vcpus = vm->nr_vcpus,
 		.pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
-		.stopping = &vm->stopping, .paused = &vm->paused,
+		.stopping = &vm->stopping, .paused = &vm->paused, .throttle_pct = &vm->throttle_pct,
 		.stopper = vm->denv.stopper,
 		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
 		.ctx = vm, .first_run_ns = vm->bench_t0_ns ? &vm->first_run_ns : NULL,

@@ -63,6 +63,7 @@ struct vm {
 	pthread_mutex_t pause_lock;
 	pthread_cond_t pause_cond;
 	atomic_bool paused;
+	atomic_uint throttle_pct;  /* vmm/throttle.h: each vCPU's share of time asleep */
 	int nr_parked;
 	/* vm_vcpus_call(): the function each parked vCPU runs once per call_seq. */
 	void (*call_fn)(struct vcpu *v, void *arg);

@@ -3,7 +3,7 @@
 # and $BASE_CMDLINE): a Firecracker-style JSON file boots the same VM as the flags, and a bad
 # file is refused with status 2 and the field named.
 
-CONFIG_CASES=(config-file-boot config-file-devices config-file-invalid)
+CONFIG_CASES=(config-file-boot config-file-devices config-file-invalid config-file-firecracker)
 
 # A JSON string literal of $1 (paths here hold no control characters).
 cfg_json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
@@ -103,4 +103,65 @@ case_config-file-invalid() {
 	write_config "$f" "$BASE_CMDLINE" false &&
 	try_invalid 'cannot be combined with --kernel' --config-file "$f" --kernel "$kernel"
 	if [ -n "$why" ]; then fail_case config-file-invalid "$why"; else ok config-file-invalid; fi
+}
+
+# Firecracker's own example, tests/framework/vm_config.json (every key it has, the nulls and the
+# empty "pmem" and "network-interfaces" lists), written here with this run's kernel, initramfs,
+# a fresh root image and the test's boot arguments; everything else as Firecracker's file says:
+# it boots to userspace with its 2 vCPUs and 1024 MiB, and powers off with status 0.
+case_config-file-firecracker() {
+	local f=$work/fc-vm-config.json img=$work/fc-rootfs.ext4 cpus mem
+	dd if=/dev/zero of="$img" bs=1M count=4 2>/dev/null
+	cat >"$f" <<EOF
+{
+  "boot-source": {
+    "kernel_image_path": $(cfg_json_str "$kernel"),
+    "boot_args": $(cfg_json_str "$BASE_CMDLINE mvmtest=poweroff"),
+    "initrd_path": $(cfg_json_str "$initrd")
+  },
+  "drives": [
+    {
+      "drive_id": "rootfs",
+      "partuuid": null,
+      "is_root_device": true,
+      "cache_type": "Unsafe",
+      "is_read_only": false,
+      "path_on_host": $(cfg_json_str "$img"),
+      "io_engine": "Sync",
+      "rate_limiter": null,
+      "socket": null
+    }
+  ],
+  "machine-config": {
+    "vcpu_count": 2,
+    "mem_size_mib": 1024,
+    "smt": false,
+    "track_dirty_pages": false,
+    "huge_pages": "None"
+  },
+  "cpu-config": null,
+  "balloon": null,
+  "network-interfaces": [],
+  "vsock": null,
+  "logger": null,
+  "metrics": null,
+  "mmds-config": null,
+  "entropy": null,
+  "pmem": [],
+  "memory-hotplug": null
+}
+EOF
+	vm_start config-file-firecracker /dev/null run --config-file "$f"
+	vm_wait_exit "$BOOT_TIMEOUT" || :
+	time_note config-file-firecracker
+	cpus=$(marker MVM-GUEST-CPUS) mem=$(marker MVM-GUEST-MEMTOTAL-KB)
+	if [ "$VM_RC" = killed ]; then fail_case config-file-firecracker "mvm still running $BOOT_TIMEOUT s after start"
+	elif ! grep -qa '^MVM-GUEST-READY' "$VM_OUT"; then
+		fail_case config-file-firecracker "mvm exited $VM_RC before the guest reached userspace: $(head -c 300 "$VM_ERR")"
+	elif [ "$VM_RC" != 0 ]; then fail_case config-file-firecracker "mvm exited $VM_RC, expected 0"
+	elif [ "$cpus" != 2 ]; then fail_case config-file-firecracker "guest reports ${cpus:-no} CPUs, expected 2"
+	elif [ -z "$mem" ] || [ "$mem" -lt 900000 ] || [ "$mem" -gt 1048576 ]; then
+		fail_case config-file-firecracker "MemTotal ${mem:-?} kB, expected about 1 GiB"
+	elif grep -qaE 'AddressSanitizer|runtime error|LeakSanitizer' "$VM_ERR"; then fail_case config-file-firecracker "mvm printed a sanitizer report"
+	else ok config-file-firecracker; fi
 }

@@ -9,7 +9,7 @@
 # land in the image, and the source exits 0. A destination killed mid-stream leaves the source
 # running and counting; garbage sent to --incoming is refused with exit status 2.
 
-MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage)
+MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage migrate-dirty)
 
 # The destination in the background on URI: PID in DPID, output in $work/$1.out/.err; waits
 # until it listens.
@@ -175,4 +175,74 @@ case_migrate-garbage() {
 			bad=${bad:-"a truncated stream: message: $(tr '\n' ' ' <"$work/$name-c.err" | head -c 300)"}
 	fi
 	if [ -n "$bad" ]; then notok "$name" "$bad"; else ok "$name"; fi
+}
+
+# A guest dirtying memory faster than the link carries it (mvmdirty: a 64 MiB tmpfs file
+# rewritten in a loop, each round's content naming the round), 2 vCPUs: with --auto-converge
+# the source throttles the vCPUs until the dirty pages fit the downtime budget, and the
+# migration completes. On the destination the count goes on, and every MVM-DIRTY=n line
+# carries the md5 sums the host computes for round n (a page lost or sent stale would not),
+# for the file written once before the migration and for the one rewritten across it.
+MIG_DIRTY_MIB=64
+mig_dirty_sum() { yes "$1" | head -c $((MIG_DIRTY_MIB * 1048576)) | md5sum | cut -c1-32; }
+case_migrate-dirty() {
+	local name=migrate-dirty disk=$work/mig5.img uri=tcp:127.0.0.1:47315 dname=migrate-dirty-dst
+	local out rc at first n dout t1 t2 r1 r2 bw fixed line good=0 wrong=''
+	have_curl "$name" || return
+	bad= DPID=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	api_start "$name" /dev/null --cpus 2 --mem 512M --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE mvmtest=count mvmdirty=$MIG_DIRTY_MIB" || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5"}
+	# The guest's dirty rate: the time between two rewrites of the file.
+	[ -z "$bad" ] && { api_wait '^MVM-DIRTY=2 ' 90 || bad="the guest never finished its second rewrite"; }
+	t1=$(mvm_now); r1=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-DIRTY=\([0-9]*\) .*/\1/p' | tail -n1)
+	[ -z "$bad" ] && { api_wait "^MVM-DIRTY=$((r1 + 1)) " 90 || bad="the guest stopped rewriting"; }
+	t2=$(mvm_now)
+	# A link at a third of that rate: the guest outruns it unless throttled.
+	bw=$(awk -v a="$t1" -v b="$t2" -v m="$MIG_DIRTY_MIB" 'BEGIN { r = m * 1.048576 / (b - a); bw = int(r / 3); print (bw < 1 ? 1 : bw) }')
+	echo "# $name: the guest rewrites $MIG_DIRTY_MIB MiB in $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }') s; link limited to $bw MB/s"
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth "$bw" --auto-converge --max-downtime 300 2>&1); rc=$?
+		echo "$out" | sed 's/^/# ctl: /' | tail -n 12
+		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
+		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
+		grep -q 'vCPUs throttled' <<<"$out" || bad=${bad:-"no round throttled the vCPUs (auto-converge never engaged)"}
+	fi
+	api_wait_exit 30 || bad=${bad:-"the source did not exit after the migration"}
+	grep 'migration: \|migrated' "$VM_ERR" | sed 's/^/# src: /' | tail -n 6
+	at=$(snap_last_count "$VM_OUT")
+	r2=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-DIRTY=\([0-9]*\) .*/\1/p' | tail -n1)
+	dout=$work/$dname.out
+	n=$((at + 5))
+	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 90 || bad="the destination did not count to $n (the source stopped at $at)"; }
+	first=$(snap_first_count "$dout")
+	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	# Two rewrites finished on the destination, each checked.
+	if [ -z "$bad" ]; then
+		t1=$(mvm_now)
+		while [ "$(grep -ac '^MVM-DIRTY=' "$dout")" -lt 2 ] && ! awk -v a="$t1" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 120) }'; do sleep 1; done
+		fixed=$(mig_dirty_sum MVM-FIXED-PAGE)
+		while read -r line; do
+			set -- $line
+			n=${1#MVM-DIRTY=}
+			if [ "$2" = "$fixed" ] && [ "$3" = "$(mig_dirty_sum "MVM-DIRTY-PAGE-$n")" ]; then good=$((good + 1))
+			else wrong="$wrong round $n ($2 $3)"; fi
+		done < <(tr -d '\r' <"$dout" | grep -a '^MVM-DIRTY=' | head -n 3)
+		[ -z "$wrong" ] || bad="wrong md5 sums on the destination:$wrong (the fixed file's is $fixed)"
+		[ -n "$bad" ] || [ "$good" -ge 2 ] || bad="the destination finished $good rewrites within 120 s, expected 2"
+	fi
+	echo "# $name: source stopped at count $at (rewrite $r2), destination went on from count $first; $good rewrites checked there"
+	if [ -n "${DPID:-}" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	fi
+	n=$((at + 3))
+	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
+		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	if [ -n "$bad" ]; then
+		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
+	else ok "$name"; fi
 }

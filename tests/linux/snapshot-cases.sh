@@ -29,17 +29,10 @@ snap_wait_count() {
 # its vCPUs? (Two runs saw the output stop mid-line during boot; this tells a guest that
 # stopped from output mvm lost.)
 snap_diagnose() {
-	local s1 s2 emu
+	local s1 s2
 	s1=$(wc -c <"$VM_OUT"); sleep 3; s2=$(wc -c <"$VM_OUT")
 	echo "# diagnose: stdout $s1 -> $s2 bytes over 3 s"
 	api GET /mvm/stats >/dev/null && echo "# diagnose: stats $(api_body | head -c 1500)"
-	# The test host's known fault (README): the guest loops in page faults inside KVM's
-	# instruction emulation, its output stopped; such a boot is run again once.
-	emu=$(tr -d ' \n' <"$work/api.body" | sed -n 's/.*"insn_emulation":\([0-9]*\).*/\1/p')
-	if [ "$s1" = "$s2" ] && [ "${emu:-0}" -gt 200000 ] && [ "${SNAP_RETRIED:-0}" = 0 ]; then
-		echo "# diagnose: the test host's early-boot fault ($emu instructions emulated by KVM, output stopped): this case runs once more"
-		SNAP_RETRY=1
-	fi
 	api PATCH /vm '{"state": "Paused"}' >/dev/null
 	api GET /mvm/vcpus >/dev/null && echo "# diagnose: vcpus $(api_body | tr -d '\n ' | head -c 800)"
 	snap_threads
@@ -50,17 +43,6 @@ snap_threads() {
 	for t in /proc/"$VM_PID"/task/*; do
 		echo "# diagnose: thread $(cat "$t/comm" 2>/dev/null) state $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
 	done
-}
-
-# Run case function $1; when its boot hit the test host's known fault (snap_diagnose set
-# SNAP_RETRY), its verdict is dropped and it runs once more.
-snap_retrying() {
-	SNAP_RETRY=0 SNAP_RETRIED=0
-	"$1"
-	if [ "$SNAP_RETRY" = 1 ]; then
-		SNAP_RETRY=0 SNAP_RETRIED=1
-		"$1"
-	fi
 }
 
 # Take a snapshot of the VM behind $API_SOCK into DIR and kill it: the count it stopped at goes
@@ -110,7 +92,6 @@ snap_run_snapshot-restore() {
 		--cmdline "$BASE_CMDLINE clocksource=tsc tsc=reliable mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}; snap_diagnose; }
-	[ "$SNAP_RETRY" = 1 ] && { vm_kill; return; }
 	# Firecracker's rule: a running VM is not snapshotted.
 	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_path\": \"$dir/x\", \"mem_file_path\": \"$dir/y\"}")" \
 		"snapshot/create on a running VM"
@@ -179,7 +160,6 @@ snap_run_snapshot-restore-smp2() {
 		--cmdline "$BASE_CMDLINE clocksource=kvm-clock mvmtest=count" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
-	[ "$SNAP_RETRY" = 1 ] && { vm_kill; return; }
 	[ -z "$bad" ] && snap_take_and_kill "$dir"
 	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
 	VM_OUT_SRC=$VM_OUT
@@ -228,7 +208,6 @@ snap_run_snapshot-diff() {
 	expect "$name" 204 "$(api PATCH /machine-config '{"track_dirty_pages": true}')" "track_dirty_pages"
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
-	[ "$SNAP_RETRY" = 1 ] && { vm_kill; return; }
 	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
 	expect "$name" 400 "$(api PUT /snapshot/create "{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"$b/x\", \"mem_file_path\": \"$b/y\"}")" \
 		"a Diff before any Full snapshot"
@@ -266,8 +245,8 @@ snap_run_snapshot-diff() {
 	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
 }
 
-case_snapshot-restore() { snap_retrying snap_run_snapshot-restore; }
+case_snapshot-restore() { snap_run_snapshot-restore; }
 
-case_snapshot-restore-smp2() { snap_retrying snap_run_snapshot-restore-smp2; }
+case_snapshot-restore-smp2() { snap_run_snapshot-restore-smp2; }
 
-case_snapshot-diff() { snap_retrying snap_run_snapshot-diff; }
+case_snapshot-diff() { snap_run_snapshot-diff; }

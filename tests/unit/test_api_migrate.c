@@ -23,10 +23,13 @@ static void test_accepted(void **unused)
 	assert_string_equal(p.uri, "tcp:127.0.0.1:4444");
 	assert_int_equal(p.max_downtime_ms, VM_MIGRATE_DEFAULT_DOWNTIME_MS);
 	assert_int_equal(p.bandwidth, 0);
+	assert_false(p.auto_converge);
 	assert_int_equal(parse("{\"uri\": \"unix:/run/m.sock\", \"max_downtime_ms\": 5, "
-			       "\"bandwidth_mbps\": 100}", &p, err, sizeof(err)), 0);
+			       "\"bandwidth_mbps\": 100, \"auto_converge\": true}", &p, err,
+			       sizeof(err)), 0);
 	assert_int_equal(p.max_downtime_ms, 5);
 	assert_int_equal(p.bandwidth, 100000000ull);
+	assert_true(p.auto_converge);
 	assert_int_equal(parse("{\"uri\": \"tcp:[::1]:80\"}", &p, err, sizeof(err)), 0);
 }
 
@@ -54,6 +57,7 @@ static void test_refused(void **unused)
 	refused("{\"uri\": \"tcp:h:1\", \"bandwidth_mbps\": -1}", "bandwidth_mbps");
 	refused("{\"uri\": \"tcp:h:1\", \"speed\": 1}", "speed");
 	refused("{\"uri\": 5}", "uri");
+	refused("{\"uri\": \"tcp:h:1\", \"auto_converge\": 1}", "auto_converge");
 	refused("[1]", "body");
 }
 

@@ -115,6 +115,21 @@ static void test_load_backends(void **state)
 	assert_non_null(strstr(err, "not both"));
 	assert_int_equal(load("{\"snapshot_path\": \"s\"}", &req, &doc), -EINVAL);
 	assert_non_null(strstr(err, "mem_backend"));
+	/* Firecracker's newer clock_realtime and huge_pages: what mvm does is taken, the rest
+	 * refused by name. */
+	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			      "\"clock_realtime\": true, \"huge_pages\": \"Snapshot\"}", &req, &doc), 0);
+	json_object_put(doc);
+	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			      "\"huge_pages\": \"None\", \"clock_realtime\": null}", &req, &doc), 0);
+	json_object_put(doc);
+	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			      "\"clock_realtime\": false}", &req, &doc), -EINVAL);
+	assert_non_null(strstr(err, "clock_realtime: false is not supported"));
+	assert_null(doc);
+	assert_int_equal(load("{\"snapshot_path\": \"s\", \"mem_file_path\": \"m\", "
+			      "\"huge_pages\": \"2M\"}", &req, &doc), -EINVAL);
+	assert_string_equal(err, "huge_pages: '2M' is not one of Snapshot, None");
 }
 
 static void test_load_overrides(void **state)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cli/cli.h"
@@ -57,6 +58,34 @@ static void test_defaults(void **state)
 	assert_null(cfg.cmdline);
 	/* No isa-debug-exit unless asked: the guest cannot pick mvm's exit status. */
 	assert_false(cfg.debug_exit);
+}
+
+/* Firecracker's 128 MiB for a VM described in its terms only; mvm's 256 MiB otherwise. */
+static void test_firecracker_defaults(void **state)
+{
+	char path[] = "/tmp/mvm-cli-XXXXXX";
+	const char *api[] = { "run", "--api-sock", "/tmp/x.sock", NULL };
+	const char *api_flags[] = { "run", "--api-sock", "/tmp/x.sock", "--kernel", "bz", NULL };
+	const char *file[] = { "run", "--config-file", path, NULL };
+	struct vm_config cfg;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("{\"boot-source\": {\"kernel_image_path\": \"bz\"}}", f);
+	fclose(f);
+	assert_int_equal(parse(&cfg, 3, api), 0);
+	assert_int_equal(cfg.mem_size, 128ULL << 20);
+	vm_config_release(&cfg);
+	assert_int_equal(parse(&cfg, 5, api_flags), 0);
+	assert_int_equal(cfg.mem_size, 256ULL << 20);
+	vm_config_release(&cfg);
+	assert_int_equal(parse(&cfg, 3, file), 0);
+	assert_int_equal(cfg.mem_size, 128ULL << 20);
+	assert_int_equal(cfg.nr_cpus, 1);
+	vm_config_release(&cfg);
+	unlink(path);
 }
 
 static void test_debug_exit_flag(void **state)
@@ -195,6 +224,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_firecracker_defaults),
 		cmocka_unit_test(test_debug_exit_flag),
 		cmocka_unit_test(test_all_flags),
 		cmocka_unit_test(test_errors_name_the_flag),

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "api/fc_config.h"
+#include "api/fc_resources.h"
 #include "util/log.h"
 
 static char err[FC_ERR_MAX];
@@ -66,7 +67,7 @@ static const char full[] =
 	"                     \"track_dirty_pages\": false, \"cpu_template\": \"None\", \"huge_pages\": \"None\"},\n"
 	"  \"drives\": [\n"
 	"    {\"drive_id\": \"data\", \"path_on_host\": \"/img/data.raw\", \"is_root_device\": false,\n"
-	"     \"cache_type\": \"Writeback\", \"io_engine\": \"Sync\", \"rate_limiter\": {}},\n"
+	"     \"cache_type\": \"Writeback\", \"io_engine\": \"Async\", \"rate_limiter\": {}},\n"
 	"    {\"drive_id\": \"rootfs\", \"path_on_host\": \"/img/root.ext4\", \"is_root_device\": true,\n"
 	"     \"is_read_only\": true, \"partuuid\": null}\n"
 	"  ],\n"
@@ -104,6 +105,11 @@ static void test_full_config(void **state)
 	assert_null(cfg.disks[0].id);
 	assert_string_equal(cfg.disks[1].drive_id, "data");
 	assert_false(cfg.disks[1].read_only);
+	/* cache_type and io_engine are kept as given, for GET /vm/config. */
+	assert_string_equal(fc_cache_types[cfg.disks[1].fc_cache], "Writeback");
+	assert_string_equal(fc_io_engines[cfg.disks[1].fc_engine], "Async");
+	assert_string_equal(fc_io_engines[cfg.disks[0].fc_engine], "Sync");
+	assert_string_equal(fc_cache_types[cfg.disks[0].fc_cache], "Unsafe");
 	assert_int_equal(cfg.nr_nets, 2);
 	assert_string_equal(cfg.net_ids[0], "eth0");
 	assert_string_equal(cfg.nets[0], "tap=tap0,mac=06:00:ac:10:00:02");
@@ -135,7 +141,7 @@ static void test_minimal_defaults(void **state)
 	assert_false(cfg.debug_exit);   /* the guest cannot pick mvm's status unless asked */
 	assert_null(cfg.cmdline);
 	assert_int_equal(cfg.nr_cpus, 1);
-	assert_int_equal(cfg.mem_size, VM_DEFAULT_MEM);
+	assert_int_equal(cfg.mem_size, 128ULL << 20);   /* Firecracker's default */
 	assert_int_equal(cfg.nr_disks, 0);
 	assert_int_equal(cfg.nr_nets, 0);
 	assert_false(cfg.rng);
@@ -300,6 +306,15 @@ static void test_unsupported_features(void **state)
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		"\"is_root_device\": false, \"cache_type\": \"Fast\"}]}",
 		"drives[0].cache_type: 'Fast' is not one of Unsafe, Writeback");
+	refused("{" BOOT ", \"pmem\": [{\"id\": \"p\", \"path_on_host\": \"/p\"}]}",
+		"pmem: not supported by mvm");
+	/* An empty list describes no device; null is no device either. */
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"pmem\": [], \"network-interfaces\": [], "
+			       "\"drives\": [], \"vsock\": null, \"balloon\": null, \"cpu-config\": null, "
+			       "\"mmds-config\": null, \"memory-hotplug\": null, \"serial\": null}"), 0);
+	assert_int_equal(cfg.nr_disks, 0);
+	assert_int_equal(cfg.nr_nets, 0);
+	vm_config_release(&cfg);
 	/* track_dirty_pages is taken (Diff snapshots), without a warning now. */
 	assert_int_equal(parse(&cfg, "{" BOOT ", \"machine-config\": {\"vcpu_count\": 1, "
 			       "\"mem_size_mib\": 64, \"track_dirty_pages\": true}}"), 0);
@@ -548,7 +563,50 @@ static void test_apply_net(void **state)
 	assert_int_equal(put_net(&cfg, "eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": "
 				 "\"tap9\", \"rx_rate_limiter\": null, \"tx_rate_limiter\": {}}"), 0);
 	assert_int_equal(cfg.nr_nets, 3);
+	/* A guest MAC already in use, in any case, is refused; the same interface may keep it. */
+	assert_int_equal(put_net(&cfg, "eth3", "{\"iface_id\": \"eth3\", \"host_dev_name\": "
+				 "\"tap10\", \"guest_mac\": \"02:00:00:00:00:08\"}"), -EINVAL);
+	assert_string_equal(err, "guest_mac: '02:00:00:00:00:08' is already the MAC of interface "
+			    "'eth0'");
+	assert_int_equal(put_net(&cfg, "eth3", "{\"iface_id\": \"eth3\", \"mvm_user\": {}, "
+				 "\"guest_mac\": \"02:00:00:00:00:0A\"}"), 0);
+	assert_int_equal(put_net(&cfg, "eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": "
+				 "\"tap9\", \"guest_mac\": \"02:00:00:00:00:0a\"}"), -EINVAL);
+	assert_string_equal(err, "guest_mac: '02:00:00:00:00:0a' is already the MAC of interface "
+			    "'eth3'");
+	assert_int_equal(put_net(&cfg, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": "
+				 "\"tap8\", \"guest_mac\": \"02:00:00:00:00:08\"}"), 0);
+	assert_int_equal(cfg.nr_nets, 4);
 	vm_config_release(&cfg);
+}
+
+/* Firecracker's newer metrics fields: emit_id and string-valued properties, kept for the
+ * metrics lines and GET /vm/config. */
+static void test_metrics_fields(void **state)
+{
+	struct vm_config cfg;
+	char *json;
+
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", "
+			       "\"emit_id\": true, \"properties\": {\"a\": \"1\", \"b/c\": \"x y\"}}}"), 0);
+	assert_true(cfg.metrics_emit_id);
+	assert_string_equal(cfg.metrics_properties, "{\"a\":\"1\",\"b/c\":\"x y\"}");
+	assert_non_null(json = fc_config_to_json(&cfg));
+	assert_non_null(strstr(json, "\"emit_id\": true"));
+	assert_non_null(strstr(json, "\"b/c\": \"x y\""));
+	vm_config_release(&cfg);
+	assert_null(cfg.metrics_properties);
+	assert_int_equal(parse(&cfg, json), 0);
+	assert_true(cfg.metrics_emit_id);
+	assert_string_equal(cfg.metrics_properties, "{\"a\":\"1\",\"b/c\":\"x y\"}");
+	vm_config_release(&cfg);
+	free(json);
+	refused("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"properties\": {\"a\": 1}}}",
+		"metrics.properties.a: expected a string, got integer");
+	refused("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"properties\": []}}",
+		"metrics.properties: expected an object, got array");
+	refused("{" BOOT ", \"metrics\": {\"metrics_path\": \"/m\", \"emit_id\": 1}}",
+		"metrics.emit_id: expected a boolean, got integer");
 }
 
 /* Parse, emit, parse again: the same vm_config. */
@@ -568,6 +626,8 @@ static void same_config(const struct vm_config *a, const struct vm_config *b)
 		assert_string_equal(a->disks[i].drive_id, b->disks[i].drive_id);
 		assert_int_equal(a->disks[i].read_only, b->disks[i].read_only);
 		assert_int_equal(a->disks[i].is_root, b->disks[i].is_root);
+		assert_int_equal(a->disks[i].fc_cache, b->disks[i].fc_cache);
+		assert_int_equal(a->disks[i].fc_engine, b->disks[i].fc_engine);
 		if (a->disks[i].partuuid || b->disks[i].partuuid)
 			assert_string_equal(a->disks[i].partuuid, b->disks[i].partuuid);
 	}
@@ -605,6 +665,83 @@ static void round_trip(const char *doc)
 	free(json);
 	vm_config_release(&a);
 	vm_config_release(&b);
+}
+
+/* The API's PUT checks files at once, as Firecracker: a kernel, initrd or drive that does
+ * not open is refused with the field and the path; metrics are set once; an empty PATCH of
+ * machine-config is refused. */
+static void test_put_checks(void **state)
+{
+	char dir[] = "/tmp/mvm-fcput-XXXXXX", file[64], ro[64], body[512];
+	struct vm_config cfg;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/k", dir);
+	snprintf(ro, sizeof(ro), "%s/ro", dir);
+	assert_true((fd = open(file, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	assert_true((fd = open(ro, O_CREAT | O_WRONLY, 0400)) >= 0);
+	close(fd);
+	fc_config_defaults(&cfg);
+
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s/none\"}", dir);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "kernel_image_path: "));
+	assert_non_null(strstr(err, "/none: cannot open: No such file or directory"));
+	assert_null(cfg.kernel_path);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", dir);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file (a directory)"));
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s/i\"}",
+		 file, dir);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "initrd_path: "));
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"%s\"}",
+		 file, file);
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), 0);
+	assert_string_equal(cfg.kernel_path, file);
+	/* The schema's own errors still come first for a field of the wrong type. */
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": 1}");
+	assert_int_equal(fc_put_boot_source(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "kernel_image_path: expected a string, got integer");
+
+	snprintf(body, sizeof(body), "{\"drive_id\": \"d\", \"path_on_host\": \"%s/none\", "
+		 "\"is_root_device\": false}", dir);
+	assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "path_on_host: "));
+	assert_int_equal(cfg.nr_disks, 0);
+	/* A file only readable is a read-only drive's, not a read-write one's (unless root,
+	 * which opens anything). */
+	if (geteuid() != 0) {
+		snprintf(body, sizeof(body), "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+			 "\"is_root_device\": false}", ro);
+		assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "cannot open for writing: Permission denied"));
+	}
+	snprintf(body, sizeof(body), "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"is_read_only\": true}", ro);
+	assert_int_equal(fc_put_drive(&cfg, "d", body, strlen(body), err, sizeof(err)), 0);
+	assert_int_equal(cfg.nr_disks, 1);
+
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s/none/m\"}", dir);
+	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "/none/m: cannot open it for writing: No such file or directory"));
+	assert_null(cfg.metrics_path);
+	snprintf(body, sizeof(body), "{\"metrics_path\": \"%s/m\"}", dir);
+	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), 0);
+	assert_int_equal(fc_put_metrics(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "already initialized"));
+
+	assert_int_equal(fc_patch_machine_config(&cfg, "{}", 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "Empty PATCH request"));
+	vm_config_release(&cfg);
+	unlink(file);
+	unlink(ro);
+	snprintf(file, sizeof(file), "%s/m", dir);
+	unlink(file);              /* created by the PUT, as Firecracker creates it */
+	rmdir(dir);
 }
 
 static void test_round_trip(void **state)
@@ -661,6 +798,11 @@ static void test_to_json_shape(void **state)
 	assert_non_null(strstr(json, "\"hostfwd\""));
 	assert_non_null(strstr(json, "\"mvm-console\": \"virtio\""));
 	assert_non_null(strstr(json, "\"mvm-debug-exit\": true"));
+	/* Every key of Firecracker's FullVmConfiguration is there. */
+	assert_non_null(strstr(json, "\"pmem\": [\n  ]"));
+	assert_non_null(strstr(json, "\"mmds-config\": null"));
+	assert_non_null(strstr(json, "\"cpu-config\": null"));
+	assert_non_null(strstr(json, "\"memory-hotplug\": null"));
 	free(json);
 	vm_config_release(&cfg);
 
@@ -778,6 +920,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_apply_machine_boot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_net, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_net_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),

@@ -223,6 +223,54 @@ static void test_file_flush_and_stop(void **state)
 	free_vm(&vm);
 }
 
+/* Firecracker's emit_id and properties: every line carries "id" and "properties". */
+static void test_labels(void **state)
+{
+	char path[] = "/tmp/mvm-metrics-XXXXXX", line[65536];
+	struct json_object *o, *p;
+	struct metrics *m;
+	struct vm vm;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	close(fd);
+	fake_vm(&vm);
+	log_set_sink(quiet, NULL);
+	assert_int_equal(metrics_create(&m, &vm.obs, path, 3600000), 0);
+	log_set_sink(NULL, NULL);
+	assert_int_equal(metrics_set_labels(m, "vm-7", "{\"customer_id\":\"1234\"}"), 0);
+	assert_int_equal(metrics_flush(m), 0);
+	metrics_destroy(m);
+	assert_int_equal(check_lines(path), 1);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_non_null(o = json_tokener_parse(line));
+	assert_string_equal(json_object_get_string(json_object_object_get(o, "id")), "vm-7");
+	assert_true(json_object_object_get_ex(o, "properties", &p));
+	assert_string_equal(json_object_get_string(json_object_object_get(p, "customer_id")),
+			    "1234");
+	json_object_put(o);
+	/* Without labels, neither key; properties that are not an object are refused. */
+	log_set_sink(quiet, NULL);
+	assert_int_equal(metrics_create(&m, &vm.obs, path, 3600000), 0);
+	log_set_sink(NULL, NULL);
+	assert_int_equal(metrics_set_labels(m, NULL, "[1]"), -EINVAL);
+	assert_int_equal(metrics_flush(m), 0);
+	metrics_destroy(m);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_non_null(o = json_tokener_parse(line));
+	assert_null(json_object_object_get(o, "id"));
+	assert_null(json_object_object_get(o, "properties"));
+	json_object_put(o);
+	unlink(path);
+	free_vm(&vm);
+}
+
 static void test_interval_thread(void **state)
 {
 	char path[] = "/tmp/mvm-metrics-XXXXXX";
@@ -305,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_shape),
 		cmocka_unit_test(test_snapshot_without_kvm),
 		cmocka_unit_test(test_file_flush_and_stop),
+		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_interval_thread),
 		cmocka_unit_test(test_fifo),
 		cmocka_unit_test(test_bad_path),
