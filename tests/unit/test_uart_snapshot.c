@@ -83,7 +83,7 @@ static void open_uart(struct uart8250 *u, struct irq_rec *irq, int p[2])
 }
 
 /* Bytes queued when the snapshot is asked for are written before the
- * state is taken once stdout is read (here 50 ms later): a restored guest's
+ * state is taken once stdout is read (here 20 ms later): a restored guest's
  * output follows them, not overtakes them. */
 static void test_save_drains_queue_first(void **state)
 {
@@ -91,7 +91,7 @@ static void test_save_drains_queue_first(void **state)
 	struct irq_rec irq = { 0 };
 	struct uart8250_state s;
 	struct uart8250_stats st;
-	struct reader r = { .delay_ms = 50 };
+	struct reader r = { .delay_ms = 20 };
 	pthread_t t;
 	int p[2];
 
@@ -133,12 +133,17 @@ static void test_save_unread_restores_idle_line(void **state)
 	wr(&u, FCR, 0x07);
 	wr(&u, IER, 0x02);
 	rd(&u, IIR);                                 /* the first THRI consumed */
-	while ((rd(&u, LSR) & 0x20) && n < 256 * 1024) {
-		for (int i = 0; i < UART8250_FIFO_SIZE; i++)
-			wr(&u, THR, 'x');
-		n += UART8250_FIFO_SIZE;
-		if (n % 4096 == 0)
-			uart8250_flush(&u, 1);   /* let the writer fill the pipe */
+	/* Fill until the line stays busy: the writer may still be filling the
+	 * pipe (and making room) a while after the ring first fills. */
+	for (int settle = 0; settle < 100; settle++) {
+		while ((rd(&u, LSR) & 0x20) && n < 1024 * 1024) {
+			for (int i = 0; i < UART8250_FIFO_SIZE; i++)
+				wr(&u, THR, 'x');
+			n += UART8250_FIFO_SIZE;
+		}
+		usleep(50000);
+		if (!(rd(&u, LSR) & 0x20))
+			break;
 	}
 	assert_int_equal(rd(&u, LSR) & 0x60, 0);    /* busy */
 	assert_int_equal(atomic_load(&irq.level), 0);
