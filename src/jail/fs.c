@@ -1,0 +1,452 @@
+/* fs.c - the jail's tree on the host: checks, creation (links, device nodes), removal. */
+#include "jail/jail_priv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define NSFS_MAGIC_ 0x6e736673
+#define RM_MAX_DEPTH 16
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int add_lib(struct jail_ctx *ctx, const char *path)
+{
+	if (path[0] != '/')
+		return 0;
+	for (int i = 0; i < ctx->nr_libs; i++) {
+		if (!strcmp(ctx->libs[i], path))
+			return 0;
+	}
+	if (ctx->nr_libs == JAIL_MAX_LIBS)
+		return -E2BIG;
+	ctx->libs[ctx->nr_libs] = strdup(path);
+	return ctx->libs[ctx->nr_libs] ? (ctx->nr_libs++, 0) : -ENOMEM;
+}
+
+static int lib_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct jail_ctx *ctx = data;
+
+	return info->dlpi_name && add_lib(ctx, info->dlpi_name) ? 1 : 0;
+}
+
+/* The dynamic loader's path (PT_INTERP) of this binary, as the kernel will look it up. */
+static const char *interp_path(void)
+{
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+	size_t n = getauxval(AT_PHNUM);
+	uintptr_t bias = 0;
+
+	if (!ph)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_PHDR)
+			bias = (uintptr_t)ph - ph[i].p_vaddr;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_INTERP)
+			return (const char *)(bias + ph[i].p_vaddr);
+	}
+	return NULL;
+}
+
+/* The libraries mvm runs with are the ones the loader mapped into this process (mvm jail is
+ * the same binary): each is bound at the path the loader opened it by, and LD_LIBRARY_PATH
+ * names their folders, since the jail has no /etc/ld.so.cache. */
+int jail_libs_collect(struct jail_ctx *ctx, char *err, size_t errlen)
+{
+	const char *interp = interp_path();
+	size_t len = 1;
+
+	if ((interp && add_lib(ctx, interp)) || dl_iterate_phdr(lib_cb, ctx))
+		return fail(err, errlen, -E2BIG, "mvm uses more than %d shared libraries",
+			    JAIL_MAX_LIBS);
+	for (int i = 0; i < ctx->nr_libs; i++)
+		len += strlen(ctx->libs[i]) + 1;
+	ctx->ld_path = calloc(1, len);
+	if (!ctx->ld_path)
+		return -ENOMEM;
+	for (int i = 0; i < ctx->nr_libs; i++) {
+		const char *slash = strrchr(ctx->libs[i], '/');
+		int dlen = (int)(slash - ctx->libs[i]);
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%.*s", dlen ? dlen : 1, ctx->libs[i]);
+		if (i == 0 || !strstr(ctx->ld_path, dir)) {
+			if (*ctx->ld_path)
+				strcat(ctx->ld_path, ":");
+			strcat(ctx->ld_path, dir);
+		}
+	}
+	return 0;
+}
+
+static int check_dev(const char *path, dev_t *rdev, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return fail(err, errlen, -ENOENT, "%s: %s (the jail makes its own node from it)",
+			    path, strerror(errno));
+	if (!S_ISCHR(st.st_mode))
+		return fail(err, errlen, -EINVAL, "%s: not a character device", path);
+	*rdev = st.st_rdev;
+	return 0;
+}
+
+static const char *kind_name(enum jail_file_kind k)
+{
+	switch (k) {
+	case JAIL_FILE_IN: return "read";
+	case JAIL_FILE_RW: return "read and written";
+	case JAIL_FILE_OUT: return "written";
+	default: return "used";
+	}
+}
+
+static int check_file(const struct jail_ctx *ctx, const struct jail_file *f, char *err,
+		      size_t errlen)
+{
+	uid_t uid = ctx->opts->uid;
+	gid_t gid = ctx->opts->gid;
+	struct stat st;
+	bool write = f->kind == JAIL_FILE_RW || f->kind == JAIL_FILE_OUT;
+
+	if (f->kind == JAIL_FILE_SOCK)
+		return 0;
+	if (stat(f->host, &st) < 0) {
+		if (errno == ENOENT && f->kind == JAIL_FILE_OUT)
+			return 0;  /* created, owned by the uid */
+		return fail(err, errlen, -EINVAL, "%s: %s", f->host, strerror(errno));
+	}
+	if (f->kind == JAIL_FILE_OUT ? !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))
+	    : !(S_ISREG(st.st_mode) || (f->kind == JAIL_FILE_RW && S_ISBLK(st.st_mode)) ||
+		(f->kind == JAIL_FILE_IN && S_ISBLK(st.st_mode))))
+		return fail(err, errlen, -EINVAL, "%s: not a regular file", f->host);
+	if (f->kind != JAIL_FILE_CONFIG &&
+	    !jail_mode_allows(st.st_mode, st.st_uid, st.st_gid, uid, gid, write))
+		return fail(err, errlen, -EACCES, "%s: uid %u gid %u cannot have it %s (owner %u:%u, "
+			    "mode %03o): mvm jail links the file, it does not change its owner",
+			    f->host, (unsigned)uid, (unsigned)gid, kind_name(f->kind),
+			    (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
+{
+	const char *base = ctx->opts->chroot_base;
+	struct statvfs vfs;
+	struct stat st;
+	int ret;
+
+	if (stat(base, &st) < 0)
+		return fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return fail(err, errlen, -EINVAL, "--chroot-base %s: not a directory", base);
+	if (statvfs(base, &vfs) == 0 && (vfs.f_flag & ST_NODEV))
+		return fail(err, errlen, -EINVAL, "--chroot-base %s: its file system is mounted nodev, "
+			    "so /dev/kvm made in the jail could not be opened", base);
+	if (snprintf(ctx->id_dir, sizeof(ctx->id_dir), "%s/mvm/%s", base, ctx->opts->id) >=
+	    (int)sizeof(ctx->id_dir) - 6)
+		return fail(err, errlen, -EINVAL, "--chroot-base %s: path too long", base);
+	snprintf(ctx->root, sizeof(ctx->root), "%s/root", ctx->id_dir);
+	if (lstat(ctx->root, &st) == 0) {
+		DIR *d;
+		struct dirent *e;
+		bool empty = true;
+
+		if (!S_ISDIR(st.st_mode))
+			return fail(err, errlen, -EEXIST, "jail root %s exists and is not a directory "
+				    "(a symbolic link?): remove it", ctx->root);
+		d = opendir(ctx->root);
+		while (d && (e = readdir(d))) {
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				empty = false;
+		}
+		if (d)
+			closedir(d);
+		if (!empty)
+			return fail(err, errlen, -EEXIST, "jail root %s exists and is not empty: another "
+				    "jail with --id %s runs, or one left it (remove %s)", ctx->root,
+				    ctx->opts->id, ctx->id_dir);
+	}
+	for (int i = 0; i < ctx->plan->nr_files; i++) {
+		if ((ret = check_file(ctx, &ctx->plan->files[i], err, errlen)))
+			return ret;
+	}
+	if ((ret = check_dev("/dev/kvm", &ctx->kvm_rdev, err, errlen)) ||
+	    (ret = check_dev("/dev/urandom", &ctx->urandom_rdev, err, errlen)) ||
+	    (ctx->plan->needs_tun && (ret = check_dev("/dev/net/tun", &ctx->tun_rdev, err, errlen))))
+		return ret;
+	if (ctx->opts->netns) {
+		struct statfs sfs;
+
+		ctx->netns_fd = open(ctx->opts->netns, O_RDONLY | O_CLOEXEC);
+		if (ctx->netns_fd < 0)
+			return fail(err, errlen, -EINVAL, "--netns %s: %s", ctx->opts->netns,
+				    strerror(errno));
+		if (fstatfs(ctx->netns_fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC_)
+			return fail(err, errlen, -EINVAL, "--netns %s: not a namespace file (expected "
+				    "e.g. /var/run/netns/NAME or /proc/PID/ns/net)", ctx->opts->netns);
+	}
+	return 0;
+}
+
+/* mkdir -p of path's folders under dirfd (path relative, no "..": ours). */
+static int mkdirs_at(int dirfd, const char *path, bool last_too)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (*buf && mkdirat(dirfd, buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (last_too && mkdirat(dirfd, buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int add_bind(struct jail_ctx *ctx, const char *src, const char *dst, bool ro)
+{
+	struct jail_bind *b = &ctx->binds[ctx->nr_binds];
+
+	if (ctx->nr_binds == (int)(sizeof(ctx->binds) / sizeof(ctx->binds[0])))
+		return -E2BIG;
+	b->src = strdup(src);
+	b->dst = strdup(dst);
+	b->read_only = ro;
+	if (!b->src || !b->dst)
+		return -ENOMEM;
+	ctx->nr_binds++;
+	return 0;
+}
+
+/* An empty file at rel under the root for a bind mount made in the child's namespace. */
+static int placeholder(struct jail_ctx *ctx, int rootfd, const char *src, const char *rel,
+		       bool ro)
+{
+	char dst[PATH_MAX];
+	int fd, ret;
+
+	if ((ret = mkdirs_at(rootfd, rel, false)))
+		return ret;
+	fd = openat(rootfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	snprintf(dst, sizeof(dst), "/%s", rel);
+	return add_bind(ctx, src, dst, ro);
+}
+
+static int link_file(struct jail_ctx *ctx, int rootfd, const struct jail_file *f, char *err,
+		     size_t errlen)
+{
+	int ret;
+
+	if (f->kind == JAIL_FILE_SOCK || f->kind == JAIL_FILE_CONFIG)
+		return 0;
+	if (f->kind == JAIL_FILE_OUT) {
+		int fd = open(f->host, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			ret = fchown(fd, ctx->opts->uid, ctx->opts->gid) < 0 ? -errno : 0;
+			close(fd);
+			if (ret)
+				return fail(err, errlen, ret, "%s: chown: %s", f->host, strerror(-ret));
+		} else if (errno != EEXIST) {
+			return fail(err, errlen, -errno, "%s: %s", f->host, strerror(errno));
+		}
+	}
+	if (linkat(AT_FDCWD, f->host, rootfd, f->name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EXDEV && errno != EPERM)
+		return fail(err, errlen, -errno, "%s: cannot link it into %s: %s", f->host, ctx->root,
+			    strerror(errno));
+	/* Another file system (or a link the kernel's protected_hardlinks refuses): a bind
+	 * mount in the jail's namespace, which leaves no trace on the host. */
+	ret = placeholder(ctx, rootfd, f->host, f->name, f->kind == JAIL_FILE_IN);
+	if (ret)
+		return fail(err, errlen, ret, "%s: cannot prepare its bind mount in %s: %s", f->host,
+			    ctx->root, strerror(-ret));
+	return 0;
+}
+
+static int make_dev(struct jail_ctx *ctx, int rootfd, const char *rel, dev_t rdev, char *err,
+		    size_t errlen)
+{
+	if (mknodat(rootfd, rel, S_IFCHR | 0600, rdev) < 0 ||
+	    fchownat(rootfd, rel, ctx->opts->uid, ctx->opts->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(err, errlen, -errno, "%s/%s (device %u:%u): %s", ctx->root, rel,
+			    major(rdev), minor(rdev), strerror(errno));
+	return 0;
+}
+
+static int write_config(struct jail_ctx *ctx, int rootfd, char *err, size_t errlen)
+{
+	const struct jail_file *f = &ctx->plan->files[ctx->plan->config];
+	size_t len = strlen(ctx->config_json), off = 0;
+	int fd;
+
+	fd = openat(rootfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
+	if (fd < 0 || fchown(fd, ctx->opts->uid, ctx->opts->gid) < 0)
+		goto bad;
+	while (off < len) {
+		ssize_t n = write(fd, ctx->config_json + off, len - off);
+
+		if (n <= 0)
+			goto bad;
+		off += (size_t)n;
+	}
+	close(fd);
+	return 0;
+bad:
+	if (fd >= 0)
+		close(fd);
+	return fail(err, errlen, -EIO, "%s/%s: cannot write the jail's config file: %s", ctx->root,
+		    f->name, strerror(errno));
+}
+
+int jail_fs_create(struct jail_ctx *ctx, char *err, size_t errlen)
+{
+	char mvmdir[PATH_MAX], exe[PATH_MAX];
+	int rootfd = -1, ret;
+	ssize_t n;
+
+	snprintf(mvmdir, sizeof(mvmdir), "%s/mvm", ctx->opts->chroot_base);
+	if ((mkdir(mvmdir, 0755) < 0 && errno != EEXIST))
+		return fail(err, errlen, -errno, "%s: %s", mvmdir, strerror(errno));
+	if (mkdir(ctx->id_dir, 0755) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, "%s: %s", ctx->id_dir, strerror(errno));
+	ctx->root_made = true;
+	if (mkdir(ctx->root, 0750) < 0 && errno != EEXIST)
+		return fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
+	/* O_NOFOLLOW: a link planted at root (checked above, but it could race) is refused. */
+	rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0)
+		return fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
+	/* mvm creates its API socket in its "/": the root is the uid's. */
+	if (fchown(rootfd, ctx->opts->uid, ctx->opts->gid) < 0 || fchmod(rootfd, 0750) < 0) {
+		ret = fail(err, errlen, -errno, "%s: chown: %s", ctx->root, strerror(errno));
+		goto out;
+	}
+	if ((ret = mkdirs_at(rootfd, "dev/net", true)) < 0) {
+		ret = fail(err, errlen, ret, "%s/dev: %s", ctx->root, strerror(-ret));
+		goto out;
+	}
+	if ((ret = make_dev(ctx, rootfd, "dev/kvm", ctx->kvm_rdev, err, errlen)) ||
+	    (ret = make_dev(ctx, rootfd, "dev/urandom", ctx->urandom_rdev, err, errlen)) ||
+	    (ctx->plan->needs_tun &&
+	     (ret = make_dev(ctx, rootfd, "dev/net/tun", ctx->tun_rdev, err, errlen))))
+		goto out;
+	for (int i = 0; i < ctx->plan->nr_files; i++) {
+		if ((ret = link_file(ctx, rootfd, &ctx->plan->files[i], err, errlen)))
+			goto out;
+	}
+	if (ctx->config_json && (ret = write_config(ctx, rootfd, err, errlen)))
+		goto out;
+	/* The binary and its libraries, read-only binds made in the child's namespace. */
+	/* By its path: /proc/self/exe would name a mount of the host's namespace, which a bind
+	 * made in the child's namespace refuses. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(exe) - 1) {
+		ret = fail(err, errlen, -EIO, "cannot find mvm's own binary (/proc/self/exe)");
+		goto out;
+	}
+	exe[n] = 0;
+	if ((ret = placeholder(ctx, rootfd, exe, "mvm", true))) {
+		ret = fail(err, errlen, ret, "%s/mvm: %s", ctx->root, strerror(-ret));
+		goto out;
+	}
+	for (int i = 0; i < ctx->nr_libs; i++) {
+		if ((ret = placeholder(ctx, rootfd, ctx->libs[i], ctx->libs[i] + 1, true))) {
+			ret = fail(err, errlen, ret, "%s%s: %s", ctx->root, ctx->libs[i],
+				   strerror(-ret));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	close(rootfd);
+	return ret;
+}
+
+/* Everything under dirfd, depth-bounded; links are removed, never followed. */
+static int rm_tree_at(int dirfd, int depth)
+{
+	struct dirent *e;
+	DIR *d;
+	int ret = 0, fd;
+
+	fd = dup(dirfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd, e->d_name, 0) == 0)
+			continue;
+		if (errno == EISDIR || errno == EPERM) {
+			int sub = openat(dirfd, e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0 && depth < RM_MAX_DEPTH) {
+				if (rm_tree_at(sub, depth + 1))
+					ret = -ENOTEMPTY;
+			}
+			if (sub >= 0)
+				close(sub);
+			if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) < 0)
+				ret = -errno;
+		} else {
+			ret = -errno;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int jail_fs_remove(struct jail_ctx *ctx)
+{
+	int fd, ret;
+
+	if (!ctx->root_made)
+		return 0;
+	fd = open(ctx->id_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ret = rm_tree_at(fd, 0);
+	close(fd);
+	if (rmdir(ctx->id_dir) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}
