@@ -65,15 +65,15 @@ static int parse_cgroup(const char *arg, struct jail_cgroup_set *set, char *err,
 		return fail(err, errlen, "--cgroup '%s': expected FILE=VALUE (e.g. memory.max=512M)",
 			    arg);
 	flen = (size_t)(eq - arg);
+	for (const char *p = arg; p < eq; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+			return fail(err, errlen, "--cgroup '%s': FILE may hold only a-z, 0-9, '_' "
+				    "and '.' (a file of the jail's own cgroup)", arg);
+	}
 	dot = memchr(arg, '.', flen);
 	if (flen >= JAIL_CG_FILE_MAX || !dot || dot == arg || dot == eq - 1)
 		return fail(err, errlen, "--cgroup '%s': FILE must be a controller's file such as "
 			    "cpu.max, memory.max or pids.max", arg);
-	for (const char *p = arg; p < eq; p++) {
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
-			return fail(err, errlen, "--cgroup '%s': FILE may hold only a-z, 0-9, '_' "
-				    "and '.'", arg);
-	}
 	if ((size_t)(dot - arg) == 6 && !strncmp(arg, "cgroup", 6))
 		return fail(err, errlen, "--cgroup '%s': the cgroup core's files are set by the "
 			    "jail itself; give a controller's file", arg);
