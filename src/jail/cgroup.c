@@ -62,10 +62,13 @@ static int read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* Is word one of the space-separated words of list? */
+/* Is word[0..wlen) one of the space-separated words of list? */
 static bool has_word(const char *list, const char *word, size_t wlen)
 {
-	for (const char *p = list; (p = strstr(p, word)); p++) {
+	char w[JAIL_CG_FILE_MAX];
+
+	snprintf(w, sizeof(w), "%.*s", (int)wlen, word);
+	for (const char *p = list; (p = strstr(p, w)); p++) {
 		if ((p == list || p[-1] == ' ') && (p[wlen] == 0 || p[wlen] == ' '))
 			return true;
 	}
