@@ -91,15 +91,20 @@ int jail_libs_collect(struct jail_ctx *ctx, char *err, size_t errlen)
 		return -ENOMEM;
 	for (int i = 0; i < ctx->nr_libs; i++) {
 		const char *slash = strrchr(ctx->libs[i], '/');
-		int dlen = (int)(slash - ctx->libs[i]);
-		char dir[PATH_MAX];
+		size_t dlen = slash == ctx->libs[i] ? 1 : (size_t)(slash - ctx->libs[i]);
+		bool seen = false;
 
-		snprintf(dir, sizeof(dir), "%.*s", dlen ? dlen : 1, ctx->libs[i]);
-		if (i == 0 || !strstr(ctx->ld_path, dir)) {
-			if (*ctx->ld_path)
-				strcat(ctx->ld_path, ":");
-			strcat(ctx->ld_path, dir);
+		for (int k = 0; k < i && !seen; k++) {
+			const char *ks = strrchr(ctx->libs[k], '/');
+			size_t kl = ks == ctx->libs[k] ? 1 : (size_t)(ks - ctx->libs[k]);
+
+			seen = kl == dlen && !strncmp(ctx->libs[k], ctx->libs[i], dlen);
 		}
+		if (seen)
+			continue;
+		if (*ctx->ld_path)
+			strcat(ctx->ld_path, ":");
+		strncat(ctx->ld_path, ctx->libs[i], dlen);
 	}
 	return 0;
 }
@@ -140,17 +145,17 @@ static int check_file(const struct jail_ctx *ctx, const struct jail_file *f, cha
 	if (stat(f->host, &st) < 0) {
 		if (errno == ENOENT && f->kind == JAIL_FILE_OUT)
 			return 0;  /* created, owned by the uid */
-		return fail(err, errlen, -EINVAL, "%s: %s", f->host, strerror(errno));
+		return fail(err, errlen, -EINVAL, "%s %s: %s", f->what, f->host, strerror(errno));
 	}
 	if (f->kind == JAIL_FILE_OUT ? !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))
 	    : !(S_ISREG(st.st_mode) || (f->kind == JAIL_FILE_RW && S_ISBLK(st.st_mode)) ||
 		(f->kind == JAIL_FILE_IN && S_ISBLK(st.st_mode))))
-		return fail(err, errlen, -EINVAL, "%s: not a regular file", f->host);
+		return fail(err, errlen, -EINVAL, "%s %s: not a regular file", f->what, f->host);
 	if (f->kind != JAIL_FILE_CONFIG &&
 	    !jail_mode_allows(st.st_mode, st.st_uid, st.st_gid, uid, gid, write))
-		return fail(err, errlen, -EACCES, "%s: uid %u gid %u cannot have it %s (owner %u:%u, "
-			    "mode %03o): mvm jail links the file, it does not change its owner",
-			    f->host, (unsigned)uid, (unsigned)gid, kind_name(f->kind),
+		return fail(err, errlen, -EACCES, "%s %s: uid %u gid %u cannot have it %s (owner "
+			    "%u:%u, mode %03o): mvm jail links the file, it does not change its owner",
+			    f->what, f->host, (unsigned)uid, (unsigned)gid, kind_name(f->kind),
 			    (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 0777));
 	return 0;
 }
@@ -173,6 +178,18 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 	    (int)sizeof(ctx->id_dir) - 6)
 		return fail(err, errlen, -EINVAL, "--chroot-base %s: path too long", base);
 	snprintf(ctx->root, sizeof(ctx->root), "%s/root", ctx->id_dir);
+	/* DIR/mvm and DIR/mvm/ID are used when they exist: never through a link. */
+	for (int i = 0; i < 2; i++) {
+		char p[PATH_MAX];
+
+		if (i)
+			snprintf(p, sizeof(p), "%s", ctx->id_dir);
+		else
+			snprintf(p, sizeof(p), "%s/mvm", base);
+		if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+			return fail(err, errlen, -EEXIST, "%s exists and is not a directory (a symbolic "
+				    "link?): remove it", p);
+	}
 	if (lstat(ctx->root, &st) == 0) {
 		DIR *d;
 		struct dirent *e;

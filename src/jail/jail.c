@@ -243,6 +243,9 @@ static int daemonize(int *ready_fd)
 			log_err("jail: %s", buf);
 		} else if (n < 0) {
 			log_err("jail: the daemonized jailer said nothing: %s", strerror(errno));
+		} else {
+			log_info("jail: mvm runs in the background; its jailer is pid %d (SIGTERM "
+				 "stops the VM; the jailer then removes the jail)", (int)pid);
 		}
 		_exit(n == 0 ? 0 : MVM_JAIL_EXIT_HOST);
 	}

@@ -52,6 +52,7 @@ enum jail_file_kind {
 struct jail_file {
 	char *host;                 /* the path as given (owned) */
 	char name[NAME_MAX + 1];    /* its name in the jail's "/" */
+	char what[64];              /* the flag or config field that named it first */
 	enum jail_file_kind kind;
 };
 

@@ -94,6 +94,7 @@ static int plan_add(struct jail_plan *plan, const char *host, enum jail_file_kin
 	snprintf(f->name, sizeof(f->name), "%s", base);
 	for (int n = 1; name_taken(plan, f->name); n++)
 		snprintf(f->name, sizeof(f->name), "%d-%s", n, base);
+	snprintf(f->what, sizeof(f->what), "%s", flag);
 	f->host = strdup(host);
 	if (!f->host)
 		return fail(err, errlen, "out of memory");
@@ -269,7 +270,7 @@ static int config_path(struct jail_plan *plan, struct json_object *obj, const ch
 	if (!obj || !json_object_is_type(obj, json_type_object) ||
 	    !json_object_object_get_ex(obj, key, &v) || !v)
 		return 0;
-	snprintf(flag, sizeof(flag), "--config-file: %s.%s", where, key);
+	snprintf(flag, sizeof(flag), "--config-file %s.%s", where, key);
 	if (!json_object_is_type(v, json_type_string))
 		return fail(err, errlen, "%s: expected a string", flag);
 	idx = plan_add(plan, json_object_get_string(v), kind, flag, err, errlen);
