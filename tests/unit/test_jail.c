@@ -23,7 +23,8 @@ static int parse(struct jail_opts *o, int argc, const char **argv)
 	return jail_parse(argc, (char **)argv, o, err, sizeof(err));
 }
 
-#define PARSE(o, ...) ({ const char *a_[] = { "jail", __VA_ARGS__ }; \
+/* The argv arrays are static: jail_parse() keeps pointers into them (ASan saw the stack reuse). */
+#define PARSE(o, ...) ({ static const char *a_[] = { "jail", __VA_ARGS__ }; \
 			 parse((o), (int)(sizeof(a_) / sizeof(a_[0])), a_); })
 
 static void test_id(void **state)
