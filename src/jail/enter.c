@@ -169,6 +169,10 @@ void jail_enter(struct jail_ctx *ctx, int go_fd, int status_fd, char **envp)
 	if (ctx->netns_fd >= 0 && setns(ctx->netns_fd, CLONE_NEWNET) < 0)
 		die(status_fd, "--netns %s: setns: %s", ctx->opts->netns, strerror(errno));
 	change_root(ctx, status_fd);
+	/* mvm makes its API socket in its "/". */
+	if (chown("/", ctx->opts->uid, ctx->opts->gid) < 0)
+		die(status_fd, "chown of the jail's / to %u:%u: %s", (unsigned)ctx->opts->uid,
+		    (unsigned)ctx->opts->gid, strerror(errno));
 	set_limits(ctx->opts, status_fd);
 	close_fds(status_fd);
 	drop(ctx->opts, status_fd);

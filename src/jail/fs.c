@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define NSFS_MAGIC_ 0x6e736673
-#define RM_MAX_DEPTH 16
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -368,8 +367,9 @@ int jail_fs_create(struct jail_ctx *ctx, char *err, size_t errlen)
 	rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rootfd < 0)
 		return fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
-	/* mvm creates its API socket in its "/": the root is the uid's. */
-	if (fchown(rootfd, ctx->opts->uid, ctx->opts->gid) < 0 || fchmod(rootfd, 0750) < 0) {
+	/* The root stays root's until the child has made its binds (jail/enter.c gives it to
+	 * the uid, for mvm's API socket), so no process of the uid can swap what is in it. */
+	if (fchown(rootfd, 0, 0) < 0 || fchmod(rootfd, 0750) < 0) {
 		ret = fail(err, errlen, -errno, "%s: chown: %s", ctx->root, strerror(errno));
 		goto out;
 	}
@@ -414,56 +414,84 @@ out:
 	return ret;
 }
 
-/* Everything under dirfd, depth-bounded; links are removed, never followed. */
-static int rm_tree_at(int dirfd, int depth)
+/* rel's folder under rootfd, opened one component at a time and never through a link (mvm,
+ * as the uid, owns the jail's "/" and may have swapped a folder for a link to the host's);
+ * *last is rel's last component, in buf. An fd or -errno. */
+static int open_parent(int rootfd, const char *rel, char *buf, size_t len, const char **last)
 {
-	struct dirent *e;
-	DIR *d;
-	int ret = 0, fd;
+	char *p = buf, *slash;
+	int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0), next;
 
-	fd = dup(dirfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
+	snprintf(buf, len, "%s", rel);
+	while (fd >= 0 && (slash = strchr(p, '/'))) {
+		*slash = 0;
+		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		p = slash + 1;
 	}
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd, e->d_name, 0) == 0)
-			continue;
-		if (errno == EISDIR || errno == EPERM) {
-			int sub = openat(dirfd, e->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	*last = p;
+	return fd < 0 ? -errno : fd;
+}
 
-			if (sub >= 0 && depth < RM_MAX_DEPTH) {
-				if (rm_tree_at(sub, depth + 1))
-					ret = -ENOTEMPTY;
-			}
-			if (sub >= 0)
-				close(sub);
-			if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) < 0)
-				ret = -errno;
-		} else {
-			ret = -errno;
-		}
-	}
-	closedir(d);
+/* unlinkat(rel) beneath rootfd (flags: 0 or AT_REMOVEDIR); a missing entry is fine. */
+static int remove_beneath(int rootfd, const char *rel, int flags)
+{
+	char buf[PATH_MAX];
+	const char *last;
+	int fd = open_parent(rootfd, rel, buf, sizeof(buf), &last), ret = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (unlinkat(fd, last, flags) < 0 && errno != ENOENT)
+		ret = -errno;
+	close(fd);
 	return ret;
 }
 
+/* A library's empty file, then its folders while they are empty. */
+static void remove_lib(int rootfd, const char *rel)
+{
+	char dir[PATH_MAX], *slash;
+
+	remove_beneath(rootfd, rel, 0);
+	snprintf(dir, sizeof(dir), "%s", rel);
+	while ((slash = strrchr(dir, '/'))) {
+		*slash = 0;
+		if (remove_beneath(rootfd, dir, AT_REMOVEDIR))
+			break;
+	}
+}
+
+/* What the jail made, and only that: the links and their bind files, the device nodes, the
+ * config copy, the socket, the binary's and libraries' files; then the folders if empty.
+ * Files mvm made in its "/" (a snapshot, say) are kept, and so is the root holding them. */
 int jail_fs_remove(struct jail_ctx *ctx)
 {
-	int fd, ret;
+	static const char *const made[] = { "dev/kvm", "dev/urandom", "dev/net/tun", "mvm", NULL };
+	int idfd, rootfd, ret = 0;
 
 	if (!ctx->root_made)
 		return 0;
-	fd = open(ctx->id_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	idfd = open(ctx->id_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (idfd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	ret = rm_tree_at(fd, 0);
-	close(fd);
-	if (rmdir(ctx->id_dir) < 0 && !ret)
+	rootfd = openat(idfd, "root", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd >= 0) {
+		for (int i = 0; i < ctx->plan->nr_files; i++)
+			remove_beneath(rootfd, ctx->plan->files[i].name, 0);
+		for (int i = 0; made[i]; i++)
+			remove_beneath(rootfd, made[i], 0);
+		remove_beneath(rootfd, "dev/net", AT_REMOVEDIR);
+		remove_beneath(rootfd, "dev", AT_REMOVEDIR);
+		for (int i = 0; i < ctx->nr_libs; i++)
+			remove_lib(rootfd, ctx->libs[i] + 1);
+		close(rootfd);
+		if (unlinkat(idfd, "root", AT_REMOVEDIR) < 0 && errno != ENOENT)
+			ret = -errno;
+	}
+	close(idfd);
+	if (!ret && rmdir(ctx->id_dir) < 0)
 		ret = -errno;
 	return ret;
 }

@@ -129,8 +129,11 @@ static void jail_cleanup(struct jail_ctx *ctx)
 {
 	int ret;
 
-	if ((ret = jail_fs_remove(ctx)))
-		log_warn("jail %s: could not remove all of %s: %s", ctx->opts->id, ctx->id_dir,
+	if ((ret = jail_fs_remove(ctx)) == -ENOTEMPTY)
+		log_warn("jail %s: %s/root is kept: it holds files mvm made there (the jail's own "
+			 "are removed)", ctx->opts->id, ctx->id_dir);
+	else if (ret)
+		log_warn("jail %s: could not remove %s: %s", ctx->opts->id, ctx->id_dir,
 			 strerror(-ret));
 	if ((ret = jail_cgroup_remove(ctx)))
 		log_warn("jail %s: could not remove cgroup %s: %s", ctx->opts->id, ctx->cgroup,

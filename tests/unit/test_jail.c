@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -270,50 +271,132 @@ static void touch(const char *path)
 	close(fd);
 }
 
-/* A jail's tree is removed whole; a link in it to a folder outside is removed, not followed. */
+static void mkdir_p(const char *base, const char *rel)
+{
+	char p[PATH_MAX + 64];
+
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static void touch_in(const char *base, const char *rel)
+{
+	char p[PATH_MAX + 64];
+
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	touch(p);
+}
+
+static bool exists_in(const char *base, const char *rel)
+{
+	char p[PATH_MAX + 64];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* A jail as jail_fs_create leaves it: root/{vmlinuz, api.sock, dev/kvm, dev/urandom, dev/net,
+ * mvm, lib/x/libc.so.6}, for a plan of vmlinuz and api.sock and one library. */
+static void make_jail(struct jail_ctx *ctx, struct jail_plan *plan, const char *base)
+{
+	const char *argv[] = { "--kernel", "/boot/vmlinuz", "--api-sock", "/run/api.sock" };
+
+	jail_plan_init(plan, reserved);
+	assert_int_equal(jail_plan_run(plan, 4, (char **)argv, err, sizeof(err)), 0);
+	snprintf(ctx->id_dir, sizeof(ctx->id_dir), "%s/mvm/t1", base);
+	snprintf(ctx->root, sizeof(ctx->root), "%s/root", ctx->id_dir);
+	mkdir_p(base, "mvm");
+	mkdir_p(base, "mvm/t1");
+	mkdir_p(base, "mvm/t1/root");
+	for (const char *const *d = (const char *const[]){ "dev", "dev/net", "lib", "lib/x", NULL }; *d; d++)
+		mkdir_p(ctx->root, *d);
+	for (const char *const *f = (const char *const[]){ "vmlinuz", "api.sock", "dev/kvm",
+		     "dev/urandom", "mvm", "lib/x/libc.so.6", NULL }; *f; f++)
+		touch_in(ctx->root, *f);
+	ctx->libs[0] = strdup("/lib/x/libc.so.6");
+	ctx->nr_libs = 1;
+}
+
+static void free_jail(struct jail_ctx *ctx, struct jail_plan *plan, const char *base)
+{
+	char cmd[sizeof("rm -rf ''") + 64];
+
+	free(ctx->libs[0]);
+	jail_plan_free(plan);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);   /* base: a short mkdtemp name */
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The jail's own entries go, then its folders; nothing else. */
 static void test_fs_remove(void **state)
 {
-	char base[] = "/tmp/mvm-jail-test-XXXXXX", p[PATH_MAX + 64];
+	char base[] = "/tmp/mvm-jail-test-XXXXXX";
 	struct jail_opts o = { .id = "t1" };
 	struct jail_plan plan;
 	struct jail_ctx ctx = { .opts = &o, .plan = &plan, .netns_fd = -1 };
-	struct stat st;
 
 	assert_non_null(mkdtemp(base));
-	snprintf(p, sizeof(p), "%s/outside", base);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/outside/keep", base);
-	touch(p);
-	snprintf(ctx.id_dir, sizeof(ctx.id_dir), "%s/mvm/t1", base);
-	snprintf(ctx.root, sizeof(ctx.root), "%s/root", ctx.id_dir);
-	snprintf(p, sizeof(p), "%s/mvm", base);
-	assert_int_equal(mkdir(p, 0755), 0);
-	assert_int_equal(mkdir(ctx.id_dir, 0755), 0);
-	assert_int_equal(mkdir(ctx.root, 0755), 0);
-	snprintf(p, sizeof(p), "%s/dev", ctx.root);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/dev/kvm", ctx.root);
-	touch(p);
-	snprintf(p, sizeof(p), "%s/vmlinuz", ctx.root);
-	touch(p);
-	snprintf(p, sizeof(p), "%s/escape", ctx.root);
-	snprintf(p + strlen(p) + 1, sizeof(p) - strlen(p) - 1, "%s/outside", base);
-	assert_int_equal(symlink(p + strlen(p) + 1, p), 0);
-
-	/* Not ours (root_made unset): nothing is touched. */
+	make_jail(&ctx, &plan, base);
+	/* Not made by this jailer (root_made unset): nothing is touched. */
 	assert_int_equal(jail_fs_remove(&ctx), 0);
-	assert_int_equal(stat(ctx.root, &st), 0);
+	assert_true(exists_in(ctx.root, "vmlinuz"));
 	ctx.root_made = true;
 	assert_int_equal(jail_fs_remove(&ctx), 0);
-	assert_int_equal(lstat(ctx.id_dir, &st), -1);
-	snprintf(p, sizeof(p), "%s/outside/keep", base);
-	assert_int_equal(stat(p, &st), 0);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/outside", base);
-	rmdir(p);
-	snprintf(p, sizeof(p), "%s/mvm", base);
-	rmdir(p);
-	assert_int_equal(rmdir(base), 0);
+	assert_false(exists_in(base, "mvm/t1"));
+	assert_true(exists_in(base, "mvm"));     /* shared by every jail */
+	free_jail(&ctx, &plan, base);
+}
+
+/* A file mvm made in its "/" (a snapshot) is kept, with the root holding it. */
+static void test_fs_remove_keeps_mvm_files(void **state)
+{
+	char base[] = "/tmp/mvm-jail-test-XXXXXX";
+	struct jail_opts o = { .id = "t1" };
+	struct jail_plan plan;
+	struct jail_ctx ctx = { .opts = &o, .plan = &plan, .netns_fd = -1, .root_made = true };
+
+	assert_non_null(mkdtemp(base));
+	make_jail(&ctx, &plan, base);
+	touch_in(ctx.root, "snapshot.mem");
+	assert_int_equal(jail_fs_remove(&ctx), -ENOTEMPTY);
+	assert_true(exists_in(ctx.root, "snapshot.mem"));
+	assert_false(exists_in(ctx.root, "vmlinuz"));
+	assert_false(exists_in(ctx.root, "dev"));
+	assert_false(exists_in(ctx.root, "lib"));
+	assert_false(exists_in(ctx.root, "mvm"));
+	free_jail(&ctx, &plan, base);
+}
+
+/* mvm owns its "/": it can swap the library folder for a link to the host's. The removal
+ * walks folder by folder without following links, so the host's file stays. */
+static void test_fs_remove_never_follows(void **state)
+{
+	char base[] = "/tmp/mvm-jail-test-XXXXXX", lib[PATH_MAX + 64], outside[PATH_MAX + 64];
+	struct jail_opts o = { .id = "t1" };
+	struct jail_plan plan;
+	struct jail_ctx ctx = { .opts = &o, .plan = &plan, .netns_fd = -1, .root_made = true };
+
+	assert_non_null(mkdtemp(base));
+	make_jail(&ctx, &plan, base);
+	mkdir_p(base, "host");
+	mkdir_p(base, "host/x");
+	touch_in(base, "host/x/libc.so.6");
+	touch_in(base, "host/vmlinuz");
+	snprintf(lib, sizeof(lib), "%s/lib/x/libc.so.6", ctx.root);
+	assert_int_equal(unlink(lib), 0);
+	snprintf(lib, sizeof(lib), "%s/lib/x", ctx.root);
+	assert_int_equal(rmdir(lib), 0);
+	snprintf(lib, sizeof(lib), "%s/lib", ctx.root);
+	assert_int_equal(rmdir(lib), 0);
+	snprintf(outside, sizeof(outside), "%s/host", base);
+	assert_int_equal(symlink(outside, lib), 0);
+	/* The link is not the jail's: it stays, and so does the root holding it. */
+	assert_int_equal(jail_fs_remove(&ctx), -ENOTEMPTY);
+	assert_true(exists_in(base, "host/x/libc.so.6"));
+	assert_true(exists_in(base, "host/vmlinuz"));
+	assert_true(exists_in(ctx.root, "lib"));
+	free_jail(&ctx, &plan, base);
 }
 
 int main(void)
@@ -327,6 +410,8 @@ int main(void)
 		cmocka_unit_test(test_plan_config),
 		cmocka_unit_test(test_mode_allows),
 		cmocka_unit_test(test_fs_remove),
+		cmocka_unit_test(test_fs_remove_keeps_mvm_files),
+		cmocka_unit_test(test_fs_remove_never_follows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
