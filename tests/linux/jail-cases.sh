@@ -52,15 +52,27 @@ case_jail-boot() {
 	jail_cgroup2 || { notok jail-boot "no cgroup v2 at /sys/fs/cgroup and it cannot be mounted"; return; }
 	mkdir -p "$base" && rm -f "$img" && truncate -s 4M "$img" && chown "$JAIL_UID:$JAIL_GID" "$img"
 	root=$base/mvm/$id/root
+	# A network namespace to join: a sleeper's, made with unshare -n (when busybox has it).
+	local ns_pid='' netns=()
+	if unshare -n true 2>/dev/null; then
+		unshare -n sleep 600 </dev/null >/dev/null 2>&1 &
+		ns_pid=$! netns=(--netns "/proc/$ns_pid/ns/net")
+	fi
 	open_session jail-boot jail --id "$id" --uid "$JAIL_UID" --gid "$JAIL_GID" --chroot-base "$base" \
-		--cgroup pids.max=64 --cgroup memory.max=1G --resource-limit no-file=512 \
+		"${netns[@]}" --cgroup pids.max=64 --cgroup memory.max=1G --resource-limit no-file=512 \
 		--resource-limit fsize=1073741824 -- mvm run --kernel "$kernel" --initrd "$initrd" \
 		--disk "$img" --cmdline "$BASE_CMDLINE mvmtest=echo" || return
 	say 'echo MVM-JAIL-VDA-$([ -b /dev/vda ] && echo $((40+2)))'
 	vm_wait_for 'MVM-JAIL-VDA-42' 20 || :
 	why=$(jail_inspect "$(jail_mvm_pid)" "$root" "$cg" "${kernel##*/}" "${initrd##*/}" "${img##*/}")
+	if [ -z "$why" ] && [ -n "$ns_pid" ] &&
+	   [ "$(readlink "/proc/$(jail_mvm_pid)/ns/net")" != "$(readlink "/proc/$ns_pid/ns/net")" ]; then
+		why="mvm is not in the --netns namespace: $(readlink "/proc/$(jail_mvm_pid)/ns/net"), want $(readlink "/proc/$ns_pid/ns/net")"
+	fi
+	[ -n "$ns_pid" ] || echo "# jail-boot: no unshare -n here: --netns not tried"
 	echo "# jail-boot: mvm pid $(jail_mvm_pid); its /: $(ls -A "/proc/$(jail_mvm_pid)/root" 2>/dev/null | tr '\n' ' ')"
 	close_session
+	[ -z "$ns_pid" ] || kill "$ns_pid" 2>/dev/null
 	if [ -n "$why" ]; then fail_case jail-boot "$why"
 	elif ! grep -qa 'MVM-JAIL-VDA-42' "$VM_OUT"; then fail_case jail-boot "the guest has no /dev/vda (the disk bound into the jail)"
 	elif [ -n "$(unclean_end)" ]; then fail_case jail-boot "$(unclean_end)"
