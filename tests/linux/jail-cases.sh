@@ -107,19 +107,33 @@ case_jail-refusals() {
 	else ok jail-refusals; fi
 }
 
-# --daemonize: the command returns 0 once mvm runs; the background jailer removes the jail when
-# mvm ends (here: the guest powers off by itself).
+# --daemonize with a --config-file: the command returns 0 once mvm runs; the jail holds the
+# rewritten file, mvm writes the file's logger.log_path (linked from the host: stdout is
+# /dev/null), and the background jailer removes the jail when the guest powers off.
 case_jail-daemonize() {
-	local base=$work/jail-daemon id=jail-daemon pid t=0
+	local base=$work/jail-daemon id=jail-daemon pid t=0 cfg=$work/jail-daemon.json log=$work/jail-daemon.log
 	mkdir -p "$base"
+	rm -f "$log"
+	cat >"$cfg" <<EOF
+{
+  "boot-source": { "kernel_image_path": $(cfg_json_str "$kernel"), "initrd_path": $(cfg_json_str "$initrd"),
+                   "boot_args": $(cfg_json_str "$BASE_CMDLINE mvmtest=poweroff") },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 256, "smt": false },
+  "logger": { "log_path": $(cfg_json_str "$log"), "level": "Debug" }
+}
+EOF
 	vm_start jail-daemonize /dev/null jail --id "$id" --uid "$JAIL_UID" --gid "$JAIL_GID" \
-		--chroot-base "$base" --daemonize -- mvm run --kernel "$kernel" --initrd "$initrd" \
-		--cmdline "$BASE_CMDLINE mvmtest=poweroff"
+		--chroot-base "$base" --daemonize -- mvm run --config-file "$cfg"
 	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case jail-daemonize "mvm jail --daemonize did not return within $QUICK_TIMEOUT s"; return; fi
 	if [ "$VM_RC" != 0 ]; then fail_case jail-daemonize "mvm jail --daemonize exited $VM_RC, expected 0"; return; fi
 	pid=$(for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = mvm-jail-init ] && echo "${p#/proc/}"; done | head -n1)
 	if [ -z "$pid" ] || [ ! -d "$base/mvm/$id/root" ]; then
 		fail_case jail-daemonize "no jail running after the command returned (init pid '${pid}')"; return
+	fi
+	if ! grep -q '"kernel_image_path": *"/' "$base/mvm/$id/root/jail-daemon.json" ||
+	   grep -q "$work" "$base/mvm/$id/root/jail-daemon.json"; then
+		kill -TERM "$pid" 2>/dev/null
+		fail_case jail-daemonize "the jail's config file does not have the jail's paths: $(tr -d '\n' <"$base/mvm/$id/root/jail-daemon.json")"; return
 	fi
 	# The guest powers off; then the background jailer removes the jail.
 	while [ -d "/proc/$pid" ] || [ -e "$base/mvm/$id" ]; do
@@ -129,5 +143,6 @@ case_jail-daemonize() {
 	echo "# jail-daemonize: the jail was gone $((t / 5)) s after the command returned"
 	if [ -d "/proc/$pid" ]; then kill -TERM "$pid" 2>/dev/null; fail_case jail-daemonize "the daemonized VM still runs $BOOT_TIMEOUT s later (guest never powered off?)"
 	elif [ -e "$base/mvm/$id" ]; then fail_case jail-daemonize "$base/mvm/$id is left after mvm ended"
+	elif ! grep -q 'powered off' "$log" 2>/dev/null; then fail_case jail-daemonize "the config's log file $log does not say the guest powered off: $(tail -n 3 "$log" 2>&1 | tr '\n' ' ')"
 	else ok jail-daemonize; fi
 }
