@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +59,68 @@ static void do_binds(const struct jail_ctx *ctx, int status_fd)
 	}
 }
 
+/* Is a a path b or below it? */
+static bool path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return !strncmp(a, b, n) && (a[n] == 0 || a[n] == '/' || (n == 1 && b[0] == '/'));
+}
+
+/* mountinfo's field 5, with its octal escapes (\040 for a space) undone. */
+static void mount_point(const char *line, char *out, size_t len)
+{
+	const char *p = line;
+	size_t n = 0;
+
+	for (int field = 0; field < 4 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	while (p && *p && *p != ' ' && n + 1 < len) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+			out[n++] = (char)(((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0'));
+			p += 4;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = 0;
+}
+
+/* Before the move over an initramfs "/": detach every mount of this namespace that is
+ * neither the jail nor a folder holding it (proc, sys, dev, ...), so nothing of the host's
+ * but the initramfs itself lies hidden under the jail. Deepest first. */
+static void detach_others(const struct jail_ctx *ctx, int status_fd)
+{
+	char line[PATH_MAX * 2], mp[PATH_MAX];
+	char *points[256];
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		die(status_fd, "/proc/self/mountinfo: %s (the jail needs /proc)", strerror(errno));
+	while (n < (int)(sizeof(points) / sizeof(points[0])) && fgets(line, sizeof(line), f)) {
+		mount_point(line, mp, sizeof(mp));
+		if (!*mp || path_within(ctx->root, mp) || path_within(mp, ctx->root))
+			continue;
+		points[n] = strdup(mp);
+		if (points[n])
+			n++;
+	}
+	fclose(f);
+	for (int i = n - 1; i >= 0; i--) {
+		/* A folder above another was detached with it: EINVAL, ENOENT are fine. */
+		if (umount2(points[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			die(status_fd, "detaching %s: %s", points[i], strerror(errno));
+		free(points[i]);
+	}
+}
+
 /* pivot_root(".", "."): the old root ends stacked under the new one and is detached at
  * once. An initramfs root cannot be pivoted (the kernel answers EINVAL); there the jail is
- * moved over "/" and chrooted into, as switch_root does, with the old mounts hidden under it. */
+ * moved over "/" and chrooted into, as switch_root does, after the other mounts are detached. */
 static void change_root(const struct jail_ctx *ctx, int status_fd)
 {
 	if (chdir(ctx->root) < 0)
@@ -69,6 +129,7 @@ static void change_root(const struct jail_ctx *ctx, int status_fd)
 		if (umount2(".", MNT_DETACH) < 0)
 			die(status_fd, "detaching the old root: %s", strerror(errno));
 	} else if (errno == EINVAL) {
+		detach_others(ctx, status_fd);
 		if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0)
 			die(status_fd, "moving the jail over / (the root is an initramfs, which "
 			    "pivot_root refuses): %s", strerror(errno));

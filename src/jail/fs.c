@@ -83,6 +83,7 @@ static int check_file(const struct jail_ctx *ctx, const struct jail_file *f, cha
 int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 {
 	const char *base = ctx->opts->chroot_base;
+	char abs[PATH_MAX];
 	struct statvfs vfs;
 	struct stat st;
 	int ret;
@@ -94,8 +95,11 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 	if (statvfs(base, &vfs) == 0 && (vfs.f_flag & ST_NODEV))
 		return fail(err, errlen, -EINVAL, "--chroot-base %s: its file system is mounted nodev, "
 			    "so /dev/kvm made in the jail could not be opened", base);
-	if (snprintf(ctx->id_dir, sizeof(ctx->id_dir), "%s/mvm/%s", base, ctx->opts->id) >=
-	    (int)sizeof(ctx->id_dir) - 6)
+	/* Absolute and free of links: the child compares it with mount points. */
+	if (!realpath(base, abs))
+		return fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
+	if (snprintf(ctx->id_dir, sizeof(ctx->id_dir), "%s/mvm/%s", strcmp(abs, "/") ? abs : "",
+		     ctx->opts->id) >= (int)sizeof(ctx->id_dir) - 6)
 		return fail(err, errlen, -EINVAL, "--chroot-base %s: path too long", base);
 	snprintf(ctx->root, sizeof(ctx->root), "%s/root", ctx->id_dir);
 	/* DIR/mvm and DIR/mvm/ID are used when they exist: never through a link. */
