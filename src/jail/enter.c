@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 /* Report one line to the jailer through the status pipe and end the child. */
-static void die(int status_fd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+static void die(int status_fd, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
 
 static void die(int status_fd, const char *fmt, ...)
 {

@@ -34,10 +34,10 @@ static int check_dev(const char *path, dev_t *rdev, char *err, size_t errlen)
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return fail(err, errlen, -ENOENT, "%s: %s (the jail makes its own node from it)",
+		return fail(err, errlen, -ENODEV, "%s: %s (the jail makes its own node from it)",
 			    path, strerror(errno));
 	if (!S_ISCHR(st.st_mode))
-		return fail(err, errlen, -EINVAL, "%s: not a character device", path);
+		return fail(err, errlen, -ENODEV, "%s: not a character device", path);
 	*rdev = st.st_rdev;
 	return 0;
 }

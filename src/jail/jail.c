@@ -85,7 +85,8 @@ static char **jail_env(const struct jail_ctx *ctx)
 	return env;
 }
 
-/* Prepare everything that can be checked without creating anything. 2: the user's. */
+/* Plan and check everything without creating anything. 0 or -errno with err: -ENOTSUP,
+ * -ENODEV, -E2BIG and -ENOMEM are the host's, the rest the user's. */
 static int jail_prepare(struct jail_ctx *ctx, char *err, size_t errlen)
 {
 	struct jail_plan *plan = ctx->plan;
@@ -99,7 +100,8 @@ static int jail_prepare(struct jail_ctx *ctx, char *err, size_t errlen)
 		const char *p = ctx->libs[i] + 1, *slash = strchr(p, '/');
 		bool dup = false;
 
-		snprintf(ctx->tops[nr], sizeof(ctx->tops[nr]), "%.*s", slash ? (int)(slash - p) : (int)strlen(p), p);
+		snprintf(ctx->tops[nr], sizeof(ctx->tops[nr]), "%.*s",
+			 slash ? (int)(slash - p) : (int)strlen(p), p);
 		for (int k = 0; k < nr; k++)
 			dup |= !strcmp(reserved[k], ctx->tops[nr]);
 		if (!dup) {
@@ -288,7 +290,8 @@ int jail_main(int argc, char **argv)
 	ret = jail_prepare(&ctx, err, sizeof(err));
 	if (ret) {
 		log_err("jail %s: %s", opts.id, err);
-		status = ret == -ENOTSUP || ret == -ENOMEM ? MVM_JAIL_EXIT_HOST : MVM_JAIL_EXIT_USAGE;
+		status = ret == -ENOTSUP || ret == -ENODEV || ret == -E2BIG || ret == -ENOMEM
+			 ? MVM_JAIL_EXIT_HOST : MVM_JAIL_EXIT_USAGE;
 		goto out_free;
 	}
 	if ((ret = jail_fs_create(&ctx, err, sizeof(err))) ||

@@ -1,4 +1,4 @@
-/* plan.c - which host file goes where in the jail, and mvm run's words and config file rewritten. */
+/* plan.c - which host file goes where in the jail; mvm run's words and config file rewritten. */
 #include "jail/jail.h"
 
 #include <errno.h>

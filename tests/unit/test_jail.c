@@ -309,7 +309,8 @@ static void make_jail(struct jail_ctx *ctx, struct jail_plan *plan, const char *
 	mkdir_p(base, "mvm");
 	mkdir_p(base, "mvm/t1");
 	mkdir_p(base, "mvm/t1/root");
-	for (const char *const *d = (const char *const[]){ "dev", "dev/net", "lib", "lib/x", NULL }; *d; d++)
+	for (const char *const *d = (const char *const[]){ "dev", "dev/net", "lib", "lib/x", NULL };
+	     *d; d++)
 		mkdir_p(ctx->root, *d);
 	for (const char *const *f = (const char *const[]){ "vmlinuz", "api.sock", "dev/kvm",
 		     "dev/urandom", "mvm", "lib/x/libc.so.6", NULL }; *f; f++)
