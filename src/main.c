@@ -4,6 +4,7 @@
 #include "api/migrate.h"
 #include "api/snapshot.h"
 #include "check/check.h"
+#include "jail/jail.h"
 #include "cli/cli.h"
 #include "obs/stats.h"
 #include "vmm/snapshot.h"
@@ -185,8 +186,10 @@ int main(int argc, char **argv)
 		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot-merge"))
 		return cmd_snapshot_merge(argc - 1, argv + 1);
+	if (!strcmp(cmd, "jail"))
+		return jail_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return check_main(argc - 1, argv + 1, stdout);
-	log_err("unknown command '%s' (commands: run, ctl, check, snapshot-merge, version)", cmd);
+	log_err("unknown command '%s' (commands: run, ctl, jail, check, snapshot-merge, version)", cmd);
 	return MVM_EXIT_USAGE;
 }

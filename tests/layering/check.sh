@@ -11,7 +11,7 @@
 #   3 virtio hcall              devices on the buses, the tiny guests' hypercalls
 #   4 platform                  Linux board or tiny guest
 #   5 vmm                       the builder: the only code that knows every module
-#   6 api check                 the API server, `mvm check`
+#   6 api check jail            the API server, `mvm check`, `mvm jail`
 #   7 cli                       flags and config files
 #   8 main                      src/main.c
 # Prints `ok`/`not ok` lines; with --self-test, also checks that an upward include and a
@@ -37,7 +37,7 @@ violations() {
 	(cd "$root" && grep -rHn --include='*.c' --include='*.h' '^#include "' .) |
 	awk -F: '
 	BEGIN {
-		split("util:0 mvm:0 core:1 snap:1 net:2 boot:2 board:2 obs:2 virtio:3 hcall:3 platform:4 vmm:5 api:6 check:6 cli:7 main:8", kv, " ")
+		split("util:0 mvm:0 core:1 snap:1 net:2 boot:2 board:2 obs:2 virtio:3 hcall:3 platform:4 vmm:5 api:6 check:6 jail:6 cli:7 main:8", kv, " ")
 		for (i in kv) { split(kv[i], p, ":"); level[p[1]] = p[2] }
 	}
 	function folder(path,   parts, n) {

@@ -178,7 +178,8 @@ case_migrate-garbage() {
 }
 
 # A guest dirtying memory faster than the link carries it (mvmdirty: a 64 MiB tmpfs file
-# rewritten in a loop, each round's content naming the round), 2 vCPUs: with --auto-converge
+# rewritten in a loop, each round's content naming the round), 2 vCPUs, virtio-net on user
+# networking and a virtio console: with --auto-converge
 # the source throttles the vCPUs until the dirty pages fit the downtime budget, and the
 # migration completes. On the destination the count goes on, and every MVM-DIRTY=n line
 # carries the md5 sums the host computes for round n (a page lost or sent stale would not),
@@ -191,7 +192,8 @@ case_migrate-dirty() {
 	have_curl "$name" || return
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
-	api_start "$name" /dev/null --cpus 2 --mem 512M --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
+	api_start "$name" /dev/null --cpus 2 --mem 512M --disk "$disk" --net user --console virtio \
+		--kernel "$kernel" --initrd "$initrd" \
 		--cmdline "$BASE_CMDLINE mvmtest=count mvmdirty=$MIG_DIRTY_MIB" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5"}
@@ -233,6 +235,18 @@ case_migrate-dirty() {
 		done < <(tr -d '\r' <"$dout" | grep -a '^MVM-DIRTY=' | head -n 3)
 		[ -z "$wrong" ] || bad="wrong md5 sums on the destination:$wrong (the fixed file's is $fixed)"
 		[ -n "$bad" ] || [ "$good" -ge 2 ] || bad="the destination finished $good rewrites within 120 s, expected 2"
+	fi
+	# The network device and user networking work on the destination: a DHCP lease at a
+	# count after the hand-over (every 10th count asks).
+	if [ -z "$bad" ]; then
+		t1=$(mvm_now)
+		while :; do
+			n=$(tr -d '\r' <"$dout" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
+			[ "${n:-0}" -gt "$at" ] && break
+			awk -v a="$t1" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 40) }' &&
+				{ bad="no DHCP lease on the destination after count $at within 40 s (MVM-NET-OK)"; break; }
+			sleep 1
+		done
 	fi
 	echo "# $name: source stopped at count $at (rewrite $r2), destination went on from count $first; $good rewrites checked there"
 	if [ -n "${DPID:-}" ]; then
