@@ -95,6 +95,20 @@ int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len)
 	return 0;
 }
 
+int gmem_discard(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *host;
+
+	if (len == 0 || (gpa | len) & (GMEM_PAGE_SIZE - 1))
+		return -EINVAL;
+	host = gmem_ptr(m, gpa, len);
+	if (!host)
+		return -EFAULT;
+	if (madvise(host, len, MADV_DONTNEED) < 0)
+		return -errno;
+	return 0;
+}
+
 void gmem_advise_filled(void *host, uint64_t len)
 {
 	uintptr_t start = ((uintptr_t)host + GMEM_ALIGN - 1) & ~(GMEM_ALIGN - 1);

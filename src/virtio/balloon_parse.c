@@ -1,0 +1,87 @@
+/* balloon_parse.c - what a balloon driver sends, checked: PFN lists into
+ * runs of guest RAM, statistics reports into values. Pure: no device. */
+#include "virtio/balloon.h"
+
+#include <string.h>
+
+size_t balloon_gather(const struct iovec *iov, unsigned n, void *buf, size_t cap)
+{
+	uint8_t *out = buf;
+	size_t got = 0;
+
+	for (unsigned i = 0; i < n && got < cap; i++) {
+		size_t take = iov[i].iov_len < cap - got ? iov[i].iov_len : cap - got;
+
+		memcpy(out + got, iov[i].iov_base, take);
+		got += take;
+	}
+	return got;
+}
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+size_t balloon_pfn_runs(const struct gmem *m, const void *pfns, size_t n,
+			struct balloon_run *runs, uint32_t *bad)
+{
+	const uint8_t *p = pfns;
+	uint8_t *prev_end = NULL;   /* host address just past the last run */
+	size_t nr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		/* A u32 PFN shifted into a u64 cannot overflow (< 2^44). */
+		uint64_t gpa = (uint64_t)le32_at(p + 4 * i) << 12;
+		uint8_t *host = gmem_ptr(m, gpa, GMEM_PAGE_SIZE);
+
+		if (!host) {
+			(*bad)++;
+			continue;
+		}
+		/* Same region and the next page both in guest and host terms:
+		 * the run stays one gmem_discard() range. */
+		if (nr && host == prev_end && gpa == runs[nr - 1].gpa + runs[nr - 1].len) {
+			runs[nr - 1].len += GMEM_PAGE_SIZE;
+		} else {
+			runs[nr].gpa = gpa;
+			runs[nr].len = GMEM_PAGE_SIZE;
+			nr++;
+		}
+		prev_end = host + GMEM_PAGE_SIZE;
+	}
+	return nr;
+}
+
+/* Firecracker's BalloonStats field names, by Linux's VIRTIO_BALLOON_S_* tag. */
+static const char *const stat_names[VIRTIO_BALLOON_S_NR] = {
+	"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory", "total_memory",
+	"available_memory", "disk_caches", "hugetlb_allocations", "hugetlb_failures",
+	"oom_kill", "alloc_stall", "async_scan", "direct_scan", "async_reclaim",
+	"direct_reclaim",
+};
+
+const char *balloon_stat_name(unsigned t)
+{
+	return t < VIRTIO_BALLOON_S_NR ? stat_names[t] : NULL;
+}
+
+void balloon_stats_parse(const void *buf, size_t len, struct balloon_stats *s)
+{
+	const uint8_t *p = buf;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i + VIRTIO_BALLOON_STAT_SIZE <= len; i += VIRTIO_BALLOON_STAT_SIZE) {
+		unsigned tag = (unsigned)p[i] | (unsigned)p[i + 1] << 8;
+		uint64_t v = (uint64_t)le32_at(p + i + 2) | (uint64_t)le32_at(p + i + 6) << 32;
+
+		if (tag >= VIRTIO_BALLOON_S_NR) {
+			s->unknown++;
+			continue;
+		}
+		s->present |= 1u << tag;
+		s->val[tag] = v;
+	}
+	s->partial = (uint32_t)(len - i);
+}
