@@ -1,0 +1,86 @@
+# tests/linux/balloon-cases.sh - the virtio-balloon case of tests/linux/run.sh (sourced by it after
+# api-cases.sh, whose api helpers it uses; Debian's virtio_balloon module is in the initramfs).
+#
+# balloon: a 512 MiB guest configured through the API with a balloon (statistics every second,
+# deflate_on_oom) fills 320 MiB of its tmpfs and frees it, so those pages are in mvm's RSS;
+# PATCH /balloon inflates 256 MiB, and mvm's VmRSS must fall by at least 200 MiB of it; GET
+# /balloon/statistics returns the guest's figures; statistics cannot be turned off after boot;
+# deflating to 0 lets the guest fill 320 MiB again; GET /vm/config shows the target.
+
+BALLOON_CASES=(balloon)
+
+balloon_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$VM_PID/status" 2>/dev/null; }
+# Wait up to SECS for GET /balloon's actual_mib to equal MIB.
+balloon_wait_actual() {
+	local mib=$1 secs=$2 t0; t0=$(mvm_now)
+	while :; do
+		api GET /balloon >/dev/null
+		grep -qE "\"actual_mib\":$mib[,}]" "$work/api.body" && return 0
+		kill -0 "$VM_PID" 2>/dev/null || return 1
+		awk -v a="$t0" -v b="$(mvm_now)" -v t="$secs" 'BEGIN { exit !(b - a > t) }' && return 2
+		sleep 0.5
+	done
+}
+
+case_balloon() {
+	have_curl balloon || return
+	local fifo=$work/balloon.fifo rss0 rss1 rss2 drop t0 secs
+	mkfifo "$fifo"
+	exec 3<>"$fifo"
+	api_start balloon "$fifo" || { exec 3>&-; return; }
+	bad=
+	expect balloon 204 "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 512}')" "PUT /machine-config"
+	expect balloon 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo\"}")" "PUT /boot-source"
+	expect balloon 400 "$(api PATCH /balloon '{"amount_mib": 1}')" "PATCH /balloon before boot"
+	expect balloon 204 "$(api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}')" "PUT /balloon"
+	expect balloon 200 "$(api GET /balloon)" "GET /balloon before boot"
+	expect_grep '"stats_polling_interval_s":1' "$(api_body)" "GET /balloon before boot"
+	expect balloon 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	if [ -n "$bad" ]; then exec 3>&-; vm_kill; fail_case balloon "$bad"; return; fi
+	if ! vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; then
+		exec 3>&-; vm_kill; fail_case balloon "$(boot_failed_reason)"; return
+	fi
+	expect balloon 400 "$(api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": true}')" "PUT /balloon after boot"
+	say 'echo MVM-BAL-DRV-$(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -c virtio)'
+	api_wait '^MVM-BAL-DRV-[0-9]' 20
+	grep -qa '^MVM-BAL-DRV-1' "$VM_OUT" || bad=${bad:-"the guest's virtio_balloon driver did not bind: $(grep -a 'MVM-BAL-DRV\|balloon' "$VM_OUT" | head -3 | tr '\n' ' ')"}
+	# Touch 320 MiB of guest RAM, then free it: the pages stay in mvm's RSS.
+	say 'dd if=/dev/zero of=/tmp/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-FILL-$(du -m /tmp/fill | cut -f1); rm -f /tmp/fill; echo MVM-BAL-FREED'
+	api_wait '^MVM-BAL-FREED' 60 || bad=${bad:-"the guest did not fill and free 320 MiB"}
+	grep -qa '^MVM-BAL-FILL-320' "$VM_OUT" || bad=${bad:-"the guest could not fill 320 MiB: $(grep -a MVM-BAL-FILL "$VM_OUT")"}
+	rss0=$(balloon_rss_kb)
+	t0=$(mvm_now)
+	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 256}')" "PATCH /balloon 256"
+	expect balloon 400 "$(api PATCH /balloon '{"amount_mib": 513}')" "PATCH /balloon past guest RAM"
+	[ -n "$bad" ] || balloon_wait_actual 256 120 || bad="actual_mib did not reach 256 in 120 s: $(api_body)"
+	secs=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
+	rss1=$(balloon_rss_kb)
+	drop=$(( (rss0 - rss1) / 1024 ))
+	echo "# balloon: VmRSS ${rss0} KiB before, ${rss1} KiB with 256 MiB inflated (fell ${drop} MiB; inflate took ${secs} s)"
+	[ -n "$bad" ] || [ "$drop" -ge 200 ] || bad="VmRSS fell only ${drop} MiB for 256 MiB inflated ($rss0 -> $rss1 KiB)"
+	expect balloon 200 "$(api GET /balloon/statistics)" "GET /balloon/statistics"
+	expect_grep '"target_mib":256' "$(api_body)" "statistics: target_mib"
+	expect_grep '"actual_mib":256' "$(api_body)" "statistics: actual_mib"
+	expect_grep '"free_memory":[1-9]' "$(api_body)" "statistics: the guest's free_memory"
+	expect_grep '"total_memory":[1-9]' "$(api_body)" "statistics: the guest's total_memory"
+	echo "# balloon: statistics $(api_body | head -c 400)"
+	expect balloon 400 "$(api PATCH /balloon/statistics '{"stats_polling_interval_s": 0}')" "statistics turned off after boot"
+	expect_grep 'cannot be enabled/disabled' "$(api_body)" "statistics turned off: fault"
+	expect balloon 204 "$(api PATCH /balloon/statistics '{"stats_polling_interval_s": 2}')" "PATCH /balloon/statistics"
+	# Deflate: the guest has its memory back.
+	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 0}')" "PATCH /balloon 0"
+	[ -n "$bad" ] || balloon_wait_actual 0 120 || bad="actual_mib did not fall to 0 in 120 s: $(api_body)"
+	say 'dd if=/dev/zero of=/tmp/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-REFILL-$(du -m /tmp/fill | cut -f1); rm -f /tmp/fill'
+	api_wait '^MVM-BAL-REFILL-' 60 || bad=${bad:-"the guest did not fill 320 MiB after the deflate"}
+	grep -qa '^MVM-BAL-REFILL-320' "$VM_OUT" || bad=${bad:-"after the deflate the guest could not fill 320 MiB: $(grep -a MVM-BAL-REFILL "$VM_OUT")"}
+	rss2=$(balloon_rss_kb)
+	echo "# balloon: VmRSS ${rss2} KiB after deflating and refilling 320 MiB"
+	expect balloon 200 "$(api GET /vm/config)" "GET /vm/config"
+	expect_grep '"amount_mib": *0' "$(api_body)" "GET /vm/config: balloon target"
+	expect_grep '"stats_polling_interval_s": *2' "$(api_body)" "GET /vm/config: statistics interval"
+	say 'poweroff -f'
+	api_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
+	exec 3>&-
+	time_note balloon
+	if [ -n "$bad" ]; then fail_case balloon "$bad"; else ok balloon; fi
+}
