@@ -67,33 +67,15 @@ static void cnt_add(uint64_t *c, uint64_t n)
 /* One chain's PFNs: checked, then (inflate) given back run by run. */
 static void balloon_pages(struct virtio_balloon *d, const struct vq_chain *c, bool inflate)
 {
-	size_t got = balloon_gather(c->iov, c->nr_out, d->pfn_buf, sizeof(d->pfn_buf));
-	size_t n = got / 4, nr;
-	uint32_t bad = 0;
-	uint64_t good = 0;
+	struct balloon_chain_result r;
 
-	cnt_add(&d->cnt.ignored_pfns, (c->out_len - got) / 4);
-	nr = balloon_pfn_runs(d->mem, d->pfn_buf, n, d->runs, &bad);
-	cnt_add(&d->cnt.bad_pfns, bad);
-	if (bad)
-		log_debug_rl("virtio-balloon: %u page frame numbers outside guest RAM ignored", bad);
-	for (size_t i = 0; i < nr; i++) {
-		int rc = inflate ? gmem_discard(d->mem, d->runs[i].gpa, d->runs[i].len) : 0;
-
-		if (rc) {
-			cnt_add(&d->cnt.discard_errors, 1);
-			log_warn_rl("virtio-balloon: giving back %llu KiB at %#llx failed: %s",
-				    (unsigned long long)(d->runs[i].len >> 10),
-				    (unsigned long long)d->runs[i].gpa, strerror(-rc));
-			continue;
-		}
-		/* The pages now read as zeros: a Diff snapshot or a migration
-		 * round must send them again. */
-		if (inflate)
-			gmem_mark_dirty(d->mem, d->runs[i].gpa, d->runs[i].len);
-		good += d->runs[i].len / GMEM_PAGE_SIZE;
-	}
-	cnt_add(inflate ? &d->cnt.inflated_pages : &d->cnt.deflated_pages, good);
+	balloon_chain_pages(d->mem, c, inflate, d->pfn_buf, d->runs, &r);
+	cnt_add(&d->cnt.ignored_pfns, r.ignored);
+	cnt_add(&d->cnt.bad_pfns, r.bad);
+	cnt_add(&d->cnt.discard_errors, r.discard_errors);
+	cnt_add(inflate ? &d->cnt.inflated_pages : &d->cnt.deflated_pages, r.pages);
+	if (r.bad)
+		log_debug_rl("virtio-balloon: %u page frame numbers outside guest RAM ignored", r.bad);
 }
 
 static void balloon_serve_pages(struct virtio_balloon *d, int qi)
@@ -157,7 +139,7 @@ static void balloon_stats(void *dev)
 		return;
 	vq_set_notify(q, false);
 	for (;;) {
-		size_t got;
+		uint32_t past;
 
 		if (served == VIRTIO_BALLOON_BATCH) {
 			virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_BALLOON_STATSQ));
@@ -169,13 +151,11 @@ static void balloon_stats(void *dev)
 		/* One buffer in flight is the protocol; a second one returns
 		 * the first, so a driver cannot make the device hold many. */
 		balloon_stats_return(d);
-		got = balloon_gather(d->chain.iov, d->chain.nr_out, d->stats_buf,
-				     sizeof(d->stats_buf));
-		balloon_stats_parse(d->stats_buf, got, &s);
-		if (s.unknown || s.partial || got < d->chain.out_len)
+		past = balloon_chain_stats(&d->chain, d->stats_buf, &s);
+		if (s.unknown || s.partial || past)
 			log_debug_rl("virtio-balloon: statistics with %u unknown tags, %u stray bytes, "
-				     "%u bytes past %u ignored", s.unknown, s.partial,
-				     d->chain.out_len - (uint32_t)got, VIRTIO_BALLOON_STATS_MAX_BYTES);
+				     "%u bytes past %u ignored", s.unknown, s.partial, past,
+				     VIRTIO_BALLOON_STATS_MAX_BYTES);
 		pthread_mutex_lock(&d->lock);
 		d->stats = s;
 		d->stats_valid = true;

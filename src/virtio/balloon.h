@@ -50,6 +50,7 @@
 
 #include "core/memory.h"
 #include "virtio/mmio.h"
+#include "virtio/queue.h"
 
 #define VIRTIO_BALLOON_F_STATS_VQ       1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
@@ -100,6 +101,29 @@ void balloon_stats_parse(const void *buf, size_t len, struct balloon_stats *s);
 /* Firecracker's JSON name of tag t ("swap_in", "free_memory", ...), or
  * NULL past VIRTIO_BALLOON_S_NR. */
 const char *balloon_stat_name(unsigned t);
+
+/* What one inflate or deflate chain did. */
+struct balloon_chain_result {
+	uint32_t pfns;               /* read from the chain (<= VIRTIO_BALLOON_PFN_MAX) */
+	uint32_t bad;                /* refused by balloon_pfn_runs() */
+	uint32_t ignored;            /* whole PFNs past the bound */
+	uint32_t runs;
+	uint32_t discard_errors;     /* runs gmem_discard() failed on (kept) */
+	uint64_t pages;              /* pages given back (inflate) or taken back (deflate) */
+};
+
+/* One chain of inflateq (inflate: each run goes through gmem_discard()
+ * and is marked dirty) or deflateq (nothing to do but count). pfn_buf:
+ * VIRTIO_BALLOON_PFN_MAX * 4 bytes; runs: VIRTIO_BALLOON_PFN_MAX entries.
+ * Only the chain's device-readable segments are read; nothing in guest
+ * RAM is written but the discarded pages. */
+void balloon_chain_pages(const struct gmem *m, const struct vq_chain *c, bool inflate,
+			 uint8_t *pfn_buf, struct balloon_run *runs,
+			 struct balloon_chain_result *r);
+/* One statistics chain's readable bytes (at most
+ * VIRTIO_BALLOON_STATS_MAX_BYTES, gathered into buf of that size) into *s;
+ * returns the readable bytes past the bound, ignored. */
+uint32_t balloon_chain_stats(const struct vq_chain *c, uint8_t *buf, struct balloon_stats *s);
 
 /* ---- the device ---- */
 

@@ -1,8 +1,11 @@
 /* balloon_parse.c - what a balloon driver sends, checked: PFN lists into
- * runs of guest RAM, statistics reports into values. Pure: no device. */
+ * runs of guest RAM given back, statistics reports into values. No device
+ * state and no threads: the device and the fuzz target call these. */
 #include "virtio/balloon.h"
 
 #include <string.h>
+
+#include "util/log.h"
 
 size_t balloon_gather(const struct iovec *iov, unsigned n, void *buf, size_t cap)
 {
@@ -84,4 +87,40 @@ void balloon_stats_parse(const void *buf, size_t len, struct balloon_stats *s)
 		s->val[tag] = v;
 	}
 	s->partial = (uint32_t)(len - i);
+}
+
+void balloon_chain_pages(const struct gmem *m, const struct vq_chain *c, bool inflate,
+			 uint8_t *pfn_buf, struct balloon_run *runs,
+			 struct balloon_chain_result *r)
+{
+	size_t got = balloon_gather(c->iov, c->nr_out, pfn_buf, VIRTIO_BALLOON_PFN_MAX * 4);
+
+	memset(r, 0, sizeof(*r));
+	r->pfns = (uint32_t)(got / 4);
+	r->ignored = (c->out_len - (uint32_t)got) / 4;
+	r->runs = (uint32_t)balloon_pfn_runs(m, pfn_buf, r->pfns, runs, &r->bad);
+	for (uint32_t i = 0; i < r->runs; i++) {
+		int rc = inflate ? gmem_discard(m, runs[i].gpa, runs[i].len) : 0;
+
+		if (rc) {
+			r->discard_errors++;
+			log_warn_rl("virtio-balloon: giving back %llu KiB at %#llx failed: %s",
+				    (unsigned long long)(runs[i].len >> 10),
+				    (unsigned long long)runs[i].gpa, strerror(-rc));
+			continue;
+		}
+		/* The pages now read as zeros: a Diff snapshot or a migration
+		 * round must send them again. */
+		if (inflate)
+			gmem_mark_dirty(m, runs[i].gpa, runs[i].len);
+		r->pages += runs[i].len / GMEM_PAGE_SIZE;
+	}
+}
+
+uint32_t balloon_chain_stats(const struct vq_chain *c, uint8_t *buf, struct balloon_stats *s)
+{
+	size_t got = balloon_gather(c->iov, c->nr_out, buf, VIRTIO_BALLOON_STATS_MAX_BYTES);
+
+	balloon_stats_parse(buf, got, s);
+	return c->out_len - (uint32_t)got;
 }
