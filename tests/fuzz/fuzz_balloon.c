@@ -22,6 +22,7 @@
  *
  * Run: build/fuzz/fuzz_balloon tests/fuzz/corpus/balloon
  */
+#include <errno.h>
 #include <stdint.h>
 
 #include "fuzz_common.h"

@@ -2,7 +2,7 @@
 # api-cases.sh, whose api helpers it uses; Debian's virtio_balloon module is in the initramfs).
 #
 # balloon: a 512 MiB guest configured through the API with a balloon (statistics every second,
-# deflate_on_oom) fills 320 MiB of its tmpfs and frees it, so those pages are in mvm's RSS;
+# deflate_on_oom) fills 320 MiB of a tmpfs and frees it, so those pages are in mvm's RSS;
 # PATCH /balloon inflates 256 MiB, and mvm's VmRSS must fall by at least 200 MiB of it; GET
 # /balloon/statistics returns the guest's figures; statistics cannot be turned off after boot;
 # deflating to 0 lets the guest fill 320 MiB again; GET /vm/config shows the target.
@@ -44,8 +44,9 @@ case_balloon() {
 	say 'echo MVM-BAL-DRV-$(ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -c virtio)'
 	api_wait '^MVM-BAL-DRV-[0-9]' 20
 	grep -qa '^MVM-BAL-DRV-1' "$VM_OUT" || bad=${bad:-"the guest's virtio_balloon driver did not bind: $(grep -a 'MVM-BAL-DRV\|balloon' "$VM_OUT" | head -3 | tr '\n' ' ')"}
-	# Touch 320 MiB of guest RAM, then free it: the pages stay in mvm's RSS.
-	say 'dd if=/dev/zero of=/tmp/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-FILL-$(du -m /tmp/fill | cut -f1); rm -f /tmp/fill; echo MVM-BAL-FREED'
+	# Touch 320 MiB of guest RAM, then free it: the pages stay in mvm's RSS. (The initramfs's
+	# own tmpfs holds half of RAM at most: a tmpfs of its own.)
+	say 'mkdir -p /bal && mount -t tmpfs -o size=400m tmpfs /bal; dd if=/dev/zero of=/bal/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-FILL-$(du -m /bal/fill | cut -f1); rm -f /bal/fill; echo MVM-BAL-FREED'
 	api_wait '^MVM-BAL-FREED' 60 || bad=${bad:-"the guest did not fill and free 320 MiB"}
 	grep -qa '^MVM-BAL-FILL-320' "$VM_OUT" || bad=${bad:-"the guest could not fill 320 MiB: $(grep -a MVM-BAL-FILL "$VM_OUT")"}
 	rss0=$(balloon_rss_kb)
@@ -70,7 +71,7 @@ case_balloon() {
 	# Deflate: the guest has its memory back.
 	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 0}')" "PATCH /balloon 0"
 	[ -n "$bad" ] || balloon_wait_actual 0 120 || bad="actual_mib did not fall to 0 in 120 s: $(api_body)"
-	say 'dd if=/dev/zero of=/tmp/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-REFILL-$(du -m /tmp/fill | cut -f1); rm -f /tmp/fill'
+	say 'dd if=/dev/zero of=/bal/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-REFILL-$(du -m /bal/fill | cut -f1); rm -f /bal/fill'
 	api_wait '^MVM-BAL-REFILL-' 60 || bad=${bad:-"the guest did not fill 320 MiB after the deflate"}
 	grep -qa '^MVM-BAL-REFILL-320' "$VM_OUT" || bad=${bad:-"after the deflate the guest could not fill 320 MiB: $(grep -a MVM-BAL-REFILL "$VM_OUT")"}
 	rss2=$(balloon_rss_kb)
