@@ -5,7 +5,8 @@
 # deflate_on_oom) fills 320 MiB of a tmpfs and frees it, so those pages are in mvm's RSS;
 # PATCH /balloon inflates 256 MiB, and mvm's VmRSS must fall by at least 200 MiB of it; GET
 # /balloon/statistics returns the guest's figures; statistics cannot be turned off after boot;
-# deflating to 0 lets the guest fill 320 MiB again; GET /vm/config shows the target.
+# deflating to 0 lets the guest fill 320 MiB again; GET /vm/config shows the target; with 400 MiB
+# inflated the guest still fills 120 MiB (deflate_on_oom: its OOM notifier shrinks the balloon).
 
 BALLOON_CASES=(balloon)
 
@@ -79,6 +80,16 @@ case_balloon() {
 	expect balloon 200 "$(api GET /vm/config)" "GET /vm/config"
 	expect_grep '"amount_mib": *0' "$(api_body)" "GET /vm/config: balloon target"
 	expect_grep '"stats_polling_interval_s": *2' "$(api_body)" "GET /vm/config: statistics interval"
+	# deflate_on_oom: with 400 MiB inflated, the guest fills 120 MiB anyway; its OOM notifier
+	# takes pages back from the balloon (actual falls below the target) instead of killing.
+	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 400}')" "PATCH /balloon 400"
+	[ -n "$bad" ] || balloon_wait_actual 400 120 || bad="actual_mib did not reach 400 in 120 s: $(api_body)"
+	say 'dd if=/dev/zero of=/bal/fill bs=1M count=120 2>/dev/null; echo MVM-BAL-OOM-$(du -m /bal/fill | cut -f1); rm -f /bal/fill'
+	api_wait '^MVM-BAL-OOM-' 90 || bad=${bad:-"the guest did not fill 120 MiB with 400 MiB inflated"}
+	grep -qa '^MVM-BAL-OOM-120' "$VM_OUT" || bad=${bad:-"with 400 MiB inflated the guest could not fill 120 MiB (deflate on OOM): $(grep -a 'MVM-BAL-OOM\|Out of memory\|Killed' "$VM_OUT" | head -3 | tr '\n' ' ')"}
+	api GET /balloon >/dev/null
+	echo "# balloon: after the guest's OOM with 400 MiB inflated: $(api_body)"
+	expect_grep '"actual_mib":(3[0-9][0-9]|[0-9]{1,2})[,}]' "$(api_body)" "deflate on OOM: actual_mib below 400"
 	say 'poweroff -f'
 	api_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
 	exec 3>&-
