@@ -7,8 +7,11 @@
 # /balloon/statistics returns the guest's figures; statistics cannot be turned off after boot;
 # deflating to 0 lets the guest fill 320 MiB again; GET /vm/config shows the target; with 400 MiB
 # inflated the guest still fills 120 MiB (deflate_on_oom: its OOM notifier shrinks the balloon).
+# balloon-snapshot: a 256 MiB guest with 128 MiB inflated is snapshotted (the inflated pages are
+# holes in the memory file) and restored: target, actual and statistics come back, and the
+# restored guest's driver deflates to 0 on PATCH /balloon.
 
-BALLOON_CASES=(balloon)
+BALLOON_CASES=(balloon balloon-snapshot)
 
 balloon_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$VM_PID/status" 2>/dev/null; }
 # Wait up to SECS for GET /balloon's actual_mib to equal MIB.
@@ -95,4 +98,55 @@ case_balloon() {
 	exec 3>&-
 	time_note balloon
 	if [ -n "$bad" ]; then fail_case balloon "$bad"; else ok balloon; fi
+}
+
+case_balloon-snapshot() {
+	have_curl balloon-snapshot || return
+	local name=balloon-snapshot fifo=$work/balloon-snapshot.fifo fifo2=$work/balloon-snapshot2.fifo
+	local dir=$work/balloon-snap mem_kb out
+	mkfifo "$fifo" "$fifo2"
+	exec 3<>"$fifo"
+	api_start "$name" "$fifo" || { exec 3>&-; return; }
+	bad=
+	expect "$name" 204 "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}')" "PUT /machine-config"
+	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo\"}")" "PUT /boot-source"
+	expect "$name" 204 "$(api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "stats_polling_interval_s": 1}')" "PUT /balloon"
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	if [ -n "$bad" ]; then exec 3>&-; vm_kill; fail_case "$name" "$bad"; return; fi
+	if ! vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; then
+		exec 3>&-; vm_kill; fail_case "$name" "$(boot_failed_reason)"; return
+	fi
+	say 'mkdir -p /bal && mount -t tmpfs -o size=200m tmpfs /bal; dd if=/dev/zero of=/bal/fill bs=1M count=150 2>/dev/null; rm -f /bal/fill; echo MVM-BAL-FREED'
+	api_wait '^MVM-BAL-FREED' 60 || bad=${bad:-"the guest did not fill and free 150 MiB"}
+	expect "$name" 204 "$(api PATCH /balloon '{"amount_mib": 128}')" "PATCH /balloon 128"
+	[ -n "$bad" ] || balloon_wait_actual 128 120 || bad="actual_mib did not reach 128 in 120 s: $(api_body)"
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
+	[ -n "$bad" ] || out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$dir" --stay-paused 2>&1) ||
+		bad=${bad:-"mvm ctl snapshot failed: $out"}
+	exec 3>&-
+	vm_kill
+	if [ -n "$bad" ]; then fail_case "$name" "$bad"; return; fi
+	# 256 MiB of RAM with 128 MiB inflated: at most ~128 MiB of it is data (the rest holes).
+	mem_kb=$(du -k "$dir/memory" | cut -f1)
+	echo "# $name: memory file $(stat -c %s "$dir/memory") bytes, $mem_kb KiB allocated with 128 MiB inflated"
+	[ "$mem_kb" -le $((136 * 1024)) ] || bad="the memory file holds $mem_kb KiB: the inflated pages are not holes"
+	exec 3<>"$fifo2"
+	vm_start "$name-restored" "$fifo2" run --restore "$dir" --api-sock "$work/$name-r.sock"
+	API_SOCK=$work/$name-r.sock
+	for _ in $(seq 100); do [ -S "$API_SOCK" ] && break; sleep 0.1; done
+	expect "$name" 200 "$(api GET /balloon)" "GET /balloon after restore"
+	expect_grep '"amount_mib":128,' "$(api_body)" "the restored target"
+	expect_grep '"actual_mib":128,' "$(api_body)" "the restored actual"
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Resumed"}')" "resume"
+	say 'echo MVM-BAL-RESTORED-$((6*7))'
+	api_wait '^MVM-BAL-RESTORED-42' 30 || bad=${bad:-"the restored guest does not answer"}
+	expect "$name" 200 "$(api GET /balloon/statistics)" "GET /balloon/statistics after restore"
+	expect_grep '"total_memory":[1-9]' "$(api_body)" "statistics after restore"
+	expect "$name" 204 "$(api PATCH /balloon '{"amount_mib": 0}')" "PATCH /balloon 0 after restore"
+	[ -n "$bad" ] || balloon_wait_actual 0 120 || bad="the restored guest did not deflate to 0 in 120 s: $(api_body)"
+	say 'poweroff -f'
+	api_wait_exit 45 || bad=${bad:-"the restored mvm did not exit after the guest powered off"}
+	exec 3>&-
+	time_note "$name"
+	if [ -n "$bad" ]; then fail_case "$name" "$bad"; else ok "$name"; fi
 }
