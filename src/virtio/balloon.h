@@ -161,7 +161,8 @@ struct virtio_balloon_state {
 	uint8_t pad[6];              /* always 0 */
 };
 
-/* 0 or -errno (logged). mem_size: guest RAM, the target's bound. */
+/* 0 or -errno (logged; -EINVAL when amount_mib exceeds guest RAM, mem's
+ * size, which also bounds every later target). */
 int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_balloon_cfg *cfg,
 			  const struct gmem *mem);
 int virtio_balloon_attach(struct virtio_balloon *d, const struct virtio_env *env,
