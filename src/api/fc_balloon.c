@@ -32,7 +32,7 @@ int fc_res_balloon(struct vm_config *cfg, struct json_object *o, const char *pat
 	static const char *const keys[] = { "amount_mib", "deflate_on_oom",
 		"stats_polling_interval_s", "free_page_hinting", "free_page_reporting", NULL };
 	int64_t mib = 0, interval = 0;
-	bool oom = false;
+	bool oom = false, report = false;
 	int ret;
 
 	if ((ret = fc_json_check_keys(o, path, keys, err, errlen)) ||
@@ -42,13 +42,14 @@ int fc_res_balloon(struct vm_config *cfg, struct json_object *o, const char *pat
 	    (ret = fc_json_int(o, path, "stats_polling_interval_s", false, 0, UINT16_MAX,
 			       &interval, err, errlen)) < 0 ||
 	    (ret = balloon_refuse_true(o, path, "free_page_hinting", err, errlen)) ||
-	    (ret = balloon_refuse_true(o, path, "free_page_reporting", err, errlen)))
+	    (ret = fc_json_bool(o, path, "free_page_reporting", false, &report, err, errlen)) < 0)
 		return ret < 0 ? ret : -EINVAL;
 	cfg->balloon = (struct vm_balloon_cfg){
 		.enabled = true,
 		.amount_mib = (uint32_t)mib,
 		.deflate_on_oom = oom,
 		.stats_polling_interval_s = (uint16_t)interval,
+		.free_page_reporting = report,
 	};
 	return 0;
 }
@@ -120,7 +121,8 @@ struct json_object *fc_balloon_to_json(const struct vm_balloon_cfg *b)
 	    json_object_object_add(o, "stats_polling_interval_s",
 				   json_object_new_int(b->stats_polling_interval_s)) ||
 	    json_object_object_add(o, "free_page_hinting", json_object_new_boolean(0)) ||
-	    json_object_object_add(o, "free_page_reporting", json_object_new_boolean(0))) {
+	    json_object_object_add(o, "free_page_reporting",
+				   json_object_new_boolean(b->free_page_reporting))) {
 		json_object_put(o);
 		return NULL;
 	}

@@ -6,8 +6,8 @@
  * Firecracker's: amount_mib (required, u32) and deflate_on_oom (required)
  * and stats_polling_interval_s (u16, default 0) in Balloon; amount_mib
  * alone in BalloonUpdate; stats_polling_interval_s alone in
- * BalloonStatsUpdate. free_page_hinting and free_page_reporting are
- * accepted only as false (mvm does not offer them). Whether the amount
+ * BalloonStatsUpdate; free_page_reporting (default false). free_page_hinting
+ * is accepted only as false (mvm does not offer it). Whether the amount
  * fits in guest RAM is checked when the device is made (and on PATCH).
  */
 #ifndef MVM_API_FC_BALLOON_H

@@ -74,6 +74,11 @@ void gmem_dirty_take(struct gmem *m, uint64_t *out);
  * or the -errno of madvise. */
 #define GMEM_PAGE_SIZE 4096ULL
 int gmem_discard(const struct gmem *m, uint64_t gpa, uint64_t len);
+/* The same for a host range a device got from gmem_ptr() (a virtqueue
+ * buffer): only its whole 4 KiB pages are given back; *pages (may be NULL)
+ * gets how many. 0 (also when no whole page is in it), -EFAULT when the
+ * range is not all guest RAM, or the -errno of madvise. */
+int gmem_discard_host(const struct gmem *m, const void *host, uint64_t len, uint64_t *pages);
 
 /* End (exclusive) of the RAM region below 4 GiB. */
 uint64_t gmem_low_end(const struct gmem *m);

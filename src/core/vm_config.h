@@ -34,6 +34,7 @@ struct vm_balloon_cfg {
 	bool enabled;              /* a balloon device exists */
 	bool deflate_on_oom;       /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
 	uint16_t stats_polling_interval_s; /* 0: no statistics queue */
+	bool free_page_reporting;  /* offer VIRTIO_BALLOON_F_REPORTING */
 	uint32_t amount_mib;       /* target size; <= mem_size once the VM runs */
 };
 

@@ -21,7 +21,7 @@
 
 struct balloon_counters {
 	uint64_t inflated_pages, deflated_pages, bad_pfns, ignored_pfns, discard_errors,
-		 stats_reports;
+		 stats_reports, reported_pages;
 };
 
 struct virtio_balloon {
@@ -31,6 +31,9 @@ struct virtio_balloon {
 	uint32_t max_mib;             /* guest RAM: the target's bound */
 	bool deflate_on_oom;
 	bool stats_on;                /* fixed at creation, as the statsq feature */
+	bool report_on;               /* free page reporting offered */
+	int report_q;                 /* reportingq's index (after statsq if any) */
+	virtio_worker_fn kicks[4];    /* per queue: the numbering depends on the features */
 	int timer_fd;                 /* statistics polling (worker) */
 	int ctl_fd;                   /* eventfd: the interval changed (API -> worker) */
 
@@ -111,6 +114,39 @@ static void balloon_inflate(void *dev)
 static void balloon_deflate(void *dev)
 {
 	balloon_serve_pages(dev, VIRTIO_BALLOON_DEFLATEQ);
+}
+
+/* ---- free page reporting ---- */
+
+static void balloon_report(void *dev)
+{
+	struct virtio_balloon *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, d->report_q);
+	bool pushed = false;
+	int served = 0;
+
+	if (!d->active || !d->report_on || !vq_enabled(q))
+		return;
+	vq_set_notify(q, false);
+	for (;;) {
+		uint64_t pages;
+		uint32_t errors;
+
+		if (served == VIRTIO_BALLOON_BATCH) {
+			virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, d->report_q));
+			break;
+		}
+		if (virtio_worker_pop(&d->w, d->report_q, &d->chain) <= 0)
+			break;
+		balloon_chain_report(d->mem, &d->chain, &pages, &errors);
+		cnt_add(&d->cnt.reported_pages, pages);
+		cnt_add(&d->cnt.discard_errors, errors);
+		vq_push(q, d->chain.head, 0);
+		pushed = true;
+		served++;
+	}
+	if (pushed && vq_needs_interrupt(q))
+		virtio_mmio_signal_used(&d->w.t);
 }
 
 /* ---- statistics ---- */
@@ -208,6 +244,7 @@ static int balloon_activate(void *dev)
 	balloon_inflate(d);
 	balloon_deflate(d);
 	balloon_stats(d);
+	balloon_report(d);
 	return 0;
 }
 
@@ -253,7 +290,6 @@ static void balloon_config_write(void *dev, uint32_t off, const uint8_t *data, u
 	__atomic_store_n(&d->actual, actual, __ATOMIC_RELEASE);
 }
 
-static const virtio_worker_fn balloon_kicks[] = { balloon_inflate, balloon_deflate, balloon_stats };
 
 /* ---- the API's side ---- */
 
@@ -297,6 +333,7 @@ void virtio_balloon_info(struct virtio_balloon *d, struct virtio_balloon_info *o
 	out->ignored_pfns = __atomic_load_n(&d->cnt.ignored_pfns, __ATOMIC_RELAXED);
 	out->discard_errors = __atomic_load_n(&d->cnt.discard_errors, __ATOMIC_RELAXED);
 	out->stats_reports = __atomic_load_n(&d->cnt.stats_reports, __ATOMIC_RELAXED);
+	out->reported_pages = __atomic_load_n(&d->cnt.reported_pages, __ATOMIC_RELAXED);
 }
 
 /* ---- state ---- */
@@ -374,6 +411,14 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_ballo
 	d->max_mib = (uint32_t)mib;
 	d->deflate_on_oom = cfg->deflate_on_oom;
 	d->stats_on = cfg->stats_polling_interval_s > 0;
+	d->report_on = cfg->free_page_reporting;
+	d->report_q = d->stats_on ? 3 : 2;
+	d->kicks[VIRTIO_BALLOON_INFLATEQ] = balloon_inflate;
+	d->kicks[VIRTIO_BALLOON_DEFLATEQ] = balloon_deflate;
+	if (d->stats_on)
+		d->kicks[VIRTIO_BALLOON_STATSQ] = balloon_stats;
+	if (d->report_on)
+		d->kicks[d->report_q] = balloon_report;
 	d->interval_s = cfg->stats_polling_interval_s;
 	d->num_pages = cfg->amount_mib * VIRTIO_BALLOON_PAGES_PER_MIB;
 	d->timer_fd = d->ctl_fd = -1;
@@ -381,8 +426,9 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_ballo
 		.name = "virtio-balloon",
 		.device_id = VIRTIO_ID_BALLOON,
 		.features = (d->stats_on ? VIRTIO_BIT(VIRTIO_BALLOON_F_STATS_VQ) : 0) |
-			    (d->deflate_on_oom ? VIRTIO_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0),
-		.nr_queues = d->stats_on ? 3 : 2,
+			    (d->deflate_on_oom ? VIRTIO_BIT(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) : 0) |
+			    (d->report_on ? VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING) : 0),
+		.nr_queues = 2 + d->stats_on + d->report_on,
 		.queue_max = VIRTIO_BALLOON_QUEUE_MAX,
 		.config_size = BALLOON_CONFIG_SIZE,
 		.config_read = balloon_config_read,
@@ -416,7 +462,7 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct virtio_ballo
 int virtio_balloon_attach(struct virtio_balloon *d, const struct virtio_env *env,
 			  uint64_t base, uint32_t gsi)
 {
-	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, balloon_kicks);
+	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, d->kicks);
 }
 
 struct evloop *virtio_balloon_loop(struct virtio_balloon *d)
@@ -457,6 +503,7 @@ static int balloon_kind_create(void **dev, const struct vm_config *cfg, int inde
 		.amount_mib = cfg->balloon.amount_mib,
 		.deflate_on_oom = cfg->balloon.deflate_on_oom,
 		.stats_polling_interval_s = cfg->balloon.stats_polling_interval_s,
+		.free_page_reporting = cfg->balloon.free_page_reporting,
 	};
 
 	return virtio_balloon_create((struct virtio_balloon **)dev, &bc, env->mem);
@@ -493,6 +540,7 @@ static void balloon_kind_stats(void *dev, struct json_object *out)
 	json_object_object_add(out, "ignored_pfns", json_object_new_int64((int64_t)i.ignored_pfns));
 	json_object_object_add(out, "discard_errors", json_object_new_int64((int64_t)i.discard_errors));
 	json_object_object_add(out, "stats_reports", json_object_new_int64((int64_t)i.stats_reports));
+	json_object_object_add(out, "reported_pages", json_object_new_int64((int64_t)i.reported_pages));
 }
 
 static int balloon_kind_save(void *dev, void *state, size_t len)

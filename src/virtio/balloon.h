@@ -6,7 +6,11 @@
  * statistics are on (stats_polling_interval_s > 0 offers
  * VIRTIO_BALLOON_F_STATS_VQ); deflate_on_oom offers
  * VIRTIO_BALLOON_F_DEFLATE_ON_OOM (the guest deflates by itself under
- * memory pressure). Config space: num_pages (the host's target, in 4 KiB
+ * memory pressure); free_page_reporting offers VIRTIO_BALLOON_F_REPORTING
+ * and one more queue, reportingq (after statsq, or at 2 without it: Linux
+ * numbers only the queues it uses), whose chains are free guest pages the
+ * driver lends back: every whole 4 KiB page of every segment goes back to
+ * the host (gmem_discard_host), and the chain is returned. Config space: num_pages (the host's target, in 4 KiB
  * pages; read-only to the driver) and actual (written by the driver: the
  * pages it holds). A target change raises a config-change interrupt.
  *
@@ -54,6 +58,7 @@
 
 #define VIRTIO_BALLOON_F_STATS_VQ       1
 #define VIRTIO_BALLOON_F_DEFLATE_ON_OOM 2
+#define VIRTIO_BALLOON_F_REPORTING      5
 
 #define VIRTIO_BALLOON_INFLATEQ 0
 #define VIRTIO_BALLOON_DEFLATEQ 1
@@ -68,6 +73,12 @@
 #define VIRTIO_BALLOON_S_NR       16     /* tags 0..15 (Linux's VIRTIO_BALLOON_S_*) */
 
 /* ---- pure parsing (balloon_parse.c): no device, no threads ---- */
+
+/* One chain of reportingq: the whole pages of each segment given back.
+ * pages: how many; errors: segments refused (never for segments from
+ * vq_pop(), which are RAM). */
+void balloon_chain_report(const struct gmem *m, const struct vq_chain *c, uint64_t *pages,
+			  uint32_t *errors);
 
 /* Up to cap bytes of the iovecs' concatenation into buf; returns the bytes
  * copied (the total may be larger: the caller compares). */
@@ -131,6 +142,7 @@ struct virtio_balloon_cfg {
 	uint32_t amount_mib;
 	bool deflate_on_oom;
 	uint16_t stats_polling_interval_s;
+	bool free_page_reporting;
 };
 
 struct virtio_balloon;
@@ -149,6 +161,7 @@ struct virtio_balloon_info {
 	uint64_t ignored_pfns;       /* past VIRTIO_BALLOON_PFN_MAX in one chain */
 	uint64_t discard_errors;     /* madvise failures (pages kept) */
 	uint64_t stats_reports;
+	uint64_t reported_pages;     /* free pages the guest reported, given back */
 };
 
 #define VIRTIO_BALLOON_STATE_VERSION 1

@@ -124,3 +124,17 @@ uint32_t balloon_chain_stats(const struct vq_chain *c, uint8_t *buf, struct ball
 	balloon_stats_parse(buf, got, s);
 	return c->out_len - (uint32_t)got;
 }
+
+void balloon_chain_report(const struct gmem *m, const struct vq_chain *c, uint64_t *pages,
+			  uint32_t *errors)
+{
+	*pages = 0;
+	*errors = 0;
+	for (unsigned i = 0; i < (unsigned)c->nr_out + c->nr_in; i++) {
+		uint64_t n = 0;
+
+		if (gmem_discard_host(m, c->iov[i].iov_base, c->iov[i].iov_len, &n))
+			(*errors)++;
+		*pages += n;
+	}
+}

@@ -10,8 +10,10 @@
 # balloon-snapshot: a 256 MiB guest with 128 MiB inflated is snapshotted (the inflated pages are
 # holes in the memory file) and restored: target, actual and statistics come back, and the
 # restored guest's driver deflates to 0 on PATCH /balloon.
+# balloon-reporting: free_page_reporting on, no inflate: after the guest fills and frees 320 MiB,
+# its free page reports alone must bring mvm's VmRSS down by at least 200 MiB within 60 s.
 
-BALLOON_CASES=(balloon balloon-snapshot)
+BALLOON_CASES=(balloon balloon-snapshot balloon-reporting)
 
 balloon_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$VM_PID/status" 2>/dev/null; }
 # Wait up to SECS for GET /balloon's actual_mib to equal MIB.
@@ -146,6 +148,43 @@ case_balloon-snapshot() {
 	[ -n "$bad" ] || balloon_wait_actual 0 120 || bad="the restored guest did not deflate to 0 in 120 s: $(api_body)"
 	say 'poweroff -f'
 	api_wait_exit 45 || bad=${bad:-"the restored mvm did not exit after the guest powered off"}
+	exec 3>&-
+	time_note "$name"
+	if [ -n "$bad" ]; then fail_case "$name" "$bad"; else ok "$name"; fi
+}
+
+case_balloon-reporting() {
+	have_curl balloon-reporting || return
+	local name=balloon-reporting fifo=$work/balloon-reporting.fifo rss0 rss1 drop t0 secs
+	mkfifo "$fifo"
+	exec 3<>"$fifo"
+	api_start "$name" "$fifo" || { exec 3>&-; return; }
+	bad=
+	expect "$name" 204 "$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 512}')" "PUT /machine-config"
+	expect "$name" 204 "$(api PUT /boot-source "{\"kernel_image_path\": \"$kernel\", \"initrd_path\": \"$initrd\", \"boot_args\": \"$BASE_CMDLINE mvmtest=echo\"}")" "PUT /boot-source"
+	expect "$name" 204 "$(api PUT /balloon '{"amount_mib": 0, "deflate_on_oom": false, "free_page_reporting": true}')" "PUT /balloon"
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	if [ -n "$bad" ]; then exec 3>&-; vm_kill; fail_case "$name" "$bad"; return; fi
+	if ! vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; then
+		exec 3>&-; vm_kill; fail_case "$name" "$(boot_failed_reason)"; return
+	fi
+	say 'mkdir -p /bal && mount -t tmpfs -o size=400m tmpfs /bal; dd if=/dev/zero of=/bal/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-FILL-$(du -m /bal/fill | cut -f1); rm -f /bal/fill; echo MVM-BAL-FREED'
+	api_wait '^MVM-BAL-FREED' 60 || bad=${bad:-"the guest did not fill and free 320 MiB"}
+	grep -qa '^MVM-BAL-FILL-320' "$VM_OUT" || bad=${bad:-"the guest could not fill 320 MiB"}
+	rss0=$(balloon_rss_kb) t0=$(mvm_now) drop=0
+	while [ -z "$bad" ] && [ "$drop" -lt 200 ]; do
+		awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 60) }' && break
+		sleep 1
+		rss1=$(balloon_rss_kb)
+		drop=$(( (rss0 - rss1) / 1024 ))
+	done
+	secs=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
+	echo "# $name: VmRSS ${rss0} KiB after the guest freed 320 MiB, ${rss1:-?} KiB ${secs} s later (fell ${drop} MiB, no inflate)"
+	[ -n "$bad" ] || [ "$drop" -ge 200 ] || bad="VmRSS fell only ${drop} MiB in 60 s after the guest freed 320 MiB"
+	r=$("$mvm" ctl --api-sock "$API_SOCK" stat 2>&1)
+	echo "# $name: $(grep -o '"balloon0": *{[^}]*}' <<<"$r" | head -1)"
+	say 'poweroff -f'
+	api_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
 	exec 3>&-
 	time_note "$name"
 	if [ -n "$bad" ]; then fail_case "$name" "$bad"; else ok "$name"; fi

@@ -117,6 +117,35 @@ static void test_discard(void **state)
 	gmem_free(&m);
 }
 
+static void test_discard_host(void **state)
+{
+	struct gmem m;
+	uint8_t *p;
+	uint64_t pages = 99;
+
+	assert_int_equal(gmem_init(&m, LAYOUT_MMIO_HOLE_START + (8ULL << 20)), 0);
+	p = gmem_ptr(&m, 0x10000, 4 * 4096);
+	memset(p, 0xaa, 4 * 4096);
+	/* Only the whole pages inside: [0x10800, 0x13800) gives back 0x11000..0x13000. */
+	assert_int_equal(gmem_discard_host(&m, p + 0x800, 3 * 4096, &pages), 0);
+	assert_int_equal(pages, 2);
+	assert_int_equal(p[0x7ff], 0xaa);
+	assert_int_equal(p[0x800], 0xaa);
+	assert_int_equal(p[0xfff], 0xaa);
+	assert_int_equal(p[0x1000], 0);
+	assert_int_equal(p[0x2fff], 0);
+	assert_int_equal(p[0x3000], 0xaa);
+	assert_int_equal(gmem_discard_host(&m, p + 0x800, 100, &pages), 0);   /* no whole page */
+	assert_int_equal(pages, 0);
+	assert_int_equal(gmem_discard_host(&m, &pages, 4096, &pages), -EFAULT);  /* not RAM */
+	p = gmem_ptr(&m, LAYOUT_MMIO_HOLE_START - 4096, 4096);
+	assert_int_equal(gmem_discard_host(&m, p, 8192, NULL), -EFAULT);   /* runs past region 0 */
+	p = gmem_ptr(&m, LAYOUT_HIGH_RAM_START, 4096);
+	assert_int_equal(gmem_discard_host(&m, p, 8ULL << 20, &pages), 0);
+	assert_int_equal(pages, 2048);
+	gmem_free(&m);
+}
+
 /* ---- statistics ---- */
 
 static size_t put_stat(uint8_t *p, uint16_t tag, uint64_t v)
@@ -194,17 +223,33 @@ static void rig_attach(struct rig *r, uint64_t base)
 	r->f.t = virtio_balloon_transport(r->d);
 }
 
-static int rig_up_cfg(void **state, uint16_t interval)
+static int rig_up_cfg2(void **state, uint16_t interval, bool report)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
 	assert_int_equal(fd_setup(&r->f), 0);
 	r->cfg = (struct virtio_balloon_cfg){ .amount_mib = 0, .deflate_on_oom = true,
-					      .stats_polling_interval_s = interval };
+					      .stats_polling_interval_s = interval,
+					      .free_page_reporting = report };
 	rig_attach(r, FD_MMIO_BASE);
 	*state = r;
 	return 0;
+}
+
+static int rig_up_cfg(void **state, uint16_t interval)
+{
+	return rig_up_cfg2(state, interval, false);
+}
+
+static int rig_up_report(void **state)
+{
+	return rig_up_cfg2(state, 0, true);
+}
+
+static int rig_up_stats_report(void **state)
+{
+	return rig_up_cfg2(state, 3600, true);
 }
 
 static int rig_up(void **state)
@@ -262,6 +307,46 @@ static void test_identity_stats(void **state)
 	assert_true(features_offered(f) & VIRTIO_BIT(VIRTIO_BALLOON_F_STATS_VQ));
 	fd_wr(f, VIRTIO_MMIO_QUEUE_SEL, 2);
 	assert_int_equal(fd_rd(f, VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTIO_BALLOON_QUEUE_MAX);
+}
+
+/* Free page reporting: reportingq comes after statsq when there is one (as
+ * Linux numbers the queues it uses); each reported buffer's whole pages go
+ * back to the host. */
+static void report_one(struct rig *r, int qi, uint64_t features)
+{
+	struct fake_driver *f = &r->f;
+	uint8_t *p = fd_host(f, PAGE_AREA, 4 * 4096);
+	struct fd_seg seg = { PAGE_AREA + 0x800, 3 * 4096, true };
+	struct virtio_balloon_info i;
+
+	assert_true(features_offered(f) & VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING));
+	fd_wr(f, VIRTIO_MMIO_QUEUE_SEL, (uint32_t)qi);
+	assert_int_equal(fd_rd(f, VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTIO_BALLOON_QUEUE_MAX);
+	fd_wr(f, VIRTIO_MMIO_QUEUE_SEL, (uint32_t)qi + 1);
+	assert_int_equal(fd_rd(f, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	assert_int_equal(fd_init(f, qi + 1, 64, features | VIRTIO_BIT(VIRTIO_BALLOON_F_REPORTING)) &
+			 VIRTIO_STATUS_NEEDS_RESET, 0);
+	memset(p, 0xaa, 4 * 4096);
+	fd_add_chain(f, qi, &seg, 1);
+	fd_notify(f, qi);
+	assert_true(fd_wait_used(f, qi, 1, 2000));
+	assert_int_equal(p[0xfff], 0xaa);
+	assert_int_equal(p[0x1000], 0);
+	assert_int_equal(p[0x2fff], 0);
+	assert_int_equal(p[0x3000], 0xaa);
+	virtio_balloon_info(r->d, &i);
+	assert_int_equal(i.reported_pages, 2);
+	assert_int_equal(i.inflated_pages, 0);
+}
+
+static void test_report(void **state)
+{
+	report_one(*state, 2, 0);
+}
+
+static void test_report_after_stats(void **state)
+{
+	report_one(*state, 3, VIRTIO_BIT(VIRTIO_BALLOON_F_STATS_VQ));
 }
 
 static uint32_t *pfn_array(struct fake_driver *f, size_t n)
@@ -516,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_pfn_runs_hole),
 		cmocka_unit_test(test_pfn_runs_unaligned),
 		cmocka_unit_test(test_discard),
+		cmocka_unit_test(test_discard_host),
 		cmocka_unit_test(test_stats_parse),
 		cmocka_unit_test(test_gather),
 		cmocka_unit_test(test_create_refuses_too_big),
@@ -527,6 +613,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats, rig_up_stats, rig_down),
 		cmocka_unit_test_setup_teardown(test_stats_off, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_state_roundtrip, rig_up_stats, rig_down),
+		cmocka_unit_test_setup_teardown(test_report, rig_up_report, rig_down),
+		cmocka_unit_test_setup_teardown(test_report_after_stats, rig_up_stats_report, rig_down),
 	};
 
 	log_set_level(LOG_ERR);

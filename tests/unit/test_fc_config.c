@@ -590,6 +590,7 @@ static void same_config(const struct vm_config *a, const struct vm_config *b)
 	assert_int_equal(a->balloon.amount_mib, b->balloon.amount_mib);
 	assert_int_equal(a->balloon.deflate_on_oom, b->balloon.deflate_on_oom);
 	assert_int_equal(a->balloon.stats_polling_interval_s, b->balloon.stats_polling_interval_s);
+	assert_int_equal(a->balloon.free_page_reporting, b->balloon.free_page_reporting);
 }
 
 static void round_trip(const char *doc)
@@ -714,6 +715,8 @@ static void test_balloon(void **state)
 	vm_config_release(&cfg);
 	round_trip("{" BOOT ", \"balloon\": {\"amount_mib\": 0, \"deflate_on_oom\": false, "
 		   "\"free_page_hinting\": false, \"free_page_reporting\": false}}");
+	round_trip("{" BOOT ", \"balloon\": {\"amount_mib\": 8, \"deflate_on_oom\": false, "
+		   "\"free_page_reporting\": true}}");
 	refused("{" BOOT ", \"balloon\": {}}", "balloon.amount_mib: required");
 	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1}}", "balloon.deflate_on_oom: required");
 	refused("{" BOOT ", \"balloon\": {\"amount_mib\": -1, \"deflate_on_oom\": true}}",
@@ -722,7 +725,7 @@ static void test_balloon(void **state)
 		"\"stats_polling_interval_s\": 65536}}",
 		"balloon.stats_polling_interval_s: 65536 is out of range (0 to 65535)");
 	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, "
-		"\"free_page_reporting\": true}}", "balloon.free_page_reporting: true is not "
+		"\"free_page_hinting\": true}}", "balloon.free_page_hinting: true is not "
 		"supported by mvm (set false or leave it out)");
 	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": 1}}",
 		"balloon.deflate_on_oom: expected a boolean, got integer");
