@@ -4,7 +4,7 @@
  * (balloon_chain_pages, balloon_chain_stats in src/virtio/balloon_parse.c).
  *
  * Input: one byte (bit 0: the chains are statistics, else PFN lists; bit 1:
- * deflate instead of inflate), then a virtqueue as fuzz_common.h lays it
+ * deflate instead of inflate; bit 2, over the others: free page reports), then a virtqueue as fuzz_common.h lays it
  * out (its payload holds the PFN arrays and statistics). Checked, for
  * every chain, against what balloon.h promises:
  *  - PFNs read = min(readable bytes, VIRTIO_BALLOON_PFN_MAX * 4) / 4, and
@@ -14,6 +14,8 @@
  *    them; a run is never followed by one that continues it;
  *  - inflate: every run was given back (gmem_discard() never fails on
  *    RAM) and reads as zeros; deflate: guest RAM is unchanged;
+ *  - free page reports: every segment is accepted (vq_pop gives RAM), at
+ *    most its whole pages are counted, and those pages read as zeros;
  *  - statistics: only known tags are present, unknown + entries =
  *    readable bytes / 10 up to the bound, partial = the rest modulo 10;
  *    guest RAM is unchanged.
@@ -87,6 +89,27 @@ static void check_stats(void)
 	FZ_CHECK(known + s.unknown <= want / VIRTIO_BALLOON_STAT_SIZE);
 }
 
+static void check_report(void)
+{
+	uint64_t pages, most = 0;
+	uint32_t errors;
+
+	balloon_chain_report(&v.m, &chain, &pages, &errors);
+	FZ_CHECK(errors == 0);
+	for (unsigned i = 0; i < (unsigned)chain.nr_out + chain.nr_in; i++) {
+		uintptr_t a = (uintptr_t)chain.iov[i].iov_base, e = a + chain.iov[i].iov_len;
+		uintptr_t first = (a + FZ_PAGE - 1) & ~(uintptr_t)(FZ_PAGE - 1);
+		uintptr_t end = e & ~(uintptr_t)(FZ_PAGE - 1);
+
+		if (end > first) {
+			most += (end - first) / FZ_PAGE;
+			for (uintptr_t p = first; p < end; p += 509)
+				FZ_CHECK(*(const uint8_t *)p == 0);
+		}
+	}
+	FZ_CHECK(pages == most);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_in in = { data, size, 0 };
@@ -101,17 +124,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(v.ok);
 	/* Deflate and statistics write nothing to guest RAM; the walk writes
 	 * only the used ring, which nothing here pushes to. */
-	if (mode & 3)
+	if ((mode & 3) && !(mode & 4))
 		memcpy(before, v.m.base, FZ_VQ_RAM);
 	for (int k = 0; k < v.size; k++) {
 		if (vq_pop(&v.q, &chain) != 1)
 			break;
-		if (mode & 1)
+		if (mode & 4)
+			check_report();
+		else if (mode & 1)
 			check_stats();
 		else
 			check_pages(!(mode & 2));
 	}
-	if (mode & 3)
+	if ((mode & 3) && !(mode & 4))
 		FZ_CHECK(memcmp(before, v.m.base, FZ_VQ_RAM) == 0);
 	/* Inflated pages may be the rings themselves: start the next input
 	 * from a clean RAM. */

@@ -155,7 +155,7 @@ case_balloon-snapshot() {
 
 case_balloon-reporting() {
 	have_curl balloon-reporting || return
-	local name=balloon-reporting fifo=$work/balloon-reporting.fifo rss0 rss1 drop t0 secs
+	local name=balloon-reporting fifo=$work/balloon-reporting.fifo rss0 rss1 drop t0 secs r
 	mkfifo "$fifo"
 	exec 3<>"$fifo"
 	api_start "$name" "$fifo" || { exec 3>&-; return; }
