@@ -1,6 +1,7 @@
 /* balloon.c - virtio-balloon: inflated pages back to the host, the target
  * from the API, the guest's statistics on a timer. */
 #include "virtio/balloon.h"
+#include "virtio/balloon_priv.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,48 +17,6 @@
 #include "util/log.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
-
-#define BALLOON_CONFIG_SIZE 8     /* num_pages, actual */
-
-struct balloon_counters {
-	uint64_t inflated_pages, deflated_pages, bad_pfns, ignored_pfns, discard_errors,
-		 stats_reports, reported_pages;
-};
-
-struct virtio_balloon {
-	struct virtio_worker w;       /* transport + worker */
-	struct virtio_dev_ops ops;    /* per instance: the features and queue count vary */
-	const struct gmem *mem;
-	uint32_t max_mib;             /* guest RAM: the target's bound */
-	bool deflate_on_oom;
-	bool stats_on;                /* fixed at creation, as the statsq feature */
-	bool report_on;               /* free page reporting offered */
-	int report_q;                 /* reportingq's index (after statsq if any) */
-	virtio_worker_fn kicks[4];    /* per queue: the numbering depends on the features */
-	int timer_fd;                 /* statistics polling (worker) */
-	int ctl_fd;                   /* eventfd: the interval changed (API -> worker) */
-
-	/* Any thread, through __atomic builtins. */
-	uint32_t num_pages;
-	uint32_t actual;
-	uint16_t interval_s;
-	struct balloon_counters cnt;
-
-	/* The latest statistics: the worker writes, the API reads. */
-	pthread_mutex_t lock;
-	bool lock_ready;
-	struct balloon_stats stats;
-	bool stats_valid;
-
-	/* Worker-owned. */
-	bool active;                  /* DRIVER_OK seen, no reset since */
-	bool stats_held;              /* stats_head is the driver's buffer, not yet returned */
-	uint16_t stats_head;
-	uint8_t pfn_buf[VIRTIO_BALLOON_PFN_MAX * 4];
-	struct balloon_run runs[VIRTIO_BALLOON_PFN_MAX];
-	uint8_t stats_buf[VIRTIO_BALLOON_STATS_MAX_BYTES];
-	struct vq_chain chain;        /* scratch for vq_pop() */
-};
 
 static void cnt_add(uint64_t *c, uint64_t n)
 {
@@ -334,57 +293,6 @@ void virtio_balloon_info(struct virtio_balloon *d, struct virtio_balloon_info *o
 	out->discard_errors = __atomic_load_n(&d->cnt.discard_errors, __ATOMIC_RELAXED);
 	out->stats_reports = __atomic_load_n(&d->cnt.stats_reports, __ATOMIC_RELAXED);
 	out->reported_pages = __atomic_load_n(&d->cnt.reported_pages, __ATOMIC_RELAXED);
-}
-
-/* ---- state ---- */
-
-_Static_assert(sizeof(struct virtio_balloon_state) == sizeof(struct virtio_mmio_state) + 16,
-	       "virtio_balloon_state has hidden padding");
-
-int virtio_balloon_save(struct virtio_balloon *d, struct virtio_balloon_state *s)
-{
-	int err;
-
-	memset(s, 0, sizeof(*s));
-	if ((err = virtio_mmio_save(&d->w.t, &s->transport)))
-		return err;
-	/* The held statistics buffer goes back to "not taken": the restored
-	 * device takes it again (it is always the last one taken). */
-	if (d->stats_held)
-		s->transport.vq[VIRTIO_BALLOON_STATSQ].last_avail--;
-	s->num_pages = __atomic_load_n(&d->num_pages, __ATOMIC_ACQUIRE);
-	s->actual = __atomic_load_n(&d->actual, __ATOMIC_ACQUIRE);
-	s->stats_polling_interval_s = __atomic_load_n(&d->interval_s, __ATOMIC_ACQUIRE);
-	return 0;
-}
-
-int virtio_balloon_restore(struct virtio_balloon *d, const struct virtio_balloon_state *s)
-{
-	static const uint8_t zero[sizeof(s->pad)];
-	int err;
-
-	if (memcmp(s->pad, zero, sizeof(zero))) {
-		log_err("virtio-balloon state: pad is not zero; state refused");
-		return -EINVAL;
-	}
-	if (s->num_pages > d->max_mib * VIRTIO_BALLOON_PAGES_PER_MIB) {
-		log_err("virtio-balloon state: num_pages %u is more than guest RAM (%u MiB); "
-			"state refused", s->num_pages, d->max_mib);
-		return -EINVAL;
-	}
-	if (!s->stats_polling_interval_s != !d->stats_on) {
-		log_err("virtio-balloon state: stats_polling_interval_s %u, but statistics are %s "
-			"in the configuration; state refused", s->stats_polling_interval_s,
-			d->stats_on ? "on" : "off");
-		return -EINVAL;
-	}
-	__atomic_store_n(&d->num_pages, s->num_pages, __ATOMIC_RELEASE);
-	__atomic_store_n(&d->interval_s, s->stats_polling_interval_s, __ATOMIC_RELEASE);
-	if ((err = virtio_mmio_restore(&d->w.t, &s->transport)))
-		return err;
-	/* After the transport: its reset clears actual. */
-	__atomic_store_n(&d->actual, s->actual, __ATOMIC_RELEASE);
-	return 0;
 }
 
 /* ---- lifecycle ---- */
