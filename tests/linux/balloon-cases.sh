@@ -181,8 +181,8 @@ case_balloon-reporting() {
 	secs=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
 	echo "# $name: VmRSS ${rss0} KiB after the guest freed 320 MiB, ${rss1:-?} KiB ${secs} s later (fell ${drop} MiB, no inflate)"
 	[ -n "$bad" ] || [ "$drop" -ge 200 ] || bad="VmRSS fell only ${drop} MiB in 60 s after the guest freed 320 MiB"
-	r=$("$mvm" ctl --api-sock "$API_SOCK" stat 2>&1)
-	echo "# $name: $(grep -o '"balloon0": *{[^}]*}' <<<"$r" | head -1)"
+	api GET /mvm/stats >/dev/null
+	echo "# $name: $(api_body | grep -o '"balloon0": *{[^}]*}' | head -1)"
 	say 'poweroff -f'
 	api_wait_exit 45 || bad=${bad:-"mvm did not exit after the guest powered off"}
 	exec 3>&-
