@@ -1,6 +1,7 @@
 /* fc_config.c - a Firecracker config document (file or API resource bodies)
  * into a vm_config, and the root device's command line. */
 #include "api/fc_config.h"
+#include "api/fc_balloon.h"
 #include "api/fc_json.h"
 #include "api/fc_resources.h"
 #include "util/upath.h"
@@ -26,7 +27,7 @@ void fc_config_defaults(struct vm_config *cfg)
 /* Top-level keys Firecracker has and mvm does not implement: named, so the
  * user learns it is a missing feature and not a typo. null is accepted
  * (GET /vm/config of Firecracker prints them so). */
-static const char *const unsupported[] = { "vsock", "balloon", "mmds-config", "cpu-config",
+static const char *const unsupported[] = { "vsock", "mmds-config", "cpu-config",
 	"pmem", "memory-hotplug", "serial", NULL };
 
 static int parse_array(struct vm_config *cfg, struct json_object *doc, const char *key,
@@ -101,7 +102,8 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 	    (ret = parse_array(cfg, doc, "network-interfaces", fc_res_net, err, errlen)) ||
 	    (ret = parse_one(cfg, doc, "entropy", fc_res_entropy, err, errlen)) ||
 	    (ret = parse_one(cfg, doc, "logger", fc_res_logger, err, errlen)) ||
-	    (ret = parse_one(cfg, doc, "metrics", fc_res_metrics, err, errlen)))
+	    (ret = parse_one(cfg, doc, "metrics", fc_res_metrics, err, errlen)) ||
+	    (ret = parse_one(cfg, doc, "balloon", fc_res_balloon, err, errlen)))
 		return ret;
 	/* mvm's extension: where stdin goes, as --console. */
 	if ((ret = fc_json_string(doc, "", "mvm-console", false, &console, err, errlen)) < 0)

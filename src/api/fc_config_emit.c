@@ -1,6 +1,7 @@
 /* fc_config_emit.c - a vm_config as Firecracker's JSON (GET /vm/config,
  * GET /machine-config). */
 #include "api/fc_config.h"
+#include "api/fc_balloon.h"
 #include "api/fc_resources.h"
 
 #include <stdio.h>
@@ -211,6 +212,10 @@ char *fc_config_to_json(const struct vm_config *cfg)
 	}
 	add(&e, root, "metrics", v);
 	add(&e, root, "vsock", NULL);
+	v = NULL;
+	if (cfg->balloon.enabled && !(v = fc_balloon_to_json(&cfg->balloon)))
+		e.oom = true;
+	add(&e, root, "balloon", v);
 	if (cfg->console == VM_CONSOLE_VIRTIO)
 		add(&e, root, "mvm-console", str(&e, "virtio"));
 	if (cfg->debug_exit)

@@ -1,4 +1,6 @@
 /* routes.c - Firecracker's API paths, methods, bodies and status codes, on struct api_vmm. */
+#include "api/balloon.h"
+#include "api/fc_balloon.h"
 #include "api/fc_config.h"
 #include "api/server.h"
 #include "api/migrate.h"
@@ -250,6 +252,35 @@ static int api_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 API_APPLY(h_put_logger, api_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_metrics, fc_put_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 
+API_APPLY(h_put_balloon, fc_apply_balloon(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+
+/* The balloon on a running VM (api/balloon.c): a status, and a body or a fault. */
+static void api_balloon_answer(struct api_response *r, int status, char *json, const char *err)
+{
+	if (status == 200)
+		api_json_reply(r, json);
+	else if (status == 204)
+		r->status = 204;
+	else
+		api_fault(r, status, "%s", status == 500 ? "out of memory" : err);
+}
+
+#define API_BALLOON(name, call)                                                                \
+	static void name(struct api_vmm *a, const char *id, const struct http_request *req,    \
+			 struct api_response *r)                                               \
+	{                                                                                      \
+		char err[FC_ERR_MAX] = "";                                                     \
+		char *json = NULL;                                                             \
+		int status = call;                                                             \
+		api_balloon_answer(r, status, json, err);                                      \
+	}
+
+API_BALLOON(h_get_balloon, api_balloon_get(a, &json, err, sizeof(err)))
+API_BALLOON(h_patch_balloon, api_balloon_patch(a, req->body.p, req->body.len, err, sizeof(err)))
+API_BALLOON(h_get_balloon_stats, api_balloon_stats_get(a, &json, err, sizeof(err)))
+API_BALLOON(h_patch_balloon_stats, api_balloon_stats_patch(a, req->body.p, req->body.len, err,
+							   sizeof(err)))
+
 static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,
 		      struct api_response *r)
 {
@@ -418,6 +449,11 @@ static const struct api_route_def api_routes[] = {
 	{ "/drives/",             true,  HTTP_PUT,   API_PRE_BOOT,  true,  h_put_drive },
 	{ "/network-interfaces/", true,  HTTP_PUT,   API_PRE_BOOT,  true,  h_put_net },
 	{ "/entropy",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_entropy },
+	{ "/balloon",             false, HTTP_GET,   API_ANYTIME,   false, h_get_balloon },
+	{ "/balloon",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_balloon },
+	{ "/balloon",             false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_balloon },
+	{ "/balloon/statistics",  false, HTTP_GET,   API_POST_BOOT, false, h_get_balloon_stats },
+	{ "/balloon/statistics",  false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_balloon_stats },
 	{ "/logger",              false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_logger },
 	{ "/metrics",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_metrics },
 	{ "/actions",             false, HTTP_PUT,   API_ANYTIME,   true,  h_actions },

@@ -211,7 +211,8 @@ fail:
 
 bool api_config_has_vm(const struct vm_config *cfg)
 {
-	return cfg->kernel_path || cfg->initrd_path || cfg->nr_disks || cfg->nr_nets || cfg->rng;
+	return cfg->kernel_path || cfg->initrd_path || cfg->nr_disks || cfg->nr_nets || cfg->rng ||
+	       cfg->balloon.enabled;
 }
 
 int api_snapshot_save(struct vm *vm, const struct vm_config *cfg,
@@ -264,7 +265,7 @@ int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
 	*exit_status = MVM_EXIT_USAGE;
 	if (api_config_has_vm(cfg)) {
 		snprintf(err, errlen, "loading a snapshot is not allowed after configuring "
-			 "boot-specific resources (kernel, drives, network, entropy)");
+			 "boot-specific resources (kernel, drives, network, entropy, balloon)");
 		return -EINVAL;
 	}
 	if ((ret = vm_snapshot_open(&snap, req->snapshot_path, err, errlen)))

@@ -95,6 +95,53 @@ int gmem_read(const struct gmem *m, uint64_t gpa, void *dst, uint64_t len)
 	return 0;
 }
 
+int gmem_discard(const struct gmem *m, uint64_t gpa, uint64_t len)
+{
+	void *host;
+
+	if (len == 0 || (gpa | len) & (GMEM_PAGE_SIZE - 1))
+		return -EINVAL;
+	host = gmem_ptr(m, gpa, len);
+	if (!host)
+		return -EFAULT;
+	if (madvise(host, len, MADV_DONTNEED) < 0)
+		return -errno;
+	return 0;
+}
+
+int gmem_discard_host(const struct gmem *m, const void *host, uint64_t len, uint64_t *pages)
+{
+	uintptr_t h = (uintptr_t)host;
+
+	if (pages)
+		*pages = 0;
+	for (int i = 0; i < m->nr_regions; i++) {
+		const struct gmem_region *r = &m->regions[i];
+		uintptr_t start = (uintptr_t)r->host;
+		uint64_t off, first, end;
+		int rc;
+
+		if (h < start || h - start >= r->size)
+			continue;
+		off = h - start;
+		if (len > r->size - off)
+			return -EFAULT;
+		/* The whole pages inside [off, off + len): region starts are
+		 * page aligned, so offsets and gpas agree on alignment. */
+		first = (off + GMEM_PAGE_SIZE - 1) & ~(GMEM_PAGE_SIZE - 1);
+		end = (off + len) & ~(GMEM_PAGE_SIZE - 1);
+		if (end <= first)
+			return 0;
+		if ((rc = gmem_discard(m, r->gpa + first, end - first)))
+			return rc;
+		gmem_mark_dirty(m, r->gpa + first, end - first);
+		if (pages)
+			*pages = (end - first) / GMEM_PAGE_SIZE;
+		return 0;
+	}
+	return -EFAULT;
+}
+
 void gmem_advise_filled(void *host, uint64_t len)
 {
 	uintptr_t start = ((uintptr_t)host + GMEM_ALIGN - 1) & ~(GMEM_ALIGN - 1);

@@ -65,6 +65,21 @@ void gmem_mark_dirty(const struct gmem *m, uint64_t gpa, uint64_t len);
 size_t gmem_dirty_words(const struct gmem *m);
 void gmem_dirty_take(struct gmem *m, uint64_t *out);
 
+/* Give [gpa, gpa+len) back to the host (a balloon's inflated pages):
+ * madvise(MADV_DONTNEED), so the pages leave mvm's RSS and read as zeros
+ * (as the memory file's contents after a restore, whose mapping is
+ * private) when the guest touches them again. gpa and len must be 4 KiB
+ * aligned and the whole range inside one RAM region, checked as
+ * gmem_ptr() does. 0, -EINVAL (unaligned or len 0), -EFAULT (not all RAM)
+ * or the -errno of madvise. */
+#define GMEM_PAGE_SIZE 4096ULL
+int gmem_discard(const struct gmem *m, uint64_t gpa, uint64_t len);
+/* The same for a host range a device got from gmem_ptr() (a virtqueue
+ * buffer): only its whole 4 KiB pages are given back; *pages (may be NULL)
+ * gets how many. 0 (also when no whole page is in it), -EFAULT when the
+ * range is not all guest RAM, or the -errno of madvise. */
+int gmem_discard_host(const struct gmem *m, const void *host, uint64_t len, uint64_t *pages);
+
 /* End (exclusive) of the RAM region below 4 GiB. */
 uint64_t gmem_low_end(const struct gmem *m);
 

@@ -32,6 +32,15 @@ struct vm_disk_cfg {
 	const char *partuuid;      /* root=PARTUUID=... instead of root=/dev/vda; NULL: none */
 };
 
+/* Firecracker's "balloon" (virtio-balloon): the host's target and options. */
+struct vm_balloon_cfg {
+	bool enabled;              /* a balloon device exists */
+	bool deflate_on_oom;       /* offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM */
+	uint16_t stats_polling_interval_s; /* 0: no statistics queue */
+	bool free_page_reporting;  /* offer VIRTIO_BALLOON_F_REPORTING */
+	uint32_t amount_mib;       /* target size; <= mem_size once the VM runs */
+};
+
 enum vm_console {
 	VM_CONSOLE_SERIAL = 0,     /* stdin feeds COM1 (ttyS0) */
 	VM_CONSOLE_VIRTIO,         /* stdin feeds virtio-console (hvc0); COM1 still prints */
@@ -75,6 +84,7 @@ struct vm_config {
 	int nr_restore_drives;
 	const char *incoming;      /* --incoming URI (argv): the VM comes from a migration stream */
 	bool disk_locks_deferred;  /* disks opened without their flock (vmm/migrate.h takes them) */
+	struct vm_balloon_cfg balloon; /* "balloon" / PUT /balloon; PATCH updates the target */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */
 };
 

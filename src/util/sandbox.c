@@ -100,8 +100,8 @@ static const int sys_user[] = {
 static const unsigned long ioctl_user[] = { FIONREAD, FIONBIO };
 static const int family_user[] = { AF_INET, AF_INET6 };
 
-/* virtio-rng, virtio-console. */
-static const int sys_device[] = { SCMP_SYS(getrandom), SCMP_SYS(readv) };
+/* virtio-rng, virtio-console, virtio-balloon (its statistics timer). */
+static const int sys_device[] = { SCMP_SYS(getrandom), SCMP_SYS(readv), SCMP_SYS(timerfd_settime) };
 
 /* API: connections on the listener main opened, pause/resume (kicks),
  * stats, snapshot files. */

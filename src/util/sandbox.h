@@ -45,7 +45,7 @@ enum sandbox_kind {
 	SANDBOX_BLK,         /* mvm-blk: io_uring */
 	SANDBOX_NET_TAP,     /* mvm-net / mvm-hcnet on a tap */
 	SANDBOX_NET_USER,    /* mvm-net / mvm-hcnet on libslirp */
-	SANDBOX_DEVICE,      /* mvm-rng, mvm-console: the other device workers */
+	SANDBOX_DEVICE,      /* mvm-rng, mvm-console, mvm-balloon: the other device workers */
 	SANDBOX_API,         /* mvm-api, once the VM is built */
 	SANDBOX_CONSOLE,     /* host stdin -> the guest */
 	SANDBOX_METRICS,     /* mvm-metrics */

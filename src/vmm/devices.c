@@ -9,6 +9,7 @@
 #include "board/uart8250.h"
 #include "core/layout.h"
 #include "util/log.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
 #include "virtio/net.h"
@@ -33,6 +34,7 @@ static const struct device_kind *const device_kinds[] = {
 	&virtio_net_kind,
 	&virtio_rng_kind,
 	&virtio_console_kind,
+	&virtio_balloon_kind,
 };
 
 /* IOAPIC pins nothing else on the board uses (COM1 4, RTC 8, SCI 9; 0-2

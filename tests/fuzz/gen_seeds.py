@@ -279,7 +279,25 @@ def gen_net():
     put("net", "tap-four-chains", bytes([1, 0x0f, 4]) + (bytes([1]) + seg(0, len(data))) * 4 + data)
 
 
-TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall, "net": gen_net}
+# ---- virtio-balloon (fuzz_balloon: mode byte [bit 0 statistics, bit 1 deflate, bit 2 reports], then a vq) ----
+def gen_balloon():
+    P = PAYLOAD
+    pages = struct.pack("<8I", 0x10, 0x11, 0x12, 0x40, 0xff, 0x100, 0xffffffff, 0x0)
+    put("balloon", "inflate", bytes([0]) + vq(2, 0, [[(P, len(pages), 0)]], payload=pages))
+    put("balloon", "deflate", bytes([2]) + vq(2, 0, [[(P, len(pages), 0)]], payload=pages))
+    put("balloon", "inflate-split-pfn", bytes([0]) + vq(2, 0, [[(P, 3, 0), (P + 3, 5, 0)]], payload=pages))
+    put("balloon", "inflate-rings", bytes([0]) + vq(3, 0, [[(P, 8, 0)], [(P + 8, 8, 0)]],
+                                                     payload=struct.pack("<4I", 0x10, 0x14, 0x18, 0xf0)))
+    big = struct.pack("<I", 0x20) * 0x4000
+    put("balloon", "inflate-huge", bytes([0]) + vq(1, 0, [[(P, len(big), 0)]], payload=big))
+    stat = lambda t, v: struct.pack("<HQ", t, v)
+    st = stat(4, 1 << 30) + stat(5, 1 << 31) + stat(99, 1) + stat(15, 7) + b"\1\2"
+    put("balloon", "stats", bytes([1]) + vq(2, 0, [[(P, len(st), 0)]], payload=st))
+    put("balloon", "report", bytes([4]) + vq(2, 0, [[(P + 0x800, 0x3000, DESC_F_WRITE), (P + 0x4000, 0x1000, DESC_F_WRITE)]]))
+    put("balloon", "stats-split", bytes([1]) + vq(2, F_INDIRECT, [[(P, 5, 0), (P + 5, len(st) - 5, 0), (P + 0x1000, 16, DESC_F_WRITE)]], payload=st))
+
+
+TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall, "net": gen_net, "balloon": gen_balloon}
 
 if __name__ == "__main__":
     for gen in TARGETS.values():

@@ -295,7 +295,6 @@ static void test_unsupported_features(void **state)
 		"(mvm backs guest RAM with 4K pages; use \"None\")");
 	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}",
 		"vsock: not supported by mvm yet");
-	refused("{" BOOT ", \"balloon\": {}}", "balloon: not supported by mvm");
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		"\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, "
 		"\"refill_time\": 1}}}]}", "drives[0].rate_limiter: rate limiting is not supported "
@@ -647,6 +646,11 @@ static void same_config(const struct vm_config *a, const struct vm_config *b)
 	assert_int_equal(a->log_show_origin, b->log_show_origin);
 	if (a->metrics_path || b->metrics_path)
 		assert_string_equal(a->metrics_path, b->metrics_path);
+	assert_int_equal(a->balloon.enabled, b->balloon.enabled);
+	assert_int_equal(a->balloon.amount_mib, b->balloon.amount_mib);
+	assert_int_equal(a->balloon.deflate_on_oom, b->balloon.deflate_on_oom);
+	assert_int_equal(a->balloon.stats_polling_interval_s, b->balloon.stats_polling_interval_s);
+	assert_int_equal(a->balloon.free_page_reporting, b->balloon.free_page_reporting);
 }
 
 static void round_trip(const char *doc)
@@ -826,6 +830,51 @@ static void test_to_json_shape(void **state)
 	}
 }
 
+/* Firecracker's balloon: its fields, its errors, GET /vm/config and back. */
+static void test_balloon(void **state)
+{
+	struct vm_config cfg;
+	char *json;
+
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"balloon\": {\"amount_mib\": 64, "
+			       "\"deflate_on_oom\": true, \"stats_polling_interval_s\": 5}}"), 0);
+	assert_true(cfg.balloon.enabled);
+	assert_int_equal(cfg.balloon.amount_mib, 64);
+	assert_true(cfg.balloon.deflate_on_oom);
+	assert_int_equal(cfg.balloon.stats_polling_interval_s, 5);
+	json = fc_config_to_json(&cfg);
+	assert_non_null(strstr(json, "\"balloon\": {"));
+	assert_non_null(strstr(json, "\"amount_mib\": 64"));
+	assert_non_null(strstr(json, "\"deflate_on_oom\": true"));
+	assert_non_null(strstr(json, "\"stats_polling_interval_s\": 5"));
+	free(json);
+	vm_config_release(&cfg);
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"balloon\": null}"), 0);
+	assert_false(cfg.balloon.enabled);
+	json = fc_config_to_json(&cfg);
+	assert_non_null(strstr(json, "\"balloon\": null"));
+	free(json);
+	vm_config_release(&cfg);
+	round_trip("{" BOOT ", \"balloon\": {\"amount_mib\": 0, \"deflate_on_oom\": false, "
+		   "\"free_page_hinting\": false, \"free_page_reporting\": false}}");
+	round_trip("{" BOOT ", \"balloon\": {\"amount_mib\": 8, \"deflate_on_oom\": false, "
+		   "\"free_page_reporting\": true}}");
+	refused("{" BOOT ", \"balloon\": {}}", "balloon.amount_mib: required");
+	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1}}", "balloon.deflate_on_oom: required");
+	refused("{" BOOT ", \"balloon\": {\"amount_mib\": -1, \"deflate_on_oom\": true}}",
+		"balloon.amount_mib: -1 is out of range (0 to 4294967295)");
+	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, "
+		"\"stats_polling_interval_s\": 65536}}",
+		"balloon.stats_polling_interval_s: 65536 is out of range (0 to 65535)");
+	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, "
+		"\"free_page_hinting\": true}}", "balloon.free_page_hinting: true is not "
+		"supported by mvm (set false or leave it out)");
+	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": 1}}",
+		"balloon.deflate_on_oom: expected a boolean, got integer");
+	refused("{" BOOT ", \"balloon\": {\"amount_mib\": 1, \"deflate_on_oom\": true, "
+		"\"target\": 1}}", "balloon.target: unknown field");
+}
+
 static void test_load_file(void **state)
 {
 	char path[] = "/tmp/test_fc_config_XXXXXX";
@@ -925,6 +974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_net_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_balloon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_not_a_file, setup, teardown),
 	};
