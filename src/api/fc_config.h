@@ -75,6 +75,8 @@ int fc_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 		    char *err, size_t errlen);
 int fc_apply_metrics(struct vm_config *cfg, const char *body, size_t len,
 		     char *err, size_t errlen);
+/* PUT /vsock (fc_vsock.c): one vsock device; a second PUT replaces it. */
+int fc_apply_vsock(struct vm_config *cfg, const char *body, size_t len, char *err, size_t errlen);
 
 /* GET /vm/config: the full configuration in Firecracker's shape (plus
  * mvm's extensions where they are not defaults). malloc'd, NULL on ENOMEM.

@@ -248,6 +248,7 @@ static int api_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 
 API_APPLY(h_put_logger, api_apply_logger(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 API_APPLY(h_put_metrics, fc_apply_metrics(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+API_APPLY(h_put_vsock, fc_apply_vsock(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
 
 static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,
 		      struct api_response *r)
@@ -419,6 +420,7 @@ static const struct api_route_def api_routes[] = {
 	{ "/entropy",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_entropy },
 	{ "/logger",              false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_logger },
 	{ "/metrics",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_metrics },
+	{ "/vsock",               false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_vsock },
 	{ "/actions",             false, HTTP_PUT,   API_ANYTIME,   true,  h_actions },
 	{ "/vm",                  false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_vm },
 	{ "/vm/config",           false, HTTP_GET,   API_ANYTIME,   false, h_get_vm_config },
