@@ -490,6 +490,11 @@ static void handshake_fail(struct vsock_conn *c, const char *why)
 	log_debug_rl("virtio-vsock: a host client's first line: %s; closed", why);
 	if (send(c->fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		(void)0;   /* the client is gone: nothing to tell */
+	/* Closing with unread bytes would reset the client before it reads
+	 * the line: take what it already sent (a little, never waiting). */
+	for (int i = 0; i < 4; i++)
+		if (recv(c->fd, line, sizeof(line), MSG_DONTWAIT) <= 0)
+			break;
 	conn_free(c);
 }
 

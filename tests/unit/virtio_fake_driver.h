@@ -21,7 +21,7 @@
 #define FD_RING_BASE  0x100000ULL   /* queue i at FD_RING_BASE + i * 0x10000 */
 #define FD_DATA_BASE  0x200000ULL   /* buffers for the tests */
 #define FD_MMIO_BASE  0xd0000000ULL
-#define FD_MAX_Q      2
+#define FD_MAX_Q      3
 
 struct fd_seg {
 	uint64_t gpa;
