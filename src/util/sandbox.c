@@ -107,6 +107,7 @@ static const int sys_device[] = { SCMP_SYS(getrandom), SCMP_SYS(readv) };
 static const int sys_vsock[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(sendmsg),
 	SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(readv), SCMP_SYS(shutdown),
+	SCMP_SYS(timerfd_settime),   /* handshake timeouts */
 };
 static const int family_vsock[] = { AF_UNIX };
 

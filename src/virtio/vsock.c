@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -292,6 +293,13 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct virtio_vsock_cfg
 	d->cid = cfg->guest_cid;
 	d->listen_fd = -1;
 	d->next_port = 1u << 30;
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->timer_fd < 0) {
+		log_err("virtio-vsock: timerfd_create: %s", strerror(errno));
+		free(d->uds_path);
+		free(d);
+		return err_host(-ENOMEM);
+	}
 	rc = vsock_listen(d);
 	if (!rc)
 		rc = virtio_worker_init(&d->w, "mvm-vsock", d->uds_path, d);
@@ -299,6 +307,8 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct virtio_vsock_cfg
 		d->w.loop.sandbox = SANDBOX_VSOCK;
 		rc = evloop_add(&d->w.loop, d->listen_fd, EPOLLIN, vsock_listener_ready, d);
 	}
+	if (!rc)
+		rc = evloop_add(&d->w.loop, d->timer_fd, EPOLLIN, vsock_timer_tick, d);
 	if (rc) {
 		virtio_vsock_destroy(d);
 		return rc;
@@ -332,6 +342,8 @@ void virtio_vsock_destroy(struct virtio_vsock *d)
 	virtio_worker_release(&d->w);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
+	if (d->timer_fd >= 0)
+		close(d->timer_fd);
 	if (d->unlink_at_destroy)
 		unlink(d->uds_path);
 	free(d->uds_path);

@@ -18,8 +18,11 @@
  * answered RST (and the connection is closed).
  *
  * Bounds: at most VSOCK_MAX_CONNS connections (host clients still writing
- * their CONNECT line included; at most VSOCK_MAX_HANDSHAKES of those) --
- * past it a guest REQUEST gets RST and a host client is closed at once.
+ * their CONNECT line included) -- past it a guest REQUEST gets RST and a
+ * host client "ERR too many connections". While VSOCK_MAX_HANDSHAKES
+ * clients are still writing their line, new ones wait in the listen
+ * backlog; a client gets VSOCK_HANDSHAKE_MS to send its line, and the
+ * guest as long to answer the REQUEST, else "ERR timeout" and closed.
  * Host -> guest bytes are read from the host socket straight into the
  * guest's rx buffers and only while the guest advertises credit
  * (buf_alloc - (sent - fwd_cnt)): mvm buffers none, and a guest that stops
@@ -45,6 +48,7 @@
 #define VSOCK_QUEUE_MAX      256
 #define VSOCK_MAX_CONNS      256
 #define VSOCK_MAX_HANDSHAKES 32
+#define VSOCK_HANDSHAKE_MS   5000   /* a client's CONNECT line, and the guest's answer to it */
 #define VSOCK_BUF_ALLOC      (128u * 1024)
 #define VSOCK_BATCH          64     /* chains per queue per worker wake-up */
 #define VSOCK_RST_QUEUE      64     /* RSTs for packets of no connection, waiting for rx room */

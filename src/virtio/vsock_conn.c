@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -79,6 +81,35 @@ static int chain_slice(const struct vq_chain *c, int first, int count, size_t of
 
 /* ---- the table ---- */
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Ticks while a host client waits for its connection (1 s), none otherwise. */
+static void timer_arm(struct virtio_vsock *d, bool on)
+{
+	struct itimerspec it = { 0 };
+
+	if (d->timer_armed == on || d->timer_fd < 0)
+		return;
+	if (on)
+		it.it_value.tv_sec = it.it_interval.tv_sec = 1;
+	if (!timerfd_settime(d->timer_fd, 0, &it, NULL))
+		d->timer_armed = on;
+}
+
+/* A handshake ended: a client waiting in the backlog may come in. */
+static void listener_resume(struct virtio_vsock *d)
+{
+	if (d->listen_paused && d->nr_handshakes < VSOCK_MAX_HANDSHAKES &&
+	    !evloop_mod(&d->w.loop, d->listen_fd, EPOLLIN))
+		d->listen_paused = false;
+}
+
 static void conn_ready(void *opaque, uint32_t events);
 
 static uint32_t conn_credit(const struct vsock_conn *c)
@@ -123,6 +154,7 @@ static void conn_free(struct vsock_conn *c)
 	d->conns[c->slot] = NULL;
 	d->nr_conns--;
 	free(c);
+	listener_resume(d);
 }
 
 /* The connection is over from the host's side: close the host socket and
@@ -185,6 +217,7 @@ static struct vsock_conn *conn_new(struct virtio_vsock *d, int fd, enum vsock_co
 	c->slot = slot;
 	c->fd = fd;
 	c->state = st;
+	c->since_ms = now_ms();
 	d->conns[slot] = c;
 	d->nr_conns++;
 	if (st == VSC_HANDSHAKE)
@@ -481,12 +514,13 @@ void vsock_guest_pkt(struct virtio_vsock *d, const struct vsock_hdr *h,
 
 /* ---- the host's sockets ---- */
 
-static void handshake_fail(struct vsock_conn *c, const char *why)
+static void handshake_fail(struct vsock_conn *c, const char *why, bool garbage)
 {
 	char line[96];
 	int n = snprintf(line, sizeof(line), "ERR %s\n", why);
 
-	c->d->n_garbage++;
+	if (garbage)
+		c->d->n_garbage++;
 	log_debug_rl("virtio-vsock: a host client's first line: %s; closed", why);
 	if (send(c->fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		(void)0;   /* the client is gone: nothing to tell */
@@ -511,7 +545,7 @@ static void handshake_read(struct vsock_conn *c)
 		int rc;
 
 		if (c->line_len == VSOCK_LINE_MAX) {
-			handshake_fail(c, "expected CONNECT <port>");
+			handshake_fail(c, "expected CONNECT <port>", true);
 			return;
 		}
 		r = read(c->fd, c->line + c->line_len, 1);
@@ -526,14 +560,16 @@ static void handshake_read(struct vsock_conn *c)
 		c->line_len++;
 		rc = vsock_connect_parse(c->line, c->line_len, &port, &used);
 		if (rc < 0) {
-			handshake_fail(c, "expected CONNECT <port>");
+			handshake_fail(c, "expected CONNECT <port>", true);
 			return;
 		}
 		if (rc > 0)
 			break;
 	}
 	d->nr_handshakes--;
+	listener_resume(d);
 	c->state = VSC_REQUEST;
+	c->since_ms = now_ms();
 	c->host_initiated = true;
 	c->peer_port = port;
 	c->local_port = alloc_host_port(d);
@@ -582,16 +618,23 @@ void vsock_listener_ready(void *opaque, uint32_t events)
 	struct virtio_vsock *d = opaque;
 
 	for (int i = 0; i < 16; i++) {
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct vsock_conn *c = NULL;
+		int fd;
 
+		if (d->nr_handshakes >= VSOCK_MAX_HANDSHAKES) {
+			/* Let them wait in the backlog until a line is read or times out. */
+			if (!evloop_mod(&d->w.loop, d->listen_fd, 0))
+				d->listen_paused = true;
+			return;
+		}
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn_rl("virtio-vsock: accept on %s: %s", d->uds_path,
 					    strerror(errno));
 			return;
 		}
-		if (d->active && d->nr_handshakes < VSOCK_MAX_HANDSHAKES)
+		if (d->active)
 			c = conn_new(d, fd, VSC_HANDSHAKE);
 		if (!c) {
 			static const char busy[] = "ERR too many connections\n";
@@ -601,16 +644,47 @@ void vsock_listener_ready(void *opaque, uint32_t events)
 				log_debug_rl("virtio-vsock: host client refused: the guest's driver "
 					     "is not ready");
 			else
-				log_warn_rl("virtio-vsock: host client refused: %d connections "
-					    "(%d still handshaking) open", d->nr_conns,
-					    d->nr_handshakes);
+				log_warn_rl("virtio-vsock: host client refused: %d connections open",
+					    d->nr_conns);
 			if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 				(void)0;
 			close(fd);
 			continue;
 		}
 		conn_rearm(c);
+		timer_arm(d, true);
 	}
+}
+
+/* Host clients that wait too long: for their own CONNECT line, or for the guest's answer. */
+void vsock_timer_tick(void *opaque, uint32_t events)
+{
+	struct virtio_vsock *d = opaque;
+	uint64_t t = now_ms(), ticks;
+	bool waiting = false;
+
+	if (read(d->timer_fd, &ticks, sizeof(ticks)) < 0)
+		(void)0;   /* EAGAIN: a tick already taken */
+	for (int i = 0; i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = d->conns[i];
+
+		if (!c || (c->state != VSC_HANDSHAKE && c->state != VSC_REQUEST))
+			continue;
+		if (t - c->since_ms < VSOCK_HANDSHAKE_MS) {
+			waiting = true;
+		} else if (c->state == VSC_HANDSHAKE) {
+			handshake_fail(c, "timeout: no CONNECT line", false);
+		} else {
+			log_debug_rl("virtio-vsock: the guest did not answer a connection to its "
+				     "port %u; the client is closed", c->peer_port);
+			if (send(c->fd, "ERR timeout\n", 12, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+				(void)0;
+			conn_reset(c);
+		}
+	}
+	if (!waiting)
+		timer_arm(d, false);
+	vsock_rx_kick(d);
 }
 
 /* ---- packets to the guest ---- */

@@ -34,6 +34,7 @@ struct vsock_conn {
 	struct virtio_vsock *d;
 	int slot;                 /* index in d->conns */
 	int fd;                   /* the host socket; -1 once closed */
+	uint64_t since_ms;        /* CLOCK_MONOTONIC: accepted (HANDSHAKE), CONNECT read (REQUEST) */
 	enum vsock_conn_state state;
 	bool host_initiated;      /* a client of uds_path (else the guest connected out) */
 	uint32_t local_port;      /* the host's end (CID 2) */
@@ -70,6 +71,7 @@ struct virtio_vsock {
 	uint64_t cid;
 	char *uds_path;
 	int listen_fd;
+	int timer_fd;             /* 1 s ticks while a host client waits: handshake timeouts */
 	bool unlink_at_destroy;
 	/* Worker-owned. */
 	bool active;
@@ -77,6 +79,8 @@ struct virtio_vsock {
 	struct vsock_conn *conns[VSOCK_MAX_CONNS];
 	int nr_conns;
 	int nr_handshakes;
+	bool listen_paused;       /* at VSOCK_MAX_HANDSHAKES: new clients wait in the backlog */
+	bool timer_armed;
 	int rx_cursor;            /* round robin over conns for rx */
 	uint32_t next_port;       /* next host port to try for a host client */
 	struct vsock_stray_rst rst[VSOCK_RST_QUEUE];
@@ -96,6 +100,7 @@ struct vsock_rx_pick {
 
 /* vsock_conn.c */
 void vsock_listener_ready(void *opaque, uint32_t events);
+void vsock_timer_tick(void *opaque, uint32_t events);
 void vsock_guest_pkt(struct virtio_vsock *d, const struct vsock_hdr *h,
 		     const struct vq_chain *c, uint32_t payload_off);
 void vsock_stray_rst(struct virtio_vsock *d, const struct vsock_hdr *h);

@@ -218,7 +218,7 @@ static void send_tx(struct rig *r, struct vsock_hdr h, const void *data, uint32_
 static int client(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 2 };
+	struct timeval tv = { .tv_sec = 8 };
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
@@ -535,22 +535,66 @@ static void test_many_connections(void **state)
 	}
 }
 
-/* The cap: a client past VSOCK_MAX_HANDSHAKES waiting ones is turned away. */
-static void test_handshake_cap(void **state)
+/* At VSOCK_MAX_HANDSHAKES clients still silent, the next one waits in the
+ * backlog; silent clients are closed after VSOCK_HANDSHAKE_MS, and then it
+ * comes in and works. */
+static void test_handshake_cap_and_timeout(void **state)
 {
 	struct rig *r = *state;
-	int fds[VSOCK_MAX_HANDSHAKES + 1];
+	int fds[VSOCK_MAX_HANDSHAKES];
+	int late = -1;
 	char buf[64];
 	ssize_t n;
+	uint32_t hp;
+	struct vsock_hdr h;
 
-	for (int i = 0; i <= VSOCK_MAX_HANDSHAKES; i++)
+	for (int i = 0; i < VSOCK_MAX_HANDSHAKES; i++)
 		fds[i] = client(r->uds);
-	n = read(fds[VSOCK_MAX_HANDSHAKES], buf, sizeof(buf));
-	assert_true(n > 4);
-	assert_memory_equal(buf, "ERR ", 4);
+	late = client(r->uds);   /* connect() succeeds: the backlog holds it */
+	assert_true(dprintf(late, "CONNECT 77\n") > 0);
+	usleep(200 * 1000);
 	assert_int_equal(virtio_vsock_nr_conns(r->d), VSOCK_MAX_HANDSHAKES);
-	for (int i = 0; i <= VSOCK_MAX_HANDSHAKES; i++)
+	no_rx(r, 10);
+	/* The silent ones time out with a word. */
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	assert_true(n > 4);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "ERR timeout"));
+	for (int i = 0; i < VSOCK_MAX_HANDSHAKES; i++)
 		close(fds[i]);
+	/* The late one was let in and its CONNECT reached the guest. */
+	assert_true(get_rx(r, &h, NULL, 0, 3000));
+	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	assert_int_equal(h.dst_port, 77);
+	hp = h.src_port;
+	send_tx(r, gh(77, hp, VSOCK_OP_RESPONSE, 0), NULL, 0);
+	n = read(late, buf, sizeof(buf) - 1);
+	assert_true(n > 3);
+	assert_memory_equal(buf, "OK ", 3);
+	close(late);
+}
+
+/* A guest that never answers a REQUEST: the client is told and closed, the guest gets RST. */
+static void test_guest_never_answers(void **state)
+{
+	struct rig *r = *state;
+	struct vsock_hdr h;
+	char buf[32];
+	ssize_t n;
+	int fd = client(r->uds);
+	struct timeval tv = { .tv_sec = 8 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_true(dprintf(fd, "CONNECT 8\n") > 0);
+	assert_true(get_rx(r, &h, NULL, 0, 2000));
+	assert_int_equal(h.op, VSOCK_OP_REQUEST);
+	n = read(fd, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_memory_equal(buf, "ERR timeout", 11);
+	assert_true(get_rx(r, &h, NULL, 0, 2000));
+	assert_int_equal(h.op, VSOCK_OP_RST);
+	close(fd);
+	assert_int_equal(virtio_vsock_nr_conns(r->d), 0);
 }
 
 /* After a restore the guest hears TRANSPORT_RESET; connections are gone. */
@@ -633,7 +677,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_guest_past_credit, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_bad_packets, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_many_connections, rig_up, rig_down),
-		cmocka_unit_test_setup_teardown(test_handshake_cap, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_handshake_cap_and_timeout, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_guest_never_answers, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_restore_transport_reset, rig_up, rig_down),
 	};
 
