@@ -468,6 +468,7 @@ void vsock_guest_pkt(struct virtio_vsock *d, const struct vsock_hdr *h,
 		     const struct vq_chain *ch, uint32_t off)
 {
 	struct vsock_conn *c = conn_find(d, h->dst_port, h->src_port);
+	int slot;
 
 	if (!c) {
 		if (h->op == VSOCK_OP_REQUEST)
@@ -478,6 +479,7 @@ void vsock_guest_pkt(struct virtio_vsock *d, const struct vsock_hdr *h,
 	}
 	if (c->state == VSC_CLOSING)
 		return;   /* an RST is on its way */
+	slot = c->slot;   /* c may be freed below: test d->conns[slot] */
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
 	if (h->op == VSOCK_OP_RST) {
@@ -508,7 +510,7 @@ void vsock_guest_pkt(struct virtio_vsock *d, const struct vsock_hdr *h,
 			break;
 		}
 	}
-	if (d->conns[c->slot] == c)
+	if (d->conns[slot] == c)
 		conn_rearm(c);
 }
 
@@ -582,6 +584,7 @@ static void conn_ready(void *opaque, uint32_t events)
 {
 	struct vsock_conn *c = opaque;
 	struct virtio_vsock *d = c->d;
+	const int slot = c->slot;
 
 	if (c->state == VSC_HANDSHAKE) {
 		if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN))
@@ -590,6 +593,7 @@ static void conn_ready(void *opaque, uint32_t events)
 			handshake_read(c);
 		return;
 	}
+	/* conn_reset() may free c (a REQUEST the guest never saw): test d->conns[slot]. */
 	if (events & EPOLLERR) {
 		conn_reset(c);
 	} else {
@@ -598,16 +602,16 @@ static void conn_ready(void *opaque, uint32_t events)
 			conn_unregister(c);
 			c->hup = true;
 			c->readable = true;
-			if (c->buf_len)
-				conn_reset(c);
+			if (c->buf_len || c->state == VSC_REQUEST)
+				conn_reset(c);   /* bytes it will never take, or a client gone */
 		}
-		if (c->state == VSC_ESTABLISHED && (events & EPOLLOUT))
-			conn_flush(c);
-		if (c->state == VSC_ESTABLISHED && (events & EPOLLIN))
-			c->readable = true;
-		if (c->state == VSC_REQUEST && c->hup)
-			conn_reset(c);   /* the client left before the guest answered */
-		if (d->conns[c->slot] == c)
+		if (d->conns[slot] == c && c->state == VSC_ESTABLISHED) {
+			if (events & EPOLLOUT)
+				conn_flush(c);
+			if (events & EPOLLIN)
+				c->readable = true;
+		}
+		if (d->conns[slot] == c)
 			conn_rearm(c);
 	}
 	vsock_rx_kick(d);

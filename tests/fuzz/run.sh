@@ -46,6 +46,7 @@ targets=(
 	"fuzz_snap    300000 -max_len=4096"
 	"fuzz_net      15000 "
 	"fuzz_stream  150000 "
+	"fuzz_vsock     3000 "
 )
 
 passed=0 failed=0

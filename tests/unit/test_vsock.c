@@ -597,6 +597,38 @@ static void test_guest_never_answers(void **state)
 	assert_int_equal(virtio_vsock_nr_conns(r->d), 0);
 }
 
+/* A client that leaves while its REQUEST still waits for an rx buffer: the
+ * connection is dropped without a word to the guest (it never heard of
+ * it), and nothing touches it afterwards (the fuzzer's use-after-free). */
+static void test_client_gone_before_request(void **state)
+{
+	struct rig *r = *state;
+	struct vsock_hdr h;
+	uint32_t hp;
+	int fd;
+
+	/* A driver with no rx buffers yet. */
+	fd_wr(&r->f, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(fd_init(&r->f, 3, QSIZE, 0) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	r->rx_seen = r->tx_done = 0;
+	fd = client(r->uds);
+	assert_true(dprintf(fd, "CONNECT 31\n") > 0);
+	usleep(100 * 1000);
+	assert_int_equal(virtio_vsock_nr_conns(r->d), 1);
+	close(fd);
+	usleep(100 * 1000);
+	assert_int_equal(virtio_vsock_nr_conns(r->d), 0);
+	for (int i = 0; i < NR_RX; i++)
+		post_rx(r, RX_GPA(i));
+	fd_notify(&r->f, RXQ);
+	no_rx(r, 50);
+	fd = host_connect(r, 32, &hp);
+	assert_int_equal(write(fd, "x", 1), 1);
+	assert_true(get_rx(r, &h, NULL, 0, 2000));
+	assert_int_equal(h.op, VSOCK_OP_RW);
+	close(fd);
+}
+
 /* After a restore the guest hears TRANSPORT_RESET; connections are gone. */
 static void test_restore_transport_reset(void **state)
 {
@@ -679,6 +711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_connections, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_handshake_cap_and_timeout, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_guest_never_answers, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_client_gone_before_request, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_restore_transport_reset, rig_up, rig_down),
 	};
 
