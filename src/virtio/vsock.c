@@ -229,10 +229,33 @@ int virtio_vsock_restore(struct virtio_vsock *d, const struct virtio_vsock_state
 	return virtio_mmio_restore(&d->w.t, &s->transport);
 }
 
+/* A socket file left at uds_path by an mvm that died (a restore after a
+ * kill): replaced when nothing answers on it; anything else is refused. */
+static int vsock_take_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return -EADDRINUSE;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (rc == 0 || errno != ECONNREFUSED)
+		return -EADDRINUSE;   /* in use, or not ours to judge */
+	log_debug("vsock uds_path %s: replacing a stale socket", path);
+	return unlink(path) < 0 ? -errno : 0;
+}
+
 static int vsock_listen(struct virtio_vsock *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	struct stat st;
+	int fd, rc;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->uds_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -240,19 +263,27 @@ static int vsock_listen(struct virtio_vsock *d)
 		log_err("virtio-vsock: socket: %s", strerror(errno));
 		return err_host(-errno);
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0 && errno == EADDRINUSE && !vsock_take_stale(d->uds_path))
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc < 0) {
 		int e = errno;
 
 		close(fd);
 		if (e == EADDRINUSE) {
-			log_err("vsock uds_path %s: already exists; remove it first (mvm "
-				"creates the socket)", d->uds_path);
+			log_err("vsock uds_path %s: already exists (and is not a stale socket); "
+				"remove it or pick another path", d->uds_path);
 			return err_usage(-e);
 		}
 		log_err("vsock uds_path %s: cannot bind: %s", d->uds_path, strerror(e));
 		return err_usage(-e);
 	}
-	d->unlink_at_destroy = true;
+	/* Remove at the end only what bind made, if it is still there. */
+	if (!lstat(d->uds_path, &st)) {
+		d->unlink_at_destroy = true;
+		d->sock_dev = st.st_dev;
+		d->sock_ino = st.st_ino;
+	}
 	if (listen(fd, 128) < 0) {
 		log_err("vsock uds_path %s: listen: %s", d->uds_path, strerror(errno));
 		close(fd);
@@ -344,8 +375,12 @@ void virtio_vsock_destroy(struct virtio_vsock *d)
 		close(d->listen_fd);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
-	if (d->unlink_at_destroy)
-		unlink(d->uds_path);
+	if (d->unlink_at_destroy) {
+		struct stat st;
+
+		if (!lstat(d->uds_path, &st) && st.st_dev == d->sock_dev && st.st_ino == d->sock_ino)
+			unlink(d->uds_path);
+	}
 	free(d->uds_path);
 	free(d);
 }

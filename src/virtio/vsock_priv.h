@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "virtio/vsock.h"
 #include "virtio/vsock_proto.h"
@@ -72,7 +73,9 @@ struct virtio_vsock {
 	char *uds_path;
 	int listen_fd;
 	int timer_fd;             /* 1 s ticks while a host client waits: handshake timeouts */
-	bool unlink_at_destroy;
+	bool unlink_at_destroy;   /* bind made uds_path: this device and inode */
+	dev_t sock_dev;
+	ino_t sock_ino;
 	/* Worker-owned. */
 	bool active;
 	bool event_reset_pending; /* TRANSPORT_RESET owed on the event queue */

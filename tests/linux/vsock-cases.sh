@@ -2,7 +2,7 @@
 # Firecracker's hybrid Unix-socket backend both ways, with checksums. Sourced by run.sh.
 # tests/linux/guest/vsockt.c (built static on the host, shipped with the tiny guests) runs on both
 # sides: in the guest it reaches the VM as the raw disk /dev/vda, in the test host it is run as is.
-VSOCK_CASES=(vsock-stream vsock-pressure)
+VSOCK_CASES=(vsock-stream vsock-pressure vsock-snapshot)
 # MiB through each direction (vsock-stream); MVM_VSOCK_MIB overrides.
 VSOCK_MIB=${MVM_VSOCK_MIB:-64}
 
@@ -96,4 +96,59 @@ case_vsock-pressure() {
 	elif [ "${after%% *}" != VSOCKT-HSEND-OK ]; then fail_case vsock-pressure "another connection during the hold: ${after:-no answer}"
 	elif [ -n "$(unclean_end)" ]; then fail_case vsock-pressure "$(unclean_end)"
 	else ok vsock-pressure; fi
+}
+
+# Connections do not survive a snapshot (as in Firecracker): a host connection held open in the
+# guest is reset by VIRTIO_VSOCK_EVENT_TRANSPORT_RESET once the VM is restored (the guest's
+# holder sees the error), the stale socket file the killed mvm left is replaced, the guest's
+# listener still works through the restored device, and GET /vm/config shows the vsock.
+case_vsock-snapshot() {
+	local name=vsock-snapshot img=$work/vsock-snapshot.img dir=$work/vsnap fifo=$work/vsnap.fifo
+	local size hpid out before after cfg
+	have_curl "$name" || return
+	bad=
+	VT=$(vsockt_tool) || { notok "$name" "cannot build tests/linux/guest/vsockt.c (cc -static)"; return; }
+	UDS=$work/vsnap.sock
+	size=$(stat -c %s "$VT")
+	cp "$VT" "$img" && truncate -s 4M "$img"
+	rm -rf "$dir"; mkfifo "$fifo"
+	exec 3<>"$fifo"   # read-write: opening it does not wait for mvm
+	api_start "$name" "$fifo" --kernel "$kernel" --initrd "$initrd" --disk "$img" \
+		--cmdline "$BASE_CMDLINE mvmtest=echo" --vsock "cid=3,uds=$UDS" || { exec 3>&-; return; }
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	cfg=$(api GET /vm/config >/dev/null; api_body | tr -d ' \n')
+	expect_grep '"vsock":\{"guest_cid":3,"uds_path":"[^"]*vsnap.sock"\}' "$cfg" "GET /vm/config's vsock"
+	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
+	[ $BOOT_WAIT -eq 0 ] || bad=${bad:-"$(boot_failed_reason)"}
+	if [ -z "$bad" ]; then
+		say "head -c $size /dev/vda >/tmp/vt; chmod +x /tmp/vt; (/tmp/vt serve 1000 </dev/null &)"
+		vm_wait_for 'VSOCKT-SERVING 1000' 30 || bad="the guest's vsock server did not start"
+	fi
+	if [ -z "$bad" ]; then
+		before=$(timeout 60 "$VT" hsend "$UDS" 1000 1048576 21)
+		timeout 120 "$VT" hhold "$UDS" 1000 100 >/dev/null 2>&1 & hpid=$!
+		sleep 2
+		expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
+	fi
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$dir" --stay-paused 2>&1) || bad="mvm ctl snapshot failed: $out"
+	fi
+	kill -KILL "$VM_PID" 2>/dev/null; vm_reap; exec 3>&-
+	kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+	if [ -n "$bad" ]; then fail_case "$name" "$bad"; return; fi
+	[ -S "$UDS" ] || { notok "$name" "the killed mvm left no socket file (the stale-socket path is not tested)"; return; }
+	# The restored VM's console input: a fresh FIFO.
+	rm -f "$fifo"; mkfifo "$fifo"
+	vm_start "$name-restored" "$fifo" run --restore "$dir"
+	exec 3>"$fifo"
+	vm_wait_for 'VSOCKT-HOLD-ENDED' 60; local ended=$?
+	after=$(timeout 60 "$VT" hsend "$UDS" 1000 1048576 22)
+	echo "# $name: before: $before; after the restore: $after"
+	echo "# $name: the guest's holder: $(tr -d '\r' <"$VM_OUT" | grep -a 'VSOCKT-HOLD-ENDED' | head -n1)"
+	close_session 60
+	if [ "${before%% *}" != VSOCKT-HSEND-OK ]; then fail_case "$name" "before the snapshot: ${before:-no answer}"
+	elif [ $ended -ne 0 ]; then fail_case "$name" "the guest's connection held across the snapshot was not reset after the restore (no TRANSPORT_RESET?)"
+	elif [ "${after%% *}" != VSOCKT-HSEND-OK ]; then fail_case "$name" "after the restore: ${after:-no answer}"
+	elif [ -n "$(unclean_end)" ]; then fail_case "$name" "$(unclean_end)"
+	else ok "$name"; fi
 }

@@ -689,6 +689,22 @@ static void test_create_checks(void **state)
 	assert_int_equal(virtio_vsock_create(&d, &cfg, &mem), -EADDRINUSE);
 	assert_int_equal(access(path, F_OK), 0);
 	unlink(path);
+	/* A live socket there is refused; a stale one (its process gone) replaced. */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(s, 1), 0);
+		assert_int_equal(virtio_vsock_create(&d, &cfg, &mem), -EADDRINUSE);
+		close(s);
+		assert_int_equal(access(path, F_OK), 0);
+		assert_int_equal(virtio_vsock_create(&d, &cfg, &mem), 0);
+		virtio_vsock_destroy(d);
+		d = NULL;
+		assert_int_equal(access(path, F_OK), -1);
+	}
 	rmdir(dir);
 	assert_null(d);
 	gmem_free(&mem);

@@ -4,7 +4,8 @@
  * A connection's first line says what the server does with it:
  *   SINK            read to EOF, answer "GOT <bytes> <hash>\n"
  *   SOURCE N SEED   send N bytes of stream SEED, close
- *   HOLD            read nothing, keep the connection open
+ *   HOLD            read nothing, keep the connection open; when it ends anyway (reset,
+ *                   both ways shut), print "VSOCKT-HOLD-ENDED" (on the guest's console)
  * Guest:  vsockt serve PORT              serve connections to vsock port PORT (one process each)
  *         vsockt send PORT N SEED        to CID 2 PORT: SINK, N bytes, check the GOT line
  *         vsockt recv PORT N SEED        to CID 2 PORT: SOURCE, check what came
@@ -18,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,7 +136,13 @@ static void serve_one(int fd)
 			n -= k;
 		}
 	} else if (!strcmp(line, "HOLD")) {
-		pause();
+		/* No POLLIN: the bytes stay unread; errors and hang-ups still wake us. */
+		struct pollfd p = { .fd = fd, .events = 0 };
+
+		while (poll(&p, 1, -1) == 0 || !(p.revents & (POLLERR | POLLHUP)))
+			;
+		printf("VSOCKT-HOLD-ENDED%s%s\n", p.revents & POLLERR ? " error" : "",
+		       p.revents & POLLHUP ? " hangup" : "");
 	}
 	close(fd);
 	_exit(0);
