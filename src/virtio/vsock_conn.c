@@ -641,7 +641,8 @@ void vsock_listener_ready(void *opaque, uint32_t events)
 		if (d->active)
 			c = conn_new(d, fd, VSC_HANDSHAKE);
 		if (!c) {
-			static const char busy[] = "ERR too many connections\n";
+			const char *why = d->active ? "ERR too many connections\n"
+						    : "ERR the guest's vsock driver is not ready\n";
 
 			d->n_refused++;
 			if (!d->active)
@@ -650,7 +651,7 @@ void vsock_listener_ready(void *opaque, uint32_t events)
 			else
 				log_warn_rl("virtio-vsock: host client refused: %d connections open",
 					    d->nr_conns);
-			if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			if (send(fd, why, strlen(why), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 				(void)0;
 			close(fd);
 			continue;

@@ -664,6 +664,23 @@ static void test_restore_transport_reset(void **state)
 	assert_int_equal(virtio_vsock_restore(r->d, &s), -EINVAL);
 }
 
+/* Before DRIVER_OK (or after a reset) a host client is told and closed. */
+static void test_client_before_driver(void **state)
+{
+	struct rig *r = *state;
+	char buf[64] = "";
+	ssize_t n;
+	int fd;
+
+	fd_wr(&r->f, VIRTIO_MMIO_STATUS, 0);
+	fd = client(r->uds);
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "ERR the guest's vsock driver is not ready"));
+	assert_int_equal(read(fd, buf, 1), 0);
+	close(fd);
+}
+
 static void test_create_checks(void **state)
 {
 	struct virtio_vsock *d = NULL;
@@ -728,6 +745,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handshake_cap_and_timeout, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_guest_never_answers, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_client_gone_before_request, rig_up, rig_down),
+		cmocka_unit_test_setup_teardown(test_client_before_driver, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_restore_transport_reset, rig_up, rig_down),
 	};
 
