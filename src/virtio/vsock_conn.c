@@ -694,6 +694,22 @@ void vsock_timer_tick(void *opaque, uint32_t events)
 
 /* ---- packets to the guest ---- */
 
+/* The control packet c owes the guest first, or 0: an RST ends everything,
+ * the handshake comes before data, SHUTDOWN after the last data. */
+static uint16_t conn_control_op(const struct vsock_conn *c)
+{
+	static const struct { unsigned bit; uint16_t op; } order[] = {
+		{ VSC_P_RST, VSOCK_OP_RST }, { VSC_P_REQUEST, VSOCK_OP_REQUEST },
+		{ VSC_P_RESPONSE, VSOCK_OP_RESPONSE }, { VSC_P_SHUTDOWN, VSOCK_OP_SHUTDOWN },
+		{ VSC_P_CREDIT, VSOCK_OP_CREDIT_UPDATE },
+	};
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (c->pending & order[i].bit)
+			return order[i].op;
+	return 0;
+}
+
 int vsock_rx_next(struct virtio_vsock *d, struct vsock_rx_pick *pk)
 {
 	memset(pk, 0, sizeof(*pk));
@@ -730,21 +746,12 @@ int vsock_rx_next(struct virtio_vsock *d, struct vsock_rx_pick *pk)
 					continue;
 			}
 		}
-		if (pk->op) {
-		} else if (c->pending & VSC_P_RST) {
-			pk->op = VSOCK_OP_RST;
-		} else if (c->pending & VSC_P_REQUEST) {
-			pk->op = VSOCK_OP_REQUEST;
-		} else if (c->pending & VSC_P_RESPONSE) {
-			pk->op = VSOCK_OP_RESPONSE;
-		} else if (c->pending & VSC_P_SHUTDOWN) {
-			pk->op = VSOCK_OP_SHUTDOWN;
-			pk->flags = VSOCK_SHUTDOWN_SEND;
-		} else if (c->pending & VSC_P_CREDIT) {
-			pk->op = VSOCK_OP_CREDIT_UPDATE;
-		} else {
+		if (!pk->op)
+			pk->op = conn_control_op(c);
+		if (!pk->op)
 			continue;
-		}
+		if (pk->op == VSOCK_OP_SHUTDOWN)
+			pk->flags = VSOCK_SHUTDOWN_SEND;   /* the host socket's EOF */
 		d->rx_cursor = (slot + 1) % VSOCK_MAX_CONNS;
 		return 1;
 	}
