@@ -16,6 +16,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
+#include "core/device.h"
 #include "util/evloop.h"
 #include "util/log.h"
 #include "virtio/vsock.h"
@@ -373,6 +376,19 @@ static void test_guest_connect_nobody_listens(void **state)
 	assert_int_equal(virtio_vsock_nr_conns(r->d), 0);
 }
 
+/* The counters --metrics shows as vsock0. */
+static void stats_has(struct virtio_vsock *d, const char *key, int64_t want)
+{
+	struct json_object *o = json_object_new_object(), *v;
+
+	virtio_vsock_kind.stats(d, o);
+	assert_true(json_object_object_get_ex(o, key, &v));
+	if (json_object_get_int64(v) != want)
+		fail_msg("%s: %lld, want %lld", key, (long long)json_object_get_int64(v),
+			 (long long)want);
+	json_object_put(o);
+}
+
 /* Garbage instead of CONNECT: that client gets ERR and EOF, another one works. */
 static void test_garbage_connect_line(void **state)
 {
@@ -396,7 +412,9 @@ static void test_garbage_connect_line(void **state)
 	assert_memory_equal(buf, "ERR ", 4);
 	close(bad);
 	no_rx(r, 50);
+	stats_has(r->d, "bad_connect_lines", 2);
 	good = host_connect(r, 80, &hp);
+	stats_has(r->d, "connections", 1);
 	close(good);
 }
 
