@@ -5,7 +5,7 @@
 # Builds from the Debian kernel and busybox that scripts/fetch-debian.sh unpacked (run it first)
 # and prints OUT's path (default .cache/guest/initramfs.cpio.gz). The guest's /init:
 #   mounts proc, sys, dev; loads its modules (pvpanic-mmio so a panic reaches the VMM, and the
-#   virtio-mmio drivers, virtio_balloon included), passing each its NAME.param=value words from the kernel command line;
+#   virtio-mmio drivers, virtio_balloon and vsock's included), passing each its NAME.param=value words from the kernel command line;
 #   prints MVM-GUEST-READY, MVM-GUEST-CPUS=<online cpus>, MVM-GUEST-MEMTOTAL-KB=<MemTotal>,
 #   MVM-GUEST-PVPANIC=<bound|unbound>; then acts on the kernel parameter mvmtest=:
 #     poweroff  poweroff -f          reboot  reboot -f
@@ -25,7 +25,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/kmod.sh"
 
 out=$MVM_CACHE/guest/initramfs.cpio.gz
-modules=(pvpanic-mmio virtio_mmio virtio_blk virtio_net virtio_console virtio-rng virtio_balloon)
+modules=(pvpanic-mmio virtio_mmio virtio_blk virtio_net virtio_console virtio-rng virtio_balloon
+	vmw_vsock_virtio_transport)
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-o) out=$2; shift 2 ;;

@@ -27,7 +27,7 @@ void fc_config_defaults(struct vm_config *cfg)
 /* Top-level keys Firecracker has and mvm does not implement: named, so the
  * user learns it is a missing feature and not a typo. null is accepted
  * (GET /vm/config of Firecracker prints them so). */
-static const char *const unsupported[] = { "vsock", "mmds-config", "cpu-config",
+static const char *const unsupported[] = { "mmds-config", "cpu-config",
 	"pmem", "memory-hotplug", "serial", NULL };
 
 static int parse_array(struct vm_config *cfg, struct json_object *doc, const char *key,
@@ -92,8 +92,7 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 
 	for (int i = 0; unsupported[i]; i++)
 		if (json_object_object_get_ex(doc, unsupported[i], &v) && v)
-			return fc_json_err(err, errlen, "%s: not supported by mvm%s", unsupported[i],
-					   strcmp(unsupported[i], "vsock") ? "" : " yet");
+			return fc_json_err(err, errlen, "%s: not supported by mvm", unsupported[i]);
 	if (!json_object_object_get_ex(doc, "boot-source", &v) || !v)
 		return fc_json_err(err, errlen, "boot-source: required");
 	if ((ret = parse_one(cfg, doc, "machine-config", parse_machine, err, errlen)) ||
@@ -103,7 +102,8 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 	    (ret = parse_one(cfg, doc, "entropy", fc_res_entropy, err, errlen)) ||
 	    (ret = parse_one(cfg, doc, "logger", fc_res_logger, err, errlen)) ||
 	    (ret = parse_one(cfg, doc, "metrics", fc_res_metrics, err, errlen)) ||
-	    (ret = parse_one(cfg, doc, "balloon", fc_res_balloon, err, errlen)))
+	    (ret = parse_one(cfg, doc, "balloon", fc_res_balloon, err, errlen)) ||
+	    (ret = parse_one(cfg, doc, "vsock", fc_res_vsock, err, errlen)))
 		return ret;
 	/* mvm's extension: where stdin goes, as --console. */
 	if ((ret = fc_json_string(doc, "", "mvm-console", false, &console, err, errlen)) < 0)

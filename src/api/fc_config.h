@@ -79,6 +79,8 @@ int fc_apply_logger(struct vm_config *cfg, const char *body, size_t len,
 		    char *err, size_t errlen);
 int fc_apply_metrics(struct vm_config *cfg, const char *body, size_t len,
 		     char *err, size_t errlen);
+/* PUT /vsock (fc_vsock.c): one vsock device; a second PUT replaces it. */
+int fc_apply_vsock(struct vm_config *cfg, const char *body, size_t len, char *err, size_t errlen);
 
 /* The API's PUT /boot-source, /drives/{id} and /metrics: the fc_apply_*() above plus what
  * Firecracker checks when the request arrives (a config file meets these when the VM is

@@ -211,7 +211,14 @@ char *fc_config_to_json(const struct vm_config *cfg)
 		}
 	}
 	add(&e, root, "metrics", v);
-	add(&e, root, "vsock", NULL);
+	v = NULL;
+	if (cfg->vsock_uds && (v = obj(&e))) {
+		if (cfg->vsock_id)
+			add(&e, v, "vsock_id", str(&e, cfg->vsock_id));
+		add(&e, v, "guest_cid", json_object_new_int64((int64_t)cfg->vsock_cid));
+		add(&e, v, "uds_path", str(&e, cfg->vsock_uds));
+	}
+	add(&e, root, "vsock", v);
 	v = NULL;
 	if (cfg->balloon.enabled && !(v = fc_balloon_to_json(&cfg->balloon)))
 		e.oom = true;

@@ -34,6 +34,10 @@ int fc_res_logger(struct vm_config *cfg, struct json_object *o, const char *path
 		  char *err, size_t errlen);
 int fc_res_metrics(struct vm_config *cfg, struct json_object *o, const char *path,
 		   char *err, size_t errlen);
+/* fc_vsock.c: guest_cid (3..2^32-2), uds_path (fits a Unix socket address
+ * with "_<port>" added), vsock_id (optional, kept, unused). */
+int fc_res_vsock(struct vm_config *cfg, struct json_object *o, const char *path,
+		 char *err, size_t errlen);
 
 /* metrics.properties: at most this many bytes as JSON text (each line carries them). */
 #define FC_METRICS_PROPS_MAX 4096

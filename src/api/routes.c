@@ -281,6 +281,8 @@ API_BALLOON(h_get_balloon_stats, api_balloon_stats_get(a, &json, err, sizeof(err
 API_BALLOON(h_patch_balloon_stats, api_balloon_stats_patch(a, req->body.p, req->body.len, err,
 							   sizeof(err)))
 
+API_APPLY(h_put_vsock, fc_apply_vsock(a->cfg, req->body.p, req->body.len, err, sizeof(err)))
+
 static void h_actions(struct api_vmm *a, const char *id, const struct http_request *req,
 		      struct api_response *r)
 {
@@ -456,6 +458,7 @@ static const struct api_route_def api_routes[] = {
 	{ "/balloon/statistics",  false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_balloon_stats },
 	{ "/logger",              false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_logger },
 	{ "/metrics",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_metrics },
+	{ "/vsock",               false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_vsock },
 	{ "/actions",             false, HTTP_PUT,   API_ANYTIME,   true,  h_actions },
 	{ "/vm",                  false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_vm },
 	{ "/vm/config",           false, HTTP_GET,   API_ANYTIME,   false, h_get_vm_config },

@@ -108,7 +108,8 @@ void cli_usage(FILE *out)
 	fprintf(out,
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
-		"               [--rng] [--console serial|virtio] [--debug-exit] [--stats] [--debug]\n"
+		"               [--rng] [--vsock cid=N,uds=PATH] [--console serial|virtio]\n"
+		"               [--debug-exit] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"               [--seccomp off|log|kill]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
@@ -143,6 +144,9 @@ void cli_usage(FILE *out)
 		"                  host-loopback=off: 10.0.2.2 does not lead to the host's\n"
 		"                  127.0.0.1; max-flows: host sockets slirp may hold (1024)\n"
 		"  --rng           virtio-rng fed from getrandom()\n"
+		"  --vsock cid=N,uds=PATH\n"
+		"                  virtio-vsock, guest CID N, Firecracker's Unix-socket backend on\n"
+		"                  PATH (README: vsock)\n"
 		"  --console serial|virtio\n"
 		"                  where stdin goes: COM1/ttyS0 (default) or virtio-console/hvc0\n"
 		"  --debug-exit    QEMU's isa-debug-exit port 0xf4: a guest write of v ends mvm with\n"
@@ -212,6 +216,47 @@ static int cli_load_config(const char *path, const char *vm_flag, bool debug,
 	return 0;
 }
 
+int cli_parse_vsock(const char *arg, struct vm_config *cfg)
+{
+	unsigned long long cid = 0;
+	const char *uds = NULL, *p = arg;
+	size_t uds_len = 0;
+	bool have_cid = false;
+
+	while (*p) {
+		const char *next = strchr(p, ',');
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+		char *end;
+
+		if (len > 4 && !strncmp(p, "cid=", 4)) {
+			errno = 0;
+			cid = strtoull(p + 4, &end, 10);
+			if (errno || end != p + len || p[4] == '-' || p[4] == '+' ||
+			    cid < 3 || cid >= 0xffffffffULL) {
+				log_err("--vsock '%s': cid must be a number from 3 to 4294967294", arg);
+				return -EINVAL;
+			}
+			have_cid = true;
+		} else if (len > 4 && !strncmp(p, "uds=", 4)) {
+			uds = p + 4;
+			uds_len = len - 4;
+		} else {
+			log_err("--vsock '%s': unknown option '%.*s' (expected cid=N,uds=PATH)",
+				arg, (int)len, p);
+			return -EINVAL;
+		}
+		p = next ? next + 1 : p + len;
+	}
+	if (!have_cid || !uds) {
+		log_err("--vsock '%s': expected cid=N,uds=PATH (both)", arg);
+		return -EINVAL;
+	}
+	free((char *)cfg->vsock_uds);
+	cfg->vsock_uds = strndup(uds, uds_len);
+	cfg->vsock_cid = cid;
+	return cfg->vsock_uds ? 0 : -ENOMEM;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 {
 	static const struct option opts[] = {
@@ -223,6 +268,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "disk",    required_argument, NULL, 'D' },
 		{ "net",     required_argument, NULL, 'N' },
 		{ "rng",     no_argument,       NULL, 'r' },
+		{ "vsock",   required_argument, NULL, 'V' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "debug",   no_argument,       NULL, 'd' },
 		{ "stats",   no_argument,       NULL, 's' },
@@ -251,7 +297,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
 		/* Flags that describe the VM: a config file describes it whole. */
-		if (idx >= 0 && strchr("kicnmDNrCME", c) && !vm_flag)
+		if (idx >= 0 && strchr("kicnmDNrCMEV", c) && !vm_flag)
 			vm_flag = opts[idx].name;
 		switch (c) {
 		case 'F': config_file = optarg; break;
@@ -269,6 +315,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'c': cfg->cmdline = optarg; break;
 		case 'd': log_set_level(LOG_DEBUG); debug = true; break;
 		case 'r': cfg->rng = true; break;
+		case 'V':
+			if (cli_parse_vsock(optarg, cfg))
+				return -EINVAL;
+			break;
 		case 'D':
 			if (cfg->nr_disks == VM_MAX_DISKS) {
 				log_err("--disk '%s': at most %d disks", optarg, VM_MAX_DISKS);

@@ -22,6 +22,9 @@ int cli_parse_int(const char *s, long min, long max, long *out);
 /* FILE[,ro|,rw][,id=NAME] -> *d (path and id are heap copies). */
 int cli_parse_disk(const char *arg, struct vm_disk_cfg *d);
 
+/* cid=N,uds=PATH -> cfg->vsock_cid, cfg->vsock_uds (a heap copy). */
+int cli_parse_vsock(const char *arg, struct vm_config *cfg);
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg);
 /* Free what cli_parse_run() allocated (vm_config_release()). */
 void cli_free_run(struct vm_config *cfg);

@@ -74,4 +74,7 @@ void vm_config_release(struct vm_config *cfg)
 	free((char *)cfg->log_path);
 	free((char *)cfg->metrics_path);
 	cfg->log_path = cfg->metrics_path = NULL;
+	free((char *)cfg->vsock_uds);
+	free((char *)cfg->vsock_id);
+	cfg->vsock_uds = cfg->vsock_id = NULL;
 }

@@ -60,6 +60,9 @@ struct vm_config {
 	const char *nets[VM_MAX_NETS]; /* --net values, checked by virtio_net_parse() */
 	int nr_nets;
 	bool rng;                  /* --rng */
+	uint64_t vsock_cid;        /* --vsock cid=, "vsock".guest_cid */
+	const char *vsock_uds;     /* --vsock uds=, "vsock".uds_path (heap); NULL: no vsock */
+	const char *vsock_id;      /* Firecracker's vsock_id (heap); NULL: none given */
 	enum vm_console console;   /* --console serial|virtio */
 	const char *net_ids[VM_MAX_NETS]; /* Firecracker's iface_id per nets[i]; NULL: CLI */
 	bool track_dirty_pages;    /* machine-config: KVM's dirty log + mvm's own (Diff snapshots) */

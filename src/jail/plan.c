@@ -116,7 +116,7 @@ static const struct run_flag {
 	{ "stats", ARG_NONE }, { "trace-exits", ARG_NONE }, { "debug-exit", ARG_NONE },
 	{ "dumpable", ARG_NONE }, { "seccomp", ARG_PLAIN }, { "metrics", ARG_OUT },
 	{ "api-sock", ARG_SOCK }, { "config-file", ARG_CONFIG }, { "restore", ARG_REFUSED },
-	{ "override-drive", ARG_REFUSED }, { "incoming", ARG_REFUSED },
+	{ "override-drive", ARG_REFUSED }, { "incoming", ARG_REFUSED }, { "vsock", ARG_REFUSED },
 };
 
 /* ",ro", ",rw", ",id=..." after a disk's path: the last of ro and rw wins, as in mvm run. */

@@ -103,6 +103,14 @@ static const int family_user[] = { AF_INET, AF_INET6 };
 /* virtio-rng, virtio-console, virtio-balloon (its statistics timer). */
 static const int sys_device[] = { SCMP_SYS(getrandom), SCMP_SYS(readv), SCMP_SYS(timerfd_settime) };
 
+/* virtio-vsock: the listener on uds_path, clients, connections out to uds_path_PORT. */
+static const int sys_vsock[] = {
+	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(accept4), SCMP_SYS(sendmsg),
+	SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(readv), SCMP_SYS(shutdown),
+	SCMP_SYS(timerfd_settime),   /* handshake timeouts */
+};
+static const int family_vsock[] = { AF_UNIX };
+
 /* API: connections on the listener main opened, pause/resume (kicks),
  * stats, snapshot files. */
 static const int sys_api[] = {
@@ -171,6 +179,8 @@ static const struct sb_list lists[SANDBOX_KINDS] = {
 			      NULL, 0, false },
 	[SANDBOX_NET_USER] = SB_LIST(sys_user, ioctl_user, family_user, false),
 	[SANDBOX_DEVICE] = SB_SYS(sys_device),
+	[SANDBOX_VSOCK] = { sys_vsock, ARRAY_LEN(sys_vsock), NULL, 0, family_vsock,
+			    ARRAY_LEN(family_vsock), false, false },
 	[SANDBOX_API] = { sys_api, ARRAY_LEN(sys_api), ioctl_api, ARRAY_LEN(ioctl_api),
 			  family_api, ARRAY_LEN(family_api), true, true },
 	[SANDBOX_CONSOLE] = { sys_console, ARRAY_LEN(sys_console), ioctl_tty,
@@ -187,14 +197,14 @@ static const struct sb_list lists[SANDBOX_KINDS] = {
 static bool sb_is_worker(enum sandbox_kind k)
 {
 	return k == SANDBOX_BLK || k == SANDBOX_NET_TAP || k == SANDBOX_NET_USER ||
-	       k == SANDBOX_DEVICE;
+	       k == SANDBOX_DEVICE || k == SANDBOX_VSOCK;
 }
 
 static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_VCPU] = "vcpu", [SANDBOX_BLK] = "blk", [SANDBOX_NET_TAP] = "net-tap",
-	[SANDBOX_NET_USER] = "net-user", [SANDBOX_DEVICE] = "device", [SANDBOX_API] = "api",
-	[SANDBOX_CONSOLE] = "console", [SANDBOX_METRICS] = "metrics", [SANDBOX_OUTQ] = "outq",
-	[SANDBOX_MAIN] = "main",
+	[SANDBOX_NET_USER] = "net-user", [SANDBOX_DEVICE] = "device", [SANDBOX_VSOCK] = "vsock",
+	[SANDBOX_API] = "api", [SANDBOX_CONSOLE] = "console", [SANDBOX_METRICS] = "metrics",
+	[SANDBOX_OUTQ] = "outq", [SANDBOX_MAIN] = "main",
 };
 
 /* ---- process state, set by sandbox_setup() before any other thread ------------------------- */

@@ -46,6 +46,7 @@ enum sandbox_kind {
 	SANDBOX_NET_TAP,     /* mvm-net / mvm-hcnet on a tap */
 	SANDBOX_NET_USER,    /* mvm-net / mvm-hcnet on libslirp */
 	SANDBOX_DEVICE,      /* mvm-rng, mvm-console, mvm-balloon: the other device workers */
+	SANDBOX_VSOCK,       /* mvm-vsock: Unix sockets of the vsock connections */
 	SANDBOX_API,         /* mvm-api, once the VM is built */
 	SANDBOX_CONSOLE,     /* host stdin -> the guest */
 	SANDBOX_METRICS,     /* mvm-metrics */
@@ -57,8 +58,8 @@ enum sandbox_kind {
 /* "off", "log", "kill" -> *mode: 0, or -EINVAL. */
 int sandbox_parse_mode(const char *s, enum sandbox_mode *mode);
 const char *sandbox_mode_name(enum sandbox_mode mode);
-/* "vcpu", "blk", "net-tap", "net-user", "device", "api", "console", "metrics", "outq",
- * "main". */
+/* "vcpu", "blk", "net-tap", "net-user", "device", "vsock", "api", "console", "metrics",
+ * "outq", "main". */
 const char *sandbox_kind_name(enum sandbox_kind kind);
 
 /* Once, on the main thread, before any other thread: 0 or -errno (logged). */

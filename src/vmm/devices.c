@@ -14,6 +14,7 @@
 #include "virtio/console.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -35,6 +36,7 @@ static const struct device_kind *const device_kinds[] = {
 	&virtio_rng_kind,
 	&virtio_console_kind,
 	&virtio_balloon_kind,
+	&virtio_vsock_kind,
 };
 
 /* IOAPIC pins nothing else on the board uses (COM1 4, RTC 8, SCI 9; 0-2

@@ -49,6 +49,7 @@ all_cases() {
 	echo transport-notify-storm-blk
 	printf '%s\n' hcall-bad hcall-fault-port hcall-exit-wide hcall-triple
 	printf '%s\n' ports-ports ports-mmio halt-cli-hlt pvh-triple-fault
+	echo vsock-hostile
 }
 
 direct=0 list=0 mvm=$MVM_ROOT/build/mvm guests=$MVM_ROOT/build/guest/adversarial pvh='' only=()
@@ -268,6 +269,8 @@ run_case() {
 	# the guest points it: #UD cannot be delivered, nor #GP, nor #DF: a triple fault.
 	hcall-triple) run_guest "$c" hcall case=triple 4 'triple fault|guest fault' ;;
 	ports-ports) run_guest "$c" ports case=ports 0 '' ;;
+	# Hostile packets and buffers on virtio-vsock (tests/adversarial/vsock.c); nothing listens.
+	vsock-hostile) run_guest "$c" vsock '' 0 '' --vsock "cid=3,uds=$work/adv-vsock.sock" ;;
 	ports-mmio) run_guest "$c" ports case=mmio 0 '' ;;
 	# hlt at CPL 3 is #GP: the report, status 4 (a halted vCPU with IF=0 would hang forever).
 	halt-cli-hlt) run_guest "$c" halt '' 4 'guest fault: #GP \(general protection\)' ;;

@@ -47,6 +47,7 @@ targets=(
 	"fuzz_net      15000 "
 	"fuzz_stream  150000 "
 	"fuzz_balloon  30000 "
+	"fuzz_vsock     3000 "
 )
 
 passed=0 failed=0

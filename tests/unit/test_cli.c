@@ -219,6 +219,35 @@ static void test_device_flags(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+static void test_vsock_flag(void **state)
+{
+	struct vm_config cfg;
+	const char *ok[] = { "run", "--kernel", "bz", "--vsock", "cid=52,uds=/tmp/v.sock", NULL };
+	const char *bad[][2] = {
+		{ "cid=2,uds=/v", "cid must be a number from 3" },
+		{ "cid=4294967295,uds=/v", "cid must be a number from 3" },
+		{ "cid=x,uds=/v", "cid must be a number from 3" },
+		{ "cid=5", "expected cid=N,uds=PATH (both)" },
+		{ "uds=/v", "expected cid=N,uds=PATH (both)" },
+		{ "cid=5,uds=/v,port=3", "unknown option 'port=3'" },
+	};
+
+	assert_int_equal(parse(&cfg, 5, ok), 0);
+	assert_int_equal(cfg.vsock_cid, 52);
+	assert_string_equal(cfg.vsock_uds, "/tmp/v.sock");
+	cli_free_run(&cfg);
+	log_set_sink(capture, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *argv[] = { "run", "--kernel", "bz", "--vsock", bad[i][0], NULL };
+
+		assert_int_equal(parse(&cfg, 5, argv), -EINVAL);
+		if (!strstr(last_err, bad[i][1]) || !strstr(last_err, "--vsock"))
+			fail_msg("--vsock %s: got '%s'", bad[i][0], last_err);
+		cli_free_run(&cfg);
+	}
+	log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +259,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_flag),
 		cmocka_unit_test(test_disk_values),
 		cmocka_unit_test(test_device_flags),
+		cmocka_unit_test(test_vsock_flag),
 	};
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

@@ -293,8 +293,6 @@ static void test_unsupported_features(void **state)
 	refused("{" BOOT ", \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 64, "
 		"\"huge_pages\": \"2M\"}}", "machine-config.huge_pages: '2M' is not supported "
 		"(mvm backs guest RAM with 4K pages; use \"None\")");
-	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\"}}",
-		"vsock: not supported by mvm yet");
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
 		"\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, "
 		"\"refill_time\": 1}}}]}", "drives[0].rate_limiter: rate limiting is not supported "
@@ -651,6 +649,11 @@ static void same_config(const struct vm_config *a, const struct vm_config *b)
 	assert_int_equal(a->balloon.deflate_on_oom, b->balloon.deflate_on_oom);
 	assert_int_equal(a->balloon.stats_polling_interval_s, b->balloon.stats_polling_interval_s);
 	assert_int_equal(a->balloon.free_page_reporting, b->balloon.free_page_reporting);
+	assert_int_equal(a->vsock_cid, b->vsock_cid);
+	if (a->vsock_uds || b->vsock_uds)
+		assert_string_equal(a->vsock_uds, b->vsock_uds);
+	if (a->vsock_id || b->vsock_id)
+		assert_string_equal(a->vsock_id, b->vsock_id);
 }
 
 static void round_trip(const char *doc)
@@ -758,6 +761,46 @@ static void test_round_trip(void **state)
 	round_trip("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"u\", \"mvm_user\": "
 		   "{\"restrict\": true, \"host_loopback\": false, \"max_flows\": 256, "
 		   "\"hostfwd\": [\"tcp::2222-:22\"]}}]}");
+	round_trip("{" BOOT ", \"vsock\": {\"vsock_id\": \"vs\", \"guest_cid\": 52, "
+		   "\"uds_path\": \"/run/v.sock\"}}");
+}
+
+/* Firecracker's vsock: guest_cid and uds_path, vsock_id accepted. */
+static void test_vsock(void **state)
+{
+	struct vm_config cfg;
+	const char *body;
+	char *json;
+
+	assert_int_equal(parse(&cfg, "{" BOOT ", \"vsock\": {\"guest_cid\": 3, "
+			 "\"uds_path\": \"/v.sock\"}}"), 0);
+	assert_int_equal(cfg.vsock_cid, 3);
+	assert_string_equal(cfg.vsock_uds, "/v.sock");
+	assert_null(cfg.vsock_id);
+	json = fc_config_to_json(&cfg);
+	assert_non_null(strstr(json, "\"guest_cid\": 3"));
+	free(json);
+	/* PUT /vsock replaces it. */
+	body = "{\"vsock_id\": \"v1\", \"guest_cid\": 7, \"uds_path\": \"/w\"}";
+	assert_int_equal(fc_apply_vsock(&cfg, body, strlen(body), err, sizeof(err)), 0);
+	assert_int_equal(cfg.vsock_cid, 7);
+	assert_string_equal(cfg.vsock_uds, "/w");
+	assert_string_equal(cfg.vsock_id, "v1");
+	body = "{\"guest_cid\": 2, \"uds_path\": \"/w\"}";
+	assert_int_equal(fc_apply_vsock(&cfg, body, strlen(body), err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "guest_cid: 2 is out of range (3 to 4294967294)");
+	assert_int_equal(cfg.vsock_cid, 7);   /* unchanged */
+	vm_config_release(&cfg);
+	refused("{" BOOT ", \"vsock\": {\"uds_path\": \"/v\"}}", "vsock.guest_cid: required");
+	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3}}", "vsock.uds_path: required");
+	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"\"}}",
+		"vsock.uds_path: must not be empty");
+	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/v\", \"x\": 1}}",
+		"vsock.x: unknown field");
+	refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": "
+		"\"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+		"vsock.uds_path: longer than 96 bytes (a Unix socket path with room for _<port>)");
 }
 
 /* mvm_user's safety options become --net user options. */
@@ -972,6 +1015,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vsock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_net_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_balloon, setup, teardown),
