@@ -39,9 +39,10 @@ mig_wait_pid() {
 	wait "$pid" 2>/dev/null; DRC=$?
 }
 
+# mig_source_start NAME DISK [FLAG...]: the extra flags go to mvm run (migrate-tcp: 2 vCPUs).
 mig_source_start() {
-	local name=$1 disk=$2
-	api_start "$name" /dev/null --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
+	local name=$1 disk=$2; shift 2
+	api_start "$name" /dev/null "$@" --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
 		--cmdline "$BASE_CMDLINE mvmtest=count" || return 1
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
@@ -53,7 +54,7 @@ case_migrate-tcp() {
 	have_curl "$name" || return
 	bad=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
-	mig_source_start "$name" "$disk" || return
+	mig_source_start "$name" "$disk" --cpus 2 || return
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
@@ -178,12 +179,15 @@ case_migrate-garbage() {
 }
 
 # A guest dirtying memory faster than the link carries it (mvmdirty: a 64 MiB tmpfs file
-# rewritten in a loop, each round's content naming the round), 2 vCPUs, virtio-net on user
-# networking and a virtio console: with --auto-converge
+# rewritten in a loop, each round's content naming the round), virtio-net on user networking
+# and a virtio console: with --auto-converge
 # the source throttles the vCPUs until the dirty pages fit the downtime budget, and the
 # migration completes. On the destination the count goes on, and every MVM-DIRTY=n line
 # carries the md5 sums the host computes for round n (a page lost or sent stale would not),
 # for the file written once before the migration and for the one rewritten across it.
+# One vCPU: with two, this loop triple-faulted the guest in the test host even with no virtio
+# device at all (1 of 4 runs of 90 s; 3 of 3 runs of this case), its emulation's fault, not
+# mvm's (README); migrate-tcp migrates a guest with 2 vCPUs.
 MIG_DIRTY_MIB=64
 mig_dirty_sum() { yes "$1" | head -c $((MIG_DIRTY_MIB * 1048576)) | md5sum | cut -c1-32; }
 case_migrate-dirty() {
@@ -192,7 +196,7 @@ case_migrate-dirty() {
 	have_curl "$name" || return
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
-	api_start "$name" /dev/null --cpus 2 --mem 512M --disk "$disk" --net user --console virtio \
+	api_start "$name" /dev/null --cpus 1 --mem 512M --disk "$disk" --net user --console virtio \
 		--kernel "$kernel" --initrd "$initrd" \
 		--cmdline "$BASE_CMDLINE mvmtest=count mvmdirty=$MIG_DIRTY_MIB" || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
