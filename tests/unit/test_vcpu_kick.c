@@ -76,9 +76,20 @@ static void fake_park(void *ctx, struct vcpu *v)
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
+static atomic_uint throttle_pct;
+
 static struct vcpu_host host = {
 	.stopping = &stopping, .paused = &paused, .park = fake_park, .nr_vcpus = 1,
+	.throttle_pct = &throttle_pct,
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static bool wait_until(atomic_ulong *counter, unsigned long at_least, int ms)
 {
@@ -110,6 +121,7 @@ static int setup(void **state)
 	atomic_store(&stuck, false);
 	atomic_store(&stopping, false);
 	atomic_store(&paused, false);
+	atomic_store(&throttle_pct, 0);
 	return 0;
 }
 
@@ -202,12 +214,61 @@ static void test_stop_kick_ends_thread(void **state)
 	assert_false(atomic_load(&parked));
 }
 
+/* Throttled (a migration's auto-converge): after each return from KVM_RUN
+ * the vCPU sleeps pct/(100-pct) of a 10 ms slice; unthrottled, never. (The
+ * fake KVM_RUN returns every 2 ms, so each return is a throttle point.) */
+static void test_throttle_sleeps_its_share(void **state)
+{
+	struct vcpu *v = &the_vcpu;
+	unsigned long e0;
+
+	(void)state;
+	start(v);
+	usleep(50000);
+	assert_int_equal(v->throttled_ns, 0);
+	atomic_store(&throttle_pct, 50);   /* 10 ms asleep per return */
+	e0 = atomic_load(&entries);
+	usleep(200000);
+	atomic_store(&throttle_pct, 0);
+	/* ~200 ms: at most ~17 runs of 2 ms + 10 ms asleep (unthrottled: ~100). */
+	assert_true(atomic_load(&entries) - e0 <= 25);
+	assert_true(v->throttled_ns >= 100000000ull);
+	stop(v);
+}
+
+/* A throttle sleep (990 ms at 99 %) holds up neither a pause nor a stop
+ * more than its 2 ms steps. */
+static void test_throttle_never_delays_pause_or_stop(void **state)
+{
+	struct vcpu *v = &the_vcpu;
+	uint64_t t;
+
+	(void)state;
+	start(v);
+	atomic_store(&throttle_pct, 99);
+	usleep(30000);                      /* inside a 990 ms sleep now */
+	t = now_ms();
+	atomic_store(&paused, true);
+	vcpu_kick(v);
+	assert_true(wait_flag(&parked, true, 2000));
+	assert_true(now_ms() - t < 100);
+	atomic_store(&paused, false);
+	assert_true(wait_flag(&parked, false, 2000));
+	usleep(30000);
+	t = now_ms();
+	stop(v);
+	assert_true(now_ms() - t < 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_given_up_pause_leaves_vcpu_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_parks_and_resume_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_kick_ends_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_throttle_sleeps_its_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_throttle_never_delays_pause_or_stop, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
