@@ -715,7 +715,7 @@ fail:
 	 * lock it holds is one the source cannot take back), and without a
 	 * disk or an explicit refusal the source cannot know, so it stops. */
 	if (released && (n_disks = disks_handover(vm, false)) <= 0 && !(n_disks == 0 && refused)) {
-		snprintf(fin.error, sizeof(fin.error), "%s; %s, so it may be running the guest: this "
+		snprintf(fin.error, sizeof(fin.error), "%.300s; %s, so it may be running the guest: this "
 			 "VM stops (handed over, unconfirmed)", err, n_disks < 0 ?
 			 "the destination holds the disk images" : "no disk lock tells whether "
 			 "the destination took over");
