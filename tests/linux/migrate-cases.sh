@@ -9,7 +9,10 @@
 # land in the image, and the source exits 0. A destination killed mid-stream leaves the source
 # running and counting; garbage sent to --incoming is refused with exit status 2.
 
-MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage migrate-dirty)
+# migrate-dirty is run on request only (--only migrate-dirty): in the test host its guest
+# dirties 2-5 MB/s, so the link must be slower still, and the first pass over RAM at that
+# rate outlasts the case's 240 s (CI, 2026-12-03); see its comment.
+MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage)
 
 # The destination in the background on URI: PID in DPID, output in $work/$1.out/.err; waits
 # until it listens.
