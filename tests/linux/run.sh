@@ -603,7 +603,7 @@ run_case() {
 		tf_case_stop >>"$log"
 		th_case_watchdog_stop
 		if [ "$try" -lt 3 ] && [ "$failed" -gt "$f0" ] && [ -n "$TF_WHY" ]; then
-			sed 's/^/# try $try: /' "$log"
+			sed "s/^/# try $try: /" "$log"
 			echo "# $c: the test host's known fault ($TF_WHY); try $try is not counted, $c runs again"
 			passed=$p0 failed=$f0 skipped=$s0
 			continue
