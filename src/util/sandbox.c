@@ -55,6 +55,7 @@ static const int sys_base[] = {
 /* An epoll worker (util/evloop.c): its loop and eventfds. */
 static const int sys_worker[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+	SCMP_SYS(timerfd_settime),   /* a rate limiter's wake-up (virtio/limiter.c) */
 };
 
 /* vCPU: KVM_RUN and exits (eventfd writes, the UART's stdout), the state a
