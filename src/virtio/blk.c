@@ -410,7 +410,7 @@ void blk_signal(struct virtio_blk *d)
 }
 
 /* Take what the driver made available, while there is a free slot. */
-void blk_process(void *dev)
+static void blk_process(void *dev)
 {
 	struct virtio_blk *d = dev;
 	struct vq *q = virtio_mmio_vq(&d->w.t, 0);

@@ -74,7 +74,6 @@ struct virtio_blk {
 };
 
 /* blk.c's worker-side steps, for blk_update.c (on the worker only). */
-void blk_process(void *dev);   /* take what the driver made available */
 void blk_drain(struct virtio_blk *d);   /* wait for every request in flight */
 void blk_signal(struct virtio_blk *d);
 /* Open and check an image as at create (types, access, flock when lock):

@@ -14,7 +14,9 @@ static void blk_do_set_limiter(void *dev)
 	struct virtio_blk *d = dev;
 
 	virtio_limiter_update(&d->lim, &d->lim_update);
-	blk_process(d);   /* a lifted limit serves what waits in the ring now */
+	/* A lifted limit serves what waits in the ring at the loop's next
+	 * turn (on a paused VM: at resume, never while paused). */
+	virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, 0));
 }
 
 void virtio_blk_set_rate_limiter(struct virtio_blk *d, const struct rlim_update *u)
@@ -46,7 +48,7 @@ static void blk_do_swap(void *dev)
 	 * interrupt (Linux's virtblk_config_changed re-reads capacity). */
 	if (d->active && resized)
 		virtio_mmio_config_changed(&d->w.t);
-	blk_process(d);
+	virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, 0));
 }
 
 int virtio_blk_swap_image(struct virtio_blk *d, const char *path, char *err, size_t errlen)

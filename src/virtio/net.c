@@ -553,10 +553,11 @@ static void net_do_set_limiters(void *dev)
 
 	virtio_limiter_update(&d->rx_lim, &d->rx_upd);
 	virtio_limiter_update(&d->tx_lim, &d->tx_upd);
-	if (d->active) {
-		/* A lifted limit: what waits goes now. */
-		net_rx_flush(d);
-		net_tx_run(d);
+	/* A lifted limit: what waits goes at the loop's next turn (not now:
+	 * on a paused VM the loop holds it until resume). */
+	if (d->w.attached) {
+		virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_NET_RXQ));
+		virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_NET_TXQ));
 	}
 }
 
