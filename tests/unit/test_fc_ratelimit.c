@@ -16,6 +16,8 @@
 
 #include "api/fc_config.h"
 #include "api/fc_patch.h"
+#include "api/http.h"
+#include "api/server.h"
 #include "util/log.h"
 
 static char err[FC_ERR_MAX + 256];
@@ -249,6 +251,56 @@ static void test_patch_net(void **st)
 	vm_config_release(&cfg);
 }
 
+/* The routes: PATCH before InstanceStart is refused as Firecracker refuses it; after it,
+ * an unknown id or a bad body is a 400 with a fault_message, before the VM is touched. */
+static int route(struct api_vmm *a, const char *method, const char *path, const char *body,
+		 char *fault, size_t len)
+{
+	char buf[1024];
+	struct http_request req;
+	struct api_response r = { 0 };
+	int n = snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
+			 "\r\n%s", method, path, strlen(body), body);
+
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	assert_int_equal(http_parse_request(buf, (size_t)n, &req), 0);
+	api_route(a, &req, &r);
+	snprintf(fault, len, "%s", r.body ? r.body : "");
+	free(r.body);
+	return r.status;
+}
+
+static void test_patch_routes(void **st)
+{
+	struct vm_config cfg;
+	struct api_vmm a = { .cfg = &cfg };
+	char fault[512];
+
+	started_cfg(&cfg);
+	assert_int_equal(route(&a, "PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}", fault,
+			       sizeof(fault)), 400);
+	assert_non_null(strstr(fault, "not supported before starting the microVM"));
+	assert_int_equal(route(&a, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}",
+			       fault, sizeof(fault)), 400);
+	assert_non_null(strstr(fault, "not supported before starting the microVM"));
+	a.started = true;   /* no VM behind it: every request below must stop before it */
+	assert_int_equal(route(&a, "PATCH", "/drives/data", "{\"drive_id\": \"data\"}", fault,
+			       sizeof(fault)), 400);
+	assert_non_null(strstr(fault, "\"fault_message\":\"drive_id: no drive 'data'"));
+	assert_int_equal(route(&a, "PATCH", "/drives/rootfs", "{\"drive_id\": 1}", fault,
+			       sizeof(fault)), 400);
+	assert_non_null(strstr(fault, "drive_id: expected a string"));
+	assert_int_equal(route(&a, "PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", "
+			       "\"tx_rate_limiter\": {\"bandwidth\": {\"size\": -5, "
+			       "\"refill_time\": 1}}}", fault, sizeof(fault)), 400);
+	assert_non_null(strstr(fault, "tx_rate_limiter.bandwidth.size"));
+	assert_int_equal(route(&a, "PUT", "/drives/rootfs", "{\"drive_id\": \"rootfs\", "
+			       "\"path_on_host\": \"/x\", \"is_root_device\": true}", fault,
+			       sizeof(fault)), 400);
+	assert_non_null(strstr(fault, "not supported after starting the microVM"));
+	vm_config_release(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -257,6 +309,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_buckets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patch_drive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_patch_net, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_patch_routes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
