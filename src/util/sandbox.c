@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/sysinfo.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <sched.h>
@@ -127,6 +128,7 @@ static const unsigned long ioctl_api[] = {
 	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
 	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
 	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
+	BLKGETSIZE64,                        /* PATCH /drives path_on_host: a block device's size */
 };
 
 /* Console: stdin -> the guest (COM1 raises its IRQ line), the terminal. */
