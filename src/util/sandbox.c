@@ -96,7 +96,7 @@ static const int sys_user[] = {
 	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(bind), SCMP_SYS(listen),
 	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
-	SCMP_SYS(ioctl), SCMP_SYS(readv), SCMP_SYS(timerfd_settime), SCMP_SYS(poll),
+	SCMP_SYS(ioctl), SCMP_SYS(readv), SCMP_SYS(poll),   /* timerfd_settime: every worker */
 	SCMP_SYS(openat), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 };
 static const unsigned long ioctl_user[] = { FIONREAD, FIONBIO };
