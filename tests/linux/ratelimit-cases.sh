@@ -51,6 +51,19 @@ rl_check() {
 		echo "$1: $2 B/s, configured $3 B/s (more than $RL_TOL % apart)"
 }
 
+# A guest -> host TCP stream to 10.0.2.2:PORT (the host's 127.0.0.1), flat out; then what the
+# guest's TCP sockets look like, for a failure's diagnosis (lines starting MVM-DIAG).
+rl_net_load() {
+	say "nc 10.0.2.2 $1 </dev/zero >/dev/null 2>&1 & sleep 2; echo MVM-DIAG-\$((1)); cat /proc/net/tcp | sed 's/^/MVM-DIAG /'"
+	vm_wait_for 'MVM-DIAG-1' 20
+}
+# Print the guest's MVM-DIAG lines and the host's listeners as # lines.
+rl_diag() {
+	tr -d '\r' <"$VM_OUT" | grep -a '^MVM-DIAG' | head -n 12 | sed 's/^/#   guest: /'
+	netstat -tln 2>/dev/null | head -n 12 | sed 's/^/#   host: /'
+	kill -0 "$1" 2>/dev/null && echo "#   host: the listener (pid $1) is alive" || echo "#   host: the listener (pid $1) has exited"
+}
+
 RL_BLK_READ='while :; do dd if=/dev/vda of=/dev/null bs=64k iflag=direct 2>/dev/null; done'
 RL_SECTORS='set -- $(cat /sys/block/vda/stat); echo $3'
 RL_TX='cat /sys/class/net/eth0/statistics/tx_bytes'
@@ -68,7 +81,7 @@ case_rl-baseline() {
 	rl_sample B "$RL_SECTORS" 10
 	say 'kill $p; killall dd 2>/dev/null'
 	net_user_dhcp
-	say "(dd if=/dev/zero bs=64k count=1000000 2>/dev/null | nc 10.0.2.2 $sport) & sleep 2"
+	rl_net_load "$sport"
 	rl_sample N "$RL_TX" 10
 	close_session
 	kill $srv 2>/dev/null; wait $srv 2>/dev/null
@@ -122,7 +135,7 @@ case_rl-net() {
 	API_SOCK=$work/rl-net.sock
 	open_session rl-net run --api-sock "$API_SOCK" --config-file "$f" || { kill $srv 2>/dev/null; return; }
 	net_user_dhcp
-	say "(dd if=/dev/zero bs=64k count=1000000 2>/dev/null | nc 10.0.2.2 $sport) & sleep 2"
+	rl_net_load "$sport"
 	rl_sample T "$RL_TX" 10
 	bad=
 	expect rl-net 204 "$(api PATCH /network-interfaces/eth0 "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": $(rl_bw $RL_NET_RATE2)}")" "PATCH /network-interfaces/eth0"
@@ -131,9 +144,10 @@ case_rl-net() {
 	expect rl-net 400 "$(api PATCH /network-interfaces/eth9 '{"iface_id": "eth9"}')" "PATCH of an unknown interface"
 	expect_grep "no network interface 'eth9'" "$(api_body)" "unknown interface: the fault does not name it"
 	close_session
-	kill $srv 2>/dev/null; wait $srv 2>/dev/null
 	r1=$(rl_rate T) r2=$(rl_rate U)
 	echo "# rl-net: configured tx $RL_NET_RATE B/s, guest sent $r1 B/s; patched to $RL_NET_RATE2 B/s, guest sent $r2 B/s"
+	[ "${r1:-0}" -gt 0 ] || rl_diag $srv
+	kill $srv 2>/dev/null; wait $srv 2>/dev/null
 	why=$(rl_check "config-file tx limit" "$r1" $RL_NET_RATE)
 	[ -n "$why" ] || why=$(rl_check "after PATCH" "$r2" $RL_NET_RATE2)
 	if [ -n "$why" ]; then fail_case rl-net "$why"
