@@ -57,6 +57,14 @@ rl_net_load() {
 	say "nc 10.0.2.2 $1 </dev/zero >/dev/null 2>&1 & sleep 2; echo MVM-DIAG-\$((1)); cat /proc/net/tcp | sed 's/^/MVM-DIAG /'"
 	vm_wait_for 'MVM-DIAG-1' 20
 }
+# A host TCP sink on 127.0.0.1:PORT in $RL_SRV: busybox nc -l ends the connection once its stdin
+# ends, so its stdin is a FIFO held open (fd 4) and never written. rl_sink_stop ends it.
+rl_sink() {
+	rm -f "$work/rl-hold"; mkfifo "$work/rl-hold"
+	nc -l -p "$1" <"$work/rl-hold" >/dev/null 2>&1 & RL_SRV=$!
+	exec 4>"$work/rl-hold"
+}
+rl_sink_stop() { exec 4>&-; kill "$RL_SRV" 2>/dev/null; wait "$RL_SRV" 2>/dev/null; }
 # Print the guest's MVM-DIAG lines and the host's listeners as # lines.
 rl_diag() {
 	tr -d '\r' <"$VM_OUT" | grep -a '^MVM-DIAG' | head -n 12 | sed 's/^/#   guest: /'
@@ -70,13 +78,13 @@ RL_TX='cat /sys/class/net/eth0/statistics/tx_bytes'
 
 # Unthrottled rates under this host's emulation (not in RATELIMIT_CASES: run with --only).
 case_rl-baseline() {
-	local img=$work/rl-base.img f=$work/rl-base.json sport=15571 srv
+	local img=$work/rl-base.img f=$work/rl-base.json sport=15571
 	truncate -s 1G "$img"
 	rl_config "$f" "\"drives\": [{\"drive_id\": \"data\", \"path_on_host\": $(cfg_json_str "$img"),
 	  \"is_root_device\": false, \"is_read_only\": true}],
   \"network-interfaces\": [{\"iface_id\": \"eth0\", \"mvm_user\": {}}]"
-	nc -l -p "$sport" >/dev/null 2>&1 & srv=$!
-	open_session rl-baseline run --config-file "$f" || { kill $srv 2>/dev/null; return; }
+	rl_sink "$sport"
+	open_session rl-baseline run --config-file "$f" || { rl_sink_stop; return; }
 	say "($RL_BLK_READ) & p=\$!; sleep 2"
 	rl_sample B "$RL_SECTORS" 10
 	say 'kill $p; killall dd 2>/dev/null'
@@ -84,7 +92,7 @@ case_rl-baseline() {
 	rl_net_load "$sport"
 	rl_sample N "$RL_TX" 10
 	close_session
-	kill $srv 2>/dev/null; wait $srv 2>/dev/null
+	rl_sink_stop
 	echo "# rl-baseline: virtio-blk O_DIRECT 64k reads $(rl_rate B 512) B/s, virtio-net user tx $(rl_rate N) B/s"
 	ok rl-baseline
 }
@@ -128,12 +136,12 @@ case_rl-blk() {
 case_rl-net() {
 	have_curl rl-net || return
 	command -v nc >/dev/null || { notok rl-net "no nc on the host"; return; }
-	local f=$work/rl-net.json sport=15572 srv r1 r2 why
+	local f=$work/rl-net.json sport=15572 r1 r2 why
 	rl_config "$f" "\"network-interfaces\": [{\"iface_id\": \"eth0\", \"mvm_user\": {},
 	  \"tx_rate_limiter\": $(rl_bw $RL_NET_RATE)}]"
-	nc -l -p "$sport" >/dev/null 2>&1 & srv=$!
+	rl_sink "$sport"
 	API_SOCK=$work/rl-net.sock
-	open_session rl-net run --api-sock "$API_SOCK" --config-file "$f" || { kill $srv 2>/dev/null; return; }
+	open_session rl-net run --api-sock "$API_SOCK" --config-file "$f" || { rl_sink_stop; return; }
 	net_user_dhcp
 	rl_net_load "$sport"
 	rl_sample T "$RL_TX" 10
@@ -146,8 +154,8 @@ case_rl-net() {
 	close_session
 	r1=$(rl_rate T) r2=$(rl_rate U)
 	echo "# rl-net: configured tx $RL_NET_RATE B/s, guest sent $r1 B/s; patched to $RL_NET_RATE2 B/s, guest sent $r2 B/s"
-	[ "${r1:-0}" -gt 0 ] || rl_diag $srv
-	kill $srv 2>/dev/null; wait $srv 2>/dev/null
+	[ "${r1:-0}" -gt 1000 ] || rl_diag "$RL_SRV"
+	rl_sink_stop
 	why=$(rl_check "config-file tx limit" "$r1" $RL_NET_RATE)
 	[ -n "$why" ] || why=$(rl_check "after PATCH" "$r2" $RL_NET_RATE2)
 	if [ -n "$why" ]; then fail_case rl-net "$why"
