@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -769,6 +770,45 @@ static void test_rx_rate_limited(void **state)
 	assert_int_equal(s.rx_dropped, 0);
 }
 
+/* A tx stream through a bandwidth limit (1.5 MB/s) with kicks while frames are held and the
+ * limit changed halfway: every frame goes out, in order, none dropped, the rate followed. */
+static void test_tx_rate_limited_stream(void **state)
+{
+	struct rig *r = *state;
+	struct rlim_update tx = { .has_bandwidth = true,
+				  .cfg = { .bandwidth = { 15000, 0, 10 } } };
+	struct rlim_update tx2 = { .has_bandwidth = true,
+				   .cfg = { .bandwidth = { 30000, 0, 10 } } };
+	struct net_vnet_hdr h = { 0 };
+	struct virtio_net_stats s;
+	struct timespec t0, t1;
+	uint8_t frame[1000];
+	const int n = 300;
+	long ms;
+
+	up(r, BASE_F);
+	virtio_net_set_rate_limiters(r->d, NULL, &tx);
+	make_frame(frame, sizeof(frame), 3);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		/* At most 24 chains (48 of 64 descriptors) outstanding. */
+		while ((uint16_t)(i - fd_used_idx(&r->f, VIRTIO_NET_TXQ)) >= 24)
+			usleep(200);
+		tx_add(r, FD_DATA_BASE + 0x1000 * (uint64_t)(i % 32), &h, frame, sizeof(frame));
+		fd_notify(&r->f, VIRTIO_NET_TXQ);
+		if (i == n / 2)
+			virtio_net_set_rate_limiters(r->d, NULL, &tx2);
+	}
+	assert_true(fd_wait_used(&r->f, VIRTIO_NET_TXQ, (uint16_t)n, 5000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* 150 kB at 1.5 MB/s (less the first bucket) + 150 kB at 3 MB/s: ~140 ms at least. */
+	assert_true(ms >= 100);
+	virtio_net_get_stats(r->d, &s);
+	assert_int_equal(s.tx_frames, n);
+	assert_int_equal(s.tx_dropped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +827,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_bad_buffer_needs_reset, rig_user, rig_down),
 		cmocka_unit_test_setup_teardown(test_tx_rate_limited, rig_user, rig_down),
 		cmocka_unit_test_setup_teardown(test_rx_rate_limited, rig_user, rig_down),
+		cmocka_unit_test_setup_teardown(test_tx_rate_limited_stream, rig_user, rig_down),
 		cmocka_unit_test(test_user_arp_end_to_end),
 		cmocka_unit_test(test_tap_real),
 		cmocka_unit_test(test_tap_errors),
