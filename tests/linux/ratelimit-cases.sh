@@ -72,12 +72,16 @@ rl_diag() {
 	kill -0 "$1" 2>/dev/null && echo "#   host: the listener (pid $1) is alive" || echo "#   host: the listener (pid $1) has exited"
 }
 
+# A guest line written after mvm died must not end the whole run with SIGPIPE: the case then
+# reports mvm's status and output instead.
+rl_guarded() { trap '' PIPE; "$@"; trap - PIPE; }
+
 RL_BLK_READ='while :; do dd if=/dev/vda of=/dev/null bs=64k iflag=direct 2>/dev/null; done'
 RL_SECTORS='set -- $(cat /sys/block/vda/stat); echo $3'
 RL_TX='cat /sys/class/net/eth0/statistics/tx_bytes'
 
 # Unthrottled rates under this host's emulation (not in RATELIMIT_CASES: run with --only).
-case_rl-baseline() {
+rl_baseline_body() {
 	local img=$work/rl-base.img f=$work/rl-base.json sport=15571
 	truncate -s 1G "$img"
 	rl_config "$f" "\"drives\": [{\"drive_id\": \"data\", \"path_on_host\": $(cfg_json_str "$img"),
@@ -94,13 +98,13 @@ case_rl-baseline() {
 	close_session
 	rl_sink_stop
 	echo "# rl-baseline: virtio-blk O_DIRECT 64k reads $(rl_rate B 512) B/s, virtio-net user tx $(rl_rate N) B/s"
-	ok rl-baseline
+	if [ -n "$(unclean_end)" ]; then fail_case rl-baseline "$(unclean_end)"; else ok rl-baseline; fi
 }
 
 # A drive limited to RL_BLK_RATE by the config file: the guest's O_DIRECT reads run at that rate;
 # PATCH /drives/{id} rate_limiter sets RL_BLK_RATE2 and the guest follows; GET /vm/config shows it;
 # PATCH with an unknown id or a bad bucket is refused with a fault_message.
-case_rl-blk() {
+rl_blk_body() {
 	have_curl rl-blk || return
 	local img=$work/rl-blk.img f=$work/rl-blk.json r1 r2 why
 	truncate -s 1G "$img"
@@ -133,13 +137,10 @@ case_rl-blk() {
 
 # An interface on user networking with tx limited to RL_NET_RATE by the config file: a guest ->
 # host TCP stream runs at that rate; PATCH /network-interfaces/{id} sets RL_NET_RATE2.
-case_rl-net() {
+rl_net_body() {
 	have_curl rl-net || return
 	command -v nc >/dev/null || { notok rl-net "no nc on the host"; return; }
 	local f=$work/rl-net.json sport=15572 r1 r2 why
-	# A guest line written after mvm died must not end the whole run (SIGPIPE): the case
-	# then reports mvm's status and output.
-	trap '' PIPE
 	rl_config "$f" "\"network-interfaces\": [{\"iface_id\": \"eth0\", \"mvm_user\": {},
 	  \"tx_rate_limiter\": $(rl_bw $RL_NET_RATE)}]"
 	rl_sink "$sport"
@@ -159,7 +160,6 @@ case_rl-net() {
 	echo "# rl-net: configured tx $RL_NET_RATE B/s, guest sent $r1 B/s; patched to $RL_NET_RATE2 B/s, guest sent $r2 B/s"
 	[ "${r1:-0}" -gt 1000 ] || rl_diag "$RL_SRV"
 	rl_sink_stop
-	trap - PIPE
 	why=$(rl_check "config-file tx limit" "$r1" $RL_NET_RATE)
 	[ -n "$why" ] || why=$(rl_check "after PATCH" "$r2" $RL_NET_RATE2)
 	if [ -n "$why" ]; then fail_case rl-net "$why"
@@ -171,7 +171,7 @@ case_rl-net() {
 # PATCH /drives/{id} path_on_host on a running guest: it sees the new size at once (config-change
 # interrupt) and reads the new image; a path that does not exist is refused and the old image
 # stays; before InstanceStart, PATCH is refused as Firecracker refuses it.
-case_rl-blk-swap() {
+rl_blk_swap_body() {
 	have_curl rl-blk-swap || return
 	local a=$work/swap-a.img b=$work/swap-b.img f=$work/rl-swap.json
 	truncate -s 16M "$a"
@@ -207,3 +207,7 @@ case_rl-blk-swap() {
 	elif [ -n "$(unclean_end)" ]; then fail_case rl-blk-swap "$(unclean_end)"
 	else ok rl-blk-swap; fi
 }
+case_rl-baseline() { rl_guarded rl_baseline_body; }
+case_rl-blk() { rl_guarded rl_blk_body; }
+case_rl-net() { rl_guarded rl_net_body; }
+case_rl-blk-swap() { rl_guarded rl_blk_swap_body; }
