@@ -47,6 +47,37 @@ static struct json_object *obj(struct emit *e)
 	return v;
 }
 
+/* A rate limiter as configured, or NULL (left out) when it limits nothing. */
+static struct json_object *limiter(struct emit *e, const struct rlim_cfg *rl)
+{
+	const struct tbucket_cfg *b[2] = { &rl->bandwidth, &rl->ops };
+	static const char *const names[2] = { "bandwidth", "ops" };
+	struct json_object *o;
+
+	if (!rlim_cfg_on(rl) || !(o = obj(e)))
+		return NULL;
+	for (int i = 0; i < 2; i++) {
+		struct json_object *t;
+
+		if (!tbucket_cfg_on(b[i]) || !(t = obj(e)))
+			continue;
+		add(e, t, "size", json_object_new_int64((int64_t)b[i]->size));
+		add(e, t, "one_time_burst", json_object_new_int64((int64_t)b[i]->one_time_burst));
+		add(e, t, "refill_time", json_object_new_int64((int64_t)b[i]->refill_time_ms));
+		add(e, o, names[i], t);
+	}
+	return o;
+}
+
+static void add_limiter(struct emit *e, struct json_object *o, const char *key,
+			const struct rlim_cfg *rl)
+{
+	struct json_object *v = limiter(e, rl);
+
+	if (v)
+		add(e, o, key, v);
+}
+
 static struct json_object *machine(struct emit *e, const struct vm_config *cfg)
 {
 	struct json_object *m = obj(e);
@@ -103,6 +134,8 @@ static struct json_object *net(struct emit *e, const struct vm_config *cfg, int 
 		}
 	}
 	free(spec);
+	add_limiter(e, n, "rx_rate_limiter", &cfg->net_rx_rl[i]);
+	add_limiter(e, n, "tx_rate_limiter", &cfg->net_tx_rl[i]);
 	return n;
 }
 
@@ -123,6 +156,7 @@ static struct json_object *drive(struct emit *e, const struct vm_config *cfg, in
 		add(e, o, "partuuid", str(e, d->partuuid));
 	add(e, o, "cache_type", str(e, fc_cache_types[d->fc_cache < 2 ? d->fc_cache : 0]));
 	add(e, o, "io_engine", str(e, fc_io_engines[d->fc_engine < 2 ? d->fc_engine : 0]));
+	add_limiter(e, o, "rate_limiter", &d->rate_limiter);
 	return o;
 }
 
@@ -185,7 +219,10 @@ char *fc_config_to_json(const struct vm_config *cfg)
 			e.oom = true;
 	add(&e, root, "drives", drives);
 	add(&e, root, "network-interfaces", nets);
-	add(&e, root, "entropy", cfg->rng ? obj(&e) : NULL);
+	v = cfg->rng ? obj(&e) : NULL;
+	if (v)
+		add_limiter(&e, v, "rate_limiter", &cfg->rng_rl);
+	add(&e, root, "entropy", v);
 	v = NULL;
 	if (cfg->log_path || cfg->log_level_set || cfg->log_show_level || cfg->log_show_origin) {
 		if ((v = obj(&e))) {

@@ -66,6 +66,7 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	unsigned char cache = 0, engine = 0;
 	char name[NAME_LEN];
 	struct vm_disk_cfg d = { 0 };
+	struct rlim_update rl;
 	int ret, ex, other_root = -1;
 
 	if ((ret = fc_json_check_keys(o, path, keys, err, errlen)) ||
@@ -91,7 +92,7 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	    (ret && (ret = fc_json_one_of(s, caches, path, "cache_type", err, errlen)) < 0) ||
 	    (ret = fc_json_string(o, path, "io_engine", false, &s, err, errlen)) < 0 ||
 	    (ret && (ret = fc_json_one_of(s, engines, path, "io_engine", err, errlen)) < 0) ||
-	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", err, errlen)))
+	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", &rl, err, errlen)))
 		return ret;
 
 	/* Checked above: their index in Firecracker's lists, for GET /vm/config. */
@@ -123,6 +124,7 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	d.fc_engine = engine;
 	d.read_only = ro;
 	d.is_root = root;
+	d.rate_limiter = rl.cfg;
 	if (!(d.path = strdup(file)) || !(d.drive_id = strdup(id)) ||
 	    (partuuid && !(d.partuuid = strdup(partuuid)))) {
 		disk_free(&d);
@@ -257,6 +259,7 @@ int fc_res_net(struct vm_config *cfg, struct json_object *o, const char *path,
 		"rx_rate_limiter", "tx_rate_limiter", "mtu", "mvm_user", NULL };
 	const char *id, *tap = NULL, *mac = NULL;
 	struct json_object *user = NULL;
+	struct rlim_update rx, tx;
 	char name[NAME_LEN], spec[2048] = "", macopt[24], *sid, *sspec;
 	struct net_cfg nc;
 	int64_t mtu;
@@ -270,8 +273,8 @@ int fc_res_net(struct vm_config *cfg, struct json_object *o, const char *path,
 	    (ret = fc_json_object(o, path, "mvm_user", &user, err, errlen)) < 0 ||
 	    (ret = fc_json_string(o, path, "guest_mac", false, &mac, err, errlen)) < 0 ||
 	    (mac && (ret = check_mac(mac, path, err, errlen))) ||
-	    (ret = fc_json_rate_limiter(o, path, "rx_rate_limiter", err, errlen)) ||
-	    (ret = fc_json_rate_limiter(o, path, "tx_rate_limiter", err, errlen)))
+	    (ret = fc_json_rate_limiter(o, path, "rx_rate_limiter", &rx, err, errlen)) ||
+	    (ret = fc_json_rate_limiter(o, path, "tx_rate_limiter", &tx, err, errlen)))
 		return ret;
 	if ((ret = fc_json_int(o, path, "mtu", false, 0, INT64_MAX, &mtu, err, errlen)) != 0)
 		return ret < 0 ? ret : fc_json_err(err, errlen, "%s: not supported by mvm",
@@ -333,6 +336,8 @@ int fc_res_net(struct vm_config *cfg, struct json_object *o, const char *path,
 		ex = cfg->nr_nets++;
 	vm_config_put_string(cfg, &cfg->nets[ex], VM_OWN_NET(ex), sspec);
 	vm_config_put_string(cfg, &cfg->net_ids[ex], 0, sid);
+	cfg->net_rx_rl[ex] = rx.cfg;
+	cfg->net_tx_rl[ex] = tx.cfg;
 	return 0;
 }
 

@@ -303,21 +303,53 @@ int fc_json_one_of(const char *s, const char *const words[], const char *path, c
 			   fc_json_name(name, sizeof(name), path, key), s, list);
 }
 
-/* mvm has no rate limiting: an absent, null or empty limiter is fine, any
- * bucket is refused rather than silently not enforced. */
-int fc_json_rate_limiter(struct json_object *o, const char *path, const char *key,
-			      char *err, size_t errlen)
+/* A TokenBucket: {"size", "one_time_burst", "refill_time"}; absent or null
+ * leaves *out alone and returns 0, present fills it and returns 1. */
+static int fc_json_bucket(struct json_object *rl, const char *path, const char *key,
+			  struct tbucket_cfg *out, char *err, size_t errlen)
 {
+	static const char *const keys[] = { "size", "one_time_burst", "refill_time", NULL };
+	struct json_object *b;
+	char name[FC_JSON_NAME_LEN];
+	int64_t size, burst = 0, refill;
+	int ret = fc_json_object(rl, path, key, &b, err, errlen);
+
+	if (ret <= 0)
+		return ret;
+	fc_json_name(name, sizeof(name), path, key);
+	if ((ret = fc_json_check_keys(b, name, keys, err, errlen)) ||
+	    (ret = fc_json_int(b, name, "size", true, 0, INT64_MAX, &size, err, errlen)) < 0 ||
+	    (ret = fc_json_int(b, name, "one_time_burst", false, 0, INT64_MAX, &burst, err,
+			       errlen)) < 0 ||
+	    (ret = fc_json_int(b, name, "refill_time", true, 0, INT64_MAX, &refill, err,
+			       errlen)) < 0)
+		return ret;
+	*out = (struct tbucket_cfg){ .size = (uint64_t)size, .one_time_burst = (uint64_t)burst,
+				     .refill_time_ms = (uint64_t)refill };
+	return 1;
+}
+
+/* A RateLimiter: {"bandwidth": TokenBucket, "ops": TokenBucket}, each
+ * optional; absent or null is no limit. */
+int fc_json_rate_limiter(struct json_object *o, const char *path, const char *key,
+			 struct rlim_update *out, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "bandwidth", "ops", NULL };
 	struct json_object *rl;
 	char name[FC_JSON_NAME_LEN];
 	int ret = fc_json_object(o, path, key, &rl, err, errlen);
 
+	memset(out, 0, sizeof(*out));
 	if (ret <= 0)
 		return ret;
-	if (json_object_object_length(rl))
-		return fc_json_err(err, errlen, "%s: rate limiting is not supported by mvm "
-				   "(leave it out or give {})",
-				   fc_json_name(name, sizeof(name), path, key));
+	fc_json_name(name, sizeof(name), path, key);
+	if ((ret = fc_json_check_keys(rl, name, keys, err, errlen)) ||
+	    (ret = fc_json_bucket(rl, name, "bandwidth", &out->cfg.bandwidth, err, errlen)) < 0)
+		return ret;
+	out->has_bandwidth = ret;
+	if ((ret = fc_json_bucket(rl, name, "ops", &out->cfg.ops, err, errlen)) < 0)
+		return ret;
+	out->has_ops = ret;
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/tbucket.h"
+
 struct json_object;
 
 /* Parse text (len bytes, strict JSON, UTF-8, no NUL, whole input) into an
@@ -47,9 +49,11 @@ int fc_json_nonempty(const char *s, const char *path, const char *key, char *err
 /* The index of s in words (NULL-terminated), or -EINVAL naming them all. */
 int fc_json_one_of(const char *s, const char *const words[], const char *path, const char *key,
 		   char *err, size_t errlen);
-/* A rate limiter: absent, null or {} only (mvm enforces none). */
+/* A rate limiter (Firecracker's RateLimiter) into *out: has_bandwidth and
+ * has_ops say which buckets were given (absent, null: not given; cfg's
+ * bucket is then zero, i.e. off). Always fills *out; 0 or -EINVAL. */
 int fc_json_rate_limiter(struct json_object *o, const char *path, const char *key,
-			 char *err, size_t errlen);
+			 struct rlim_update *out, char *err, size_t errlen);
 
 /* Room for a field's full name. */
 #define FC_JSON_NAME_LEN 160

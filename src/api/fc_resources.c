@@ -114,12 +114,14 @@ int fc_res_entropy(struct vm_config *cfg, struct json_object *o, const char *pat
 		   char *err, size_t errlen)
 {
 	static const char *const keys[] = { "rate_limiter", NULL };
+	struct rlim_update rl;
 	int ret;
 
 	if ((ret = fc_json_check_keys(o, path, keys, err, errlen)) ||
-	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", err, errlen)))
+	    (ret = fc_json_rate_limiter(o, path, "rate_limiter", &rl, err, errlen)))
 		return ret;
 	cfg->rng = true;
+	cfg->rng_rl = rl.cfg;
 	return 0;
 }
 

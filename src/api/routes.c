@@ -2,6 +2,7 @@
 #include "api/balloon.h"
 #include "api/fc_balloon.h"
 #include "api/fc_config.h"
+#include "api/fc_patch.h"
 #include "api/server.h"
 #include "api/migrate.h"
 #include "api/fc_missing.h"
@@ -9,6 +10,7 @@
 #include "vmm/snapshot.h"
 #include "obs/metrics.h"
 #include "vmm/state.h"
+#include "vmm/update.h"
 #include "vmm/vm.h"
 #include "util/log.h"
 
@@ -372,6 +374,48 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 	json_object_put(o);
 }
 
+/* PATCH /drives/{id}: a new image and/or rate limiter on the running VM. */
+static void h_patch_drive(struct api_vmm *a, const char *id, const struct http_request *req,
+			  struct api_response *r)
+{
+	struct fc_drive_patch p;
+	json_object *doc = NULL;
+	char err[FC_ERR_MAX + 256] = "";
+	int ret;
+
+	if ((ret = fc_parse_drive_patch(a->cfg, id, req->body.p, req->body.len, &doc, &p, err,
+					sizeof(err))))
+		api_fault(r, ret == -ENOMEM ? 500 : 400, "%s", err[0] ? err : strerror(-ret));
+	else if ((ret = vm_drive_update(a->vm, a->cfg, p.index, p.path, &p.rl, err, sizeof(err))))
+		api_fault(r, 400, "Drive update: %s", err[0] ? err : strerror(-ret));
+	else if (fc_commit_drive_patch(a->cfg, &p))
+		api_fault(r, 500, "out of memory");
+	else
+		r->status = 204;
+	json_object_put(doc);
+}
+
+/* PATCH /network-interfaces/{id}: rx/tx rate limiters on the running VM. */
+static void h_patch_net(struct api_vmm *a, const char *id, const struct http_request *req,
+			struct api_response *r)
+{
+	struct fc_net_patch p;
+	json_object *doc = NULL;
+	char err[FC_ERR_MAX + 256] = "";
+	int ret;
+
+	if ((ret = fc_parse_net_patch(a->cfg, id, req->body.p, req->body.len, &doc, &p, err,
+				      sizeof(err))))
+		api_fault(r, ret == -ENOMEM ? 500 : 400, "%s", err[0] ? err : strerror(-ret));
+	else if ((ret = vm_net_update(a->vm, a->cfg, p.index, &p.rx, &p.tx, err, sizeof(err))))
+		api_fault(r, 400, "Network interface update: %s", err[0] ? err : strerror(-ret));
+	else {
+		fc_commit_net_patch(a->cfg, &p);
+		r->status = 204;
+	}
+	json_object_put(doc);
+}
+
 /* PUT /snapshot/create: on a paused VM, as Firecracker. */
 static void h_snapshot_create(struct api_vmm *a, const char *id, const struct http_request *req,
 			      struct api_response *r)
@@ -449,7 +493,9 @@ static const struct api_route_def api_routes[] = {
 	{ "/machine-config",      false, HTTP_PATCH, API_PRE_BOOT,  true,  h_patch_machine },
 	{ "/boot-source",         false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_boot },
 	{ "/drives/",             true,  HTTP_PUT,   API_PRE_BOOT,  true,  h_put_drive },
+	{ "/drives/",             true,  HTTP_PATCH, API_POST_BOOT, true,  h_patch_drive },
 	{ "/network-interfaces/", true,  HTTP_PUT,   API_PRE_BOOT,  true,  h_put_net },
+	{ "/network-interfaces/", true,  HTTP_PATCH, API_POST_BOOT, true,  h_patch_net },
 	{ "/entropy",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_entropy },
 	{ "/balloon",             false, HTTP_GET,   API_ANYTIME,   false, h_get_balloon },
 	{ "/balloon",             false, HTTP_PUT,   API_PRE_BOOT,  true,  h_put_balloon },

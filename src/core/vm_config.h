@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/tbucket.h"
+
 #define VM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 #define VM_DEFAULT_MEM     (256ULL << 20)
 #define VM_MIN_MEM         (16ULL << 20) /* == GMEM_MIN_SIZE */
@@ -30,6 +32,7 @@ struct vm_disk_cfg {
 	const char *drive_id;      /* Firecracker's drive_id (config file/API); NULL: CLI */
 	bool is_root;              /* Firecracker's is_root_device: always disks[0] */
 	const char *partuuid;      /* root=PARTUUID=... instead of root=/dev/vda; NULL: none */
+	struct rlim_cfg rate_limiter; /* rate_limiter (config file/API); zero: none */
 };
 
 /* Firecracker's "balloon" (virtio-balloon): the host's target and options. */
@@ -65,6 +68,9 @@ struct vm_config {
 	const char *vsock_id;      /* Firecracker's vsock_id (heap); NULL: none given */
 	enum vm_console console;   /* --console serial|virtio */
 	const char *net_ids[VM_MAX_NETS]; /* Firecracker's iface_id per nets[i]; NULL: CLI */
+	struct rlim_cfg net_rx_rl[VM_MAX_NETS]; /* rx_rate_limiter, tx_rate_limiter per nets[i] */
+	struct rlim_cfg net_tx_rl[VM_MAX_NETS];
+	struct rlim_cfg rng_rl;    /* entropy.rate_limiter */
 	bool track_dirty_pages;    /* machine-config: KVM's dirty log + mvm's own (Diff snapshots) */
 	const char *log_path;      /* logger.log_path; NULL: stderr */
 	bool log_level_set;        /* logger.level was given: log_level is an enum log_level */

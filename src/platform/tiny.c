@@ -33,6 +33,10 @@ static void tiny_keep_devices(const struct vm_config *cfg, struct vm_config *dev
 	memmove(dev_cfg->nets, dev_cfg->nets + 1, (dev_cfg->nr_nets - 1) * sizeof(dev_cfg->nets[0]));
 	memmove(dev_cfg->net_ids, dev_cfg->net_ids + 1,
 		(dev_cfg->nr_nets - 1) * sizeof(dev_cfg->net_ids[0]));
+	memmove(dev_cfg->net_rx_rl, dev_cfg->net_rx_rl + 1,
+		(dev_cfg->nr_nets - 1) * sizeof(dev_cfg->net_rx_rl[0]));
+	memmove(dev_cfg->net_tx_rl, dev_cfg->net_tx_rl + 1,
+		(dev_cfg->nr_nets - 1) * sizeof(dev_cfg->net_tx_rl[0]));
 	dev_cfg->nr_nets--;
 }
 

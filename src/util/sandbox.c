@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sys/sysinfo.h>
+#include <linux/fs.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <sched.h>
@@ -55,6 +56,7 @@ static const int sys_base[] = {
 /* An epoll worker (util/evloop.c): its loop and eventfds. */
 static const int sys_worker[] = {
 	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+	SCMP_SYS(timerfd_settime),   /* a rate limiter's wake-up (virtio/limiter.c) */
 };
 
 /* vCPU: KVM_RUN and exits (eventfd writes, the UART's stdout), the state a
@@ -94,7 +96,7 @@ static const int sys_user[] = {
 	SCMP_SYS(sendmsg), SCMP_SYS(recvmsg), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(bind), SCMP_SYS(listen),
 	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(shutdown), SCMP_SYS(fcntl),
-	SCMP_SYS(ioctl), SCMP_SYS(readv), SCMP_SYS(timerfd_settime), SCMP_SYS(poll),
+	SCMP_SYS(ioctl), SCMP_SYS(readv), SCMP_SYS(poll),   /* timerfd_settime: every worker */
 	SCMP_SYS(openat), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 };
 static const unsigned long ioctl_user[] = { FIONREAD, FIONBIO };
@@ -134,6 +136,7 @@ static const unsigned long ioctl_api[] = {
 	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
 	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
 	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
+	BLKGETSIZE64,                        /* PATCH /drives path_on_host: a block device's size */
 };
 
 /* Console: stdin -> the guest (COM1 raises its IRQ line), the terminal. */

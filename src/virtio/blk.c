@@ -312,12 +312,24 @@ static void blk_flush_submissions(struct virtio_blk *d)
 	}
 }
 
-/* Start one popped chain: complete it at once or hand it to a slot. */
-static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
+/* Start one popped chain: complete it at once or hand it to a slot.
+ * false: the rate limiter holds it (nothing done; the caller gives it back
+ * to the ring and the limiter's timer brings us back). */
+static bool blk_start(struct virtio_blk *d, const struct vq_chain *c)
 {
 	struct virtio_blk_req *r = &d->req;
 	struct vq *q = virtio_mmio_vq(&d->w.t, 0);
 	int st = virtio_blk_req_parse(c, d->capacity, d->ro, r);
+	uint64_t bytes;
+
+	/* Firecracker's accounting: every valid request is an op, reads and
+	 * writes also their bytes; a refused request costs nothing. */
+	if (st == VIRTIO_BLK_S_OK) {
+		bytes = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT ? r->data_len : 0;
+		if (!virtio_limiter_can(&d->lim, bytes))
+			return false;
+		virtio_limiter_spend(&d->lim, bytes);
+	}
 
 	if (st < 0) {
 		log_debug_rl("virtio-blk %s: request without a 16-byte header or a status byte; "
@@ -326,7 +338,7 @@ static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 		d->pushed = true;
 		d->failed = true;
 		virtio_mmio_needs_reset(&d->w.t);
-		return;
+		return true;
 	}
 	if (st == VIRTIO_BLK_S_OK && r->type == VIRTIO_BLK_T_GET_ID) {
 		uint32_t n = r->data_len < VIRTIO_BLK_ID_BYTES ? r->data_len : VIRTIO_BLK_ID_BYTES;
@@ -341,7 +353,7 @@ static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 		*r->status = VIRTIO_BLK_S_OK;
 		vq_push(q, c->head, n + 1);
 		d->pushed = true;
-		return;
+		return true;
 	}
 	if (st != VIRTIO_BLK_S_OK ||
 	    ((r->type == VIRTIO_BLK_T_DISCARD || r->type == VIRTIO_BLK_T_WRITE_ZEROES) &&
@@ -350,7 +362,7 @@ static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 		vq_push(q, c->head, r->type == VIRTIO_BLK_T_IN && st == VIRTIO_BLK_S_OK ?
 			r->data_len + 1 : 1);
 		d->pushed = true;
-		return;
+		return true;
 	}
 
 	struct blk_slot *s = &d->slots[d->free_list[--d->nr_free]];
@@ -385,9 +397,10 @@ static void blk_start(struct virtio_blk *d, const struct vq_chain *c)
 		break;
 	}
 	blk_run(d, s);
+	return true;
 }
 
-static void blk_signal(struct virtio_blk *d)
+void blk_signal(struct virtio_blk *d)
 {
 	if (d->pushed && d->active) {
 		d->pushed = false;
@@ -401,6 +414,7 @@ static void blk_process(void *dev)
 {
 	struct virtio_blk *d = dev;
 	struct vq *q = virtio_mmio_vq(&d->w.t, 0);
+	bool held = false;
 
 	if (!d->active || d->failed || !vq_enabled(q))
 		return;
@@ -416,10 +430,15 @@ static void blk_process(void *dev)
 				virtio_mmio_needs_reset(&d->w.t);
 				break;
 			}
-			blk_start(d, &d->chain);
+			if (!blk_start(d, &d->chain)) {
+				q->last_avail--;   /* not taken: the next pop gives it again */
+				held = true;
+				break;
+			}
 		}
-		/* Full: leave notifications off; a completion resumes us. */
-		if (!d->nr_free || d->failed)
+		/* Full, or rate limited: leave notifications off; a completion
+		 * or the limiter's timer resumes us. */
+		if (!d->nr_free || d->failed || held)
 			break;
 		vq_set_notify(q, true);
 		if (!vq_has_avail(q))
@@ -486,7 +505,7 @@ static int blk_drain_until(struct virtio_blk *d, uint64_t deadline_ns)
 }
 
 /* Wait for every request in flight (reset, teardown). */
-static void blk_drain(struct virtio_blk *d)
+void blk_drain(struct virtio_blk *d)
 {
 	blk_drain_until(d, 0);
 }
@@ -533,44 +552,55 @@ static void blk_config_read(void *dev, uint32_t off, uint8_t *data, uint32_t len
 
 /* ---- lifecycle ---- */
 
-static int blk_open(struct virtio_blk *d, const struct virtio_blk_cfg *cfg)
+int blk_open_image(const char *path, bool ro, const char *flag, bool lock, int *fd_out,
+		   uint64_t *capacity, char *err, size_t errlen)
 {
-	const char *flag = cfg->flag ? cfg->flag : "--disk";
-	char err[UPATH_ERR_MAX];
+	char uerr[UPATH_ERR_MAX];
 	struct upath_file f;
-	uint64_t size;
-	int fd, e;
+	int e;
 
-	e = upath_open(cfg->path, cfg->read_only ? O_RDONLY : O_RDWR, UPATH_REG | UPATH_BLK, flag,
-		       &f, err, sizeof(err));
-	if (!cfg->read_only && (e == -EACCES || e == -EROFS || e == -EPERM)) {
-		log_err("disk image %s: %s; %s", cfg->path, err, cfg->flag ?
-			"set is_read_only to use it read-only" : "add ,ro to use it read-only");
+	*fd_out = -1;
+	e = upath_open(path, ro ? O_RDONLY : O_RDWR, UPATH_REG | UPATH_BLK, flag, &f, uerr,
+		       sizeof(uerr));
+	if (!ro && (e == -EACCES || e == -EROFS || e == -EPERM)) {
+		snprintf(err, errlen, "disk image %s: %s; %s", path, uerr, strcmp(flag, "--disk") ?
+			 "set is_read_only to use it read-only" : "add ,ro to use it read-only");
 		return -EACCES;
 	}
 	if (e) {
-		log_err("disk image %s: %s", cfg->path, err);
+		snprintf(err, errlen, "disk image %s: %s", path, uerr);
 		return e;
 	}
-	fd = d->fd = f.fd;
-	size = f.size;
-	if (!cfg->defer_lock && flock(fd, (cfg->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+	if (lock && flock(f.fd, (ro ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		e = errno;
+		close(f.fd);
 		if (e == EWOULDBLOCK) {
-			log_err("disk image '%s' is locked by another process (another VM using it?); "
-				"%s", cfg->path, cfg->read_only ? "it is open for writing there" :
-				"share it only read-only (,ro) everywhere");
+			snprintf(err, errlen, "disk image '%s' is locked by another process (another "
+				 "VM using it?); %s", path, ro ? "it is open for writing there" :
+				 "share it only read-only (,ro) everywhere");
 			return err_host(-EBUSY);   /* the image is fine; another process holds it */
 		}
-		log_err("cannot lock disk image '%s': %s", cfg->path, strerror(e));
+		snprintf(err, errlen, "cannot lock disk image '%s': %s", path, strerror(e));
 		return err_host(-e);
 	}
-	d->capacity = size / VIRTIO_BLK_SECTOR;
-	if (size % VIRTIO_BLK_SECTOR)
+	*fd_out = f.fd;
+	*capacity = f.size / VIRTIO_BLK_SECTOR;
+	if (f.size % VIRTIO_BLK_SECTOR)
 		log_debug("disk image '%s': size %llu is not a multiple of 512; the last %llu bytes "
-			  "are not visible to the guest", cfg->path, (unsigned long long)size,
-			  (unsigned long long)(size % VIRTIO_BLK_SECTOR));
+			  "are not visible to the guest", path, (unsigned long long)f.size,
+			  (unsigned long long)(f.size % VIRTIO_BLK_SECTOR));
 	return 0;
+}
+
+static int blk_open(struct virtio_blk *d, const struct virtio_blk_cfg *cfg)
+{
+	char err[UPATH_ERR_MAX + 256];
+	int e = blk_open_image(cfg->path, cfg->read_only, cfg->flag ? cfg->flag : "--disk",
+			       !cfg->defer_lock, &d->fd, &d->capacity, err, sizeof(err));
+
+	if (e)
+		log_err("%s", err);
+	return e;
 }
 
 static void blk_init_uring(struct virtio_blk *d)
@@ -666,6 +696,8 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
 		return err_host(-ENOMEM);
 	d->fd = -1;
 	d->ring_efd = -1;
+	d->lim.tfd = -1;
+	d->swap_fd = -1;
 	d->mem = mem;
 	d->ro = cfg->read_only;
 	d->path = strdup(cfg->path);
@@ -683,6 +715,8 @@ int virtio_blk_create(struct virtio_blk **out, const struct virtio_blk_cfg *cfg,
 	blk_set_id(d, cfg);
 	blk_fill_config(d);
 	blk_init_uring(d);
+	if ((r = virtio_limiter_init(&d->lim, cfg->rate_limiter)))
+		goto fail;
 	*out = d;
 	return 0;
 fail:
@@ -704,6 +738,8 @@ int virtio_blk_attach(struct virtio_blk *d, const struct virtio_env *env,
 	}
 	d->w.loop.sandbox = SANDBOX_BLK;
 	if (d->have_uring && (r = virtio_worker_watch(&d->w, d->ring_efd, blk_ring_event)))
+		return r;
+	if ((r = virtio_limiter_watch(&d->lim, &d->w, blk_process)))
 		return r;
 	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, blk_kicks);
 }
@@ -729,6 +765,7 @@ void virtio_blk_destroy(struct virtio_blk *d)
 		close(d->ring_efd);
 	if (d->fd >= 0)
 		close(d->fd);
+	virtio_limiter_close(&d->lim);
 	free(d->slots);
 	free(d->path);
 	free(d);
@@ -780,7 +817,8 @@ static int blk_kind_create(void **dev, const struct vm_config *cfg, int index,
 {
 	const struct vm_disk_cfg *disk = &cfg->disks[index];
 	struct virtio_blk_cfg bc = { .path = disk->path, .read_only = disk->read_only, .id = disk->id,
-				     .defer_lock = cfg->disk_locks_deferred };
+				     .defer_lock = cfg->disk_locks_deferred,
+				     .rate_limiter = &disk->rate_limiter };
 	char flag[96];
 
 	/* From a config file or the API: name the field, not a flag never given. */

@@ -32,10 +32,12 @@
 #define MVM_VIRTIO_BLK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
 #include "core/memory.h"
+#include "util/tbucket.h"
 #include "virtio/mmio.h"
 #include "virtio/queue.h"
 
@@ -113,6 +115,7 @@ struct virtio_blk_cfg {
 	const char *flag; /* what named path, for messages (create only); NULL: --disk */
 	bool defer_lock;  /* open without the flock: virtio_blk_lock() takes it later
 			   * (a migration's destination, once the source let go) */
+	const struct rlim_cfg *rate_limiter;  /* NULL: none */
 };
 
 struct virtio_blk;
@@ -141,6 +144,16 @@ int virtio_blk_sync(struct virtio_blk *d);
 const char *virtio_blk_path(const struct virtio_blk *d);
 /* Whether requests go through io_uring (false: the synchronous fallback). */
 bool virtio_blk_uses_io_uring(const struct virtio_blk *d);
+/* PATCH /drives: replace the limiter's buckets the update names, on the
+ * worker; requests held by the old limit are served again at once. */
+void virtio_blk_set_rate_limiter(struct virtio_blk *d, const struct rlim_update *u);
+/* PATCH /drives path_on_host: open path as at create (same checks, same
+ * read-only mode, its flock), then on the worker wait for the requests in
+ * flight, swap the image in, update the capacity and, when it changed and
+ * the driver is up, raise a config-change interrupt. The old image is
+ * closed (its lock goes with it). 0 or -errno with err written; on failure
+ * the old image stays. From the API thread (not the worker). */
+int virtio_blk_swap_image(struct virtio_blk *d, const char *path, char *err, size_t errlen);
 
 #define VIRTIO_BLK_STATE_VERSION 1
 

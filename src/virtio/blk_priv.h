@@ -9,9 +9,11 @@
 
 #include <liburing.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "virtio/blk.h"
+#include "virtio/limiter.h"
 #include "virtio/worker.h"
 
 #define BLK_HDR_LEN  16   /* le32 type, le32 reserved, le64 sector */
@@ -64,6 +66,20 @@ struct virtio_blk {
 	uint16_t free_list[BLK_DEPTH];
 	struct vq_chain chain;
 	struct virtio_blk_req req;
+	struct virtio_limiter lim;    /* rate_limiter: requests wait in the ring */
+	struct rlim_update lim_update; /* virtio_blk_set_rate_limiter() -> the worker */
+	int swap_fd;                  /* virtio_blk_swap_image() -> the worker: the new */
+	uint64_t swap_capacity;       /* image, then the old fd back */
+	char *swap_path;
 };
+
+/* blk.c's worker-side steps, for blk_update.c (on the worker only). */
+void blk_drain(struct virtio_blk *d);   /* wait for every request in flight */
+void blk_signal(struct virtio_blk *d);
+/* Open and check an image as at create (types, access, flock when lock):
+ * 0 with *fd_out and *capacity (sectors), or -errno with err written.
+ * flag names where path came from ("--disk" words the read-only hint so). */
+int blk_open_image(const char *path, bool ro, const char *flag, bool lock, int *fd_out,
+		   uint64_t *capacity, char *err, size_t errlen);
 
 #endif

@@ -173,8 +173,14 @@ static void net_rx_flush(struct virtio_net *d)
 
 	while (d->p_count) {
 		struct net_pending *p = d->pending[d->p_head];
-		int r = net_rx_put(d, (const struct net_vnet_hdr *)p->data,
-				   p->data + NET_VNET_HDR_LEN, p->len - NET_VNET_HDR_LEN);
+		int r;
+
+		if (!virtio_limiter_can(&d->rx_lim, p->len - NET_VNET_HDR_LEN))
+			break;   /* its timer brings us back */
+		r = net_rx_put(d, (const struct net_vnet_hdr *)p->data,
+			       p->data + NET_VNET_HDR_LEN, p->len - NET_VNET_HDR_LEN);
+		if (r == 0)
+			virtio_limiter_spend(&d->rx_lim, p->len - NET_VNET_HDR_LEN);
 		if (r == -ENOSPC) {
 			if (!retried && net_rx_starved(d)) {
 				retried = true;
@@ -224,15 +230,17 @@ static void net_on_rx(void *opaque, const uint8_t *frame, size_t len)
 		d->stats.rx_dropped++;
 		return;
 	}
-	if (d->p_count) {
+	if (d->p_count || !virtio_limiter_can(&d->rx_lim, len)) {
 		net_pending_add(d, hdr, frame, len);
 		return;
 	}
 	r = net_rx_put(d, hdr, frame, len);
 	if (r == -ENOSPC && net_rx_starved(d))
 		r = net_rx_put(d, hdr, frame, len);
-	if (r == 0)
+	if (r == 0) {
+		virtio_limiter_spend(&d->rx_lim, len);
 		net_signal(d, virtio_mmio_vq(&d->w.t, VIRTIO_NET_RXQ));
+	}
 	else if (r == 1)
 		d->stats.rx_dropped++;
 	else if (r == -ENOSPC)
@@ -315,13 +323,23 @@ static void net_tx_run(void *dev)
 		return;
 	vq_set_notify(q, false);
 	for (;;) {
+		uint64_t bytes;
+
 		if (!d->tx_held && virtio_worker_pop(&d->w, VIRTIO_NET_TXQ, &d->tx_chain) <= 0)
 			break;
+		bytes = d->tx_chain.out_len > NET_VNET_HDR_LEN ? d->tx_chain.out_len - NET_VNET_HDR_LEN
+							       : 0;
+		if (!virtio_limiter_can(&d->tx_lim, bytes)) {
+			/* Held; the limiter's timer runs us again, kicks stay off. */
+			d->tx_held = true;
+			break;
+		}
 		if (net_tx_one(d) == -EAGAIN) {
 			/* The backend calls net_on_writable(); kicks stay off. */
 			d->tx_held = true;
 			break;
 		}
+		virtio_limiter_spend(&d->tx_lim, bytes);
 		d->tx_held = false;
 		vq_push(q, d->tx_chain.head, 0);
 		pushed = true;
@@ -413,6 +431,12 @@ int virtio_net_create_with(struct virtio_net **out, struct net_backend *be,
 	}
 	d->be = be;
 	d->mem = mem;
+	if (virtio_limiter_init(&d->rx_lim, NULL) || virtio_limiter_init(&d->tx_lim, NULL)) {
+		virtio_limiter_close(&d->rx_lim);
+		net_backend_close(be);
+		free(d);
+		return err_host(-ENOMEM);
+	}
 	memcpy(d->config.mac, mac, 6);
 	d->config.status = VIRTIO_NET_S_LINK_UP;
 	d->config.max_virtqueue_pairs = 1;
@@ -476,6 +500,9 @@ int virtio_net_attach(struct virtio_net *d, const struct virtio_env *env,
 	}
 	d->be_started = true;
 	net_backend_set_rx_paused(d->be, true);   /* until DRIVER_OK */
+	if ((r = virtio_limiter_watch(&d->rx_lim, &d->w, net_rx_kick)) ||
+	    (r = virtio_limiter_watch(&d->tx_lim, &d->w, net_tx_run)))
+		return r;
 	return virtio_worker_attach(&d->w, env, base, gsi, &d->ops, net_kicks);
 }
 
@@ -497,6 +524,8 @@ void virtio_net_destroy(struct virtio_net *d)
 	net_pending_free_all(d);
 	virtio_worker_release(&d->w);
 	net_backend_close(d->be);
+	virtio_limiter_close(&d->rx_lim);
+	virtio_limiter_close(&d->tx_lim);
 	free(d);
 }
 
@@ -518,6 +547,33 @@ void virtio_net_get_stats(struct virtio_net *d, struct virtio_net_stats *out)
 	*out = d->stats_copy;
 }
 
+static void net_do_set_limiters(void *dev)
+{
+	struct virtio_net *d = dev;
+
+	virtio_limiter_update(&d->rx_lim, &d->rx_upd);
+	virtio_limiter_update(&d->tx_lim, &d->tx_upd);
+	/* A lifted limit: what waits goes at the loop's next turn (not now:
+	 * on a paused VM the loop holds it until resume). */
+	if (d->w.attached) {
+		virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_NET_RXQ));
+		virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_NET_TXQ));
+	}
+}
+
+void virtio_net_set_rate_limiters(struct virtio_net *d, const struct rlim_update *rx,
+				  const struct rlim_update *tx)
+{
+	static const struct rlim_update none;
+
+	d->rx_upd = rx ? *rx : none;   /* read on the worker, after run_sync's hand-over */
+	d->tx_upd = tx ? *tx : none;
+	if (d->w.loop_ready)
+		virtio_worker_run(&d->w, net_do_set_limiters);
+	else
+		net_do_set_limiters(d);   /* at create: no worker yet */
+}
+
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
 static int net_kind_count(const struct vm_config *cfg)
@@ -529,9 +585,15 @@ static int net_kind_create(void **dev, const struct vm_config *cfg, int index,
 			   const struct device_env *env)
 {
 	struct virtio_net_cfg nc;
+	struct rlim_update rx = { true, true, cfg->net_rx_rl[index] };
+	struct rlim_update tx = { true, true, cfg->net_tx_rl[index] };
 	int ret = virtio_net_parse(cfg->nets[index], &nc);
 
-	return ret ? ret : virtio_net_create((struct virtio_net **)dev, &nc, env->mem);
+	if (ret || (ret = virtio_net_create((struct virtio_net **)dev, &nc, env->mem)))
+		return ret;
+	/* Not attached yet: this runs here, on the creating thread. */
+	virtio_net_set_rate_limiters(*dev, &rx, &tx);
+	return 0;
 }
 
 static int net_kind_attach(void *dev, const struct device_env *env, uint64_t base, uint32_t gsi)

@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "core/memory.h"
+#include "util/tbucket.h"
 #include "net/backend.h"
 #include "virtio/mmio.h"
 
@@ -127,6 +128,10 @@ struct evloop *virtio_net_loop(struct virtio_net *d);
 struct virtio_mmio *virtio_net_transport(struct virtio_net *d);
 /* A consistent copy of the counters (taken on the worker). */
 void virtio_net_get_stats(struct virtio_net *d, struct virtio_net_stats *out);
+/* rx_rate_limiter / tx_rate_limiter: replace the buckets each update names
+ * (NULL: none), on the worker; held frames go at once if a limit lifted. */
+void virtio_net_set_rate_limiters(struct virtio_net *d, const struct rlim_update *rx,
+				  const struct rlim_update *tx);
 
 /* The device kind for the registry (core/device.h). */
 extern const struct device_kind virtio_net_kind;

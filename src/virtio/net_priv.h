@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "virtio/limiter.h"
 #include "virtio/net.h"
 #include "virtio/worker.h"
 
@@ -42,6 +43,11 @@ struct virtio_net {
 	struct { uint16_t head; uint32_t len; } rx_used[VQ_MAX_SIZE];
 	struct iovec tx_iov[VQ_CHAIN_MAX];
 	struct virtio_net_stats stats, stats_copy;
+	/* rx_rate_limiter: frames wait in pending[] (tap: the backend is not
+	 * read meanwhile); tx_rate_limiter: the chain is held as for a full
+	 * backend. */
+	struct virtio_limiter rx_lim, tx_lim;
+	struct rlim_update rx_upd, tx_upd;   /* virtio_net_set_rate_limiters() -> the worker */
 };
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "virtio/limiter.h"
 #include "virtio/virtio.h"
 #include "virtio/worker.h"
 
@@ -20,6 +21,7 @@ struct virtio_rng {
 	bool warned_readable;    /* the readable-chain rule was logged once */
 	bool warned_getrandom;
 	struct vq_chain chain;   /* scratch for vq_pop() (4 KiB: not on the stack) */
+	struct virtio_limiter lim;   /* entropy.rate_limiter: requests wait in the ring */
 };
 
 /* Fill the writable part of c; returns the bytes written. */
@@ -77,6 +79,12 @@ static void rng_serve(void *dev)
 		}
 		if (virtio_worker_pop(&d->w, 0, &d->chain) <= 0)
 			break;
+		len = d->chain.in_len < VIRTIO_RNG_MAX_REQ ? d->chain.in_len : VIRTIO_RNG_MAX_REQ;
+		if (!virtio_limiter_can(&d->lim, d->chain.nr_out ? 0 : len)) {
+			q->last_avail--;   /* not taken; the limiter's timer brings us back */
+			break;
+		}
+		len = 0;
 		if (d->chain.nr_out) {
 			if (!d->warned_readable)
 				log_debug_rl("virtio-rng: request with device-readable buffers; "
@@ -85,6 +93,7 @@ static void rng_serve(void *dev)
 		} else {
 			len = rng_fill(d, &d->chain);
 		}
+		virtio_limiter_spend(&d->lim, len);
 		vq_push(q, d->chain.head, len);
 		pushed = true;
 		served++;
@@ -149,8 +158,17 @@ int virtio_rng_create(struct virtio_rng **out, const struct virtio_rng_cfg *cfg,
 		return err_host(-ENOMEM);
 	}
 	d->mem = mem;
-	rc = virtio_worker_init(&d->w, "mvm-rng", NULL, d);
+	rc = virtio_limiter_init(&d->lim, cfg ? cfg->rate_limiter : NULL);
 	if (rc) {
+		free(d);
+		return rc;
+	}
+	rc = virtio_worker_init(&d->w, "mvm-rng", NULL, d);
+	if (!rc)
+		rc = virtio_limiter_watch(&d->lim, &d->w, rng_serve);
+	if (rc) {
+		virtio_worker_release(&d->w);
+		virtio_limiter_close(&d->lim);
 		free(d);
 		return rc;
 	}
@@ -174,6 +192,7 @@ void virtio_rng_destroy(struct virtio_rng *d)
 	if (!d)
 		return;
 	virtio_worker_release(&d->w);   /* worker stopped before the detach's reset */
+	virtio_limiter_close(&d->lim);
 	free(d);
 }
 
@@ -192,7 +211,7 @@ static int rng_kind_count(const struct vm_config *cfg)
 static int rng_kind_create(void **dev, const struct vm_config *cfg, int index,
 			   const struct device_env *env)
 {
-	struct virtio_rng_cfg rc = { 0 };
+	struct virtio_rng_cfg rc = { .rate_limiter = &cfg->rng_rl };
 
 	return virtio_rng_create((struct virtio_rng **)dev, &rc, env->mem);
 }

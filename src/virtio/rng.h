@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "core/memory.h"
+#include "util/tbucket.h"
 #include "virtio/mmio.h"
 
 #define VIRTIO_RNG_QUEUE_MAX 256
@@ -33,7 +34,7 @@
 #define VIRTIO_RNG_BATCH     64            /* chains per worker wake-up */
 
 struct virtio_rng_cfg {
-	int unused;   /* nothing to configure yet (a rate limit would go here) */
+	const struct rlim_cfg *rate_limiter;   /* NULL: none; bandwidth counts bytes given */
 };
 
 struct virtio_rng;

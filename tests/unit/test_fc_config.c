@@ -294,9 +294,8 @@ static void test_unsupported_features(void **state)
 		"\"huge_pages\": \"2M\"}}", "machine-config.huge_pages: '2M' is not supported "
 		"(mvm backs guest RAM with 4K pages; use \"None\")");
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/a\", "
-		"\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1, "
-		"\"refill_time\": 1}}}]}", "drives[0].rate_limiter: rate limiting is not supported "
-		"by mvm (leave it out or give {})");
+		"\"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 1}}}]}",
+		"drives[0].rate_limiter.ops.refill_time: required");
 	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"socket\": \"/s\", "
 		"\"is_root_device\": false}]}", "drives[0].socket: vhost-user block devices are not "
 		"supported by mvm (give path_on_host)");

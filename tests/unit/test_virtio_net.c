@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -713,6 +714,101 @@ static void test_tap_errors(void **state)
 	}
 }
 
+/* tx_rate_limiter: ops 1 per 200 ms. Of three frames one goes at once, the others are held
+ * (none dropped) and go at the refill rate. */
+static void test_tx_rate_limited(void **state)
+{
+	struct rig *r = *state;
+	struct rlim_update tx = { .has_ops = true, .cfg = { .ops = { 1, 0, 200 } } };
+	struct net_vnet_hdr h = { 0 };
+	struct virtio_net_stats s;
+	uint8_t frame[64];
+
+	up(r, BASE_F);
+	virtio_net_set_rate_limiters(r->d, NULL, &tx);
+	make_frame(frame, sizeof(frame), 9);
+	for (int i = 0; i < 3; i++)
+		tx_add(r, FD_DATA_BASE + 0x1000 * (uint64_t)i, &h, frame, sizeof(frame));
+	fd_notify(&r->f, VIRTIO_NET_TXQ);
+	assert_true(fd_wait_used(&r->f, VIRTIO_NET_TXQ, 1, 2000));
+	usleep(80 * 1000);
+	assert_int_equal(fb_count(&r->fb), 1);
+	assert_true(fd_wait_used(&r->f, VIRTIO_NET_TXQ, 3, 2000));
+	assert_int_equal(fb_count(&r->fb), 3);
+	virtio_net_get_stats(r->d, &s);
+	assert_int_equal(s.tx_frames, 3);
+	assert_int_equal(s.tx_dropped, 0);
+}
+
+/* rx_rate_limiter: 100 bytes per 100 ms. A second 80-byte frame waits (the backend is not
+ * read meanwhile) and is delivered once the bucket refilled, not dropped. */
+static void test_rx_rate_limited(void **state)
+{
+	struct rig *r = *state;
+	struct rlim_update rx = { .has_bandwidth = true, .cfg = { .bandwidth = { 100, 0, 100 } } };
+	struct virtio_net_stats s;
+	uint8_t f1[80], f2[80];
+
+	up(r, BASE_F);
+	virtio_net_set_rate_limiters(r->d, &rx, NULL);
+	struct fd_seg b1 = { FD_DATA_BASE, 2048, true };
+	struct fd_seg b2 = { FD_DATA_BASE + 0x1000, 2048, true };
+	fd_add_chain(&r->f, VIRTIO_NET_RXQ, &b1, 1);
+	fd_add_chain(&r->f, VIRTIO_NET_RXQ, &b2, 1);
+	fd_notify(&r->f, VIRTIO_NET_RXQ);
+	make_frame(f1, sizeof(f1), 1);
+	make_frame(f2, sizeof(f2), 2);
+	fb_inject(&r->fb, f1, sizeof(f1));
+	fb_inject(&r->fb, f2, sizeof(f2));
+	assert_int_equal(fd_used_idx(&r->f, VIRTIO_NET_RXQ), 1);
+	assert_true(__atomic_load_n(&r->fb.paused, __ATOMIC_SEQ_CST));
+	assert_true(fd_wait_used(&r->f, VIRTIO_NET_RXQ, 2, 2000));
+	assert_memory_equal(fd_host(&r->f, FD_DATA_BASE + 0x1000 + NET_VNET_HDR_LEN, sizeof(f2)), f2,
+			    sizeof(f2));
+	virtio_net_get_stats(r->d, &s);
+	assert_int_equal(s.rx_frames, 2);
+	assert_int_equal(s.rx_dropped, 0);
+}
+
+/* A tx stream through a bandwidth limit (1.5 MB/s) with kicks while frames are held and the
+ * limit changed halfway: every frame goes out, in order, none dropped, the rate followed. */
+static void test_tx_rate_limited_stream(void **state)
+{
+	struct rig *r = *state;
+	struct rlim_update tx = { .has_bandwidth = true,
+				  .cfg = { .bandwidth = { 15000, 0, 10 } } };
+	struct rlim_update tx2 = { .has_bandwidth = true,
+				   .cfg = { .bandwidth = { 30000, 0, 10 } } };
+	struct net_vnet_hdr h = { 0 };
+	struct virtio_net_stats s;
+	struct timespec t0, t1;
+	uint8_t frame[1000];
+	const int n = 300;
+	long ms;
+
+	up(r, BASE_F);
+	virtio_net_set_rate_limiters(r->d, NULL, &tx);
+	make_frame(frame, sizeof(frame), 3);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		/* At most 24 chains (48 of 64 descriptors) outstanding. */
+		while ((uint16_t)(i - fd_used_idx(&r->f, VIRTIO_NET_TXQ)) >= 24)
+			usleep(200);
+		tx_add(r, FD_DATA_BASE + 0x1000 * (uint64_t)(i % 32), &h, frame, sizeof(frame));
+		fd_notify(&r->f, VIRTIO_NET_TXQ);
+		if (i == n / 2)
+			virtio_net_set_rate_limiters(r->d, NULL, &tx2);
+	}
+	assert_true(fd_wait_used(&r->f, VIRTIO_NET_TXQ, (uint16_t)n, 5000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	/* 150 kB at 1.5 MB/s (less the first bucket) + 150 kB at 3 MB/s: ~140 ms at least. */
+	assert_true(ms >= 100);
+	virtio_net_get_stats(r->d, &s);
+	assert_int_equal(s.tx_frames, n);
+	assert_int_equal(s.tx_dropped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +825,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_too_big_without_mrg, rig_user, rig_down),
 		cmocka_unit_test_setup_teardown(test_rx_tap_header_sanitized, rig_tap, rig_down),
 		cmocka_unit_test_setup_teardown(test_rx_bad_buffer_needs_reset, rig_user, rig_down),
+		cmocka_unit_test_setup_teardown(test_tx_rate_limited, rig_user, rig_down),
+		cmocka_unit_test_setup_teardown(test_rx_rate_limited, rig_user, rig_down),
+		cmocka_unit_test_setup_teardown(test_tx_rate_limited_stream, rig_user, rig_down),
 		cmocka_unit_test(test_user_arp_end_to_end),
 		cmocka_unit_test(test_tap_real),
 		cmocka_unit_test(test_tap_errors),

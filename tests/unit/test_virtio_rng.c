@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "virtio/rng.h"
@@ -366,6 +368,42 @@ static void test_destroy_busy_and_null(void **state)
 	fd_teardown(&f);
 }
 
+/* entropy.rate_limiter: 64 bytes per 250 ms. Four 32-byte requests: two served at once,
+ * the other two wait in the ring (not dropped, not spun on) and come at the refill rate. */
+static void test_rate_limited(void **state)
+{
+	struct rlim_cfg rl = { .bandwidth = { .size = 64, .refill_time_ms = 250 } };
+	struct virtio_rng_cfg cfg = { .rate_limiter = &rl };
+	struct fake_driver f;
+	struct virtio_rng *d;
+	struct timespec t0, t1;
+
+	(void)state;
+	assert_int_equal(fd_setup(&f), 0);
+	assert_int_equal(virtio_rng_create(&d, &cfg, &f.mem), 0);
+	assert_int_equal(virtio_rng_attach(d, &f.env, FD_MMIO_BASE, 5), 0);
+	f.t = virtio_rng_transport(d);
+	assert_int_equal(fd_init(&f, 1, 64, 0) & VIRTIO_STATUS_NEEDS_RESET, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 4; i++) {
+		struct fd_seg s = { FD_DATA_BASE + 0x1000 * (uint64_t)i, 32, true };
+
+		fd_add_chain(&f, 0, &s, 1);
+	}
+	fd_notify(&f, 0);
+	assert_true(fd_wait_used(&f, 0, 2, 2000));
+	usleep(50 * 1000);
+	assert_int_equal(fd_used_idx(&f, 0), 2);
+	assert_true(fd_wait_used(&f, 0, 4, 2000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* 64 more bytes take 250 ms. */
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 200);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(fd_used_elem(&f, 0, i).len, 32);
+	virtio_rng_destroy(d);
+	fd_teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trickle_event_idx, rig_up, rig_down),
 		cmocka_unit_test_setup_teardown(test_trickle_no_notify_flag, rig_up, rig_down),
 		cmocka_unit_test(test_destroy_busy_and_null),
+		cmocka_unit_test(test_rate_limited),
 	};
 	return cmocka_run_group_tests_name("virtio-rng", tests, NULL, NULL);
 }
