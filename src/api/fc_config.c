@@ -332,6 +332,11 @@ int fc_apply_metrics(struct vm_config *cfg, const char *body, size_t len,
 	return apply_body(cfg, body, len, fc_res_metrics, err, errlen);
 }
 
+int fc_apply_vsock(struct vm_config *cfg, const char *body, size_t len, char *err, size_t errlen)
+{
+	return apply_body(cfg, body, len, fc_res_vsock, err, errlen);
+}
+
 typedef int (*fc_id_fn)(struct vm_config *, struct json_object *, const char *, const char *,
 			bool, char *, size_t);
 

@@ -43,17 +43,3 @@ int fc_res_vsock(struct vm_config *cfg, struct json_object *o, const char *path,
 	cfg->vsock_cid = (uint64_t)cid;
 	return 0;
 }
-
-int fc_apply_vsock(struct vm_config *cfg, const char *body, size_t len, char *err, size_t errlen)
-{
-	struct json_object *o;
-	int ret;
-
-	if (len > FC_CONFIG_MAX_BYTES)
-		return fc_json_err(err, errlen, "body: larger than %u bytes", FC_CONFIG_MAX_BYTES);
-	if ((ret = fc_json_parse_object(body, len, "body", &o, err, errlen)))
-		return ret;
-	ret = fc_res_vsock(cfg, o, "", err, errlen);
-	json_object_put(o);
-	return ret;
-}

@@ -15,19 +15,6 @@
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG_PARENT CG_ROOT "/mvm"
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 static int write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -83,23 +70,23 @@ int jail_cgroup_check(struct jail_ctx *ctx, char *err, size_t errlen)
 	if (!ctx->opts->nr_cgroups)
 		return 0;
 	if (statfs(CG_ROOT, &sfs) < 0 || sfs.f_type != CGROUP2_MAGIC_)
-		return fail(err, errlen, -ENOTSUP, "--cgroup: no cgroup v2 at " CG_ROOT " (mount it: "
+		return jail_fail(err, errlen, -ENOTSUP, "--cgroup: no cgroup v2 at " CG_ROOT " (mount it: "
 			    "mount -t cgroup2 none " CG_ROOT ")");
 	if (read_file(CG_ROOT "/cgroup.controllers", avail, sizeof(avail)))
-		return fail(err, errlen, -ENOTSUP, "--cgroup: cannot read " CG_ROOT
+		return jail_fail(err, errlen, -ENOTSUP, "--cgroup: cannot read " CG_ROOT
 			    "/cgroup.controllers: %s", strerror(errno));
 	for (int i = 0; i < ctx->opts->nr_cgroups; i++) {
 		const char *file = ctx->opts->cgroups[i].file;
 		size_t clen = (size_t)(strchr(file, '.') - file);
 
 		if (!has_word(avail, file, clen))
-			return fail(err, errlen, -ENOTSUP, "--cgroup %s: the %.*s controller is not "
+			return jail_fail(err, errlen, -ENOTSUP, "--cgroup %s: the %.*s controller is not "
 				    "available (" CG_ROOT "/cgroup.controllers: %s)", file,
 				    (int)clen, file, avail);
 	}
 	snprintf(ctx->cgroup, sizeof(ctx->cgroup), CG_PARENT "/%s", ctx->opts->id);
 	if (access(ctx->cgroup, F_OK) == 0)
-		return fail(err, errlen, -EEXIST, "cgroup %s exists: another jail with --id %s runs, "
+		return jail_fail(err, errlen, -EEXIST, "cgroup %s exists: another jail with --id %s runs, "
 			    "or one left it (rmdir it)", ctx->cgroup, ctx->opts->id);
 	return 0;
 }
@@ -116,7 +103,7 @@ static int enable_controllers(struct jail_ctx *ctx, const char *dir, char *err, 
 
 		snprintf(val, sizeof(val), "+%.*s", (int)(strchr(file, '.') - file), file);
 		if ((ret = write_file(path, val)))
-			return fail(err, errlen, ret, "%s: cannot enable %s: %s", path, val + 1,
+			return jail_fail(err, errlen, ret, "%s: cannot enable %s: %s", path, val + 1,
 				    strerror(-ret));
 	}
 	return 0;
@@ -132,18 +119,18 @@ int jail_cgroup_create(struct jail_ctx *ctx, char *err, size_t errlen)
 	if ((ret = enable_controllers(ctx, CG_ROOT, err, errlen)))
 		return ret;
 	if (mkdir(CG_PARENT, 0755) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, CG_PARENT ": %s", strerror(errno));
+		return jail_fail(err, errlen, -errno, CG_PARENT ": %s", strerror(errno));
 	if ((ret = enable_controllers(ctx, CG_PARENT, err, errlen)))
 		return ret;
 	if (mkdir(ctx->cgroup, 0755) < 0)
-		return fail(err, errlen, -errno, "%s: %s", ctx->cgroup, strerror(errno));
+		return jail_fail(err, errlen, -errno, "%s: %s", ctx->cgroup, strerror(errno));
 	ctx->cgroup_made = true;
 	for (int i = 0; i < ctx->opts->nr_cgroups; i++) {
 		const struct jail_cgroup_set *s = &ctx->opts->cgroups[i];
 
 		snprintf(path, sizeof(path), "%s/%s", ctx->cgroup, s->file);
 		if ((ret = write_file(path, s->value)))
-			return fail(err, errlen, -EINVAL, "--cgroup %s=%s: %s", s->file, s->value,
+			return jail_fail(err, errlen, -EINVAL, "--cgroup %s=%s: %s", s->file, s->value,
 				    ret == -ENOENT ? "no such file in the cgroup" : strerror(-ret));
 	}
 	return 0;
@@ -159,7 +146,7 @@ int jail_cgroup_add(struct jail_ctx *ctx, pid_t pid, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/cgroup.procs", ctx->cgroup);
 	snprintf(val, sizeof(val), "%d", (int)pid);
 	if ((ret = write_file(path, val)))
-		return fail(err, errlen, ret, "%s: cannot move pid %d in: %s", path, (int)pid,
+		return jail_fail(err, errlen, ret, "%s: cannot move pid %d in: %s", path, (int)pid,
 			    strerror(-ret));
 	return 0;
 }

@@ -14,12 +14,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#define NSFS_MAGIC_ 0x6e736673
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+int jail_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,15 +24,17 @@ static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+#define NSFS_MAGIC_ 0x6e736673
+
 static int check_dev(const char *path, dev_t *rdev, char *err, size_t errlen)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return fail(err, errlen, -ENODEV, "%s: %s (the jail makes its own node from it)",
+		return jail_fail(err, errlen, -ENODEV, "%s: %s (the jail makes its own node from it)",
 			    path, strerror(errno));
 	if (!S_ISCHR(st.st_mode))
-		return fail(err, errlen, -ENODEV, "%s: not a character device", path);
+		return jail_fail(err, errlen, -ENODEV, "%s: not a character device", path);
 	*rdev = st.st_rdev;
 	return 0;
 }
@@ -65,15 +62,15 @@ static int check_file(const struct jail_ctx *ctx, const struct jail_file *f, cha
 	if (stat(f->host, &st) < 0) {
 		if (errno == ENOENT && f->kind == JAIL_FILE_OUT)
 			return 0;  /* created, owned by the uid */
-		return fail(err, errlen, -EINVAL, "%s %s: %s", f->what, f->host, strerror(errno));
+		return jail_fail(err, errlen, -EINVAL, "%s %s: %s", f->what, f->host, strerror(errno));
 	}
 	if (f->kind == JAIL_FILE_OUT ? !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))
 	    : !(S_ISREG(st.st_mode) || (f->kind == JAIL_FILE_RW && S_ISBLK(st.st_mode)) ||
 		(f->kind == JAIL_FILE_IN && S_ISBLK(st.st_mode))))
-		return fail(err, errlen, -EINVAL, "%s %s: not a regular file", f->what, f->host);
+		return jail_fail(err, errlen, -EINVAL, "%s %s: not a regular file", f->what, f->host);
 	if (f->kind != JAIL_FILE_CONFIG &&
 	    !jail_mode_allows(st.st_mode, st.st_uid, st.st_gid, uid, gid, write))
-		return fail(err, errlen, -EACCES, "%s %s: uid %u gid %u cannot have it %s (owner "
+		return jail_fail(err, errlen, -EACCES, "%s %s: uid %u gid %u cannot have it %s (owner "
 			    "%u:%u, mode %03o): mvm jail links the file, it does not change its owner",
 			    f->what, f->host, (unsigned)uid, (unsigned)gid, kind_name(f->kind),
 			    (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 0777));
@@ -89,18 +86,18 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 	int ret;
 
 	if (stat(base, &st) < 0)
-		return fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
+		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return fail(err, errlen, -EINVAL, "--chroot-base %s: not a directory", base);
+		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: not a directory", base);
 	if (statvfs(base, &vfs) == 0 && (vfs.f_flag & ST_NODEV))
-		return fail(err, errlen, -EINVAL, "--chroot-base %s: its file system is mounted nodev, "
+		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: its file system is mounted nodev, "
 			    "so /dev/kvm made in the jail could not be opened", base);
 	/* Absolute and free of links: the child compares it with mount points. */
 	if (!realpath(base, abs))
-		return fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
+		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
 	if (snprintf(ctx->id_dir, sizeof(ctx->id_dir), "%s/mvm/%s", strcmp(abs, "/") ? abs : "",
 		     ctx->opts->id) >= (int)sizeof(ctx->id_dir) - 6)
-		return fail(err, errlen, -EINVAL, "--chroot-base %s: path too long", base);
+		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: path too long", base);
 	snprintf(ctx->root, sizeof(ctx->root), "%s/root", ctx->id_dir);
 	/* DIR/mvm and DIR/mvm/ID are used when they exist: never through a link. */
 	for (int i = 0; i < 2; i++) {
@@ -111,7 +108,7 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 		else
 			snprintf(p, sizeof(p), "%s/mvm", base);
 		if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
-			return fail(err, errlen, -EEXIST, "%s exists and is not a directory (a symbolic "
+			return jail_fail(err, errlen, -EEXIST, "%s exists and is not a directory (a symbolic "
 				    "link?): remove it", p);
 	}
 	if (lstat(ctx->root, &st) == 0) {
@@ -120,7 +117,7 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 		bool empty = true;
 
 		if (!S_ISDIR(st.st_mode))
-			return fail(err, errlen, -EEXIST, "jail root %s exists and is not a directory "
+			return jail_fail(err, errlen, -EEXIST, "jail root %s exists and is not a directory "
 				    "(a symbolic link?): remove it", ctx->root);
 		d = opendir(ctx->root);
 		while (d && (e = readdir(d))) {
@@ -130,7 +127,7 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 		if (d)
 			closedir(d);
 		if (!empty)
-			return fail(err, errlen, -EEXIST, "jail root %s exists and is not empty: another "
+			return jail_fail(err, errlen, -EEXIST, "jail root %s exists and is not empty: another "
 				    "jail with --id %s runs, or one left it (remove %s)", ctx->root,
 				    ctx->opts->id, ctx->id_dir);
 	}
@@ -147,10 +144,10 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 
 		ctx->netns_fd = open(ctx->opts->netns, O_RDONLY | O_CLOEXEC);
 		if (ctx->netns_fd < 0)
-			return fail(err, errlen, -EINVAL, "--netns %s: %s", ctx->opts->netns,
+			return jail_fail(err, errlen, -EINVAL, "--netns %s: %s", ctx->opts->netns,
 				    strerror(errno));
 		if (fstatfs(ctx->netns_fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC_)
-			return fail(err, errlen, -EINVAL, "--netns %s: not a namespace file (expected "
+			return jail_fail(err, errlen, -EINVAL, "--netns %s: not a namespace file (expected "
 				    "e.g. /var/run/netns/NAME or /proc/PID/ns/net)", ctx->opts->netns);
 	}
 	return 0;
@@ -220,21 +217,21 @@ static int link_file(struct jail_ctx *ctx, int rootfd, const struct jail_file *f
 			ret = fchown(fd, ctx->opts->uid, ctx->opts->gid) < 0 ? -errno : 0;
 			close(fd);
 			if (ret)
-				return fail(err, errlen, ret, "%s: chown: %s", f->host, strerror(-ret));
+				return jail_fail(err, errlen, ret, "%s: chown: %s", f->host, strerror(-ret));
 		} else if (errno != EEXIST) {
-			return fail(err, errlen, -errno, "%s: %s", f->host, strerror(errno));
+			return jail_fail(err, errlen, -errno, "%s: %s", f->host, strerror(errno));
 		}
 	}
 	if (linkat(AT_FDCWD, f->host, rootfd, f->name, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
 	if (errno != EXDEV && errno != EPERM)
-		return fail(err, errlen, -errno, "%s: cannot link it into %s: %s", f->host, ctx->root,
+		return jail_fail(err, errlen, -errno, "%s: cannot link it into %s: %s", f->host, ctx->root,
 			    strerror(errno));
 	/* Another file system (or a link the kernel's protected_hardlinks refuses): a bind
 	 * mount in the jail's namespace, which leaves no trace on the host. */
 	ret = placeholder(ctx, rootfd, f->host, f->name, f->kind == JAIL_FILE_IN);
 	if (ret)
-		return fail(err, errlen, ret, "%s: cannot prepare its bind mount in %s: %s", f->host,
+		return jail_fail(err, errlen, ret, "%s: cannot prepare its bind mount in %s: %s", f->host,
 			    ctx->root, strerror(-ret));
 	return 0;
 }
@@ -244,7 +241,7 @@ static int make_dev(struct jail_ctx *ctx, int rootfd, const char *rel, dev_t rde
 {
 	if (mknodat(rootfd, rel, S_IFCHR | 0600, rdev) < 0 ||
 	    fchownat(rootfd, rel, ctx->opts->uid, ctx->opts->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return fail(err, errlen, -errno, "%s/%s (device %u:%u): %s", ctx->root, rel,
+		return jail_fail(err, errlen, -errno, "%s/%s (device %u:%u): %s", ctx->root, rel,
 			    major(rdev), minor(rdev), strerror(errno));
 	return 0;
 }
@@ -270,7 +267,7 @@ static int write_config(struct jail_ctx *ctx, int rootfd, char *err, size_t errl
 bad:
 	if (fd >= 0)
 		close(fd);
-	return fail(err, errlen, -EIO, "%s/%s: cannot write the jail's config file: %s", ctx->root,
+	return jail_fail(err, errlen, -EIO, "%s/%s: cannot write the jail's config file: %s", ctx->root,
 		    f->name, strerror(errno));
 }
 
@@ -282,24 +279,24 @@ int jail_fs_create(struct jail_ctx *ctx, char *err, size_t errlen)
 
 	snprintf(mvmdir, sizeof(mvmdir), "%s/mvm", ctx->opts->chroot_base);
 	if ((mkdir(mvmdir, 0755) < 0 && errno != EEXIST))
-		return fail(err, errlen, -errno, "%s: %s", mvmdir, strerror(errno));
+		return jail_fail(err, errlen, -errno, "%s: %s", mvmdir, strerror(errno));
 	if (mkdir(ctx->id_dir, 0755) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "%s: %s", ctx->id_dir, strerror(errno));
+		return jail_fail(err, errlen, -errno, "%s: %s", ctx->id_dir, strerror(errno));
 	ctx->root_made = true;
 	if (mkdir(ctx->root, 0750) < 0 && errno != EEXIST)
-		return fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
+		return jail_fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
 	/* O_NOFOLLOW: a link planted at root (checked above, but it could race) is refused. */
 	rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rootfd < 0)
-		return fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
+		return jail_fail(err, errlen, -errno, "%s: %s", ctx->root, strerror(errno));
 	/* The root stays root's until the child has made its binds (jail/enter.c gives it to
 	 * the uid, for mvm's API socket), so no process of the uid can swap what is in it. */
 	if (fchown(rootfd, 0, 0) < 0 || fchmod(rootfd, 0750) < 0) {
-		ret = fail(err, errlen, -errno, "%s: chown: %s", ctx->root, strerror(errno));
+		ret = jail_fail(err, errlen, -errno, "%s: chown: %s", ctx->root, strerror(errno));
 		goto out;
 	}
 	if ((ret = mkdirs_at(rootfd, "dev/net", true)) < 0) {
-		ret = fail(err, errlen, ret, "%s/dev: %s", ctx->root, strerror(-ret));
+		ret = jail_fail(err, errlen, ret, "%s/dev: %s", ctx->root, strerror(-ret));
 		goto out;
 	}
 	if ((ret = make_dev(ctx, rootfd, "dev/kvm", ctx->kvm_rdev, err, errlen)) ||
@@ -318,17 +315,17 @@ int jail_fs_create(struct jail_ctx *ctx, char *err, size_t errlen)
 	 * made in the child's namespace refuses. */
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0 || (size_t)n >= sizeof(exe) - 1) {
-		ret = fail(err, errlen, -EIO, "cannot find mvm's own binary (/proc/self/exe)");
+		ret = jail_fail(err, errlen, -EIO, "cannot find mvm's own binary (/proc/self/exe)");
 		goto out;
 	}
 	exe[n] = 0;
 	if ((ret = placeholder(ctx, rootfd, exe, "mvm", true))) {
-		ret = fail(err, errlen, ret, "%s/mvm: %s", ctx->root, strerror(-ret));
+		ret = jail_fail(err, errlen, ret, "%s/mvm: %s", ctx->root, strerror(-ret));
 		goto out;
 	}
 	for (int i = 0; i < ctx->nr_libs; i++) {
 		if ((ret = placeholder(ctx, rootfd, ctx->libs[i], ctx->libs[i] + 1, true))) {
-			ret = fail(err, errlen, ret, "%s%s: %s", ctx->root, ctx->libs[i],
+			ret = jail_fail(err, errlen, ret, "%s%s: %s", ctx->root, ctx->libs[i],
 				   strerror(-ret));
 			goto out;
 		}

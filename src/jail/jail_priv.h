@@ -10,6 +10,10 @@
 
 #include "jail/jail.h"
 
+/* Write the message into err and return ret (one definition, in fs.c). */
+int jail_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #define JAIL_MAX_LIBS 64
 
 /* A file bind-mounted onto an empty file of the jail (src on the host, dst inside). */

@@ -9,19 +9,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 static int add_lib(struct jail_ctx *ctx, const char *path)
 {
 	if (path[0] != '/')
@@ -72,7 +59,7 @@ int jail_libs_collect(struct jail_ctx *ctx, char *err, size_t errlen)
 	size_t len = 1;
 
 	if ((interp && add_lib(ctx, interp)) || dl_iterate_phdr(lib_cb, ctx))
-		return fail(err, errlen, -E2BIG, "mvm uses more than %d shared libraries",
+		return jail_fail(err, errlen, -E2BIG, "mvm uses more than %d shared libraries",
 			    JAIL_MAX_LIBS);
 	for (int i = 0; i < ctx->nr_libs; i++)
 		len += strlen(ctx->libs[i]) + 1;
