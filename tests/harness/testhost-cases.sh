@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# tests/harness/testhost-cases.sh - checks scripts/lib/testhost-cases.sh's restarts without a test
+# host: th_vm is replaced by a script of what each test host VM "printed" and how it ended.
+# Prints `ok NAME` / `not ok NAME: why` per check and `N passed, M failed`.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+MVM_ROOT=$(cd "$here/../.." && pwd)
+# shellcheck source=../../scripts/lib/tap.sh
+. "$MVM_ROOT/scripts/lib/tap.sh"
+# shellcheck source=../../scripts/lib/testhost-cases.sh
+. "$MVM_ROOT/scripts/lib/testhost-cases.sh"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+r_pass=0 r_fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok $1"; r_pass=$((r_pass + 1)); else echo "not ok $1: got [$2], want [$3]"; r_fail=$((r_fail + 1)); fi; }
+
+# The fake VMs: VM_PLAN[i] = "RC DIE-AT" for the i-th VM started: it passes its cases in order
+# until the case named DIE-AT (which it leaves unfinished) and ends with RC.
+VM_PLAN=() VM_N=0 VM_ASKED=()
+th_vm() {
+	local log=$1 rc die c; shift
+	read -r rc die <<<"${VM_PLAN[$VM_N]}"
+	VM_ASKED+=("$*")
+	VM_N=$((VM_N + 1))
+	: >"$log"
+	for c in "$@"; do
+		[ "$c" = "$die" ] && break
+		echo "ok $c" >>"$log"
+	done
+	[ "$die" = - ] && echo "$# passed, 0 failed" >>"$log"
+	TH_RC=$rc
+}
+
+# run NAME CASES... : th_run_cases over CASES with the plan set; its output in $tmp/NAME.
+run() {
+	local name=$1; shift
+	passed=0 failed=0 skipped=0 VM_N=0 VM_ASKED=()
+	TH_CASES=("$@") TH_ONLY=("$@")
+	th_run_cases 100 100 "$tmp" >"$tmp/$name" 2>&1
+}
+notoks() { grep '^not ok' "$1" | sed 's/:.*//; s/^not ok //' | tr '\n' ' ' | sed 's/ $//'; }
+
+VM_PLAN=("0 -")
+run clean a b c
+check "clean run: one VM, done" "$TH_DONE $VM_N" "1 1"
+
+# One death in b: b runs again with c in a second VM and passes.
+VM_PLAN=("125 b" "0 -")
+run one-death a b c
+check "one death: b and c rerun" "${VM_ASKED[1]}" "b c"
+check "one death: all pass" "$passed $failed $(notoks "$tmp/one-death")" "3 0 "
+
+# Deaths in b and then in c (different cases): three VMs, everything passes.
+VM_PLAN=("125 b" "125 c" "0 -")
+run two-cases a b c d
+check "deaths in two cases: third VM runs c d" "$VM_N ${VM_ASKED[2]}" "3 c d"
+check "deaths in two cases: all pass" "$passed $failed" "4 0"
+
+# b kills the test host twice: b fails, c and d still run in a third VM.
+VM_PLAN=("125 b" "125 b" "0 -")
+run same-case a b c d
+check "same case twice: b fails, c d run on" "$(notoks "$tmp/same-case") ${VM_ASKED[2]}" "b c d"
+check "same case twice: counts" "$passed $failed" "3 1"
+
+# A death in every VM: after TH_MAX_STARTS VMs the cases left fail as not run.
+TH_MAX_STARTS=3
+VM_PLAN=("125 b" "125 c" "125 d" "0 -")
+run budget a b c d e
+check "start budget: three VMs at most" "$VM_N" "3"
+check "start budget: d and e fail unrun" "$(notoks "$tmp/budget")" "d e"
+TH_MAX_STARTS=4
+
+# Any other status (a broken test host, not a death) ends the run at once.
+VM_PLAN=("2 b" "0 -")
+run broken a b c
+check "other status: no restart" "$VM_N $(notoks "$tmp/broken")" "1 b c"
+
+echo "$r_pass passed, $r_fail failed"
+[ "$r_fail" -eq 0 ]
