@@ -165,3 +165,77 @@ EOF
 	elif grep -qaE 'AddressSanitizer|runtime error|LeakSanitizer' "$VM_ERR"; then fail_case config-file-firecracker "mvm printed a sanitizer report"
 	else ok config-file-firecracker; fi
 }
+
+# One Firecracker config file with every device Firecracker has that mvm emulates: a rate-limited
+# root drive (the vsock tool, read at boot) and a rate-limited data drive, a balloon that
+# inflates at boot, vsock and a rate-limited entropy device; served with --api-sock. The guest
+# reads the data drive at the configured rate (a 1 MiB bucket refilled per second: the 8 MiB
+# image takes ~7 s), a host client streams to the guest's vsock listener with its checksum
+# checked, GET /balloon shows the inflated 64 MiB and GET /vm/config the limiters.
+CONFIG_CASES+=(config-file-fc-devices)
+case_config-file-fc-devices() {
+	local name=config-file-fc-devices f=$work/fc-devices.json data=$work/fc-devices-data.img
+	local img=$work/fc-devices-root.img fifo=$work/fc-devices.fifo uds=$work/fc-devices.vsock
+	local vt size t0 secs hsend
+	have_curl "$name" || return
+	vt=$(vsockt_tool) || { notok "$name" "cannot build tests/linux/guest/vsockt.c (cc -static)"; return; }
+	size=$(stat -c %s "$vt")
+	cp "$vt" "$img" && truncate -s 4M "$img"
+	dd if=/dev/urandom of="$data" bs=1M count=8 2>/dev/null
+	rm -f "$uds"
+	cat >"$f" <<JSON
+{
+  "boot-source": {
+    "kernel_image_path": $(cfg_json_str "$kernel"),
+    "initrd_path": $(cfg_json_str "$initrd"),
+    "boot_args": $(cfg_json_str "$BASE_CMDLINE mvmtest=echo")
+  },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 512 },
+  "drives": [
+    { "drive_id": "tool", "path_on_host": $(cfg_json_str "$img"), "is_root_device": false,
+      "is_read_only": true,
+      "rate_limiter": { "bandwidth": { "size": 4194304, "refill_time": 1000 } } },
+    { "drive_id": "data", "path_on_host": $(cfg_json_str "$data"), "is_root_device": false,
+      "is_read_only": true,
+      "rate_limiter": { "bandwidth": { "size": 1048576, "refill_time": 1000 },
+                        "ops": { "size": 1000, "refill_time": 1000 } } }
+  ],
+  "balloon": { "amount_mib": 64, "deflate_on_oom": true, "stats_polling_interval_s": 1 },
+  "vsock": { "guest_cid": 3, "uds_path": $(cfg_json_str "$uds") },
+  "entropy": { "rate_limiter": { "bandwidth": { "size": 65536, "refill_time": 100 } } }
+}
+JSON
+	mkfifo "$fifo"
+	exec 3<>"$fifo"
+	api_start "$name" "$fifo" --config-file "$f" || { exec 3>&-; return; }
+	bad=
+	if ! vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; then
+		exec 3>&-; vm_kill; fail_case "$name" "$(boot_failed_reason)"; return
+	fi
+	say "head -c $size /dev/vda >/tmp/vt; chmod +x /tmp/vt; (/tmp/vt serve 1000 </dev/null &)"
+	api_wait 'VSOCKT-SERVING 1000' 30 || bad="the guest's vsock server did not start"
+	if [ -z "$bad" ]; then
+		hsend=$(timeout 120 "$vt" hsend "$uds" 1000 $((4 << 20)) 7)
+		[ "${hsend%% *}" = VSOCKT-HSEND-OK ] || bad="host -> guest vsock stream: ${hsend:-no answer}"
+	fi
+	# The data drive at 1 MiB/s: 8 MiB, the first 1 MiB from the full bucket.
+	t0=$(mvm_now)
+	say 'dd if=/dev/vdb of=/dev/null bs=64k iflag=direct 2>/dev/null; echo MVM-FCDEV-READ-$((6*7))'
+	api_wait '^MVM-FCDEV-READ-42' 60 || bad=${bad:-"the guest did not finish reading /dev/vdb in 60 s"}
+	secs=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
+	echo "# $name: 8 MiB read from the 1 MiB/s drive in $secs s (expected about 7 s)"
+	awk -v s="$secs" 'BEGIN { exit !(s >= 5.5) }' || bad=${bad:-"8 MiB read from a 1 MiB/s drive in $secs s: the limiter did not hold it"}
+	balloon_wait_actual 64 60 || bad=${bad:-"GET /balloon never showed actual_mib 64: $(api_body | head -c 200)"}
+	expect "$name" 200 "$(api GET /vm/config)" "GET /vm/config"
+	expect_grep '"guest_cid": *3' "$(api_body)" "GET /vm/config: no vsock"
+	expect_grep '"amount_mib": *64' "$(api_body)" "GET /vm/config: no balloon"
+	expect_grep '"size": *1048576' "$(api_body)" "GET /vm/config: no data drive limiter"
+	[ -n "$hsend" ] && echo "# $name: vsock $hsend"
+	say 'poweroff -f'
+	api_wait_exit 45 || :
+	exec 3>&-
+	time_note "$name"
+	if [ -n "$bad" ]; then fail_case "$name" "$bad"
+	elif [ -n "$(unclean_end)" ]; then fail_case "$name" "$(unclean_end)"
+	else ok "$name"; fi
+}
