@@ -297,7 +297,29 @@ def gen_balloon():
     put("balloon", "stats-split", bytes([1]) + vq(2, F_INDIRECT, [[(P, 5, 0), (P + 5, len(st) - 5, 0), (P + 0x1000, 16, DESC_F_WRITE)]], payload=st))
 
 
-TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall, "net": gen_net, "balloon": gen_balloon}
+# ---- virtio-console (fuzz_console: [ntx][nrx][input len le16], tx then rx chains as
+#      [nseg] + segments [off le16][len le16][w], the host input, then the tx data) ----
+def gen_console():
+    def seg(off, length, w=0):
+        return struct.pack("<HHB", off, length, 0xff if w else 0)
+    out = b"hello from the guest\n" * 4
+    keys = b"ls -l /\n"
+    put("console", "tx-one", bytes([1, 0]) + struct.pack("<H", 0) + bytes([1]) + seg(0, len(out)) + out)
+    put("console", "tx-split", bytes([2, 0]) + struct.pack("<H", 0) + bytes([2]) + seg(0, 5) + seg(5, 20) +
+        bytes([1]) + seg(25, len(out) - 25) + out)
+    put("console", "tx-writable-ignored", bytes([1, 0]) + struct.pack("<H", 0) + bytes([2]) + seg(0, 10) +
+        seg(0x100, 8, 1) + out)
+    put("console", "rx-one", bytes([0, 1]) + struct.pack("<H", len(keys)) + bytes([1]) + seg(0, 64, 1) + keys)
+    put("console", "rx-short-buffers", bytes([0, 3]) + struct.pack("<H", len(keys)) +
+        (bytes([1]) + seg(0, 3, 1)) + (bytes([2]) + seg(0x10, 2, 1) + seg(0x20, 1, 1)) +
+        (bytes([1]) + seg(0x30, 64, 1)) + keys)
+    put("console", "rx-readable-refused", bytes([0, 2]) + struct.pack("<H", len(keys)) +
+        (bytes([2]) + seg(0, 4) + seg(0x10, 16, 1)) + (bytes([1]) + seg(0x40, 64, 1)) + keys)
+    put("console", "both", bytes([1, 1]) + struct.pack("<H", len(keys)) + bytes([1]) + seg(0, len(out)) +
+        bytes([1]) + seg(0, 4096, 1) + keys + out)
+
+
+TARGETS = {"vq": gen_vq, "blk": gen_blk, "boot": gen_boot, "config": gen_config, "api": gen_api, "hcall": gen_hcall, "net": gen_net, "balloon": gen_balloon, "console": gen_console}
 
 if __name__ == "__main__":
     for gen in TARGETS.values():

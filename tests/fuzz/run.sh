@@ -48,6 +48,7 @@ targets=(
 	"fuzz_stream  150000 "
 	"fuzz_balloon  30000 "
 	"fuzz_vsock     3000 "
+	"fuzz_console   8000 "
 )
 
 passed=0 failed=0
