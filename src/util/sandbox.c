@@ -40,8 +40,12 @@ struct sb_list {
 	bool open_write;       /* openat may create and write files */
 };
 
-#define SB_LIST(s, i, f, t) { s, ARRAY_LEN(s), i, ARRAY_LEN(i), f, ARRAY_LEN(f), t, false }
-#define SB_SYS(s)           { s, ARRAY_LEN(s), NULL, 0, NULL, 0, false, false }
+/* Designated, so a field added later starts false/empty everywhere. */
+#define SB_SYSCALLS(s)  .sys = (s), .nsys = ARRAY_LEN(s)
+#define SB_IOCTLS(i)    .ioctls = (i), .nioctls = ARRAY_LEN(i)
+#define SB_FAMILIES(f)  .families = (f), .nfamilies = ARRAY_LEN(f)
+#define SB_LIST(s, i, f, t) { SB_SYSCALLS(s), SB_IOCTLS(i), SB_FAMILIES(f), .threads = (t) }
+#define SB_SYS(s)           { SB_SYSCALLS(s) }
 
 /* Every thread: memory, locks, time, signals, exit, its own log lines. */
 static const int sys_base[] = {
@@ -175,25 +179,18 @@ static const unsigned long ioctl_main[] = {
 };
 
 static const struct sb_list lists[SANDBOX_KINDS] = {
-	[SANDBOX_VCPU] = { sys_vcpu, ARRAY_LEN(sys_vcpu), ioctl_vcpu, ARRAY_LEN(ioctl_vcpu),
-			   NULL, 0, false },
+	[SANDBOX_VCPU] = { SB_SYSCALLS(sys_vcpu), SB_IOCTLS(ioctl_vcpu) },
 	[SANDBOX_BLK] = SB_SYS(sys_blk),
-	[SANDBOX_NET_TAP] = { sys_tap, ARRAY_LEN(sys_tap), ioctl_tap, ARRAY_LEN(ioctl_tap),
-			      NULL, 0, false },
+	[SANDBOX_NET_TAP] = { SB_SYSCALLS(sys_tap), SB_IOCTLS(ioctl_tap) },
 	[SANDBOX_NET_USER] = SB_LIST(sys_user, ioctl_user, family_user, false),
 	[SANDBOX_DEVICE] = SB_SYS(sys_device),
-	[SANDBOX_VSOCK] = { sys_vsock, ARRAY_LEN(sys_vsock), NULL, 0, family_vsock,
-			    ARRAY_LEN(family_vsock), false, false },
-	[SANDBOX_API] = { sys_api, ARRAY_LEN(sys_api), ioctl_api, ARRAY_LEN(ioctl_api),
-			  family_api, ARRAY_LEN(family_api), true, true },
-	[SANDBOX_CONSOLE] = { sys_console, ARRAY_LEN(sys_console), ioctl_tty,
-			      ARRAY_LEN(ioctl_tty), NULL, 0, false },
-	[SANDBOX_METRICS] = { sys_metrics, ARRAY_LEN(sys_metrics), ioctl_metrics,
-			      ARRAY_LEN(ioctl_metrics), NULL, 0, false },
-	[SANDBOX_OUTQ] = { sys_outq, ARRAY_LEN(sys_outq), ioctl_outq, ARRAY_LEN(ioctl_outq),
-			   NULL, 0, false },
-	[SANDBOX_MAIN] = { sys_main, ARRAY_LEN(sys_main), ioctl_main, ARRAY_LEN(ioctl_main),
-			   NULL, 0, true },
+	[SANDBOX_VSOCK] = { SB_SYSCALLS(sys_vsock), SB_FAMILIES(family_vsock) },
+	[SANDBOX_API] = { SB_SYSCALLS(sys_api), SB_IOCTLS(ioctl_api), SB_FAMILIES(family_api),
+			  .threads = true, .open_write = true },
+	[SANDBOX_CONSOLE] = { SB_SYSCALLS(sys_console), SB_IOCTLS(ioctl_tty) },
+	[SANDBOX_METRICS] = { SB_SYSCALLS(sys_metrics), SB_IOCTLS(ioctl_metrics) },
+	[SANDBOX_OUTQ] = { SB_SYSCALLS(sys_outq), SB_IOCTLS(ioctl_outq) },
+	[SANDBOX_MAIN] = { SB_SYSCALLS(sys_main), SB_IOCTLS(ioctl_main), .threads = true },
 };
 
 /* Kinds that run an epoll loop (util/evloop.c). */
@@ -378,7 +375,7 @@ static int sb_add_list(scmp_filter_ctx ctx, const struct sb_list *l)
 
 			for (size_t j = 0; j < ARRAY_LEN(ops); j++)
 				if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-							   SCMP_A0(SCMP_CMP_EQ, ops[j]))))
+							   SCMP_A0(SCMP_CMP_EQ, ops[j], 0))))
 					return rc;
 			continue;
 		}
@@ -395,12 +392,12 @@ static int sb_add_list(scmp_filter_ctx ctx, const struct sb_list *l)
 	}
 	for (size_t i = 0; i < l->nioctls; i++)
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					   SCMP_A1(SCMP_CMP_EQ, l->ioctls[i]))))
+					   SCMP_A1(SCMP_CMP_EQ, l->ioctls[i], 0))))
 			return rc;
 	for (size_t i = 0; i < l->nfamilies; i++)
 		if (l->families[i] >= 0 &&
 		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)l->families[i]))))
+					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)l->families[i], 0))))
 			return rc;
 	if (l->threads) {
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

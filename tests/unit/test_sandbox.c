@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -247,6 +248,50 @@ static void test_hook(void **state)
 	assert_exit(run_child(SANDBOX_BLK, SANDBOX_KILL, P_NONE, err, sizeof(err)), 0);
 }
 
+/* The README's seccomp table gives each kind's syscall count: it must be the
+ * count the filter really allows (the table is how users audit the lists).
+ * Rows read "| `thread` (KIND) | N |" or "| `thread` (KIND, ...) | N |". */
+static void test_readme_counts(void **state)
+{
+	FILE *f = fopen("README.md", "r");
+	char line[4096];
+	int rows = 0;
+
+	if (!f)
+		f = fopen("../README.md", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *open = strstr(line, "` (");
+		char kind[32];
+		size_t n;
+		int count;
+
+		if (line[0] != '|' || !open)
+			continue;
+		open += 3;
+		n = strcspn(open, ",)");
+		if (n == 0 || n >= sizeof(kind))
+			continue;
+		memcpy(kind, open, n);
+		kind[n] = '\0';
+		for (int k = 0; k < SANDBOX_KINDS; k++) {
+			const char *cell;
+
+			if (strcmp(kind, sandbox_kind_name(k)))
+				continue;
+			cell = strstr(open, ") | ");
+			assert_non_null(cell);
+			count = atoi(cell + 4);
+			if (count != sandbox_check_kind(k, SANDBOX_KILL))
+				fail_msg("README: %s allows %d syscalls, the filter %d", kind, count,
+					 sandbox_check_kind(k, SANDBOX_KILL));
+			rows++;
+		}
+	}
+	fclose(f);
+	assert_int_equal(rows, SANDBOX_KINDS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_ioctl_numbers),
 		cmocka_unit_test(test_log_and_off_let_it_run),
 		cmocka_unit_test(test_hook),
+		cmocka_unit_test(test_readme_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
