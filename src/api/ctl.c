@@ -49,7 +49,9 @@ void ctl_usage(FILE *out)
 		"                   live migration to an mvm run --incoming there (PUT and GET\n"
 		"                   /mvm/migrate); the source exits 0 once the destination runs;\n"
 		"                   --auto-converge: slow the guest's vCPUs down while it dirties\n"
-		"                   memory faster than the link sends it\n",
+		"                   memory faster than the link sends it\n"
+		"  migrate-set [--max-downtime MS] [--bandwidth MB/s] [--auto-converge on|off]\n"
+		"                   change the running migration's limits (PATCH /mvm/migrate)\n",
 		CTL_GRACE_S, API_SNAP_STATE_FILE,
 		API_SNAP_MEM_FILE);
 }
@@ -544,12 +546,55 @@ static int ctl_raw(const char *sock, long chunk, long delay_ms, bool no_shutdown
 	return ret == -ETIMEDOUT ? 3 : ret ? 1 : 0;
 }
 
+/* A whole decimal number, or -2 (refused by the range checks after). */
+static long ctl_long(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || end == s || *end ? -2 : v;
+}
+
+/* mvm ctl migrate-set: PATCH /mvm/migrate with the limits given (-1: not given). */
+static int ctl_migrate_set(const char *sock, long downtime_ms, long bandwidth, const char *converge)
+{
+	char body[256];
+	int n = 0;
+
+	if (downtime_ms == -1 && bandwidth == -1 && !converge) {
+		log_err("ctl: migrate-set needs --max-downtime MS, --bandwidth MB/s or "
+			"--auto-converge on|off");
+		return 2;
+	}
+	if ((downtime_ms != -1 && (downtime_ms < 1 || downtime_ms > 60000)) ||
+	    (bandwidth != -1 && (bandwidth < 0 || bandwidth > 1000000))) {
+		log_err("ctl: --max-downtime must be 1 to 60000 ms, --bandwidth 0 to 1000000 MB/s");
+		return 2;
+	}
+	n += snprintf(body + n, sizeof(body) - (size_t)n, "{");
+	if (downtime_ms != -1)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "\"max_downtime_ms\": %ld, ",
+			      downtime_ms);
+	if (bandwidth != -1)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "\"bandwidth_mbps\": %ld, ",
+			      bandwidth);
+	if (converge)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "\"auto_converge\": %s, ",
+			      strcmp(converge, "on") ? "false" : "true");
+	snprintf(body + n - 2, sizeof(body) - (size_t)(n - 2), "}");
+	return ctl_call(sock, "PATCH", "/mvm/migrate", body, false);
+}
+
 int ctl_main(int argc, char **argv)
 {
 	const char *sock = NULL, *cmd = NULL;
 	long grace = CTL_GRACE_S, chunk = 0, delay = 0, timeout = CTL_TIMEOUT_MS;
 	long downtime = 30, bandwidth = 0;
 	bool no_shutdown = false, stay_paused = false, diff = false, auto_converge = false;
+	bool set_downtime = false, set_bandwidth = false;
+	const char *converge_arg = NULL;   /* migrate-set's --auto-converge on|off */
 	const char *arg = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -570,14 +615,20 @@ int ctl_main(int argc, char **argv)
 			no_shutdown = true;
 		else if (!strcmp(a, "--stay-paused"))
 			stay_paused = true;
+		else if (!strcmp(a, "--auto-converge") && has_val &&
+			 (!strcmp(argv[i + 1], "on") || !strcmp(argv[i + 1], "off")))
+			converge_arg = argv[++i];
 		else if (!strcmp(a, "--auto-converge"))
 			auto_converge = true;
 		else if (!strcmp(a, "--diff"))
 			diff = true;
-		else if (!strcmp(a, "--max-downtime") && has_val)
-			downtime = strtol(argv[++i], NULL, 10);
-		else if (!strcmp(a, "--bandwidth") && has_val)
-			bandwidth = strtol(argv[++i], NULL, 10);
+		else if (!strcmp(a, "--max-downtime") && has_val) {
+			downtime = ctl_long(argv[++i]);
+			set_downtime = true;
+		} else if (!strcmp(a, "--bandwidth") && has_val) {
+			bandwidth = ctl_long(argv[++i]);
+			set_bandwidth = true;
+		}
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			ctl_usage(stdout);
 			return 0;
@@ -635,9 +686,12 @@ int ctl_main(int argc, char **argv)
 		log_err("ctl: unexpected argument '%s' (see mvm ctl --help)", arg);
 		return 2;
 	}
+	if (!strcmp(cmd, "migrate-set"))
+		return ctl_migrate_set(sock, set_downtime ? downtime : -1,
+				       set_bandwidth ? bandwidth : -1, converge_arg);
 	if (!strcmp(cmd, "raw"))
 		return ctl_raw(sock, chunk, delay, no_shutdown, timeout);
 	log_err("ctl: unknown command '%s' (pause, resume, stop, stat, vcpus, config, info, "
-		"snapshot, migrate)", cmd);
+		"snapshot, migrate, migrate-set)", cmd);
 	return 2;
 }

@@ -47,6 +47,43 @@ out:
 	return ret < 0 ? ret : ret ? -EINVAL : 0;
 }
 
+int fc_parse_migrate_tune(const char *body, size_t len, struct vm_migrate_tune *t, char *err,
+			  size_t errlen)
+{
+	static const char *const known[] = { "max_downtime_ms", "bandwidth_mbps", "auto_converge",
+					     NULL };
+	struct json_object *doc = NULL;
+	int64_t v;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	if ((ret = fc_json_parse_object(body, len, "body", &doc, err, errlen)))
+		return ret;
+	if ((ret = fc_json_check_keys(doc, "", known, err, errlen)))
+		goto out;
+	if ((ret = fc_json_int(doc, "", "max_downtime_ms", false, 1, 60000, &v, err, errlen)) < 0)
+		goto out;
+	if ((t->has_downtime = ret == 1))
+		t->max_downtime_ms = (uint32_t)v;
+	if ((ret = fc_json_int(doc, "", "bandwidth_mbps", false, 0, 1000000, &v, err, errlen)) < 0)
+		goto out;
+	if ((t->has_bandwidth = ret == 1))
+		t->bandwidth = (uint64_t)v * 1000000ull;
+	if ((ret = fc_json_bool(doc, "", "auto_converge", false, &t->auto_converge, err,
+				errlen)) < 0)
+		goto out;
+	t->has_auto_converge = ret == 1;
+	ret = 0;
+	if (!t->has_downtime && !t->has_bandwidth && !t->has_auto_converge) {
+		snprintf(err, errlen, "body: give at least one of max_downtime_ms, bandwidth_mbps, "
+			 "auto_converge");
+		ret = -EINVAL;
+	}
+out:
+	json_object_put(doc);
+	return ret < 0 ? ret : ret ? -EINVAL : 0;
+}
+
 int api_migrate_start(struct vm *vm, const struct vm_config *cfg,
 		      const struct vm_migrate_params *p, char *err, size_t errlen)
 {
@@ -92,6 +129,10 @@ char *api_migrate_status_json(struct vm *vm)
 	json_object_object_add(o, "expected_downtime_ms",
 			       json_object_new_double(st.expected_downtime_ms));
 	json_object_object_add(o, "downtime_ms", json_object_new_double(st.downtime_ms));
+	json_object_object_add(o, "max_downtime_ms", json_object_new_int64(st.max_downtime_ms));
+	json_object_object_add(o, "bandwidth_mbps",
+			       json_object_new_int64((int64_t)(st.bandwidth / 1000000ull)));
+	json_object_object_add(o, "auto_converge", json_object_new_boolean(st.auto_converge));
 	json_object_object_add(o, "total_ms", json_object_new_double(st.total_ms));
 	if (st.error[0])
 		json_object_object_add(o, "error", json_object_new_string(st.error));

@@ -2,7 +2,9 @@
  *
  * Contract: fc_parse_migrate() checks a PUT /mvm/migrate body ({"uri":
  * "tcp:HOST:PORT"|"unix:PATH", "max_downtime_ms": N, "bandwidth_mbps": N},
- * MB/s, 0 = unlimited; unknown fields refused); api_migrate_start() starts
+ * MB/s, 0 = unlimited; unknown fields refused); fc_parse_migrate_tune() a PATCH
+ * /mvm/migrate body (any of max_downtime_ms, bandwidth_mbps, auto_converge;
+ * at least one); api_migrate_start() starts
  * it with the VM's configuration as Firecracker JSON; api_migrate_status_json()
  * is GET /mvm/migrate's body; api_migrate_incoming() is `mvm run --incoming
  * URI`: the VM built from the stream, whose configuration fc_config_parse()
@@ -20,6 +22,8 @@ struct vm;
 
 int fc_parse_migrate(const char *body, size_t len, struct vm_migrate_params *p, char *err,
 		     size_t errlen);
+int fc_parse_migrate_tune(const char *body, size_t len, struct vm_migrate_tune *t, char *err,
+			  size_t errlen);
 int api_migrate_start(struct vm *vm, const struct vm_config *cfg,
 		      const struct vm_migrate_params *p, char *err, size_t errlen);
 /* malloc'd JSON, or NULL (out of memory). */

@@ -479,6 +479,24 @@ static void h_put_migrate(struct api_vmm *a, const char *id, const struct http_r
 		r->status = 204;
 }
 
+/* PATCH /mvm/migrate: new limits for the running migration. */
+static void h_patch_migrate(struct api_vmm *a, const char *id, const struct http_request *req,
+			    struct api_response *r)
+{
+	struct vm_migrate_tune t;
+	char err[FC_ERR_MAX + 256] = "";
+	int ret;
+
+	if (fc_parse_migrate_tune(req->body.p, req->body.len, &t, err, sizeof(err))) {
+		api_fault(r, 400, "%s", err);
+		return;
+	}
+	if ((ret = vm_migrate_tune(a->vm, &t, err, sizeof(err))))
+		api_fault(r, 400, "Migrate: %s", err[0] ? err : strerror(-ret));
+	else
+		r->status = 204;
+}
+
 static void h_get_migrate(struct api_vmm *a, const char *id, const struct http_request *req,
 			  struct api_response *r)
 {
@@ -514,6 +532,7 @@ static const struct api_route_def api_routes[] = {
 	{ "/snapshot/load",       false, HTTP_PUT,   API_PRE_BOOT,  true,  h_snapshot_load },
 	{ "/mvm/migrate",         false, HTTP_PUT,   API_POST_BOOT, true,  h_put_migrate },
 	{ "/mvm/migrate",         false, HTTP_GET,   API_POST_BOOT, false, h_get_migrate },
+	{ "/mvm/migrate",         false, HTTP_PATCH, API_POST_BOOT, true,  h_patch_migrate },
 };
 
 static bool api_id_ok(const char *id)

@@ -117,6 +117,7 @@ void cli_usage(FILE *out)
 		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [--stats] [--debug]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
 		"       mvm ctl --api-sock PATH migrate tcp:HOST:PORT [--max-downtime MS] [--bandwidth MB/s]\n"
+		"       mvm ctl --api-sock PATH migrate-set [--max-downtime MS] [--bandwidth MB/s] [...]\n"
 		"       mvm jail --id ID --uid U --gid G --chroot-base DIR [...] -- mvm run ARGS\n"
 		"                         run mvm chrooted, namespaced, unprivileged (mvm jail --help)\n"
 		"       mvm check [--kvm PATH]   can this host run mvm? (PASS/WARN/FAIL per item)\n"

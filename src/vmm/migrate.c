@@ -32,9 +32,10 @@
 struct vm_migration {
 	pthread_t thread;
 	bool thread_started;
-	pthread_mutex_t lock;       /* guards st */
+	pthread_mutex_t lock;       /* guards st, and p's limits (vm_migrate_tune) */
 	struct vm_migrate_status st;
 	struct vm_migrate_params p;
+	uint64_t bw_t0_ns, bw_base; /* the bandwidth counts bytes past bw_base since bw_t0_ns */
 	char *config_json;
 	struct vm *vm;
 	int fd;                     /* the connection; -1 */
@@ -304,13 +305,31 @@ static void add_sent_fn(struct vm_migrate_status *st, void *arg)
 	st->zero_pages += v[2];
 }
 
-/* Keep to the bandwidth: sleep while ahead of bytes/s since the start. */
+/* The limits now (vm_migrate_tune may change them between two looks). */
+static struct vm_migrate_params limits(struct vm_migration *m)
+{
+	struct vm_migrate_params p;
+
+	pthread_mutex_lock(&m->lock);
+	p = m->p;
+	pthread_mutex_unlock(&m->lock);
+	return p;
+}
+
+/* Keep to the bandwidth: sleep while ahead of bytes/s since it was set. */
 static void throttle(struct vm_migration *m, uint64_t total)
 {
-	if (!m->p.bandwidth)
+	uint64_t bw, t0, base;
+
+	pthread_mutex_lock(&m->lock);
+	bw = m->p.bandwidth;
+	t0 = m->bw_t0_ns;
+	base = m->bw_base;
+	pthread_mutex_unlock(&m->lock);
+	if (!bw || total <= base)
 		return;
-	uint64_t due_ns = (uint64_t)((double)total / (double)m->p.bandwidth * 1e9);
-	uint64_t el = now_ns() - m->t0_ns;
+	uint64_t due_ns = (uint64_t)((double)(total - base) / (double)bw * 1e9);
+	uint64_t el = now_ns() - t0;
 
 	if (due_ns > el) {
 		uint64_t d = due_ns - el;
@@ -432,9 +451,17 @@ static void set_round_fn(struct vm_migrate_status *st, void *arg)
 #define THROTTLE_FIRST_PCT 20
 #define THROTTLE_STEP_PCT  10
 
-static void auto_converge(struct vm_migration *m, struct round_info *ri)
+static void auto_converge(struct vm_migration *m, struct round_info *ri, bool on)
 {
-	if (!m->p.auto_converge || ri->round < 2 || ri->dirty_per_s * PAGE <= ri->rate / 2 ||
+	if (!on && ri->throttle_pct) {
+		/* Turned off while the guest was throttled (vm_migrate_tune). */
+		if (vm_throttle_set(&m->throttle, m->vm, 0) == 0) {
+			log_info("migration: auto-converge off: the vCPUs run at full speed again");
+			ri->throttle_pct = 0;
+		}
+		return;
+	}
+	if (!on || ri->round < 2 || ri->dirty_per_s * PAGE <= ri->rate / 2 ||
 	    ri->throttle_pct >= VCPU_THROTTLE_MAX_PCT)
 		return;
 	unsigned pct = ri->throttle_pct ? ri->throttle_pct + THROTTLE_STEP_PCT : THROTTLE_FIRST_PCT;
@@ -584,7 +611,9 @@ static void *migrate_thread(void *arg)
 			 (unsigned long long)((sent - sent0) >> 10), ri.rate / 1e6,
 			 (unsigned long long)ri.dirty, (unsigned long long)ri.dirty_per_s,
 			 ri.expected_ms);
-		if (ri.expected_ms <= m->p.max_downtime_ms)
+		struct vm_migrate_params lim = limits(m);
+
+		if (ri.expected_ms <= lim.max_downtime_ms)
 			break;
 		if (ri.round + 1 >= VM_MIGRATE_MAX_ROUNDS) {
 			pthread_mutex_lock(&m->lock);
@@ -593,12 +622,12 @@ static void *migrate_thread(void *arg)
 			log_info("migration: still %llu pages dirty after %d rounds (the guest dirties "
 				 "memory about as fast as it is sent): stopping it now, the downtime "
 				 "will be about %.0f ms; %s", (unsigned long long)ri.dirty,
-				 VM_MIGRATE_MAX_ROUNDS, ri.expected_ms, m->p.auto_converge ?
+				 VM_MIGRATE_MAX_ROUNDS, ri.expected_ms, lim.auto_converge ?
 				 "raise --max-downtime or --bandwidth" : "--auto-converge slows the "
 				 "guest down until it converges");
 			break;
 		}
-		auto_converge(m, &ri);
+		auto_converge(m, &ri, lim.auto_converge);
 		ri.round++;
 		t_round = t;
 		sent0 = sent;
@@ -791,6 +820,8 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 	m->polled = m->seen_end = false;
 	atomic_store(&m->cancel, false);
 	m->t0_ns = now_ns();
+	m->bw_t0_ns = m->t0_ns;
+	m->bw_base = 0;
 	m->config_json = strdup(config_json);
 	if (!m->config_json) {
 		m->st.state = VM_MIGRATE_FAILED;
@@ -826,6 +857,9 @@ void vm_migrate_get_status(struct vm *vm, struct vm_migrate_status *st)
 		return;
 	pthread_mutex_lock(&m->lock);
 	*st = m->st;
+	st->max_downtime_ms = m->p.max_downtime_ms;
+	st->bandwidth = m->p.bandwidth;
+	st->auto_converge = m->p.auto_converge;
 	if (st->state == VM_MIGRATE_ACTIVE)
 		st->total_ms = (now_ns() - m->t0_ns) / 1e6;
 	m->polled = true;
@@ -834,6 +868,46 @@ void vm_migrate_get_status(struct vm *vm, struct vm_migrate_status *st)
 		pthread_cond_broadcast(&m->seen);
 	}
 	pthread_mutex_unlock(&m->lock);
+}
+
+int vm_migrate_tune(struct vm *vm, const struct vm_migrate_tune *t, char *err, size_t errlen)
+{
+	struct vm_migration *m = vm->migration;
+	int ret = 0;
+
+	if (!m)
+		return mfail(err, errlen, -EINVAL, "no migration has been started");
+	pthread_mutex_lock(&m->lock);
+	if (m->st.state != VM_MIGRATE_ACTIVE) {
+		ret = mfail(err, errlen, -EINVAL, "no migration is running (the last one %s)",
+			    m->st.state == VM_MIGRATE_COMPLETED ? "completed" : "failed");
+	} else if (strcmp(m->st.phase, "starting") && strcmp(m->st.phase, "connecting") &&
+		   strcmp(m->st.phase, "precopy")) {
+		ret = mfail(err, errlen, -EINVAL, "the migration is past its pre-copy phase (%s)",
+			    m->st.phase);
+	} else {
+		if (t->has_downtime)
+			m->p.max_downtime_ms = t->max_downtime_ms;
+		if (t->has_auto_converge)
+			m->p.auto_converge = t->auto_converge;
+		if (t->has_bandwidth) {
+			m->p.bandwidth = t->bandwidth;
+			m->bw_t0_ns = now_ns();
+			m->bw_base = m->st.bytes_sent;
+		}
+	}
+	struct vm_migrate_params now = m->p;
+
+	pthread_mutex_unlock(&m->lock);
+	if (ret)
+		return ret;
+	if (now.bandwidth)
+		log_info("migration: now max downtime %u ms, bandwidth %.1f MB/s, auto-converge %s",
+			 now.max_downtime_ms, now.bandwidth / 1e6, now.auto_converge ? "on" : "off");
+	else
+		log_info("migration: now max downtime %u ms, bandwidth unlimited, auto-converge %s",
+			 now.max_downtime_ms, now.auto_converge ? "on" : "off");
+	return 0;
 }
 
 void vm_migrate_cleanup(struct vm *vm)

@@ -86,13 +86,31 @@ struct vm_migrate_status {
 	double expected_downtime_ms;
 	double downtime_ms;         /* pause to GO (completed) */
 	double total_ms;
+	uint32_t max_downtime_ms;   /* the limits in force (vm_migrate_tune changes them) */
+	uint64_t bandwidth;
+	bool auto_converge;
 	char error[512];
+};
+
+/* What PATCH /mvm/migrate changes in a running migration (QEMU's
+ * migrate_set_parameter): each has_* field says whether to set it. */
+struct vm_migrate_tune {
+	bool has_downtime, has_bandwidth, has_auto_converge;
+	uint32_t max_downtime_ms;   /* 1..60000 */
+	uint64_t bandwidth;         /* bytes/s; 0: unlimited */
+	bool auto_converge;         /* false also lifts a throttle already set */
 };
 
 /* -EBUSY when a migration is running, -EINVAL for a bad URI or a VM that
  * cannot migrate (err says why). config_json is copied. */
 int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_migrate_params *p,
 		     char *err, size_t errlen);
+/* Change a migration's limits while it pre-copies: the next round uses the
+ * downtime budget and auto-converge setting, the next record the bandwidth
+ * (counted afresh from that moment, so a lower limit does not wait out the
+ * bytes sent faster before). -EINVAL with err when no migration is in its
+ * pre-copy phase. */
+int vm_migrate_tune(struct vm *vm, const struct vm_migrate_tune *t, char *err, size_t errlen);
 /* The last or current migration's progress (state NONE: none yet). */
 void vm_migrate_get_status(struct vm *vm, struct vm_migrate_status *st);
 /* vm_destroy(): stop a running migration and wait for its thread. */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "api/migrate.h"
+#include "vmm/vm.h"
 
 static int parse(const char *body, struct vm_migrate_params *p, char *err, size_t errlen)
 {
@@ -61,11 +62,59 @@ static void test_refused(void **unused)
 	refused("[1]", "body");
 }
 
+static int tune(const char *body, struct vm_migrate_tune *t, char *err, size_t errlen)
+{
+	return fc_parse_migrate_tune(body, strlen(body), t, err, errlen);
+}
+
+/* PATCH /mvm/migrate: only the fields given are set; at least one. */
+static void test_tune_bodies(void **unused)
+{
+	struct vm_migrate_tune t;
+	char err[256] = "";
+
+	assert_int_equal(tune("{\"bandwidth_mbps\": 5}", &t, err, sizeof(err)), 0);
+	assert_true(t.has_bandwidth);
+	assert_int_equal(t.bandwidth, 5000000ull);
+	assert_false(t.has_downtime);
+	assert_false(t.has_auto_converge);
+	assert_int_equal(tune("{\"max_downtime_ms\": 300, \"auto_converge\": false, "
+			      "\"bandwidth_mbps\": 0}", &t, err, sizeof(err)), 0);
+	assert_true(t.has_downtime && t.has_auto_converge && t.has_bandwidth);
+	assert_int_equal(t.max_downtime_ms, 300);
+	assert_false(t.auto_converge);
+	assert_int_equal(t.bandwidth, 0);
+
+	assert_int_not_equal(tune("{}", &t, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "at least one of"));
+	assert_int_not_equal(tune("{\"uri\": \"tcp:h:1\"}", &t, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "uri"));
+	assert_int_not_equal(tune("{\"max_downtime_ms\": 0}", &t, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "max_downtime_ms"));
+	assert_int_not_equal(tune("{\"bandwidth_mbps\": 1000001}", &t, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "bandwidth_mbps"));
+	assert_int_not_equal(tune("{\"auto_converge\": \"yes\"}", &t, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "auto_converge"));
+}
+
+/* A VM that never started a migration has nothing to tune. */
+static void test_tune_without_migration(void **unused)
+{
+	static struct vm vm;
+	struct vm_migrate_tune t = { .has_bandwidth = true, .bandwidth = 1000000 };
+	char err[256] = "";
+
+	assert_int_equal(vm_migrate_tune(&vm, &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no migration"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_tune_bodies),
+		cmocka_unit_test(test_tune_without_migration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
