@@ -50,6 +50,7 @@ all_cases() {
 	printf '%s\n' hcall-bad hcall-fault-port hcall-exit-wide hcall-triple
 	printf '%s\n' ports-ports ports-mmio halt-cli-hlt pvh-triple-fault
 	echo vsock-hostile
+	echo hcall-udp-flood
 }
 
 direct=0 list=0 mvm=$MVM_ROOT/build/mvm guests=$MVM_ROOT/build/guest/adversarial pvh='' only=()
@@ -247,6 +248,39 @@ case_storm() {
 	check_end "$name" 0
 }
 
+# 4,000 UDP flows through user networking, each from a new source port (tests/adversarial/
+# netflood.c), with max-flows=256: mvm's fds stay within the cap, its API answers throughout
+# (sampled every 0.3 s), the frames past the cap are reported dropped, and the guest ends clean.
+case_udp_flood() {
+	local name=hcall-udp-flood cfg=$work/udp-flood.json sock=$work/udp-flood.sock
+	local base=0 peak=0 n asked=0 answered=0
+	cat >"$cfg" <<-JSON
+	{"boot-source": {"kernel_image_path": "$guests/netflood.elf", "boot_args": "flows=4000"},
+	 "network-interfaces": [{"iface_id": "n0", "mvm_user": {"max_flows": 256}}]}
+	JSON
+	rm -f "$sock"
+	vm_start "$name" run --config-file "$cfg" --api-sock "$sock"
+	while kill -0 "$VM_PID" 2>/dev/null && ! vm_over "$DEADLINE"; do
+		n=$(ls "/proc/$VM_PID/fd" 2>/dev/null | wc -l)
+		[ "$base" -gt 0 ] || base=$n
+		[ "$n" -gt "$peak" ] && peak=$n
+		if [ -S "$sock" ]; then
+			asked=$((asked + 1))
+			timeout 5 "$mvm" ctl --api-sock "$sock" info >/dev/null 2>&1 && answered=$((answered + 1))
+		fi
+		sleep 0.3
+	done
+	vm_wait_exit || :
+	echo "# $name: mvm's fds $base at the start, $peak at most; the API answered $answered of $asked requests"
+	if [ "$VM_RC" = 0 ] && [ $((peak - base)) -gt 260 ]; then
+		fail_case "$name" "mvm's fds grew from $base to $peak under max-flows=256"
+	elif [ "$VM_RC" = 0 ] && { [ "$asked" -lt 3 ] || [ "$answered" -ne "$asked" ]; }; then
+		fail_case "$name" "the API answered $answered of $asked requests during the flood"
+	else
+		check_end "$name" 0 'at the cap of 256 host sockets'
+	fi
+}
+
 run_case() {
 	local c=$1 rest dev
 	case $c in
@@ -271,6 +305,7 @@ run_case() {
 	ports-ports) run_guest "$c" ports case=ports 0 '' ;;
 	# Hostile packets and buffers on virtio-vsock (tests/adversarial/vsock.c); nothing listens.
 	vsock-hostile) run_guest "$c" vsock '' 0 '' --vsock "cid=3,uds=$work/adv-vsock.sock" ;;
+	hcall-udp-flood) case_udp_flood ;;
 	ports-mmio) run_guest "$c" ports case=mmio 0 '' ;;
 	# hlt at CPL 3 is #GP: the report, status 4 (a halted vCPU with IF=0 would hang forever).
 	halt-cli-hlt) run_guest "$c" halt '' 4 'guest fault: #GP \(general protection\)' ;;
