@@ -68,11 +68,13 @@ case_config-file-devices() {
 	say 'echo MVM-CF-RNG-$(cat /sys/class/misc/hw_random/rng_current)'
 	vm_wait_for 'MVM-CF-RNG-[a-z]' 20
 	close_session
-	line=$(tr -d '\r' <"$VM_OUT" | grep -a '^MVM-CF-CMDLINE-2:' | head -n1)
+	# Not anchored: the three commands go in at once, and the tty's echo of a later one can
+	# start the line the first one's answer lands on ("echoMVM-CF-CMDLINE-2: ...", CI).
+	line=$(tr -d '\r' <"$VM_OUT" | grep -ao 'MVM-CF-CMDLINE-2:.*' | head -n1)
 	echo "# config-file-devices: ${line#MVM-CF-CMDLINE-2: }"
 	if ! grep -q ' root=/dev/vda rw' <<<"$line"; then fail_case config-file-devices "the guest's /proc/cmdline has no 'root=/dev/vda rw'"
 	elif ! grep -q 'mvmtest=echo' <<<"$line"; then fail_case config-file-devices "the guest's /proc/cmdline lacks the file's boot_args"
-	elif ! grep -qa '^MVM-CF-VDA-3' "$VM_OUT"; then fail_case config-file-devices "the guest has no /dev/vda"
+	elif ! grep -qa 'MVM-CF-VDA-3' "$VM_OUT"; then fail_case config-file-devices "the guest has no /dev/vda"
 	elif ! grep -qa 'MVM-CF-RNG-virtio_rng' "$VM_OUT"; then fail_case config-file-devices "the guest's hw_random is not virtio_rng"
 	elif [ -n "$(unclean_end)" ]; then fail_case config-file-devices "$(unclean_end)"
 	else ok config-file-devices; fi
