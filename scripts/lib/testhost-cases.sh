@@ -21,7 +21,7 @@
 #   kernel stack) and SIGKILL them, so the case's own waits end and the run goes on.
 
 TH_ARGS=() TH_INNER=() TH_ONLY=() TH_CASES=() TH_DONE=0 TH_RC=0
-TH_MAX_STARTS=${MVM_TESTHOST_STARTS:-4}   # test host VMs per th_run_cases, the first included
+TH_MAX_STARTS=${MVM_TESTHOST_STARTS:-8}   # test host VMs per th_run_cases, the first included
 
 th_finished() { grep -qE "^(ok|not ok|SKIP) $1(:|\$)" "$2"; }
 # Add the result lines a test host printed to LOG to passed/failed/skipped.
