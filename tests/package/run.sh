@@ -139,7 +139,7 @@ check completion-values "got [$(echo $got)]" \
 # pkg-config_in ROOT PREFIX ARGS...: the installed mvm-guest.pc, read as if ROOT were /.
 pkg_config_in() {
 	local r=$1 p=$2; shift 2
-	PKG_CONFIG_PATH=$(dirname "$(find "$r" -name mvm-guest.pc | head -n1)") PKG_CONFIG_LIBDIR= \
+	PKG_CONFIG_PATH=$(dirname "$(find "$r" -name mvm-guest.pc | head -n1)") PKG_CONFIG_LIBDIR='' \
 		pkg-config --define-variable=prefix="$r$p" "$@"
 }
 # sdk_build NAME ROOT PREFIX: build the hello guest in a fresh folder; sets $elf.
@@ -217,8 +217,8 @@ if [ $deb -eq 1 ]; then
 	w=$(grep -c -E 'warning:' "$tmp/deb.log")
 	check deb-build-warnings-clean "$w compiler warnings with Debian's build flags: $(grep -m3 'warning:' "$tmp/deb.log" | tr '\n' ' ')" \
 		[ "$w" -eq 0 ]
-	d_mvm=$(ls "$tmp/src"/mvm_"$version"_*.deb 2>/dev/null | head -n1)
-	d_dev=$(ls "$tmp/src"/mvm-guest-dev_"$version"_*.deb 2>/dev/null | head -n1)
+	d_mvm=$(ls "$tmp/src/mvm_${version}_"*.deb 2>/dev/null | head -n1)
+	d_dev=$(ls "$tmp/src/mvm-guest-dev_${version}_"*.deb 2>/dev/null | head -n1)
 	if [ -n "$d_mvm" ] && [ -n "$d_dev" ]; then
 		ok deb-files
 		c=$(dpkg-deb -c "$d_mvm"; dpkg-deb -c "$d_dev")
