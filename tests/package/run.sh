@@ -70,6 +70,8 @@ for page in docs/man/mvm.1 docs/man/mvm-config.5; do
 	warn=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
 	check "man-groff-clean:${page##*/}" "groff -man -ww warns: $warn" [ -z "$warn" ]
 done
+th=$(sed -n 's/^\.TH .* "mvm \([^"]*\)".*/\1/p' docs/man/mvm.1 docs/man/mvm-config.5 | sort -u)
+check man-version "the pages' .TH say '$(echo $th)', debian/changelog $version" [ "$th" = "$version" ]
 m=$(missing_in docs/man/mvm.1 "$run_flags $jail_flags $ctl_flags $(echo "$commands" | grep -vx help)")
 check man-names-every-flag "mvm.1 does not mention: $m" [ -z "$m" ]
 for s in 'EXIT STATUS' 'mvm check' 'mvm ctl' 'mvm jail' 'mvm run'; do
@@ -214,8 +216,10 @@ if [ $deb -eq 1 ]; then
 		notok deb-build "dpkg-buildpackage failed: $(tail -n 8 "$tmp/deb.log" | tr '\n' ' ')"
 	fi
 	echo "# dpkg-buildpackage took $(mvm_elapsed "$t0") s"
-	w=$(grep -c -E 'warning:' "$tmp/deb.log")
-	check deb-build-warnings-clean "$w compiler warnings with Debian's build flags: $(grep -m3 'warning:' "$tmp/deb.log" | tr '\n' ' ')" \
+	# The compiler's and the linker's warnings (not dpkg's own notes).
+	wre=':[0-9]+(:[0-9]+)?: warning:|ld: warning:'
+	w=$(grep -c -E "$wre" "$tmp/deb.log")
+	check deb-build-warnings-clean "$w compiler warnings with Debian's build flags: $(grep -m3 -E "$wre" "$tmp/deb.log" | tr '\n' ' ')" \
 		[ "$w" -eq 0 ]
 	d_mvm=$(ls "$tmp/src/mvm_${version}_"*.deb 2>/dev/null | head -n1)
 	d_dev=$(ls "$tmp/src/mvm-guest-dev_${version}_"*.deb 2>/dev/null | head -n1)
