@@ -56,12 +56,13 @@ config_keys=$(awk '/keys\[\] = \{/,/NULL \};/' src/api/fc_config.c src/api/fc_re
 	[ "$(echo "$commands" | wc -l)" -ge 6 ] && [ "$(echo "$config_keys" | wc -l)" -ge 50 ] ||
 	notok source-lists "could not read the flag, command or key lists from src/ (parsers moved?)"
 
-# missing_in FILE WORDS: the words FILE (roff: \- is -) does not mention.
+# missing_in FILE WORDS: the words FILE (roff: \- is -) does not mention as a whole word
+# (--debug inside --debug-exit does not count).
 missing_in() {
 	local text w
-	text=$(sed 's/\\-/-/g' "$1")
+	text=$(sed 's/\\-/-/g; s/\\(dq/"/g' "$1")
 	for w in $2; do
-		grep -qF -- "$w" <<<"$text" || printf '%s ' "$w"
+		grep -qE -- "(^|[^a-z_-])$w([^a-z_-]|\$)" <<<"$text" || printf '%s ' "$w"
 	done
 }
 
@@ -74,6 +75,7 @@ th=$(sed -n 's/^\.TH .* "mvm \([^"]*\)".*/\1/p' docs/man/mvm.1 docs/man/mvm-conf
 check man-version "the pages' .TH say '$(echo $th)', debian/changelog $version" [ "$th" = "$version" ]
 m=$(missing_in docs/man/mvm.1 "$run_flags $jail_flags $ctl_flags $(echo "$commands" | grep -vx help)")
 check man-names-every-flag "mvm.1 does not mention: $m" [ -z "$m" ]
+m=
 for s in 'EXIT STATUS' 'mvm check' 'mvm ctl' 'mvm jail' 'mvm run'; do
 	grep -q "^\.S[HS] $s\$" docs/man/mvm.1 || m="$m'$s' "
 done
