@@ -237,7 +237,8 @@ if [ $deb -eq 1 ]; then
 		# Can this system satisfy mvm's Depends (the libraries dh_shlibdeps found)?
 		m=$(dpkg-deb -f "$d_mvm" Depends | tr ',' '\n' | while read -r p op v; do
 			[ -n "$p" ] || continue
-			have=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || { printf '%s ' "$p"; continue; }
+			have=$(dpkg-query -W -f='${Version}' "$p:$(dpkg --print-architecture)" 2>/dev/null ||
+				dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || { printf '%s ' "$p"; continue; }
 			[ -z "$op" ] || dpkg --compare-versions "$have" "${op#(}" "${v%)}" || printf '%s ' "$p($have)"
 		done)
 		check deb-depends-satisfiable "not installed or too old: $m" [ -z "$m" ]
