@@ -179,3 +179,6 @@ fuzz-snap-seeds: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c
 	$(CC) $(MVM_CFLAGS) $(CFLAGS) -DFUZZ_SNAP_GEN_SEEDS -o $(BUILD)/fuzz/gen_snap_seeds $^ -lz
 	$(BUILD)/fuzz/gen_snap_seeds tests/fuzz/corpus/snap
 # ---- end of the fuzz targets block ----
+
+# ---- make install (mvm, man pages, bash completion, the guest SDK and its mvm-guest.pc) ----
+include mk/install.mk

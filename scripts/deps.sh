@@ -3,13 +3,14 @@
 #
 # Usage: scripts/deps.sh   (as root, or with sudo available)
 # Packages: the C toolchain, clang (libFuzzer, for tests/fuzz/), cmocka, QEMU (the test host VM), busybox-static, cpio and the
-# compressors the initramfs scripts use. Runs `apt-get update` once, only when something is
+# compressors the initramfs scripts use; debhelper, pkgconf and groff-base for tests/package/ (the .deb, the SDK's .pc, man pages). Runs `apt-get update` once, only when something is
 # missing and apt cannot find it in the lists it has.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
 pkgs=(build-essential make gcc binutils clang libcmocka-dev liburing-dev libslirp-dev libjson-c-dev zlib1g-dev libseccomp-dev qemu-system-x86 busybox-static cpio
-	lz4 xz-utils zstd gzip e2fsprogs coreutils curl)
+	lz4 xz-utils zstd gzip e2fsprogs coreutils curl
+	debhelper dpkg-dev pkgconf groff-base)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -118,6 +118,10 @@ suite_step harness tests/harness/testhost-cases.sh
 step "layering (tests/layering/check.sh)"
 suite_step layering tests/layering/check.sh --self-test
 
+# make install into a DESTDIR, and the .deb of a clean copy of the tree (dpkg-buildpackage).
+step "install and Debian packages (tests/package/run.sh)"
+suite_step package tests/package/run.sh
+
 step "Firecracker API conformance against a real mvm (tests/api/conformance.sh)"
 suite_step api-conformance tests/api/conformance.sh
 
