@@ -6,7 +6,7 @@
 _mvm_run_flags='--kernel --initrd --cmdline --cpus --mem --disk --net --rng --vsock --console
 	--debug --stats --trace-exits --debug-exit --dumpable --seccomp --metrics --api-sock
 	--config-file --restore --override-drive --incoming --help'
-_mvm_ctl_cmds='pause resume stop stat vcpus config info snapshot migrate'
+_mvm_ctl_cmds='pause resume stop stat vcpus config info snapshot migrate migrate-set'
 _mvm_jail_flags='--id --uid --gid --chroot-base --netns --cgroup --resource-limit --daemonize
 	--allow-root --help --'
 
@@ -62,6 +62,9 @@ _mvm_ctl()
 	snapshot)
 		if [[ $cur == -* ]]; then _mvm_words '--stay-paused --diff'; else _mvm_files -d; fi ;;
 	migrate) _mvm_words '--max-downtime --bandwidth --auto-converge' ;;
+	migrate-set)
+		if [[ $prev == --auto-converge ]]; then _mvm_words 'on off'
+		else _mvm_words '--max-downtime --bandwidth --auto-converge'; fi ;;
 	esac
 }
 
