@@ -4,7 +4,7 @@
 # Usage: scripts/mk-testhost-initramfs.sh -o OUT [--file SRC[:DEST]]... [--env NAME=VALUE]...
 #            [--cwd DIR] [--interactive] -- COMMAND [ARG]...
 # The test host (L1) is a Debian kernel under QEMU emulation with nested AMD-V; its /init loads
-# irqbypass, kvm, kvm_amd and tun (from the same kernel package, see fetch-debian.sh), brings lo up, makes sure
+# irqbypass, kvm, kvm_amd, tun and veth (migrate-netns; from the same kernel package, see fetch-debian.sh), brings lo up, makes sure
 # /dev/kvm exists, copies nothing at run time, runs COMMAND in DIR (default: the caller's working
 # directory) with ttyS0 as its terminal and reports `TESTHOST-EXIT=<status>` on ttyS0 (not with
 # --interactive) and on ttyS1, then powers off; the kernel's own console is ttyS2. Files keep their host path unless DEST is given; a dynamically linked
@@ -86,7 +86,7 @@ while IFS= read -r ko; do
 	*) cp "$ko" "$stage/testhost/modules/$name.ko" ;;
 	esac
 	echo "$name" >>"$stage/testhost/modules/load.order"
-done < <(mvm_kmod_closure "$MVM_MODDIR" kvm-amd tun)
+done < <(mvm_kmod_closure "$MVM_MODDIR" kvm-amd tun veth)
 
 # The KVM anchor (tests/testhost/kvm-anchor.c says why), built once into the cache; static, so it
 # needs nothing at run time. MVM_TESTHOST_ANCHOR=0 leaves it out.

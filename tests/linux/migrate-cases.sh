@@ -12,7 +12,7 @@
 # migrate-dirty is run on request only (--only migrate-dirty): in the test host its guest
 # dirties 2-5 MB/s, so the link must be slower still, and the first pass over RAM at that
 # rate outlasts the case's 240 s (CI, 2026-12-03); see its comment.
-MIGRATE_CASES=(migrate-tcp migrate-dest-killed migrate-source-killed migrate-garbage)
+MIGRATE_CASES=(migrate-tcp migrate-netns migrate-dest-killed migrate-source-killed migrate-garbage)
 
 # The destination in the background on URI: PID in DPID, output in $work/$1.out/.err; waits
 # until it listens.
@@ -84,6 +84,90 @@ case_migrate-tcp() {
 	n=$((at + 5))
 	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
 		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	if [ -n "$bad" ]; then
+		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
+	else ok "$name"; fi
+}
+
+# Two hosts on one: the source mvm in network namespace A, the destination in B, a veth pair
+# between them (10.99.0.1 - 10.99.0.2), and in each namespace a tap of the same name, mvmmig0
+# (a tap is opened by its name on the destination, so on one host only namespaces let both
+# exist at once). B's tap has a DHCP server (busybox udhcpd) behind it: after the hand-over the
+# guest (2 vCPUs) gets a lease there (MVM-NET-OK at a count past the source's last), so the
+# destination's tap carries its frames. The API socket is a file, reached from here.
+mig_ns_holder() { unshare -n sleep 600 >/dev/null 2>&1 & echo $!; }
+mig_ns() { local pid=$1; shift; nsenter -t "$pid" -n "$@"; }
+case_migrate-netns() {
+	local name=migrate-netns disk=$work/mig-ns.img uri=tcp:10.99.0.2:47316 dname=migrate-netns-dst
+	local pa pb out rc at n dout mvm_saved=$mvm first
+	have_curl "$name" || return
+	if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v nsenter >/dev/null ||
+		! command -v unshare >/dev/null || ! command -v udhcpd >/dev/null; then
+		notok "$name" "needs root, /dev/net/tun, nsenter, unshare and udhcpd (busybox)"; return
+	fi
+	bad= DPID=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	pa=$(mig_ns_holder) pb=$(mig_ns_holder)
+	sleep 0.3
+	# busybox ip names a new veth pair's ends v0 and veth0.
+	ip link delete v0 2>/dev/null
+	if ! { ip link add v0 type veth && ip link set v0 netns "$pa" && ip link set veth0 netns "$pb" &&
+		mig_ns "$pa" ip addr add 10.99.0.1/24 dev v0 && mig_ns "$pa" ip link set v0 up &&
+		mig_ns "$pa" ip link set lo up &&
+		mig_ns "$pb" ip addr add 10.99.0.2/24 dev veth0 && mig_ns "$pb" ip link set veth0 up &&
+		mig_ns "$pb" ip link set lo up &&
+		mig_ns "$pb" tunctl -t mvmmig0 >/dev/null && mig_ns "$pb" ip addr add 10.98.0.1/24 dev mvmmig0 &&
+		mig_ns "$pb" ip link set mvmmig0 up; }; then
+		kill "$pa" "$pb" 2>/dev/null
+		notok "$name" "cannot set up the namespaces, the veth pair or B's tap"; return
+	fi
+	printf 'interface mvmmig0\nstart 10.98.0.10\nend 10.98.0.20\nlease_file %s\noption subnet 255.255.255.0\n' \
+		"$work/udhcpd.leases" >"$work/udhcpd.conf"
+	: >"$work/udhcpd.leases"
+	mig_ns "$pb" udhcpd -f "$work/udhcpd.conf" >/dev/null 2>&1 &
+	local dhcpd=$!
+	# mvm in a namespace: the same binary through nsenter (which execs it: the same PID).
+	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$pa" "$mvm_saved" >"$work/mvm-in-a"
+	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$pb" "$mvm_saved" >"$work/mvm-in-b"
+	chmod +x "$work/mvm-in-a" "$work/mvm-in-b"
+	mvm=$work/mvm-in-a
+	mig_source_start "$name" "$disk" --cpus 2 --net tap=mvmmig0 --console virtio
+	mvm=$work/mvm-in-b
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	mvm=$mvm_saved
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
+		echo "$out" | sed 's/^/# ctl: /' | tail -n 6
+		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
+		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
+	fi
+	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
+	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	at=$(snap_last_count "$VM_OUT")
+	dout=$work/$dname.out
+	n=$((at + 5))
+	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 60 || bad="the destination did not count to $n (the source stopped at $at)"; }
+	first=$(snap_first_count "$dout")
+	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	# A DHCP lease from B's server through B's tap, asked after the hand-over.
+	if [ -z "$bad" ]; then
+		local t1; t1=$(mvm_now)
+		while :; do
+			n=$(tr -d '\r' <"$dout" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
+			[ "${n:-0}" -gt "$at" ] && break
+			awk -v a="$t1" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 60) }' &&
+				{ bad="no DHCP lease through namespace B's tap after count $at within 60 s (MVM-NET-OK)"; break; }
+			sleep 1
+		done
+	fi
+	echo "# $name: source (namespace A) stopped at count $at, destination (B) went on from $first; lease in B at count ${n:-none}"
+	kill -TERM "$DPID" 2>/dev/null
+	mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	n=$((at + 3))
+	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
+		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	kill "$dhcpd" "$pa" "$pb" 2>/dev/null
+	wait "$dhcpd" 2>/dev/null
 	if [ -n "$bad" ]; then
 		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
 	else ok "$name"; fi
@@ -289,5 +373,6 @@ case_migrate-dirty() {
 		bad="block $n of the disk does not hold the destination guest's count $n"; }
 	if [ -n "$bad" ]; then
 		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
+		tr -d '\r' <"$dout" | grep -av '^$' | tail -n 12 | sed 's/^/#   dst out: /'
 	else ok "$name"; fi
 }
