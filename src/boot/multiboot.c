@@ -91,6 +91,19 @@ int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *ch
 	return found;
 }
 
+int multiboot_cmdline(const char *kernel_path, const char *args, char *buf, size_t len)
+{
+	int n;
+
+	if (!kernel_path)
+		return -EINVAL;
+	if (args && *args)
+		n = snprintf(buf, len, "%s %s", kernel_path, args);
+	else
+		n = snprintf(buf, len, "%s", kernel_path);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
 /* Flag bit 16: the header's address fields say where the file goes. */
 static int mb_plan_aout(const struct gmem *m, const struct boot_src *k, const struct mb_header *h,
 			uint64_t hdr_off, struct mb_seg *seg, uint32_t *entry)
@@ -218,7 +231,7 @@ static int mb_check_flags(const char *name, uint32_t flags)
 	return 0;
 }
 
-static int mb_write_info(const struct gmem *m, const struct boot_cfg *cfg,
+static int mb_write_info(const struct gmem *m, const struct boot_cfg *cfg, bool has_mod,
 			 uint64_t initrd_gpa, uint64_t initrd_len)
 {
 	struct e820_entry map[E820_MAX_ENTRIES];
@@ -249,7 +262,7 @@ static int mb_write_info(const struct gmem *m, const struct boot_cfg *cfg,
 	ret = gmem_write(m, LAYOUT_MB_MMAP, mm, info.mmap_length);
 	if (!ret)
 		ret = gmem_write(m, LAYOUT_MB_LOADER_NAME, MB_LOADER_NAME, sizeof(MB_LOADER_NAME));
-	if (!ret && initrd_len) {
+	if (!ret && has_mod) {
 		const char *s = cfg->initrd_path ? cfg->initrd_path : "initrd";
 		struct mb_module mod = { initrd_gpa, initrd_gpa + initrd_len, LAYOUT_MB_MODSTR, 0 };
 
@@ -313,7 +326,7 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 	}
 	if (!ret)
 		ret = boot_check_cmdline(cfg, name, LAYOUT_CMDLINE_MAX - 1, "mvm's limit");
-	if (!ret && initrd_len) {
+	if (!ret && initrd) {
 		const char *s = cfg->initrd_path ? cfg->initrd_path : "initrd";
 
 		if (strlen(s) + 1 > LAYOUT_MB_END - LAYOUT_MB_MODSTR) {
@@ -328,8 +341,11 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 		for (int i = 0; i < nr; i++)
 			if (segs[i].gpa + segs[i].memsz > top && segs[i].gpa < LAYOUT_MMIO_HOLE_START)
 				top = segs[i].gpa + segs[i].memsz;
-		ret = boot_place_initrd(m, cfg, initrd_len, top, gmem_low_end(m),
-					"the end of low RAM", gmem_low_end(m), &initrd_gpa);
+		if (initrd_len)
+			ret = boot_place_initrd(m, cfg, initrd_len, top, gmem_low_end(m),
+						"the end of low RAM", gmem_low_end(m), &initrd_gpa);
+		else    /* an empty module: start == end, on the page after the image */
+			initrd_gpa = (top + 0xfff) & ~0xfffULL;
 	}
 	if (ret)
 		return ret;
@@ -347,7 +363,7 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 	if (!ret && initrd_len)
 		ret = boot_src_to_guest(m, initrd, 0, initrd_gpa, initrd_len);
 	if (!ret)
-		ret = mb_write_info(m, cfg, initrd_gpa, initrd_len);
+		ret = mb_write_info(m, cfg, initrd != NULL, initrd_gpa, initrd_len);
 	if (!ret)
 		ret = boot_write_cmdline(m, cfg);
 	if (ret)

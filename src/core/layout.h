@@ -78,6 +78,8 @@
 #define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
 #define IRQ_RTC                 8
 #define PORT_PVPANIC            0x505
+#define PORT_FW_CFG             0x510 /* QEMU fw_cfg: 0x510 selector, 0x511 data */
+#define PORT_FW_CFG_LEN         2
 #define PORT_HCALL              0x520 /* 16 call ports, ELF64 tiny guests only (mvm/abi.h) */
 #define PORT_HCALL_LEN          19    /* + 3: a 4-byte OUT to the last port spans them */
 #define PORT_DEBUG_EXIT         0xf4  /* QEMU isa-debug-exit, 4 bytes */

@@ -411,6 +411,49 @@ static void test_boot_load_detects(void **state)
 	assert_int_equal(f->out.entry, LOAD + 0x100);
 }
 
+/* An empty module (an empty --initrd): listed, start == end, page aligned
+ * above the image; nothing written. */
+static void test_empty_module(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t none[1];
+	struct info info;
+	struct mod mod;
+
+	f->cfg.initrd_path = "/tmp/empty-env";
+	make_good_aout(f);
+	assert_int_equal(load(f, none, 0), 0);
+	check_info(f, 1);
+	assert_int_equal(gmem_read(&f->m, LAYOUT_MB_INFO, &info, sizeof(info)), 0);
+	assert_int_equal(info.mods_count, 1);
+	assert_int_equal(gmem_read(&f->m, info.mods_addr, &mod, sizeof(mod)), 0);
+	assert_int_equal(mod.start, mod.end);
+	assert_int_equal(mod.start & 0xfff, 0);
+	assert_true(mod.start >= LOAD + 0x5000 && mod.start < 64 * MIB);
+	assert_string_equal((char *)gmem_ptr(&f->m, mod.string, 1), "/tmp/empty-env");
+}
+
+/* QEMU's multiboot command line: "<kernel path> <args>", argv[0] first. */
+static void test_cmdline(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(multiboot_cmdline("x86/vmexit.flat", "cpuid", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "x86/vmexit.flat cpuid");
+	assert_int_equal(multiboot_cmdline("/k", NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/k");
+	assert_int_equal(multiboot_cmdline("/k", "", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/k");
+	/* Exactly full (31 bytes + NUL) fits; one more does not. */
+	assert_int_equal(multiboot_cmdline("/k", "0123456789012345678901234567", buf,
+					   sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), 31);
+	assert_int_equal(multiboot_cmdline("/k", "01234567890123456789012345678", buf,
+					   sizeof(buf)), -ENOSPC);
+	assert_int_equal(multiboot_cmdline(NULL, "a", buf, sizeof(buf)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +474,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flags, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_elf64_multiboot_refused, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_boot_load_detects, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_module, setup, fx_teardown),
+		cmocka_unit_test(test_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
