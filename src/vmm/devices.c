@@ -5,6 +5,7 @@
 #include "board/debug_exit.h"
 #include "board/fw_cfg.h"
 #include "board/i8042.h"
+#include "board/pc_testdev.h"
 #include "board/pvpanic.h"
 #include "board/rtc.h"
 #include "board/uart8250.h"
@@ -30,6 +31,7 @@ static const struct device_kind *const device_kinds[] = {
 	&rtc_kind,
 	&debug_exit_kind,        /* only with --debug-exit */
 	&fw_cfg_kind,            /* only for a multiboot kernel */
+	&pc_testdev_kind,        /* only with --pc-testdev */
 	&uart8250_kind,
 	&pvpanic_kind,
 	&acpi_pm_kind,
