@@ -16,7 +16,7 @@
 # a test's exit code maps to is the suite's: 1 (its exit 0) PASS, 77 SKIP, anything else FAIL
 # (124: timeout). Skipped as the suite skips them by default: arch i386 (the build is x86_64),
 # groups nodefault, accel tcg, a failed `check` file test, a missing .flat. --table FILE writes
-# NAME<TAB>MVM<TAB>QEMU lines.
+# NAME<TAB>MVM<TAB>QEMU lines. MVM_KUT_VERBOSE=1: a failed test's last output lines too.
 # Where: here when this host's KVM works (scripts/lib/hostkvm.sh) or with --direct; otherwise
 # this script, mvm, the .flat files and unittests.cfg (and QEMU with its firmware for --vmm
 # qemu|both) are shipped into one test host VM (tests/testhost/run.sh) and run there.
@@ -84,7 +84,8 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	for n in "${only[@]}"; do inner+=(--only "$n"); done
 	# The suite's own deadlines bound each test; 30 min bounds the whole VM.
 	"$MVM_ROOT/tests/testhost/run.sh" --timeout "${MVM_KUT_BUDGET:-1800}" --idle-timeout 300 \
-		"${files[@]}" -- "${inner[@]}" "$tmp/kut" | tee "$tmp/console"
+		--env "MVM_KUT_VERBOSE=${MVM_KUT_VERBOSE:-0}" "${files[@]}" -- "${inner[@]}" "$tmp/kut" |
+		tee "$tmp/console"
 	rc=${PIPESTATUS[0]}
 	[ -z "$table" ] || table_of "$tmp/console" >"$table"
 	exit $rc
