@@ -66,6 +66,7 @@ _Static_assert(LAYOUT_MB_LOADER_NAME + sizeof(MB_LOADER_NAME) <= LAYOUT_MB_MMAP,
 _Static_assert(LAYOUT_MB_MMAP + E820_MAX_ENTRIES * sizeof(struct mb_mmap_entry) <=
 	       LAYOUT_MB_MODSTR, "mmap/module string");
 _Static_assert(LAYOUT_MB_END <= LAYOUT_HIMEM_START, "multiboot area below every segment");
+_Static_assert(LAYOUT_IDT + 8 <= LAYOUT_MB_LOW_START, "the boot GDT/IDT below low segments");
 
 int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *checksum_ok)
 {
@@ -102,6 +103,31 @@ int multiboot_cmdline(const char *kernel_path, const char *args, char *buf, size
 	else
 		n = snprintf(buf, len, "%s", kernel_path);
 	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+/* Where a multiboot segment may go: RAM at or above 1 MiB, or low RAM
+ * between LAYOUT_MB_LOW_START and the EBDA outside the command line and the
+ * multiboot info (kvm-unit-tests' realmode.flat loads at 32 KiB). */
+static int mb_check_place(const struct gmem *m, const char *name, const char *what,
+			  uint64_t start, uint64_t end)
+{
+	if (start >= LAYOUT_HIMEM_START)
+		return boot_check_ram(m, name, what, start, end);
+	if (start < LAYOUT_MB_LOW_START || end > LAYOUT_EBDA_START || end <= start) {
+		log_err("%s: %s 0x%llx-0x%llx is below 1 MiB but not within 0x%llx-0x%llx, where "
+			"mvm lets a multiboot kernel load", name, what, (unsigned long long)start,
+			(unsigned long long)end, (unsigned long long)LAYOUT_MB_LOW_START,
+			(unsigned long long)LAYOUT_EBDA_START);
+		return -EINVAL;
+	}
+	if (start < LAYOUT_MB_END && end > LAYOUT_CMDLINE) {
+		log_err("%s: %s 0x%llx-0x%llx overlaps mvm's command line and multiboot info at "
+			"0x%llx-0x%llx", name, what, (unsigned long long)start,
+			(unsigned long long)end, (unsigned long long)LAYOUT_CMDLINE,
+			(unsigned long long)LAYOUT_MB_END);
+		return -EINVAL;
+	}
+	return gmem_ptr(m, start, end - start) ? 0 : -EINVAL;
 }
 
 /* Flag bit 16: the header's address fields say where the file goes. */
@@ -150,7 +176,7 @@ static int mb_plan_aout(const struct gmem *m, const struct boot_src *k, const st
 		}
 		mem_end = h->bss_end_addr;
 	}
-	ret = boot_check_ram(m, name, "multiboot load_addr..bss_end_addr", h->load_addr,
+	ret = mb_check_place(m, name, "multiboot load_addr..bss_end_addr", h->load_addr,
 			     mem_end);
 	if (ret)
 		return ret;
@@ -196,7 +222,7 @@ static int mb_plan_elf(const struct gmem *m, const struct boot_src *k, const uin
 		if (s->type != PT_LOAD || s->memsz == 0)
 			continue;
 		snprintf(what, sizeof(what), "program header %d:", i);
-		ret = boot_check_ram(m, name, what, s->paddr, s->paddr + s->memsz);
+		ret = mb_check_place(m, name, what, s->paddr, s->paddr + s->memsz);
 		if (ret)
 			return ret;
 		segs[(*nr)++] = (struct mb_seg){ s->offset, s->filesz, s->paddr, s->memsz };

@@ -37,6 +37,10 @@
 #define LAYOUT_MB_MMAP          0x00030100ULL /* size-prefixed e820 entries, 24 bytes each */
 #define LAYOUT_MB_MODSTR        0x00030200ULL /* module 0's string (the initrd path) */
 #define LAYOUT_MB_END           0x00031000ULL
+/* A multiboot kernel may also load below 1 MiB: from here up to the EBDA,
+ * except LAYOUT_CMDLINE..LAYOUT_MB_END (only the GDT below it is in use:
+ * multiboot enters with paging off, so no page tables are written). */
+#define LAYOUT_MB_LOW_START     0x00001000ULL
 /* ELF64 tiny guests (boot/elf64.c, core/ring3.c; docs/guest-abi.md). The
  * boot info page is user-readable; GDT..PT are mvm's, mapped supervisor-only;
  * page 0 is not mapped at all, so a NULL dereference faults. */
