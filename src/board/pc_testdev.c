@@ -84,9 +84,11 @@ void pc_testdev_irq_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		memset(data, 0, len);
 		return;
 	}
-	if (len != 1 || off >= PC_TESTDEV_NR_IRQS)
-		return;
-	irq_line_set(&t->lines[off], data[0] != 0);
+	/* QEMU takes these ports a byte at a time: a wider write sets line
+	 * off + i from byte i (realmode.flat's outl to 0x200b raises line 11
+	 * and lowers 12-14). The bus keeps off + len within the 24 ports. */
+	for (uint32_t i = 0; i < len && off + i < PC_TESTDEV_NR_IRQS; i++)
+		irq_line_set(&t->lines[off + i], data[i] != 0);
 }
 
 void pc_testdev_iomem_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)

@@ -11,8 +11,9 @@
  *    (mprotect PROT_NONE, then read-write, as QEMU does), so KVM drops its
  *    translation and the next guest access faults it in again. An address
  *    that is not RAM, or another width, is ignored.
- *  - IRQ lines (0x2000 + n, n < 24): a 1-byte write of v sets IOAPIC/PIC
- *    input n to level v != 0 (KVM_IRQ_LINE). Other widths are ignored.
+ *  - IRQ lines (0x2000 + n, n < 24): a write of v sets IOAPIC/PIC input
+ *    n to level v != 0 (KVM_IRQ_LINE); a wider write is bytewise, as in
+ *    QEMU: byte i sets line n + i.
  *  - iomem (0xff000000): 64 KiB that reads back what was written, at any
  *    width, through MMIO exits (kvm-unit-tests' emulator test runs
  *    instructions on it to exercise KVM's instruction emulator).

@@ -98,8 +98,17 @@ static void test_flush_irq_iomem(void **state)
 	assert_int_equal(rec.gsi, 23);
 	assert_int_equal(rec.level, 1);
 	pc_testdev_irq_io(t, 24, &one, 1, true);             /* no such line */
-	pc_testdev_irq_io(t, 0, d, 2, true);                 /* wider: ignored */
 	assert_int_equal(rec.n, 3);
+	/* realmode.flat's outl $1 to 0x200b: line 11 up, 12-14 down, bytewise. */
+	memcpy(d, "\x01\x00\x00\x00", 4);
+	pc_testdev_irq_io(t, 11, d, 4, true);
+	assert_int_equal(rec.n, 7);
+	assert_int_equal(rec.gsi, 14);
+	assert_int_equal(rec.level, 0);
+	/* A direct call running past line 23 stops there. */
+	pc_testdev_irq_io(t, 22, d, 4, true);
+	assert_int_equal(rec.n, 9);
+	assert_int_equal(rec.gsi, 23);
 	/* iomem reads back what was written, at every width and up to its end. */
 	memcpy(d, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
 	pc_testdev_iomem_io(t, PC_TESTDEV_IOMEM_LEN - 8, d, 8, true);
