@@ -103,11 +103,20 @@ int boot_probe(const struct boot_cfg *cfg, struct boot_image *img)
 	/* No cap yet: guest RAM may not exist; boot_image_load checks it. */
 	ret = boot_src_open(&img->kernel, "kernel", cfg->kernel_path, UINT64_MAX);
 	if (!ret && cfg->initrd_path) {
-		ret = boot_src_open(&img->initrd, "initrd", cfg->initrd_path, UINT64_MAX);
+		ret = boot_src_open_maybe_empty(&img->initrd, "initrd", cfg->initrd_path,
+						UINT64_MAX, true);
 		img->has_initrd = !ret;
 	}
 	if (!ret)
 		ret = boot_probe_file(img);
+	/* An empty module is a valid multiboot module (kvm-unit-tests' empty
+	 * environment); a Linux kernel gets nothing from an empty initrd. */
+	if (!ret && img->has_initrd && img->initrd.len == 0 &&
+	    img->format != BOOT_FORMAT_MULTIBOOT) {
+		log_err("initrd %s: file is empty (only a multiboot kernel takes an empty module)",
+			cfg->initrd_path);
+		ret = -EINVAL;
+	}
 	if (!ret && img->mode == BOOT_MODE_ELF64 && img->has_initrd) {
 		log_err("%s: a tiny ELF64 guest takes no --initrd", img->kernel.name);
 		ret = -EINVAL;

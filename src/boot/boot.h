@@ -63,6 +63,7 @@
 #ifndef MVM_BOOT_BOOT_H
 #define MVM_BOOT_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -135,7 +136,8 @@ struct boot_image {
  * reading headers only; cfg->cmdline and cfg->rsdp_gpa are not used (may be
  * NULL/0 here). No kernel path: the built-in demo (no initrd allowed).
  * Refused here, before any guest RAM exists: a missing, non-regular or
- * empty file, an unknown format, a tiny guest with an initrd, an ELF64
+ * empty file (an empty initrd is taken for a multiboot kernel: an empty
+ * module), an unknown format, a tiny guest with an initrd, an ELF64
  * tiny guest whose headers fail the validator. 0 or -errno/-EINVAL
  * (logged); on failure nothing is left open. On success the caller must
  * call boot_image_close(), loaded or not. */
@@ -172,6 +174,10 @@ void boot_src_buf(struct boot_src *src, const char *what, const char *name,
  * device is refused at once. 0 or -errno/-EINVAL, logged as "<what> <path>:
  * ..." (what "kernel" or "initrd" also names the flag, --kernel/--initrd). */
 int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap);
+/* The same, taking an empty file too (len 0) when may_be_empty: a multiboot
+ * module may be empty (boot_probe decides once the format is known). */
+int boot_src_open_maybe_empty(struct boot_src *src, const char *what, const char *path,
+			      uint64_t cap, bool may_be_empty);
 /* -EINVAL (logged, "give --mem more") when src is larger than cap bytes. */
 int boot_src_check_cap(const struct boot_src *src, uint64_t cap);
 void boot_src_close(struct boot_src *src);
@@ -188,8 +194,9 @@ int boot_src_check_size(const struct boot_src *src);
 
 /* The loaders (what boot_load calls; tests call them on buffer sources).
  * kernel->name labels the kernel in messages; the initrd is labelled by
- * cfg->initrd_path (or "initrd"). initrd is NULL for none (never empty).
- * cfg->kernel_path and cfg->initrd_path are used only for messages. */
+ * cfg->initrd_path (or "initrd"). initrd is NULL for none.
+ * cfg->kernel_path and cfg->initrd_path are used only for messages. An
+ * empty initrd (len 0) reaches only multiboot_load, as an empty module. */
 int bzimage_load(const struct gmem *m, const struct boot_src *kernel,
 		 const struct boot_src *initrd, const struct boot_cfg *cfg,
 		 struct boot_entry *out);
@@ -221,6 +228,13 @@ int elf64_add_device(const struct gmem *m, uint64_t boot_info, uint64_t base,
 /* The hello demo linked into mvm (guest/hello), or NULL/0 in builds
  * without it (unit tests). boot_load boots it when kernel_path is NULL. */
 const uint8_t *elf64_builtin_demo(uint64_t *len);
+
+/* The command line a multiboot kernel gets, as QEMU builds it: the kernel
+ * path, then a space and args when args is neither NULL nor empty (the
+ * kernel takes the first word as argv[0]). No default arguments and no
+ * virtio_mmio.device= entries: those are Linux's. 0, or -ENOSPC when it
+ * does not fit in len bytes with its NUL. Pure. */
+int multiboot_cmdline(const char *kernel_path, const char *args, char *buf, size_t len);
 
 /* Scan buf[0..min(len, MULTIBOOT_SEARCH_LEN)) for the magic at 4-byte
  * aligned offsets. 1 when found: *off is the first header with a valid

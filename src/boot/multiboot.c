@@ -66,6 +66,7 @@ _Static_assert(LAYOUT_MB_LOADER_NAME + sizeof(MB_LOADER_NAME) <= LAYOUT_MB_MMAP,
 _Static_assert(LAYOUT_MB_MMAP + E820_MAX_ENTRIES * sizeof(struct mb_mmap_entry) <=
 	       LAYOUT_MB_MODSTR, "mmap/module string");
 _Static_assert(LAYOUT_MB_END <= LAYOUT_HIMEM_START, "multiboot area below every segment");
+_Static_assert(LAYOUT_IDT + 8 <= LAYOUT_MB_LOW_START, "the boot GDT/IDT below low segments");
 
 int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *checksum_ok)
 {
@@ -89,6 +90,44 @@ int multiboot_find_header(const uint8_t *buf, size_t len, uint64_t *off, int *ch
 		}
 	}
 	return found;
+}
+
+int multiboot_cmdline(const char *kernel_path, const char *args, char *buf, size_t len)
+{
+	int n;
+
+	if (!kernel_path)
+		return -EINVAL;
+	if (args && *args)
+		n = snprintf(buf, len, "%s %s", kernel_path, args);
+	else
+		n = snprintf(buf, len, "%s", kernel_path);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+/* Where a multiboot segment may go: RAM at or above 1 MiB, or low RAM
+ * between LAYOUT_MB_LOW_START and the EBDA outside the command line and the
+ * multiboot info (kvm-unit-tests' realmode.flat loads at 32 KiB). */
+static int mb_check_place(const struct gmem *m, const char *name, const char *what,
+			  uint64_t start, uint64_t end)
+{
+	if (start >= LAYOUT_HIMEM_START)
+		return boot_check_ram(m, name, what, start, end);
+	if (start < LAYOUT_MB_LOW_START || end > LAYOUT_EBDA_START || end <= start) {
+		log_err("%s: %s 0x%llx-0x%llx is below 1 MiB but not within 0x%llx-0x%llx, where "
+			"mvm lets a multiboot kernel load", name, what, (unsigned long long)start,
+			(unsigned long long)end, (unsigned long long)LAYOUT_MB_LOW_START,
+			(unsigned long long)LAYOUT_EBDA_START);
+		return -EINVAL;
+	}
+	if (start < LAYOUT_MB_END && end > LAYOUT_CMDLINE) {
+		log_err("%s: %s 0x%llx-0x%llx overlaps mvm's command line and multiboot info at "
+			"0x%llx-0x%llx", name, what, (unsigned long long)start,
+			(unsigned long long)end, (unsigned long long)LAYOUT_CMDLINE,
+			(unsigned long long)LAYOUT_MB_END);
+		return -EINVAL;
+	}
+	return gmem_ptr(m, start, end - start) ? 0 : -EINVAL;
 }
 
 /* Flag bit 16: the header's address fields say where the file goes. */
@@ -137,7 +176,7 @@ static int mb_plan_aout(const struct gmem *m, const struct boot_src *k, const st
 		}
 		mem_end = h->bss_end_addr;
 	}
-	ret = boot_check_ram(m, name, "multiboot load_addr..bss_end_addr", h->load_addr,
+	ret = mb_check_place(m, name, "multiboot load_addr..bss_end_addr", h->load_addr,
 			     mem_end);
 	if (ret)
 		return ret;
@@ -183,7 +222,7 @@ static int mb_plan_elf(const struct gmem *m, const struct boot_src *k, const uin
 		if (s->type != PT_LOAD || s->memsz == 0)
 			continue;
 		snprintf(what, sizeof(what), "program header %d:", i);
-		ret = boot_check_ram(m, name, what, s->paddr, s->paddr + s->memsz);
+		ret = mb_check_place(m, name, what, s->paddr, s->paddr + s->memsz);
 		if (ret)
 			return ret;
 		segs[(*nr)++] = (struct mb_seg){ s->offset, s->filesz, s->paddr, s->memsz };
@@ -218,7 +257,7 @@ static int mb_check_flags(const char *name, uint32_t flags)
 	return 0;
 }
 
-static int mb_write_info(const struct gmem *m, const struct boot_cfg *cfg,
+static int mb_write_info(const struct gmem *m, const struct boot_cfg *cfg, bool has_mod,
 			 uint64_t initrd_gpa, uint64_t initrd_len)
 {
 	struct e820_entry map[E820_MAX_ENTRIES];
@@ -249,7 +288,7 @@ static int mb_write_info(const struct gmem *m, const struct boot_cfg *cfg,
 	ret = gmem_write(m, LAYOUT_MB_MMAP, mm, info.mmap_length);
 	if (!ret)
 		ret = gmem_write(m, LAYOUT_MB_LOADER_NAME, MB_LOADER_NAME, sizeof(MB_LOADER_NAME));
-	if (!ret && initrd_len) {
+	if (!ret && has_mod) {
 		const char *s = cfg->initrd_path ? cfg->initrd_path : "initrd";
 		struct mb_module mod = { initrd_gpa, initrd_gpa + initrd_len, LAYOUT_MB_MODSTR, 0 };
 
@@ -313,7 +352,7 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 	}
 	if (!ret)
 		ret = boot_check_cmdline(cfg, name, LAYOUT_CMDLINE_MAX - 1, "mvm's limit");
-	if (!ret && initrd_len) {
+	if (!ret && initrd) {
 		const char *s = cfg->initrd_path ? cfg->initrd_path : "initrd";
 
 		if (strlen(s) + 1 > LAYOUT_MB_END - LAYOUT_MB_MODSTR) {
@@ -328,8 +367,11 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 		for (int i = 0; i < nr; i++)
 			if (segs[i].gpa + segs[i].memsz > top && segs[i].gpa < LAYOUT_MMIO_HOLE_START)
 				top = segs[i].gpa + segs[i].memsz;
-		ret = boot_place_initrd(m, cfg, initrd_len, top, gmem_low_end(m),
-					"the end of low RAM", gmem_low_end(m), &initrd_gpa);
+		if (initrd_len)
+			ret = boot_place_initrd(m, cfg, initrd_len, top, gmem_low_end(m),
+						"the end of low RAM", gmem_low_end(m), &initrd_gpa);
+		else    /* an empty module: start == end, on the page after the image */
+			initrd_gpa = (top + 0xfff) & ~0xfffULL;
 	}
 	if (ret)
 		return ret;
@@ -347,7 +389,7 @@ int multiboot_load(const struct gmem *m, const struct boot_src *kernel,
 	if (!ret && initrd_len)
 		ret = boot_src_to_guest(m, initrd, 0, initrd_gpa, initrd_len);
 	if (!ret)
-		ret = mb_write_info(m, cfg, initrd_gpa, initrd_len);
+		ret = mb_write_info(m, cfg, initrd != NULL, initrd_gpa, initrd_len);
 	if (!ret)
 		ret = boot_write_cmdline(m, cfg);
 	if (ret)

@@ -37,6 +37,12 @@ int boot_src_check_cap(const struct boot_src *src, uint64_t cap)
 
 int boot_src_open(struct boot_src *src, const char *what, const char *path, uint64_t cap)
 {
+	return boot_src_open_maybe_empty(src, what, path, cap, false);
+}
+
+int boot_src_open_maybe_empty(struct boot_src *src, const char *what, const char *path,
+			      uint64_t cap, bool may_be_empty)
+{
 	char flag[32], err[UPATH_ERR_MAX];
 	struct upath_file f;
 	int ret;
@@ -49,7 +55,7 @@ int boot_src_open(struct boot_src *src, const char *what, const char *path, uint
 		return ret;
 	}
 	ret = -EINVAL;
-	if (f.size == 0) {
+	if (f.size == 0 && !may_be_empty) {
 		log_err("%s %s: file is empty", what, path);
 		goto fail;
 	}

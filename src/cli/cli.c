@@ -109,7 +109,7 @@ void cli_usage(FILE *out)
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--vsock cid=N,uds=PATH] [--console serial|virtio]\n"
-		"               [--debug-exit] [--stats] [--debug]\n"
+		"               [--debug-exit] [--pc-testdev] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"               [--seccomp off|log|kill]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
@@ -152,6 +152,8 @@ void cli_usage(FILE *out)
 		"                  where stdin goes: COM1/ttyS0 (default) or virtio-console/hvc0\n"
 		"  --debug-exit    QEMU's isa-debug-exit port 0xf4: a guest write of v ends mvm with\n"
 		"                  status (v << 1) | 1 (test kernels); without it the port is unclaimed\n"
+		"  --pc-testdev    QEMU's pc-testdev for kvm-unit-tests (ports 0xe0, 0xe4, 0x2000+n,\n"
+		"                  64 KiB at 0xff000000); a test device, refused beside virtio devices\n"
 		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
 		"  --stats         print exit counts per reason and vCPU, and handler times, at exit,\n"
 		"                  and KVM's own statistics of the VM and each vCPU\n"
@@ -275,6 +277,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "stats",   no_argument,       NULL, 's' },
 		{ "trace-exits", no_argument,   NULL, 'T' },
 		{ "debug-exit", no_argument,    NULL, 'E' },
+		{ "pc-testdev", no_argument,    NULL, 'P' },
 		{ "dumpable", no_argument,      NULL, 'u' },
 		{ "seccomp",  required_argument, NULL, 'Z' },
 		{ "metrics", required_argument, NULL, 'M' },
@@ -298,7 +301,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
 		/* Flags that describe the VM: a config file describes it whole. */
-		if (idx >= 0 && strchr("kicnmDNrCMEV", c) && !vm_flag)
+		if (idx >= 0 && strchr("kicnmDNrCMEVP", c) && !vm_flag)
 			vm_flag = opts[idx].name;
 		switch (c) {
 		case 'F': config_file = optarg; break;
@@ -349,6 +352,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 's': cfg->stats = true; break;
 		case 'T': cfg->trace_exits = true; break;
 		case 'E': cfg->debug_exit = true; break;
+		case 'P': cfg->pc_testdev = true; break;
 		case 'u': cfg->dumpable = true; break;
 		case 'Z': {
 			enum sandbox_mode mode;

@@ -59,16 +59,22 @@ static const uint16_t gdt_flags[] = {
 	[CPU_SEL_TSS >> 3]    = 0x008b, /* 32-bit busy TSS */
 };
 
-int cpu_write_boot_tables(const struct gmem *m)
+int cpu_write_boot_gdt(const struct gmem *m)
 {
 	uint64_t gdt[5] = { 0 };
+
+	for (int i = 1; i < 5; i++)
+		gdt[i] = gdt_entry(gdt_flags[i], 0, i == (CPU_SEL_TSS >> 3) ? 0x67 : 0xfffff);
+	return gmem_write(m, LAYOUT_GDT, gdt, sizeof(gdt)) ? -EFAULT : 0;
+}
+
+int cpu_write_boot_tables(const struct gmem *m)
+{
 	uint64_t *pml4 = gmem_ptr(m, LAYOUT_PML4, 4096);
 	uint64_t *pdpt = gmem_ptr(m, LAYOUT_PDPT, 4096);
 	uint64_t *pd = gmem_ptr(m, LAYOUT_PD, 4 * 4096);
 
-	for (int i = 1; i < 5; i++)
-		gdt[i] = gdt_entry(gdt_flags[i], 0, i == (CPU_SEL_TSS >> 3) ? 0x67 : 0xfffff);
-	if (!pml4 || !pdpt || !pd || gmem_write(m, LAYOUT_GDT, gdt, sizeof(gdt)))
+	if (!pml4 || !pdpt || !pd || cpu_write_boot_gdt(m))
 		return -EFAULT;
 
 	memset(pml4, 0, 4096);

@@ -3,7 +3,8 @@
  *
  * Contract: cpu_write_boot_tables() writes the GDT (LAYOUT_GDT) and an
  * identity map of 0-4 GiB with 2 MiB pages (LAYOUT_PML4/PDPT/PD) into guest
- * RAM. cpu_init() prepares any vCPU; cpu_set_entry() only the boot vCPU:
+ * RAM; cpu_write_boot_gdt() only the GDT (a 32-bit entry with paging off,
+ * whose kernel may occupy the page tables' pages). cpu_init() prepares any vCPU; cpu_set_entry() only the boot vCPU:
  * application processors wait for INIT/SIPI in the in-kernel LAPIC.
  */
 #ifndef MVM_CORE_CPU_H
@@ -45,6 +46,7 @@ struct cpu_entry {
 #define CPU_MULTIBOOT_LOADER_MAGIC 0x2BADB002u
 
 int cpu_write_boot_tables(const struct gmem *m);
+int cpu_write_boot_gdt(const struct gmem *m);
 int cpu_init(int vcpu_fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus);
 int cpu_set_entry(int vcpu_fd, const struct cpu_entry *entry);
 

@@ -11,7 +11,8 @@
  *   0x0009fc00  EBDA (reserved)         0x000e0000  ACPI: RSDP then tables (reserved)
  *   0x00100000  kernel (bzImage protected-mode part)
  *   0xc0000000  32-bit MMIO hole start (virtio-mmio windows at 0xd0000000)
- *   0xfec00000  IOAPIC   0xfee00000 LAPIC   0xfffbc000 identity map + TSS (KVM)
+ *   0xfec00000  IOAPIC   0xfee00000 LAPIC   0xff000000 pc-testdev iomem (--pc-testdev)
+ *   0xfffbc000  identity map + TSS (KVM)
  */
 #ifndef MVM_CORE_LAYOUT_H
 #define MVM_CORE_LAYOUT_H
@@ -36,6 +37,10 @@
 #define LAYOUT_MB_MMAP          0x00030100ULL /* size-prefixed e820 entries, 24 bytes each */
 #define LAYOUT_MB_MODSTR        0x00030200ULL /* module 0's string (the initrd path) */
 #define LAYOUT_MB_END           0x00031000ULL
+/* A multiboot kernel may also load below 1 MiB: from here up to the EBDA,
+ * except LAYOUT_CMDLINE..LAYOUT_MB_END (only the GDT below it is in use:
+ * multiboot enters with paging off, so no page tables are written). */
+#define LAYOUT_MB_LOW_START     0x00001000ULL
 /* ELF64 tiny guests (boot/elf64.c, core/ring3.c; docs/guest-abi.md). The
  * boot info page is user-readable; GDT..PT are mvm's, mapped supervisor-only;
  * page 0 is not mapped at all, so a NULL dereference faults. */
@@ -65,6 +70,7 @@
 #define LAYOUT_VIRTIO_MMIO_SIZE 0x1000ULL
 #define LAYOUT_IOAPIC           0xfec00000ULL
 #define LAYOUT_LAPIC            0xfee00000ULL
+#define LAYOUT_TESTDEV_IOMEM    0xff000000ULL /* pc-testdev's 64 KiB, only with --pc-testdev */
 #define LAYOUT_IDENTITY_MAP     0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR, 1 page */
 #define LAYOUT_TSS              0xfffbd000ULL /* KVM_SET_TSS_ADDR, 3 pages */
 #define LAYOUT_HIGH_RAM_START   0x100000000ULL
@@ -78,6 +84,12 @@
 #define PORT_RTC                0x70 /* 0x70 index, 0x71 data */
 #define IRQ_RTC                 8
 #define PORT_PVPANIC            0x505
+#define PORT_FW_CFG             0x510 /* QEMU fw_cfg: 0x510 selector, 0x511 data */
+#define PORT_FW_CFG_LEN         2
+/* QEMU's pc-testdev (board/pc_testdev.h), only with --pc-testdev. */
+#define PORT_TESTDEV_LATCH      0xe0  /* 4 bytes */
+#define PORT_TESTDEV_FLUSH      0xe4  /* 4 bytes */
+#define PORT_TESTDEV_IRQ        0x2000 /* 24 ports: IRQ line n at 0x2000 + n */
 #define PORT_HCALL              0x520 /* 16 call ports, ELF64 tiny guests only (mvm/abi.h) */
 #define PORT_HCALL_LEN          19    /* + 3: a 4-byte OUT to the last port spans them */
 #define PORT_DEBUG_EXIT         0xf4  /* QEMU isa-debug-exit, 4 bytes */

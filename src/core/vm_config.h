@@ -84,6 +84,9 @@ struct vm_config {
 	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
 	bool debug_exit;           /* --debug-exit: QEMU's isa-debug-exit port; off: the guest
 				    * cannot choose mvm's exit status */
+	bool fw_cfg;               /* QEMU's fw_cfg ports: set by the builder for a multiboot
+				    * kernel (board/fw_cfg.h), never by the user */
+	bool pc_testdev;           /* --pc-testdev: QEMU's pc-testdev (board/pc_testdev.h) */
 	bool dumpable;             /* --dumpable: keep core dumps and same-user ptrace */
 	int seccomp;               /* --seccomp: enum sandbox_mode (0: kill) */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */

@@ -41,7 +41,10 @@ static int linux_load(struct platform *p, const struct platform_load *l, struct 
 	}
 	entry->rip = be.entry;
 	entry->info = be.boot_info;
-	if ((ret = cpu_write_boot_tables(p->mem)))
+	/* Multiboot enters with paging off, and its kernel may lie where the
+	 * page tables would go (kvm-unit-tests' realmode.flat loads at 32 KiB). */
+	if ((ret = be.mode == BOOT_MODE_MULTIBOOT32 ? cpu_write_boot_gdt(p->mem)
+						    : cpu_write_boot_tables(p->mem)))
 		log_err("writing the boot page tables and GDT: %s", strerror(-ret));
 	return ret;
 }

@@ -168,6 +168,10 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 		return ret;
 	}
 	vm->platform.ops->keep_devices(cfg, &dev_cfg);
+	/* fw_cfg for a multiboot kernel (kvm-unit-tests reads its vCPU count
+	 * there); a restored VM has it when its snapshot does. */
+	dev_cfg.fw_cfg = rs ? rs->snap && vm_snapshot_has_device(rs->snap, "fw_cfg")
+			    : vm->platform.image.format == BOOT_FORMAT_MULTIBOOT;
 	/* The devices' windows and GSIs go into the DSDT and the command line. */
 	vm->devices = calloc(1, sizeof(*vm->devices));
 	cmdline = malloc(LAYOUT_CMDLINE_MAX);
@@ -183,8 +187,17 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 		return vm_load_restored(vm, &dev_cfg, rs, cmdline);
 	acpi.mmio_devs = vm->devices->acpi;
 	acpi.nr_mmio_devs = vm->devices->nr_windows;
-	if (vm_devices_cmdline(vm->devices, cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
-			       cmdline, LAYOUT_CMDLINE_MAX)) {
+	if (vm->platform.image.format == BOOT_FORMAT_MULTIBOOT) {
+		/* QEMU's "<kernel path> <args>": argv[0] first, no Linux defaults. */
+		if (multiboot_cmdline(cfg->kernel_path, cfg->cmdline, cmdline, LAYOUT_CMDLINE_MAX)) {
+			log_err("--cmdline: too long with the kernel path in front (a multiboot "
+				"kernel's argv[0]; at most %llu bytes)",
+				(unsigned long long)LAYOUT_CMDLINE_MAX - 1);
+			ret = -EINVAL;
+			goto out;
+		}
+	} else if (vm_devices_cmdline(vm->devices, cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE,
+				      cmdline, LAYOUT_CMDLINE_MAX)) {
 		log_err("--cmdline: too long with the virtio_mmio.device= entries added "
 			"(at most %llu bytes)", (unsigned long long)LAYOUT_CMDLINE_MAX - 1);
 		ret = -EINVAL;

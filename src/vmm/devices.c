@@ -3,7 +3,9 @@
 #include "vmm/devices.h"
 #include "board/acpi_pm.h"
 #include "board/debug_exit.h"
+#include "board/fw_cfg.h"
 #include "board/i8042.h"
+#include "board/pc_testdev.h"
 #include "board/pvpanic.h"
 #include "board/rtc.h"
 #include "board/uart8250.h"
@@ -28,6 +30,8 @@ static const struct device_kind *const device_kinds[] = {
 	&i8042_kind,
 	&rtc_kind,
 	&debug_exit_kind,        /* only with --debug-exit */
+	&fw_cfg_kind,            /* only for a multiboot kernel */
+	&pc_testdev_kind,        /* only with --pc-testdev */
 	&uart8250_kind,
 	&pvpanic_kind,
 	&acpi_pm_kind,

@@ -31,7 +31,7 @@
 #include "core/vm_config.h"
 
 #define VM_MAX_VIRTIO_DEVS (VM_MAX_DISKS + VM_MAX_NETS + 2)
-#define VM_MAX_BOARD_DEVS  8
+#define VM_MAX_BOARD_DEVS  10
 #define VM_MAX_DEVICES (VM_MAX_VIRTIO_DEVS + VM_MAX_BOARD_DEVS)
 
 struct vm_device {

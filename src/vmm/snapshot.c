@@ -527,6 +527,23 @@ void vm_snapshot_close(struct vm_snapshot *s)
 
 /* ---- restore ------------------------------------------------------------------------------- */
 
+bool vm_snapshot_has_device(struct vm_snapshot *s, const char *short_name)
+{
+	const struct vm_snap_device *plan;
+	const void *p;
+	uint32_t v;
+	size_t len;
+
+	/* vm_snapshot_open checked the section's size against nr_devices. */
+	if (snap_find(&s->reader, "devices", &v, &p, &len))
+		return false;
+	plan = p;
+	for (uint32_t i = 0; i < s->machine.nr_devices; i++)
+		if (!strncmp(plan[i].kind, short_name, sizeof(plan[i].kind)))
+			return true;
+	return false;
+}
+
 int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s)
 {
 	const struct vm_snap_device *plan;

@@ -159,6 +159,8 @@ void vm_snapshot_tsc_forward(struct vcpu_state *st, uint64_t away_ns);
 /* For the builder (snapshot.c): check the plan against the file, then put the
  * KVM, vCPU and device states back, in that order. 0 or -errno (logged). */
 int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s);
+/* Whether the opened snapshot's plan lists a device of that kind (short_name). */
+bool vm_snapshot_has_device(struct vm_snapshot *s, const char *short_name);
 int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s);
 
 #endif

@@ -23,6 +23,16 @@ multiboot-exit  a flat Multiboot v1 image (a.out kludge, loaded at 1 MiB)
               with a 1-byte OUT. Either way it then powers off through the
               ACPI sleep register: without --debug-exit the port is
               unclaimed and mvm must exit 0, not with the guest's status.
+              The command line must be "<kernel path> mvmtest" (QEMU's form:
+              a first word that is not a space, ending in " mvmtest").
+multiboot-kut  a flat Multiboot v1 image checking what kvm-unit-tests' x86
+              kernels need, for mvm run --cpus 2 --mem 256 --initrd EMPTY
+              --debug-exit: EAX (fail: exit 3), fw_cfg's signature "QEMU" (5),
+              NB_CPUS 2 (7), RAM_SIZE 256 MiB (9), ID 1 (11), an unknown key
+              reading 0 (13), one empty module (15), a command line whose
+              first word is not empty (17); then it prints
+              "CMDLINE=<its command line>" on COM1 and writes 0x21 to
+              isa-debug-exit (exit 67).
 """
 import struct
 import sys
@@ -111,7 +121,7 @@ def port_sweep():
 
 
 MB_HDR_LEN = 32
-MB_CMDLINE = b"mvmtest\0"
+MB_CMDLINE = b" mvmtest\0"   # the tail of "<kernel path> mvmtest"
 
 
 def multiboot_exit():
@@ -124,11 +134,20 @@ def multiboot_exit():
     a.emit(0x83, 0xF9, 0x45)                           # cmp ecx, 0x45
     a.emit(0xB0, 2)                                    # mov al, 2
     a.jcc8(0x75, "fail")
-    a.emit(0x8B, 0x73, 0x10)                           # mov esi, [ebx+16] (cmdline)
+    a.emit(0x8B, 0x7B, 0x10)                           # mov edi, [ebx+16] (cmdline)
+    a.emit(0xB0, 3)                                    # mov al, 3
+    a.emit(0x80, 0x3F, 0x20)                           # cmp byte [edi], ' '
+    a.jcc8(0x76, "fail")                               # jbe fail: argv[0] (the path) first
+    a.emit(0x31, 0xC0)                                 # xor eax, eax
+    a.emit(0xB9, struct.pack("<I", 0x10000))           # mov ecx, 64 KiB (bounded)
+    a.emit(0xFC, 0xF2, 0xAE)                           # cld ; repne scasb: edi past the NUL
+    a.emit(0xB0, 3)                                    # mov al, 3
+    a.jcc8(0x75, "fail")                               # no NUL
+    a.emit(0x8D, 0x77, (-len(MB_CMDLINE)) & 0xFF)      # lea esi, [edi - 9]
     a.emit(0xBF, 0, 0, 0, 0)                           # mov edi, the expected string
     str_fix = len(a.code) - 4
-    a.emit(0xB9, struct.pack("<I", len(MB_CMDLINE)))   # mov ecx, 8
-    a.emit(0xFC, 0xF3, 0xA6)                           # cld ; repe cmpsb
+    a.emit(0xB9, struct.pack("<I", len(MB_CMDLINE)))   # mov ecx, 9
+    a.emit(0xF3, 0xA6)                                 # repe cmpsb
     a.emit(0xB0, 3)                                    # mov al, 3
     a.jcc8(0x75, "fail")
     a.emit(0xB8, struct.pack("<I", 0x21))              # mov eax, 0x21
@@ -146,6 +165,82 @@ def multiboot_exit():
     code = bytearray(a.finish())
     code[str_fix:str_fix + 4] = struct.pack("<I", LOAD + MB_HDR_LEN + len(code))
     return bytes(code) + MB_CMDLINE
+
+
+FW_SEL = 0x510
+KUT_MEM = 256 << 20
+KUT_CPUS = 2
+
+
+def multiboot_kut():
+    """What kvm-unit-tests' x86 kernels need of the loader and board."""
+    a = Asm()
+
+    def check(code):
+        a.emit(0xB4, code)                             # mov ah, code (fail: exit (code << 1) | 1)
+
+    def fw_expect(code, key, data):
+        a.emit(0x66, 0xBA, struct.pack("<H", FW_SEL))  # mov dx, 0x510
+        a.emit(0x66, 0xB8, struct.pack("<H", key))     # mov ax, key
+        a.emit(0x66, 0xEF)                             # out dx, ax (select)
+        check(code)                                    # (after mov ax: it sets ah)
+        a.emit(0x42)                                   # inc edx (0x511: data)
+        for b in data:
+            a.emit(0xEC)                               # in al, dx
+            a.emit(0x3C, b)                            # cmp al, b
+            a.jcc32(0x85, "fail")                      # jne fail
+
+    a.emit(0x3D, struct.pack("<I", 0x2BADB002))        # cmp eax, 0x2badb002
+    check(1)                                           # (mov keeps the flags)
+    a.jcc32(0x85, "fail")
+    fw_expect(2, 0x0000, b"QEMU")                         # FW_CFG_SIGNATURE
+    fw_expect(3, 0x0005, struct.pack("<H", KUT_CPUS))     # FW_CFG_NB_CPUS
+    fw_expect(4, 0x0003, struct.pack("<Q", KUT_MEM))      # FW_CFG_RAM_SIZE
+    fw_expect(5, 0x0001, struct.pack("<I", 1))            # FW_CFG_ID: no DMA
+    fw_expect(6, 0x0011, bytes(4))                        # an unknown key (kvm-unit-tests' MAX_RAM): 0
+    check(7)
+    a.emit(0xF6, 0x03, 0x08)                           # test byte [ebx], 8 (MB_INFO_MODS)
+    a.jcc32(0x84, "fail")                              # jz fail
+    a.emit(0x83, 0x7B, 0x14, 0x01)                     # cmp dword [ebx+20], 1 (mods_count)
+    a.jcc32(0x85, "fail")
+    a.emit(0x8B, 0x73, 0x18)                           # mov esi, [ebx+24] (mods_addr)
+    a.emit(0x8B, 0x0E)                                 # mov ecx, [esi] (mod_start)
+    a.emit(0x3B, 0x4E, 0x04)                           # cmp ecx, [esi+4] (mod_end): empty
+    a.jcc32(0x85, "fail")
+    check(8)
+    a.emit(0x8B, 0x73, 0x10)                           # mov esi, [ebx+16] (cmdline)
+    a.emit(0x80, 0x3E, 0x20)                           # cmp byte [esi], ' '
+    a.jcc32(0x86, "fail")                              # jbe fail: argv[0] first
+    # "CMDLINE=<the command line>\n" on COM1, for the runner to compare.
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
+    for ch in b"CMDLINE=":
+        a.emit(0xB0, ch, 0xEE)                         # mov al, ch ; out dx, al
+    a.emit(0xFC)                                       # cld
+    a.emit(0xB9, struct.pack("<I", 0x10000))           # mov ecx, 64 KiB (bounded)
+    a.label("print")
+    a.emit(0xAC)                                       # lodsb
+    a.emit(0x84, 0xC0)                                 # test al, al
+    a.jcc8(0x74, "printed")
+    a.emit(0xEE)                                       # out dx, al
+    a.emit(0xE2)                                       # loop print
+    a.emit(0)
+    a.fixups.append((len(a.code) - 1, "print", 1))
+    a.label("printed")
+    a.emit(0xB0, 0x0A, 0xEE)                           # '\n'
+    a.emit(0xB8, struct.pack("<I", 0x21))              # mov eax, 0x21
+    a.emit(0xE7, 0xF4)                                 # out 0xf4, eax (exit 67)
+    a.jcc8(0xEB, "off")
+    a.label("fail")
+    a.emit(0x88, 0xE0)                                 # mov al, ah
+    a.emit(0xE6, 0xF4)                                 # out 0xf4, al
+    a.label("off")
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
+    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
+    a.emit(0xEE)                                       # out dx, al
+    a.label("halt")
+    a.emit(0xF4)                                       # hlt
+    a.jcc8(0xEB, "halt")
+    return a.finish()
 
 
 def multiboot(code):
@@ -170,7 +265,8 @@ def elf(code):
 
 
 KINDS = {"triple-fault": (triple_fault, elf), "port-sweep": (port_sweep, elf),
-         "multiboot-exit": (multiboot_exit, multiboot)}
+         "multiboot-exit": (multiboot_exit, multiboot),
+         "multiboot-kut": (multiboot_kut, multiboot)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in KINDS:

@@ -288,6 +288,49 @@ static void test_directory_refused(void **state)
 	rmdir(dir);
 }
 
+/* An empty --initrd is a multiboot kernel's empty module (kvm-unit-tests
+ * passes an empty environment file), loaded as mods_count 1 with start ==
+ * end; for every other format it stays refused, naming the file. */
+static void test_empty_initrd(void **state)
+{
+	struct fixture *f = *state;
+	char kpath[FX_PATH_LEN], ipath[FX_PATH_LEN], want[128];
+	struct boot_image img;
+	uint32_t info[7], mod[4];
+	int before = count_fds();
+
+	f->cfg.initrd_path = fx_tmp_file(ipath, TMPL, f->img, 0);
+	make_multiboot(f);
+	f->cfg.kernel_path = fx_tmp_file(kpath, TMPL, f->img, f->len);
+	assert_int_equal(boot_probe(&f->cfg, &img), 0);
+	assert_int_equal(img.format, BOOT_FORMAT_MULTIBOOT);
+	assert_int_equal(boot_image_load(&f->m, &img, &f->cfg, &f->out), 0);
+	boot_image_close(&img);
+	assert_int_equal(gmem_read(&f->m, LAYOUT_MB_INFO, info, sizeof(info)), 0);
+	assert_true(info[0] & (1u << 3));          /* MB_INFO_MODS */
+	assert_int_equal(info[5], 1);              /* mods_count */
+	assert_int_equal(gmem_read(&f->m, info[6], mod, sizeof(mod)), 0);
+	assert_int_equal(mod[0], mod[1]);          /* empty: start == end */
+	assert_int_equal(mod[0] & 0xfff, 0);
+	assert_true(mod[0] >= TEXT + IMG_LEN && mod[0] < RAM);
+	unlink(kpath);
+
+	snprintf(want, sizeof(want), "initrd %s: file is empty", ipath);
+	make_bzimage_head(f);
+	f->cfg.kernel_path = fx_tmp_file(kpath, TMPL, f->img, f->len);
+	assert_int_equal(boot_probe(&f->cfg, &img), -EINVAL);
+	assert_non_null(strstr(f->err, want));
+	unlink(kpath);
+	make_elf64(f, 1);
+	f->cfg.kernel_path = fx_tmp_file(kpath, TMPL, f->img, f->len);
+	assert_int_equal(boot_probe(&f->cfg, &img), -EINVAL);
+	assert_non_null(strstr(f->err, want));
+	assert_int_equal(count_fds(), before);
+	unlink(kpath);
+	unlink(ipath);
+	f->cfg.initrd_path = NULL;
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
 
 int main(void)
@@ -300,6 +343,7 @@ int main(void)
 		T(test_larger_than_ram),
 		T(test_fifo_refused),
 		T(test_directory_refused),
+		T(test_empty_initrd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -296,8 +296,8 @@ static void test_aout_outside_ram(void **state)
 		      "--mem more");
 	/* into the info area below 1 MiB */
 	make_aout(f, LAYOUT_MB_INFO + HDR_OFF, LAYOUT_MB_INFO, 0, 0, LAYOUT_MB_INFO + 0x100);
-	expect_err(f, "multiboot load_addr..bss_end_addr 0x30000-0x32000 starts below 1 MiB, "
-		      "where mvm keeps its boot structures");
+	expect_err(f, "multiboot load_addr..bss_end_addr 0x30000-0x32000 overlaps mvm's command "
+		      "line and multiboot info at 0x20000-0x31000");
 }
 
 static void test_elf_segment_bad(void **state)
@@ -305,8 +305,15 @@ static void test_elf_segment_bad(void **state)
 	struct fixture *f = *state;
 
 	make_elf(f);
-	phdr(f, 0)->p_paddr = 0x8000; /* over the boot structures and the info */
-	expect_err(f, "program header 0: 0x8000-0xb000 starts below 1 MiB");
+	phdr(f, 0)->p_paddr = 0x800; /* over the boot GDT */
+	expect_err(f, "program header 0: 0x800-0x3800 is below 1 MiB but not within "
+		      "0x1000-0x9fc00, where mvm lets a multiboot kernel load");
+	make_elf(f);
+	phdr(f, 0)->p_paddr = 0x9e000; /* into the EBDA */
+	expect_err(f, "program header 0: 0x9e000-0xa1000 is below 1 MiB but not within");
+	make_elf(f);
+	phdr(f, 0)->p_paddr = 0x1f000; /* into the command line */
+	expect_err(f, "program header 0: 0x1f000-0x22000 overlaps mvm's command line");
 	make_elf(f);
 	phdr(f, 0)->p_paddr = 0x3fff000; /* out of RAM */
 	expect_err(f, "program header 0: 0x3fff000-0x4002000 is not inside guest RAM");
@@ -322,6 +329,25 @@ static void test_elf_segment_bad(void **state)
 	make_elf(f);
 	ehdr(f)->e_phnum = 300;
 	expect_err(f, "ELF e_phnum 300 is not within 1..64");
+}
+
+/* kvm-unit-tests' realmode.flat: ELF32 segments at 32 KiB, where the 64-bit
+ * boot page tables would go; they are not written for a multiboot entry. */
+static void test_elf_low_segment(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t *p;
+
+	make_elf(f);
+	ehdr(f)->e_entry = 0x8020;
+	phdr(f, 0)->p_paddr = phdr(f, 0)->p_vaddr = 0x8000;
+	assert_int_equal(load(f, NULL, 0), 0);
+	assert_int_equal(f->out.entry, 0x8020);
+	p = gmem_ptr(&f->m, 0x8000, 0x3000);
+	assert_memory_equal(p, f->img + SEG_OFF, 0x1000);
+	for (int i = 0x1000; i < 0x3000; i++)
+		assert_int_equal(p[i], 0);
+	check_info(f, 0);
 }
 
 /* With 4 GiB of RAM, a segment into 0xc0000000.. says "MMIO hole". */
@@ -411,6 +437,49 @@ static void test_boot_load_detects(void **state)
 	assert_int_equal(f->out.entry, LOAD + 0x100);
 }
 
+/* An empty module (an empty --initrd): listed, start == end, page aligned
+ * above the image; nothing written. */
+static void test_empty_module(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t none[1];
+	struct info info;
+	struct mod mod;
+
+	f->cfg.initrd_path = "/tmp/empty-env";
+	make_good_aout(f);
+	assert_int_equal(load(f, none, 0), 0);
+	check_info(f, 1);
+	assert_int_equal(gmem_read(&f->m, LAYOUT_MB_INFO, &info, sizeof(info)), 0);
+	assert_int_equal(info.mods_count, 1);
+	assert_int_equal(gmem_read(&f->m, info.mods_addr, &mod, sizeof(mod)), 0);
+	assert_int_equal(mod.start, mod.end);
+	assert_int_equal(mod.start & 0xfff, 0);
+	assert_true(mod.start >= LOAD + 0x5000 && mod.start < 64 * MIB);
+	assert_string_equal((char *)gmem_ptr(&f->m, mod.string, 1), "/tmp/empty-env");
+}
+
+/* QEMU's multiboot command line: "<kernel path> <args>", argv[0] first. */
+static void test_cmdline(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(multiboot_cmdline("x86/vmexit.flat", "cpuid", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "x86/vmexit.flat cpuid");
+	assert_int_equal(multiboot_cmdline("/k", NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/k");
+	assert_int_equal(multiboot_cmdline("/k", "", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/k");
+	/* Exactly full (31 bytes + NUL) fits; one more does not. */
+	assert_int_equal(multiboot_cmdline("/k", "0123456789012345678901234567", buf,
+					   sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), 31);
+	assert_int_equal(multiboot_cmdline("/k", "01234567890123456789012345678", buf,
+					   sizeof(buf)), -ENOSPC);
+	assert_int_equal(multiboot_cmdline(NULL, "a", buf, sizeof(buf)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +500,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flags, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_elf64_multiboot_refused, setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_boot_load_detects, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_module, setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_elf_low_segment, setup, fx_teardown),
+		cmocka_unit_test(test_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

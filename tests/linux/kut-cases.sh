@@ -1,0 +1,36 @@
+# tests/linux/kut-cases.sh - what kvm-unit-tests' x86 kernels need of mvm, with a tiny guest of our
+# own (the suite itself is not in the tree: tests/kvm-unit-tests/run.sh runs it). Sourced by run.sh.
+KUT_CASES=(multiboot-kut)
+
+# tests/guests/mk-pvh-guest.py multiboot-kut, run the way tests/kvm-unit-tests/run.sh runs a test
+# (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV): it checks fw_cfg (signature, NB_CPUS,
+# RAM_SIZE, ID, an unknown key), the empty module and argv[0] itself, exits 67 through
+# isa-debug-exit when all hold, and prints its command line, which must be "<kernel path> kutarg".
+case_multiboot-kut() {
+	local f env=$work/kut-empty.env want got
+	f=$(tiny_guest multiboot-kut) ||
+		{ notok multiboot-kut "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	: >"$env"
+	vm_start multiboot-kut /dev/null run --kernel "$f" --cpus 2 --mem 256 --initrd "$env" \
+		--cmdline kutarg --debug-exit
+	want="CMDLINE=$f kutarg"
+	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case multiboot-kut "mvm still running $QUICK_TIMEOUT s after start"
+	elif grep -qa 'file is empty' "$VM_ERR"; then fail_case multiboot-kut "the empty --initrd was refused"
+	else
+		case "$VM_RC" in
+		67) got=$(tr -d '\r' <"$VM_OUT" | grep -a '^CMDLINE=' | head -n1)
+		    if [ "$got" != "$want" ]; then fail_case multiboot-kut "the guest's command line is \"${got#CMDLINE=}\", want \"${want#CMDLINE=}\""
+		    elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case multiboot-kut "mvm reported an error"
+		    else ok multiboot-kut; fi ;;
+		3) fail_case multiboot-kut "mvm exited 3: the guest saw EAX != 0x2BADB002" ;;
+		5) fail_case multiboot-kut "mvm exited 5: no fw_cfg signature \"QEMU\" at port 0x510" ;;
+		7) fail_case multiboot-kut "mvm exited 7: fw_cfg NB_CPUS is not 2" ;;
+		9) fail_case multiboot-kut "mvm exited 9: fw_cfg RAM_SIZE is not 256 MiB" ;;
+		11) fail_case multiboot-kut "mvm exited 11: fw_cfg ID is not 1" ;;
+		13) fail_case multiboot-kut "mvm exited 13: an unknown fw_cfg key does not read 0" ;;
+		15) fail_case multiboot-kut "mvm exited 15: no single empty multiboot module" ;;
+		17) fail_case multiboot-kut "mvm exited 17: the command line does not start with argv[0]" ;;
+		*) fail_case multiboot-kut "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)" ;;
+		esac
+	fi
+}
