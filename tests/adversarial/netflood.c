@@ -5,6 +5,7 @@
  * does to exhaust mvm's file descriptors. The frames go out through the net
  * hypercall (the tiny guest's first --net). Command line: flows=N (default
  * 4000), batch=B datagrams between pauses of pause_ms=MS (default 500, 400),
+ * after a quiet start_ms (default 1500, then "ADV-MARK netflood starting"),
  * so the harness can watch mvm's fds and its API while the flood runs.
  * Passes when every write was taken (a full backend may answer -EAGAIN:
  * retried, bounded) and mvm kept running; what mvm did with the flows is
@@ -80,6 +81,9 @@ int mvm_main(const struct mvm_bootinfo *bi)
 	ADV_CHECK(mvm_net_info(&info) == 0, "net info: no net hypercall backend");
 	if (adv_failures)
 		return adv_finish("netflood");
+	/* A quiet start, so the host can count mvm's fds before the first flow. */
+	pause_ms(mvm_cmdline_u64(bi, "start_ms", 1500));
+	mvm_printf("ADV-MARK netflood starting: %llu flows\n", (unsigned long long)flows);
 	for (uint64_t i = 0; i < flows; i++) {
 		int64_t r;
 
