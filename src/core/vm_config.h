@@ -85,6 +85,8 @@ struct vm_config {
 	bool debug_exit;           /* --debug-exit: QEMU's isa-debug-exit port; off: the guest
 				    * cannot choose mvm's exit status */
 	bool dumpable;             /* --dumpable: keep core dumps and same-user ptrace */
+	const char *gdb;           /* --gdb tcp:HOST:PORT|unix:PATH (argv); NULL: no gdb stub */
+	bool gdb_wait;             /* --gdb-wait: hold the vCPUs until the client continues */
 	int seccomp;               /* --seccomp: enum sandbox_mode (0: kill) */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */
