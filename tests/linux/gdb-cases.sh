@@ -1,0 +1,174 @@
+# tests/linux/gdb-cases.sh - the gdb stub (--gdb, --gdb-wait) driven by Debian's gdb in batch
+# mode: a tiny SDK guest (break, step, registers, memory read and write, a hardware watchpoint,
+# continue to its exit), a hostile client (garbage, bad checksums, an oversize packet, leaving
+# while the VM is stopped), and Debian's kernel (a hardware breakpoint on start_kernel, a kernel
+# string read by virtual address through its page tables, continue to userspace). Sourced by run.sh.
+# The client is gdb-minimal (Debian's gdb without Python, whose libraries the test host lacks):
+# `gdb-minimal` on PATH, or its package fetched with apt-get download into .cache/gdb-minimal.
+GDB_CASES=(gdb-tiny gdb-hostile gdb-linux)
+GDB_SHIPPED=/usr/local/bin/gdb-minimal   # where run.sh puts it in the test host
+
+# A gdb without Python, here: its path, or nothing.
+gdb_client_fetch() {
+	local dir=$MVM_ROOT/.cache/gdb-minimal
+	command -v gdb-minimal 2>/dev/null && return 0
+	if [ ! -x "$dir/usr/bin/gdb" ]; then
+		mkdir -p "$dir/deb" &&
+		(cd "$dir/deb" && apt-get download gdb-minimal >/dev/null 2>&1) &&
+		dpkg-deb -x "$dir"/deb/gdb-minimal_*.deb "$dir" || return 1
+	fi
+	[ -x "$dir/usr/bin/gdb" ] && echo "$dir/usr/bin/gdb"
+}
+
+gdb_client() {
+	[ -x "$GDB_SHIPPED" ] && { echo "$GDB_SHIPPED"; return 0; }
+	gdb_client_fetch
+}
+
+# A TCP port nobody listens on, from this case's name.
+gdb_port() { echo $((20000 + $(cksum <<<"$1" | cut -d' ' -f1) % 20000)); }
+
+# Run gdb in batch mode on ELF with the commands in FILE; its output in $work/NAME.gdb.
+gdb_batch() {
+	local name=$1 elf=$2 script=$3
+	timeout 120 "$GDBC" -nx -batch -x "$script" ${elf:+"$elf"} >"$work/$name.gdb" 2>&1
+}
+gdb_tail() { sed 's/^/#   gdb: /' "$work/$1.gdb" | tail -n 40; }
+gdb_has() { grep -qaE "$2" "$work/$1.gdb"; }
+
+case_gdb-tiny() {
+	local elf=${guests:-/nonexistent}/sdk-gdb.elf port script=$work/gdb-tiny.cmd why=''
+	GDBC=$(gdb_client) || { skip gdb-tiny "no gdb-minimal (apt-get download gdb-minimal failed)"; return; }
+	[ -f "$elf" ] || { notok gdb-tiny "$elf missing (make builds guest/tests/gdb.c)"; return; }
+	port=$(gdb_port gdb-tiny)
+	cat >"$script" <<-EOS
+	set pagination off
+	set confirm off
+	target remote 127.0.0.1:$port
+	info registers rip
+	p/x gdb_magic
+	break gdb_add
+	continue
+	bt
+	p x
+	p/x \$cr0
+	stepi
+	x/2i \$pc
+	info threads
+	set var gdb_counter = 1000
+	delete
+	watch gdb_counter
+	continue
+	delete
+	continue
+	EOS
+	vm_start gdb-tiny /dev/null run --kernel "$elf" --gdb "tcp:127.0.0.1:$port" --gdb-wait
+	sleep 1
+	gdb_batch gdb-tiny "$elf" "$script"
+	vm_wait_exit 30 || :
+	if ! gdb_has gdb-tiny 'rip +0x[0-9a-f]+ +0x[0-9a-f]+ <_start>'; then why="not halted at _start"
+	elif ! gdb_has gdb-tiny '= 0x6762642d6d766d'; then why="gdb_magic not read"
+	elif ! gdb_has gdb-tiny 'Breakpoint 1, gdb_add \(x=1\)'; then why="breakpoint on gdb_add not hit"
+	elif ! gdb_has gdb-tiny '#1 .* mvm_main'; then why="no backtrace into mvm_main"
+	elif ! gdb_has gdb-tiny '^\$[0-9]+ = 1$'; then why="argument x not read"
+	elif ! gdb_has gdb-tiny '= 0x800100(1|3)3'; then why="CR0 not read (paging and protection on)"
+	elif ! gdb_has gdb-tiny 'Thread 1 '; then why="no thread list"
+	elif ! gdb_has gdb-tiny 'Old value = 1000'; then why="the hardware watchpoint did not stop on the write"
+	elif ! gdb_has gdb-tiny 'New value = 1001'; then why="the watchpoint's new value is wrong"
+	elif ! gdb_has gdb-tiny 'exited with code 00'; then why="gdb did not see the guest exit"
+	elif ! grep -qa 'gdb guest: counter 1015' "$VM_OUT"; then why="the guest did not see gdb's write (counter 1015)"
+	elif [ "$VM_RC" != 0 ]; then why="mvm exited $VM_RC"
+	fi
+	if [ -n "$why" ]; then fail_case gdb-tiny "$why"; gdb_tail gdb-tiny; else ok gdb-tiny; fi
+}
+
+# Bytes to the stub over bash's /dev/tcp; the replies (5 s at most) in $work/NAME.raw.
+gdb_raw() {
+	local port=$1 out=$2; shift 2
+	exec 5<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf "$@" >&5
+	timeout 5 cat <&5 >"$out" & local rd=$!
+	sleep 2
+	exec 5>&-
+	wait "$rd" 2>/dev/null
+	return 0
+}
+
+case_gdb-hostile() {
+	local elf=${guests:-/nonexistent}/sdk-gdb.elf port why='' big ticks1 ticks2 script=$work/gdb-hostile.cmd
+	GDBC=$(gdb_client) || { skip gdb-hostile "no gdb-minimal"; return; }
+	[ -f "$elf" ] || { notok gdb-hostile "$elf missing"; return; }
+	port=$(gdb_port gdb-hostile)
+	vm_start gdb-hostile /dev/null run --kernel "$elf" --cmdline spin=1 --gdb "tcp:127.0.0.1:$port"
+	vm_wait_for 'gdb guest: tick 2' 60 || { fail_case gdb-hostile "the spinning guest never ticked"; vm_kill; return; }
+	big=$(head -c 9000 /dev/zero | tr '\0' a)
+	# Garbage, bad checksums, a packet longer than PacketSize, then a good '?' (checksum 3f):
+	# the stub NAKs, refuses, answers; then the client vanishes with the VM stopped.
+	gdb_raw "$port" "$work/gdb-hostile.raw" 'noise\001\377$g#00$m0,4#zz$%s#00$?#3f' "$big"
+	sleep 2
+	ticks1=$(grep -ac 'tick' "$VM_OUT")
+	sleep 4
+	ticks2=$(grep -ac 'tick' "$VM_OUT")
+	# A client that connects and leaves at once, twice; then a real one.
+	(exec 6<>"/dev/tcp/127.0.0.1/$port"; exec 6>&-) 2>/dev/null
+	(exec 6<>"/dev/tcp/127.0.0.1/$port"; printf '$Z0,100000,1#' >&6; exec 6>&-) 2>/dev/null
+	sleep 1
+	cat >"$script" <<-EOS
+	set confirm off
+	target remote 127.0.0.1:$port
+	p gdb_counter > 0
+	info registers rip
+	kill
+	EOS
+	gdb_batch gdb-hostile "$elf" "$script"
+	vm_wait_exit 20 || :
+	echo "# gdb-hostile: raw replies: $(head -c 200 "$work/gdb-hostile.raw" | tr -c '[:print:]' '.')"
+	echo "# gdb-hostile: ticks while the first client was gone: $ticks1 -> $ticks2"
+	if ! grep -qa -- '-' "$work/gdb-hostile.raw"; then why="no NAK for the bad checksums"
+	elif ! grep -qa 'E16' "$work/gdb-hostile.raw"; then why="the oversize packet was not refused with E16"
+	elif ! grep -qa 'T05thread:1;' "$work/gdb-hostile.raw"; then why="no stop reply to '?'"
+	elif [ "$ticks2" -le "$ticks1" ]; then why="the VM did not run on after the client left it stopped"
+	elif ! grep -qa 'client disconnected' "$VM_ERR"; then why="mvm did not notice the client leave"
+	elif ! gdb_has gdb-hostile '^\$1 = 1'; then why="the next client could not read memory"
+	elif [ "$VM_RC" = killed ]; then why="gdb's kill did not stop mvm"
+	fi
+	if [ -n "$why" ]; then fail_case gdb-hostile "$why"; gdb_tail gdb-hostile; else ok gdb-hostile; fi
+}
+
+case_gdb-linux() {
+	local map sk banner port script=$work/gdb-linux.cmd why=''
+	GDBC=$(gdb_client) || { skip gdb-linux "no gdb-minimal"; return; }
+	map=$(ls "$(dirname "$kernel")"/System.map-* 2>/dev/null | head -n1)
+	[ -f "$map" ] || { skip gdb-linux "no System.map beside $kernel"; return; }
+	sk=$(awk '$3 == "start_kernel" { print $1 }' "$map")
+	banner=$(awk '$3 == "linux_banner" { print $1 }' "$map")
+	port=$(gdb_port gdb-linux)
+	# nokaslr: System.map's addresses are where the kernel runs. A hardware breakpoint: a
+	# patched int3 would be overwritten when the decompressor writes the kernel.
+	cat >"$script" <<-EOS
+	set pagination off
+	set confirm off
+	set architecture i386:x86-64
+	target remote 127.0.0.1:$port
+	hbreak *0x$sk
+	continue
+	info registers rip cr3
+	x/s 0x$banner
+	stepi
+	info registers rip
+	delete
+	detach
+	EOS
+	vm_start gdb-linux /dev/null run --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE nokaslr" --gdb "tcp:127.0.0.1:$port" --gdb-wait
+	sleep 1
+	gdb_batch gdb-linux '' "$script"
+	vm_wait_for '^MVM-GUEST-READY' "$BOOT_TIMEOUT"
+	local booted=$?
+	vm_kill
+	if ! gdb_has gdb-linux "rip +0x$sk"; then why="not stopped at start_kernel (0x$sk)"
+	elif ! gdb_has gdb-linux 'Linux version'; then why="linux_banner not read through the page tables"
+	elif [ "$booted" != 0 ]; then why="the kernel did not reach userspace after detach"
+	fi
+	if [ -n "$why" ]; then fail_case gdb-linux "$why"; gdb_tail gdb-linux; else ok gdb-linux; fi
+}
