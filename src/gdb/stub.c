@@ -470,11 +470,20 @@ bool gdb_stub_stopped(struct gdb_stub *s, const struct gdb_stop_info *st)
 
 	s->cached_cpu = -1;
 	if (st->why == GDB_STOP_DEBUG && st->exception == 3 && sw_find(s, st->pc) < 0) {
-		/* The guest's own int3 (Linux patches code with them): it is the guest's. */
+		/* Not one of ours now. If an int3 is still there it is the guest's own (Linux
+		 * patches code with them): hand it back. If not, it was ours, hit by a second
+		 * vCPU before the client removed it: the vCPU is still at that address and
+		 * runs the original instruction when resumed. */
 		struct gdb_debug dbg;
+		uint8_t byte = 0;
+		int g = s->g_cpu;
 
+		s->g_cpu = cpu;
+		bool guests = gdb_stub_read_virt(s, st->pc, &byte, 1) == 1 && byte == INT3;
+
+		s->g_cpu = g;
 		gdb_stub_debug(s, &dbg);
-		if (!s->ops->inject_bp(s->t, cpu) && !s->ops->resume(s->t, &dbg))
+		if ((!guests || !s->ops->inject_bp(s->t, cpu)) && !s->ops->resume(s->t, &dbg))
 			return false;
 	}
 	if (st->why == GDB_STOP_DEBUG && st->exception == 1) {

@@ -104,7 +104,7 @@ case_gdb-hostile() {
 	big=$(head -c 9000 /dev/zero | tr '\0' a)
 	# Garbage, bad checksums, a packet longer than PacketSize, then a good '?' (checksum 3f):
 	# the stub NAKs, refuses, answers; then the client vanishes with the VM stopped.
-	gdb_raw "$port" "$work/gdb-hostile.raw" 'noise\001\377$g#00$m0,4#zz$%s#00$?#3f' "$big"
+	gdb_raw "$port" "$work/gdb-hostile.raw" 'noise\001\377$g#00$m0,4#zz$%s#28$?#3f' "$big"
 	sleep 2
 	ticks1=$(grep -ac 'tick' "$VM_OUT")
 	sleep 4

@@ -386,10 +386,20 @@ static void test_resume_and_stop(void **st)
 	assert_string_equal(c->s.reply, "T05thread:1;");
 	int resumes = c->f.resumes;
 
+	/* The guest's own int3 at 0x104: injected back, and the VM resumed. */
+	c->f.mem[0x104] = 0xcc;
 	stop.pc = 0x104;
 	assert_false(gdb_stub_stopped(&c->s, &stop));
 	assert_int_equal(c->f.injected, 1);
 	assert_int_equal(c->f.resumes, resumes + 1);
+	/* An int3 of ours removed before a second vCPU's hit was reported: no int3 there
+	 * any more, nothing injected, the vCPU simply runs on. */
+	ASK(c, "z0,100,1");
+	stop.pc = 0x100;
+	assert_false(gdb_stub_stopped(&c->s, &stop));
+	assert_int_equal(c->f.injected, 1);
+	assert_int_equal(c->f.resumes, resumes + 2);
+	ASK(c, "Z0,100,1");
 	/* An interrupt is SIGINT. */
 	stop = (struct gdb_stop_info){ .cpu = 1, .why = GDB_STOP_INTERRUPT };
 	assert_true(gdb_stub_stopped(&c->s, &stop));
