@@ -280,14 +280,15 @@ static void *server_thread(void *arg)
 	pthread_setname_np(pthread_self(), "mvm-gdb");
 	sandbox_enter(SANDBOX_GDB);
 	for (;;) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = s->quit_fd, .events = POLLIN },
 			{ .fd = s->event_fd, .events = POLLIN },
-			{ .fd = s->conn_fd >= 0 ? s->conn_fd : s->listen_fd, .events = POLLIN },
+			{ .fd = s->listen_fd, .events = POLLIN },
+			{ .fd = s->conn_fd, .events = POLLIN },   /* -1: ignored */
 		};
 		uint64_t v;
 
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("gdb: poll: %s", strerror(errno));
@@ -300,12 +301,10 @@ static void *server_thread(void *arg)
 			if (!s->stopped && halt_and_report(s, GDB_STOP_INTERRUPT))
 				drop_client(s, "stopped reading");
 		}
-		if (!p[2].revents)
+		if (p[2].revents & POLLIN)
+			on_accept(s);   /* a second client is turned away there */
+		if (!p[3].revents || s->conn_fd < 0 || p[3].fd != s->conn_fd)
 			continue;
-		if (s->conn_fd < 0) {
-			on_accept(s);
-			continue;
-		}
 		ssize_t n = recv(s->conn_fd, buf, sizeof(buf), 0);
 
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
