@@ -197,7 +197,8 @@ static int on_packet(struct gdb_server *s)
 		return 0;
 	case GDB_DETACHED:
 		send_reply(s, s->stub.reply, s->stub.reply_len);
-		return -1;
+		drop_client(s, "detached");
+		return 0;
 	case GDB_KILLED:
 	default:
 		s->stopped = false;   /* the VM is stopping: nothing to release */
