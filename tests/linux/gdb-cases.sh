@@ -2,7 +2,8 @@
 # mode: a tiny SDK guest (break, step, registers, memory read and write, a hardware watchpoint,
 # continue to its exit), a hostile client (garbage, bad checksums, an oversize packet, leaving
 # while the VM is stopped), and Debian's kernel (a hardware breakpoint on start_kernel, a kernel
-# string read by virtual address through its page tables, continue to userspace). Sourced by run.sh.
+# string read by virtual address through its page tables, a breakpoint in sync(2) hit from its
+# shell, detach). Sourced by run.sh.
 # The client is gdb-minimal (Debian's gdb without Python, whose libraries the test host lacks):
 # `gdb-minimal` on PATH, or its package fetched with apt-get download into .cache/gdb-minimal.
 GDB_CASES=(gdb-tiny gdb-hostile gdb-linux)
@@ -135,16 +136,26 @@ case_gdb-hostile() {
 	if [ -n "$why" ]; then fail_case gdb-hostile "$why"; gdb_tail gdb-hostile; else ok gdb-hostile; fi
 }
 
+# Debian's kernel package ships no symbols (its System.map is a placeholder): a first boot with
+# nokaslr reads the addresses from /proc/kallsyms, which stay the same in the second, debugged one.
 case_gdb-linux() {
-	local map sk banner port script=$work/gdb-linux.cmd why=''
+	local port script=$work/gdb-linux.cmd why='' sk banner sys gdbpid args
 	GDBC=$(gdb_client) || { skip gdb-linux "no gdb-minimal"; return; }
-	map=$(ls "$(dirname "$kernel")"/System.map-* 2>/dev/null | head -n1)
-	[ -f "$map" ] || { skip gdb-linux "no System.map beside $kernel"; return; }
-	sk=$(awk '$3 == "start_kernel" { print $1 }' "$map")
-	banner=$(awk '$3 == "linux_banner" { print $1 }' "$map")
+	args=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo nokaslr")
+	open_session gdb-linux "${args[@]}" || return
+	say 'grep -E " (start_kernel|linux_banner|__x64_sys_sync)$" /proc/kallsyms | sed "s/^/MVM-KSYM /"; echo MVM-KSYM-DONE'
+	vm_wait_for '^MVM-KSYM-DONE' 20
+	sk=$(tr -d '\r' <"$VM_OUT" | awk '$1 == "MVM-KSYM" && $4 == "start_kernel" { print $2 }')
+	banner=$(tr -d '\r' <"$VM_OUT" | awk '$1 == "MVM-KSYM" && $4 == "linux_banner" { print $2 }')
+	sys=$(tr -d '\r' <"$VM_OUT" | awk '$1 == "MVM-KSYM" && $4 == "__x64_sys_sync" { print $2 }')
+	close_session
+	if [ -z "$sk" ] || [ -z "$banner" ] || [ -z "$sys" ] || [ "$sk" = 0000000000000000 ]; then
+		fail_case gdb-linux "no kernel addresses from /proc/kallsyms (start_kernel '$sk', linux_banner '$banner')"
+		return
+	fi
 	port=$(gdb_port gdb-linux)
-	# nokaslr: System.map's addresses are where the kernel runs. A hardware breakpoint: a
-	# patched int3 would be overwritten when the decompressor writes the kernel.
+	# A hardware breakpoint on start_kernel: an int3 patched there now would be overwritten
+	# when the decompressor writes the kernel. Then one on sync(2), hit from the guest's shell.
 	cat >"$script" <<-EOS
 	set pagination off
 	set confirm off
@@ -157,18 +168,29 @@ case_gdb-linux() {
 	stepi
 	info registers rip
 	delete
+	hbreak *0x$sys
+	continue
+	info registers rip
+	info threads
+	delete
 	detach
 	EOS
-	vm_start gdb-linux /dev/null run --kernel "$kernel" --initrd "$initrd" \
-		--cmdline "$BASE_CMDLINE nokaslr" --gdb "tcp:127.0.0.1:$port" --gdb-wait
+	rm -f "$work/gdb-linux.fifo"
+	mkfifo "$work/gdb-linux.fifo"
+	vm_start gdb-linux "$work/gdb-linux.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port" --gdb-wait
+	exec 3>"$work/gdb-linux.fifo"
 	sleep 1
-	gdb_batch gdb-linux '' "$script"
-	vm_wait_for '^MVM-GUEST-READY' "$BOOT_TIMEOUT"
-	local booted=$?
-	vm_kill
-	if ! gdb_has gdb-linux "rip +0x$sk"; then why="not stopped at start_kernel (0x$sk)"
-	elif ! gdb_has gdb-linux 'Linux version'; then why="linux_banner not read through the page tables"
-	elif [ "$booted" != 0 ]; then why="the kernel did not reach userspace after detach"
+	gdb_batch gdb-linux '' "$script" & gdbpid=$!
+	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
+	[ $BOOT_WAIT -eq 0 ] && say 'sync; echo MVM-GDB-SYNCED-$((40+2))'
+	vm_wait_for 'MVM-GDB-SYNCED-42' 30; local synced=$?
+	wait "$gdbpid" 2>/dev/null
+	close_session
+	if ! gdb_has gdb-linux "rip +0x$sk "; then why="not stopped at start_kernel (0x$sk)"
+	elif ! gdb_has gdb-linux 'Linux version'; then why="linux_banner not read through the kernel's page tables"
+	elif [ "$BOOT_WAIT" != 0 ]; then why="the kernel did not reach its shell under the debugger"
+	elif ! gdb_has gdb-linux "rip +0x$sys "; then why="not stopped in sync(2) (0x$sys)"
+	elif [ "$synced" != 0 ]; then why="the guest did not run on after detach"
 	fi
 	if [ -n "$why" ]; then fail_case gdb-linux "$why"; gdb_tail gdb-linux; else ok gdb-linux; fi
 }

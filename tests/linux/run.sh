@@ -115,10 +115,9 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	# curl drives the API cases (the test host has none; its libraries come along).
 	curl_bin=$(command -v curl || :)
 	[ -n "$curl_bin" ] && files+=(--file "$curl_bin")
-	# gdb without Python, and the kernel's System.map (tests/linux/gdb-cases.sh).
+	# gdb without Python (tests/linux/gdb-cases.sh).
 	if [ -n "$(printf '%s\n' "${cases[@]}" | grep '^gdb-')" ] && gdbc=$(gdb_client_fetch); then
 		files+=(--file "$gdbc:$GDB_SHIPPED")
-		for m in "$(dirname "$kernel")"/System.map-*; do [ -f "$m" ] && files+=(--file "$m"); done
 	fi
 	# The KVM state test program, beside mvm's build (tests/linux/state-cases.sh).
 	[ -x "$(state_roundtrip_bin)" ] && files+=(--file "$(state_roundtrip_bin)")
