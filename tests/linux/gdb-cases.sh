@@ -103,9 +103,10 @@ case_gdb-hostile() {
 	vm_start gdb-hostile /dev/null run --kernel "$elf" --cmdline spin=1 --gdb "tcp:127.0.0.1:$port"
 	vm_wait_for 'gdb guest: tick 2' 60 || { fail_case gdb-hostile "the spinning guest never ticked"; vm_kill; return; }
 	big=$(head -c 9000 /dev/zero | tr '\0' a)
-	# Garbage, bad checksums, a packet longer than PacketSize, then a good '?' (checksum 3f):
-	# the stub NAKs, refuses, answers; then the client vanishes with the VM stopped.
-	gdb_raw "$port" "$work/gdb-hostile.raw" 'noise\001\377$g#00$m0,4#zz$%s#28$?#3f' "$big"
+	# Garbage, bad checksums, a packet longer than PacketSize, then a good '?' (checksum 3f),
+	# continue and ^C: the stub NAKs, refuses, answers, stops the VM again (SIGINT); then the
+	# client vanishes with the VM stopped.
+	gdb_raw "$port" "$work/gdb-hostile.raw" 'noise\001\377$g#00$m0,4#zz$%s#28$?#3f$c#63\003' "$big"
 	sleep 2
 	ticks1=$(grep -ac 'tick' "$VM_OUT")
 	sleep 4
@@ -128,6 +129,7 @@ case_gdb-hostile() {
 	if ! grep -qa -- '-' "$work/gdb-hostile.raw"; then why="no NAK for the bad checksums"
 	elif ! grep -qa 'E16' "$work/gdb-hostile.raw"; then why="the oversize packet was not refused with E16"
 	elif ! grep -qa 'T05thread:1;' "$work/gdb-hostile.raw"; then why="no stop reply to '?'"
+	elif ! grep -qa 'T02thread:1;' "$work/gdb-hostile.raw"; then why="no SIGINT stop after ^C"
 	elif [ "$ticks2" -le "$ticks1" ]; then why="the VM did not run on after the client left it stopped"
 	elif ! grep -qa 'client disconnected' "$VM_ERR"; then why="mvm did not notice the client leave"
 	elif ! gdb_has gdb-hostile '^\$1 = 1'; then why="the next client could not read memory"
