@@ -63,7 +63,7 @@ case_gdb-tiny() {
 	delete
 	continue
 	EOS
-	vm_start gdb-tiny /dev/null run --kernel "$elf" --gdb "tcp:127.0.0.1:$port" --gdb-wait
+	vm_start gdb-tiny /dev/null run --kernel "$elf" --cpus 2 --gdb "tcp:127.0.0.1:$port" --gdb-wait
 	sleep 1
 	gdb_batch gdb-tiny "$elf" "$script"
 	vm_wait_exit 30 || :
@@ -73,7 +73,7 @@ case_gdb-tiny() {
 	elif ! gdb_has gdb-tiny '#1 .* mvm_main'; then why="no backtrace into mvm_main"
 	elif ! gdb_has gdb-tiny '^\$[0-9]+ = 1$'; then why="argument x not read"
 	elif ! gdb_has gdb-tiny '= 0x800100(1|3)3'; then why="CR0 not read (paging and protection on)"
-	elif ! gdb_has gdb-tiny 'Thread 1 '; then why="no thread list"
+	elif ! gdb_has gdb-tiny 'Thread 2 '; then why="no second vCPU in the thread list"
 	elif ! gdb_has gdb-tiny 'Old value = 1000'; then why="the hardware watchpoint did not stop on the write"
 	elif ! gdb_has gdb-tiny 'New value = 1001'; then why="the watchpoint's new value is wrong"
 	elif ! gdb_has gdb-tiny 'exited with code 00'; then why="gdb did not see the guest exit"
