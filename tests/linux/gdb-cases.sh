@@ -31,10 +31,22 @@ gdb_port() {
 	case $1 in gdb-tiny) echo 23451 ;; gdb-hostile) echo 23452 ;; *) echo 23453 ;; esac
 }
 
+# Wait until mvm listens (a VM takes seconds to build under emulation; gdb would sit in its
+# connect retries meanwhile): 0, or 1 when mvm exited or 60 s passed.
+gdb_wait_listening() {
+	local i=0
+	while [ $((i += 1)) -le 300 ]; do
+		grep -qa 'gdb: waiting for a client' "$VM_ERR" && return 0
+		kill -0 "$VM_PID" 2>/dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+
 # Run gdb in batch mode on ELF with the commands in FILE; its output in $work/NAME.gdb.
 gdb_batch() {
 	local name=$1 elf=$2 script=$3
-	timeout 120 "$GDBC" -nx -batch -x "$script" ${elf:+"$elf"} >"$work/$name.gdb" 2>&1
+	timeout 120 "$GDBC" -nx -batch -x "$script" ${elf:+"$elf"} </dev/null >"$work/$name.gdb" 2>&1
 }
 gdb_tail() { sed 's/^/#   gdb: /' "$work/$1.gdb" | tail -n 40; }
 gdb_has() { grep -qaE "$2" "$work/$1.gdb"; }
@@ -66,7 +78,7 @@ case_gdb-tiny() {
 	continue
 	EOS
 	vm_start gdb-tiny /dev/null run --kernel "$elf" --cpus 2 --gdb "tcp:127.0.0.1:$port" --gdb-wait
-	sleep 1
+	gdb_wait_listening
 	gdb_batch gdb-tiny "$elf" "$script"
 	vm_wait_exit 30 || :
 	if ! gdb_has gdb-tiny 'rip +0x[0-9a-f]+ +0x[0-9a-f]+ <_start>'; then why="not halted at _start"
@@ -183,7 +195,7 @@ case_gdb-linux() {
 	mkfifo "$work/gdb-linux.fifo"
 	vm_start gdb-linux "$work/gdb-linux.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port" --gdb-wait
 	exec 3>"$work/gdb-linux.fifo"
-	sleep 1
+	gdb_wait_listening
 	gdb_batch gdb-linux '' "$script" & gdbpid=$!
 	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
 	[ $BOOT_WAIT -eq 0 ] && say 'sync; echo MVM-GDB-SYNCED-$((40+2))'
