@@ -88,7 +88,7 @@ case_gdb-tiny() {
 	vm_wait_exit 30 || :
 	if ! gdb_has gdb-tiny 'rip +0x[0-9a-f]+ +0x[0-9a-f]+ <_start>'; then why="not halted at _start"
 	elif ! gdb_has gdb-tiny '= 0x6762642d6d766d'; then why="gdb_magic not read"
-	elif ! gdb_has gdb-tiny 'Breakpoint 1, gdb_add \(x=1\)'; then why="hardware breakpoint on gdb_add not hit"
+	elif ! gdb_has gdb-tiny '(Hardware assisted )?[Bb]reakpoint 1, gdb_add \(x=1\)'; then why="hardware breakpoint on gdb_add not hit"
 	elif ! gdb_has gdb-tiny '#1 .* mvm_main'; then why="no backtrace into mvm_main"
 	elif ! gdb_has gdb-tiny '^\$[0-9]+ = 1$'; then why="argument x not read"
 	elif ! gdb_has gdb-tiny '= 0x800100(1|3)3'; then why="CR0 not read (paging and protection on)"
