@@ -84,7 +84,7 @@ case_gdb-tiny() {
 	elif ! gdb_has gdb-tiny '^\$[0-9]+ = 1000$'; then why="gdb_counter not written"
 	elif ! gdb_has gdb-tiny 'rip +0x[0-9a-f]+ +0x[0-9a-f]+ <_start\+[0-9]+>'; then why="stepi did not move past _start"
 	elif ! gdb_has gdb-tiny 'Thread 2 '; then why="no second vCPU in the thread list"
-	elif ! gdb_has gdb-tiny 'exited with code 00'; then why="gdb did not see the guest exit"
+	elif ! gdb_has gdb-tiny 'exited (normally|with code 00)'; then why="gdb did not see the guest exit"
 	elif ! grep -qa 'gdb guest: counter 1015' "$VM_OUT"; then why="the guest did not see gdb's write (counter 1015)"
 	elif [ "$VM_RC" != 0 ]; then why="mvm exited $VM_RC"
 	fi
