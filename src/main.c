@@ -7,6 +7,7 @@
 #include "jail/jail.h"
 #include "cli/cli.h"
 #include "obs/stats.h"
+#include "vmm/gdb.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 #include "core/vmstop.h"
@@ -102,6 +103,13 @@ static int cmd_run(int argc, char **argv)
 		cli_free_run(&cfg);
 		return status;
 	}
+	/* --gdb: the socket opens before the filter; its thread takes its own. */
+	if (cfg.gdb && (ret = vm_gdb_start(&vm, cfg.gdb, cfg.gdb_wait))) {
+		api_close(&api);
+		vm_destroy(&vm);
+		cli_free_run(&cfg);
+		return ret == -EINVAL || ret == -EEXIST ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+	}
 	/* Last: the VM is built; the threads vm_run starts inherit this filter. */
 	sandbox_enter(SANDBOX_MAIN);
 	reason = vm_run(&vm);
@@ -117,6 +125,7 @@ static int cmd_run(int argc, char **argv)
 		log_err("%s (exit status %d)", vm_stop_reason_name(reason), status);
 	else
 		log_debug("%s", vm_stop_reason_name(reason));
+	vm_gdb_stop(&vm, status);
 	vm_destroy(&vm);
 	cli_free_run(&cfg);
 	vm_config_release(&cfg);

@@ -111,7 +111,7 @@ void cli_usage(FILE *out)
 		"               [--rng] [--vsock cid=N,uds=PATH] [--console serial|virtio]\n"
 		"               [--debug-exit] [--pc-testdev] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
-		"               [--seccomp off|log|kill]\n"
+		"               [--seccomp off|log|kill] [--gdb tcp:HOST:PORT|unix:PATH [--gdb-wait]]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm run --restore DIR [--override-drive ID=PATH]... [--api-sock PATH] [--stats]\n"
 		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [--stats] [--debug]\n"
@@ -161,6 +161,11 @@ void cli_usage(FILE *out)
 		"                  at most 1000 lines/s (MVM_TRACE_EXITS_RATE), drops are counted\n"
 		"  --dumpable      allow core dumps and ptrace by the same user (off by default:\n"
 		"                  mvm's memory holds guest data; guest RAM is never dumped)\n"
+		"  --gdb tcp:HOST:PORT|unix:PATH\n"
+		"                  a gdb stub (GDB remote protocol) on that socket: registers,\n"
+		"                  memory, breakpoints, watchpoints, steps, every vCPU a thread\n"
+		"                  (README: Debugging with gdb)\n"
+		"  --gdb-wait      with --gdb: hold the VM at its first instruction until gdb continues\n"
 		"  --seccomp off|log|kill\n"
 		"                  per-thread syscall allow-lists (README: Seccomp): kill (default)\n"
 		"                  ends mvm with status 5 on a syscall outside them, log only has\n"
@@ -280,6 +285,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "pc-testdev", no_argument,    NULL, 'P' },
 		{ "dumpable", no_argument,      NULL, 'u' },
 		{ "seccomp",  required_argument, NULL, 'Z' },
+		{ "gdb",      required_argument, NULL, 'G' },
+		{ "gdb-wait", no_argument,       NULL, 'W' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "config-file", required_argument, NULL, 'F' },
@@ -354,6 +361,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'E': cfg->debug_exit = true; break;
 		case 'P': cfg->pc_testdev = true; break;
 		case 'u': cfg->dumpable = true; break;
+		case 'G': cfg->gdb = optarg; break;
+		case 'W': cfg->gdb_wait = true; break;
 		case 'Z': {
 			enum sandbox_mode mode;
 
@@ -406,6 +415,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s' (see mvm run --help)", argv[optind]);
+		return -EINVAL;
+	}
+	if (cfg->gdb_wait && !cfg->gdb) {
+		log_err("--gdb-wait goes with --gdb ADDRESS (where the debugger connects)");
 		return -EINVAL;
 	}
 	if (cfg->nr_restore_drives && !cfg->restore_dir) {

@@ -140,7 +140,19 @@ static enum exit_action handle_system_event(struct vcpu *v)
 	}
 }
 
+static enum exit_action handle_unknown(struct vcpu *v);
+
+/* A breakpoint, watchpoint or single step of the debugger (the builder's hook). */
+static enum exit_action handle_debug(struct vcpu *v)
+{
+	if (!v->host->debug_exit)
+		return handle_unknown(v);
+	v->host->debug_exit(v->host->ctx, v);
+	return EXIT_CONTINUE;
+}
+
 static const exit_handler_fn exit_handlers[VCPU_EXIT_REASONS] = {
+	[KVM_EXIT_DEBUG]          = handle_debug,
 	[KVM_EXIT_IO]             = handle_io,
 	[KVM_EXIT_MMIO]           = handle_mmio,
 	[KVM_EXIT_INTR]           = handle_intr,

@@ -51,6 +51,10 @@ struct vcpu_host {
 	/* Optional: after a triple fault, describe what the platform knows
 	 * (the tiny guest checks mvm's tables). NULL: nothing to add. */
 	void (*triple_fault)(void *ctx, struct vcpu *v);
+	/* Optional: KVM_EXIT_DEBUG (guest debugging is on: --gdb); returns
+	 * once the vCPU may go on (it parks if the VM is now paused). NULL:
+	 * such an exit is unexpected and stops the VM. */
+	void (*debug_exit)(void *ctx, struct vcpu *v);
 	/* Optional: called after every exit's handler (--trace-exits). */
 	void (*on_exit)(void *ctx, struct vcpu *v);
 	void *ctx;

@@ -88,6 +88,8 @@ struct vm_config {
 				    * kernel (board/fw_cfg.h), never by the user */
 	bool pc_testdev;           /* --pc-testdev: QEMU's pc-testdev (board/pc_testdev.h) */
 	bool dumpable;             /* --dumpable: keep core dumps and same-user ptrace */
+	const char *gdb;           /* --gdb tcp:HOST:PORT|unix:PATH (argv); NULL: no gdb stub */
+	bool gdb_wait;             /* --gdb-wait: hold the vCPUs until the client continues */
 	int seccomp;               /* --seccomp: enum sandbox_mode (0: kill) */
 	const char *api_sock;      /* --api-sock PATH (argv): configure and start through the API */
 	const char *config_file;   /* --config-file FILE (argv), or NULL; with --api-sock: start at once */

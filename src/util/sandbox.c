@@ -80,6 +80,7 @@ static const unsigned long ioctl_vcpu[] = {
 	KVM_GET_TSC_KHZ, KVM_SET_TSC_KHZ, KVM_HAS_DEVICE_ATTR, KVM_GET_DEVICE_ATTR,
 	KVM_SET_DEVICE_ATTR, KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST,
 	KVM_TRANSLATE, KVM_IRQ_LINE, KVM_GET_STATS_FD,
+	KVM_SET_GUEST_DEBUG,   /* --gdb: breakpoints and single step, set on the vCPU's thread */
 };
 
 /* virtio-blk: io_uring submissions and completions. */
@@ -172,6 +173,12 @@ static const int sys_main[] = {
 	SCMP_SYS(prctl), SCMP_SYS(openat),   /* read-only: libslirp's teardown with --net user */
 	SCMP_SYS(shutdown),                  /* a migration's socket, closed at teardown */
 };
+/* The gdb stub (gdb/server.c): one client on a socket opened before the filter; it pauses the
+ * VM (kicks, device quiesce through eventfds) and reads guest RAM directly. */
+static const int sys_gdb[] = {
+	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvfrom),
+	SCMP_SYS(sendto), SCMP_SYS(shutdown), SCMP_SYS(setsockopt),
+};
 /* Teardown: a stopped device's reset runs on the caller (TUNSETOFFLOAD 0). */
 static const unsigned long ioctl_main[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF, KVM_IRQFD, KVM_IOEVENTFD, KVM_GET_STATS_FD,
@@ -191,6 +198,7 @@ static const struct sb_list lists[SANDBOX_KINDS] = {
 	[SANDBOX_METRICS] = { SB_SYSCALLS(sys_metrics), SB_IOCTLS(ioctl_metrics) },
 	[SANDBOX_OUTQ] = { SB_SYSCALLS(sys_outq), SB_IOCTLS(ioctl_outq) },
 	[SANDBOX_MAIN] = { SB_SYSCALLS(sys_main), SB_IOCTLS(ioctl_main), .threads = true },
+	[SANDBOX_GDB] = SB_SYS(sys_gdb),
 };
 
 /* Kinds that run an epoll loop (util/evloop.c). */
@@ -204,7 +212,7 @@ static const char *const kind_names[SANDBOX_KINDS] = {
 	[SANDBOX_VCPU] = "vcpu", [SANDBOX_BLK] = "blk", [SANDBOX_NET_TAP] = "net-tap",
 	[SANDBOX_NET_USER] = "net-user", [SANDBOX_DEVICE] = "device", [SANDBOX_VSOCK] = "vsock",
 	[SANDBOX_API] = "api", [SANDBOX_CONSOLE] = "console", [SANDBOX_METRICS] = "metrics",
-	[SANDBOX_OUTQ] = "outq", [SANDBOX_MAIN] = "main",
+	[SANDBOX_OUTQ] = "outq", [SANDBOX_MAIN] = "main", [SANDBOX_GDB] = "gdb",
 };
 
 /* ---- process state, set by sandbox_setup() before any other thread ------------------------- */

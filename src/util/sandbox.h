@@ -52,6 +52,7 @@ enum sandbox_kind {
 	SANDBOX_METRICS,     /* mvm-metrics */
 	SANDBOX_OUTQ,        /* mvm-com1-out: an output queue's writer (util/outq.c) */
 	SANDBOX_MAIN,        /* the main thread after the VM is built */
+	SANDBOX_GDB,         /* mvm-gdb: the gdb stub's socket (--gdb) */
 	SANDBOX_KINDS
 };
 

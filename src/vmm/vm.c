@@ -291,6 +291,8 @@ int vm_pause(struct vm *vm)
 		return 0;
 	}
 	atomic_store(&vm->paused, true);
+	/* A vCPU held in the debugger's exit hook (vmm/gdb.c) waits for this. */
+	pthread_cond_broadcast(&vm->pause_cond);
 	/* A vCPU can sit in a device's blocking host call where one kick is
 	 * lost (see vm_stop_vcpus): kick again every 50 ms until all park. */
 	while (vm->nr_parked < vm->nr_vcpus && !atomic_load(&vm->stopping)) {

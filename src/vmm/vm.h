@@ -34,6 +34,7 @@
 struct vm_devices;
 struct exit_trace;
 struct vm_migration;
+struct vm_gdb;
 
 struct vm {
 	struct kvm_sys kvm;
@@ -91,6 +92,7 @@ struct vm {
 	struct exit_trace *trace;    /* NULL: not tracing */
 	struct vm_migration *migration; /* the last outgoing migration (vmm/migrate.h); NULL: none */
 	void (*migration_cleanup)(struct vm *vm); /* vm_destroy: stop and free it */
+	struct vm_gdb *gdb;          /* --gdb (vmm/gdb.h); NULL: no debugger */
 };
 
 /* 0 or -errno; on failure the message has been printed and the exit status

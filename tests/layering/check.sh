@@ -7,7 +7,7 @@
 # Layers, lowest first (a file may include its own layer and any lower one):
 #   0 util, mvm (guest/include/mvm: the ABI shared with the guest SDK)
 #   1 core snap                 KVM, memory, buses, IRQs, vCPUs, the device interface; snapshot files
-#   2 net boot board obs        backends, loaders, legacy devices, observability
+#   2 net boot board obs gdb    backends, loaders, legacy devices, observability, gdb protocol
 #   3 virtio hcall              devices on the buses, the tiny guests' hypercalls
 #   4 platform                  Linux board or tiny guest
 #   5 vmm                       the builder: the only code that knows every module
@@ -37,7 +37,7 @@ violations() {
 	(cd "$root" && grep -rHn --include='*.c' --include='*.h' '^#include "' .) |
 	awk -F: '
 	BEGIN {
-		split("util:0 mvm:0 core:1 snap:1 net:2 boot:2 board:2 obs:2 virtio:3 hcall:3 platform:4 vmm:5 api:6 check:6 jail:6 cli:7 main:8", kv, " ")
+		split("util:0 mvm:0 core:1 snap:1 net:2 boot:2 board:2 obs:2 gdb:2 virtio:3 hcall:3 platform:4 vmm:5 api:6 check:6 jail:6 cli:7 main:8", kv, " ")
 		for (i in kv) { split(kv[i], p, ":"); level[p[1]] = p[2] }
 	}
 	function folder(path,   parts, n) {

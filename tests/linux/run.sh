@@ -31,13 +31,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/vsock-cases.sh"
 . "$here/ratelimit-cases.sh"
 . "$here/kut-cases.sh"
+. "$here/gdb-cases.sh"
 
 ALL_CASES=(version check check-missing-kvm boot-cpus1 cpus2 mem-4g poweroff reboot stdin-echo
 	bad-kernel-zeros bad-kernel-truncated bad-kernel-missing missing-initrd fifo-paths panic pvh-vmlinux
 	triple-fault port-sweep multiboot-exit debug-exit-off "${VIRTIO_CASES[@]}" tiny-hello tiny-fault tiny-status
 	seccomp-kill
 	"${OBS_CASES[@]}" "${CONFIG_CASES[@]}" "${API_CASES[@]}" "${STATE_CASES[@]}"
-	"${SNAPSHOT_CASES[@]}" "${MIGRATE_CASES[@]}" "${JAIL_CASES[@]}" "${BALLOON_CASES[@]}" "${VSOCK_CASES[@]}" "${RATELIMIT_CASES[@]}" "${KUT_CASES[@]}")
+	"${SNAPSHOT_CASES[@]}" "${MIGRATE_CASES[@]}" "${JAIL_CASES[@]}" "${BALLOON_CASES[@]}" "${VSOCK_CASES[@]}" "${RATELIMIT_CASES[@]}" "${KUT_CASES[@]}" "${GDB_CASES[@]}")
 BOOT_TIMEOUT=${MVM_TEST_BOOT_TIMEOUT:-60}   # L2 under nested emulation reaches userspace in ~12 s
 QUICK_TIMEOUT=10                            # a bad input file must be refused at once
 CASE_LIMIT=$((BOOT_TIMEOUT * 3 + 60))        # the longest case's waits, summed; then its watchdog fires
@@ -86,7 +87,7 @@ make_tiny_guests() {
 	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-exit "$1/multiboot-exit.elf" &&
 	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-kut "$1/multiboot-kut.elf" &&
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
-	for g in hello/hello tests/fault tests/status; do
+	for g in hello/hello tests/fault tests/status tests/gdb; do
 		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
 	done &&
 	# The static guest tool of net-user-flood (the test host has no compiler).
@@ -112,10 +113,14 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	inner=(bash "$here/run.sh" --direct --mvm "$mvm" --kernel "$kernel" --initrd "$initrd")
-	files=(--file "$here/run.sh" --file "$here/virtio-cases.sh" --file "$here/obs-cases.sh" --file "$here/api-cases.sh" --file "$here/config-cases.sh" --file "$here/state-cases.sh" --file "$here/snapshot-cases.sh" --file "$here/migrate-cases.sh" --file "$here/jail-cases.sh" --file "$here/balloon-cases.sh" --file "$here/vsock-cases.sh" --file "$here/ratelimit-cases.sh" --file "$here/kut-cases.sh" --file "$MVM_ROOT/scripts/lib" --file "$mvm" --file "$kernel" --file "$initrd")
+	files=(--file "$here/run.sh" --file "$here/virtio-cases.sh" --file "$here/obs-cases.sh" --file "$here/api-cases.sh" --file "$here/config-cases.sh" --file "$here/state-cases.sh" --file "$here/snapshot-cases.sh" --file "$here/migrate-cases.sh" --file "$here/jail-cases.sh" --file "$here/balloon-cases.sh" --file "$here/vsock-cases.sh" --file "$here/ratelimit-cases.sh" --file "$here/kut-cases.sh" --file "$here/gdb-cases.sh" --file "$MVM_ROOT/scripts/lib" --file "$mvm" --file "$kernel" --file "$initrd")
 	# curl drives the API cases (the test host has none; its libraries come along).
 	curl_bin=$(command -v curl || :)
 	[ -n "$curl_bin" ] && files+=(--file "$curl_bin")
+	# gdb without Python (tests/linux/gdb-cases.sh).
+	if [ -n "$(printf '%s\n' "${cases[@]}" | grep '^gdb-')" ] && gdbc=$(gdb_client_fetch); then
+		files+=(--file "$gdbc:$GDB_SHIPPED")
+	fi
 	# The KVM state test program, beside mvm's build (tests/linux/state-cases.sh).
 	[ -x "$(state_roundtrip_bin)" ] && files+=(--file "$(state_roundtrip_bin)")
 	# api-pause-stuck's thread holder, built beside it.

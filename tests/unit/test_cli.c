@@ -106,6 +106,24 @@ static void test_debug_exit_flag(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+static void test_gdb_flags(void **state)
+{
+	struct vm_config cfg;
+	const char *on[] = { "run", "--kernel", "bz", "--gdb", "tcp:127.0.0.1:1234", "--gdb-wait",
+			     NULL };
+	const char *wait_alone[] = { "run", "--kernel", "bz", "--gdb-wait", NULL };
+
+	assert_int_equal(parse(&cfg, 6, on), 0);
+	assert_string_equal(cfg.gdb, "tcp:127.0.0.1:1234");
+	assert_true(cfg.gdb_wait);
+	cli_free_run(&cfg);
+	log_set_sink(capture, NULL);
+	assert_int_equal(parse(&cfg, 4, wait_alone), -EINVAL);
+	assert_non_null(strstr(last_err, "--gdb-wait goes with --gdb"));
+	cli_free_run(&cfg);
+	log_set_sink(NULL, NULL);
+}
+
 static void test_all_flags(void **state)
 {
 	struct vm_config cfg;
@@ -255,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_firecracker_defaults),
 		cmocka_unit_test(test_debug_exit_flag),
+		cmocka_unit_test(test_gdb_flags),
 		cmocka_unit_test(test_all_flags),
 		cmocka_unit_test(test_errors_name_the_flag),
 		cmocka_unit_test(test_disk_values),
