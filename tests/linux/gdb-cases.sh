@@ -56,7 +56,7 @@ gdb_has() { grep -qaE "$2" "$work/$1.gdb"; }
 
 case_gdb-tiny() {
 	local elf=${guests:-/nonexistent}/sdk-gdb.elf port script=$work/gdb-tiny.gdbcmd why=''
-	GDBC=$(gdb_client) || { skip gdb-tiny "no gdb-minimal (apt-get download gdb-minimal failed)"; return; }
+	GDBC=$(gdb_client) || { skip_all "no gdb-minimal (apt-get download gdb-minimal failed)" gdb-tiny; return; }
 	[ -f "$elf" ] || { notok gdb-tiny "$elf missing (make builds guest/tests/gdb.c)"; return; }
 	port=$(gdb_port gdb-tiny)
 	cat >"$script" <<-EOS
@@ -105,7 +105,7 @@ gdb_raw() {
 
 case_gdb-hostile() {
 	local elf=${guests:-/nonexistent}/sdk-gdb.elf port why='' big ticks1 ticks2 script=$work/gdb-hostile.gdbcmd
-	GDBC=$(gdb_client) || { skip gdb-hostile "no gdb-minimal"; return; }
+	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" gdb-hostile; return; }
 	[ -f "$elf" ] || { notok gdb-hostile "$elf missing"; return; }
 	port=$(gdb_port gdb-hostile)
 	vm_start gdb-hostile /dev/null run --kernel "$elf" --cmdline spin=1 --gdb "tcp:127.0.0.1:$port"
@@ -150,7 +150,7 @@ case_gdb-hostile() {
 # nokaslr reads the addresses from /proc/kallsyms, which stay the same in the second, debugged one.
 case_gdb-linux() {
 	local port script=$work/gdb-linux.gdbcmd why='' sk banner sys args
-	GDBC=$(gdb_client) || { skip gdb-linux "no gdb-minimal"; return; }
+	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" gdb-linux; return; }
 	args=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo nokaslr")
 	open_session gdb-linux "${args[@]}" || return
 	say 'grep -E " (start_kernel|linux_banner|__x64_sys_sync)$" /proc/kallsyms | sed "s/^/MVM-KSYM /"; echo MVM-KSYM-DONE'
