@@ -46,6 +46,7 @@ th_run_cases() {
 	local -A died_in=()
 	TH_DONE=0
 	th_vm "$tmp/console" "${TH_ONLY[@]}"
+	TH_LOG=$tmp/console
 	if grep -qE '^[0-9]+ passed, [0-9]+ failed' "$tmp/console" && [ "$TH_RC" -le 1 ]; then
 		TH_DONE=1
 		return
@@ -54,6 +55,12 @@ th_run_cases() {
 	for c in "${TH_CASES[@]}"; do th_finished "$c" "$tmp/console" || rest+=("$c"); done
 	while :; do
 		[ ${#rest[@]} -gt 0 ] || { [ "$TH_RC" -le 1 ] || notok testhost "tests/testhost/run.sh exited $TH_RC"; return; }
+		# The runner inside stopped without its summary (a case's shell error, say set -u on
+		# an unset variable): like a death, the case running then is charged with it.
+		if [ "$TH_RC" = 1 ] && ! grep -qE '^[0-9]+ passed, [0-9]+ failed' "$TH_LOG"; then
+			echo "# the case runner inside the test host stopped during: ${rest[0]} (no summary line)"
+			TH_RC=125
+		fi
 		if [ "$TH_RC" -ne 124 ] && [ "$TH_RC" -ne 125 ]; then
 			for c in "${rest[@]}"; do
 				notok "$c" "the test host VM stopped before this case finished (tests/testhost/run.sh exited $TH_RC)"
@@ -81,6 +88,7 @@ th_run_cases() {
 		echo "# the test host VM $([ "$TH_RC" -eq 124 ] && echo hung || echo died) during: $running;" \
 			"running the ${#rest[@]} case(s) left in a fresh test host VM ($starts of at most $TH_MAX_STARTS)"
 		th_vm "$tmp/console$starts" "${rest[@]}"
+		TH_LOG=$tmp/console$starts
 		th_tally "$tmp/console$starts"
 		left=()
 		for c in "${rest[@]}"; do th_finished "$c" "$tmp/console$starts" || left+=("$c"); done

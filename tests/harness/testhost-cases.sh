@@ -71,6 +71,13 @@ check "start budget: three VMs at most" "$VM_N" "3"
 check "start budget: d and e fail unrun" "$(notoks "$tmp/budget")" "d e"
 TH_MAX_STARTS=4
 
+# The runner inside stopped without its summary (status 1, a shell error in a case): charged
+# to the running case like a death; the rest run on.
+VM_PLAN=("1 b" "0 -")
+run runner-died a b c
+check "runner stopped: b and c run again" "$VM_N ${VM_ASKED[1]:-}" "2 b c"
+check "runner stopped: all pass" "$passed $failed" "3 0"
+
 # Any other status (a broken test host, not a death) ends the run at once.
 VM_PLAN=("2 b" "0 -")
 run broken a b c

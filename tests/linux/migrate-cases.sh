@@ -58,7 +58,7 @@ case_migrate-tcp() {
 	local name=migrate-tcp disk=$work/mig1.img uri=tcp:127.0.0.1:47311 dname=migrate-tcp-dst
 	local out rc at first n dout
 	have_curl "$name" || return
-	bad=
+	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" --cpus 2 || return
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
@@ -81,8 +81,10 @@ case_migrate-tcp() {
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
 	echo "# $name: source stopped at count $at, destination went on from $first to $(snap_last_count "$dout")"
 	grep -h 'migrat' "$work/$dname.err" | sed 's/^/# dst: /'
-	kill -TERM "$DPID" 2>/dev/null
-	mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	if [ -n "${DPID:-}" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	fi
 	# Blocks the destination's guest wrote reached the image.
 	n=$((at + 5))
 	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
@@ -164,8 +166,10 @@ case_migrate-netns() {
 		done
 	fi
 	echo "# $name: source (namespace A) stopped at count $at, destination (B) went on from $first; lease in B at count ${n:-none}"
-	kill -TERM "$DPID" 2>/dev/null
-	mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	if [ -n "${DPID:-}" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	fi
 	n=$((at + 3))
 	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
 		bad="block $n of the disk does not hold the destination guest's count $n"; }
@@ -181,7 +185,7 @@ case_migrate-dest-killed() {
 	local name=migrate-dest-killed disk=$work/mig2.img uri=tcp:127.0.0.1:47312 dname=migrate-killed-dst
 	local out rc at cpid
 	have_curl "$name" || return
-	bad=
+	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" || return
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
@@ -213,7 +217,7 @@ case_migrate-dest-killed() {
 case_migrate-source-killed() {
 	local name=migrate-source-killed disk=$work/mig3.img uri=unix:$work/mig3.sock dname=migrate-srckilled-dst cpid
 	have_curl "$name" || return
-	bad=
+	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" || return
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
@@ -238,7 +242,7 @@ case_migrate-source-killed() {
 # Garbage, a truncated stream and another stream version: exit status 2, a message, nothing left.
 case_migrate-garbage() {
 	local name=migrate-garbage port=47313 usock=$work/mig.sock
-	bad=
+	bad= DPID=
 	mig_dest_start "$name-a" "tcp:127.0.0.1:$port"
 	if [ -z "$bad" ]; then
 		( exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&3 && sleep 0.5 ) 2>/dev/null
