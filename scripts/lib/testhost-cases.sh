@@ -26,9 +26,14 @@ TH_MAX_STARTS=${MVM_TESTHOST_STARTS:-8}   # test host VMs per th_run_cases, the 
 th_finished() { grep -qE "^(ok|not ok|SKIP) $1(:|\$)" "$2"; }
 # Add the result lines a test host printed to LOG to passed/failed/skipped.
 th_tally() {
-	passed=$((passed + $(grep -c '^ok ' "$1")))
-	failed=$((failed + $(grep -c '^not ok ' "$1")))
-	skipped=$((skipped + $(grep -c '^SKIP ' "$1")))
+	local p f s
+	# A VM killed before it wrote its log leaves no file: nothing to count (and no empty
+	# operand for the arithmetic, whose error once let a runner fall through to running its
+	# cases on the host itself).
+	p=$(grep -c '^ok ' "$1" 2>/dev/null) || p=0
+	f=$(grep -c '^not ok ' "$1" 2>/dev/null) || f=0
+	s=$(grep -c '^SKIP ' "$1" 2>/dev/null) || s=0
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
 # th_vm LOG ONLY-NAMES...: one test host VM; its status in TH_RC.
