@@ -270,7 +270,11 @@ case_udp_flood() {
 		[ "$n" -gt "$peak" ] && peak=$n
 		if [ -S "$sock" ]; then
 			asked=$((asked + 1))
-			timeout 5 "$mvm" ctl --api-sock "$sock" info >/dev/null 2>&1 && answered=$((answered + 1))
+			if timeout 5 "$mvm" ctl --api-sock "$sock" info >/dev/null 2>&1; then
+				answered=$((answered + 1))
+			elif grep -qa 'ADV-MARK netflood done' "$VM_OUT" || ! kill -0 "$VM_PID" 2>/dev/null; then
+				asked=$((asked - 1))   # asked as the guest finished: mvm was tearing down
+			fi
 		fi
 		sleep 0.3
 	done
