@@ -1,6 +1,7 @@
 /* packet.c - GDB remote protocol framing: the receive state machine, reply framing with
  * escapes and run-length encoding, hex. */
 #include "gdb/packet.h"
+#include "util/hex.h"
 
 #include <string.h>
 
@@ -16,16 +17,6 @@ void gdb_rx_init(struct gdb_rx *rx)
 	rx->buf[0] = '\0';
 }
 
-int gdb_hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* A '$' always starts a packet afresh, even inside one: the client gave up on the old one. */
 static void rx_start(struct gdb_rx *rx)
@@ -63,7 +54,7 @@ enum gdb_rx_event gdb_rx_feed(struct gdb_rx *rx, uint8_t c)
 		}
 		return GDB_RX_NONE;
 	case RX_CSUM1:
-		h = gdb_hex_val((char)c);
+		h = hex_digit((char)c);
 		if (h < 0) {
 			rx->state = RX_IDLE;
 			rx->len = 0;
@@ -74,7 +65,7 @@ enum gdb_rx_event gdb_rx_feed(struct gdb_rx *rx, uint8_t c)
 		return GDB_RX_NONE;
 	default:
 		rx->state = RX_IDLE;
-		h = gdb_hex_val((char)c);
+		h = hex_digit((char)c);
 		rx->buf[rx->len] = '\0';
 		if (h < 0 || (uint8_t)(rx->csum | h) != rx->sum) {
 			rx->len = 0;
@@ -192,11 +183,11 @@ int gdb_unescape(uint8_t *out, size_t cap, const char *in, size_t len)
 int gdb_hex_decode(uint8_t *out, const char *hex, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		int hi = gdb_hex_val(hex[2 * i]), lo;
+		int hi = hex_digit(hex[2 * i]), lo;
 
 		if (hi < 0)
 			return -1;
-		lo = gdb_hex_val(hex[2 * i + 1]);
+		lo = hex_digit(hex[2 * i + 1]);
 		if (lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -221,7 +212,7 @@ int gdb_parse_hex(const char **p, uint64_t *v)
 	uint64_t x = 0;
 	int h, n = 0;
 
-	while ((h = gdb_hex_val(*s)) >= 0) {
+	while ((h = hex_digit(*s)) >= 0) {
 		if (++n > 16)
 			return -1;
 		x = x << 4 | (uint64_t)h;

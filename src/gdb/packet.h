@@ -51,7 +51,6 @@ int gdb_rle_decode(char *out, size_t cap, const char *in, size_t len);
 /* Undo '}' escapes: the decoded length, or -1 (a trailing '}', or no room). */
 int gdb_unescape(uint8_t *out, size_t cap, const char *in, size_t len);
 
-int gdb_hex_val(char c);   /* 0..15, or -1 */
 /* len bytes from 2*len hex digits: 0, or -1 on a non-hex digit. */
 int gdb_hex_decode(uint8_t *out, const char *hex, size_t len);
 /* 2*len hex digits (lower case) and a NUL into out. */

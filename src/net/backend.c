@@ -1,5 +1,6 @@
 /* backend.c - the --net option parser, MAC generation and backend dispatch. */
 #include "net/backend.h"
+#include "util/hex.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,24 +29,13 @@ void net_random_mac(uint8_t mac[6])
 	mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "xx:xx:xx:xx:xx:xx" exactly (len bytes of s). */
 static int parse_mac(const char *s, size_t len, uint8_t mac[6])
 {
 	if (len != 17)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			return -EINVAL;
 		mac[i] = (uint8_t)(hi << 4 | lo);
