@@ -45,6 +45,32 @@ mig_wait_pid() {
 	wait "$pid" 2>/dev/null; DRC=$?
 }
 
+# mig_wait_lease DOUT AT SECS WHAT: wait for a DHCP lease (MVM-NET-OK=i) the destination's guest
+# got at a count past AT; sets bad (naming WHAT) after SECS. LEASE holds the last such count.
+mig_wait_lease() {
+	local dout=$1 at=$2 secs=$3 what=$4 t0
+	t0=$(mvm_now)
+	while :; do
+		LEASE=$(tr -d '\r' <"$dout" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
+		[ "${LEASE:-0}" -gt "$at" ] && return 0
+		awk -v a="$t0" -v b="$(mvm_now)" -v t="$secs" 'BEGIN { exit !(b - a > t) }' &&
+			{ bad="no DHCP lease $what after count $at within $secs s (MVM-NET-OK)"; return 1; }
+		sleep 1
+	done
+}
+
+# mig_dest_end DISK N: stop the destination (SIGTERM) and check that block N of DISK holds the
+# count N its guest wrote there.
+mig_dest_end() {
+	local disk=$1 n=$2
+	if [ -n "${DPID:-}" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
+	fi
+	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
+		bad="block $n of the disk does not hold the destination guest's count $n"; }
+}
+
 # mig_source_start NAME DISK [FLAG...]: the extra flags go to mvm run (migrate-tcp: 2 vCPUs).
 mig_source_start() {
 	local name=$1 disk=$2; shift 2
@@ -81,14 +107,8 @@ case_migrate-tcp() {
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
 	echo "# $name: source stopped at count $at, destination went on from $first to $(snap_last_count "$dout")"
 	grep -h 'migrat' "$work/$dname.err" | sed 's/^/# dst: /'
-	if [ -n "${DPID:-}" ]; then
-		kill -TERM "$DPID" 2>/dev/null
-		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
-	fi
 	# Blocks the destination's guest wrote reached the image.
-	n=$((at + 5))
-	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
-		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	mig_dest_end "$disk" $((at + 5))
 	if [ -n "$bad" ]; then
 		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
 	else ok "$name"; fi
@@ -155,24 +175,10 @@ case_migrate-netns() {
 	first=$(snap_first_count "$dout")
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
 	# A DHCP lease from B's server through B's tap, asked after the hand-over.
-	if [ -z "$bad" ]; then
-		local t1; t1=$(mvm_now)
-		while :; do
-			n=$(tr -d '\r' <"$dout" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
-			[ "${n:-0}" -gt "$at" ] && break
-			awk -v a="$t1" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 60) }' &&
-				{ bad="no DHCP lease through namespace B's tap after count $at within 60 s (MVM-NET-OK)"; break; }
-			sleep 1
-		done
-	fi
-	echo "# $name: source (namespace A) stopped at count $at, destination (B) went on from $first; lease in B at count ${n:-none}"
-	if [ -n "${DPID:-}" ]; then
-		kill -TERM "$DPID" 2>/dev/null
-		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
-	fi
-	n=$((at + 3))
-	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
-		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	LEASE=
+	[ -z "$bad" ] && mig_wait_lease "$dout" "$at" 60 "through namespace B's tap"
+	echo "# $name: source (namespace A) stopped at count $at, destination (B) went on from $first; lease in B at count ${LEASE:-none}"
+	mig_dest_end "$disk" $((at + 3))
 	kill "$dhcpd" "$pa" "$pb" 2>/dev/null
 	wait "$dhcpd" 2>/dev/null
 	if [ -n "$bad" ]; then
@@ -360,24 +366,9 @@ case_migrate-dirty() {
 	fi
 	# The network device and user networking work on the destination: a DHCP lease at a
 	# count after the hand-over (every 10th count asks).
-	if [ -z "$bad" ]; then
-		t1=$(mvm_now)
-		while :; do
-			n=$(tr -d '\r' <"$dout" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
-			[ "${n:-0}" -gt "$at" ] && break
-			awk -v a="$t1" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 40) }' &&
-				{ bad="no DHCP lease on the destination after count $at within 40 s (MVM-NET-OK)"; break; }
-			sleep 1
-		done
-	fi
+	[ -z "$bad" ] && mig_wait_lease "$dout" "$at" 40 "on the destination"
 	echo "# $name: source stopped at count $at (rewrite $r2), destination went on from count $first; $good rewrites checked there"
-	if [ -n "${DPID:-}" ]; then
-		kill -TERM "$DPID" 2>/dev/null
-		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
-	fi
-	n=$((at + 3))
-	[ -z "$bad" ] && { dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
-		bad="block $n of the disk does not hold the destination guest's count $n"; }
+	mig_dest_end "$disk" $((at + 3))
 	if [ -n "$bad" ]; then
 		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
 		tr -d '\r' <"$dout" | grep -av '^$' | tail -n 12 | sed 's/^/#   dst out: /'
