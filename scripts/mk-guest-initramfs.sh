@@ -16,6 +16,8 @@
 #     count     MVM-COUNT=i T=<epoch> every 0.2 s, also into block i of /dev/vda (snapshot tests)
 #     tick      MVM-TICK=i every 10 ms (bench/snapshot.sh: the restored guest runs again)
 #     spew      MVM-SPEW-i as fast as the console takes it, i = 1, 2, ... (serial back-pressure)
+#   mvmmemdirty=MIB,RATE (with tick) runs /usr/bin/memdirty MIB RATE when an extra archive
+#     holds it (bench/migrate.sh): memory dirtied at a fixed rate
 #   mvmdirty=MiB (with count) keeps rewriting a tmpfs file of that size, printing the md5 of
 #     each round's content as MVM-DIRTY=n (migration tests)
 #   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
@@ -104,11 +106,13 @@ done </lib/modules/load.order
 mode=shell
 root=
 dirty=
+memdirty=
 for w in $cmdline; do
 	case "$w" in
 	mvmtest=*) mode=${w#mvmtest=} ;;
 	mvmroot=*) root=${w#mvmroot=} ;;
 	mvmdirty=*) dirty=${w#mvmdirty=} ;;
+	mvmmemdirty=*) memdirty=${w#mvmmemdirty=} ;;
 	esac
 done
 if [ -n "$root" ]; then
@@ -196,6 +200,19 @@ count)
 	while :; do
 		i=$((i + 1))
 		echo "MVM-COUNT=$i T=$(date +%s)"
+		# With mvmdirty, every 25th count: each user process's state and kernel wait
+		# (MVM-DIRTY-PS=i pid:comm:state:wchan ...), so a rewrite loop that stops printing
+		# shows where it stands.
+		if [ -n "$dirty" ] && [ $((i % 25)) = 0 ]; then
+			pl=
+			for d in /proc/[0-9]*; do
+				read -r _ c st pp _ <"$d/stat" 2>/dev/null || continue
+				# not kthreadd's children (kernel threads)
+				[ "$pp" = 2 ] || [ "${d#/proc/}" = 2 ] && continue
+				pl="$pl ${d#/proc/}:$c:$st:$(cat "$d/wchan" 2>/dev/null)"
+			done
+			echo "MVM-DIRTY-PS=$i$pl"
+		fi
 		[ -b /dev/vda ] && printf 'MVM-COUNT=%d\n' "$i" |
 			dd of=/dev/vda bs=512 seek="$i" conv=notrunc,fsync 2>/dev/null
 		if [ -n "$net" ] && [ $((i % 10)) = 0 ] &&
@@ -209,6 +226,15 @@ tick)
 	# restored guest shows it runs again within about 10 ms. Ctrl-Alt-Del powers off.
 	echo 0 >/proc/sys/kernel/ctrl-alt-del 2>/dev/null
 	trap 'echo MVM-GUEST-CAD; poweroff -f' INT
+	# mvmmemdirty=MIB,RATE (bench/migrate.sh, whose extra archive holds /usr/bin/memdirty,
+	# bench/guest/memdirty.c): MIB MiB dirtied at RATE MiB/s while it ticks.
+	if [ -n "$memdirty" ]; then
+		if [ -x /usr/bin/memdirty ]; then
+			/usr/bin/memdirty "${memdirty%,*}" "${memdirty#*,}" &
+		else
+			echo "MVM-GUEST-ERROR: mvmmemdirty given but no /usr/bin/memdirty"
+		fi
+	fi
 	i=0
 	while :; do
 		i=$((i + 1))

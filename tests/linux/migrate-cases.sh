@@ -87,6 +87,9 @@ case_migrate-tcp() {
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" --cpus 2 || return
+	local src_huge src_rate dst_huge dst_rate c0
+	src_huge=$(mig_huge_kb "$VM_PID")
+	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
@@ -158,6 +161,9 @@ case_migrate-netns() {
 	mvm=$work/mvm-in-a
 	mig_source_start "$name" "$disk" --cpus 2 --net tap=mvmmig0 --console virtio
 	mvm=$work/mvm-in-b
+	local src_huge src_rate dst_huge dst_rate c0
+	src_huge=$(mig_huge_kb "$VM_PID")
+	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	mvm=$mvm_saved
 	if [ -z "$bad" ]; then
@@ -174,6 +180,11 @@ case_migrate-netns() {
 	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 60 || bad="the destination did not count to $n (the source stopped at $at)"; }
 	first=$(snap_first_count "$dout")
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	# How fast the guest runs on each side (the destination's count after 40 more), and the
+	# huge pages behind its RAM: a destination that maps RAM in 4 KiB pages runs slower.
+	[ -z "$bad" ] && snap_wait_count "$dout" $((first + 40)) 90
+	dst_huge=$(mig_huge_kb "$DPID"); dst_rate=$(mig_count_rate "$dout" "$first" $((first + 40)))
+	echo "# $name: counts/s source $src_rate, destination $dst_rate; AnonHugePages source ${src_huge} kB, destination ${dst_huge} kB"
 	# A DHCP lease from B's server through B's tap, asked after the hand-over.
 	LEASE=
 	[ -z "$bad" ] && mig_wait_lease "$dout" "$at" 60 "through namespace B's tap"
@@ -194,6 +205,9 @@ case_migrate-dest-killed() {
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" || return
+	local src_huge src_rate dst_huge dst_rate c0
+	src_huge=$(mig_huge_kb "$VM_PID")
+	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		# 5 MB/s: the first pass over RAM takes long enough to kill the destination in it.
@@ -226,6 +240,9 @@ case_migrate-source-killed() {
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" || return
+	local src_huge src_rate dst_huge dst_rate c0
+	src_huge=$(mig_huge_kb "$VM_PID")
+	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		"$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth 5 >/dev/null 2>&1 &
@@ -289,6 +306,14 @@ case_migrate-garbage() {
 # device at all (1 of 4 runs of 90 s; 3 of 3 runs of this case), its emulation's fault, not
 # mvm's (README); migrate-tcp migrates a guest with 2 vCPUs.
 MIG_DIRTY_MIB=32
+# Counts per second in console log FILE between counts A and B (from their T= stamps), and the
+# huge pages backing a process's memory (kB, smaps_rollup): how fast a guest runs, and why.
+mig_count_rate() {
+	tr -d '\r' <"$1" | awk -v a="$2" -v b="$3" '/^MVM-COUNT=/ { split($1, c, "="); split($2, t, "=")
+		if (c[2] == a) ta = t[2]; if (c[2] == b) tb = t[2] }
+		END { if (ta != "" && tb > ta) printf "%.2f", (b - a) / (tb - ta); else print "?" }'
+}
+mig_huge_kb() { awk '/^AnonHugePages:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo '?'; }
 mig_dirty_sum() { yes "$1" | head -c $((MIG_DIRTY_MIB * 1048576)) | md5sum | cut -c1-32; }
 case_migrate-dirty() {
 	local name=migrate-dirty disk=$work/mig5.img uri=tcp:127.0.0.1:47315 dname=migrate-dirty-dst
@@ -313,6 +338,9 @@ case_migrate-dirty() {
 	# (Left alone at that rate a round shrinks by a sixth only: about 20 rounds.)
 	bw=$(awk -v a="$t1" -v b="$t2" -v m="$MIG_DIRTY_MIB" 'BEGIN { r = m * 1.048576 / (b - a); bw = int(r * 1.2 + 0.5); print (bw < 1 ? 1 : bw) }')
 	echo "# $name: the guest rewrites $MIG_DIRTY_MIB MiB in $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }') s; link at $((bw * 5 / 2)) MB/s, then $bw MB/s"
+	local src_huge src_rate dst_huge dst_rate c0
+	src_huge=$(mig_huge_kb "$VM_PID")
+	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		"$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth $((bw * 5 / 2)) --max-downtime 300 \
@@ -350,6 +378,11 @@ case_migrate-dirty() {
 	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 90 || bad="the destination did not count to $n (the source stopped at $at)"; }
 	first=$(snap_first_count "$dout")
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	# How fast the guest runs on each side (the destination's count after 40 more), and the
+	# huge pages behind its RAM: a destination that maps RAM in 4 KiB pages runs slower.
+	[ -z "$bad" ] && snap_wait_count "$dout" $((first + 40)) 90
+	dst_huge=$(mig_huge_kb "$DPID"); dst_rate=$(mig_count_rate "$dout" "$first" $((first + 40)))
+	echo "# $name: counts/s source $src_rate, destination $dst_rate; AnonHugePages source ${src_huge} kB, destination ${dst_huge} kB"
 	# Two rewrites finished on the destination, each checked.
 	if [ -z "$bad" ]; then
 		t1=$(mvm_now)
@@ -372,5 +405,7 @@ case_migrate-dirty() {
 	if [ -n "$bad" ]; then
 		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
 		tr -d '\r' <"$dout" | grep -av '^$' | tail -n 12 | sed 's/^/#   dst out: /'
+		tr -d '\r' <"$VM_OUT" | grep -a '^MVM-DIRTY' | tail -n 4 | sed 's/^/#   src dirty: /'
+		tr -d '\r' <"$dout" | grep -a '^MVM-DIRTY' | tail -n 6 | sed 's/^/#   dst dirty: /'
 	else ok "$name"; fi
 }
