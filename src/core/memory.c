@@ -151,6 +151,18 @@ void gmem_advise_filled(void *host, uint64_t len)
 		madvise((void *)start, end - start, MADV_HUGEPAGE); /* advice only: ignore failure */
 }
 
+void gmem_zero_written(const struct gmem *m, const uint64_t *written, uint64_t first, uint64_t n)
+{
+	for (uint64_t p = first; p < first + n; p++) {
+		if (!written[p / 64]) {
+			p |= 63;   /* a whole word of untouched pages */
+			continue;
+		}
+		if (written[p / 64] & (1ull << (p % 64)))
+			memset(m->base + p * GMEM_PAGE_SIZE, 0, GMEM_PAGE_SIZE);
+	}
+}
+
 uint64_t gmem_low_end(const struct gmem *m)
 {
 	return m->nr_regions ? m->regions[0].size : 0;

@@ -80,6 +80,15 @@ int gmem_discard(const struct gmem *m, uint64_t gpa, uint64_t len);
  * range is not all guest RAM, or the -errno of madvise. */
 int gmem_discard_host(const struct gmem *m, const void *host, uint64_t len, uint64_t *pages);
 
+/* Make pages [first, first+n) of the mapping (page indexes from m->base)
+ * read as zeros, for a migration's destination filling fresh RAM: a page
+ * whose bit in written is clear was never touched and already reads zero
+ * (anonymous memory), so it is left alone: not faulted in, and a huge page
+ * around it is not split as MADV_DONTNEED would (a guest whose RAM ends up
+ * in 4 KiB host pages runs slower: every TLB miss walks deeper). A page
+ * whose bit is set is cleared with memset. The caller bounds the range. */
+void gmem_zero_written(const struct gmem *m, const uint64_t *written, uint64_t first, uint64_t n);
+
 /* End (exclusive) of the RAM region below 4 GiB. */
 uint64_t gmem_low_end(const struct gmem *m);
 

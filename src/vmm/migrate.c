@@ -945,6 +945,7 @@ struct incoming {
 	struct vm_config *cfg;
 	vm_migrate_parse_fn parse;
 	struct gmem ram;
+	uint64_t *written;        /* pages a RAM record filled (gmem_zero_written) */
 	uint8_t *state;
 	size_t state_len;
 	bool built;               /* the VM exists (its RAM is vm->mem) */
@@ -967,6 +968,8 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 	if ((ret = gmem_init(&in->ram, ram_size)))
 		return mfail(err, errlen, ret, "%llu MiB: cannot map guest RAM: %s",
 			     (unsigned long long)(ram_size >> 20), strerror(-ret));
+	if (!(in->written = calloc(gmem_dirty_words(&in->ram), sizeof(uint64_t))))
+		return mfail(err, errlen, -ENOMEM, "out of memory for the received-pages bitmap");
 	/* The whole VM now, while the pages come: only its state waits for the
 	 * end, so building it is not part of the downtime. Disks are opened
 	 * without their locks (the source holds them until the hand-over). */
@@ -983,21 +986,25 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 	return 0;
 }
 
+/* The sink bounds first + n by the RAM's pages (max_pages). */
 static void *in_ram(void *ctx, uint64_t first, uint64_t n)
 {
 	struct incoming *in = ctx;
 
+	for (uint64_t p = first; p < first + n; p++)
+		in->written[p / 64] |= 1ull << (p % 64);
 	return in->vm->mem.base + first * PAGE;
 }
 
+/* Zero runs: most of a guest's RAM in the first pass, and pages the guest
+ * freed later. Only pages a RAM record wrote need clearing; the others were
+ * never touched and stay unmapped, so the host can still back them, and
+ * the pages around them, with huge pages (gmem_zero_written). */
 static void in_zero(void *ctx, uint64_t first, uint64_t n)
 {
 	struct incoming *in = ctx;
-	uint8_t *p = in->vm->mem.base + first * PAGE;
 
-	/* Anonymous memory: dropping the pages makes them zero without touching them. */
-	if (madvise(p, n * PAGE, MADV_DONTNEED))
-		memset(p, 0, n * PAGE);
+	gmem_zero_written(&in->vm->mem, in->written, first, n);
 }
 
 static int in_state(void *ctx, uint8_t *buf, size_t len, char *err, size_t errlen)
@@ -1114,6 +1121,7 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 	close(fd);
 	vm_snapshot_close(&snap);
 	free(in.state);
+	free(in.written);
 	log_info("migration: the guest runs here (%.0f ms after the stream began)",
 		 (now_ns() - t0) / 1e6);
 	return 0;
@@ -1128,6 +1136,7 @@ fail_status:
 		vm_destroy(vm);
 	vm_snapshot_close(&snap);
 	free(in.state);
+	free(in.written);
 	gmem_free(&in.ram);   /* when the VM never took it */
 	return ret ? ret : -EINVAL;
 }
