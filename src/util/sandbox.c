@@ -141,6 +141,7 @@ static const unsigned long ioctl_api[] = {
 	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
 	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
 	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
+	KVM_ENABLE_CAP, KVM_CLEAR_DIRTY_LOG, /* migration: the manual dirty log (vmm/migrate.c) */
 	BLKGETSIZE64,                        /* PATCH /drives path_on_host: a block device's size */
 };
 

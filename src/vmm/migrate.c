@@ -276,6 +276,35 @@ static int set_slot_logging(struct vm *vm, bool on)
 	return 0;
 }
 
+/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (Linux 5.3), turned on before the
+ * memslots log: KVM_GET_DIRTY_LOG then only reads the log, and send_pages()
+ * write-protects each chunk again (KVM_CLEAR_DIRTY_LOG) just before copying
+ * it: KVM's MMU lock is held for a chunk at a time rather than for all of
+ * RAM at every round, and a page written between the read and its copy is
+ * not sent twice. With KVM_DIRTY_LOG_INITIALLY_SET (5.7) turning logging on
+ * protects nothing at all: every page starts dirty and huge pages are split
+ * only as the first pass reaches them. Without the capability, the log is
+ * read and re-protected whole, as before. */
+static void set_manual_protect(struct vm *vm, bool on)
+{
+	int offer = ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 };
+
+	if (on == vm->dirty_manual || offer <= 0 || !(offer & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
+		return;
+	if (on)
+		cap.args[0] = (uint64_t)offer & (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+						 KVM_DIRTY_LOG_INITIALLY_SET);
+	if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0) {
+		log_debug("migration: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 %s: %s", on ? "on" : "off",
+			  strerror(errno));
+		return;
+	}
+	vm->dirty_manual = on;
+	log_debug("migration: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 %s%s", on ? "on" : "off",
+		  on && (cap.args[0] & KVM_DIRTY_LOG_INITIALLY_SET) ? " (initially set)" : "");
+}
+
 static void st_update(struct vm_migration *m, void (*fn)(struct vm_migrate_status *, void *),
 		      void *arg)
 {
@@ -399,20 +428,41 @@ static int send_page(struct vm_migration *m, uint64_t p)
 	return 0;
 }
 
-/* Every page whose bit is set (all pages when bitmap is NULL). */
+/* Pages re-protected at a time with the manual dirty log: 4 MiB. */
+#define CLEAR_CHUNK 1024
+
+/* Every page whose bit is set (all pages when bitmap is NULL), a chunk at a
+ * time; with vm->dirty_manual each chunk's bits are cleared from KVM's log
+ * (its pages write-protected again) just before the chunk is copied. */
 static int send_pages(struct vm_migration *m, const uint64_t *bitmap)
 {
+	static const uint64_t all[CLEAR_CHUNK / 64] = { [0 ... CLEAR_CHUNK / 64 - 1] = ~0ull };
 	uint64_t pages = m->vm->mem.ram_size / PAGE;
 	int ret;
 
-	for (uint64_t p = 0; p < pages; p++) {
-		if (bitmap && !(bitmap[p / 64] & (1ull << (p % 64)))) {
-			if (!bitmap[p / 64])
-				p |= 63;
+	for (uint64_t c = 0; c < pages; c += CLEAR_CHUNK) {
+		uint64_t end = c + CLEAR_CHUNK < pages ? c + CLEAR_CHUNK : pages;
+		const uint64_t *bits = bitmap ? bitmap + c / 64 : all;
+		bool any = !bitmap;
+
+		for (uint64_t w = 0; !any && w < (end - c + 63) / 64; w++)
+			any = bits[w] != 0;
+		if (!any)
 			continue;
-		}
-		if ((ret = send_page(m, p)))
+		if (m->vm->dirty_manual && (ret = vm_clear_dirty_log(m->vm, bits, c, end - c))) {
+			log_err("migration: KVM_CLEAR_DIRTY_LOG (pages %llu+%llu): %s",
+				(unsigned long long)c, (unsigned long long)(end - c), strerror(-ret));
 			return ret;
+		}
+		for (uint64_t p = c; p < end; p++) {
+			if (bitmap && !(bitmap[p / 64] & (1ull << (p % 64)))) {
+				if (!bitmap[p / 64])
+					p |= 63;
+				continue;
+			}
+			if ((ret = send_page(m, p)))
+				return ret;
+		}
 	}
 	return flush_run(m);
 }
@@ -562,9 +612,12 @@ static void *migrate_thread(void *arg)
 		      strerror(-ret));
 		goto fail;
 	}
+	if (!vm->track_dirty)
+		set_manual_protect(vm, true);
 	if (!vm->track_dirty && (ret = set_slot_logging(vm, true))) {
 		mfail(err, sizeof(err), ret, "KVM_MEM_LOG_DIRTY_PAGES: %s", strerror(-ret));
 		set_slot_logging(vm, false);
+		set_manual_protect(vm, false);
 		if (!was_paused)
 			vm_resume(vm);
 		goto fail;
@@ -753,8 +806,10 @@ fail:
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);
 		goto out;
 	}
-	if (logging_on && !vm->track_dirty)
+	if (logging_on && !vm->track_dirty) {
 		set_slot_logging(vm, false);
+		set_manual_protect(vm, false);
+	}
 	if (paused_by_us)
 		vm_resume(vm);
 	fin.total_ms = (now_ns() - m->t0_ns) / 1e6;

@@ -121,6 +121,29 @@ int vm_take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen)
 	return 0;
 }
 
+int vm_clear_dirty_log(struct vm *vm, const uint64_t *bits, uint64_t first, uint64_t n)
+{
+	for (int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gmem_region *r = &vm->mem.regions[i];
+		uint64_t r_first = (uint64_t)(r->host - vm->mem.base) / 4096, r_n = r->size / 4096;
+		uint64_t lo = first > r_first ? first : r_first;
+		uint64_t hi = first + n < r_first + r_n ? first + n : r_first + r_n;
+
+		if (lo >= hi)
+			continue;
+		/* Regions start on 64-page boundaries of the mapping, so lo - first
+		 * is whole words, and lo - r_first the multiple of 64 KVM wants. */
+		struct kvm_clear_dirty_log cl = {
+			.slot = (uint32_t)i, .first_page = lo - r_first, .num_pages = (uint32_t)(hi - lo),
+			.dirty_bitmap = (void *)(bits + (lo - first) / 64),
+		};
+
+		if (ioctl(vm->fd, KVM_CLEAR_DIRTY_LOG, &cl) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static void dev_section_name(const struct vm_device *d, char *name, size_t len)
 {
 	snprintf(name, len, "dev.%s%d", d->kind->short_name, d->index);

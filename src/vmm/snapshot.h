@@ -120,6 +120,12 @@ int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf
  * threads), ORed into bitmap (one bit per page of the RAM mapping,
  * gmem_dirty_words() words). The memslots must log dirty pages. */
 int vm_take_dirty_log(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen);
+/* With vm->dirty_manual, vm_take_dirty_log() only reads KVM's log: the
+ * pages whose bits are set in bits (words for pages [first, first+n) of the
+ * RAM mapping; first a multiple of 64, n too unless the range ends at the
+ * end of RAM) are cleared from it and write-protected again, so a write
+ * after this call marks them anew. Call it just before copying them. */
+int vm_clear_dirty_log(struct vm *vm, const uint64_t *bits, uint64_t first, uint64_t n);
 
 /* What vm_create_restored() restores from. */
 struct vm_restore {

@@ -83,6 +83,10 @@ struct vm {
 	 * restored from; 0: none yet, a Diff is refused). */
 	bool track_dirty;
 	uint64_t snap_base_id;
+	/* A migration turned on KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: reading the
+	 * log no longer re-protects pages; vm_clear_dirty_log() does, chunk by
+	 * chunk, just before they are copied (vmm/migrate.c). */
+	bool dirty_manual;
 	/* KVM's offer for vCPU state saves (state.c), probed on first use. */
 	struct vcpu_state_host *state_host;
 
