@@ -2,7 +2,7 @@
 # bench/migrate.sh - live migration benchmark: mvm against QEMU, two VMMs of one host over tcp.
 #
 # Usage: bench/migrate.sh [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--downtime MS]
-#                         [--direct|--testhost] [--logs DIR]
+#                         [--dirty MIB,RATE] [--direct|--testhost] [--logs DIR]
 # The guest of bench/snapshot.sh (Debian kernel, reference initramfs, mvmtest=tick: MVM-TICK=i
 # every 10 ms), 256 MiB (--mem), 1 vCPU, idle apart from its ticks. N rounds (default 3), each:
 #   mvm    source `mvm run --api-sock S --config-file`, after T ticks (default 20) `mvm ctl
@@ -12,8 +12,12 @@
 #   QEMU   the same guest in qemu -M pc -accel kvm; `migrate -d tcp:` to a -incoming tcp: QEMU
 #          with downtime-limit MS (default 30, --downtime) and max-bandwidth 100G, through its
 #          HMP monitor on two FIFOs: info migrate's downtime, total time, RAM transferred
-# Prints min/median/max of each. A benchmark: exits 0 unless a step failed. Not yet: a guest
-# dirtying memory at a fixed rate (the issue's second guest).
+# Each round does both twice: once with the guest idle, once with it dirtying memory at a fixed
+# rate (--dirty MIB,RATE, default 64,16: bench/guest/memdirty.c, built static into an extra
+# initramfs archive, writes one byte in each of RATE MiB worth of pages per second around a
+# working set of MIB MiB; --dirty 0 leaves it out). mvm pre-copies without --auto-converge, as
+# QEMU does by default. Prints min/median/max of each figure per guest. A benchmark: exits 0
+# unless a step failed.
 #
 # Where: as bench/snapshot.sh (directly when this host's KVM runs Linux, else in ONE test host
 # VM, whose figures are not real hardware's). Logs in --logs DIR (default
@@ -23,8 +27,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"
 . "$MVM_ROOT/scripts/lib/hostkvm.sh"
 
-n=3 mem=256M timeout=60 ticks=20 downtime=30 where=auto logs=$MVM_CACHE/bench/migrate
-usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--downtime MS] [--direct|--testhost] [--logs DIR]"; }
+n=3 mem=256M timeout=60 ticks=20 downtime=30 dirty=64,16 where=auto logs=$MVM_CACHE/bench/migrate
+usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--downtime MS] [--dirty MIB,RATE|0] [--direct|--testhost] [--logs DIR]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) [ $# -ge 2 ] || usage; n=$2; shift 2 ;;
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift 2 ;;
 	--ticks) [ $# -ge 2 ] || usage; ticks=$2; shift 2 ;;
 	--downtime) [ $# -ge 2 ] || usage; downtime=$2; shift 2 ;;
+	--dirty) [ $# -ge 2 ] || usage; dirty=$2; shift 2 ;;
 	--direct) where=direct; shift ;;
 	--testhost) where=testhost; shift ;;
 	--logs) [ $# -ge 2 ] || usage; logs=$2; shift 2 ;;
@@ -43,6 +48,8 @@ case "$n" in ''|*[!0-9]*|0) mvm_die "-n $n: expected a whole number of rounds >=
 case "$timeout" in ''|*[!0-9]*|0) mvm_die "--timeout $timeout: expected whole seconds >= 1" ;; esac
 case "$ticks" in ''|*[!0-9]*|0) mvm_die "--ticks $ticks: expected a whole number >= 1" ;; esac
 case "$downtime" in ''|*[!0-9]*|0) mvm_die "--downtime $downtime: expected whole milliseconds >= 1" ;; esac
+case "$dirty" in 0) ;; [1-9]*,[1-9]*) case "$dirty" in *[!0-9,]*|*,*,*) mvm_die "--dirty $dirty: expected MIB,RATE (MiB and MiB/s) or 0" ;; esac ;;
+	*) mvm_die "--dirty $dirty: expected MIB,RATE (MiB and MiB/s, such as 64,16) or 0" ;; esac
 case "$mem" in [1-9]*[MG]) ;; *) mvm_die "--mem $mem: expected a size in M or G, such as 256M" ;; esac
 case "${mem%[MG]}" in *[!0-9]*) mvm_die "--mem $mem: expected a size in M or G, such as 256M" ;; esac
 logs=$(mkdir -p "$logs" && cd "$logs" && pwd)
@@ -67,6 +74,21 @@ if ! make -C "$MVM_ROOT" -s build/mvm >&2; then
 	[ -x "$MVM_ROOT/build/mvm" ] || mvm_die "bench: building mvm failed (make build/mvm)"
 	mvm_say "bench: WARNING: make build/mvm failed; measuring the existing build/mvm, which may be stale"
 fi
+# The dirtying guest's program, static, in a second archive after the reference initramfs (the
+# kernel unpacks concatenated archives in order).
+if [ "$dirty" != 0 ]; then
+	md=$MVM_ROOT/build/bench/memdirty
+	mkdir -p "$(dirname "$md")"
+	if [ ! -x "$md" ] || [ "$md" -ot "$MVM_ROOT/bench/guest/memdirty.c" ]; then
+		gcc -O2 -Wall -Wextra -static -o "$md" "$MVM_ROOT/bench/guest/memdirty.c" ||
+			mvm_die "bench: cannot build $md (static: needs libc.a, package libc6-dev)"
+	fi
+	stage=$(mktemp -d)
+	mkdir -p "$stage/usr/bin" && cp "$md" "$stage/usr/bin/memdirty"
+	{ cat "$initrd"; (cd "$stage" && find usr | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n); } >"$initrd.tmp"
+	rm -rf "$stage"
+	mv "$initrd.tmp" "$initrd"
+fi
 if [ "$where" = auto ]; then
 	where=testhost
 	mvm_hostkvm_check && where=direct
@@ -75,12 +97,12 @@ fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 cpu="$cpu, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 # Physical paths: the test host VM gets each file at its resolved path (tests/testhost/run.sh).
-export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_TICKS=$ticks BENCH_DOWNTIME_MS=$downtime
+export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_TICKS=$ticks BENCH_DOWNTIME_MS=$downtime BENCH_DIRTY=$dirty
 BENCH_MVM=$(readlink -f "$MVM_ROOT/build/mvm")
 BENCH_KERNEL=$(readlink -f "$MVM_BZIMAGE") BENCH_INITRD=$(readlink -f "$initrd")
 runner=$(readlink -f "$here/lib/migrate-run.sh")
 export BENCH_MVM BENCH_KERNEL BENCH_INITRD
-rm -rf "$logs"/mvm.* "$logs"/qemu.* "$logs/work"
+rm -rf "$logs"/mvm.* "$logs"/qemu.* "$logs"/mvm-* "$logs"/qemu-* "$logs/work"
 
 if [ "$where" = direct ]; then
 	export BENCH_LOGS=$logs BENCH_SHIP=0
@@ -109,14 +131,14 @@ else
 	fargs=()
 	for f in "${files[@]}"; do fargs+=(--file "$f"); done
 	envs=()
-	for e in N MEM TIMEOUT TICKS DOWNTIME_MS MVM KERNEL INITRD; do
+	for e in N MEM TIMEOUT TICKS DOWNTIME_MS DIRTY MVM KERNEL INITRD; do
 		v=BENCH_$e
 		envs+=(--env "$v=${!v}")
 	done
 	envs+=(--env BENCH_LOGS=/tmp/bench --env BENCH_SHIP=1
 		--env "BENCH_ENV=test host VM: QEMU TCG (-cpu EPYC,+svm, 2 vCPUs) on $cpu, nested kvm_amd; L2 guests are not real-hardware figures")
 	# Each round: two boots and two migrations of at most ~timeout each, plus the host's boot.
-	budget=$((600 + 4 * n * timeout))
+	budget=$((600 + 8 * n * timeout))
 	# The emulated test host can itself hang (nested SVM under TCG); the runner prints a line per
 	# step, so silence much longer than one boot means the VM is stuck: stop it rather than wait
 	# for the whole budget. run.sh kills its QEMU when it gets SIGTERM.

@@ -7,8 +7,10 @@
 # (EPOCHREALTIME stamps each console and log line as it arrives). Environment (bench/migrate.sh
 # sets it): BENCH_N rounds, BENCH_MEM guest memory, BENCH_MVM, BENCH_KERNEL, BENCH_INITRD (with
 # mvmtest=tick), BENCH_TIMEOUT seconds a boot may take, BENCH_TICKS ticks before the migration,
-# BENCH_DOWNTIME_MS the downtime budget given to both, BENCH_LOGS, BENCH_ENV, BENCH_SHIP.
-# One round:
+# BENCH_DOWNTIME_MS the downtime budget given to both, BENCH_DIRTY (MIB,RATE of the dirtying
+# guest, or 0 for none), BENCH_LOGS, BENCH_ENV, BENCH_SHIP.
+# One round: each VMM migrates the idle guest, then (BENCH_DIRTY) the guest that dirties RATE
+# MiB/s of a MIB MiB working set (mvmmemdirty=, after it printed MVM-MEMDIRTY-READY):
 #   mvm    a source mvm (--api-sock, --config-file) ticks T times; a destination `mvm run
 #          --incoming tcp:127.0.0.1:P` waits; `mvm ctl migrate` moves the guest. Downtime: the
 #          source's "pausing the VM" log line -> the destination's first MVM-TICK (both stamped
@@ -23,22 +25,38 @@
 # Exit status: 0 when every step worked, 1 otherwise. Targets are printed, never judged.
 set -uo pipefail
 
-cmdline="console=ttyS0 reboot=k panic=1 mvmtest=tick"
 n=$BENCH_N logs=$BENCH_LOGS work=$BENCH_LOGS/work ticks=$BENCH_TICKS dt=${BENCH_DOWNTIME_MS:-30}
+dirty=${BENCH_DIRTY:-0}
 mkdir -p "$logs" "$work"
 mem_mib=$(awk -v m="$BENCH_MEM" 'BEGIN { n = m + 0; u = toupper(substr(m, length(m)))
 	print (u == "G" ? n * 1024 : n) }')
-qemu=(qemu-system-x86_64 -M pc -accel kvm -cpu host -smp 1 -m "$BENCH_MEM"
-	-nodefaults -no-user-config -nographic -serial stdio -no-reboot
-	-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$cmdline")
+# The guest of scenario $1 (idle|dirty): its command line, QEMU's command (in qemu) and mvm's
+# config file ($work/config-$1.json).
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
-cat >"$work/config.json" <<JSON
+guest_cmdline() {
+	local c="console=ttyS0 reboot=k panic=1 mvmtest=tick"
+	[ "$1" = dirty ] && c="$c mvmmemdirty=$dirty"
+	echo "$c"
+}
+qemu_cmd() {
+	qemu=(qemu-system-x86_64 -M pc -accel kvm -cpu host -smp 1 -m "$BENCH_MEM"
+		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
+		-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$(guest_cmdline "$1")")
+}
+for sc in idle dirty; do
+	cat >"$work/config-$sc.json" <<JSON
 {
   "boot-source": {"kernel_image_path": $(json_str "$BENCH_KERNEL"),
-                  "initrd_path": $(json_str "$BENCH_INITRD"), "boot_args": $(json_str "$cmdline")},
+                  "initrd_path": $(json_str "$BENCH_INITRD"), "boot_args": $(json_str "$(guest_cmdline $sc)")},
   "machine-config": {"vcpu_count": 1, "mem_size_mib": $mem_mib}
 }
 JSON
+done
+# Before migrating the dirtying guest: its program has touched its working set.
+wait_ready() { # FILE SCENARIO PID
+	[ "$2" = dirty ] || return 0
+	wait_re "$1" "MVM-MEMDIRTY-READY" "$3" "$BENCH_TIMEOUT"
+}
 
 # Each line prefixed with the time it arrived (s.us, CLOCK_REALTIME).
 stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
@@ -97,13 +115,13 @@ broken() {
 killwait() { local p; for p in "$@"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 
 mvm_migrate() {
-	local base=$logs/mvm.$round sock=$work/mvm.sock port=$((47400 + round)) spid dpid line
+	local sc=$1 base=$logs/mvm-$1.$round sock=$work/mvm.sock port=$((47400 + 2 * round + ${#1} % 2)) spid dpid line
 	local t_pause t_tick own total bytes rounds
 	rm -f "$sock"
-	stamped "$base.src.out" "$base.src.err" "$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config.json"
+	stamped "$base.src.out" "$base.src.err" "$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config-$sc.json"
 	spid=$BG_PID
-	if ! wait_tick "$base.src.out" "$ticks" "$spid"; then
-		killwait "$spid"; broken "mvm source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.err"; return 1
+	if ! wait_tick "$base.src.out" "$ticks" "$spid" || ! wait_ready "$base.src.out" "$sc" "$spid"; then
+		killwait "$spid"; broken "mvm source ($sc): no MVM-TICK=$ticks or no MVM-MEMDIRTY-READY" "$base.src.out" "$base.src.err"; return 1
 	fi
 	stamped "$base.dst.out" "$base.dst.err" "$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port"
 	dpid=$BG_PID
@@ -128,21 +146,22 @@ mvm_migrate() {
 	bytes=$(sed -n 's/.* \([0-9]*\) bytes sent.*/\1/p' <<<"$line")
 	own=$(sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p' <<<"$line")
 	total=$(sed -n 's/.*total \([0-9.]*\) ms.*/\1/p' <<<"$line")
-	echo "$(ms_between "$t_pause" "$t_tick") ${own:--} ${total:--} ${bytes:--} ${rounds:--}" >>"$logs/mvm.data"
-	echo "bench: round $round: mvm   downtime $(ms_between "$t_pause" "$t_tick") ms (pause -> first tick there; mvm's own pause -> GO: ${own:-?} ms), total ${total:-?} ms, $((${bytes:-0} >> 10)) KiB in ${rounds:-?} rounds"
+	echo "$(ms_between "$t_pause" "$t_tick") ${own:--} ${total:--} ${bytes:--} ${rounds:--}" >>"$logs/mvm-$sc.data"
+	echo "bench: round $round: mvm   $sc: downtime $(ms_between "$t_pause" "$t_tick") ms (pause -> first tick there; mvm's own pause -> GO: ${own:-?} ms), total ${total:-?} ms, $((${bytes:-0} >> 10)) KiB in ${rounds:-?} rounds"
 }
 
 qemu_migrate() {
-	local base=$logs/qemu.$round mon=$work/qmon port=$((47500 + round)) spid dpid cpid i
-	local t_done t_tick own total kb
+	local sc=$1 base=$logs/qemu-$1.$round mon=$work/qmon port=$((47500 + 2 * round + ${#1} % 2)) spid dpid cpid i
+	local t_done t_tick own total kb syncs
+	qemu_cmd "$sc"
 	rm -f "$mon.in" "$mon.out"
 	mkfifo "$mon.in" "$mon.out" || { broken "qemu: mkfifo failed"; return 1; }
 	cat "$mon.out" >"$base.mon" &
 	cpid=$!
 	stamped "$base.src.out" - "${qemu[@]}" -chardev "pipe,id=mon,path=$mon" -mon chardev=mon,mode=readline
 	spid=$BG_PID
-	if ! wait_tick "$base.src.out" "$ticks" "$spid"; then
-		killwait "$spid" "$cpid"; broken "qemu source: no MVM-TICK=$ticks" "$base.src.out" "$base.src.out.err"; return 1
+	if ! wait_tick "$base.src.out" "$ticks" "$spid" || ! wait_ready "$base.src.out" "$sc" "$spid"; then
+		killwait "$spid" "$cpid"; broken "qemu source ($sc): no MVM-TICK=$ticks or no MVM-MEMDIRTY-READY" "$base.src.out" "$base.src.out.err"; return 1
 	fi
 	stamped "$base.dst.out" - "${qemu[@]}" -incoming "tcp:127.0.0.1:$port"
 	dpid=$BG_PID
@@ -172,15 +191,21 @@ qemu_migrate() {
 	own=$(tr -d '\r' <"$base.mon" | sed -n 's/^downtime: \([0-9]*\) ms.*/\1/p' | tail -n1)
 	total=$(tr -d '\r' <"$base.mon" | sed -n 's/^total time: \([0-9]*\) ms.*/\1/p' | tail -n1)
 	kb=$(tr -d '\r' <"$base.mon" | sed -n 's/^transferred ram: \([0-9]*\) kbytes.*/\1/p' | tail -n1)
-	echo "${own:--} ${total:--} $(( ${kb:-0} * 1024 ))" >>"$logs/qemu.data"
-	echo "bench: round $round: qemu  downtime ${own:-?} ms (info migrate), total ${total:-?} ms, ${kb:-?} KiB of RAM transferred"
+	# QEMU syncs the dirty log once per pass over RAM: its count of passes.
+	syncs=$(tr -d '\r' <"$base.mon" | sed -n 's/^dirty sync count: \([0-9]*\).*/\1/p' | tail -n1)
+	echo "${own:--} ${total:--} $(( ${kb:-0} * 1024 )) ${syncs:--}" >>"$logs/qemu-$sc.data"
+	echo "bench: round $round: qemu  $sc: downtime ${own:-?} ms (info migrate), total ${total:-?} ms, ${kb:-?} KiB of RAM transferred"
 }
 
-: >"$logs/mvm.data"; : >"$logs/qemu.data"
-echo "bench: $n rounds of: mvm migration, qemu migration; $BENCH_MEM, 1 vCPU, idle guest ticking every 10 ms, downtime budget $dt ms"
+scenarios=(idle)
+[ "$dirty" != 0 ] && scenarios+=(dirty)
+for sc in "${scenarios[@]}"; do : >"$logs/mvm-$sc.data"; : >"$logs/qemu-$sc.data"; done
+echo "bench: $n rounds of: mvm migration, qemu migration, for the guest ${scenarios[*]}; $BENCH_MEM, 1 vCPU, ticking every 10 ms, downtime budget $dt ms"
 for ((round = 1; round <= n; round++)); do
-	mvm_migrate || :
-	qemu_migrate || :
+	for sc in "${scenarios[@]}"; do
+		mvm_migrate "$sc" || :
+		qemu_migrate "$sc" || :
+	done
 done
 
 stats() {
@@ -203,22 +228,27 @@ row() {
 echo
 echo "=== mvm migration benchmark ==="
 echo "where:   $BENCH_ENV"
-echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, idle (MVM-TICK every 10 ms)"
+echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, MVM-TICK every 10 ms"
 echo "qemu:    $(qemu-system-x86_64 --version | head -n1); -M pc -accel kvm -cpu host; downtime-limit $dt ms, max-bandwidth 100G"
-echo
-printf '  %-52s %10s %10s %10s   %s\n' "" min median max ok
-row "mvm downtime: source pause -> first tick there (ms)" "$logs/mvm.data" 1 1 1
-row "mvm downtime, mvm's figure: pause -> GO (ms)" "$logs/mvm.data" 2 1 1
-row "qemu downtime (info migrate, ms)" "$logs/qemu.data" 1 1 1
-row "mvm total time (ms)" "$logs/mvm.data" 3 1 0
-row "qemu total time (info migrate, ms)" "$logs/qemu.data" 2 1 0
-row "mvm bytes sent (MiB)" "$logs/mvm.data" 4 1048576 1
-row "qemu RAM transferred (MiB)" "$logs/qemu.data" 3 1048576 1
-row "mvm rounds" "$logs/mvm.data" 5 1 0
+for sc in "${scenarios[@]}"; do
+	echo
+	if [ "$sc" = idle ]; then echo "-- idle guest --"
+	else echo "-- guest dirtying ${dirty#*,} MiB/s of ${dirty%,*} MiB (bench/guest/memdirty.c) --"; fi
+	printf '  %-52s %10s %10s %10s   %s\n' "" min median max ok
+	row "mvm downtime: source pause -> first tick there (ms)" "$logs/mvm-$sc.data" 1 1 1
+	row "mvm downtime, mvm's figure: pause -> GO (ms)" "$logs/mvm-$sc.data" 2 1 1
+	row "qemu downtime (info migrate, ms)" "$logs/qemu-$sc.data" 1 1 1
+	row "mvm total time (ms)" "$logs/mvm-$sc.data" 3 1 0
+	row "qemu total time (info migrate, ms)" "$logs/qemu-$sc.data" 2 1 0
+	row "mvm bytes sent (MiB)" "$logs/mvm-$sc.data" 4 1048576 1
+	row "qemu RAM transferred (MiB)" "$logs/qemu-$sc.data" 3 1048576 1
+	row "mvm rounds (its log: first pass + dirty rounds)" "$logs/mvm-$sc.data" 5 1 0
+	row "qemu dirty sync count (info migrate)" "$logs/qemu-$sc.data" 4 1 0
+done
 echo "    (targets, not judged: mvm's downtime and total time below QEMU's; <= 30 ms on hardware)"
 echo "=== end ==="
 if [ "${BENCH_SHIP:-0}" = 1 ]; then
-	for f in "$logs"/mvm.1.* "$logs"/qemu.1.*; do
+	for f in "$logs"/mvm-*.1.* "$logs"/qemu-*.1.*; do
 		[ -f "$f" ] || continue   # not the FIFOs
 		s=${f##*/}
 		{ head -n 30 "$f"; echo "[...]"; tail -n 30 "$f"; } | tr -d '\r' | grep -av "$(printf '\033')" |
