@@ -431,16 +431,16 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			"configuration", vm_flag ? vm_flag : "config-file");
 		return -EINVAL;
 	}
-	if (cfg->incoming && (vm_flag || config_file || cfg->restore_dir || cfg->api_sock)) {
-		log_err("--incoming cannot be combined with --%s: the migration stream holds the "
-			"VM's configuration (disks and taps are opened by the names in it)",
-			vm_flag ? vm_flag : config_file ? "config-file" :
-			cfg->restore_dir ? "restore" : "api-sock");
+	if (cfg->incoming && cfg->restore_dir) {
+		log_err("--incoming cannot be combined with --restore: the VM comes from the "
+			"migration stream");
 		return -EINVAL;
 	}
+	/* --incoming with these: the stream must fit them (vmm/config_match.h). */
+	cfg->vm_described = vm_flag || config_file;
 	/* A VM described in Firecracker's terms only (a config file, or the API with no flag
 	 * that describes the VM) starts from Firecracker's defaults: 128 MiB, not mvm's 256. */
-	if ((config_file || cfg->api_sock) && !vm_flag && !cfg->restore_dir)
+	if ((config_file || cfg->api_sock) && !vm_flag && !cfg->restore_dir && !cfg->incoming)
 		cfg->mem_size = FC_DEFAULT_MEM;
 	if (config_file) {
 		int ret = cli_load_config(config_file, vm_flag, debug, cfg);
