@@ -78,15 +78,16 @@ static int cmd_run(int argc, char **argv)
 		 * or at once from a --config-file, as Firecracker does. */
 		ret = api_open(&api, cfg.api_sock, &cfg, &vm, cfg.config_file != NULL,
 			       cfg.restore_dir ? &restore : NULL, &status);
+		/* --incoming: the migration brings the VM; the API answers meanwhile. */
 		if (!ret)
-			ret = api_wait_for_start(&api);
+			ret = cfg.incoming ? api_incoming(&api, &status) : api_wait_for_start(&api);
 		if (ret) {
 			api_close(&api);
 			vm_config_release(&cfg);
 			return ret == -EINTR ? vm_stop_exit_status(VM_STOP_USER) : status;
 		}
 	} else if (cfg.incoming) {
-		if (api_migrate_incoming(&vm, &cfg, cfg.incoming, &status)) {
+		if (api_migrate_incoming(&vm, &cfg, cfg.incoming, NULL, &status)) {
 			cli_free_run(&cfg);
 			vm_config_release(&cfg);
 			return status;

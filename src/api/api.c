@@ -1,6 +1,7 @@
 /* api.c - the VM behind the API: pre-boot configuration, InstanceStart, hand-off to vm_run. */
 #include "api/api.h"
 #include "api/fc_config.h"
+#include "api/migrate.h"
 #include "api/snapshot.h"
 #include "vmm/vm.h"
 #include "core/vmstop.h"
@@ -88,7 +89,15 @@ int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm
 		log_err("api: eventfd: %s", strerror(errno));
 		return -errno;
 	}
+	pthread_mutex_init(&api->cfg_lock, NULL);
 	api->opened = true;
+	if (cfg->incoming) {
+		/* The migration brings the VM: nothing starts it here. */
+		api->vmm.incoming = API_INCOMING_WAITING;
+		api->vmm.cfg_lock = &api->cfg_lock;
+		restore = NULL;
+		start_now = false;
+	}
 	err_reset();
 	if ((ret = api_server_open(&api->server, path, &api->vmm))) {
 		/* server.c marks what is the user's path (util/err.h). */
@@ -151,11 +160,26 @@ int api_wait_for_start(struct api *api)
 	return ret;
 }
 
+int api_incoming(struct api *api, int *exit_status)
+{
+	struct api_vmm *a = &api->vmm;
+	int ret = api_migrate_incoming(api->vm, a->cfg, a->cfg->incoming, a, exit_status);
+
+	if (ret)
+		return ret;
+	/* The API thread reads vm only once it sees started (release, acquire). */
+	a->vm = api->vm;
+	atomic_store_explicit(&a->started, true, memory_order_release);
+	atomic_store(&a->incoming, API_INCOMING_NONE);
+	return 0;
+}
+
 void api_close(struct api *api)
 {
 	if (!api->opened)
 		return;
 	api_server_close(&api->server);
+	pthread_mutex_destroy(&api->cfg_lock);
 	close(api->start_efd);
 	api->opened = false;
 }

@@ -11,10 +11,20 @@
  * calls api_close() once vm_run() returned, before vm_destroy(): the API
  * thread is joined, so nothing touches the VM afterwards. api_close() is
  * safe on a zeroed struct api.
+ *
+ * With cfg->incoming (`mvm run --incoming URI --api-sock PATH`), api_open()
+ * binds the socket and serves it at once, but the API neither configures
+ * nor starts the VM: api_incoming() then waits for the migration on the
+ * calling (main) thread while GET /, /version, /machine-config, /vm/config
+ * and /balloon answer (state "Not started", "mvm_incoming": "waiting" or
+ * "receiving") and every other route is refused with a 400 that says an
+ * incoming migration owns the VM; once it handed over, the API serves the
+ * running VM as after InstanceStart. On failure the caller api_close()s.
  */
 #ifndef MVM_API_API_H
 #define MVM_API_API_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "api/server.h"
@@ -28,6 +38,7 @@ struct api {
 	struct vm *vm;
 	int start_efd;             /* written once the VM exists */
 	int create_status;         /* vm_create()'s exit status after a failed start */
+	pthread_mutex_t cfg_lock;  /* vmm.cfg while an incoming migration fills it */
 	bool opened;
 };
 
@@ -38,6 +49,10 @@ struct api_snapshot_load;
 int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm *vm,
 	     bool start_now, const struct api_snapshot_load *restore, int *exit_status);
 int api_wait_for_start(struct api *api);
+/* The incoming migration (api/migrate.h) with the API serving meanwhile:
+ * 0 with the VM running in *vm and adopted by the API, or -errno with
+ * *exit_status set (logged). */
+int api_incoming(struct api *api, int *exit_status);
 void api_close(struct api *api);
 
 #endif

@@ -2,11 +2,13 @@
 #include "api/migrate.h"
 #include "api/fc_config.h"
 #include "api/fc_json.h"
-#include "api/snapshot.h"
+#include "api/server.h"
 #include "core/vmstop.h"
 #include "util/log.h"
+#include "vmm/config_match.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,24 +146,51 @@ char *api_migrate_status_json(struct vm *vm)
 	return out;
 }
 
-static int parse_config(const char *json, size_t len, struct vm_config *cfg, char *err,
-			size_t errlen)
+static void cfg_lock(struct api_vmm *a, bool on)
 {
-	char cerr[FC_ERR_MAX];
-	int ret = fc_config_parse(json, len, cfg, cerr, sizeof(cerr));
+	if (!a || !a->cfg_lock)
+		return;
+	if (on)
+		pthread_mutex_lock(a->cfg_lock);
+	else
+		pthread_mutex_unlock(a->cfg_lock);
+}
 
-	if (ret)
-		snprintf(err, errlen, "%s", cerr);
+int api_migrate_take_config(void *ctx, const char *json, size_t len, struct vm_config *cfg,
+			    char *err, size_t errlen)
+{
+	struct api_vmm *a = ctx;
+	struct vm_config in;
+	char cerr[FC_ERR_MAX];
+	int ret;
+
+	if (a)
+		atomic_store(&a->incoming, API_INCOMING_RECEIVING);
+	if (!cfg->vm_described) {
+		/* No flags describe the VM: the stream's configuration is the one. */
+		cfg_lock(a, true);
+		ret = fc_config_parse(json, len, cfg, cerr, sizeof(cerr));
+		cfg_lock(a, false);
+		if (ret)
+			snprintf(err, errlen, "the stream's configuration: %s", cerr);
+		return ret;
+	}
+	fc_config_defaults(&in);
+	if ((ret = fc_config_parse(json, len, &in, cerr, sizeof(cerr)))) {
+		snprintf(err, errlen, "the stream's configuration: %s", cerr);
+	} else if (!(ret = vm_config_match(&in, cfg, err, errlen))) {
+		/* The balloon's target is the guest's state, not host policy: a PATCH
+		 * on the source may have moved it since both were started. */
+		cfg_lock(a, true);
+		cfg->balloon.amount_mib = in.balloon.amount_mib;
+		cfg_lock(a, false);
+	}
+	vm_config_release(&in);
 	return ret;
 }
 
-int api_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri, int *exit_status)
+int api_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
+			 struct api_vmm *a, int *exit_status)
 {
-	if (api_config_has_vm(cfg)) {
-		log_err("--incoming: the VM's configuration comes from the stream; give no kernel, "
-			"disk or network flags with it");
-		*exit_status = MVM_EXIT_USAGE;
-		return -EINVAL;
-	}
-	return vm_migrate_incoming(vm, cfg, uri, parse_config, exit_status);
+	return vm_migrate_incoming(vm, cfg, uri, api_migrate_take_config, a, exit_status);
 }

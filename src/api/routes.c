@@ -30,6 +30,9 @@
 /* Firecracker's wording, so tools that match on it keep working. */
 #define API_AFTER_START "The requested operation is not supported after starting the microVM."
 #define API_BEFORE_START "The requested operation is not supported before starting the microVM."
+#define API_INCOMING "An incoming migration owns this microVM (mvm run --incoming): it takes " \
+	"no configuration and starts when the migration hands over; until then only GET /, " \
+	"/version, /machine-config, /vm/config and /balloon answer."
 
 enum api_when { API_ANYTIME, API_PRE_BOOT, API_POST_BOOT };
 
@@ -148,6 +151,11 @@ static void h_root(struct api_vmm *a, const char *id, const struct http_request 
 	json_object_object_add(o, "id", json_object_new_string(a->instance_id ? a->instance_id
 									      : "anonymous-instance"));
 	json_object_object_add(o, "state", json_object_new_string(api_state_name(a)));
+	/* Firecracker's clients know three states; an incoming migration is
+	 * "Not started" there and says where it is in a field of mvm's own. */
+	if (!a->started && a->incoming != API_INCOMING_NONE)
+		json_object_object_add(o, "mvm_incoming", json_object_new_string(
+			a->incoming == API_INCOMING_WAITING ? "waiting" : "receiving"));
 	json_object_object_add(o, "vmm_version", json_object_new_string(MVM_VERSION));
 	json_object_object_add(o, "app_name", json_object_new_string("mvm"));
 	api_json_reply(r, strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)));
@@ -577,7 +585,7 @@ void api_route(struct api_vmm *a, const struct http_request *req, struct api_res
 	static char allow[128];    /* the server thread is the only caller */
 	const struct api_route_def *hit = NULL;
 	char id[API_ID_MAX] = "";
-	bool path_known = false;
+	bool path_known = false, incoming;
 	size_t n = 0;
 
 	allow[0] = 0;
@@ -616,6 +624,12 @@ void api_route(struct api_vmm *a, const struct http_request *req, struct api_res
 			  (int)req->path.len, req->path.p, API_ID_MAX - 1);
 		return;
 	}
+	/* incoming first: it turns NONE only after started turned true. */
+	incoming = atomic_load(&a->incoming) != API_INCOMING_NONE && !atomic_load(&a->started);
+	if (incoming && (hit->method != HTTP_GET || hit->when == API_POST_BOOT)) {
+		api_fault(r, 400, API_INCOMING);
+		return;
+	}
 	if (hit->when == API_PRE_BOOT && a->started) {
 		api_fault(r, 400, API_AFTER_START);
 		return;
@@ -634,5 +648,9 @@ void api_route(struct api_vmm *a, const struct http_request *req, struct api_res
 			  (int)req->path.len, req->path.p);
 		return;
 	}
+	if (incoming && a->cfg_lock)
+		pthread_mutex_lock(a->cfg_lock);
 	hit->fn(a, hit->takes_id ? id : NULL, req, r);
+	if (incoming && a->cfg_lock)
+		pthread_mutex_unlock(a->cfg_lock);
 }

@@ -58,10 +58,26 @@ struct api_snapshot_load;
 typedef int (*api_restore_fn)(struct api_vmm *a, const struct api_snapshot_load *req,
 			      char *err, size_t errlen);
 
+/* `mvm run --incoming URI --api-sock PATH`: where the migration is. */
+enum api_incoming {
+	API_INCOMING_NONE = 0,     /* no incoming migration (or it handed over) */
+	API_INCOMING_WAITING,      /* listening for the stream */
+	API_INCOMING_RECEIVING,    /* its configuration came; RAM and state loading */
+};
+
 struct api_vmm {
 	struct vm_config *cfg;     /* pre-boot resources land here */
 	struct vm *vm;             /* non-NULL once started */
-	bool started;
+	/* Set once, false -> true, after vm: by the API thread (InstanceStart, a
+	 * snapshot load) or by the main thread once an incoming migration handed
+	 * over; an atomic, so whoever sees it true sees vm. */
+	atomic_bool started;
+	/* enum api_incoming. While it is not NONE and started is false, only
+	 * the GET routes that describe the instance answer, under cfg_lock
+	 * (the main thread may fill cfg from the stream meanwhile); every
+	 * other route is refused (routes.c). */
+	atomic_int incoming;
+	pthread_mutex_t *cfg_lock;
 	api_start_fn start;
 	api_restore_fn restore;
 	void *start_ctx;

@@ -114,7 +114,8 @@ void cli_usage(FILE *out)
 		"               [--seccomp off|log|kill] [--gdb tcp:HOST:PORT|unix:PATH [--gdb-wait]]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
 		"       mvm run --restore DIR [--override-drive ID=PATH]... [--api-sock PATH] [--stats]\n"
-		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [--stats] [--debug]\n"
+		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [VM flags|--config-file FILE]\n"
+		"               [--api-sock PATH] [--stats] [--debug]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
 		"       mvm ctl --api-sock PATH migrate tcp:HOST:PORT [--max-downtime MS] [--bandwidth MB/s]\n"
 		"       mvm ctl --api-sock PATH migrate-set [--max-downtime MS] [--bandwidth MB/s] [...]\n"
@@ -178,7 +179,10 @@ void cli_usage(FILE *out)
 		"                  PUT /actions {\"action_type\": \"InstanceStart\"} and mvm exits\n"
 		"                  when it stops (README: API)\n"
 		"  --incoming URI  wait on URI (tcp:HOST:PORT or unix:PATH) for one live migration\n"
-		"                  (mvm ctl migrate on the source) and run the VM it brings\n"
+		"                  (mvm ctl migrate on the source) and run the VM it brings; with\n"
+		"                  the source's VM flags or --config-file, the stream must match\n"
+		"                  them (vCPUs, RAM, devices) and host paths come from them;\n"
+		"                  --api-sock answers GETs while it waits (README: Live migration)\n"
 		"  --restore DIR   the VM from DIR's snapshot (DIR/vmstate and DIR/memory, written\n"
 		"                  by mvm ctl snapshot DIR): it continues where it was saved\n"
 		"  --override-drive ID=PATH\n"
@@ -431,16 +435,16 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			"configuration", vm_flag ? vm_flag : "config-file");
 		return -EINVAL;
 	}
-	if (cfg->incoming && (vm_flag || config_file || cfg->restore_dir || cfg->api_sock)) {
-		log_err("--incoming cannot be combined with --%s: the migration stream holds the "
-			"VM's configuration (disks and taps are opened by the names in it)",
-			vm_flag ? vm_flag : config_file ? "config-file" :
-			cfg->restore_dir ? "restore" : "api-sock");
+	if (cfg->incoming && cfg->restore_dir) {
+		log_err("--incoming cannot be combined with --restore: the VM comes from the "
+			"migration stream");
 		return -EINVAL;
 	}
+	/* --incoming with these: the stream must fit them (vmm/config_match.h). */
+	cfg->vm_described = vm_flag || config_file;
 	/* A VM described in Firecracker's terms only (a config file, or the API with no flag
 	 * that describes the VM) starts from Firecracker's defaults: 128 MiB, not mvm's 256. */
-	if ((config_file || cfg->api_sock) && !vm_flag && !cfg->restore_dir)
+	if ((config_file || cfg->api_sock) && !vm_flag && !cfg->restore_dir && !cfg->incoming)
 		cfg->mem_size = FC_DEFAULT_MEM;
 	if (config_file) {
 		int ret = cli_load_config(config_file, vm_flag, debug, cfg);

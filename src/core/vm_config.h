@@ -97,6 +97,8 @@ struct vm_config {
 	const char *restore_drives[VM_MAX_DISKS]; /* --override-drive ID=PATH (argv), with --restore */
 	int nr_restore_drives;
 	const char *incoming;      /* --incoming URI (argv): the VM comes from a migration stream */
+	bool vm_described;         /* flags or a --config-file describe the VM (--incoming: the
+				    * stream must fit them; otherwise it brings its own) */
 	bool disk_locks_deferred;  /* disks opened without their flock (vmm/migrate.h takes them) */
 	struct vm_balloon_cfg balloon; /* "balloon" / PUT /balloon; PATCH updates the target */
 	unsigned owned;            /* VM_OWN_* bits: which argv-or-heap strings are heap */

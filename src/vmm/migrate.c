@@ -258,6 +258,18 @@ static int recv_ctl(int fd, int ms, struct snap_rec *r, char *msg, size_t msglen
 	return 0;
 }
 
+/* The destination closed the connection while we sent: did it say why
+ * (an ERROR, say a configuration that does not match its own) before it
+ * closed? Its message waits in our receive queue. */
+static bool peer_refused(int fd, char *msg, size_t msglen)
+{
+	char err[128];
+	struct snap_rec r;
+
+	return fd >= 0 && !recv_ctl(fd, 1000, &r, msg, msglen, err, sizeof(err)) &&
+	       r.type == SNAP_REC_ERROR;
+}
+
 /* ---- the source: dirty logging ------------------------------------------------------------- */
 
 static int set_slot_logging(struct vm *vm, bool on)
@@ -782,6 +794,8 @@ static void *migrate_thread(void *arg)
 io_fail:
 	if (ret == -ECANCELED)
 		mfail(err, sizeof(err), ret, "cancelled (the VM is stopping)");
+	else if ((ret == -EPIPE || ret == -ECONNRESET) && peer_refused(m->fd, msg, sizeof(msg)))
+		mfail(err, sizeof(err), ret, "the destination refused the VM: %s", msg);
 	else
 		mfail(err, sizeof(err), ret, "sending to %s: %s", m->p.uri,
 		      ret == -EPIPE || ret == -ECONNRESET ? "the destination closed the connection"
@@ -999,6 +1013,7 @@ struct incoming {
 	struct vm *vm;
 	struct vm_config *cfg;
 	vm_migrate_parse_fn parse;
+	void *parse_ctx;
 	struct gmem ram;
 	uint64_t *written;        /* pages a RAM record filled (gmem_zero_written) */
 	uint8_t *state;
@@ -1011,11 +1026,11 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 		     size_t errlen)
 {
 	struct incoming *in = ctx;
-	char perr[400];
+	char perr[500];
 	int ret;
 
-	if ((ret = in->parse(json, len, in->cfg, perr, sizeof(perr))))
-		return mfail(err, errlen, ret, "the stream's configuration: %s", perr);
+	if ((ret = in->parse(in->parse_ctx, json, len, in->cfg, perr, sizeof(perr))))
+		return mfail(err, errlen, ret, "%s", perr);
 	if (ram_size != in->cfg->mem_size)
 		return mfail(err, errlen, -EINVAL, "the stream's RAM size (%llu MiB) is not its "
 			     "configuration's (%llu MiB)", (unsigned long long)(ram_size >> 20),
@@ -1100,9 +1115,9 @@ static int accept_one(const char *uri, char *err, size_t errlen)
 }
 
 int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
-			vm_migrate_parse_fn parse, int *exit_status)
+			vm_migrate_parse_fn parse, void *ctx, int *exit_status)
 {
-	struct incoming in = { .vm = vm, .cfg = cfg, .parse = parse };
+	struct incoming in = { .vm = vm, .cfg = cfg, .parse = parse, .parse_ctx = ctx };
 	struct snap_stream_sink sink = {
 		.ctx = &in, .config = in_config, .ram = in_ram, .zero = in_zero, .state = in_state,
 	};

@@ -36,7 +36,8 @@
  *
  * Destination: vm_migrate_incoming() listens on the URI only (tcp:HOST:PORT
  * or unix:PATH), takes one connection, builds the VM from the stream (the
- * caller's parse() turns the configuration into cfg) and does its half of
+ * caller's parse() turns the configuration into cfg, or checks it against
+ * the destination's own: vmm/config_match.h) and does its half of
  * the hand-over; then the caller runs the VM. On failure it sends ERROR
  * when it can, leaves nothing behind, and gives the exit status (2: the
  * stream or its configuration is unusable; 1: the host failed).
@@ -119,12 +120,16 @@ void vm_migrate_cleanup(struct vm *vm);
 /* "tcp:HOST:PORT" or "unix:PATH": 0, or -EINVAL with err. */
 int vm_migrate_uri_check(const char *uri, char *err, size_t errlen);
 
-/* The destination. parse(): the stream's configuration into cfg (0, or
- * -EINVAL with err). 0 with the VM built and the disks locked (vm_run() next),
- * or -errno with the message printed and *exit_status set (nothing left). */
-typedef int (*vm_migrate_parse_fn)(const char *json, size_t len, struct vm_config *cfg,
-				   char *err, size_t errlen);
+/* The destination. parse(ctx, ...) runs when the stream's configuration
+ * arrives, before anything is built: it makes cfg the configuration to build
+ * (the stream's, or the destination's own once it has checked the stream's
+ * fits it) or refuses with -EINVAL and the reason in err (sent to the source
+ * as ERROR; exit status 2). 0 with the VM built from cfg and the disks locked
+ * (vm_run() next), or -errno with the message printed and *exit_status set
+ * (nothing left). */
+typedef int (*vm_migrate_parse_fn)(void *ctx, const char *json, size_t len,
+				   struct vm_config *cfg, char *err, size_t errlen);
 int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
-			vm_migrate_parse_fn parse, int *exit_status);
+			vm_migrate_parse_fn parse, void *ctx, int *exit_status);
 
 #endif

@@ -15,11 +15,11 @@
 # downtime 281-298 ms).
 MIGRATE_CASES=(migrate-tcp migrate-netns migrate-dest-killed migrate-source-killed migrate-garbage)
 
-# The destination in the background on URI: PID in DPID, output in $work/$1.out/.err; waits
-# until it listens.
+# The destination in the background on URI (more mvm run flags after it): PID in DPID, output
+# in $work/$1.out/.err; waits until it listens.
 mig_dest_start() {
-	local name=$1 uri=$2
-	"$mvm" run --incoming "$uri" </dev/null >"$work/$name.out" 2>"$work/$name.err" &
+	local name=$1 uri=$2; shift 2
+	"$mvm" run --incoming "$uri" "$@" </dev/null >"$work/$name.out" 2>"$work/$name.err" &
 	DPID=$!
 	for _ in $(seq 50); do
 		grep -q 'waiting for the stream' "$work/$name.err" && return 0
@@ -408,5 +408,85 @@ case_migrate-dirty() {
 		tr -d '\r' <"$dout" | grep -av '^$' | tail -n 12 | sed 's/^/#   dst out: /'
 		tr -d '\r' <"$VM_OUT" | grep -a '^MVM-DIRTY' | tail -n 4 | sed 's/^/#   src dirty: /'
 		tr -d '\r' <"$dout" | grep -a '^MVM-DIRTY' | tail -n 6 | sed 's/^/#   dst dirty: /'
+	else ok "$name"; fi
+}
+
+# A destination given the source's flags (migrate-flags, run on request: --only migrate-flags).
+# First one with --cpus 2 where the source has 1: it refuses the stream before building
+# anything (exit 2), the source says why and its guest counts on. Then one with the same flags,
+# its disk at another path (a hard link to the same image: storage mounted elsewhere) and
+# --api-sock: its API answers while it waits (GET / "Not started" with mvm_incoming, a 400 for
+# InstanceStart), it takes the migration, and afterwards its API serves the running VM: GET
+# /vm/config names its own path, pause stops the count, resume lets it go on.
+case_migrate-flags() {
+	local name=migrate-flags disk=$work/migf.img link=$work/migf-elsewhere.img
+	local uri=tcp:127.0.0.1:47317 dname=migrate-flags-dst dsock=$work/migrate-flags-dst.sock
+	local out rc at n dout first paused_at later
+	local vmflags=(--disk "$link" --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=count")
+	have_curl "$name" || return
+	bad= DPID=
+	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	rm -f "$link"; ln "$disk" "$link"
+	mig_source_start "$name" "$disk" || return
+	# 1. --cpus 2 against a 1-vCPU source.
+	[ -z "$bad" ] && mig_dest_start "$dname-cpus" "$uri" --cpus 2 "${vmflags[@]}"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" 2>&1); rc=$?
+		echo "$out" | sed 's/^/# ctl (mismatch): /' | tail -n 2
+		[ $rc = 1 ] || bad="mvm ctl migrate to a --cpus 2 destination exited $rc, expected 1"
+		grep -q 'this mvm was given 2 (--cpus)' <<<"$out" ||
+			bad=${bad:-"the source does not say why the destination refused: $(tail -n 1 <<<"$out")"}
+		mig_wait_pid "$DPID" 20
+		[ "$DRC" = 2 ] || bad=${bad:-"the --cpus 2 destination exited $DRC, expected 2"}
+		grep -q "the stream's VM has 1 vCPU; this mvm was given 2 (--cpus)" "$work/$dname-cpus.err" ||
+			bad=${bad:-"the destination's message: $(tr '\n' ' ' <"$work/$dname-cpus.err" | head -c 300)"}
+		grep -qa 'MVM-COUNT' "$work/$dname-cpus.out" && bad=${bad:-"the refusing destination ran the guest"}
+		at=$(snap_last_count "$VM_OUT")
+		[ -z "$bad" ] && { snap_wait_count "$VM_OUT" $((at + 3)) 30 || bad="the source's guest stopped counting at $at after the refusal"; }
+	fi
+	# 2. The same flags, the disk by another path, and an API socket.
+	DPID=
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri" --api-sock "$dsock" "${vmflags[@]}"
+	if [ -z "$bad" ]; then
+		[ -S "$dsock" ] || bad="the destination's API socket is not there while it waits"
+		expect "$name" 200 "$(API_SOCK=$dsock api GET /)" "GET / on the waiting destination"
+		expect_grep '"state":"Not started".*"mvm_incoming":"waiting"' "$(api_body)" "GET / while waiting"
+		expect "$name" 400 "$(API_SOCK=$dsock api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart on the waiting destination"
+		expect_grep 'incoming migration owns' "$(api_body)" "InstanceStart while waiting: fault"
+	fi
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
+		echo "$out" | sed 's/^/# ctl: /' | tail -n 2
+		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
+	fi
+	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
+	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	at=$(snap_last_count "$VM_OUT")
+	dout=$work/$dname.out
+	[ -z "$bad" ] && { snap_wait_count "$dout" $((at + 3)) 60 || bad="the destination did not count to $((at + 3)) (the source stopped at $at)"; }
+	first=$(snap_first_count "$dout")
+	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	# Its API now serves the running VM.
+	expect "$name" 200 "$(API_SOCK=$dsock api GET /vm/config)" "GET /vm/config on the destination"
+	expect_grep "\"path_on_host\": \"$link\"" "$(api_body)" "GET /vm/config: the destination's own disk path"
+	expect_grep '"vcpu_count": 1' "$(api_body)" "GET /vm/config: vcpu_count"
+	[ -z "$bad" ] && { "$mvm" ctl --api-sock "$dsock" pause >/dev/null 2>&1 || bad="mvm ctl pause on the destination failed"; }
+	expect "$name" 200 "$(API_SOCK=$dsock api GET /)" "GET / after pause"
+	expect_grep '"state":"Paused"' "$(api_body)" "GET / after pause"
+	if [ -z "$bad" ]; then
+		sleep 0.5   # a line the guest wrote before the pause reaches the file
+		paused_at=$(snap_last_count "$dout")
+		sleep 1.5   # 7 counts' time: none may come while paused
+		[ "$(snap_last_count "$dout")" = "$paused_at" ] || bad="the destination's guest counted while paused ($paused_at -> $(snap_last_count "$dout"))"
+	fi
+	[ -z "$bad" ] && { "$mvm" ctl --api-sock "$dsock" resume >/dev/null 2>&1 || bad="mvm ctl resume on the destination failed"; }
+	[ -z "$bad" ] && { snap_wait_count "$dout" $((paused_at + 3)) 30 || bad="the destination's guest did not count on after resume (paused at $paused_at)"; }
+	later=$(snap_last_count "$dout")
+	echo "# $name: source stopped at $at; destination (disk at $link) went on from $first, paused at ${paused_at:-?}, resumed to ${later:-?}"
+	n=$(( ${later:-0} - 3 ))
+	mig_dest_end "$disk" "$n"
+	[ -z "$bad" ] && [ -e "$dsock" ] && bad="the destination left its API socket behind"
+	if [ -n "$bad" ]; then
+		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
 	else ok "$name"; fi
 }
