@@ -313,8 +313,10 @@ static void set_manual_protect(struct vm *vm, bool on)
 		return;
 	}
 	vm->dirty_manual = on;
-	log_debug("migration: KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 %s%s", on ? "on" : "off",
-		  on && (cap.args[0] & KVM_DIRTY_LOG_INITIALLY_SET) ? " (initially set)" : "");
+	if (on)
+		log_info("migration: dirty log cleared chunk by chunk as pages are sent "
+			 "(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2%s)", cap.args[0] & KVM_DIRTY_LOG_INITIALLY_SET ?
+			 ", initially set" : "");
 }
 
 static void st_update(struct vm_migration *m, void (*fn)(struct vm_migrate_status *, void *),
