@@ -85,9 +85,6 @@ case_migrate-tcp() {
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" --cpus 2 || return
-	local src_huge src_rate dst_huge dst_rate c0
-	src_huge=$(mig_huge_kb "$VM_PID")
-	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
@@ -159,9 +156,6 @@ case_migrate-netns() {
 	mvm=$work/mvm-in-a
 	mig_source_start "$name" "$disk" --cpus 2 --net tap=mvmmig0 --console virtio
 	mvm=$work/mvm-in-b
-	local src_huge src_rate dst_huge dst_rate c0
-	src_huge=$(mig_huge_kb "$VM_PID")
-	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	mvm=$mvm_saved
 	if [ -z "$bad" ]; then
@@ -178,11 +172,6 @@ case_migrate-netns() {
 	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 60 || bad="the destination did not count to $n (the source stopped at $at)"; }
 	first=$(snap_first_count "$dout")
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
-	# How fast the guest runs on each side (the destination's count after 40 more), and the
-	# huge pages behind its RAM: a destination that maps RAM in 4 KiB pages runs slower.
-	[ -z "$bad" ] && snap_wait_count "$dout" $((first + 40)) 90
-	dst_huge=$(mig_huge_kb "$DPID"); dst_rate=$(mig_count_rate "$dout" "$first" $((first + 40)))
-	echo "# $name: counts/s source $src_rate, destination $dst_rate; AnonHugePages source ${src_huge} kB, destination ${dst_huge} kB"
 	# A DHCP lease from B's server through B's tap, asked after the hand-over.
 	LEASE=
 	[ -z "$bad" ] && mig_wait_lease "$dout" "$at" 60 "through namespace B's tap"
@@ -203,9 +192,6 @@ case_migrate-dest-killed() {
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" || return
-	local src_huge src_rate dst_huge dst_rate c0
-	src_huge=$(mig_huge_kb "$VM_PID")
-	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		# 5 MB/s: the first pass over RAM takes long enough to kill the destination in it.
@@ -238,9 +224,6 @@ case_migrate-source-killed() {
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" || return
-	local src_huge src_rate dst_huge dst_rate c0
-	src_huge=$(mig_huge_kb "$VM_PID")
-	c0=$(snap_last_count "$VM_OUT"); src_rate=$(mig_count_rate "$VM_OUT" $((c0 - 40)) "$c0")
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	if [ -z "$bad" ]; then
 		"$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --bandwidth 5 >/dev/null 2>&1 &
