@@ -3,8 +3,9 @@
 KUT_CASES=(multiboot-kut)
 
 # tests/guests/mk-pvh-guest.py multiboot-kut, run the way tests/kvm-unit-tests/run.sh runs a test
-# (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV): it checks fw_cfg (signature, NB_CPUS,
-# RAM_SIZE, ID, an unknown key), the empty module and argv[0] itself, exits 67 through
+# (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV, --pc-testdev): it checks fw_cfg
+# (signature, NB_CPUS, RAM_SIZE, ID, an unknown key), the empty module, argv[0] and the PIC's vector
+# bases as a BIOS leaves them (IRQ 11 from pc-testdev at vector 0x73) itself, exits 67 through
 # isa-debug-exit when all hold, and prints its command line, which must be "<kernel path> kutarg".
 case_multiboot-kut() {
 	local f env=$work/kut-empty.env want got
@@ -12,7 +13,7 @@ case_multiboot-kut() {
 		{ notok multiboot-kut "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
 	: >"$env"
 	vm_start multiboot-kut /dev/null run --kernel "$f" --cpus 2 --mem 256 --initrd "$env" \
-		--cmdline kutarg --debug-exit
+		--cmdline kutarg --debug-exit --pc-testdev
 	want="CMDLINE=$f kutarg"
 	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case multiboot-kut "mvm still running $QUICK_TIMEOUT s after start"
 	elif grep -qa 'file is empty' "$VM_ERR"; then fail_case multiboot-kut "the empty --initrd was refused"
@@ -30,6 +31,8 @@ case_multiboot-kut() {
 		13) fail_case multiboot-kut "mvm exited 13: an unknown fw_cfg key does not read 0" ;;
 		15) fail_case multiboot-kut "mvm exited 15: no single empty multiboot module" ;;
 		17) fail_case multiboot-kut "mvm exited 17: the command line does not start with argv[0]" ;;
+		19) fail_case multiboot-kut "mvm exited 19: IRQ 11 raised through pc-testdev never arrived" ;;
+		21) fail_case multiboot-kut "mvm exited 21: IRQ 11 arrived, but not at vector 0x73 (the PIC's vector bases are not the BIOS's 0x08/0x70)" ;;
 		*) fail_case multiboot-kut "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)" ;;
 		esac
 	fi
