@@ -4,6 +4,7 @@
 #include "board/uart8250.h"
 #include "boot/acpi/acpi.h"
 #include "core/cpu.h"
+#include "core/hyperv.h"
 #include "core/layout.h"
 #include "core/vm_state.h"
 #include "obs/exit_trace.h"
@@ -417,6 +418,9 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, const struct 
 		log_err("--cpus %d: this host's KVM allows at most %d", cfg->nr_cpus, vm->kvm.max_vcpus);
 		return err_usage(-EINVAL);
 	}
+	vm->hyperv = cfg->cpu_hyperv;
+	if (vm->hyperv && (ret = hyperv_check(vm->kvm.fd)))
+		return ret;
 	if ((ret = vm_create_kvm_vm(vm)))
 		return ret;
 	t_kvm = bench_probe_now_ns();

@@ -83,6 +83,9 @@ struct vm {
 	 * restored from; 0: none yet, a Diff is refused). */
 	bool track_dirty;
 	uint64_t snap_base_id;
+	/* --cpu-hyperv: KVM's SynIC and synthetic timers, whose state mvm does
+	 * not save: snapshot and migration refuse the VM. */
+	bool hyperv;
 	/* KVM's offer for vCPU state saves (state.c), probed on first use. */
 	struct vcpu_state_host *state_host;
 
