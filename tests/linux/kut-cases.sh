@@ -1,6 +1,6 @@
 # tests/linux/kut-cases.sh - what kvm-unit-tests' x86 kernels need of mvm, with a tiny guest of our
 # own (the suite itself is not in the tree: tests/kvm-unit-tests/run.sh runs it). Sourced by run.sh.
-KUT_CASES=(multiboot-kut)
+KUT_CASES=(multiboot-kut hyperv-linux)
 
 # tests/guests/mk-pvh-guest.py multiboot-kut, run the way tests/kvm-unit-tests/run.sh runs a test
 # (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV, --pc-testdev): it checks fw_cfg
@@ -36,4 +36,40 @@ case_multiboot-kut() {
 		*) fail_case multiboot-kut "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)" ;;
 		esac
 	fi
+}
+
+# --cpu-hyperv on Debian's kernel, 2 vCPUs, through the API: the guest still finds KVM's own leaves
+# (moved to 0x40000100) and runs on kvm-clock; a snapshot and a migration of the VM are refused
+# with a message naming --cpu-hyperv (mvm does not save the SynIC and synthetic timer state),
+# and the VM runs on after both.
+case_hyperv-linux() {
+	local name=hyperv-linux cs out rc n
+	have_curl "$name" || return
+	bad=
+	api_start "$name" /dev/null --cpus 2 --cpu-hyperv --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE clocksource=kvm-clock mvmtest=count" || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 3 "$BOOT_TIMEOUT" ||
+		bad=${bad:-"the guest never counted to 3 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+	cs=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-CLOCKSOURCE=//p' | head -n1)
+	[ -n "$bad" ] || [ "$cs" = kvm-clock ] ||
+		bad="the guest's clocksource is '$cs', not kvm-clock (KVM's leaves not found at 0x40000100?)"
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$work/$name-snap" 2>&1); rc=$?
+		[ $rc != 0 ] && grep -q -- '--cpu-hyperv' <<<"$out" ||
+			bad="mvm ctl snapshot: exit $rc, expected a refusal naming --cpu-hyperv: $(head -c 300 <<<"$out")"
+		[ -e "$work/$name-snap/vmstate" ] && bad=${bad:-"the refused snapshot left a state file"}
+	fi
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate tcp:127.0.0.1:9 2>&1); rc=$?
+		[ $rc != 0 ] && grep -q -- '--cpu-hyperv' <<<"$out" ||
+			bad="mvm ctl migrate: exit $rc, expected a refusal naming --cpu-hyperv: $(head -c 300 <<<"$out")"
+	fi
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Resumed"}')" "resume"
+	n=$(( $(snap_last_count "$VM_OUT") + 3 ))
+	[ -n "$bad" ] || snap_wait_count "$VM_OUT" "$n" 30 || bad="the guest did not count on to $n after the refusals"
+	"$mvm" ctl --api-sock "$API_SOCK" stop --grace 10 >/dev/null 2>&1
+	api_wait_exit 15 || :
+	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
 }
