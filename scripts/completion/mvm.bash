@@ -4,7 +4,7 @@
 # tests/package/run.sh checks these flag lists against the parsers in src/.
 
 _mvm_run_flags='--kernel --initrd --cmdline --cpus --mem --disk --net --rng --vsock --console
-	--debug --stats --trace-exits --debug-exit --pc-testdev --gdb --gdb-wait --dumpable --seccomp --metrics --api-sock
+	--debug --stats --trace-exits --debug-exit --pc-testdev --cpu-hyperv --gdb --gdb-wait --dumpable --seccomp --metrics --api-sock
 	--config-file --restore --override-drive --incoming --help'
 _mvm_ctl_cmds='pause resume stop stat vcpus config info snapshot migrate migrate-set'
 _mvm_jail_flags='--id --uid --gid --chroot-base --netns --cgroup --resource-limit --daemonize

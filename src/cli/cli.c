@@ -109,7 +109,7 @@ void cli_usage(FILE *out)
 		"usage: mvm run [--kernel FILE] [--initrd FILE] [--cmdline STR] [--cpus N] [--mem SIZE]\n"
 		"               [--disk FILE[,ro][,id=NAME]]... [--net tap=IFNAME|user[,...]]...\n"
 		"               [--rng] [--vsock cid=N,uds=PATH] [--console serial|virtio]\n"
-		"               [--debug-exit] [--pc-testdev] [--stats] [--debug]\n"
+		"               [--debug-exit] [--pc-testdev] [--cpu-hyperv] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"               [--seccomp off|log|kill] [--gdb tcp:HOST:PORT|unix:PATH [--gdb-wait]]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
@@ -155,6 +155,8 @@ void cli_usage(FILE *out)
 		"                  status (v << 1) | 1 (test kernels); without it the port is unclaimed\n"
 		"  --pc-testdev    QEMU's pc-testdev for kvm-unit-tests (ports 0xe0, 0xe4, 0x2000+n,\n"
 		"                  64 KiB at 0xff000000); a test device, refused beside virtio devices\n"
+		"  --cpu-hyperv    KVM's Hyper-V enlightenments (CPUID 0x40000000.., SynIC, synthetic\n"
+		"                  timers), as QEMU's -cpu hv_passthrough; no snapshot or migration\n"
 		"  --debug         verbose messages (unclaimed port/MMIO accesses, ...)\n"
 		"  --stats         print exit counts per reason and vCPU, and handler times, at exit,\n"
 		"                  and KVM's own statistics of the VM and each vCPU\n"
@@ -287,6 +289,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "trace-exits", no_argument,   NULL, 'T' },
 		{ "debug-exit", no_argument,    NULL, 'E' },
 		{ "pc-testdev", no_argument,    NULL, 'P' },
+		{ "cpu-hyperv", no_argument,    NULL, 'H' },
 		{ "dumpable", no_argument,      NULL, 'u' },
 		{ "seccomp",  required_argument, NULL, 'Z' },
 		{ "gdb",      required_argument, NULL, 'G' },
@@ -312,7 +315,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	opterr = 0;
 	while ((idx = -1, c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
 		/* Flags that describe the VM: a config file describes it whole. */
-		if (idx >= 0 && strchr("kicnmDNrCMEVP", c) && !vm_flag)
+		if (idx >= 0 && strchr("kicnmDNrCMEVPH", c) && !vm_flag)
 			vm_flag = opts[idx].name;
 		switch (c) {
 		case 'F': config_file = optarg; break;
@@ -364,6 +367,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 'T': cfg->trace_exits = true; break;
 		case 'E': cfg->debug_exit = true; break;
 		case 'P': cfg->pc_testdev = true; break;
+		case 'H': cfg->cpu_hyperv = true; break;
 		case 'u': cfg->dumpable = true; break;
 		case 'G': cfg->gdb = optarg; break;
 		case 'W': cfg->gdb_wait = true; break;

@@ -1,6 +1,7 @@
 /* cpu.c - x86 vCPU initial state for the 64-bit Linux entry and PVH. */
 #include "core/cpu.h"
 #include "core/cpuid.h"
+#include "core/hyperv.h"
 #include "core/layout.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -140,7 +141,7 @@ static int cpu_set_lint(int fd)
 	return 0;
 }
 
-int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus)
+int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus, bool hyperv)
 {
 	struct kvm_cpuid2 *cpuid = cpuid_build(supported, index, nr_cpus);
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
@@ -148,12 +149,18 @@ int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus)
 
 	if (!cpuid)
 		return err_host(-ENOMEM);
+	if (hyperv && (ret = hyperv_vcpu_cpuid(fd, &cpuid))) {
+		free(cpuid);
+		return ret;
+	}
 	ret = ioctl(fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
 	free(cpuid);
 	if (ret) {
 		log_err("vCPU %d: KVM_SET_CPUID2: %s", index, strerror(-ret));
 		return ret;
 	}
+	if (hyperv && (ret = hyperv_vcpu_enable(fd)))
+		return ret;
 	ret = cpu_set_msrs(fd);
 	if (ret)
 		return ret;

@@ -47,7 +47,9 @@ struct cpu_entry {
 
 int cpu_write_boot_tables(const struct gmem *m);
 int cpu_write_boot_gdt(const struct gmem *m);
-int cpu_init(int vcpu_fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus);
+/* hyperv: KVM's Hyper-V leaves and the vCPU's SynIC as well (core/hyperv.h). */
+int cpu_init(int vcpu_fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus,
+	     bool hyperv);
 int cpu_set_entry(int vcpu_fd, const struct cpu_entry *entry);
 
 /* Registers, control registers, segments and the code bytes at RIP. */

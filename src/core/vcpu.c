@@ -151,6 +151,41 @@ static enum exit_action handle_debug(struct vcpu *v)
 	return EXIT_CONTINUE;
 }
 
+/* Hyper-V's status codes (TLFS) for the hypercalls KVM hands to user space. */
+#define HV_STATUS_INVALID_HYPERCALL_CODE 0x2
+#define HV_STATUS_INVALID_CONNECTION_ID  0x12
+#define HVCALL_POST_MESSAGE              0x5c
+#define HVCALL_SIGNAL_EVENT              0x5d
+
+/* --cpu-hyperv (core/hyperv.h): what KVM's Hyper-V emulation leaves to the VMM. */
+static enum exit_action handle_hyperv(struct vcpu *v)
+{
+	struct kvm_hyperv_exit *hv = &v->run->hyperv;
+	uint16_t code;
+
+	switch (hv->type) {
+	case KVM_EXIT_HYPERV_SYNIC:
+	case KVM_EXIT_HYPERV_SYNDBG:
+		/* KVM has taken the MSR write; mvm has no VMBus or debugger to tell. */
+		return EXIT_CONTINUE;
+	case KVM_EXIT_HYPERV_HCALL:
+		/* Messages and events to a connection: mvm has none (QEMU's answer
+		 * without a hyperv-testdev); anything else is not a hypercall here. */
+		code = hv->u.hcall.input & 0xffff;
+		hv->u.hcall.result = code == HVCALL_POST_MESSAGE || code == HVCALL_SIGNAL_EVENT
+				     ? HV_STATUS_INVALID_CONNECTION_ID
+				     : HV_STATUS_INVALID_HYPERCALL_CODE;
+		log_debug_rl("vCPU %d: Hyper-V hypercall %#x refused", v->index, code);
+		return EXIT_CONTINUE;
+	default: {
+		char what[96];
+
+		snprintf(what, sizeof(what), "unknown KVM_EXIT_HYPERV type %u", hv->type);
+		return vcpu_fail(v, VM_STOP_INTERNAL_ERROR, what);
+	}
+	}
+}
+
 static const exit_handler_fn exit_handlers[VCPU_EXIT_REASONS] = {
 	[KVM_EXIT_DEBUG]          = handle_debug,
 	[KVM_EXIT_IO]             = handle_io,
@@ -161,6 +196,7 @@ static const exit_handler_fn exit_handlers[VCPU_EXIT_REASONS] = {
 	[KVM_EXIT_FAIL_ENTRY]     = handle_fail_entry,
 	[KVM_EXIT_INTERNAL_ERROR] = handle_internal_error,
 	[KVM_EXIT_SYSTEM_EVENT]   = handle_system_event,
+	[KVM_EXIT_HYPERV]         = handle_hyperv,
 };
 
 static const char *const exit_names[VCPU_EXIT_REASONS] = {
@@ -173,6 +209,7 @@ static const char *const exit_names[VCPU_EXIT_REASONS] = {
 	[KVM_EXIT_NMI] = "NMI", [KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
 	[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT", [KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
 	[KVM_EXIT_X86_RDMSR] = "X86_RDMSR", [KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+	[KVM_EXIT_HYPERV] = "HYPERV",
 };
 
 const char *vcpu_exit_name(uint32_t reason)
@@ -346,7 +383,7 @@ int vcpu_create(const struct vcpu_host *host, struct vcpu *v, int index)
 		log_err("mmap of vCPU %d's kvm_run: %s", index, strerror(err));
 		return -err;
 	}
-	return cpu_init(v->fd, host->supported, index, host->nr_vcpus);
+	return cpu_init(v->fd, host->supported, index, host->nr_vcpus, host->hyperv);
 }
 
 int vcpu_start(struct vcpu *v)

@@ -36,6 +36,7 @@ struct vcpu_host {
 	size_t run_mmap_size;              /* KVM_GET_VCPU_MMAP_SIZE */
 	const struct kvm_cpuid2 *supported; /* KVM_GET_SUPPORTED_CPUID */
 	int nr_vcpus;
+	bool hyperv;                       /* --cpu-hyperv: KVM's Hyper-V leaves and SynIC */
 	struct bus *pio;
 	struct bus *mmio;
 	const struct gmem *mem;

@@ -87,6 +87,8 @@ struct vm_config {
 	bool fw_cfg;               /* QEMU's fw_cfg ports: set by the builder for a multiboot
 				    * kernel (board/fw_cfg.h), never by the user */
 	bool pc_testdev;           /* --pc-testdev: QEMU's pc-testdev (board/pc_testdev.h) */
+	bool cpu_hyperv;           /* --cpu-hyperv: KVM's Hyper-V CPUID leaves and SynIC
+				    * (core/hyperv.h); such a VM cannot be saved or migrated */
 	bool dumpable;             /* --dumpable: keep core dumps and same-user ptrace */
 	const char *gdb;           /* --gdb tcp:HOST:PORT|unix:PATH (argv); NULL: no gdb stub */
 	bool gdb_wait;             /* --gdb-wait: hold the vCPUs until the client continues */

@@ -108,3 +108,35 @@ int vm_state_restore(int fd, const struct vm_kvm_state *s)
 	vm_state_clock_to_set(&s->clock, &clock);
 	return vm_state_ioctl(fd, KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
 }
+
+void vm_state_pic_bios_fill(struct kvm_pic_state *pic, int slave)
+{
+	/* What ICW1 0x11, ICW2 base, ICW3, ICW4 0x01 leave behind. */
+	pic->irq_base = slave ? VM_PIC_BIOS_SLAVE_BASE : VM_PIC_BIOS_MASTER_BASE;
+	pic->init_state = 0;      /* no ICW pending */
+	pic->init4 = 1;           /* ICW4 was given: 8086 mode */
+	pic->auto_eoi = 0;
+	pic->rotate_on_auto_eoi = 0;
+	pic->special_fully_nested_mode = 0;
+	pic->special_mask = 0;
+	pic->poll = 0;
+	pic->read_reg_select = 0; /* OCW3 reads the IRR */
+	pic->priority_add = 0;
+}
+
+int vm_state_pic_bios(int fd)
+{
+	struct kvm_irqchip chip[2] = {
+		{ .chip_id = KVM_IRQCHIP_PIC_MASTER }, { .chip_id = KVM_IRQCHIP_PIC_SLAVE },
+	};
+	int ret;
+
+	for (int i = 0; i < 2; i++) {
+		if ((ret = vm_state_ioctl(fd, KVM_GET_IRQCHIP, &chip[i], "KVM_GET_IRQCHIP (PIC)")))
+			return ret;
+		vm_state_pic_bios_fill(&chip[i].chip.pic, i);
+		if ((ret = vm_state_ioctl(fd, KVM_SET_IRQCHIP, &chip[i], "KVM_SET_IRQCHIP (PIC)")))
+			return ret;
+	}
+	return 0;
+}

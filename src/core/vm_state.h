@@ -42,6 +42,22 @@ int vm_state_restore(int vm_fd, const struct vm_kvm_state *s);
  * with a message naming the field. No KVM. */
 int vm_state_check(const struct vm_kvm_state *s);
 
+/* The legacy PIC as a PC BIOS leaves it for the loaded kernel (SeaBIOS's
+ * pic_reset): initialised (ICW1-ICW4 done: edge, cascade on master line 2,
+ * 8086 mode, normal EOI), vectors 0x08-0x0f (master) and 0x70-0x77 (slave).
+ * KVM creates it uninitialised with both vector bases 0, so a kernel that
+ * takes an IRQ through the IVT (kvm-unit-tests' realmode.flat: IRQ 11 at
+ * vector 0x73) gets vector 3 instead. The masks stay as KVM made them (none
+ * masked): mvm has no BIOS timer tick, and nothing raises an IRQ line until
+ * the guest programs a device. vm_state_pic_bios_fill() is the pure part
+ * (one chip's state from KVM_GET_IRQCHIP, changed in place);
+ * vm_state_pic_bios() reads, changes and writes both chips, before the
+ * vCPUs first run. */
+#define VM_PIC_BIOS_MASTER_BASE 0x08
+#define VM_PIC_BIOS_SLAVE_BASE  0x70
+void vm_state_pic_bios_fill(struct kvm_pic_state *pic, int slave);
+int vm_state_pic_bios(int vm_fd);
+
 /* What vm_state_restore hands KVM_SET_CLOCK for a saved clock: the value,
  * and KVM_CLOCK_REALTIME with the saved real time when the save had it. Pure. */
 void vm_state_clock_to_set(const struct kvm_clock_data *saved, struct kvm_clock_data *out);

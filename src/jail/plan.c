@@ -114,7 +114,7 @@ static const struct run_flag {
 	{ "cpus", ARG_PLAIN }, { "mem", ARG_PLAIN }, { "disk", ARG_DISK }, { "net", ARG_NET },
 	{ "rng", ARG_NONE }, { "console", ARG_PLAIN }, { "debug", ARG_NONE },
 	{ "stats", ARG_NONE }, { "trace-exits", ARG_NONE }, { "debug-exit", ARG_NONE },
-	{ "pc-testdev", ARG_NONE },
+	{ "pc-testdev", ARG_NONE }, { "cpu-hyperv", ARG_NONE },
 	{ "dumpable", ARG_NONE }, { "seccomp", ARG_PLAIN }, { "metrics", ARG_OUT },
 	{ "api-sock", ARG_SOCK }, { "config-file", ARG_CONFIG }, { "restore", ARG_REFUSED },
 	{ "override-drive", ARG_REFUSED }, { "incoming", ARG_REFUSED }, { "vsock", ARG_REFUSED },

@@ -4,7 +4,9 @@
 #include "board/uart8250.h"
 #include "boot/acpi/acpi.h"
 #include "core/cpu.h"
+#include "core/hyperv.h"
 #include "core/layout.h"
+#include "core/vm_state.h"
 #include "obs/exit_trace.h"
 #include "obs/metrics.h"
 #include "util/bench_probe.h"
@@ -416,6 +418,9 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, const struct 
 		log_err("--cpus %d: this host's KVM allows at most %d", cfg->nr_cpus, vm->kvm.max_vcpus);
 		return err_usage(-EINVAL);
 	}
+	vm->hyperv = cfg->cpu_hyperv;
+	if (vm->hyperv && (ret = hyperv_check(vm->kvm.fd)))
+		return ret;
 	if ((ret = vm_create_kvm_vm(vm)))
 		return ret;
 	t_kvm = bench_probe_now_ns();
@@ -453,6 +458,9 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, const struct 
 		ret = vm_restore_states(vm, rs, fb);
 	else
 		ret = cpu_set_entry(vm->vcpus[0].fd, &entry);
+	/* A multiboot kernel finds the PIC as a BIOS-booted loader leaves it. */
+	if (!rs && !ret && entry.mode == CPU_ENTRY_MULTIBOOT32)
+		ret = vm_state_pic_bios(vm->fd);
 	log_debug("assembly: guest RAM, ACPI and kernel %.2f ms, KVM VM %.2f ms, board and "
 		  "vCPUs %.2f ms", (t_loaded - t0) / 1e6, (t_kvm - t_loaded) / 1e6,
 		  (bench_probe_now_ns() - t_kvm) / 1e6);

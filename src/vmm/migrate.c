@@ -852,6 +852,10 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 	if (strcmp(vm->platform.ops->name, "linux"))
 		return mfail(err, errlen, -EINVAL, "a %s guest cannot migrate (only the Linux "
 			     "board's)", vm->platform.ops->name);
+	if (vm->hyperv)
+		return mfail(err, errlen, -ENOTSUP, "the VM runs with --cpu-hyperv: mvm does not "
+			     "save KVM's Hyper-V SynIC and synthetic timer state, so it cannot "
+			     "migrate");
 	if (atomic_load(&vm->stopping))
 		return mfail(err, errlen, -EINVAL, "the VM is stopping");
 	if (m) {

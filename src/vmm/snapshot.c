@@ -288,6 +288,10 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	if (strcmp(vm->platform.ops->name, "linux"))
 		return snap_fail(err, errlen, -ENOTSUP, "a %s guest cannot be snapshotted "
 				 "(only the Linux board's)", vm->platform.ops->name);
+	if (vm->hyperv)
+		return snap_fail(err, errlen, -ENOTSUP, "the VM runs with --cpu-hyperv: mvm does "
+				 "not save KVM's Hyper-V SynIC and synthetic timer state, so it "
+				 "cannot be snapshotted");
 	if (diff && !vm->track_dirty)
 		return snap_fail(err, errlen, -EINVAL, "a Diff snapshot needs dirty page tracking "
 				 "(machine-config track_dirty_pages, or enable_diff_snapshots on "

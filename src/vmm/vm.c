@@ -77,7 +77,7 @@ void vm_fill_vcpu_host(struct vm *vm)
 {
 	vm->vcpu_host = (struct vcpu_host){
 		.vm_fd = vm->fd, .run_mmap_size = (size_t)vm->kvm.run_mmap_size,
-		.supported = vm->kvm.supported, .nr_vcpus = vm->nr_vcpus,
+		.supported = vm->kvm.supported, .nr_vcpus = vm->nr_vcpus, .hyperv = vm->hyperv,
 		.pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
 		.stopping = &vm->stopping, .paused = &vm->paused, .throttle_pct = &vm->throttle_pct,
 		.stopper = vm->denv.stopper,

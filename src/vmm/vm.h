@@ -87,6 +87,9 @@ struct vm {
 	 * log no longer re-protects pages; vm_clear_dirty_log() does, chunk by
 	 * chunk, just before they are copied (vmm/migrate.c). */
 	bool dirty_manual;
+	/* --cpu-hyperv: KVM's SynIC and synthetic timers, whose state mvm does
+	 * not save: snapshot and migration refuse the VM. */
+	bool hyperv;
 	/* KVM's offer for vCPU state saves (state.c), probed on first use. */
 	struct vcpu_state_host *state_host;
 

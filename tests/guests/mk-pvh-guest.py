@@ -30,7 +30,10 @@ multiboot-kut  a flat Multiboot v1 image checking what kvm-unit-tests' x86
               --debug-exit: EAX (fail: exit 3), fw_cfg's signature "QEMU" (5),
               NB_CPUS 2 (7), RAM_SIZE 256 MiB (9), ID 1 (11), an unknown key
               reading 0 (13), one empty module (15), a command line whose
-              first word is not empty (17); then it prints
+              first word is not empty (17); with --pc-testdev, IRQ 11 raised
+              through port 0x200b arriving at vector 0x73, the PIC programmed
+              as a BIOS leaves it (no interrupt: 19, another vector: 21);
+              then it prints
               "CMDLINE=<its command line>" on COM1 and writes 0x21 to
               isa-debug-exit (exit 67).
 """
@@ -63,8 +66,16 @@ class Asm:
         self.emit(0x0F, opcode2, 0, 0, 0, 0)
         self.fixups.append((len(self.code) - 4, target, 4))
 
-    def finish(self):
+    def abs32(self, target):
+        """A label's absolute address, given the load address to finish()."""
+        self.emit(0, 0, 0, 0)
+        self.fixups.append((len(self.code) - 4, target, "abs"))
+
+    def finish(self, base=None):
         for pos, target, size in self.fixups:
+            if size == "abs":
+                self.code[pos:pos + 4] = struct.pack("<I", base + self.labels[target])
+                continue
             rel = self.labels[target] - (pos + size)
             if size == 1:
                 assert -128 <= rel < 128, target
@@ -170,6 +181,8 @@ def multiboot_exit():
 FW_SEL = 0x510
 KUT_MEM = 256 << 20
 KUT_CPUS = 2
+KUT_IDT = 0x200000     # 0x80 gates, in RAM mvm leaves alone
+KUT_IDTR = 0x200400
 
 
 def multiboot_kut():
@@ -211,6 +224,50 @@ def multiboot_kut():
     a.emit(0x8B, 0x73, 0x10)                           # mov esi, [ebx+16] (cmdline)
     a.emit(0x80, 0x3E, 0x20)                           # cmp byte [esi], ' '
     a.jcc32(0x86, "fail")                              # jbe fail: argv[0] first
+    # The PIC as a BIOS leaves it: IRQ 11, raised through pc-testdev's port
+    # 0x200b, arrives at vector 0x73 (realmode.flat's sti-inhibit step).
+    def gate(label):                                   # eax:edx = an interrupt gate to label
+        a.emit(0xBA)
+        a.abs32(label)                                 # mov edx, label
+        a.emit(0x66, 0x8C, 0xC8)                       # mov ax, cs
+        a.emit(0xC1, 0xE0, 0x10)                       # shl eax, 16
+        a.emit(0x66, 0x89, 0xD0)                       # mov ax, dx
+        a.emit(0x81, 0xE2, struct.pack("<I", 0xFFFF0000))  # and edx, 0xffff0000
+        a.emit(0x81, 0xCA, struct.pack("<I", 0x8E00))  # or edx, 0x8e00 (present, 32-bit intr gate)
+    gate("badvec")
+    a.emit(0xBF, struct.pack("<I", KUT_IDT))           # mov edi, KUT_IDT
+    a.emit(0xB9, struct.pack("<I", 0x80))              # mov ecx, 0x80 gates
+    a.label("idt")
+    a.emit(0x89, 0x07, 0x89, 0x57, 0x04)               # mov [edi], eax ; mov [edi+4], edx
+    a.emit(0x83, 0xC7, 0x08)                           # add edi, 8
+    a.emit(0xE2, 0)                                    # loop idt
+    a.fixups.append((len(a.code) - 1, "idt", 1))
+    gate("vec73")
+    a.emit(0xA3, struct.pack("<I", KUT_IDT + 0x73 * 8))      # mov [gate 0x73], eax
+    a.emit(0x89, 0x15, struct.pack("<I", KUT_IDT + 0x73 * 8 + 4))  # mov [gate 0x73 + 4], edx
+    a.emit(0xC7, 0x05, struct.pack("<I", KUT_IDTR), struct.pack("<I", ((KUT_IDT & 0xFFFF) << 16) | 0x3FF))
+    a.emit(0xC7, 0x05, struct.pack("<I", KUT_IDTR + 4), struct.pack("<I", KUT_IDT >> 16))
+    a.emit(0x0F, 0x01, 0x1D, struct.pack("<I", KUT_IDTR))    # lidt [KUT_IDTR]
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x200B))      # mov dx, 0x200b (IRQ 11)
+    a.emit(0xB8, struct.pack("<I", 1), 0xEF)           # mov eax, 1 ; out dx, eax (raise)
+    a.emit(0xB8, struct.pack("<I", 0), 0xEF)           # mov eax, 0 ; out dx, eax (lower: edge)
+    check(9)
+    a.emit(0xB9, struct.pack("<I", 1 << 20))           # mov ecx, 1M (bounded wait)
+    a.emit(0xFB)                                       # sti
+    a.label("wait")
+    a.emit(0xE2, 0)                                    # loop wait
+    a.fixups.append((len(a.code) - 1, "wait", 1))
+    a.emit(0xFA)                                       # cli: no IRQ came
+    a.emit(0xE9, 0, 0, 0, 0)                           # jmp fail
+    a.fixups.append((len(a.code) - 4, "fail", 4))
+    a.label("badvec")                                  # any other vector (3: base 0)
+    a.emit(0xFA)                                       # cli
+    a.emit(0xB4, 10)                                   # mov ah, 10
+    a.emit(0xE9, 0, 0, 0, 0)                           # jmp fail
+    a.fixups.append((len(a.code) - 4, "fail", 4))
+    a.label("vec73")
+    a.emit(0xFA)                                       # cli (the frame stays on the stack)
+    a.emit(0x8B, 0x73, 0x10)                           # mov esi, [ebx+16] (cmdline, again)
     # "CMDLINE=<the command line>\n" on COM1, for the runner to compare.
     a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
     for ch in b"CMDLINE=":
@@ -240,7 +297,7 @@ def multiboot_kut():
     a.label("halt")
     a.emit(0xF4)                                       # hlt
     a.jcc8(0xEB, "halt")
-    return a.finish()
+    return a.finish(LOAD + MB_HDR_LEN)
 
 
 def multiboot(code):

@@ -8,9 +8,11 @@
 # smp vCPUs, its test_args (or extra_params' -append) as the command line, an empty environment
 # file as the initrd, isa-debug-exit for the status, its timeout (default 90 s; --timeout S caps
 # it). mvm gets `run --kernel F --cpus N --mem M --initrd ENV --cmdline ARGS --debug-exit
-# --pc-testdev` (that last one when this mvm has it); M is the -m of qemu_params/extra_params, else QEMU's default 128 MiB. Other QEMU
-# options (-cpu models, -machine, -overcommit) have no mvm equivalent and are ignored for mvm;
-# QEMU gets them all.
+# --pc-testdev` (that last one when this mvm has it), plus --cpu-hyperv when the QEMU options ask
+# for Hyper-V (`-cpu ...,hv_*`) and this mvm has it; M is the -m of qemu_params/extra_params, else
+# QEMU's default 128 MiB. Other QEMU options (-cpu models, -machine, -overcommit) have no mvm
+# equivalent and are ignored for mvm; QEMU gets them all. A test that needs QEMU's
+# `-device hyperv-testdev` is a SKIP under mvm, saying so.
 # Output: one line per test, `PASS|FAIL|SKIP NAME (the test's SUMMARY line)` (with --vmm both:
 # mvm's result, then `[qemu: RESULT]`), then `N passed, M failed, K skipped` per VMM. The status
 # a test's exit code maps to is the suite's: 1 (its exit 0) PASS, 77 SKIP, anything else FAIL
@@ -101,8 +103,9 @@ env_file=$work/env
 mvm_pass=0 mvm_fail=0 mvm_skip=0 q_pass=0 q_fail=0 q_skip=0
 [ -z "$table" ] || : >"$table"
 # --pc-testdev (ioapic, emulator, realmode use it) where this mvm has it.
-testdev=()
+testdev=() hyperv=()
 [ "$vmm" = qemu ] || ! "$mvm" run --help 2>&1 | grep -q -- --pc-testdev || testdev=(--pc-testdev)
+[ "$vmm" = qemu ] || ! "$mvm" run --help 2>&1 | grep -q -- --cpu-hyperv || hyperv=(--cpu-hyperv)
 
 # -m SIZE from QEMU options, in MiB (QEMU's default 128 when absent).
 mem_of() {
@@ -131,10 +134,11 @@ run_one() {
 	local v=$1 name=$2 file=$3 smp=$4 mem=$5 t=$6 args=$7 qp=$8 log=$work/$1-$2.log rc t0 err
 	err=$log.err t0=$(date +%s)
 	if [ "$v" = mvm ]; then
-		local cl=()
+		local cl=() hv=()
 		[ -n "$args" ] && cl=(--cmdline "$args")
+		[[ "$qp" != *hv_* ]] || hv=("${hyperv[@]}")
 		timeout -k 5 "$t" "$mvm" run --kernel "$kut/x86/$file" --cpus "$smp" --mem "$mem" \
-			--initrd "$env_file" "${cl[@]}" --debug-exit "${testdev[@]}" </dev/null >"$log" 2>"$err"
+			--initrd "$env_file" "${cl[@]}" --debug-exit "${testdev[@]}" "${hv[@]}" </dev/null >"$log" 2>"$err"
 		rc=$?
 		# mvm's own failures exit 1 too: only the guest's debug-exit status counts.
 		grep -q 'guest exited with its own status' "$err" || [ "$rc" != 1 ] || rc=1000
@@ -197,7 +201,10 @@ run_section() {
 	fi
 	case "$vmm" in both) vms=(mvm qemu) ;; *) vms=("$vmm") ;; esac
 	for v in "${vms[@]}"; do
-		if [ -n "$why" ]; then R=SKIP S="$why"; else run_one "$v" "$name" "$file" "$smp" "$mem" "$t" "$args" "$qp"; fi
+		if [ -n "$why" ]; then R=SKIP S="$why"
+		elif [ "$v" = mvm ] && [[ "$qp" == *hyperv-testdev* ]]; then
+			R=SKIP S="needs QEMU's -device hyperv-testdev, which mvm does not have"
+		else run_one "$v" "$name" "$file" "$smp" "$mem" "$t" "$args" "$qp"; fi
 		count "$v" "$R"
 		if [ "$v" = "${vms[0]}" ]; then line="$R $name${S:+ ($S)}"; mr=$R
 		else line="$line [qemu: $R${S:+ ($S)}]"; qr=$R; fi

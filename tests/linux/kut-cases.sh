@@ -1,10 +1,11 @@
 # tests/linux/kut-cases.sh - what kvm-unit-tests' x86 kernels need of mvm, with a tiny guest of our
 # own (the suite itself is not in the tree: tests/kvm-unit-tests/run.sh runs it). Sourced by run.sh.
-KUT_CASES=(multiboot-kut)
+KUT_CASES=(multiboot-kut hyperv-linux)
 
 # tests/guests/mk-pvh-guest.py multiboot-kut, run the way tests/kvm-unit-tests/run.sh runs a test
-# (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV): it checks fw_cfg (signature, NB_CPUS,
-# RAM_SIZE, ID, an unknown key), the empty module and argv[0] itself, exits 67 through
+# (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV, --pc-testdev): it checks fw_cfg
+# (signature, NB_CPUS, RAM_SIZE, ID, an unknown key), the empty module, argv[0] and the PIC's vector
+# bases as a BIOS leaves them (IRQ 11 from pc-testdev at vector 0x73) itself, exits 67 through
 # isa-debug-exit when all hold, and prints its command line, which must be "<kernel path> kutarg".
 case_multiboot-kut() {
 	local f env=$work/kut-empty.env want got
@@ -12,7 +13,7 @@ case_multiboot-kut() {
 		{ notok multiboot-kut "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
 	: >"$env"
 	vm_start multiboot-kut /dev/null run --kernel "$f" --cpus 2 --mem 256 --initrd "$env" \
-		--cmdline kutarg --debug-exit
+		--cmdline kutarg --debug-exit --pc-testdev
 	want="CMDLINE=$f kutarg"
 	if ! vm_wait_exit "$QUICK_TIMEOUT"; then fail_case multiboot-kut "mvm still running $QUICK_TIMEOUT s after start"
 	elif grep -qa 'file is empty' "$VM_ERR"; then fail_case multiboot-kut "the empty --initrd was refused"
@@ -30,7 +31,45 @@ case_multiboot-kut() {
 		13) fail_case multiboot-kut "mvm exited 13: an unknown fw_cfg key does not read 0" ;;
 		15) fail_case multiboot-kut "mvm exited 15: no single empty multiboot module" ;;
 		17) fail_case multiboot-kut "mvm exited 17: the command line does not start with argv[0]" ;;
+		19) fail_case multiboot-kut "mvm exited 19: IRQ 11 raised through pc-testdev never arrived" ;;
+		21) fail_case multiboot-kut "mvm exited 21: IRQ 11 arrived, but not at vector 0x73 (the PIC's vector bases are not the BIOS's 0x08/0x70)" ;;
 		*) fail_case multiboot-kut "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)" ;;
 		esac
 	fi
+}
+
+# --cpu-hyperv on Debian's kernel, 2 vCPUs, through the API: the guest still finds KVM's own leaves
+# (moved to 0x40000100) and runs on kvm-clock; a snapshot and a migration of the VM are refused
+# with a message naming --cpu-hyperv (mvm does not save the SynIC and synthetic timer state),
+# and the VM runs on after both.
+case_hyperv-linux() {
+	local name=hyperv-linux cs out rc n
+	have_curl "$name" || return
+	bad=
+	api_start "$name" /dev/null --cpus 2 --cpu-hyperv --kernel "$kernel" --initrd "$initrd" \
+		--cmdline "$BASE_CMDLINE clocksource=kvm-clock mvmtest=count" || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	snap_wait_count "$VM_OUT" 3 "$BOOT_TIMEOUT" ||
+		bad=${bad:-"the guest never counted to 3 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+	cs=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-CLOCKSOURCE=//p' | head -n1)
+	[ -n "$bad" ] || [ "$cs" = kvm-clock ] ||
+		bad="the guest's clocksource is '$cs', not kvm-clock (KVM's leaves not found at 0x40000100?)"
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Paused"}')" "pause"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$work/$name-snap" 2>&1); rc=$?
+		[ $rc != 0 ] && grep -q -- '--cpu-hyperv' <<<"$out" ||
+			bad="mvm ctl snapshot: exit $rc, expected a refusal naming --cpu-hyperv: $(head -c 300 <<<"$out")"
+		[ -e "$work/$name-snap/vmstate" ] && bad=${bad:-"the refused snapshot left a state file"}
+	fi
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate tcp:127.0.0.1:9 2>&1); rc=$?
+		[ $rc != 0 ] && grep -q -- '--cpu-hyperv' <<<"$out" ||
+			bad="mvm ctl migrate: exit $rc, expected a refusal naming --cpu-hyperv: $(head -c 300 <<<"$out")"
+	fi
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Resumed"}')" "resume"
+	n=$(( $(snap_last_count "$VM_OUT") + 3 ))
+	[ -n "$bad" ] || snap_wait_count "$VM_OUT" "$n" 30 || bad="the guest did not count on to $n after the refusals"
+	"$mvm" ctl --api-sock "$API_SOCK" stop --grace 10 >/dev/null 2>&1
+	api_wait_exit 15 || :
+	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
 }

@@ -106,6 +106,28 @@ static void test_debug_exit_flag(void **state)
 	log_set_sink(NULL, NULL);
 }
 
+/* --cpu-hyperv: off by default, on when asked, and it describes the VM. */
+static void test_cpu_hyperv_flag(void **state)
+{
+	struct vm_config cfg;
+	const char *off[] = { "run", "--kernel", "bz", NULL };
+	const char *on[] = { "run", "--kernel", "bz", "--cpu-hyperv", NULL };
+	const char *with_file[] = { "run", "--config-file", "/nonexistent.json", "--cpu-hyperv",
+				    NULL };
+
+	assert_int_equal(parse(&cfg, 3, off), 0);
+	assert_false(cfg.cpu_hyperv);
+	cli_free_run(&cfg);
+	assert_int_equal(parse(&cfg, 4, on), 0);
+	assert_true(cfg.cpu_hyperv);
+	cli_free_run(&cfg);
+	log_set_sink(capture, NULL);
+	assert_int_equal(parse(&cfg, 4, with_file), -EINVAL);
+	assert_non_null(strstr(last_err, "--config-file cannot be combined with --cpu-hyperv"));
+	cli_free_run(&cfg);
+	log_set_sink(NULL, NULL);
+}
+
 static void test_gdb_flags(void **state)
 {
 	struct vm_config cfg;
@@ -273,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_firecracker_defaults),
 		cmocka_unit_test(test_debug_exit_flag),
+		cmocka_unit_test(test_cpu_hyperv_flag),
 		cmocka_unit_test(test_gdb_flags),
 		cmocka_unit_test(test_all_flags),
 		cmocka_unit_test(test_errors_name_the_flag),

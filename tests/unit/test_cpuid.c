@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "core/cpuid.h"
+#include "core/hyperv.h"
 
 /* A made-up "supported" table shaped like KVM's on an AMD host with 0xB. */
 static struct kvm_cpuid2 *fake_supported(void)
@@ -121,6 +122,70 @@ static void test_bad_index_refused(void **state)
 	free(sup);
 }
 
+/* A table shaped like KVM_GET_SUPPORTED_HV_CPUID's on the test host's kvm_amd. */
+static struct kvm_cpuid2 *fake_hv(unsigned extra)
+{
+	static const struct kvm_cpuid_entry2 e[] = {
+		{ .function = 0x40000000, .eax = 0x40000082, .ebx = 0x756e694c, .ecx = 0x564b2078,
+		  .edx = 0x7648204d },                                   /* "Linux KVM Hv" */
+		{ .function = 0x40000001, .eax = 0x31237648 },           /* "Hv#1" */
+		{ .function = 0x40000003, .eax = 0x2aff, .ebx = 0x830, .edx = 0x80d12 },
+		{ .function = 0x40000004, .eax = 0x40e2c, .ebx = 0xfff },
+		{ .function = 0x40000082, .eax = 2 },
+		{ .function = 0x12345 },                                 /* not a Hyper-V leaf */
+	};
+	const unsigned n = sizeof(e) / sizeof(e[0]);
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (n + extra) * sizeof(e[0]));
+
+	c->nent = n + extra;
+	for (unsigned i = 0; i < n; i++)
+		c->entries[i] = e[i];
+	return c;
+}
+
+/* --cpu-hyperv: Hyper-V's leaves at 0x40000000, KVM's own moved to 0x40000100
+ * (its maximum leaf with them), the rest of the table as it was. */
+static void test_hyperv_merge(void **state)
+{
+	struct kvm_cpuid2 *sup = fake_supported(), *hv = fake_hv(0), *c, *m;
+	struct kvm_cpuid_entry2 *e;
+
+	c = cpuid_build(sup, 1, 2);
+	m = hyperv_cpuid_merge(c, hv);
+	assert_non_null(m);
+	assert_int_equal(m->nent, c->nent + 5);
+	e = cpuid_find(m, 0x40000000, 0);
+	assert_int_equal(e->eax, 0x40000082);
+	assert_int_equal(e->ebx, 0x756e694c);
+	assert_int_equal(cpuid_find(m, 0x40000001, 0)->eax, 0x31237648);
+	assert_int_equal(cpuid_find(m, 0x40000003, 0)->eax & 0xe, 0xe); /* ref count, SynIC, timers */
+	e = cpuid_find(m, 0x40000100, 0);
+	assert_non_null(e);
+	assert_int_equal(e->eax, 0x40000101);
+	assert_int_equal(e->ebx, 0x4b4d564b);                      /* "KVMK" */
+	assert_int_equal(cpuid_find(m, 0x40000101, 0)->eax, 0x01007afb);
+	assert_null(cpuid_find(m, 0x12345, 0));
+	assert_int_equal(cpuid_find(m, 1, 0)->ebx >> 24, 1);     /* the per-vCPU fixes stay */
+	assert_int_equal(cpuid_find(m, 0xb, 1)->edx, 1);
+	free(m);
+
+	/* A leaf already at 0x40000100 would collide with KVM's: dropped. */
+	c->entries[0].function = 0x40000150;
+	m = hyperv_cpuid_merge(c, hv);
+	assert_non_null(m);
+	assert_int_equal(m->nent, c->nent - 1 + 5);
+	assert_null(cpuid_find(m, 0x40000150, 0));
+	free(m);
+	free(hv);
+
+	/* More leaves than KVM could have answered with: refused. */
+	hv = fake_hv(HYPERV_MAX_LEAVES);
+	assert_null(hyperv_cpuid_merge(c, hv));
+	free(hv);
+	free(c);
+	free(sup);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_kvm_leaves_pass_through),
 		cmocka_unit_test(test_cache_topology),
 		cmocka_unit_test(test_bad_index_refused),
+		cmocka_unit_test(test_hyperv_merge),
 	};
 	return cmocka_run_group_tests_name("cpuid", tests, NULL, NULL);
 }

@@ -140,12 +140,12 @@ static void test_plan_run(void **state)
 			       "--disk", "/img/a/root.ext4,ro,id=x", "--disk", "/img/b/root.ext4",
 			       "--api-sock", "/run/vm.sock", "--net", "tap=tap0", "--cmdline",
 			       "console=ttyS0 root=/dev/vda", "--rng", "--metrics=/var/log/m.json",
-			       "--kernel", "/boot/vmlinuz", "--disk", "/srv/lib,rw,ro" };
+			       "--kernel", "/boot/vmlinuz", "--disk", "/srv/lib,rw,ro", "--cpu-hyperv" };
 	const char *want[] = { "mvm", "run", "--kernel", "/vmlinuz", "--initrd=/initrd.img",
 			       "--disk", "/root.ext4,ro,id=x", "--disk", "/1-root.ext4",
 			       "--api-sock", "/vm.sock", "--net", "tap=tap0", "--cmdline",
 			       "console=ttyS0 root=/dev/vda", "--rng", "--metrics=/m.json",
-			       "--kernel", "/vmlinuz", "--disk", "/1-lib,rw,ro" };
+			       "--kernel", "/vmlinuz", "--disk", "/1-lib,rw,ro", "--cpu-hyperv" };
 	struct jail_plan p;
 
 	assert_int_equal(plan_run(&p, (int)(sizeof(argv) / sizeof(argv[0])), argv), 0);

@@ -242,6 +242,37 @@ static void test_vm_check(void **state)
 	expect_vm_refused(&s, "clock.flags");
 }
 
+/* A multiboot kernel's PIC: vector bases 0x08/0x70, initialised in 8086 mode,
+ * and what the guest or KVM set elsewhere (masks, lines, ELCR) left alone. */
+static void test_pic_bios(void **state)
+{
+	struct kvm_pic_state m, s;
+
+	memset(&m, 0, sizeof(m));  /* KVM's PIC as created: base 0, ICWs pending */
+	m.init_state = 1;
+	m.irr = 0x08;
+	m.elcr_mask = 0xf8;
+	s = m;
+	s.elcr_mask = 0xde;
+	s.imr = 0x5a;
+	vm_state_pic_bios_fill(&m, 0);
+	vm_state_pic_bios_fill(&s, 1);
+	assert_int_equal(m.irq_base, 0x08);
+	assert_int_equal(s.irq_base, 0x70);
+	assert_int_equal(m.init_state, 0);
+	assert_int_equal(m.init4, 1);
+	assert_int_equal(s.init4, 1);
+	assert_int_equal(m.auto_eoi, 0);
+	assert_int_equal(m.irr, 0x08);
+	assert_int_equal(m.imr, 0);
+	assert_int_equal(s.imr, 0x5a);
+	assert_int_equal(m.elcr_mask, 0xf8);
+	assert_int_equal(s.elcr_mask, 0xde);
+	/* Without a VM: the failed ioctl is reported, not ignored. */
+	assert_int_equal(vm_state_pic_bios(-1), -EBADF);
+	assert_non_null(strstr(caught.msg, "KVM_GET_IRQCHIP (PIC)"));
+}
+
 /* KVM_SET_CLOCK gets the saved value, plus the saved real time only when the
  * saving host vouched for it; never the flags that describe the saving host. */
 static void test_clock_to_set(void **state)
@@ -276,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msr_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_to_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pic_bios, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("vcpu_state", tests, NULL, NULL);
 }
