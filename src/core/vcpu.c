@@ -313,6 +313,8 @@ static void *vcpu_thread(void *arg)
 
 	if (v->index == 0 && h->first_run_ns)
 		*h->first_run_ns = bench_probe_now_ns();
+	if (v->index == 0 && h->first_run)
+		h->first_run(h->ctx, v);
 	while (!atomic_load(h->stopping)) {
 		/* vm_pause(): set paused, then kick; park here until resumed. */
 		if (atomic_load(h->paused)) {

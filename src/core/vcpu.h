@@ -58,6 +58,8 @@ struct vcpu_host {
 	void (*debug_exit)(void *ctx, struct vcpu *v);
 	/* Optional: called after every exit's handler (--trace-exits). */
 	void (*on_exit)(void *ctx, struct vcpu *v);
+	/* Optional: vCPU 0 is about to enter KVM_RUN for the first time. */
+	void (*first_run)(void *ctx, struct vcpu *v);
 	void *ctx;
 	uint64_t *first_run_ns;            /* set at vCPU 0's first KVM_RUN; NULL: not asked */
 };

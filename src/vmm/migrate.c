@@ -1194,6 +1194,7 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 		*exit_status = MVM_EXIT_HOST;
 		goto fail_status;
 	}
+	vm->handover_ns = bench_probe_now_ns();
 	close(fd);
 	vm_snapshot_close(&snap);
 	free(in.state);

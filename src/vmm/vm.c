@@ -73,6 +73,17 @@ static void vm_vcpu_triple_fault(void *ctx, struct vcpu *v)
 		vm->platform.ops->triple_fault(&vm->platform, v->index);
 }
 
+/* A migration's destination: how long after GO the guest's first vCPU runs
+ * (the part of the downtime after the hand-over that is mvm's). */
+static void vm_vcpu_first_run(void *ctx, struct vcpu *v)
+{
+	struct vm *vm = ctx;
+
+	if (vm->handover_ns)
+		log_info("migration: vCPU 0 runs %.1f ms after the hand-over",
+			 (bench_probe_now_ns() - vm->handover_ns) / 1e6);
+}
+
 void vm_fill_vcpu_host(struct vm *vm)
 {
 	vm->vcpu_host = (struct vcpu_host){
@@ -82,6 +93,7 @@ void vm_fill_vcpu_host(struct vm *vm)
 		.stopping = &vm->stopping, .paused = &vm->paused, .throttle_pct = &vm->throttle_pct,
 		.stopper = vm->denv.stopper,
 		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
+		.first_run = vm_vcpu_first_run,
 		.ctx = vm, .first_run_ns = vm->bench_t0_ns ? &vm->first_run_ns : NULL,
 	};
 }
@@ -169,6 +181,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);
 	} else {
 		vm->obs.run_start_ns = bench_probe_now_ns();
+		if (vm->handover_ns)
+			log_info("migration: starting the vCPUs %.1f ms after the hand-over",
+				 (vm->obs.run_start_ns - vm->handover_ns) / 1e6);
 		if (metrics_start(vm->obs.metrics))
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 		for (int i = 0; i < vm->nr_vcpus; i++) {

@@ -76,6 +76,8 @@ struct vm {
 	 * vCPU 0's first KVM_RUN (0 when not benchmarking). */
 	uint64_t bench_t0_ns;
 	uint64_t first_run_ns;
+	/* A migration's destination: CLOCK_MONOTONIC when it sent GO (0: none). */
+	uint64_t handover_ns;
 
 	/* Dirty tracking (machine-config track_dirty_pages): the memslots log
 	 * the vCPUs' writes, gmem the devices'. snap_base_id: the snapshot a
