@@ -1,12 +1,12 @@
 /* stream.c - the migration stream's header and records: encode, decode, check (stream.h). */
 #include "snap/stream.h"
 #include "snap/format.h"
+#include "util/crc32c.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define R_TYPE  0
 #define R_LEN   4
@@ -39,12 +39,9 @@ static uint64_t get64(const uint8_t *p)
 
 static uint32_t crc_of(const void *a, size_t alen, const void *b, size_t blen)
 {
-	uint32_t crc = (uint32_t)crc32(0, Z_NULL, 0);
+	uint32_t crc = crc32c(0, a, alen);
 
-	crc = (uint32_t)crc32(crc, a, (uInt)alen);
-	if (blen)
-		crc = (uint32_t)crc32(crc, b, (uInt)blen);   /* blen <= SNAP_MAX_FILE < 4 GiB */
-	return crc;
+	return blen ? crc32c(crc, b, blen) : crc;
 }
 
 const char *snap_rec_name(uint32_t type)

@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "snap/stream.h"
+#include "util/crc32c.h"
 
 #define FZ_PAGES 64u
 
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(b, data, size);
 	/* Right CRCs in the header and every record header (payload included) it can walk. */
 	if (size >= SNAP_STREAM_HDR_SIZE) {
-		uint32_t c = (uint32_t)crc32(crc32(0, NULL, 0), b, 12);
+		uint32_t c = crc32c(0, b, 12);
 
 		for (int i = 0; i < 4; i++)
 			b[12 + i] = (uint8_t)(c >> (8 * i));
@@ -90,10 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t len = (uint32_t)b[off + 4] | (uint32_t)b[off + 5] << 8 |
 			       (uint32_t)b[off + 6] << 16 | (uint32_t)b[off + 7] << 24;
 		size_t avail = size - off - SNAP_STREAM_REC_SIZE;
-		uint32_t c = (uint32_t)crc32(crc32(0, NULL, 0), b + off, 24);
+		uint32_t c = crc32c(0, b + off, 24);
 
 		if (len <= avail)
-			c = (uint32_t)crc32(c, b + off + SNAP_STREAM_REC_SIZE, len);
+			c = crc32c(c, b + off + SNAP_STREAM_REC_SIZE, len);
 		for (int i = 0; i < 4; i++)
 			b[off + 24 + i] = (uint8_t)(c >> (8 * i));
 		if (len > avail)
