@@ -69,11 +69,12 @@ mig_dest_end() {
 		bad="block $n of the disk does not hold the destination guest's count $n"; }
 }
 
-# mig_source_start NAME DISK [FLAG...]: the extra flags go to mvm run (migrate-tcp: 2 vCPUs).
+# mig_source_start NAME DISK [FLAG...]: the extra flags go to mvm run (migrate-tcp: 2 vCPUs);
+# MIG_CMDLINE_EXTRA, if set, is added to the guest's command line.
 mig_source_start() {
 	local name=$1 disk=$2; shift 2
 	api_start "$name" /dev/null "$@" --disk "$disk" --kernel "$kernel" --initrd "$initrd" \
-		--cmdline "$BASE_CMDLINE mvmtest=count" || return 1
+		--cmdline "$BASE_CMDLINE mvmtest=count${MIG_CMDLINE_EXTRA:+ $MIG_CMDLINE_EXTRA}" || return 1
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
 }
@@ -117,7 +118,10 @@ case_migrate-tcp() {
 # (a tap is opened by its name on the destination, so on one host only namespaces let both
 # exist at once). B's tap has a DHCP server (busybox udhcpd) behind it: after the hand-over the
 # guest (2 vCPUs) gets a lease there (MVM-NET-OK at a count past the source's last), so the
-# destination's tap carries its frames. The API socket is a file, reached from here.
+# destination's tap carries its frames. The guest also rewrites a 16 MiB tmpfs file in a loop
+# (mvmdirty=16): the first rewrite it finishes on the destination must carry the md5 sums the
+# host computes for it (a page lost or sent stale on the way would not). The API socket is a
+# file, reached from here.
 mig_ns_holder() { unshare -n sleep 600 >/dev/null 2>&1 & echo $!; }
 mig_ns() { local pid=$1; shift; nsenter -t "$pid" -n "$@"; }
 case_migrate-netns() {
@@ -154,7 +158,7 @@ case_migrate-netns() {
 	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$pb" "$mvm_saved" >"$work/mvm-in-b"
 	chmod +x "$work/mvm-in-a" "$work/mvm-in-b"
 	mvm=$work/mvm-in-a
-	mig_source_start "$name" "$disk" --cpus 2 --net tap=mvmmig0 --console virtio
+	MIG_CMDLINE_EXTRA="mvmdirty=16" mig_source_start "$name" "$disk" --cpus 2 --net tap=mvmmig0 --console virtio
 	mvm=$work/mvm-in-b
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	mvm=$mvm_saved
@@ -172,10 +176,30 @@ case_migrate-netns() {
 	[ -z "$bad" ] && { snap_wait_count "$dout" "$n" 60 || bad="the destination did not count to $n (the source stopped at $at)"; }
 	first=$(snap_first_count "$dout")
 	grep -qa '^MVM-GUEST-READY' "$dout" && bad=${bad:-"the destination's guest booted again (MVM-GUEST-READY)"}
+	# A rewrite of the tmpfs file finished on the destination, with the right sums.
+	local r_src r_dst line
+	r_src=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-DIRTY=\([0-9]*\) .*/\1/p' | tail -n1)
+	if [ -z "$bad" ]; then
+		local t0; t0=$(mvm_now)
+		until grep -qa "^MVM-DIRTY=$(( ${r_src:-0} + 1 )) " "$dout"; do
+			if awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { exit !(b - a > 90) }'; then
+				bad="the destination finished no rewrite of the 16 MiB file within 90 s (the source's last: ${r_src:-none})"
+				break
+			fi
+			sleep 0.5
+		done
+	fi
+	if [ -z "$bad" ]; then
+		line=$(tr -d '\r' <"$dout" | grep -a "^MVM-DIRTY=$(( ${r_src:-0} + 1 )) " | head -n1)
+		set -- $line
+		[ "$2" = "$(MIG_DIRTY_MIB=16 mig_dirty_sum MVM-FIXED-PAGE)" ] &&
+			[ "$3" = "$(MIG_DIRTY_MIB=16 mig_dirty_sum "MVM-DIRTY-PAGE-${1#MVM-DIRTY=}")" ] ||
+			bad="rewrite ${1#MVM-DIRTY=} on the destination: wrong md5 sums ($2 $3)"
+	fi
 	# A DHCP lease from B's server through B's tap, asked after the hand-over.
 	LEASE=
 	[ -z "$bad" ] && mig_wait_lease "$dout" "$at" 60 "through namespace B's tap"
-	echo "# $name: source (namespace A) stopped at count $at, destination (B) went on from $first; lease in B at count ${LEASE:-none}"
+	echo "# $name: source (namespace A) stopped at count $at (rewrite ${r_src:-none}), destination (B) went on from $first; lease in B at count ${LEASE:-none}"
 	mig_dest_end "$disk" $((at + 3))
 	kill "$dhcpd" "$pa" "$pb" 2>/dev/null
 	wait "$dhcpd" 2>/dev/null
