@@ -4,7 +4,8 @@
 # Usage: bench/boot-profile.sh [-n N] [--mem SIZE] [--timeout S] [--kvmtool PATH]
 #                              [--direct|--testhost] [--logs DIR]
 # Boots the guest of bench/boot.sh (Debian's kernel, the reference initramfs) N times (default 3)
-# under mvm, QEMU -M pc and -M microvm (and kvmtool with --kvmtool PATH) with an instrumented,
+# under mvm (bzImage, and the extracted vmlinux through PVH), QEMU -M pc and -M microvm (and
+# kvmtool with --kvmtool PATH) with an instrumented,
 # verbose command line, and prints per VMM the median host time and KVM exits of each phase:
 # mvm's own start (exec -> first KVM_RUN), firmware/setup, decompression, early boot, initcalls,
 # userspace up to the marker; then the slowest initcalls (initcall_debug) and the ports and
@@ -46,6 +47,12 @@ envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
 # shellcheck disable=SC1090
 . "$envfile"
 initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh")
+vmlinux=$MVM_CACHE/bench/vmlinux-$MVM_KVER
+if [ ! -s "$vmlinux" ] || [ "$vmlinux" -ot "$MVM_BZIMAGE" ]; then
+	mkdir -p "$(dirname "$vmlinux")"
+	"$MVM_ROOT/tests/tools/extract-vmlinux.sh" "$MVM_BZIMAGE" "$vmlinux.tmp"
+	mv "$vmlinux.tmp" "$vmlinux"
+fi
 make -C "$MVM_ROOT" -s build/mvm >&2 || mvm_die "profile: building mvm failed (make build/mvm)"
 launch=$MVM_ROOT/build/bench/launch
 mkdir -p "$(dirname "$launch")"
@@ -61,8 +68,9 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_KVMTOOL=$kvmtool
 BENCH_MVM=$(readlink -f "$MVM_ROOT/build/mvm") BENCH_LAUNCH=$(readlink -f "$launch")
 BENCH_KERNEL=$(readlink -f "$MVM_BZIMAGE") BENCH_INITRD=$(readlink -f "$initrd")
+BENCH_VMLINUX=$(readlink -f "$vmlinux")
 runner=$(readlink -f "$here/lib/boot-profile-run.sh")
-export BENCH_MVM BENCH_LAUNCH BENCH_KERNEL BENCH_INITRD
+export BENCH_MVM BENCH_LAUNCH BENCH_KERNEL BENCH_INITRD BENCH_VMLINUX
 rm -f "$logs"/*.out "$logs"/*.err "$logs"/*.stamp "$logs"/*.phases
 
 if [ "$where" = direct ]; then
@@ -70,7 +78,7 @@ if [ "$where" = direct ]; then
 else
 	mvm_testhost_check || mvm_die "profile: $MVM_TESTHOST_WHY"
 	mvm_say "profile: this host's KVM cannot boot Linux ($MVM_HOSTKVM_WHY); running in a test host VM"
-	files=("$runner" "$BENCH_MVM" "$BENCH_LAUNCH" "$BENCH_KERNEL" "$BENCH_INITRD"
+	files=("$runner" "$BENCH_MVM" "$BENCH_LAUNCH" "$BENCH_KERNEL" "$BENCH_INITRD" "$BENCH_VMLINUX"
 		"$(readlink -f "$(command -v qemu-system-x86_64)")")
 	[ -n "$kvmtool" ] && files+=("$kvmtool")
 	qdata=$(qemu-system-x86_64 -L help 2>/dev/null | head -n1)
@@ -85,7 +93,7 @@ else
 	fargs=()
 	for f in "${files[@]}"; do fargs+=(--file "$f"); done
 	envs=()
-	for e in N MEM TIMEOUT MVM LAUNCH KERNEL INITRD KVMTOOL; do
+	for e in N MEM TIMEOUT MVM LAUNCH KERNEL VMLINUX INITRD KVMTOOL; do
 		v=BENCH_$e
 		envs+=(--env "$v=${!v}")
 	done

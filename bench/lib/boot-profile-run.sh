@@ -3,19 +3,22 @@
 #
 # Runs where /dev/kvm can boot Linux (the host or the test host VM). Environment (set by
 # bench/boot-profile.sh): BENCH_N, BENCH_MEM, BENCH_TIMEOUT, BENCH_MVM, BENCH_LAUNCH,
-# BENCH_KERNEL, BENCH_INITRD, BENCH_LOGS, BENCH_ENV, optional BENCH_KVMTOOL (as bench/lib/boot-run.sh).
-# Boots each VMM BENCH_N times with a verbose, instrumented command line (earlyprintk on COM1 so the
-# decompressor speaks, initcall_debug + ignore_loglevel so every initcall is timed) and launch
-# stamping every console line with the host's time since exec and sampling KVM's counters of the
-# VM (debugfs) every 20 ms. From those it cuts each boot into phases by the messages that start
-# them and prints, per VMM, the median over the runs of each phase's host time and KVM exits,
-# then the slowest initcalls (the kernel's own usecs) and, for mvm, the ports nobody claims
-# (--stats). The instrumentation makes every boot slower (each console byte costs exits): the
-# figures say where time goes relative to each other, not how fast a plain boot is (bench/boot.sh).
+# BENCH_KERNEL, BENCH_VMLINUX, BENCH_INITRD, BENCH_LOGS, BENCH_ENV, optional BENCH_KVMTOOL (as
+# bench/lib/boot-run.sh). mvm-pvh is mvm booting the uncompressed vmlinux through its PVH entry
+# (no decompression in the guest; mvm reads the larger file).
+# Boots each VMM BENCH_N times with a verbose command line (no `quiet`, and earlyprintk on COM1 so
+# the decompressor speaks) and launch stamping every console line with the host's time since exec
+# and sampling KVM's counters of the VM (debugfs) every 20 ms. From those it cuts each boot into
+# phases by the messages that start them and prints, per VMM, the median over the runs of each
+# phase's host time and KVM exits. Then ONE more mvm boot with initcall_debug + ignore_loglevel
+# (about 100 KB more console output, so several times slower; not timed) gives the slowest
+# initcalls by the kernel's own usecs, and mvm's --stats the ports nobody claims. A verbose boot
+# is slower than a quiet one (each console byte costs exits): the phases say where time goes
+# relative to each other; bench/boot.sh times plain quiet and verbose boots.
 set -uo pipefail
 
 marker=MVM-GUEST-READY
-words="earlyprintk=serial,ttyS0,115200 initcall_debug ignore_loglevel mvmtest=poweroff"
+words="earlyprintk=serial,ttyS0,115200 mvmtest=poweroff"
 base="console=ttyS0 reboot=k panic=1"
 mvm_default=$("$BENCH_MVM" run --help 2>&1 | sed -n 's/.*--cmdline STR.*(default: "\(.*\)").*/\1/p')
 [ -n "$mvm_default" ] || mvm_default=$base
@@ -34,6 +37,8 @@ set_cmd() {
 	case "$1" in
 	mvm) cmd=("$BENCH_MVM" run --kernel "$BENCH_KERNEL" --initrd "$BENCH_INITRD"
 		--cmdline "$mvm_default $words" --cpus 1 --mem "$BENCH_MEM" --stats --debug) ;;
+	mvm-pvh) cmd=("$BENCH_MVM" run --kernel "$BENCH_VMLINUX" --initrd "$BENCH_INITRD"
+		--cmdline "$mvm_default $words" --cpus 1 --mem "$BENCH_MEM" --stats) ;;
 	qemu-pc) cmd=("${qemu_common[@]}" -M pc) ;;
 	qemu-microvm) cmd=("${qemu_common[@]}" -M microvm) ;;
 	kvmtool) cmd=(env HOME=/tmp "$BENCH_KVMTOOL" run -k "$BENCH_KERNEL" -i "$BENCH_INITRD"
@@ -45,8 +50,9 @@ set_cmd() {
 #   start    exec -> the VMM's first KVM_RUN (mvm's own probe; others: not known, folded into the next)
 #   firmware first KVM_RUN (or exec) -> the decompressor's first word (QEMU: SeaBIOS/qboot, option ROMs)
 #   decomp   "Decompressing Linux" -> "Booting the kernel"
-#   early    -> the first initcall ("calling  ..."): setup_arch, memory, interrupts, timers, SMP
-#   initcall -> "Run /init as init process"
+#   early    -> "devtmpfs: initialized" (do_basic_setup, just before the initcalls): setup_arch,
+#               memory, interrupts, timers, SMP
+#   initcall -> "Run /init as init process" (every initcall, then freeing init memory)
 #   user     -> the marker (busybox /init up to its first line)
 phases() {
 	awk -v first_run_ms="$2" -v marker="$marker" '
@@ -59,7 +65,7 @@ phases() {
 	{ t = $1 }
 	!have_dec0 && /Decompressing Linux/ { dec0 = prev_t; have_dec0 = 1 }
 	!have_dec1 && /Booting the kernel/ { dec1 = t; have_dec1 = 1 }
-	!have_call && / calling  / { call1 = prev_t; have_call = 1 }
+	!have_call && /devtmpfs: initialized/ { call1 = t; have_call = 1 }
 	!have_init && /Run \/init as init process/ { init = t; have_init = 1 }
 	!have_mark && index($0, marker) { mark = t; have_mark = 1 }
 	{ prev_t = t }
@@ -81,7 +87,7 @@ phases() {
 	}' "$1"
 }
 
-names=(mvm qemu-pc qemu-microvm)
+names=(mvm mvm-pvh qemu-pc qemu-microvm)
 [ -n "${BENCH_KVMTOOL:-}" ] && names+=(kvmtool)
 echo "profile: $n runs each of ${names[*]}; $BENCH_MEM, 1 vCPU; command line words: $words"
 for ((i = 1; i <= n; i++)); do
@@ -118,7 +124,7 @@ printf '| %-40s |' "phase"
 for v in "${names[@]}"; do printf ' %9s ms | %9s exits |' "$v" "$v"; done
 echo
 labels=("start: exec -> first KVM_RUN" "firmware/setup -> decompressor" "decompression"
-	"early boot -> first initcall" "initcalls -> Run /init" "userspace -> marker" "total: exec -> marker")
+	"early boot -> devtmpfs (initcalls start)" "initcalls -> Run /init" "userspace -> marker" "total: exec -> marker")
 pn=(start firmware decomp early initcall user total)
 for k in "${!pn[@]}"; do
 	printf '| %-40s |' "${labels[$k]}"
@@ -127,15 +133,17 @@ for k in "${!pn[@]}"; do
 done
 echo "(start is only known for mvm; the others' start is inside firmware/setup)"
 
-for v in "${names[@]}"; do
-	[ -e "$logs/$v.1.out" ] || continue
-	echo
-	echo "--- $v run 1: the 12 slowest initcalls (kernel usecs) ---"
-	tr -d '\r' <"$logs/$v.1.out" | sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2 \1/p' |
-		sort -rn | head -n 12 | awk '{ printf "  %8d  %s\n", $1, $2 }'
-done
 echo
-echo "--- mvm run 1: accesses nobody claims (--stats) ---"
+echo "--- mvm run 1: accesses nobody claims (--stats), and its assembly (--debug) ---"
 sed -n '/unclaimed accesses/,/KVM statistics/p' "$logs/mvm.1.err" | grep -v "KVM statistics" | tr -d '\r'
 grep "assembly:" "$logs/mvm.1.err" | tr -d '\r' | sed 's/^/  /'
+"$BENCH_LAUNCH" "$marker" $((BENCH_TIMEOUT * 3)) -- "$BENCH_MVM" run --kernel "$BENCH_KERNEL" \
+	--initrd "$BENCH_INITRD" --cmdline "$mvm_default initcall_debug ignore_loglevel mvmtest=poweroff" \
+	--cpus 1 --mem "$BENCH_MEM" >"$logs/initcalls.out" 2>"$logs/initcalls.err" </dev/null
+echo
+echo "--- mvm, one boot with initcall_debug: the 15 slowest initcalls (kernel usecs) ---"
+tr -d '\r' <"$logs/initcalls.out" | sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2 \1/p' |
+	sort -rn | head -n 15 | awk '{ printf "  %8d  %s\n", $1, $2 }'
+tr -d '\r' <"$logs/initcalls.out" | sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2/p' |
+	awk '{ s += $1; n++ } END { printf "  all %d initcalls: %.1f ms of kernel time\n", n, s / 1000 }'
 echo "=== end ==="
