@@ -104,6 +104,7 @@ for ((i = 1; i <= n; i++)); do
 		else
 			echo "profile: $v run $i: $marker not seen"
 			tail -n 5 "$logs/$v.$i.out" | sed 's/^/    /'
+			grep -v '^mvm: exit ' "$logs/$v.$i.err" | tail -n 12 | sed 's/^/    stderr: /'
 			rm -f "$logs/$v.$i.phases"
 		fi
 	done
