@@ -24,7 +24,7 @@ static void stats_print_unclaimed(FILE *out, const char *what, const struct bus 
 			t = e[j], e[j] = e[j - 1], e[j - 1] = t;
 	if (!n)
 		return;
-	fprintf(out, "    %s at:", what);
+	fprintf(out, "    unclaimed %s at:", what);
 	for (int i = 0; i < n; i++)
 		fprintf(out, "%s %#" PRIx64 " r%lu w%lu", i ? "," : "", e[i].addr, e[i].r, e[i].w);
 	fprintf(out, "\r\n");
