@@ -28,14 +28,11 @@ int coalesce_attach_ring(struct coalesce *c, void *run_area, size_t run_size)
 	if (c->vm_fd < 0 || !run_area)
 		return -EINVAL;
 	off = ioctl(c->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
-	if (off <= 0) {
-		c->pio_ok = false;
+	if (off <= 0)
 		return -ENOTSUP;
-	}
 	if (page <= 0 || (size_t)(off + 1) * (size_t)page > run_size) {
 		log_warn("KVM's coalesced I/O ring (page %d) lies outside the vCPU mapping "
 			 "(%zu bytes); serial output is not coalesced", off, run_size);
-		c->pio_ok = false;
 		return -EINVAL;
 	}
 	coalesce_attach_mem(c, (void *)((char *)run_area + (size_t)off * (size_t)page),

@@ -45,7 +45,9 @@ struct coalesce {
 int coalesce_init(struct coalesce *c, int vm_fd, struct bus *pio, struct bus *mmio);
 /* The ring inside vCPU 0's mapping: run_area of run_size bytes. KVM's page
  * offset comes from KVM_CHECK_EXTENSION; a ring past the mapping is
- * refused (-EINVAL) and coalescing stays off. */
+ * refused (-EINVAL). On failure the caller has every device turn its
+ * coalescing off (zones registered already would fill a ring nobody
+ * drains), then clears pio_ok. */
 int coalesce_attach_ring(struct coalesce *c, void *run_area, size_t run_size);
 /* For tests: a ring of max entries in ordinary memory. */
 void coalesce_attach_mem(struct coalesce *c, struct kvm_coalesced_mmio_ring *ring, uint32_t max);

@@ -456,9 +456,13 @@ static int vm_assemble(struct vm *vm, const struct vm_config *cfg, const struct 
 			return ret;
 		vm->vcpus[i].time_exits = cfg->stats || cfg->metrics_path;
 	}
-	/* No coalescing without a ring to drain: the devices' requests fail. */
-	if (coalesce_attach_ring(&vm->coalesce, vm->vcpus[0].run, vm->vcpu_host.run_mmap_size))
+	/* No coalescing without a ring to drain: COM1 (the one device that asks)
+	 * takes its zone back while KVM still accepts that, then requests fail. */
+	if (coalesce_attach_ring(&vm->coalesce, vm->vcpus[0].run, vm->vcpu_host.run_mmap_size)) {
+		if (com1)
+			uart8250_set_coalesce(com1, PORT_COM1, NULL, NULL);
 		vm->coalesce.pio_ok = false;
+	}
 	if ((ret = vm_create_observability(vm, cfg, fb)))
 		return ret;
 	*fb = ERR_HOST;

@@ -200,6 +200,16 @@ static void test_uart_coalesces_only_when_safe(void **state)
 	wr(&pio, 0x3f8 + IER, 0x02);
 	wr(&pio, 0x3f8 + IER, 0x00);
 	assert_int_equal(z.calls, calls);
+	/* Offered again, then withdrawn (the builder found no ring): the zone goes. */
+	z.refuse = 0;
+	uart8250_set_coalesce(&u, 0x3f8, zone_fn, &z);
+	assert_int_equal(z.on, 1);
+	uart8250_set_coalesce(&u, 0x3f8, NULL, NULL);
+	assert_int_equal(z.on, 0);
+	calls = z.calls;
+	wr(&pio, 0x3f8 + IER, 0x02);
+	wr(&pio, 0x3f8 + IER, 0x00);
+	assert_int_equal(z.calls, calls);
 	uart8250_destroy(&u);
 	bus_free(&pio);
 }
