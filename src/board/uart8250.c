@@ -371,10 +371,13 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 }
 
 /* Queue THR writes in KVM only while one cannot change the interrupt line:
- * THRI off (no THR-empty interrupt to raise) and no loopback (no RX data). */
+ * every interrupt off (IER 0: Linux's console writes, and the port before
+ * it is opened) and no loopback. Not on THRI alone: Linux's tty output
+ * turns THRI on and off around every burst, and each change of a KVM zone
+ * waits for an SRCU grace period. */
 static void update_coalesce(struct uart8250 *u)
 {
-	bool want = u->coalesce && !(u->regs.ier & IER_THRI) && !(u->regs.mcr & MCR_LOOP);
+	bool want = u->coalesce && !u->regs.ier && !(u->regs.mcr & MCR_LOOP);
 
 	if (want == u->coalescing)
 		return;

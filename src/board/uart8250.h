@@ -36,10 +36,12 @@
  * Coalesced output: with uart8250_set_coalesce() given (the builder's
  * device_env.coalesce_pio), one-byte writes to THR (port base + 0) are
  * queued by KVM without an exit whenever they cannot change the interrupt
- * line: IER THRI clear and not in loopback (Linux's console write runs with
- * IER 0, so a printk costs one exit per byte, its LSR poll, instead of
- * two). The UART asks for it again on each change of those two bits, under
- * its lock, on the vCPU that wrote IER or MCR; mvm delivers the queued
+ * line: IER 0 and not in loopback (Linux's console write runs with IER 0,
+ * so a printk costs one exit per byte, its LSR poll, instead of two; its
+ * tty output keeps RDI on and is not coalesced, so its THRI toggling never
+ * changes the zone, which costs KVM an SRCU grace period). The UART asks
+ * again when IER or MCR changes that, under its lock, on the vCPU that
+ * wrote it; mvm delivers the queued
  * bytes in order before any other exit's handler runs, so LSR, IIR and
  * loopback see every byte written before them. KVM without coalesced PIO:
  * every write exits, as before.
