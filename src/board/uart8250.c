@@ -386,7 +386,7 @@ static void update_coalesce(struct uart8250 *u)
 		if (want)
 			u->coalesce = NULL;
 		else
-			log_warn_rl("COM1: KVM kept queuing THR writes after THRI or loopback was set");
+			log_warn_rl("COM1: KVM kept queuing THR writes after IER or loopback was set");
 		return;
 	}
 	u->coalescing = want;

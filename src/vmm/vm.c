@@ -113,7 +113,7 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 	while (!atomic_load(&vm->stopping)) {
 		/* A guest that wrote to a coalescing port and went idle makes no
 		 * exit that would drain it: deliver its output from here. */
-		int wait_ms = vm->coalesce.ring ? COALESCE_IDLE_MS : -1;
+		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok ? COALESCE_IDLE_MS : -1;
 
 		coalesce_drain(&vm->coalesce);
 		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
