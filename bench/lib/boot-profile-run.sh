@@ -4,8 +4,8 @@
 # Runs where /dev/kvm can boot Linux (the host or the test host VM). Environment (set by
 # bench/boot-profile.sh): BENCH_N, BENCH_MEM, BENCH_TIMEOUT, BENCH_MVM, BENCH_LAUNCH,
 # BENCH_KERNEL, BENCH_VMLINUX, BENCH_INITRD, BENCH_LOGS, BENCH_ENV, optional BENCH_KVMTOOL (as
-# bench/lib/boot-run.sh). mvm-pvh is mvm booting the uncompressed vmlinux through its PVH entry
-# (no decompression in the guest; mvm reads the larger file).
+# bench/lib/boot-run.sh), BENCH_PVH=1: also mvm-pvh, mvm booting the uncompressed vmlinux through
+# its PVH entry (no decompression in the guest; mvm reads the larger file).
 # Boots each VMM BENCH_N times with a verbose command line (no `quiet`, and earlyprintk on COM1 so
 # the decompressor speaks) and launch stamping every console line with the host's time since exec
 # and sampling KVM's counters of the VM (debugfs) every 20 ms. From those it cuts each boot into
@@ -87,7 +87,8 @@ phases() {
 	}' "$1"
 }
 
-names=(mvm mvm-pvh qemu-pc qemu-microvm)
+names=(mvm qemu-pc qemu-microvm)
+[ "${BENCH_PVH:-0}" = 1 ] && names=(mvm mvm-pvh qemu-pc qemu-microvm)
 [ -n "${BENCH_KVMTOOL:-}" ] && names+=(kvmtool)
 echo "profile: $n runs each of ${names[*]}; $BENCH_MEM, 1 vCPU; command line words: $words"
 for ((i = 1; i <= n; i++)); do
