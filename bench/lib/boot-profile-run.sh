@@ -48,23 +48,24 @@ set_cmd() {
 
 # One stamp file -> "phase ms exits" lines. Phases, each starting at the first line that says so:
 #   start    exec -> the VMM's first KVM_RUN (mvm's own probe; others: not known, folded into the next)
-#   firmware first KVM_RUN (or exec) -> the decompressor's first word (QEMU: SeaBIOS/qboot, option ROMs)
-#   decomp   "Decompressing Linux" -> "Booting the kernel"
+#   decomp   -> the kernel's first line ("Linux version"): firmware (QEMU: SeaBIOS/qboot, option
+#               ROMs), the decompressor (which prints nothing when entered at the 64-bit entry)
 #   early    -> "devtmpfs: initialized" (do_basic_setup, just before the initcalls): setup_arch,
 #               memory, interrupts, timers, SMP
 #   initcall -> "Run /init as init process" (every initcall, then freeing init memory)
 #   user     -> the marker (busybox /init up to its first line)
 phases() {
 	awk -v first_run_ms="$2" -v marker="$marker" '
+	# Before the first sample the VM did not exist yet: 0 exits. -1 only with no samples at all.
 	function exits_at(t,   i, best) {
-		best = -1
+		if (!ns) return -1
+		best = 0
 		for (i = 1; i <= ns; i++) if (st[i] <= t) best = sx[i]
 		return best
 	}
 	/ #kvm / { ns++; st[ns] = $1; split($3, a, "="); sx[ns] = a[2]; next }
 	{ t = $1 }
-	!have_dec0 && /Decompressing Linux/ { dec0 = prev_t; have_dec0 = 1 }
-	!have_dec1 && /Booting the kernel/ { dec1 = t; have_dec1 = 1 }
+	!have_dec1 && /Linux version/ { dec1 = prev_t; have_dec1 = 1 }
 	!have_call && /devtmpfs: initialized/ { call1 = t; have_call = 1 }
 	!have_init && /Run \/init as init process/ { init = t; have_init = 1 }
 	!have_mark && index($0, marker) { mark = t; have_mark = 1 }
@@ -72,13 +73,12 @@ phases() {
 	END {
 		if (!have_mark) exit 1
 		b[0] = 0; name[0] = "start"
-		b[1] = (first_run_ms != "" ? first_run_ms : 0); name[1] = "firmware"
-		b[2] = have_dec0 ? dec0 : b[1]; name[2] = "decomp"
-		b[3] = have_dec1 ? dec1 : b[2]; name[3] = "early"
-		b[4] = have_call ? call1 : b[3]; name[4] = "initcall"
-		b[5] = have_init ? init : b[4]; name[5] = "user"
-		b[6] = mark
-		for (i = 0; i < 6; i++) {
+		b[1] = (first_run_ms != "" ? first_run_ms : 0); name[1] = "decomp"
+		b[2] = have_dec1 ? dec1 : b[1]; name[2] = "early"
+		b[3] = have_call ? call1 : b[2]; name[3] = "initcall"
+		b[4] = have_init ? init : b[3]; name[4] = "user"
+		b[5] = mark
+		for (i = 0; i < 5; i++) {
 			e0 = (i == 0) ? 0 : exits_at(b[i]); e1 = exits_at(b[i + 1])
 			ex = (e0 < 0 || e1 < 0) ? "-" : e1 - e0
 			printf "%s %.1f %s\n", name[i], b[i + 1] - b[i], ex
@@ -125,15 +125,15 @@ echo "peers' cmdline: $base $words (kvmtool: its defaults + the words)"
 printf '| %-40s |' "phase"
 for v in "${names[@]}"; do printf ' %9s ms | %9s exits |' "$v" "$v"; done
 echo
-labels=("start: exec -> first KVM_RUN" "firmware/setup -> decompressor" "decompression"
+labels=("start: exec -> first KVM_RUN" "firmware + decompression -> 'Linux version'"
 	"early boot -> devtmpfs (initcalls start)" "initcalls -> Run /init" "userspace -> marker" "total: exec -> marker")
-pn=(start firmware decomp early initcall user total)
+pn=(start decomp early initcall user total)
 for k in "${!pn[@]}"; do
 	printf '| %-40s |' "${labels[$k]}"
 	for v in "${names[@]}"; do printf ' %12s | %15s |' "$(med "$v" "${pn[$k]}" 2)" "$(med "$v" "${pn[$k]}" 3)"; done
 	echo
 done
-echo "(start is only known for mvm; the others' start is inside firmware/setup)"
+echo "(start is only known for mvm; the others' start is inside firmware + decompression)"
 
 echo
 echo "--- mvm run 1: accesses nobody claims (--stats), and its assembly (--debug) ---"
@@ -144,6 +144,8 @@ grep "assembly:" "$logs/mvm.1.err" | tr -d '\r' | sed 's/^/  /'
 	--cpus 1 --mem "$BENCH_MEM" >"$logs/initcalls.out" 2>"$logs/initcalls.err" </dev/null
 echo
 echo "--- mvm, one boot with initcall_debug: the 15 slowest initcalls (kernel usecs) ---"
+grep -E '^launch: (marker|exit)' "$logs/initcalls.err" | sed 's/^/  /'
+grep -E 'error' "$logs/initcalls.err" | head -n 3 | sed 's/^/  /'
 tr -d '\r' <"$logs/initcalls.out" | sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2 \1/p' |
 	sort -rn | head -n 15 | awk '{ printf "  %8d  %s\n", $1, $2 }'
 tr -d '\r' <"$logs/initcalls.out" | sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2/p' |
