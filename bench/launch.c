@@ -18,11 +18,19 @@
  *   launch: after_marker ms=<MS> rss_kb=... guest_rss_kb=... overhead_kb=...
  * (with --guest-mem), then kills cmd with SIGKILL and reports its exit as usual;
  * a command stopped this way counts as a success (exit status 0). For guests that never stop.
+ * With --stamp FILE, every complete output line is also written to FILE as "<ms from exec> <line>"
+ * (carriage returns dropped), so a profile can tell when each boot message arrived.
+ * With --kvm-every MS (needs --stamp), every MS milliseconds it also reads KVM's counters of cmd's
+ * VM from debugfs (/sys/kernel/debug/kvm/<pid>-<fd>/: exits, io_exits, mmio_exits, halt_exits,
+ * irq_window_exits, insn_emulation, summed over the VM's vCPUs) into FILE as
+ * "<ms> #kvm exits=N io_exits=N ...". At the marker it prints them on stderr whenever debugfs is
+ * readable (launch: at_marker_kvm exits=N ...): the same count for any VMM, mvm or QEMU or kvmtool.
  * After TIMEOUT_S seconds (0: none) cmd is killed with SIGKILL. Exit status: cmd's status when
  * the marker was seen (128+signal when it was killed), 124 when it was not.
  * Built static (bench/boot.sh) so it runs in the test host VM without libraries.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -142,6 +150,67 @@ static void sample_rss(pid_t pid, unsigned long long guest_kb, const char *label
 		rss_kb, in_kb, rss_kb > in_kb ? rss_kb - in_kb : 0);
 }
 
+/* KVM's counters of pid's VM from debugfs, as "exits=N io_exits=N ..."; 0 when there is none
+ * (debugfs not mounted, or the VM not created yet or gone). */
+static int kvm_counters(pid_t pid, char *out, size_t len)
+{
+	static const char *const names[] = { "exits", "io_exits", "mmio_exits", "halt_exits",
+					     "irq_window_exits", "insn_emulation" };
+	char prefix[32], dir[300] = "", path[400];
+	struct dirent *d;
+	size_t used = 0;
+	DIR *k = opendir("/sys/kernel/debug/kvm");
+
+	if (!k)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
+	while ((d = readdir(k)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix))) {
+			snprintf(dir, sizeof(dir), "/sys/kernel/debug/kvm/%s", d->d_name);
+			break;
+		}
+	closedir(k);
+	if (!dir[0])
+		return 0;
+	out[0] = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		unsigned long long v = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		f = fopen(path, "r");
+		if (!f || fscanf(f, "%llu", &v) != 1) {
+			if (f)
+				fclose(f);
+			return 0;
+		}
+		fclose(f);
+		used += snprintf(out + used, used < len ? len - used : 0, "%s%s=%llu", i ? " " : "",
+				 names[i], v);
+	}
+	return used < len;
+}
+
+/* Whole lines of output into the stamp file, each with the time its newline arrived. */
+struct stamper {
+	FILE *f;
+	char line[8192];
+	size_t used;
+};
+
+static void stamp_feed(struct stamper *st, const char *buf, size_t n, double ms)
+{
+	for (size_t i = 0; st->f && i < n; i++) {
+		if (buf[i] == '\n' || st->used == sizeof(st->line) - 1) {
+			st->line[st->used] = 0;
+			fprintf(st->f, "%.1f %s\n", ms, st->line);
+			st->used = 0;
+		} else if (buf[i] != '\r') {
+			st->line[st->used++] = buf[i];
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct scan scan = { 0 };
@@ -151,10 +220,27 @@ int main(int argc, char **argv)
 	char env[32], buf[4096];
 	unsigned long long guest_kb = 0, stop_ms = 0, stop_at = 0;
 	int stopped = 0, have_stop = 0;
+	unsigned long long kvm_every = 0, next_kvm = 0;
+	struct stamper st = { 0 };
+	char kvm[256];
 	pid_t pid;
 
-	while (argc > 2 && (!strcmp(argv[1], "--guest-mem") || !strcmp(argv[1], "--stop-after"))) {
+	while (argc > 2 && (!strcmp(argv[1], "--guest-mem") || !strcmp(argv[1], "--stop-after") ||
+			    !strcmp(argv[1], "--kvm-every") || !strcmp(argv[1], "--stamp"))) {
 		char *end;
+
+		if (!strcmp(argv[1], "--stamp")) {
+			if (st.f)
+				fclose(st.f);
+			st.f = fopen(argv[2], "w");
+			if (!st.f) {
+				fprintf(stderr, "launch: --stamp %s: %s\n", argv[2], strerror(errno));
+				return 2;
+			}
+			argc -= 2;
+			argv += 2;
+			continue;
+		}
 		unsigned long long v = strtoull(argv[2], &end, 10);
 
 		if (*end || end == argv[2]) {
@@ -163,14 +249,16 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(argv[1], "--guest-mem"))
 			guest_kb = v;
+		else if (!strcmp(argv[1], "--kvm-every"))
+			kvm_every = v;
 		else
 			stop_ms = v, have_stop = 1;
 		argc -= 2;
 		argv += 2;
 	}
 	if (argc < 5 || strcmp(argv[3], "--")) {
-		fprintf(stderr, "usage: launch [--guest-mem KB] [--stop-after MS] MARKER TIMEOUT_S -- "
-			"cmd args...\n");
+		fprintf(stderr, "usage: launch [--stamp FILE] [--guest-mem KB] [--stop-after MS] "
+			"[--kvm-every MS] MARKER TIMEOUT_S -- cmd args...\n");
 		return 2;
 	}
 	scan.marker = argv[1];
@@ -223,6 +311,15 @@ int main(int argc, char **argv)
 			until = deadline;
 		if (stop_at && (!until || stop_at < until))
 			until = stop_at;
+		if (kvm_every && st.f) {
+			if (t >= next_kvm) {
+				if (kvm_counters(pid, kvm, sizeof(kvm)))
+					fprintf(st.f, "%.1f #kvm %s\n", (t - t0) / 1e6, kvm);
+				next_kvm = t + kvm_every * 1000000ULL;
+			}
+			if (!until || next_kvm < until)
+				until = next_kvm;
+		}
 		if (until)
 			wait_ms = (until - t) / 1000000 + 1;
 		if (poll(&p, 1, wait_ms) < 0) {
@@ -238,10 +335,13 @@ int main(int argc, char **argv)
 		if (n <= 0)
 			break;
 		fwrite(buf, 1, n, stdout);
+		stamp_feed(&st, buf, n, (now_ns() - t0) / 1e6);
 		if (!scan.found && scan_feed(&scan, buf, n)) {
 			unsigned long long t = now_ns();
 
 			fprintf(stderr, "launch: marker_ms=%.1f\n", (t - t0) / 1e6);
+			if (kvm_counters(pid, kvm, sizeof(kvm)))
+				fprintf(stderr, "launch: at_marker_kvm %s\n", kvm);
 			if (guest_kb)
 				sample_rss(pid, guest_kb, "at_marker");
 			if (have_stop)
@@ -249,6 +349,8 @@ int main(int argc, char **argv)
 		}
 	}
 	fflush(stdout);
+	if (st.f)
+		fclose(st.f);
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

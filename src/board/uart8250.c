@@ -370,6 +370,43 @@ static uint8_t read_reg(struct uart8250 *u, unsigned reg)
 	return 0xff;
 }
 
+/* Queue THR writes in KVM only while one cannot change the interrupt line:
+ * every interrupt off (IER 0: Linux's console writes, and the port before
+ * it is opened) and no loopback. Not on THRI alone: Linux's tty output
+ * turns THRI on and off around every burst, and each change of a KVM zone
+ * waits for an SRCU grace period. */
+static void update_coalesce(struct uart8250 *u)
+{
+	bool want = u->coalesce && !u->regs.ier && !(u->regs.mcr & MCR_LOOP);
+
+	if (want == u->coalescing)
+		return;
+	if (u->coalesce(u->coalesce_ctx, u->coalesce_port, 1, want)) {
+		/* Refused: keep the exits, and stop asking. */
+		if (want)
+			u->coalesce = NULL;
+		else
+			log_warn_rl("COM1: KVM kept queuing THR writes after IER or loopback was set");
+		return;
+	}
+	u->coalescing = want;
+}
+
+void uart8250_set_coalesce(struct uart8250 *u, uint64_t port,
+			   int (*fn)(void *ctx, uint64_t port, uint32_t len, bool on), void *ctx)
+{
+	pthread_mutex_lock(&u->lock);
+	if (u->coalescing && u->coalesce)
+		u->coalesce(u->coalesce_ctx, u->coalesce_port, 1, false);
+	u->coalescing = false;
+	u->coalesce = fn;
+	u->coalesce_ctx = ctx;
+	u->coalesce_port = port;
+	if (fn)
+		update_coalesce(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 void uart8250_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 		 bool is_write)
 {
@@ -392,6 +429,8 @@ void uart8250_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			data[i] = read_reg(u, (unsigned)reg);
 	}
 	update_irq(u);
+	if (is_write && u->coalesce)
+		update_coalesce(u);
 	/* Reads drain the FIFO; FCR/MCR writes change capacity or loopback. */
 	pthread_cond_broadcast(&u->rx_room);
 	pthread_mutex_unlock(&u->lock);
@@ -509,6 +548,8 @@ int uart8250_restore(struct uart8250 *u, const struct uart8250_state *s)
 	memcpy(&u->regs, &s->regs, sizeof(u->regs));
 	/* The line follows the registers (a restored irqchip already agrees). */
 	irq_line_set(&u->irq, u->regs.irq_level);
+	if (u->coalesce)
+		update_coalesce(u);
 	pthread_cond_broadcast(&u->rx_room);
 	pthread_mutex_unlock(&u->lock);
 	return 0;
@@ -534,7 +575,11 @@ static int uart8250_kind_attach(void *dev, const struct device_env *env, uint64_
 	struct uart8250 *k = dev;
 	int ret = uart8250_start_output(k);
 
-	return ret ? ret : device_claim_ports(env, PORT_COM1, 8, uart8250_io, k, "COM1 16550A");
+	if (!ret)
+		ret = device_claim_ports(env, PORT_COM1, 8, uart8250_io, k, "COM1 16550A");
+	if (!ret && env->coalesce_pio)
+		uart8250_set_coalesce(k, PORT_COM1, env->coalesce_pio, env->ctx);
+	return ret;
 }
 
 static void uart8250_kind_stats(void *dev, struct json_object *out)

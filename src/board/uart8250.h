@@ -33,6 +33,19 @@
  * Accesses of any width are split into byte accesses at consecutive
  * offsets; offsets past the 8 registers read 0xff and ignore writes.
  *
+ * Coalesced output: with uart8250_set_coalesce() given (the builder's
+ * device_env.coalesce_pio), one-byte writes to THR (port base + 0) are
+ * queued by KVM without an exit whenever they cannot change the interrupt
+ * line: IER 0 and not in loopback (Linux's console write runs with IER 0,
+ * so a printk costs one exit per byte, its LSR poll, instead of two; its
+ * tty output keeps RDI on and is not coalesced, so its THRI toggling never
+ * changes the zone, which costs KVM an SRCU grace period). The UART asks
+ * again when IER or MCR changes that, under its lock, on the vCPU that
+ * wrote it; mvm delivers the queued
+ * bytes in order before any other exit's handler runs, so LSR, IIR and
+ * loopback see every byte written before them. KVM without coalesced PIO:
+ * every write exits, as before.
+ *
  * State: uart8250_save() first waits up to UART8250_SAVE_FLUSH_MS for the
  * output queue to drain (the caller has paused the vCPUs), then copies the
  * registers (FIFO contents included) under the lock; queued output is not
@@ -90,6 +103,12 @@ struct uart8250 {
 	int out_fd;              /* < 0: output discarded */
 	struct outq *tx;         /* NULL until started, or with no out_fd */
 	bool tx_waiting;         /* THRE read clear: arm THRI when room comes */
+	/* THR writes queued by KVM instead of exiting (core/coalesce.h), asked
+	 * for while they cannot raise an interrupt: THRI off, no loopback. */
+	int (*coalesce)(void *ctx, uint64_t port, uint32_t len, bool on);
+	void *coalesce_ctx;
+	uint64_t coalesce_port;
+	bool coalescing;         /* KVM queues THR writes now */
 };
 
 struct uart8250_stats {
@@ -120,6 +139,11 @@ int uart8250_flush(struct uart8250 *u, int timeout_ms);
 void uart8250_get_stats(struct uart8250 *u, struct uart8250_stats *st);
 /* Stops the writer (flushing for at most UART8250_EXIT_FLUSH_MS). */
 void uart8250_destroy(struct uart8250 *u);
+
+/* Offer KVM's coalescing of THR writes (NULL fn: none); takes effect at once
+ * when the registers allow it. Called before the vCPUs run or on restore. */
+void uart8250_set_coalesce(struct uart8250 *u, uint64_t port,
+			   int (*fn)(void *ctx, uint64_t port, uint32_t len, bool on), void *ctx);
 
 /* bus_io_fn for the 8 registers; opaque is the struct uart8250. */
 void uart8250_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,

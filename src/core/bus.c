@@ -78,6 +78,50 @@ const struct bus_range *bus_find(const struct bus *b, uint64_t addr)
 	return NULL;
 }
 
+/* Count an unclaimed access against its address: find its slot or take a
+ * free one (compare-and-swap, so two vCPUs never take one slot for two
+ * addresses); a full table counts only in the total. */
+static void bus_note_unclaimed(struct bus *b, uint64_t addr, bool is_write)
+{
+	unsigned long long key = (unsigned long long)addr + 1;
+
+	if (!key)
+		return; /* addr UINT64_MAX: cannot be keyed, counted in the total only */
+	for (int i = 0; i < BUS_UNCLAIMED_SLOTS; i++) {
+		struct bus_unclaimed_slot *s = &b->unclaimed_at[i];
+		unsigned long long cur = atomic_load(&s->key);
+
+		if (!cur) {
+			unsigned long long zero = 0;
+
+			if (atomic_compare_exchange_strong(&s->key, &zero, key))
+				cur = key;
+			else
+				cur = zero; /* another vCPU took it: which address? */
+		}
+		if (cur == key) {
+			atomic_fetch_add(is_write ? &s->writes : &s->reads, 1);
+			return;
+		}
+	}
+}
+
+bool bus_unclaimed_at(const struct bus *b, int i, uint64_t *addr, unsigned long *reads,
+		      unsigned long *writes)
+{
+	unsigned long long key;
+
+	if (i < 0 || i >= BUS_UNCLAIMED_SLOTS)
+		return false;
+	key = atomic_load(&b->unclaimed_at[i].key);
+	if (!key)
+		return false;
+	*addr = key - 1;
+	*reads = atomic_load(&b->unclaimed_at[i].reads);
+	*writes = atomic_load(&b->unclaimed_at[i].writes);
+	return true;
+}
+
 bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 		bool is_write)
 {
@@ -87,6 +131,8 @@ bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len,
 	 * a device never sees bytes beyond what it registered. */
 	if (!r || len > r->len - (addr - r->base)) {
 		unsigned long n = atomic_fetch_add(&b->unclaimed, 1) + 1;
+
+		bus_note_unclaimed(b, addr, is_write);
 
 		if (!is_write)
 			memset(data, 0xff, len);

@@ -19,6 +19,7 @@
 #define MVM_CORE_DEVICE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,12 @@ struct device_env {
 	int (*ioeventfd)(void *ctx, uint64_t addr, uint32_t datamatch, int fd);
 	/* KVM_IRQFD: fd raises an edge on gsi. 0 or -errno. */
 	int (*irqfd)(void *ctx, uint32_t gsi, int fd);
+	/* KVM_(UN)REGISTER_COALESCED_MMIO on ports: KVM queues the guest's
+	 * writes to [port, port + len) instead of exiting (on), or exits
+	 * again (off); mvm delivers queued writes, in order, before any other
+	 * exit is handled. 0, -ENOTSUP (not offered: keep the exits) or
+	 * -errno. NULL: not offered. */
+	int (*coalesce_pio)(void *ctx, uint64_t port, uint32_t len, bool on);
 	void *ctx;
 };
 

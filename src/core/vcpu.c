@@ -5,6 +5,7 @@
 #include "core/kvm.h"
 #include "core/memory.h"
 #include "core/bus.h"
+#include "core/coalesce.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
 #include "util/sandbox.h"
@@ -319,6 +320,8 @@ static void *vcpu_thread(void *arg)
 		/* vm_pause(): set paused, then kick; park here until resumed. */
 		if (atomic_load(h->paused)) {
 			vcpu_settle(v);
+			if (h->coalesce)
+				coalesce_drain(h->coalesce);
 			h->park(h->ctx, v);
 			continue;
 		}
@@ -338,6 +341,9 @@ static void *vcpu_thread(void *arg)
 			vm_stopper_request(&h->stopper, VM_STOP_HOST_ERROR);
 			break;
 		}
+		/* Queued writes first: a device sees its accesses in guest order. */
+		if (h->coalesce)
+			coalesce_drain(h->coalesce);
 		uint32_t reason = v->run->exit_reason;
 		exit_handler_fn fn = reason < VCPU_EXIT_REASONS ? exit_handlers[reason] : NULL;
 
@@ -360,6 +366,8 @@ static void *vcpu_thread(void *arg)
 		if (action == EXIT_STOP)
 			break;
 	}
+	if (h->coalesce)
+		coalesce_drain(h->coalesce);
 	vcpu_note_where(v);
 	return NULL;
 }

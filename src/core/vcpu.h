@@ -27,6 +27,7 @@
 #define VCPU_THROTTLE_MAX_PCT  99
 
 struct bus;
+struct coalesce;
 struct gmem;
 struct vcpu;
 
@@ -39,6 +40,9 @@ struct vcpu_host {
 	bool hyperv;                       /* --cpu-hyperv: KVM's Hyper-V leaves and SynIC */
 	struct bus *pio;
 	struct bus *mmio;
+	/* Writes KVM queued instead of exiting: drained after every exit,
+	 * before its handler, and before parking or ending. NULL: none. */
+	struct coalesce *coalesce;
 	const struct gmem *mem;
 	const atomic_bool *stopping;       /* leave the loop */
 	const atomic_bool *paused;         /* call park() between two KVM_RUNs */

@@ -9,6 +9,27 @@
 
 static void stats_print_kvm(FILE *out, const struct obs_source *vm);
 
+/* The addresses of one bus's unclaimed table, most hit first, as
+ * "    port I/O at: 0x2f9 r12 w3, ..." (nothing when the table is empty). */
+static void stats_print_unclaimed(FILE *out, const char *what, const struct bus *b)
+{
+	struct { uint64_t addr; unsigned long r, w; } e[BUS_UNCLAIMED_SLOTS], t;
+	int n = 0;
+
+	for (int i = 0; i < BUS_UNCLAIMED_SLOTS; i++)
+		if (bus_unclaimed_at(b, i, &e[n].addr, &e[n].r, &e[n].w))
+			n++;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && e[j].r + e[j].w > e[j - 1].r + e[j - 1].w; j--)
+			t = e[j], e[j] = e[j - 1], e[j - 1] = t;
+	if (!n)
+		return;
+	fprintf(out, "    unclaimed %s at:", what);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%s %#" PRIx64 " r%lu w%lu", i ? "," : "", e[i].addr, e[i].r, e[i].w);
+	fprintf(out, "\r\n");
+}
+
 void stats_print(FILE *out, const struct obs_source *vm)
 {
 	fprintf(out, "mvm: exits by reason (%d vCPU%s)\r\n", vm->nr_vcpus, vm->nr_vcpus > 1 ? "s" : "");
@@ -39,6 +60,8 @@ void stats_print(FILE *out, const struct obs_source *vm)
 	}
 	fprintf(out, "  unclaimed accesses: %lu port I/O, %lu MMIO\r\n",
 		atomic_load(&vm->pio->unclaimed), atomic_load(&vm->mmio->unclaimed));
+	stats_print_unclaimed(out, "port I/O", vm->pio);
+	stats_print_unclaimed(out, "MMIO", vm->mmio);
 	stats_print_kvm(out, vm);
 }
 

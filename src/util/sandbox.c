@@ -80,6 +80,7 @@ static const unsigned long ioctl_vcpu[] = {
 	KVM_GET_TSC_KHZ, KVM_SET_TSC_KHZ, KVM_HAS_DEVICE_ATTR, KVM_GET_DEVICE_ATTR,
 	KVM_SET_DEVICE_ATTR, KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST,
 	KVM_TRANSLATE, KVM_IRQ_LINE, KVM_GET_STATS_FD,
+	KVM_REGISTER_COALESCED_MMIO, KVM_UNREGISTER_COALESCED_MMIO, /* COM1's IER writes */
 	KVM_SET_GUEST_DEBUG,   /* --gdb: breakpoints and single step, set on the vCPU's thread */
 };
 
@@ -143,6 +144,7 @@ static const unsigned long ioctl_api[] = {
 	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
 	KVM_ENABLE_CAP, KVM_CLEAR_DIRTY_LOG, /* migration: the manual dirty log (vmm/migrate.c) */
 	BLKGETSIZE64,                        /* PATCH /drives path_on_host: a block device's size */
+	KVM_REGISTER_COALESCED_MMIO, KVM_UNREGISTER_COALESCED_MMIO, /* COM1 state restored */
 };
 
 /* Console: stdin -> the guest (COM1 raises its IRQ line), the terminal. */
@@ -183,7 +185,7 @@ static const int sys_gdb[] = {
 /* Teardown: a stopped device's reset runs on the caller (TUNSETOFFLOAD 0). */
 static const unsigned long ioctl_main[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF, KVM_IRQFD, KVM_IOEVENTFD, KVM_GET_STATS_FD,
-	TUNSETOFFLOAD,
+	TUNSETOFFLOAD, KVM_REGISTER_COALESCED_MMIO, KVM_UNREGISTER_COALESCED_MMIO,
 };
 
 static const struct sb_list lists[SANDBOX_KINDS] = {

@@ -89,7 +89,7 @@ void vm_fill_vcpu_host(struct vm *vm)
 	vm->vcpu_host = (struct vcpu_host){
 		.vm_fd = vm->fd, .run_mmap_size = (size_t)vm->kvm.run_mmap_size,
 		.supported = vm->kvm.supported, .nr_vcpus = vm->nr_vcpus, .hyperv = vm->hyperv,
-		.pio = &vm->pio, .mmio = &vm->mmio, .mem = &vm->mem,
+		.pio = &vm->pio, .mmio = &vm->mmio, .coalesce = &vm->coalesce, .mem = &vm->mem,
 		.stopping = &vm->stopping, .paused = &vm->paused, .throttle_pct = &vm->throttle_pct,
 		.stopper = vm->denv.stopper,
 		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
@@ -123,7 +123,12 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 	};
 
 	while (!atomic_load(&vm->stopping)) {
-		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+		/* A guest that wrote to a coalescing port and went idle makes no
+		 * exit that would drain it: deliver its output from here. */
+		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok ? COALESCE_IDLE_MS : -1;
+
+		coalesce_drain(&vm->coalesce);
+		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
 			log_err("waiting for the VM: poll: %s", strerror(errno));
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 			break;
@@ -195,6 +200,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	}
 	vm_wait_for_stop(vm, sig_fd);
 	vm_stop_vcpus(vm);
+	coalesce_drain(&vm->coalesce);
 	/* Stopped from outside: say where the guest was (a hung guest's last word). */
 	if (vm->stop_reason == VM_STOP_USER) {
 		char where[128];
@@ -233,6 +239,9 @@ void vm_destroy(struct vm *vm)
 		exit_trace_destroy(vm->trace);
 	free(vm->trace);
 	vm->trace = NULL;
+	/* The ring lives in vCPU 0's mapping: what is left goes out first. */
+	coalesce_drain(&vm->coalesce);
+	coalesce_attach_mem(&vm->coalesce, NULL, 0);
 	for (int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -245,6 +254,7 @@ void vm_destroy(struct vm *vm)
 	platform_destroy(&vm->platform);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
+	coalesce_destroy(&vm->coalesce);
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->stop_efd >= 0)

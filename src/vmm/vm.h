@@ -22,6 +22,7 @@
 
 #include "board/console.h"
 #include "core/bus.h"
+#include "core/coalesce.h"
 #include "core/device.h"
 #include "core/kvm.h"
 #include "core/memory.h"
@@ -42,6 +43,7 @@ struct vm {
 	struct gmem mem;
 	struct bus pio;
 	struct bus mmio;
+	struct coalesce coalesce;   /* KVM's coalesced I/O ring (COM1 output) */
 	struct platform platform;  /* Linux board or tiny guest (platform/platform.h) */
 	struct device_env denv;    /* what every device is created and attached with */
 	struct vm_devices *devices; /* every device instance, board and virtio (vmm/devices.h) */

@@ -420,7 +420,11 @@ case_api-serial-stall() {
 	for t in "pause:$tp" "resume:$tr" "MvmStop:$ts"; do
 		[ -n "$bad" ] || under1 "${t#*:}" || bad="${t%%:*} took ${t#*:} s with stdout unread"
 	done
-	tr -d '\r' <"$VM_OUT" | grep -aE '^MVM-SPEW-[0-9]+$' | sed 's/^MVM-SPEW-//' >"$work/$name.nums"
+	# The stop cuts the guest's last line anywhere ("MVM-SPEW-88" of 8830): only lines that
+	# ended count, or a cut line would read as one out of order.
+	last='$!p'
+	[ -z "$(tail -c 1 "$VM_OUT")" ] && last=p
+	tr -d '\r' <"$VM_OUT" | sed -n "$last" | grep -aE '^MVM-SPEW-[0-9]+$' | sed 's/^MVM-SPEW-//' >"$work/$name.nums"
 	n=$(wc -l <"$work/$name.nums")
 	check=$(awk 'NR == 1 && $1 != 1 { print "the first line is " $1; exit }
 		NR > 1 && $1 <= p { print "line " $1 " after " p ": out of order"; exit }
@@ -441,7 +445,8 @@ case_api-serial-stall() {
 # SIGINT to init; its trap prints MVM-GUEST-CAD and powers off, and mvm exits 0.
 case_api-cad() {
 	have_curl api-cad || return
-	api_boot api-cad '' || return
+	# With the i8042 words of mvm's default command line: the keyboard must still bind.
+	api_boot api-cad 'i8042.noaux i8042.nomux i8042.dumbkbd' || return
 	say 'echo MVM-API-KBD-$(grep -c "AT Translated Set 2 keyboard" /proc/bus/input/devices)'
 	api_wait 'MVM-API-KBD-[0-9]' 20
 	grep -qa 'MVM-API-KBD-1' "$VM_OUT" || bad="the guest has no AT keyboard: $(grep -a 'MVM-API-KBD-[0-9]' "$VM_OUT" | tail -1)"

@@ -112,6 +112,54 @@ static void test_unclaimed_reads_all_ones(void **state)
 	bus_free(&b);
 }
 
+/* Each unclaimed address is counted on its own, reads apart from writes, until
+ * the table is full; later addresses count in the total only. */
+static void test_unclaimed_per_address(void **state)
+{
+	struct bus b;
+	struct rec r = { 0 };
+	uint8_t d[4] = { 0 };
+	uint64_t addr;
+	unsigned long rd, wr;
+	int used = 0;
+
+	log_set_sink(quiet, NULL);
+	bus_init(&b, "test");
+	assert_int_equal(bus_add(&b, 0x3f8, 8, rec_io, &r, "com1"), 0);
+	bus_access(&b, 0x2f9, d, 1, false);
+	bus_access(&b, 0x2f9, d, 1, false);
+	bus_access(&b, 0x2f9, d, 1, true);
+	bus_access(&b, 0xcf8, d, 4, true);
+	bus_access(&b, 0x3f8, d, 1, true); /* claimed: not in the table */
+	assert_true(bus_unclaimed_at(&b, 0, &addr, &rd, &wr));
+	assert_int_equal(addr, 0x2f9);
+	assert_int_equal(rd, 2);
+	assert_int_equal(wr, 1);
+	assert_true(bus_unclaimed_at(&b, 1, &addr, &rd, &wr));
+	assert_int_equal(addr, 0xcf8);
+	assert_int_equal(rd, 0);
+	assert_int_equal(wr, 1);
+	assert_false(bus_unclaimed_at(&b, 2, &addr, &rd, &wr));
+	assert_false(bus_unclaimed_at(&b, -1, &addr, &rd, &wr));
+	assert_false(bus_unclaimed_at(&b, BUS_UNCLAIMED_SLOTS, &addr, &rd, &wr));
+	/* Address 0 is a key like any other; UINT64_MAX only counts in the total. */
+	bus_access(&b, 0, d, 1, false);
+	bus_access(&b, UINT64_MAX, d, 1, false);
+	for (uint64_t a = 0x1000; a < 0x1000 + 2 * BUS_UNCLAIMED_SLOTS; a++)
+		bus_access(&b, a, d, 1, false);
+	for (int i = 0; i < BUS_UNCLAIMED_SLOTS; i++)
+		used += bus_unclaimed_at(&b, i, &addr, &rd, &wr);
+	assert_int_equal(used, BUS_UNCLAIMED_SLOTS);
+	assert_true(bus_unclaimed_at(&b, 2, &addr, &rd, &wr));
+	assert_int_equal(addr, 0);
+	assert_true(bus_unclaimed_at(&b, 3, &addr, &rd, &wr));
+	assert_int_equal(addr, 0x1000);
+	assert_int_equal(atomic_load(&b.unclaimed), 4 + 2 + 2 * BUS_UNCLAIMED_SLOTS);
+	assert_int_equal(r.calls, 1);
+	bus_free(&b);
+	log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_many_ranges),
 		cmocka_unit_test(test_access_dispatches_offset),
 		cmocka_unit_test(test_unclaimed_reads_all_ones),
+		cmocka_unit_test(test_unclaimed_per_address),
 	};
 	return cmocka_run_group_tests_name("bus", tests, NULL, NULL);
 }
