@@ -16,7 +16,9 @@
  *  - an rx chain with a readable segment comes back empty; the others
  *    carry at most their writable room, and all of them together are the
  *    staged input from its start, in order, with nothing lost: what was
- *    not delivered is still staged for the next buffers.
+ *    not delivered is still staged for the next buffers (compared byte by
+ *    byte where no later buffer overwrote them: the driver may offer
+ *    overlapping buffers).
  *
  * Run: build/fuzz/fuzz_console tests/fuzz/corpus/console
  */
@@ -175,14 +177,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(e.len <= room && (!readable || e.len == 0));
 		left = e.len;
 		/* The walk takes the writable segments in order; the data lands
-		 * in each in turn (later segments may overlap earlier ones, so
-		 * only a chain with disjoint segments is compared byte by byte). */
+		 * in each in turn (later segments may overlap earlier ones, and
+		 * so may the segments of the chains used after this one, which
+		 * were written later: only a chain whose segments overlap neither
+		 * each other nor a later chain's writable ones is compared byte by
+		 * byte). */
 		bool disjoint = true;
-		for (int i = 0; i < rx[k].n; i++)
+		for (int i = 0; i < rx[k].n; i++) {
 			for (int j = i + 1; j < rx[k].n; j++)
 				if (rx[k].s[i].gpa < rx[k].s[j].gpa + rx[k].s[j].len &&
 				    rx[k].s[j].gpa < rx[k].s[i].gpa + rx[k].s[i].len)
 					disjoint = false;
+			for (uint16_t k2 = k + 1; k2 < ru; k2++)
+				for (int j = 0; j < rx[k2].n; j++)
+					if (rx[k2].s[j].writable &&
+					    rx[k].s[i].gpa < rx[k2].s[j].gpa + rx[k2].s[j].len &&
+					    rx[k2].s[j].gpa < rx[k].s[i].gpa + rx[k].s[i].len)
+						disjoint = false;
+		}
 		for (int i = 0; i < rx[k].n && left; i++) {
 			uint64_t take;
 
