@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"
 . "$MVM_ROOT/scripts/lib/hostkvm.sh"
 
-n=3 mem=256M timeout=120 where=auto logs=$MVM_CACHE/bench/boot-profile kvmtool= pvh=0
+n=3 mem=256M timeout=120 where=auto logs=$MVM_CACHE/bench/boot-profile kvmtool='' pvh=0
 usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--kvmtool PATH] [--pvh] [--direct|--testhost] [--logs DIR]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in

@@ -29,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"
 . "$MVM_ROOT/scripts/lib/hostkvm.sh"
 
-n=5 mem=256M timeout=60 microvm=auto where=auto logs=$MVM_CACHE/bench/boot modes=quiet,verbose kvmtool=
+n=5 mem=256M timeout=60 microvm=auto where=auto logs=$MVM_CACHE/bench/boot modes=quiet,verbose kvmtool=''
 usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--microvm bzimage|pvh|auto] [--modes quiet,verbose] [--kvmtool PATH] [--direct|--testhost] [--logs DIR]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
