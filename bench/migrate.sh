@@ -77,17 +77,9 @@ fi
 # The dirtying guest's program, static, in a second archive after the reference initramfs (the
 # kernel unpacks concatenated archives in order).
 if [ "$dirty" != 0 ]; then
-	md=$MVM_ROOT/build/bench/memdirty
-	mkdir -p "$(dirname "$md")"
-	if [ ! -x "$md" ] || [ "$md" -ot "$MVM_ROOT/bench/guest/memdirty.c" ]; then
-		gcc -O2 -Wall -Wextra -static -o "$md" "$MVM_ROOT/bench/guest/memdirty.c" ||
-			mvm_die "bench: cannot build $md (static: needs libc.a, package libc6-dev)"
-	fi
-	stage=$(mktemp -d)
-	mkdir -p "$stage/usr/bin" && cp "$md" "$stage/usr/bin/memdirty"
-	{ cat "$initrd"; (cd "$stage" && find usr | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n); } >"$initrd.tmp"
-	rm -rf "$stage"
-	mv "$initrd.tmp" "$initrd"
+	. "$MVM_ROOT/bench/lib/guest-prog.sh"
+	md=$(bench_guest_prog memdirty)
+	bench_initrd_with "$initrd" "$md" "$initrd"
 fi
 if [ "$where" = auto ]; then
 	where=testhost

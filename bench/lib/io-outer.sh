@@ -36,21 +36,12 @@ io_outer_run() {
 			mvm_say "bench: WARNING: make build/mvm failed; measuring the existing build/mvm, which may be stale"
 		fi ;;
 	esac
-	iob=$MVM_ROOT/build/bench/iobench
-	mkdir -p "$(dirname "$iob")"
-	if [ ! -x "$iob" ] || [ "$iob" -ot "$MVM_ROOT/bench/guest/iobench.c" ]; then
-		gcc -O2 -Wall -Wextra -static -o "$iob" "$MVM_ROOT/bench/guest/iobench.c" -lpthread ||
-			mvm_die "bench: cannot build $iob (static: needs libc.a, package libc6-dev)"
-	fi
-	# The kernel unpacks concatenated initramfs archives in order: the reference initramfs, then
-	# one holding only /usr/bin/iobench, so the shared initramfs script stays as it is.
+	. "$MVM_ROOT/bench/lib/guest-prog.sh"
+	iob=$(bench_guest_prog iobench -lpthread)
+	# The reference initramfs, then an archive holding only /usr/bin/iobench.
 	ioinit=$MVM_CACHE/bench/initramfs-io.cpio.gz
 	if [ ! -s "$ioinit" ] || [ "$ioinit" -ot "$initrd" ] || [ "$ioinit" -ot "$iob" ]; then
-		stage=$(mktemp -d)
-		mkdir -p "$stage/usr/bin" && cp "$iob" "$stage/usr/bin/iobench"
-		{ cat "$initrd"; (cd "$stage" && find usr | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n); } >"$ioinit.tmp"
-		rm -rf "$stage"
-		mv "$ioinit.tmp" "$ioinit"
+		bench_initrd_with "$initrd" "$iob" "$ioinit"
 	fi
 
 	if [ "$where" = auto ]; then
