@@ -4,7 +4,7 @@
 # bench_guest_prog NAME [LIBS...]: build bench/guest/NAME.c static into build/bench/NAME when it
 # is missing or older than its source; prints its path. Dies naming libc.a when gcc fails.
 bench_guest_prog() {
-	local name=$1 out=$MVM_ROOT/build/bench/$1 src=$MVM_ROOT/bench/guest/$1.c
+	local out=$MVM_ROOT/build/bench/$1 src=$MVM_ROOT/bench/guest/$1.c
 	shift
 	mkdir -p "$(dirname "$out")"
 	if [ ! -x "$out" ] || [ "$out" -ot "$src" ]; then

@@ -12,7 +12,7 @@
 # MiB) so that host and guests do their I/O on one real disk, the host's with O_DIRECT.
 
 io_outer_run() {
-	local start envfile initrd iob ioinit stage cpu runner rc
+	local start envfile initrd iob ioinit cpu runner rc
 	. "$MVM_ROOT/scripts/lib/hostkvm.sh"
 	logs=$(mkdir -p "$logs" && cd "$logs" && pwd)
 	start=$(mvm_now)
