@@ -44,18 +44,29 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* `mvm run ARGS...` (NULL-terminated) into cfg. */
-static void flags(struct vm_config *cfg, ...)
+/* `mvm run [FIRST] ARGS...` into cfg: FIRST (may be NULL) then ap's
+ * arguments up to NULL. */
+static void parse_run_va(struct vm_config *cfg, const char *first, va_list ap)
 {
 	const char *argv[32] = { "run" };
 	int argc = 1;
+
+	if (first)
+		argv[argc++] = first;
+	while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	argv[argc] = NULL;
+	assert_int_equal(cli_parse_run(argc, (char **)argv, cfg), 0);
+}
+
+/* `mvm run ARGS...` (NULL-terminated) into cfg. */
+static void flags(struct vm_config *cfg, ...)
+{
 	va_list ap;
 
 	va_start(ap, cfg);
-	while ((argv[argc] = va_arg(ap, const char *)) != NULL)
-		argc++;
+	parse_run_va(cfg, NULL, ap);
 	va_end(ap);
-	assert_int_equal(cli_parse_run(argc, (char **)argv, cfg), 0);
 }
 
 /* What a source started with these flags puts in its stream: its configuration as
@@ -132,17 +143,14 @@ static void test_host_paths_differ(void **state)
 /* Each kind of difference, refused with its message. */
 static void refused(const char *json, const char *want, ...)
 {
-	const char *argv[32] = { "run", "--incoming", "tcp:127.0.0.1:4444" };
 	struct vm_config here, in;
 	char err[512] = "";
-	int argc = 3;
 	va_list ap;
 
+	/* `mvm run --incoming URI ARGS...` */
 	va_start(ap, want);
-	while ((argv[argc] = va_arg(ap, const char *)) != NULL)
-		argc++;
+	parse_run_va(&here, "--incoming=tcp:127.0.0.1:4444", ap);
 	va_end(ap);
-	assert_int_equal(cli_parse_run(argc, (char **)argv, &here), 0);
 	stream_cfg(&in, json);
 	if (vm_config_match(&in, &here, err, sizeof(err)) != -EINVAL)
 		fail_msg("accepted, expected '%s'", want);
