@@ -57,11 +57,17 @@ run two-cases a b c d
 check "deaths in two cases: third VM runs c d" "$VM_N ${VM_ASKED[2]}" "3 c d"
 check "deaths in two cases: all pass" "$passed $failed" "4 0"
 
-# b kills the test host twice: b fails, c and d still run in a third VM.
+# b kills the test host twice: it runs a third time, in a third VM, and passes.
 VM_PLAN=("125 b" "125 b" "0 -")
+run same-case-twice a b c d
+check "same case twice: b runs a third time" "$VM_N ${VM_ASKED[2]}" "3 b c d"
+check "same case twice: all pass" "$passed $failed" "4 0"
+
+# b kills the test host three times: b fails, c and d still run in a fourth VM.
+VM_PLAN=("125 b" "125 b" "125 b" "0 -")
 run same-case a b c d
-check "same case twice: b fails, c d run on" "$(notoks "$tmp/same-case") ${VM_ASKED[2]}" "b c d"
-check "same case twice: counts" "$passed $failed" "3 1"
+check "same case three times: b fails, c d run on" "$(notoks "$tmp/same-case") ${VM_ASKED[3]}" "b c d"
+check "same case three times: counts" "$passed $failed" "3 1"
 
 # A death in every VM: after TH_MAX_STARTS VMs the cases left fail as not run.
 TH_MAX_STARTS=3
