@@ -599,6 +599,8 @@ if [ -n "${MVM_TEST_THP:-}" ] && [ -w /sys/kernel/mm/transparent_hugepage/enable
 fi
 [ -r /sys/kernel/mm/transparent_hugepage/enabled ] &&
 	echo "# transparent hugepages: $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+[ -d /sys/module/kvm_amd/parameters ] &&
+	echo "# kvm_amd: $(cd /sys/module/kvm_amd/parameters && for p in npt nested vgif vls avic nrips; do [ -r $p ] && printf '%s=%s ' $p "$(cat $p)"; done)"
 echo "# mvm: $mvm"
 echo "# kernel: $kernel"
 echo "# initrd: $initrd"
