@@ -145,7 +145,9 @@ dump() {
 	if [ $interactive -eq 0 ] && [ $quiet -eq 1 ]; then
 		echo "---- test host console ----"; tr -d '\r' <"$work/console"
 	fi
-	if [ -s "$work/kernel" ]; then echo "---- test host kernel log (tail) ----"; tr -d '\r' <"$work/kernel" | tail -n 40; fi
+	# 150 lines: a panic inside an interrupt prints two oopses, and the first (where the test
+	# host's kernel was when it took the interrupt) is the one worth reading.
+	if [ -s "$work/kernel" ]; then echo "---- test host kernel log (tail) ----"; tr -d '\r' <"$work/kernel" | tail -n 150; fi
 	grep -v "TCG doesn.t support requested feature" "$work/qemu.err" >"$work/qemu.err2" || :
 	if [ -s "$work/qemu.err2" ]; then echo "---- qemu stderr ----"; cat "$work/qemu.err2"; fi
 }
