@@ -123,6 +123,8 @@ char *api_migrate_status_json(struct vm *vm)
 	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)st.bytes_sent));
 	json_object_object_add(o, "pages_sent", json_object_new_int64((int64_t)st.pages_sent));
 	json_object_object_add(o, "zero_pages", json_object_new_int64((int64_t)st.zero_pages));
+	json_object_object_add(o, "untouched_pages",
+			       json_object_new_int64((int64_t)st.untouched_pages));
 	json_object_object_add(o, "dirty_pages_per_s",
 			       json_object_new_int64((int64_t)st.dirty_pages_per_s));
 	json_object_object_add(o, "remaining_bytes",

@@ -5,9 +5,11 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int gmem_init(struct gmem *m, uint64_t ram_size)
 {
@@ -161,6 +163,48 @@ void gmem_zero_written(const struct gmem *m, const uint64_t *written, uint64_t f
 		if (written[p / 64] & (1ull << (p % 64)))
 			memset(m->base + p * GMEM_PAGE_SIZE, 0, GMEM_PAGE_SIZE);
 	}
+}
+
+int gmem_pagemap_open(void)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* /proc/self/pagemap: one 64-bit entry per page of the address space
+ * (Documentation/admin-guide/mm/pagemap.rst). */
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_SWAPPED (1ull << 62)
+#define PAGEMAP_BATCH   512   /* entries per pread: 4 KiB on the stack */
+
+int gmem_untouched(const struct gmem *m, int pagemap_fd, uint64_t first, uint64_t n,
+		   uint64_t *bits)
+{
+	uint64_t ent[PAGEMAP_BATCH];
+	uint64_t pages = m->ram_size / GMEM_PAGE_SIZE;
+	off_t at = (off_t)((uintptr_t)m->base / GMEM_PAGE_SIZE + first) * 8;
+
+	if (m->file_mapped)
+		return -ENOTSUP;
+	if (n == 0 || first >= pages || n > pages - first)
+		return -EINVAL;
+	memset(bits, 0, (size_t)((n + 63) / 64) * sizeof(uint64_t));
+	for (uint64_t done = 0; done < n;) {
+		size_t want = n - done < PAGEMAP_BATCH ? (size_t)(n - done) : PAGEMAP_BATCH;
+		ssize_t got = pread(pagemap_fd, ent, want * 8, at + (off_t)(done * 8));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got < 8)
+			return -EIO;
+		for (size_t i = 0; i < (size_t)got / 8; i++, done++)
+			if (!(ent[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)))
+				bits[done / 64] |= 1ull << (done % 64);
+	}
+	return 0;
 }
 
 uint64_t gmem_low_end(const struct gmem *m)

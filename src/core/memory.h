@@ -8,10 +8,18 @@
  * Nothing else in mvm does arithmetic on guest addresses. The mapping is
  * MADV_DONTDUMP: guest RAM never lands in a core dump of mvm. Needs no KVM,
  * so unit tests build a gmem directly.
+ *
+ * Anonymous or not: gmem_init() maps anonymous memory, where a page the
+ * process never populated reads as zeros. A snapshot's restore maps its
+ * memory file MAP_PRIVATE over the RAM (snap_mem_map); there a page not yet
+ * faulted in reads the file's data. Whoever maps a file over guest RAM sets
+ * file_mapped first, and it stays set for the life of the gmem: the mapping
+ * is then not treated as anonymous anywhere (gmem_untouched() refuses).
  */
 #ifndef MVM_CORE_MEMORY_H
 #define MVM_CORE_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +42,9 @@ struct gmem {
 	 * dirty log sees only the vCPUs' writes. One bit per 4 KiB page of the
 	 * host mapping (bit i: base + i * 4 KiB); NULL when not tracking. */
 	uint64_t *dirty;
+	/* Part of the mapping is a file's (see the contract above): "never
+	 * populated" no longer means "reads as zeros". */
+	bool file_mapped;
 };
 
 /* Map ram_size bytes (a multiple of 4 KiB, >= GMEM_MIN_SIZE). 0 or -errno. */
@@ -88,6 +99,28 @@ int gmem_discard_host(const struct gmem *m, const void *host, uint64_t len, uint
  * in 4 KiB host pages runs slower: every TLB miss walks deeper). A page
  * whose bit is set is cleared with memset. The caller bounds the range. */
 void gmem_zero_written(const struct gmem *m, const uint64_t *written, uint64_t first, uint64_t n);
+
+/* Which pages of guest RAM were never populated, for a migration's first
+ * pass: it sends them as zeros without reading them (a read would fault in
+ * the shared zero page, and copying and checking them costs as much as a
+ * page of data). gmem_pagemap_open() opens /proc/self/pagemap: the fd or
+ * -errno (no /proc in a jail; -EACCES for a user that is not root once
+ * harden_process() made mvm non-dumpable: the file becomes root's). The
+ * caller keeps and closes it. gmem_untouched() reads the entries of pages
+ * [first, first+n) of the mapping (page indexes from m->base; the host's
+ * pages are 4 KiB, as on x86) and sets bit i of bits (n bits, (n+63)/64
+ * words, all written) when page first+i is neither present nor swapped
+ * out: the kernel never gave it memory, or MADV_DONTNEED took it back
+ * (gmem_discard), so it reads as zeros. A page in the shared zero page (read
+ * but never written) is present, so not reported. 0; -ENOTSUP when
+ * m->file_mapped; -EINVAL for a range outside RAM or n == 0; -errno of
+ * pread, -EIO for a short read. What it says is true when the kernel
+ * answered: a write a moment later changes it, so the caller must see
+ * later writes some other way (a migration: the dirty log, turned on
+ * before it asks). */
+int gmem_pagemap_open(void);
+int gmem_untouched(const struct gmem *m, int pagemap_fd, uint64_t first, uint64_t n,
+		   uint64_t *bits);
 
 /* End (exclusive) of the RAM region below 4 GiB. */
 uint64_t gmem_low_end(const struct gmem *m);

@@ -137,6 +137,10 @@ static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
 	 * writes never reach it (two restores of one snapshot run side by side). */
 	int fd = snap_mem_open(rs->mem_path, vm->mem.ram_size, err, sizeof(err));
 
+	/* From here a page never faulted in reads the file, not zeros: a
+	 * migration must read every page (memory.h). Set before the map, so
+	 * no moment exists where the file is there and the flag is not. */
+	vm->mem.file_mapped = true;
 	if (fd < 0 || (ret = snap_mem_map(fd, 0, vm->mem.base, vm->mem.ram_size, err, sizeof(err)))) {
 		log_err("%s", err);
 		if (fd >= 0)

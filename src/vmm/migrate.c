@@ -56,6 +56,10 @@ struct vm_migration {
 	uint8_t *out;
 	size_t out_len;
 	struct vm_throttle throttle;  /* auto-converge: the vCPUs' share asleep */
+	/* /proc/self/pagemap in the first round (pagemap_open); -1 when the
+	 * kernel is not asked. untouched: pages it sent as zeros unread. */
+	int pagemap_fd;
+	uint64_t untouched;
 };
 
 static int mfail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -481,8 +485,78 @@ static int send_page(struct vm_migration *m, uint64_t p)
 	return 0;
 }
 
+/* Page p, never populated (gmem_untouched): into a ZERO run, unread. */
+static int send_untouched(struct vm_migration *m, uint64_t p)
+{
+	int ret;
+
+	if (m->run_n && (!m->run_zero || m->run_first + m->run_n != p ||
+			 m->run_n == SNAP_STREAM_MAX_RUN) && (ret = flush_run(m)))
+		return ret;
+	if (!m->run_n) {
+		m->run_first = p;
+		m->run_zero = true;
+	}
+	m->run_n++;
+	m->untouched++;
+	return 0;
+}
+
 /* Pages re-protected at a time with the manual dirty log: 4 MiB. */
 #define CLEAR_CHUNK 1024
+
+/* The first round asks the kernel which pages were never populated and
+ * sends those as zeros without reading them: copying and checking a page
+ * costs the same whether it holds data or not, and most of an idle guest's
+ * RAM was never touched. Not over a snapshot's memory file (a page not
+ * faulted in holds the file's data), nor without /proc/self/pagemap: then
+ * every page is read, as before. The fd lives for the first round only. */
+static void pagemap_open(struct vm_migration *m)
+{
+	int fd;
+
+	m->pagemap_fd = -1;
+	m->untouched = 0;
+	if (m->vm->mem.file_mapped) {
+		log_info("migration: guest RAM is a snapshot's memory file (pages hold data before "
+			 "they are touched): every page is read");
+		return;
+	}
+	fd = gmem_pagemap_open();
+	if (fd < 0) {
+		log_info("migration: /proc/self/pagemap: %s%s; every page is read", strerror(-fd),
+			 fd == -EACCES ? " (mvm is not dumpable, and only root may open it then)" : "");
+		return;
+	}
+	m->pagemap_fd = fd;
+}
+
+static void pagemap_close(struct vm_migration *m)
+{
+	if (m->pagemap_fd >= 0)
+		close(m->pagemap_fd);
+	m->pagemap_fd = -1;
+}
+
+/* untouched[] (CLEAR_CHUNK bits) for pages [c, c+n) when the kernel can
+ * tell; false otherwise (and the kernel is not asked again). Correct only
+ * because dirty logging is on and this chunk's log was cleared before the
+ * question: a vCPU that writes one of these pages after the answer leaves
+ * it in KVM's log, a device thread in gmem's dirty bitmap (marked before
+ * it writes), so the page goes again in a later round. */
+static bool chunk_untouched(struct vm_migration *m, uint64_t c, uint64_t n, uint64_t *untouched)
+{
+	int ret;
+
+	if (m->pagemap_fd < 0)
+		return false;
+	if (!(ret = gmem_untouched(&m->vm->mem, m->pagemap_fd, c, n, untouched)))
+		return true;
+	log_info("migration: reading /proc/self/pagemap: %s; every page is read from here",
+		 strerror(-ret));
+	pagemap_close(m);
+	return false;
+}
 
 /* Every page whose bit is set (all pages when bitmap is NULL), a chunk at a
  * time; with vm->dirty_manual each chunk's bits are cleared from KVM's log
@@ -490,7 +564,7 @@ static int send_page(struct vm_migration *m, uint64_t p)
 static int send_pages(struct vm_migration *m, const uint64_t *bitmap)
 {
 	static const uint64_t all[CLEAR_CHUNK / 64] = { [0 ... CLEAR_CHUNK / 64 - 1] = ~0ull };
-	uint64_t pages = m->vm->mem.ram_size / PAGE;
+	uint64_t pages = m->vm->mem.ram_size / PAGE, untouched[CLEAR_CHUNK / 64];
 	int ret;
 
 	for (uint64_t c = 0; c < pages; c += CLEAR_CHUNK) {
@@ -507,13 +581,21 @@ static int send_pages(struct vm_migration *m, const uint64_t *bitmap)
 				(unsigned long long)c, (unsigned long long)(end - c), strerror(-ret));
 			return ret;
 		}
+		/* Asked only now: logging is on, and with the manual log this
+		 * chunk was cleared just above (why it matters: chunk_untouched). */
+		bool skip = !bitmap && chunk_untouched(m, c, end - c, untouched);
+
 		for (uint64_t p = c; p < end; p++) {
 			if (bitmap && !(bitmap[p / 64] & (1ull << (p % 64)))) {
 				if (!bitmap[p / 64])
 					p |= 63;
 				continue;
 			}
-			if ((ret = send_page(m, p)))
+			if (skip && untouched[(p - c) / 64] & (1ull << ((p - c) % 64)))
+				ret = send_untouched(m, p);
+			else
+				ret = send_page(m, p);
+			if (ret)
 				return ret;
 		}
 	}
@@ -611,6 +693,11 @@ static int disks_handover(struct vm *vm, bool release)
 	return n;
 }
 
+static void set_untouched_fn(struct vm_migrate_status *st, void *arg)
+{
+	st->untouched_pages = *(const uint64_t *)arg;
+}
+
 static void finish_fn(struct vm_migrate_status *st, void *arg)
 {
 	const struct vm_migrate_status *f = arg;
@@ -696,8 +783,17 @@ static void *migrate_thread(void *arg)
 	uint64_t t_round = now_ns(), sent0 = 0;
 	struct round_info ri = { 0 };
 
-	if ((ret = send_pages(m, NULL)))
+	/* Dirty logging is on (above): the pagemap may be asked from here. */
+	pagemap_open(m);
+	ret = send_pages(m, NULL);
+	pagemap_close(m);
+	if (ret)
 		goto io_fail;
+	if (m->untouched) {
+		st_update(m, set_untouched_fn, &m->untouched);
+		log_info("migration: round 0: %llu pages never touched, sent as zeros unread",
+			 (unsigned long long)m->untouched);
+	}
 	for (;;) {
 		uint64_t t = now_ns(), sent;
 		double secs = (t - t_round) / 1e9;
@@ -936,6 +1032,7 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 		m->p.max_downtime_ms = VM_MIGRATE_DEFAULT_DOWNTIME_MS;
 	m->vm = vm;
 	m->fd = -1;
+	m->pagemap_fd = -1;
 	m->run_n = 0;
 	m->polled = m->seen_end = false;
 	atomic_store(&m->cancel, false);

@@ -6,7 +6,8 @@
  * turns on dirty logging (the memslots re-registered with
  * KVM_MEM_LOG_DIRTY_PAGES and gmem's bitmap enabled, in a short pause, when
  * the VM was not started with track_dirty_pages), sends all RAM (zero pages
- * as ZERO runs), then the dirty pages again and again (KVM's log + gmem's
+ * as ZERO runs; pages the kernel says were never populated, gmem_untouched,
+ * as zeros without reading them), then the dirty pages again and again (KVM's log + gmem's
  * marks) until what is left fits in max_downtime_ms at the measured rate,
  * or VM_MIGRATE_MAX_ROUNDS rounds (then it says so and stops anyway). Then
  * it pauses the VM (vm_pause quiesces the devices), sends the last dirty
@@ -81,6 +82,7 @@ struct vm_migrate_status {
 	unsigned throttle_pct;      /* auto-converge: the vCPUs' share of time asleep */
 	uint64_t bytes_sent;
 	uint64_t pages_sent, zero_pages;
+	uint64_t untouched_pages;   /* of zero_pages: never populated, sent unread (round 0) */
 	uint64_t dirty_pages_per_s; /* in the last round */
 	uint64_t remaining_bytes;   /* dirty at the last look */
 	uint64_t rate;              /* bytes/s measured */

@@ -8,11 +8,14 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/layout.h"
 #include "core/memory.h"
+#include "snap/memfile.h"
 
 static void test_small_ram_is_one_region(void **state)
 {
@@ -170,6 +173,106 @@ static void test_zero_written(void **state)
 	gmem_free(&m);
 }
 
+/* 32 MiB of guest RAM in 4 KiB host pages, and the pagemap to ask; skipped
+ * where /proc/self/pagemap cannot be opened (mvm then reads every page). A
+ * host with THP "always" would back a touched 2 MiB range whole, making the
+ * neighbours of a write present too: the test wants exact pages. */
+static int untouched_setup(struct gmem *m)
+{
+	int fd;
+
+	assert_int_equal(gmem_init(m, 32ULL << 20), 0);
+	assert_int_equal(madvise(m->base, m->ram_size, MADV_NOHUGEPAGE), 0);
+	fd = gmem_pagemap_open();
+	if (fd < 0) {
+		gmem_free(m);
+		print_message("/proc/self/pagemap: %s\n", strerror(-fd));
+		skip();
+	}
+	return fd;
+}
+
+static bool bit(const uint64_t *bits, uint64_t i)
+{
+	return bits[i / 64] & (1ull << (i % 64));
+}
+
+/* Written pages are not untouched; never-touched and discarded ones are. A
+ * page only read maps the shared zero page: present, so not untouched
+ * either (the migration reads it and finds zeros: correct, only slower). */
+static void test_untouched(void **state)
+{
+	struct gmem m;
+	uint64_t bits[8192 / 64];
+	int fd = untouched_setup(&m), n = 0;
+
+	/* Pages 1001, 1064 and 1099 written, 1030 read, 1050 written and
+	 * given back (a balloon's page). */
+	m.base[1001 * GMEM_PAGE_SIZE] = 1;
+	m.base[1064 * GMEM_PAGE_SIZE + 17] = 2;
+	m.base[1099 * GMEM_PAGE_SIZE + GMEM_PAGE_SIZE - 1] = 3;
+	assert_int_equal(*(volatile uint8_t *)(m.base + 1030 * GMEM_PAGE_SIZE), 0);
+	memset(m.base + 1050 * GMEM_PAGE_SIZE, 0xa5, GMEM_PAGE_SIZE);
+	assert_int_equal(gmem_discard(&m, 1050 * GMEM_PAGE_SIZE, GMEM_PAGE_SIZE), 0);
+
+	/* A range that starts and ends mid-word: bit i is page 1000 + i, and
+	 * the bits past n are cleared too. */
+	memset(bits, 0xff, sizeof(bits));
+	assert_int_equal(gmem_untouched(&m, fd, 1000, 100, bits), 0);
+	for (int i = 0; i < 100; i++) {
+		bool used = i == 1 || i == 30 || i == 64 || i == 99;
+
+		assert_int_equal(bit(bits, i), !used);
+	}
+	assert_true(bit(bits, 50));                      /* discarded */
+	assert_int_equal(bits[1] >> 36, 0);              /* bits 100..127 */
+	assert_int_equal(bits[2], ~0ull);                /* past (n+63)/64 words: not written */
+
+	/* All of RAM, in one call (several preads): only those four are used. */
+	assert_int_equal(gmem_untouched(&m, fd, 0, 8192, bits), 0);
+	for (int i = 0; i < 8192; i++)
+		n += bit(bits, i);
+	assert_int_equal(n, 8192 - 4);
+	assert_false(bit(bits, 1001) || bit(bits, 1030) || bit(bits, 1064) || bit(bits, 1099));
+
+	/* The range is checked; a bad fd is the pread's error. */
+	assert_int_equal(gmem_untouched(&m, fd, 0, 0, bits), -EINVAL);
+	assert_int_equal(gmem_untouched(&m, fd, 8192, 1, bits), -EINVAL);
+	assert_int_equal(gmem_untouched(&m, fd, 8000, 193, bits), -EINVAL);
+	assert_int_equal(gmem_untouched(&m, fd, UINT64_MAX, 2, bits), -EINVAL);
+	assert_int_equal(gmem_untouched(&m, -1, 0, 64, bits), -EBADF);
+	close(fd);
+	gmem_free(&m);
+}
+
+/* A snapshot's memory file mapped over guest RAM (as a restore does): its
+ * pages are not present until touched, yet they hold the file's data, so
+ * once file_mapped is set gmem_untouched() refuses to answer for any page. */
+static void test_untouched_off_over_a_file(void **state)
+{
+	char path[] = "/tmp/mvm-test-memfile-XXXXXX", err[256] = "";
+	uint8_t page[GMEM_PAGE_SIZE];
+	uint64_t bits[1];
+	struct gmem m;
+	int fd = untouched_setup(&m), file;
+
+	file = mkstemp(path);
+	assert_true(file >= 0);
+	unlink(path);
+	memset(page, 0x42, sizeof(page));
+	assert_int_equal(pwrite(file, page, sizeof(page), 0), (ssize_t)sizeof(page));
+	assert_int_equal(gmem_untouched(&m, fd, 0, 64, bits), 0);   /* anonymous: it answers */
+	m.file_mapped = true;   /* what the restore does before snap_mem_map() */
+	assert_int_equal(snap_mem_map(file, 0, m.base, GMEM_PAGE_SIZE, err, sizeof(err)), 0);
+	close(file);
+	assert_int_equal(gmem_untouched(&m, fd, 0, 64, bits), -ENOTSUP);
+	assert_int_equal(gmem_untouched(&m, fd, 4096, 64, bits), -ENOTSUP);  /* anywhere */
+	/* Why: page 0 was never touched in this process, yet it is not zeros. */
+	assert_int_equal(m.base[0], 0x42);
+	close(fd);
+	gmem_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +284,8 @@ int main(void)
 		cmocka_unit_test(test_bad_sizes_refused),
 		cmocka_unit_test(test_ram_not_in_core_dumps),
 		cmocka_unit_test(test_zero_written),
+		cmocka_unit_test(test_untouched),
+		cmocka_unit_test(test_untouched_off_over_a_file),
 	};
 	return cmocka_run_group_tests_name("memory", tests, NULL, NULL);
 }
