@@ -7,7 +7,8 @@ MVM_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-fu
 # liburing (virtio-blk I/O), libslirp (user networking), json-c (config file and API),
 # zlib (CRC32 of the snapshot file's sections).
 # libseccomp (the per-thread syscall allow-lists, src/util/sandbox.c).
-LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz -lseccomp
+# libxxhash (XXH64, the migration stream's checksum, src/snap/stream.c).
+LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz -lseccomp -lxxhash
 
 BUILD   ?= build
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
