@@ -7,7 +7,8 @@ MVM_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-fu
 # liburing (virtio-blk I/O), libslirp (user networking), json-c (config file and API),
 # zlib (CRC32 of the snapshot file's sections).
 # libseccomp (the per-thread syscall allow-lists, src/util/sandbox.c).
-LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz -lseccomp
+# libxxhash (XXH64, the migration stream's checksum, src/snap/stream.c).
+LDLIBS  += -lpthread -luring -lslirp -ljson-c -lz -lseccomp -lxxhash
 
 BUILD   ?= build
 SRCS    := $(sort $(wildcard src/*.c src/*/*.c src/*/*/*.c))
@@ -148,7 +149,7 @@ FUZZ_OBJ_CFLAGS := $(filter-out -MMD -MP,$(MVM_CFLAGS)) -MMD -MP -g -O1 -fsaniti
 FUZZ_LIB_TARGETS := $(patsubst tests/fuzz/%.c,%,$(filter-out tests/fuzz/fuzz_http.c tests/fuzz/fuzz_snap.c, \
                     $(sort $(wildcard tests/fuzz/fuzz_*.c))))
 FUZZ_LIBOBJS := $(LIBSRCS:%.c=$(BUILD)/fuzz/obj/%.o)
-.PHONY: fuzz fuzz-snap-seeds
+.PHONY: fuzz fuzz-snap-seeds fuzz-stream-seeds
 fuzz: $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_snap $(FUZZ_LIB_TARGETS:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/api/http.c
@@ -178,6 +179,12 @@ fuzz-snap-seeds: tests/fuzz/fuzz_snap.c src/snap/format.c src/util/err.c
 	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/snap
 	$(CC) $(MVM_CFLAGS) $(CFLAGS) -DFUZZ_SNAP_GEN_SEEDS -o $(BUILD)/fuzz/gen_snap_seeds $^ -lz
 	$(BUILD)/fuzz/gen_snap_seeds tests/fuzz/corpus/snap
+
+# Rewrite the migration stream's seeds with the real writer (after a stream format change).
+fuzz-stream-seeds: tests/fuzz/fuzz_stream.c src/snap/stream.c
+	@mkdir -p $(BUILD)/fuzz tests/fuzz/corpus/stream
+	$(CC) $(MVM_CFLAGS) $(CFLAGS) -DFUZZ_STREAM_GEN_SEEDS -o $(BUILD)/fuzz/gen_stream_seeds $^ -lxxhash
+	$(BUILD)/fuzz/gen_stream_seeds tests/fuzz/corpus/stream
 # ---- end of the fuzz targets block ----
 
 # ---- make install (mvm, man pages, bash completion, the guest SDK and its mvm-guest.pc) ----

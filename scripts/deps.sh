@@ -8,7 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
-pkgs=(build-essential make gcc binutils clang libcmocka-dev liburing-dev libslirp-dev libjson-c-dev zlib1g-dev libseccomp-dev qemu-system-x86 busybox-static cpio
+pkgs=(build-essential make gcc binutils clang libcmocka-dev liburing-dev libslirp-dev libjson-c-dev zlib1g-dev libseccomp-dev libxxhash-dev qemu-system-x86 busybox-static cpio
 	lz4 xz-utils zstd gzip e2fsprogs coreutils curl
 	debhelper dpkg-dev pkgconf groff-base)
 

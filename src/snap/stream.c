@@ -1,19 +1,18 @@
 /* stream.c - the migration stream's header and records: encode, decode, check (stream.h). */
 #include "snap/stream.h"
 #include "snap/format.h"
-#include "util/crc32c.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #define R_TYPE  0
 #define R_LEN   4
 #define R_ARG0  8
 #define R_ARG1  16
-#define R_CRC   24
-#define R_RES   28
+#define R_CHECK 24
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -37,11 +36,21 @@ static uint64_t get64(const uint8_t *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-static uint32_t crc_of(const void *a, size_t alen, const void *b, size_t blen)
+/* A record's check: XXH64 of its first 24 header bytes (seed 0), whose value seeds XXH64 of
+ * the payload (also for an empty payload). Chained one-shot calls rather than the streaming API
+ * (XXH64_reset/update/digest): a stack-allocated XXH64_state_t needs XXH_STATIC_LINKING_ONLY,
+ * whose struct layout xxhash.h says may change between versions and must not be used with the
+ * shared library we link; XXH64_createState() would be a malloc per record. The seed carries
+ * all 64 bits of the header's hash, so a change in either part changes the check. */
+static uint64_t rec_check(const uint8_t *hdr, const void *payload, size_t len)
 {
-	uint32_t crc = crc32c(0, a, alen);
+	return XXH64(payload, len, XXH64(hdr, R_CHECK, 0));
+}
 
-	return blen ? crc32c(crc, b, blen) : crc;
+/* The stream header's check: the low 32 bits of XXH64 (seed 0) of its first 12 bytes. */
+static uint32_t hdr_check(const uint8_t *hdr)
+{
+	return (uint32_t)XXH64(hdr, 12, 0);
 }
 
 const char *snap_rec_name(uint32_t type)
@@ -60,7 +69,7 @@ void snap_stream_put_header(uint8_t out[SNAP_STREAM_HDR_SIZE])
 	memset(out, 0, SNAP_STREAM_HDR_SIZE);
 	memcpy(out, SNAP_STREAM_MAGIC, 8);
 	put32(out + 8, SNAP_STREAM_VERSION);
-	put32(out + 12, crc_of(out, 12, NULL, 0));
+	put32(out + 12, hdr_check(out));
 }
 
 int snap_stream_check_header(const uint8_t in[SNAP_STREAM_HDR_SIZE], char *err, size_t errlen)
@@ -71,14 +80,16 @@ int snap_stream_check_header(const uint8_t in[SNAP_STREAM_HDR_SIZE], char *err, 
 		snprintf(err, errlen, "not an mvm migration stream (no %s header)", SNAP_STREAM_MAGIC);
 		return -EINVAL;
 	}
-	if (get32(in + 12) != crc_of(in, 12, NULL, 0)) {
-		snprintf(err, errlen, "the stream's header is corrupted (CRC mismatch)");
-		return -EINVAL;
-	}
+	/* The version first: how the check is computed is the version's (version 2 had a
+	 * CRC-32C there), so another version's header fails the check without being corrupted. */
 	if (version != SNAP_STREAM_VERSION) {
 		snprintf(err, errlen, "migration stream version %u; this mvm reads version %u "
 			 "(migrate between mvm versions that share a stream version)", version,
 			 SNAP_STREAM_VERSION);
+		return -EINVAL;
+	}
+	if (get32(in + 12) != hdr_check(in)) {
+		snprintf(err, errlen, "the stream's header is corrupted (checksum mismatch)");
 		return -EINVAL;
 	}
 	return 0;
@@ -92,7 +103,7 @@ void snap_stream_put_rec(uint8_t out[SNAP_STREAM_REC_SIZE], uint32_t type, uint6
 	put32(out + R_LEN, len);
 	put64(out + R_ARG0, arg0);
 	put64(out + R_ARG1, arg1);
-	put32(out + R_CRC, crc_of(out, R_CRC, payload, len));
+	put64(out + R_CHECK, rec_check(out, payload, len));
 }
 
 static int bad(char *err, size_t errlen, const struct snap_rec *r, const char *what)
@@ -109,11 +120,9 @@ int snap_stream_parse(const uint8_t in[SNAP_STREAM_REC_SIZE], uint64_t max_pages
 	r->len = get32(in + R_LEN);
 	r->arg0 = get64(in + R_ARG0);
 	r->arg1 = get64(in + R_ARG1);
-	r->crc = get32(in + R_CRC);
+	r->check = get64(in + R_CHECK);
 	if (r->type < 1 || r->type > SNAP_REC_MAX_TYPE)
 		return bad(err, errlen, r, "unknown record type (garbage, or a newer mvm)");
-	if (get32(in + R_RES))
-		return bad(err, errlen, r, "reserved field is not zero");
 	switch (r->type) {
 	case SNAP_REC_RAM:
 	case SNAP_REC_ZERO:
@@ -143,15 +152,15 @@ int snap_stream_parse(const uint8_t in[SNAP_STREAM_REC_SIZE], uint64_t max_pages
 			return bad(err, errlen, r, "unexpected payload");
 		break;
 	}
-	if (r->len == 0 && r->crc != crc_of(in, R_CRC, NULL, 0))
-		return bad(err, errlen, r, "CRC mismatch (the stream is corrupted)");
+	if (r->len == 0 && r->check != rec_check(in, NULL, 0))
+		return bad(err, errlen, r, "checksum mismatch (the stream is corrupted)");
 	return 0;
 }
 
-bool snap_stream_crc_ok(const uint8_t hdr[SNAP_STREAM_REC_SIZE], const struct snap_rec *r,
-			const void *payload)
+bool snap_stream_check_ok(const uint8_t hdr[SNAP_STREAM_REC_SIZE], const struct snap_rec *r,
+			  const void *payload)
 {
-	return crc_of(hdr, R_CRC, payload, r->len) == r->crc;
+	return rec_check(hdr, payload, r->len) == r->check;
 }
 
 bool snap_stream_is_zero(const void *p, size_t len)
@@ -230,8 +239,8 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 			}
 			if ((ret = rd(read, rctx, s, dst, r.len, err, errlen)))
 				return ret;
-			if (!snap_stream_crc_ok(h, &r, dst)) {
-				snprintf(err, errlen, "migration stream: RAM pages %llu+%llu: CRC "
+			if (!snap_stream_check_ok(h, &r, dst)) {
+				snprintf(err, errlen, "migration stream: RAM pages %llu+%llu: checksum "
 					 "mismatch (the stream is corrupted)",
 					 (unsigned long long)r.arg0, (unsigned long long)r.arg1);
 				ret = -EINVAL;
@@ -253,10 +262,10 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 			free(buf);
 			return ret;
 		}
-		if (!snap_stream_crc_ok(h, &r, buf)) {
+		if (!snap_stream_check_ok(h, &r, buf)) {
 			free(buf);
-			snprintf(err, errlen, "migration stream: %s record: CRC mismatch (the stream "
-				 "is corrupted)", snap_rec_name(r.type));
+			snprintf(err, errlen, "migration stream: %s record: checksum mismatch (the "
+				 "stream is corrupted)", snap_rec_name(r.type));
 			ret = -EINVAL;
 			goto bad_at;
 		}

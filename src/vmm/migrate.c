@@ -322,7 +322,7 @@ static int recv_ctl(int fd, int ms, struct snap_rec *r, char *msg, size_t msglen
 		return ret;
 	if (r->len && (ret = read_full(&fd, buf, r->len)))
 		return mfail(err, errlen, ret, "the connection broke inside a message");
-	if (!snap_stream_crc_ok(h, r, buf))
+	if (!snap_stream_check_ok(h, r, buf))
 		return mfail(err, errlen, -EINVAL, "a corrupted %s message", snap_rec_name(r->type));
 	buf[r->len] = 0;
 	if (msg)
@@ -517,7 +517,7 @@ static int flush_run(struct vm_migration *m)
 }
 
 /* Page p of the RAM mapping into the run: copied first, so a vCPU writing
- * it meanwhile cannot make the CRC lie (the page stays dirty and goes again). */
+ * it meanwhile cannot make the checksum lie (the page stays dirty and goes again). */
 static int send_page(struct vm_migration *m, uint64_t p)
 {
 	const uint8_t *src = m->vm->mem.base + p * PAGE;

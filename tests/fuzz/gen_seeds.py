@@ -6,7 +6,8 @@ Usage: python3 tests/fuzz/gen_seeds.py [CORPUS_DIR]   (default: tests/fuzz/corpu
 Each seed is a valid (or nearly valid) input in the target's input format, so the fuzzer starts
 past the first checks: rings with real chains, kernels each loader accepts, config documents and
 API bodies as Firecracker's clients send them. Crash inputs kept as regression tests live next
-to them (named crash-*) and are not written here. fuzz_http and fuzz_snap have seeds of their own.
+to them (named crash-*) and are not written here. fuzz_http has seeds of its own; fuzz_snap's and
+fuzz_stream's are written by mvm's own writers (make fuzz-snap-seeds, make fuzz-stream-seeds).
 """
 import json
 import os

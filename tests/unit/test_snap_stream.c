@@ -1,5 +1,6 @@
-/* test_snap_stream.c - the migration stream: round trip, truncation at every byte, bit flips,
- * another version, records out of order, runs past RAM. */
+/* test_snap_stream.c - the migration stream: round trip, the version-3 checks (XXH64) computed
+ * independently, truncation at every byte, bit flips, another version (a real version-2 header),
+ * records out of order, runs past RAM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "snap/format.h"
 #include "snap/stream.h"
-#include "util/crc32c.h"
 
 #define PAGES 8u
 
@@ -204,8 +205,111 @@ static void test_every_bit_flip_refused(void **unused)
 	free(b.p);
 }
 
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The format, computed here from libxxhash, not through stream.c: the header's check is the low
+ * 32 bits of XXH64(first 12 bytes, seed 0); a record's is XXH64(payload, len, XXH64(first 24
+ * bytes, seed 0)), a little-endian u64 at offset 24. */
+static void test_checks_are_xxh64(void **unused)
+{
+	uint8_t h[SNAP_STREAM_HDR_SIZE], rec[SNAP_STREAM_REC_SIZE];
+	const char pl[] = "payload bytes";
+	uint32_t hc;
+
+	snap_stream_put_header(h);
+	assert_memory_equal(h, "MVMMIGR\0\3\0\0\0", 12);
+	hc = (uint32_t)XXH64(h, 12, 0);
+	assert_int_equal(h[12] | h[13] << 8 | h[14] << 16 | (uint32_t)h[15] << 24, hc);
+
+	snap_stream_put_rec(rec, SNAP_REC_ERROR, 0x1122334455667788ull, 42, pl, sizeof(pl));
+	assert_int_equal(rec[0], SNAP_REC_ERROR);
+	assert_int_equal(rec[4], sizeof(pl));
+	assert_int_equal(le64(rec + 8), 0x1122334455667788ull);
+	assert_int_equal(le64(rec + 16), 42);
+	assert_int_equal(le64(rec + 24), XXH64(pl, sizeof(pl), XXH64(rec, 24, 0)));
+	snap_stream_put_rec(rec, SNAP_REC_END, 0, 0, NULL, 0);
+	assert_int_equal(le64(rec + 24), XXH64(NULL, 0, XXH64(rec, 24, 0)));
+}
+
+/* A flipped payload bit, a flipped header bit, a flipped check bit: each refused as a checksum
+ * mismatch, by snap_stream_check_ok() and by the whole receiver. */
+static void test_flips_fail_the_check(void **unused)
+{
+	uint8_t rec[SNAP_STREAM_REC_SIZE];
+	uint8_t page[SNAP_STREAM_PAGE];
+	char err[256];
+	struct snap_rec r;
+	struct sbuf b;
+	struct dst d;
+
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)(i * 13);
+	snap_stream_put_rec(rec, SNAP_REC_RAM, 1, 1, page, sizeof(page));
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), 0);
+	assert_true(snap_stream_check_ok(rec, &r, page));
+	page[4095] ^= 0x80;                                   /* payload */
+	assert_false(snap_stream_check_ok(rec, &r, page));
+	page[4095] ^= 0x80;
+	rec[8] ^= 0x02;                                       /* arg0: page 3, still in RAM */
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), 0);
+	assert_false(snap_stream_check_ok(rec, &r, page));
+	rec[8] ^= 0x02;
+	rec[31] ^= 0x40;                                      /* the check's top byte */
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), 0);
+	assert_false(snap_stream_check_ok(rec, &r, page));
+	rec[31] ^= 0x40;
+	/* A record without payload is checked by snap_stream_parse() itself. */
+	snap_stream_put_rec(rec, SNAP_REC_ZERO, 4, 2, NULL, 0);
+	rec[16] ^= 0x01;                                      /* arg1: 3 pages */
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "checksum mismatch"));
+
+	/* Through the receiver: the second RAM record's last payload byte, then its arg0. */
+	build(&b);
+	size_t second_ram = b.len - (SNAP_STREAM_REC_SIZE + sizeof(state_blob)) -
+			    SNAP_STREAM_REC_SIZE - (SNAP_STREAM_REC_SIZE + SNAP_STREAM_PAGE);
+	assert_int_equal(le64(b.p + second_ram + 8), 2);
+	b.p[second_ram + SNAP_STREAM_REC_SIZE + SNAP_STREAM_PAGE - 1] ^= 1;
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "RAM pages 2+1: checksum mismatch"));
+	free(d.state);
+	b.p[second_ram + SNAP_STREAM_REC_SIZE + SNAP_STREAM_PAGE - 1] ^= 1;
+	b.p[second_ram + 8] ^= 1;
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "RAM pages 3+1: checksum mismatch"));
+	free(d.state);
+	b.p[second_ram + 8] ^= 1;
+	/* The STATE record's payload. */
+	b.p[b.len - SNAP_STREAM_REC_SIZE - 1] ^= 4;
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "STATE record: checksum mismatch"));
+	free(d.state);
+	b.p[b.len - SNAP_STREAM_REC_SIZE - 1] ^= 4;
+	/* The stream header's check. */
+	b.p[13] ^= 1;
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "header is corrupted (checksum mismatch)"));
+	free(d.state);
+	b.p[13] ^= 1;
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), 0);
+	free(d.state);
+	free(b.p);
+}
+
 static void test_bad_version_and_garbage(void **unused)
 {
+	/* What a version-2 mvm sends: its check is CRC-32C, not XXH64. */
+	static const uint8_t v2[SNAP_STREAM_HDR_SIZE] = {
+		0x4d, 0x56, 0x4d, 0x4d, 0x49, 0x47, 0x52, 0x00, 0x02, 0x00, 0x00, 0x00,
+		0x4d, 0x71, 0x25, 0x6a,
+	};
 	uint8_t h[SNAP_STREAM_HDR_SIZE];
 	char err[256];
 	struct sbuf b;
@@ -213,19 +317,25 @@ static void test_bad_version_and_garbage(void **unused)
 
 	snap_stream_put_header(h);
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), 0);
-	/* Version 3 with a correct CRC: refused for its version. */
-	h[8] = 3;
+	assert_int_equal(snap_stream_check_header(v2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "migration stream version 2; this mvm reads version 3"));
+	/* The same through the receiver, with a version-2 stream behind the header. */
+	memset(&b, 0, sizeof(b));
+	put(&b, v2, sizeof(v2));
+	put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, 0, "{}", 2);
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "version 2; this mvm reads version 3"));
+	free(b.p);
+	/* A later version with a right XXH64 check: refused for its version too. */
+	h[8] = 4;
 	{
-		uint8_t v2[SNAP_STREAM_HDR_SIZE];
-		uint32_t c;
+		uint32_t c = (uint32_t)XXH64(h, 12, 0);
 
-		memcpy(v2, h, sizeof(v2));
-		c = crc32c(0, v2, 12);
 		for (int i = 0; i < 4; i++)
-			v2[12 + i] = (uint8_t)(c >> (8 * i));
-		assert_int_equal(snap_stream_check_header(v2, err, sizeof(err)), -EINVAL);
-		assert_non_null(strstr(err, "version 3"));
+			h[12 + i] = (uint8_t)(c >> (8 * i));
 	}
+	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "version 4; this mvm reads version 3"));
 	memcpy(h, "GET / HT", 8);
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not an mvm migration stream"));
@@ -301,6 +411,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_checks_are_xxh64),
+		cmocka_unit_test(test_flips_fail_the_check),
 		cmocka_unit_test(test_truncated_everywhere),
 		cmocka_unit_test(test_every_bit_flip_refused),
 		cmocka_unit_test(test_bad_version_and_garbage),
