@@ -90,6 +90,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 cpu="$cpu, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 # Physical paths: the test host VM gets each file at its resolved path (tests/testhost/run.sh).
 export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_TICKS=$ticks BENCH_DOWNTIME_MS=$downtime BENCH_DIRTY=$dirty
+export BENCH_DST_ARGS=${BENCH_DST_ARGS:-}
 BENCH_MVM=$(readlink -f "$MVM_ROOT/build/mvm")
 BENCH_KERNEL=$(readlink -f "$MVM_BZIMAGE") BENCH_INITRD=$(readlink -f "$initrd")
 runner=$(readlink -f "$here/lib/migrate-run.sh")
@@ -123,7 +124,7 @@ else
 	fargs=()
 	for f in "${files[@]}"; do fargs+=(--file "$f"); done
 	envs=()
-	for e in N MEM TIMEOUT TICKS DOWNTIME_MS DIRTY MVM KERNEL INITRD; do
+	for e in N MEM TIMEOUT TICKS DOWNTIME_MS DIRTY MVM KERNEL INITRD DST_ARGS; do
 		v=BENCH_$e
 		envs+=(--env "$v=${!v}")
 	done

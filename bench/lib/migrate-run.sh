@@ -123,7 +123,10 @@ mvm_migrate() {
 	if ! wait_tick "$base.src.out" "$ticks" "$spid" || ! wait_ready "$base.src.out" "$sc" "$spid"; then
 		killwait "$spid"; broken "mvm source ($sc): no MVM-TICK=$ticks or no MVM-MEMDIRTY-READY" "$base.src.out" "$base.src.err"; return 1
 	fi
-	stamped "$base.dst.out" "$base.dst.err" "$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port"
+	# BENCH_DST_ARGS: extra flags for the destination mvm (--trace-exits, to see what its vCPU
+	# does between the hand-over and the guest's first tick); unquoted, one word each.
+	# shellcheck disable=SC2086
+	stamped "$base.dst.out" "$base.dst.err" "$BENCH_MVM" run --incoming "tcp:127.0.0.1:$port" ${BENCH_DST_ARGS:-}
 	dpid=$BG_PID
 	wait_re "$base.dst.err" "waiting for the stream" "$dpid" 10 ||
 		{ killwait "$spid" "$dpid"; broken "mvm destination did not listen" "$base.dst.err"; return 1; }
