@@ -212,14 +212,12 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* snap_stream_read_fn: exactly len bytes, -EPIPE at the end of the stream. */
-static int read_full(void *ctx, void *buf, size_t len)
+/* One recv(): at least one byte into buf (*got), -EPIPE at the end of the
+ * stream, -ETIMEDOUT when SO_RCVTIMEO passed. */
+static int recv_some(int fd, void *buf, size_t len, size_t *got)
 {
-	int fd = *(int *)ctx;
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -227,8 +225,24 @@ static int read_full(void *ctx, void *buf, size_t len)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
 		if (n == 0)
 			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
+		*got = (size_t)n;
+		return 0;
+	}
+}
+
+/* snap_stream_read_fn: exactly len bytes, -EPIPE at the end of the stream. */
+static int read_full(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	uint8_t *p = buf;
+	size_t got;
+	int ret;
+
+	while (len) {
+		if ((ret = recv_some(fd, p, len, &got)))
+			return ret;
+		p += got;
+		len -= got;
 	}
 	return 0;
 }
@@ -247,22 +261,6 @@ struct in_reader {
 	uint8_t *buf;
 	size_t pos, len;
 };
-
-static int recv_some(int fd, void *buf, size_t len, size_t *got)
-{
-	for (;;) {
-		ssize_t n = recv(fd, buf, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		if (n == 0)
-			return -EPIPE;
-		*got = (size_t)n;
-		return 0;
-	}
-}
 
 /* snap_stream_read_fn over an in_reader: exactly len bytes, -EPIPE at the end. */
 static int read_buffered(void *ctx, void *dst, size_t len)
