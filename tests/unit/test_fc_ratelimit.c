@@ -18,6 +18,7 @@
 #include "api/fc_patch.h"
 #include "api/http.h"
 #include "api/server.h"
+#include "api_route.h"
 #include "util/log.h"
 
 static char err[FC_ERR_MAX + 256];
@@ -253,23 +254,6 @@ static void test_patch_net(void **st)
 
 /* The routes: PATCH before InstanceStart is refused as Firecracker refuses it; after it,
  * an unknown id or a bad body is a 400 with a fault_message, before the VM is touched. */
-static int route(struct api_vmm *a, const char *method, const char *path, const char *body,
-		 char *fault, size_t len)
-{
-	char buf[1024];
-	struct http_request req;
-	struct api_response r = { 0 };
-	int n = snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-			 "\r\n%s", method, path, strlen(body), body);
-
-	assert_true(n > 0 && (size_t)n < sizeof(buf));
-	assert_int_equal(http_parse_request(buf, (size_t)n, &req), 0);
-	api_route(a, &req, &r);
-	snprintf(fault, len, "%s", r.body ? r.body : "");
-	free(r.body);
-	return r.status;
-}
-
 static void test_patch_routes(void **st)
 {
 	struct vm_config cfg;

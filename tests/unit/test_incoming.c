@@ -20,6 +20,7 @@
 #include "api/fc_config.h"
 #include "api/migrate.h"
 #include "api/server.h"
+#include "api_route.h"
 #include "cli/cli.h"
 #include "core/vmstop.h"
 #include "snap/stream.h"
@@ -307,24 +308,7 @@ static void test_cli(void **state)
 	cli_free_run(&cfg);
 }
 
-/* ---- the API during an incoming migration ---- */
-
-static int route(struct api_vmm *a, const char *method, const char *path, const char *body,
-		 char *out, size_t len)
-{
-	char buf[1024];
-	struct http_request req;
-	struct api_response r = { 0 };
-	int n = snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-			 "\r\n%s", method, path, strlen(body), body);
-
-	assert_true(n > 0 && (size_t)n < sizeof(buf));
-	assert_int_equal(http_parse_request(buf, (size_t)n, &req), 0);
-	api_route(a, &req, &r);
-	snprintf(out, len, "%s", r.body ? r.body : "");
-	free(r.body);
-	return r.status;
-}
+/* ---- the API during an incoming migration (route(): api_route.h) ---- */
 
 static int starts;
 
