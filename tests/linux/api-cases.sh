@@ -198,7 +198,7 @@ case_api-1000() {
 # api_boot NAME EXTRA_CMDLINE [METRICS_PATH].
 api_boot() {
 	local name=$1 fifo=$work/$1.fifo img=$work/$1.img
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	dd if=/dev/zero of="$img" bs=1M count=4 2>/dev/null
 	# Opened read-write first: neither this open nor mvm's read open of the FIFO waits.
 	exec 3<>"$fifo"
@@ -368,7 +368,7 @@ case_api-serial-stall() {
 	local reader t_stop q dropped tp tr ts n check
 	secs() { awk -v a="$1" -v b="$(mvm_now)" 'BEGIN { printf "%.2f", b - a }'; }
 	under1() { awk -v t="$1" 'BEGIN { exit !(t < 1) }'; }
-	mkfifo "$in" "$out"
+	rm -f "$in" "$out"; mkfifo "$in" "$out"
 	exec 3<>"$in"
 	exec 4<>"$out"   # the FIFO outlives mvm: what it holds is read at the end
 	API_SOCK=$work/$name.sock VM_NAME=$name VM_OUT=$work/$name.out VM_ERR=$work/$name.err VM_RC=

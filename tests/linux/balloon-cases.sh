@@ -31,7 +31,7 @@ balloon_wait_actual() {
 case_balloon() {
 	have_curl balloon || return
 	local fifo=$work/balloon.fifo rss0 rss1 rss2 drop t0 secs
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	exec 3<>"$fifo"
 	api_start balloon "$fifo" || { exec 3>&-; return; }
 	bad=
@@ -106,7 +106,7 @@ case_balloon-snapshot() {
 	have_curl balloon-snapshot || return
 	local name=balloon-snapshot fifo=$work/balloon-snapshot.fifo fifo2=$work/balloon-snapshot2.fifo
 	local dir=$work/balloon-snap mem_kb out
-	mkfifo "$fifo" "$fifo2"
+	rm -f "$fifo" "$fifo2"; mkfifo "$fifo" "$fifo2"
 	exec 3<>"$fifo"
 	api_start "$name" "$fifo" || { exec 3>&-; return; }
 	bad=
@@ -156,7 +156,7 @@ case_balloon-snapshot() {
 case_balloon-reporting() {
 	have_curl balloon-reporting || return
 	local name=balloon-reporting fifo=$work/balloon-reporting.fifo rss0 rss1 drop t0 secs r
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	exec 3<>"$fifo"
 	api_start "$name" "$fifo" || { exec 3>&-; return; }
 	bad=

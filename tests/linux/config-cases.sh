@@ -207,7 +207,7 @@ case_config-file-fc-devices() {
   "entropy": { "rate_limiter": { "bandwidth": { "size": 65536, "refill_time": 100 } } }
 }
 JSON
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	exec 3<>"$fifo"
 	api_start "$name" "$fifo" --config-file "$f" || { exec 3>&-; return; }
 	bad=

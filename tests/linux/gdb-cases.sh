@@ -181,7 +181,7 @@ case_gdb-linux() {
 	detach
 	EOS
 	rm -f "$work/gdb-linux.fifo"
-	mkfifo "$work/gdb-linux.fifo"
+	rm -f "$work/gdb-linux.fifo"; mkfifo "$work/gdb-linux.fifo"
 	vm_start gdb-linux "$work/gdb-linux.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port"
 	exec 3>"$work/gdb-linux.fifo"
 	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?

@@ -12,7 +12,7 @@ VIRTIO_CASES=(blk-write blk-ro blk-root bad-disk-missing rng hvc net-user net-us
 # then write lines with `say`, finish with close_session SECS).
 open_session() {
 	local name=$1 fifo=$work/$1.fifo; shift
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	vm_start "$name" "$fifo" "$@"
 	exec 3>"$fifo"
 	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
@@ -137,7 +137,7 @@ case_rng() {
 # --console virtio: stdin goes to hvc0, where the guest runs its shell.
 case_hvc() {
 	local fifo=$work/hvc.fifo r
-	mkfifo "$fifo"
+	rm -f "$fifo"; mkfifo "$fifo"
 	vm_start hvc "$fifo" run --kernel "$kernel" --initrd "$initrd" --console virtio \
 		--cmdline "$BASE_CMDLINE mvmtest=hvc"
 	exec 3>"$fifo"
