@@ -18,15 +18,31 @@ enum {
 };
 
 #define A_UIP   0x80
+#define A_DV_MASK 0x70
+#define A_DV_RUN  0x20 /* 32.768 kHz time base, oscillator on, not in reset */
 #define B_SET   0x80
+#define B_AIE   0x20
+#define C_IRQF  0x80
+#define C_AF    0x20
 #define B_DM    0x04 /* 1 = binary, 0 = BCD */
 #define B_24H   0x02
 #define D_VRT   0x80
 #define HOUR_PM 0x80
 
-static time_t host_now(void)
+/* CLOCK_REALTIME itself, not time(): glibc's time() reads the coarse clock,
+ * which lags the second boundary by up to a tick, and register A's
+ * update-in-progress bit must agree with the seconds register. */
+static uint64_t host_now_ns(void)
 {
-	return time(NULL);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * RTC_NS + (uint64_t)ts.tv_nsec;
+}
+
+static time_t host_sec(const struct rtc *r)
+{
+	return (time_t)(r->now_ns() / RTC_NS);
 }
 
 void rtc_init(struct rtc *r, struct irq_line irq)
@@ -34,7 +50,7 @@ void rtc_init(struct rtc *r, struct irq_line irq)
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->irq = irq;
-	r->now = host_now;
+	r->now_ns = host_now_ns;
 	r->regs.cmos[REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate */
 	r->regs.cmos[REG_B] = B_24H;
 	r->regs.cmos[REG_D] = D_VRT;
@@ -100,7 +116,7 @@ static int decode_hour(const struct rtc_regs *s, uint8_t v)
 
 static void guest_tm(struct rtc *r, struct tm *tm)
 {
-	time_t t = r->now() + (time_t)r->regs.offset_s;
+	time_t t = host_sec(r) + (time_t)r->regs.offset_s;
 
 	if (!gmtime_r(&t, tm))
 		memset(tm, 0, sizeof(*tm));
@@ -158,7 +174,26 @@ static void commit(struct rtc *r)
 	tm.tm_mon = mon - 1;
 	tm.tm_year = cent * 100 + year - 1900;
 	t = timegm(&tm);
-	r->regs.offset_s = (int64_t)t - (int64_t)r->now();
+	r->regs.offset_s = (int64_t)t - (int64_t)host_sec(r);
+}
+
+/* The clock updates once a second unless register A stops its divider or
+ * register B's SET holds it. */
+static bool clock_runs(const struct rtc_regs *s)
+{
+	return (s->cmos[REG_A] & A_DV_MASK) == A_DV_RUN && !(s->cmos[REG_B] & B_SET);
+}
+
+/* Update-in-progress as the MC146818 shows it: from RTC_UIP_BEFORE_NS before
+ * each second boundary until the update cycle ends RTC_UIP_AFTER_NS after
+ * it. Guests wait for its falling edge to learn where a second starts
+ * (kvm-unit-tests' s3 test sets its alarm right after one). */
+static bool update_in_progress(const struct rtc *r)
+{
+	uint64_t frac = r->now_ns() % RTC_NS;
+
+	return clock_runs(&r->regs) &&
+	       (frac >= RTC_NS - RTC_UIP_BEFORE_NS || frac < RTC_UIP_AFTER_NS);
 }
 
 static uint8_t data_read(struct rtc *r)
@@ -174,7 +209,7 @@ static uint8_t data_read(struct rtc *r)
 	}
 	switch (reg) {
 	case REG_A:
-		return s->cmos[REG_A] & ~A_UIP; /* never mid-update */
+		return (uint8_t)((s->cmos[REG_A] & ~A_UIP) | (update_in_progress(r) ? A_UIP : 0));
 	case REG_C:
 		v = s->cmos[REG_C];
 		s->cmos[REG_C] = 0;
@@ -248,6 +283,52 @@ void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* ---- the alarm, as a wake source ---- */
+
+/* An alarm byte of 0xc0-0xff matches any value ("don't care"); otherwise
+ * it must equal the register as the clock shows it, in the same format. */
+static bool alarm_byte_matches(uint8_t alarm, uint8_t now)
+{
+	return (alarm & 0xc0) == 0xc0 || alarm == now;
+}
+
+int rtc_alarm_next(struct rtc *r, uint64_t *host_ns)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&r->lock);
+	const struct rtc_regs *s = &r->regs;
+
+	if ((s->cmos[REG_B] & B_AIE) && clock_runs(s)) {
+		time_t now = host_sec(r);
+
+		/* Every time of day comes round within a day (plus a leap second). */
+		for (time_t k = 1; k <= 86401; k++) {
+			time_t g = now + k + (time_t)s->offset_s;
+			struct tm tm;
+
+			if (!gmtime_r(&g, &tm))
+				break;
+			if (alarm_byte_matches(s->cmos[REG_SEC_ALARM], time_field(s, &tm, REG_SEC)) &&
+			    alarm_byte_matches(s->cmos[REG_MIN_ALARM], time_field(s, &tm, REG_MIN)) &&
+			    alarm_byte_matches(s->cmos[REG_HOUR_ALARM], time_field(s, &tm, REG_HOUR))) {
+				*host_ns = (uint64_t)(now + k) * RTC_NS;
+				ret = 0;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+void rtc_alarm_ring(struct rtc *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->regs.cmos[REG_C] |= C_IRQF | C_AF;
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* ---- state ---- */
 
 /* Wider than any date a guest can set (years 0-9999), well inside time_t. */
@@ -277,8 +358,12 @@ static int rtc_check(const struct rtc_regs *s)
 		return rtc_refuse("index", s->index, "is past the 128 CMOS bytes");
 	if (s->cmos[REG_A] & A_UIP)
 		return rtc_refuse("cmos[0x0a]", s->cmos[REG_A], "has update-in-progress set");
-	if (s->cmos[REG_C])
-		return rtc_refuse("cmos[0x0c]", s->cmos[REG_C], "has interrupt flags set");
+	if (s->cmos[REG_C] & ~(C_IRQF | C_AF))
+		return rtc_refuse("cmos[0x0c]", s->cmos[REG_C],
+				  "has interrupt flags other than the alarm's set");
+	if ((s->cmos[REG_C] & C_IRQF) && !(s->cmos[REG_C] & C_AF))
+		return rtc_refuse("cmos[0x0c]", s->cmos[REG_C],
+				  "has IRQF set without the alarm flag that raises it");
 	if (s->offset_s > RTC_OFFSET_MAX || s->offset_s < -RTC_OFFSET_MAX)
 		return rtc_refuse("offset_s", s->offset_s, "is beyond 10000 years");
 	return 0;

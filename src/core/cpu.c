@@ -39,6 +39,18 @@
 #define MISC_ENABLE_FAST_STRING 0x1ULL
 #define MTRR_ENABLE_WRITEBACK   ((1ULL << 11) | 6) /* MTRRs on, default type WB */
 
+#define APIC_LDR         0x0d0
+#define APIC_DFR         0x0e0
+#define APIC_SVR         0x0f0
+#define APIC_ISR         0x100   /* ISR, TMR, IRR: 0x100-0x270 */
+#define APIC_ESR         0x280
+#define APIC_ICR_LOW     0x300
+#define APIC_ICR_HIGH    0x310
+#define APIC_LVT_TIMER   0x320
+#define APIC_LVT_ERROR   0x370
+#define APIC_TMICT       0x380
+#define APIC_TDCR        0x3e0
+#define APIC_LVT_MASKED  0x10000u
 #define APIC_LVT_LINT0   0x350
 #define APIC_LVT_LINT1   0x360
 #define APIC_MODE_EXTINT 0x7
@@ -124,14 +136,36 @@ static int cpu_set_msrs(int fd)
 	return 0;
 }
 
-/* PC wiring of the LAPIC's local pins: LINT0 takes the PIC (ExtINT), LINT1 NMI. */
-static int cpu_set_lint(int fd)
+static void lapic_put(struct kvm_lapic_state *l, unsigned reg, uint32_t v)
+{
+	memcpy(&l->regs[reg], &v, sizeof(v));
+}
+
+/* PC wiring of the LAPIC's local pins: LINT0 takes the PIC (ExtINT), LINT1
+ * NMI. reset: every register to its power-on value first (an S3 wake),
+ * keeping the APIC ID. */
+static int cpu_set_lint(int fd, bool reset)
 {
 	struct kvm_lapic_state lapic;
 	uint32_t *lint0, *lint1;
 
 	if (ioctl(fd, KVM_GET_LAPIC, &lapic) < 0)
-		return -errno; /* cpu_init names the failure */
+		return -errno; /* the caller names the failure */
+	if (reset) {
+		lapic_put(&lapic, 0x080, 0);                      /* TPR */
+		lapic_put(&lapic, APIC_LDR, 0);
+		lapic_put(&lapic, APIC_DFR, 0xffffffffu);
+		lapic_put(&lapic, APIC_SVR, 0xff);                /* software-disabled */
+		for (unsigned r = APIC_ISR; r < APIC_ESR; r += 0x10)
+			lapic_put(&lapic, r, 0);
+		lapic_put(&lapic, APIC_ESR, 0);
+		lapic_put(&lapic, APIC_ICR_LOW, 0);
+		lapic_put(&lapic, APIC_ICR_HIGH, 0);
+		for (unsigned r = APIC_LVT_TIMER; r <= APIC_LVT_ERROR; r += 0x10)
+			lapic_put(&lapic, r, APIC_LVT_MASKED);
+		lapic_put(&lapic, APIC_TMICT, 0);
+		lapic_put(&lapic, APIC_TDCR, 0);
+	}
 	lint0 = (uint32_t *)&lapic.regs[APIC_LVT_LINT0];
 	lint1 = (uint32_t *)&lapic.regs[APIC_LVT_LINT1];
 	*lint0 = (*lint0 & ~0x700u) | (APIC_MODE_EXTINT << 8);
@@ -169,10 +203,110 @@ int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus,
 		log_err("vCPU %d: KVM_SET_FPU: %s", index, strerror(-ret));
 		return ret;
 	}
-	ret = cpu_set_lint(fd);
+	ret = cpu_set_lint(fd, false);
 	if (ret)
 		log_err("vCPU %d: setting LAPIC LINT0/LINT1: %s", index, strerror(-ret));
 	return ret;
+}
+
+/* KVM's paravirtual MSRs that make it write into guest RAM or change how
+ * interrupts arrive: a reset turns them off (the woken guest sets them
+ * again). One at a time: a host KVM may refuse one it does not offer. */
+static void cpu_clear_pv_msrs(int fd)
+{
+	static const uint32_t pv_msrs[] = {
+		0x12,        /* MSR_KVM_SYSTEM_TIME */
+		0x4b564d01,  /* MSR_KVM_SYSTEM_TIME_NEW */
+		0x4b564d02,  /* MSR_KVM_ASYNC_PF_EN */
+		0x4b564d03,  /* MSR_KVM_STEAL_TIME */
+		0x4b564d04,  /* MSR_KVM_PV_EOI_EN */
+	};
+	/* A header and one entry; 8-byte aligned as the entries need. */
+	uint64_t buf[(sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry) + 7) / 8];
+	struct kvm_msrs *one = (struct kvm_msrs *)buf;
+
+	for (size_t i = 0; i < sizeof(pv_msrs) / sizeof(pv_msrs[0]); i++) {
+		memset(buf, 0, sizeof(buf));
+		one->nmsrs = 1;
+		one->entries[0].index = pv_msrs[i];
+		if (ioctl(fd, KVM_SET_MSRS, one) != 1)
+			log_debug("KVM_SET_MSRS: MSR %#x not cleared (the host does not offer it)",
+				  pv_msrs[i]);
+	}
+}
+
+/* A real-mode segment: selector, base = selector << 4, 64 KiB. */
+static void seg_real(struct kvm_segment *s, uint16_t sel, uint8_t type)
+{
+	*s = (struct kvm_segment){
+		.base = (uint64_t)sel << 4, .limit = 0xffff, .selector = sel,
+		.type = type, .present = 1, .s = 1,
+	};
+}
+
+int cpu_wake_reset(int fd, int index, uint32_t waking_vector)
+{
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+	struct kvm_debugregs dbg = { .dr6 = 0xffff0ff0, .dr7 = 0x400 };
+	struct kvm_vcpu_events ev;
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1, .xcrs = { { .xcr = 0, .value = 1 } } };
+	struct kvm_mp_state mp = { .mp_state = index == 0 ? KVM_MP_STATE_RUNNABLE
+							  : KVM_MP_STATE_INIT_RECEIVED };
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rflags = 0x2 };
+	const char *what = NULL;
+	int ret;
+
+	memset(&ev, 0, sizeof(ev));     /* nothing pending: no exception, interrupt or NMI */
+	if ((ret = cpu_set_msrs(fd)))
+		return ret;
+	cpu_clear_pv_msrs(fd);
+	if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
+		what = "KVM_SET_FPU";
+	else if (ioctl(fd, KVM_SET_DEBUGREGS, &dbg) < 0)
+		what = "KVM_SET_DEBUGREGS";
+	else if (ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		what = "KVM_SET_VCPU_EVENTS";
+	else if (cpu_set_lint(fd, true))
+		what = "resetting the LAPIC";
+	else if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
+		what = "KVM_GET_SREGS";
+	if (what) {
+		ret = -errno;
+		log_err("vCPU %d: S3 wake: %s: %s", index, what, strerror(errno));
+		return ret;
+	}
+	/* XCR0 back to x87 only; a host without XSAVE has no XCRs to set. */
+	if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0)
+		log_debug("vCPU %d: S3 wake: KVM_SET_XCRS: %s", index, strerror(errno));
+
+	/* Real mode at the waking vector (CS = vector >> 4, IP = vector & 0xf),
+	 * as a firmware's S3 resume path jumps there; APs wait for INIT/SIPI. */
+	seg_real(&sregs.cs, (uint16_t)(waking_vector >> 4), 0xb);
+	seg_real(&sregs.ds, 0, 0x3);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.tr = (struct kvm_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
+	sregs.gdt.base = sregs.idt.base = 0;
+	sregs.gdt.limit = sregs.idt.limit = 0xffff;
+	sregs.cr0 = X86_CR0_ET;
+	sregs.cr2 = sregs.cr3 = sregs.cr4 = sregs.cr8 = 0;
+	sregs.efer = 0;
+	sregs.apic_base = LAYOUT_LAPIC | 0x800 | (index == 0 ? 0x100 : 0); /* xAPIC on, BSP */
+	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
+	regs.rip = waking_vector & 0xf;
+	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
+		what = "KVM_SET_SREGS";
+	else if (ioctl(fd, KVM_SET_REGS, &regs) < 0)
+		what = "KVM_SET_REGS";
+	else if (ioctl(fd, KVM_SET_MP_STATE, &mp) < 0)
+		what = "KVM_SET_MP_STATE";
+	if (what) {
+		ret = -errno;
+		log_err("vCPU %d: S3 wake: %s: %s", index, what, strerror(errno));
+		return ret;
+	}
+	return 0;
 }
 
 static void seg_flat(struct kvm_segment *s, uint16_t sel)

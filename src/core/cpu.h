@@ -51,6 +51,13 @@ int cpu_write_boot_gdt(const struct gmem *m);
 int cpu_init(int vcpu_fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus,
 	     bool hyperv);
 int cpu_set_entry(int vcpu_fd, const struct cpu_entry *entry);
+/* An ACPI S3 wake, on the vCPU's own thread: the vCPU back to its reset
+ * state (boot MSRs, KVM's paravirtual MSRs off, FPU, debug registers, no
+ * pending events, LAPIC registers at power-on with the PC's LINT wiring,
+ * XCR0 = x87), then vCPU 0 in real mode at waking_vector (CS = vector >> 4,
+ * IP = vector & 0xf) and every other vCPU waiting for INIT/SIPI. Memory,
+ * the TSC and CPUID are left alone. 0 or -errno (logged). */
+int cpu_wake_reset(int vcpu_fd, int index, uint32_t waking_vector);
 
 /* Registers, control registers, segments and the code bytes at RIP. */
 void cpu_dump_state(FILE *out, int vcpu_fd, const struct gmem *m);

@@ -101,6 +101,13 @@
 #define PORT_ACPI_PM_LEN        3
 #define ACPI_RESET_VALUE        0x1
 #define ACPI_S5_SLP_TYP         5     /* \_S5 package value */
+#define ACPI_S3_SLP_TYP         1     /* \_S3 package value (legacy PM1 only) */
+/* Legacy ACPI fixed hardware, for a multiboot kernel only (board/acpi_pm1.h):
+ * PM1a event block (STS, EN), PM1a control block, then the PM timer. */
+#define PORT_ACPI_PM1_EVT       0x608 /* 4 bytes */
+#define PORT_ACPI_PM1_CNT       0x60c /* 2 bytes */
+#define PORT_ACPI_PM_TMR        0x610 /* 4 bytes */
+#define PORT_ACPI_PM1_LEN       12
 #define IRQ_ACPI_SCI            9
 
 /* The mptable-free x86 board: 24 IOAPIC pins, GSI n == pin n. */

@@ -88,6 +88,8 @@ struct vm_config {
 				    * cannot choose mvm's exit status */
 	bool fw_cfg;               /* QEMU's fw_cfg ports: set by the builder for a multiboot
 				    * kernel (board/fw_cfg.h), never by the user */
+	bool legacy_pm;            /* legacy ACPI PM1 blocks, PM timer, FACS and S3: set by
+				    * the builder for a multiboot kernel (board/acpi_pm1.h) */
 	bool pc_testdev;           /* --pc-testdev: QEMU's pc-testdev (board/pc_testdev.h) */
 	bool cpu_hyperv;           /* --cpu-hyperv: KVM's Hyper-V CPUID leaves and SynIC
 				    * (core/hyperv.h); such a VM cannot be saved or migrated */

@@ -6,6 +6,8 @@
  * vm_stopper_request_exit() stops with VM_STOP_GUEST_EXIT and a status
  * chosen by the guest (the debug-exit port); it too loses to an earlier
  * reason, and the VM keeps that status (struct vm guest_exit_status).
+ * vm_stopper_request_sleep() does not stop the VM: it puts it to sleep
+ * (ACPI S3) until a wake event.
  */
 #ifndef MVM_CORE_VMSTOP_H
 #define MVM_CORE_VMSTOP_H
@@ -36,6 +38,9 @@ struct vm_stopper {
 	/* VM_STOP_GUEST_EXIT with status 0..255; last, so the existing
 	 * { request, ctx } initializers keep working (NULL: ignored). */
 	void (*request_exit)(void *ctx, int status);
+	/* The guest asked for ACPI sleep state 3 (board/acpi_pm1.h): the VM
+	 * pauses until a wake event (vmm/sleep.h). NULL: ignored. */
+	void (*request_sleep)(void *ctx, int state);
 };
 
 static inline void vm_stopper_request(const struct vm_stopper *s, enum vm_stop_reason r)
@@ -48,6 +53,12 @@ static inline void vm_stopper_request_exit(const struct vm_stopper *s, int statu
 {
 	if (s && s->request_exit)
 		s->request_exit(s->ctx, status);
+}
+
+static inline void vm_stopper_request_sleep(const struct vm_stopper *s, int state)
+{
+	if (s && s->request_sleep)
+		s->request_sleep(s->ctx, state);
 }
 
 const char *vm_stop_reason_name(enum vm_stop_reason r);

@@ -81,10 +81,16 @@ static void vm_stop_request_exit_cb(void *ctx, int status)
 	vm_request_stop(vm, VM_STOP_GUEST_EXIT);
 }
 
+static void vm_sleep_request_cb(void *ctx, int state)
+{
+	vm_sleep_request(ctx, state);
+}
+
 static struct vm_stopper vm_stopper_of(struct vm *vm)
 {
 	return (struct vm_stopper){ .request = vm_stop_request_cb, .ctx = vm,
-				    .request_exit = vm_stop_request_exit_cb };
+				    .request_exit = vm_stop_request_exit_cb,
+				    .request_sleep = vm_sleep_request_cb };
 }
 
 static int vm_check_config(const struct vm_config *cfg)
@@ -186,6 +192,10 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 	 * there); a restored VM has it when its snapshot does. */
 	dev_cfg.fw_cfg = rs ? rs->snap && vm_snapshot_has_device(rs->snap, "fw_cfg")
 			    : vm->platform.image.format == BOOT_FORMAT_MULTIBOOT;
+	/* So do the legacy ACPI PM1 blocks and S3 (board/acpi_pm1.h), as
+	 * SeaBIOS's tables give kvm-unit-tests' s3 test under QEMU. */
+	dev_cfg.legacy_pm = rs ? rs->snap && vm_snapshot_has_device(rs->snap, "acpi_pm1")
+			       : vm->platform.image.format == BOOT_FORMAT_MULTIBOOT;
 	/* The devices' windows and GSIs go into the DSDT and the command line. */
 	vm->devices = calloc(1, sizeof(*vm->devices));
 	cmdline = malloc(LAYOUT_CMDLINE_MAX);
@@ -201,6 +211,7 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 		return vm_load_restored(vm, &dev_cfg, rs, cmdline);
 	acpi.mmio_devs = vm->devices->acpi;
 	acpi.nr_mmio_devs = vm->devices->nr_windows;
+	acpi.legacy_pm = dev_cfg.legacy_pm;
 	if (vm->platform.image.format == BOOT_FORMAT_MULTIBOOT) {
 		/* QEMU's "<kernel path> <args>": argv[0] first, no Linux defaults. */
 		if (multiboot_cmdline(cfg->kernel_path, cfg->cmdline, cmdline, LAYOUT_CMDLINE_MAX)) {
@@ -500,6 +511,7 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_
 	vm->bench_t0_ns = cfg->bench_t0_ns;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
+	vm_sleep_init(&vm->sleep);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");

@@ -2,6 +2,7 @@
  * attaching, quiescing and tearing down every instance. */
 #include "vmm/devices.h"
 #include "board/acpi_pm.h"
+#include "board/acpi_pm1.h"
 #include "board/debug_exit.h"
 #include "board/fw_cfg.h"
 #include "board/i8042.h"
@@ -35,6 +36,7 @@ static const struct device_kind *const device_kinds[] = {
 	&uart8250_kind,
 	&pvpanic_kind,
 	&acpi_pm_kind,
+	&acpi_pm1_kind,          /* only for a multiboot kernel */
 	&virtio_blk_kind,
 	&virtio_net_kind,
 	&virtio_rng_kind,

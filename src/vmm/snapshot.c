@@ -292,6 +292,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 		return snap_fail(err, errlen, -ENOTSUP, "the VM runs with --cpu-hyperv: mvm does "
 				 "not save KVM's Hyper-V SynIC and synthetic timer state, so it "
 				 "cannot be snapshotted");
+	if (vm_sleep_is_asleep(vm))
+		return snap_fail(err, errlen, -EBUSY, "the guest is in ACPI S3 sleep: mvm does not "
+				 "save a sleeping VM (resume it to wake it, then snapshot)");
 	if (diff && !vm->track_dirty)
 		return snap_fail(err, errlen, -EINVAL, "a Diff snapshot needs dirty page tracking "
 				 "(machine-config track_dirty_pages, or enable_diff_snapshots on "

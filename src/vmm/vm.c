@@ -6,6 +6,7 @@
 #include "util/bench_probe.h"
 #include "util/log.h"
 #include "vmm/devices.h"
+#include "vmm/sleep.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -126,7 +127,11 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 		/* A guest that wrote to a coalescing port and went idle makes no
 		 * exit that would drain it: deliver its output from here. */
 		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok ? COALESCE_IDLE_MS : -1;
+		/* ACPI S3 (vmm/sleep.h): enter a sleep asked for, wake on the alarm. */
+		int sleep_ms = vm_sleep_service(vm);
 
+		if (sleep_ms >= 0 && (wait_ms < 0 || sleep_ms < wait_ms))
+			wait_ms = sleep_ms;
 		coalesce_drain(&vm->coalesce);
 		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
 			log_err("waiting for the VM: poll: %s", strerror(errno));
@@ -266,6 +271,7 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);
+	vm_sleep_destroy(&vm->sleep);
 }
 
 /* ---- pause and resume ---------------------------------------------------------------------- */
@@ -304,20 +310,39 @@ static void vm_unpause_locked(struct vm *vm)
 	pthread_cond_broadcast(&vm->pause_cond);
 }
 
+void vm_pause_mark(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->paused, true);
+	/* A vCPU held in the debugger's exit hook (vmm/gdb.c) waits for this. */
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 int vm_pause(struct vm *vm)
+{
+	/* A sleeping guest is paused already: the user's pause keeps it asleep. */
+	if (vm_sleep_is_asleep(vm)) {
+		vm_sleep_hold(vm);
+		return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+	}
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->paused)) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm_pause_mark(vm);
+	return vm_pause_settle(vm);
+}
+
+int vm_pause_settle(struct vm *vm)
 {
 	struct timespec until;
 	long timeout_ms = vm_pause_timeout_ms();
 	uint64_t deadline = bench_probe_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	pthread_mutex_lock(&vm->pause_lock);
-	if (atomic_load(&vm->paused)) {
-		pthread_mutex_unlock(&vm->pause_lock);
-		return 0;
-	}
-	atomic_store(&vm->paused, true);
-	/* A vCPU held in the debugger's exit hook (vmm/gdb.c) waits for this. */
-	pthread_cond_broadcast(&vm->pause_cond);
 	/* A vCPU can sit in a device's blocking host call where one kick is
 	 * lost (see vm_stop_vcpus): kick again every 50 ms until all park. */
 	while (vm->nr_parked < vm->nr_vcpus && !atomic_load(&vm->stopping)) {
@@ -389,6 +414,14 @@ int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *ar
 }
 
 int vm_resume(struct vm *vm)
+{
+	/* Resuming a sleeping guest wakes it, as its power button would. */
+	if (vm_sleep_is_asleep(vm))
+		return vm_sleep_wake_by_user(vm);
+	return vm_unpause(vm);
+}
+
+int vm_unpause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);
 	if (!atomic_load(&vm->paused)) {

@@ -31,6 +31,7 @@
 #include "core/vmstop.h"
 #include "obs/source.h"
 #include "platform/platform.h"
+#include "vmm/sleep.h"
 
 struct vm_devices;
 struct exit_trace;
@@ -104,6 +105,7 @@ struct vm {
 	struct vm_migration *migration; /* the last outgoing migration (vmm/migrate.h); NULL: none */
 	void (*migration_cleanup)(struct vm *vm); /* vm_destroy: stop and free it */
 	struct vm_gdb *gdb;          /* --gdb (vmm/gdb.h); NULL: no debugger */
+	struct vm_sleep sleep;       /* ACPI S3 (vmm/sleep.h) */
 };
 
 /* 0 or -errno; on failure the message has been printed and the exit status
@@ -128,6 +130,14 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 #define VM_PAUSE_TIMEOUT_MS 5000
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
+/* vm_pause() in two steps, for an ACPI S3 sleep (vmm/sleep.c): mark the VM
+ * paused (any thread, a vCPU's too: it parks before its next KVM_RUN),
+ * then, on a thread that is not a vCPU's, wait for every vCPU to park and
+ * quiesce the devices (the timeout of vm_pause, which undoes the pause). */
+void vm_pause_mark(struct vm *vm);
+int vm_pause_settle(struct vm *vm);
+/* vm_resume() without the sleep check: the S3 wake's own resume. */
+int vm_unpause(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 /* On a paused VM: run fn(v, arg) on every vCPU's own thread (KVM's vCPU
  * state is read and written there), and return when all have. 0, -EBUSY

@@ -103,16 +103,23 @@ static void find_tables(const struct gmem *m, uint64_t rsdp_gpa, struct tables *
 	t->dsdt = table_at(m, rd64(t->fadt + 140), "DSDT");
 }
 
-static int build(struct gmem *m, int nr_cpus, const struct acpi_mmio_dev *devs, int n,
-		 struct tables *t)
+static int build_pm(struct gmem *m, int nr_cpus, const struct acpi_mmio_dev *devs, int n,
+		    bool legacy_pm, struct tables *t)
 {
-	struct acpi_cfg cfg = { .nr_cpus = nr_cpus, .mmio_devs = devs, .nr_mmio_devs = n };
+	struct acpi_cfg cfg = { .nr_cpus = nr_cpus, .mmio_devs = devs, .nr_mmio_devs = n,
+				.legacy_pm = legacy_pm };
 	uint64_t rsdp = 0;
 	int ret = acpi_build(m, &cfg, &rsdp);
 
 	if (ret == 0)
 		find_tables(m, rsdp, t);
 	return ret;
+}
+
+static int build(struct gmem *m, int nr_cpus, const struct acpi_mmio_dev *devs, int n,
+		 struct tables *t)
+{
+	return build_pm(m, nr_cpus, devs, n, false, t);
 }
 
 static int setup(void **state)
@@ -142,13 +149,18 @@ static int dsdt_has(const struct tables *t, const void *needle, size_t k)
 	return memmem_in(t->dsdt + 36, rd32(t->dsdt + 4) - 36, needle, k) != NULL;
 }
 
-static void check_gas_port(const uint8_t *g, uint16_t port)
+static void check_gas(const uint8_t *g, uint16_t port, uint8_t bits, uint8_t access)
 {
 	assert_int_equal(g[0], 1);     /* SystemIO */
-	assert_int_equal(g[1], 8);     /* bit width */
+	assert_int_equal(g[1], bits);  /* bit width */
 	assert_int_equal(g[2], 0);     /* bit offset */
-	assert_int_equal(g[3], 1);     /* byte access */
+	assert_int_equal(g[3], access);
 	assert_int_equal(rd64(g + 4), port);
+}
+
+static void check_gas_port(const uint8_t *g, uint16_t port)
+{
+	check_gas(g, port, 8, 1);      /* byte access */
 }
 
 static void test_fadt(void **state)
@@ -175,7 +187,55 @@ static void test_fadt(void **state)
 	assert_false(iapc & (1u << 5));           /* CMOS RTC present */
 	assert_int_equal(rd32(t.fadt + 40), 0);   /* only X_DSDT */
 	assert_int_equal(rd64(t.fadt + 132), 0);  /* no FACS */
+	assert_int_equal(rd32(t.fadt + 36), 0);
+	assert_int_equal(rd32(t.fadt + 56), 0);   /* no PM1 blocks, no PM timer */
+	assert_int_equal(rd32(t.fadt + 64), 0);
+	assert_int_equal(rd32(t.fadt + 76), 0);
+	assert_false(dsdt_has(&t, "_S3_", 4));
 	assert_int_equal(t.dsdt[8], 2);           /* 64-bit integers */
+}
+
+/* A multiboot kernel's FADT (kvm-unit-tests' s3): not HW-reduced, a FACS
+ * whose waking vector the guest sets, PM1a blocks, a PM timer and \_S3. */
+static void test_fadt_legacy_pm(void **state)
+{
+	struct tables t;
+	/* Package (4) { One, Zero, Zero, Zero }: AML's OneOp for SLP_TYP 1. */
+	static const uint8_t s3[] = { 0x08, 0x5c, '_', 'S', '3', '_', 0x12, 0x06, 0x04,
+				      0x01, 0x00, 0x00, 0x00 };
+	struct gmem *m = *state;
+
+	assert_int_equal(build_pm(m, 2, NULL, 0, true, &t), 0);
+	uint32_t flags = rd32(t.fadt + 112);
+
+	assert_false(flags & (1u << 20));         /* not HW_REDUCED_ACPI */
+	assert_false(flags & (1u << 8));          /* 24-bit PM timer */
+	assert_true(flags & (1u << 10));          /* the reset register stays */
+	assert_int_equal(rd32(t.fadt + 36), ACPI_FACS_GPA);
+	assert_int_equal(rd64(t.fadt + 132), 0);  /* FIRMWARE_CTRL only, as the spec wants */
+	assert_int_equal(rd32(t.fadt + 48), 0);   /* no SMI_CMD: ACPI mode from the start */
+	assert_int_equal(rd32(t.fadt + 56), PORT_ACPI_PM1_EVT);
+	assert_int_equal(rd32(t.fadt + 64), PORT_ACPI_PM1_CNT);
+	assert_int_equal(rd32(t.fadt + 76), PORT_ACPI_PM_TMR);
+	assert_int_equal(t.fadt[88], 4);
+	assert_int_equal(t.fadt[89], 2);
+	assert_int_equal(t.fadt[91], 4);
+	check_gas(t.fadt + 148, PORT_ACPI_PM1_EVT, 32, 2);
+	check_gas(t.fadt + 172, PORT_ACPI_PM1_CNT, 16, 2);
+	check_gas(t.fadt + 208, PORT_ACPI_PM_TMR, 32, 3);
+	/* The FACS: 64 bytes, 64-byte aligned, version 2, waking vector 0. */
+	assert_int_equal(ACPI_FACS_GPA % 64, 0);
+	const uint8_t *facs = gmem_ptr(m, ACPI_FACS_GPA, 64);
+
+	assert_non_null(facs);
+	assert_memory_equal(facs, "FACS", 4);
+	assert_int_equal(rd32(facs + 4), 64);
+	assert_int_equal(rd32(facs + ACPI_FACS_WAKING_VECTOR), 0);
+	assert_int_equal(facs[32], 2);
+	/* Nothing overlaps it: the XSDT starts after it. */
+	assert_true(t.xsdt >= facs + 64);
+	assert_true(dsdt_has(&t, s3, sizeof(s3)));
+	assert_true(dsdt_has(&t, "_S5_", 4));
 }
 
 static void check_madt(struct gmem *m, int n)
@@ -388,7 +448,20 @@ static void dump(const struct gmem *m)
 
 	if (!dir)
 		return;
-	assert_int_equal(build((struct gmem *)m, 2, devs, 2, &t), 0);
+	/* MVM_ACPI_DUMP_LEGACY=1: a multiboot kernel's tables (legacy PM1, FACS). */
+	bool legacy = getenv("MVM_ACPI_DUMP_LEGACY") != NULL;
+
+	assert_int_equal(build_pm((struct gmem *)m, 2, devs, 2, legacy, &t), 0);
+	if (legacy) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/facs.dat", dir);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		fwrite(gmem_ptr(m, ACPI_FACS_GPA, 64), 1, 64, f);
+		fclose(f);
+	}
 	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
 		char path[4096];
 		FILE *f;
@@ -410,6 +483,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fadt),
+		cmocka_unit_test(test_fadt_legacy_pm),
 		cmocka_unit_test(test_madt),
 		cmocka_unit_test(test_dsdt_devices),
 		cmocka_unit_test(test_dsdt_mmio),

@@ -1,4 +1,5 @@
 /* test_rtc.c - CMOS RTC: time registers in every mode, SET latch, index masking. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +15,8 @@
 /* 2026-11-23 07:54:37 UTC, a Monday. */
 #define T0 ((time_t)1795420477)
 static time_t fake_now = T0;
-static time_t fake_clock(void) { return fake_now; }
+static uint64_t fake_frac_ns;                 /* within the second */
+static uint64_t fake_clock(void) { return (uint64_t)fake_now * RTC_NS + fake_frac_ns; }
 
 static int setup(void **state)
 {
@@ -23,8 +25,9 @@ static int setup(void **state)
 	if (!r)
 		return -1;
 	rtc_init(r, (struct irq_line){ 0 });
-	r->now = fake_clock;
+	r->now_ns = fake_clock;
 	fake_now = T0;
+	fake_frac_ns = 500000000;
 	*state = r;
 	return 0;
 }
@@ -202,6 +205,105 @@ static void test_set_time_invalid_ignored(void **state)
 	assert_int_equal(cmos_rd(r, 0x04), 0x23);
 }
 
+/* Update-in-progress: 244 us before each second boundary through the
+ * 1984 us update cycle after it, only while the divider runs and SET is off. */
+static void test_update_in_progress(void **state)
+{
+	struct rtc *r = *state;
+
+	fake_frac_ns = RTC_NS - RTC_UIP_BEFORE_NS - 1;
+	assert_int_equal(cmos_rd(r, 0x0a), 0x26);
+	fake_frac_ns = RTC_NS - RTC_UIP_BEFORE_NS;
+	assert_int_equal(cmos_rd(r, 0x0a), 0xa6);
+	assert_int_equal(cmos_rd(r, 0x00), 0x37);  /* still the old second */
+	fake_now++;
+	fake_frac_ns = 0;
+	assert_int_equal(cmos_rd(r, 0x0a), 0xa6);
+	fake_frac_ns = RTC_UIP_AFTER_NS - 1;
+	assert_int_equal(cmos_rd(r, 0x0a), 0xa6);
+	fake_frac_ns = RTC_UIP_AFTER_NS;
+	assert_int_equal(cmos_rd(r, 0x0a), 0x26);
+	assert_int_equal(cmos_rd(r, 0x00), 0x38);  /* the new one once UIP falls */
+	fake_frac_ns = 0;
+	cmos_wr(r, 0x0b, 0x82);                    /* SET holds the clock: no update */
+	assert_int_equal(cmos_rd(r, 0x0a), 0x26);
+	cmos_wr(r, 0x0b, 0x02);
+	cmos_wr(r, 0x0a, 0x76);                    /* divider in reset */
+	assert_int_equal(cmos_rd(r, 0x0a), 0x76);
+	cmos_wr(r, 0x0a, 0x26);
+	assert_int_equal(cmos_rd(r, 0x0a), 0xa6);
+}
+
+/* The alarm as a wake source: when it next rings, per mode and don't-care. */
+static void test_alarm_next(void **state)
+{
+	struct rtc *r = *state;
+	uint64_t at = 0;
+
+	/* AIE off: never. */
+	cmos_wr(r, 0x01, 0xc0);
+	cmos_wr(r, 0x03, 0xc0);
+	cmos_wr(r, 0x05, 0xc0);
+	assert_int_equal(rtc_alarm_next(r, &at), -ENOENT);
+	/* All don't care (kvm-unit-tests' s3): the next second boundary. */
+	cmos_wr(r, 0x0b, 0x22);
+	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 1) * RTC_NS);
+	/* 07:55:00 BCD: 23 s from 07:54:37. */
+	cmos_wr(r, 0x01, 0x00);
+	cmos_wr(r, 0x03, 0x55);
+	cmos_wr(r, 0x05, 0x07);
+	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 23) * RTC_NS);
+	/* 07:54:37 itself is now: a day later. */
+	cmos_wr(r, 0x01, 0x37);
+	cmos_wr(r, 0x03, 0x54);
+	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 86400) * RTC_NS);
+	/* Seconds 40 of any minute and hour. */
+	cmos_wr(r, 0x01, 0x40);
+	cmos_wr(r, 0x03, 0xff);
+	cmos_wr(r, 0x05, 0xc5);
+	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 3) * RTC_NS);
+	/* Binary, 12-hour: 8 AM (0x08) at :00:00 is 5 min 23 s away... */
+	cmos_wr(r, 0x0b, 0x24);
+	cmos_wr(r, 0x01, 0);
+	cmos_wr(r, 0x03, 0);
+	cmos_wr(r, 0x05, 0x08);
+	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 323) * RTC_NS);
+	/* ...and 8 PM (0x88) 12 hours later. */
+	cmos_wr(r, 0x05, 0x88);
+	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 323 + 12 * 3600) * RTC_NS);
+	/* A byte no clock value equals (BCD 0x7a): never. */
+	cmos_wr(r, 0x0b, 0x22);
+	cmos_wr(r, 0x01, 0x7a);
+	assert_int_equal(rtc_alarm_next(r, &at), -ENOENT);
+	/* The clock stopped (SET): never. */
+	cmos_wr(r, 0x01, 0xc0);
+	cmos_wr(r, 0x0b, 0xa2);
+	assert_int_equal(rtc_alarm_next(r, &at), -ENOENT);
+}
+
+/* Ringing sets IRQF|AF in register C, which a read clears; a state with
+ * them set restores, one with other flags does not. */
+static void test_alarm_ring_and_state(void **state)
+{
+	struct rtc *r = *state;
+	struct rtc_state st;
+
+	rtc_alarm_ring(r);
+	assert_int_equal(rtc_save(r, &st), 0);
+	assert_int_equal(st.regs.cmos[0x0c], 0xa0);
+	assert_int_equal(rtc_restore(r, &st), 0);
+	assert_int_equal(cmos_rd(r, 0x0c), 0xa0);
+	assert_int_equal(cmos_rd(r, 0x0c), 0x00);
+	st.regs.cmos[0x0c] = 0x90;                 /* PF|IRQF: nothing sets PF */
+	assert_int_equal(rtc_restore(r, &st), -EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -215,6 +317,9 @@ int main(void)
 		T(test_odd_widths),
 		T(test_set_time_keeps_offset),
 		T(test_set_time_invalid_ignored),
+		T(test_update_in_progress),
+		T(test_alarm_next),
+		T(test_alarm_ring_and_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

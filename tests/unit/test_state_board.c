@@ -245,9 +245,9 @@ static void test_i8042_refused(void **state)
 
 /* ---- rtc ---- */
 
-static time_t fixed_now(void)
+static uint64_t fixed_now(void)
 {
-	return 1700000000;   /* 2023-11-14 22:13:20 UTC */
+	return 1700000000ull * RTC_NS + RTC_NS / 2;   /* 2023-11-14 22:13:20.5 UTC */
 }
 
 static void rtc_read_time(struct rtc *r, uint8_t out[7])
@@ -263,7 +263,7 @@ static void rtc_read_time(struct rtc *r, uint8_t out[7])
 static void rtc_busy(struct rtc *r)
 {
 	rtc_init(r, (struct irq_line){ 0 });
-	r->now = fixed_now;
+	r->now_ns = fixed_now;
 	rtc_cmos_set(r, 0x34, 0x12);
 	/* The guest sets 2031-05-06 07:08:09 (BCD, 24h) with SET held. */
 	io_w(rtc_io, r, 0, 0x0b);
@@ -292,7 +292,7 @@ static void test_rtc_roundtrip(void **state)
 	assert_int_equal(s1.regs.index, 0x34);
 
 	rtc_init(&b, (struct irq_line){ 0 });
-	b.now = fixed_now;
+	b.now_ns = fixed_now;
 	assert_int_equal(rtc_restore(&b, &s1), 0);
 	assert_int_equal(rtc_save(&b, &s2), 0);
 	assert_memory_equal(&s1, &s2, sizeof(s1));
@@ -324,6 +324,7 @@ static void test_rtc_refused(void **state)
 	RTC_BAD(bad.regs.index = 0x80, "index");
 	RTC_BAD(bad.regs.cmos[0x0a] |= 0x80, "cmos[0x0a]");
 	RTC_BAD(bad.regs.cmos[0x0c] = 0x80, "cmos[0x0c]");
+	RTC_BAD(bad.regs.cmos[0x0c] = 0x10, "cmos[0x0c]");
 	RTC_BAD(bad.regs.offset_s = INT64_MAX, "offset_s");
 	RTC_BAD(bad.regs.offset_s = INT64_MIN, "offset_s");
 	RTC_BAD(bad.regs.pad[3] = 1, "pad");

@@ -27,17 +27,30 @@
  *    SCI's IOAPIC setup, so IRQ 9 stays free and SCI_INT is informational.
  *  - DSDT: \_SB.COM1 (PNP0501), \_SB.RTC (PNP0B00), \_SB.PEVT (QEMU0001
  *    pvpanic, I/O port), one \_SB.Vxxx per acpi_mmio_dev, and \_S5.
+ *  - With legacy_pm (a multiboot kernel, as SeaBIOS describes QEMU's PC):
+ *    the FADT is not HW-reduced; it points at a FACS (ACPI_FACS_GPA, all
+ *    zero but its header: the guest writes its waking vector there), the
+ *    PM1a event block (PORT_ACPI_PM1_EVT, 4 bytes), PM1a control block
+ *    (PORT_ACPI_PM1_CNT, 2 bytes) and PM timer (PORT_ACPI_PM_TMR, 24-bit)
+ *    in the 32-bit fields and the extended GAS ones, no SMI command port
+ *    (ACPI mode is on from the start), and the DSDT adds \_S3. The HW-
+ *    reduced sleep and reset registers stay.
  */
 #ifndef MVM_BOOT_ACPI_ACPI_H
 #define MVM_BOOT_ACPI_ACPI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "core/layout.h"
 #include "core/memory.h"
 
 #define ACPI_MAX_CPUS 255
 /* Caps the DSDT device names V000..VFFF; far more than fit in the region. */
 #define ACPI_MAX_MMIO_DEVS 4096
+/* The FACS with legacy_pm: 64-byte aligned, right after the RSDP. */
+#define ACPI_FACS_GPA (LAYOUT_ACPI_START + 64)
+#define ACPI_FACS_WAKING_VECTOR 12   /* offset of the 32-bit real-mode vector */
 
 struct acpi_mmio_dev {          /* a device the DSDT declares, e.g. virtio-mmio */
 	const char *hid;            /* _HID string, e.g. "LNRO0005" for virtio-mmio */
@@ -51,6 +64,7 @@ struct acpi_cfg {
 	int nr_cpus;                            /* 1..255, APIC IDs 0..nr_cpus-1 */
 	const struct acpi_mmio_dev *mmio_devs;  /* may be NULL */
 	int nr_mmio_devs;
+	bool legacy_pm;                         /* PM1 blocks, PM timer, FACS, \_S3 */
 };
 
 /* Writes the RSDP at LAYOUT_ACPI_START and all tables after it, inside

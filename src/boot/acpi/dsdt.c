@@ -1,4 +1,4 @@
-/* dsdt.c - the DSDT's devices: COM1, CMOS RTC, PS/2 keyboard, pvpanic, virtio-mmio, \_S5. */
+/* dsdt.c - the DSDT's devices: COM1, CMOS RTC, PS/2 keyboard, pvpanic, virtio-mmio, \_S5 (and \_S3). */
 #include "boot/acpi/dsdt.h"
 #include "core/layout.h"
 
@@ -102,6 +102,21 @@ static void mmio_device(struct aml_buf *b, int idx, const struct acpi_mmio_dev *
 	aml_close(b, dev);
 }
 
+/* \_Sx: SLP_TYPa, SLP_TYPb, two reserved. ACPICA's HW-reduced sleep path
+ * writes (SLP_TYPa << 2) | SLP_EN to the sleep control register, the legacy
+ * one (SLP_TYPa << 10) | SLP_EN to PM1a_CNT. */
+static void sleep_package(struct aml_buf *b, const char *name, unsigned slp_typ)
+{
+	aml_name(b, name);
+	size_t pkg = aml_package_open(b, 4);
+
+	aml_integer(b, slp_typ);
+	aml_integer(b, 0);          /* no PM1b block */
+	aml_integer(b, 0);
+	aml_integer(b, 0);
+	aml_close(b, pkg);
+}
+
 int acpi_dsdt_body(struct aml_buf *b, const struct acpi_cfg *cfg)
 {
 	size_t sb = aml_scope_open(b, "\\_SB");
@@ -114,15 +129,10 @@ int acpi_dsdt_body(struct aml_buf *b, const struct acpi_cfg *cfg)
 		mmio_device(b, i, &cfg->mmio_devs[i]);
 	aml_close(b, sb);
 
-	/* \_S5: SLP_TYPa, SLP_TYPb, two reserved. ACPICA's HW-reduced sleep
-	 * path writes (SLP_TYPa << 2) | SLP_EN to the sleep control register. */
-	aml_name(b, "\\_S5");
-	size_t pkg = aml_package_open(b, 4);
-
-	aml_integer(b, ACPI_S5_SLP_TYP);
-	aml_integer(b, 0);
-	aml_integer(b, 0);
-	aml_integer(b, 0);
-	aml_close(b, pkg);
+	/* \_S3 with the legacy PM1 blocks only: a HW-reduced guest cannot
+	 * sleep (board/acpi_pm.h resumes it at once). */
+	if (cfg->legacy_pm)
+		sleep_package(b, "\\_S3", ACPI_S3_SLP_TYP);
+	sleep_package(b, "\\_S5", ACPI_S5_SLP_TYP);
 	return aml_finish(b);
 }

@@ -21,7 +21,17 @@
 #define DSDT_REVISION      2         /* 64-bit AML integers */
 
 /* FADT field offsets (ACPI 6.5 table 5.9). */
+#define FADT_FIRMWARE_CTRL 36
 #define FADT_SCI_INT       46
+#define FADT_PM1A_EVT_BLK  56
+#define FADT_PM1A_CNT_BLK  64
+#define FADT_PM_TMR_BLK    76
+#define FADT_PM1_EVT_LEN   88
+#define FADT_PM1_CNT_LEN   89
+#define FADT_PM_TMR_LEN    91
+#define FADT_X_PM1A_EVT    148
+#define FADT_X_PM1A_CNT    172
+#define FADT_X_PM_TMR      208
 #define FADT_IAPC_BOOT     109
 #define FADT_FLAGS         112
 #define FADT_RESET_REG     116
@@ -37,7 +47,13 @@
 #define FADT_F_PWR_BUTTON      (1u << 4)  /* set: no fixed-feature power button */
 #define FADT_F_SLP_BUTTON      (1u << 5)  /* set: no fixed-feature sleep button */
 #define FADT_F_RESET_REG_SUP   (1u << 10)
+#define FADT_F_TMR_VAL_EXT     (1u << 8)  /* set: 32-bit PM timer (ours is 24) */
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
+
+/* FACS (ACPI 6.5 table 5.14): 64 bytes, 64-byte aligned. */
+#define FACS_LEN           64
+#define FACS_VERSION_OFF   32
+#define FACS_VERSION       2
 
 /* IAPC_BOOT_ARCH. No 8042 bit: Linux then leaves the i8042 driver unbound
  * (we only emulate enough of it for reboot=k). No CMOS-RTC-absent bit: we
@@ -47,6 +63,8 @@
 
 #define GAS_SYSTEM_IO      1
 #define GAS_ACCESS_BYTE    1
+#define GAS_ACCESS_WORD    2
+#define GAS_ACCESS_DWORD   3
 
 #define MADT_PCAT_COMPAT   1u
 #define MADT_LAPIC         0
@@ -104,13 +122,18 @@ static void sdt_seal(uint8_t *t, uint32_t len)
 
 /* Generic Address Structure for a byte-wide I/O port. Linux's acpi_reboot()
  * insists on bit_width 8 and bit_offset 0 for the reset register. */
-static void put_gas_port(uint8_t *p, uint16_t port)
+static void put_gas(uint8_t *p, uint16_t port, uint8_t bits, uint8_t access)
 {
 	p[0] = GAS_SYSTEM_IO;
-	p[1] = 8;
+	p[1] = bits;
 	p[2] = 0;
-	p[3] = GAS_ACCESS_BYTE;
+	p[3] = access;
 	put64(p + 4, port);
+}
+
+static void put_gas_port(uint8_t *p, uint16_t port)
+{
+	put_gas(p, port, 8, GAS_ACCESS_BYTE);
 }
 
 static size_t align16(size_t off)
@@ -140,19 +163,49 @@ static void build_xsdt(uint8_t *t, const uint64_t *entries, int n)
 	sdt_seal(t, len);
 }
 
-static void build_fadt(uint8_t *t, uint64_t dsdt_gpa)
+/* A FACS for the legacy PM blocks: the firmware waking vector lives here. */
+static void build_facs(uint8_t *f)
 {
+	memcpy(f, "FACS", 4);
+	put32(f + 4, FACS_LEN);
+	f[FACS_VERSION_OFF] = FACS_VERSION;
+}
+
+/* The PM1a blocks and PM timer, in both the 32-bit fields (what
+ * kvm-unit-tests reads) and the extended GAS ones (what ACPICA prefers). */
+static void fadt_legacy_pm(uint8_t *t)
+{
+	put32(t + FADT_FIRMWARE_CTRL, (uint32_t)ACPI_FACS_GPA);
+	put32(t + FADT_PM1A_EVT_BLK, PORT_ACPI_PM1_EVT);
+	put32(t + FADT_PM1A_CNT_BLK, PORT_ACPI_PM1_CNT);
+	put32(t + FADT_PM_TMR_BLK, PORT_ACPI_PM_TMR);
+	t[FADT_PM1_EVT_LEN] = 4;
+	t[FADT_PM1_CNT_LEN] = 2;
+	t[FADT_PM_TMR_LEN] = 4;
+	put_gas(t + FADT_X_PM1A_EVT, PORT_ACPI_PM1_EVT, 32, GAS_ACCESS_WORD);
+	put_gas(t + FADT_X_PM1A_CNT, PORT_ACPI_PM1_CNT, 16, GAS_ACCESS_WORD);
+	put_gas(t + FADT_X_PM_TMR, PORT_ACPI_PM_TMR, 32, GAS_ACCESS_DWORD);
+}
+
+static void build_fadt(uint8_t *t, uint64_t dsdt_gpa, bool legacy_pm)
+{
+	uint32_t flags = FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
+			 FADT_F_RESET_REG_SUP;
+
 	sdt_header(t, "FACP", FADT_LEN, FADT_REVISION, "MVMFACP ");
 	put16(t + FADT_SCI_INT, IRQ_ACPI_SCI);
 	put16(t + FADT_IAPC_BOOT, IAPC_LEGACY_DEVICES | IAPC_VGA_NOT_PRESENT);
-	put32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON |
-	      FADT_F_RESET_REG_SUP | FADT_F_HW_REDUCED_ACPI);
+	if (legacy_pm)
+		fadt_legacy_pm(t);
+	else
+		flags |= FADT_F_HW_REDUCED_ACPI;
+	put32(t + FADT_FLAGS, flags);
 	put_gas_port(t + FADT_RESET_REG, PORT_ACPI_RESET);
 	t[FADT_RESET_VALUE] = ACPI_RESET_VALUE;
 	t[FADT_MINOR_VER] = FADT_MINOR;
 	/* Only X_DSDT: the spec has OSPM ignore DSDT when X_DSDT is set, and
 	 * ACPICA warns when the two disagree, so leave DSDT zero. FACS is
-	 * optional with HW_REDUCED_ACPI and we have none. */
+	 * optional with HW_REDUCED_ACPI and only the legacy blocks have one. */
 	put64(t + FADT_X_DSDT, dsdt_gpa);
 	put_gas_port(t + FADT_SLEEP_CTL, PORT_ACPI_SLEEP_CTL);
 	put_gas_port(t + FADT_SLEEP_STS, PORT_ACPI_SLEEP_STS);
@@ -263,8 +316,10 @@ int acpi_build(const struct gmem *m, const struct acpi_cfg *cfg, uint64_t *rsdp_
 		return -EFAULT;
 	}
 
-	/* Fixed-size tables first, the DSDT last: it takes whatever is left. */
-	xsdt_off = align16(RSDP_LEN);
+	/* Fixed-size tables first, the DSDT last: it takes whatever is left.
+	 * The FACS, when there is one, sits at ACPI_FACS_GPA, after the RSDP. */
+	xsdt_off = align16(cfg->legacy_pm ? ACPI_FACS_GPA - LAYOUT_ACPI_START + FACS_LEN
+					  : RSDP_LEN);
 	fadt_off = align16(xsdt_off + ACPI_HDR_LEN + 8 * XSDT_NR_ENTRIES);
 	madt_off = align16(fadt_off + FADT_LEN);
 	dsdt_off = align16(madt_off + madt_len(cfg->nr_cpus));
@@ -290,7 +345,9 @@ int acpi_build(const struct gmem *m, const struct acpi_cfg *cfg, uint64_t *rsdp_
 		   "MVMDSDT ");
 	sdt_seal(img + dsdt_off, (uint32_t)(ACPI_HDR_LEN + b.len));
 
-	build_fadt(img + fadt_off, LAYOUT_ACPI_START + dsdt_off);
+	build_fadt(img + fadt_off, LAYOUT_ACPI_START + dsdt_off, cfg->legacy_pm);
+	if (cfg->legacy_pm)
+		build_facs(img + (ACPI_FACS_GPA - LAYOUT_ACPI_START));
 	build_madt(img + madt_off, cfg->nr_cpus);
 	uint64_t entries[XSDT_NR_ENTRIES] = {
 		LAYOUT_ACPI_START + fadt_off,

@@ -1,0 +1,202 @@
+/* sleep.c - ACPI S3: put a VM to sleep on the guest's request, wake it on its RTC alarm or a resume. */
+#include "vmm/sleep.h"
+#include "board/acpi_pm1.h"
+#include "board/rtc.h"
+#include "boot/acpi/acpi.h"
+#include "core/cpu.h"
+#include "core/vm_state.h"
+#include "util/bench_probe.h"
+#include "util/log.h"
+#include "vmm/devices.h"
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void vm_sleep_init(struct vm_sleep *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+}
+
+void vm_sleep_destroy(struct vm_sleep *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+bool vm_sleep_is_asleep(struct vm *vm)
+{
+	bool asleep;
+
+	pthread_mutex_lock(&vm->sleep.lock);
+	asleep = vm->sleep.asleep;
+	pthread_mutex_unlock(&vm->sleep.lock);
+	return asleep;
+}
+
+void vm_sleep_request(struct vm *vm, int state)
+{
+	uint64_t one = 1;
+
+	if (state != 3)
+		return;
+	pthread_mutex_lock(&vm->sleep.lock);
+	if (!vm->sleep.asleep) {
+		vm->sleep.asleep = true;
+		vm->sleep.settled = vm->sleep.held = false;
+		vm->sleep.wake_ns = 0;
+		vm->sleep.since_ns = bench_probe_now_ns();
+		/* This vCPU parks before its next KVM_RUN: the guest runs no
+		 * instruction after the sleep write. */
+		vm_pause_mark(vm);
+	}
+	pthread_mutex_unlock(&vm->sleep.lock);
+	/* vm_run's loop takes it from here (a failed write: it is awake already). */
+	(void)!write(vm->stop_efd, &one, sizeof(one));
+}
+
+/* When the RTC alarm rings, on CLOCK_MONOTONIC; 0 when no wake is enabled. */
+static uint64_t alarm_wake_ns(struct vm *vm)
+{
+	struct acpi_pm1 *pm1 = vm_devices_find(vm->devices, &acpi_pm1_kind, 0);
+	struct rtc *rtc = vm_devices_find(vm->devices, &rtc_kind, 0);
+	struct timespec ts;
+	uint64_t at, now_real;
+
+	if (!pm1 || !rtc || !acpi_pm1_enabled(pm1, ACPI_PM1_RTC) || rtc_alarm_next(rtc, &at))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return bench_probe_now_ns() + (at > now_real ? at - now_real : 0);
+}
+
+/* Under sleep.lock: every vCPU parked and the devices quiesced. */
+static int settle_locked(struct vm *vm)
+{
+	int ret;
+
+	if (vm->sleep.settled)
+		return 0;
+	ret = vm_pause_settle(vm);
+	if (ret) {
+		/* vm_pause_settle took the pause back: the guest runs on past its
+		 * sleep write, as after a sleep type mvm does not implement. */
+		log_err("ACPI S3: the VM could not be paused (%s); the guest runs on",
+			strerror(-ret));
+		vm->sleep.asleep = false;
+		return ret;
+	}
+	vm->sleep.settled = true;
+	vm->sleep.wake_ns = alarm_wake_ns(vm);
+	if (vm->sleep.wake_ns)
+		log_info("guest entered ACPI S3 sleep; its RTC alarm wakes it in %.3f s",
+			 (double)(vm->sleep.wake_ns - bench_probe_now_ns()) / 1e9);
+	else
+		log_info("guest entered ACPI S3 sleep with no wake source enabled (RTC_EN and "
+			 "the RTC's AIE); resuming the VM wakes it (mvm ctl resume)");
+	return 0;
+}
+
+struct wake_call {
+	uint32_t vector;
+	int err;          /* the first vCPU's failure */
+};
+
+static void wake_vcpu(struct vcpu *v, void *arg)
+{
+	struct wake_call *w = arg;
+	int ret = cpu_wake_reset(v->fd, v->index, w->vector);
+
+	if (ret)
+		__atomic_compare_exchange_n(&w->err, &(int){ 0 }, ret, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+}
+
+/* Under sleep.lock, settled: wake the VM; sts is PM1_STS's wake source bit. */
+static int wake_locked(struct vm *vm, uint16_t sts, const char *why)
+{
+	struct acpi_pm1 *pm1 = vm_devices_find(vm->devices, &acpi_pm1_kind, 0);
+	struct rtc *rtc = vm_devices_find(vm->devices, &rtc_kind, 0);
+	const uint8_t *facs = gmem_ptr(&vm->mem, ACPI_FACS_GPA, 64);
+	struct wake_call w = { 0 };
+	int ret;
+
+	if (sts == ACPI_PM1_RTC && rtc)
+		rtc_alarm_ring(rtc);
+	if (pm1)
+		acpi_pm1_wake(pm1, sts);
+	if (facs)
+		memcpy(&w.vector, facs + ACPI_FACS_WAKING_VECTOR, sizeof(w.vector));
+	vm->sleep.asleep = false;
+	if (!w.vector) {
+		log_info("guest woke from ACPI S3 (%s) with no waking vector in its FACS: "
+			 "rebooting, as a firmware would", why);
+		vm_request_stop(vm, VM_STOP_RESET);
+		return 0;
+	}
+	if (w.vector > 0xfffff) {
+		log_err("ACPI S3 wake: the FACS waking vector %#x is above 1 MiB (a real-mode "
+			"address is needed); stopping the VM", w.vector);
+		vm_request_stop(vm, VM_STOP_TRIPLE_FAULT);
+		return -EINVAL;
+	}
+	ret = vm_vcpus_call(vm, wake_vcpu, &w);
+	if (!ret)
+		ret = w.err;
+	if (!ret)
+		ret = vm_state_pic_bios(vm->fd);
+	if (ret) {
+		log_err("ACPI S3 wake: resetting the vCPUs failed (%s); stopping the VM",
+			strerror(-ret));
+		vm_request_stop(vm, VM_STOP_HOST_ERROR);
+		return ret;
+	}
+	log_info("guest woke from ACPI S3 (%s) after %.3f s, at waking vector %#x", why,
+		 (double)(bench_probe_now_ns() - vm->sleep.since_ns) / 1e9, w.vector);
+	return vm_unpause(vm);
+}
+
+int vm_sleep_service(struct vm *vm)
+{
+	int wait_ms = -1;
+	uint64_t drain;
+
+	/* A sleep request wrote the stop eventfd: take its count, or poll
+	 * would return at once forever (a stop sets vm->stopping, which the
+	 * loop checks, so nothing is lost). */
+	(void)!read(vm->stop_efd, &drain, sizeof(drain));
+	pthread_mutex_lock(&vm->sleep.lock);
+	if (vm->sleep.asleep && !vm->sleep.settled)
+		settle_locked(vm);
+	if (vm->sleep.asleep && vm->sleep.settled && !vm->sleep.held && vm->sleep.wake_ns) {
+		uint64_t now = bench_probe_now_ns();
+
+		if (now >= vm->sleep.wake_ns)
+			wake_locked(vm, ACPI_PM1_RTC, "RTC alarm");
+		else
+			wait_ms = (int)((vm->sleep.wake_ns - now + 999999) / 1000000);
+	}
+	pthread_mutex_unlock(&vm->sleep.lock);
+	return wait_ms;
+}
+
+int vm_sleep_wake_by_user(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->sleep.lock);
+	if (vm->sleep.asleep && !(ret = settle_locked(vm)))
+		ret = wake_locked(vm, ACPI_PM1_PWRBTN, "resumed by the user");
+	pthread_mutex_unlock(&vm->sleep.lock);
+	return ret;
+}
+
+void vm_sleep_hold(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->sleep.lock);
+	if (vm->sleep.asleep && !settle_locked(vm))
+		vm->sleep.held = true;
+	pthread_mutex_unlock(&vm->sleep.lock);
+}

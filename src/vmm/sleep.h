@@ -1,0 +1,55 @@
+/* sleep.h - ACPI S3 sleep and wake of a VM whose board has the legacy PM1
+ * blocks (a multiboot kernel: board/acpi_pm1.h).
+ *
+ * Life of a sleep: the guest writes SLP_EN with SLP_TYP 3 to PM1a_CNT; on
+ * that vCPU's thread vm_sleep_request() marks the VM paused (so that vCPU
+ * parks before it runs another guest instruction, as a CPU stops at the
+ * write) and wakes vm_run's loop, which calls vm_sleep_service(): it
+ * finishes the pause (every vCPU parked, devices quiesced) and computes
+ * the wake time from the RTC alarm, if the guest enabled it (RTC_EN in
+ * PM1_EN and AIE in register B). When that time comes, or when the user
+ * resumes the VM (vm_resume(): the power button), the VM wakes: WAK_STS
+ * (and RTC_STS or PWRBTN_STS) in PM1_STS, IRQF|AF in RTC register C for
+ * the alarm, every vCPU reset (core/cpu.h cpu_wake_reset: vCPU 0 in real
+ * mode at the FACS's firmware waking vector), the PIC as a BIOS's resume
+ * path programs it, and the VM resumed. RAM and devices keep their state.
+ * A FACS waking vector of 0 means there is nothing to resume: the VM
+ * reboots (VM_STOP_RESET), as a firmware boots afresh. A user's pause
+ * while asleep holds the VM asleep (the alarm no longer wakes it; resume
+ * does). Snapshots and migrations of a sleeping VM are refused
+ * (vm_sleep_is_asleep). A stop request ends a sleeping VM as any other.
+ */
+#ifndef MVM_VMM_SLEEP_H
+#define MVM_VMM_SLEEP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+struct vm_sleep {
+	pthread_mutex_t lock;
+	bool asleep;       /* the guest asked for S3 and has not woken yet */
+	bool settled;      /* every vCPU parked and the devices quiesced */
+	bool held;         /* the user paused the sleeping VM: no wake on the alarm */
+	uint64_t wake_ns;  /* CLOCK_MONOTONIC when the RTC alarm wakes it; 0: never */
+	uint64_t since_ns; /* CLOCK_MONOTONIC when it fell asleep (the log's figure) */
+};
+
+void vm_sleep_init(struct vm_sleep *s);
+void vm_sleep_destroy(struct vm_sleep *s);
+
+/* The PM1 device's vm_stopper request_sleep (a vCPU thread). */
+void vm_sleep_request(struct vm *vm, int state);
+/* vm_run's thread, on every wake of its loop: enter the sleep, or wake on
+ * the alarm. Returns how long its poll may wait (ms) before the next
+ * call is due: -1 for no deadline. */
+int vm_sleep_service(struct vm *vm);
+/* vm_resume() on a sleeping VM: wake it (the power button). 0 or -errno. */
+int vm_sleep_wake_by_user(struct vm *vm);
+/* vm_pause() on a sleeping VM: keep it asleep until a resume. */
+void vm_sleep_hold(struct vm *vm);
+bool vm_sleep_is_asleep(struct vm *vm);
+
+#endif
