@@ -140,6 +140,7 @@ static const int family_api[] = { AF_UNIX, AF_INET, AF_INET6 };
 static const unsigned long ioctl_api[] = {
 	KVM_GET_DIRTY_LOG, KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_GET_STATS_FD,
 	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
+	KVM_SET_IRQCHIP,                     /* resuming a VM in ACPI S3 wakes it (vmm/sleep.c) */
 	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
 	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
 	KVM_ENABLE_CAP, KVM_CLEAR_DIRTY_LOG, /* migration: the manual dirty log (vmm/migrate.c) */
@@ -186,6 +187,7 @@ static const int sys_gdb[] = {
 static const unsigned long ioctl_main[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF, KVM_IRQFD, KVM_IOEVENTFD, KVM_GET_STATS_FD,
 	TUNSETOFFLOAD, KVM_REGISTER_COALESCED_MMIO, KVM_UNREGISTER_COALESCED_MMIO,
+	KVM_GET_IRQCHIP, KVM_SET_IRQCHIP,   /* an ACPI S3 wake: the PIC as a BIOS resumes it */
 };
 
 static const struct sb_list lists[SANDBOX_KINDS] = {

@@ -36,6 +36,19 @@ multiboot-kut  a flat Multiboot v1 image checking what kvm-unit-tests' x86
               then it prints
               "CMDLINE=<its command line>" on COM1 and writes 0x21 to
               isa-debug-exit (exit 67).
+multiboot-s3  a flat Multiboot v1 image that sleeps in ACPI S3 and wakes on
+              the RTC alarm, as kvm-unit-tests' s3.flat does, for mvm run
+              --cpus 2 --mem 64 --debug-exit: it finds the RSDP at 0xE0000
+              (fail: exit 5), the XSDT (7) and the FADT in it (9), the FACS
+              (11), sets the FACS waking vector to 0x1000 and copies 16-bit
+              resume code there, clears PM1_STS and sets RTC_EN (PM1a event
+              block: 13), sets the RTC alarm to fire every second with AIE,
+              and writes SLP_TYP 1 | SLP_EN to PM1a_CNT (15). After that
+              write it loops storing 0x22 at address 0: a vCPU that runs on
+              past the sleep leaves 0x22 there. The resume code (real mode,
+              CS:IP 0x100:0) checks PM1_STS has WAK_STS and RTC_STS (else
+              exit 23) and writes the dword at address 0 to isa-debug-exit:
+              0x21 (exit 67) only if the guest stopped at the sleep.
 """
 import struct
 import sys
@@ -300,6 +313,110 @@ def multiboot_kut():
     return a.finish(LOAD + MB_HDR_LEN)
 
 
+S3_WAKE = 0x1000       # the FACS waking vector: real-mode resume code goes here
+S3_PM1_EVT_SAVE = 4    # where the 32-bit code leaves the PM1a event port for it
+# The resume code, 16-bit real mode at CS:IP 0x100:0 (DS 0): PM1_STS must
+# show WAK_STS | RTC_STS; then the dword at 0 goes to isa-debug-exit.
+S3_RESUME = bytes([
+    0x8B, 0x16, S3_PM1_EVT_SAVE, 0x00,   # mov dx, [4]
+    0xED,                                # in ax, dx (PM1_STS)
+    0x25, 0x00, 0x84,                    # and ax, 0x8400
+    0x3D, 0x00, 0x84,                    # cmp ax, 0x8400
+    0x75, 0x07,                          # jne fail
+    0x66, 0xA1, 0x00, 0x00,              # mov eax, [0]
+    0x66, 0xE7, 0xF4,                    # out 0xf4, eax
+    0xB0, 11,                            # fail: mov al, 11
+    0xE6, 0xF4,                          # out 0xf4, al (exit 23)
+    0xF4, 0xEB, 0xFD,                    # hlt ; jmp hlt
+])
+
+
+def multiboot_s3():
+    """ACPI S3 and an RTC-alarm wake, the way kvm-unit-tests' s3 test does it."""
+    a = Asm()
+
+    def check(code):
+        a.emit(0xB4, code)                             # mov ah, code (fail: exit (code << 1) | 1)
+
+    def outw(value):
+        a.emit(0x66, 0xB8, struct.pack("<H", value), 0x66, 0xEF)  # mov ax, value ; out dx, ax
+
+    def rtc_out(reg, value):
+        a.emit(0xB0, reg, 0xE6, 0x70, 0xB0, value, 0xE6, 0x71)  # index, then data
+
+    a.emit(0x3D, struct.pack("<I", 0x2BADB002))        # cmp eax, 0x2badb002
+    check(1)
+    a.jcc32(0x85, "fail")
+    check(2)
+    a.emit(0x81, 0x3D, struct.pack("<I", 0xE0000), b"RSD ")  # cmp dword [0xe0000], "RSD "
+    a.jcc32(0x85, "fail")
+    a.emit(0x8B, 0x35, struct.pack("<I", 0xE0000 + 24))      # mov esi, [RSDP.XsdtAddress]
+    check(3)
+    a.emit(0x81, 0x3E, b"XSDT")                        # cmp dword [esi], "XSDT"
+    a.jcc32(0x85, "fail")
+    a.emit(0x8B, 0x4E, 0x04)                           # mov ecx, [esi+4] (length)
+    a.emit(0x83, 0xE9, 36)                             # sub ecx, 36 (the header)
+    a.emit(0xC1, 0xE9, 3)                              # shr ecx, 3: entries
+    a.emit(0x8D, 0x7E, 36)                             # lea edi, [esi+36]
+    check(4)
+    a.emit(0x85, 0xC9)                                 # test ecx, ecx
+    a.jcc32(0x84, "fail")
+    a.label("find")
+    a.emit(0x8B, 0x1F)                                 # mov ebx, [edi]
+    a.emit(0x81, 0x3B, b"FACP")                        # cmp dword [ebx], "FACP"
+    a.jcc8(0x74, "found")
+    a.emit(0x83, 0xC7, 0x08)                           # add edi, 8
+    a.emit(0xE2, 0)                                    # loop find
+    a.fixups.append((len(a.code) - 1, "find", 1))
+    a.emit(0xE9, 0, 0, 0, 0)                           # jmp fail: no FADT
+    a.fixups.append((len(a.code) - 4, "fail", 4))
+    a.label("found")
+    check(5)
+    a.emit(0x8B, 0x73, 36)                             # mov esi, [ebx+36] (FIRMWARE_CTRL)
+    a.emit(0x81, 0x3E, b"FACS")                        # cmp dword [esi], "FACS"
+    a.jcc32(0x85, "fail")
+    a.emit(0xC7, 0x46, 12, struct.pack("<I", S3_WAKE))  # mov dword [esi+12], S3_WAKE
+    a.emit(0xBE)
+    a.abs32("resume")                                  # mov esi, resume
+    a.emit(0xBF, struct.pack("<I", S3_WAKE))           # mov edi, S3_WAKE
+    a.emit(0xB9, struct.pack("<I", len(S3_RESUME)))    # mov ecx, its length
+    a.emit(0xFC, 0xF3, 0xA4)                           # cld ; rep movsb
+    a.emit(0xC7, 0x05, struct.pack("<I", 0), struct.pack("<I", 0x21))  # mov dword [0], 0x21
+    check(6)
+    a.emit(0x8B, 0x53, 56)                             # mov edx, [ebx+56] (PM1a_EVT_BLK)
+    a.emit(0x85, 0xD2)                                 # test edx, edx
+    a.jcc32(0x84, "fail")
+    a.emit(0x89, 0x15, struct.pack("<I", S3_PM1_EVT_SAVE))  # mov [4], edx
+    outw(0xFFFF)                                       # PM1_STS: clear every status bit
+    a.emit(0x83, 0xC2, 2)                              # add edx, 2 (PM1_EN)
+    outw(0x0400)                                       # RTC_EN
+    a.emit(0xB0, 0x0C, 0xE6, 0x70, 0xE4, 0x71)         # read REG_C: clear the RTC's flags
+    for reg in (1, 3, 5):                              # alarm seconds, minutes, hours:
+        rtc_out(reg, 0xC0)                             # "don't care": every second
+    a.emit(0xB0, 0x0B, 0xE6, 0x70, 0xE4, 0x71)         # REG_B
+    a.emit(0x0C, 0x20, 0xE6, 0x71)                     # or al, AIE ; out 0x71, al
+    check(7)
+    a.emit(0x8B, 0x53, 64)                             # mov edx, [ebx+64] (PM1a_CNT_BLK)
+    a.emit(0x85, 0xD2)                                 # test edx, edx
+    a.jcc32(0x84, "fail")
+    outw(0x2400)                                       # SLP_TYP 1 (\_S3) | SLP_EN
+    a.label("asleep")                                  # a vCPU running on marks it
+    a.emit(0xC7, 0x05, struct.pack("<I", 0), struct.pack("<I", 0x22))  # mov dword [0], 0x22
+    a.jcc8(0xEB, "asleep")
+    a.label("fail")
+    a.emit(0x88, 0xE0)                                 # mov al, ah
+    a.emit(0xE6, 0xF4)                                 # out 0xf4, al
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
+    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
+    a.emit(0xEE)                                       # out dx, al
+    a.label("halt")
+    a.emit(0xF4)                                       # hlt
+    a.jcc8(0xEB, "halt")
+    a.label("resume")
+    a.emit(S3_RESUME)
+    return a.finish(LOAD + MB_HDR_LEN)
+
+
 def multiboot(code):
     """Header at file offset 0 = LOAD; flags: a.out kludge only; entry after it."""
     magic, flags = 0x1BADB002, 1 << 16
@@ -323,7 +440,8 @@ def elf(code):
 
 KINDS = {"triple-fault": (triple_fault, elf), "port-sweep": (port_sweep, elf),
          "multiboot-exit": (multiboot_exit, multiboot),
-         "multiboot-kut": (multiboot_kut, multiboot)}
+         "multiboot-kut": (multiboot_kut, multiboot),
+         "multiboot-s3": (multiboot_s3, multiboot)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in KINDS:

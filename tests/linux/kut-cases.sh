@@ -1,6 +1,6 @@
 # tests/linux/kut-cases.sh - what kvm-unit-tests' x86 kernels need of mvm, with a tiny guest of our
 # own (the suite itself is not in the tree: tests/kvm-unit-tests/run.sh runs it). Sourced by run.sh.
-KUT_CASES=(multiboot-kut hyperv-linux)
+KUT_CASES=(multiboot-kut multiboot-s3 hyperv-linux)
 
 # tests/guests/mk-pvh-guest.py multiboot-kut, run the way tests/kvm-unit-tests/run.sh runs a test
 # (QEMU's way: -smp 2 -m 256 -append ARGS -initrd EMPTY-ENV, --pc-testdev): it checks fw_cfg
@@ -34,6 +34,37 @@ case_multiboot-kut() {
 		19) fail_case multiboot-kut "mvm exited 19: IRQ 11 raised through pc-testdev never arrived" ;;
 		21) fail_case multiboot-kut "mvm exited 21: IRQ 11 arrived, but not at vector 0x73 (the PIC's vector bases are not the BIOS's 0x08/0x70)" ;;
 		*) fail_case multiboot-kut "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)" ;;
+		esac
+	fi
+}
+
+# tests/guests/mk-pvh-guest.py multiboot-s3, as kvm-unit-tests' s3.flat sleeps: it finds the FACS
+# and the PM1a blocks through RSDP, XSDT and FADT, sets the waking vector, arms the RTC alarm and
+# RTC_EN, and enters S3 through PM1a_CNT. mvm must park it (a vCPU running past the sleep write
+# leaves 0x22 at address 0: exit 69) until the alarm, then resume vCPU 0 in real mode at the waking
+# vector with WAK_STS and RTC_STS set, where it exits 67; mvm logs the sleep and the wake.
+case_multiboot-s3() {
+	local f name=multiboot-s3
+	f=$(tiny_guest multiboot-s3) ||
+		{ notok $name "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	vm_start $name /dev/null run --kernel "$f" --cpus 2 --mem 64 --debug-exit
+	if ! vm_wait_exit 30; then fail_case $name "mvm still running 30 s after start (never woke from S3?)"
+	elif grep -qa 'seccomp: thread' "$VM_ERR"; then fail_case $name "mvm exited $VM_RC on a seccomp violation"
+	else
+		case "$VM_RC" in
+		67) if ! grep -qa 'guest entered ACPI S3 sleep' "$VM_ERR"; then fail_case $name "mvm did not log the guest's S3 sleep"
+		    elif ! grep -qa 'guest woke from ACPI S3' "$VM_ERR"; then fail_case $name "mvm did not log the wake"
+		    elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case $name "mvm reported an error"
+		    else ok $name; fi ;;
+		5) fail_case $name "mvm exited 5: no RSDP at 0xE0000" ;;
+		7) fail_case $name "mvm exited 7: the RSDP's XSDT address holds no XSDT" ;;
+		9) fail_case $name "mvm exited 9: no FADT in the XSDT" ;;
+		11) fail_case $name "mvm exited 11: the FADT's FIRMWARE_CTRL holds no FACS" ;;
+		13) fail_case $name "mvm exited 13: the FADT has no PM1a event block" ;;
+		15) fail_case $name "mvm exited 15: the FADT has no PM1a control block" ;;
+		23) fail_case $name "mvm exited 23: resumed, but PM1_STS lacks WAK_STS or RTC_STS" ;;
+		69) fail_case $name "mvm exited 69: the vCPU ran on after the S3 sleep write" ;;
+		*) fail_case $name "mvm exited $VM_RC, expected 67 ((0x21 << 1) | 1)" ;;
 		esac
 	fi
 }

@@ -82,10 +82,9 @@ want_case() { local c; for c in "${cases[@]}"; do [ "$c" = "$1" ] && return 0; d
 extractor=$MVM_ROOT/tests/tools/extract-vmlinux.sh
 make_tiny_guests() {
 	mkdir -p "$1" &&
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" triple-fault "$1/triple-fault.elf" &&
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" port-sweep "$1/port-sweep.elf" &&
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-exit "$1/multiboot-exit.elf" &&
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-kut "$1/multiboot-kut.elf" &&
+	for k in triple-fault port-sweep multiboot-exit multiboot-kut multiboot-s3; do
+		python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" "$k" "$1/$k.elf" || return 1
+	done &&
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
 	for g in hello/hello tests/fault tests/status tests/gdb; do
 		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
