@@ -31,7 +31,7 @@ gdb_client() {
 
 # A TCP port for each case (the test host has no cksum to derive one).
 gdb_port() {
-	case $1 in gdb-tiny) echo 23451 ;; gdb-hostile) echo 23452 ;; *) echo 23453 ;; esac
+	case $1 in gdb-tiny) echo 23451 ;; gdb-hostile) echo 23452 ;; gdb-break) echo 23454 ;; gdb-linux-break) echo 23455 ;; *) echo 23453 ;; esac
 }
 
 # Wait until mvm listens (a VM takes seconds to build under emulation; gdb would sit in its
@@ -91,6 +91,51 @@ case_gdb-tiny() {
 	if [ -n "$why" ]; then fail_case gdb-tiny "$why"; gdb_tail gdb-tiny; else ok gdb-tiny; fi
 }
 
+# Breakpoints and watchpoints on the tiny guest: a software breakpoint (int3) on gdb_add, then a
+# hardware one (a debug register) in its place, then a write watchpoint on gdb_counter; each must
+# stop the guest where it should, and the guest must then finish with its own result (counter 15):
+# int3 hidden and restored, no stop lost or doubled. Needs a test host whose emulated AMD-V
+# delivers #BP and debug-register exits to the test host's KVM (QEMU >= 9.1, see README).
+case_gdb-break() {
+	local elf=${guests:-/nonexistent}/sdk-gdb.elf port script=$work/gdb-break.gdbcmd why=''
+	GDBC=$(gdb_client) || { skip_all "no gdb-minimal (apt-get download gdb-minimal failed)" gdb-break; return; }
+	[ -f "$elf" ] || { notok gdb-break "$elf missing (make builds guest/tests/gdb.c)"; return; }
+	port=$(gdb_port gdb-break)
+	cat >"$script" <<-EOS
+	set pagination off
+	set confirm off
+	target remote 127.0.0.1:$port
+	break gdb_add
+	continue
+	p gdb_counter
+	delete
+	hbreak gdb_add
+	continue
+	p gdb_counter
+	delete
+	watch gdb_counter
+	continue
+	p gdb_counter
+	delete
+	continue
+	EOS
+	vm_start gdb-break /dev/null run --kernel "$elf" --gdb "tcp:127.0.0.1:$port" --gdb-wait
+	gdb_wait_listening
+	gdb_batch gdb-break "$elf" "$script"
+	vm_wait_exit 30 || :
+	if ! gdb_has gdb-break 'Breakpoint 1, (0x[0-9a-f]+ in )?gdb_add'; then why="the software breakpoint on gdb_add did not stop the guest"
+	elif ! gdb_has gdb-break '^\$1 = 0$'; then why="stopped at gdb_add, but not on its first call (gdb_counter != 0)"
+	elif ! gdb_has gdb-break 'Hardware assisted breakpoint 2, (0x[0-9a-f]+ in )?gdb_add'; then why="the hardware breakpoint did not stop the guest"
+	elif ! gdb_has gdb-break '^\$2 = 1$'; then why="the hardware breakpoint did not stop at the second call (gdb_counter != 1)"
+	elif ! gdb_has gdb-break 'Hardware watchpoint 3: gdb_counter'; then why="the watchpoint was not set"
+	elif ! gdb_has gdb-break 'New value = 3'; then why="the watchpoint did not stop on the write of 3"
+	elif ! gdb_has gdb-break 'exited (normally|with code 00)'; then why="gdb did not see the guest exit"
+	elif ! grep -qa 'gdb guest: counter 15 ' "$VM_OUT"; then why="the guest did not finish with counter 15 (a breakpoint changed its run)"
+	elif [ "$VM_RC" != 0 ]; then why="mvm exited $VM_RC"
+	fi
+	if [ -n "$why" ]; then fail_case gdb-break "$why"; gdb_tail gdb-break; else ok gdb-break; fi
+}
+
 # Bytes to the stub over bash's /dev/tcp; the replies (5 s at most) in $work/NAME.raw.
 gdb_raw() {
 	local port=$1 out=$2; shift 2
@@ -148,11 +193,9 @@ case_gdb-hostile() {
 
 # Debian's kernel package ships no symbols (its System.map is a placeholder): a first boot with
 # nokaslr reads the addresses from /proc/kallsyms, which stay the same in the second, debugged one.
-case_gdb-linux() {
-	local port script=$work/gdb-linux.gdbcmd why='' sk banner sys args
-	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" gdb-linux; return; }
-	args=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo nokaslr")
-	open_session gdb-linux "${args[@]}" || return
+gdb_ksyms() {
+	local name=$1
+	open_session "$name" "${args[@]}" || return 1
 	say 'grep -E " (start_kernel|linux_banner|__x64_sys_sync)$" /proc/kallsyms | sed "s/^/MVM-KSYM /"; echo MVM-KSYM-DONE'
 	vm_wait_for '^MVM-KSYM-DONE' 20
 	sk=$(tr -d '\r' <"$VM_OUT" | awk '$1 == "MVM-KSYM" && $4 == "start_kernel" { print $2 }')
@@ -160,9 +203,16 @@ case_gdb-linux() {
 	sys=$(tr -d '\r' <"$VM_OUT" | awk '$1 == "MVM-KSYM" && $4 == "__x64_sys_sync" { print $2 }')
 	close_session
 	if [ -z "$sk" ] || [ -z "$banner" ] || [ -z "$sys" ] || [ "$sk" = 0000000000000000 ]; then
-		fail_case gdb-linux "no kernel addresses from /proc/kallsyms (start_kernel '$sk', linux_banner '$banner')"
-		return
+		fail_case "$name" "no kernel addresses from /proc/kallsyms (start_kernel '$sk', linux_banner '$banner')"
+		return 1
 	fi
+}
+
+case_gdb-linux() {
+	local port script=$work/gdb-linux.gdbcmd why='' sk banner sys args
+	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" gdb-linux; return; }
+	args=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo nokaslr")
+	gdb_ksyms gdb-linux || return
 	port=$(gdb_port gdb-linux)
 	# The test host's emulated AMD-V fires neither int3 nor debug-register breakpoints in a
 	# nested guest (README: Debugging with gdb): the kernel is stopped by attaching to it once
@@ -196,4 +246,63 @@ case_gdb-linux() {
 	elif [ "$synced" != 0 ]; then why="the guest did not run on after detach"
 	fi
 	if [ -n "$why" ]; then fail_case gdb-linux "$why"; gdb_tail gdb-linux; else ok gdb-linux; fi
+}
+
+# Breakpoints in Debian's kernel: attached to the running kernel, a hardware breakpoint on the
+# sync syscall stops it when its shell runs sync, then a software one (int3 patched into kernel
+# text) on the same address stops the next sync; after detach the shell must answer again.
+# Needs a test host whose emulated AMD-V delivers #BP and debug-register exits (QEMU >= 9.1).
+case_gdb-linux-break() {
+	local name=gdb-linux-break port script=$work/gdb-linux-break.gdbcmd why='' sk banner sys args gpid
+	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" $name; return; }
+	args=(run --kernel "$kernel" --initrd "$initrd" --cmdline "$BASE_CMDLINE mvmtest=echo nokaslr")
+	gdb_ksyms $name || return
+	port=$(gdb_port $name)
+	cat >"$script" <<-EOS
+	set pagination off
+	set confirm off
+	set architecture i386:x86-64
+	target remote 127.0.0.1:$port
+	hbreak *0x$sys
+	continue
+	info registers rip
+	delete
+	break *0x$sys
+	continue
+	info registers rip
+	delete
+	detach
+	EOS
+	rm -f "$work/$name.fifo"; mkfifo "$work/$name.fifo"
+	vm_start $name "$work/$name.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port"
+	exec 3>"$work/$name.fifo"
+	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
+	local stops=0 synced=1
+	if [ $BOOT_WAIT -eq 0 ]; then
+		gdb_batch $name '' "$script" & gpid=$!
+		# Each sync once gdb has set its breakpoint and let the kernel run again.
+		for bp in 'Hardware assisted breakpoint 1' 'Breakpoint 2'; do
+			local i=0
+			until gdb_has $name '^Continuing' && [ "$(grep -c '^Continuing' "$work/$name.gdb")" -gt $stops ]; do
+				[ $((i += 1)) -le 300 ] && kill -0 $gpid 2>/dev/null || break 2
+				sleep 0.2
+			done
+			say 'sync'
+			i=0
+			until gdb_has $name "$bp"; do
+				[ $((i += 1)) -le 300 ] && kill -0 $gpid 2>/dev/null || break 2
+				sleep 0.2
+			done
+			stops=$((stops + 1))
+		done
+		wait $gpid
+		say 'sync; echo MVM-GDB-SYNCED-$((40+2))' && { vm_wait_for 'MVM-GDB-SYNCED-42' 30; synced=$?; }
+	fi
+	if kill -0 "$VM_PID" 2>/dev/null; then close_session; else exec 3>&-; vm_reap; fi
+	if [ "$BOOT_WAIT" != 0 ]; then why="the kernel did not reach its shell with --gdb"
+	elif ! gdb_has $name "Hardware assisted breakpoint 1, 0x0*$sys"; then why="the hardware breakpoint on __x64_sys_sync did not stop the kernel"
+	elif ! gdb_has $name "Breakpoint 2, 0x0*$sys"; then why="the software breakpoint on __x64_sys_sync did not stop the kernel"
+	elif [ "$synced" != 0 ]; then why="the kernel did not run on after detach"
+	fi
+	if [ -n "$why" ]; then fail_case $name "$why"; gdb_tail $name; else ok $name; fi
 }

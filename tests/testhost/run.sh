@@ -40,7 +40,13 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || mvm_die "testhost: no command given"
-command -v qemu-system-x86_64 >/dev/null || mvm_die "testhost: qemu-system-x86_64 not installed (scripts/deps.sh)"
+# MVM_TESTHOST_QEMU: another qemu-system-x86_64 for the test host (e.g. a newer one unpacked
+# from bookworm-backports), with MVM_TESTHOST_QEMU_DATA: its firmware directories, colon-separated.
+qemu_bin=${MVM_TESTHOST_QEMU:-qemu-system-x86_64}
+command -v "$qemu_bin" >/dev/null || mvm_die "testhost: $qemu_bin not installed (scripts/deps.sh)"
+qdata=()
+IFS=: read -r -a qdirs <<<"${MVM_TESTHOST_QEMU_DATA:-}"
+for d in "${qdirs[@]}"; do [ -z "$d" ] || qdata+=(-L "$d"); done
 
 envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
 # shellcheck disable=SC1090
@@ -86,7 +92,7 @@ ia=()
 # with interrupts off in 3 of 16 boots (multi: 0 of 42 in a full run). tests/adversarial/run.sh
 # picks single, tests/linux/run.sh multi.
 # shellcheck disable=SC2054
-qemu=(qemu-system-x86_64 -accel "tcg,thread=${MVM_TESTHOST_TCG:-multi}" -M pc -cpu EPYC,+svm -smp 2 -m 6G -nodefaults -no-reboot
+qemu=("$qemu_bin" "${qdata[@]}" -accel "tcg,thread=${MVM_TESTHOST_TCG:-multi}" -M pc -cpu EPYC,+svm -smp 2 -m 6G -nodefaults -no-reboot
 	-display none -kernel "$MVM_BZIMAGE" -initrd "$work/initramfs.cpio"
 	-append "console=ttyS2 panic=1 reboot=k nokaslr" "${qdisk[@]}")
 : >"$work/status"
