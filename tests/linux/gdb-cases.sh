@@ -3,13 +3,17 @@
 # threads, continue to its exit), a hostile client (garbage, bad checksums, an oversize packet,
 # ^C, leaving while the VM is stopped), and Debian's kernel (attached while it runs, a kernel
 # string read by virtual address through its page tables, a step, detach). Sourced by run.sh.
-# Breakpoints are not tested here: the test host's emulated AMD-V (QEMU TCG) checks INT3
-# against the INTn intercept, never the #BP exception intercept KVM sets, so an int3 goes
-# straight to the guest (seen: the tiny guest faulted at its breakpoint's address), and an
-# `hbreak` on gdb_add did not stop the tiny guest either. The unit tests cover them.
+# Hardware breakpoints and watchpoints (gdb-break, gdb-linux-break) need a test host of QEMU
+# >= 9.1 (GDB_HW_CASES below). Software breakpoints are not tested here: QEMU's emulated AMD-V
+# (7.2 and 10.0 alike) checks INT3 against the INTn intercept, never the #BP exception intercept
+# KVM sets, so an int3 goes straight to the guest. The unit tests cover them.
 # The client is gdb-minimal (Debian's gdb without Python, whose libraries the test host lacks):
 # `gdb-minimal` on PATH, or its package fetched with apt-get download into .cache/gdb-minimal.
 GDB_CASES=(gdb-tiny gdb-hostile gdb-linux)
+# Hardware breakpoints and watchpoints: not in the default list, since the test host's QEMU 7.2
+# never fires them; scripts/test.sh runs them (--only) in a test host of bookworm-backports' QEMU
+# (scripts/fetch-qemu-backports.sh).
+GDB_HW_CASES=(gdb-break gdb-linux-break)
 GDB_SHIPPED=/usr/local/bin/gdb-minimal   # where run.sh puts it in the test host
 
 # A gdb without Python, here: its path, or nothing.
@@ -91,11 +95,14 @@ case_gdb-tiny() {
 	if [ -n "$why" ]; then fail_case gdb-tiny "$why"; gdb_tail gdb-tiny; else ok gdb-tiny; fi
 }
 
-# Breakpoints and watchpoints on the tiny guest: a software breakpoint (int3) on gdb_add, then a
-# hardware one (a debug register) in its place, then a write watchpoint on gdb_counter; each must
-# stop the guest where it should, and the guest must then finish with its own result (counter 15):
-# int3 hidden and restored, no stop lost or doubled. Needs a test host whose emulated AMD-V
-# delivers #BP and debug-register exits to the test host's KVM (QEMU >= 9.1, see README).
+# Hardware breakpoints and watchpoints on the tiny guest: a breakpoint in a debug register on
+# gdb_add must stop its first call, then a write watchpoint on gdb_counter the write of 1; the
+# guest must then finish with its own result (counter 15): no stop lost or doubled. Needs a test
+# host whose emulated AMD-V honours the debug registers in a nested guest (QEMU >= 9.1: run.sh's
+# GDB_HW_CASES, in a test host of bookworm-backports' QEMU). Software breakpoints (int3) are not
+# tested here: every QEMU up to 10.0 checks INT3 against the INTn intercept, never KVM's #BP
+# exception intercept, so the int3 goes to the guest (seen under 7.2 and 10.0: the tiny guest
+# took a #GP through IDT vector 3); the unit tests cover them.
 case_gdb-break() {
 	local elf=${guests:-/nonexistent}/sdk-gdb.elf port script=$work/gdb-break.gdbcmd why=''
 	GDBC=$(gdb_client) || { skip_all "no gdb-minimal (apt-get download gdb-minimal failed)" gdb-break; return; }
@@ -105,10 +112,6 @@ case_gdb-break() {
 	set pagination off
 	set confirm off
 	target remote 127.0.0.1:$port
-	break gdb_add
-	continue
-	p gdb_counter
-	delete
 	hbreak gdb_add
 	continue
 	p gdb_counter
@@ -123,12 +126,11 @@ case_gdb-break() {
 	gdb_wait_listening
 	gdb_batch gdb-break "$elf" "$script"
 	vm_wait_exit 30 || :
-	if ! gdb_has gdb-break 'Breakpoint 1, (0x[0-9a-f]+ in )?gdb_add'; then why="the software breakpoint on gdb_add did not stop the guest"
+	if ! gdb_has gdb-break 'Hardware assisted breakpoint 1 at'; then why="the hardware breakpoint was not set"
+	elif ! gdb_has gdb-break 'Breakpoint 1, (0x[0-9a-f]+ in )?gdb_add'; then why="the hardware breakpoint on gdb_add did not stop the guest"
 	elif ! gdb_has gdb-break '^\$1 = 0$'; then why="stopped at gdb_add, but not on its first call (gdb_counter != 0)"
-	elif ! gdb_has gdb-break 'Hardware assisted breakpoint 2, (0x[0-9a-f]+ in )?gdb_add'; then why="the hardware breakpoint did not stop the guest"
-	elif ! gdb_has gdb-break '^\$2 = 1$'; then why="the hardware breakpoint did not stop at the second call (gdb_counter != 1)"
-	elif ! gdb_has gdb-break 'Hardware watchpoint 3: gdb_counter'; then why="the watchpoint was not set"
-	elif ! gdb_has gdb-break 'New value = 3'; then why="the watchpoint did not stop on the write of 3"
+	elif ! gdb_has gdb-break 'Hardware watchpoint 2: gdb_counter'; then why="the watchpoint was not set"
+	elif ! gdb_has gdb-break 'New value = 1'; then why="the watchpoint did not stop on the write of 1"
 	elif ! gdb_has gdb-break 'exited (normally|with code 00)'; then why="gdb did not see the guest exit"
 	elif ! grep -qa 'gdb guest: counter 15 ' "$VM_OUT"; then why="the guest did not finish with counter 15 (a breakpoint changed its run)"
 	elif [ "$VM_RC" != 0 ]; then why="mvm exited $VM_RC"
@@ -248,10 +250,9 @@ case_gdb-linux() {
 	if [ -n "$why" ]; then fail_case gdb-linux "$why"; gdb_tail gdb-linux; else ok gdb-linux; fi
 }
 
-# Breakpoints in Debian's kernel: attached to the running kernel, a hardware breakpoint on the
-# sync syscall stops it when its shell runs sync, then a software one (int3 patched into kernel
-# text) on the same address stops the next sync; after detach the shell must answer again.
-# Needs a test host whose emulated AMD-V delivers #BP and debug-register exits (QEMU >= 9.1).
+# A hardware breakpoint in Debian's kernel: attached to the running kernel, a debug-register
+# breakpoint on the sync syscall must stop it when its shell runs sync, at that address; after
+# detach the shell must answer again. Needs QEMU >= 9.1 for the test host (see gdb-break).
 case_gdb-linux-break() {
 	local name=gdb-linux-break port script=$work/gdb-linux-break.gdbcmd why='' sk banner sys args gpid
 	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" $name; return; }
@@ -267,41 +268,29 @@ case_gdb-linux-break() {
 	continue
 	info registers rip
 	delete
-	break *0x$sys
-	continue
-	info registers rip
-	delete
 	detach
 	EOS
 	rm -f "$work/$name.fifo"; mkfifo "$work/$name.fifo"
 	vm_start $name "$work/$name.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port"
 	exec 3>"$work/$name.fifo"
 	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
-	local stops=0 synced=1
+	local synced=1 i=0
 	if [ $BOOT_WAIT -eq 0 ]; then
 		gdb_batch $name '' "$script" & gpid=$!
-		# Each sync once gdb has set its breakpoint and let the kernel run again.
-		for bp in 'Hardware assisted breakpoint 1' 'Breakpoint 2'; do
-			local i=0
-			until gdb_has $name '^Continuing' && [ "$(grep -c '^Continuing' "$work/$name.gdb")" -gt $stops ]; do
-				[ $((i += 1)) -le 300 ] && kill -0 $gpid 2>/dev/null || break 2
-				sleep 0.2
-			done
+		# sync every 2 s until the breakpoint stops the kernel (gdb's output comes in blocks, so
+		# its "Continuing." is no sign to wait for); 60 s at most, or until gdb is gone.
+		until gdb_has $name 'Breakpoint 1, 0x' 2>/dev/null || [ $((i += 1)) -gt 30 ] ||
+			! kill -0 $gpid 2>/dev/null; do
 			say 'sync'
-			i=0
-			until gdb_has $name "$bp"; do
-				[ $((i += 1)) -le 300 ] && kill -0 $gpid 2>/dev/null || break 2
-				sleep 0.2
-			done
-			stops=$((stops + 1))
+			sleep 2
 		done
 		wait $gpid
 		say 'sync; echo MVM-GDB-SYNCED-$((40+2))' && { vm_wait_for 'MVM-GDB-SYNCED-42' 30; synced=$?; }
 	fi
 	if kill -0 "$VM_PID" 2>/dev/null; then close_session; else exec 3>&-; vm_reap; fi
 	if [ "$BOOT_WAIT" != 0 ]; then why="the kernel did not reach its shell with --gdb"
-	elif ! gdb_has $name "Hardware assisted breakpoint 1, 0x0*$sys"; then why="the hardware breakpoint on __x64_sys_sync did not stop the kernel"
-	elif ! gdb_has $name "Breakpoint 2, 0x0*$sys"; then why="the software breakpoint on __x64_sys_sync did not stop the kernel"
+	elif ! gdb_has $name "Breakpoint 1, 0x0*$sys"; then why="the hardware breakpoint on __x64_sys_sync did not stop the kernel"
+	elif ! gdb_has $name "rip +0x0*$sys"; then why="stopped, but not at __x64_sys_sync"
 	elif [ "$synced" != 0 ]; then why="the kernel did not run on after detach"
 	fi
 	if [ -n "$why" ]; then fail_case $name "$why"; gdb_tail $name; else ok $name; fi
