@@ -183,6 +183,8 @@ static const int sys_gdb[] = {
 	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvfrom),
 	SCMP_SYS(sendto), SCMP_SYS(shutdown), SCMP_SYS(setsockopt),
 };
+/* Its continue resumes the VM, which wakes one in ACPI S3: the PIC as a BIOS resumes it. */
+static const unsigned long ioctl_gdb[] = { KVM_GET_IRQCHIP, KVM_SET_IRQCHIP };
 /* Teardown: a stopped device's reset runs on the caller (TUNSETOFFLOAD 0). */
 static const unsigned long ioctl_main[] = {
 	TCGETS, TCSETS, TCSETSW, TCSETSF, KVM_IRQFD, KVM_IOEVENTFD, KVM_GET_STATS_FD,
@@ -203,7 +205,7 @@ static const struct sb_list lists[SANDBOX_KINDS] = {
 	[SANDBOX_METRICS] = { SB_SYSCALLS(sys_metrics), SB_IOCTLS(ioctl_metrics) },
 	[SANDBOX_OUTQ] = { SB_SYSCALLS(sys_outq), SB_IOCTLS(ioctl_outq) },
 	[SANDBOX_MAIN] = { SB_SYSCALLS(sys_main), SB_IOCTLS(ioctl_main), .threads = true },
-	[SANDBOX_GDB] = SB_SYS(sys_gdb),
+	[SANDBOX_GDB] = { SB_SYSCALLS(sys_gdb), SB_IOCTLS(ioctl_gdb) },
 };
 
 /* Kinds that run an epoll loop (util/evloop.c). */

@@ -11,6 +11,7 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,12 @@ void vm_sleep_init(struct vm_sleep *s)
 void vm_sleep_destroy(struct vm_sleep *s)
 {
 	pthread_mutex_destroy(&s->lock);
+}
+
+/* Under sleep.lock; atomic so that vm_sleep_request may peek without it. */
+static void set_asleep(struct vm_sleep *s, bool on)
+{
+	__atomic_store_n(&s->asleep, on, __ATOMIC_RELEASE);
 }
 
 bool vm_sleep_is_asleep(struct vm *vm)
@@ -42,10 +49,22 @@ void vm_sleep_request(struct vm *vm, int state)
 
 	if (state != 3)
 		return;
-	pthread_mutex_lock(&vm->sleep.lock);
+	/* Never wait for sleep.lock behind a settle: it is held across
+	 * vm_pause_settle, which waits for this very vCPU to park (two vCPUs
+	 * writing SLP_EN at once stalled the pause to its timeout and undid the
+	 * sleep). A sleep under way is this vCPU's too; the lock is otherwise
+	 * held only briefly while the VM is awake. */
+	while (pthread_mutex_trylock(&vm->sleep.lock)) {
+		if (__atomic_load_n(&vm->sleep.asleep, __ATOMIC_ACQUIRE))
+			goto kick;
+		sched_yield();
+	}
 	if (!vm->sleep.asleep) {
-		vm->sleep.asleep = true;
-		vm->sleep.settled = vm->sleep.held = false;
+		set_asleep(&vm->sleep, true);
+		vm->sleep.settled = false;
+		/* Paused already (vm_sleep_pause marks under this lock): someone
+		 * else's pause, which the alarm must not end. */
+		vm->sleep.held = atomic_load(&vm->paused);
 		vm->sleep.wake_ns = 0;
 		vm->sleep.since_ns = bench_probe_now_ns();
 		/* This vCPU parks before its next KVM_RUN: the guest runs no
@@ -53,6 +72,7 @@ void vm_sleep_request(struct vm *vm, int state)
 		vm_pause_mark(vm);
 	}
 	pthread_mutex_unlock(&vm->sleep.lock);
+kick:
 	/* vm_run's loop takes it from here (a failed write: it is awake already). */
 	(void)!write(vm->stop_efd, &one, sizeof(one));
 }
@@ -82,10 +102,12 @@ static int settle_locked(struct vm *vm)
 	ret = vm_pause_settle(vm);
 	if (ret) {
 		/* vm_pause_settle took the pause back: the guest runs on past its
-		 * sleep write, as after a sleep type mvm does not implement. */
-		log_err("ACPI S3: the VM could not be paused (%s); the guest runs on",
-			strerror(-ret));
-		vm->sleep.asleep = false;
+		 * sleep write, as after a sleep type mvm does not implement (a
+		 * stop needs no word: the VM is ending). */
+		if (ret != -ESHUTDOWN)
+			log_err("ACPI S3: the VM could not be paused (%s); the guest runs on",
+				strerror(-ret));
+		set_asleep(&vm->sleep, false);
 		return ret;
 	}
 	vm->sleep.settled = true;
@@ -129,7 +151,7 @@ static int wake_locked(struct vm *vm, uint16_t sts, const char *why)
 		acpi_pm1_wake(pm1, sts);
 	if (facs)
 		memcpy(&w.vector, facs + ACPI_FACS_WAKING_VECTOR, sizeof(w.vector));
-	vm->sleep.asleep = false;
+	set_asleep(&vm->sleep, false);
 	if (!w.vector) {
 		log_info("guest woke from ACPI S3 (%s) with no waking vector in its FACS: "
 			 "rebooting, as a firmware would", why);
@@ -182,21 +204,38 @@ int vm_sleep_service(struct vm *vm)
 	return wait_ms;
 }
 
-int vm_sleep_wake_by_user(struct vm *vm)
+int vm_sleep_resume(struct vm *vm)
 {
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&vm->sleep.lock);
-	if (vm->sleep.asleep && !(ret = settle_locked(vm)))
-		ret = wake_locked(vm, ACPI_PM1_PWRBTN, "resumed by the user");
+	if (vm->sleep.asleep) {
+		if (!(ret = settle_locked(vm)))
+			ret = wake_locked(vm, ACPI_PM1_PWRBTN, "resumed by the user");
+	} else {
+		ret = vm_unpause(vm);
+	}
 	pthread_mutex_unlock(&vm->sleep.lock);
 	return ret;
 }
 
-void vm_sleep_hold(struct vm *vm)
+int vm_sleep_pause(struct vm *vm, bool *settle)
 {
+	int ret = 0;
+
+	*settle = false;
 	pthread_mutex_lock(&vm->sleep.lock);
-	if (vm->sleep.asleep && !settle_locked(vm))
-		vm->sleep.held = true;
+	if (vm->sleep.asleep) {
+		/* Paused already: keep it asleep until a resume. */
+		if (!(ret = settle_locked(vm))) {
+			vm->sleep.held = true;
+			ret = atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+		}
+	} else {
+		/* Settling waits for the vCPUs: not under this lock (a vCPU
+		 * asking for sleep takes it). */
+		*settle = vm_pause_mark(vm);
+	}
 	pthread_mutex_unlock(&vm->sleep.lock);
+	return ret;
 }

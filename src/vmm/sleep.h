@@ -16,7 +16,7 @@
  * A FACS waking vector of 0 means there is nothing to resume: the VM
  * reboots (VM_STOP_RESET), as a firmware boots afresh. A user's pause
  * while asleep holds the VM asleep (the alarm no longer wakes it; resume
- * does). Snapshots and migrations of a sleeping VM are refused
+ * does), and so does a pause under way when the guest asks to sleep. Snapshots and migrations of a sleeping VM are refused
  * (vm_sleep_is_asleep). A stop request ends a sleeping VM as any other.
  */
 #ifndef MVM_VMM_SLEEP_H
@@ -30,7 +30,8 @@ struct vm;
 
 struct vm_sleep {
 	pthread_mutex_t lock;
-	bool asleep;       /* the guest asked for S3 and has not woken yet */
+	bool asleep;       /* the guest asked for S3 and has not woken yet (written under
+			    * lock with __atomic stores: vm_sleep_request peeks at it) */
 	bool settled;      /* every vCPU parked and the devices quiesced */
 	bool held;         /* the user paused the sleeping VM: no wake on the alarm */
 	uint64_t wake_ns;  /* CLOCK_MONOTONIC when the RTC alarm wakes it; 0: never */
@@ -46,10 +47,18 @@ void vm_sleep_request(struct vm *vm, int state);
  * the alarm. Returns how long its poll may wait (ms) before the next
  * call is due: -1 for no deadline. */
 int vm_sleep_service(struct vm *vm);
-/* vm_resume() on a sleeping VM: wake it (the power button). 0 or -errno. */
-int vm_sleep_wake_by_user(struct vm *vm);
-/* vm_pause() on a sleeping VM: keep it asleep until a resume. */
-void vm_sleep_hold(struct vm *vm);
+/* vm_pause()'s first step, under sleep.lock so that a sleep request falls
+ * wholly before it or wholly after it: a sleeping VM is held asleep until
+ * a resume (0, or -errno when it could not be paused: the guest runs on);
+ * otherwise the VM is marked paused and *settle says whether this call
+ * marked it (the caller then runs vm_pause_settle) or it was paused
+ * already. A sleep asked for while the VM is paused is held from the start:
+ * the RTC alarm never resumes a VM under a pause that is not its own (a
+ * snapshot, a migration, the debugger, the user). */
+int vm_sleep_pause(struct vm *vm, bool *settle);
+/* vm_resume(): wake a sleeping VM (the power button), or resume a paused
+ * one (vm_unpause), under sleep.lock. 0 or -errno. */
+int vm_sleep_resume(struct vm *vm);
 bool vm_sleep_is_asleep(struct vm *vm);
 
 #endif

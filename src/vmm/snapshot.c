@@ -377,6 +377,14 @@ int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf
 		ret = snap_fail(err, errlen, -EBUSY, "the VM is running");
 		goto out;
 	}
+	/* Checked again here, paused: a guest can go to sleep after the caller's
+	 * first look (a migration's pre-copy runs it), and its state would
+	 * resume past the sleep write with no wake. */
+	if (vm_sleep_is_asleep(vm)) {
+		ret = snap_fail(err, errlen, -EBUSY, "the guest went into ACPI S3 sleep: mvm does "
+				"not save a sleeping VM");
+		goto out;
+	}
 	if ((ret = vm_state_read(vm, vcpus, kvm_state))) {
 		snap_fail(err, errlen, ret, "reading the vCPUs' and the VM's state from KVM: %s",
 			  strerror(-ret));

@@ -49,7 +49,8 @@ static void vm_vcpu_park(void *ctx, struct vcpu *v)
 			void *arg = vm->call_arg;
 
 			pthread_mutex_unlock(&vm->pause_lock);
-			fn(v, arg);
+			if (fn)
+				fn(v, arg);
 			pthread_mutex_lock(&vm->pause_lock);
 			v->call_seq = vm->call_seq;
 			vm->nr_called++;
@@ -60,6 +61,10 @@ static void vm_vcpu_park(void *ctx, struct vcpu *v)
 	}
 	vm->nr_parked--;
 	v->parked = false;
+	/* A vm_vcpus_call() waiting on this vCPU learns that it left for a stop
+	 * (vm_request_stop does not signal pause_cond, and the S3 wake calls
+	 * from vm_run's own thread, whose vm_stop_vcpus would). */
+	pthread_cond_broadcast(&vm->pause_cond);
 	/* The pause kick left immediate_exit set; a stop kick after this point
 	 * sets it again, and stopping is checked before the next KVM_RUN. */
 	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -130,6 +135,10 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 		/* ACPI S3 (vmm/sleep.h): enter a sleep asked for, wake on the alarm. */
 		int sleep_ms = vm_sleep_service(vm);
 
+		/* vm_sleep_service drained stop_efd: a stop asked for since the
+		 * loop's test may have been in it, and poll would not see it. */
+		if (atomic_load(&vm->stopping))
+			break;
 		if (sleep_ms >= 0 && (wait_ms < 0 || sleep_ms < wait_ms))
 			wait_ms = sleep_ms;
 		coalesce_drain(&vm->coalesce);
@@ -310,29 +319,27 @@ static void vm_unpause_locked(struct vm *vm)
 	pthread_cond_broadcast(&vm->pause_cond);
 }
 
-void vm_pause_mark(struct vm *vm)
+bool vm_pause_mark(struct vm *vm)
 {
+	bool was;
+
 	pthread_mutex_lock(&vm->pause_lock);
-	atomic_store(&vm->paused, true);
+	was = atomic_exchange(&vm->paused, true);
 	/* A vCPU held in the debugger's exit hook (vmm/gdb.c) waits for this. */
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
+	return !was;
 }
 
 int vm_pause(struct vm *vm)
 {
-	/* A sleeping guest is paused already: the user's pause keeps it asleep. */
-	if (vm_sleep_is_asleep(vm)) {
-		vm_sleep_hold(vm);
-		return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
-	}
-	pthread_mutex_lock(&vm->pause_lock);
-	if (atomic_load(&vm->paused)) {
-		pthread_mutex_unlock(&vm->pause_lock);
-		return 0;
-	}
-	pthread_mutex_unlock(&vm->pause_lock);
-	vm_pause_mark(vm);
+	bool settle;
+	/* A sleeping guest is paused already: the user's pause keeps it asleep
+	 * (vmm/sleep.h). Otherwise marked here, unless paused already. */
+	int ret = vm_sleep_pause(vm, &settle);
+
+	if (ret || !settle)
+		return ret;
 	return vm_pause_settle(vm);
 }
 
@@ -394,7 +401,12 @@ int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *ar
 	int ret = 0;
 
 	pthread_mutex_lock(&vm->pause_lock);
-	if (!atomic_load(&vm->paused) || vm->nr_parked < vm->nr_vcpus) {
+	/* One call at a time: the vCPUs serve a single call_fn, and callers can
+	 * meet (an S3 wake on vm_run's thread, a state read from the API or the
+	 * debugger). */
+	while (vm->call_fn && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	if (vm->call_fn || !atomic_load(&vm->paused) || vm->nr_parked < vm->nr_vcpus) {
 		pthread_mutex_unlock(&vm->pause_lock);
 		return atomic_load(&vm->stopping) ? -ESHUTDOWN : -EBUSY;
 	}
@@ -409,6 +421,7 @@ int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *ar
 		ret = -ESHUTDOWN;
 	vm->call_fn = NULL;
 	vm->call_arg = NULL;
+	pthread_cond_broadcast(&vm->pause_cond);   /* a caller waiting its turn */
 	pthread_mutex_unlock(&vm->pause_lock);
 	return ret;
 }
@@ -416,9 +429,7 @@ int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *ar
 int vm_resume(struct vm *vm)
 {
 	/* Resuming a sleeping guest wakes it, as its power button would. */
-	if (vm_sleep_is_asleep(vm))
-		return vm_sleep_wake_by_user(vm);
-	return vm_unpause(vm);
+	return vm_sleep_resume(vm);
 }
 
 int vm_unpause(struct vm *vm)

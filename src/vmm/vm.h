@@ -134,14 +134,15 @@ int vm_resume(struct vm *vm);
  * paused (any thread, a vCPU's too: it parks before its next KVM_RUN),
  * then, on a thread that is not a vCPU's, wait for every vCPU to park and
  * quiesce the devices (the timeout of vm_pause, which undoes the pause). */
-void vm_pause_mark(struct vm *vm);
+bool vm_pause_mark(struct vm *vm);  /* false: it was paused already */
 int vm_pause_settle(struct vm *vm);
 /* vm_resume() without the sleep check: the S3 wake's own resume. */
 int vm_unpause(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 /* On a paused VM: run fn(v, arg) on every vCPU's own thread (KVM's vCPU
  * state is read and written there), and return when all have. 0, -EBUSY
- * when the VM is not paused, -ESHUTDOWN when it is stopping. */
+ * when the VM is not paused, -ESHUTDOWN when it is stopping. Calls from
+ * several threads run one after the other. */
 int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *arg);
 /* Press Ctrl-Alt-Del on the i8042 keyboard (the API's SendCtrlAltDel). */
 int vm_send_ctrl_alt_del(struct vm *vm);

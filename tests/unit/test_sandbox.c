@@ -32,6 +32,7 @@ enum probe {
 	P_SOCKET_INET,
 	P_IOCTL_TUN,      /* TUNSETIFF: no thread has it after the build */
 	P_IOCTL_KVM_RUN,
+	P_IOCTL_IRQCHIP,  /* KVM_GET_IRQCHIP: an S3 wake's PIC, on whichever thread resumes */
 	P_NONE,           /* only the filter (and the MVM_SECCOMP_TEST hook) */
 };
 
@@ -89,6 +90,9 @@ static int run_child(enum sandbox_kind kind, enum sandbox_mode mode, enum probe 
 			break;
 		case P_IOCTL_KVM_RUN:
 			ioctl(-1, KVM_RUN, 0);   /* EBADF, but through the filter */
+			break;
+		case P_IOCTL_IRQCHIP:
+			ioctl(-1, KVM_GET_IRQCHIP, NULL);
 			break;
 		case P_NONE:
 			break;
@@ -161,6 +165,18 @@ static void test_vcpu_allowed_survive(void **state)
 	assert_exit(run_child(SANDBOX_VCPU, SANDBOX_KILL, P_ALLOWED, err, sizeof(err)), 0);
 	assert_string_equal(err, "alive\n");
 	assert_exit(run_child(SANDBOX_VCPU, SANDBOX_KILL, P_IOCTL_KVM_RUN, err, sizeof(err)), 0);
+}
+
+/* Every thread that can resume the VM (vm_resume) may wake one from ACPI S3,
+ * whose wake sets the PIC through KVM_GET/SET_IRQCHIP: the gdb stub's
+ * continue too (it used to be killed). */
+static void test_resumers_may_wake(void **state)
+{
+	static const enum sandbox_kind kinds[] = { SANDBOX_API, SANDBOX_MAIN, SANDBOX_GDB };
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		assert_exit(run_child(kinds[i], SANDBOX_KILL, P_IOCTL_IRQCHIP, err, sizeof(err)), 0);
 }
 
 static void test_vcpu_execve_killed(void **state)
@@ -304,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_exec_memory_killed),
 		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_ioctl_numbers),
+		cmocka_unit_test(test_resumers_may_wake),
 		cmocka_unit_test(test_log_and_off_let_it_run),
 		cmocka_unit_test(test_hook),
 		cmocka_unit_test(test_readme_counts),
