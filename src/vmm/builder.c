@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "virtio/console.h"
 #include "vmm/devices.h"
+#include "vmm/sleep.h"
 #include "vmm/snapshot.h"
 #include "snap/memfile.h"
 
@@ -512,6 +513,7 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	vm_sleep_init(&vm->sleep);
+	vm->sleep_ops = &vm_sleep_ops;
 	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");

@@ -1054,7 +1054,7 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 		return mfail(err, errlen, -ENOTSUP, "the VM runs with --cpu-hyperv: mvm does not "
 			     "save KVM's Hyper-V SynIC and synthetic timer state, so it cannot "
 			     "migrate");
-	if (vm_sleep_is_asleep(vm))
+	if (vm->sleep_ops && vm->sleep_ops->is_asleep(vm))
 		return mfail(err, errlen, -EBUSY, "the guest is in ACPI S3 sleep: mvm does not "
 			     "migrate a sleeping VM (resume it to wake it first)");
 	if (atomic_load(&vm->stopping))

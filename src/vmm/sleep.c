@@ -239,3 +239,16 @@ int vm_sleep_pause(struct vm *vm, bool *settle)
 	pthread_mutex_unlock(&vm->sleep.lock);
 	return ret;
 }
+
+static void sleep_destroy(struct vm *vm)
+{
+	vm_sleep_destroy(&vm->sleep);
+}
+
+const struct vm_sleep_ops vm_sleep_ops = {
+	.service = vm_sleep_service,
+	.is_asleep = vm_sleep_is_asleep,
+	.pause = vm_sleep_pause,
+	.resume = vm_sleep_resume,
+	.destroy = sleep_destroy,
+};

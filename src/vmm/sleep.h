@@ -22,21 +22,11 @@
 #ifndef MVM_VMM_SLEEP_H
 #define MVM_VMM_SLEEP_H
 
-#include <pthread.h>
 #include <stdbool.h>
-#include <stdint.h>
 
-struct vm;
+#include "vmm/sleep_state.h"
+#include "vmm/vm.h"
 
-struct vm_sleep {
-	pthread_mutex_t lock;
-	bool asleep;       /* the guest asked for S3 and has not woken yet (written under
-			    * lock with __atomic stores: vm_sleep_request peeks at it) */
-	bool settled;      /* every vCPU parked and the devices quiesced */
-	bool held;         /* the user paused the sleeping VM: no wake on the alarm */
-	uint64_t wake_ns;  /* CLOCK_MONOTONIC when the RTC alarm wakes it; 0: never */
-	uint64_t since_ns; /* CLOCK_MONOTONIC when it fell asleep (the log's figure) */
-};
 
 void vm_sleep_init(struct vm_sleep *s);
 void vm_sleep_destroy(struct vm_sleep *s);
@@ -60,5 +50,8 @@ int vm_sleep_pause(struct vm *vm, bool *settle);
  * one (vm_unpause), under sleep.lock. 0 or -errno. */
 int vm_sleep_resume(struct vm *vm);
 bool vm_sleep_is_asleep(struct vm *vm);
+
+/* The above, for vm.c (struct vm.sleep_ops; the builder sets it). */
+extern const struct vm_sleep_ops vm_sleep_ops;
 
 #endif

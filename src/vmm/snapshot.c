@@ -292,7 +292,7 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 		return snap_fail(err, errlen, -ENOTSUP, "the VM runs with --cpu-hyperv: mvm does "
 				 "not save KVM's Hyper-V SynIC and synthetic timer state, so it "
 				 "cannot be snapshotted");
-	if (vm_sleep_is_asleep(vm))
+	if (vm->sleep_ops && vm->sleep_ops->is_asleep(vm))
 		return snap_fail(err, errlen, -EBUSY, "the guest is in ACPI S3 sleep: mvm does not "
 				 "save a sleeping VM (resume it to wake it, then snapshot)");
 	if (diff && !vm->track_dirty)
@@ -380,7 +380,7 @@ int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf
 	/* Checked again here, paused: a guest can go to sleep after the caller's
 	 * first look (a migration's pre-copy runs it), and its state would
 	 * resume past the sleep write with no wake. */
-	if (vm_sleep_is_asleep(vm)) {
+	if (vm->sleep_ops && vm->sleep_ops->is_asleep(vm)) {
 		ret = snap_fail(err, errlen, -EBUSY, "the guest went into ACPI S3 sleep: mvm does "
 				"not save a sleeping VM");
 		goto out;

@@ -6,7 +6,6 @@
 #include "util/bench_probe.h"
 #include "util/log.h"
 #include "vmm/devices.h"
-#include "vmm/sleep.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -133,7 +132,7 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 		 * exit that would drain it: deliver its output from here. */
 		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok ? COALESCE_IDLE_MS : -1;
 		/* ACPI S3 (vmm/sleep.h): enter a sleep asked for, wake on the alarm. */
-		int sleep_ms = vm_sleep_service(vm);
+		int sleep_ms = vm->sleep_ops ? vm->sleep_ops->service(vm) : -1;
 
 		/* vm_sleep_service drained stop_efd: a stop asked for since the
 		 * loop's test may have been in it, and poll would not see it. */
@@ -280,7 +279,8 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->stop_lock);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);
-	vm_sleep_destroy(&vm->sleep);
+	if (vm->sleep_ops)
+		vm->sleep_ops->destroy(vm);
 }
 
 /* ---- pause and resume ---------------------------------------------------------------------- */
@@ -336,7 +336,8 @@ int vm_pause(struct vm *vm)
 	bool settle;
 	/* A sleeping guest is paused already: the user's pause keeps it asleep
 	 * (vmm/sleep.h). Otherwise marked here, unless paused already. */
-	int ret = vm_sleep_pause(vm, &settle);
+	int ret = vm->sleep_ops ? vm->sleep_ops->pause(vm, &settle)
+				: ((settle = vm_pause_mark(vm)), 0);
 
 	if (ret || !settle)
 		return ret;
@@ -429,7 +430,8 @@ int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *ar
 int vm_resume(struct vm *vm)
 {
 	/* Resuming a sleeping guest wakes it, as its power button would. */
-	return vm_sleep_resume(vm);
+	/* Resuming a sleeping guest wakes it, as its power button would. */
+	return vm->sleep_ops ? vm->sleep_ops->resume(vm) : vm_unpause(vm);
 }
 
 int vm_unpause(struct vm *vm)

@@ -31,7 +31,7 @@
 #include "core/vmstop.h"
 #include "obs/source.h"
 #include "platform/platform.h"
-#include "vmm/sleep.h"
+#include "vmm/sleep_state.h"
 
 struct vm_devices;
 struct exit_trace;
@@ -106,6 +106,20 @@ struct vm {
 	void (*migration_cleanup)(struct vm *vm); /* vm_destroy: stop and free it */
 	struct vm_gdb *gdb;          /* --gdb (vmm/gdb.h); NULL: no debugger */
 	struct vm_sleep sleep;       /* ACPI S3 (vmm/sleep.h) */
+	const struct vm_sleep_ops *sleep_ops; /* its entry points for vm.c; NULL: none */
+};
+
+/* ACPI S3's entry points (vmm/sleep.h) that vm.c calls: vm_run's loop
+ * (service: how long it may wait, -1 for no deadline), vm_pause (pause:
+ * vm_sleep_pause), vm_resume (resume: vm_sleep_resume), snapshot and
+ * migration (is_asleep), teardown (destroy). Through pointers because
+ * sleep.c includes this header. */
+struct vm_sleep_ops {
+	int (*service)(struct vm *vm);
+	bool (*is_asleep)(struct vm *vm);
+	int (*pause)(struct vm *vm, bool *settle);
+	int (*resume)(struct vm *vm);
+	void (*destroy)(struct vm *vm);
 };
 
 /* 0 or -errno; on failure the message has been printed and the exit status

@@ -250,9 +250,11 @@ case_gdb-linux() {
 	if [ -n "$why" ]; then fail_case gdb-linux "$why"; gdb_tail gdb-linux; else ok gdb-linux; fi
 }
 
-# A hardware breakpoint in Debian's kernel: attached to the running kernel, a debug-register
-# breakpoint on the sync syscall must stop it when its shell runs sync, at that address; after
-# detach the shell must answer again. Needs QEMU >= 9.1 for the test host (see gdb-break).
+# Hardware breakpoints in Debian's kernel, from its first instruction: held by --gdb-wait, it
+# must stop at start_kernel (an hbreak there: the decompressor would overwrite an int3), show
+# that frame in a backtrace and its banner read by virtual address, then boot on to its shell
+# (userspace); there an hbreak on the sync syscall must stop it when the shell runs sync, and
+# after detach the shell must answer again. Needs QEMU >= 9.1 for the test host (see gdb-break).
 case_gdb-linux-break() {
 	local name=gdb-linux-break port script=$work/gdb-linux-break.gdbcmd why='' sk banner sys args gpid
 	GDBC=$(gdb_client) || { skip_all "no gdb-minimal" $name; return; }
@@ -264,6 +266,12 @@ case_gdb-linux-break() {
 	set confirm off
 	set architecture i386:x86-64
 	target remote 127.0.0.1:$port
+	hbreak *0x$sk
+	continue
+	info registers rip
+	bt 3
+	x/s 0x$banner
+	delete
 	hbreak *0x$sys
 	continue
 	info registers rip
@@ -271,15 +279,18 @@ case_gdb-linux-break() {
 	detach
 	EOS
 	rm -f "$work/$name.fifo"; mkfifo "$work/$name.fifo"
-	vm_start $name "$work/$name.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port"
+	vm_start $name "$work/$name.fifo" "${args[@]}" --gdb "tcp:127.0.0.1:$port" --gdb-wait
 	exec 3>"$work/$name.fifo"
-	vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
 	local synced=1 i=0
-	if [ $BOOT_WAIT -eq 0 ]; then
+	BOOT_WAIT=1
+	if gdb_wait_listening; then
 		gdb_batch $name '' "$script" & gpid=$!
+		vm_wait_for '^MVM-GUEST-ECHO-READY' "$BOOT_TIMEOUT"; BOOT_WAIT=$?
+	fi
+	if [ $BOOT_WAIT -eq 0 ]; then
 		# sync every 2 s until the breakpoint stops the kernel (gdb's output comes in blocks, so
 		# its "Continuing." is no sign to wait for); 60 s at most, or until gdb is gone.
-		until gdb_has $name 'Breakpoint 1, 0x' 2>/dev/null || [ $((i += 1)) -gt 30 ] ||
+		until gdb_has $name 'Breakpoint 2, 0x' 2>/dev/null || [ $((i += 1)) -gt 30 ] ||
 			! kill -0 $gpid 2>/dev/null; do
 			say 'sync'
 			sleep 2
@@ -287,9 +298,13 @@ case_gdb-linux-break() {
 		wait $gpid
 		say 'sync; echo MVM-GDB-SYNCED-$((40+2))' && { vm_wait_for 'MVM-GDB-SYNCED-42' 30; synced=$?; }
 	fi
+	[ -z "${gpid:-}" ] || { kill $gpid 2>/dev/null; wait $gpid 2>/dev/null; }
 	if kill -0 "$VM_PID" 2>/dev/null; then close_session; else exec 3>&-; vm_reap; fi
-	if [ "$BOOT_WAIT" != 0 ]; then why="the kernel did not reach its shell with --gdb"
-	elif ! gdb_has $name "Breakpoint 1, 0x0*$sys"; then why="the hardware breakpoint on __x64_sys_sync did not stop the kernel"
+	if ! gdb_has $name "Breakpoint 1, 0x0*$sk"; then why="the hardware breakpoint on start_kernel did not stop the kernel"
+	elif ! gdb_has $name "^#0 +0x0*$sk"; then why="the backtrace does not start at start_kernel"
+	elif ! gdb_has $name 'Linux version'; then why="linux_banner not read at start_kernel"
+	elif [ "$BOOT_WAIT" != 0 ]; then why="the kernel did not reach its shell after the start_kernel stop"
+	elif ! gdb_has $name "Breakpoint 2, 0x0*$sys"; then why="the hardware breakpoint on __x64_sys_sync did not stop the kernel"
 	elif ! gdb_has $name "rip +0x0*$sys"; then why="stopped, but not at __x64_sys_sync"
 	elif [ "$synced" != 0 ]; then why="the kernel did not run on after detach"
 	fi

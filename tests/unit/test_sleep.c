@@ -66,6 +66,7 @@ static struct fake *fake_new(int nr_vcpus, bool threads)
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm_sleep_init(&vm->sleep);
+	vm->sleep_ops = &vm_sleep_ops;
 	vm->nr_vcpus = nr_vcpus;
 	vm->vcpus = calloc((size_t)nr_vcpus, sizeof(*vm->vcpus));
 	assert_non_null(vm->vcpus);
