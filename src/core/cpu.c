@@ -267,8 +267,6 @@ int cpu_wake_reset(int fd, int index, uint32_t waking_vector)
 		what = "KVM_SET_DEBUGREGS";
 	else if (ioctl(fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
 		what = "KVM_SET_VCPU_EVENTS";
-	else if (cpu_set_lint(fd, true))
-		what = "resetting the LAPIC";
 	else if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
 		what = "KVM_GET_SREGS";
 	if (what) {
@@ -295,8 +293,12 @@ int cpu_wake_reset(int fd, int index, uint32_t waking_vector)
 	sregs.apic_base = LAYOUT_LAPIC | 0x800 | (index == 0 ? 0x100 : 0); /* xAPIC on, BSP */
 	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
 	regs.rip = waking_vector & 0xf;
+	/* SREGS before the LAPIC: apic_base leaves x2APIC mode (if the guest
+	 * had entered it) first, so the reset registers are xAPIC ones. */
 	if (ioctl(fd, KVM_SET_SREGS, &sregs) < 0)
 		what = "KVM_SET_SREGS";
+	else if (cpu_set_lint(fd, true))
+		what = "resetting the LAPIC";
 	else if (ioctl(fd, KVM_SET_REGS, &regs) < 0)
 		what = "KVM_SET_REGS";
 	else if (ioctl(fd, KVM_SET_MP_STATE, &mp) < 0)
