@@ -292,7 +292,7 @@ static bool alarm_byte_matches(uint8_t alarm, uint8_t now)
 	return (alarm & 0xc0) == 0xc0 || alarm == now;
 }
 
-int rtc_alarm_next(struct rtc *r, uint64_t *host_ns)
+int rtc_alarm_next(struct rtc *r, uint64_t after_ns, uint64_t *host_ns)
 {
 	int ret = -ENOENT;
 
@@ -300,7 +300,7 @@ int rtc_alarm_next(struct rtc *r, uint64_t *host_ns)
 	const struct rtc_regs *s = &r->regs;
 
 	if ((s->cmos[REG_B] & B_AIE) && clock_runs(s)) {
-		time_t now = host_sec(r);
+		time_t now = after_ns ? (time_t)(after_ns / RTC_NS) : host_sec(r);
 
 		/* Every time of day comes round within a day (plus a leap second). */
 		for (time_t k = 1; k <= 86401; k++) {

@@ -82,10 +82,10 @@ void rtc_destroy(struct rtc *r);
 void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	    bool is_write);
 
-/* When the alarm next rings: 0 and *host_ns (host UTC ns, a second
- * boundary), or -ENOENT when it cannot (AIE off, clock stopped, or no time
- * within a day matches). */
-int rtc_alarm_next(struct rtc *r, uint64_t *host_ns);
+/* When the alarm next rings after the second of after_ns (host UTC ns; 0:
+ * now): 0 and *host_ns (host UTC ns, a second boundary), or -ENOENT when it
+ * cannot (AIE off, clock stopped, or no time within a day matches). */
+int rtc_alarm_next(struct rtc *r, uint64_t after_ns, uint64_t *host_ns);
 /* The alarm rang (an S3 wake): IRQF and AF in register C, cleared by reading it. */
 void rtc_alarm_ring(struct rtc *r);
 

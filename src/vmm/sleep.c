@@ -83,13 +83,17 @@ static uint64_t alarm_wake_ns(struct vm *vm)
 	struct acpi_pm1 *pm1 = vm_devices_find(vm->devices, &acpi_pm1_kind, 0);
 	struct rtc *rtc = vm_devices_find(vm->devices, &rtc_kind, 0);
 	struct timespec ts;
-	uint64_t at, now_real;
+	uint64_t at, now_real, asleep_for, mono = bench_probe_now_ns();
 
-	if (!pm1 || !rtc || !acpi_pm1_enabled(pm1, ACPI_PM1_RTC) || rtc_alarm_next(rtc, &at))
-		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	return bench_probe_now_ns() + (at > now_real ? at - now_real : 0);
+	/* From the moment of the guest's sleep write, not of the settle: a
+	 * settle that crosses the alarm's second must not sleep a day. */
+	asleep_for = mono > vm->sleep.since_ns ? mono - vm->sleep.since_ns : 0;
+	if (!pm1 || !rtc || !acpi_pm1_enabled(pm1, ACPI_PM1_RTC) ||
+	    rtc_alarm_next(rtc, now_real > asleep_for ? now_real - asleep_for : 0, &at))
+		return 0;
+	return mono + (at > now_real ? at - now_real : 0);
 }
 
 /* Under sleep.lock: every vCPU parked and the devices quiesced. */

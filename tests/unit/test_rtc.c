@@ -244,47 +244,57 @@ static void test_alarm_next(void **state)
 	cmos_wr(r, 0x01, 0xc0);
 	cmos_wr(r, 0x03, 0xc0);
 	cmos_wr(r, 0x05, 0xc0);
-	assert_int_equal(rtc_alarm_next(r, &at), -ENOENT);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), -ENOENT);
 	/* All don't care (kvm-unit-tests' s3): the next second boundary. */
 	cmos_wr(r, 0x0b, 0x22);
-	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), 0);
 	assert_true(at == (uint64_t)(T0 + 1) * RTC_NS);
 	/* 07:55:00 BCD: 23 s from 07:54:37. */
 	cmos_wr(r, 0x01, 0x00);
 	cmos_wr(r, 0x03, 0x55);
 	cmos_wr(r, 0x05, 0x07);
-	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), 0);
 	assert_true(at == (uint64_t)(T0 + 23) * RTC_NS);
 	/* 07:54:37 itself is now: a day later. */
 	cmos_wr(r, 0x01, 0x37);
 	cmos_wr(r, 0x03, 0x54);
-	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), 0);
 	assert_true(at == (uint64_t)(T0 + 86400) * RTC_NS);
 	/* Seconds 40 of any minute and hour. */
 	cmos_wr(r, 0x01, 0x40);
 	cmos_wr(r, 0x03, 0xff);
 	cmos_wr(r, 0x05, 0xc5);
-	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), 0);
 	assert_true(at == (uint64_t)(T0 + 3) * RTC_NS);
 	/* Binary, 12-hour: 8 AM (0x08) at :00:00 is 5 min 23 s away... */
 	cmos_wr(r, 0x0b, 0x24);
 	cmos_wr(r, 0x01, 0);
 	cmos_wr(r, 0x03, 0);
 	cmos_wr(r, 0x05, 0x08);
-	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), 0);
 	assert_true(at == (uint64_t)(T0 + 323) * RTC_NS);
 	/* ...and 8 PM (0x88) 12 hours later. */
 	cmos_wr(r, 0x05, 0x88);
-	assert_int_equal(rtc_alarm_next(r, &at), 0);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), 0);
 	assert_true(at == (uint64_t)(T0 + 323 + 12 * 3600) * RTC_NS);
+	/* Searched from 5 s ago (a sleep written then): 8 PM is 5 s further. */
+	assert_int_equal(rtc_alarm_next(r, (uint64_t)(T0 - 5) * RTC_NS, &at), 0);
+	assert_true(at == (uint64_t)(T0 + 323 + 12 * 3600) * RTC_NS);
+	/* 07:54:35 AM (binary, 12-hour) searched from 07:54:32 (the sleep's
+	 * second): 3 s after it, already past now, not a day later. */
+	cmos_wr(r, 0x05, 7);
+	cmos_wr(r, 0x03, 54);
+	cmos_wr(r, 0x01, 35);
+	assert_int_equal(rtc_alarm_next(r, (uint64_t)(T0 - 5) * RTC_NS, &at), 0);
+	assert_true(at == (uint64_t)(T0 - 2) * RTC_NS);
 	/* A byte no clock value equals (BCD 0x7a): never. */
 	cmos_wr(r, 0x0b, 0x22);
 	cmos_wr(r, 0x01, 0x7a);
-	assert_int_equal(rtc_alarm_next(r, &at), -ENOENT);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), -ENOENT);
 	/* The clock stopped (SET): never. */
 	cmos_wr(r, 0x01, 0xc0);
 	cmos_wr(r, 0x0b, 0xa2);
-	assert_int_equal(rtc_alarm_next(r, &at), -ENOENT);
+	assert_int_equal(rtc_alarm_next(r, 0, &at), -ENOENT);
 }
 
 /* Ringing sets IRQF|AF in register C, which a read clears; a state with
