@@ -38,14 +38,27 @@ void acpi_pm1_destroy(struct acpi_pm1 *p)
 	pthread_mutex_destroy(&p->lock);
 }
 
-/* 24 bits at 3.579545 MHz; split so that ns * HZ cannot overflow. */
-static uint32_t pm_timer(const struct acpi_pm1 *p)
+/* Ticks at 3.579545 MHz; split so that ns * HZ cannot overflow. The
+ * register shows the low 24 bits. */
+static uint64_t pm_ticks(const struct acpi_pm1 *p)
 {
 	uint64_t ns = p->now_ns();
-	uint64_t ticks = (ns / 1000000000ull) * ACPI_PM_TIMER_HZ +
-			 (ns % 1000000000ull) * ACPI_PM_TIMER_HZ / 1000000000ull;
 
-	return (uint32_t)(ticks & 0xffffff);
+	return (ns / 1000000000ull) * ACPI_PM_TIMER_HZ +
+	       (ns % 1000000000ull) * ACPI_PM_TIMER_HZ / 1000000000ull;
+}
+
+/* TMR_STS: set whenever the timer's bit 23 has changed since the last
+ * look (every 2^23 ticks, 2.34 s), as the hardware sets it on that carry.
+ * Evaluated on each access, which is when a guest can see it. */
+static void update_tmr_sts(struct acpi_pm1 *p, uint64_t ticks)
+{
+	uint64_t epoch = ticks >> 23;
+
+	if (p->tmr_seen && epoch != p->tmr_epoch)
+		p->regs.sts |= ACPI_PM1_TMR_STS;
+	p->tmr_epoch = epoch;
+	p->tmr_seen = true;
 }
 
 static uint8_t read_byte(struct acpi_pm1 *p, uint64_t reg, uint32_t tmr)
@@ -120,11 +133,13 @@ void acpi_pm1_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool i
 {
 	struct acpi_pm1 *p = opaque;
 	enum sleep_ask ask = ASK_NONE;
-	uint32_t tmr = 0;
+	uint64_t ticks;
+	uint32_t tmr;
 
 	pthread_mutex_lock(&p->lock);
-	if (!is_write)
-		tmr = pm_timer(p);    /* one sample for all four bytes */
+	ticks = p->now_ns ? pm_ticks(p) : 0;    /* one sample for all four bytes */
+	tmr = (uint32_t)(ticks & 0xffffff);
+	update_tmr_sts(p, ticks);
 	for (uint32_t i = 0; i < len; i++) {
 		uint64_t reg = off + i;
 

@@ -21,8 +21,9 @@
  * and "wakes" at once (WAK_STS set). acpi_pm1_wake() is how the VM's
  * sleep code (vmm/sleep.c) reports the wake: WAK_STS plus the source's
  * status bit. The PM timer counts at 3.579545 MHz, 24 bits, from
- * CLOCK_MONOTONIC (TMR_VAL_EXT clear); no SCI is ever raised (PM1_EN is
- * kept for the wake decision, not for interrupts).
+ * CLOCK_MONOTONIC (TMR_VAL_EXT clear); TMR_STS is set when its bit 23
+ * changed since the guest's last access of the block; no SCI is ever
+ * raised (PM1_EN is kept for the wake decision, not for interrupts).
  *
  * State: PM1_STS, PM1_EN and SLP_TYP. acpi_pm1_restore() refuses status
  * or enable bits the device does not implement and a SLP_TYP above 7.
@@ -59,6 +60,8 @@ struct acpi_pm1 {
 	struct vm_stopper stop;
 	uint64_t (*now_ns)(void);  /* CLOCK_MONOTONIC by default (tests set it) */
 	bool sleep_warned;         /* the unsupported-sleep message was printed */
+	bool tmr_seen;             /* tmr_epoch holds a sample */
+	uint64_t tmr_epoch;        /* the PM timer's ticks >> 23 at the last access */
 };
 
 #define ACPI_PM1_STATE_VERSION 1

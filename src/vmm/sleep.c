@@ -215,7 +215,7 @@ int vm_sleep_resume(struct vm *vm)
 	pthread_mutex_lock(&vm->sleep.lock);
 	if (vm->sleep.asleep) {
 		if (!(ret = settle_locked(vm)))
-			ret = wake_locked(vm, ACPI_PM1_PWRBTN, "resumed by the user");
+			ret = wake_locked(vm, 0, "resumed by the user");
 	} else {
 		ret = vm_unpause(vm);
 	}

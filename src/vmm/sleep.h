@@ -9,7 +9,8 @@
  * the wake time from the RTC alarm, if the guest enabled it (RTC_EN in
  * PM1_EN and AIE in register B). When that time comes, or when the user
  * resumes the VM (vm_resume(): the power button), the VM wakes: WAK_STS
- * (and RTC_STS or PWRBTN_STS) in PM1_STS, IRQF|AF in RTC register C for
+ * (and RTC_STS for the alarm; no PWRBTN_STS, since the FADT has no
+ * fixed-feature power button) in PM1_STS, IRQF|AF in RTC register C for
  * the alarm, every vCPU reset (core/cpu.h cpu_wake_reset: vCPU 0 in real
  * mode at the FACS's firmware waking vector), the PIC as a BIOS's resume
  * path programs it, and the VM resumed. RAM and devices keep their state.

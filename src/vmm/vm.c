@@ -430,7 +430,6 @@ int vm_vcpus_call(struct vm *vm, void (*fn)(struct vcpu *v, void *arg), void *ar
 int vm_resume(struct vm *vm)
 {
 	/* Resuming a sleeping guest wakes it, as its power button would. */
-	/* Resuming a sleeping guest wakes it, as its power button would. */
 	return vm->sleep_ops ? vm->sleep_ops->resume(vm) : vm_unpause(vm);
 }
 

@@ -156,6 +156,28 @@ static void test_pm_timer(void **state)
 	assert_int_equal(rd(p, 8, 4), (uint32_t)((1000ull * 86400 * 3579545) & 0xffffff));
 }
 
+/* TMR_STS: set once the timer's bit 23 changed since the last access
+ * (every 2^23 ticks, 2.34 s), cleared by writing 1, not set again within
+ * the same half-period. */
+static void test_tmr_sts(void **state)
+{
+	struct fixture *f = *state;
+	struct acpi_pm1 *p = &f->p;
+
+	fake_ns = 100000000ull;                          /* 0.1 s: bit 23 clear */
+	assert_int_equal(rd(p, 0, 2) & ACPI_PM1_TMR_STS, 0);
+	fake_ns = 2000000000ull;                         /* 2.0 s: still clear */
+	assert_int_equal(rd(p, 0, 2) & ACPI_PM1_TMR_STS, 0);
+	fake_ns = 2400000000ull;                         /* 2.4 s: bit 23 set */
+	assert_int_equal(rd(p, 0, 2) & ACPI_PM1_TMR_STS, ACPI_PM1_TMR_STS);
+	wr(p, 0, ACPI_PM1_TMR_STS, 2);                   /* write 1 to clear */
+	assert_int_equal(rd(p, 0, 2) & ACPI_PM1_TMR_STS, 0);
+	fake_ns = 4600000000ull;                         /* 4.6 s: same half-period */
+	assert_int_equal(rd(p, 0, 2) & ACPI_PM1_TMR_STS, 0);
+	fake_ns = 4700000000ull;                         /* 4.7 s: the counter wrapped */
+	assert_int_equal(rd(p, 0, 2) & ACPI_PM1_TMR_STS, ACPI_PM1_TMR_STS);
+}
+
 static void test_state(void **state)
 {
 	struct fixture *f = *state;
@@ -194,6 +216,7 @@ int main(void)
 		T(test_registers),
 		T(test_sleep_types),
 		T(test_pm_timer),
+		T(test_tmr_sts),
 		T(test_state),
 	};
 
