@@ -64,7 +64,7 @@ void vm_sleep_request(struct vm *vm, int state)
 		vm->sleep.settled = false;
 		/* Paused already (vm_sleep_pause marks under this lock): someone
 		 * else's pause, which the alarm must not end. */
-		vm->sleep.held = atomic_load(&vm->paused);
+		vm->sleep.held = vm->sleep.under_pause = atomic_load(&vm->paused);
 		vm->sleep.wake_ns = 0;
 		vm->sleep.since_ns = bench_probe_now_ns();
 		/* This vCPU parks before its next KVM_RUN: the guest runs no
@@ -213,7 +213,16 @@ int vm_sleep_resume(struct vm *vm)
 	int ret;
 
 	pthread_mutex_lock(&vm->sleep.lock);
-	if (vm->sleep.asleep) {
+	if (vm->sleep.asleep && vm->sleep.under_pause) {
+		/* The guest went to sleep under this pause (a stats read, a
+		 * snapshot, the debugger): ending the pause is no power button.
+		 * It sleeps on, and vm_run's loop arms the alarm. */
+		uint64_t one = 1;
+
+		vm->sleep.held = vm->sleep.under_pause = false;
+		(void)!write(vm->stop_efd, &one, sizeof(one));
+		ret = atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
+	} else if (vm->sleep.asleep) {
 		if (!(ret = settle_locked(vm)))
 			ret = wake_locked(vm, 0, "resumed by the user");
 	} else {

@@ -48,7 +48,8 @@ int vm_sleep_service(struct vm *vm);
  * snapshot, a migration, the debugger, the user). */
 int vm_sleep_pause(struct vm *vm, bool *settle);
 /* vm_resume(): wake a sleeping VM (the power button), or resume a paused
- * one (vm_unpause), under sleep.lock. 0 or -errno. */
+ * one (vm_unpause), under sleep.lock; a sleep that began under the pause
+ * being ended sleeps on instead (the alarm wakes it). 0 or -errno. */
 int vm_sleep_resume(struct vm *vm);
 bool vm_sleep_is_asleep(struct vm *vm);
 

@@ -16,6 +16,7 @@ struct vm_sleep {
 	bool asleep;       /* the guest asked for S3 and has not woken yet (written under
 			    * lock with __atomic stores: vm_sleep_request peeks at it) */
 	bool settled;      /* every vCPU parked and the devices quiesced */
+	bool under_pause;  /* it began while the VM was paused by someone else */
 	bool held;         /* the user paused the sleeping VM: no wake on the alarm */
 	uint64_t wake_ns;  /* CLOCK_MONOTONIC when the RTC alarm wakes it; 0: never */
 	uint64_t since_ns; /* CLOCK_MONOTONIC when it fell asleep (the log's figure) */

@@ -151,7 +151,8 @@ static void test_two_vcpus_sleep_at_once(void **state)
 
 /* A sleep asked for while someone else holds the VM paused (a snapshot, a
  * migration's stop-and-copy, the debugger) is held: the alarm must not
- * resume the VM under that pause. The pause's own resume wakes it. */
+ * resume the VM under that pause. The pause's own resume lets it sleep on
+ * (no power button), and the alarm then wakes it. */
 static void test_sleep_under_pause_is_held(void **state)
 {
 	struct fake *f = fake_new(2, true);
@@ -171,9 +172,15 @@ static void test_sleep_under_pause_is_held(void **state)
 	assert_true(vm_sleep_is_asleep(vm));
 	assert_true(vm_is_paused(vm));
 	assert_false(atomic_load(&vm->stopping));
-	/* A second pause of the sleeping VM holds it too, and succeeds. */
+	/* A second pause of the sleeping VM succeeds; the resume ends the
+	 * hold but not the sleep. */
 	assert_int_equal(vm_pause(vm), 0);
 	assert_int_equal(vm_resume(vm), 0);
+	assert_true(vm_sleep_is_asleep(vm));
+	assert_false(vm->sleep.held);
+	assert_false(atomic_load(&vm->stopping));
+	/* The alarm (already due) wakes it: no waking vector here, a reset. */
+	assert_int_equal(vm_sleep_service(vm), -1);
 	assert_false(vm_sleep_is_asleep(vm));
 	assert_int_equal(vm->stop_reason, VM_STOP_RESET);
 	fake_free(f);
