@@ -98,6 +98,16 @@ class Asm:
         return bytes(self.code)
 
 
+def poweroff(a):
+    """Power off through the ACPI sleep register (S5), then halt for good."""
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
+    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
+    a.emit(0xEE)                                       # out dx, al
+    a.label("halt")
+    a.emit(0xF4)                                       # hlt
+    a.jcc8(0xEB, "halt")
+
+
 def triple_fault():
     a = Asm()
     a.emit(0x0F, 0x01, 0x1D, struct.pack("<I", LOAD + 0x20))  # lidt [LOAD+0x20]
@@ -135,12 +145,7 @@ def port_sweep():
     for addr in (0xD0000000, 0xC0000000, 0xBFFFFFFC, 0xFEBFFFFC):
         a.emit(0xA1, struct.pack("<I", addr))          # mov eax, [addr]
         a.emit(0xA3, struct.pack("<I", addr))          # mov [addr], eax
-    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
-    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
-    a.emit(0xEE)                                       # out dx, al
-    a.label("halt")
-    a.emit(0xF4)                                       # hlt
-    a.jcc8(0xEB, "halt")
+    poweroff(a)
     return a.finish()
 
 
@@ -180,12 +185,7 @@ def multiboot_exit():
     a.label("fail")
     a.emit(0xE6, 0xF4)                                 # out 0xf4, al
     a.label("off")                                     # only reached without --debug-exit
-    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
-    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
-    a.emit(0xEE)                                       # out dx, al
-    a.label("halt")
-    a.emit(0xF4)                                       # hlt
-    a.jcc8(0xEB, "halt")
+    poweroff(a)
     code = bytearray(a.finish())
     code[str_fix:str_fix + 4] = struct.pack("<I", LOAD + MB_HDR_LEN + len(code))
     return bytes(code) + MB_CMDLINE
@@ -304,12 +304,7 @@ def multiboot_kut():
     a.emit(0x88, 0xE0)                                 # mov al, ah
     a.emit(0xE6, 0xF4)                                 # out 0xf4, al
     a.label("off")
-    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
-    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
-    a.emit(0xEE)                                       # out dx, al
-    a.label("halt")
-    a.emit(0xF4)                                       # hlt
-    a.jcc8(0xEB, "halt")
+    poweroff(a)
     return a.finish(LOAD + MB_HDR_LEN)
 
 
@@ -406,12 +401,7 @@ def multiboot_s3():
     a.label("fail")
     a.emit(0x88, 0xE0)                                 # mov al, ah
     a.emit(0xE6, 0xF4)                                 # out 0xf4, al
-    a.emit(0x66, 0xBA, struct.pack("<H", 0x600))       # mov dx, 0x600
-    a.emit(0xB0, 0x34)                                 # mov al, (S5 << 2) | SLP_EN
-    a.emit(0xEE)                                       # out dx, al
-    a.label("halt")
-    a.emit(0xF4)                                       # hlt
-    a.jcc8(0xEB, "halt")
+    poweroff(a)
     a.label("resume")
     a.emit(S3_RESUME)
     return a.finish(LOAD + MB_HDR_LEN)
