@@ -213,6 +213,12 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 	acpi.mmio_devs = vm->devices->acpi;
 	acpi.nr_mmio_devs = vm->devices->nr_windows;
 	acpi.legacy_pm = dev_cfg.legacy_pm;
+	/* Only a board with S3 needs its hooks: vm_run's loop, pause and
+	 * resume of any other VM stay as they were. */
+	if (dev_cfg.legacy_pm) {
+		vm_sleep_init(&vm->sleep);
+		vm->sleep_ops = &vm_sleep_ops;
+	}
 	if (vm->platform.image.format == BOOT_FORMAT_MULTIBOOT) {
 		/* QEMU's "<kernel path> <args>": argv[0] first, no Linux defaults. */
 		if (multiboot_cmdline(cfg->kernel_path, cfg->cmdline, cmdline, LAYOUT_CMDLINE_MAX)) {
@@ -512,8 +518,6 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_
 	vm->bench_t0_ns = cfg->bench_t0_ns;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
-	vm_sleep_init(&vm->sleep);
-	vm->sleep_ops = &vm_sleep_ops;
 	pthread_cond_init(&vm->pause_cond, NULL);
 	bus_init(&vm->pio, "port I/O");
 	bus_init(&vm->mmio, "MMIO");
