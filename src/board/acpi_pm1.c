@@ -2,12 +2,12 @@
 #include "board/acpi_pm1.h"
 #include "core/device.h"
 #include "core/layout.h"
+#include "util/bench_probe.h"
 #include "util/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 _Static_assert(sizeof(struct acpi_pm1_regs) == 8, "acpi_pm1_regs has hidden padding");
 
@@ -17,20 +17,12 @@ enum { OFF_STS = 0, OFF_EN = 2, OFF_CNT = 4, OFF_TMR = 8 };
 #define STS_BITS (ACPI_PM1_TMR_STS | ACPI_PM1_PWRBTN | ACPI_PM1_RTC | ACPI_PM1_WAK_STS)
 #define EN_BITS  (ACPI_PM1_TMR_STS | ACPI_PM1_PWRBTN | ACPI_PM1_RTC)
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void acpi_pm1_init(struct acpi_pm1 *p, struct vm_stopper stop)
 {
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	p->stop = stop;
-	p->now_ns = monotonic_ns;
+	p->now_ns = bench_probe_now_ns;   /* CLOCK_MONOTONIC */
 }
 
 void acpi_pm1_destroy(struct acpi_pm1 *p)

@@ -60,7 +60,8 @@ struct acpi_pm1 {
 	struct vm_stopper stop;
 	uint64_t (*now_ns)(void);  /* CLOCK_MONOTONIC by default (tests set it) */
 	bool sleep_warned;         /* the unsupported-sleep message was printed */
-	bool tmr_seen;             /* tmr_epoch holds a sample */
+	bool tmr_seen;             /* tmr_epoch holds a sample (not saved: a restored
+				    * VM's first access samples afresh) */
 	uint64_t tmr_epoch;        /* the PM timer's ticks >> 23 at the last access */
 };
 

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 void vm_sleep_init(struct vm_sleep *s)
@@ -82,16 +81,15 @@ static uint64_t alarm_wake_ns(struct vm *vm)
 {
 	struct acpi_pm1 *pm1 = vm_devices_find(vm->devices, &acpi_pm1_kind, 0);
 	struct rtc *rtc = vm_devices_find(vm->devices, &rtc_kind, 0);
-	struct timespec ts;
 	uint64_t at, now_real, asleep_for, mono = bench_probe_now_ns();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_real = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!pm1 || !rtc || !acpi_pm1_enabled(pm1, ACPI_PM1_RTC))
+		return 0;
+	now_real = rtc->now_ns();   /* the RTC's own clock (host UTC) */
 	/* From the moment of the guest's sleep write, not of the settle: a
 	 * settle that crosses the alarm's second must not sleep a day. */
 	asleep_for = mono > vm->sleep.since_ns ? mono - vm->sleep.since_ns : 0;
-	if (!pm1 || !rtc || !acpi_pm1_enabled(pm1, ACPI_PM1_RTC) ||
-	    rtc_alarm_next(rtc, now_real > asleep_for ? now_real - asleep_for : 0, &at))
+	if (rtc_alarm_next(rtc, now_real > asleep_for ? now_real - asleep_for : 0, &at))
 		return 0;
 	return mono + (at > now_real ? at - now_real : 0);
 }
