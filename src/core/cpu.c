@@ -269,11 +269,8 @@ int cpu_wake_reset(int fd, int index, uint32_t waking_vector)
 		what = "KVM_SET_VCPU_EVENTS";
 	else if (ioctl(fd, KVM_GET_SREGS, &sregs) < 0)
 		what = "KVM_GET_SREGS";
-	if (what) {
-		ret = -errno;
-		log_err("vCPU %d: S3 wake: %s: %s", index, what, strerror(errno));
-		return ret;
-	}
+	if (what)
+		goto fail;
 	/* XCR0 back to x87 only; a host without XSAVE has no XCRs to set. */
 	if (ioctl(fd, KVM_SET_XCRS, &xcrs) < 0)
 		log_debug("vCPU %d: S3 wake: KVM_SET_XCRS: %s", index, strerror(errno));
@@ -303,12 +300,12 @@ int cpu_wake_reset(int fd, int index, uint32_t waking_vector)
 		what = "KVM_SET_REGS";
 	else if (ioctl(fd, KVM_SET_MP_STATE, &mp) < 0)
 		what = "KVM_SET_MP_STATE";
-	if (what) {
-		ret = -errno;
-		log_err("vCPU %d: S3 wake: %s: %s", index, what, strerror(errno));
-		return ret;
-	}
-	return 0;
+	if (!what)
+		return 0;
+fail:
+	ret = -errno;
+	log_err("vCPU %d: S3 wake: %s: %s", index, what, strerror(errno));
+	return ret;
 }
 
 static void seg_flat(struct kvm_segment *s, uint16_t sel)
