@@ -31,6 +31,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(MVM_CFLAGS) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LDLIBS) -lcmocka
 
+# A test binary also depends on the test headers it includes (tests/unit/*.h).
+-include $(TESTS:=.d)
+
 # Build and run every unit test binary; scripts/test.sh aggregates the results.
 unit: $(TESTS)
 	@fail=0; for t in $(TESTS); do $$t || fail=1; done; exit $$fail

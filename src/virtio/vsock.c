@@ -322,6 +322,7 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct virtio_vsock_cfg
 	}
 	d->mem = mem;
 	d->cid = cfg->guest_cid;
+	d->handshake_ms = cfg->handshake_ms ? cfg->handshake_ms : VSOCK_HANDSHAKE_MS;
 	d->listen_fd = -1;
 	d->next_port = 1u << 30;
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -57,6 +57,7 @@
 struct virtio_vsock_cfg {
 	uint64_t guest_cid;
 	const char *uds_path;
+	uint32_t handshake_ms;   /* 0: VSOCK_HANDSHAKE_MS (unit tests shorten it) */
 };
 
 struct virtio_vsock;

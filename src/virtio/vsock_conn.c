@@ -89,15 +89,23 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-/* Ticks while a host client waits for its connection (1 s), none otherwise. */
+/* Ticks while a host client waits for its connection (a fifth of the
+ * handshake time, at most 1 s), none otherwise. */
 static void timer_arm(struct virtio_vsock *d, bool on)
 {
 	struct itimerspec it = { 0 };
+	uint32_t tick_ms = d->handshake_ms / 5;
 
 	if (d->timer_armed == on || d->timer_fd < 0)
 		return;
-	if (on)
-		it.it_value.tv_sec = it.it_interval.tv_sec = 1;
+	if (tick_ms > 1000)
+		tick_ms = 1000;
+	if (tick_ms == 0)
+		tick_ms = 1;
+	if (on) {
+		it.it_value.tv_sec = it.it_interval.tv_sec = tick_ms / 1000;
+		it.it_value.tv_nsec = it.it_interval.tv_nsec = (long)(tick_ms % 1000) * 1000000;
+	}
 	if (!timerfd_settime(d->timer_fd, 0, &it, NULL))
 		d->timer_armed = on;
 }
@@ -675,7 +683,7 @@ void vsock_timer_tick(void *opaque, uint32_t events)
 
 		if (!c || (c->state != VSC_HANDSHAKE && c->state != VSC_REQUEST))
 			continue;
-		if (t - c->since_ms < VSOCK_HANDSHAKE_MS) {
+		if (t - c->since_ms < d->handshake_ms) {
 			waiting = true;
 		} else if (c->state == VSC_HANDSHAKE) {
 			handshake_fail(c, "timeout: no CONNECT line", false);

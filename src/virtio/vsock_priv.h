@@ -72,7 +72,8 @@ struct virtio_vsock {
 	uint64_t cid;
 	char *uds_path;
 	int listen_fd;
-	int timer_fd;             /* 1 s ticks while a host client waits: handshake timeouts */
+	int timer_fd;             /* ticks while a host client waits: handshake timeouts */
+	uint32_t handshake_ms;    /* a client's CONNECT line, and the guest's answer to it */
 	bool unlink_at_destroy;   /* bind made uds_path: this device and inode */
 	dev_t sock_dev;
 	ino_t sock_ino;

@@ -139,8 +139,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((mode & 3) && !(mode & 4))
 		FZ_CHECK(memcmp(before, v.m.base, FZ_VQ_RAM) == 0);
 	/* Inflated pages may be the rings themselves: start the next input
-	 * from a clean RAM. */
+	 * from a clean RAM. Written over, not dropped (fz_gmem_zero): the
+	 * pages stay mapped, so the next input's copy of RAM takes no page
+	 * faults (they were two thirds of this target's time). */
 	vq_disable(&v.q);
-	fz_gmem_zero(&v.m);
+	memset(v.m.base, 0, FZ_VQ_RAM);
 	return 0;
 }

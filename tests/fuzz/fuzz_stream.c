@@ -87,14 +87,18 @@ static int fz_state(void *ctx, uint8_t *buf, size_t len, char *e, size_t el)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz *f = calloc(1, sizeof(*f));
+	/* One static state, cleared per input: a 256 KiB calloc per input is
+	 * an mmap, page faults and an munmap under ASan (half this target's time). */
+	static struct fz fz;
+	struct fz *f = &fz;
 	uint8_t *b = malloc(size ? size : 1);
 	struct snap_stream_sink s = { .ctx = f, .config = fz_config, .ram = fz_ram, .zero = fz_zero,
 				      .state = fz_state };
 	char err[512];
 
-	if (!f || !b)
+	if (!b)
 		abort();
+	memset(f, 0, sizeof(*f));
 	f->sink = &s;
 	memcpy(b, data, size);
 	/* Right checks in the header and every record header (payload included) it can walk. */
@@ -125,7 +129,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (f->configs != 1 || f->states != 1))
 		abort();
 	free(b);
-	free(f);
 	return 0;
 }
 #else

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "boot/boot.h"
@@ -164,29 +165,54 @@ static inline const char *fx_tmp_file(char path[FX_PATH_LEN], const char *tmpl,
 	return path;
 }
 
+/* Whether any page of [p, p + len) is in memory: a page never touched
+ * in either mapping is zero in both, and need not be read. */
+static inline int fx_touched(const uint8_t *p, size_t len)
+{
+	unsigned char vec[512]; /* FX_CHUNK / 4 KiB */
+	size_t pages = (len + 4095) / 4096;
+
+	if (mincore((void *)p, len, vec) != 0)
+		return 1; /* cannot tell: compare */
+	for (size_t i = 0; i < pages; i++)
+		if (vec[i] & 1)
+			return 1;
+	return 0;
+}
+
 /* Every RAM region of a holds the same bytes in b (same layout). On a
  * difference b is freed (so ASan reports no leak) and the test fails,
- * naming the first differing address. */
+ * naming the first differing address. Chunks untouched in both are
+ * skipped: reading all of a 4 GiB guest faults in a million zero pages
+ * (over a minute of the unit run on a PVM host). */
+#define FX_CHUNK (2u << 20)
 static inline void fx_same_ram(const struct gmem *a, struct gmem *b)
 {
 	for (int r = 0; r < a->nr_regions; r++) {
 		const struct gmem_region *reg = &a->regions[r];
 		const uint8_t *pa = gmem_ptr(a, reg->gpa, reg->size);
 		const uint8_t *pb = gmem_ptr(b, reg->gpa, reg->size);
-		uint64_t i = 0;
+		uint64_t i;
 		uint8_t va, vb;
 
 		assert_non_null(pa);
 		assert_non_null(pb);
-		if (memcmp(pa, pb, reg->size) == 0)
-			continue;
-		while (pa[i] == pb[i])
-			i++;
-		va = pa[i];
-		vb = pb[i];
-		gmem_free(b);
-		fail_msg("guest RAM differs at 0x%llx (buffer 0x%02x, file 0x%02x)",
-			 (unsigned long long)(reg->gpa + i), va, vb);
+		for (uint64_t off = 0; off < reg->size; off += FX_CHUNK) {
+			size_t len = reg->size - off < FX_CHUNK ? reg->size - off : FX_CHUNK;
+
+			if (!fx_touched(pa + off, len) && !fx_touched(pb + off, len))
+				continue;
+			if (memcmp(pa + off, pb + off, len) == 0)
+				continue;
+			i = off;
+			while (pa[i] == pb[i])
+				i++;
+			va = pa[i];
+			vb = pb[i];
+			gmem_free(b);
+			fail_msg("guest RAM differs at 0x%llx (buffer 0x%02x, file 0x%02x)",
+				 (unsigned long long)(reg->gpa + i), va, vb);
+		}
 	}
 }
 
