@@ -17,7 +17,7 @@
 
 #define VM_DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=1 pci=off 8250.nr_uarts=1 " \
-	"i8042.noaux i8042.nomux i8042.dumbkbd"
+	"i8042.noaux i8042.nomux i8042.dumbkbd cryptomgr.notests"
 #define VM_DEFAULT_MEM     (256ULL << 20)
 #define VM_MIN_MEM         (16ULL << 20) /* == GMEM_MIN_SIZE */
 #define VM_MAX_MEM         (1ULL << 40)  /* 1 TiB: far past any host we target */
