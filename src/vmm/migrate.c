@@ -779,7 +779,7 @@ static void *migrate_thread(void *arg)
 	uint64_t *bitmap = calloc(words, sizeof(uint64_t));
 	bool was_paused = vm_is_paused(vm), paused_by_us = false, logging_on = false;
 	bool released = false, refused = false;
-	uint64_t t_pause = 0;
+	uint64_t t_pause = 0, t_paused = 0, t_pages = 0, t_sent = 0, t_ready = 0;
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
 	char err[512] = "", msg[SNAP_STREAM_MAX_MSG + 1];
@@ -913,15 +913,18 @@ static void *migrate_thread(void *arg)
 		paused_by_us = true;
 	}
 	vm_throttle_stop(&m->throttle);   /* paused now: the vCPUs run free after a resume */
+	t_paused = now_ns();
 	if ((ret = vm_take_dirty_log(vm, bitmap, err, sizeof(err))))
 		goto fail;
 	if ((ret = send_pages(m, bitmap)))
 		goto io_fail;
+	t_pages = now_ns();
 	if ((ret = vm_snapshot_state_blob(vm, m->config_json, &blob, &blob_len, err, sizeof(err))))
 		goto fail;
 	if ((ret = send_rec(m->fd, SNAP_REC_STATE, 0, 0, blob, (uint32_t)blob_len)) ||
 	    (ret = send_rec(m->fd, SNAP_REC_END, 0, 0, NULL, 0)))
 		goto io_fail;
+	t_sent = now_ns();
 	pthread_mutex_lock(&m->lock);
 	m->st.bytes_sent += blob_len + 2 * SNAP_STREAM_REC_SIZE;
 	m->st.remaining_bytes = 0;
@@ -942,6 +945,7 @@ static void *migrate_thread(void *arg)
 			    r.type == SNAP_REC_ERROR ? msg : snap_rec_name(r.type));
 		goto fail;
 	}
+	t_ready = now_ns();
 	disks_handover(vm, true);
 	released = true;
 	if ((ret = send_rec(m->fd, SNAP_REC_RELEASED, 0, 0, NULL, 0)) ||
@@ -968,6 +972,11 @@ static void *migrate_thread(void *arg)
 		 (unsigned long long)m->st.bytes_sent, (unsigned long long)m->st.pages_sent,
 		 (unsigned long long)m->st.zero_pages, fin.downtime_ms, fin.total_ms);
 	pthread_mutex_unlock(&m->lock);
+	/* Where the downtime went, for bench/migrate.sh and docs/performance.md. */
+	log_info("migration: downtime: pause %.1f ms, last pages %.1f ms, state built and sent "
+		 "%.1f ms (%zu bytes), destination loading %.1f ms, hand-over %.1f ms",
+		 (t_paused - t_pause) / 1e6, (t_pages - t_paused) / 1e6, (t_sent - t_pages) / 1e6,
+		 blob_len, (t_ready - t_sent) / 1e6, (now_ns() - t_ready) / 1e6);
 	shutdown(m->fd, SHUT_RDWR);   /* closed after the join: cleanup may still shut it */
 	free(blob);
 	free(bitmap);
