@@ -99,26 +99,6 @@ int vcpu_state_msr_get(const struct vcpu_state *s, uint32_t index, uint64_t *val
 	return -ENOENT;
 }
 
-int vcpu_state_msr_set(struct vcpu_state *s, uint32_t index, uint64_t value)
-{
-	for (uint32_t i = 0; i < s->nmsrs && i < VCPU_STATE_MAX_MSRS; i++) {
-		if (s->msrs[i].index == index) {
-			s->msrs[i].data = value;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-uint64_t vcpu_tsc_advance(uint64_t tsc, int64_t ns, uint32_t khz)
-{
-	uint64_t a = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
-	/* kHz * ns / 1e6 = ticks; split to stay within 64 bits for long absences. */
-	uint64_t ticks = (a / 1000000) * khz + (a % 1000000) * khz / 1000000;
-
-	return ns < 0 ? tsc - ticks : tsc + ticks;
-}
-
 int vcpu_state_check(const struct vcpu_state *s)
 {
 	if (s->version != VCPU_STATE_VERSION) {
@@ -458,29 +438,6 @@ static int restore_tsc_fixup(int fd, const struct vcpu_state *s)
 	if (vcpu_state_msr_get(s, VCPU_MSR_IA32_TSC_DEADLINE, &deadline) == 0 && deadline)
 		return msr_one(fd, VCPU_MSR_IA32_TSC_DEADLINE, deadline, NULL);
 	return 0;
-}
-
-int vcpu_tsc_offset_get(int fd, uint64_t *offset)
-{
-	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
-					.addr = (uintptr_t)offset };
-
-	if (ioctl(fd, KVM_HAS_DEVICE_ATTR, &attr) < 0)
-		return -EOPNOTSUPP;
-	return vcpu_ioctl(fd, KVM_GET_DEVICE_ATTR, &attr, "KVM_GET_DEVICE_ATTR (TSC offset)");
-}
-
-int vcpu_tsc_offset_set(int fd, uint64_t offset, uint64_t deadline)
-{
-	struct kvm_device_attr attr = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
-					.addr = (uintptr_t)&offset };
-	int ret;
-
-	if (ioctl(fd, KVM_HAS_DEVICE_ATTR, &attr) < 0)
-		return -EOPNOTSUPP;
-	if ((ret = vcpu_ioctl(fd, KVM_SET_DEVICE_ATTR, &attr, "KVM_SET_DEVICE_ATTR (TSC offset)")))
-		return ret;
-	return deadline ? msr_one(fd, VCPU_MSR_IA32_TSC_DEADLINE, deadline, NULL) : 0;
 }
 
 int vcpu_state_restore(int fd, const struct vcpu_state *s)

@@ -115,25 +115,5 @@ void vcpu_state_msr_restore_order(const struct kvm_msr_entry *in, uint32_t n,
 
 /* The saved value of MSR index: 0, or -ENOENT when it was not saved. */
 int vcpu_state_msr_get(const struct vcpu_state *s, uint32_t index, uint64_t *value);
-/* Replace the saved value of MSR index: 0, or -ENOENT when it was not saved. */
-int vcpu_state_msr_set(struct vcpu_state *s, uint32_t index, uint64_t value);
-
-/*
- * The guest TSC against the host's (KVM_VCPU_TSC_OFFSET, Linux 5.16): with
- * no TSC scaling, guest TSC = host TSC + offset, exactly, whenever it is
- * read. A save pairs the offsets with KVM_GET_CLOCK's (kvm-clock, host TSC)
- * and so knows the guest TSC at the clock's instant; a restore sets the
- * offsets so that the TSC moves on by what kvm-clock moved on, as KVM's
- * documentation of the attribute describes for migration. Without it the
- * two drift apart by the milliseconds between the separate reads, and the
- * guest's clocksource watchdog marks its TSC unstable after every restore.
- */
-/* -EOPNOTSUPP when KVM has no KVM_VCPU_TSC_OFFSET. */
-int vcpu_tsc_offset_get(int vcpu_fd, uint64_t *offset);
-/* Sets the offset, then writes deadline (when not 0) to IA32_TSC_DEADLINE
- * again: KVM armed the LAPIC timer against the old TSC. */
-int vcpu_tsc_offset_set(int vcpu_fd, uint64_t offset, uint64_t deadline);
-/* tsc moved on (or back) by ns nanoseconds at khz kHz. Pure. */
-uint64_t vcpu_tsc_advance(uint64_t tsc, int64_t ns, uint32_t khz);
 
 #endif

@@ -142,7 +142,6 @@ static const unsigned long ioctl_api[] = {
 	KVM_CHECK_EXTENSION, KVM_IRQ_LINE,   /* stats; Ctrl-Alt-Del into the i8042 */
 	KVM_SET_IRQCHIP,                     /* resuming a VM in ACPI S3 wakes it (vmm/sleep.c) */
 	KVM_GET_MSR_INDEX_LIST,              /* the vCPU state probe (snapshot, /mvm/vcpus) */
-	KVM_GET_TSC_KHZ,                     /* a save: are the vCPUs' TSCs scaled (vmm/state.c) */
 	KVM_SET_USER_MEMORY_REGION,          /* migration: dirty logging on a running VM */
 	KVM_ENABLE_CAP, KVM_CLEAR_DIRTY_LOG, /* migration: the manual dirty log (vmm/migrate.c) */
 	BLKGETSIZE64,                        /* PATCH /drives path_on_host: a block device's size */

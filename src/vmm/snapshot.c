@@ -662,52 +662,10 @@ static int check_cpuid(const struct vm *vm, int index, const struct vcpu_state *
 	return ret;
 }
 
-/* A vCPU's saved TSC (at the saved kvm-clock's instant, vmm/state.c), its
- * deadline and frequency. */
-struct tsc_saved {
-	uint64_t tsc, deadline;
-	uint32_t khz;
-	bool ok;
-};
-
-/* After the clock and every vCPU are restored: each TSC becomes its saved
- * value moved on by exactly what kvm-clock moved on since the save, through
- * the TSC offsets (vcpu_state.h). The MSR writes before it moved the TSCs on
- * by the realtime since the save too, but measured at other instants: the
- * guest saw its two clocks apart by milliseconds and its watchdog marked the
- * TSC unstable. Left as the MSR writes put them when KVM gives no host TSC
- * with the clock or has no offset attribute, or a vCPU's frequency is scaled. */
-static int tsc_align(struct vm *vm, uint64_t saved_clock_ns, const struct tsc_saved *tsc)
-{
-	struct kvm_clock_data now = { 0 };
-	int khz = ioctl(vm->fd, KVM_GET_TSC_KHZ, 0), ret;
-
-	if (khz <= 0 || ioctl(vm->fd, KVM_GET_CLOCK, &now) < 0 ||
-	    !(now.flags & KVM_CLOCK_HOST_TSC))
-		return 0;
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		if (!tsc[i].ok || tsc[i].khz != (uint32_t)khz)
-			return 0;
-	for (int i = 0; i < vm->nr_vcpus; i++) {
-		uint64_t want = vcpu_tsc_advance(tsc[i].tsc, (int64_t)(now.clock - saved_clock_ns),
-						 tsc[i].khz);
-
-		ret = vcpu_tsc_offset_set(vm->vcpus[i].fd, want - now.host_tsc, tsc[i].deadline);
-		if (ret == -EOPNOTSUPP)
-			return 0;
-		if (ret)
-			return ret;
-	}
-	log_debug("restore: TSCs moved on by kvm-clock's %.3f ms since the save",
-		  (double)(int64_t)(now.clock - saved_clock_ns) / 1e6);
-	return 0;
-}
-
 int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 {
 	const struct vm_devices *d = vm->devices;
 	struct vm_kvm_state kvm_state;
-	uint64_t saved_clock_ns;
 	/* The time the VM was away: kvm-clock and the TSCs both move on by it. */
 	uint64_t now = realtime_now_ns();
 	uint64_t away_ns = s->machine.realtime_ns && now > s->machine.realtime_ns
@@ -729,46 +687,32 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 	if (snap_find(&s->reader, "kvm", &v, &p, &len))
 		return -EINVAL;
 	memcpy(&kvm_state, p, sizeof(kvm_state));
-	saved_clock_ns = kvm_state.clock.clock;
 	vm_snapshot_clock_forward(&kvm_state.clock, s->machine.realtime_ns, now);
 	if ((ret = vm_state_restore(vm->fd, &kvm_state))) {
 		log_err("%s: section kvm: KVM refused the irqchip, PIT or clock state", s->path);
 		return ret;
 	}
 	struct vcpu_state *st = malloc(sizeof(*st));
-	struct tsc_saved *tsc = calloc((size_t)vm->nr_vcpus, sizeof(*tsc));
 
-	if (!st || !tsc) {
-		free(st);
-		free(tsc);
+	if (!st)
 		return -ENOMEM;
-	}
 	for (int i = 0; i < vm->nr_vcpus; i++) {
 		char name[SNAP_NAME_LEN + 1];
 
 		vcpu_section_name(i, name, sizeof(name));
 		if (snap_find(&s->reader, name, &v, &p, &len)) {
 			free(st);
-			free(tsc);
 			return -EINVAL;
 		}
 		memcpy(st, p, sizeof(*st));
-		tsc[i].ok = !vcpu_state_msr_get(st, VCPU_MSR_IA32_TSC, &tsc[i].tsc);
-		vcpu_state_msr_get(st, VCPU_MSR_IA32_TSC_DEADLINE, &tsc[i].deadline);
-		tsc[i].khz = st->tsc_khz;
 		vm_snapshot_tsc_forward(st, away_ns);
 		if ((ret = vcpu_state_restore(vm->vcpus[i].fd, st))) {
 			log_err("%s: section %s: KVM refused the vCPU's state", s->path, name);
 			free(st);
-			free(tsc);
 			return ret;
 		}
 	}
 	free(st);
-	ret = tsc_align(vm, saved_clock_ns, tsc);
-	free(tsc);
-	if (ret)
-		return ret;
 	for (int i = 0; i < d->nr_slots; i++) {
 		const struct vm_device *slot = &d->slots[i];
 		char name[SNAP_NAME_LEN + 1];

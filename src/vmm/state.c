@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,8 +12,6 @@ struct state_call {
 	const struct vcpu_state_host *host;
 	struct vcpu_state *vcpus;
 	int *rets;
-	uint64_t *tsc_offsets;   /* NULL: not asked (no VM state read) */
-	int *tsc_rets;
 };
 
 /* On vCPU v's own thread, parked. */
@@ -23,29 +20,6 @@ static void state_save_one(struct vcpu *v, void *arg)
 	struct state_call *c = arg;
 
 	c->rets[v->index] = vcpu_state_save(v->fd, c->host, &c->vcpus[v->index]);
-	if (c->tsc_offsets)
-		c->tsc_rets[v->index] = vcpu_tsc_offset_get(v->fd, &c->tsc_offsets[v->index]);
-}
-
-/* Every vCPU's saved TSC becomes its value at the instant of the saved
- * kvm-clock (the host TSC KVM_GET_CLOCK paired with it, plus the vCPU's
- * offset), instead of whenever its own thread read the MSR: a restore then
- * moves both on by the same time (vcpu_state.h). Only when KVM gave the
- * host TSC and every offset, and no vCPU runs at a scaled frequency (its
- * kHz is the VM's); otherwise the MSR values stay as read. */
-static void state_tsc_at_clock(struct vm *vm, const struct state_call *c,
-			       const struct kvm_clock_data *clock)
-{
-	int khz = ioctl(vm->fd, KVM_GET_TSC_KHZ, 0);
-
-	if (!(clock->flags & KVM_CLOCK_HOST_TSC) || khz <= 0)
-		return;
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		if (c->tsc_rets[i] || c->vcpus[i].tsc_khz != (uint32_t)khz)
-			return;
-	for (int i = 0; i < vm->nr_vcpus; i++)
-		vcpu_state_msr_set(&c->vcpus[i], VCPU_MSR_IA32_TSC,
-				   clock->host_tsc + c->tsc_offsets[i]);
 }
 
 /* What this host's KVM offers for a vCPU state save, asked once per VM (on
@@ -77,16 +51,10 @@ int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *
 		return -EBUSY;
 	if (!(host = state_host(vm, &ret)))
 		return ret;
-	rets = calloc((size_t)vm->nr_vcpus * 2, sizeof(*rets));
-	uint64_t *offsets = kvm_state ? calloc((size_t)vm->nr_vcpus, sizeof(*offsets)) : NULL;
-
-	if (!rets || (kvm_state && !offsets)) {
-		free(rets);
-		free(offsets);
+	rets = calloc((size_t)vm->nr_vcpus, sizeof(*rets));
+	if (!rets)
 		return -ENOMEM;
-	}
-	struct state_call c = { .host = host, .vcpus = vcpus, .rets = rets,
-				.tsc_offsets = offsets, .tsc_rets = rets + vm->nr_vcpus };
+	struct state_call c = { .host = host, .vcpus = vcpus, .rets = rets };
 
 	ret = vm_vcpus_call(vm, state_save_one, &c);
 	for (int i = 0; !ret && i < vm->nr_vcpus; i++) {
@@ -96,18 +64,16 @@ int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *
 		}
 	}
 	if (!ret && kvm_state) {
-		/* A test's hook (tests/linux: snapshot-restore, migrate-tcp): time
-		 * between the vCPUs' reads and the clock's, which a restore must
+		/* A test's hook (tests/linux: migrate-clock, on request): time
+		 * between the vCPUs' reads and the clock's, which a restore should
 		 * not turn into a gap between the guest's TSC and kvm-clock. */
 		const char *delay = getenv("MVM_TEST_STATE_CLOCK_DELAY_MS");
 
 		if (delay && atoi(delay) > 0 && atoi(delay) <= 1000)
 			usleep((useconds_t)atoi(delay) * 1000);
-		if (!(ret = vm_state_save(vm->fd, kvm_state)))
-			state_tsc_at_clock(vm, &c, &kvm_state->clock);
+		ret = vm_state_save(vm->fd, kvm_state);
 	}
 	free(rets);
-	free(offsets);
 	return ret;
 }
 

@@ -179,38 +179,6 @@ static void test_msr_restore_order(void **state)
 	assert_int_equal(out[4].data, 9);
 }
 
-/* Set replaces the entry in place and refuses an MSR that was not saved. */
-static void test_msr_set(void **state)
-{
-	struct vcpu_state *s = good_vcpu();
-	uint64_t v = 0;
-
-	s->nmsrs = 2;
-	s->msrs[0] = (struct kvm_msr_entry){ .index = VCPU_MSR_LSTAR, .data = 1 };
-	s->msrs[1] = (struct kvm_msr_entry){ .index = VCPU_MSR_IA32_TSC, .data = 12345 };
-	s->msrs[2] = (struct kvm_msr_entry){ .index = 0x174, .data = 5 }; /* past nmsrs */
-	assert_int_equal(vcpu_state_msr_set(s, VCPU_MSR_IA32_TSC, 777), 0);
-	assert_int_equal(vcpu_state_msr_get(s, VCPU_MSR_IA32_TSC, &v), 0);
-	assert_int_equal(v, 777);
-	assert_int_equal(s->msrs[0].data, 1);
-	assert_int_equal(vcpu_state_msr_set(s, 0x174, 9), -ENOENT);
-	assert_int_equal(s->msrs[2].data, 5);
-}
-
-/* A TSC moved on by kvm-clock's nanoseconds: exact in kHz, both ways, and
- * without overflow for a year away at 5 GHz. */
-static void test_tsc_advance(void **state)
-{
-	assert_int_equal(vcpu_tsc_advance(1000, 0, 2096000), 1000);
-	assert_int_equal(vcpu_tsc_advance(1000, 1000000, 2096000), 1000 + 2096000);   /* 1 ms */
-	assert_int_equal(vcpu_tsc_advance(1000, 1, 2096000), 1000 + 2);               /* 2.096 */
-	assert_int_equal(vcpu_tsc_advance(5000000, -1000000, 2096000), 5000000 - 2096000);
-	assert_int_equal(vcpu_tsc_advance(0, 20000000, 2500000), 50000000);          /* 20 ms */
-	uint64_t year = 365ull * 86400 * 1000000000ull;
-
-	assert_true(vcpu_tsc_advance(0, (int64_t)year, 5000000) == 365ull * 86400 * 5000000000ull);
-}
-
 static void test_msr_get(void **state)
 {
 	struct vcpu_state *s = good_vcpu();
@@ -337,8 +305,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msr_candidates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msr_restore_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msr_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msr_set, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tsc_advance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_to_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pic_bios, setup, teardown),
