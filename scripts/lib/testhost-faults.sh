@@ -13,9 +13,9 @@
 #     it can (api-serial-stall's mvmtest=spew) shuts down; seen as often with the mvm before
 #     this signature was added as with the one after it, never on another case.
 #   - TSC unstable before the migration: migrate-clock's source guest marked its TSC unstable
-#     on its own, before mvm saved anything (the case leaves its NAME.tsc-before file). The test
-#     host's clocksource is not the TSC, so KVM refreshes a guest's kvm-clock page now and then
-#     and the guest's kvm-clock steps against its TSC (seen once in 6 runs of the case).
+#     on its own, before mvm saved anything (the case leaves its NAME.tsc-before file). Seen once
+#     in 6 runs of the case; the test host's own TSC is not synchronised between its CPUs (README,
+#     Snapshot and restore), the likely reason, not established.
 #   - early triple fault: a Debian kernel under mvm shuts down (KVM_EXIT_SHUTDOWN) before its
 #     userspace starts (or, for a VM whose console is not kept, such as mvm jail --daemonize's,
 #     at any time: its log file in DIR, *.log, says so). Its cause is not known yet (AMD's KVM resets the vCPU at a shutdown, so
