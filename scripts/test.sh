@@ -112,7 +112,7 @@ suite_step() {
 step "fuzz targets (tests/fuzz/run.sh)"
 suite_step fuzz tests/fuzz/run.sh
 
-step "test host restarts (tests/harness/testhost-cases.sh)"
+step "test host restarts and fault signatures (tests/harness/testhost-cases.sh)"
 suite_step harness tests/harness/testhost-cases.sh
 
 step "layering (tests/layering/check.sh)"

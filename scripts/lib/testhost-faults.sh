@@ -4,7 +4,7 @@
 #
 # The test host (tests/testhost/) is QEMU's software emulation of an AMD-V CPU; its own faults
 # (README, "Hosts without VT-x/AMD-V") strike Debian boots at random, about one boot in 30 to 60,
-# and have nothing to do with what a case tests. Two have a signature mvm's tests can see:
+# and have nothing to do with what a case tests. These have signatures mvm's tests can see:
 #   - emulation loop: the guest's vCPU never leaves KVM, which emulates instruction after
 #     instruction and injects a page fault after each (about 25,000 a second; a whole Debian
 #     boot emulates about 2,000). Read from KVM's debugfs statistics of every mvm process,
@@ -16,6 +16,8 @@
 #     on its own, before mvm saved anything (the case leaves its NAME.tsc-before file). Seen once
 #     in 6 runs of the case; the test host's own TSC is not synchronised between its CPUs (README,
 #     Snapshot and restore), the likely reason, not established.
+#   - early panic with a corrupted register frame: a Debian kernel panics before its userspace
+#     starts and its oops shows a RIP whose code segment no CPU can hold (tf_corrupt_panic).
 #   - early triple fault: a Debian kernel under mvm shuts down (KVM_EXIT_SHUTDOWN) before its
 #     userspace starts (or, for a VM whose console is not kept, such as mvm jail --daemonize's,
 #     at any time: its log file in DIR, *.log, says so). Its cause is not known yet (AMD's KVM resets the vCPU at a shutdown, so
@@ -66,6 +68,20 @@ tf_sample_loop() {
 	done
 }
 
+# tf_corrupt_panic OUT: 0 when the console log OUT shows Debian's kernel panicking before its
+# userspace started with an oops whose RIP line names a code segment selector that is neither the
+# kernel's (0010) nor user mode's (0033, 0023): a selector is 16 bits and the kernel's entry code
+# only ever saves those, so a frame like "RIP: 33b14300:0x891fb" was overwritten, not produced by
+# a bad instruction (CI saw exactly that in gdb-linux at 1.56 s of boot, before any gdb client
+# attached: mvm had not touched the vCPU since it started it).
+tf_corrupt_panic() {
+	local out=$1
+	grep -qa 'Linux version' "$out" 2>/dev/null || return 1
+	grep -qa '^MVM-GUEST-READY' "$out" && return 1
+	grep -qa 'Kernel panic - not syncing' "$out" || return 1
+	tr -d '\r' <"$out" | grep -aoE 'RIP: [0-9a-fA-F]+:' | grep -qvE '^RIP: (0010|0033|0023):$'
+}
+
 tf_case_start() {
 	TF_WHY=''
 	[ -n "$TF_DIR" ] || return 0
@@ -102,7 +118,11 @@ tf_case_stop() {
 		[ -f "$f" ] && [ "$(stat -c %Y "$f")" -ge "$TF_T0" ] || continue
 		grep -qxF "$(stat -c '%n %Y %s' "$f")" "$TF_DIR/tf-before" && continue
 		out=${f%.err}.out
-		grep -qa 'guest triple fault' "$f" || continue
+		if ! grep -qa 'guest triple fault' "$f"; then
+			tf_corrupt_panic "$out" || continue
+			TF_WHY="early panic with a corrupted register frame: Debian's kernel panicked before its userspace started, its oops showing $(tr -d '\r' <"$out" | grep -aoE 'RIP: [0-9a-fA-F]+:[^ ]*' | head -n1) ($(basename "$out"))"
+			return 0
+		fi
 		if grep -qa '^MVM-SPEW-' "$out" 2>/dev/null; then
 			# Late: Debian's kernel in userspace writing COM1 flat out (api-serial-stall's
 			# spew, loglevel=1: no "Linux version" on its console). Seen with this branch's

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/harness/testhost-cases.sh - checks scripts/lib/testhost-cases.sh's restarts without a test
+# tests/harness/testhost-cases.sh - checks scripts/lib/testhost-cases.sh's restarts (and, at its end,
+# scripts/lib/testhost-faults.sh's signatures on made-up console logs) without a test
 # host: th_vm is replaced by a script of what each test host VM "printed" and how it ended.
 # Prints `ok NAME` / `not ok NAME: why` per check and `N passed, M failed`.
 set -uo pipefail
@@ -9,6 +10,8 @@ MVM_ROOT=$(cd "$here/../.." && pwd)
 . "$MVM_ROOT/scripts/lib/tap.sh"
 # shellcheck source=../../scripts/lib/testhost-cases.sh
 . "$MVM_ROOT/scripts/lib/testhost-cases.sh"
+# shellcheck source=../../scripts/lib/testhost-faults.sh
+. "$MVM_ROOT/scripts/lib/testhost-faults.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -88,6 +91,31 @@ check "runner stopped: all pass" "$passed $failed" "3 0"
 VM_PLAN=("2 b" "0 -")
 run broken a b c
 check "other status: no restart" "$VM_N $(notoks "$tmp/broken")" "1 b c"
+
+# ---- scripts/lib/testhost-faults.sh: which failed cases show a test-host signature ----
+# sig NAME OUT-TEXT ERR-TEXT: TF_WHY after a case whose only VM printed OUT-TEXT on its console
+# and ERR-TEXT on stderr (no sampler: the statistics file is left empty).
+sig() {
+	rm -rf "$tmp/tf"; mkdir -p "$tmp/tf"
+	TF_DIR=$tmp/tf TF_T0=0 TF_SAMPLER=''
+	: >"$TF_DIR/tf-samples"; : >"$TF_DIR/tf-before"
+	printf '%s\n' "$2" >"$TF_DIR/$1.out"
+	printf '%s\n' "$3" >"$TF_DIR/$1.err"
+	tf_case_stop
+	TF_DIR=''
+}
+boot='[    0.000000] Linux version 6.1.0-57-cloud-amd64'
+oops() { printf '%s\n[    1.561659] RIP: %s\n[    1.561659] Kernel panic - not syncing: Attempted to kill the idle task!' "$boot" "$1"; }
+sig gdb-linux "$(oops '33b14300:0x891fb')" 'mvm: guest reset'
+check "fault: panic with a 32-bit RIP selector before userspace" "${TF_WHY%%:*}" "early panic with a corrupted register frame"
+sig oops-kernel "$(oops '0010:start_kernel+0x1c')" 'mvm: guest reset'
+check "fault: panic with the kernel's selector is mvm's to explain" "$TF_WHY" ""
+sig oops-late "$(printf 'MVM-GUEST-READY\n%s' "$(oops '33b14300:0x891fb')")" 'mvm: guest reset'
+check "fault: a panic after userspace started is not the early signature" "$TF_WHY" ""
+sig early-tf "$boot" 'mvm: guest triple fault (KVM_EXIT_SHUTDOWN)'
+check "fault: shutdown before userspace" "${TF_WHY%%:*}" "early triple fault"
+sig clean "$(printf '%s\nMVM-GUEST-READY' "$boot")" ''
+check "fault: a clean boot has no signature" "$TF_WHY" ""
 
 echo "$r_pass passed, $r_fail failed"
 [ "$r_fail" -eq 0 ]
