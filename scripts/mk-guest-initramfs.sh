@@ -270,6 +270,6 @@ EOF
 chmod 755 "$stage/init"
 
 mkdir -p "$(dirname "$out")"
-(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9n >"$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9n >"$out.$$.tmp"
+mv "$out.$$.tmp" "$out"
 echo "$out"

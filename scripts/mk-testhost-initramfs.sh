@@ -94,9 +94,9 @@ if [ "${MVM_TESTHOST_ANCHOR:-1}" != 0 ]; then
 	anchor_src=$MVM_ROOT/tests/testhost/kvm-anchor.c anchor=$MVM_CACHE/testhost/kvm-anchor
 	if [ ! -x "$anchor" ] || [ "$anchor_src" -nt "$anchor" ]; then
 		mkdir -p "${anchor%/*}"
-		${CC:-cc} -O2 -Wall -Wextra -static -o "$anchor.tmp" "$anchor_src" ||
+		${CC:-cc} -O2 -Wall -Wextra -static -o "$anchor.$$.tmp" "$anchor_src" ||
 			mvm_die "mk-testhost-initramfs: cannot build $anchor_src"
-		mv "$anchor.tmp" "$anchor"
+		mv "$anchor.$$.tmp" "$anchor"
 	fi
 	cp "$anchor" "$stage/testhost/kvm-anchor"
 fi

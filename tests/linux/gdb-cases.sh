@@ -18,12 +18,17 @@ GDB_SHIPPED=/usr/local/bin/gdb-minimal   # where run.sh puts it in the test host
 
 # A gdb without Python, here: its path, or nothing.
 gdb_client_fetch() {
-	local dir=$MVM_ROOT/.cache/gdb-minimal
+	local dir=$MVM_ROOT/.cache/gdb-minimal new
 	command -v gdb-minimal 2>/dev/null && return 0
 	if [ ! -x "$dir/usr/bin/gdb" ]; then
-		mkdir -p "$dir/deb" &&
-		(cd "$dir/deb" && apt-get download gdb-minimal >/dev/null 2>&1) &&
-		dpkg-deb -x "$dir"/deb/gdb-minimal_*.deb "$dir" || return 1
+		# Unpacked beside it and renamed into place: two runners (scripts/test.sh's lanes)
+		# may fetch at once, and neither may see the other's half-unpacked tree.
+		mkdir -p "$MVM_ROOT/.cache" && new=$(mktemp -d "$dir.XXXXXX") || return 1
+		mkdir -p "$new/deb" &&
+		(cd "$new/deb" && apt-get download gdb-minimal >/dev/null 2>&1) &&
+		dpkg-deb -x "$new"/deb/gdb-minimal_*.deb "$new" || { rm -rf "$new"; return 1; }
+		[ -x "$dir/usr/bin/gdb" ] || rm -rf "$dir"   # an older layout, or a cut-off fetch
+		mv -T "$new" "$dir" 2>/dev/null || rm -rf "$new"
 	fi
 	[ -x "$dir/usr/bin/gdb" ] && echo "$dir/usr/bin/gdb"
 }

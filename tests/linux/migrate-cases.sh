@@ -83,22 +83,31 @@ mig_source_start() {
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || bad=${bad:-"the guest never counted to 5 ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
 }
 
+# mig_migrate URI [LINES]: the running source (API_SOCK, VM_*) migrates to URI with mvm ctl
+# (max downtime 100 ms) unless $bad is set already; the last LINES lines of what ctl printed are
+# shown (default all; 0 none), and bad says why when ctl failed or did not say migrated, when
+# the source did not exit within 20 s, or exited with anything but 0.
+mig_migrate() {
+	local uri=$1 lines=${2:-1000} out rc
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
+		[ "$lines" -gt 0 ] && echo "$out" | sed 's/^/# ctl: /' | tail -n "$lines"
+		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
+	fi
+	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
+	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+}
+
 case_migrate-tcp() {
 	local name=migrate-tcp disk=$work/mig1.img uri=tcp:127.0.0.1:47311 dname=migrate-tcp-dst
-	local out rc at first n dout
+	local at first n dout
 	have_curl "$name" || return
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
 	mig_source_start "$name" "$disk" --cpus 2 || return
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
-	if [ -z "$bad" ]; then
-		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
-		echo "$out" | sed 's/^/# ctl: /'
-		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
-		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
-	fi
-	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
-	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	mig_migrate "$uri"
 	grep -q 'migrated' "$VM_ERR" || bad=${bad:-"the source's log does not say migrated"}
 	at=$(snap_last_count "$VM_OUT")
 	dout=$work/$dname.out
@@ -129,7 +138,7 @@ case_migrate-tcp() {
 # the watchdog watches the TSC; the source's guest must not have marked it unstable already.
 case_migrate-clock() {
 	local name=migrate-clock disk=$work/migc.img uri=tcp:127.0.0.1:47318 dname=migrate-clock-dst
-	local out rc at n dout w
+	local rc at n dout w
 	have_curl "$name" || return
 	bad= DPID=
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
@@ -144,11 +153,7 @@ case_migrate-clock() {
 		bad=${bad:-"the source's guest marked its TSC unstable before any migration (the case checks nothing then): $w"}
 	fi
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
-	if [ -z "$bad" ]; then
-		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
-		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
-	fi
-	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
+	mig_migrate "$uri" 0
 	grep -ah 'downtime:' "$VM_ERR" | sed 's/^/# /'
 	at=$(snap_last_count "$VM_OUT")
 	dout=$work/$dname.out
@@ -176,7 +181,7 @@ mig_ns_holder() { unshare -n sleep 600 >/dev/null 2>&1 & echo $!; }
 mig_ns() { local pid=$1; shift; nsenter -t "$pid" -n "$@"; }
 case_migrate-netns() {
 	local name=migrate-netns disk=$work/mig-ns.img uri=tcp:10.99.0.2:47316 dname=migrate-netns-dst
-	local pa pb out rc at n dout mvm_saved=$mvm first
+	local pa pb at n dout mvm_saved=$mvm first
 	have_curl "$name" || return
 	if [ "$(id -u)" != 0 ] || [ ! -c /dev/net/tun ] || ! command -v nsenter >/dev/null ||
 		! command -v unshare >/dev/null || ! command -v udhcpd >/dev/null; then
@@ -212,14 +217,7 @@ case_migrate-netns() {
 	mvm=$work/mvm-in-b
 	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
 	mvm=$mvm_saved
-	if [ -z "$bad" ]; then
-		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
-		echo "$out" | sed 's/^/# ctl: /' | tail -n 6
-		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
-		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
-	fi
-	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
-	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	mig_migrate "$uri" 6
 	at=$(snap_last_count "$VM_OUT")
 	dout=$work/$dname.out
 	n=$((at + 5))
@@ -511,13 +509,7 @@ case_migrate-flags() {
 		expect "$name" 400 "$(API_SOCK=$dsock api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart on the waiting destination"
 		expect_grep 'incoming migration owns' "$(api_body)" "InstanceStart while waiting: fault"
 	fi
-	if [ -z "$bad" ]; then
-		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 100 2>&1); rc=$?
-		echo "$out" | sed 's/^/# ctl: /' | tail -n 2
-		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc"
-	fi
-	api_wait_exit 20 || bad=${bad:-"the source did not exit after the migration"}
-	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	mig_migrate "$uri" 2
 	at=$(snap_last_count "$VM_OUT")
 	dout=$work/$dname.out
 	[ -z "$bad" ] && { snap_wait_count "$dout" $((at + 3)) 60 || bad="the destination did not count to $((at + 3)) (the source stopped at $at)"; }
