@@ -42,6 +42,13 @@ static const struct vcpu_state_host *state_host(struct vm *vm, int *err)
 	return vm->state_host;
 }
 
+int vm_state_prepare(struct vm *vm)
+{
+	int ret = 0;
+
+	return state_host(vm, &ret) ? 0 : ret;
+}
+
 int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *kvm_state)
 {
 	const struct vcpu_state_host *host;

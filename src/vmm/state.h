@@ -17,6 +17,11 @@
 
 int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *kvm_state);
 
+/* Ask KVM now what a state read needs (MSR list, XSAVE size), which
+ * vm_state_read() otherwise asks on its first call: a migration calls this
+ * before its pre-copy, so the asking is not part of its downtime. 0 or -errno. */
+int vm_state_prepare(struct vm *vm);
+
 /* The JSON summary of a paused VM's vCPUs (RIP, RSP, RFLAGS, CR0/3/4, EFER,
  * MP state, MSR and CPUID counts, XSAVE size) as a malloc'd string; NULL
  * with *err set (-EBUSY: not paused). */
