@@ -96,13 +96,9 @@ cmocka_counts "$logs/asan" unit-asan
 # and add its summary line's counts; a runner that exits non-zero with none failed, or prints
 # no summary, is a failure of its own.
 suite_step() {
-	local name=$1 script=$2; shift 2
+	local name=$1 script=$2 line p f s rc; shift 2
 	"$script" "$@" 2>&1 | tee "$logs/$name"
-	suite_count "$name" "${PIPESTATUS[0]}" "$script"
-}
-# suite_count NAME RC [SCRIPT]: add the counts of the summary line in $logs/NAME.
-suite_count() {
-	local name=$1 rc=$2 script=${3:-$1} line p f s
+	rc=${PIPESTATUS[0]}
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/$name" | tail -n1)
 	if [ -z "$line" ]; then step_fail "$name" "$script exited $rc without a summary line"; return; fi
 	p=$(echo "$line" | sed 's/^\([0-9]*\) passed.*/\1/')
@@ -129,76 +125,42 @@ suite_step package tests/package/run.sh
 step "Firecracker API conformance against a real mvm (tests/api/conformance.sh)"
 suite_step api-conformance tests/api/conformance.sh
 
-# ---- the test host steps, in two lanes ----
-# Each test host VM runs its cases one after another and keeps about one of the machine's two
-# cores busy, so the steps below run in two lanes at once, each lane its own test host VMs one
-# after another: the Linux cases split in halves (tests/linux/run.sh --lane), then the other
-# steps shared out so the lanes end together. A lane's steps write their logs; they are shown
-# here in a fixed order when both lanes are done, each with the time it took in its lane.
-kernel_arg=() linux_args=()
-if [ -n "${MVM_BZIMAGE:-}" ] && initrd=$(scripts/mk-guest-initramfs.sh); then
-	# Made once here: the lanes would both rebuild the same cached files otherwise.
-	linux_args=(--kernel "$MVM_BZIMAGE" --initrd "$initrd")
-fi
-gdb_hw=0
+step "Linux guest tests (tests/linux/run.sh)"
+suite_step linux tests/linux/run.sh
+
+# The KVM paths (exits, devices, stop) under the sanitizers: any report aborts mvm,
+# which fails the case.
+step "gdb hardware breakpoints in a test host of bookworm-backports' QEMU (scripts/fetch-qemu-backports.sh)"
 # QEMU 7.2's emulated AMD-V never fires a nested guest's debug registers; 9.1 and later do.
 if qenv=$(scripts/fetch-qemu-backports.sh); then
-	gdb_hw=1
-	hw_qemu=$(sed -n 's/^MVM_TESTHOST_QEMU=//p' <<<"$qenv")
-	hw_qemu_data=$(sed -n 's/^MVM_TESTHOST_QEMU_DATA=//p' <<<"$qenv")
+	export MVM_TESTHOST_QEMU MVM_TESTHOST_QEMU_DATA
+	MVM_TESTHOST_QEMU=$(sed -n 's/^MVM_TESTHOST_QEMU=//p' <<<"$qenv")
+	MVM_TESTHOST_QEMU_DATA=$(sed -n 's/^MVM_TESTHOST_QEMU_DATA=//p' <<<"$qenv")
+	suite_step linux-gdb-hw tests/linux/run.sh --only gdb-break --only gdb-linux-break
+	unset MVM_TESTHOST_QEMU MVM_TESTHOST_QEMU_DATA
+else
+	step_fail linux-gdb-hw "scripts/fetch-qemu-backports.sh failed"
 fi
 
-# lane_step NAME TITLE SCRIPT ARGS...: run in a lane; its output, status and time in $logs.
-lane_step() {
-	local name=$1 title=$2 t0; shift 2
-	t0=$(mvm_now)
-	echo "$title" >"$logs/$name.title"
-	"$@" >"$logs/$name" 2>&1
-	echo $? >"$logs/$name.rc"
-	mvm_elapsed "$t0" >"$logs/$name.took"
-}
-lane_a() {
-	lane_step linux-1 "Linux guest tests, lane 1 of 2 (tests/linux/run.sh --lane 1/2)" \
-		tests/linux/run.sh "${linux_args[@]}" --lane 1/2
-	[ $gdb_hw = 1 ] && lane_step linux-gdb-hw \
-		"gdb hardware breakpoints in a test host of bookworm-backports' QEMU (scripts/fetch-qemu-backports.sh)" \
-		env MVM_TESTHOST_QEMU="$hw_qemu" MVM_TESTHOST_QEMU_DATA="$hw_qemu_data" \
-		tests/linux/run.sh "${linux_args[@]}" --only gdb-break --only gdb-linux-break
-	# The KVM paths (exits, devices, stop) under the sanitizers: any report aborts mvm,
-	# which fails the case.
-	[ -x build-asan/mvm ] && lane_step linux-asan "Linux guest tests with the ASan/UBSan build of mvm" \
-		tests/linux/run.sh "${linux_args[@]}" --mvm build-asan/mvm --only port-sweep --only triple-fault \
+step "Linux guest tests with the ASan/UBSan build of mvm"
+if [ -x build-asan/mvm ]; then
+	suite_step linux-asan tests/linux/run.sh --mvm build-asan/mvm --only port-sweep --only triple-fault \
 		--only cpus2 --only poweroff --only stdin-echo --only panic \
 		--only blk-write --only blk-ro --only rng --only hvc --only net-user
-	lane_step adversarial "adversarial guests (tests/adversarial/run.sh)" \
-		tests/adversarial/run.sh --mvm build/mvm
-}
-lane_b() {
-	lane_step linux-2 "Linux guest tests, lane 2 of 2 (tests/linux/run.sh --lane 2/2)" \
-		tests/linux/run.sh "${linux_args[@]}" --lane 2/2
-	[ -x build-asan/mvm ] && lane_step adversarial-asan "adversarial guests with the ASan/UBSan build of mvm" \
-		tests/adversarial/run.sh --mvm build-asan/mvm --guests build/guest/adversarial
-}
-step "the test host steps, in two lanes (their logs follow, each when both lanes are done)"
-lane_a & pa=$!
-lane_b & pb=$!
-wait $pa; wait $pb
-for name in linux-1 linux-2 linux-gdb-hw linux-asan adversarial adversarial-asan; do
-	if [ ! -f "$logs/$name.rc" ]; then
-		case $name in
-		linux-gdb-hw) step_fail linux-gdb-hw "scripts/fetch-qemu-backports.sh failed" ;;
-		linux-asan|adversarial-asan) step_fail "$name" "build-asan/mvm was not built" ;;
-		*) step_fail "$name" "the lane did not run it" ;;
-		esac
-		continue
-	fi
-	echo; echo "==== $(cat "$logs/$name.title") ===="
-	cat "$logs/$name"
-	suite_count "$name" "$(cat "$logs/$name.rc")"
-	echo "# (took $(cat "$logs/$name.took") s in its lane)"
-	timings="$timings$(printf '#   %7.1f s  %s (in a lane)' "$(cat "$logs/$name.took")" "$(cat "$logs/$name.title")")"$'\n'
-done
-# ---- end of the test host steps ----
+else
+	step_fail linux-asan "build-asan/mvm was not built"
+fi
+
+# ---- adversarial guests (tests/adversarial/run.sh): plain and ASan/UBSan mvm ----
+step "adversarial guests (tests/adversarial/run.sh)"
+suite_step adversarial tests/adversarial/run.sh --mvm build/mvm
+step "adversarial guests with the ASan/UBSan build of mvm"
+if [ -x build-asan/mvm ]; then
+	suite_step adversarial-asan tests/adversarial/run.sh --mvm build-asan/mvm --guests build/guest/adversarial
+else
+	step_fail adversarial-asan "build-asan/mvm was not built"
+fi
+# ---- end of the adversarial guests steps ----
 
 step_end
 # The end of CI's log is what is read first: where the time went and what failed.

@@ -21,7 +21,7 @@ gdb_client_fetch() {
 	local dir=$MVM_ROOT/.cache/gdb-minimal new
 	command -v gdb-minimal 2>/dev/null && return 0
 	if [ ! -x "$dir/usr/bin/gdb" ]; then
-		# Unpacked beside it and renamed into place: two runners (scripts/test.sh's lanes)
+		# Unpacked beside it and renamed into place: two runners started at once
 		# may fetch at once, and neither may see the other's half-unpacked tree.
 		mkdir -p "$MVM_ROOT/.cache" && new=$(mktemp -d "$dir.XXXXXX") || return 1
 		mkdir -p "$new/deb" &&

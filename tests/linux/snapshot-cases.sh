@@ -50,6 +50,19 @@ snap_threads() {
 	done
 }
 
+# snap_output_settled FILE SECS: wait until FILE has not grown for a second (at most SECS).
+snap_output_settled() {
+	local file=$1 secs=$2 n m i=0
+	n=$(wc -c <"$file")
+	while [ $i -lt "$secs" ]; do
+		sleep 1
+		m=$(wc -c <"$file")
+		[ "$m" = "$n" ] && return 0
+		n=$m i=$((i + 1))
+	done
+	return 1
+}
+
 # Take a snapshot of the VM behind $API_SOCK into DIR and kill it: the count it stopped at goes
 # to SNAP_AT. 0, or 1 with $bad set.
 snap_take_and_kill() {
@@ -58,7 +71,11 @@ snap_take_and_kill() {
 		{ bad="mvm ctl snapshot failed: $out"; return 1; }
 	echo "# $out"
 	[ -s "$dir/vmstate" ] && [ -s "$dir/memory" ] || { bad="snapshot files missing in $dir"; return 1; }
-	sleep 0.5
+	# What the guest wrote before the pause and this paused mvm still holds is written by it,
+	# not by the restored one (uart8250_save waits 100 ms for it, no longer): read the count
+	# once its output has stopped growing (a loaded test host once took longer, and the kill
+	# below lost a count the guest had written).
+	snap_output_settled "$VM_OUT" 10
 	SNAP_AT=$(snap_last_count "$VM_OUT")
 	kill -KILL "$VM_PID"; vm_reap
 	return 0
