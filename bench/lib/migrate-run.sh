@@ -89,6 +89,19 @@ wait_re() { # FILE RE PID SECS
 	done
 	return 1
 }
+# Until something listens on TCP PORT of 127.0.0.1 (/proc/net/tcp: state 0A), while PID
+# lives; up to SECS s. 0 or 1. (A fixed 1 s sleep once let QEMU's source dial a destination
+# that was not listening yet, under a loaded test host.)
+wait_listen() { # PORT PID SECS
+	local i hex
+	hex=$(printf '%04X' "$1")
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
 # Until console log FILE holds tick T, while PID lives; up to BENCH_TIMEOUT s. 0 or 1.
 wait_tick() {
 	local i
@@ -168,7 +181,11 @@ qemu_migrate() {
 	fi
 	stamped "$base.dst.out" - "${qemu[@]}" -incoming "tcp:127.0.0.1:$port"
 	dpid=$BG_PID
-	sleep 1
+	if ! wait_listen "$port" "$dpid" 30; then
+		echo quit >"$mon.in"; sleep 0.3
+		killwait "$spid" "$dpid"; wait "$cpid" 2>/dev/null; rm -f "$mon.in" "$mon.out"
+		broken "qemu destination did not listen on $port" "$base.dst.out.err"; return 1
+	fi
 	{
 		echo "migrate_set_parameter downtime-limit $dt"
 		echo "migrate_set_parameter max-bandwidth 100G"
