@@ -22,7 +22,7 @@ gdb_client_fetch() {
 	command -v gdb-minimal 2>/dev/null && return 0
 	if [ ! -x "$dir/usr/bin/gdb" ]; then
 		# Unpacked beside it and renamed into place: two runners started at once
-		# may fetch at once, and neither may see the other's half-unpacked tree.
+		# may both fetch, and neither may see the other's half-unpacked tree.
 		mkdir -p "$MVM_ROOT/.cache" && new=$(mktemp -d "$dir.XXXXXX") || return 1
 		mkdir -p "$new/deb" &&
 		(cd "$new/deb" && apt-get download gdb-minimal >/dev/null 2>&1) &&
