@@ -74,10 +74,15 @@ tf_sample_loop() {
 # only ever saves those, so a frame like "RIP: 33b14300:0x891fb" was overwritten, not produced by
 # a bad instruction (CI saw exactly that in gdb-linux at 1.56 s of boot, before any gdb client
 # attached: mvm had not touched the vCPU since it started it).
+# tf_before_userspace OUT: 0 when the console log OUT shows Debian's kernel started ("Linux
+# version") and its userspace did not (no MVM-GUEST-READY).
+tf_before_userspace() {
+	grep -qa 'Linux version' "$1" 2>/dev/null && ! grep -qa '^MVM-GUEST-READY' "$1"
+}
+
 tf_corrupt_panic() {
 	local out=$1
-	grep -qa 'Linux version' "$out" 2>/dev/null || return 1
-	grep -qa '^MVM-GUEST-READY' "$out" && return 1
+	tf_before_userspace "$out" || return 1
 	grep -qa 'Kernel panic - not syncing' "$out" || return 1
 	tr -d '\r' <"$out" | grep -aoE 'RIP: [0-9a-fA-F]+:' | grep -qvE '^RIP: (0010|0033|0023):$'
 }
@@ -130,8 +135,7 @@ tf_case_stop() {
 			# so the emulation's, like the early one.
 			TF_WHY="late triple fault: Debian's kernel shut down while spewing on COM1 ($(basename "$out"): last line $(tr -d '\r' <"$out" | grep -a '^MVM-SPEW-' | tail -n1 | cut -c1-40))"
 		else
-			grep -qa 'Linux version' "$out" 2>/dev/null || continue
-			grep -qa '^MVM-GUEST-READY' "$out" && continue
+			tf_before_userspace "$out" || continue
 			TF_WHY="early triple fault: Debian's kernel shut down before its userspace started ($(basename "$out"): $(tr -d '\r' <"$out" | grep -a '^\[' | tail -n1 | cut -c1-100))"
 		fi
 		if [ -n "$TF_TRACE" ]; then

@@ -1354,7 +1354,7 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 	struct in_reader rd = { .fd = -1 };
 	char err[600] = "", msg[SNAP_STREAM_MAX_MSG + 1];
 	struct snap_rec r;
-	uint64_t t0, t_end, t_opened;
+	uint64_t t0, t_end, t_opened, t_loaded;
 	int fd, ret, n;
 
 	*exit_status = MVM_EXIT_USAGE;
@@ -1399,10 +1399,11 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 			 "says more)", strerror(-ret));
 		goto fail_status;
 	}
+	t_loaded = now_ns();
 	log_info("migration: %llu MiB received in %.0f ms; state loaded in %.1f ms (checked "
 		 "%.1f ms, put into KVM and the devices %.1f ms)",
 		 (unsigned long long)(sink.bytes >> 20), (t_end - t0) / 1e6,
-		 (now_ns() - t_end) / 1e6, (t_opened - t_end) / 1e6, (now_ns() - t_opened) / 1e6);
+		 (t_loaded - t_end) / 1e6, (t_opened - t_end) / 1e6, (t_loaded - t_opened) / 1e6);
 	if ((ret = send_rec(fd, SNAP_REC_READY, 0, 0, NULL, 0)) ||
 	    (ret = recv_ctl(fd, VM_MIGRATE_IO_TIMEOUT_MS, &r, msg, sizeof(msg), err, sizeof(err)))) {
 		mfail(err, sizeof(err), ret, "the source did not release the disks: %s",
