@@ -5,7 +5,7 @@
 
 _mvm_run_flags='--kernel --initrd --cmdline --cpus --mem --disk --net --rng --vsock --console
 	--debug --stats --trace-exits --debug-exit --pc-testdev --cpu-hyperv --gdb --gdb-wait --dumpable --seccomp --metrics --api-sock
-	--config-file --restore --override-drive --incoming --help'
+	--config-file --restore --override-drive --override-net --incoming --help'
 _mvm_ctl_cmds='pause resume stop stat vcpus config info snapshot migrate migrate-set'
 _mvm_jail_flags='--id --uid --gid --chroot-base --netns --cgroup --resource-limit --daemonize
 	--allow-root --help --'
@@ -36,7 +36,7 @@ _mvm_run()
 	--net) _mvm_words 'tap= user'; compopt -o nospace 2>/dev/null; return ;;
 	--vsock) _mvm_words 'cid='; compopt -o nospace 2>/dev/null; return ;;
 	--incoming) _mvm_words 'tcp: unix:'; compopt -o nospace 2>/dev/null; return ;;
-	--cmdline | --cpus | --mem | --override-drive) return ;;
+	--cmdline | --cpus | --mem | --override-drive | --override-net) return ;;
 	esac
 	_mvm_words "$_mvm_run_flags"
 }

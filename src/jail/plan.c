@@ -117,7 +117,8 @@ static const struct run_flag {
 	{ "pc-testdev", ARG_NONE }, { "cpu-hyperv", ARG_NONE },
 	{ "dumpable", ARG_NONE }, { "seccomp", ARG_PLAIN }, { "metrics", ARG_OUT },
 	{ "api-sock", ARG_SOCK }, { "config-file", ARG_CONFIG }, { "restore", ARG_REFUSED },
-	{ "override-drive", ARG_REFUSED }, { "incoming", ARG_REFUSED }, { "vsock", ARG_REFUSED },
+	{ "override-drive", ARG_REFUSED }, { "override-net", ARG_REFUSED }, { "incoming", ARG_REFUSED },
+	{ "vsock", ARG_REFUSED },
 };
 
 /* ",ro", ",rw", ",id=..." after a disk's path: the last of ro and rw wins, as in mvm run. */
