@@ -20,6 +20,8 @@
 #     holds it (bench/migrate.sh): memory dirtied at a fixed rate
 #   mvmdirty=MiB (with count) keeps rewriting a tmpfs file of that size, printing the md5 of
 #     each round's content as MVM-DIRTY=n (migration tests)
+#   mvmtcp=PORT (with count and a network device) after each lease also sends MVM-TCP-i to
+#     10.0.2.2:PORT (slirp's host side) and prints MVM-TCP-OK=i when the connection worked
 #   mvmroot=DEV (with any mode) mounts DEV (ext4) and switch_roots into its /sbin/init instead.
 #   udhcpc finds /etc/udhcpc/default.script (Debian busybox's path), which configures the interface it leased.
 set -euo pipefail
@@ -107,12 +109,14 @@ mode=shell
 root=
 dirty=
 memdirty=
+tcp=
 for w in $cmdline; do
 	case "$w" in
 	mvmtest=*) mode=${w#mvmtest=} ;;
 	mvmroot=*) root=${w#mvmroot=} ;;
 	mvmdirty=*) dirty=${w#mvmdirty=} ;;
 	mvmmemdirty=*) memdirty=${w#mvmmemdirty=} ;;
+	mvmtcp=*) tcp=${w#mvmtcp=} ;;
 	esac
 done
 if [ -n "$root" ]; then
@@ -195,6 +199,8 @@ count)
 	fi
 	net=
 	[ -e /sys/class/net/eth0 ] && ip link set eth0 up && net=eth0
+	lease_script=/bin/true
+	[ -n "$tcp" ] && lease_script=/etc/udhcpc/default.script
 	echo "MVM-CLOCKSOURCE=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 	i=0
 	while :; do
@@ -215,9 +221,13 @@ count)
 		fi
 		[ -b /dev/vda ] && printf 'MVM-COUNT=%d\n' "$i" |
 			dd of=/dev/vda bs=512 seek="$i" conv=notrunc,fsync 2>/dev/null
+		# With mvmtcp the lease configures the interface (the default script), so the
+		# connection has an address and a route; without, it only proves DHCP answers.
 		if [ -n "$net" ] && [ $((i % 10)) = 0 ] &&
-			udhcpc -n -q -t 3 -T 1 -i "$net" -s /bin/true >/dev/null 2>&1; then
+			udhcpc -n -q -t 3 -T 1 -i "$net" -s "$lease_script" >/dev/null 2>&1; then
 			echo "MVM-NET-OK=$i"
+			[ -n "$tcp" ] && echo "MVM-TCP-$i" | nc -w 3 10.0.2.2 "$tcp" >/dev/null 2>&1 &&
+				echo "MVM-TCP-OK=$i"
 		fi
 		usleep 200000
 	done ;;

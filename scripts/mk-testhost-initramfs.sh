@@ -52,6 +52,18 @@ add_libs() {
 		mkdir -p "$stage$(dirname "$lib")"
 		cp -L "$lib" "$stage$lib"
 	done
+	# What the file loads with dlopen, which ldd cannot see: mvm's libslirp (util/slirp_lib.c),
+	# with what it needs in turn.
+	if grep -qa 'libslirp\.so\.0' "$1" 2>/dev/null; then
+		# awk reads to the end: stopping at the match would leave ldconfig writing into a
+		# closed pipe, and under pipefail its SIGPIPE (141) ended this script in 8 of 200 tries.
+		lib=$(ldconfig -p 2>/dev/null | awk '$1 == "libslirp.so.0" && /x86-64/ && !found { print $NF; found = 1 }')
+		if [ -n "$lib" ] && [ ! -e "$stage$lib" ]; then
+			mkdir -p "$stage$(dirname "$lib")"
+			cp -L "$lib" "$stage$lib"
+			add_libs "$lib"
+		fi
+	fi
 }
 add_path() {
 	local src=$1 dest=$2

@@ -22,6 +22,9 @@
 #          and the same stamped measure, from the monitor's "completed" answer back to the
 #          destination's first MVM-TICK (an upper bound of nothing useful: QEMU does not log
 #          its pause, so its "downtime" line is the figure).
+# Both: the tick gap, the guest's own view of its pause measured the same way for both VMMs:
+# the stamp of the last MVM-TICK line the source printed -> the first the destination printed
+# (it includes up to one tick period, 10 ms in the guest, before the pause).
 # Exit status: 0 when every step worked, 1 otherwise. Targets are printed, never judged.
 set -uo pipefail
 
@@ -78,8 +81,9 @@ stamped() {
 	BG_PID=$!
 }
 last_tick() { tr -d '\r' <"$1" | sed -n 's/.*MVM-TICK=\([0-9]*\).*/\1/p' | tail -n1 | grep . || echo 0; }
-# The stamp of the first line of FILE matching RE ("" if none).
+# The stamp of the first line of FILE matching RE ("" if none); of the last, last_stamp_of.
 stamp_of() { tr -d '\r' <"$1" | grep -aE "$2" | head -n1 | cut -d' ' -f1; }
+last_stamp_of() { tr -d '\r' <"$1" | grep -aE "$2" | tail -n1 | cut -d' ' -f1; }
 wait_re() { # FILE RE PID SECS
 	local i
 	for ((i = 0; i < $4 * 10; i++)); do
@@ -129,7 +133,7 @@ killwait() { local p; for p in "$@"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2
 
 mvm_migrate() {
 	local sc=$1 base=$logs/mvm-$1.$round sock=$work/mvm.sock port=$((47400 + 2 * round + ${#1} % 2)) spid dpid line
-	local t_pause t_tick own total bytes rounds
+	local t_pause t_tick t_last own total bytes rounds sent
 	rm -f "$sock"
 	stamped "$base.src.out" "$base.src.err" "$BENCH_MVM" run --api-sock "$sock" --config-file "$work/config-$sc.json"
 	spid=$BG_PID
@@ -152,6 +156,13 @@ mvm_migrate() {
 	line=$(tr -d '\r' <"$base.src.err" | grep -a 'migrated to' | head -n1)
 	t_pause=$(stamp_of "$base.src.err" "pausing the VM")
 	t_tick=$(stamp_of "$base.dst.out" "MVM-TICK")
+	t_last=$(last_stamp_of "$base.src.out" "MVM-TICK")
+	# QEMU's rule (its `info migrate` downtime runs from the source's stop to the end of what
+	# it writes; the destination's load and resume are not in it): pause + last pages + state
+	# built and sent, from the source's downtime line.
+	sent=$(tr -d '\r' <"$base.src.err" | grep -a 'migration: downtime:' | head -n1 |
+		sed -n 's/.*pause \([0-9.]*\) ms, last pages \([0-9.]*\) ms, state built and sent \([0-9.]*\) ms.*/\1 \2 \3/p' |
+		awk 'NF == 3 { printf "%.1f", $1 + $2 + $3 }')
 	if [ -z "$line" ] || [ -z "$t_tick" ]; then
 		broken "mvm migration failed" "$base.ctl.out" "$base.ctl.err" "$base.src.err" "$base.dst.err"; return 1
 	fi
@@ -162,13 +173,13 @@ mvm_migrate() {
 	bytes=$(sed -n 's/.* \([0-9]*\) bytes sent.*/\1/p' <<<"$line")
 	own=$(sed -n 's/.*downtime \([0-9.]*\) ms.*/\1/p' <<<"$line")
 	total=$(sed -n 's/.*total \([0-9.]*\) ms.*/\1/p' <<<"$line")
-	echo "$(ms_between "$t_pause" "$t_tick") ${own:--} ${total:--} ${bytes:--} ${rounds:--}" >>"$logs/mvm-$sc.data"
-	echo "bench: round $round: mvm   $sc: downtime $(ms_between "$t_pause" "$t_tick") ms (pause -> first tick there; mvm's own pause -> GO: ${own:-?} ms), total ${total:-?} ms, $((${bytes:-0} >> 10)) KiB in ${rounds:-?} rounds"
+	echo "$(ms_between "$t_pause" "$t_tick") ${own:--} ${total:--} ${bytes:--} ${rounds:--} $(ms_between "$t_last" "$t_tick") ${sent:--}" >>"$logs/mvm-$sc.data"
+	echo "bench: round $round: mvm   $sc: downtime $(ms_between "$t_pause" "$t_tick") ms (pause -> first tick there; mvm's own pause -> GO: ${own:-?} ms; pause -> state sent: ${sent:-?} ms), tick gap $(ms_between "$t_last" "$t_tick") ms, total ${total:-?} ms, $((${bytes:-0} >> 10)) KiB in ${rounds:-?} rounds"
 }
 
 qemu_migrate() {
 	local sc=$1 base=$logs/qemu-$1.$round mon=$work/qmon port=$((47500 + 2 * round + ${#1} % 2)) spid dpid cpid i
-	local t_done t_tick own total kb syncs
+	local t_done t_tick t_last own total kb syncs
 	qemu_cmd "$sc"
 	rm -f "$mon.in" "$mon.out"
 	mkfifo "$mon.in" "$mon.out" || { broken "qemu: mkfifo failed"; return 1; }
@@ -205,6 +216,7 @@ qemu_migrate() {
 	wait "$cpid" 2>/dev/null
 	rm -f "$mon.in" "$mon.out"
 	t_tick=$(stamp_of "$base.dst.out" "MVM-TICK")
+	t_last=$(last_stamp_of "$base.src.out" "MVM-TICK")
 	if ! grep -qa "Migration status: completed" "$base.mon" || [ -z "$t_tick" ]; then
 		broken "qemu migration failed" "$base.mon" "$base.src.out.err" "$base.dst.out.err"; return 1
 	fi
@@ -213,8 +225,8 @@ qemu_migrate() {
 	kb=$(tr -d '\r' <"$base.mon" | sed -n 's/^transferred ram: \([0-9]*\) kbytes.*/\1/p' | tail -n1)
 	# QEMU syncs the dirty log once per pass over RAM: its count of passes.
 	syncs=$(tr -d '\r' <"$base.mon" | sed -n 's/^dirty sync count: \([0-9]*\).*/\1/p' | tail -n1)
-	echo "${own:--} ${total:--} $(( ${kb:-0} * 1024 )) ${syncs:--}" >>"$logs/qemu-$sc.data"
-	echo "bench: round $round: qemu  $sc: downtime ${own:-?} ms (info migrate), total ${total:-?} ms, ${kb:-?} KiB of RAM transferred"
+	echo "${own:--} ${total:--} $(( ${kb:-0} * 1024 )) ${syncs:--} $(ms_between "$t_last" "$t_tick")" >>"$logs/qemu-$sc.data"
+	echo "bench: round $round: qemu  $sc: downtime ${own:-?} ms (info migrate), tick gap $(ms_between "$t_last" "$t_tick") ms, total ${total:-?} ms, ${kb:-?} KiB of RAM transferred"
 }
 
 scenarios=(idle)
@@ -257,7 +269,10 @@ for sc in "${scenarios[@]}"; do
 	printf '  %-52s %10s %10s %10s   %s\n' "" min median max ok
 	row "mvm downtime: source pause -> first tick there (ms)" "$logs/mvm-$sc.data" 1 1 1
 	row "mvm downtime, mvm's figure: pause -> GO (ms)" "$logs/mvm-$sc.data" 2 1 1
+	row "mvm downtime, QEMU's rule: pause -> state sent (ms)" "$logs/mvm-$sc.data" 7 1 1
 	row "qemu downtime (info migrate, ms)" "$logs/qemu-$sc.data" 1 1 1
+	row "mvm tick gap: last tick at source -> first there (ms)" "$logs/mvm-$sc.data" 6 1 1
+	row "qemu tick gap: the same, stamped the same way (ms)" "$logs/qemu-$sc.data" 5 1 1
 	row "mvm total time (ms)" "$logs/mvm-$sc.data" 3 1 0
 	row "qemu total time (info migrate, ms)" "$logs/qemu-$sc.data" 2 1 0
 	row "mvm bytes sent (MiB)" "$logs/mvm-$sc.data" 4 1048576 1

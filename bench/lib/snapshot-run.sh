@@ -125,7 +125,8 @@ mvm_save() {
 	# launch times the whole ctl call (pause + PUT /snapshot/create + sizes), exec to exit.
 	"$BENCH_LAUNCH" "snapshot " "$BENCH_TIMEOUT" -- "$BENCH_MVM" ctl --api-sock "$sock" snapshot "$dir" \
 		--stay-paused >"$base.ctl.out" 2>"$base.ctl.err" </dev/null
-	line=$(grep '^snapshot ' "$base.ctl.out" | head -n1)
+	# "Full snapshot DIR: vmstate N bytes, memory M MiB (D MiB on disk), T ms; ..." (ctl.c)
+	line=$(grep '^Full snapshot ' "$base.ctl.out" | head -n1)
 	sleep 0.2
 	mvm_last=$(last_tick "$base.out")
 	kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
@@ -137,7 +138,7 @@ mvm_save() {
 	f=$(sed -n 's/^launch: exit_ms=\([0-9.]*\).*/\1/p' "$base.ctl.err")
 	ssz=$(stat -c %s "$dir/vmstate") msz=$(stat -c %s "$dir/memory") mdisk=$(disk_bytes "$dir/memory")
 	echo "${ctl_ms:--} ${f:--} $ssz $msz $mdisk" >>"$logs/mvm-save.data"
-	echo "bench: round $round: mvm snapshot       ${line#snapshot }; ctl call ${f:-?} ms wall; at tick $mvm_last"
+	echo "bench: round $round: mvm snapshot       ${line#Full snapshot }; ctl call ${f:-?} ms wall; at tick $mvm_last"
 }
 
 # 3. mvm restore: exec of `mvm run --restore` -> first MVM-TICK; RSS at it and RSS_MS later.

@@ -99,24 +99,55 @@ static int parse_drive_overrides(struct json_object *doc, struct api_snapshot_lo
 				   VM_MAX_DISKS, req->drives, &req->nr_drives, err, errlen);
 }
 
+/* "ID=VALUE" from the command line into the next of slots (ids keeps the ID
+ * strings; VALUE stays in argv). FLAG and FORM name the option in errors. */
+static int parse_cli_override(const char *arg, const char *flag, const char *form,
+			      char (*ids)[65], struct api_override *slots, int *n, int max,
+			      char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (*n == max)
+		return fc_json_err(err, errlen, "%s: at most %d", flag, max);
+	if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof(ids[0]))
+		return fc_json_err(err, errlen, "%s '%s': expected %s", flag, arg, form);
+	snprintf(ids[*n], sizeof(ids[0]), "%.*s", (int)(eq - arg), arg);
+	if (fc_json_id(ids[*n], "", flag, err, errlen))
+		return -EINVAL;
+	slots[*n].id = ids[*n];
+	slots[*n].value = eq + 1;
+	(*n)++;
+	return 0;
+}
+
 int api_parse_drive_override(const char *arg, struct api_snapshot_load *req, char *err,
 			     size_t errlen)
 {
-	const char *eq = strchr(arg, '=');
 	static char ids[VM_MAX_DISKS][65];
 
-	if (req->nr_drives == VM_MAX_DISKS)
-		return fc_json_err(err, errlen, "--override-drive: at most %d", VM_MAX_DISKS);
-	if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= sizeof(ids[0]))
-		return fc_json_err(err, errlen, "--override-drive '%s': expected DRIVE_ID=PATH "
-				   "(the drive_id as in mvm ctl config: disk0, disk1, ... for --disk)",
-				   arg);
-	snprintf(ids[req->nr_drives], sizeof(ids[0]), "%.*s", (int)(eq - arg), arg);
-	if (fc_json_id(ids[req->nr_drives], "", "--override-drive", err, errlen))
+	return parse_cli_override(arg, "--override-drive", "DRIVE_ID=PATH (the drive_id as in "
+				  "mvm ctl config: disk0, disk1, ... for --disk)", ids, req->drives,
+				  &req->nr_drives, VM_MAX_DISKS, err, errlen);
+}
+
+int api_parse_net_override(const char *arg, struct api_snapshot_load *req, char *err,
+			   size_t errlen)
+{
+	static char ids[VM_MAX_NETS][65];
+	int i = req->nr_overrides;
+	const char *name;
+
+	if (parse_cli_override(arg, "--override-net", "IFACE_ID=TAP (the iface_id as in mvm "
+			       "ctl config: net0, net1, ... for --net)", ids, req->overrides,
+			       &req->nr_overrides, VM_MAX_NETS, err, errlen))
 		return -EINVAL;
-	req->drives[req->nr_drives].id = ids[req->nr_drives];
-	req->drives[req->nr_drives].value = eq + 1;
-	req->nr_drives++;
+	/* The same rule as network_overrides' host_dev_name. */
+	name = req->overrides[i].value;
+	if (strlen(name) >= API_SNAP_IFNAME_MAX || strpbrk(name, ",=/ ")) {
+		req->nr_overrides = i;
+		return fc_json_err(err, errlen, "--override-net '%s': '%s' is not an interface name",
+				   arg, name);
+	}
 	return 0;
 }
 

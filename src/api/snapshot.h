@@ -62,6 +62,10 @@ struct api_snapshot_load {
 /* "ID=PATH" (mvm run --restore DIR --override-drive ID=PATH) into req. 0 or -EINVAL (err). */
 int api_parse_drive_override(const char *arg, struct api_snapshot_load *req, char *err,
 			     size_t errlen);
+/* "IFACE_ID=TAP" (mvm run --restore DIR --override-net IFACE_ID=TAP): network_overrides'
+ * entry from the command line. 0 or -EINVAL (err). */
+int api_parse_net_override(const char *arg, struct api_snapshot_load *req, char *err,
+			   size_t errlen);
 
 int fc_parse_snapshot_create(const char *body, size_t len, struct json_object **doc,
 			     struct api_snapshot_create *req, char *err, size_t errlen);

@@ -258,7 +258,7 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 {
 	struct i8042_regs *r = &k->regs;
 	bool reset = false, raise = false, irq_was;
-	uint8_t had, pend;
+	uint8_t had;
 
 	/* One-byte registers: only the first byte of offset 0 means anything. */
 	if (!is_write)
@@ -268,7 +268,6 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 
 	pthread_mutex_lock(&k->lock);
 	had = r->out_full;
-	pend = r->pending_cmd;
 	irq_was = kbd_irq_enabled(r);
 	if (is_write) {
 		if (cmd_port) {
@@ -279,8 +278,11 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 			reset = data_write(r, data[0]);
 		}
 		/* A keyboard answer just landed in the output buffer, or the
-		 * guest just enabled the interrupt with a byte waiting. */
-		raise = !cmd_port && r->out_full && (!had || (pend == CMD_WRITE_CB && !irq_was));
+		 * guest just enabled the interrupt with a byte waiting (a new
+		 * command byte, or 0xAE re-enabling the keyboard interface):
+		 * the 8042's IRQ1 follows OBF while the interrupt is enabled,
+		 * so enabling it over a full buffer raises it. */
+		raise = r->out_full && (!irq_was || (!cmd_port && !had));
 	} else if (cmd_port) {
 		data[0] = r->status | (r->out_full ? STS_OBF : 0);
 	} else {

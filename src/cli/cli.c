@@ -113,7 +113,8 @@ void cli_usage(FILE *out)
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"               [--seccomp off|log|kill] [--gdb tcp:HOST:PORT|unix:PATH [--gdb-wait]]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
-		"       mvm run --restore DIR [--override-drive ID=PATH]... [--api-sock PATH] [--stats]\n"
+		"       mvm run --restore DIR [--override-drive ID=PATH]... [--override-net ID=TAP]...\n"
+		"                             [--api-sock PATH] [--stats]\n"
 		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [VM flags|--config-file FILE]\n"
 		"               [--api-sock PATH] [--stats] [--debug]\n"
 		"       mvm ctl --api-sock PATH pause|resume|stop|stat|vcpus|config|info|snapshot DIR\n"
@@ -190,6 +191,9 @@ void cli_usage(FILE *out)
 		"  --override-drive ID=PATH\n"
 		"                  with --restore: drive ID (disk0, ... for --disk) on another image\n"
 		"                  of the same size (a clone's own copy)\n"
+		"  --override-net ID=TAP\n"
+		"                  with --restore: interface ID (net0, ... for --net) on another\n"
+		"                  tap device (Firecracker's network_overrides)\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n"
 		"Exit status: 0 guest powered off or rebooted, 1 host error, 2 bad usage or input,\n"
@@ -299,6 +303,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "config-file", required_argument, NULL, 'F' },
 		{ "restore", required_argument, NULL, 'R' },
 		{ "override-drive", required_argument, NULL, 'O' },
+		{ "override-net", required_argument, NULL, 'X' },
 		{ "incoming", required_argument, NULL, 'I' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ 0 },
@@ -326,6 +331,13 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 				return -EINVAL;
 			}
 			cfg->restore_drives[cfg->nr_restore_drives++] = optarg;
+			break;
+		case 'X':
+			if (cfg->nr_restore_nets == VM_MAX_NETS) {
+				log_err("--override-net '%s': at most %d", optarg, VM_MAX_NETS);
+				return -EINVAL;
+			}
+			cfg->restore_nets[cfg->nr_restore_nets++] = optarg;
 			break;
 		case 'I': cfg->incoming = optarg; break;
 		case 'k': cfg->kernel_path = optarg; break;
@@ -431,6 +443,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (cfg->nr_restore_drives && !cfg->restore_dir) {
 		log_err("--override-drive goes with --restore DIR (another image for a drive of "
+			"the snapshot)");
+		return -EINVAL;
+	}
+	if (cfg->nr_restore_nets && !cfg->restore_dir) {
+		log_err("--override-net goes with --restore DIR (another tap for an interface of "
 			"the snapshot)");
 		return -EINVAL;
 	}

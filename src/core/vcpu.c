@@ -311,11 +311,11 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	sandbox_enter(SANDBOX_VCPU);
+	if (h->hold)
+		h->hold(h->ctx, v);
 
-	if (v->index == 0 && h->first_run_ns)
-		*h->first_run_ns = bench_probe_now_ns();
-	if (v->index == 0 && h->first_run)
-		h->first_run(h->ctx, v);
+	bool first = v->index == 0;
+
 	while (!atomic_load(h->stopping)) {
 		/* vm_pause(): set paused, then kick; park here until resumed. */
 		if (atomic_load(h->paused)) {
@@ -324,6 +324,13 @@ static void *vcpu_thread(void *arg)
 				coalesce_drain(h->coalesce);
 			h->park(h->ctx, v);
 			continue;
+		}
+		if (first) {   /* at the first KVM_RUN itself, after any park */
+			first = false;
+			if (h->first_run_ns)
+				*h->first_run_ns = bench_probe_now_ns();
+			if (h->first_run)
+				h->first_run(h->ctx, v);
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

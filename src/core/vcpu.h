@@ -64,6 +64,10 @@ struct vcpu_host {
 	void (*on_exit)(void *ctx, struct vcpu *v);
 	/* Optional: vCPU 0 is about to enter KVM_RUN for the first time. */
 	void (*first_run)(void *ctx, struct vcpu *v);
+	/* Optional: on the vCPU's thread, once, before its loop: threads
+	 * started early (a migration's destination) wait there until the VM
+	 * runs or stops. NULL: none. */
+	void (*hold)(void *ctx, struct vcpu *v);
 	void *ctx;
 	uint64_t *first_run_ns;            /* set at vCPU 0's first KVM_RUN; NULL: not asked */
 };

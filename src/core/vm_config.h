@@ -102,6 +102,8 @@ struct vm_config {
 	const char *restore_dir;   /* --restore DIR (argv): the VM comes from DIR's snapshot */
 	const char *restore_drives[VM_MAX_DISKS]; /* --override-drive ID=PATH (argv), with --restore */
 	int nr_restore_drives;
+	const char *restore_nets[VM_MAX_NETS];   /* --override-net ID=TAP (argv), with --restore */
+	int nr_restore_nets;
 	const char *incoming;      /* --incoming URI (argv): the VM comes from a migration stream */
 	bool vm_described;         /* flags or a --config-file describe the VM (--incoming: the
 				    * stream must fit them; otherwise it brings its own) */

@@ -1,5 +1,6 @@
 /* libs.c - the shared libraries mvm runs with, which the jail must hold: the loader's own list. */
 #include "jail/jail_priv.h"
+#include "util/slirp_lib.h"
 
 #include <errno.h>
 #include <link.h>
@@ -57,6 +58,11 @@ int jail_libs_collect(struct jail_ctx *ctx, char *err, size_t errlen)
 {
 	const char *interp = interp_path();
 	size_t len = 1;
+
+	/* mvm loads libslirp (and glib, pcre2) only when --net user needs it
+	 * (util/slirp_lib.h): load it here so the jail holds it too. Where it
+	 * is not installed, a jailed --net user says so at its build. */
+	(void)slirp_lib_load(NULL, 0);
 
 	if ((interp && add_lib(ctx, interp)) || dl_iterate_phdr(lib_cb, ctx))
 		return jail_fail(err, errlen, -E2BIG, "mvm uses more than %d shared libraries",

@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include "net/user_flows.h"
+#include "util/err.h"
 #include "util/evloop.h"
 #include "util/log.h"
 #include "util/sandbox.h"
+#include "util/slirp_lib.h"
 
 struct user_timer {
 	struct user_timer *next;
@@ -28,6 +30,7 @@ struct user_timer {
 
 struct user {
 	struct net_backend be;
+	const struct slirp_lib *sl; /* libslirp, loaded on first use (util/slirp_lib.h) */
 	Slirp *slirp;
 	int epfd;                   /* private epoll mirroring slirp's poll set */
 	int timer_fd;
@@ -213,7 +216,7 @@ static void user_refill(struct user *u)
 	if (!u->started)
 		return;
 	u->nr_pfds = 0;
-	slirp_pollfds_fill(u->slirp, &timeout, cb_add_poll, u);
+	u->sl->pollfds_fill(u->slirp, &timeout, cb_add_poll, u);
 	uf_sync(&u->flows, u->pfds, u->nr_pfds, now_ns() / 1000000);
 	user_arm_timer(u, timeout);
 }
@@ -228,7 +231,7 @@ again:
 		if (t->expire_ms >= 0 && t->expire_ms <= now_ms) {
 			t->expire_ms = -1;
 			/* The handler may free or re-arm timers: rescan after it. */
-			slirp_handle_timer(u->slirp, t->id, t->cb_opaque);
+			u->sl->handle_timer(u->slirp, t->id, t->cb_opaque);
 			goto again;
 		}
 	}
@@ -238,7 +241,7 @@ again:
 static void user_run(struct user *u, const struct epoll_event *evs, int nev)
 {
 	uf_revents(&u->flows, u->pfds, u->nr_pfds, evs, nev);
-	slirp_pollfds_poll(u->slirp, 0, cb_get_revents, u);
+	u->sl->pollfds_poll(u->slirp, 0, cb_get_revents, u);
 	user_fire_timers(u);
 	user_refill(u);
 }
@@ -338,7 +341,7 @@ static int user_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 		user_report_refused(u);
 		return 0;   /* dropped, as a NIC drops what the wire cannot take */
 	}
-	slirp_input(u->slirp, u->frame, (int)len);
+	u->sl->input(u->slirp, u->frame, (int)len);
 	uf_input_end(&u->flows);
 	user_refill(u);
 	return 0;
@@ -353,7 +356,7 @@ static void user_close(struct net_backend *be)
 	struct user *u = (struct user *)be;
 
 	if (u->slirp)
-		slirp_cleanup(u->slirp);   /* frees its timers through cb_timer_free */
+		u->sl->cleanup(u->slirp);   /* frees its timers through cb_timer_free */
 	while (u->timers) {
 		struct user_timer *t = u->timers;
 		u->timers = t->next;
@@ -414,14 +417,21 @@ static const char *fwd_str(const struct net_hostfwd *f, char *buf, size_t len)
 int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 {
 	SlirpConfig sc = { 0 };
+	const struct slirp_lib *sl;
+	char why[256];
 	struct user *u;
 	unsigned max;
 	int r;
 
 	*out = NULL;
+	if (!(sl = slirp_lib_load(why, sizeof(why)))) {
+		log_err("net user: %s", why);
+		return err_host(-ENOENT);
+	}
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
+	u->sl = sl;
 	u->be.ops = &user_ops;
 	u->be.name = "user";
 	u->be.vnet_hdr = false;
@@ -462,7 +472,7 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 	 * 127.0.0.1; user_flows.c refuses such frames before slirp sees them. */
 	sc.disable_host_loopback = cfg->no_host_loopback;
 	sc.enable_emu = false;
-	u->slirp = slirp_new(&sc, &user_callbacks, u);
+	u->slirp = u->sl->new_(&sc, &user_callbacks, u);
 	if (!u->slirp) {
 		log_err("net user: libslirp refused its configuration");
 		r = -EINVAL;
@@ -476,7 +486,7 @@ int net_user_open(struct net_backend **out, const struct net_cfg *cfg)
 		struct in_addr h = { .s_addr = f->host_addr }, g = { .s_addr = f->guest_addr };
 		char s[80];
 		errno = 0;
-		if (slirp_add_hostfwd(u->slirp, f->udp, h, f->host_port, g, f->guest_port) < 0) {
+		if (u->sl->add_hostfwd(u->slirp, f->udp, h, f->host_port, g, f->guest_port) < 0) {
 			r = errno == EACCES ? -EACCES : -EADDRINUSE;
 			log_err("net user: hostfwd=%s: cannot listen on the host port (%s: in use, or an address not on this host)",
 				fwd_str(f, s, sizeof(s)), errno ? strerror(errno) : "failed");

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -131,13 +130,34 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* An in-memory writer's append: the buffer doubles (a migration's state is
+ * ~40 KB per vCPU; the first growth covers one). No syscall, no copy at take. */
+static int mem_append(struct snap_writer *w, const void *buf, size_t len)
+{
+	if (w->off + len > w->mem_cap) {
+		size_t cap = w->mem_cap ? w->mem_cap : 64 * 1024;
+		uint8_t *grown;
+
+		while (cap < w->off + len)
+			cap *= 2;
+		if (!(grown = realloc(w->mem, cap)))
+			return -ENOMEM;
+		w->mem = grown;
+		w->mem_cap = cap;
+	}
+	memcpy(w->mem + w->off, buf, len);
+	return 0;
+}
+
 static int wwrite(struct snap_writer *w, const void *buf, size_t len, bool table)
 {
 	int ret;
 
 	if (w->error)
 		return w->error;
-	ret = write_all(w->fd, buf, len);
+	ret = w->in_memory ? mem_append(w, buf, len) : write_all(w->fd, buf, len);
+	if (ret < 0 && w->in_memory)
+		return wfail(w, err_host(ret), "out of memory");
 	if (ret < 0)
 		return wfail(w, err_host(ret), "write to %s: %s", w->tmp, strerror(-ret));
 	w->off += len;
@@ -167,24 +187,23 @@ static int writer_start(struct snap_writer *w, const char *path, const struct sn
 			     SNAP_VERSION_LEN - 1);
 	if (info->flags & ~SNAP_F_KNOWN)
 		return wfail(w, err_host(-EINVAL), "unknown header flags 0x%x", info->flags & ~SNAP_F_KNOWN);
-	if (in_memory) {
-		/* A file with no name: the caller takes its bytes (snap_writer_take). */
-		w->fd = memfd_create("mvm-state", MFD_CLOEXEC);
-		if (w->fd < 0)
-			return wfail(w, err_host(-errno), "memfd_create: %s", strerror(errno));
-	} else if (asprintf(&w->tmp, "%s.tmp-XXXXXX", path) < 0) {
-		w->tmp = NULL;
-		return wfail(w, err_host(-ENOMEM), "out of memory");
-	}
-	/* mkostemp creates the file 0600 with O_EXCL: a name no one else holds. */
-	if (!in_memory)
+	/* In memory: no file; the caller takes the bytes (snap_writer_take). */
+	w->in_memory = in_memory;
+	if (!in_memory) {
+		if (asprintf(&w->tmp, "%s.tmp-XXXXXX", path) < 0) {
+			w->tmp = NULL;
+			return wfail(w, err_host(-ENOMEM), "out of memory");
+		}
+		/* mkostemp creates the file 0600 with O_EXCL: a name no one else holds. */
 		w->fd = mkostemp(w->tmp, O_CLOEXEC);
-	if (w->fd < 0) {
-		int ret = -errno;
+		if (w->fd < 0) {
+			int ret = -errno;
 
-		free(w->tmp);
-		w->tmp = NULL;
-		return wfail(w, err_usage(ret), "cannot create a file beside it: %s", strerror(-ret));
+			free(w->tmp);
+			w->tmp = NULL;
+			return wfail(w, err_usage(ret), "cannot create a file beside it: %s",
+				     strerror(-ret));
+		}
 	}
 	memcpy(h + H_MAGIC, SNAP_MAGIC, 8);
 	put32(h + H_FORMAT, SNAP_FORMAT_VERSION);
@@ -261,8 +280,11 @@ static void writer_free(struct snap_writer *w)
 	free(w->tmp);
 	free(w->path);
 	free(w->names);
+	free(w->mem);
 	w->tmp = w->path = NULL;
 	w->names = NULL;
+	w->mem = NULL;
+	w->mem_cap = 0;
 }
 
 /* Make the rename itself durable: fsync the folder holding PATH. */
@@ -350,25 +372,11 @@ int snap_writer_take(struct snap_writer *w, uint8_t **buf, size_t *len)
 	put32(e + E_CRC, crc_update(w->table_crc, e, E_CRC));
 	if (wwrite(w, e, sizeof(e), false))
 		goto out;
-	out = malloc(w->off ? w->off : 1);
-	if (!out) {
-		wfail(w, err_host(-ENOMEM), "out of memory");
-		goto out;
-	}
-	while (got < w->off) {
-		ssize_t n = pread(w->fd, out + got, w->off - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			wfail(w, err_host(n < 0 ? -errno : -EIO), "reading it back: %s",
-			      n < 0 ? strerror(errno) : "short");
-			free(out);
-			out = NULL;
-			goto out;
-		}
-		got += (size_t)n;
-	}
+	/* The buffer is the caller's now (writer_free leaves it). */
+	out = w->mem;
+	got = w->off;
+	w->mem = NULL;
+	w->mem_cap = 0;
 	*buf = out;
 	*len = got;
 out:

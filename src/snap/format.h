@@ -69,7 +69,10 @@ struct snap_header {
 };
 
 struct snap_writer {
-	int fd;
+	int fd;              /* -1 for an in-memory writer */
+	uint8_t *mem;        /* an in-memory writer's bytes (snap_writer_open_mem) */
+	size_t mem_cap;
+	bool in_memory;
 	char *path;          /* the final name */
 	char *tmp;           /* the temporary file, removed unless committed */
 	uint64_t off;        /* bytes written so far */
@@ -106,8 +109,8 @@ int snap_writer_open(struct snap_writer *w, const char *path, const struct snap_
 int snap_write_section(struct snap_writer *w, const char *name, uint32_t version,
 		       const void *data, size_t len);
 int snap_writer_commit(struct snap_writer *w);
-/* The same file built in memory (a memfd, NAME for messages): no path, no
- * fsync. snap_writer_take() writes the end marker and hands out the whole
+/* The same file built in a heap buffer (NAME for messages): no path, no
+ * syscall, no fsync. snap_writer_take() writes the end marker and hands out the whole
  * file's bytes (malloc'd, the caller frees them), ending the writer either
  * way; snap_reader_parse() reads them back. For a migration stream. */
 int snap_writer_open_mem(struct snap_writer *w, const char *name,

@@ -59,6 +59,7 @@ const char *snap_rec_name(uint32_t type)
 		[SNAP_REC_CONFIG] = "CONFIG", [SNAP_REC_RAM] = "RAM", [SNAP_REC_ZERO] = "ZERO",
 		[SNAP_REC_STATE] = "STATE", [SNAP_REC_END] = "END", [SNAP_REC_RELEASED] = "RELEASED",
 		[SNAP_REC_READY] = "READY", [SNAP_REC_GO] = "GO", [SNAP_REC_ERROR] = "ERROR",
+		[SNAP_REC_SYNC] = "SYNC", [SNAP_REC_SYNCED] = "SYNCED",
 	};
 
 	return type >= 1 && type <= SNAP_REC_MAX_TYPE ? names[type] : "unknown";
@@ -214,13 +215,16 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 			return ret;
 		if ((ret = snap_stream_parse(h, s->max_pages, &r, err, errlen)))
 			goto bad_at;
-		/* The order the source keeps: CONFIG, RAM and ZERO runs, STATE, END. */
+		/* The order the source keeps: CONFIG, RAM and ZERO runs with SYNCs
+		 * between them, STATE, END. */
+		bool pages = r.type == SNAP_REC_RAM || r.type == SNAP_REC_ZERO ||
+			     r.type == SNAP_REC_SYNC;
+
 		if ((r.type == SNAP_REC_CONFIG) == have_config ||
-		    ((r.type == SNAP_REC_RAM || r.type == SNAP_REC_ZERO || r.type == SNAP_REC_STATE) &&
-		     have_state) ||
+		    ((pages || r.type == SNAP_REC_STATE) && have_state) ||
 		    (r.type == SNAP_REC_END && !have_state) ||
-		    (r.type != SNAP_REC_CONFIG && r.type != SNAP_REC_RAM && r.type != SNAP_REC_ZERO &&
-		     r.type != SNAP_REC_STATE && r.type != SNAP_REC_END)) {
+		    (r.type != SNAP_REC_CONFIG && !pages && r.type != SNAP_REC_STATE &&
+		     r.type != SNAP_REC_END)) {
 			snprintf(err, errlen, "migration stream: a %s record is out of order",
 				 snap_rec_name(r.type));
 			ret = -EINVAL;
@@ -246,6 +250,10 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 				ret = -EINVAL;
 				goto bad_at;
 			}
+			continue;
+		case SNAP_REC_SYNC:
+			if (s->sync && (ret = s->sync(s->ctx, r.arg0, err, errlen)))
+				return ret;
 			continue;
 		case SNAP_REC_END:
 			return 0;

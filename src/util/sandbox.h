@@ -35,6 +35,7 @@
 #define MVM_UTIL_SANDBOX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define SANDBOX_EXIT_STATUS 5   /* a thread made a syscall outside its list (kill mode) */
 
@@ -68,6 +69,15 @@ int sandbox_setup(enum sandbox_mode mode);
 enum sandbox_mode sandbox_mode(void);
 /* This thread's filter (nothing when off or already in). */
 void sandbox_enter(enum sandbox_kind kind);
+/* Compile KIND's filter now, so that the first thread of the kind only loads
+ * it (each kind is compiled once per process, by its first sandbox_enter or
+ * this): 0 or -errno. Any thread; nothing when off. */
+int sandbox_prepare(enum sandbox_kind kind);
+/* The same for N kinds, in that order, on a short-lived thread of its own
+ * (mvm-seccomp, unfiltered: it runs libseccomp and nothing else), so that
+ * compiling overlaps the VM's build: 0 or -errno (nothing compiled then;
+ * each kind is compiled when first entered). After sandbox_setup(). */
+int sandbox_prepare_async(const enum sandbox_kind *kinds, size_t n);
 /* Build KIND's filter in MODE without loading it: the number of syscalls it
  * allows (any argument), or -errno. For tests and the README's counts. */
 int sandbox_check_kind(enum sandbox_kind kind, enum sandbox_mode mode);

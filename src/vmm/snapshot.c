@@ -156,8 +156,16 @@ static void vcpu_section_name(int i, char *name, size_t len)
 
 /* ---- save ---------------------------------------------------------------------------------- */
 
+/* The device whose save took longest (where a migration's "devices saved" time goes). */
+struct dev_save_timing {
+	char slowest[SNAP_NAME_LEN + 1];
+	double slowest_ms;
+};
+
 /* Every device's section; the plan goes into "devices". */
-static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
+
+static int save_devices(struct vm *vm, struct snap_writer *w, struct dev_save_timing *t,
+			char *err, size_t errlen)
 {
 	struct vm_devices *d = vm->devices;
 	struct vm_snap_device *plan = calloc((size_t)d->nr_slots + 1, sizeof(*plan));
@@ -186,7 +194,16 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
 			break;
 		}
 		dev_section_name(s, name, sizeof(name));
-		if ((ret = s->kind->save(s->dev, state, s->kind->state_size)))
+		uint64_t t0 = bench_probe_now_ns();
+
+		ret = s->kind->save(s->dev, state, s->kind->state_size);
+		double ms = (bench_probe_now_ns() - t0) / 1e6;
+
+		if (t && ms > t->slowest_ms) {
+			t->slowest_ms = ms;
+			snprintf(t->slowest, sizeof(t->slowest), "%s", name);
+		}
+		if (ret)
 			snap_fail(err, errlen, ret, "%s %d: cannot save its state: %s", s->kind->name,
 				  s->index, strerror(-ret));
 		else if ((ret = snap_write_section(w, name, p->state_version, state,
@@ -215,7 +232,8 @@ static void state_header(struct snap_header_info *hi, const struct vm_snap_machi
 static int write_state_sections(struct vm *vm, struct snap_writer *w, const char *config_json,
 				const struct vcpu_state *vcpus,
 				const struct vm_kvm_state *kvm_state,
-				const struct vm_snap_machine *mach, char *err, size_t errlen)
+				const struct vm_snap_machine *mach, struct dev_save_timing *t,
+				char *err, size_t errlen)
 {
 	struct vm_snap_machine m = *mach;
 	char name[SNAP_NAME_LEN + 1];
@@ -236,7 +254,7 @@ static int write_state_sections(struct vm *vm, struct snap_writer *w, const char
 		snap_writer_abort(w);
 		return ret;
 	}
-	if ((ret = save_devices(vm, w, err, errlen))) {
+	if ((ret = save_devices(vm, w, t, err, errlen))) {
 		snap_writer_abort(w);
 		return ret;
 	}
@@ -254,7 +272,8 @@ static int save_state_file(struct vm *vm, const char *path, const char *config_j
 	state_header(&hi, mach);
 	if ((ret = snap_writer_open(&w, path, &hi)))
 		return snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
-	if ((ret = write_state_sections(vm, &w, config_json, vcpus, kvm_state, mach, err, errlen)))
+	if ((ret = write_state_sections(vm, &w, config_json, vcpus, kvm_state, mach, NULL,
+					 err, errlen)))
 		return ret;
 	if ((ret = snap_writer_commit(&w))) {
 		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
@@ -362,6 +381,7 @@ int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf
 	};
 	struct vcpu_state *vcpus = calloc((size_t)vm->nr_vcpus, sizeof(*vcpus));
 	struct vm_kvm_state *kvm_state = calloc(1, sizeof(*kvm_state));
+	struct dev_save_timing dt = { .slowest_ms = 0 };
 	struct snap_header_info hi;
 	struct snap_writer w;
 	uint64_t t0, t_read;
@@ -398,14 +418,17 @@ int vm_snapshot_state_blob(struct vm *vm, const char *config_json, uint8_t **buf
 		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
 		goto out;
 	}
-	if ((ret = write_state_sections(vm, &w, config_json, vcpus, kvm_state, &m, err, errlen)))
+	if ((ret = write_state_sections(vm, &w, config_json, vcpus, kvm_state, &m, &dt,
+					err, errlen)))
 		goto out;
 	if ((ret = snap_writer_take(&w, buf, len)))
 		snap_fail(err, errlen, ret, "%s", snap_writer_msg(&w));
 	else    /* where a migration's "state built" time goes (docs/performance.md) */
 		log_info("migration: state: %d vCPUs and the VM read from KVM in %.1f ms, devices "
-			 "saved and sections written in %.1f ms (%zu bytes)", vm->nr_vcpus,
-			 (t_read - t0) / 1e6, (bench_probe_now_ns() - t_read) / 1e6, *len);
+			 "saved and sections written in %.1f ms (%zu bytes; slowest device %s, "
+			 "%.1f ms)", vm->nr_vcpus, (t_read - t0) / 1e6,
+			 (bench_probe_now_ns() - t_read) / 1e6, *len,
+			 dt.slowest[0] ? dt.slowest : "none", dt.slowest_ms);
 out:
 	free(vcpus);
 	free(kvm_state);

@@ -89,6 +89,17 @@ static void vm_vcpu_first_run(void *ctx, struct vcpu *v)
 			 (bench_probe_now_ns() - vm->handover_ns) / 1e6);
 }
 
+/* vm_vcpus_start_held(): wait here until vm_run lets the vCPUs go. */
+static void vm_vcpu_hold(void *ctx, struct vcpu *v)
+{
+	struct vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->vcpus_held && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 void vm_fill_vcpu_host(struct vm *vm)
 {
 	vm->vcpu_host = (struct vcpu_host){
@@ -98,7 +109,7 @@ void vm_fill_vcpu_host(struct vm *vm)
 		.stopping = &vm->stopping, .paused = &vm->paused, .throttle_pct = &vm->throttle_pct,
 		.stopper = vm->denv.stopper,
 		.park = vm_vcpu_park, .triple_fault = vm_vcpu_triple_fault,
-		.first_run = vm_vcpu_first_run,
+		.first_run = vm_vcpu_first_run, .hold = vm_vcpu_hold,
 		.ctx = vm, .first_run_ns = vm->bench_t0_ns ? &vm->first_run_ns : NULL,
 	};
 }
@@ -173,6 +184,36 @@ static void vm_stop_vcpus(struct vm *vm)
 	}
 }
 
+/* The signals vm_run takes through its signalfd: blocked on every thread
+ * it starts (they inherit the mask), so none of them takes one instead. */
+static void vm_run_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
+int vm_vcpus_start_held(struct vm *vm)
+{
+	sigset_t block, old;
+	int ret = 0;
+
+	if ((ret = vcpu_signal_setup()))   /* a kick before vm_run must not kill mvm */
+		return ret;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpus_held = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	vm_run_signals(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (int i = 0; i < vm->nr_vcpus && !ret; i++)
+		ret = vcpu_start(&vm->vcpus[i]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	vm->vcpus_early = true;   /* those started are joined by vm_run or vm_destroy */
+	return ret;
+}
+
 enum vm_stop_reason vm_run(struct vm *vm)
 {
 	sigset_t block;
@@ -182,11 +223,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	 * arrive only through the signalfd, the kick signal only on vCPU threads.
 	 * The mask stays after the run: a SIGTERM arriving during teardown must
 	 * not kill mvm before it reports why the VM stopped. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGUSR1);
+	vm_run_signals(&block);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	sigdelset(&block, SIGUSR1);
 	sig_fd = signalfd(-1, &block, SFD_CLOEXEC);
@@ -195,16 +232,28 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		return VM_STOP_HOST_ERROR;
 	}
 
-	if (vcpu_signal_setup() || vm_console_start(vm)) {
+	if (vcpu_signal_setup()) {
 		vm_request_stop(vm, VM_STOP_HOST_ERROR);
 	} else {
 		vm->obs.run_start_ns = bench_probe_now_ns();
+		if (vm->bench_t0_ns && vm->obs.run_start_ns > vm->bench_t0_ns)
+			log_debug("starting the vCPUs %.2f ms after exec",
+				  (vm->obs.run_start_ns - vm->bench_t0_ns) / 1e6);
 		if (vm->handover_ns)
 			log_info("migration: starting the vCPUs %.1f ms after the hand-over",
 				 (vm->obs.run_start_ns - vm->handover_ns) / 1e6);
-		if (metrics_start(vm->obs.metrics))
+		/* Held threads go first: a migrated guest waits for nothing else
+		 * (the console and metrics threads start beside it). */
+		if (vm->vcpus_early) {
+			pthread_mutex_lock(&vm->pause_lock);
+			vm->vcpus_held = false;
+			pthread_cond_broadcast(&vm->pause_cond);
+			pthread_mutex_unlock(&vm->pause_lock);
+		}
+		if (vm_console_start(vm) || metrics_start(vm->obs.metrics))
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);
-		for (int i = 0; i < vm->nr_vcpus; i++) {
+		for (int i = 0; !vm->vcpus_early && !atomic_load(&vm->stopping) &&
+				i < vm->nr_vcpus; i++) {
 			if (vcpu_start(&vm->vcpus[i])) {
 				vm_request_stop(vm, VM_STOP_HOST_ERROR);
 				break;
@@ -242,6 +291,12 @@ void vm_destroy(struct vm *vm)
 	 * (vmm/migrate.h sets the hook; vm.c does not include it). */
 	if (vm->migration_cleanup)
 		vm->migration_cleanup(vm);
+	/* vCPU threads started held by a VM that never ran (a destination
+	 * whose migration failed): let them go and join them. */
+	if (vm->vcpus_early && vm->vcpus) {
+		atomic_store(&vm->stopping, true);
+		vm_stop_vcpus(vm);
+	}
 	/* The console thread writes into a device: it goes first. */
 	if (vm->console_started)
 		console_stop(&vm->console);

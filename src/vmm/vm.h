@@ -81,6 +81,9 @@ struct vm {
 	uint64_t first_run_ns;
 	/* A migration's destination: CLOCK_MONOTONIC when it sent GO (0: none). */
 	uint64_t handover_ns;
+	/* vm_vcpus_start_held(): the vCPU threads run already (vcpus_early) and
+	 * wait on pause_cond while vcpus_held, until vm_run lets them go. */
+	bool vcpus_early, vcpus_held;
 
 	/* Dirty tracking (machine-config track_dirty_pages): the memslots log
 	 * the vCPUs' writes, gmem the devices'. snap_base_id: the snapshot a
@@ -128,6 +131,12 @@ struct vm_sleep_ops {
 int vm_create(struct vm *vm, const struct vm_config *cfg, int *exit_status);
 enum vm_stop_reason vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+
+/* Before vm_run, on the thread that will call it: start the vCPU threads
+ * now, held before their first KVM_RUN until vm_run (or vm_destroy) lets
+ * them go, so a migration's destination does not create them and load
+ * their seccomp filter after the hand-over. 0 or -errno. */
+int vm_vcpus_start_held(struct vm *vm);
 
 /* Any thread: ask the VM to stop (first reason wins). */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);

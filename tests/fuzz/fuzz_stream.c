@@ -12,7 +12,8 @@
  * format change.
  * Invariants: no crash, no read or write outside the buffers, every RAM or ZERO run handed to
  * the sink comes after CONFIG and lies inside its max_pages (set by config() as vmm/migrate.c
- * does), and an accepted stream had a CONFIG and a STATE (the sink saw both).
+ * does), a SYNC is answered only between CONFIG and STATE, and an accepted stream had a CONFIG
+ * and a STATE (the sink saw both).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -32,7 +33,7 @@ struct fz {
 	const uint8_t *p;
 	size_t len, pos;
 	uint8_t ram[FZ_PAGES * SNAP_STREAM_PAGE];
-	int configs, states;
+	int configs, states, syncs;
 	struct snap_stream_sink *sink;
 };
 
@@ -85,6 +86,16 @@ static int fz_state(void *ctx, uint8_t *buf, size_t len, char *e, size_t el)
 	return 0;
 }
 
+static int fz_sync(void *ctx, uint64_t seq, char *e, size_t el)
+{
+	struct fz *f = ctx;
+
+	if (!f->configs || f->states)
+		abort();   /* a SYNC outside CONFIG..STATE was answered */
+	f->syncs++;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* One static state, cleared per input: a 256 KiB calloc per input is
@@ -93,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz *f = &fz;
 	uint8_t *b = malloc(size ? size : 1);
 	struct snap_stream_sink s = { .ctx = f, .config = fz_config, .ram = fz_ram, .zero = fz_zero,
-				      .state = fz_state };
+				      .state = fz_state, .sync = fz_sync };
 	char err[512];
 
 	if (!b)
@@ -196,9 +207,10 @@ static int fuzz_stream_gen_seeds(const char *dir)
 	for (size_t i = 0; i < sizeof(state); i++)
 		state[i] = (uint8_t)(i ^ 0x5a);
 
-	gen_start(g);             /* CONFIG, RAM, ZERO, STATE, END: accepted */
+	gen_start(g);             /* CONFIG, RAM, ZERO, SYNC, STATE, END: accepted */
 	gen_rec(g, SNAP_REC_RAM, 0, 1, page, sizeof(page));
 	gen_rec(g, SNAP_REC_ZERO, 1, 63, NULL, 0);
+	gen_rec(g, SNAP_REC_SYNC, 0, 0, NULL, 0);
 	gen_rec(g, SNAP_REC_STATE, 0, 0, state, sizeof(state));
 	gen_rec(g, SNAP_REC_END, 0, 0, NULL, 0);
 	ret |= gen_write(dir, "full", g);
@@ -222,6 +234,11 @@ static int fuzz_stream_gen_seeds(const char *dir)
 	gen_start(g);             /* a destination-to-source record in the source's stream */
 	gen_rec(g, SNAP_REC_ERROR, 0, 0, "no", 2);
 	ret |= gen_write(dir, "error-record", g);
+
+	gen_start(g);             /* a SYNC after the state */
+	gen_rec(g, SNAP_REC_STATE, 0, 0, state, sizeof(state));
+	gen_rec(g, SNAP_REC_SYNC, 1, 0, NULL, 0);
+	ret |= gen_write(dir, "sync-after-state", g);
 
 	gen_start(g);             /* a RAM run whose length is not its page count */
 	gen_rec(g, SNAP_REC_RAM, 0, 2, page, sizeof(page));

@@ -128,6 +128,8 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	[ -x "$(state_roundtrip_bin)" ] && files+=(--file "$(state_roundtrip_bin)")
 	# api-pause-stuck's thread holder, built beside it.
 	[ -x "$(thread_hold_bin)" ] && files+=(--file "$(thread_hold_bin)")
+	# The snapshot cases' maker of bad state files, built beside it.
+	[ -x "$(snap_edit_bin)" ] && files+=(--file "$(snap_edit_bin)")
 	if want_case pvh-vmlinux && [ -f "$extractor" ]; then
 		if extract_vmlinux "$tmp/vmlinux"; then
 			files+=(--file "$tmp/vmlinux") inner+=(--vmlinux "$tmp/vmlinux")

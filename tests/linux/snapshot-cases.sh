@@ -67,6 +67,7 @@ snap_output_settled() {
 # to SNAP_AT. 0, or 1 with $bad set.
 snap_take_and_kill() {
 	local dir=$1 out
+	SNAP_HOST_T0=$(date +%s)   # at or before the pause: the guest's time away starts after it
 	out=$("$mvm" ctl --api-sock "$API_SOCK" snapshot "$dir" --stay-paused 2>&1) ||
 		{ bad="mvm ctl snapshot failed: $out"; return 1; }
 	echo "# $out"
@@ -80,6 +81,16 @@ snap_take_and_kill() {
 	kill -KILL "$VM_PID"; vm_reap
 	return 0
 }
+
+# tests/tools/snap-edit, built beside mvm: well-formed state files with one thing wrong.
+snap_edit_bin() { echo "$(dirname "$mvm")/tests/tools/snap-edit"; }
+
+# What shows a file was not written: its size and modification time (ns).
+snap_stamp() { stat -c '%s %y' "$1"; }
+
+# $work/bad/NAME: a copy of $dir's state file beside a link to its memory file (not copied:
+# no refusal may write it, and the check below proves none did).
+snap_bad_copy() { mkdir -p "$work/bad/$1"; cp "$dir/vmstate" "$work/bad/$1/"; ln -s "$dir/memory" "$work/bad/$1/memory"; }
 
 # Cut the last N bytes of FILE (busybox truncate takes no relative size).
 snap_shrink() { truncate -s $(($(stat -c %s "$1") - $2)) "$1"; }
@@ -127,11 +138,13 @@ snap_run_snapshot-restore() {
 	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
 	t_before=$(snap_time_of "$VM_OUT" "$SNAP_AT")
 	cp "$dir/vmstate" "$work/vmstate.orig"
+	local mem_stamp disk_sum host_after
+	mem_stamp=$(snap_stamp "$dir/memory") disk_sum=$(md5sum <"$disk")
 
 	# Bad inputs first (each leaves the snapshot as it was).
-	cp -r "$dir" "$work/bad/trunc"; snap_shrink "$work/bad/trunc/vmstate" 100
+	snap_bad_copy trunc; snap_shrink "$work/bad/trunc/vmstate" 100
 	snap_refused "a truncated state file" "vmstate" "$work/bad/trunc"
-	cp -r "$dir" "$work/bad/flip"
+	snap_bad_copy flip
 	printf '\xff' | dd of="$work/bad/flip/vmstate" bs=1 seek=200 conv=notrunc 2>/dev/null
 	snap_refused "a corrupted state file" "vmstate.*(CRC|checksum|section)" "$work/bad/flip"
 	cp -r "$dir" "$work/bad/mem"; snap_shrink "$work/bad/mem/memory" 4096
@@ -139,7 +152,36 @@ snap_run_snapshot-restore() {
 	mv "$disk" "$disk.away"
 	snap_refused "a missing disk image" "snap1.img" "$dir"
 	mv "$disk.away" "$disk"
+	# Another format version is refused before any checksum is looked at.
+	snap_bad_copy ver
+	printf '\002' | dd of="$work/bad/ver/vmstate" bs=1 seek=8 conv=notrunc 2>/dev/null
+	snap_refused "another format version" "vmstate.*format version 2" "$work/bad/ver"
+	# The disk image resized since the snapshot (the guest sized its disk from the old capacity).
+	cp "$disk" "$work/bad/grown.img"
+	truncate -s $(($(stat -c %s "$disk") + 1048576)) "$work/bad/grown.img"
+	snap_refused "a resized disk image" "grown.img.*capacity" "$dir" --override-drive disk0="$work/bad/grown.img"
+	# Well-formed state files with one thing wrong, their checksums right (tests/tools/snap-edit):
+	# another CPU vendor, a section this mvm does not know, CPUID features no host offers.
+	local edit vendor other
+	edit=$(snap_edit_bin)
+	if [ ! -x "$edit" ]; then
+		bad=${bad:-"$edit is not built (make kvm-tests)"}
+	else
+		vendor=$(dd if="$dir/vmstate" bs=1 skip=48 count=12 2>/dev/null)
+		other=GenuineIntel; [ "$vendor" = GenuineIntel ] && other=AuthenticAMD
+		for e in vendor cpuid section; do snap_bad_copy "$e"; done
+		"$edit" "$dir/vmstate" "$work/bad/vendor/vmstate" vendor "$other" &&
+			"$edit" "$dir/vmstate" "$work/bad/section/vmstate" add-section dev.tpm0 &&
+			"$edit" "$dir/vmstate" "$work/bad/cpuid/vmstate" cpuid-extra ||
+			bad=${bad:-"snap-edit could not write the bad state files"}
+		snap_refused "another CPU vendor" "vmstate: taken on a $other CPU; this host's is $vendor" "$work/bad/vendor"
+		snap_refused "an unknown section" "vmstate: section dev.tpm0 is unknown" "$work/bad/section"
+		snap_refused "CPUID features this host cannot offer" "vmstate: vCPU 0 saw CPUID leaf 0x7 features this host cannot offer" \
+			"$work/bad/cpuid"
+	fi
 	cmp -s "$dir/vmstate" "$work/vmstate.orig" || bad=${bad:-"the refused restores changed vmstate"}
+	[ "$(snap_stamp "$dir/memory")" = "$mem_stamp" ] || bad=${bad:-"the refused restores wrote the memory file"}
+	[ "$(md5sum <"$disk")" = "$disk_sum" ] || bad=${bad:-"the refused restores wrote the disk image"}
 
 	# The restore proper, after 3 s away: the count goes on, /init does not start again.
 	sleep 3
@@ -148,14 +190,21 @@ snap_run_snapshot-restore() {
 	API_SOCK=$work/$name-r.sock
 	n=$((SNAP_AT + 8))
 	snap_wait_count "$VM_OUT" "$n" 60 || bad=${bad:-"the restored guest did not count to $n after the snapshot's $SNAP_AT"}
+	host_after=$(date +%s)
 	first=$(snap_first_count "$VM_OUT")
 	t_after=$(snap_time_of "$VM_OUT" "$first")
 	grep -qa '^MVM-GUEST-READY' "$VM_OUT" && bad=${bad:-"the restored guest booted again (MVM-GUEST-READY)"}
 	[ -z "$bad" ] && { [ "$first" -ge "$SNAP_AT" ] && [ "$first" -le $((SNAP_AT + 1)) ]; } ||
 		bad=${bad:-"the restored count started at $first; the snapshot was taken at $SNAP_AT"}
+	# The guest's clock moved on by about the wall time it was away: at least the 3 s slept, at
+	# most the host's time from before the pause to after the restored counts (+2: date's
+	# 1 s steps on both sides).
 	[ -z "$bad" ] && [ -n "$t_before" ] && [ -n "$t_after" ] && [ "$t_after" -lt $((t_before + 2)) ] &&
 		bad="the guest's clock did not move on by the 3 s the VM was away: $t_before -> $t_after"
-	echo "# $name: count $SNAP_AT at the snapshot, $first first after restore; guest clock (TSC) $t_before -> $t_after (3 s + restore away)"
+	[ -z "$bad" ] && [ -n "$t_before" ] && [ -n "$t_after" ] &&
+		[ $((t_after - t_before)) -gt $((host_after - SNAP_HOST_T0 + 2)) ] &&
+		bad="the guest's clock jumped: $t_before -> $t_after, while the host's moved $((host_after - SNAP_HOST_T0)) s"
+	echo "# $name: count $SNAP_AT at the snapshot, $first first after restore; guest clock (TSC) $t_before -> $t_after; host's $((host_after - SNAP_HOST_T0)) s from before the pause to after the restored counts"
 	"$mvm" ctl --api-sock "$API_SOCK" stop --grace 10 >/dev/null 2>&1
 	api_wait_exit 15 || :
 	[ "$VM_RC" = 0 ] || bad=${bad:-"the restored mvm exited $VM_RC after Ctrl-Alt-Del, expected 0"}
@@ -165,27 +214,82 @@ snap_run_snapshot-restore() {
 		dd if="$disk" bs=512 skip="$n" count=1 2>/dev/null | grep -qa "^MVM-COUNT=$n\$" ||
 			{ bad=${bad:-"block $n of the disk does not hold count $n (snapshot at $SNAP_AT)"}; break; }
 	done
+	[ -z "$bad" ] && snap_load_over_api "$name" "$dir"
 	if [ -n "$bad" ]; then notok "$name" "$bad"; vm_tail; else ok "$name"; fi
+}
+
+# The same snapshot loaded over Firecracker's API (PUT /snapshot/load) into an mvm started with
+# only --api-sock: refusals first (no such file, a Uffd backend, an interface the snapshot does
+# not have), then a load that stays paused (resume_vm false) until PATCH /vm Resumed, after
+# which the count goes on from the snapshot's; a second load is refused. Sets $bad.
+snap_load_over_api() {
+	local name=$1-api dir=$2 n s1
+	api_start "$name" /dev/null || { bad="mvm run --api-sock did not start"; return; }
+	expect "$name" 400 "$(api PUT /snapshot/load "{\"snapshot_path\": \"$dir/nothing\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$dir/memory\"}}")" \
+		"snapshot/load of a missing file"
+	expect_grep "$dir/nothing" "$(api_body)" "snapshot/load of a missing file: message"
+	expect "$name" 400 "$(api PUT /snapshot/load "{\"snapshot_path\": \"$dir/vmstate\", \"mem_backend\": {\"backend_type\": \"Uffd\", \"backend_path\": \"$work/uffd.sock\"}}")" \
+		"snapshot/load with a Uffd backend"
+	expect_grep 'Uffd' "$(api_body)" "snapshot/load with a Uffd backend: message"
+	expect "$name" 204 "$(api PUT /snapshot/load "{\"snapshot_path\": \"$dir/vmstate\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$dir/memory\"}, \"resume_vm\": false}")" \
+		"snapshot/load (resume_vm false)"
+	expect "$name" 200 "$(api GET /)" "GET / after the load"
+	expect_grep '"state": *"Paused"' "$(api_body)" "the loaded VM is not Paused"
+	sleep 1
+	s1=$(wc -c <"$VM_OUT")
+	sleep 1.5
+	[ -n "$bad" ] || [ "$(wc -c <"$VM_OUT")" = "$s1" ] || bad="the VM loaded with resume_vm false ran: $(tail -c 200 "$VM_OUT" | tr '\r\n' '  ')"
+	expect "$name" 204 "$(api PATCH /vm '{"state": "Resumed"}')" "resume after the load"
+	n=$((SNAP_AT + 5))
+	[ -n "$bad" ] || snap_wait_count "$VM_OUT" "$n" 60 || bad="the VM loaded over the API did not count to $n (snapshot at $SNAP_AT)"
+	[ -n "$bad" ] || [ "$(snap_first_count "$VM_OUT")" -le $((SNAP_AT + 1)) ] ||
+		bad="the VM loaded over the API started counting at $(snap_first_count "$VM_OUT"), the snapshot at $SNAP_AT"
+	expect "$name" 400 "$(api PUT /snapshot/load "{\"snapshot_path\": \"$dir/vmstate\", \"mem_file_path\": \"$dir/memory\"}")" \
+		"a second snapshot/load"
+	echo "# $name: loaded paused, resumed, counted $(snap_first_count "$VM_OUT") to $(snap_last_count "$VM_OUT")"
+	vm_kill
+	# Firecracker's older form (mem_file_path) with an override for an interface the snapshot
+	# does not have: refused naming it, and this process refuses further loads.
+	api_start "$name-2" /dev/null || { bad=${bad:-"mvm run --api-sock did not start"}; return; }
+	expect "$name" 400 "$(api PUT /snapshot/load "{\"snapshot_path\": \"$dir/vmstate\", \"mem_file_path\": \"$dir/memory\", \"network_overrides\": [{\"iface_id\": \"eth7\", \"host_dev_name\": \"tap7\"}]}")" \
+		"snapshot/load overriding an interface the snapshot lacks"
+	expect_grep "no interface 'eth7'" "$(api_body)" "snapshot/load overriding an unknown interface: message"
+	vm_kill
 }
 
 # 2 vCPUs, a disk, virtio-console, virtio-rng and user networking saved and restored; then two
 # restores of the one snapshot side by side, each on its own copy of the disk
 # (--override-drive), as clones are run: each RAM is the memory file copy-on-write.
 snap_run_snapshot-restore-smp2() {
-	local name=snapshot-restore-smp2 dir=$work/snap2 disk=$work/snap2.img n pid2 c
+	local name=snapshot-restore-smp2 dir=$work/snap2 disk=$work/snap2.img n pid2 c srv tc got
+	local port=$((20000 + RANDOM % 20000)) got=$work/snap2-tcp.got
 	have_curl "$name" || return
 	bad=
 	rm -rf "$dir"
 	dd if=/dev/zero of="$disk" bs=1M count=4 2>/dev/null
+	# The host side of the guest's TCP connections through slirp (mvmtcp=): one at a time.
+	# busybox nc -l closes the connection when its stdin ends: a FIFO open for writing too
+	# never ends.
+	: >"$got"; rm -f "$work/snap2-tcp.in"; mkfifo "$work/snap2-tcp.in"
+	( exec 3<>"$work/snap2-tcp.in"
+	  trap 'kill $! 2>/dev/null; exit 0' TERM
+	  while :; do nc -l -p "$port" >>"$got" 2>/dev/null <&3 & wait $! || sleep 0.2; done ) & srv=$!
 	api_start "$name" /dev/null --cpus 2 --disk "$disk" --console virtio --rng --net user \
 		--kernel "$kernel" --initrd "$initrd" \
-		--cmdline "$BASE_CMDLINE clocksource=kvm-clock mvmtest=count" || return
+		--cmdline "$BASE_CMDLINE clocksource=kvm-clock mvmtest=count mvmtcp=$port" ||
+		{ kill "$srv"; return; }
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	snap_wait_count "$VM_OUT" 5 "$BOOT_TIMEOUT" || { bad=${bad:-"the guest never counted to 5"}; snap_diagnose; }
 	[ -z "$bad" ] && snap_take_and_kill "$dir"
-	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; return; }
+	[ -n "$bad" ] && { notok "$name" "$bad"; vm_kill; kill "$srv"; return; }
 	VM_OUT_SRC=$VM_OUT
 	cp "$disk" "$work/clone-a.img"; cp "$disk" "$work/clone-b.img"
+	# --override-net names an interface of the snapshot and gives it another tap: net0 here is
+	# user networking, which has no host device to override (refused before anything opens).
+	snap_refused "--override-net of an interface on user networking" "net0 uses user networking, not a tap" \
+		"$dir" --override-net net0=tap9
+	snap_refused "--override-net of an interface the snapshot lacks" "no interface 'net5'" \
+		"$dir" --override-net net5=tap9
 	sleep 3   # away long enough that `date +%s` must show it (1 s granularity)
 	n=$((SNAP_AT + 22))   # two DHCP rounds (every 10th count) past the snapshot
 	snap_restore_bg "$name-b" "$dir" --override-drive disk0="$work/clone-b.img"; pid2=$RPID
@@ -198,6 +302,10 @@ snap_run_snapshot-restore-smp2() {
 	c=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-NET-OK=\([0-9]*\).*/\1/p' | tail -n1)
 	[ -n "$c" ] && [ "$c" -gt "$SNAP_AT" ] ||
 		bad=${bad:-"restore a: no DHCP lease through --net user after the restore (last MVM-NET-OK=${c:-none}, snapshot at $SNAP_AT)"}
+	# ... and a TCP connection to the host: the guest said it connected, the host got its line.
+	tc=$(tr -d '\r' <"$VM_OUT" | sed -n 's/^MVM-TCP-OK=\([0-9]*\).*/\1/p' | tail -n1)
+	[ -n "$tc" ] && [ "$tc" -gt "$SNAP_AT" ] && grep -qa "^MVM-TCP-$tc\$" "$got" ||
+		bad=${bad:-"restore a: no TCP connection to the host through --net user after the restore (last MVM-TCP-OK=${tc:-none}, snapshot at $SNAP_AT; the host got: $(tr '\n' ' ' <"$got" | tail -c 200))"}
 	local t_before t_after first
 	t_before=$(snap_time_of "$VM_OUT_SRC" "$SNAP_AT")
 	first=$(snap_first_count "$VM_OUT")
@@ -205,8 +313,9 @@ snap_run_snapshot-restore-smp2() {
 	[ -n "$t_before" ] && [ -n "$t_after" ] && [ "$t_after" -lt $((t_before + 2)) ] &&
 		bad=${bad:-"kvm-clock: the guest's clock did not move on across the restore: $t_before -> $t_after"}
 	echo "# $name: guest clock (kvm-clock) $t_before -> $t_after (3 s + restore away)"
-	echo "# $name: snapshot at $SNAP_AT; restores a and b at $(snap_last_count "$VM_OUT") and $(snap_last_count "$work/$name-b.out"); lease after restore at $c"
+	echo "# $name: snapshot at $SNAP_AT; restores a and b at $(snap_last_count "$VM_OUT") and $(snap_last_count "$work/$name-b.out"); lease after restore at $c, TCP to the host at $tc"
 	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null
+	kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
 	vm_kill
 	# Each clone wrote its own copy; the original image is as the snapshot left it.
 	for c in a b; do

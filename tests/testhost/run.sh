@@ -114,7 +114,10 @@ else
 		local n
 		n=$(wc -c <"$work/console")
 		if [ "$n" -gt "$shown" ]; then
-			tail -c +$((shown + 1)) "$work/console" | head -c $((n - shown)) | tr -d '\r'
+			# dd reads exactly the new bytes itself: tail | head would SIGPIPE tail when the file
+			# grew in between, and pipefail would make that this script's exit status (141).
+			dd if="$work/console" iflag=skip_bytes,count_bytes skip="$shown" count=$((n - shown)) \
+				bs=64K status=none | tr -d '\r'
 			shown=$n
 		fi
 	}

@@ -180,6 +180,18 @@ static void test_load_drive_overrides(void **state)
 	assert_int_equal(api_parse_drive_override("disk0", &req, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "DRIVE_ID=PATH"));
 	assert_int_equal(api_parse_drive_override("bad id=/x", &req, err, sizeof(err)), -EINVAL);
+	/* --override-net: network_overrides' entry, its interface name checked the same way. */
+	assert_int_equal(api_parse_net_override("net0=tap7", &req, err, sizeof(err)), 0);
+	assert_int_equal(req.nr_overrides, 1);
+	assert_string_equal(req.overrides[0].id, "net0");
+	assert_string_equal(req.overrides[0].value, "tap7");
+	assert_int_equal(api_parse_net_override("net1=tap/7", &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not an interface name"));
+	assert_int_equal(api_parse_net_override("net1=0123456789abcdef", &req, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(api_parse_net_override("net1", &req, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "IFACE_ID=TAP"));
+	assert_int_equal(req.nr_overrides, 1);
 }
 
 /* ---- vm_snapshot_open on files written here ---- */

@@ -168,6 +168,25 @@ static void test_enable_irq_with_byte_waiting(void **state)
 	i8042_destroy(&k);
 }
 
+/* 0xAD disables the keyboard interface, 0xAE enables it again: a byte that arrived meanwhile is
+ * signalled when the interface comes back (IRQ1 follows OBF while the interrupt is enabled). */
+static void test_kbd_reenable_with_byte_waiting(void **state)
+{
+	struct i8042 k;
+
+	setup_kbd(&k);
+	wr_cmd(&k, 0xad);
+	assert_int_equal(i8042_send_ctrl_alt_del(&k), 0);
+	assert_int_equal(irq.rises, 0);
+	wr_cmd(&k, 0xae);
+	assert_int_equal(irq.rises, 1);
+	assert_int_equal(rd_data(&k), 0x1d);
+	assert_int_equal(irq.rises, 2);      /* the next scancode, as before */
+	wr_cmd(&k, 0xae);                    /* already enabled: no new edge */
+	assert_int_equal(irq.rises, 2);
+	i8042_destroy(&k);
+}
+
 static void test_ctrl_alt_del_set1(void **state)
 {
 	struct i8042 k;
@@ -286,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_replies_ahead_of_keys),
 		cmocka_unit_test(test_reply_into_full_queue),
 		cmocka_unit_test(test_write_kbd_output),
+		cmocka_unit_test(test_kbd_reenable_with_byte_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,6 +194,99 @@ static void test_vcpu_execve_killed(void **state)
 	assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
 }
 
+/* Each kind is compiled once (sandbox_prepare or its first thread) and loaded by every thread
+ * of the kind: a second vCPU thread, whose filter comes from the cached program, is filtered
+ * as the first was. */
+static void *vcpu_thread(void *arg)
+{
+	sandbox_enter(SANDBOX_VCPU);
+	if (arg) {
+		char *argv[] = { "/bin/true", NULL };
+
+		execve("/bin/true", argv, NULL);
+		_exit(93);
+	}
+	if (write(STDERR_FILENO, "first\n", 6) != 6)
+		_exit(91);
+	return NULL;
+}
+
+/* Fork; the child runs BODY with its stderr in err; the child's wait status. */
+static int run_forked(void (*body)(void), char *err, size_t errlen)
+{
+	int fds[2], status;
+	ssize_t n = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		body();
+		_exit(0);
+	}
+	close(fds[1]);
+	for (ssize_t r; (r = read(fds[0], err + n, errlen - 1 - (size_t)n)) > 0;)
+		n += r;
+	err[n] = '\0';
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* A vCPU thread filtered from the compiled program, then a second one that execve()s. */
+static void two_vcpu_threads(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, vcpu_thread, NULL) || pthread_join(t, NULL))
+		_exit(94);
+	if (pthread_create(&t, NULL, vcpu_thread, (void *)1) || pthread_join(t, NULL))
+		_exit(95);
+}
+
+static void compiled_once_child(void)
+{
+	if (sandbox_setup(SANDBOX_KILL) || sandbox_prepare(SANDBOX_VCPU) ||
+	    sandbox_prepare(SANDBOX_VCPU))
+		_exit(90);
+	two_vcpu_threads();
+}
+
+static void test_compiled_once_loaded_twice(void **state)
+{
+	char err[512];
+
+	SKIP_UNDER_ASAN();
+	assert_exit(run_forked(compiled_once_child, err, sizeof(err)), SANDBOX_EXIT_STATUS);
+	assert_non_null(strstr(err, "first\n"));
+	assert_non_null(strstr(err, "(vcpu filter) made syscall 59 (execve)"));
+}
+
+/* Compiled on the mvm-seccomp thread while another thread enters the same kind: that thread
+ * waits for the program (or compiles it itself) and is filtered. */
+static void prepare_async_child(void)
+{
+	static const enum sandbox_kind kinds[] = { SANDBOX_VCPU, SANDBOX_MAIN };
+	pthread_t t;
+
+	if (sandbox_setup(SANDBOX_KILL) || sandbox_prepare_async(kinds, 2))
+		_exit(90);
+	if (pthread_create(&t, NULL, vcpu_thread, (void *)1) || pthread_join(t, NULL))
+		_exit(95);
+}
+
+static void test_prepare_async(void **state)
+{
+	char err[512];
+
+	SKIP_UNDER_ASAN();
+	assert_exit(run_forked(prepare_async_child, err, sizeof(err)), SANDBOX_EXIT_STATUS);
+	assert_non_null(strstr(err, "(vcpu filter) made syscall 59 (execve)"));
+}
+
 static void test_exec_memory_killed(void **state)
 {
 	char err[512];
@@ -317,6 +411,8 @@ int main(void)
 		cmocka_unit_test(test_parse_mode),
 		cmocka_unit_test(test_vcpu_allowed_survive),
 		cmocka_unit_test(test_vcpu_execve_killed),
+		cmocka_unit_test(test_compiled_once_loaded_twice),
+		cmocka_unit_test(test_prepare_async),
 		cmocka_unit_test(test_exec_memory_killed),
 		cmocka_unit_test(test_socket_families),
 		cmocka_unit_test(test_ioctl_numbers),

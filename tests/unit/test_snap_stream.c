@@ -1,6 +1,6 @@
-/* test_snap_stream.c - the migration stream: round trip, the version-3 checks (XXH64) computed
+/* test_snap_stream.c - the migration stream: round trip, the checks (XXH64) computed
  * independently, truncation at every byte, bit flips, another version (a real version-2 header),
- * records out of order, runs past RAM. */
+ * records out of order, runs past RAM, SYNC answered where it may stand and refused elsewhere. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +64,9 @@ struct dst {
 	uint8_t *state;
 	size_t state_len;
 	int nzero;
+	uint64_t syncs[4];
+	int nsync;
+	int sync_ret;     /* what d_sync answers (a failed answer ends the stream) */
 };
 
 static int d_config(void *ctx, const char *json, size_t len, uint64_t ram_size, char *err,
@@ -105,16 +108,30 @@ static int d_state(void *ctx, uint8_t *buf, size_t len, char *err, size_t errlen
 	return 0;
 }
 
+static int d_sync(void *ctx, uint64_t seq, char *err, size_t errlen)
+{
+	struct dst *d = ctx;
+
+	if (d->nsync < 4)
+		d->syncs[d->nsync] = seq;
+	d->nsync++;
+	if (d->sync_ret)
+		snprintf(err, errlen, "answering SYNC failed");
+	return d->sync_ret;
+}
+
 static int receive(struct sbuf *b, struct dst *d, char *err, size_t errlen)
 {
 	struct snap_stream_sink s = {
 		.ctx = d, .max_pages = PAGES, .config = d_config, .ram = d_ram, .zero = d_zero,
-		.state = d_state,
+		.state = d_state, .sync = d_sync,
 	};
 
 	memset(d, 0xee, sizeof(d->ram));
 	d->state = NULL;
 	d->nzero = 0;
+	d->nsync = 0;
+	d->sync_ret = 0;
 	b->pos = 0;
 	return snap_stream_receive(mem_read, b, &s, err, errlen);
 }
@@ -122,7 +139,8 @@ static int receive(struct sbuf *b, struct dst *d, char *err, size_t errlen)
 static uint8_t src_ram[PAGES * SNAP_STREAM_PAGE];
 static uint8_t state_blob[200];
 
-/* A stream the source would send: config, pages 0-3 data, 4-7 zero, page 2 again, state, end. */
+/* A stream the source would send: config, pages 0-3 data, 4-7 zero, SYNC 7, page 2 again,
+ * SYNC 8, state, end. */
 static void build(struct sbuf *b)
 {
 	uint8_t h[SNAP_STREAM_HDR_SIZE];
@@ -138,8 +156,10 @@ static void build(struct sbuf *b)
 	put_rec(b, SNAP_REC_CONFIG, sizeof(src_ram), 0, cfg, sizeof(cfg) - 1);
 	put_rec(b, SNAP_REC_RAM, 0, 4, src_ram, 4 * SNAP_STREAM_PAGE);
 	put_rec(b, SNAP_REC_ZERO, 4, 4, NULL, 0);
+	put_rec(b, SNAP_REC_SYNC, 7, 0, NULL, 0);
 	src_ram[2 * SNAP_STREAM_PAGE + 5] ^= 0xff;   /* dirtied, sent again */
 	put_rec(b, SNAP_REC_RAM, 2, 1, src_ram + 2 * SNAP_STREAM_PAGE, SNAP_STREAM_PAGE);
+	put_rec(b, SNAP_REC_SYNC, 8, 0, NULL, 0);
 	put_rec(b, SNAP_REC_STATE, 0, 0, state_blob, sizeof(state_blob));
 	put_rec(b, SNAP_REC_END, 0, 0, NULL, 0);
 }
@@ -155,6 +175,9 @@ static void test_round_trip(void **unused)
 	assert_memory_equal(d.ram, src_ram, sizeof(src_ram));
 	assert_string_equal(d.config, "{\"machine-config\":{}}");
 	assert_int_equal(d.nzero, 4);
+	assert_int_equal(d.nsync, 2);
+	assert_int_equal(d.syncs[0], 7);
+	assert_int_equal(d.syncs[1], 8);
 	assert_int_equal(d.state_len, sizeof(state_blob));
 	assert_memory_equal(d.state, state_blob, sizeof(state_blob));
 	assert_int_equal(b.pos, b.len);
@@ -224,7 +247,7 @@ static void test_checks_are_xxh64(void **unused)
 	uint32_t hc;
 
 	snap_stream_put_header(h);
-	assert_memory_equal(h, "MVMMIGR\0\3\0\0\0", 12);
+	assert_memory_equal(h, "MVMMIGR\0\4\0\0\0", 12);
 	hc = (uint32_t)XXH64(h, 12, 0);
 	assert_int_equal(h[12] | h[13] << 8 | h[14] << 16 | (uint32_t)h[15] << 24, hc);
 
@@ -273,7 +296,8 @@ static void test_flips_fail_the_check(void **unused)
 
 	/* Through the receiver: the second RAM record's last payload byte, then its arg0. */
 	build(&b);
-	size_t second_ram = b.len - (SNAP_STREAM_REC_SIZE + sizeof(state_blob)) -
+	/* Back from the end: END, STATE, SYNC 8, then the run. */
+	size_t second_ram = b.len - SNAP_STREAM_REC_SIZE - (SNAP_STREAM_REC_SIZE + sizeof(state_blob)) -
 			    SNAP_STREAM_REC_SIZE - (SNAP_STREAM_REC_SIZE + SNAP_STREAM_PAGE);
 	assert_int_equal(le64(b.p + second_ram + 8), 2);
 	b.p[second_ram + SNAP_STREAM_REC_SIZE + SNAP_STREAM_PAGE - 1] ^= 1;
@@ -318,16 +342,17 @@ static void test_bad_version_and_garbage(void **unused)
 	snap_stream_put_header(h);
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), 0);
 	assert_int_equal(snap_stream_check_header(v2, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "migration stream version 2; this mvm reads version 3"));
+	assert_non_null(strstr(err, "migration stream version 2; this mvm reads version 4"));
 	/* The same through the receiver, with a version-2 stream behind the header. */
 	memset(&b, 0, sizeof(b));
 	put(&b, v2, sizeof(v2));
 	put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, 0, "{}", 2);
 	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "version 2; this mvm reads version 3"));
+	assert_non_null(strstr(err, "version 2; this mvm reads version 4"));
 	free(b.p);
-	/* A later version with a right XXH64 check: refused for its version too. */
-	h[8] = 4;
+	/* Version 3 (no SYNC) and a later version, each with a right XXH64 check: refused
+	 * for their version too. */
+	h[8] = 3;
 	{
 		uint32_t c = (uint32_t)XXH64(h, 12, 0);
 
@@ -335,7 +360,16 @@ static void test_bad_version_and_garbage(void **unused)
 			h[12 + i] = (uint8_t)(c >> (8 * i));
 	}
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "version 4; this mvm reads version 3"));
+	assert_non_null(strstr(err, "version 3; this mvm reads version 4"));
+	h[8] = 5;
+	{
+		uint32_t c = (uint32_t)XXH64(h, 12, 0);
+
+		for (int i = 0; i < 4; i++)
+			h[12 + i] = (uint8_t)(c >> (8 * i));
+	}
+	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "version 5; this mvm reads version 4"));
 	memcpy(h, "GET / HT", 8);
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not an mvm migration stream"));
@@ -398,6 +432,66 @@ static void test_order_and_bounds(void **unused)
 	free(b.p);
 }
 
+/* SYNC stands between CONFIG and STATE only; SYNCED goes the other way and never in the
+ * stream; a SYNC the sink cannot answer ends the stream; a sink without sync() reads it. */
+static void test_sync_where_it_may_stand(void **unused)
+{
+	uint8_t h[SNAP_STREAM_HDR_SIZE];
+	char err[256];
+	struct sbuf b;
+	struct dst d;
+
+	memset(&b, 0, sizeof(b));
+	snap_stream_put_header(h);
+	put(&b, h, sizeof(h));
+	put_rec(&b, SNAP_REC_SYNC, 1, 0, NULL, 0);
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "a SYNC record is out of order"));
+	assert_int_equal(d.nsync, 0);
+	b.len = sizeof(h);
+	put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, 0, "{}", 2);
+	put_rec(&b, SNAP_REC_SYNCED, 1, 0, NULL, 0);
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "a SYNCED record is out of order"));
+	b.len = sizeof(h);
+	put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, 0, "{}", 2);
+	put_rec(&b, SNAP_REC_STATE, 0, 0, state_blob, sizeof(state_blob));
+	put_rec(&b, SNAP_REC_SYNC, 2, 0, NULL, 0);
+	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "a SYNC record is out of order"));
+	free(d.state);
+	/* A payload on a SYNC is refused by the record check. */
+	uint8_t rec[SNAP_STREAM_REC_SIZE];
+	struct snap_rec r;
+
+	snap_stream_put_rec(rec, SNAP_REC_SYNC, 1, 0, "x", 1);
+	assert_int_equal(snap_stream_parse(rec, PAGES, &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unexpected payload"));
+	/* The sink's failure to answer is the stream's. */
+	free(b.p);
+	build(&b);
+	{
+		struct snap_stream_sink s = {
+			.ctx = &d, .max_pages = PAGES, .config = d_config, .ram = d_ram,
+			.zero = d_zero, .state = d_state, .sync = d_sync,
+		};
+
+		d.state = NULL;
+		d.nsync = 0;
+		d.sync_ret = -EPIPE;
+		assert_int_equal(snap_stream_receive(mem_read, &b, &s, err, sizeof(err)), -EPIPE);
+		assert_int_equal(d.nsync, 1);
+		assert_non_null(strstr(err, "answering SYNC failed"));
+		/* Without sync(): read and passed. */
+		b.pos = 0;
+		s.sync = NULL;
+		assert_int_equal(snap_stream_receive(mem_read, &b, &s, err, sizeof(err)), 0);
+		assert_int_equal(d.state_len, sizeof(state_blob));
+		free(d.state);
+	}
+	free(b.p);
+}
+
 static void test_is_zero(void **unused)
 {
 	static uint64_t page[SNAP_STREAM_PAGE / 8];
@@ -417,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_every_bit_flip_refused),
 		cmocka_unit_test(test_bad_version_and_garbage),
 		cmocka_unit_test(test_order_and_bounds),
+		cmocka_unit_test(test_sync_where_it_may_stand),
 		cmocka_unit_test(test_is_zero),
 	};
 
