@@ -101,7 +101,7 @@ int api_open(struct api *api, const char *path, struct vm_config *cfg, struct vm
 	err_reset();
 	if ((ret = api_server_open(&api->server, path, &api->vmm))) {
 		/* server.c marks what is the user's path (util/err.h). */
-		*exit_status = err_class_or(ERR_HOST) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		*exit_status = err_exit_status(ERR_HOST);
 		return ret;
 	}
 	if (restore && (ret = api_restore(&api->vmm, restore, err, sizeof(err)))) {

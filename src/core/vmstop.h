@@ -12,6 +12,8 @@
 #ifndef MVM_CORE_VMSTOP_H
 #define MVM_CORE_VMSTOP_H
 
+#include "util/err.h"
+
 enum vm_stop_reason {
 	VM_STOP_NONE = 0,
 	VM_STOP_POWEROFF,       /* ACPI S5 */
@@ -27,8 +29,9 @@ enum vm_stop_reason {
 
 /* mvm's exit status for each outcome (documented in the README). */
 #define MVM_EXIT_OK        0  /* guest powered off or rebooted, or user quit */
-#define MVM_EXIT_HOST      1  /* mvm or the host failed (no /dev/kvm, ...) */
-#define MVM_EXIT_USAGE     2  /* bad flag or unusable input file */
+/* A failure's exit status comes from its class (util/err.h): err_exit_status(). */
+#define MVM_EXIT_HOST      ERR_EXIT_HOST  /* 1: mvm or the host failed (no /dev/kvm, ...) */
+#define MVM_EXIT_USAGE     ERR_EXIT_USAGE /* 2: bad flag or unusable input file */
 #define MVM_EXIT_PANIC     3  /* guest panic */
 #define MVM_EXIT_CRASH     4  /* triple fault or KVM internal error */
 

@@ -23,6 +23,8 @@
 #ifndef MVM_JAIL_JAIL_H
 #define MVM_JAIL_JAIL_H
 
+#include "util/err.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,9 +38,10 @@
 #define JAIL_CG_FILE_MAX  64
 #define JAIL_CG_VALUE_MAX 256
 
-/* Exit statuses of the jailer itself (mvm's own: core/vmstop.h, which jail/ does not see). */
-#define MVM_JAIL_EXIT_HOST  1
-#define MVM_JAIL_EXIT_USAGE 2
+/* Exit statuses of the jailer itself (mvm's own: core/vmstop.h, which jail/ does not see):
+ * a failure's class (util/err.h) decides which, through err_exit_status(). */
+#define MVM_JAIL_EXIT_HOST  ERR_EXIT_HOST
+#define MVM_JAIL_EXIT_USAGE ERR_EXIT_USAGE
 
 /* What a path in the mvm run arguments is, which decides how it reaches the jail. */
 enum jail_file_kind {

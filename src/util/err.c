@@ -34,3 +34,8 @@ enum err_class err_class_or(enum err_class fallback)
 {
 	return err_current == ERR_UNSET ? fallback : err_current;
 }
+
+int err_exit_status(enum err_class fallback)
+{
+	return err_class_or(fallback) == ERR_USAGE ? ERR_EXIT_USAGE : ERR_EXIT_HOST;
+}

@@ -11,10 +11,15 @@
  * resets it before each step and maps it to the exit status; a step that
  * reads only user input treats an unmarked failure as the user's, any
  * other step as the host's (err_class_or()). No errno value is ever
- * interpreted to guess a class.
+ * interpreted to guess a class. err_exit_status() is the one place a class
+ * becomes an exit status: 2 for the user's, 1 for the host's (mvm's
+ * MVM_EXIT_USAGE and MVM_EXIT_HOST, core/vmstop.h, and mvm jail's own).
  */
 #ifndef MVM_UTIL_ERR_H
 #define MVM_UTIL_ERR_H
+
+#define ERR_EXIT_HOST  1
+#define ERR_EXIT_USAGE 2
 
 enum err_class {
 	ERR_UNSET = 0,
@@ -28,5 +33,8 @@ void err_reset(void);
 enum err_class err_class(void);
 /* The recorded class, or fallback when none was. */
 enum err_class err_class_or(enum err_class fallback);
+/* The exit status of the recorded class, or of fallback when none was:
+ * ERR_EXIT_USAGE or ERR_EXIT_HOST. */
+int err_exit_status(enum err_class fallback);
 
 #endif

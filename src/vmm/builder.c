@@ -528,8 +528,7 @@ static int vm_build(struct vm *vm, const struct vm_config *cfg, const struct vm_
 	err_reset();
 	ret = vm_assemble(vm, cfg, rs, &fb);
 	/* The class the failing code recorded, else the step's. */
-	*exit_status = !ret ? MVM_EXIT_OK :
-		       err_class_or(fb) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+	*exit_status = !ret ? MVM_EXIT_OK : err_exit_status(fb);
 	return ret;
 }
 
@@ -559,7 +558,7 @@ int vm_restore_into(struct vm *vm, struct vm_snapshot *snap, int *exit_status)
 	}
 	if ((ret = vm_snapshot_check_plan(vm, snap)) ||
 	    (ret = vm_snapshot_restore_state(vm, snap))) {
-		*exit_status = err_class_or(ERR_USAGE) == ERR_USAGE ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		*exit_status = err_exit_status(ERR_USAGE);
 		return ret;
 	}
 	*exit_status = MVM_EXIT_OK;
