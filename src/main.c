@@ -125,11 +125,11 @@ static int cmd_run(int argc, char **argv)
 		return status;
 	}
 	/* --gdb: the socket opens before the filter; its thread takes its own. */
-	if (cfg.gdb && (ret = vm_gdb_start(&vm, cfg.gdb, cfg.gdb_wait))) {
+	if (cfg.gdb && vm_gdb_start(&vm, cfg.gdb, cfg.gdb_wait, &status)) {
 		api_close(&api);
 		vm_destroy(&vm);
 		cli_free_run(&cfg);
-		return ret == -EINVAL || ret == -EEXIST ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		return status;
 	}
 	/* Last: the VM is built; the threads vm_run starts inherit this filter. */
 	sandbox_enter(SANDBOX_MAIN);

@@ -1,6 +1,7 @@
 /* server.c - the gdb stub's socket and thread: accept one client, frame packets, halt and
  * resume the VM through its ops, drop a client that misbehaves. */
 #include "gdb/server.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/sandbox.h"
 
@@ -19,6 +20,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* bind, then listen; -1 with errno. A refused bind (the port is taken, the
+ * address is not this host's, the path's folder is missing or not writable)
+ * is the address the user gave; a failed listen is the host's. */
+static int listen_on(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (bind(fd, sa, len)) {
+		err_usage(-errno);
+		return -1;
+	}
+	if (listen(fd, 1)) {
+		err_host(-errno);
+		return -1;
+	}
+	return 0;
+}
+
 static int open_tcp(struct gdb_server *s, const char *hostport, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -32,12 +49,12 @@ static int open_tcp(struct gdb_server *s, const char *hostport, char *err, size_
 
 	if (!colon || (size_t)(colon - hostport) >= sizeof(host)) {
 		snprintf(err, errlen, "expected tcp:HOST:PORT");
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || port < 1 || port > 65535) {
 		snprintf(err, errlen, "port '%s': expected 1 to 65535", colon + 1);
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	memcpy(host, hostport, (size_t)(colon - hostport));
 	host[colon - hostport] = '\0';
@@ -49,13 +66,14 @@ static int open_tcp(struct gdb_server *s, const char *hostport, char *err, size_
 	if (rc) {
 		snprintf(err, errlen, "host '%s': expected a numeric address such as 127.0.0.1 "
 			 "(%s)", host, gai_strerror(rc));
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1)) {
+	    listen_on(fd, ai->ai_addr, ai->ai_addrlen)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));
+		err_host(rc);   /* after listen_on's own mark, which wins */
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -74,20 +92,21 @@ static int open_unix(struct gdb_server *s, const char *path, char *err, size_t e
 
 	if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path must be 1 to %zu bytes", sizeof(sa.sun_path) - 1);
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	if (!lstat(path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
 			snprintf(err, errlen, "%s exists and is not a socket", path);
-			return -EEXIST;
+			return err_usage(-EEXIST);
 		}
 		unlink(path);   /* a stale socket of an earlier run */
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
+	if (fd < 0 || listen_on(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		err_host(rc);   /* after listen_on's own mark, which wins */
 		if (fd >= 0)
 			close(fd);
 		return rc;
@@ -106,7 +125,7 @@ int gdb_server_open(struct gdb_server *s, const char *addr, char *err, size_t er
 	if (!strncmp(addr, "unix:", 5))
 		return open_unix(s, addr + 5, err, errlen);
 	snprintf(err, errlen, "'%s': expected tcp:HOST:PORT or unix:PATH", addr);
-	return -EINVAL;
+	return err_usage(-EINVAL);
 }
 
 /* ---- the connection ----------------------------------------------------------------------- */

@@ -54,7 +54,9 @@ struct gdb_server {
 	int frame_len;
 };
 
-/* Parse and listen. 0, or -errno with a message naming the problem in err. */
+/* Parse and listen. 0, or -errno with a message naming the problem in err
+ * and its class recorded (util/err.h): a malformed address or a refused
+ * bind is the user's, a failed socket() or listen() the host's. */
 int gdb_server_open(struct gdb_server *s, const char *addr, char *err, size_t errlen);
 /* start_stopped: the VM is held before its first instruction (--gdb-wait). */
 int gdb_server_start(struct gdb_server *s, const struct gdb_target_ops *tops,

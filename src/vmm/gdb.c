@@ -3,6 +3,7 @@
 #include "vmm/gdb.h"
 #include "gdb/server.h"
 #include "gdb/stub.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "vmm/devices.h"
 #include "vmm/vm.h"
@@ -389,7 +390,7 @@ static void gdb_free(struct vm_gdb *g)
 	free(g);
 }
 
-int vm_gdb_start(struct vm *vm, const char *addr, bool wait)
+static int gdb_start(struct vm *vm, const char *addr, bool wait)
 {
 	struct vm_gdb *g = calloc(1, sizeof(*g));
 	char err[256] = "";
@@ -435,6 +436,17 @@ int vm_gdb_start(struct vm *vm, const char *addr, bool wait)
 	log_info("gdb: waiting for a client on %s%s", addr,
 		 wait ? " (the VM starts when it continues)" : "");
 	return 0;
+}
+
+int vm_gdb_start(struct vm *vm, const char *addr, bool wait, int *exit_status)
+{
+	int ret;
+
+	err_reset();
+	ret = gdb_start(vm, addr, wait);
+	/* What gdb/server.c marked (the address's or the host's); else the host's. */
+	*exit_status = ret ? err_exit_status(ERR_HOST) : 0;
+	return ret;
 }
 
 void vm_gdb_stop(struct vm *vm, int exit_status)

@@ -8,8 +8,10 @@
  * stub then makes (vm_pause: every vCPU stops when one does). Registers are
  * read and written, and KVM_SET_GUEST_DEBUG set, on each vCPU's own thread
  * (vm_vcpus_call); guest RAM through gmem. vm_gdb_stop() (after vm_run)
- * tells the client the exit status and frees everything. 0 or -errno; a
- * bad address is the user's error, with a message naming --gdb.
+ * tells the client the exit status and frees everything. 0 or -errno,
+ * with a message naming --gdb and mvm's exit status in *exit_status: 2
+ * when the address is the user's to fix (malformed, or its bind refused:
+ * the port taken, an address not this host's), 1 for the host's failures.
  */
 #ifndef MVM_VMM_GDB_H
 #define MVM_VMM_GDB_H
@@ -18,7 +20,7 @@
 
 struct vm;
 
-int vm_gdb_start(struct vm *vm, const char *addr, bool wait);
+int vm_gdb_start(struct vm *vm, const char *addr, bool wait, int *exit_status);
 void vm_gdb_stop(struct vm *vm, int exit_status);
 
 #endif
