@@ -449,16 +449,24 @@ static int api_check_stale(const char *path)
 	struct stat st;
 	int fd, ret;
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;   /* bind() says whether its folder is there */
+		/* A file where a folder should be, a folder the user cannot
+		 * search, a loop of links: the path the user gave. */
+		log_err("--api-sock %s: %s", path, strerror(errno));
+		return err_usage(-errno);
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		log_err("--api-sock %s: the file exists and is not a socket; remove it or pick "
 			"another path", path);
 		return err_usage(-EEXIST);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		log_err("--api-sock %s: socket: %s", path, strerror(errno));
+		return err_host(-errno);
+	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
@@ -541,14 +549,15 @@ int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm)
 	 * path someone else could swap (a chmod by path after bind follows
 	 * whatever is there by then). */
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0 || fchmod(s->listen_fd, 0600) < 0 ||
-	    bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		/* A directory that is missing, read-only or not the user's to
-		 * write is the path the user gave; anything else is the host's. */
-		if (ret == -ENOENT || ret == -ENOTDIR || ret == -EACCES || ret == -EROFS ||
-		    ret == -EADDRINUSE)
-			err_usage(ret);
+	if (s->listen_fd < 0 || fchmod(s->listen_fd, 0600) < 0) {
+		ret = err_host(-errno);
+		log_err("--api-sock %s: %s", path, strerror(-ret));
+		goto fail;
+	}
+	if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* A refused bind is the path the user gave: its folder missing,
+		 * read-only or not theirs to write, a file taken meanwhile. */
+		ret = err_usage(-errno);
 		log_err("--api-sock %s: %s", path, strerror(-ret));
 		goto fail;
 	}

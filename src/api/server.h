@@ -115,7 +115,10 @@ struct api_server {
 	ino_t sock_ino;            /* PATH only while it is still this file */
 };
 
-/* 0 or -errno (logged, naming PATH). */
+/* 0 or -errno (logged, naming PATH), its class recorded (util/err.h): a
+ * path the user must fix (too long, not a socket, served by another
+ * process, a lookup or bind refused) is the user's; socket() and the
+ * rest the host's. */
 int api_server_open(struct api_server *s, const char *path, struct api_vmm *vmm);
 int api_server_start(struct api_server *s);
 /* Safe on a zeroed, failed or never-started server; idempotent. */
