@@ -1,6 +1,7 @@
 /* stream.c - the migration stream's header and records: encode, decode, check (stream.h). */
 #include "snap/stream.h"
 #include "snap/format.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -187,7 +188,9 @@ static int rd(snap_stream_read_fn read, void *rctx, struct snap_stream_sink *s, 
 		else
 			snprintf(err, errlen, "reading the migration stream after %llu bytes: %s",
 				 (unsigned long long)s->bytes, strerror(-ret));
-		return ret;
+		/* The transport's (the peer closed early, a timeout), not the
+		 * stream's content: the host's. */
+		return err_host(ret);
 	}
 	s->bytes += len;
 	return 0;
@@ -205,7 +208,7 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 	if ((ret = rd(read, rctx, s, h, SNAP_STREAM_HDR_SIZE, err, errlen)))
 		return ret;
 	if ((ret = snap_stream_check_header(h, err, errlen)))
-		return ret;
+		return err_usage(ret);
 	for (;;) {
 		uint64_t at = s->bytes;
 		uint8_t *buf = NULL;
@@ -264,7 +267,7 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 		if (!(buf = malloc(r.len + 1))) {
 			snprintf(err, errlen, "out of memory for a %u-byte %s record", r.len,
 				 snap_rec_name(r.type));
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		}
 		if ((ret = rd(read, rctx, s, buf, r.len, err, errlen))) {
 			free(buf);
@@ -296,6 +299,6 @@ bad_at:
 			snprintf(err + n, errlen > n ? errlen - n : 0, " (record at byte %llu)",
 				 (unsigned long long)at);
 		}
-		return ret;
+		return err_usage(ret);   /* the stream broke a rule: its content's */
 	}
 }

@@ -125,8 +125,9 @@ bool snap_stream_is_zero(const void *p, size_t len);
  *   sync():   a SYNC's number, to be answered (NULL: SYNC is read and passed)
  * snap_stream_receive() returns 0 after END, having seen the header, one
  * CONFIG, any RAM/ZERO runs and SYNCs, one STATE, in that order; otherwise -EINVAL
- * (the stream broke a rule, err says which, at which byte), a read's
- * error (err: "the stream ended after N bytes"), or a sink's error. */
+ * (the stream broke a rule, err says which, at which byte: marked the
+ * input's, util/err.h), a read's error (err: "the stream ended after N
+ * bytes"; marked the host's: the transport), or a sink's error. */
 struct snap_stream_sink {
 	void *ctx;
 	uint64_t max_pages;

@@ -4,6 +4,7 @@
 #include "core/vcpu.h"
 #include "snap/stream.h"
 #include "util/bench_probe.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/sandbox.h"
 #include "virtio/blk.h"
@@ -91,38 +92,38 @@ static int uri_split(const char *uri, bool *is_unix, char *host, size_t hlen, ch
 		     size_t plen, char *err, size_t errlen)
 {
 	if (!uri || strlen(uri) >= VM_MIGRATE_URI_MAX)
-		return mfail(err, errlen, -EINVAL, "migration URI missing or too long");
+		return mfail(err, errlen, err_usage(-EINVAL), "migration URI missing or too long");
 	if (!strncmp(uri, "unix:", 5)) {
 		*is_unix = true;
 		if (!uri[5] || strlen(uri + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			return mfail(err, errlen, -EINVAL, "%s: the socket path is empty or too long",
+			return mfail(err, errlen, err_usage(-EINVAL), "%s: the socket path is empty or too long",
 				     uri);
 		snprintf(host, hlen, "%s", uri + 5);
 		return 0;
 	}
 	*is_unix = false;
 	if (strncmp(uri, "tcp:", 4))
-		return mfail(err, errlen, -EINVAL, "%s: expected tcp:HOST:PORT or unix:PATH", uri);
+		return mfail(err, errlen, err_usage(-EINVAL), "%s: expected tcp:HOST:PORT or unix:PATH", uri);
 	const char *h = uri + 4, *colon = strrchr(h, ':');
 	size_t n;
 
 	if (!colon || colon == h || !colon[1])
-		return mfail(err, errlen, -EINVAL, "%s: expected tcp:HOST:PORT", uri);
+		return mfail(err, errlen, err_usage(-EINVAL), "%s: expected tcp:HOST:PORT", uri);
 	n = (size_t)(colon - h);
 	if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
 		h++;
 		n -= 2;
 	}
 	if (n >= hlen || strlen(colon + 1) >= plen)
-		return mfail(err, errlen, -EINVAL, "%s: host or port too long", uri);
+		return mfail(err, errlen, err_usage(-EINVAL), "%s: host or port too long", uri);
 	memcpy(host, h, n);
 	host[n] = 0;
 	snprintf(port, plen, "%s", colon + 1);
 	for (const char *c = port; *c; c++)
 		if (*c < '0' || *c > '9')
-			return mfail(err, errlen, -EINVAL, "%s: port '%s' is not a number", uri, port);
+			return mfail(err, errlen, err_usage(-EINVAL), "%s: port '%s' is not a number", uri, port);
 	if (atoi(port) < 1 || atoi(port) > 65535)
-		return mfail(err, errlen, -EINVAL, "%s: port %s out of range", uri, port);
+		return mfail(err, errlen, err_usage(-EINVAL), "%s: port %s out of range", uri, port);
 	return 0;
 }
 
@@ -134,7 +135,25 @@ int vm_migrate_uri_check(const char *uri, char *err, size_t errlen)
 	return uri_split(uri, &is_unix, host, sizeof(host), port, sizeof(port), err, errlen);
 }
 
-/* Connect (listen=false) or listen (true) on uri. The fd or -errno with err. */
+/* bind, then listen; -1 with errno. A refused bind (the port is taken, the
+ * address is not this host's, the socket's folder is missing) is the URI the
+ * user gave; a failed listen the host's. */
+static int bind_listen(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (bind(fd, sa, len)) {
+		err_usage(-errno);
+		return -1;
+	}
+	if (listen(fd, 1)) {
+		err_host(-errno);
+		return -1;
+	}
+	return 0;
+}
+
+/* Connect (listen=false) or listen (true) on uri. The fd or -errno with err;
+ * for a listener, the class recorded (util/err.h): a malformed URI or a
+ * refused bind the user's, the rest the host's. */
 static int uri_socket(const char *uri, bool listen_on, char *err, size_t errlen)
 {
 	char host[VM_MIGRATE_URI_MAX], port[16];
@@ -149,8 +168,8 @@ static int uri_socket(const char *uri, bool listen_on, char *err, size_t errlen)
 		memcpy(sa.sun_path, host, strnlen(host, sizeof(sa.sun_path) - 1));
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
-			return mfail(err, errlen, -errno, "socket: %s", strerror(errno));
-		if (listen_on ? bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)
+			return mfail(err, errlen, err_host(-errno), "socket: %s", strerror(errno));
+		if (listen_on ? bind_listen(fd, (struct sockaddr *)&sa, sizeof(sa))
 			      : connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 			ret = -errno;
 			close(fd);
@@ -162,9 +181,12 @@ static int uri_socket(const char *uri, bool listen_on, char *err, size_t errlen)
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = listen_on ? AI_PASSIVE : 0 }, *res, *ai;
 	int gai = getaddrinfo(host, port, &hints, &res);
+	/* Whether the last address's bind was refused: its class is recorded
+	 * after the loop (the first recorded would win). */
+	bool refused = false;
 
 	if (gai)
-		return mfail(err, errlen, -EINVAL, "%s: %s", uri, gai_strerror(gai));
+		return mfail(err, errlen, err_usage(-EINVAL), "%s: %s", uri, gai_strerror(gai));
 	ret = -ENOENT;
 	fd = -1;
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -173,21 +195,31 @@ static int uri_socket(const char *uri, bool listen_on, char *err, size_t errlen)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0) {
 			ret = -errno;
+			refused = false;
 			continue;
 		}
-		if (listen_on)
+		if (!listen_on) {
+			if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+				break;
+		} else {
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (!(listen_on ? bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1)
-				: connect(fd, ai->ai_addr, ai->ai_addrlen)))
-			break;
+			refused = bind(fd, ai->ai_addr, ai->ai_addrlen) != 0;
+			if (!refused && !listen(fd, 1))
+				break;
+		}
 		ret = -errno;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
+	if (fd < 0) {
+		if (listen_on && refused)
+			err_usage(ret);
+		else if (listen_on)
+			err_host(ret);
 		return mfail(err, errlen, ret, "%s %s: %s", listen_on ? "listening on" :
 			     "connecting to", uri, strerror(-ret));
+	}
 	return fd;
 }
 
@@ -1372,17 +1404,21 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 	char perr[500];
 	int ret;
 
+	/* A configuration that does not parse, or does not match the flags,
+	 * is the input's (a failure inside that is the host's, out of memory
+	 * say, is marked there, and the first mark wins). */
 	if ((ret = in->parse(in->parse_ctx, json, len, in->cfg, perr, sizeof(perr))))
-		return mfail(err, errlen, ret, "%s", perr);
+		return mfail(err, errlen, err_usage(ret), "%s", perr);
 	if (ram_size != in->cfg->mem_size)
-		return mfail(err, errlen, -EINVAL, "the stream's RAM size (%llu MiB) is not its "
+		return mfail(err, errlen, err_usage(-EINVAL), "the stream's RAM size (%llu MiB) is not its "
 			     "configuration's (%llu MiB)", (unsigned long long)(ram_size >> 20),
 			     (unsigned long long)(in->cfg->mem_size >> 20));
 	if ((ret = gmem_init(&in->ram, ram_size)))
-		return mfail(err, errlen, ret, "%llu MiB: cannot map guest RAM: %s",
+		return mfail(err, errlen, err_host(ret), "%llu MiB: cannot map guest RAM: %s",
 			     (unsigned long long)(ram_size >> 20), strerror(-ret));
 	if (!(in->written = calloc(gmem_dirty_words(&in->ram), sizeof(uint64_t))))
-		return mfail(err, errlen, -ENOMEM, "out of memory for the received-pages bitmap");
+		return mfail(err, errlen, err_host(-ENOMEM), "out of memory for the received-pages "
+			     "bitmap");
 	/* The whole VM now, while the pages come: only its state waits for the
 	 * end, so building it is not part of the downtime. Disks are opened
 	 * without their locks (the source holds them until the hand-over). */
@@ -1400,7 +1436,11 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 	 * only need letting go (creating each and loading its filter took the
 	 * test host 4-8 ms after GO). */
 	if ((ret = vm_vcpus_start_held(in->vm)))
-		return mfail(err, errlen, ret, "starting the vCPU threads: %s", strerror(-ret));
+		return mfail(err, errlen, err_host(ret), "starting the vCPU threads: %s",
+			     strerror(-ret));
+	/* What the build and the threads recorded on the way to success is
+	 * spent: a failure of the stream from here on records its own. */
+	err_reset();
 	return 0;
 }
 
@@ -1442,7 +1482,7 @@ static int in_sync(void *ctx, uint64_t seq, char *err, size_t errlen)
 
 	if (ret)
 		snprintf(err, errlen, "answering the source's SYNC: %s", strerror(-ret));
-	return ret;
+	return ret ? err_host(ret) : 0;   /* the connection's, not the stream's content */
 }
 
 static int in_fail(int fd, int ret, const char *msg, size_t cap)
@@ -1466,7 +1506,7 @@ static int accept_one(const char *uri, char *err, size_t errlen)
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		fd = mfail(err, errlen, -errno, "accept on %s: %s", uri, strerror(errno));
+		fd = mfail(err, errlen, err_host(-errno), "accept on %s: %s", uri, strerror(errno));
 	else
 		set_nodelay(fd);
 	close(lfd);
@@ -1497,9 +1537,15 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 	 * sandbox_enter's to report. */
 	sandbox_prepare(SANDBOX_MAIN);
 	sandbox_prepare(SANDBOX_VCPU);
+	/* Each failure below records its class where it happens (util/err.h):
+	 * the user's (2) for a malformed URI, a refused bind, a stream that
+	 * does not fit this destination's flags or breaks the format; the
+	 * host's (1) for the transport (the peer closing early, a timeout), no
+	 * memory, a refused socket() or listen(). Unmarked: the stream's. */
+	err_reset();
 	fd = accept_one(uri, err, sizeof(err));
 	if (fd < 0) {
-		*exit_status = fd == -EADDRINUSE || fd == -EINVAL ? MVM_EXIT_USAGE : MVM_EXIT_HOST;
+		*exit_status = err_exit_status(ERR_HOST);
 		log_err("--incoming %s: %s", uri, err);
 		return fd;
 	}
@@ -1510,14 +1556,14 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 	in.sink = &sink;
 	rd.fd = fd;
 	if (!(rd.buf = malloc(IN_BUF_CAP))) {
-		ret = -ENOMEM;
+		ret = err_host(-ENOMEM);
 		snprintf(err, sizeof(err), "out of memory for the stream's receive buffer");
 		goto fail;
 	}
 	t0 = now_ns();
 	ret = snap_stream_receive(read_buffered, &rd, &sink, err, sizeof(err));
 	if (!ret && rd.pos != rd.len) {
-		ret = -EPROTO;
+		ret = err_usage(-EPROTO);
 		snprintf(err, sizeof(err), "migration stream: %zu bytes after END before the "
 			 "destination was ready (not an mvm source?)", rd.len - rd.pos);
 	}
@@ -1584,7 +1630,7 @@ int vm_migrate_incoming(struct vm *vm, struct vm_config *cfg, const char *uri,
 	return 0;
 
 fail:
-	*exit_status = ret == -ENOMEM || ret == -ETIMEDOUT ? MVM_EXIT_HOST : MVM_EXIT_USAGE;
+	*exit_status = err_exit_status(ERR_USAGE);
 fail_status:
 	log_err("--incoming %s: %s", uri, err);
 	in_fail(fd, ret, err, sizeof(err));

@@ -40,8 +40,12 @@
  * caller's parse() turns the configuration into cfg, or checks it against
  * the destination's own: vmm/config_match.h) and does its half of
  * the hand-over; then the caller runs the VM. On failure it sends ERROR
- * when it can, leaves nothing behind, and gives the exit status (2: the
- * stream or its configuration is unusable; 1: the host failed).
+ * when it can, leaves nothing behind, and gives the exit status from the
+ * class its failure recorded (util/err.h): 2 for a malformed --incoming
+ * URI, a refused bind (the port taken, an address not this host's), a
+ * stream or configuration that does not fit this destination; 1 for the
+ * host or the transport (socket() or listen() refused, the source closing
+ * the stream early, a timeout, no memory).
  */
 #ifndef MVM_VMM_MIGRATE_H
 #define MVM_VMM_MIGRATE_H
