@@ -1,5 +1,6 @@
 /* cgroup.c - the jail's cgroup v2 leaf /sys/fs/cgroup/mvm/ID: controllers, limits, removal. */
 #include "jail/jail_priv.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,24 +71,25 @@ int jail_cgroup_check(struct jail_ctx *ctx, char *err, size_t errlen)
 	if (!ctx->opts->nr_cgroups)
 		return 0;
 	if (statfs(CG_ROOT, &sfs) < 0 || sfs.f_type != CGROUP2_MAGIC_)
-		return jail_fail(err, errlen, -ENOTSUP, "--cgroup: no cgroup v2 at " CG_ROOT " (mount it: "
-			    "mount -t cgroup2 none " CG_ROOT ")");
+		return jail_fail(err, errlen, err_host(-ENOTSUP), "--cgroup: no cgroup v2 at " CG_ROOT
+				 " (mount it: mount -t cgroup2 none " CG_ROOT ")");
 	if (read_file(CG_ROOT "/cgroup.controllers", avail, sizeof(avail)))
-		return jail_fail(err, errlen, -ENOTSUP, "--cgroup: cannot read " CG_ROOT
+		return jail_fail(err, errlen, err_host(-ENOTSUP), "--cgroup: cannot read " CG_ROOT
 			    "/cgroup.controllers: %s", strerror(errno));
 	for (int i = 0; i < ctx->opts->nr_cgroups; i++) {
 		const char *file = ctx->opts->cgroups[i].file;
 		size_t clen = (size_t)(strchr(file, '.') - file);
 
 		if (!has_word(avail, file, clen))
-			return jail_fail(err, errlen, -ENOTSUP, "--cgroup %s: the %.*s controller is not "
+			return jail_fail(err, errlen, err_host(-ENOTSUP), "--cgroup %s: the %.*s controller is not "
 				    "available (" CG_ROOT "/cgroup.controllers: %s)", file,
 				    (int)clen, file, avail);
 	}
 	snprintf(ctx->cgroup, sizeof(ctx->cgroup), CG_PARENT "/%s", ctx->opts->id);
 	if (access(ctx->cgroup, F_OK) == 0)
-		return jail_fail(err, errlen, -EEXIST, "cgroup %s exists: another jail with --id %s runs, "
-			    "or one left it (rmdir it)", ctx->cgroup, ctx->opts->id);
+		return jail_fail(err, errlen, err_usage(-EEXIST), "cgroup %s exists: another jail "
+				 "with --id %s runs, or one left it (rmdir it)", ctx->cgroup,
+				 ctx->opts->id);
 	return 0;
 }
 
@@ -130,7 +132,8 @@ int jail_cgroup_create(struct jail_ctx *ctx, char *err, size_t errlen)
 
 		snprintf(path, sizeof(path), "%s/%s", ctx->cgroup, s->file);
 		if ((ret = write_file(path, s->value)))
-			return jail_fail(err, errlen, -EINVAL, "--cgroup %s=%s: %s", s->file, s->value,
+			return jail_fail(err, errlen, err_usage(-EINVAL), "--cgroup %s=%s: %s", s->file,
+					 s->value,
 				    ret == -ENOENT ? "no such file in the cgroup" : strerror(-ret));
 	}
 	return 0;

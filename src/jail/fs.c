@@ -1,5 +1,6 @@
 /* fs.c - the jail's tree on the host: checks, creation (links, device nodes), removal. */
 #include "jail/jail_priv.h"
+#include "util/err.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,11 +31,12 @@ static int check_dev(const char *path, dev_t *rdev, char *err, size_t errlen)
 {
 	struct stat st;
 
+	/* The host's devices, not anything the user named. */
 	if (stat(path, &st) < 0)
-		return jail_fail(err, errlen, -ENODEV, "%s: %s (the jail makes its own node from it)",
-			    path, strerror(errno));
+		return jail_fail(err, errlen, err_host(-ENODEV), "%s: %s (the jail makes its own "
+				 "node from it)", path, strerror(errno));
 	if (!S_ISCHR(st.st_mode))
-		return jail_fail(err, errlen, -ENODEV, "%s: not a character device", path);
+		return jail_fail(err, errlen, err_host(-ENODEV), "%s: not a character device", path);
 	*rdev = st.st_rdev;
 	return 0;
 }
@@ -62,21 +64,25 @@ static int check_file(const struct jail_ctx *ctx, const struct jail_file *f, cha
 	if (stat(f->host, &st) < 0) {
 		if (errno == ENOENT && f->kind == JAIL_FILE_OUT)
 			return 0;  /* created, owned by the uid */
-		return jail_fail(err, errlen, -EINVAL, "%s %s: %s", f->what, f->host, strerror(errno));
+		return jail_fail(err, errlen, err_usage(-EINVAL), "%s %s: %s", f->what, f->host,
+				 strerror(errno));
 	}
 	if (f->kind == JAIL_FILE_OUT ? !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))
 	    : !(S_ISREG(st.st_mode) || (f->kind == JAIL_FILE_RW && S_ISBLK(st.st_mode)) ||
 		(f->kind == JAIL_FILE_IN && S_ISBLK(st.st_mode))))
-		return jail_fail(err, errlen, -EINVAL, "%s %s: not a regular file", f->what, f->host);
+		return jail_fail(err, errlen, err_usage(-EINVAL), "%s %s: not a regular file", f->what,
+				 f->host);
 	if (f->kind != JAIL_FILE_CONFIG &&
 	    !jail_mode_allows(st.st_mode, st.st_uid, st.st_gid, uid, gid, write))
-		return jail_fail(err, errlen, -EACCES, "%s %s: uid %u gid %u cannot have it %s (owner "
+		return jail_fail(err, errlen, err_usage(-EACCES), "%s %s: uid %u gid %u cannot have it %s (owner "
 			    "%u:%u, mode %03o): mvm jail links the file, it does not change its owner",
 			    f->what, f->host, (unsigned)uid, (unsigned)gid, kind_name(f->kind),
 			    (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)(st.st_mode & 0777));
 	return 0;
 }
 
+/* Every refusal here is the user's (--chroot-base, --id, the files, --netns) but a device
+ * the host lacks (check_dev). */
 int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 {
 	const char *base = ctx->opts->chroot_base;
@@ -86,18 +92,21 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 	int ret;
 
 	if (stat(base, &st) < 0)
-		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
+		return jail_fail(err, errlen, err_usage(-EINVAL), "--chroot-base %s: %s", base,
+				 strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: not a directory", base);
+		return jail_fail(err, errlen, err_usage(-EINVAL), "--chroot-base %s: not a directory", base);
 	if (statvfs(base, &vfs) == 0 && (vfs.f_flag & ST_NODEV))
-		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: its file system is mounted nodev, "
-			    "so /dev/kvm made in the jail could not be opened", base);
+		return jail_fail(err, errlen, err_usage(-EINVAL), "--chroot-base %s: its file system "
+				 "is mounted nodev, so /dev/kvm made in the jail could not be opened",
+				 base);
 	/* Absolute and free of links: the child compares it with mount points. */
 	if (!realpath(base, abs))
-		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: %s", base, strerror(errno));
+		return jail_fail(err, errlen, err_usage(-EINVAL), "--chroot-base %s: %s", base,
+				 strerror(errno));
 	if (snprintf(ctx->id_dir, sizeof(ctx->id_dir), "%s/mvm/%s", strcmp(abs, "/") ? abs : "",
 		     ctx->opts->id) >= (int)sizeof(ctx->id_dir) - 6)
-		return jail_fail(err, errlen, -EINVAL, "--chroot-base %s: path too long", base);
+		return jail_fail(err, errlen, err_usage(-EINVAL), "--chroot-base %s: path too long", base);
 	snprintf(ctx->root, sizeof(ctx->root), "%s/root", ctx->id_dir);
 	/* DIR/mvm and DIR/mvm/ID are used when they exist: never through a link. */
 	for (int i = 0; i < 2; i++) {
@@ -108,7 +117,7 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 		else
 			snprintf(p, sizeof(p), "%s/mvm", base);
 		if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
-			return jail_fail(err, errlen, -EEXIST, "%s exists and is not a directory (a symbolic "
+			return jail_fail(err, errlen, err_usage(-EEXIST), "%s exists and is not a directory (a symbolic "
 				    "link?): remove it", p);
 	}
 	if (lstat(ctx->root, &st) == 0) {
@@ -117,7 +126,7 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 		bool empty = true;
 
 		if (!S_ISDIR(st.st_mode))
-			return jail_fail(err, errlen, -EEXIST, "jail root %s exists and is not a directory "
+			return jail_fail(err, errlen, err_usage(-EEXIST), "jail root %s exists and is not a directory "
 				    "(a symbolic link?): remove it", ctx->root);
 		d = opendir(ctx->root);
 		while (d && (e = readdir(d))) {
@@ -127,9 +136,9 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 		if (d)
 			closedir(d);
 		if (!empty)
-			return jail_fail(err, errlen, -EEXIST, "jail root %s exists and is not empty: another "
-				    "jail with --id %s runs, or one left it (remove %s)", ctx->root,
-				    ctx->opts->id, ctx->id_dir);
+			return jail_fail(err, errlen, err_usage(-EEXIST), "jail root %s exists and is "
+					 "not empty: another jail with --id %s runs, or one left it "
+					 "(remove %s)", ctx->root, ctx->opts->id, ctx->id_dir);
 	}
 	for (int i = 0; i < ctx->plan->nr_files; i++) {
 		if ((ret = check_file(ctx, &ctx->plan->files[i], err, errlen)))
@@ -144,10 +153,10 @@ int jail_fs_check(struct jail_ctx *ctx, char *err, size_t errlen)
 
 		ctx->netns_fd = open(ctx->opts->netns, O_RDONLY | O_CLOEXEC);
 		if (ctx->netns_fd < 0)
-			return jail_fail(err, errlen, -EINVAL, "--netns %s: %s", ctx->opts->netns,
+			return jail_fail(err, errlen, err_usage(-EINVAL), "--netns %s: %s", ctx->opts->netns,
 				    strerror(errno));
 		if (fstatfs(ctx->netns_fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC_)
-			return jail_fail(err, errlen, -EINVAL, "--netns %s: not a namespace file (expected "
+			return jail_fail(err, errlen, err_usage(-EINVAL), "--netns %s: not a namespace file (expected "
 				    "e.g. /var/run/netns/NAME or /proc/PID/ns/net)", ctx->opts->netns);
 	}
 	return 0;

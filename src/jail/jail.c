@@ -1,5 +1,6 @@
 /* jail.c - `mvm jail`: checks, the jail's tree and cgroup, the jailed child, cleanup. */
 #include "jail/jail_priv.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "util/upath.h"
 
@@ -38,15 +39,20 @@ static int read_config(const char *path, char **out, char *err, size_t errlen)
 	ret = upath_open(path, O_RDONLY, UPATH_REG, "--config-file", &uf, uerr, sizeof(uerr));
 	if (ret) {
 		snprintf(err, errlen, "--config-file %s: %s", path, uerr);
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	if (uf.size > JAIL_CONFIG_MAX) {
 		close(uf.fd);
 		snprintf(err, errlen, "--config-file %s: larger than %d bytes", path, JAIL_CONFIG_MAX);
-		return -EINVAL;
+		return err_usage(-EINVAL);
 	}
 	buf = malloc(uf.size + 1);
-	while (buf && off < uf.size) {
+	if (!buf) {
+		close(uf.fd);
+		snprintf(err, errlen, "--config-file %s: out of memory", path);
+		return err_host(-ENOMEM);
+	}
+	while (off < uf.size) {
 		ssize_t n = read(uf.fd, buf + off, uf.size - off);
 
 		if (n <= 0)
@@ -54,10 +60,10 @@ static int read_config(const char *path, char **out, char *err, size_t errlen)
 		off += (size_t)n;
 	}
 	close(uf.fd);
-	if (!buf || off != uf.size) {
+	if (off != uf.size) {
 		free(buf);
 		snprintf(err, errlen, "--config-file %s: cannot read it", path);
-		return -EIO;
+		return err_usage(-EIO);
 	}
 	buf[off] = 0;
 	*out = buf;
@@ -85,8 +91,10 @@ static char **jail_env(const struct jail_ctx *ctx)
 	return env;
 }
 
-/* Plan and check everything without creating anything. 0 or -errno with err: -ENOTSUP,
- * -ENODEV, -E2BIG and -ENOMEM are the host's, the rest the user's. */
+/* Plan and check everything without creating anything. 0 or -errno with err, its class
+ * recorded where it failed (util/err.h): the host's for what the host lacks (cgroup v2, a
+ * device node, memory, room for mvm's libraries); unmarked, the user's (it reads their
+ * flags and files). */
 static int jail_prepare(struct jail_ctx *ctx, char *err, size_t errlen)
 {
 	struct jail_plan *plan = ctx->plan;
@@ -113,7 +121,7 @@ static int jail_prepare(struct jail_ctx *ctx, char *err, size_t errlen)
 	if ((ret = jail_plan_run(plan, ctx->opts->run_argc, ctx->opts->run_argv, err, errlen)))
 		return ret;
 	if (plan->config >= 0) {
-		char *text;
+		char *text = NULL;
 
 		if ((ret = read_config(plan->files[plan->config].host, &text, err, errlen)))
 			return ret;
@@ -287,17 +295,20 @@ int jail_main(int argc, char **argv)
 			"cgroups, then drops to --uid %u)", (unsigned)opts.uid);
 		return MVM_JAIL_EXIT_USAGE;
 	}
+	err_reset();
 	ret = jail_prepare(&ctx, err, sizeof(err));
 	if (ret) {
 		log_err("jail %s: %s", opts.id, err);
-		status = ret == -ENOTSUP || ret == -ENODEV || ret == -E2BIG || ret == -ENOMEM
-			 ? MVM_JAIL_EXIT_HOST : MVM_JAIL_EXIT_USAGE;
+		status = err_exit_status(ERR_USAGE);
 		goto out_free;
 	}
+	/* Making the tree and the cgroup is the host's work; a --cgroup value the kernel
+	 * refuses is marked the user's (cgroup.c). */
+	err_reset();
 	if ((ret = jail_fs_create(&ctx, err, sizeof(err))) ||
 	    (ret = jail_cgroup_create(&ctx, err, sizeof(err)))) {
 		log_err("jail %s: %s", opts.id, err);
-		status = ret == -EINVAL ? MVM_JAIL_EXIT_USAGE : MVM_JAIL_EXIT_HOST;
+		status = err_exit_status(ERR_HOST);
 		goto out_clean;
 	}
 	if (opts.daemonize && (ret = daemonize(&ready_fd))) {

@@ -104,11 +104,13 @@ void jail_plan_free(struct jail_plan *plan);
 
 /* Rewrite the mvm run words: each path flag (--kernel, --initrd, --disk, --config-file,
  * --api-sock, --metrics) gets its file a jail name and its argument the jail path. Flags this
- * jailer does not know (or cannot jail: --restore, --incoming) are refused with err. */
+ * jailer does not know (or cannot jail: --restore, --incoming) are refused with err: -EINVAL,
+ * marked the user's (util/err.h); -ENOMEM, marked the host's. */
 int jail_plan_run(struct jail_plan *plan, int argc, char **argv, char *err, size_t errlen);
 
 /* The config file's JSON: its kernel, initrd, drives, logger and metrics paths join the plan
- * and *out (malloc'd) is the same JSON with the jail paths. -EINVAL with err naming the field. */
+ * and *out (malloc'd) is the same JSON with the jail paths. -EINVAL with err naming the field
+ * (the user's), or -ENOMEM (the host's). */
 int jail_plan_config(struct jail_plan *plan, const char *json, char **out, char *err,
 		     size_t errlen);
 

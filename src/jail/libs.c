@@ -1,5 +1,6 @@
 /* libs.c - the shared libraries mvm runs with, which the jail must hold: the loader's own list. */
 #include "jail/jail_priv.h"
+#include "util/err.h"
 #include "util/slirp_lib.h"
 
 #include <errno.h>
@@ -19,9 +20,9 @@ static int add_lib(struct jail_ctx *ctx, const char *path)
 			return 0;
 	}
 	if (ctx->nr_libs == JAIL_MAX_LIBS)
-		return -E2BIG;
+		return err_host(-E2BIG);
 	ctx->libs[ctx->nr_libs] = strdup(path);
-	return ctx->libs[ctx->nr_libs] ? (ctx->nr_libs++, 0) : -ENOMEM;
+	return ctx->libs[ctx->nr_libs] ? (ctx->nr_libs++, 0) : err_host(-ENOMEM);
 }
 
 static int lib_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -65,13 +66,13 @@ int jail_libs_collect(struct jail_ctx *ctx, char *err, size_t errlen)
 	(void)slirp_lib_load(NULL, 0);
 
 	if ((interp && add_lib(ctx, interp)) || dl_iterate_phdr(lib_cb, ctx))
-		return jail_fail(err, errlen, -E2BIG, "mvm uses more than %d shared libraries",
-			    JAIL_MAX_LIBS);
+		return jail_fail(err, errlen, err_host(-E2BIG), "mvm uses more than %d shared "
+				 "libraries", JAIL_MAX_LIBS);
 	for (int i = 0; i < ctx->nr_libs; i++)
 		len += strlen(ctx->libs[i]) + 1;
 	ctx->ld_path = calloc(1, len);
 	if (!ctx->ld_path)
-		return -ENOMEM;
+		return jail_fail(err, errlen, err_host(-ENOMEM), "out of memory");
 	for (int i = 0; i < ctx->nr_libs; i++) {
 		const char *slash = strrchr(ctx->libs[i], '/');
 		size_t dlen = slash == ctx->libs[i] ? 1 : (size_t)(slash - ctx->libs[i]);

@@ -1,5 +1,6 @@
 /* plan.c - which host file goes where in the jail; mvm run's words and config file rewritten. */
 #include "jail/jail.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -12,6 +13,7 @@
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A refusal of the user's words or config file: -EINVAL, the user's (util/err.h). */
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -19,7 +21,14 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	return err_usage(-EINVAL);
+}
+
+/* No memory: -ENOMEM, the host's. */
+static int oom(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "out of memory");
+	return err_host(-ENOMEM);
 }
 
 void jail_plan_init(struct jail_plan *plan, const char *const *reserved)
@@ -97,7 +106,7 @@ static int plan_add(struct jail_plan *plan, const char *host, enum jail_file_kin
 	snprintf(f->what, sizeof(f->what), "%s", flag);
 	f->host = strdup(host);
 	if (!f->host)
-		return fail(err, errlen, "out of memory");
+		return oom(err, errlen);
 	f->kind = kind;
 	return plan->nr_files++;
 }
@@ -148,15 +157,15 @@ static char *jail_path(const struct jail_plan *plan, int idx, const char *rest)
 	return s;
 }
 
-/* The jail form of one flag's value; NULL with err on refusal. */
-static char *rewrite_value(struct jail_plan *plan, const struct run_flag *f, const char *val,
-			   char *err, size_t errlen)
+/* The jail form of one flag's value into *out: 0, or -EINVAL (refused) or -ENOMEM with err. */
+static int rewrite_value(struct jail_plan *plan, const struct run_flag *f, const char *val,
+			 char **out, char *err, size_t errlen)
 {
 	static const enum jail_file_kind kinds[] = {
 		[ARG_IN] = JAIL_FILE_IN, [ARG_OUT] = JAIL_FILE_OUT, [ARG_SOCK] = JAIL_FILE_SOCK,
 		[ARG_CONFIG] = JAIL_FILE_CONFIG,
 	};
-	char flag[32], *path, *out;
+	char flag[32], *path;
 	const char *comma;
 	int idx;
 
@@ -167,37 +176,40 @@ static char *rewrite_value(struct jail_plan *plan, const struct run_flag *f, con
 			plan->needs_tun = true;
 		/* fall through */
 	case ARG_PLAIN:
-		return strdup(val);
+		*out = strdup(val);
+		break;
 	case ARG_DISK:
 		comma = strchr(val, ',');
 		path = strndup(val, comma ? (size_t)(comma - val) : strlen(val));
 		if (!path)
-			return NULL;
+			return oom(err, errlen);
 		idx = plan_add(plan, path, disk_read_only(comma) ? JAIL_FILE_IN : JAIL_FILE_RW,
 			       flag, err, errlen);
 		free(path);
-		return idx < 0 ? NULL : jail_path(plan, idx, comma);
+		if (idx < 0)
+			return idx;
+		*out = jail_path(plan, idx, comma);
+		break;
 	case ARG_CONFIG:
-		if (plan->config >= 0) {
-			fail(err, errlen, "--config-file given twice");
-			return NULL;
-		}
+		if (plan->config >= 0)
+			return fail(err, errlen, "--config-file given twice");
 		/* fall through */
 	case ARG_IN:
 	case ARG_OUT:
 	case ARG_SOCK:
 		idx = plan_add(plan, val, kinds[f->arg], flag, err, errlen);
 		if (idx < 0)
-			return NULL;
+			return idx;
 		if (f->arg == ARG_CONFIG)
 			plan->config = idx;
-		out = jail_path(plan, idx, NULL);
-		return out;
+		*out = jail_path(plan, idx, NULL);
+		break;
 	default:
-		fail(err, errlen, "--%s cannot be jailed yet (mvm jail links only the files of "
-		     "--kernel, --initrd, --disk, --config-file, --metrics and --api-sock)", f->name);
-		return NULL;
+		return fail(err, errlen, "--%s cannot be jailed yet (mvm jail links only the files "
+			    "of --kernel, --initrd, --disk, --config-file, --metrics and --api-sock)",
+			    f->name);
 	}
+	return *out ? 0 : oom(err, errlen);
 }
 
 int jail_plan_run(struct jail_plan *plan, int argc, char **argv, char *err, size_t errlen)
@@ -206,7 +218,7 @@ int jail_plan_run(struct jail_plan *plan, int argc, char **argv, char *err, size
 
 	plan->argv = calloc((size_t)argc + 3, sizeof(char *));
 	if (!plan->argv)
-		return fail(err, errlen, "out of memory");
+		return oom(err, errlen);
 	plan->argv[n++] = strdup("mvm");
 	plan->argv[n++] = strdup("run");
 	plan->argc = n;
@@ -214,7 +226,8 @@ int jail_plan_run(struct jail_plan *plan, int argc, char **argv, char *err, size
 		const char *arg = argv[i], *eq, *val = NULL;
 		const struct run_flag *f = NULL;
 		size_t len;
-		char *nv, *word;
+		char *nv = NULL, *word;
+		int ret;
 
 		if (strncmp(arg, "--", 2) || !arg[2])
 			return fail(err, errlen, "mvm run argument '%s': mvm jail expects only --flags "
@@ -241,9 +254,8 @@ int jail_plan_run(struct jail_plan *plan, int argc, char **argv, char *err, size
 			val = argv[++i];
 		else
 			return fail(err, errlen, "mvm run argument --%s needs a value", f->name);
-		nv = rewrite_value(plan, f, val, err, errlen);
-		if (!nv)
-			return -EINVAL;
+		if ((ret = rewrite_value(plan, f, val, &nv, err, errlen)))
+			return ret;
 		if (eq) {
 			if (asprintf(&word, "--%s=%s", f->name, nv) < 0)
 				word = NULL;
@@ -256,7 +268,7 @@ int jail_plan_run(struct jail_plan *plan, int argc, char **argv, char *err, size
 	}
 	for (int i = 0; i < plan->argc; i++) {
 		if (!plan->argv[i])
-			return fail(err, errlen, "out of memory");
+			return oom(err, errlen);
 	}
 	return 0;
 }
@@ -280,7 +292,7 @@ static int config_path(struct jail_plan *plan, struct json_object *obj, const ch
 		return idx;
 	jp = jail_path(plan, idx, NULL);
 	if (!jp)
-		return fail(err, errlen, "out of memory");
+		return oom(err, errlen);
 	json_object_object_add(obj, key, json_object_new_string(jp));
 	free(jp);
 	return 0;
@@ -347,7 +359,7 @@ int jail_plan_config(struct jail_plan *plan, const char *json, char **out, char 
 						   JSON_C_TO_STRING_NOSLASHESCAPE);
 	*out = text ? strdup(text) : NULL;
 	if (!*out)
-		ret = fail(err, errlen, "out of memory");
+		ret = oom(err, errlen);
 out:
 	json_object_put(doc);
 	return ret;
