@@ -4,6 +4,7 @@
 #include "api/fc_balloon.h"
 #include "api/fc_json.h"
 #include "api/fc_resources.h"
+#include "util/err.h"
 #include "util/upath.h"
 
 #include <errno.h>
@@ -160,7 +161,7 @@ static int read_file(const char *path, char **out, size_t *outlen, char *err, si
 			if (cap > FC_CONFIG_MAX_BYTES + 1)
 				cap = FC_CONFIG_MAX_BYTES + 1;
 			if (!(nb = realloc(buf, cap))) {
-				ret = -ENOMEM;
+				ret = err_host(-ENOMEM);
 				break;
 			}
 			buf = nb;
@@ -257,7 +258,7 @@ int fc_config_finalize(struct vm_config *cfg, char *err, size_t errlen)
 	if (asprintf(&line, "%s%sroot=%s%s %s", base, *base ? " " : "",
 		     root->partuuid ? "PARTUUID=" : "/dev/vda",
 		     root->partuuid ? root->partuuid : "", root->read_only ? "ro" : "rw") < 0)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	if (cfg->owned & VM_OWN_CMDLINE)
 		free((char *)cfg->cmdline);
 	cfg->cmdline = line;

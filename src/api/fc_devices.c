@@ -3,6 +3,7 @@
 #include "api/fc_resources.h"
 #include "api/fc_json.h"
 #include "net/backend.h"
+#include "util/err.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,7 +129,7 @@ int fc_res_drive(struct vm_config *cfg, struct json_object *o, const char *path,
 	if (!(d.path = strdup(file)) || !(d.drive_id = strdup(id)) ||
 	    (partuuid && !(d.partuuid = strdup(partuuid)))) {
 		disk_free(&d);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	/* Same role: replaced in place, so it keeps its /dev/vdX name. */
 	if (ex >= 0 && cfg->disks[ex].is_root == root) {
@@ -330,7 +331,7 @@ int fc_res_net(struct vm_config *cfg, struct json_object *o, const char *path,
 				   *path ? path : "iface_id", VM_MAX_NETS);
 	if (!(sid = strdup(id)) || !(sspec = strdup(spec))) {
 		free(sid);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	if (ex < 0)
 		ex = cfg->nr_nets++;

@@ -1,5 +1,6 @@
 /* fc_json.c - strict JSON parsing and typed, path-named field access. */
 #include "api/fc_json.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -104,7 +105,7 @@ int fc_json_parse_object(const char *text, size_t len, const char *what,
 				   what, end);
 	tok = json_tokener_new_ex(FC_JSON_MAX_DEPTH);
 	if (!tok)
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);

@@ -1,6 +1,7 @@
 /* fc_patch.c - PATCH /drives/{id} and PATCH /network-interfaces/{id} bodies. */
 #include "api/fc_patch.h"
 #include "api/fc_json.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <string.h>
@@ -75,7 +76,7 @@ int fc_commit_drive_patch(struct vm_config *cfg, const struct fc_drive_patch *p)
 	struct vm_disk_cfg *d = &cfg->disks[p->index];
 
 	if (p->path && vm_config_set_string(cfg, &d->path, 0, p->path))
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	fc_rlim_cfg_apply(&d->rate_limiter, &p->rl);
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "api/fc_resources.h"
 #include "api/fc_json.h"
 #include "core/layout.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@ static int dup_opt(const char *s, char **out)
 {
 	*out = NULL;
 	if (s && !(*out = strdup(s)))
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	return 0;
 }
 
@@ -100,7 +101,7 @@ int fc_res_boot(struct vm_config *cfg, struct json_object *o, const char *path,
 				   LAYOUT_CMDLINE_MAX / 2);
 	if (dup_opt(kernel, &k) || dup_opt(initrd, &i) || dup_opt(args, &a)) {
 		free(k), free(i), free(a);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	vm_config_put_string(cfg, &cfg->kernel_path, VM_OWN_KERNEL, k);
 	vm_config_put_string(cfg, &cfg->initrd_path, VM_OWN_INITRD, i);
@@ -166,7 +167,7 @@ int fc_res_logger(struct vm_config *cfg, struct json_object *o, const char *path
 					   fc_json_name(name, sizeof(name), path, "level"), lvl);
 	}
 	if (dup_opt(logp, &copy))
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	vm_config_put_string(cfg, &cfg->log_path, 0, copy);
 	cfg->log_level_set = level >= 0;
 	cfg->log_level = level >= 0 ? level : 0;
@@ -202,16 +203,16 @@ int fc_res_metrics(struct vm_config *cfg, struct json_object *o, const char *pat
 		text = json_object_to_json_string_ext(props, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (!text)
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 		if (strlen(text) > FC_METRICS_PROPS_MAX)
 			return fc_json_err(err, errlen, "%s: longer than %d bytes as JSON", name,
 					   FC_METRICS_PROPS_MAX);
 		if (!(pcopy = strdup(text)))
-			return -ENOMEM;
+			return err_host(-ENOMEM);
 	}
 	if (!(copy = strdup(p))) {
 		free(pcopy);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	vm_config_put_string(cfg, &cfg->metrics_path, 0, copy);
 	vm_config_put_string(cfg, &cfg->metrics_properties, 0, pcopy);

@@ -2,6 +2,7 @@
 #include "api/fc_config.h"
 #include "api/fc_json.h"
 #include "api/fc_resources.h"
+#include "util/err.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ int fc_res_vsock(struct vm_config *cfg, struct json_object *o, const char *path,
 				   sizeof(sa.sun_path) - 12);
 	if (!(uds_copy = strdup(uds)) || (id && !(id_copy = strdup(id)))) {
 		free(uds_copy);
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	vm_config_put_string(cfg, &cfg->vsock_uds, 0, uds_copy);
 	vm_config_put_string(cfg, &cfg->vsock_id, 0, id_copy);

@@ -12,6 +12,7 @@
 #include "vmm/state.h"
 #include "vmm/update.h"
 #include "vmm/vm.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -67,6 +68,14 @@ static void api_fault(struct api_response *r, int status, const char *fmt, ...)
 		r->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	}
+}
+
+/* A failed call's status from the class it recorded (util/err.h; api_route
+ * resets it before each handler), else fallback's: the user's request 400,
+ * the host's failure 500. */
+static int api_class_status(enum err_class fallback)
+{
+	return err_class_or(fallback) == ERR_HOST ? 500 : 400;
 }
 
 static void api_json_reply(struct api_response *r, char *json)
@@ -213,7 +222,7 @@ static void h_get_vcpus(struct api_vmm *a, const char *id, const struct http_req
 
 	if (json)
 		api_json_reply(r, json);
-	else if (err == -EBUSY)
+	else if (api_class_status(ERR_HOST) == 400)   /* the one the user causes: running */
 		api_fault(r, 400, "the VM must be paused (PATCH /vm {\"state\": \"Paused\"})");
 	else
 		api_fault(r, 500, "reading the vCPUs' state: %s", strerror(-err));
@@ -225,7 +234,7 @@ static void api_applied(struct api_response *r, int ret, const char *err)
 	if (ret == 0)
 		r->status = 204;
 	else
-		api_fault(r, ret == -ENOMEM ? 500 : 400, "%s", err[0] ? err : strerror(-ret));
+		api_fault(r, api_class_status(ERR_USAGE), "%s", err[0] ? err : strerror(-ret));
 }
 
 #define API_APPLY(name, call)                                                                  \
@@ -393,7 +402,7 @@ static void h_patch_drive(struct api_vmm *a, const char *id, const struct http_r
 
 	if ((ret = fc_parse_drive_patch(a->cfg, id, req->body.p, req->body.len, &doc, &p, err,
 					sizeof(err))))
-		api_fault(r, ret == -ENOMEM ? 500 : 400, "%s", err[0] ? err : strerror(-ret));
+		api_fault(r, api_class_status(ERR_USAGE), "%s", err[0] ? err : strerror(-ret));
 	else if ((ret = vm_drive_update(a->vm, a->cfg, p.index, p.path, &p.rl, err, sizeof(err))))
 		api_fault(r, 400, "Drive update: %s", err[0] ? err : strerror(-ret));
 	else if (fc_commit_drive_patch(a->cfg, &p))
@@ -414,7 +423,7 @@ static void h_patch_net(struct api_vmm *a, const char *id, const struct http_req
 
 	if ((ret = fc_parse_net_patch(a->cfg, id, req->body.p, req->body.len, &doc, &p, err,
 				      sizeof(err))))
-		api_fault(r, ret == -ENOMEM ? 500 : 400, "%s", err[0] ? err : strerror(-ret));
+		api_fault(r, api_class_status(ERR_USAGE), "%s", err[0] ? err : strerror(-ret));
 	else if ((ret = vm_net_update(a->vm, a->cfg, p.index, &p.rx, &p.tx, err, sizeof(err))))
 		api_fault(r, 400, "Network interface update: %s", err[0] ? err : strerror(-ret));
 	else {
@@ -650,6 +659,7 @@ void api_route(struct api_vmm *a, const struct http_request *req, struct api_res
 	}
 	if (incoming && a->cfg_lock)
 		pthread_mutex_lock(a->cfg_lock);
+	err_reset();   /* the handler's failure records its own class */
 	hit->fn(a, hit->takes_id ? id : NULL, req, r);
 	if (incoming && a->cfg_lock)
 		pthread_mutex_unlock(a->cfg_lock);

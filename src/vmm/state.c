@@ -1,5 +1,6 @@
 /* state.c - reading a paused VM's vCPU and VM state out of KVM. */
 #include "vmm/state.h"
+#include "util/err.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -55,7 +56,7 @@ int vm_state_read(struct vm *vm, struct vcpu_state *vcpus, struct vm_kvm_state *
 	int *rets, ret = 0;
 
 	if (!vm_is_paused(vm))
-		return -EBUSY;
+		return err_usage(-EBUSY);   /* asked of a running VM: the caller's to pause */
 	if (!(host = state_host(vm, &ret)))
 		return ret;
 	rets = calloc((size_t)vm->nr_vcpus, sizeof(*rets));

@@ -24,7 +24,7 @@ int vm_state_prepare(struct vm *vm);
 
 /* The JSON summary of a paused VM's vCPUs (RIP, RSP, RFLAGS, CR0/3/4, EFER,
  * MP state, MSR and CPUID counts, XSAVE size) as a malloc'd string; NULL
- * with *err set (-EBUSY: not paused). */
+ * with *err set (-EBUSY: not paused, marked the caller's, util/err.h). */
 char *vm_state_vcpus_json(struct vm *vm, int *err);
 
 #endif
