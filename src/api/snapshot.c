@@ -3,6 +3,7 @@
 #include "api/snapshot.h"
 #include "api/fc_config.h"
 #include "api/fc_json.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "vmm/snapshot.h"
 
@@ -255,7 +256,7 @@ int api_snapshot_save(struct vm *vm, const struct vm_config *cfg,
 
 	if (!json) {
 		snprintf(err, errlen, "out of memory for the configuration");
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	}
 	ret = vm_snapshot_save(vm, req->snapshot_path, req->mem_file_path, json, req->diff, info,
 			       err, errlen);
@@ -277,7 +278,7 @@ static int override_tap(struct vm_config *cfg, int i, const char *name, char *er
 		return -EINVAL;
 	}
 	if (!(out = malloc(n)))
-		return -ENOMEM;
+		return err_host(-ENOMEM);
 	snprintf(out, n, "tap=%s%s", name, rest ? rest : "");
 	vm_config_put_string(cfg, &cfg->nets[i], VM_OWN_NET(i), out);
 	return 0;
@@ -293,14 +294,19 @@ int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
 	char cerr[FC_ERR_MAX];
 	int ret;
 
+	/* Before the build, a failure is the snapshot's or the request's unless
+	 * it recorded otherwise (no memory, say: the host's). */
+	err_reset();
 	*exit_status = MVM_EXIT_USAGE;
 	if (api_config_has_vm(cfg)) {
 		snprintf(err, errlen, "loading a snapshot is not allowed after configuring "
 			 "boot-specific resources (kernel, drives, network, entropy, balloon)");
 		return -EINVAL;
 	}
-	if ((ret = vm_snapshot_open(&snap, req->snapshot_path, err, errlen)))
+	if ((ret = vm_snapshot_open(&snap, req->snapshot_path, err, errlen))) {
+		*exit_status = err_exit_status(ERR_USAGE);
 		return ret;
+	}
 	if ((ret = fc_config_parse(snap.config_json, snap.config_len, cfg, cerr, sizeof(cerr)))) {
 		snprintf(err, errlen, "%s: section config: %s", req->snapshot_path, cerr);
 		goto out;
@@ -345,7 +351,10 @@ int api_snapshot_restore(struct vm *vm, struct vm_config *cfg,
 		snprintf(err, errlen, "restoring %s: %s (mvm's log says more)", req->snapshot_path,
 			 strerror(-ret));
 	}
+	vm_snapshot_close(&snap);
+	return ret;
 out:
+	*exit_status = err_exit_status(ERR_USAGE);
 	vm_snapshot_close(&snap);
 	return ret;
 }
