@@ -76,7 +76,7 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 {
 	static const char *const keys[] = { "boot-source", "machine-config", "drives",
 		"network-interfaces", "entropy", "logger", "metrics", "mvm-console", "mvm-debug-exit",
-		"vsock", "balloon", "mmds-config", "cpu-config", "pmem", "memory-hotplug",
+		"mvm-pc-testdev", "vsock", "balloon", "mmds-config", "cpu-config", "pmem", "memory-hotplug",
 		"serial", NULL };
 	struct json_object *v;
 	const char *console;
@@ -120,6 +120,11 @@ static int parse_doc(struct vm_config *cfg, struct json_object *doc, char *err, 
 	}
 	/* mvm's extension: QEMU's isa-debug-exit port, as --debug-exit. */
 	if ((ret = fc_json_bool(doc, "", "mvm-debug-exit", false, &cfg->debug_exit, err,
+				errlen)) < 0)
+		return ret;
+	/* mvm's extension: QEMU's pc-testdev, as --pc-testdev (its state is in a
+	 * snapshot, so the configuration a snapshot or a migration carries says it). */
+	if ((ret = fc_json_bool(doc, "", "mvm-pc-testdev", false, &cfg->pc_testdev, err,
 				errlen)) < 0)
 		return ret;
 	return 0;

@@ -264,5 +264,7 @@ char *fc_config_to_json(const struct vm_config *cfg)
 		add(&e, root, "mvm-console", str(&e, "virtio"));
 	if (cfg->debug_exit)
 		add(&e, root, "mvm-debug-exit", json_object_new_boolean(true));
+	if (cfg->pc_testdev)
+		add(&e, root, "mvm-pc-testdev", json_object_new_boolean(true));
 	return finish(&e, root);
 }

@@ -79,5 +79,6 @@ const struct device_kind debug_exit_kind = {
 	.count = debug_exit_kind_count,
 	.create = debug_exit_kind_create,
 	.attach = debug_exit_kind_attach,
+	.stateless = true,       /* a write stops the VM; nothing stays behind */
 	.destroy = debug_exit_kind_destroy,
 };

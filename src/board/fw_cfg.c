@@ -93,6 +93,10 @@ int fw_cfg_restore(struct fw_cfg *f, const struct fw_cfg_state *s)
 	const struct fw_cfg_item *it = fw_cfg_item(f, s->regs.key);
 	uint32_t max = it ? it->len : 0;
 
+	if (s->regs.pad) {
+		log_err("fw_cfg state: pad = %#x is not zero; state refused", s->regs.pad);
+		return -EINVAL;
+	}
 	if (s->regs.offset > max || (!it && s->regs.key != FW_CFG_INVALID)) {
 		log_err("fw_cfg state: key 0x%x, offset %u: %s", s->regs.key, s->regs.offset,
 			it || s->regs.key == FW_CFG_INVALID ? "offset past the end of the item"
@@ -101,7 +105,6 @@ int fw_cfg_restore(struct fw_cfg *f, const struct fw_cfg_state *s)
 	}
 	pthread_mutex_lock(&f->lock);
 	f->regs = s->regs;
-	f->regs.pad = 0;
 	pthread_mutex_unlock(&f->lock);
 	return 0;
 }

@@ -60,7 +60,7 @@ struct fw_cfg_item {
 /* Guest-visible state. */
 struct fw_cfg_regs {
 	uint16_t key;      /* selected key, FW_CFG_INVALID for none */
-	uint16_t pad;
+	uint16_t pad;      /* always 0 */
 	uint32_t offset;   /* next byte of the item the data port returns */
 };
 
@@ -84,8 +84,9 @@ void fw_cfg_destroy(struct fw_cfg *f);
 void fw_cfg_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
 
 void fw_cfg_save(struct fw_cfg *f, struct fw_cfg_state *s);
-/* -EINVAL when the offset is past the end of the selected item (a key
- * naming no item must have offset 0). */
+/* -EINVAL (logged; f unchanged) when the offset is past the end of the
+ * selected item (a key naming no item must have offset 0), the key names no
+ * item, or pad is not zero. */
 int fw_cfg_restore(struct fw_cfg *f, const struct fw_cfg_state *s);
 
 /* The device kind for the registry (core/device.h). */

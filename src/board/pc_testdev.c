@@ -108,6 +108,32 @@ void pc_testdev_iomem_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 	pthread_mutex_unlock(&t->lock);
 }
 
+_Static_assert(sizeof(struct pc_testdev_state) == 8 + PC_TESTDEV_IOMEM_LEN,
+	       "pc_testdev_state has hidden padding");
+
+int pc_testdev_save(struct pc_testdev *t, struct pc_testdev_state *s)
+{
+	s->pad = 0;
+	pthread_mutex_lock(&t->lock);
+	s->latch = t->latch;
+	memcpy(s->iomem, t->iomem, sizeof(s->iomem));
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+int pc_testdev_restore(struct pc_testdev *t, const struct pc_testdev_state *s)
+{
+	if (s->pad) {
+		log_err("pc-testdev state: pad = %#x is not zero; state refused", s->pad);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&t->lock);
+	t->latch = s->latch;
+	memcpy(t->iomem, s->iomem, sizeof(t->iomem));
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
 /* ---- the device kind (core/device.h): one line in vmm/devices.c's table ---- */
 
 static int pc_testdev_kind_count(const struct vm_config *cfg)
@@ -161,6 +187,16 @@ static int pc_testdev_kind_attach(void *dev, const struct device_env *env, uint6
 	return ret;
 }
 
+static int pc_testdev_kind_save(void *dev, void *state, size_t len)
+{
+	return len == sizeof(struct pc_testdev_state) ? pc_testdev_save(dev, state) : -EINVAL;
+}
+
+static int pc_testdev_kind_restore(void *dev, const void *state, size_t len)
+{
+	return len == sizeof(struct pc_testdev_state) ? pc_testdev_restore(dev, state) : -EINVAL;
+}
+
 static void pc_testdev_kind_destroy(void *dev)
 {
 	pc_testdev_destroy(dev);
@@ -173,5 +209,9 @@ const struct device_kind pc_testdev_kind = {
 	.count = pc_testdev_kind_count,
 	.create = pc_testdev_kind_create,
 	.attach = pc_testdev_kind_attach,
+	.state_size = sizeof(struct pc_testdev_state),
+	.state_version = PC_TESTDEV_STATE_VERSION,
+	.save = pc_testdev_kind_save,
+	.restore = pc_testdev_kind_restore,
 	.destroy = pc_testdev_kind_destroy,
 };

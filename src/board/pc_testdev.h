@@ -24,7 +24,11 @@
  * --pc-testdev beside a virtio device (whose worker could touch that page
  * in the window); another vCPU touching it then gets KVM_RUN -EFAULT.
  *
- * State: none saved (a test device; a restored VM's latch and iomem read 0).
+ * State: the latch and the 64 KiB iomem (struct pc_testdev_state), which a
+ * guest fills with anything; the IRQ lines' levels are the irqchip's (the
+ * VM's "kvm" section) and the flush keeps nothing. A snapshot or migration of
+ * a VM with --pc-testdev carries them, and its destination needs
+ * --pc-testdev too (vmm/config_match.h).
  */
 #ifndef MVM_BOARD_PC_TESTDEV_H
 #define MVM_BOARD_PC_TESTDEV_H
@@ -48,6 +52,15 @@ struct pc_testdev {
 	uint64_t flushes;                    /* pages flushed (under lock) */
 };
 
+#define PC_TESTDEV_STATE_VERSION 1
+
+/* Guest-visible state: plain data, no hidden padding. */
+struct pc_testdev_state {
+	uint32_t latch;
+	uint32_t pad;                        /* always 0 */
+	uint8_t iomem[PC_TESTDEV_IOMEM_LEN];
+};
+
 void pc_testdev_init(struct pc_testdev *t, const struct gmem *mem,
 		     const struct irq_line lines[PC_TESTDEV_NR_IRQS]);
 void pc_testdev_destroy(struct pc_testdev *t);
@@ -57,6 +70,12 @@ void pc_testdev_latch_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 void pc_testdev_flush_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
 void pc_testdev_irq_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
 void pc_testdev_iomem_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
+/* With the VM paused. 0. */
+int pc_testdev_save(struct pc_testdev *t, struct pc_testdev_state *s);
+/* 0, or -EINVAL (logged naming the field; t unchanged) for a non-zero pad:
+ * the latch and iomem hold whatever the guest wrote, any value is its own. */
+int pc_testdev_restore(struct pc_testdev *t, const struct pc_testdev_state *s);
 
 /* The device kind for the registry (core/device.h). */
 extern const struct device_kind pc_testdev_kind;

@@ -12,8 +12,11 @@
  * work, or -ETIMEDOUT (with nothing held) when it cannot within timeout_ms;
  * resume() undoes it. stats() adds the instance's counters to a JSON
  * object (NULL: it keeps none). save()/restore() move the instance's
- * guest-visible state to and from a plain struct (snapshot, migration). Optional
- * hooks may be NULL; devices never see each other or struct vm.
+ * guest-visible state to and from a plain struct (snapshot, migration); a
+ * kind without them must say stateless (it keeps no guest-visible state),
+ * or a VM holding one of its instances cannot be snapshotted or migrated
+ * (vmm/snap_plan.h refuses it by name: its state is never silently left
+ * out). Optional hooks may be NULL; devices never see each other or struct vm.
  */
 #ifndef MVM_CORE_DEVICE_H
 #define MVM_CORE_DEVICE_H
@@ -69,7 +72,8 @@ struct device_kind {
 	/* The instance's guest-visible state as plain data (state_size bytes,
 	 * layout version state_version); the device must be quiesced. restore
 	 * re-checks everything a guest could have put there. 0 or -errno;
-	 * -EINVAL when len is not state_size. NULL: the kind keeps no state. */
+	 * -EINVAL when len is not state_size. Both NULL: only with stateless. */
+	bool stateless;
 	size_t state_size;
 	uint32_t state_version;
 	int (*save)(void *dev, void *state, size_t len);

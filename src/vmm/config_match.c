@@ -181,7 +181,9 @@ int vm_config_match(const struct vm_config *stream, const struct vm_config *here
 	if ((ret = present(&m, "virtio-rng device", stream->rng, here->rng, "--rng", "entropy")) ||
 	    (ret = match_balloon(&m, &stream->balloon, &here->balloon)) ||
 	    (ret = present(&m, "debug-exit port", stream->debug_exit, here->debug_exit,
-			   "--debug-exit", "mvm-debug-exit")))
+			   "--debug-exit", "mvm-debug-exit")) ||
+	    (ret = present(&m, "pc-testdev", stream->pc_testdev, here->pc_testdev,
+			   "--pc-testdev", "mvm-pc-testdev")))
 		return ret;
 	if (stream->console != here->console)
 		return differ(&m, "console: %s in the stream, %s here (%s)",

@@ -7,7 +7,7 @@
  * how many there are and each one's guest-visible properties (a drive's
  * read-only flag, a network interface's backend kind and its MAC when both
  * sides name one, the vsock guest CID, the console kind, the balloon's
- * features, rng and debug-exit present or not). Host-side resources may
+ * features, rng, debug-exit and pc-testdev present or not). Host-side resources may
  * differ and are the destination's: image paths, tap names, the vsock socket
  * path, log and metrics files, rate limiters (host policy; PATCH changes
  * them on a running VM too), user networking's host forwards and limits. The

@@ -1212,6 +1212,9 @@ int vm_migrate_start(struct vm *vm, const char *config_json, const struct vm_mig
 	if (vm->sleep_ops && vm->sleep_ops->is_asleep(vm))
 		return mfail(err, errlen, -EBUSY, "the guest is in ACPI S3 sleep: mvm does not "
 			     "migrate a sleeping VM (resume it to wake it first)");
+	/* Refused now, not after the RAM has been copied: the state would be. */
+	if ((ret = vm_snapshot_plan(vm->devices, NULL, err, errlen)))
+		return ret;
 	if (atomic_load(&vm->stopping))
 		return mfail(err, errlen, -EINVAL, "the VM is stopping");
 	if (m) {

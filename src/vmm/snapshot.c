@@ -144,9 +144,13 @@ int vm_clear_dirty_log(struct vm *vm, const uint64_t *bits, uint64_t first, uint
 	return 0;
 }
 
-static void dev_section_name(const struct vm_device *d, char *name, size_t len)
+/* The section of a slot's state (vm_snapshot_plan() has checked that it fits). */
+static int dev_section_name(const struct vm_device *d, char *name, size_t len)
 {
-	snprintf(name, len, "dev.%s%d", d->kind->short_name, d->index);
+	struct vm_snap_device e = { .index = (uint32_t)d->index };
+
+	snprintf(e.kind, sizeof(e.kind), "%s", d->kind->short_name);
+	return vm_snap_device_section(&e, name, len);
 }
 
 static void vcpu_section_name(int i, char *name, size_t len)
@@ -162,7 +166,7 @@ struct dev_save_timing {
 	double slowest_ms;
 };
 
-/* Every device's section; the plan goes into "devices". */
+/* Every section vm_snapshot_plan() decides on; the plan goes into "devices". */
 
 static int save_devices(struct vm *vm, struct snap_writer *w, struct dev_save_timing *t,
 			char *err, size_t errlen)
@@ -173,27 +177,25 @@ static int save_devices(struct vm *vm, struct snap_writer *w, struct dev_save_ti
 
 	if (!plan)
 		return snap_fail(err, errlen, -ENOMEM, "out of memory for the device plan");
+	if ((ret = vm_snapshot_plan(d, plan, err, errlen))) {
+		free(plan);
+		return ret;
+	}
 	for (int i = 0; i < d->nr_slots && !ret; i++) {
 		const struct vm_device *s = &d->slots[i];
-		struct vm_snap_device *p = &plan[i];
+		const struct vm_snap_device *p = &plan[i];
 		char name[SNAP_NAME_LEN + 1];
 		void *state;
 
-		snprintf(p->kind, sizeof(p->kind), "%s", s->kind->short_name);
-		p->index = (uint32_t)s->index;
-		p->gsi = s->gsi;
-		p->base = s->base;
-		if (!s->dev || !s->kind->save)
+		if (!p->state_size)
 			continue;
-		p->state_version = s->kind->state_version;
-		p->state_size = (uint32_t)s->kind->state_size;
 		state = calloc(1, s->kind->state_size);
 		if (!state) {
 			ret = snap_fail(err, errlen, -ENOMEM, "out of memory for %s %d's state",
 					s->kind->name, s->index);
 			break;
 		}
-		dev_section_name(s, name, sizeof(name));
+		vm_snap_device_section(p, name, sizeof(name));
 		uint64_t t0 = bench_probe_now_ns();
 
 		ret = s->kind->save(s->dev, state, s->kind->state_size);
@@ -314,6 +316,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	if (vm->sleep_ops && vm->sleep_ops->is_asleep(vm))
 		return snap_fail(err, errlen, -EBUSY, "the guest is in ACPI S3 sleep: mvm does not "
 				 "save a sleeping VM (resume it to wake it, then snapshot)");
+	/* Before the dirty log is taken: a refusal here loses nothing. */
+	if ((ret = vm_snapshot_plan(vm->devices, NULL, err, errlen)))
+		return ret;
 	if (diff && !vm->track_dirty)
 		return snap_fail(err, errlen, -EINVAL, "a Diff snapshot needs dirty page tracking "
 				 "(machine-config track_dirty_pages, or enable_diff_snapshots on "
@@ -552,17 +557,16 @@ static int snapshot_check(struct vm_snapshot *s, const char *path, bool allow_di
 	/* Every device state the plan lists, of the version and size it says. */
 	for (uint32_t i = 0; i < s->machine.nr_devices; i++) {
 		const struct vm_snap_device *e = (const struct vm_snap_device *)p + i;
-		char name[48];
+		char name[SNAP_NAME_LEN + 1];
 		const void *dp;
 
-		if (!memchr(e->kind, 0, sizeof(e->kind)) || e->index > VM_MAX_DEVICES) {
+		if (e->index > VM_MAX_DEVICES || vm_snap_device_section(e, name, sizeof(name))) {
 			ret = snap_fail(err, errlen, -EINVAL, "%s: section devices: entry %u is not "
 					"a device", path, i);
 			goto fail;
 		}
 		if (!e->state_size)
 			continue;
-		snprintf(name, sizeof(name), "dev.%s%u", e->kind, e->index);
 		if ((ret = want_section(s, name, e->state_version, e->state_size, &dp, err, errlen)))
 			goto fail;
 	}
@@ -749,8 +753,8 @@ int vm_snapshot_restore_state(struct vm *vm, struct vm_snapshot *s)
 
 		if (!slot->dev || !slot->kind->restore)
 			continue;
-		dev_section_name(slot, name, sizeof(name));
-		if (snap_find(&s->reader, name, &v, &p, &len)) {
+		if (dev_section_name(slot, name, sizeof(name)) ||
+		    snap_find(&s->reader, name, &v, &p, &len)) {
 			log_err("%s: section %s is missing", s->path, name);
 			return -EINVAL;
 		}

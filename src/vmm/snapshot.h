@@ -12,7 +12,10 @@
  *   "devices"     the device plan: kind, index, window, GSI, state layout
  *   "kvm"         struct vm_kvm_state (irqchip, PIT, kvm-clock)
  *   "vcpu<N>"     struct vcpu_state, one per vCPU
- *   "dev.<s><i>"  each device's state (e.g. dev.blk0), its kind's layout
+ *   "dev.<s><i>"  each device's state (e.g. dev.blk0), its kind's layout;
+ *                 which devices get one is vm_snapshot_plan()'s decision
+ *                 (vmm/snap_plan.h): a device whose state cannot be saved
+ *                 refuses the whole save, naming it
  * Guest RAM goes to the memory file, the whole RAM in guest-physical order
  * of its one host mapping, sparse (pages that are all zero are holes). A
  * failed save leaves no file under either name.
@@ -36,6 +39,7 @@
 
 #include "core/vcpu_state.h"
 #include "snap/format.h"
+#include "vmm/snap_plan.h"
 #include "vmm/vm.h"
 
 #define VM_SNAP_PLATFORM_MAX 16
@@ -51,17 +55,6 @@ struct vm_snap_machine {
 	uint64_t parent_id;       /* a Diff: the snapshot it is relative to; else 0 */
 };
 #define VM_SNAP_MACHINE_VERSION 1
-
-/* "devices": one entry per instance, in plan order. */
-struct vm_snap_device {
-	char kind[16];            /* device_kind short_name */
-	uint32_t index;
-	uint32_t gsi;
-	uint64_t base;
-	uint32_t state_version;   /* 0 with state_size 0: the kind keeps no state */
-	uint32_t state_size;
-};
-#define VM_SNAP_DEVICES_VERSION 1
 
 /* What a save wrote and how long it took (for mvm ctl and the benchmark). */
 struct vm_snapshot_info {

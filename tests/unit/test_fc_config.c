@@ -81,7 +81,8 @@ static const char full[] =
 	"  \"metrics\": {\"metrics_path\": \"/tmp/metrics.fifo\"},\n"
 	"  \"vsock\": null,\n"
 	"  \"mvm-console\": \"virtio\",\n"
-	"  \"mvm-debug-exit\": true\n"
+	"  \"mvm-debug-exit\": true,\n"
+	"  \"mvm-pc-testdev\": true\n"
 	"}\n";
 
 static void test_full_config(void **state)
@@ -124,6 +125,7 @@ static void test_full_config(void **state)
 	assert_string_equal(cfg.metrics_path, "/tmp/metrics.fifo");
 	assert_int_equal(cfg.console, VM_CONSOLE_VIRTIO);
 	assert_true(cfg.debug_exit);
+	assert_true(cfg.pc_testdev);
 	vm_config_release(&cfg);
 	assert_null(cfg.kernel_path);
 	assert_int_equal(cfg.nr_disks, 0);
@@ -228,6 +230,8 @@ static void test_wrong_types(void **state)
 	refused("{" BOOT ", \"mvm-console\": true}", "mvm-console: expected a string, got boolean");
 	refused("{" BOOT ", \"mvm-debug-exit\": 1}",
 		"mvm-debug-exit: expected a boolean, got integer");
+	refused("{" BOOT ", \"mvm-pc-testdev\": \"yes\"}",
+		"mvm-pc-testdev: expected a boolean, got string");
 }
 
 static void test_missing_required(void **state)
@@ -844,6 +848,7 @@ static void test_to_json_shape(void **state)
 	assert_non_null(strstr(json, "\"hostfwd\""));
 	assert_non_null(strstr(json, "\"mvm-console\": \"virtio\""));
 	assert_non_null(strstr(json, "\"mvm-debug-exit\": true"));
+	assert_non_null(strstr(json, "\"mvm-pc-testdev\": true"));
 	/* Every key of Firecracker's FullVmConfiguration is there. */
 	assert_non_null(strstr(json, "\"pmem\": [\n  ]"));
 	assert_non_null(strstr(json, "\"mmds-config\": null"));

@@ -214,6 +214,13 @@ static void test_differences(void **state)
 		NULL);
 	refused(j, "the stream's VM has no debug-exit port; this mvm was given one (--debug-exit)",
 		"--debug-exit", NULL);
+	refused(j, "the stream's VM has no pc-testdev; this mvm was given one (--pc-testdev)",
+		"--pc-testdev", NULL);
+	free(j);
+	/* pc-testdev's state travels in the stream: the destination needs one too. */
+	j = stream_json(K, "--pc-testdev", NULL);
+	refused(j, "the stream's VM has a pc-testdev; this mvm was given none (--pc-testdev)",
+		K, NULL);
 	free(j);
 }
 
