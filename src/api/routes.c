@@ -355,6 +355,7 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 {
 	json_object *o = api_parse_object(req, r);
 	const char *state;
+	char who[128];
 	int ret = 0;
 
 	if (!o)
@@ -373,8 +374,9 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 	if (ret == -EINVAL)
 		api_fault(r, 400, "state: expected \"Paused\" or \"Resumed\", got \"%s\"", state);
 	else if (ret == -ETIMEDOUT)
-		api_fault(r, 503, "pause: a vCPU did not stop in time (see mvm's log); "
-			  "the VM keeps running");
+		api_fault(r, 503, "pause: %s did not stop in time; the pause is undone and the "
+			  "VM keeps running", vm_pause_stuck(a->vm, who, sizeof(who)) ? who
+			  : "a vCPU or device");
 	else if (ret)
 		api_fault(r, 400, "the VM is stopping");
 	else
