@@ -28,16 +28,6 @@ struct blk_hdr {
 	uint64_t sector;
 };
 
-static uint64_t checksum(struct fake_driver *f)
-{
-	const uint64_t *p = fd_host(f, 0, FD_MEM_SIZE);
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < FD_MEM_SIZE / 8; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 static void flush_req(struct fake_driver *f)
 {
 	struct blk_hdr *h = fd_host(f, FD_DATA_BASE, sizeof(*h));
@@ -98,13 +88,13 @@ static void test_blk_quiesce_drains(void **state)
 	flush_req(f);
 	assert_true(wait_taken(f, 16, 1, 5000));
 	assert_int_equal(virtio_blk_kind.quiesce(d, 10000), 0);
-	c1 = checksum(f);
+	c1 = fd_ram_checksum(f);
 	used1 = fd_used_idx(f, 0);
 	/* Completed and pushed before quiesce returned. */
 	assert_int_equal(used1, 1);
 	assert_int_equal(*(uint8_t *)fd_host(f, FD_DATA_BASE + 0x100, 1), VIRTIO_BLK_S_OK);
 	usleep(300 * 1000);
-	c2 = checksum(f);
+	c2 = fd_ram_checksum(f);
 	assert_true(c1 == c2);
 	assert_int_equal(fd_used_idx(f, 0), used1);
 
