@@ -193,8 +193,16 @@ static void h_get_stats(struct api_vmm *a, const char *id, const struct http_req
 			struct api_response *r)
 {
 	bool pause = !a->vm->obs.metrics && !vm_is_paused(a->vm);
+	char who[128];
+	int ret = pause ? vm_pause(a->vm) : 0;
 
-	if (pause && vm_pause(a->vm)) {
+	if (ret == -ETIMEDOUT) {
+		api_fault(r, 503, "pause for the vCPU counters: %s did not stop in time; the VM "
+			  "keeps running", vm_pause_stuck(a->vm, who, sizeof(who)) ? who
+			  : "a vCPU or device");
+		return;
+	}
+	if (ret) {
 		api_fault(r, 400, "the VM is stopping");
 		return;
 	}
