@@ -202,8 +202,16 @@ static void h_get_stats(struct api_vmm *a, const char *id, const struct http_req
 			struct api_response *r)
 {
 	bool pause = !a->vm->obs.metrics && !vm_is_paused(a->vm);
+	char who[128];
+	int ret = pause ? vm_pause(a->vm) : 0;
 
-	if (pause && vm_pause(a->vm)) {
+	if (ret == -ETIMEDOUT) {
+		api_fault(r, 503, "pause for the vCPU counters: %s did not stop in time; the VM "
+			  "keeps running", vm_pause_stuck(a->vm, who, sizeof(who)) ? who
+			  : "a vCPU or device");
+		return;
+	}
+	if (ret) {
 		api_fault(r, 400, "the VM is stopping");
 		return;
 	}
@@ -364,6 +372,7 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 {
 	json_object *o = api_parse_object(req, r);
 	const char *state;
+	char who[128];
 	int ret = 0;
 
 	if (!o)
@@ -382,8 +391,9 @@ static void h_patch_vm(struct api_vmm *a, const char *id, const struct http_requ
 	if (ret == -EINVAL)
 		api_fault(r, 400, "state: expected \"Paused\" or \"Resumed\", got \"%s\"", state);
 	else if (ret == -ETIMEDOUT)
-		api_fault(r, 503, "pause: a vCPU did not stop in time (see mvm's log); "
-			  "the VM keeps running");
+		api_fault(r, 503, "pause: %s did not stop in time; the pause is undone and the "
+			  "VM keeps running", vm_pause_stuck(a->vm, who, sizeof(who)) ? who
+			  : "a vCPU or device");
 	else if (ret)
 		api_fault(r, 400, "the VM is stopping");
 	else

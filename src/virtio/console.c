@@ -121,6 +121,18 @@ static int tx_flush(struct virtio_console *d)
 	}
 }
 
+/* A chain held when its state was saved: the host has its first n bytes. */
+static void tx_skip_written(struct virtio_console *d, size_t n)
+{
+	const struct vq_chain *c = &d->tx_chain;
+
+	while (d->tx_seg < c->nr_out && n >= c->iov[d->tx_seg].iov_len) {
+		n -= c->iov[d->tx_seg].iov_len;
+		d->tx_seg++;
+	}
+	d->tx_off = d->tx_seg < c->nr_out ? n : 0;
+}
+
 static void tx_serve(void *dev)
 {
 	struct virtio_console *d = dev;
@@ -149,6 +161,10 @@ static void tx_serve(void *dev)
 			break;
 		d->tx_seg = 0;
 		d->tx_off = 0;
+		if (d->tx_skip) {
+			tx_skip_written(d, d->tx_skip);
+			d->tx_skip = 0;
+		}
 		if (!tx_flush(d) && tx_arm(d)) {
 			/* Keep the chain, take no more until the writer drains;
 			 * kicks stay off meanwhile, EPOLLOUT brings us back. */
@@ -347,6 +363,7 @@ static void con_reset(void *dev)
 
 	d->active = false;
 	d->tx_pending = false;   /* its queue is going away */
+	d->tx_skip = 0;
 	tx_disarm(d);
 }
 
@@ -569,9 +586,36 @@ static int console_kind_attach(void *dev, const struct device_env *env, uint64_t
 	return virtio_console_attach(dev, &venv, base, gsi);
 }
 
+/* On the held worker: one non-blocking attempt to finish what the device
+ * holds, before quiesce returns (console.h). */
+static void con_quiesce_flush(void *dev)
+{
+	struct virtio_console *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, TXQ);
+
+	if (!d->active)
+		return;
+	rx_serve(d);
+	if (!d->tx_pending || !vq_enabled(q) || !tx_flush(d))
+		return;
+	vq_push(q, d->tx_chain.head, 0);
+	d->tx_pending = false;
+	tx_disarm(d);
+	if (vq_needs_interrupt(q))
+		virtio_mmio_signal_used(&d->w.t);
+	/* Kicks were off while it was held: the chains behind it wait for
+	 * this poke, served on resume. */
+	virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, TXQ));
+}
+
 static int console_kind_quiesce(void *dev, int timeout_ms)
 {
-	return evloop_pause_timed(virtio_console_loop(dev), timeout_ms);
+	struct virtio_console *d = dev;
+	int ret = evloop_pause_timed(virtio_console_loop(d), timeout_ms);
+
+	if (!ret && d->w.attached)
+		virtio_worker_run(&d->w, con_quiesce_flush);
+	return ret;
 }
 
 static void console_kind_resume(void *dev)

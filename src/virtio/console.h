@@ -38,14 +38,22 @@
  * before virtio_console_destroy(); bytes of a transmit chain still waiting
  * for a full pipe when the device is reset or destroyed are dropped.
  *
+ * Quiesce (the device kind's, on a pause) holds the worker, then makes one
+ * non-blocking attempt to finish what it holds: the rest of a transmit
+ * chain stalled on the writer (written and pushed if the host now takes
+ * it; the chains behind it are served on resume) and staged input for
+ * buffers the guest has posted.
+ *
  * State (console_state.c): the transport (registers, both queues), the
- * size in the config space and the staged host input (it was taken from
- * the host's console already: dropping it would lose keystrokes). Save
- * with the VM paused; -EBUSY while a transmit chain waits for the host to
- * read (part of it may be written: it can be neither kept nor redone).
- * Restore into a device freshly created and attached, before the VM runs;
- * refused (logged, naming the field): rx_len beyond the staging buffer,
- * bytes after rx_len, non-zero padding; then the transport is restored.
+ * size in the config space, the staged host input (it was taken from the
+ * host's console already: dropping it would lose keystrokes) and a
+ * transmit chain still held for a stalled writer: saved as not yet taken
+ * (transmitq's last_avail one back) with tx_done, the bytes of it the host
+ * has already, so the restored device takes it again and writes only the
+ * rest. Save with the VM paused. Restore into a device freshly created and
+ * attached, before the VM runs; refused (logged, naming the field): rx_len
+ * beyond the staging buffer, bytes after rx_len, non-zero padding, tx_done
+ * on a device the driver has not started; then the transport is restored.
  * The output fd and its writer are host resources, not state.
  */
 #ifndef MVM_VIRTIO_CONSOLE_H
@@ -81,16 +89,20 @@ struct virtio_console_cfg {
 
 struct virtio_console;
 
-#define VIRTIO_CONSOLE_STATE_VERSION 1
+#define VIRTIO_CONSOLE_STATE_VERSION 2   /* 2: tx_done */
 
 struct virtio_console_state {
 	struct virtio_mmio_state transport;
 	uint16_t cols, rows;                  /* config space */
 	uint32_t rx_len;                      /* staged input bytes in rx_buf */
+	/* A transmit chain held for the host (saved as not yet taken): how
+	 * many of its bytes the host has already; 0: none held. */
+	uint32_t tx_done;
+	uint32_t pad;                         /* zero */
 	uint8_t rx_buf[VIRTIO_CONSOLE_RX_BUF];   /* oldest first; zero after rx_len */
 };
 
-/* 0, -EBUSY (output chain half written) or -EINVAL (not attached). */
+/* 0, or -EINVAL (not attached). */
 int virtio_console_save(struct virtio_console *d, struct virtio_console_state *s);
 /* 0, or -EINVAL/-EBUSY/-errno logged naming the refused field; on failure
  * the device is left reset. */

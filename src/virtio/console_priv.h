@@ -47,6 +47,7 @@ struct virtio_console {
 	bool warned_rx_readable;
 	unsigned tx_seg;          /* first unwritten segment of tx_chain */
 	size_t tx_off;            /* bytes of it already written */
+	uint32_t tx_skip;         /* restored: bytes of the next chain popped written already */
 	struct vq_chain tx_chain;
 	struct vq_chain rx_chain;
 };

@@ -603,9 +603,39 @@ static int net_kind_attach(void *dev, const struct device_env *env, uint64_t bas
 	return virtio_net_attach(dev, &venv, base, gsi);
 }
 
+/* On the held worker: one non-blocking attempt to finish what the device
+ * holds, before quiesce returns (net.h). */
+static void net_quiesce_flush(void *dev)
+{
+	struct virtio_net *d = dev;
+	struct vq *q = virtio_mmio_vq(&d->w.t, VIRTIO_NET_TXQ);
+	uint64_t bytes = d->tx_chain.out_len > NET_VNET_HDR_LEN
+			 ? d->tx_chain.out_len - NET_VNET_HDR_LEN : 0;
+
+	if (!d->active)
+		return;
+	if (d->tx_held && vq_enabled(q) && virtio_limiter_can(&d->tx_lim, bytes) &&
+	    net_tx_one(d) == 0) {
+		virtio_limiter_spend(&d->tx_lim, bytes);
+		d->tx_held = false;
+		vq_push(q, d->tx_chain.head, 0);
+		net_signal(d, q);
+		/* Kicks were off while it was held: the chains behind it wait
+		 * for this poke, served on resume. */
+		virtio_worker_poke(&d->w, virtio_mmio_kick_fd(&d->w.t, VIRTIO_NET_TXQ));
+	}
+	if (d->p_count)
+		net_rx_flush(d);
+}
+
 static int net_kind_quiesce(void *dev, int timeout_ms)
 {
-	return evloop_pause_timed(virtio_net_loop(dev), timeout_ms);
+	struct virtio_net *d = dev;
+	int ret = evloop_pause_timed(virtio_net_loop(d), timeout_ms);
+
+	if (!ret && d->w.attached)
+		virtio_worker_run(&d->w, net_quiesce_flush);
+	return ret;
 }
 
 static void net_kind_resume(void *dev)

@@ -28,11 +28,18 @@
  * frames, newest dropped beyond, counted in rx_dropped) and a pausable
  * backend (tap) stops being read until the guest kicks rx.
  *
+ * Quiesce (the device kind's, on a pause) holds the worker, then makes one
+ * non-blocking attempt to finish what it holds: a tx chain held for a full
+ * backend is sent and pushed if the backend (and the rate limiter) now
+ * take it, the chains behind it served on resume; frames in the rx queue
+ * go into the buffers the guest has posted.
+ *
  * State (net_state.c): the transport (registers, both queues) and the
- * config space (MAC, link status, queue pairs). A tx chain held for a full
- * backend is saved as not yet taken (the tx queue's last_avail one back),
- * so the restored device sends it again; rx frames waiting in the host
- * queue are dropped, as a wire may. Restore into a device freshly created
+ * config space (MAC, link status, queue pairs). A tx chain still held is
+ * saved as not yet taken (the tx queue's last_avail one back), so the
+ * restored device sends it again; rx frames still waiting in the host
+ * queue are not state: the save logs how many, naming the backend, and a
+ * restored device has lost them, as a wire may. Restore into a device freshly created
  * and attached, before the VM runs: the offered features must be the same
  * (a tap snapshot does not restore onto user networking: the transport
  * refuses device_features), the MAC must be unicast, status LINK_UP and

@@ -23,6 +23,13 @@ int virtio_net_save(struct virtio_net *d, struct virtio_net_state *s)
 	 * chain taken from tx (nothing is popped while one is held). */
 	if (d->tx_held)
 		s->transport.vq[VIRTIO_NET_TXQ].last_avail--;
+	/* Quiesce delivered what the guest had buffers for; the rest is not
+	 * state (up to 256 frames of 64 KiB): a restored device has lost
+	 * them, as a wire may. Said, so a missing frame has a cause. */
+	if (d->p_count)
+		log_info("virtio-net %s state: %u received frames wait for guest rx buffers; "
+			 "the state does not hold them (a restored VM has lost them, as a "
+			 "network may lose frames)", d->be->name, d->p_count);
 	memcpy(&s->config, &d->config, sizeof(s->config));
 	return 0;
 }

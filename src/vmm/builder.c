@@ -405,7 +405,7 @@ static int vm_restore_states(struct vm *vm, const struct vm_restore *rs, enum er
 	if (!rs->paused)
 		return 0;
 	*fb = ERR_HOST;
-	if ((ret = vm_devices_quiesce(vm->devices, VM_PAUSE_TIMEOUT_MS)))
+	if ((ret = vm_devices_quiesce(vm->devices, VM_PAUSE_TIMEOUT_MS, NULL, 0)))
 		return ret;
 	atomic_store(&vm->paused, true);
 	return 0;

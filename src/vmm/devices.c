@@ -156,17 +156,23 @@ void *vm_devices_find(const struct vm_devices *d, const struct device_kind *kind
 	return NULL;
 }
 
-int vm_devices_quiesce(struct vm_devices *d, int timeout_ms)
+int vm_devices_quiesce(struct vm_devices *d, int timeout_ms, char *stuck, size_t len)
 {
+	if (stuck && len)
+		stuck[0] = '\0';
 	for (int i = 0; i < d->nr_slots; i++) {
 		const struct vm_device *s = &d->slots[i];
+		char who[64];
 		int ret;
 
 		if (!s->dev || !s->kind->quiesce)
 			continue;
 		if ((ret = s->kind->quiesce(s->dev, timeout_ms))) {
-			log_err("pause: %s %d (%s) did not stop within %d ms", s->kind->name, s->index,
-				s->kind->short_name, timeout_ms);
+			snprintf(who, sizeof(who), "%s %s%d", s->kind->name, s->kind->short_name,
+				 s->index);
+			log_err("pause: %s did not stop within %d ms", who, timeout_ms);
+			if (stuck && len)
+				snprintf(stuck, len, "%s", who);
 			/* Give back the ones already held: the pause is off. */
 			while (--i >= 0)
 				if (d->slots[i].dev && d->slots[i].kind->resume)

@@ -62,9 +62,10 @@ int vm_devices_attach(struct vm_devices *d, const struct device_env *env);
 /* The index-th instance of kind, or NULL. */
 void *vm_devices_find(const struct vm_devices *d, const struct device_kind *kind, int index);
 /* Hold / release every instance (vm_pause(), vm_resume()). Quiesce gives
- * each instance timeout_ms: one that cannot stop in time is named, the
- * ones already held are released, and -ETIMEDOUT is returned. */
-int vm_devices_quiesce(struct vm_devices *d, int timeout_ms);
+ * each instance timeout_ms: one that cannot stop in time is named in the
+ * log and in stuck ("virtio-net net0"; stuck may be NULL, "" on success),
+ * the ones already held are released, and -ETIMEDOUT is returned. */
+int vm_devices_quiesce(struct vm_devices *d, int timeout_ms, char *stuck, size_t len);
 void vm_devices_resume(struct vm_devices *d);
 void vm_devices_stats(struct vm_devices *d, struct json_object *out);
 void vm_devices_destroy(struct vm_devices *d);

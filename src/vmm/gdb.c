@@ -415,7 +415,7 @@ static int gdb_start(struct vm *vm, const char *addr, bool wait)
 	}
 	if (wait) {
 		/* Hold every vCPU before its first KVM_RUN, as a paused restore does. */
-		if (vm->devices && (ret = vm_devices_quiesce(vm->devices, VM_PAUSE_TIMEOUT_MS))) {
+		if (vm->devices && (ret = vm_devices_quiesce(vm->devices, VM_PAUSE_TIMEOUT_MS, NULL, 0))) {
 			gdb_server_stop(&g->srv, 0);
 			gdb_free(g);
 			return ret;

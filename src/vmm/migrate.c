@@ -893,6 +893,18 @@ static void state_build_join(struct state_build *b, pthread_t t, bool on_thread)
 		state_build_thread(b);
 }
 
+/* Why vm_pause() failed, for a message: who missed the deadline, when it was that. */
+static const char *pause_failure(struct vm *vm, int ret, char *buf, size_t len)
+{
+	char who[128];
+
+	if (ret == -ETIMEDOUT && vm_pause_stuck(vm, who, sizeof(who))) {
+		snprintf(buf, len, "%s did not stop in time (the VM keeps running)", who);
+		return buf;
+	}
+	return strerror(-ret);
+}
+
 static void *migrate_thread(void *arg)
 {
 	struct vm_migration *m = arg;
@@ -908,7 +920,7 @@ static void *migrate_thread(void *arg)
 	bool building = false, build_on_thread = false;
 	uint8_t *blob = NULL;
 	size_t blob_len = 0;
-	char err[512] = "", msg[SNAP_STREAM_MAX_MSG + 1];
+	char err[512] = "", msg[SNAP_STREAM_MAX_MSG + 1], who[192];
 	struct snap_rec r;
 	uint8_t hdr[SNAP_STREAM_HDR_SIZE];
 	int ret, n_disks;
@@ -939,7 +951,7 @@ static void *migrate_thread(void *arg)
 	/* Dirty logging from here; what the guest writes while RAM goes out is sent again. */
 	if (!was_paused && (ret = vm_pause(vm))) {
 		mfail(err, sizeof(err), ret, "pausing the VM to turn on dirty logging: %s",
-		      strerror(-ret));
+		      pause_failure(vm, ret, who, sizeof(who)));
 		goto fail;
 	}
 	if (!vm->track_dirty)
@@ -1038,7 +1050,8 @@ static void *migrate_thread(void *arg)
 	t_pause = now_ns();
 	if (!was_paused) {
 		if ((ret = vm_pause(vm))) {
-			mfail(err, sizeof(err), ret, "pausing the VM: %s", strerror(-ret));
+			mfail(err, sizeof(err), ret, "pausing the VM: %s",
+			      pause_failure(vm, ret, who, sizeof(who)));
 			goto fail;
 		}
 		paused_by_us = true;

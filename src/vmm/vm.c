@@ -399,24 +399,50 @@ int vm_pause(struct vm *vm)
 	return vm_pause_settle(vm);
 }
 
+size_t vm_pause_stuck(struct vm *vm, char *buf, size_t len)
+{
+	int n;
+
+	if (!len)
+		return 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	n = snprintf(buf, len, "%s", vm->pause_stuck);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return n < 0 ? 0 : strlen(buf);
+}
+
+/* Under pause_lock: add who to the names of what did not stop. */
+static void vm_pause_stuck_add(struct vm *vm, const char *who)
+{
+	size_t used = strlen(vm->pause_stuck);
+
+	snprintf(vm->pause_stuck + used, sizeof(vm->pause_stuck) - used, "%s%s",
+		 used ? ", " : "", who);
+}
+
 int vm_pause_settle(struct vm *vm)
 {
 	struct timespec until;
 	long timeout_ms = vm_pause_timeout_ms();
 	uint64_t deadline = bench_probe_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	char who[sizeof(vm->pause_stuck)];
 
 	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_stuck[0] = '\0';
 	/* A vCPU can sit in a device's blocking host call where one kick is
 	 * lost (see vm_stop_vcpus): kick again every 50 ms until all park. */
 	while (vm->nr_parked < vm->nr_vcpus && !atomic_load(&vm->stopping)) {
 		if (bench_probe_now_ns() >= deadline) {
 			/* Say who is stuck, and give the parked ones back: a pause
 			 * that half happened must not stay. */
-			for (int i = 0; i < vm->nr_vcpus; i++)
-				if (!vm->vcpus[i].parked)
-					log_err("pause: vCPU %d did not stop within %ld ms (its thread "
-						"is blocked in a host call or not running)",
-						i, timeout_ms);
+			for (int i = 0; i < vm->nr_vcpus; i++) {
+				if (vm->vcpus[i].parked)
+					continue;
+				log_err("pause: vCPU %d did not stop within %ld ms (its thread "
+					"is blocked in a host call or not running)", i, timeout_ms);
+				snprintf(who, sizeof(who), "vCPU %d", i);
+				vm_pause_stuck_add(vm, who);
+			}
 			vm_unpause_locked(vm);
 			pthread_mutex_unlock(&vm->pause_lock);
 			return -ETIMEDOUT;
@@ -440,10 +466,11 @@ int vm_pause_settle(struct vm *vm)
 
 		if (left_ms < 1000)
 			left_ms = 1000;   /* the vCPUs may have used it all; the devices get a second */
-		int ret = vm_devices_quiesce(vm->devices, left_ms);
+		int ret = vm_devices_quiesce(vm->devices, left_ms, who, sizeof(who));
 
 		if (ret) {
 			pthread_mutex_lock(&vm->pause_lock);
+			vm_pause_stuck_add(vm, who[0] ? who : "a device");
 			vm_unpause_locked(vm);
 			pthread_mutex_unlock(&vm->pause_lock);
 			return ret;

@@ -69,6 +69,9 @@ struct vm {
 	atomic_bool paused;
 	atomic_uint throttle_pct;  /* vmm/throttle.h: each vCPU's share of time asleep */
 	int nr_parked;
+	/* What missed the last pause's deadline ("vCPU 0", "virtio-net net0",
+	 * several joined by ", "); "" when it did not fail that way. */
+	char pause_stuck[128];
 	/* vm_vcpus_call(): the function each parked vCPU runs once per call_seq. */
 	void (*call_fn)(struct vcpu *v, void *arg);
 	void *call_arg;
@@ -148,10 +151,14 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
  * stopping. The console input thread is not held: a byte typed during a
  * pause waits in the UART's FIFO. */
 /* A vCPU that has not parked after VM_PAUSE_TIMEOUT_MS (or
- * $MVM_PAUSE_TIMEOUT_MS) is named in a message and the pause is undone:
- * -ETIMEDOUT. */
+ * $MVM_PAUSE_TIMEOUT_MS), or a device that cannot stop by then, is named
+ * in a message and the pause is undone: -ETIMEDOUT. vm_pause_stuck() then
+ * copies who into buf ("vCPU 0", "virtio-net net0"; several joined by
+ * ", ") and returns its length; 0 ("" in buf) when the last pause did not
+ * time out. */
 #define VM_PAUSE_TIMEOUT_MS 5000
 int vm_pause(struct vm *vm);
+size_t vm_pause_stuck(struct vm *vm, char *buf, size_t len);
 int vm_resume(struct vm *vm);
 /* vm_pause() in two steps, for an ACPI S3 sleep (vmm/sleep.c): mark the VM
  * paused (any thread, a vCPU's too: it parks before its next KVM_RUN),

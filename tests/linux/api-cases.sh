@@ -327,6 +327,7 @@ case_api-pause-stuck() {
 	expect "$name" 503 "$(api PATCH /vm '{"state": "Paused"}')" "pause with vCPU 0 held"
 	took=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
 	expect_grep 'did not stop' "$(api_body)" "the 503's fault_message"
+	expect_grep 'vCPU 0 did not stop' "$(api_body)" "the 503's fault_message names the vCPU"
 	expect_grep 'vCPU 0 did not stop within 3000 ms' "$(cat "$VM_ERR")" "mvm's log names the vCPU"
 	[ -n "$bad" ] || ! grep -q 'vCPU 1 did not stop' "$VM_ERR" || bad="the log blames vCPU 1, which parked"
 	[ -n "$bad" ] || awk -v t="$took" 'BEGIN { exit !(t >= 2.9 && t < 10) }' || bad="the pause gave up after $took s, expected about 3"
