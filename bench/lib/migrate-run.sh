@@ -225,6 +225,12 @@ qemu_migrate() {
 	kb=$(tr -d '\r' <"$base.mon" | sed -n 's/^transferred ram: \([0-9]*\) kbytes.*/\1/p' | tail -n1)
 	# QEMU syncs the dirty log once per pass over RAM: its count of passes.
 	syncs=$(tr -d '\r' <"$base.mon" | sed -n 's/^dirty sync count: \([0-9]*\).*/\1/p' | tail -n1)
+	# A completed migration that moved RAM in no time is a misread answer, not a figure (seen
+	# once, 2026-12-06: "completed", downtime 0 ms, total time 0 ms, 157,930 KiB): not counted.
+	if [ "${total:-0}" -le 0 ]; then
+		broken "qemu's info migrate said completed with total time ${total:-missing}" "$base.mon" \
+			"$base.src.out.err" "$base.dst.out.err"; return 1
+	fi
 	echo "${own:--} ${total:--} $(( ${kb:-0} * 1024 )) ${syncs:--} $(ms_between "$t_last" "$t_tick")" >>"$logs/qemu-$sc.data"
 	echo "bench: round $round: qemu  $sc: downtime ${own:-?} ms (info migrate), tick gap $(ms_between "$t_last" "$t_tick") ms, total ${total:-?} ms, ${kb:-?} KiB of RAM transferred"
 }
