@@ -20,22 +20,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* bind, then listen; -1 with errno. A refused bind (the port is taken, the
- * address is not this host's, the path's folder is missing or not writable)
- * is the address the user gave; a failed listen is the host's. */
-static int listen_on(int fd, const struct sockaddr *sa, socklen_t len)
-{
-	if (bind(fd, sa, len)) {
-		err_usage(-errno);
-		return -1;
-	}
-	if (listen(fd, 1)) {
-		err_host(-errno);
-		return -1;
-	}
-	return 0;
-}
-
 static int open_tcp(struct gdb_server *s, const char *hostport, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -70,10 +54,10 @@ static int open_tcp(struct gdb_server *s, const char *hostport, char *err, size_
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    listen_on(fd, ai->ai_addr, ai->ai_addrlen)) {
+	    err_bind_listen(fd, ai->ai_addr, ai->ai_addrlen)) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));
-		err_host(rc);   /* after listen_on's own mark, which wins */
+		err_host(rc);   /* after err_bind_listen's own mark, which wins */
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -103,10 +87,10 @@ static int open_unix(struct gdb_server *s, const char *path, char *err, size_t e
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || listen_on(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (fd < 0 || err_bind_listen(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-		err_host(rc);   /* after listen_on's own mark, which wins */
+		err_host(rc);   /* after err_bind_listen's own mark, which wins */
 		if (fd >= 0)
 			close(fd);
 		return rc;

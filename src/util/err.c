@@ -1,6 +1,9 @@
 /* err.c - the calling thread's failure class (err.h). */
 #include "util/err.h"
 
+#include <errno.h>
+#include <sys/socket.h>
+
 static _Thread_local enum err_class err_current;
 
 static int err_record(enum err_class c, int ret)
@@ -38,4 +41,17 @@ enum err_class err_class_or(enum err_class fallback)
 int err_exit_status(enum err_class fallback)
 {
 	return err_class_or(fallback) == ERR_USAGE ? ERR_EXIT_USAGE : ERR_EXIT_HOST;
+}
+
+int err_bind_listen(int fd, const struct sockaddr *sa, unsigned len)
+{
+	if (bind(fd, sa, len)) {
+		err_usage(-errno);
+		return -1;
+	}
+	if (listen(fd, 1)) {
+		err_host(-errno);
+		return -1;
+	}
+	return 0;
 }

@@ -31,6 +31,12 @@ int err_usage(int ret);
 int err_host(int ret);
 void err_reset(void);
 enum err_class err_class(void);
+/* bind, then listen (backlog 1); -1 with errno. A refused bind (the port
+ * taken, an address not this host's, a socket's folder missing) is marked
+ * the user's, a failed listen the host's: the one rule of --gdb and
+ * --incoming. (struct sockaddr is only named here.) */
+struct sockaddr;
+int err_bind_listen(int fd, const struct sockaddr *sa, unsigned len);
 /* The recorded class, or fallback when none was. */
 enum err_class err_class_or(enum err_class fallback);
 /* The exit status of the recorded class, or of fallback when none was:

@@ -135,22 +135,6 @@ int vm_migrate_uri_check(const char *uri, char *err, size_t errlen)
 	return uri_split(uri, &is_unix, host, sizeof(host), port, sizeof(port), err, errlen);
 }
 
-/* bind, then listen; -1 with errno. A refused bind (the port is taken, the
- * address is not this host's, the socket's folder is missing) is the URI the
- * user gave; a failed listen the host's. */
-static int bind_listen(int fd, const struct sockaddr *sa, socklen_t len)
-{
-	if (bind(fd, sa, len)) {
-		err_usage(-errno);
-		return -1;
-	}
-	if (listen(fd, 1)) {
-		err_host(-errno);
-		return -1;
-	}
-	return 0;
-}
-
 /* Connect (listen=false) or listen (true) on uri. The fd or -errno with err;
  * for a listener, the class recorded (util/err.h): a malformed URI or a
  * refused bind the user's, the rest the host's. */
@@ -169,7 +153,7 @@ static int uri_socket(const char *uri, bool listen_on, char *err, size_t errlen)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return mfail(err, errlen, err_host(-errno), "socket: %s", strerror(errno));
-		if (listen_on ? bind_listen(fd, (struct sockaddr *)&sa, sizeof(sa))
+		if (listen_on ? err_bind_listen(fd, (struct sockaddr *)&sa, sizeof(sa))
 			      : connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 			ret = -errno;
 			close(fd);
