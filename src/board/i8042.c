@@ -131,6 +131,17 @@ static bool kbd_irq_enabled(const struct i8042_regs *r)
 	return (r->cmd_byte & CB_KBD_INT) && !(r->cmd_byte & CB_KBD_DISABLE);
 }
 
+/* One IRQ 1 edge, with k->lock held. Two threads raise this line (the API
+ * thread's Ctrl-Alt-Del, a vCPU reading the data port): pulsed outside the
+ * lock, the vCPU's rise can land while the API thread still holds the line
+ * high, so it is no edge and the guest waits for a byte that never
+ * interrupts (a Ctrl-Alt-Del lost after its first scan code). */
+static void kbd_pulse_locked(struct i8042 *k)
+{
+	irq_line_set(&k->irq, 1);
+	irq_line_set(&k->irq, 0);
+}
+
 /* A keyboard command or its parameter byte, written to the data port. */
 static void kbd_command(struct i8042_regs *r, uint8_t v)
 {
@@ -290,13 +301,9 @@ static void port_access(struct i8042 *k, bool cmd_port, uint64_t off, uint8_t *d
 		r->out_full = 0;
 		raise = kbd_refill(r);
 	}
-	raise = raise && kbd_irq_enabled(r);
+	if (raise && kbd_irq_enabled(r))
+		kbd_pulse_locked(k);
 	pthread_mutex_unlock(&k->lock);
-
-	if (raise) {
-		irq_line_set(&k->irq, 1);
-		irq_line_set(&k->irq, 0);
-	}
 
 	if (reset) {
 		log_debug_rl("i8042: guest pulsed the reset line");
@@ -356,11 +363,9 @@ int i8042_send_ctrl_alt_del(struct i8042 *k)
 		 "%s, %u byte(s) queued, %s", n, codes == set1 ? 1 : 2, r->cmd_byte,
 		 raise ? "interrupt raised" : "output buffer already full",
 		 (unsigned)r->q_len, r->kbd_scanning ? "scanning" : "keyboard disabled");
+	if (raise)
+		kbd_pulse_locked(k);
 	pthread_mutex_unlock(&k->lock);
-	if (raise) {
-		irq_line_set(&k->irq, 1);
-		irq_line_set(&k->irq, 0);
-	}
 	return 0;
 }
 

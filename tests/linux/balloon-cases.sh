@@ -27,6 +27,16 @@ balloon_wait_actual() {
 		sleep 0.5
 	done
 }
+# After a balloon that stopped short: what each side saw, for the log (the device's page and
+# interrupt counts, the guest's driver messages and its virtio interrupt counts).
+balloon_diag() {
+	local name=$1
+	api GET /mvm/stats >/dev/null
+	echo "# $name: mvm's balloon0: $(api_body | grep -o '"balloon0":{[^}]*}' | head -c 400)"
+	say 'echo MVM-BAL-DIAG-BEGIN; dmesg | grep -iE "balloon|puff|oom" | tail -n 5; grep -iE "virtio" /proc/interrupts; echo MVM-BAL-DIAG-END'
+	api_wait '^MVM-BAL-DIAG-END' 15 || { echo "# $name: the guest's console did not answer"; return; }
+	tr -d '\r' <"$VM_OUT" | sed -n '/^MVM-BAL-DIAG-BEGIN/,/^MVM-BAL-DIAG-END/p' | sed "s/^/# $name: guest: /"
+}
 
 case_balloon() {
 	have_curl balloon || return
@@ -59,7 +69,7 @@ case_balloon() {
 	t0=$(mvm_now)
 	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 256}')" "PATCH /balloon 256"
 	expect balloon 400 "$(api PATCH /balloon '{"amount_mib": 513}')" "PATCH /balloon past guest RAM"
-	[ -n "$bad" ] || balloon_wait_actual 256 120 || bad="actual_mib did not reach 256 in 120 s: $(api_body)"
+	[ -n "$bad" ] || balloon_wait_actual 256 120 || { bad="actual_mib did not reach 256 in 120 s: $(api_body)"; balloon_diag balloon; }
 	secs=$(awk -v a="$t0" -v b="$(mvm_now)" 'BEGIN { printf "%.1f", b - a }')
 	rss1=$(balloon_rss_kb)
 	drop=$(( (rss0 - rss1) / 1024 ))
@@ -76,7 +86,7 @@ case_balloon() {
 	expect balloon 204 "$(api PATCH /balloon/statistics '{"stats_polling_interval_s": 2}')" "PATCH /balloon/statistics"
 	# Deflate: the guest has its memory back.
 	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 0}')" "PATCH /balloon 0"
-	[ -n "$bad" ] || balloon_wait_actual 0 120 || bad="actual_mib did not fall to 0 in 120 s: $(api_body)"
+	[ -n "$bad" ] || balloon_wait_actual 0 120 || { bad="actual_mib did not fall to 0 in 120 s: $(api_body)"; balloon_diag balloon; }
 	say 'dd if=/dev/zero of=/bal/fill bs=1M count=320 2>/dev/null; echo MVM-BAL-REFILL-$(du -m /bal/fill | cut -f1); rm -f /bal/fill'
 	api_wait '^MVM-BAL-REFILL-' 60 || bad=${bad:-"the guest did not fill 320 MiB after the deflate"}
 	grep -qa '^MVM-BAL-REFILL-320' "$VM_OUT" || bad=${bad:-"after the deflate the guest could not fill 320 MiB: $(grep -a MVM-BAL-REFILL "$VM_OUT")"}
@@ -88,7 +98,7 @@ case_balloon() {
 	# deflate_on_oom: with 400 MiB inflated, the guest fills 120 MiB anyway; its OOM notifier
 	# takes pages back from the balloon (actual falls below the target) instead of killing.
 	expect balloon 204 "$(api PATCH /balloon '{"amount_mib": 400}')" "PATCH /balloon 400"
-	[ -n "$bad" ] || balloon_wait_actual 400 120 || bad="actual_mib did not reach 400 in 120 s: $(api_body)"
+	[ -n "$bad" ] || balloon_wait_actual 400 120 || { bad="actual_mib did not reach 400 in 120 s: $(api_body)"; balloon_diag balloon; }
 	say 'dd if=/dev/zero of=/bal/fill bs=1M count=120 2>/dev/null; echo MVM-BAL-OOM-$(du -m /bal/fill | cut -f1); rm -f /bal/fill'
 	api_wait '^MVM-BAL-OOM-' 90 || bad=${bad:-"the guest did not fill 120 MiB with 400 MiB inflated"}
 	grep -qa '^MVM-BAL-OOM-120' "$VM_OUT" || bad=${bad:-"with 400 MiB inflated the guest could not fill 120 MiB (deflate on OOM): $(grep -a 'MVM-BAL-OOM\|Out of memory\|Killed' "$VM_OUT" | head -3 | tr '\n' ' ')"}

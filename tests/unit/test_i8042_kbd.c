@@ -2,6 +2,9 @@
  * atkbd drivers have at probe, the output queue with one IRQ 1 edge per byte, and
  * Ctrl-Alt-Del in scan code sets 1 (translated) and 2. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -290,6 +293,99 @@ static void test_write_kbd_output(void **state)
 	i8042_destroy(&k);
 }
 
+/* ---- two threads on one line ----
+ * The API thread queues Ctrl-Alt-Del and raises IRQ 1; a vCPU (here the "guest" thread, an
+ * edge-triggered handler reading one byte per edge, as Linux's i8042_interrupt does) takes the
+ * edge and reads the data port while the API thread still holds the line high. The rise the
+ * read makes for the next byte must still be an edge, or the guest stops after 0x1d. */
+struct edge_guest {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t api;
+	struct i8042 *k;
+	int level, pending, reads;
+	uint8_t got[16];
+};
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void edge_set(void *ctx, uint32_t gsi, int level)
+{
+	struct edge_guest *g = ctx;
+	struct timespec ts;
+
+	(void)gsi;
+	pthread_mutex_lock(&g->mu);
+	if (level && !g->level) {
+		g->pending++;
+		pthread_cond_broadcast(&g->cv);
+	}
+	g->level = level;
+	/* The API thread is slow to lower the line (preempted between its two
+	 * ioctls): give the guest up to 200 ms to take the edge meanwhile. */
+	if (level && pthread_equal(pthread_self(), g->api)) {
+		deadline_in(&ts, 200);
+		while (g->reads == 0 &&
+		       pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void *edge_guest_run(void *arg)
+{
+	struct edge_guest *g = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&g->mu);
+	while (g->reads < (int)sizeof(g->got)) {
+		deadline_in(&ts, 1000);
+		while (!g->pending && pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
+			;
+		if (!g->pending)
+			break;   /* no edge for a second: what the guest would see */
+		g->pending--;
+		pthread_mutex_unlock(&g->mu);
+		uint8_t v = rd_data(g->k);
+		pthread_mutex_lock(&g->mu);
+		g->got[g->reads++] = v;
+		pthread_cond_broadcast(&g->cv);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+static void test_ctrl_alt_del_edge_per_byte_across_threads(void **state)
+{
+	struct edge_guest g = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+	struct i8042 k;
+	pthread_t guest;
+
+	(void)state;
+	memset(&stops, 0, sizeof(stops));
+	i8042_init(&k, STOPPER(stops));
+	wr_cmd(&k, 0x60);
+	wr_data(&k, 0x47);
+	g.k = &k;
+	g.api = pthread_self();
+	i8042_set_irq(&k, (struct irq_line){ edge_set, &g, 1 });
+	assert_int_equal(pthread_create(&guest, NULL, edge_guest_run, &g), 0);
+	assert_int_equal(i8042_send_ctrl_alt_del(&k), 0);
+	pthread_join(guest, NULL);
+	assert_int_equal(g.reads, 8);
+	assert_memory_equal(g.got, "\x1d\x38\xe0\x53\xe0\xd3\xb8\x9d", 8);
+	i8042_destroy(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_reply_into_full_queue),
 		cmocka_unit_test(test_write_kbd_output),
 		cmocka_unit_test(test_kbd_reenable_with_byte_waiting),
+		cmocka_unit_test(test_ctrl_alt_del_edge_per_byte_across_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
