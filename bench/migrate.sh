@@ -2,7 +2,8 @@
 # bench/migrate.sh - live migration benchmark: mvm against QEMU, two VMMs of one host over tcp.
 #
 # Usage: bench/migrate.sh [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--downtime MS]
-#                         [--dirty MIB,RATE] [--direct|--testhost] [--logs DIR]
+#                         [--dirty MIB,RATE] [--direct|--testhost] [--guest linux|multiboot]
+#                         [--logs DIR]
 # The guest of bench/snapshot.sh (Debian kernel, reference initramfs, mvmtest=tick: MVM-TICK=i
 # every 10 ms), 256 MiB (--mem), 1 vCPU, idle apart from its ticks. N rounds (default 3), each:
 #   mvm    source `mvm run --api-sock S --config-file`, after T ticks (default 20) `mvm ctl
@@ -19,16 +20,22 @@
 # QEMU does by default. Prints min/median/max of each figure per guest. A benchmark: exits 0
 # unless a step failed.
 #
+# --guest multiboot: instead of Linux, a 32-bit multiboot guest of tests/guests/mk-pvh-guest.py
+# (multiboot-memdirty: the same ticks every 10 ms and the same working set and rate, paced by the
+# TSC at this host's rate; no interrupts, no devices but COM1), run on this host's own /dev/kvm:
+# it needs no VT-x/AMD-V that boots Linux, so a PVM-backed KVM (whose guest kernel mode is
+# emulated) runs it too, and mvm's and QEMU's own work (dirty log, copying, sending, loading) is
+# timed on the real CPU rather than inside the emulated test host. Needs python3.
 # Where: as bench/snapshot.sh (directly when this host's KVM runs Linux, else in ONE test host
-# VM, whose figures are not real hardware's). Logs in --logs DIR (default
+# VM, whose figures are not real hardware's); --guest multiboot always directly. Logs in --logs DIR (default
 # .cache/bench/migrate). Run it under the test host lock: flock /tmp/mvm-testhost.lock bench/migrate.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"
 . "$MVM_ROOT/scripts/lib/hostkvm.sh"
 
-n=3 mem=256M timeout=60 ticks=20 downtime=30 dirty=64,16 where=auto logs=$MVM_CACHE/bench/migrate
-usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--downtime MS] [--dirty MIB,RATE|0] [--direct|--testhost] [--logs DIR]"; }
+n=3 mem=256M timeout=60 ticks=20 downtime=30 dirty=64,16 where=auto guest=linux logs=$MVM_CACHE/bench/migrate
+usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--downtime MS] [--dirty MIB,RATE|0] [--direct|--testhost] [--guest linux|multiboot] [--logs DIR]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) [ $# -ge 2 ] || usage; n=$2; shift 2 ;;
@@ -39,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--dirty) [ $# -ge 2 ] || usage; dirty=$2; shift 2 ;;
 	--direct) where=direct; shift ;;
 	--testhost) where=testhost; shift ;;
+	--guest) [ $# -ge 2 ] || usage; guest=$2; shift 2 ;;
 	--logs) [ $# -ge 2 ] || usage; logs=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) usage ;;
@@ -51,6 +59,8 @@ case "$downtime" in ''|*[!0-9]*|0) mvm_die "--downtime $downtime: expected whole
 case "$dirty" in 0) ;; [1-9]*,[1-9]*) case "$dirty" in *[!0-9,]*|*,*,*) mvm_die "--dirty $dirty: expected MIB,RATE (MiB and MiB/s) or 0" ;; esac ;;
 	*) mvm_die "--dirty $dirty: expected MIB,RATE (MiB and MiB/s, such as 64,16) or 0" ;; esac
 case "$mem" in [1-9]*[MG]) ;; *) mvm_die "--mem $mem: expected a size in M or G, such as 256M" ;; esac
+case "$guest" in linux|multiboot) ;; *) mvm_die "--guest $guest: expected linux or multiboot" ;; esac
+[ "$guest" = multiboot ] && [ "$where" = testhost ] && mvm_die "--guest multiboot runs on this host's /dev/kvm, not in the test host"
 case "${mem%[MG]}" in *[!0-9]*) mvm_die "--mem $mem: expected a size in M or G, such as 256M" ;; esac
 logs=$(mkdir -p "$logs" && cd "$logs" && pwd)
 start=$(mvm_now)
@@ -64,19 +74,38 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 		mvm_sudo apt-get install -y -q qemu-system-x86 >&2
 	fi
 fi
-envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
-# shellcheck disable=SC1090
-. "$envfile"
-# Its own copy of the reference initramfs: the shared default path is rebuilt by every test run,
-# possibly from another checkout's /init without mvmtest=tick.
-initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh" -o "$MVM_CACHE/bench/migrate-initramfs.cpio.gz")
+if [ "$guest" = linux ]; then
+	envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
+	# shellcheck disable=SC1090
+	. "$envfile"
+	# Its own copy of the reference initramfs: the shared default path is rebuilt by every test
+	# run, possibly from another checkout's /init without mvmtest=tick.
+	initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh" -o "$MVM_CACHE/bench/migrate-initramfs.cpio.gz")
+else
+	command -v python3 >/dev/null || mvm_die "bench: --guest multiboot needs python3 (tests/guests/mk-pvh-guest.py)"
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || mvm_die "bench: --guest multiboot runs on this host's /dev/kvm, and it cannot be opened read-write"
+	# The guest paces itself by the TSC: this host's rate, as the kernel found it.
+	tsc_khz=$(cat /sys/devices/system/cpu/cpu0/tsc_freq_khz 2>/dev/null ||
+		dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p; s/.*tsc: Detected \([0-9.]*\) MHz.*/\1/p' |
+		tail -n1 | awk 'NF { printf "%d", $1 * 1000 }')
+	[ -n "$tsc_khz" ] || tsc_khz=$(awk -F': ' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+	[ -n "$tsc_khz" ] && [ "$tsc_khz" -gt 0 ] || mvm_die "bench: cannot tell this host's TSC rate (--guest multiboot paces itself by it)"
+	mbdir=$MVM_CACHE/bench/migrate-multiboot
+	mkdir -p "$mbdir"
+	mib=${dirty%,*} rate=${dirty#*,}
+	[ "$dirty" = 0 ] && mib=64 rate=0
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$mbdir/idle.bin" "$tsc_khz" "$mib" 0
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$mbdir/dirty.bin" "$tsc_khz" "$mib" "${rate:-0}"
+	MVM_BZIMAGE=$mbdir/idle.bin initrd=$mbdir/idle.bin
+	where=direct
+fi
 if ! make -C "$MVM_ROOT" -s build/mvm >&2; then
 	[ -x "$MVM_ROOT/build/mvm" ] || mvm_die "bench: building mvm failed (make build/mvm)"
 	mvm_say "bench: WARNING: make build/mvm failed; measuring the existing build/mvm, which may be stale"
 fi
 # The dirtying guest's program, static, in a second archive after the reference initramfs (the
 # kernel unpacks concatenated archives in order).
-if [ "$dirty" != 0 ]; then
+if [ "$dirty" != 0 ] && [ "$guest" = linux ]; then
 	. "$MVM_ROOT/bench/lib/guest-prog.sh"
 	md=$(bench_guest_prog memdirty)
 	bench_initrd_with "$initrd" "$md" "$initrd"
@@ -90,6 +119,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 cpu="$cpu, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 # Physical paths: the test host VM gets each file at its resolved path (tests/testhost/run.sh).
 export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_TICKS=$ticks BENCH_DOWNTIME_MS=$downtime BENCH_DIRTY=$dirty
+export BENCH_GUEST=$guest BENCH_MB_DIR=${mbdir:-} BENCH_TSC_KHZ=${tsc_khz:-}
 export BENCH_DST_ARGS=${BENCH_DST_ARGS:-}
 BENCH_MVM=$(readlink -f "$MVM_ROOT/build/mvm")
 BENCH_KERNEL=$(readlink -f "$MVM_BZIMAGE") BENCH_INITRD=$(readlink -f "$initrd")
@@ -99,7 +129,9 @@ rm -rf "$logs"/mvm.* "$logs"/qemu.* "$logs"/mvm-* "$logs"/qemu-* "$logs/work"
 
 if [ "$where" = direct ]; then
 	export BENCH_LOGS=$logs BENCH_SHIP=0
-	BENCH_ENV="this host directly ($cpu, $(uname -r), /dev/kvm)"
+	kvmmod=$(awk '$1 ~ /^kvm_(intel|amd|pvm)$/ { print $1 }' /proc/modules 2>/dev/null | paste -sd, -)
+	BENCH_ENV="this host directly ($cpu, $(uname -r), /dev/kvm of ${kvmmod:-an unknown module})"
+	case "$kvmmod" in *kvm_pvm*) BENCH_ENV="$BENCH_ENV; kvm_pvm: the guest's kernel mode is emulated, mvm's and QEMU's own work runs on the real CPU" ;; esac
 	export BENCH_ENV
 	bash "$runner" && rc=0 || rc=$?
 else

@@ -8,7 +8,9 @@
 # sets it): BENCH_N rounds, BENCH_MEM guest memory, BENCH_MVM, BENCH_KERNEL, BENCH_INITRD (with
 # mvmtest=tick), BENCH_TIMEOUT seconds a boot may take, BENCH_TICKS ticks before the migration,
 # BENCH_DOWNTIME_MS the downtime budget given to both, BENCH_DIRTY (MIB,RATE of the dirtying
-# guest, or 0 for none), BENCH_LOGS, BENCH_ENV, BENCH_SHIP.
+# guest, or 0 for none), BENCH_LOGS, BENCH_ENV, BENCH_SHIP; BENCH_GUEST=multiboot: the guests
+# are BENCH_MB_DIR/idle.bin and dirty.bin (tests/guests/mk-pvh-guest.py multiboot-memdirty,
+# paced at BENCH_TSC_KHZ), not the kernel and initramfs.
 # One round: each VMM migrates the idle guest, then (BENCH_DIRTY) the guest that dirties RATE
 # MiB/s of a MIB MiB working set (mvmmemdirty=, after it printed MVM-MEMDIRTY-READY):
 #   mvm    a source mvm (--api-sock, --config-file) ticks T times; a destination `mvm run
@@ -41,16 +43,27 @@ guest_cmdline() {
 	[ "$1" = dirty ] && c="$c mvmmemdirty=$dirty"
 	echo "$c"
 }
+multiboot=0
+[ "${BENCH_GUEST:-linux}" = multiboot ] && multiboot=1
 qemu_cmd() {
 	qemu=(qemu-system-x86_64 -M pc -accel kvm -cpu host -smp 1 -m "$BENCH_MEM"
-		-nodefaults -no-user-config -nographic -serial stdio -no-reboot
-		-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$(guest_cmdline "$1")")
+		-nodefaults -no-user-config -nographic -serial stdio -no-reboot)
+	if [ "$multiboot" = 1 ]; then
+		qemu+=(-kernel "$BENCH_MB_DIR/$1.bin")
+	else
+		qemu+=(-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$(guest_cmdline "$1")")
+	fi
 }
 for sc in idle dirty; do
+	if [ "$multiboot" = 1 ]; then
+		boot="{\"kernel_image_path\": $(json_str "$BENCH_MB_DIR/$sc.bin")}"
+	else
+		boot="{\"kernel_image_path\": $(json_str "$BENCH_KERNEL"),
+                  \"initrd_path\": $(json_str "$BENCH_INITRD"), \"boot_args\": $(json_str "$(guest_cmdline $sc)")}"
+	fi
 	cat >"$work/config-$sc.json" <<JSON
 {
-  "boot-source": {"kernel_image_path": $(json_str "$BENCH_KERNEL"),
-                  "initrd_path": $(json_str "$BENCH_INITRD"), "boot_args": $(json_str "$(guest_cmdline $sc)")},
+  "boot-source": $boot,
   "machine-config": {"vcpu_count": 1, "mem_size_mib": $mem_mib}
 }
 JSON
@@ -266,11 +279,16 @@ row() {
 echo
 echo "=== mvm migration benchmark ==="
 echo "where:   $BENCH_ENV"
-echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, MVM-TICK every 10 ms"
+if [ "$multiboot" = 1 ]; then
+	echo "guest:   multiboot-memdirty (tests/guests/mk-pvh-guest.py, paced at ${BENCH_TSC_KHZ} kHz of TSC), $BENCH_MEM, 1 vCPU, MVM-TICK every 10 ms"
+else
+	echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, MVM-TICK every 10 ms"
+fi
 echo "qemu:    $(qemu-system-x86_64 --version | head -n1); -M pc -accel kvm -cpu host; downtime-limit $dt ms, max-bandwidth 100G"
 for sc in "${scenarios[@]}"; do
 	echo
 	if [ "$sc" = idle ]; then echo "-- idle guest --"
+	elif [ "$multiboot" = 1 ]; then echo "-- guest dirtying ${dirty#*,} MiB/s of ${dirty%,*} MiB (multiboot-memdirty) --"
 	else echo "-- guest dirtying ${dirty#*,} MiB/s of ${dirty%,*} MiB (bench/guest/memdirty.c) --"; fi
 	printf '  %-52s %10s %10s %10s   %s\n' "" min median max ok
 	row "mvm downtime: source pause -> first tick there (ms)" "$logs/mvm-$sc.data" 1 1 1

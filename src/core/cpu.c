@@ -175,7 +175,24 @@ static int cpu_set_lint(int fd, bool reset)
 	return 0;
 }
 
-int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus, bool hyperv)
+/* KVM_GET_CPUID2 with room for nent entries (KVM answers E2BIG for fewer). */
+static struct kvm_cpuid2 *cpuid_read(int fd, uint32_t nent)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+	if (!c)
+		return NULL;
+	c->nent = nent;
+	if (ioctl(fd, KVM_GET_CPUID2, c) < 0) {
+		log_debug("KVM_GET_CPUID2: %s", strerror(errno));
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus, bool hyperv,
+	     struct kvm_cpuid2 **seen)
 {
 	struct kvm_cpuid2 *cpuid = cpuid_build(supported, index, nr_cpus);
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
@@ -188,6 +205,8 @@ int cpu_init(int fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus,
 		return ret;
 	}
 	ret = ioctl(fd, KVM_SET_CPUID2, cpuid) < 0 ? -errno : 0;
+	if (!ret && seen)
+		*seen = cpuid_read(fd, cpuid->nent + 16);
 	free(cpuid);
 	if (ret) {
 		log_err("vCPU %d: KVM_SET_CPUID2: %s", index, strerror(-ret));

@@ -47,9 +47,14 @@ struct cpu_entry {
 
 int cpu_write_boot_tables(const struct gmem *m);
 int cpu_write_boot_gdt(const struct gmem *m);
-/* hyperv: KVM's Hyper-V leaves and the vCPU's SynIC as well (core/hyperv.h). */
+/* hyperv: KVM's Hyper-V leaves and the vCPU's SynIC as well (core/hyperv.h).
+ * seen (may be NULL): the CPUID KVM reports back for the vCPU once set
+ * (KVM_GET_CPUID2; malloc'd, NULL if it cannot be read). On VT-x/AMD-V KVM
+ * that is what mvm set; a PVM-backed KVM reports the host's own features
+ * beside them, and its guests see those: a restore compares a saved CPUID
+ * against this, not against what mvm asked for. */
 int cpu_init(int vcpu_fd, const struct kvm_cpuid2 *supported, int index, int nr_cpus,
-	     bool hyperv);
+	     bool hyperv, struct kvm_cpuid2 **seen);
 int cpu_set_entry(int vcpu_fd, const struct cpu_entry *entry);
 /* An ACPI S3 wake, on the vCPU's own thread: the vCPU back to its reset
  * state (boot MSRs, KVM's paravirtual MSRs off, FPU, debug registers, no

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -400,7 +401,8 @@ int vcpu_create(const struct vcpu_host *host, struct vcpu *v, int index)
 		log_err("mmap of vCPU %d's kvm_run: %s", index, strerror(err));
 		return -err;
 	}
-	return cpu_init(v->fd, host->supported, index, host->nr_vcpus, host->hyperv);
+	return cpu_init(v->fd, host->supported, index, host->nr_vcpus, host->hyperv,
+			&v->cpuid_seen);
 }
 
 int vcpu_start(struct vcpu *v)
@@ -449,6 +451,8 @@ void vcpu_destroy(struct vcpu *v)
 		munmap(v->run, v->host->run_mmap_size);
 	if (v->fd >= 0)
 		close(v->fd);
+	free(v->cpuid_seen);
+	v->cpuid_seen = NULL;
 	v->run = NULL;
 	v->fd = -1;
 }

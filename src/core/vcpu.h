@@ -77,6 +77,7 @@ struct vcpu {
 	int index;                 /* also its APIC ID */
 	int fd;
 	struct kvm_run *run;
+	struct kvm_cpuid2 *cpuid_seen;        /* what KVM reports back once set (cpu_init) */
 	pthread_t thread;
 	bool started;
 	bool parked;                          /* in host->park(), under the VM's pause lock */

@@ -140,6 +140,8 @@ int snap_stream_parse(const uint8_t in[SNAP_STREAM_REC_SIZE], uint64_t max_pages
 			return bad(err, errlen, r, "configuration size out of range");
 		if (!r->arg0 || r->arg0 % SNAP_STREAM_PAGE || r->arg0 > (1ull << 46))
 			return bad(err, errlen, r, "RAM size out of range");
+		if (r->arg1 & ~(uint64_t)SNAP_STREAM_BOARD_KNOWN)
+			return bad(err, errlen, r, "unknown board devices");
 		break;
 	case SNAP_REC_STATE:
 		if (r->len < 64 || r->len > SNAP_MAX_FILE)
@@ -283,7 +285,7 @@ int snap_stream_receive(snap_stream_read_fn read, void *rctx, struct snap_stream
 		buf[r.len] = 0;
 		if (r.type == SNAP_REC_CONFIG) {
 			have_config = true;
-			ret = s->config(s->ctx, (const char *)buf, r.len, r.arg0, err, errlen);
+			ret = s->config(s->ctx, (const char *)buf, r.len, r.arg0, r.arg1, err, errlen);
 			free(buf);
 		} else {
 			have_state = true;

@@ -13,7 +13,11 @@
  * XXH64 is libxxhash's (Debian's libxxhash-dev), the same function on
  * every machine, little-endian in the stream like every other integer.
  *
- * Version 4: SYNC and SYNCED, so the source knows when the destination has
+ * Version 5: CONFIG's arg1 names the board devices a multiboot kernel's VM
+ * has beside the configuration's (fw_cfg, the ACPI PM1 blocks and S3): the
+ * destination builds its VM when CONFIG arrives, long before the state, and
+ * cannot tell them from the JSON (before, such a VM was refused at the end:
+ * "the snapshot has 7 devices; its configuration gives 5"). Version 4: SYNC and SYNCED, so the source knows when the destination has
  * read everything it sent (a RAM pass leaves megabytes in the sockets'
  * buffers; without the barrier they were read after the pause, inside the
  * downtime). Version 3: XXH64 instead of version 2's CRC-32C. Natively both cost about
@@ -26,7 +30,8 @@
  *
  * Records, source to destination:
  *   CONFIG  payload: the VM's configuration (Firecracker JSON), arg0 = the
- *           guest's RAM size in bytes; first, exactly once
+ *           guest's RAM size in bytes, arg1 = SNAP_STREAM_BOARD_* bits (others
+ *           refused); first, exactly once
  *   RAM     arg0 = first page (4 KiB pages of the RAM mapping), arg1 = page
  *           count (1..SNAP_STREAM_MAX_RUN); payload: the pages
  *   ZERO    arg0, arg1 as RAM; no payload: the pages are all zero
@@ -60,13 +65,18 @@
 #include <stdint.h>
 
 #define SNAP_STREAM_MAGIC      "MVMMIGR"       /* 8 bytes with its NUL */
-#define SNAP_STREAM_VERSION    4u
+#define SNAP_STREAM_VERSION    5u
 #define SNAP_STREAM_HDR_SIZE   16u
 #define SNAP_STREAM_REC_SIZE   32u
 #define SNAP_STREAM_PAGE       4096u
 #define SNAP_STREAM_MAX_RUN    256u            /* pages in one RAM record: 1 MiB */
 #define SNAP_STREAM_MAX_CONFIG (64u << 10)
 #define SNAP_STREAM_MAX_MSG    1024u
+
+/* CONFIG's arg1: board devices the builder adds for a multiboot kernel. */
+#define SNAP_STREAM_BOARD_FW_CFG    1u   /* QEMU's fw_cfg ports (board/fw_cfg.h) */
+#define SNAP_STREAM_BOARD_LEGACY_PM 2u   /* ACPI PM1 blocks and S3 (board/acpi_pm1.h) */
+#define SNAP_STREAM_BOARD_KNOWN     3u
 
 enum snap_rec_type {
 	SNAP_REC_CONFIG = 1,
@@ -117,7 +127,7 @@ bool snap_stream_is_zero(const void *p, size_t len);
 /* The destination's side of the stream, over any byte source. read()
  * fills exactly len bytes (0) or fails (-errno; -EPIPE for a stream that
  * ended). The sink takes the records as they come:
- *   config(): first, once; it sets max_pages (RAM runs are checked
+ *   config(): first, once, with CONFIG's arg1 as board; it sets max_pages (RAM runs are checked
  *             against it) and makes the RAM ram() points into
  *   ram():    where the RUN of npages pages goes (the payload is read
  *             there, then its check verified); zero(): those pages are zero
@@ -132,7 +142,7 @@ struct snap_stream_sink {
 	void *ctx;
 	uint64_t max_pages;
 	int (*config)(void *ctx, const char *json, size_t len, uint64_t ram_size,
-		      char *err, size_t errlen);
+		      uint64_t board, char *err, size_t errlen);
 	void *(*ram)(void *ctx, uint64_t first_page, uint64_t npages);
 	void (*zero)(void *ctx, uint64_t first_page, uint64_t npages);
 	int (*state)(void *ctx, uint8_t *buf, size_t len, char *err, size_t errlen);

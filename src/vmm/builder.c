@@ -191,12 +191,12 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 	vm->platform.ops->keep_devices(cfg, &dev_cfg);
 	/* fw_cfg for a multiboot kernel (kvm-unit-tests reads its vCPU count
 	 * there); a restored VM has it when its snapshot does. */
-	dev_cfg.fw_cfg = rs ? rs->snap && vm_snapshot_has_device(rs->snap, "fw_cfg")
-			    : vm->platform.image.format == BOOT_FORMAT_MULTIBOOT;
+	dev_cfg.fw_cfg = !rs ? vm->platform.image.format == BOOT_FORMAT_MULTIBOOT
+			     : rs->snap ? vm_snapshot_has_device(rs->snap, "fw_cfg") : rs->fw_cfg;
 	/* So do the legacy ACPI PM1 blocks and S3 (board/acpi_pm1.h), as
 	 * SeaBIOS's tables give kvm-unit-tests' s3 test under QEMU. */
-	dev_cfg.legacy_pm = rs ? rs->snap && vm_snapshot_has_device(rs->snap, "acpi_pm1")
-			       : vm->platform.image.format == BOOT_FORMAT_MULTIBOOT;
+	dev_cfg.legacy_pm = !rs ? vm->platform.image.format == BOOT_FORMAT_MULTIBOOT
+				: rs->snap ? vm_snapshot_has_device(rs->snap, "acpi_pm1") : rs->legacy_pm;
 	/* The devices' windows and GSIs go into the DSDT and the command line. */
 	vm->devices = calloc(1, sizeof(*vm->devices));
 	cmdline = malloc(LAYOUT_CMDLINE_MAX);
@@ -208,17 +208,18 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 	*fb = ERR_USAGE;   /* the plan and the command line are the user's */
 	if ((ret = vm_devices_plan(vm->devices, &dev_cfg)))
 		goto out;
+	/* Only a board with S3 needs its hooks: vm_run's loop, pause and
+	 * resume of any other VM stay as they were. A restored one too: its
+	 * guest may sleep after the restore. */
+	if (dev_cfg.legacy_pm) {
+		vm_sleep_init(&vm->sleep);
+		vm->sleep_ops = &vm_sleep_ops;
+	}
 	if (rs)
 		return vm_load_restored(vm, &dev_cfg, rs, cmdline);
 	acpi.mmio_devs = vm->devices->acpi;
 	acpi.nr_mmio_devs = vm->devices->nr_windows;
 	acpi.legacy_pm = dev_cfg.legacy_pm;
-	/* Only a board with S3 needs its hooks: vm_run's loop, pause and
-	 * resume of any other VM stay as they were. */
-	if (dev_cfg.legacy_pm) {
-		vm_sleep_init(&vm->sleep);
-		vm->sleep_ops = &vm_sleep_ops;
-	}
 	if (vm->platform.image.format == BOOT_FORMAT_MULTIBOOT) {
 		/* QEMU's "<kernel path> <args>": argv[0] first, no Linux defaults. */
 		if (multiboot_cmdline(cfg->kernel_path, cfg->cmdline, cmdline, LAYOUT_CMDLINE_MAX)) {

@@ -1,6 +1,8 @@
 /* migrate.c - live migration, pre-copy: the source's thread and the destination (migrate.h). */
 #include "vmm/migrate.h"
 #include "vmm/throttle.h"
+#include "board/acpi_pm1.h"
+#include "board/fw_cfg.h"
 #include "core/vcpu.h"
 #include "snap/stream.h"
 #include "util/bench_probe.h"
@@ -331,6 +333,19 @@ static int read_buffered(void *ctx, void *dst, size_t len)
 		}
 	}
 	return 0;
+}
+
+/* CONFIG's arg1: the board devices the destination cannot tell from the
+ * configuration (the builder adds them for a multiboot kernel). */
+static uint64_t stream_board(const struct vm *vm)
+{
+	uint64_t b = 0;
+
+	if (vm_devices_find(vm->devices, &fw_cfg_kind, 0))
+		b |= SNAP_STREAM_BOARD_FW_CFG;
+	if (vm_devices_find(vm->devices, &acpi_pm1_kind, 0))
+		b |= SNAP_STREAM_BOARD_LEGACY_PM;
+	return b;
 }
 
 static int send_rec(int fd, uint32_t type, uint64_t a0, uint64_t a1, const void *pl, uint32_t len)
@@ -926,8 +941,8 @@ static void *migrate_thread(void *arg)
 	set_nodelay(m->fd);
 	snap_stream_put_header(hdr);
 	if ((ret = write_full(m->fd, hdr, sizeof(hdr))) ||
-	    (ret = send_rec(m->fd, SNAP_REC_CONFIG, vm->mem.ram_size, 0, m->config_json,
-			    (uint32_t)strlen(m->config_json)))) {
+	    (ret = send_rec(m->fd, SNAP_REC_CONFIG, vm->mem.ram_size, stream_board(vm),
+			    m->config_json, (uint32_t)strlen(m->config_json)))) {
 		mfail(err, sizeof(err), ret, "sending to %s: %s", m->p.uri, strerror(-ret));
 		goto fail;
 	}
@@ -1397,8 +1412,8 @@ struct incoming {
 	int fd;                   /* the connection: SYNCs are answered on it */
 };
 
-static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size, char *err,
-		     size_t errlen)
+static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size, uint64_t board,
+		     char *err, size_t errlen)
 {
 	struct incoming *in = ctx;
 	char perr[500];
@@ -1422,7 +1437,11 @@ static int in_config(void *ctx, const char *json, size_t len, uint64_t ram_size,
 	/* The whole VM now, while the pages come: only its state waits for the
 	 * end, so building it is not part of the downtime. Disks are opened
 	 * without their locks (the source holds them until the hand-over). */
-	struct vm_restore rs = { .ram = &in->ram };
+	struct vm_restore rs = {
+		.ram = &in->ram,
+		.fw_cfg = board & SNAP_STREAM_BOARD_FW_CFG,
+		.legacy_pm = board & SNAP_STREAM_BOARD_LEGACY_PM,
+	};
 
 	in->cfg->disk_locks_deferred = true;
 	if ((ret = vm_create_restored(in->vm, in->cfg, &rs, &in->build_status))) {

@@ -658,15 +658,19 @@ int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s)
 }
 
 /* The saved CPUID must be one this mvm would give on this host: the feature
- * bits of leaves 1, 7.0 and 0x80000001 a subset of what cpuid_build() makes
- * of KVM's supported table for the same vCPU (a guest that used AVX-512
- * there would fault here). Leaf 1 ECX bit 27 (OSXSAVE) mirrors the guest's
- * CR4 and is not a feature. */
+ * bits of leaves 1, 7.0 and 0x80000001 a subset of what this host's KVM
+ * reports for the same vCPU once mvm set its CPUID (cpu_init's cpuid_seen;
+ * cpuid_build() of KVM's supported table when that could not be read). A
+ * guest that used AVX-512 there would fault here. Leaf 1 ECX bit 27
+ * (OSXSAVE) mirrors the guest's CR4 and is not a feature. */
 static int check_cpuid(const struct vm *vm, int index, const struct vcpu_state *st,
 		       const char *path)
 {
 	static const uint32_t leaves[] = { 0x1, 0x7, 0x80000001 };
-	struct kvm_cpuid2 *mine = cpuid_build(vm->kvm.supported, index, vm->nr_vcpus);
+	struct kvm_cpuid2 *seen = vm->vcpus && vm->vcpus[index].cpuid_seen
+				  ? vm->vcpus[index].cpuid_seen : NULL;
+	struct kvm_cpuid2 *built = seen ? NULL : cpuid_build(vm->kvm.supported, index, vm->nr_vcpus);
+	struct kvm_cpuid2 *mine = seen ? seen : built;
 	int ret = 0;
 
 	if (!mine)
@@ -692,7 +696,7 @@ static int check_cpuid(const struct vm *vm, int index, const struct vcpu_state *
 			ret = -EINVAL;
 		}
 	}
-	free(mine);
+	free(built);
 	return ret;
 }
 

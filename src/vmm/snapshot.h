@@ -128,6 +128,8 @@ struct vm_restore {
 	struct gmem *ram;         /* instead of mem_path: RAM already filled (a migration),
 				   * taken over by the VM (zeroed here) */
 	bool paused;              /* stay paused (vm_resume() starts it) */
+	bool fw_cfg, legacy_pm;   /* without snap: the board devices a multiboot kernel's
+				   * VM has (a migration stream's CONFIG says) */
 };
 
 /* builder.c: the VM of cfg (parsed from snap's "config", with the caller's

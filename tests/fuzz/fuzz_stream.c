@@ -48,11 +48,14 @@ static int fz_read(void *ctx, void *buf, size_t len)
 	return 0;
 }
 
-static int fz_config(void *ctx, const char *json, size_t len, uint64_t ram, char *e, size_t el)
+static int fz_config(void *ctx, const char *json, size_t len, uint64_t ram, uint64_t board,
+		     char *e, size_t el)
 {
 	struct fz *f = ctx;
 
 	f->configs++;
+	if (board & ~(uint64_t)SNAP_STREAM_BOARD_KNOWN)
+		abort();   /* the reader let an unknown board bit through */
 	if (ram != sizeof(f->ram))
 		return -EINVAL;
 	f->sink->max_pages = FZ_PAGES;   /* as vmm/migrate.c's sink: RAM runs are bounded by it */

@@ -49,6 +49,16 @@ multiboot-s3  a flat Multiboot v1 image that sleeps in ACPI S3 and wakes on
               CS:IP 0x100:0) checks PM1_STS has WAK_STS and RTC_STS (else
               exit 23) and writes the dword at address 0 to isa-debug-exit:
               0x21 (exit 67) only if the guest stopped at the sleep.
+multiboot-memdirty [TSC_KHZ MIB RATE]  a flat Multiboot v1 image for migration timing
+              (bench/migrate.sh --guest multiboot) on any /dev/kvm that runs
+              32-bit ring 0, PVM-backed ones too: it writes one dword in each
+              page of MIB MiB at 16 MiB (default 64) once, prints
+              "MVM-MEMDIRTY-READY", then rewrites RATE MiB/s of those pages
+              in turn (default 16; 0: none, an idle guest), paced by RDTSC
+              in 1 ms slices of TSC_KHZ cycles (default 2600000 kHz: give
+              the host's TSC rate), and prints "MVM-TICK=<n>" on COM1 every
+              10 slices (as the Linux guest's mvmtest=tick). Interrupts stay
+              off; nothing in it needs an interrupt or a device but COM1.
 """
 import struct
 import sys
@@ -407,6 +417,85 @@ def multiboot_s3():
     return a.finish(LOAD + MB_HDR_LEN)
 
 
+def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
+    pages, per_ms = mib * 256, rate * 256 // 1000
+    if rate and not per_ms:
+        per_ms = 1
+    a = Asm()
+    a.emit(0xBC, struct.pack("<I", 0x800000))          # mov esp, 8 MiB (multiboot sets none)
+    a.emit(0xBE, struct.pack("<I", 16 << 20))          # mov esi, 16 MiB: the region
+    a.emit(0x31, 0xC9)                                 # xor ecx, ecx
+    a.label("touch")                                   # every page once: the working set
+    a.emit(0x89, 0xC8)                                 # mov eax, ecx
+    a.emit(0xC1, 0xE0, 0x0C)                           # shl eax, 12
+    a.emit(0x89, 0x0C, 0x06)                           # mov [esi+eax], ecx
+    a.emit(0x41)                                       # inc ecx
+    a.emit(0x81, 0xF9, struct.pack("<I", pages))       # cmp ecx, pages
+    a.jcc8(0x72, "touch")                              # jb touch
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
+    for ch in b"MVM-MEMDIRTY-READY\n":
+        a.emit(0xB0, ch, 0xEE)                         # mov al, ch ; out dx, al
+    a.emit(0x31, 0xC9)                                 # xor ecx, ecx: page index
+    a.emit(0x31, 0xED)                                 # xor ebp, ebp: slices
+    a.emit(0x0F, 0x31)                                 # rdtsc
+    a.emit(0x89, 0xC7)                                 # mov edi, eax: the deadline
+    a.label("slice")
+    a.emit(0x81, 0xC7, struct.pack("<I", tsc_khz))     # add edi, one ms of TSC
+    if per_ms:
+        a.emit(0xBA, struct.pack("<I", per_ms))        # mov edx, pages this slice
+        a.label("page")
+        a.emit(0x89, 0xC8)                             # mov eax, ecx
+        a.emit(0xC1, 0xE0, 0x0C)                       # shl eax, 12
+        a.emit(0x89, 0x2C, 0x06)                       # mov [esi+eax], ebp
+        a.emit(0x41)                                   # inc ecx
+        a.emit(0x81, 0xF9, struct.pack("<I", pages))   # cmp ecx, pages
+        a.jcc8(0x72, "in")                             # jb in
+        a.emit(0x31, 0xC9)                             # xor ecx, ecx
+        a.label("in")
+        a.emit(0x4A)                                   # dec edx
+        a.jcc8(0x75, "page")                           # jnz page
+    a.label("wait")
+    a.emit(0x0F, 0x31)                                 # rdtsc
+    a.emit(0x29, 0xF8)                                 # sub eax, edi
+    a.jcc8(0x78, "wait")                               # js wait: the slice is not over
+    a.emit(0x45)                                       # inc ebp
+    a.emit(0x89, 0xE8)                                 # mov eax, ebp
+    a.emit(0x31, 0xD2)                                 # xor edx, edx
+    a.emit(0x51)                                       # push ecx
+    a.emit(0xB9, struct.pack("<I", 10))                # mov ecx, 10
+    a.emit(0xF7, 0xF1)                                 # div ecx
+    a.emit(0x59)                                       # pop ecx
+    a.emit(0x85, 0xD2)                                 # test edx, edx
+    a.jcc32(0x85, "slice")                             # jnz slice
+    a.emit(0x51, 0x57)                                 # push ecx ; push edi
+    a.emit(0x89, 0xC7)                                 # mov edi, eax: the tick
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
+    for ch in b"MVM-TICK=":
+        a.emit(0xB0, ch, 0xEE)
+    a.emit(0x89, 0xF8)                                 # mov eax, edi
+    a.emit(0x31, 0xC9)                                 # xor ecx, ecx: digits
+    a.emit(0xBB, struct.pack("<I", 10))                # mov ebx, 10
+    a.label("digit")
+    a.emit(0x31, 0xD2)                                 # xor edx, edx
+    a.emit(0xF7, 0xF3)                                 # div ebx
+    a.emit(0x80, 0xC2, 0x30)                           # add dl, '0'
+    a.emit(0x52)                                       # push edx
+    a.emit(0x41)                                       # inc ecx
+    a.emit(0x85, 0xC0)                                 # test eax, eax
+    a.jcc8(0x75, "digit")                              # jnz digit
+    a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
+    a.label("out")
+    a.emit(0x58)                                       # pop eax
+    a.emit(0xEE)                                       # out dx, al
+    a.emit(0x49)                                       # dec ecx
+    a.jcc8(0x75, "out")                                # jnz out
+    a.emit(0xB0, 0x0A, 0xEE)                           # mov al, '\n' ; out dx, al
+    a.emit(0x5F, 0x59)                                 # pop edi ; pop ecx
+    a.emit(0xE9, 0, 0, 0, 0)                           # jmp slice
+    a.fixups.append((len(a.code) - 4, "slice", 4))
+    return a.finish()
+
+
 def multiboot(code):
     """Header at file offset 0 = LOAD; flags: a.out kludge only; entry after it."""
     magic, flags = 0x1BADB002, 1 << 16
@@ -431,11 +520,17 @@ def elf(code):
 KINDS = {"triple-fault": (triple_fault, elf), "port-sweep": (port_sweep, elf),
          "multiboot-exit": (multiboot_exit, multiboot),
          "multiboot-kut": (multiboot_kut, multiboot),
-         "multiboot-s3": (multiboot_s3, multiboot)}
+         "multiboot-s3": (multiboot_s3, multiboot),
+         "multiboot-memdirty": (multiboot_memdirty, multiboot)}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in KINDS:
-        sys.exit("usage: mk-pvh-guest.py {%s} OUT" % "|".join(KINDS))
+    params = sys.argv[3:]
+    if len(sys.argv) < 3 or sys.argv[1] not in KINDS or \
+            (params and (sys.argv[1] != "multiboot-memdirty" or len(params) != 3 or
+                         not all(p.isdigit() for p in params) or int(params[0]) == 0 or
+                         int(params[1]) == 0)):
+        sys.exit("usage: mk-pvh-guest.py {%s} OUT\n"
+                 "       mk-pvh-guest.py multiboot-memdirty OUT TSC_KHZ MIB RATE" % "|".join(KINDS))
     with open(sys.argv[2], "wb") as f:
         gen, wrap = KINDS[sys.argv[1]]
-        f.write(wrap(gen()))
+        f.write(wrap(gen(*[int(p) for p in params])))

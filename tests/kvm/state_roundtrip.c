@@ -244,7 +244,7 @@ static int run_source(const struct kvm_sys *k, struct tvm *a, uint64_t *out_rip)
 
 	if (tvm_create(k, a) || cpu_write_boot_tables(&a->mem) ||
 	    gmem_write(&a->mem, GUEST_CODE, state_guest_start, len) ||
-	    cpu_init(a->vcpu, k->supported, 0, 2, false) || cpu_init(a->ap, k->supported, 1, 2, false) ||
+	    cpu_init(a->vcpu, k->supported, 0, 2, false, NULL) || cpu_init(a->ap, k->supported, 1, 2, false, NULL) ||
 	    cpu_set_entry(a->vcpu, &entry))
 		return -1;
 	for (int i = 1; i <= 3; i++) {

@@ -86,7 +86,7 @@ want_case() { local c; for c in "${cases[@]}"; do [ "$c" = "$1" ] && return 0; d
 extractor=$MVM_ROOT/tests/tools/extract-vmlinux.sh
 make_tiny_guests() {
 	mkdir -p "$1" &&
-	for k in triple-fault port-sweep multiboot-exit multiboot-kut multiboot-s3; do
+	for k in triple-fault port-sweep multiboot-exit multiboot-kut multiboot-s3 multiboot-memdirty; do
 		python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" "$k" "$1/$k.elf" || return 1
 	done &&
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.

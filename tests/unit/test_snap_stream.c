@@ -61,6 +61,7 @@ struct dst {
 	uint8_t ram[PAGES * SNAP_STREAM_PAGE];
 	char config[64];
 	uint64_t ram_size;
+	uint64_t board;
 	uint8_t *state;
 	size_t state_len;
 	int nzero;
@@ -69,8 +70,8 @@ struct dst {
 	int sync_ret;     /* what d_sync answers (a failed answer ends the stream) */
 };
 
-static int d_config(void *ctx, const char *json, size_t len, uint64_t ram_size, char *err,
-		    size_t errlen)
+static int d_config(void *ctx, const char *json, size_t len, uint64_t ram_size, uint64_t board,
+		    char *err, size_t errlen)
 {
 	struct dst *d = ctx;
 
@@ -80,6 +81,7 @@ static int d_config(void *ctx, const char *json, size_t len, uint64_t ram_size, 
 	}
 	snprintf(d->config, sizeof(d->config), "%.*s", (int)len, json);
 	d->ram_size = ram_size;
+	d->board = board;
 	return 0;
 }
 
@@ -153,7 +155,7 @@ static void build(struct sbuf *b)
 	memset(b, 0, sizeof(*b));
 	snap_stream_put_header(h);
 	put(b, h, sizeof(h));
-	put_rec(b, SNAP_REC_CONFIG, sizeof(src_ram), 0, cfg, sizeof(cfg) - 1);
+	put_rec(b, SNAP_REC_CONFIG, sizeof(src_ram), SNAP_STREAM_BOARD_FW_CFG, cfg, sizeof(cfg) - 1);
 	put_rec(b, SNAP_REC_RAM, 0, 4, src_ram, 4 * SNAP_STREAM_PAGE);
 	put_rec(b, SNAP_REC_ZERO, 4, 4, NULL, 0);
 	put_rec(b, SNAP_REC_SYNC, 7, 0, NULL, 0);
@@ -174,6 +176,7 @@ static void test_round_trip(void **unused)
 	assert_int_equal(receive(&b, &d, err, sizeof(err)), 0);
 	assert_memory_equal(d.ram, src_ram, sizeof(src_ram));
 	assert_string_equal(d.config, "{\"machine-config\":{}}");
+	assert_int_equal(d.board, SNAP_STREAM_BOARD_FW_CFG);
 	assert_int_equal(d.nzero, 4);
 	assert_int_equal(d.nsync, 2);
 	assert_int_equal(d.syncs[0], 7);
@@ -183,6 +186,37 @@ static void test_round_trip(void **unused)
 	assert_int_equal(b.pos, b.len);
 	free(d.state);
 	free(b.p);
+}
+
+/* CONFIG's arg1: both known board bits pass, any other is refused by name. */
+static void test_config_board_bits(void **unused)
+{
+	uint8_t h[SNAP_STREAM_HDR_SIZE];
+	char err[256];
+	struct sbuf b;
+	struct dst d;
+
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t board = pass ? SNAP_STREAM_BOARD_LEGACY_PM << 1 : SNAP_STREAM_BOARD_KNOWN;
+
+		memset(&b, 0, sizeof(b));
+		snap_stream_put_header(h);
+		put(&b, h, sizeof(h));
+		put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, board, "{}", 2);
+		put_rec(&b, SNAP_REC_STATE, 0, 0, state_blob, sizeof(state_blob));
+		put_rec(&b, SNAP_REC_END, 0, 0, NULL, 0);
+		err[0] = 0;
+		d.board = 0;
+		if (!pass) {
+			assert_int_equal(receive(&b, &d, err, sizeof(err)), 0);
+			assert_int_equal(d.board, SNAP_STREAM_BOARD_FW_CFG | SNAP_STREAM_BOARD_LEGACY_PM);
+			free(d.state);
+		} else {
+			assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
+			assert_non_null(strstr(err, "unknown board devices"));
+		}
+		free(b.p);
+	}
 }
 
 static void test_truncated_everywhere(void **unused)
@@ -247,7 +281,7 @@ static void test_checks_are_xxh64(void **unused)
 	uint32_t hc;
 
 	snap_stream_put_header(h);
-	assert_memory_equal(h, "MVMMIGR\0\4\0\0\0", 12);
+	assert_memory_equal(h, "MVMMIGR\0\5\0\0\0", 12);
 	hc = (uint32_t)XXH64(h, 12, 0);
 	assert_int_equal(h[12] | h[13] << 8 | h[14] << 16 | (uint32_t)h[15] << 24, hc);
 
@@ -342,16 +376,25 @@ static void test_bad_version_and_garbage(void **unused)
 	snap_stream_put_header(h);
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), 0);
 	assert_int_equal(snap_stream_check_header(v2, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "migration stream version 2; this mvm reads version 4"));
+	assert_non_null(strstr(err, "migration stream version 2; this mvm reads version 5"));
 	/* The same through the receiver, with a version-2 stream behind the header. */
 	memset(&b, 0, sizeof(b));
 	put(&b, v2, sizeof(v2));
 	put_rec(&b, SNAP_REC_CONFIG, PAGES * SNAP_STREAM_PAGE, 0, "{}", 2);
 	assert_int_equal(receive(&b, &d, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "version 2; this mvm reads version 4"));
+	assert_non_null(strstr(err, "version 2; this mvm reads version 5"));
 	free(b.p);
-	/* Version 3 (no SYNC) and a later version, each with a right XXH64 check: refused
-	 * for their version too. */
+	/* Version 3 (no SYNC), 4 (no board bits) and a later version, each with a right XXH64
+	 * check: refused for their version too. */
+	h[8] = 4;
+	{
+		uint32_t c = (uint32_t)XXH64(h, 12, 0);
+
+		for (int i = 0; i < 4; i++)
+			h[12 + i] = (uint8_t)(c >> (8 * i));
+	}
+	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "version 4; this mvm reads version 5"));
 	h[8] = 3;
 	{
 		uint32_t c = (uint32_t)XXH64(h, 12, 0);
@@ -360,8 +403,8 @@ static void test_bad_version_and_garbage(void **unused)
 			h[12 + i] = (uint8_t)(c >> (8 * i));
 	}
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "version 3; this mvm reads version 4"));
-	h[8] = 5;
+	assert_non_null(strstr(err, "version 3; this mvm reads version 5"));
+	h[8] = 6;
 	{
 		uint32_t c = (uint32_t)XXH64(h, 12, 0);
 
@@ -369,7 +412,7 @@ static void test_bad_version_and_garbage(void **unused)
 			h[12 + i] = (uint8_t)(c >> (8 * i));
 	}
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "version 5; this mvm reads version 4"));
+	assert_non_null(strstr(err, "version 6; this mvm reads version 5"));
 	memcpy(h, "GET / HT", 8);
 	assert_int_equal(snap_stream_check_header(h, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not an mvm migration stream"));
@@ -505,6 +548,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_config_board_bits),
 		cmocka_unit_test(test_checks_are_xxh64),
 		cmocka_unit_test(test_flips_fail_the_check),
 		cmocka_unit_test(test_truncated_everywhere),
