@@ -129,7 +129,8 @@ rm -rf "$logs"/mvm.* "$logs"/qemu.* "$logs"/mvm-* "$logs"/qemu-* "$logs/work"
 
 if [ "$where" = direct ]; then
 	export BENCH_LOGS=$logs BENCH_SHIP=0
-	kvmmod=$(awk '$1 ~ /^kvm_(intel|amd|pvm)$/ { print $1 }' /proc/modules 2>/dev/null | paste -sd, -)
+	kvmmod=
+	for m in kvm_intel kvm_amd kvm_pvm; do [ -d "/sys/module/$m" ] && kvmmod=${kvmmod:+$kvmmod,}$m; done
 	BENCH_ENV="this host directly ($cpu, $(uname -r), /dev/kvm of ${kvmmod:-an unknown module})"
 	case "$kvmmod" in *kvm_pvm*) BENCH_ENV="$BENCH_ENV; kvm_pvm: the guest's kernel mode is emulated, mvm's and QEMU's own work runs on the real CPU" ;; esac
 	export BENCH_ENV
