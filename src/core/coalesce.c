@@ -60,6 +60,11 @@ int coalesce_pio(struct coalesce *c, uint64_t port, uint32_t len, bool on)
 	return 0;
 }
 
+int coalesce_idle_wait_ms(unsigned drained)
+{
+	return drained ? COALESCE_BUSY_MS : COALESCE_IDLE_MS;
+}
+
 unsigned coalesce_drain(struct coalesce *c)
 {
 	struct kvm_coalesced_mmio_ring *r = c->ring;

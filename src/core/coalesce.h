@@ -13,7 +13,9 @@
  * every exit, before its handler, and before it parks (pause, snapshot,
  * migration) or ends; the VM's main thread drains every COALESCE_IDLE_MS,
  * so a guest that wrote and then went idle (HLT never exits to mvm) has its
- * output delivered. A mutex serializes drainers; the check for an empty
+ * output delivered, and every COALESCE_BUSY_MS while its drains find writes
+ * (coalesce_idle_wait_ms()): a guest that writes without ever exiting (a
+ * loop with interrupts off) had each line up to 20 ms late. A mutex serializes drainers; the check for an empty
  * ring is lock-free. Entries are checked (length 1..8, index within the
  * ring) although only KVM writes the ring.
  */
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #define COALESCE_IDLE_MS 20
+#define COALESCE_BUSY_MS 1
 
 struct bus;
 
@@ -57,6 +60,10 @@ void coalesce_attach_mem(struct coalesce *c, struct kvm_coalesced_mmio_ring *rin
 int coalesce_pio(struct coalesce *c, uint64_t port, uint32_t len, bool on);
 /* Deliver every queued write; returns how many. */
 unsigned coalesce_drain(struct coalesce *c);
+/* How long the main thread waits before its next drain, after one that
+ * delivered drained writes: COALESCE_BUSY_MS while the guest writes,
+ * COALESCE_IDLE_MS once a drain finds the ring empty. */
+int coalesce_idle_wait_ms(unsigned drained);
 void coalesce_destroy(struct coalesce *c);
 
 #endif

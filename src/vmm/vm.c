@@ -140,8 +140,11 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 
 	while (!atomic_load(&vm->stopping)) {
 		/* A guest that wrote to a coalescing port and went idle makes no
-		 * exit that would drain it: deliver its output from here. */
-		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok ? COALESCE_IDLE_MS : -1;
+		 * exit that would drain it: deliver its output from here, soon
+		 * again while the drain finds writes. */
+		unsigned drained = coalesce_drain(&vm->coalesce);
+		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok
+			      ? coalesce_idle_wait_ms(drained) : -1;
 		/* ACPI S3 (vmm/sleep.h): enter a sleep asked for, wake on the alarm. */
 		int sleep_ms = vm->sleep_ops ? vm->sleep_ops->service(vm) : -1;
 
@@ -151,7 +154,6 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 			break;
 		if (sleep_ms >= 0 && (wait_ms < 0 || sleep_ms < wait_ms))
 			wait_ms = sleep_ms;
-		coalesce_drain(&vm->coalesce);
 		if (poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
 			log_err("waiting for the VM: poll: %s", strerror(errno));
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);

@@ -90,6 +90,17 @@ static void test_drain_in_order(void **state)
 
 /* A length KVM never writes is skipped and counted; indices outside the
  * ring drop its contents instead of reading past it. */
+/* The main thread's next drain: soon while drains find writes (a guest that writes and never
+ * exits), at the idle period once one finds the ring empty. */
+static void test_idle_wait(void **state)
+{
+	(void)state;
+	assert_int_equal(coalesce_idle_wait_ms(0), COALESCE_IDLE_MS);
+	assert_int_equal(coalesce_idle_wait_ms(1), COALESCE_BUSY_MS);
+	assert_int_equal(coalesce_idle_wait_ms(4096), COALESCE_BUSY_MS);
+	assert_true(COALESCE_BUSY_MS < COALESCE_IDLE_MS);
+}
+
 static void test_drain_refuses_bad_entries(void **state)
 {
 	struct fake_ring f = { 0 };
@@ -260,6 +271,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drain_in_order),
+		cmocka_unit_test(test_idle_wait),
 		cmocka_unit_test(test_drain_refuses_bad_entries),
 		cmocka_unit_test(test_uart_coalesces_only_when_safe),
 		cmocka_unit_test(test_uart_coalesced_output_in_order),
