@@ -417,6 +417,16 @@ def multiboot_s3():
     return a.finish(LOAD + MB_HDR_LEN)
 
 
+def store_next_page(a, modrm, pages):
+    """Store a register (modrm 0x0C: ecx, 0x2C: ebp) at [esi + ecx * 4096], then
+    ecx += 1 and compare it with pages (the caller's jb follows)."""
+    a.emit(0x89, 0xC8)                                 # mov eax, ecx
+    a.emit(0xC1, 0xE0, 0x0C)                           # shl eax, 12
+    a.emit(0x89, modrm, 0x06)                          # mov [esi+eax], reg
+    a.emit(0x41)                                       # inc ecx
+    a.emit(0x81, 0xF9, struct.pack("<I", pages))       # cmp ecx, pages
+
+
 def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     pages, per_ms = mib * 256, rate * 256 // 1000
     if rate and not per_ms:
@@ -426,11 +436,7 @@ def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     a.emit(0xBE, struct.pack("<I", 16 << 20))          # mov esi, 16 MiB: the region
     a.emit(0x31, 0xC9)                                 # xor ecx, ecx
     a.label("touch")                                   # every page once: the working set
-    a.emit(0x89, 0xC8)                                 # mov eax, ecx
-    a.emit(0xC1, 0xE0, 0x0C)                           # shl eax, 12
-    a.emit(0x89, 0x0C, 0x06)                           # mov [esi+eax], ecx
-    a.emit(0x41)                                       # inc ecx
-    a.emit(0x81, 0xF9, struct.pack("<I", pages))       # cmp ecx, pages
+    store_next_page(a, 0x0C, pages)                    # ... [page ecx] = ecx
     a.jcc8(0x72, "touch")                              # jb touch
     a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
     for ch in b"MVM-MEMDIRTY-READY\n":
@@ -444,11 +450,7 @@ def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     if per_ms:
         a.emit(0xBA, struct.pack("<I", per_ms))        # mov edx, pages this slice
         a.label("page")
-        a.emit(0x89, 0xC8)                             # mov eax, ecx
-        a.emit(0xC1, 0xE0, 0x0C)                       # shl eax, 12
-        a.emit(0x89, 0x2C, 0x06)                       # mov [esi+eax], ebp
-        a.emit(0x41)                                   # inc ecx
-        a.emit(0x81, 0xF9, struct.pack("<I", pages))   # cmp ecx, pages
+        store_next_page(a, 0x2C, pages)                # ... [page ecx] = ebp (the slice)
         a.jcc8(0x72, "in")                             # jb in
         a.emit(0x31, 0xC9)                             # xor ecx, ecx
         a.label("in")
