@@ -60,9 +60,16 @@ int coalesce_pio(struct coalesce *c, uint64_t port, uint32_t len, bool on)
 	return 0;
 }
 
-int coalesce_idle_wait_ms(unsigned drained)
+void coalesce_expect_writes(struct coalesce *c, uint64_t now_ms)
 {
-	return drained ? COALESCE_BUSY_MS : COALESCE_IDLE_MS;
+	atomic_store(&c->busy_until_ms, now_ms + COALESCE_LINGER_MS);
+}
+
+int coalesce_next_wait_ms(struct coalesce *c, unsigned drained, uint64_t now_ms)
+{
+	if (drained)
+		coalesce_expect_writes(c, now_ms);
+	return now_ms < atomic_load(&c->busy_until_ms) ? COALESCE_BUSY_MS : COALESCE_IDLE_MS;
 }
 
 unsigned coalesce_drain(struct coalesce *c)

@@ -13,9 +13,11 @@
  * every exit, before its handler, and before it parks (pause, snapshot,
  * migration) or ends; the VM's main thread drains every COALESCE_IDLE_MS,
  * so a guest that wrote and then went idle (HLT never exits to mvm) has its
- * output delivered, and every COALESCE_BUSY_MS while its drains find writes
- * (coalesce_idle_wait_ms()): a guest that writes without ever exiting (a
- * loop with interrupts off) had each line up to 20 ms late. A mutex serializes drainers; the check for an empty
+ * output delivered, and every COALESCE_BUSY_MS for COALESCE_LINGER_MS after
+ * a drain found writes or the vCPUs started or resumed
+ * (coalesce_next_wait_ms()): a guest that writes without ever exiting (a
+ * loop with interrupts off, a tiny guest ticking every 10 ms) had each line
+ * up to 20 ms late. A mutex serializes drainers; the check for an empty
  * ring is lock-free. Entries are checked (length 1..8, index within the
  * ring) although only KVM writes the ring.
  */
@@ -30,6 +32,7 @@
 
 #define COALESCE_IDLE_MS 20
 #define COALESCE_BUSY_MS 1
+#define COALESCE_LINGER_MS 100
 
 struct bus;
 
@@ -42,6 +45,7 @@ struct coalesce {
 	pthread_mutex_t lock;
 	atomic_ulong drained;               /* writes delivered from the ring */
 	atomic_ulong bad;                   /* entries refused (bad length) */
+	atomic_ullong busy_until_ms;        /* drain every COALESCE_BUSY_MS until then */
 };
 
 /* Ask KVM (vm_fd, may be < 0) what it supports. 0 or -errno. */
@@ -60,10 +64,14 @@ void coalesce_attach_mem(struct coalesce *c, struct kvm_coalesced_mmio_ring *rin
 int coalesce_pio(struct coalesce *c, uint64_t port, uint32_t len, bool on);
 /* Deliver every queued write; returns how many. */
 unsigned coalesce_drain(struct coalesce *c);
-/* How long the main thread waits before its next drain, after one that
- * delivered drained writes: COALESCE_BUSY_MS while the guest writes,
- * COALESCE_IDLE_MS once a drain finds the ring empty. */
-int coalesce_idle_wait_ms(unsigned drained);
+/* How long the main thread waits before its next drain, at now_ms (any
+ * monotonic clock in ms), after one that delivered drained writes:
+ * COALESCE_BUSY_MS until COALESCE_LINGER_MS after the last drain that found
+ * writes (or the last coalesce_expect_writes()), COALESCE_IDLE_MS after. */
+int coalesce_next_wait_ms(struct coalesce *c, unsigned drained, uint64_t now_ms);
+/* The vCPUs start or resume: output may come at once (a migrated guest's
+ * next line), so drain soon for COALESCE_LINGER_MS from now_ms. */
+void coalesce_expect_writes(struct coalesce *c, uint64_t now_ms);
 void coalesce_destroy(struct coalesce *c);
 
 #endif

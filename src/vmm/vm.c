@@ -130,6 +130,11 @@ static int vm_console_start(struct vm *vm)
 	return 0;
 }
 
+static uint64_t vm_now_ms(void)
+{
+	return bench_probe_now_ns() / 1000000u;
+}
+
 /* Wait for a stop request or a terminating signal. */
 static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 {
@@ -144,7 +149,7 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 		 * again while the drain finds writes. */
 		unsigned drained = coalesce_drain(&vm->coalesce);
 		int wait_ms = vm->coalesce.ring && vm->coalesce.pio_ok
-			      ? coalesce_idle_wait_ms(drained) : -1;
+			      ? coalesce_next_wait_ms(&vm->coalesce, drained, vm_now_ms()) : -1;
 		/* ACPI S3 (vmm/sleep.h): enter a sleep asked for, wake on the alarm. */
 		int sleep_ms = vm->sleep_ops ? vm->sleep_ops->service(vm) : -1;
 
@@ -158,6 +163,13 @@ static void vm_wait_for_stop(struct vm *vm, int sig_fd)
 			log_err("waiting for the VM: poll: %s", strerror(errno));
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 			break;
+		}
+		/* Woken without a stop (a resume: vm_unpause): take the count, or
+		 * poll would return at once from here on. */
+		if ((fds[0].revents & POLLIN) && !atomic_load(&vm->stopping)) {
+			uint64_t n;
+
+			(void)!read(vm->stop_efd, &n, sizeof(n));
 		}
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -244,6 +256,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		if (vm->handover_ns)
 			log_info("migration: starting the vCPUs %.1f ms after the hand-over",
 				 (vm->obs.run_start_ns - vm->handover_ns) / 1e6);
+		coalesce_expect_writes(&vm->coalesce, vm_now_ms());
 		/* Held threads go first: a migrated guest waits for nothing else
 		 * (the console and metrics threads start beside it). */
 		if (vm->vcpus_early) {
@@ -530,5 +543,9 @@ int vm_unpause(struct vm *vm)
 	atomic_store(&vm->paused, false);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
+	/* A guest that writes without exiting has its next line drained by
+	 * the main thread: wake it to drain soon (vm_wait_for_stop). */
+	coalesce_expect_writes(&vm->coalesce, vm_now_ms());
+	(void)!write(vm->stop_efd, &(uint64_t){ 1 }, sizeof(uint64_t));
 	return atomic_load(&vm->stopping) ? -ESHUTDOWN : 0;
 }

@@ -88,19 +88,32 @@ static void test_drain_in_order(void **state)
 	bus_free(&mmio);
 }
 
-/* A length KVM never writes is skipped and counted; indices outside the
- * ring drop its contents instead of reading past it. */
-/* The main thread's next drain: soon while drains find writes (a guest that writes and never
- * exits), at the idle period once one finds the ring empty. */
-static void test_idle_wait(void **state)
+/* The main thread's next drain: soon for COALESCE_LINGER_MS after a drain that found writes
+ * (a guest that writes every 10 ms and never exits) or after the vCPUs resumed, at the idle
+ * period after that. */
+static void test_next_wait(void **state)
 {
+	struct coalesce c;
+
 	(void)state;
-	assert_int_equal(coalesce_idle_wait_ms(0), COALESCE_IDLE_MS);
-	assert_int_equal(coalesce_idle_wait_ms(1), COALESCE_BUSY_MS);
-	assert_int_equal(coalesce_idle_wait_ms(4096), COALESCE_BUSY_MS);
+	coalesce_init(&c, -1, NULL, NULL);
+	assert_int_equal(coalesce_next_wait_ms(&c, 0, 1000), COALESCE_IDLE_MS);
+	assert_int_equal(coalesce_next_wait_ms(&c, 3, 1000), COALESCE_BUSY_MS);
+	/* Empty drains within the linger stay busy: the next line is 10 ms away. */
+	assert_int_equal(coalesce_next_wait_ms(&c, 0, 1010), COALESCE_BUSY_MS);
+	assert_int_equal(coalesce_next_wait_ms(&c, 0, 1000 + COALESCE_LINGER_MS - 1),
+			 COALESCE_BUSY_MS);
+	assert_int_equal(coalesce_next_wait_ms(&c, 0, 1000 + COALESCE_LINGER_MS), COALESCE_IDLE_MS);
+	/* A resume counts as a write. */
+	coalesce_expect_writes(&c, 5000);
+	assert_int_equal(coalesce_next_wait_ms(&c, 0, 5001), COALESCE_BUSY_MS);
+	assert_int_equal(coalesce_next_wait_ms(&c, 0, 5000 + COALESCE_LINGER_MS), COALESCE_IDLE_MS);
 	assert_true(COALESCE_BUSY_MS < COALESCE_IDLE_MS);
+	coalesce_destroy(&c);
 }
 
+/* A length KVM never writes is skipped and counted; indices outside the
+ * ring drop its contents instead of reading past it. */
 static void test_drain_refuses_bad_entries(void **state)
 {
 	struct fake_ring f = { 0 };
@@ -271,7 +284,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drain_in_order),
-		cmocka_unit_test(test_idle_wait),
+		cmocka_unit_test(test_next_wait),
 		cmocka_unit_test(test_drain_refuses_bad_entries),
 		cmocka_unit_test(test_uart_coalesces_only_when_safe),
 		cmocka_unit_test(test_uart_coalesced_output_in_order),
