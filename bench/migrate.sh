@@ -82,20 +82,15 @@ if [ "$guest" = linux ]; then
 	# run, possibly from another checkout's /init without mvmtest=tick.
 	initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh" -o "$MVM_CACHE/bench/migrate-initramfs.cpio.gz")
 else
-	command -v python3 >/dev/null || mvm_die "bench: --guest multiboot needs python3 (tests/guests/mk-pvh-guest.py)"
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || mvm_die "bench: --guest multiboot runs on this host's /dev/kvm, and it cannot be opened read-write"
-	# The guest paces itself by the TSC: this host's rate, as the kernel found it.
-	tsc_khz=$(cat /sys/devices/system/cpu/cpu0/tsc_freq_khz 2>/dev/null ||
-		dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p; s/.*tsc: Detected \([0-9.]*\) MHz.*/\1/p' |
-		tail -n1 | awk 'NF { printf "%d", $1 * 1000 }')
-	[ -n "$tsc_khz" ] || tsc_khz=$(awk -F': ' '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
-	[ -n "$tsc_khz" ] && [ "$tsc_khz" -gt 0 ] || mvm_die "bench: cannot tell this host's TSC rate (--guest multiboot paces itself by it)"
+	. "$here/lib/multiboot-guest.sh"
+	bench_multiboot_check
+	tsc_khz=$(bench_tsc_khz)
 	mbdir=$MVM_CACHE/bench/migrate-multiboot
 	mkdir -p "$mbdir"
 	mib=${dirty%,*} rate=${dirty#*,}
 	[ "$dirty" = 0 ] && mib=64 rate=0
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$mbdir/idle.bin" "$tsc_khz" "$mib" 0
-	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$mbdir/dirty.bin" "$tsc_khz" "$mib" "${rate:-0}"
+	bench_multiboot_guest "$mbdir/idle.bin" "$tsc_khz" "$mib" 0
+	bench_multiboot_guest "$mbdir/dirty.bin" "$tsc_khz" "$mib" "${rate:-0}"
 	MVM_BZIMAGE=$mbdir/idle.bin initrd=$mbdir/idle.bin
 	where=direct
 fi
@@ -129,10 +124,8 @@ rm -rf "$logs"/mvm.* "$logs"/qemu.* "$logs"/mvm-* "$logs"/qemu-* "$logs/work"
 
 if [ "$where" = direct ]; then
 	export BENCH_LOGS=$logs BENCH_SHIP=0
-	kvmmod=
-	for m in kvm_intel kvm_amd kvm_pvm; do [ -d "/sys/module/$m" ] && kvmmod=${kvmmod:+$kvmmod,}$m; done
-	BENCH_ENV="this host directly ($cpu, $(uname -r), /dev/kvm of ${kvmmod:-an unknown module})"
-	case "$kvmmod" in *kvm_pvm*) BENCH_ENV="$BENCH_ENV; kvm_pvm: the guest's kernel mode is emulated, mvm's and QEMU's own work runs on the real CPU" ;; esac
+	. "$here/lib/multiboot-guest.sh"
+	BENCH_ENV=$(bench_direct_env "$cpu")
 	export BENCH_ENV
 	bash "$runner" && rc=0 || rc=$?
 else

@@ -2,7 +2,7 @@
 # bench/snapshot.sh - snapshot and restore benchmark: mvm against QEMU's save/restore.
 #
 # Usage: bench/snapshot.sh [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--rss-after MS]
-#                          [--direct|--testhost] [--logs DIR]
+#                          [--direct|--testhost] [--guest linux|multiboot] [--logs DIR]
 # One guest throughout: the Debian kernel and the reference initramfs (scripts/fetch-debian.sh,
 # scripts/mk-guest-initramfs.sh) with mvmtest=tick, whose /init prints MVM-GUEST-READY and then
 # MVM-TICK=i every 10 ms, so a restored guest shows within ~10 ms that it runs again. 256 MiB
@@ -21,6 +21,11 @@
 # of mvm's cold boot, and below QEMU's restore). A benchmark: it does not judge the targets; it
 # exits 0 unless a step failed.
 #
+# --guest multiboot: instead of Linux, the 32-bit multiboot guest of bench/migrate.sh --guest
+# multiboot (tests/guests/mk-pvh-guest.py multiboot-memdirty, idle: MVM-MEMDIRTY-READY once its
+# 64 MiB working set is written, then MVM-TICK=i every 10 ms, paced by the TSC; a restore that
+# moved the TSC on by 100 ms or more prints its next tick at once), run on this host's own
+# /dev/kvm, PVM-backed ones too: the restore is timed on the real CPU. Needs python3.
 # Where: directly when this host's KVM can run Linux (scripts/lib/hostkvm.sh), otherwise the whole
 # benchmark runs in ONE test host VM (tests/testhost/run.sh: QEMU TCG, nested AMD-V), whose
 # figures are not those of real hardware. --direct / --testhost force either. Each step's console
@@ -32,8 +37,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"
 . "$MVM_ROOT/scripts/lib/hostkvm.sh"
 
-n=3 mem=256M timeout=60 ticks=20 rss_ms=500 where=auto logs=$MVM_CACHE/bench/snapshot
-usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--rss-after MS] [--direct|--testhost] [--logs DIR]"; }
+n=3 mem=256M timeout=60 ticks=20 rss_ms=500 where=auto guest=linux logs=$MVM_CACHE/bench/snapshot
+usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--ticks T] [--rss-after MS] [--direct|--testhost] [--guest linux|multiboot] [--logs DIR]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) [ $# -ge 2 ] || usage; n=$2; shift 2 ;;
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--rss-after) [ $# -ge 2 ] || usage; rss_ms=$2; shift 2 ;;
 	--direct) where=direct; shift ;;
 	--testhost) where=testhost; shift ;;
+	--guest) [ $# -ge 2 ] || usage; guest=$2; shift 2 ;;
 	--logs) [ $# -ge 2 ] || usage; logs=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) usage ;;
@@ -54,6 +60,8 @@ case "$ticks" in ''|*[!0-9]*|0) mvm_die "--ticks $ticks: expected a whole number
 case "$rss_ms" in ''|*[!0-9]*) mvm_die "--rss-after $rss_ms: expected whole milliseconds" ;; esac
 case "$mem" in [1-9]*[MG]) ;; *) mvm_die "--mem $mem: expected a size in M or G, such as 256M" ;; esac
 case "${mem%[MG]}" in *[!0-9]*) mvm_die "--mem $mem: expected a size in M or G, such as 256M" ;; esac
+case "$guest" in linux|multiboot) ;; *) mvm_die "--guest $guest: expected linux or multiboot" ;; esac
+[ "$guest" = multiboot ] && [ "$where" = testhost ] && mvm_die "--guest multiboot runs on this host's /dev/kvm, not in the test host"
 logs=$(mkdir -p "$logs" && cd "$logs" && pwd)
 start=$(mvm_now)
 
@@ -66,12 +74,21 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 		mvm_sudo apt-get install -y -q qemu-system-x86 >&2
 	fi
 fi
-envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
-# shellcheck disable=SC1090
-. "$envfile"
-# Its own copy of the reference initramfs: the shared default path is rebuilt by every test run,
-# possibly from another checkout's /init without mvmtest=tick.
-initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh" -o "$MVM_CACHE/bench/snapshot-initramfs.cpio.gz")
+if [ "$guest" = linux ]; then
+	envfile=$("$MVM_ROOT/scripts/fetch-debian.sh")
+	# shellcheck disable=SC1090
+	. "$envfile"
+	# Its own copy of the reference initramfs: the shared default path is rebuilt by every test
+	# run, possibly from another checkout's /init without mvmtest=tick.
+	initrd=$("$MVM_ROOT/scripts/mk-guest-initramfs.sh" -o "$MVM_CACHE/bench/snapshot-initramfs.cpio.gz")
+else
+	. "$here/lib/multiboot-guest.sh"
+	bench_multiboot_check
+	mkdir -p "$MVM_CACHE/bench"
+	MVM_BZIMAGE=$MVM_CACHE/bench/snapshot-multiboot.bin initrd=$MVM_BZIMAGE
+	bench_multiboot_guest "$MVM_BZIMAGE" "$(bench_tsc_khz)" 64 0
+	where=direct
+fi
 if ! make -C "$MVM_ROOT" -s build/mvm >&2; then
 	[ -x "$MVM_ROOT/build/mvm" ] || mvm_die "bench: building mvm failed (make build/mvm)"
 	mvm_say "bench: WARNING: make build/mvm failed; measuring the existing build/mvm, which may be stale"
@@ -92,6 +109,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 cpu="$cpu, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 # Physical paths: the test host VM gets each file at its resolved path (tests/testhost/run.sh).
 export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_TICKS=$ticks BENCH_RSS_MS=$rss_ms
+export BENCH_GUEST=$guest
 BENCH_MVM=$(readlink -f "$MVM_ROOT/build/mvm") BENCH_LAUNCH=$(readlink -f "$launch")
 BENCH_KERNEL=$(readlink -f "$MVM_BZIMAGE") BENCH_INITRD=$(readlink -f "$initrd")
 runner=$(readlink -f "$here/lib/snapshot-run.sh")
@@ -101,7 +119,8 @@ steps=(mvm-boot mvm-source mvm-restore qemu-source qemu-restore)
 
 if [ "$where" = direct ]; then
 	export BENCH_LOGS=$logs BENCH_SHIP=0
-	BENCH_ENV="this host directly ($cpu, $(uname -r), /dev/kvm)"
+	. "$here/lib/multiboot-guest.sh"
+	BENCH_ENV=$(bench_direct_env "$cpu")
 	export BENCH_ENV
 	bash "$runner" && rc=0 || rc=$?
 else

@@ -15,7 +15,10 @@
 #   BENCH_ENV      one line describing where this runs, printed with the figures
 #   BENCH_SHIP     1: also print the first round's logs on stdout, each line prefixed
 #                  "bench-log[NAME] ", so a caller reading the test host's console can keep them
-# One round: mvm cold boot (exec -> MVM-GUEST-READY); an mvm with --api-sock boots, ticks and is
+#   BENCH_GUEST    multiboot: BENCH_KERNEL is the multiboot guest of bench/lib/multiboot-guest.sh
+#                  (no initrd, no command line; ready at MVM-MEMDIRTY-READY); else Linux
+# One round: mvm cold boot (exec -> MVM-GUEST-READY; the multiboot guest: MVM-MEMDIRTY-READY);
+# an mvm with --api-sock boots, ticks and is
 # saved with `mvm ctl snapshot --stay-paused`, then killed; `mvm run --restore` (exec -> first
 # MVM-TICK); QEMU boots, ticks, is saved with its monitor (stop, migrate to a file), quits; QEMU
 # -incoming from that file (exec -> first MVM-TICK).
@@ -39,15 +42,25 @@ ticks=$BENCH_TICKS
 # back paused and wait for `cont`; without it the restoring QEMU runs the guest as soon as the
 # stream is loaded, as `mvm run --restore` does.
 qemu=(qemu-system-x86_64 -M pc -accel kvm -cpu host -smp 1 -m "$BENCH_MEM"
-	-nodefaults -no-user-config -nographic -serial stdio -no-reboot
-	-kernel "$BENCH_KERNEL" -initrd "$BENCH_INITRD" -append "$cmdline")
+	-nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel "$BENCH_KERNEL")
+# The guest: Linux (kernel, initramfs, command line) or the multiboot guest (its image alone).
+ready=MVM-GUEST-READY
+mvm_guest=(--kernel "$BENCH_KERNEL" --initrd "$BENCH_INITRD" --cmdline "$cmdline")
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+boot_source="{\"kernel_image_path\": $(json_str "$BENCH_KERNEL"),
+                  \"initrd_path\": $(json_str "$BENCH_INITRD"), \"boot_args\": $(json_str "$cmdline")}"
+if [ "${BENCH_GUEST:-linux}" = multiboot ]; then
+	ready=MVM-MEMDIRTY-READY
+	mvm_guest=(--kernel "$BENCH_KERNEL")
+	boot_source="{\"kernel_image_path\": $(json_str "$BENCH_KERNEL")}"
+else
+	qemu+=(-initrd "$BENCH_INITRD" -append "$cmdline")
+fi
 
 # The Firecracker configuration of the saved mvm: the same VM as the cold boot's flags.
-json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 cat >"$work/config.json" <<EOF
 {
-  "boot-source": {"kernel_image_path": $(json_str "$BENCH_KERNEL"),
-                  "initrd_path": $(json_str "$BENCH_INITRD"), "boot_args": $(json_str "$cmdline")},
+  "boot-source": $boot_source,
   "machine-config": {"vcpu_count": 1, "mem_size_mib": $mem_mib}
 }
 EOF
@@ -96,16 +109,15 @@ broken() {
 	done
 }
 
-# 1. mvm cold boot: exec -> MVM-GUEST-READY, stopped RSS_MS after it.
+# 1. mvm cold boot: exec -> the ready marker, stopped RSS_MS after it.
 mvm_boot() {
 	local base=$logs/mvm-boot.$round f
-	"$BENCH_LAUNCH" --guest-mem "$mem_kb" --stop-after "$rss_ms" MVM-GUEST-READY "$BENCH_TIMEOUT" -- \
-		"$BENCH_MVM" run --kernel "$BENCH_KERNEL" --initrd "$BENCH_INITRD" --cmdline "$cmdline" \
-		--cpus 1 --mem "$BENCH_MEM" >"$base.out" 2>"$base.err" </dev/null
+	"$BENCH_LAUNCH" --guest-mem "$mem_kb" --stop-after "$rss_ms" "$ready" "$BENCH_TIMEOUT" -- \
+		"$BENCH_MVM" run "${mvm_guest[@]}" --cpus 1 --mem "$BENCH_MEM" >"$base.out" 2>"$base.err" </dev/null
 	read -r -a f <<<"$(launch_figures "$base.err")"
-	[ "${f[0]}" != - ] || { broken "mvm cold boot: MVM-GUEST-READY not seen" "$base.out" "$base.err"; return 1; }
+	[ "${f[0]}" != - ] || { broken "mvm cold boot: $ready not seen" "$base.out" "$base.err"; return 1; }
 	echo "${f[0]}" >>"$logs/mvm-boot.data"
-	printf 'bench: round %s: mvm cold boot      %8.1f ms to MVM-GUEST-READY\n' "$round" "${f[0]}"
+	printf 'bench: round %s: mvm cold boot      %8.1f ms to %s\n' "$round" "${f[0]}" "$ready"
 }
 
 # 2. mvm save: boot with --api-sock, let it tick, `mvm ctl snapshot DIR --stay-paused`, kill.
@@ -150,7 +162,7 @@ mvm_restore() {
 	rm -rf "$work/mvm-snap"
 	[ "${f[0]}" != - ] || { broken "mvm restore: no MVM-TICK" "$base.out" "$base.err"; return 1; }
 	first=$(first_tick "$base.out")
-	if grep -qa MVM-GUEST-READY "$base.out" || [ "$first" -lt "$mvm_last" ]; then
+	if grep -qa "$ready" "$base.out" || [ "$first" -lt "$mvm_last" ]; then
 		broken "mvm restore: the guest did not continue (first tick $first, saved at $mvm_last)" "$base.out"
 		return 1
 	fi
@@ -208,7 +220,7 @@ qemu_restore() {
 	rm -f "$work/qemu-state"
 	[ "${f[0]}" != - ] || { broken "qemu restore: no MVM-TICK" "$base.out" "$base.err"; return 1; }
 	first=$(first_tick "$base.out")
-	if grep -qa MVM-GUEST-READY "$base.out" || [ "$first" -lt "$qemu_last" ]; then
+	if grep -qa "$ready" "$base.out" || [ "$first" -lt "$qemu_last" ]; then
 		broken "qemu restore: the guest did not continue (first tick $first, saved at $qemu_last)" "$base.out"
 		return 1
 	fi
@@ -254,12 +266,16 @@ qres_med=$(median "$logs/qemu-restore.data" 1)
 echo
 echo "=== mvm snapshot benchmark ==="
 echo "where:   $BENCH_ENV"
-echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, cmdline \"$cmdline\""
+if [ "${BENCH_GUEST:-linux}" = multiboot ]; then
+	echo "guest:   $(basename "$BENCH_KERNEL") (multiboot-memdirty, idle, 64 MiB working set), $BENCH_MEM, 1 vCPU"
+else
+	echo "guest:   $(basename "$BENCH_KERNEL") + $(basename "$BENCH_INITRD"), $BENCH_MEM, 1 vCPU, cmdline \"$cmdline\""
+fi
 echo "         (MVM-TICK=i every 10 ms; saved after MVM-TICK=$ticks)"
 echo "qemu:    $(qemu-system-x86_64 --version | head -n1); -M pc -accel kvm -cpu host"
 echo
 printf '  %-44s %10s %10s %10s   %s\n' "time (ms)" min median max ok
-row "mvm cold boot: exec -> MVM-GUEST-READY" "$logs/mvm-boot.data" 1 1 1
+row "mvm cold boot: exec -> $ready" "$logs/mvm-boot.data" 1 1 1
 row "mvm snapshot: create (ctl's figure)" "$logs/mvm-save.data" 1 1 1
 row "mvm snapshot: ctl call, exec -> exit" "$logs/mvm-save.data" 2 1 1
 row "mvm restore: exec -> first MVM-TICK" "$logs/mvm-restore.data" 1 1 1

@@ -395,7 +395,9 @@ static long long ctl_file_size(const char *path, long long *allocated)
  * answers only at the end, so the bytes written are read off that file. */
 struct ctl_progress {
 	const char *dir;
-	atomic_bool done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;       /* signalled when done: the save ends without waiting a tick */
+	bool done;
 	struct timespec t0;
 };
 
@@ -427,15 +429,28 @@ static void *ctl_progress_thread(void *arg)
 	bool tty = isatty(STDOUT_FILENO), shown = false;
 	double last_line = 0;
 
-	while (!atomic_load(&p->done)) {
-		struct timespec now;
+	pthread_mutex_lock(&p->lock);
+	while (!p->done) {
+		struct timespec now, tick;
 		double secs;
 
-		usleep(200 * 1000);
+		clock_gettime(CLOCK_MONOTONIC, &tick);
+		tick.tv_nsec += 200 * 1000 * 1000;
+		if (tick.tv_nsec >= 1000000000L) {
+			tick.tv_sec++;
+			tick.tv_nsec -= 1000000000L;
+		}
+		while (!p->done && pthread_cond_timedwait(&p->cond, &p->lock, &tick) == 0)
+			;
+		if (p->done)
+			break;
+		pthread_mutex_unlock(&p->lock);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		secs = (now.tv_sec - p->t0.tv_sec) + (now.tv_nsec - p->t0.tv_nsec) / 1e9;
-		if (secs < 1.0 || atomic_load(&p->done))
+		if (secs < 1.0) {
+			pthread_mutex_lock(&p->lock);
 			continue;   /* a short save shows only its result */
+		}
 		if (tty) {
 			printf("\r  saving guest memory: %llu MiB written, %.1f s ",
 			       (unsigned long long)(ctl_tmp_bytes(p->dir) >> 20), secs);
@@ -447,7 +462,9 @@ static void *ctl_progress_thread(void *arg)
 			fflush(stdout);
 			last_line = secs;
 		}
+		pthread_mutex_lock(&p->lock);
 	}
+	pthread_mutex_unlock(&p->lock);
 	if (shown)
 		printf("\n");
 	return NULL;
@@ -481,21 +498,31 @@ static int ctl_snapshot(const char *sock, const char *dir, bool stay_paused, boo
 		return 1;
 	snprintf(body, sizeof(body), "{\"snapshot_type\": \"%s\", \"snapshot_path\": \"%s\", "
 		 "\"mem_file_path\": \"%s\"}", diff ? "Diff" : "Full", state, mem);
-	struct ctl_progress prog = { .dir = abs };
+	struct ctl_progress prog = { .dir = abs, .done = false };
+	pthread_condattr_t ca;
 	pthread_t pt;
 	bool progress;
 
+	pthread_mutex_init(&prog.lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&prog.cond, &ca);
+	pthread_condattr_destroy(&ca);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	prog.t0 = t0;
-	atomic_init(&prog.done, false);
 	progress = pthread_create(&pt, NULL, ctl_progress_thread, &prog) == 0;
 	ctl_timeout_ms = CTL_SNAPSHOT_TIMEOUT_MS;
 	ret = ctl_call(sock, "PUT", "/snapshot/create", body, false);
 	ctl_timeout_ms = CTL_TIMEOUT_MS;
-	atomic_store(&prog.done, true);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_lock(&prog.lock);
+	prog.done = true;
+	pthread_cond_signal(&prog.cond);
+	pthread_mutex_unlock(&prog.lock);
 	if (progress)
 		pthread_join(pt, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_cond_destroy(&prog.cond);
+	pthread_mutex_destroy(&prog.lock);
 	if (!was_paused && !stay_paused &&
 	    ctl_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", false))
 		ret = 1;

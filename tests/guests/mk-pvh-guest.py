@@ -57,8 +57,10 @@ multiboot-memdirty [TSC_KHZ MIB RATE]  a flat Multiboot v1 image for migration t
               in turn (default 16; 0: none, an idle guest), paced by RDTSC
               in 1 ms slices of TSC_KHZ cycles (default 2600000 kHz: give
               the host's TSC rate), and prints "MVM-TICK=<n>" on COM1 every
-              10 slices (as the Linux guest's mvmtest=tick). Interrupts stay
-              off; nothing in it needs an interrupt or a device but COM1.
+              10 slices (as the Linux guest's mvmtest=tick); a slice overdue
+              by 100 ms or more (the TSC moved on across a restore) prints
+              the next tick at once and starts the pacing again from now. Interrupts stay off; nothing in it
+              needs an interrupt or a device but COM1.
 """
 import struct
 import sys
@@ -444,9 +446,11 @@ def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     a.emit(0x31, 0xC9)                                 # xor ecx, ecx: page index
     a.emit(0x31, 0xED)                                 # xor ebp, ebp: slices
     a.emit(0x0F, 0x31)                                 # rdtsc
-    a.emit(0x89, 0xC7)                                 # mov edi, eax: the deadline
+    a.emit(0x89, 0xC7)                                 # mov edi, eax: the deadline,
+    a.emit(0x89, 0xD3)                                 # mov ebx, edx  64-bit in ebx:edi
     a.label("slice")
     a.emit(0x81, 0xC7, struct.pack("<I", tsc_khz))     # add edi, one ms of TSC
+    a.emit(0x83, 0xD3, 0x00)                           # adc ebx, 0
     if per_ms:
         a.emit(0xBA, struct.pack("<I", per_ms))        # mov edx, pages this slice
         a.label("page")
@@ -459,7 +463,32 @@ def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     a.label("wait")
     a.emit(0x0F, 0x31)                                 # rdtsc
     a.emit(0x29, 0xF8)                                 # sub eax, edi
+    a.emit(0x19, 0xDA)                                 # sbb edx, ebx
     a.jcc8(0x78, "wait")                               # js wait: the slice is not over
+    # Overdue by 100 ms or more: the TSC jumped (a restore moves it on by
+    # the time away): start the slices again from now instead of catching up
+    # (a burst of ticks) or, past 2^31 cycles, misreading a 32-bit sign.
+    a.emit(0x85, 0xD2)                                 # test edx, edx
+    a.jcc8(0x75, "resync")                             # jnz resync
+    a.emit(0x3D, struct.pack("<I", 100 * tsc_khz))     # cmp eax, 100 ms of TSC
+    a.jcc8(0x72, "ontime")                             # jb ontime
+    a.label("resync")
+    a.emit(0x0F, 0x31)                                 # rdtsc
+    a.emit(0x89, 0xC7)                                 # mov edi, eax
+    a.emit(0x89, 0xD3)                                 # mov ebx, edx
+    # ... and this slice ends in the next tick, printed at once: a restored
+    # guest shows it runs again within its first slice (ebp = the next
+    # multiple of 10, less the inc below).
+    a.emit(0x8D, 0x45, 0x0A)                           # lea eax, [ebp + 10]
+    a.emit(0x31, 0xD2)                                 # xor edx, edx
+    a.emit(0x51)                                       # push ecx
+    a.emit(0xB9, struct.pack("<I", 10))                # mov ecx, 10
+    a.emit(0xF7, 0xF1)                                 # div ecx
+    a.emit(0x59)                                       # pop ecx
+    a.emit(0x6B, 0xC0, 0x0A)                           # imul eax, eax, 10
+    a.emit(0x48)                                       # dec eax
+    a.emit(0x89, 0xC5)                                 # mov ebp, eax
+    a.label("ontime")
     a.emit(0x45)                                       # inc ebp
     a.emit(0x89, 0xE8)                                 # mov eax, ebp
     a.emit(0x31, 0xD2)                                 # xor edx, edx
@@ -469,7 +498,7 @@ def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     a.emit(0x59)                                       # pop ecx
     a.emit(0x85, 0xD2)                                 # test edx, edx
     a.jcc32(0x85, "slice")                             # jnz slice
-    a.emit(0x51, 0x57)                                 # push ecx ; push edi
+    a.emit(0x51, 0x57, 0x53)                           # push ecx ; push edi ; push ebx
     a.emit(0x89, 0xC7)                                 # mov edi, eax: the tick
     a.emit(0x66, 0xBA, struct.pack("<H", 0x3F8))       # mov dx, 0x3f8
     for ch in b"MVM-TICK=":
@@ -492,7 +521,7 @@ def multiboot_memdirty(tsc_khz=2600000, mib=64, rate=16):
     a.emit(0x49)                                       # dec ecx
     a.jcc8(0x75, "out")                                # jnz out
     a.emit(0xB0, 0x0A, 0xEE)                           # mov al, '\n' ; out dx, al
-    a.emit(0x5F, 0x59)                                 # pop edi ; pop ecx
+    a.emit(0x5B, 0x5F, 0x59)                           # pop ebx ; pop edi ; pop ecx
     a.emit(0xE9, 0, 0, 0, 0)                           # jmp slice
     a.fixups.append((len(a.code) - 4, "slice", 4))
     return a.finish()
