@@ -40,7 +40,9 @@ int vcpu_signal_setup(void)
 static enum exit_action vcpu_fail(struct vcpu *v, enum vm_stop_reason reason,
 				  const char *what)
 {
-	log_err("vCPU %d: %s; register state:", v->index, what);
+	/* "of N": the harness tells a 2-vCPU guest's triple fault (a known
+	 * fault of its emulated test host) from a 1-vCPU one by this line. */
+	log_err("vCPU %d of %d: %s; register state:", v->index, v->host->nr_vcpus, what);
 	cpu_dump_state(stderr, v->fd, v->host->mem);
 	vm_stopper_request(&v->host->stopper, reason);
 	return EXIT_STOP;

@@ -114,6 +114,14 @@ sig oops-late "$(printf 'MVM-GUEST-READY\n%s' "$(oops '33b14300:0x891fb')")" 'mv
 check "fault: a panic after userspace started is not the early signature" "$TF_WHY" ""
 sig early-tf "$boot" 'mvm: guest triple fault (KVM_EXIT_SHUTDOWN)'
 check "fault: shutdown before userspace" "${TF_WHY%%:*}" "early triple fault"
+ready=$(printf '%s\nMVM-GUEST-READY\nMVM-COUNT=8' "$boot")
+late_tf() { printf 'mvm: error: vCPU %s of %s: guest triple fault (KVM_EXIT_SHUTDOWN): the CPU would reset; register state:' "$1" "$2"; }
+sig smp-tf "$ready" "$(late_tf 1 2)"
+check "fault: shutdown of a 2-vCPU guest in userspace" "${TF_WHY%%:*}" "late triple fault on 2 vCPUs"
+sig smp-tf0 "$ready" "$(late_tf 0 4)"
+check "fault: vCPU 0 of 4 counts too" "${TF_WHY%%:*}" "late triple fault on 4 vCPUs"
+sig up-tf "$ready" "$(late_tf 0 1)"
+check "fault: a 1-vCPU guest's shutdown in userspace is mvm's to explain" "$TF_WHY" ""
 sig clean "$(printf '%s\nMVM-GUEST-READY' "$boot")" ''
 check "fault: a clean boot has no signature" "$TF_WHY" ""
 
