@@ -23,6 +23,8 @@
 #     at any time: its log file in DIR, *.log, says so). Its cause is not known yet (AMD's KVM resets the vCPU at a shutdown, so
 #     mvm's register dump shows the reset state); KVM's own trace of the shutdown exit and of
 #     the exceptions it injected just before are kept and printed for the next investigation.
+#   - triple fault inside a console write: a Debian kernel shuts down in the middle of printing a
+#     log line on COM1 (its console output ends inside the line), whether in userspace or not.
 #   - late triple fault on 2 vCPUs: a Debian guest with more than one vCPU shuts down after its
 #     userspace started (mvm's stderr says "vCPU I of N: guest triple fault", N >= 2); the
 #     emulation's, as far as one can tell: it came without any virtio device (tf_smp_vcpus).
@@ -90,6 +92,19 @@ tf_corrupt_panic() {
 	tr -d '\r' <"$out" | grep -aoE 'RIP: [0-9a-fA-F]+:' | grep -qvE '^RIP: (0010|0033|0023):$'
 }
 
+# tf_midline OUT: 0 when the console log OUT ends inside a kernel log line (its last line starts
+# with "[" and no newline follows it): the guest's kernel died in its serial console's write loop,
+# where all it does is read COM1's LSR and write its THR. mvm answers such an access with one byte
+# (or queues it in KVM's coalesced ring) and injects nothing while the kernel's console has IER at
+# 0, so no answer of mvm's can make that loop fault; the emulated CPU's SVM can (the spew case
+# above, and CI's panic case on 2026-12-06: Debian's kernel shut down 3.6 s into the boot, in the
+# middle of printing its oops's stack trace, on 1 vCPU without any virtio device).
+tf_midline() {
+	local out=$1
+	[ -s "$out" ] && [ -n "$(tail -c1 "$out" | tr -d '\n')" ] || return 1
+	tr -d '\r' <"$out" | tail -n1 | grep -qa '^\['
+}
+
 # tf_smp_vcpus ERR: prints N and returns 0 when mvm's stderr ERR says a vCPU of a VM with N >= 2
 # vCPUs met a triple fault ("vCPU 1 of 2: guest triple fault ..."). The test host's SVM emulation
 # shuts down 2-vCPU Debian guests after their userspace started: a guest rewriting a 64 MiB tmpfs
@@ -150,6 +165,8 @@ tf_case_stop() {
 			# mvm and with the one before it alike (4 of 10 and 1 of 7 runs of that case),
 			# so the emulation's, like the early one.
 			TF_WHY="late triple fault: Debian's kernel shut down while spewing on COM1 ($(basename "$out"): last line $(tr -d '\r' <"$out" | grep -a '^MVM-SPEW-' | tail -n1 | cut -c1-40))"
+		elif tf_midline "$out"; then
+			TF_WHY="triple fault inside a console write: the guest's kernel shut down while printing a line on COM1 ($(basename "$out"): it ends in '$(tr -d '\r' <"$out" | tail -n1 | cut -c1-60)')"
 		elif tf_before_userspace "$out"; then
 			TF_WHY="early triple fault: Debian's kernel shut down before its userspace started ($(basename "$out"): $(tr -d '\r' <"$out" | grep -a '^\[' | tail -n1 | cut -c1-100))"
 		elif n=$(tf_smp_vcpus "$f"); then

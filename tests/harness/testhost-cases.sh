@@ -93,13 +93,13 @@ run broken a b c
 check "other status: no restart" "$VM_N $(notoks "$tmp/broken")" "1 b c"
 
 # ---- scripts/lib/testhost-faults.sh: which failed cases show a test-host signature ----
-# sig NAME OUT-TEXT ERR-TEXT: TF_WHY after a case whose only VM printed OUT-TEXT on its console
-# and ERR-TEXT on stderr (no sampler: the statistics file is left empty).
+# sig NAME OUT-TEXT ERR-TEXT [raw]: TF_WHY after a case whose only VM printed OUT-TEXT on its
+# console (and a newline, unless raw) and ERR-TEXT on stderr (no sampler: the statistics file is left empty).
 sig() {
 	rm -rf "$tmp/tf"; mkdir -p "$tmp/tf"
 	TF_DIR=$tmp/tf TF_T0=0 TF_SAMPLER=''
 	: >"$TF_DIR/tf-samples"; : >"$TF_DIR/tf-before"
-	printf '%s\n' "$2" >"$TF_DIR/$1.out"
+	if [ "${4:-}" = raw ]; then printf '%s' "$2"; else printf '%s\n' "$2"; fi >"$TF_DIR/$1.out"
 	printf '%s\n' "$3" >"$TF_DIR/$1.err"
 	tf_case_stop
 	TF_DIR=''
@@ -122,6 +122,12 @@ sig smp-tf0 "$ready" "$(late_tf 0 4)"
 check "fault: vCPU 0 of 4 counts too" "${TF_WHY%%:*}" "late triple fault on 4 vCPUs"
 sig up-tf "$ready" "$(late_tf 0 1)"
 check "fault: a 1-vCPU guest's shutdown in userspace is mvm's to explain" "$TF_WHY" ""
+sig panic-mid "$(printf '%s\nMVM-GUEST-READY\n[    3.602926]  ? srso_return_thunk+0x5/0x10\r\n[    3.6' "$boot")" "$(late_tf 0 1)" raw
+check "fault: shutdown in the middle of a console line" "${TF_WHY%%:*}" "triple fault inside a console write"
+sig panic-cr "$(printf '%s\nMVM-GUEST-READY\n[    3.602926]  ? srso_return_thunk+0x5/0x10\r' "$boot")" "$(late_tf 0 1)" raw
+check "fault: shutdown between a line's CR and its LF" "${TF_WHY%%:*}" "triple fault inside a console write"
+sig user-mid "$(printf '%s\nMVM-GUEST-READY\nMVM-COUNT=8' "$boot")" "$(late_tf 0 1)" raw
+check "fault: a userspace line cut short is not a console write of the kernel's" "$TF_WHY" ""
 sig clean "$(printf '%s\nMVM-GUEST-READY' "$boot")" ''
 check "fault: a clean boot has no signature" "$TF_WHY" ""
 
