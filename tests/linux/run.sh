@@ -49,6 +49,8 @@ CASE_LIMIT=$((BOOT_TIMEOUT * 3 + 60))        # the longest case's waits, summed;
 # test host took 3.9-4.9 s instead of 6.0-6.4 s (every console byte costs the emulation). A case
 # that reads an info line sets loglevel=7 after it (the last one counts).
 BASE_CMDLINE="console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=1 loglevel=6"
+# MVM_TEST_CMDLINE_EXTRA: appended to every guest's command line (for chasing test-host faults).
+[ -z "${MVM_TEST_CMDLINE_EXTRA:-}" ] || BASE_CMDLINE="$BASE_CMDLINE $MVM_TEST_CMDLINE_EXTRA"
 
 direct=0 mvm=$MVM_ROOT/build/mvm kernel='' initrd='' vmlinux='' guests='' rootfs='' only=()
 while [ $# -gt 0 ]; do
@@ -147,7 +149,7 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	fi
 	# Every case bounded: the VM's own deadline is their sum plus its boot; a case prints its
 	# line within CASE_LIMIT (its in-VM watchdog), so a longer silence means the VM hung.
-	TH_ARGS=(--env "CI=${CI:-}" --env MVM_IN_TESTHOST=1 --env "MVM_TF_TRACE=${MVM_TF_TRACE:-0}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" --env "MVM_TEST_THP=${MVM_TEST_THP:-}" "${files[@]}")
+	TH_ARGS=(--env "CI=${CI:-}" --env MVM_IN_TESTHOST=1 --env "MVM_TF_TRACE=${MVM_TF_TRACE:-0}" --env "MVM_TEST_BOOT_TIMEOUT=$BOOT_TIMEOUT" --env "MVM_TEST_THP=${MVM_TEST_THP:-}" --env "MVM_TEST_CMDLINE_EXTRA=${MVM_TEST_CMDLINE_EXTRA:-}" "${files[@]}")
 	TH_INNER=("${inner[@]}") TH_CASES=("${cases[@]}") TH_ONLY=("${only[@]}")
 	# (A few cases only: at least one case's whole CASE_LIMIT, so a long case run alone, such
 	# as migrate-dirty, is ended by its own watchdog and not by the test host's deadline.)
