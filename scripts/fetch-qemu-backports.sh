@@ -3,8 +3,9 @@
 #
 # Why: QEMU 7.2 (bookworm's) emulates AMD-V without loading a nested guest's debug registers on
 # VMRUN, so a hardware breakpoint or watchpoint set through mvm's gdb stub never fires in the
-# test host; QEMU 9.1 fixed that. The cases that need it (tests/linux GDB_HW_CASES) run in a test
-# host of this QEMU; everything else stays on the system's.
+# test host; QEMU 9.1 fixed that. And 7.2's test hosts die far more often (README, Hosts without
+# VT-x/AMD-V): scripts/test.sh runs every test host on this QEMU; scripts/boot.sh stays on the
+# system's.
 # Downloads (apt-get download, with a package list of its own: the system's sources are left
 # alone) qemu-system-x86, qemu-system-common, qemu-system-data and seabios from bookworm-backports
 # into .cache/qemu-backports/debs/, unpacks them into .cache/qemu-backports/root/ and prints two
