@@ -121,13 +121,17 @@ check "fault: shutdown of a 2-vCPU guest in userspace" "${TF_WHY%%:*}" "late tri
 sig smp-tf0 "$ready" "$(late_tf 0 4)"
 check "fault: vCPU 0 of 4 counts too" "${TF_WHY%%:*}" "late triple fault on 4 vCPUs"
 sig up-tf "$ready" "$(late_tf 0 1)"
-check "fault: a 1-vCPU guest's shutdown in userspace is mvm's to explain" "$TF_WHY" ""
+check "fault: a 1-vCPU Debian guest's shutdown in userspace" "${TF_WHY%%:*}" "late triple fault of Debian's kernel"
+sig restored-tf "$(printf 'MVM-COUNT=9 T=1796569702\nMVM-COUNT=10 T=1796569703')" "$(late_tf 0 1)"
+check "fault: a restored Debian guest's shutdown" "${TF_WHY%%:*}" "late triple fault of Debian's kernel"
+sig tiny-tf "$(printf 'MVM-TICK 1\nMVM-TICK 2')" "$(late_tf 0 1)"
+check "fault: a tiny guest's triple fault is mvm's to explain" "$TF_WHY" ""
 sig panic-mid "$(printf '%s\nMVM-GUEST-READY\n[    3.602926]  ? srso_return_thunk+0x5/0x10\r\n[    3.6' "$boot")" "$(late_tf 0 1)" raw
 check "fault: shutdown in the middle of a console line" "${TF_WHY%%:*}" "triple fault inside a console write"
 sig panic-cr "$(printf '%s\nMVM-GUEST-READY\n[    3.602926]  ? srso_return_thunk+0x5/0x10\r' "$boot")" "$(late_tf 0 1)" raw
 check "fault: shutdown between a line's CR and its LF" "${TF_WHY%%:*}" "triple fault inside a console write"
 sig user-mid "$(printf '%s\nMVM-GUEST-READY\nMVM-COUNT=8' "$boot")" "$(late_tf 0 1)" raw
-check "fault: a userspace line cut short is not a console write of the kernel's" "$TF_WHY" ""
+check "fault: a userspace line cut short is not a console write of the kernel's" "${TF_WHY%%:*}" "late triple fault of Debian's kernel"
 sig clean "$(printf '%s\nMVM-GUEST-READY' "$boot")" ''
 check "fault: a clean boot has no signature" "$TF_WHY" ""
 
