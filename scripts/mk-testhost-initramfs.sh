@@ -176,6 +176,10 @@ if [ "$interactive" = 1 ]; then
 	stty sane 2>/dev/null
 	setsid -c sh /testhost/cmd
 else
+	# A line on the kernel's port every 10 s: tests/testhost/run.sh --heartbeat-timeout
+	# tells a test host that hung (no line) from a command that is quiet for a while.
+	(while sleep 10; do echo "TESTHOST-HEARTBEAT $(cut -d' ' -f1 /proc/uptime)" >/dev/ttyS2; done) \
+		</dev/null >/dev/null 2>&1 &
 	sh /testhost/cmd </dev/null
 fi
 report $?

@@ -45,7 +45,11 @@ th_tally() {
 th_vm() {
 	local log=$1 c only=(); shift
 	for c in "$@"; do only+=(--only "$c"); done
-	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$TH_BUDGET" --idle-timeout "$TH_IDLE" --log "$log" \
+	# The heartbeat (a line from the test host's /init every 10 s) finds a hung test host in
+	# 60 s; the idle timeout, longer than a case's watchdog, stays as the backstop (CI's
+	# QEMU 10.0 test host that hung on 2026-12-06 cost 330 s of silence before it was killed).
+	"$MVM_ROOT/tests/testhost/run.sh" --timeout "$TH_BUDGET" --idle-timeout "$TH_IDLE" \
+		--heartbeat-timeout "${MVM_TESTHOST_HEARTBEAT:-60}" --log "$log" \
 		"${TH_ARGS[@]}" -- "${TH_INNER[@]}" "${only[@]}"
 	TH_RC=$?
 }

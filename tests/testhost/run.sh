@@ -8,7 +8,10 @@
 # kvm/kvm_amd, the given files (at their own paths unless DEST is given, ELF files with their
 # libraries) and COMMAND, run in the current directory. Exits with COMMAND's status, read back
 # from the VM's second serial port; 124 when --timeout S (default 1200; 0 = none) passes, after
-# QEMU has been killed, or when --idle-timeout S (default 0 = none) passes with no console output
+# QEMU has been killed, or when --idle-timeout S (default 0 = none) passes with no console output,
+# or --heartbeat-timeout S (default 0 = none) without the line the test host's /init writes on its
+# kernel port every 10 s, counted from the first one (a hung test host; a quiet command keeps the
+# heartbeat going)
 # (then QEMU's view of the test host's CPUs is printed first); 125 when the test host itself
 # failed (its console is printed).
 # Output: the VM's console streams to stdout (carriage returns removed) unless --quiet, which
@@ -24,13 +27,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib/common.sh"
 
-interactive=0 timeout=1200 idle=0 quiet=0 log='' scratch=''
+interactive=0 timeout=1200 idle=0 heartbeat=0 quiet=0 log='' scratch=''
 args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--interactive) interactive=1; timeout=0; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--idle-timeout) idle=$2; shift 2 ;;
+	--heartbeat-timeout) heartbeat=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	--log) log=$2; shift 2 ;;
 	--scratch-disk) scratch=$2; shift 2 ;;
@@ -109,7 +113,7 @@ else
 	"${qemu[@]}" -serial "file:$work/console" -serial "file:$work/status" -serial "file:$work/kernel" \
 		-monitor "pipe:$work/mon" </dev/null >/dev/null 2>"$work/qemu.err" &
 	qpid=$!
-	shown=0 timed_out=0 size=0 last_out=$start
+	shown=0 timed_out=0 size=0 last_out=$start beats=0 last_beat=$start
 	show_new() {
 		local n
 		n=$(wc -c <"$work/console")
@@ -131,7 +135,12 @@ else
 			kill -KILL "$qpid" 2>/dev/null || :
 			break
 		fi
-		if [ "$idle" -gt 0 ] && over "$last_out" "$idle"; then
+		if [ "$heartbeat" -gt 0 ]; then
+			n=$(grep -c '^TESTHOST-HEARTBEAT' "$work/kernel" 2>/dev/null) || n=0
+			[ "$n" -ne "$beats" ] && beats=$n last_beat=$(mvm_now)
+		fi
+		if { [ "$idle" -gt 0 ] && over "$last_out" "$idle"; } ||
+			{ [ "$heartbeat" -gt 0 ] && [ "$beats" -gt 0 ] && over "$last_beat" "$heartbeat"; }; then
 			timed_out=2
 			# Where the test host's CPUs are: in its kernel (an L1 hang) or idle.
 			{ echo "info registers -a"; echo "info irq"; } >"$work/mon.in"
@@ -156,7 +165,10 @@ dump() {
 	fi
 	# 150 lines: a panic inside an interrupt prints two oopses, and the first (where the test
 	# host's kernel was when it took the interrupt) is the one worth reading.
-	if [ -s "$work/kernel" ]; then echo "---- test host kernel log (tail) ----"; tr -d '\r' <"$work/kernel" | tail -n 150; fi
+	if [ -s "$work/kernel" ]; then
+		echo "---- test host kernel log (tail; heartbeats left out, the last: $(grep -a '^TESTHOST-HEARTBEAT' "$work/kernel" | tail -n1 | tr -d '\r' | cut -d' ' -f2) s) ----"
+		tr -d '\r' <"$work/kernel" | grep -av '^TESTHOST-HEARTBEAT' | tail -n 150
+	fi
 	grep -v "TCG doesn.t support requested feature" "$work/qemu.err" >"$work/qemu.err2" || :
 	if [ -s "$work/qemu.err2" ]; then echo "---- qemu stderr ----"; cat "$work/qemu.err2"; fi
 }
@@ -174,7 +186,11 @@ if [ $interactive -eq 0 ] && [ "$timed_out" = 2 ]; then
 		rips=$(tr -d '\r' <"$work/monitor" | sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' | tr '\n' ' ')
 		[ -z "$rips" ] || echo "(tests/testhost/symbolize.sh $rips names these functions)" >&2
 	fi
-	mvm_say "testhost: no output for ${idle} s after ${elapsed} s; the test host hung; QEMU killed"
+	if [ "$heartbeat" -gt 0 ] && [ "$beats" -gt 0 ] && over "$last_beat" "$heartbeat"; then
+		mvm_say "testhost: no heartbeat for ${heartbeat} s after ${elapsed} s; the test host hung; QEMU killed"
+	else
+		mvm_say "testhost: no output for ${idle} s after ${elapsed} s; the test host hung; QEMU killed"
+	fi
 	exit 124
 fi
 if [ -z "$status" ]; then
