@@ -68,11 +68,10 @@ else
 fi
 
 # Every test host of this run (Linux cases, adversarial guests) runs on bookworm-backports' QEMU
-# 10.0, not the system's 7.2: on 2026-12-06 a 7.2 test host died (its own kernel panicked) after
-# 1, 1 and 11 Debian boots in three tries and a CI run lost two of them and 13 boots to the known
-# faults in about 140, where a 10.0 test host ran 31 boots with one early triple fault and no
-# death (README, "Hosts without VT-x/AMD-V"). It is also the QEMU whose emulated AMD-V fires a
-# nested guest's debug registers (the gdb cases below). MVM_TESTHOST_QEMU set already wins.
+# 10.0, not the system's 7.2: it intercepts a nested guest's XSETBV and fires its debug registers
+# (the gdb cases below). Its faults are not clearly fewer under CI's load (README, "Hosts without
+# VT-x/AMD-V": 7.2 test hosts died after 1, 1 and 11 boots where 10.0 ran 31 twice, but 10.0's
+# first CI run lost a test host to a hang and one to a death). MVM_TESTHOST_QEMU set already wins.
 step "the test host's QEMU (scripts/fetch-qemu-backports.sh)"
 if [ -z "${MVM_TESTHOST_QEMU:-}" ]; then
 	if qenv=$(scripts/fetch-qemu-backports.sh); then

@@ -113,7 +113,7 @@ else
 	"${qemu[@]}" -serial "file:$work/console" -serial "file:$work/status" -serial "file:$work/kernel" \
 		-monitor "pipe:$work/mon" </dev/null >/dev/null 2>"$work/qemu.err" &
 	qpid=$!
-	shown=0 timed_out=0 size=0 last_out=$start beats=0 last_beat=$start
+	shown=0 timed_out=0 size=0 last_out=$start beats=0 last_beat=$start silent=
 	show_new() {
 		local n
 		n=$(wc -c <"$work/console")
@@ -139,8 +139,13 @@ else
 			n=$(grep -c '^TESTHOST-HEARTBEAT' "$work/kernel" 2>/dev/null) || n=0
 			[ "$n" -ne "$beats" ] && beats=$n last_beat=$(mvm_now)
 		fi
-		if { [ "$idle" -gt 0 ] && over "$last_out" "$idle"; } ||
-			{ [ "$heartbeat" -gt 0 ] && [ "$beats" -gt 0 ] && over "$last_beat" "$heartbeat"; }; then
+		silent=
+		if [ "$heartbeat" -gt 0 ] && [ "$beats" -gt 0 ] && over "$last_beat" "$heartbeat"; then
+			silent="no heartbeat for ${heartbeat} s"
+		elif [ "$idle" -gt 0 ] && over "$last_out" "$idle"; then
+			silent="no output for ${idle} s"
+		fi
+		if [ -n "$silent" ]; then
 			timed_out=2
 			# Where the test host's CPUs are: in its kernel (an L1 hang) or idle.
 			{ echo "info registers -a"; echo "info irq"; } >"$work/mon.in"
@@ -186,11 +191,7 @@ if [ $interactive -eq 0 ] && [ "$timed_out" = 2 ]; then
 		rips=$(tr -d '\r' <"$work/monitor" | sed -n 's/^RIP=\([0-9a-f]*\).*/\1/p' | tr '\n' ' ')
 		[ -z "$rips" ] || echo "(tests/testhost/symbolize.sh $rips names these functions)" >&2
 	fi
-	if [ "$heartbeat" -gt 0 ] && [ "$beats" -gt 0 ] && over "$last_beat" "$heartbeat"; then
-		mvm_say "testhost: no heartbeat for ${heartbeat} s after ${elapsed} s; the test host hung; QEMU killed"
-	else
-		mvm_say "testhost: no output for ${idle} s after ${elapsed} s; the test host hung; QEMU killed"
-	fi
+	mvm_say "testhost: $silent after ${elapsed} s; the test host hung; QEMU killed"
 	exit 124
 fi
 if [ -z "$status" ]; then
