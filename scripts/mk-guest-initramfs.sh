@@ -16,6 +16,8 @@
 #     count     MVM-COUNT=i T=<epoch> every 0.2 s, also into block i of /dev/vda (snapshot tests)
 #     tick      MVM-TICK=i every 10 ms (bench/snapshot.sh: the restored guest runs again)
 #     spew      MVM-SPEW-i as fast as the console takes it, i = 1, 2, ... (serial back-pressure)
+#     kallsyms  the kernel's code symbols (/proc/kallsyms, types t/T) onto /dev/vda, padded with
+#               NULs, then MVM-KALLSYMS=<lines> and poweroff (names for mvm run --profile)
 #   mvmmemdirty=MIB,RATE (with tick) runs /usr/bin/memdirty MIB RATE when an extra archive
 #     holds it (bench/migrate.sh): memory dirtied at a fixed rate
 #   mvmdirty=MiB (with count) keeps rewriting a tmpfs file of that size, printing the md5 of
@@ -259,6 +261,12 @@ spew)
 		i=$((i + 1))
 		echo "MVM-SPEW-$i"
 	done ;;
+kallsyms)
+	# A disk, not the console: 60,000 lines over a serial port would take minutes in a test host.
+	grep ' [tT] ' /proc/kallsyms >/tmp/kallsyms
+	dd if=/tmp/kallsyms of=/dev/vda bs=1M conv=fsync 2>/dev/null
+	echo "MVM-KALLSYMS=$(wc -l </tmp/kallsyms)"
+	poweroff -f ;;
 hvc)
 	if [ -c /dev/hvc0 ]; then
 		echo "MVM-GUEST-HVC-SHELL"

@@ -1,6 +1,7 @@
 /* cli.c - parsing of `mvm run` flags into a vm_config. */
 #include "cli/cli.h"
 #include "api/fc_config.h"
+#include "obs/profile.h"
 #include "util/log.h"
 #include "util/sandbox.h"
 
@@ -112,7 +113,9 @@ void cli_usage(FILE *out)
 		"               [--debug-exit] [--pc-testdev] [--cpu-hyperv] [--stats] [--debug]\n"
 		"               [--trace-exits] [--metrics PATH] [--api-sock PATH] [--dumpable]\n"
 		"               [--seccomp off|log|kill] [--gdb tcp:HOST:PORT|unix:PATH [--gdb-wait]]\n"
+		"               [--profile PATH[,hz=N]]\n"
 		"       mvm run --config-file FILE [--api-sock PATH] [--stats] [--debug] [--trace-exits]\n"
+		"                                  [--profile PATH[,hz=N]]\n"
 		"       mvm run --restore DIR [--override-drive ID=PATH]... [--override-net ID=TAP]...\n"
 		"                             [--api-sock PATH] [--stats]\n"
 		"       mvm run --incoming tcp:HOST:PORT|unix:PATH [VM flags|--config-file FILE]\n"
@@ -163,6 +166,10 @@ void cli_usage(FILE *out)
 		"                  and KVM's own statistics of the VM and each vCPU\n"
 		"  --trace-exits   log every vCPU exit on stderr (reason, port/address, size, data);\n"
 		"                  at most 1000 lines/s (MVM_TRACE_EXITS_RATE), drops are counted\n"
+		"  --profile PATH[,hz=N]\n"
+		"                  sample where each vCPU is, N times a second (default 250), into\n"
+		"                  PATH; scripts/profile-report.sh names the functions (README:\n"
+		"                  Profiling a guest)\n"
 		"  --dumpable      allow core dumps and ptrace by the same user (off by default:\n"
 		"                  mvm's memory holds guest data; guest RAM is never dumped)\n"
 		"  --gdb tcp:HOST:PORT|unix:PATH\n"
@@ -291,6 +298,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		{ "debug",   no_argument,       NULL, 'd' },
 		{ "stats",   no_argument,       NULL, 's' },
 		{ "trace-exits", no_argument,   NULL, 'T' },
+		{ "profile", required_argument, NULL, 'Q' },
 		{ "debug-exit", no_argument,    NULL, 'E' },
 		{ "pc-testdev", no_argument,    NULL, 'P' },
 		{ "cpu-hyperv", no_argument,    NULL, 'H' },
@@ -377,6 +385,22 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case 's': cfg->stats = true; break;
 		case 'T': cfg->trace_exits = true; break;
+		case 'Q': {
+			char *path;
+			unsigned hz;
+
+			if (profile_parse_arg(optarg, &path, &hz)) {
+				log_err("--profile '%s': expected PATH or PATH,hz=N (N from 1 to %d)",
+					optarg, PROFILE_HZ_MAX);
+				return -EINVAL;
+			}
+			/* The path is argv's own text up to the comma: no copy to keep. */
+			optarg[strlen(path)] = '\0';
+			free(path);
+			cfg->profile_path = optarg;
+			cfg->profile_hz = hz;
+			break;
+		}
 		case 'E': cfg->debug_exit = true; break;
 		case 'P': cfg->pc_testdev = true; break;
 		case 'H': cfg->cpu_hyperv = true; break;

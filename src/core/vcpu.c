@@ -344,6 +344,8 @@ static void *vcpu_thread(void *arg)
 				 * a pause that gave up on this vCPU leave it bouncing
 				 * off immediate_exit (test_vcpu_kick). */
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				if (atomic_exchange(&v->sample_wanted, false) && h->on_sample)
+					h->on_sample(h->ctx, v);
 				vcpu_throttle_sleep(v);
 				continue;
 			}
@@ -426,6 +428,16 @@ void vcpu_kick(struct vcpu *v)
 		return;
 	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+bool vcpu_request_sample(struct vcpu *v)
+{
+	if (!v->started)
+		return false;
+	bool pending = atomic_exchange(&v->sample_wanted, true);
+
+	vcpu_kick(v);
+	return pending;
 }
 
 int vcpu_join(struct vcpu *v, int timeout_ms)

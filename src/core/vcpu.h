@@ -62,6 +62,9 @@ struct vcpu_host {
 	void (*debug_exit)(void *ctx, struct vcpu *v);
 	/* Optional: called after every exit's handler (--trace-exits). */
 	void (*on_exit)(void *ctx, struct vcpu *v);
+	/* Optional: on the vCPU's thread, out of KVM_RUN after vcpu_request_sample()
+	 * (--profile): record where the guest is. */
+	void (*on_sample)(void *ctx, struct vcpu *v);
 	/* Optional: vCPU 0 is about to enter KVM_RUN for the first time. */
 	void (*first_run)(void *ctx, struct vcpu *v);
 	/* Optional: on the vCPU's thread, once, before its loop: threads
@@ -86,6 +89,7 @@ struct vcpu {
 	uint64_t exit_ns[VCPU_EXIT_REASONS];  /* time in mvm's handlers (when timed) */
 	bool time_exits;                      /* --stats: time each handler */
 	uint64_t throttled_ns;                /* slept while throttled (vcpu_host.throttle_pct) */
+	atomic_bool sample_wanted;            /* vcpu_request_sample() waits for on_sample */
 	/* Where the vCPU was when its thread ended (vcpu_where). */
 	bool last_valid;
 	uint64_t last_rip, last_rflags;
@@ -101,6 +105,9 @@ int vcpu_signal_setup(void);
 int vcpu_create(const struct vcpu_host *host, struct vcpu *v, int index);
 int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
+/* Ask the vCPU to call host->on_sample once it is out of KVM_RUN, and kick it
+ * out. True when the previous request had not been served yet. */
+bool vcpu_request_sample(struct vcpu *v);
 /* Wait up to timeout_ms for the thread to end: 0 once joined, -ETIMEDOUT. */
 int vcpu_join(struct vcpu *v, int timeout_ms);
 void vcpu_destroy(struct vcpu *v);

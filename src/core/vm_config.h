@@ -84,6 +84,8 @@ struct vm_config {
 	const char *metrics_properties; /* metrics.properties as JSON object text; NULL: none */
 	uint64_t metrics_interval_ms; /* between metrics lines; 0: $MVM_METRICS_INTERVAL_MS or 60 s */
 	bool trace_exits;          /* --trace-exits: one stderr line per exit, rate limited */
+	const char *profile_path;  /* --profile PATH (argv's): sample the vCPUs; NULL: off */
+	unsigned profile_hz;       /* --profile ...,hz=N: samples per second per vCPU */
 	bool debug_exit;           /* --debug-exit: QEMU's isa-debug-exit port; off: the guest
 				    * cannot choose mvm's exit status */
 	bool fw_cfg;               /* QEMU's fw_cfg ports: set by the builder for a multiboot

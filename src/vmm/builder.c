@@ -9,6 +9,7 @@
 #include "core/vm_state.h"
 #include "obs/exit_trace.h"
 #include "obs/metrics.h"
+#include "obs/profile.h"
 #include "util/bench_probe.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -353,7 +354,14 @@ static void vm_trace_exit(void *ctx, struct vcpu *v)
 	exit_trace_log(vm->trace, v->index, v->run, bench_probe_now_ns());
 }
 
-/* --trace-exits and --metrics, once the vCPUs exist (their stats fds are opened here). */
+static void vm_profile_sample(void *ctx, struct vcpu *v)
+{
+	struct vm *vm = ctx;
+
+	profile_take(vm->profile, v);
+}
+
+/* --trace-exits, --profile and --metrics, once the vCPUs exist (their stats fds are opened here). */
 static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, enum err_class *fb)
 {
 	int ret;
@@ -374,6 +382,13 @@ static int vm_create_observability(struct vm *vm, const struct vm_config *cfg, e
 			return err_usage(ret);
 		}
 		vm->vcpu_host.on_exit = vm_trace_exit;
+	}
+	if (cfg->profile_path) {
+		*fb = ERR_USAGE;   /* --profile PATH: the user's */
+		if ((ret = profile_create(&vm->profile, cfg->profile_path, cfg->profile_hz,
+					  vm->nr_vcpus)))
+			return ret;
+		vm->vcpu_host.on_sample = vm_profile_sample;
 	}
 	*fb = ERR_USAGE;   /* --metrics PATH: the user's, unless metrics_create says */
 	if (cfg->metrics_path &&

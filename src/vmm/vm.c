@@ -3,6 +3,7 @@
 #include "board/i8042.h"
 #include "obs/exit_trace.h"
 #include "obs/metrics.h"
+#include "obs/profile.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
 #include "vmm/devices.h"
@@ -265,7 +266,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 			pthread_cond_broadcast(&vm->pause_cond);
 			pthread_mutex_unlock(&vm->pause_lock);
 		}
-		if (vm_console_start(vm) || metrics_start(vm->obs.metrics))
+		if (vm_console_start(vm) || metrics_start(vm->obs.metrics) ||
+		    profile_start(vm->profile, vm->vcpus, vm->nr_vcpus, &vm->paused,
+				  vm->obs.run_start_ns))
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 		for (int i = 0; !vm->vcpus_early && !atomic_load(&vm->stopping) &&
 				i < vm->nr_vcpus; i++) {
@@ -288,6 +291,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 	}
 	/* The last metrics line and trace report hold the final counts. */
+	profile_stop(vm->profile);
 	metrics_stop(vm->obs.metrics);
 	if (vm->trace)
 		exit_trace_finish(vm->trace);
@@ -318,6 +322,8 @@ void vm_destroy(struct vm *vm)
 	vm->console_started = false;
 	metrics_destroy(vm->obs.metrics);   /* its thread reads the vCPUs and devices */
 	vm->obs.metrics = NULL;
+	profile_destroy(vm->profile);   /* its thread kicks the vCPUs */
+	vm->profile = NULL;
 	if (vm->trace)
 		exit_trace_destroy(vm->trace);
 	free(vm->trace);

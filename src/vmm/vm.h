@@ -108,6 +108,7 @@ struct vm {
 	 * and --trace-exits (obs/exit_trace.h). */
 	struct obs_source obs;
 	struct exit_trace *trace;    /* NULL: not tracing */
+	struct profile *profile;     /* --profile; NULL: not sampling */
 	struct vm_migration *migration; /* the last outgoing migration (vmm/migrate.h); NULL: none */
 	void (*migration_cleanup)(struct vm *vm); /* vm_destroy: stop and free it */
 	struct vm_gdb *gdb;          /* --gdb (vmm/gdb.h); NULL: no debugger */
