@@ -1,8 +1,9 @@
 # tests/linux/obs-cases.sh - the observability cases of tests/linux/run.sh (sourced by it; uses
 # its vm_* helpers, tiny_guest, $kernel, $initrd, $work and $BASE_CMDLINE): --stats with KVM's
-# binary statistics, --trace-exits under its rate limit, --metrics JSON lines.
+# binary statistics, --trace-exits under its rate limit, --metrics JSON lines, --profile samples
+# named by scripts/profile-report.sh.
 
-OBS_CASES=(obs-stats obs-trace obs-metrics)
+OBS_CASES=(obs-stats obs-trace obs-metrics obs-profile obs-profile-linux)
 
 # A Linux boot to an idle shell with --stats, then poweroff: mvm's table, then KVM's own
 # counters of the VM and the vCPUs. The guest did port I/O and, idle for 2 s at the shell,
@@ -77,4 +78,63 @@ case_obs-metrics() {
 	elif ! tail -n 1 "$m" | grep -q '"unclaimed":{"port_io":[0-9]*,"mmio":[0-9]*},"devices":{'; then
 		fail_case obs-metrics "no unclaimed/devices objects"
 	else ok obs-metrics; fi
+}
+
+# The profile guest (guest/tests/profile.c) spends three units of work in prof_hot for each one
+# in prof_cold, at ring 3, for 1.5 s: the sampled profile must say so. Its symbols come from nm
+# outside the test host (sdk-profile.syms), else from nm here.
+case_obs-profile() {
+	local f syms prof=$work/tiny.prof report hot cold named total cpl3
+	f=$(sdk_guest profile) || { notok obs-profile "no build/guest/tests/profile.elf (run make)"; return; }
+	syms=${f%.elf}.syms
+	if [ ! -s "$syms" ]; then
+		syms=$work/profile.syms
+		nm "$f" >"$syms" 2>/dev/null || { notok obs-profile "no symbols of $f (nm missing)"; return; }
+	fi
+	vm_start obs-profile /dev/null run --kernel "$f" --cmdline ms=1500 --profile "$prof"
+	if ! vm_wait_exit "$BOOT_TIMEOUT"; then time_note obs-profile; fail_case obs-profile "mvm still running $BOOT_TIMEOUT s after start"; return; fi
+	time_note obs-profile
+	report=$(bash "$MVM_ROOT/scripts/profile-report.sh" --top 5 "$prof" "$syms" 2>&1)
+	sed 's/^/#   /' <<<"$report"
+	total=$(grep -vc '^#' "$prof")
+	cpl3=$(awk '!/^#/ && $4 == 3 { n++ } END { print n + 0 }' "$prof")
+	hot=$(awk '$3 == "prof_hot" { print $1 }' <<<"$report")
+	cold=$(awk '$3 == "prof_cold" { print $1 }' <<<"$report")
+	named=$(( ${hot:-0} + ${cold:-0} ))
+	if [ "$VM_RC" != 0 ]; then fail_case obs-profile "mvm exited $VM_RC, expected 0"
+	elif ! grep -qa '^profile guest: [0-9]* rounds' "$VM_OUT"; then fail_case obs-profile "the guest did not finish its rounds"
+	elif ! head -n1 "$prof" | grep -q '^# mvm profile v1 hz=250 vcpus=1$'; then fail_case obs-profile "no header line in $prof"
+	elif ! tail -n1 "$prof" | grep -q "^# end samples=$total "; then fail_case obs-profile "the closing line does not count the $total sample lines: $(tail -n1 "$prof")"
+	elif [ "$total" -lt 50 ]; then fail_case obs-profile "$total samples in 1.5 s at 250 Hz: want >= 50"
+	elif [ $((cpl3 * 10)) -lt $((total * 9)) ]; then fail_case obs-profile "$cpl3 of $total samples at CPL 3: the guest runs at ring 3"
+	elif [ $((named * 2)) -lt "$total" ]; then fail_case obs-profile "prof_hot $hot + prof_cold $cold of $total samples: want at least half"
+	elif [ "${hot:-0}" -le $(( 2 * ${cold:-0} )) ]; then fail_case obs-profile "prof_hot $hot against prof_cold $cold samples: its 3:1 work should show as more than 2:1"
+	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case obs-profile "mvm reported an error"
+	else ok obs-profile; fi
+}
+
+# A Linux boot under --profile with nokaslr that writes its own /proc/kallsyms to a disk
+# (mvmtest=kallsyms): the samples fall in the kernel's code and the guest's userspace, and the
+# symbols name most of them (what README: Profiling a guest tells users to do).
+case_obs-profile-linux() {
+	local img=$work/kallsyms.img ks=$work/kallsyms.txt prof=$work/linux.prof report total user unknown n
+	truncate -s 16M "$img"
+	vm_start obs-profile-linux /dev/null run --kernel "$kernel" --initrd "$initrd" --disk "$img" \
+		--cmdline "$BASE_CMDLINE nokaslr mvmtest=kallsyms" --profile "$prof,hz=100"
+	if ! vm_wait_exit "$BOOT_TIMEOUT"; then time_note obs-profile-linux; fail_case obs-profile-linux "mvm still running $BOOT_TIMEOUT s after start"; return; fi
+	time_note obs-profile-linux
+	tr -d '\0' <"$img" >"$ks"
+	n=$(grep -ac '^MVM-KALLSYMS=' "$VM_OUT")
+	report=$(bash "$MVM_ROOT/scripts/profile-report.sh" --top 8 "$prof" "$ks" 2>&1)
+	sed 's/^/#   /' <<<"$report"
+	total=$(grep -vc '^#' "$prof")
+	user=$(awk '$3 == "[user]" { print $1 }' <<<"$report")
+	unknown=$(awk '$3 == "[unknown]" { print $1 }' <<<"$report")
+	if [ "$VM_RC" != 0 ]; then fail_case obs-profile-linux "mvm exited $VM_RC, expected 0"
+	elif [ "$n" != 1 ] || [ "$(wc -l <"$ks")" -lt 10000 ]; then fail_case obs-profile-linux "the guest wrote $(wc -l <"$ks") kallsyms lines (MVM-KALLSYMS lines: $n)"
+	elif [ "$total" -lt 50 ]; then fail_case obs-profile-linux "$total samples: want >= 50"
+	elif [ "${user:-0}" -lt 1 ]; then fail_case obs-profile-linux "no sample in the guest's userspace ([user])"
+	elif [ $(( ${unknown:-0} * 2 )) -gt "$total" ]; then fail_case obs-profile-linux "${unknown:-0} of $total samples fall in no kernel symbol"
+	elif grep -qaE 'AddressSanitizer|runtime error' "$VM_ERR"; then fail_case obs-profile-linux "mvm reported an error"
+	else ok obs-profile-linux; fi
 }

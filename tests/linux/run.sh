@@ -92,9 +92,11 @@ make_tiny_guests() {
 		python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" "$k" "$1/$k.elf" || return 1
 	done &&
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
-	for g in hello/hello tests/fault tests/status tests/gdb; do
+	for g in hello/hello tests/fault tests/status tests/gdb tests/profile; do
 		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
 	done &&
+	# obs-profile names the profile guest's functions from its symbols (the test host has no nm).
+	{ [ ! -f "$1/sdk-profile.elf" ] || nm "$1/sdk-profile.elf" >"$1/sdk-profile.syms" 2>/dev/null || :; } &&
 	# The static guest tool of net-user-flood (the test host has no compiler).
 	{ cc -static -O2 -o "$1/udpflood" "$MVM_ROOT/tests/linux/guest/udpflood.c" 2>/dev/null || :; } &&
 	{ cc -static -O2 -o "$1/vsockt" "$MVM_ROOT/tests/linux/guest/vsockt.c" 2>/dev/null || :; }
@@ -118,7 +120,7 @@ if [ $direct -eq 0 ] && ! mvm_hostkvm_check; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	inner=(bash "$here/run.sh" --direct --mvm "$mvm" --kernel "$kernel" --initrd "$initrd")
-	files=(--file "$here/run.sh" --file "$here/virtio-cases.sh" --file "$here/obs-cases.sh" --file "$here/api-cases.sh" --file "$here/config-cases.sh" --file "$here/state-cases.sh" --file "$here/snapshot-cases.sh" --file "$here/migrate-cases.sh" --file "$here/jail-cases.sh" --file "$here/balloon-cases.sh" --file "$here/vsock-cases.sh" --file "$here/ratelimit-cases.sh" --file "$here/kut-cases.sh" --file "$here/gdb-cases.sh" --file "$MVM_ROOT/scripts/lib" --file "$mvm" --file "$kernel" --file "$initrd")
+	files=(--file "$here/run.sh" --file "$here/virtio-cases.sh" --file "$here/obs-cases.sh" --file "$here/api-cases.sh" --file "$here/config-cases.sh" --file "$here/state-cases.sh" --file "$here/snapshot-cases.sh" --file "$here/migrate-cases.sh" --file "$here/jail-cases.sh" --file "$here/balloon-cases.sh" --file "$here/vsock-cases.sh" --file "$here/ratelimit-cases.sh" --file "$here/kut-cases.sh" --file "$here/gdb-cases.sh" --file "$MVM_ROOT/scripts/lib" --file "$MVM_ROOT/scripts/profile-report.sh" --file "$mvm" --file "$kernel" --file "$initrd")
 	# curl drives the API cases (the test host has none; its libraries come along).
 	curl_bin=$(command -v curl || :)
 	[ -n "$curl_bin" ] && files+=(--file "$curl_bin")
