@@ -2,16 +2,18 @@
 # bench/boot-profile.sh - where a stock kernel's boot goes, per phase, under mvm and its peers.
 #
 # Usage: bench/boot-profile.sh [-n N] [--mem SIZE] [--timeout S] [--kvmtool PATH] [--pvh]
-#                              [--direct|--testhost] [--logs DIR]
+#                              [--sampled-only] [--direct|--testhost] [--logs DIR]
 # Boots the guest of bench/boot.sh (Debian's kernel, the reference initramfs) N times (default 3)
 # under mvm (and with --pvh also mvm booting the extracted vmlinux through PVH: in the test host
 # VM two of the test host's failures, a kernel panic and a hang, came during such boots), QEMU
 # -M pc and -M microvm (and kvmtool with --kvmtool PATH) with an instrumented,
 # verbose command line, and prints per VMM the median host time and KVM exits of each phase:
 # mvm's own start (exec -> first KVM_RUN), firmware/setup, decompression, early boot, initcalls,
-# userspace up to the marker; then the slowest initcalls (initcall_debug) and the ports and
-# addresses nobody claims under mvm (--stats). bench/lib/boot-profile-run.sh says how phases are
-# cut. Where: directly when this host's KVM can run Linux, else in ONE test host VM (as
+# userspace up to the marker; then the slowest initcalls (initcall_debug), the ports and
+# addresses nobody claims under mvm (--stats), and host time by guest function from N quiet
+# mvm boots under --profile (scripts/profile-report.sh, symbols from the guest's own kallsyms);
+# --sampled-only runs that part alone.
+# bench/lib/boot-profile-run.sh says how phases are cut. Where: directly when this host's KVM can run Linux, else in ONE test host VM (as
 # bench/boot.sh; flock /tmp/mvm-testhost.lock around it on a shared machine). Logs: --logs DIR
 # (default .cache/bench/boot-profile; from a test host VM only its console, testhost.log).
 set -euo pipefail
@@ -19,8 +21,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../scripts/lib/common.sh"
 . "$MVM_ROOT/scripts/lib/hostkvm.sh"
 
-n=3 mem=256M timeout=120 where=auto logs=$MVM_CACHE/bench/boot-profile kvmtool='' pvh=0
-usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--kvmtool PATH] [--pvh] [--direct|--testhost] [--logs DIR]"; }
+n=3 mem=256M timeout=120 where=auto logs=$MVM_CACHE/bench/boot-profile kvmtool='' pvh=0 sampled=0
+usage() { mvm_die "usage: $0 [-n N] [--mem SIZE] [--timeout S] [--kvmtool PATH] [--pvh] [--sampled-only] [--direct|--testhost] [--logs DIR]"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) [ $# -ge 2 ] || usage; n=$2; shift 2 ;;
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
 	--timeout) [ $# -ge 2 ] || usage; timeout=$2; shift 2 ;;
 	--kvmtool) [ $# -ge 2 ] || usage; kvmtool=$2; shift 2 ;;
 	--pvh) pvh=1; shift ;;
+	--sampled-only) sampled=1; shift ;;
 	--direct) where=direct; shift ;;
 	--testhost) where=testhost; shift ;;
 	--logs) [ $# -ge 2 ] || usage; logs=$2; shift 2 ;;
@@ -67,12 +70,13 @@ if [ "$where" = auto ]; then
 	mvm_hostkvm_check && where=direct
 fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_KVMTOOL=$kvmtool BENCH_PVH=$pvh
+export BENCH_N=$n BENCH_MEM=$mem BENCH_TIMEOUT=$timeout BENCH_KVMTOOL=$kvmtool BENCH_PVH=$pvh BENCH_SAMPLED_ONLY=$sampled
 BENCH_MVM=$(readlink -f "$MVM_ROOT/build/mvm") BENCH_LAUNCH=$(readlink -f "$launch")
 BENCH_KERNEL=$(readlink -f "$MVM_BZIMAGE") BENCH_INITRD=$(readlink -f "$initrd")
 BENCH_VMLINUX=$(readlink -f "$vmlinux")
 runner=$(readlink -f "$here/lib/boot-profile-run.sh")
-export BENCH_MVM BENCH_LAUNCH BENCH_KERNEL BENCH_INITRD BENCH_VMLINUX
+BENCH_REPORT=$(readlink -f "$MVM_ROOT/scripts/profile-report.sh")
+export BENCH_MVM BENCH_LAUNCH BENCH_KERNEL BENCH_INITRD BENCH_VMLINUX BENCH_REPORT
 rm -f "$logs"/*.out "$logs"/*.err "$logs"/*.stamp "$logs"/*.phases
 
 if [ "$where" = direct ]; then
@@ -80,7 +84,7 @@ if [ "$where" = direct ]; then
 else
 	mvm_testhost_check || mvm_die "profile: $MVM_TESTHOST_WHY"
 	mvm_say "profile: this host's KVM cannot boot Linux ($MVM_HOSTKVM_WHY); running in a test host VM"
-	files=("$runner" "$BENCH_MVM" "$BENCH_LAUNCH" "$BENCH_KERNEL" "$BENCH_INITRD" "$BENCH_VMLINUX"
+	files=("$runner" "$BENCH_MVM" "$BENCH_LAUNCH" "$BENCH_KERNEL" "$BENCH_INITRD" "$BENCH_VMLINUX" "$BENCH_REPORT"
 		"$(readlink -f "$(command -v qemu-system-x86_64)")")
 	[ -n "$kvmtool" ] && files+=("$kvmtool")
 	qdata=$(qemu-system-x86_64 -L help 2>/dev/null | head -n1)
@@ -95,7 +99,7 @@ else
 	fargs=()
 	for f in "${files[@]}"; do fargs+=(--file "$f"); done
 	envs=()
-	for e in N MEM TIMEOUT MVM LAUNCH KERNEL VMLINUX INITRD KVMTOOL PVH; do
+	for e in N MEM TIMEOUT MVM LAUNCH KERNEL VMLINUX INITRD KVMTOOL PVH REPORT SAMPLED_ONLY; do
 		v=BENCH_$e
 		envs+=(--env "$v=${!v}")
 	done

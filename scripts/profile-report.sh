@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/profile-report.sh - turn a `mvm run --profile` file into a table of the guest's functions.
 #
-# Usage: scripts/profile-report.sh [--top N] [--every MS] [--from MS] [--to MS] PROFILE [SYMBOLS]...
+# Usage: scripts/profile-report.sh [--top N] [--every MS] [--from MS] [--to MS] [--list] PROFILE [SYMBOLS]...
 # PROFILE: the file `mvm run --profile PATH` wrote. SYMBOLS: where the names come from, each an
 # ELF file with a symbol table (read with nm: a tiny guest, a vmlinux with symbols) or a text
 # list in the format of nm and /proc/kallsyms ("ADDRESS TYPE NAME [MODULE]"; only code symbols,
@@ -12,10 +12,11 @@
 # covers count as [user], others as [unknown]. Prints the N (default 25) functions with the most
 # samples, their share, and with --every MS the top three of each MS-long window, which shows
 # what a boot did when. --from/--to keep the samples between those times (ms since the vCPUs
-# started). Needs only awk and sort (busybox's do).
+# started). --list prints instead one line "SAMPLES FUNCTION" per function, unsorted, for
+# scripts. Needs only awk and sort (busybox's do).
 set -euo pipefail
-top=25 every=0 from=0 to=-1 files=()
-usage() { echo "usage: $0 [--top N] [--every MS] [--from MS] [--to MS] PROFILE [SYMBOLS]..." >&2; exit 2; }
+top=25 every=0 from=0 to=-1 list=0 files=()
+usage() { echo "usage: $0 [--top N] [--every MS] [--from MS] [--to MS] [--list] PROFILE [SYMBOLS]..." >&2; exit 2; }
 num() { case "$2" in ''|*[!0-9]*) echo "$0: $1 '$2': expected a whole number" >&2; exit 2 ;; esac; }
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
 	--every) [ $# -ge 2 ] || usage; num --every "$2"; every=$2; shift 2 ;;
 	--from) [ $# -ge 2 ] || usage; num --from "$2"; from=$2; shift 2 ;;
 	--to) [ $# -ge 2 ] || usage; num --to "$2"; to=$2; shift 2 ;;
+	--list) list=1; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) usage ;;
 	*) files+=("$1"); shift ;;
@@ -53,7 +55,7 @@ done | awk '
 		print a, name
 	}' | sort -u >"$syms"
 
-awk -v top="$top" -v every="$every" -v from="$from" -v to="$to" -v symfile="$syms" '
+awk -v top="$top" -v every="$every" -v from="$from" -v to="$to" -v list="$list" -v symfile="$syms" '
 	BEGIN {
 		while ((getline line < symfile) > 0) {
 			addr[++ns] = substr(line, 1, 16); name[ns] = substr(line, 18)
@@ -80,6 +82,7 @@ awk -v top="$top" -v every="$every" -v from="$from" -v to="$to" -v symfile="$sym
 		if (every > 0) { w = int(t / every); wc[w, f]++; wn[w]++; if (w > maxw) maxw = w }
 	}
 	END {
+		if (list) { for (f in count) print count[f], f; exit }
 		print header
 		if (closing != "") print closing
 		if (n == 0) { print "no samples"; exit }

@@ -14,7 +14,9 @@
 # (about 100 KB more console output, so several times slower; not timed) gives the slowest
 # initcalls by the kernel's own usecs, and mvm's --stats the ports nobody claims. A verbose boot
 # is slower than a quiet one (each console byte costs exits): the phases say where time goes
-# relative to each other; bench/boot.sh times plain quiet and verbose boots.
+# relative to each other; bench/boot.sh times plain quiet and verbose boots. Last, with BENCH_REPORT
+# (scripts/profile-report.sh), BENCH_N quiet mvm boots under --profile (nokaslr; symbols from one
+# more boot's /proc/kallsyms, mvmtest=kallsyms) give host time by guest function.
 set -uo pipefail
 
 marker=MVM-GUEST-READY
@@ -87,6 +89,63 @@ phases() {
 	}' "$1"
 }
 
+# Host time by function: the kernel's own clock need not be the host's (in the test host it is
+# not), so sample the vCPU from outside (mvm run --profile) in quiet boots as bench/boot.sh runs
+# them, plus nokaslr so that the symbols hold; the symbols are the guest's own code symbols,
+# written to a disk by the reference initramfs (mvmtest=kallsyms) in one boot first.
+sampled_profile() {
+	echo
+	echo "--- mvm, host time by guest function: --profile of $n quiet boots with nokaslr ---"
+	if [ -z "${BENCH_REPORT:-}" ] || [ ! -f "$BENCH_REPORT" ]; then
+		echo "  (skipped: no scripts/profile-report.sh given in BENCH_REPORT)"
+	else
+		truncate -s 16M "$logs/kallsyms.img"
+		"$BENCH_MVM" run --kernel "$BENCH_KERNEL" --initrd "$BENCH_INITRD" --disk "$logs/kallsyms.img" \
+			--cmdline "$mvm_default quiet nokaslr mvmtest=kallsyms" --cpus 1 --mem "$BENCH_MEM" \
+			>"$logs/kallsyms.out" 2>"$logs/kallsyms.err" </dev/null
+		tr -d '\0' <"$logs/kallsyms.img" >"$logs/kallsyms.txt"
+		rm -f "$logs/kallsyms.img"
+		echo "  symbols: $(wc -l <"$logs/kallsyms.txt") code symbols from the guest's /proc/kallsyms"
+		local i
+		: >"$logs/all.prof"
+		for ((i = 1; i <= n; i++)); do
+			"$BENCH_LAUNCH" "$marker" "$BENCH_TIMEOUT" -- "$BENCH_MVM" run --kernel "$BENCH_KERNEL" \
+				--initrd "$BENCH_INITRD" --cmdline "$mvm_default quiet nokaslr mvmtest=poweroff" \
+				--cpus 1 --mem "$BENCH_MEM" --profile "$logs/sampled.$i.prof" \
+				>"$logs/sampled.$i.out" 2>"$logs/sampled.$i.err" </dev/null
+			echo "  boot $i: $(sed -n 's/^launch: \(marker_ms=[0-9.]*\).*/\1/p' "$logs/sampled.$i.err" | head -n1) $(grep -o 'profile [^:]*: .*' "$logs/sampled.$i.err" | sed 's/^profile [^:]*: //')"
+			if [ "$i" = 1 ]; then grep -v '^# end' "$logs/sampled.$i.prof"; else grep -v '^#' "$logs/sampled.$i.prof"; fi >>"$logs/all.prof"
+		done
+		echo "  all $n boots together ([unknown]: before the kernel's code, the decompressor; [user]: userspace):"
+		bash "$BENCH_REPORT" --top 40 "$logs/all.prof" "$logs/kallsyms.txt" | tail -n +4 | sed 's/^/  /'
+		# Shares by kind: what the VMM could still remove (the decompressor, the drivers of its
+		# emulated devices, which wait on exits to mvm) against the guest's own work. Device
+		# functions are told by name, so the row is an estimate.
+		echo "  by kind, all $n boots:"
+		bash "$BENCH_REPORT" --list "$logs/all.prof" "$logs/kallsyms.txt" | awk '
+			{
+				f = $2; k = "kernel: everything else"
+				if (f == "[unknown]") k = "[unknown]: before the kernel runs (the decompressor)"
+				else if (f == "[user]") k = "[user]: userspace (/init, busybox, insmod)"
+				else if (f ~ /^(io_serial_|serial8250_|serial_port_|serial_in|serial_out|rtc_cmos_|cmos_|mc146818_|native_io_apic_|__ioapic_|io_apic_|ioapic_|i8042_|acpi_os_read_port|acpi_os_write_port|acpi_hw_read_port|acpi_hw_write_port|pvpanic)/)
+					k = "kernel drivers of mvm'"'"'s devices (serial, RTC, IOAPIC, i8042, ACPI ports; by name)"
+				else if (f ~ /^native_(write|read)_msr/) k = "kernel MSR accesses (x2APIC, TSC deadline: exits to KVM)"
+				n[k] += $1; t += $1
+			}
+			END { for (k in n) printf "  %8d %6.1f%%  %s\n", n[k], 100 * n[k] / t, k }' | sort -rn
+		echo "  boot 1 by time (ms after the vCPUs started):"
+		bash "$BENCH_REPORT" --top 0 --every 250 "$logs/sampled.1.prof" "$logs/kallsyms.txt" |
+			sed -n '/^per /,$p' | sed 's/^/  /'
+	fi
+}
+
+if [ "${BENCH_SAMPLED_ONLY:-0}" = 1 ]; then
+	echo "profile: --sampled-only: only mvm's boots under --profile"
+	sampled_profile
+	echo "=== end ==="
+	exit 0
+fi
+
 names=(mvm qemu-pc qemu-microvm)
 [ "${BENCH_PVH:-0}" = 1 ] && names=(mvm mvm-pvh qemu-pc qemu-microvm)
 [ -n "${BENCH_KVMTOOL:-}" ] && names+=(kvmtool)
@@ -139,6 +198,8 @@ echo
 echo "--- mvm run 1: accesses nobody claims (--stats), and its assembly (--debug) ---"
 sed -n '/unclaimed accesses/,/KVM statistics/p' "$logs/mvm.1.err" | grep -v "KVM statistics" | tr -d '\r'
 grep "assembly:" "$logs/mvm.1.err" | tr -d '\r' | sed 's/^/  /'
+# Before the initcall_debug boot: that long verbose boot is where a test host most often dies.
+sampled_profile
 "$BENCH_LAUNCH" "$marker" $((BENCH_TIMEOUT * 3)) -- "$BENCH_MVM" run --kernel "$BENCH_KERNEL" \
 	--initrd "$BENCH_INITRD" --cmdline "$mvm_default initcall_debug ignore_loglevel mvmtest=poweroff" \
 	--cpus 1 --mem "$BENCH_MEM" >"$logs/initcalls.out" 2>"$logs/initcalls.err" </dev/null
@@ -150,4 +211,5 @@ tr -d '\r' <"$logs/initcalls.out" | sed -n 's/.*initcall \([^ ]*\) returned .* a
 	sort -rn | head -n 15 | awk '{ printf "  %8d  %s\n", $1, $2 }'
 tr -d '\r' <"$logs/initcalls.out" | sed -n 's/.*initcall \([^ ]*\) returned .* after \([0-9]*\) usecs.*/\2/p' |
 	awk '{ s += $1; n++ } END { printf "  all %d initcalls: %.1f ms of kernel time\n", n, s / 1000 }'
+
 echo "=== end ==="
