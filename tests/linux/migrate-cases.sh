@@ -18,7 +18,7 @@
 # the source's 100 ms hook), because that host's KVM runs guests in TSC catch-up mode (README,
 # Snapshot and restore).
 MIGRATE_CASES=(migrate-tcp migrate-netns migrate-dest-killed migrate-source-killed migrate-garbage
-	migrate-multiboot)
+	migrate-multiboot migrate-round-limit)
 
 # The destination in the background on URI (more mvm run flags after it): PID in DPID, output
 # in $work/$1.out/.err; waits until it listens.
@@ -556,19 +556,11 @@ mig_mb_ticks() {
 	if [ -n "$(tail -c1 "$1" 2>/dev/null)" ]; then head -n -1 "$1"; else cat "$1"; fi |
 		tr -d '\r' | sed -n 's/^MVM-TICK=\([0-9]*\)$/\1/p'
 }
-case_migrate-multiboot() {
-	local name=migrate-multiboot uri=tcp:127.0.0.1:47319 dname=migrate-multiboot-dst f at first last dout
-	have_curl "$name" || return
-	bad= DPID=
-	f=$(tiny_guest multiboot-memdirty) ||
-		{ notok "$name" "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
-	api_start "$name" /dev/null --kernel "$f" --mem 256 || return
-	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
-	api_wait '^MVM-TICK=20' 60 || bad=${bad:-"the guest never ticked 20 times ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
-	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
-	mig_migrate "$uri" 2
-	at=$(mig_mb_ticks "$VM_OUT" | tail -n1)
-	dout=$work/$dname.out
+# After a multiboot guest's migration (mig_migrate done, $at its last tick at the source): the
+# destination $1 ticks on from $at within a minute, without its guest starting again; then it is
+# stopped. Sets bad and prints the ticks and the source's summary lines.
+mig_mb_check_dest() {
+	local dname=$1 dout=$work/$1.out first last
 	if [ -z "$bad" ]; then
 		for _ in $(seq 300); do
 			last=$(mig_mb_ticks "$dout" | tail -n1)
@@ -582,12 +574,72 @@ case_migrate-multiboot() {
 	[ -n "$bad" ] || { [ "${first:-0}" -gt "$at" ] && [ "${first:-0}" -le $((at + 2)) ]; } ||
 		bad="the destination's ticks began at ${first:-none}; the source stopped at $at"
 	grep -qa 'MVM-MEMDIRTY-READY' "$dout" && bad=${bad:-"the destination's guest started again (MVM-MEMDIRTY-READY)"}
-	echo "# $name: source stopped at tick $at, destination went on from ${first:-?} to ${last:-?}"
+	echo "# $dname: source stopped at tick $at, destination went on from ${first:-?} to ${last:-?}"
 	grep -h 'migration: downtime\|migrated to' "$VM_ERR" | sed 's/^/# src: /'
 	if [ -n "${DPID:-}" ]; then
 		kill -TERM "$DPID" 2>/dev/null
 		mig_wait_pid "$DPID" 15 || bad=${bad:-"the destination did not stop on SIGTERM"}
 	fi
+}
+
+case_migrate-multiboot() {
+	local name=migrate-multiboot uri=tcp:127.0.0.1:47319 dname=migrate-multiboot-dst f at
+	have_curl "$name" || return
+	bad= DPID=
+	f=$(tiny_guest multiboot-memdirty) ||
+		{ notok "$name" "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	api_start "$name" /dev/null --kernel "$f" --mem 256 || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	api_wait '^MVM-TICK=20' 60 || bad=${bad:-"the guest never ticked 20 times ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	mig_migrate "$uri" 2
+	at=$(mig_mb_ticks "$VM_OUT" | tail -n1)
+	mig_mb_check_dest "$dname"
+	if [ -n "$bad" ]; then
+		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
+	else ok "$name"; fi
+}
+
+# migrate-round-limit: a guest that rewrites its whole 1 MiB working set every 16 ms, sent at
+# 16 MB/s with a 1 ms downtime allowed and no auto-converge, never converges (each round leaves
+# ~256 dirty pages, 65 ms at that rate): after VM_MIGRATE_MAX_ROUNDS (30) rounds, numbered 0-29,
+# the source says so and stops the VM for the last copy anyway, and the guest goes on at the
+# destination. The guest comes from tests/guests/mk-pvh-guest.py multiboot-memdirty OUT 2600000
+# 1 64 (built outside the test host, which has no python3).
+case_migrate-round-limit() {
+	local name=migrate-round-limit uri=tcp:127.0.0.1:47320 dname=migrate-round-limit-dst f at out rc rounds
+	have_curl "$name" || return
+	bad= DPID=
+	f=${guests:-$work/guests}/multiboot-memdirty-1m.elf
+	if [ ! -s "$f" ]; then
+		mkdir -p "$(dirname "$f")"
+		python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$f" 2600000 1 64 2>/dev/null ||
+			{ notok "$name" "cannot build the guest (tests/guests/mk-pvh-guest.py needs python3)"; return; }
+	fi
+	api_start "$name" /dev/null --kernel "$f" --mem 64 || return
+	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
+	api_wait '^MVM-TICK=20' 60 || bad=${bad:-"the guest never ticked 20 times ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
+	[ -z "$bad" ] && mig_dest_start "$dname" "$uri"
+	if [ -z "$bad" ]; then
+		out=$("$mvm" ctl --api-sock "$API_SOCK" migrate "$uri" --max-downtime 1 --bandwidth 16 2>&1); rc=$?
+		echo "$out" | tail -n 3 | sed 's/^/# ctl: /'
+		[ $rc = 0 ] || bad="mvm ctl migrate exited $rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		grep -q 'migrated' <<<"$out" || bad=${bad:-"mvm ctl migrate did not say migrated"}
+	fi
+	api_wait_exit 60 || bad=${bad:-"the source did not exit after the migration"}
+	[ -z "$bad" ] && [ "$VM_RC" != 0 ] && bad="the source exited $VM_RC, expected 0"
+	rounds=$(sed -n 's/.*migration: round \([0-9]*\): .*/\1/p' "$VM_ERR" | tail -n1)
+	grep -h 'still [0-9]* pages dirty after' "$VM_ERR" | sed 's/^/# src: /'
+	echo "# $name: the last round the source logged: ${rounds:-none}"
+	if [ -z "$bad" ]; then
+		if ! grep -q 'migration: still [0-9]* pages dirty after 30 rounds' "$VM_ERR"; then
+			bad="the source did not say it stopped at the round limit"
+		elif [ "${rounds:-}" != 29 ]; then
+			bad="the source's last round was ${rounds:-none}, expected 29 (30 rounds, from 0)"
+		fi
+	fi
+	at=$(mig_mb_ticks "$VM_OUT" | tail -n1)
+	mig_mb_check_dest "$dname"
 	if [ -n "$bad" ]; then
 		notok "$name" "$bad"; vm_tail; tail -n 8 "$work/$dname.err" | sed 's/^/#   dst err: /'
 	else ok "$name"; fi

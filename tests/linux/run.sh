@@ -91,6 +91,8 @@ make_tiny_guests() {
 	for k in triple-fault port-sweep multiboot-exit multiboot-kut multiboot-s3 multiboot-memdirty; do
 		python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" "$k" "$1/$k.elf" || return 1
 	done &&
+	# migrate-round-limit's guest: a 1 MiB working set rewritten at 64 MiB/s.
+	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$1/multiboot-memdirty-1m.elf" 2600000 1 64 &&
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
 	for g in hello/hello tests/fault tests/status tests/gdb tests/profile; do
 		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
