@@ -220,7 +220,7 @@ static void owe_reset_event(void *dev)
 int virtio_vsock_restore(struct virtio_vsock *d, const struct virtio_vsock_state *s)
 {
 	if (s->guest_cid != d->cid) {
-		log_err("virtio-vsock: the snapshot's guest_cid %llu is not the configured %llu",
+		log_err("virtio-vsock: the saved state's guest_cid %llu is not the configured %llu",
 			(unsigned long long)s->guest_cid, (unsigned long long)d->cid);
 		return -EINVAL;
 	}

@@ -628,7 +628,7 @@ int vm_snapshot_check_plan(struct vm *vm, struct vm_snapshot *s)
 		return -EINVAL;
 	plan = p;
 	if ((uint32_t)d->nr_slots != s->machine.nr_devices) {
-		log_err("%s: the snapshot has %u devices; its configuration gives %d", s->path,
+		log_err("%s: the saved VM has %u devices; its configuration gives %d", s->path,
 			s->machine.nr_devices, d->nr_slots);
 		return -EINVAL;
 	}
