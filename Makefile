@@ -65,7 +65,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,guest/link.ld -Wl,--build-id=n
 GUEST_SDK_OBJS := $(patsubst guest/%.c,$(BUILD)/guest/%.o,$(sort $(wildcard guest/lib/*.c))) \
                   $(BUILD)/guest/start.o
 GUEST_ELFS    := $(BUILD)/guest/hello/hello.elf $(BUILD)/guest/tests/fault.elf $(BUILD)/guest/tests/gdb.elf \
-                 $(BUILD)/guest/tests/status.elf $(BUILD)/guest/tests/profile.elf \
+                 $(BUILD)/guest/tests/status.elf $(BUILD)/guest/tests/profile.elf $(BUILD)/guest/tests/ticker.elf \
                  $(BUILD)/guest/bench/exits.elf
 MVM_CFLAGS    += -Iguest/include
 

@@ -37,6 +37,7 @@ int platform_select_named(struct platform *p, const char *name, struct gmem *mem
 	for (size_t i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++) {
 		if (!strcmp(platforms[i]->name, name)) {
 			p->ops = platforms[i];
+			p->restored = true;
 			return 0;
 		}
 	}

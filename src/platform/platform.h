@@ -16,6 +16,8 @@
  *                   own ports (hypercalls); the devices' windows are given
  *   triple_fault()  optional: what the platform can tell after a triple fault
  *   destroy()       NULL-safe on a partly built platform
+ * A restored VM (platform_select_named) skips load(): its RAM, boot information included,
+ * is the snapshot's, so attach() must not write guest RAM then (p->restored).
  * Platforms know boot/, hcall/ and core/, never struct vm: adding one
  * touches its own file and one line of the table in platform.c.
  */
@@ -77,6 +79,7 @@ struct platform {
 	uint64_t boot_info;      /* gpa the loader put its boot information at */
 	struct boot_image image; /* the probed kernel and initrd, open until loaded */
 	bool image_open;
+	bool restored;           /* from a snapshot: no load(), RAM is the snapshot's */
 };
 
 /* Probe cfg's kernel and choose its platform (Linux boots what no other

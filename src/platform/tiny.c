@@ -80,8 +80,9 @@ static int tiny_attach(struct platform *p, const struct platform_attach *a)
 	struct hcall_cfg hc;
 	int ret;
 
-	/* The guest finds its virtio-mmio windows in the boot info. */
-	for (int i = 0; i < a->nr_devs; i++) {
+	/* The guest finds its virtio-mmio windows in the boot info (a restored
+	 * guest's boot info came back with its RAM). */
+	for (int i = 0; !p->restored && i < a->nr_devs; i++) {
 		if (elf64_add_device(p->mem, p->boot_info, a->devs[i].base, a->devs[i].size,
 				     a->devs[i].gsi, a->devs[i].device_id)) {
 			log_warn("tiny guest: boot info lists only the first %d virtio devices", i);

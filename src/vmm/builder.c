@@ -106,8 +106,8 @@ static int vm_check_config(const struct vm_config *cfg)
 
 /* vm_load_guest for a snapshot: guest RAM is the memory file (the ACPI tables
  * and the kernel are in it), the plan must be the saved one. Takes cmdline. */
-static int vm_load_restored(struct vm *vm, const struct vm_config *dev_cfg,
-			    const struct vm_restore *rs, char *cmdline)
+static int vm_load_restored(struct vm *vm, const struct vm_config *cfg,
+			    const struct vm_config *dev_cfg, const struct vm_restore *rs, char *cmdline)
 {
 	char err[512] = "";
 	int ret;
@@ -163,7 +163,11 @@ mapped:
 		/* RAM is that snapshot's, so far (a migration's has no snapshot on disk) */
 		vm->snap_base_id = rs->ram || !rs->snap ? 0 : rs->snap->machine.id;
 	}
-	return vm_devices_create(vm->devices, dev_cfg, &vm->denv);
+	ret = vm_devices_create(vm->devices, dev_cfg, &vm->denv);
+	/* The platform's own host resources (a tiny guest's --net), as a boot opens them. */
+	if (!ret && vm->platform.ops->open)
+		ret = vm->platform.ops->open(&vm->platform, cfg);
+	return ret;
 }
 
 /* Guest RAM, device plan, ACPI tables, kernel, boot page tables, backends:
@@ -217,7 +221,7 @@ static int vm_load_guest(struct vm *vm, const struct vm_config *cfg, const struc
 		vm->sleep_ops = &vm_sleep_ops;
 	}
 	if (rs)
-		return vm_load_restored(vm, &dev_cfg, rs, cmdline);
+		return vm_load_restored(vm, cfg, &dev_cfg, rs, cmdline);
 	acpi.mmio_devs = vm->devices->acpi;
 	acpi.nr_mmio_devs = vm->devices->nr_windows;
 	acpi.legacy_pm = dev_cfg.legacy_pm;

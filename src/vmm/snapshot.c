@@ -306,9 +306,6 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	if (!vm_is_paused(vm))
 		return snap_fail(err, errlen, -EBUSY, "the VM is running: pause it first "
 				 "(PATCH /vm {\"state\": \"Paused\"})");
-	if (strcmp(vm->platform.ops->name, "linux"))
-		return snap_fail(err, errlen, -ENOTSUP, "a %s guest cannot be snapshotted "
-				 "(only the Linux board's)", vm->platform.ops->name);
 	if (vm->hyperv)
 		return snap_fail(err, errlen, -ENOTSUP, "the VM runs with --cpu-hyperv: mvm does "
 				 "not save KVM's Hyper-V SynIC and synthetic timer state, so it "

@@ -94,7 +94,7 @@ make_tiny_guests() {
 	# migrate-round-limit's guest: a 1 MiB working set rewritten at 64 MiB/s.
 	python3 "$MVM_ROOT/tests/guests/mk-pvh-guest.py" multiboot-memdirty "$1/multiboot-memdirty-1m.elf" 2600000 1 64 &&
 	# SDK guests (make builds them into build/guest/): shipped as sdk-NAME.elf.
-	for g in hello/hello tests/fault tests/status tests/gdb tests/profile; do
+	for g in hello/hello tests/fault tests/status tests/gdb tests/profile tests/ticker; do
 		[ ! -f "$MVM_ROOT/build/guest/$g.elf" ] || cp "$MVM_ROOT/build/guest/$g.elf" "$1/sdk-${g#*/}.elf"
 	done &&
 	# obs-profile names the profile guest's functions from its symbols (the test host has no nm).
