@@ -4,7 +4,7 @@
 # tests/package/run.sh checks these flag lists against the parsers in src/.
 
 _mvm_run_flags='--kernel --initrd --cmdline --cpus --mem --disk --net --rng --vsock --console
-	--debug --stats --trace-exits --debug-exit --pc-testdev --cpu-hyperv --gdb --gdb-wait --dumpable --seccomp --metrics --api-sock
+	--debug --stats --trace-exits --profile --debug-exit --pc-testdev --cpu-hyperv --gdb --gdb-wait --dumpable --seccomp --metrics --api-sock
 	--config-file --restore --override-drive --override-net --incoming --help'
 _mvm_ctl_cmds='pause resume stop stat vcpus config info snapshot migrate migrate-set'
 _mvm_jail_flags='--id --uid --gid --chroot-base --netns --cgroup --resource-limit --daemonize
@@ -29,7 +29,7 @@ _mvm_words()
 _mvm_run()
 {
 	case $prev in
-	--kernel | --initrd | --disk | --config-file | --metrics | --api-sock) _mvm_files; return ;;
+	--kernel | --initrd | --disk | --config-file | --metrics | --api-sock | --profile) _mvm_files; return ;;
 	--restore) _mvm_files -d; return ;;
 	--console) _mvm_words 'serial virtio'; return ;;
 	--seccomp) _mvm_words 'off log kill'; return ;;
