@@ -30,6 +30,14 @@ int platform_select(struct platform *p, const struct vm_config *cfg, struct gmem
 	return 0;
 }
 
+bool platform_known(const char *name)
+{
+	for (size_t i = 0; i < sizeof(platforms) / sizeof(platforms[0]); i++)
+		if (!strcmp(platforms[i]->name, name))
+			return true;
+	return false;
+}
+
 int platform_select_named(struct platform *p, const char *name, struct gmem *mem)
 {
 	memset(p, 0, sizeof(*p));

@@ -88,6 +88,8 @@ int platform_select(struct platform *p, const struct vm_config *cfg, struct gmem
 /* A restored VM's platform, by its ops name, without a kernel: 0 or -ENOENT.
  * Its load() is never called (guest RAM comes from the snapshot). */
 int platform_select_named(struct platform *p, const char *name, struct gmem *mem);
+/* Whether name is a platform this mvm has (a snapshot's machine section names one). */
+bool platform_known(const char *name);
 /* For a platform's load(): the probed image into guest RAM, from the files
  * probe opened (no second open or detection); closes them. */
 int platform_load_image(struct platform *p, const struct platform_load *l, struct boot_entry *be);

@@ -1,5 +1,6 @@
 /* snapshot.c - a paused VM's state into a state file and a memory file, and back. */
 #include "vmm/snapshot.h"
+#include "platform/platform.h"
 #include "core/cpuid.h"
 #include "snap/memfile.h"
 #include "util/bench_probe.h"
@@ -524,9 +525,9 @@ static int snapshot_check(struct vm_snapshot *s, const char *path, bool allow_di
 				"out of range", path, s->machine.nr_vcpus, s->machine.nr_devices);
 		goto fail;
 	}
-	if (strcmp(s->machine.platform, "linux")) {
-		ret = snap_fail(err, errlen, -EINVAL, "%s: section machine: platform '%s' cannot "
-				"be restored", path, s->machine.platform);
+	if (!platform_known(s->machine.platform)) {
+		ret = snap_fail(err, errlen, -EINVAL, "%s: section machine: platform '%s' is not "
+				"one this mvm has (linux, tiny)", path, s->machine.platform);
 		goto fail;
 	}
 	if ((ret = want_section(s, "kvm", VM_STATE_VERSION, sizeof(struct vm_kvm_state), &p,

@@ -392,8 +392,8 @@ case_snapshot-diff() { snap_run_snapshot-diff; }
 # snapshot-tiny: a tiny ring-3 guest of the SDK (guest/tests/ticker.c: a tick every 100 ms, its
 # count in guest RAM) is snapshotted at tick >= 5 and its mvm killed; the restored one goes on
 # from the next tick to the 30th, prints the sum of 1..30 its RAM kept (465), and exits 0. Its
-# platform comes back by name from the snapshot, and the boot information in its RAM is left as
-# it was. A migration of such a guest is refused by name (the stream does not carry the platform).
+# platform comes back by name from the snapshot, opens its --net user backend again, and leaves
+# the boot information in its RAM as it was. A migration of such a guest is refused by name (the stream does not carry the platform).
 ticks_in() { tr -d '\r' <"$1" | sed -n 's/^ticker: tick \([0-9]*\)$/\1/p'; }
 case_snapshot-tiny() {
 	local name=snapshot-tiny dir=$work/snap-tiny f at first last out rc
@@ -401,7 +401,8 @@ case_snapshot-tiny() {
 	bad=
 	rm -rf "$dir"
 	f=$(sdk_guest ticker) || { notok "$name" "no build/guest/tests/ticker.elf (run make)"; return; }
-	api_start "$name" /dev/null --kernel "$f" --cmdline "ticks=30 ms=100" || return
+	# --net user: the net hypercalls' backend, which the restore opens again (platform open()).
+	api_start "$name" /dev/null --kernel "$f" --cmdline "ticks=30 ms=100" --net user || return
 	expect "$name" 204 "$(api PUT /actions '{"action_type": "InstanceStart"}')" "InstanceStart"
 	api_wait '^ticker: tick 5' 60 || bad=${bad:-"the guest never ticked 5 times ($(vm_tail | tail -n 3 | tr '\n' ' '))"}
 	if [ -z "$bad" ]; then
