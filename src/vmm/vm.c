@@ -266,9 +266,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 			pthread_cond_broadcast(&vm->pause_cond);
 			pthread_mutex_unlock(&vm->pause_lock);
 		}
-		if (vm_console_start(vm) || metrics_start(vm->obs.metrics) ||
-		    profile_start(vm->profile, vm->vcpus, vm->nr_vcpus, &vm->paused,
-				  vm->obs.run_start_ns))
+		if (vm_console_start(vm) || metrics_start(vm->obs.metrics))
 			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 		for (int i = 0; !vm->vcpus_early && !atomic_load(&vm->stopping) &&
 				i < vm->nr_vcpus; i++) {
@@ -277,8 +275,15 @@ enum vm_stop_reason vm_run(struct vm *vm)
 				break;
 			}
 		}
+		/* After the vCPUs started and (below) stopped before they are joined: the
+		 * sampler kicks their threads, which must exist while it runs. */
+		if (!atomic_load(&vm->stopping) &&
+		    profile_start(vm->profile, vm->vcpus, vm->nr_vcpus, &vm->paused,
+				  vm->obs.run_start_ns))
+			vm_request_stop(vm, VM_STOP_HOST_ERROR);
 	}
 	vm_wait_for_stop(vm, sig_fd);
+	profile_stop(vm->profile);
 	vm_stop_vcpus(vm);
 	coalesce_drain(&vm->coalesce);
 	/* Stopped from outside: say where the guest was (a hung guest's last word). */
@@ -291,7 +296,6 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 	}
 	/* The last metrics line and trace report hold the final counts. */
-	profile_stop(vm->profile);
 	metrics_stop(vm->obs.metrics);
 	if (vm->trace)
 		exit_trace_finish(vm->trace);
