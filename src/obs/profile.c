@@ -3,6 +3,7 @@
 #include "core/vcpu.h"
 #include "util/bench_probe.h"
 #include "util/log.h"
+#include "util/nap.h"
 #include "util/sandbox.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROFILE_STOP_STEP_NS 10000000ull   /* a stop waits at most this long */
@@ -160,13 +160,7 @@ static void *profile_thread(void *arg)
 	pthread_setname_np(pthread_self(), "mvm-profile");
 	sandbox_enter(SANDBOX_METRICS);
 	while (!atomic_load(&p->stop)) {
-		for (uint64_t left = period; left && !atomic_load(&p->stop);) {
-			uint64_t step = left < PROFILE_STOP_STEP_NS ? left : PROFILE_STOP_STEP_NS;
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step };
-
-			nanosleep(&ts, NULL);
-			left -= step;
-		}
+		nap_unless(&p->stop, period, PROFILE_STOP_STEP_NS);
 		if (atomic_load(&p->stop))
 			break;
 		if (!atomic_load(p->paused)) {

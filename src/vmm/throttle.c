@@ -1,11 +1,11 @@
 /* throttle.c - a thread that kicks every vCPU once per slice so that each sleeps its share. */
 #include "vmm/throttle.h"
 #include "core/vcpu.h"
+#include "util/nap.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 static void *throttle_thread(void *arg)
 {
@@ -19,13 +19,7 @@ static void *throttle_thread(void *arg)
 		 * one slice after the vCPU woke up. */
 		uint64_t period = pct ? VCPU_THROTTLE_SLICE_NS * 100 / (100 - pct) : VCPU_THROTTLE_SLICE_NS;
 
-		for (uint64_t left = period; left && !atomic_load(&t->stop);) {
-			uint64_t step = left < 5000000 ? left : 5000000;
-			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)step };
-
-			nanosleep(&ts, NULL);
-			left -= step;
-		}
+		nap_unless(&t->stop, period, 5000000);
 		if (atomic_load(&t->stop) || atomic_load(&vm->stopping))
 			break;
 		if (!pct || atomic_load(&vm->paused))
