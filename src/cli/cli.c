@@ -386,17 +386,16 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg)
 		case 's': cfg->stats = true; break;
 		case 'T': cfg->trace_exits = true; break;
 		case 'Q': {
-			char *path;
+			size_t path_len;
 			unsigned hz;
 
-			if (profile_parse_arg(optarg, &path, &hz)) {
+			if (profile_parse_arg(optarg, &path_len, &hz)) {
 				log_err("--profile '%s': expected PATH or PATH,hz=N (N from 1 to %d)",
 					optarg, PROFILE_HZ_MAX);
 				return -EINVAL;
 			}
-			/* The path is argv's own text up to the comma: no copy to keep. */
-			optarg[strlen(path)] = '\0';
-			free(path);
+			/* The path is argv's own text, ended at the comma: no copy to keep. */
+			optarg[path_len] = '\0';
 			cfg->profile_path = optarg;
 			cfg->profile_hz = hz;
 			break;

@@ -38,13 +38,13 @@ struct profile {
 	bool write_failed;
 };
 
-int profile_parse_arg(const char *arg, char **path, unsigned *hz)
+int profile_parse_arg(const char *arg, size_t *path_len, unsigned *hz)
 {
 	const char *comma = strchr(arg, ',');
 	size_t len = comma ? (size_t)(comma - arg) : strlen(arg);
 
 	*hz = PROFILE_HZ_DEFAULT;
-	*path = NULL;
+	*path_len = 0;
 	if (len == 0)
 		return -EINVAL;
 	if (comma) {
@@ -59,8 +59,8 @@ int profile_parse_arg(const char *arg, char **path, unsigned *hz)
 			return -EINVAL;
 		*hz = (unsigned)v;
 	}
-	*path = strndup(arg, len);
-	return *path ? 0 : -ENOMEM;
+	*path_len = len;
+	return 0;
 }
 
 int profile_format(char *buf, size_t len, const struct profile_sample *s)

@@ -60,8 +60,8 @@ uint64_t profile_samples(struct profile *p);
 /* NULL-safe: stops first if needed, closes the file. */
 void profile_destroy(struct profile *p);
 
-/* Parse "PATH[,hz=N]": path is a malloc'd copy. 0 or -EINVAL (nothing logged). */
-int profile_parse_arg(const char *arg, char **path, unsigned *hz);
+/* Parse "PATH[,hz=N]": the path is arg's first *path_len bytes. 0 or -EINVAL (nothing logged). */
+int profile_parse_arg(const char *arg, size_t *path_len, unsigned *hz);
 /* One sample as its line (with the newline); its length. */
 int profile_format(char *buf, size_t len, const struct profile_sample *s);
 
