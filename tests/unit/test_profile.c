@@ -1,7 +1,7 @@
 /* test_profile.c - `--profile` (obs/profile.h): its argument, its lines, what a sample reads from
  * KVM, and the whole path from the sampling thread through a vCPU's loop into the file.
  *
- * ioctl() is defined here (as in test_vcpu_kick.c): on the fake fd, KVM_RUN is a 2 ms guest
+ * ioctl() comes from fake_ioctl.h (as in test_vcpu_kick.c): on the fake fd, KVM_RUN is a 2 ms guest
  * slice that a kick ends, and KVM_GET_REGS / KVM_GET_SREGS answer fixed registers (or fail,
  * when told to); every other fd goes to the kernel. */
 #include <errno.h>
@@ -21,23 +21,15 @@
 
 #include "core/vcpu.h"
 #include "obs/profile.h"
+#include "fake_ioctl.h"
 
-static int fake_fd = -1;
 static struct kvm_run *fake_run;
 static uint64_t fake_rip = 0xffffffff81234567ull, fake_cr0 = 0x80050033;
 static uint16_t fake_cs = 0x10;
 static atomic_bool fail_regs;
 
-int ioctl(int fd, unsigned long req, ...)
+static int fake_ioctl(unsigned long req, void *arg)
 {
-	va_list ap;
-	void *arg;
-
-	va_start(ap, req);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (fd != fake_fd || fake_fd < 0)
-		return (int)syscall(SYS_ioctl, fd, req, arg);
 	switch (req) {
 	case KVM_RUN:
 		if (!__atomic_load_n(&fake_run->immediate_exit, __ATOMIC_SEQ_CST))
